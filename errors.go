@@ -1,0 +1,65 @@
+package dingbook
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes classify errors for exit codes and scripts.
+const (
+	EINVALID    = "invalid"    // bad input: flag, file, row, field
+	ENOTFOUND   = "notfound"   // no snapshot, no such department
+	EAUTH       = "auth"       // credentials rejected
+	EPERM       = "perm"       // a permission, scope, range or whitelist is missing
+	EPOLICY     = "policy"     // refused by the export policy
+	EINCOMPLETE = "incomplete" // a pull that cannot vouch for completeness
+	EINTERNAL   = "internal"
+)
+
+// Error is an error meant for the user: a message that names what went
+// wrong (file, row, field or API call) and a hint that says what to do.
+type Error struct {
+	Code    string
+	Message string
+	Hint    string
+	Err     error // underlying cause, optional
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// WithHint sets the hint and returns e.
+func (e *Error) WithHint(format string, args ...any) *Error {
+	e.Hint = fmt.Sprintf(format, args...)
+	return e
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// EINTERNAL.
+func ErrorCode(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorHint returns the hint of the first *Error in err's chain.
+func ErrorHint(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Hint
+	}
+	return ""
+}

@@ -1,0 +1,203 @@
+// Package cli wires dingbook's commands: it parses flags, builds the
+// packages that do the work, and maps errors to messages, hints and exit
+// codes. Each command lives in its own file (cmd_<name>.go) and registers
+// itself in init.
+//
+// Output rules: stdout carries only the requested data (a --json summary,
+// a report); progress, hints and errors go to stderr.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"golang.org/x/term"
+)
+
+// Env is everything a command may touch of the outside world, so tests can
+// run commands in-process with buffers, a fixed clock and their own
+// environment.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// Getenv reads an environment variable.
+	Getenv func(string) string
+	// Now is the clock.
+	Now func() time.Time
+	// StderrIsTTY enables progress bars and prompts.
+	StderrIsTTY bool
+	// StdinIsTTY allows interactive prompts.
+	StdinIsTTY bool
+	// Actor is who runs the command (the OS user).
+	Actor string
+	// Dir is the working directory for relative paths ("" = process cwd).
+	Dir string
+}
+
+// OSEnv returns the process's real environment.
+func OSEnv() *Env {
+	actor := "unknown"
+	if u, err := user.Current(); err == nil {
+		actor = u.Username
+	}
+	return &Env{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv:      os.Getenv,
+		Now:         time.Now,
+		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
+		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
+		Actor:       actor,
+	}
+}
+
+// Path resolves p against env.Dir.
+func (env *Env) Path(p string) string {
+	if env.Dir == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(env.Dir, p)
+}
+
+// Command is one subcommand.
+type Command struct {
+	Name  string
+	Short string // one line for the command list
+	// Run executes the command with its own arguments.
+	Run func(ctx context.Context, env *Env, args []string) error
+}
+
+var commands = map[string]*Command{}
+
+// Register adds a command; each cmd_*.go file calls it from init.
+func Register(c *Command) {
+	if _, dup := commands[c.Name]; dup {
+		panic("dingbook: duplicate command " + c.Name)
+	}
+	commands[c.Name] = c
+}
+
+// ErrSilent is returned by a command that already printed its failure and
+// only wants a non-zero exit.
+var ErrSilent = errors.New("silent failure")
+
+// Exit codes, documented in the README.
+const (
+	ExitOK         = 0
+	ExitError      = 1 // any other failure
+	ExitUsage      = 2 // bad flags or arguments
+	ExitAuth       = 3 // credentials rejected
+	ExitPerm       = 4 // missing permission, scope, range or whitelist
+	ExitIncomplete = 5 // a pull that cannot vouch for completeness
+	ExitPolicy     = 6 // refused by the policy
+	ExitNotFound   = 7
+)
+
+// Main runs dingbook with args (without the program name) and returns the
+// exit code.
+func Main(ctx context.Context, args []string, env *Env) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(env.Stdout, "dingbook", Version)
+		return ExitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(env.Stderr, "dingbook: error: unknown command %q\n", args[0])
+		fmt.Fprintln(env.Stderr, "dingbook: hint: run 'dingbook help' for the list of commands")
+		return ExitUsage
+	}
+	err := c.Run(ctx, env, args[1:])
+	return report(env.Stderr, err)
+}
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+func report(w io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, ErrSilent) {
+		return ExitError
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	fmt.Fprintf(w, "dingbook: error: %s\n", err)
+	if h := dingbook.ErrorHint(err); h != "" {
+		for _, line := range strings.Split(h, "\n") {
+			fmt.Fprintf(w, "dingbook: hint: %s\n", line)
+		}
+	}
+	switch dingbook.ErrorCode(err) {
+	case dingbook.EINVALID:
+		return ExitUsage
+	case dingbook.EAUTH:
+		return ExitAuth
+	case dingbook.EPERM:
+		return ExitPerm
+	case dingbook.EINCOMPLETE:
+		return ExitIncomplete
+	case dingbook.EPOLICY:
+		return ExitPolicy
+	case dingbook.ENOTFOUND:
+		return ExitNotFound
+	}
+	return ExitError
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "dingbook: take a DingTalk address book out completely, correctly and lawfully.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: dingbook <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].Short)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'dingbook <command> -h' for a command's flags.")
+}
+
+// NewFlags returns a FlagSet for command name that writes usage to env.Stderr.
+func NewFlags(env *Env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(env.Stderr, "Usage: dingbook %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// ParseFlags parses args and turns a flag error into a usage *Error.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: err.Error(), Hint: "run 'dingbook " + fs.Name() + " -h' for the flags"}
+	}
+	return nil
+}

@@ -1,0 +1,313 @@
+// Package store is dingbook's state database: a SQLite file (pure Go,
+// modernc.org/sqlite) in the state directory. It keeps snapshots of
+// organisations; other packages add their tables through numbered
+// migrations in migration/*.sql (pull checkpoints, the audit log, the
+// export registry).
+//
+// The state directory is DINGBOOK_HOME, or $XDG_DATA_HOME/dingbook, or
+// ~/.local/share/dingbook. It is created mode 0700 and its files are 0600.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	_ "modernc.org/sqlite"
+)
+
+//go:embed migration/*.sql
+var migrations embed.FS
+
+// DBName is the database file's name inside the state directory.
+const DBName = "dingbook.db"
+
+// Home returns the state directory from the environment.
+func Home(getenv func(string) string) (string, error) {
+	if h := getenv("DINGBOOK_HOME"); h != "" {
+		return h, nil
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "dingbook"), nil
+	}
+	home := getenv("HOME")
+	if home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return "", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot find the state directory", Hint: "set DINGBOOK_HOME to a directory dingbook may use", Err: err}
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "share", "dingbook"), nil
+}
+
+// DB is an open state database.
+type DB struct {
+	*sql.DB
+	Dir string
+}
+
+// Open opens (creating if needed) the state database in dir and applies
+// pending migrations.
+func Open(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot create the state directory %s", dir), Hint: "set DINGBOOK_HOME to a writable directory", Err: err}
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("chmod state directory: %w", err)
+	}
+	path := filepath.Join(dir, DBName)
+	// Create the file ourselves so that it is 0600 from the start.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot open the state database %s", path), Hint: "check the permissions of DINGBOOK_HOME", Err: err}
+	}
+	f.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		return nil, err
+	}
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{DB: sdb, Dir: dir}
+	if err := db.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	for _, suffix := range []string{"-wal", "-shm"} {
+		os.Chmod(path+suffix, 0o600)
+	}
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		base := filepath.Base(name)
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration WHERE name = ?`, base).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("%s: %w", base, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)`, base, time.Now().UTC().Format(time.RFC3339)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SnapshotInfo describes a stored snapshot without its contents.
+type SnapshotInfo struct {
+	ID          int64     `json:"id"`
+	Source      string    `json:"source"`
+	TakenAt     time.Time `json:"taken_at"`
+	CorpID      string    `json:"corp_id,omitempty"`
+	OrgName     string    `json:"org_name"`
+	Complete    bool      `json:"complete"`
+	Departments int       `json:"departments"`
+	People      int       `json:"people"`
+}
+
+// SaveSnapshot stores s in one transaction and sets s.ID.
+func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var receipt []byte
+	complete := false
+	if s.Receipt != nil {
+		receipt, _ = json.Marshal(s.Receipt)
+		complete = s.Receipt.Complete
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt) VALUES (?,?,?,?,?,?,?,?)`,
+		s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt))
+	if err != nil {
+		return err
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return err
+	}
+	ds, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_dept (snapshot_id, seq, dept_id, data) VALUES (?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	for i := range s.Org.Depts {
+		b, _ := json.Marshal(&s.Org.Depts[i])
+		if _, err := ds.ExecContext(ctx, id, i, s.Org.Depts[i].ID, b); err != nil {
+			return fmt.Errorf("store department %d: %w", s.Org.Depts[i].ID, err)
+		}
+	}
+	ps, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_person (snapshot_id, seq, userid, data) VALUES (?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	for i := range s.Org.People {
+		b, _ := json.Marshal(&s.Org.People[i])
+		if _, err := ps.ExecContext(ctx, id, i, s.Org.People[i].UserID, b); err != nil {
+			return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.ID = id
+	return nil
+}
+
+func nullBytes(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return string(b)
+}
+
+// ErrNoSnapshot is returned when the database holds no snapshot.
+var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snapshot in the state database", Hint: "run 'dingbook pull' (or 'dingbook import FILE') first, or pass --pull"}
+
+// Snapshots lists stored snapshots, newest first.
+func (db *DB) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, source, taken_at, corp_id, org_name, complete, departments, people FROM snapshot ORDER BY id DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []SnapshotInfo
+	for rows.Next() {
+		var si SnapshotInfo
+		var taken string
+		if err := rows.Scan(&si.ID, &si.Source, &taken, &si.CorpID, &si.OrgName, &si.Complete, &si.Departments, &si.People); err != nil {
+			return nil, err
+		}
+		si.TakenAt, _ = time.Parse(time.RFC3339Nano, taken)
+		out = append(out, si)
+	}
+	return out, rows.Err()
+}
+
+// LatestSnapshotID returns the id of the newest snapshot.
+func (db *DB) LatestSnapshotID(ctx context.Context) (int64, error) {
+	var id int64
+	err := db.QueryRowContext(ctx, `SELECT id FROM snapshot ORDER BY id DESC LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNoSnapshot
+	}
+	return id, err
+}
+
+// LoadSnapshot reads snapshot id whole.
+func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, error) {
+	s := &dingbook.Snapshot{ID: id}
+	var taken string
+	var receipt sql.NullString
+	err := db.QueryRowContext(ctx, `SELECT source, taken_at, corp_id, org_name, receipt FROM snapshot WHERE id = ?`, id).Scan(&s.Source, &taken, &s.Org.CorpID, &s.Org.Name, &receipt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.TakenAt, _ = time.Parse(time.RFC3339Nano, taken)
+	if receipt.Valid {
+		s.Receipt = new(dingbook.Receipt)
+		if err := json.Unmarshal([]byte(receipt.String), s.Receipt); err != nil {
+			return nil, fmt.Errorf("snapshot %d receipt: %w", id, err)
+		}
+	}
+	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var b []byte
+		var d dingbook.Department
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &d); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("snapshot %d department: %w", id, err)
+		}
+		s.Org.Depts = append(s.Org.Depts, d)
+	}
+	rows.Close()
+	err = db.EachPerson(ctx, id, func(p *dingbook.Person) error {
+		s.Org.People = append(s.Org.People, *p)
+		return nil
+	})
+	return s, err
+}
+
+// EachPerson streams the people of snapshot id in stored order.
+func (db *DB) EachPerson(ctx context.Context, id int64, fn func(*dingbook.Person) error) error {
+	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_person WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return err
+		}
+		var p dingbook.Person
+		if err := json.Unmarshal(b, &p); err != nil {
+			return fmt.Errorf("snapshot %d person: %w", id, err)
+		}
+		if err := fn(&p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// DeleteSnapshot removes snapshot id and its rows.
+func (db *DB) DeleteSnapshot(ctx context.Context, id int64) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM snapshot WHERE id = ?`, id)
+	return err
+}
+
+// IsNoSnapshot reports whether err says the database is empty.
+func IsNoSnapshot(err error) bool {
+	return err != nil && strings.Contains(err.Error(), ErrNoSnapshot.Message)
+}
