@@ -136,6 +136,8 @@ type Org struct {
 	Name   string       `json:"name"`
 	Depts  []Department `json:"departments"`
 	People []Person     `json:"people"`
+	// External holds external contacts when pulled with --external.
+	External []ExternalContact `json:"external_contacts,omitempty"`
 }
 
 // Tree indexes an Org's departments for path look-ups.

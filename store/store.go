@@ -187,6 +187,12 @@ func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
 			return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
 		}
 	}
+	for i := range s.Org.External {
+		b, _ := json.Marshal(&s.Org.External[i])
+		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_external (snapshot_id, seq, data) VALUES (?,?,?)`, id, i, b); err != nil {
+			return fmt.Errorf("store external contact %s: %w", s.Org.External[i].UserID, err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return err
 	}
@@ -271,6 +277,24 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 		s.Org.Depts = append(s.Org.Depts, d)
 	}
 	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var b []byte
+		var x dingbook.ExternalContact
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &x); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		s.Org.External = append(s.Org.External, x)
+	}
+	rows.Close()
 	err = db.EachPerson(ctx, id, func(p *dingbook.Person) error {
 		s.Org.People = append(s.Org.People, *p)
 		return nil
@@ -310,4 +334,59 @@ func (db *DB) DeleteSnapshot(ctx context.Context, id int64) error {
 // IsNoSnapshot reports whether err says the database is empty.
 func IsNoSnapshot(err error) bool {
 	return err != nil && strings.Contains(err.Error(), ErrNoSnapshot.Message)
+}
+
+// SnapshotDirectory is a stored snapshot read as a dingbook.Directory: the
+// departments are loaded, the people streamed from the database.
+type SnapshotDirectory struct {
+	db    *DB
+	id    int64
+	name  string
+	corp  string
+	depts []dingbook.Department
+}
+
+var _ dingbook.Directory = (*SnapshotDirectory)(nil)
+
+// Directory opens snapshot id as a Directory.
+func (db *DB) Directory(ctx context.Context, id int64) (*SnapshotDirectory, error) {
+	d := &SnapshotDirectory{db: db, id: id}
+	err := db.QueryRowContext(ctx, `SELECT org_name, corp_id FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		var dep dingbook.Department
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &dep); err != nil {
+			return nil, err
+		}
+		d.depts = append(d.depts, dep)
+	}
+	return d, rows.Err()
+}
+
+// ID returns the snapshot id.
+func (d *SnapshotDirectory) ID() int64 { return d.id }
+
+// Info implements dingbook.Directory.
+func (d *SnapshotDirectory) Info() (string, string) { return d.name, d.corp }
+
+// Departments implements dingbook.Directory.
+func (d *SnapshotDirectory) Departments() []dingbook.Department { return d.depts }
+
+// EachPerson implements dingbook.Directory.
+func (d *SnapshotDirectory) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
+	return d.db.EachPerson(ctx, d.id, fn)
 }

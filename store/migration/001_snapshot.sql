@@ -17,7 +17,7 @@ CREATE TABLE snapshot_dept (
 	seq         INTEGER NOT NULL,
 	dept_id     INTEGER NOT NULL,
 	data        TEXT    NOT NULL,
-	PRIMARY KEY (snapshot_id, dept_id)
+	PRIMARY KEY (snapshot_id, seq)
 );
 
 CREATE TABLE snapshot_person (
@@ -25,6 +25,15 @@ CREATE TABLE snapshot_person (
 	seq         INTEGER NOT NULL,
 	userid      TEXT    NOT NULL,
 	data        TEXT    NOT NULL,
-	PRIMARY KEY (snapshot_id, userid)
+	PRIMARY KEY (snapshot_id, seq)
 );
-CREATE INDEX snapshot_person_seq ON snapshot_person (snapshot_id, seq);
+-- userid is empty for people imported from files that carry none.
+CREATE INDEX snapshot_person_userid ON snapshot_person (snapshot_id, userid);
+
+-- External contacts of a snapshot (pull --external).
+CREATE TABLE snapshot_external (
+	snapshot_id INTEGER NOT NULL REFERENCES snapshot(id) ON DELETE CASCADE,
+	seq         INTEGER NOT NULL,
+	data        TEXT    NOT NULL,
+	PRIMARY KEY (snapshot_id, seq)
+);

@@ -1,0 +1,58 @@
+package dingbook
+
+import "context"
+
+// ExternalContact is one of the organisation's external contacts
+// (topapi/extcontact/list).
+type ExternalContact struct {
+	UserID         string   `json:"userid"`
+	Name           string   `json:"name"`
+	Mobile         string   `json:"mobile,omitempty"`
+	StateCode      string   `json:"state_code,omitempty"`
+	Email          string   `json:"email,omitempty"`
+	CompanyName    string   `json:"company_name,omitempty"`
+	Title          string   `json:"title,omitempty"`
+	Address        string   `json:"address,omitempty"`
+	Remark         string   `json:"remark,omitempty"`
+	FollowerUserID string   `json:"follower_user_id,omitempty"`
+	LabelIDs       []int64  `json:"label_ids,omitempty"`
+	ShareDeptIDs   []int64  `json:"share_dept_ids,omitempty"`
+	ShareUserIDs   []string `json:"share_user_ids,omitempty"`
+}
+
+// Directory is a readable organisation: the department tree in memory and
+// the people streamed, so that a million-person snapshot never has to be
+// held whole. Both a stored snapshot and an in-memory Org implement it.
+type Directory interface {
+	// Info returns the organisation's name and corp id.
+	Info() (name, corpID string)
+	// Departments returns every department.
+	Departments() []Department
+	// EachPerson calls fn for every person in a stable order, stopping at
+	// the first error.
+	EachPerson(ctx context.Context, fn func(*Person) error) error
+}
+
+// OrgDirectory adapts an in-memory Org to Directory.
+type OrgDirectory struct{ Org *Org }
+
+var _ Directory = OrgDirectory{}
+
+// Info implements Directory.
+func (d OrgDirectory) Info() (string, string) { return d.Org.Name, d.Org.CorpID }
+
+// Departments implements Directory.
+func (d OrgDirectory) Departments() []Department { return d.Org.Depts }
+
+// EachPerson implements Directory.
+func (d OrgDirectory) EachPerson(ctx context.Context, fn func(*Person) error) error {
+	for i := range d.Org.People {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(&d.Org.People[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package fileutil writes files the way dingbook promises: mode 0600,
+// atomically (never a half-written file at a final path), and keeps
+// plaintext in private 0700 temporary directories that are always removed.
+package fileutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// File is a file being written atomically: data goes to a hidden temporary
+// file beside the final path; Commit fsyncs and renames it into place,
+// Abort (safe to call after Commit) removes it.
+type File struct {
+	*os.File
+	final string
+	done  bool
+}
+
+// Create starts an atomic write of path with mode 0600. It refuses to
+// replace an existing file unless overwrite is true.
+func Create(path string, overwrite bool) (*File, error) {
+	if !overwrite {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("%s already exists", path)
+		}
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	return &File{File: f, final: path}, nil
+}
+
+// Path returns the final path.
+func (f *File) Path() string { return f.final }
+
+// Commit flushes the data to disk and renames the file into place.
+func (f *File) Commit() error {
+	if f.done {
+		return fmt.Errorf("%s: already committed or aborted", f.final)
+	}
+	f.done = true
+	if err := f.File.Sync(); err != nil {
+		f.File.Close()
+		os.Remove(f.File.Name())
+		return err
+	}
+	if err := f.File.Close(); err != nil {
+		os.Remove(f.File.Name())
+		return err
+	}
+	if err := os.Rename(f.File.Name(), f.final); err != nil {
+		os.Remove(f.File.Name())
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(f.final)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Abort discards the temporary file. It is a no-op after Commit.
+func (f *File) Abort() {
+	if f.done {
+		return
+	}
+	f.done = true
+	f.File.Close()
+	os.Remove(f.File.Name())
+}
+
+// WriteFile writes data to path atomically with mode 0600.
+func WriteFile(path string, data []byte, overwrite bool) error {
+	f, err := Create(path, overwrite)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
+}
+
+// CopyInto writes r to path atomically with mode 0600.
+func CopyInto(path string, r io.Reader, overwrite bool) (int64, error) {
+	f, err := Create(path, overwrite)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, r)
+	if err != nil {
+		f.Abort()
+		return n, err
+	}
+	return n, f.Commit()
+}
+
+// PrivateDir creates a 0700 temporary directory under parent ("" for the
+// system default) and returns it with a cleanup function that wipes it.
+// Callers defer the cleanup so the directory goes even on error.
+func PrivateDir(parent, pattern string) (string, func(), error) {
+	dir, err := os.MkdirTemp(parent, pattern)
+	if err != nil {
+		return "", func() {}, err
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return "", func() {}, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// MkdirPrivate creates dir (and parents) with mode 0700.
+func MkdirPrivate(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return nil
+}
