@@ -1,0 +1,394 @@
+// Package audit is dingbook's audit trail: an append-only, hash-chained log
+// in the state database (table audit_log, store/migration/003_audit.sql).
+//
+// Every pull, export, convert, import, purge and policy change is recorded,
+// as is every failed or refused attempt. A record holds who, when, what,
+// why (purpose, legal basis, justification), which fields and departments,
+// how many rows, the output files' paths and SHA-256, the seal, the expiry
+// and the outcome; never personal data itself.
+//
+// # Chain
+//
+// Record n stores prev_hash = hash of record n-1 (64 zeros for the first)
+// and hash = SHA-256("dingbook-audit-v1" 0x00 n 0x00 prev_hash 0x00 data),
+// where data is the record's canonical JSON as stored. SQLite triggers
+// refuse UPDATE and DELETE, and after every append the head (seq and hash)
+// is also written to audit.head in the state directory, so that Verify
+// catches edited, deleted, reordered and truncated records even when the
+// triggers were dropped. Head returns the head hash for anchoring
+// elsewhere (a ticket, an e-mail); VerifyAgainst checks an anchored hash.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/store"
+)
+
+// Actions recorded in the log.
+const (
+	ActionExport       = "export"
+	ActionConvert      = "convert"
+	ActionImport       = "import"
+	ActionPull         = "pull"
+	ActionPurge        = "purge"
+	ActionPolicyChange = "policy-change"
+)
+
+// Outcomes.
+const (
+	OutcomeOK      = "ok"
+	OutcomeFailed  = "failed"
+	OutcomeRefused = "refused"
+)
+
+// GenesisHash is the prev_hash of the first record.
+var GenesisHash = strings.Repeat("0", 64)
+
+// HeadFile is the name of the head anchor file in the state directory.
+const HeadFile = "audit.head"
+
+// Output is one file an action wrote (or deleted).
+type Output struct {
+	Path   string `json:"path"`
+	Name   string `json:"name,omitempty"` // entry name inside a bundle
+	Format string `json:"format,omitempty"`
+	Rows   int    `json:"rows,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+// Record is one audit log entry. Seq, PrevHash and Hash are set by Append.
+type Record struct {
+	Seq      int64  `json:"-"`
+	PrevHash string `json:"-"`
+	Hash     string `json:"-"`
+
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Outcome string    `json:"outcome"`
+	// Reason explains a failed or refused outcome.
+	Reason string `json:"reason,omitempty"`
+
+	ExportID string `json:"export_id,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+	Snapshot int64  `json:"snapshot,omitempty"`
+	Source   string `json:"source,omitempty"`
+
+	Purpose       string `json:"purpose,omitempty"`
+	Basis         string `json:"basis,omitempty"`
+	Justification string `json:"justification,omitempty"`
+
+	Profile              string   `json:"profile,omitempty"`
+	Fields               []string `json:"fields,omitempty"`
+	DeptScope            []string `json:"dept_scope,omitempty"`
+	Masks                []string `json:"masks,omitempty"`
+	IncludeHiddenMobiles bool     `json:"include_hidden_mobiles,omitempty"`
+
+	Rows    int      `json:"rows,omitempty"`
+	Outputs []Output `json:"outputs,omitempty"`
+	Seal    string   `json:"seal,omitempty"`
+	// Expires is the export's expiry (nil when not an export).
+	Expires    *time.Time `json:"expires,omitempty"`
+	PolicyHash string     `json:"policy_hash,omitempty"`
+	// Details holds further non-personal facts (e.g. "snapshot_deleted").
+	Details map[string]string `json:"details,omitempty"`
+}
+
+// ChainHash computes a record's hash from its seq, prev_hash and data.
+func ChainHash(seq int64, prev, data string) string {
+	h := sha256.New()
+	h.Write([]byte("dingbook-audit-v1\x00"))
+	h.Write([]byte(strconv.FormatInt(seq, 10)))
+	h.Write([]byte{0})
+	h.Write([]byte(prev))
+	h.Write([]byte{0})
+	h.Write([]byte(data))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Append adds r to the log and returns it with Seq, PrevHash and Hash set.
+// A zero Time is set to now; Outcome defaults to "ok".
+func Append(ctx context.Context, db *store.DB, r Record) (Record, error) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	r.Time = r.Time.UTC().Round(time.Microsecond)
+	if r.Outcome == "" {
+		r.Outcome = OutcomeOK
+	}
+	if r.Expires != nil {
+		e := r.Expires.UTC().Round(time.Second)
+		r.Expires = &e
+	}
+	if r.Action == "" || r.Actor == "" {
+		return r, fmt.Errorf("audit: record needs an action and an actor")
+	}
+	data, err := json.Marshal(&r)
+	if err != nil {
+		return r, err
+	}
+	// Not the request context: an interrupted command must still be able
+	// to record that it failed.
+	actx := context.WithoutCancel(ctx)
+	conn, err := db.Conn(actx)
+	if err != nil {
+		return r, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(actx, "BEGIN IMMEDIATE"); err != nil {
+		return r, fmt.Errorf("audit: begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			conn.ExecContext(actx, "ROLLBACK")
+		}
+	}()
+	var last sql.NullInt64
+	var prev sql.NullString
+	err = conn.QueryRowContext(actx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("audit: read head: %w", err)
+	}
+	r.Seq = last.Int64 + 1
+	r.PrevHash = GenesisHash
+	if prev.Valid {
+		r.PrevHash = prev.String
+	}
+	r.Hash = ChainHash(r.Seq, r.PrevHash, string(data))
+	if _, err := conn.ExecContext(actx, `INSERT INTO audit_log (seq, time, actor, action, outcome, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)`,
+		r.Seq, r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Outcome, string(data), r.PrevHash, r.Hash); err != nil {
+		return r, fmt.Errorf("audit: append: %w", err)
+	}
+	if _, err := conn.ExecContext(actx, "COMMIT"); err != nil {
+		return r, fmt.Errorf("audit: commit: %w", err)
+	}
+	committed = true
+	if db.Dir != "" {
+		if err := fileutil.WriteFile(filepath.Join(db.Dir, HeadFile), []byte(fmt.Sprintf("%d %s\n", r.Seq, r.Hash)), true); err != nil {
+			return r, fmt.Errorf("audit: write head anchor: %w", err)
+		}
+	}
+	return r, nil
+}
+
+const selectCols = `SELECT seq, time, actor, action, outcome, data, prev_hash, hash FROM audit_log`
+
+func scan(rows interface{ Scan(...any) error }) (Record, string, [4]string, error) {
+	var r Record
+	var data string
+	var cols [4]string
+	if err := rows.Scan(&r.Seq, &cols[0], &cols[1], &cols[2], &cols[3], &data, &r.PrevHash, &r.Hash); err != nil {
+		return r, "", cols, err
+	}
+	seq, prev, hash := r.Seq, r.PrevHash, r.Hash
+	err := json.Unmarshal([]byte(data), &r)
+	r.Seq, r.PrevHash, r.Hash = seq, prev, hash
+	return r, data, cols, err
+}
+
+// Filter selects records for List.
+type Filter struct {
+	Since, Until time.Time // zero: unbounded
+	Action       string
+	Actor        string
+	Limit        int // 0: all
+}
+
+// List returns records matching f in seq order.
+func List(ctx context.Context, db *store.DB, f Filter) ([]Record, error) {
+	q := selectCols + ` WHERE 1=1`
+	var args []any
+	if !f.Since.IsZero() {
+		q += ` AND time >= ?`
+		args = append(args, f.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND time < ?`
+		args = append(args, f.Until.UTC().Format(time.RFC3339Nano))
+	}
+	if f.Action != "" {
+		q += ` AND action = ?`
+		args = append(args, f.Action)
+	}
+	if f.Actor != "" {
+		q += ` AND actor = ?`
+		args = append(args, f.Actor)
+	}
+	if f.Limit > 0 {
+		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ` + strconv.Itoa(f.Limit) + `)`
+	}
+	q += ` ORDER BY seq`
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, _, _, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("audit record %d: %w", r.Seq, err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Get returns record seq.
+func Get(ctx context.Context, db *store.DB, seq int64) (Record, error) {
+	r, _, _, err := scan(db.QueryRowContext(ctx, selectCols+` WHERE seq = ?`, seq))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no audit record %d", seq), Hint: "run 'dingbook audit list' to see the records"}
+	}
+	return r, err
+}
+
+// Head returns the last record's seq and hash (0 and GenesisHash when the
+// log is empty).
+func Head(ctx context.Context, db *store.DB) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, GenesisHash, nil
+	}
+	return seq, hash, err
+}
+
+// LastPolicyHash returns the policy hash recorded by the last successful
+// policy-change record, or "" if there is none.
+func LastPolicyHash(ctx context.Context, db *store.DB) (string, error) {
+	var data string
+	err := db.QueryRowContext(ctx, `SELECT data FROM audit_log WHERE action = ? AND outcome = ? ORDER BY seq DESC LIMIT 1`, ActionPolicyChange, OutcomeOK).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	var r Record
+	if err := json.Unmarshal([]byte(data), &r); err != nil {
+		return "", err
+	}
+	return r.PolicyHash, nil
+}
+
+// VerifyResult is the outcome of Verify.
+type VerifyResult struct {
+	OK       bool   `json:"ok"`
+	Records  int    `json:"records"`
+	HeadSeq  int64  `json:"head_seq"`
+	HeadHash string `json:"head_hash"`
+	// FirstBad is the seq of the first record found edited, missing or out
+	// of order (0 when OK).
+	FirstBad int64  `json:"first_bad,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// Verify walks the whole chain and checks every link, every hash, the copy
+// columns, and the head anchor file. It reports the first bad record.
+func Verify(ctx context.Context, db *store.DB) (*VerifyResult, error) {
+	return VerifyAgainst(ctx, db, "")
+}
+
+// VerifyAgainst is Verify plus a check that the chain contains anchor (a
+// head hash printed earlier by 'dingbook audit head').
+func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyResult, error) {
+	res := &VerifyResult{HeadHash: GenesisHash}
+	bad := func(seq int64, format string, args ...any) (*VerifyResult, error) {
+		res.OK = false
+		res.FirstBad = seq
+		res.Problem = fmt.Sprintf(format, args...)
+		return res, nil
+	}
+	rows, err := db.QueryContext(ctx, selectCols+` ORDER BY rowid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	prevHash := GenesisHash
+	var expect int64 = 1
+	anchorFound := anchor == ""
+	hashes := map[int64]string{}
+	for rows.Next() {
+		r, data, cols, err := scan(rows)
+		if err != nil && r.Seq == 0 {
+			return nil, err
+		}
+		switch {
+		case r.Seq > expect:
+			if expect == r.Seq-1 {
+				return bad(expect, "record %d is missing (deleted): record %d follows record %d", expect, r.Seq, expect-1)
+			}
+			return bad(expect, "records %d to %d are missing (deleted): record %d follows record %d", expect, r.Seq-1, r.Seq, expect-1)
+		case r.Seq < expect:
+			return bad(r.Seq, "record %d is out of order: it comes after record %d (records were reordered)", r.Seq, expect-1)
+		}
+		if r.PrevHash != prevHash {
+			return bad(r.Seq, "record %d does not link to record %d (prev_hash differs): records were deleted, inserted or reordered", r.Seq, r.Seq-1)
+		}
+		if ChainHash(r.Seq, r.PrevHash, data) != r.Hash {
+			return bad(r.Seq, "record %d was edited: its hash does not match its contents", r.Seq)
+		}
+		if err != nil {
+			return bad(r.Seq, "record %d is corrupt: %v", r.Seq, err)
+		}
+		want := [4]string{r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Outcome}
+		if cols != want {
+			return bad(r.Seq, "record %d was edited: its time/actor/action/outcome columns differ from the hashed record", r.Seq)
+		}
+		if r.Hash == anchor {
+			anchorFound = true
+		}
+		hashes[r.Seq] = r.Hash
+		prevHash = r.Hash
+		res.Records++
+		res.HeadSeq = r.Seq
+		res.HeadHash = r.Hash
+		expect = r.Seq + 1
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if db.Dir != "" {
+		b, err := os.ReadFile(filepath.Join(db.Dir, HeadFile))
+		if err == nil {
+			var hseq int64
+			var hhash string
+			if _, err := fmt.Sscanf(string(b), "%d %s", &hseq, &hhash); err != nil {
+				return bad(res.HeadSeq+1, "the head anchor %s is unreadable", HeadFile)
+			}
+			if hseq > res.HeadSeq {
+				return bad(res.HeadSeq+1, "records %d to %d are missing: the log was truncated after record %d (anchor %s says %d records)", res.HeadSeq+1, hseq, res.HeadSeq, HeadFile, hseq)
+			}
+			if h, ok := hashes[hseq]; ok && h != hhash {
+				return bad(hseq, "record %d differs from the head anchor in %s", hseq, HeadFile)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		} else if res.Records > 0 {
+			return bad(res.HeadSeq+1, "the head anchor %s is missing although the log has %d records", HeadFile, res.Records)
+		}
+	}
+	if !anchorFound {
+		return bad(res.HeadSeq+1, "the anchored head hash %.16s… is not in the log: records up to it were edited or removed", anchor)
+	}
+	res.OK = true
+	return res, nil
+}

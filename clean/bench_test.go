@@ -1,0 +1,142 @@
+package clean_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+// benchUsers is the org size of BenchmarkExportXLSX: DINGBOOK_BENCH_USERS,
+// default 1,000,000.
+func benchUsers(b *testing.B) int {
+	n := 1_000_000
+	if s := os.Getenv("DINGBOOK_BENCH_USERS"); s != "" {
+		v, err := strconv.Atoi(s)
+		if err != nil || v <= 0 {
+			b.Fatalf("DINGBOOK_BENCH_USERS=%q is not a positive number", s)
+		}
+		n = v
+	}
+	return n
+}
+
+// vmHWM reads the process's peak resident set size in MB.
+func vmHWM(b *testing.B) float64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			return float64(kb) / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
+
+// BenchmarkExportXLSX exports a generated org to XLSX (profile "contact",
+// Chinese headers) through the real export pipeline, without ("plain")
+// and with ("clean") the cleaner: Analyze, the status column, its
+// conditional formats and the Quality sheet. Run each sub-benchmark in its
+// own process so that peak-RSS-MB is its own (scripts/bench-clean.sh):
+//
+//	go test -run '^$' -bench 'ExportXLSX/plain' -benchtime 1x ./clean
+//
+// Metrics: s/export (wall time), cpu-s/export (user+system CPU time of the
+// process during the export), analyze-s (the cleaner's pass alone),
+// report-heap-MB (heap held by the report after GC), peak-RSS-MB (VmHWM,
+// including the generated org held in memory).
+func BenchmarkExportXLSX(b *testing.B) {
+	for _, variant := range []string{"plain", "clean"} {
+		b.Run(variant, func(b *testing.B) {
+			n := benchUsers(b)
+			truth := gen.Generate(gen.Options{Users: n, Seed: 1})
+			dir := dingbook.OrgDirectory{Org: &truth.Org}
+			ctx := context.Background()
+			runtime.GC()
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			b.ResetTimer()
+			var total, analyze, cpu time.Duration
+			var reportHeap float64
+			for i := 0; i < b.N; i++ {
+				out := b.TempDir()
+				cpu0 := cpuTime(b)
+				start := time.Now()
+				opts := export.Options{Dir: out, Formats: []string{"xlsx"}, Profile: "contact", Headers: "zh", IncludeInactive: true, BaseName: "bench"}
+				opts.XLSX.TmpDir = b.TempDir()
+				if variant == "clean" {
+					t0 := time.Now()
+					r, err := clean.Analyze(ctx, dir, clean.Options{Region: "CN"})
+					if err != nil {
+						b.Fatal(err)
+					}
+					analyze += time.Since(t0)
+					runtime.GC()
+					var after runtime.MemStats
+					runtime.ReadMemStats(&after)
+					reportHeap = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
+					fields := dingbook.Profiles["contact"]
+					x := clean.XLSXExtras(r, "zh", fields)
+					opts.Extra = []export.Column{{Header: x.StatusHeader, Value: x.Status}}
+					opts.XLSX.Conditional = x.Rules
+					opts.Sheets = []export.Sheet{{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows}}
+				}
+				res, err := export.Run(ctx, dir, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+				cpu += cpuTime(b) - cpu0
+				if res.Rows != n {
+					b.Fatalf("exported %d rows, want %d", res.Rows, n)
+				}
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
+			if variant == "clean" {
+				b.ReportMetric(analyze.Seconds()/float64(b.N), "analyze-s")
+				b.ReportMetric(reportHeap, "report-heap-MB")
+			}
+			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
+		})
+	}
+}
+
+// cpuTime is the process's user+system CPU time so far: on a shared
+// machine it varies less than wall time.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkAnalyze measures the cleaner's pass alone per person.
+func BenchmarkAnalyze(b *testing.B) {
+	truth := gen.Generate(gen.Options{Users: 50_000, Seed: 1})
+	dir := dingbook.OrgDirectory{Org: &truth.Org}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := clean.Analyze(context.Background(), dir, clean.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/50_000, "ns/person")
+}

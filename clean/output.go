@@ -1,0 +1,198 @@
+package clean
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/dingbook/dingbook"
+)
+
+// PersonProblems is one person's entry in the report.
+type PersonProblems struct {
+	UserID   string             `json:"userid,omitempty"`
+	Row      int                `json:"row"`
+	Name     string             `json:"name"`
+	Problems []dingbook.Problem `json:"problems"`
+}
+
+// EachPersonProblems streams dir again (it must be the directory the
+// report was made from) and calls fn for every person with at least one
+// problem, in directory order. It also fills in the names of duplicate
+// group members.
+func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory, fn func(PersonProblems) error) error {
+	want := map[int]bool{}
+	for _, g := range r.DuplicateGroups {
+		for _, m := range g.Members {
+			if m.Name == "" {
+				want[m.Row] = true
+			}
+		}
+	}
+	names := map[int]string{}
+	row := 0 // people so far; the next person's ordinal
+	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		if p.UserID != "" {
+			// A userid listed again is one person (and one row), as in
+			// Analyze: its first listing had a smaller ordinal.
+			if ord, ok := r.seen[r.userKey(p.UserID)]; ok && int(ord) < row {
+				return nil
+			}
+		}
+		row++
+		if want[row] {
+			names[row] = CleanName(p.Name)
+		}
+		if fn == nil {
+			return nil
+		}
+		s := r.Problems(p)
+		if s == 0 {
+			return nil
+		}
+		return fn(PersonProblems{UserID: p.UserID, Row: row, Name: CleanName(p.Name), Problems: s.List()})
+	})
+	for gi := range r.DuplicateGroups {
+		for mi := range r.DuplicateGroups[gi].Members {
+			m := &r.DuplicateGroups[gi].Members[mi]
+			if n, ok := names[m.Row]; ok {
+				m.Name = n
+			}
+		}
+	}
+	return err
+}
+
+// WriteJSON writes the report as one JSON object: the summary fields of
+// Report plus "persons", the per-person problems (only people with at least one problem) streamed from dir.
+func (r *Report) WriteJSON(ctx context.Context, w io.Writer, dir dingbook.Directory) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	// The summary comes first but names duplicate members, whose names
+	// come from the stream: one extra pass fills them in.
+	if err := r.EachPersonProblems(ctx, dir, nil); err != nil {
+		return err
+	}
+	head, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	head = head[:len(head)-2] // drop "\n}"
+	bw.Write(head)
+	bw.WriteString(",\n  \"persons\": [")
+	first := true
+	err = r.EachPersonProblems(ctx, dir, func(pp PersonProblems) error {
+		b, err := json.Marshal(pp)
+		if err != nil {
+			return err
+		}
+		if !first {
+			bw.WriteByte(',')
+		}
+		first = false
+		bw.WriteString("\n    ")
+		_, err = bw.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !first {
+		bw.WriteString("\n  ")
+	}
+	bw.WriteString("]\n}\n")
+	return bw.Flush()
+}
+
+// Summary is the one line `dingbook quality` prints on stderr.
+func (r *Report) Summary() string {
+	groups := 0
+	for _, n := range r.GroupCounts {
+		groups += n
+	}
+	return fmt.Sprintf("%d people, %d with problems, %d duplicate groups", r.People, r.PeopleWithProblems, groups)
+}
+
+func pct(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
+
+// WriteText writes the report for humans: totals, problem counts,
+// duplicate groups, department completeness and the people with problems
+// (streamed from dir).
+func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Directory) error {
+	if err := r.EachPersonProblems(ctx, dir, nil); err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(bw, "Quality report: %s (%d people, region %s)\n\n", r.Org, r.People, r.Region)
+	tw := tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROBLEM\tPEOPLE\tSHARE\tGROUPS")
+	for _, p := range dingbook.AllProblems {
+		g := ""
+		if isDup(p) {
+			g = fmt.Sprint(r.GroupCounts[p])
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p, r.Counts[p], pct(rate(r.Counts[p], max(r.People, 1))), g)
+	}
+	fmt.Fprintf(tw, "any problem\t%d\t%s\t\n", r.PeopleWithProblems, pct(rate(r.PeopleWithProblems, max(r.People, 1))))
+	tw.Flush()
+	if len(r.Merges) > 0 {
+		fmt.Fprintf(bw, "\nMerged rows (--dedupe): %d\n", len(r.Merges))
+		for _, m := range r.Merges {
+			fmt.Fprintf(bw, "  %s\n", m)
+		}
+	}
+	if len(r.DuplicateGroups) > 0 {
+		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
+		for _, g := range r.DuplicateGroups {
+			fmt.Fprintf(bw, "  %s %s:", g.Problem, g.Key)
+			if g.DeptID != 0 {
+				fmt.Fprintf(bw, " (department %d)", g.DeptID)
+			}
+			for i, m := range g.Members {
+				sep := ","
+				if i == 0 {
+					sep = ""
+				}
+				fmt.Fprintf(bw, "%s %s", sep, memberLabel(m))
+			}
+			fmt.Fprintln(bw)
+		}
+	}
+	fmt.Fprintf(bw, "\nDepartments (direct members):\n")
+	tw = tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEPT_ID\tPATH\tMEMBERS\tMOBILE\tEMAIL\tTITLE\tJOB_NUMBER")
+	for _, d := range r.Departments {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", d.DeptID, d.Path, d.Members, pct(d.MobileRate), pct(d.EmailRate), pct(d.TitleRate), pct(d.JobNumberRate))
+	}
+	tw.Flush()
+	fmt.Fprintf(bw, "\nPeople with problems: %d\n", r.PeopleWithProblems)
+	tw = tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ROW\tUSERID\tNAME\tPROBLEMS")
+	err := r.EachPersonProblems(ctx, dir, func(pp PersonProblems) error {
+		ps := make([]string, len(pp.Problems))
+		for i, p := range pp.Problems {
+			ps[i] = string(p)
+		}
+		_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", pp.Row, pp.UserID, pp.Name, strings.Join(ps, ","))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	tw.Flush()
+	return bw.Flush()
+}
+
+func memberLabel(m Member) string {
+	id := m.UserID
+	if id == "" {
+		id = fmt.Sprintf("row %d", m.Row)
+	}
+	if m.Name != "" {
+		return fmt.Sprintf("%s (%s)", id, m.Name)
+	}
+	return id
+}

@@ -1,0 +1,702 @@
+package clean
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/dingbook/dingbook"
+)
+
+// Set is a set of problems, one bit per entry of dingbook.AllProblems.
+type Set uint16
+
+var problemBit = func() map[dingbook.Problem]Set {
+	m := make(map[dingbook.Problem]Set, len(dingbook.AllProblems))
+	for i, p := range dingbook.AllProblems {
+		m[p] = 1 << i
+	}
+	return m
+}()
+
+// Bit returns the set holding only p (0 for an unknown problem).
+func Bit(p dingbook.Problem) Set { return problemBit[p] }
+
+// Has reports whether s contains p.
+func (s Set) Has(p dingbook.Problem) bool { return s&problemBit[p] != 0 }
+
+// List returns the problems in s in report order.
+func (s Set) List() []dingbook.Problem {
+	var out []dingbook.Problem
+	for i, p := range dingbook.AllProblems {
+		if s&(1<<i) != 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// FillProblems are the problems someone must fix by filling in or
+// correcting a field; a person with any of them has the status "Needs
+// filling". Hidden mobiles, inactive accounts and duplicates are reported
+// but do not make a row incomplete.
+var FillProblems = Bit(dingbook.ProblemMissingMobile) | Bit(dingbook.ProblemMissingEmail) |
+	Bit(dingbook.ProblemInvalidPhone) | Bit(dingbook.ProblemInvalidEmail) |
+	Bit(dingbook.ProblemMissingTitle) | Bit(dingbook.ProblemMissingJobNumber) |
+	Bit(dingbook.ProblemManagerNotFound)
+
+// ParseProblems parses a comma-separated list of problem names (as
+// --fail-on takes them). An unknown name is a *dingbook.Error listing the
+// valid ones.
+func ParseProblems(list string) (Set, error) {
+	var s Set
+	for _, name := range splitList(list) {
+		b := problemBit[dingbook.Problem(name)]
+		if b == 0 {
+			return 0, dingbook.Errorf(dingbook.EINVALID, "unknown problem %q", name).
+				WithHint("valid problems: %s", problemNames())
+		}
+		s |= b
+	}
+	return s, nil
+}
+
+func problemNames() string {
+	out := ""
+	for i, p := range dingbook.AllProblems {
+		if i > 0 {
+			out += ", "
+		}
+		out += string(p)
+	}
+	return out
+}
+
+func splitList(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ',' {
+			if t := CleanText(s[start:i]); t != "" {
+				out = append(out, t)
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+// Options configures Analyze.
+type Options struct {
+	// Region is the default region for numbers without a state_code
+	// ("" = DefaultRegion).
+	Region string
+}
+
+// Report is the quality report of one organisation. The exported fields
+// are the JSON report (WriteJSON adds the per-person list by streaming the
+// directory again); the unexported ones let Problems look any person up.
+type Report struct {
+	Org    string `json:"org"`
+	CorpID string `json:"corp_id,omitempty"`
+	Source string `json:"source,omitempty"`
+	Region string `json:"region"`
+	// People counts distinct people (a userid seen twice is one person).
+	People             int `json:"people"`
+	PeopleWithProblems int `json:"people_with_problems"`
+	// Counts has, for every problem, the number of people who have it.
+	Counts map[dingbook.Problem]int `json:"counts"`
+	// GroupCounts has the number of duplicate groups per duplicate problem.
+	GroupCounts     map[dingbook.Problem]int `json:"duplicate_group_counts"`
+	DuplicateGroups []DuplicateGroup         `json:"duplicate_groups"`
+	Departments     []DeptQuality            `json:"departments"`
+	// Merges lists what --dedupe merged before the analysis.
+	Merges []Merge `json:"merges,omitempty"`
+
+	region  string
+	seed    maphash.Seed
+	seen    map[uint64]int32 // person key → ordinal
+	flags   map[uint64]Set   // person key → problems (only people with some)
+	refs    []string         // ordinal → userid ("" for imported rows)
+	missing map[string]bool  // manager userids that name nobody
+}
+
+// DuplicateGroup is a set of different people sharing a normalised key.
+type DuplicateGroup struct {
+	Problem dingbook.Problem `json:"problem"`
+	// Key is the shared E.164 mobile, e-mail address or name.
+	Key string `json:"key"`
+	// DeptID is the department of a duplicate-name group.
+	DeptID  int64    `json:"dept_id,omitempty"`
+	Members []Member `json:"members"`
+}
+
+// Member names one person of a group: by userid, or for imported rows
+// without one by their 1-based position in the directory.
+type Member struct {
+	UserID string `json:"userid,omitempty"`
+	Row    int    `json:"row"`
+	Name   string `json:"name,omitempty"`
+}
+
+// DeptQuality is one department's completeness over its direct members.
+type DeptQuality struct {
+	DeptID  int64  `json:"dept_id"`
+	Name    string `json:"name"`
+	Path    string `json:"path"`
+	Members int    `json:"members"`
+	// With* count direct members with a non-empty mobile, e-mail (email or
+	// org_email), title and job number; *Rate are the shares (0..1; 1 for
+	// a department without direct members).
+	WithMobile    int     `json:"with_mobile"`
+	WithEmail     int     `json:"with_email"`
+	WithTitle     int     `json:"with_title"`
+	WithJobNumber int     `json:"with_job_number"`
+	MobileRate    float64 `json:"mobile_rate"`
+	EmailRate     float64 `json:"email_rate"`
+	TitleRate     float64 `json:"title_rate"`
+	JobNumberRate float64 `json:"job_number_rate"`
+}
+
+type deptStats struct{ members, mobile, email, title, job int }
+
+type groupKey struct {
+	kind Set
+	h    uint64
+}
+
+// Analyzer builds a Report from people fed one at a time.
+type Analyzer struct {
+	r        *Report
+	mobiles  map[uint64]int32
+	emails   map[uint64]int32
+	names    map[uint64]int32
+	groups   map[groupKey]int
+	groupSet []map[int32]bool
+	managers map[string][]int32 // manager userid → ordinals of reports
+	depts    map[int64]*deptStats
+	rowKeys  map[int32]uint64 // imported rows (no userid): ordinal → key
+}
+
+// NewAnalyzer starts an analysis.
+func NewAnalyzer(opts Options) *Analyzer {
+	region := opts.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	r := &Report{
+		Region: region, region: region, seed: maphash.MakeSeed(),
+		Counts: map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
+		seen: map[uint64]int32{}, flags: map[uint64]Set{}, missing: map[string]bool{},
+		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
+	}
+	return &Analyzer{
+		r: r, mobiles: map[uint64]int32{}, emails: map[uint64]int32{}, names: map[uint64]int32{},
+		groups: map[groupKey]int{}, managers: map[string][]int32{}, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{},
+	}
+}
+
+// personKey hashes a person's identity: the userid, or for imported rows
+// without one the row's content (two identical rows have identical
+// problems, so sharing a flag entry is exact).
+func (r *Report) personKey(p *dingbook.Person) (uint64, bool) {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	if p.UserID != "" {
+		h.WriteByte('u')
+		h.WriteString(p.UserID)
+		return h.Sum64(), true
+	}
+	h.WriteByte('r')
+	for _, s := range []string{p.Name, p.StateCode, p.Mobile, p.Email, p.OrgEmail, p.Title, p.JobNumber, p.ManagerUserID, p.Telephone} {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	var flags [2]byte
+	if p.HideMobile {
+		flags[0] = 1
+	}
+	if p.Active {
+		flags[1] = 1
+	}
+	h.Write(flags[:])
+	for _, m := range p.Depts {
+		h.WriteString(strconv.FormatInt(m.DeptID, 10))
+		h.WriteByte(',')
+	}
+	return h.Sum64(), false
+}
+
+func (r *Report) hashKey(kind byte, dept int64, s string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	var b [9]byte
+	b[0] = kind
+	binary.LittleEndian.PutUint64(b[1:], uint64(dept))
+	h.Write(b[:])
+	h.WriteString(s)
+	return h.Sum64()
+}
+
+// intrinsic returns the problems visible from p alone (everything except
+// duplicates and manager-not-found) and its normalised form.
+func intrinsic(p *dingbook.Person, region string) (Set, Normalized) {
+	n := Normalize(p, region)
+	var s Set
+	mobile := CleanText(p.Mobile)
+	if p.HideMobile {
+		s |= Bit(dingbook.ProblemHiddenMobile)
+	} else if mobile == "" {
+		s |= Bit(dingbook.ProblemMissingMobile)
+	}
+	if mobile != "" && !n.MobileValid {
+		s |= Bit(dingbook.ProblemInvalidPhone)
+	}
+	if n.Email == "" && n.OrgEmail == "" {
+		s |= Bit(dingbook.ProblemMissingEmail)
+	}
+	if (n.Email != "" && !n.EmailValid) || (n.OrgEmail != "" && !n.OrgEmailValid) {
+		s |= Bit(dingbook.ProblemInvalidEmail)
+	}
+	if n.Title == "" {
+		s |= Bit(dingbook.ProblemMissingTitle)
+	}
+	if n.JobNumber == "" {
+		s |= Bit(dingbook.ProblemMissingJobNumber)
+	}
+	if !p.Active {
+		s |= Bit(dingbook.ProblemInactive)
+	}
+	return s, n
+}
+
+// prepared is what the analysis needs of one person, computed without
+// touching the Analyzer's state (so workers can prepare people in
+// parallel while one goroutine commits them in order).
+type prepared struct {
+	key      uint64
+	hasID    bool
+	userID   string
+	set      Set
+	manager  string
+	mobile   string // E.164, "" if none
+	mobileH  uint64
+	emails   [2]string
+	emailH   [2]uint64
+	nEmail   int
+	name     string
+	depts    []preparedDept
+	withMob  bool
+	withMail bool
+	withTtl  bool
+	withJob  bool
+}
+
+type preparedDept struct {
+	id    int64
+	nameH uint64
+}
+
+func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
+	*pp = prepared{depts: pp.depts[:0]}
+	pp.key, pp.hasID = r.personKey(p)
+	pp.userID = p.UserID
+	s, n := intrinsic(p, r.region)
+	pp.set = s
+	pp.manager = n.ManagerUserID
+	if n.MobileValid {
+		pp.mobile = n.Mobile
+		pp.mobileH = r.hashKey('m', 0, n.Mobile)
+	}
+	if n.Email != "" {
+		pp.emails[0] = strings.ToLower(n.Email)
+		pp.emailH[0] = r.hashKey('e', 0, pp.emails[0])
+		pp.nEmail = 1
+	}
+	if n.OrgEmail != "" {
+		if k := strings.ToLower(n.OrgEmail); pp.nEmail == 0 || k != pp.emails[0] {
+			pp.emails[pp.nEmail] = k
+			pp.emailH[pp.nEmail] = r.hashKey('e', 0, k)
+			pp.nEmail++
+		}
+	}
+	pp.name = n.Name
+	for i, m := range p.Depts {
+		if slices.ContainsFunc(p.Depts[:i], func(x dingbook.Membership) bool { return x.DeptID == m.DeptID }) {
+			continue // a department listed twice
+		}
+		d := preparedDept{id: m.DeptID}
+		if n.Name != "" {
+			d.nameH = r.hashKey('n', m.DeptID, n.Name)
+		}
+		pp.depts = append(pp.depts, d)
+	}
+	pp.withMob = CleanText(p.Mobile) != ""
+	pp.withMail = n.Email != "" || n.OrgEmail != ""
+	pp.withTtl = n.Title != ""
+	pp.withJob = n.JobNumber != ""
+}
+
+// Add feeds one person to the analysis.
+func (a *Analyzer) Add(p *dingbook.Person) {
+	var pp prepared
+	a.r.prepare(p, &pp)
+	a.commit(&pp)
+}
+
+func (a *Analyzer) commit(pp *prepared) {
+	r := a.r
+	key := pp.key
+	if pp.hasID {
+		if _, dup := r.seen[key]; dup {
+			return // the same person listed again: nothing new to learn
+		}
+	}
+	ord := int32(len(r.refs))
+	r.refs = append(r.refs, pp.userID)
+	if _, ok := r.seen[key]; !ok {
+		r.seen[key] = ord
+	}
+	if !pp.hasID {
+		a.rowKeys[ord] = key
+	}
+	r.People++
+	if s := pp.set; s != 0 {
+		r.flags[key] |= s
+		r.PeopleWithProblems++
+		for _, p := range s.List() {
+			r.Counts[p]++
+		}
+	}
+	if pp.manager != "" {
+		a.managers[pp.manager] = append(a.managers[pp.manager], ord)
+	}
+	if pp.mobile != "" {
+		a.key(a.mobiles, Bit(dingbook.ProblemDuplicateMobile), pp.mobileH, ord, pp.mobile, 0)
+	}
+	for i := 0; i < pp.nEmail; i++ {
+		a.key(a.emails, Bit(dingbook.ProblemDuplicateEmail), pp.emailH[i], ord, pp.emails[i], 0)
+	}
+	for _, d := range pp.depts {
+		if pp.name != "" {
+			a.key(a.names, Bit(dingbook.ProblemDuplicateName), d.nameH, ord, pp.name, d.id)
+		}
+		st := a.depts[d.id]
+		if st == nil {
+			st = &deptStats{}
+			a.depts[d.id] = st
+		}
+		st.members++
+		if pp.withMob {
+			st.mobile++
+		}
+		if pp.withMail {
+			st.email++
+		}
+		if pp.withTtl {
+			st.title++
+		}
+		if pp.withJob {
+			st.job++
+		}
+	}
+}
+
+// key records that ord holds key h; a second holder opens (or joins) a
+// duplicate group.
+func (a *Analyzer) key(m map[uint64]int32, kind Set, h uint64, ord int32, label string, dept int64) {
+	first, ok := m[h]
+	if !ok {
+		m[h] = ord
+		return
+	}
+	if first == ord {
+		return
+	}
+	gk := groupKey{kind, h}
+	gi, ok := a.groups[gk]
+	if !ok {
+		gi = len(a.r.DuplicateGroups)
+		a.groups[gk] = gi
+		a.r.DuplicateGroups = append(a.r.DuplicateGroups, DuplicateGroup{Problem: kind.List()[0], Key: label, DeptID: dept, Members: []Member{a.member(first)}})
+		a.groupSet = append(a.groupSet, map[int32]bool{first: true})
+	}
+	if !a.groupSet[gi][ord] {
+		a.groupSet[gi][ord] = true
+		g := &a.r.DuplicateGroups[gi]
+		g.Members = append(g.Members, a.member(ord))
+	}
+}
+
+func (a *Analyzer) member(ord int32) Member {
+	return Member{UserID: a.r.refs[ord], Row: int(ord) + 1}
+}
+
+// Report finishes the analysis: it resolves managers (a manager may come
+// later in the stream than their reports), marks duplicate members,
+// computes the department rates and the totals. depts are the
+// organisation's departments, for names, paths and order.
+func (a *Analyzer) Report(depts []dingbook.Department) *Report {
+	r := a.r
+	need := map[int32]Set{}
+	for mgr, ords := range a.managers {
+		if _, ok := r.seen[r.userKey(mgr)]; ok {
+			continue
+		}
+		r.missing[mgr] = true
+		for _, o := range ords {
+			need[o] |= Bit(dingbook.ProblemManagerNotFound)
+		}
+	}
+	for _, g := range r.DuplicateGroups {
+		for _, m := range g.Members {
+			need[int32(m.Row-1)] |= Bit(g.Problem)
+		}
+		r.GroupCounts[g.Problem]++
+	}
+	if len(need) > 0 {
+		// Ordinal → person key for the people who need a flag: imported
+		// rows are in rowKeys, people with a userid in seen.
+		keyOf := make(map[int32]uint64, len(need))
+		for ord, key := range a.rowKeys {
+			if _, ok := need[ord]; ok {
+				keyOf[ord] = key
+			}
+		}
+		for key, ord := range r.seen {
+			if _, ok := need[ord]; ok {
+				if _, done := keyOf[ord]; !done {
+					keyOf[ord] = key
+				}
+			}
+		}
+		for ord, s := range need {
+			key := keyOf[ord]
+			if r.flags[key] == 0 {
+				r.PeopleWithProblems++
+			}
+			for _, p := range s.List() {
+				r.Counts[p]++
+			}
+		}
+		for ord, s := range need {
+			r.flags[keyOf[ord]] |= s
+		}
+	}
+	r.Departments = deptQuality(depts, a.depts)
+	for _, p := range dingbook.AllProblems {
+		r.Counts[p] += 0
+		if isDup(p) {
+			r.GroupCounts[p] += 0
+		}
+	}
+	return r
+}
+
+func (r *Report) userKey(userid string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	h.WriteByte('u')
+	h.WriteString(userid)
+	return h.Sum64()
+}
+
+func isDup(p dingbook.Problem) bool {
+	return p == dingbook.ProblemDuplicateMobile || p == dingbook.ProblemDuplicateEmail || p == dingbook.ProblemDuplicateName
+}
+
+func deptQuality(depts []dingbook.Department, stats map[int64]*deptStats) []DeptQuality {
+	tree := dingbook.NewTree(depts)
+	var order []int64
+	seen := map[int64]bool{}
+	var walk func(id int64)
+	walk = func(id int64) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		order = append(order, id)
+		for _, c := range tree.Children(id) {
+			walk(c)
+		}
+	}
+	for _, d := range depts {
+		if d.ParentID == 0 || tree.Dept(d.ParentID) == nil || d.ID == d.ParentID {
+			walk(d.ID)
+		}
+	}
+	for _, d := range depts {
+		walk(d.ID)
+	}
+	var extra []int64
+	for id := range stats {
+		if !seen[id] {
+			extra = append(extra, id)
+		}
+	}
+	sort.Slice(extra, func(i, j int) bool { return extra[i] < extra[j] })
+	order = append(order, extra...)
+	out := make([]DeptQuality, 0, len(order))
+	for _, id := range order {
+		q := DeptQuality{DeptID: id}
+		if d := tree.Dept(id); d != nil {
+			q.Name = d.Name
+			q.Path = tree.PathString(id, "/")
+		} else {
+			q.Path = "(unknown department " + strconv.FormatInt(id, 10) + ")"
+		}
+		if s := stats[id]; s != nil {
+			q.Members, q.WithMobile, q.WithEmail, q.WithTitle, q.WithJobNumber = s.members, s.mobile, s.email, s.title, s.job
+		}
+		q.MobileRate, q.EmailRate = rate(q.WithMobile, q.Members), rate(q.WithEmail, q.Members)
+		q.TitleRate, q.JobNumberRate = rate(q.WithTitle, q.Members), rate(q.WithJobNumber, q.Members)
+		out = append(out, q)
+	}
+	return out
+}
+
+func rate(n, of int) float64 {
+	if of == 0 {
+		return 1
+	}
+	return float64(n) / float64(of)
+}
+
+// Analyze reads every person of dir once and returns the report. With
+// more than one CPU, people are prepared (normalised, checked, hashed) by
+// worker goroutines in batches and committed in directory order, so the
+// result is the same as feeding them to Add one by one.
+func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report, error) {
+	a := NewAnalyzer(opts)
+	if od, ok := dir.(dingbook.OrgDirectory); ok && od.Org != nil {
+		a.presize(len(od.Org.People))
+	}
+	var err error
+	if workers := runtime.GOMAXPROCS(0); workers > 1 {
+		err = a.parallel(ctx, dir, workers)
+	} else {
+		err = dir.EachPerson(ctx, func(p *dingbook.Person) error {
+			a.Add(p)
+			return nil
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := a.Report(dir.Departments())
+	r.Org, r.CorpID = dir.Info()
+	return r, nil
+}
+
+func (a *Analyzer) presize(n int) {
+	a.r.seen = make(map[uint64]int32, n)
+	a.r.refs = make([]string, 0, n)
+	a.mobiles = make(map[uint64]int32, n)
+	a.emails = make(map[uint64]int32, n+n/2)
+	a.names = make(map[uint64]int32, n+n/16)
+}
+
+const batchSize = 256
+
+type batch struct {
+	people []dingbook.Person
+	prep   []prepared
+	done   chan struct{}
+}
+
+// parallel prepares batches on workers and commits them in order on one
+// goroutine. People are copied (with their memberships) because a
+// Directory may reuse the Person it hands to fn.
+func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers int) error {
+	work := make(chan *batch, workers*2)
+	order := make(chan *batch, workers*4)
+	free := make(chan *batch, workers*6)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				if len(b.prep) < len(b.people) {
+					b.prep = make([]prepared, len(b.people))
+				}
+				for i := range b.people {
+					a.r.prepare(&b.people[i], &b.prep[i])
+				}
+				close(b.done)
+			}
+		}()
+	}
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for b := range order {
+			<-b.done
+			for i := range b.people {
+				a.commit(&b.prep[i])
+			}
+			select {
+			case free <- b:
+			default:
+			}
+		}
+	}()
+	newBatch := func() *batch {
+		var b *batch
+		select {
+		case b = <-free:
+			b.people = b.people[:0]
+		default:
+			b = &batch{people: make([]dingbook.Person, 0, batchSize)}
+		}
+		b.done = make(chan struct{})
+		return b
+	}
+	cur := newBatch()
+	send := func() {
+		order <- cur
+		work <- cur
+		cur = newBatch()
+	}
+	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		cp := *p
+		cp.Depts = slices.Clone(p.Depts)
+		cur.people = append(cur.people, cp)
+		if len(cur.people) == batchSize {
+			send()
+		}
+		return nil
+	})
+	if len(cur.people) > 0 {
+		send()
+	}
+	close(work)
+	close(order)
+	wg.Wait()
+	<-committed
+	return err
+}
+
+// Problems returns p's problems. For a person of the analysed directory it
+// is a look-up; for anyone else the intrinsic problems are computed and
+// manager-not-found is judged against the analysed org (duplicates cannot
+// be known and are not reported).
+func (r *Report) Problems(p *dingbook.Person) Set {
+	key, _ := r.personKey(p)
+	if _, ok := r.seen[key]; ok {
+		return r.flags[key]
+	}
+	s, n := intrinsic(p, r.region)
+	if n.ManagerUserID != "" {
+		if _, ok := r.seen[r.userKey(n.ManagerUserID)]; !ok {
+			s |= Bit(dingbook.ProblemManagerNotFound)
+		}
+	}
+	return s
+}

@@ -1,0 +1,260 @@
+package clean
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/dingbook/dingbook"
+)
+
+func person(id, name string, depts ...int64) dingbook.Person {
+	p := dingbook.Person{UserID: id, Name: name, StateCode: "86", Title: "工程师", JobNumber: "J" + id, Active: true}
+	for _, d := range depts {
+		p.Depts = append(p.Depts, dingbook.Membership{DeptID: d})
+	}
+	return p
+}
+
+func smallOrg() *dingbook.Org {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{
+		{ID: 1, Name: "测试"}, {ID: 2, Name: "研发部", ParentID: 1}, {ID: 3, Name: "销售部", ParentID: 1},
+	}}
+	a := person("a", "张三", 2, 3)                                                 // in two departments: one person
+	a.Mobile, a.Email, a.ManagerUserID = "13800138000", "zhang@example.com", "z" // manager comes later
+	b := person("b", " 张三\u3000", 2)                                             // same name in dept 2 as a
+	b.Mobile, b.Email = "+86 138-0013-8000", "Zhang@EXAMPLE.com"                 // same mobile and email as a
+	c := person("c", "李四", 3)
+	c.Mobile, c.OrgEmail, c.ManagerUserID = "13900139000", "li@corp.example.com", "gone"
+	c.Title = " "
+	d := person("d", "王五", 3)
+	d.HideMobile = true
+	d.Email = "wang@@example"
+	d.Active = false
+	z := person("z", "赵六", 2)
+	z.Mobile, z.Email = "1390013", "zhao@example.com" // invalid phone
+	z.JobNumber = ""
+	org.People = []dingbook.Person{a, b, c, d, z}
+	return org
+}
+
+func TestDuplicatesAndProblems(t *testing.T) {
+	org := smallOrg()
+	r, got := found(t, org)
+	want := map[dingbook.Problem][]string{
+		dingbook.ProblemDuplicateName:    {"a", "b"},
+		dingbook.ProblemDuplicateMobile:  {"a", "b"},
+		dingbook.ProblemDuplicateEmail:   {"a", "b"},
+		dingbook.ProblemManagerNotFound:  {"c"},
+		dingbook.ProblemMissingTitle:     {"c"},
+		dingbook.ProblemHiddenMobile:     {"d"},
+		dingbook.ProblemMissingEmail:     {},
+		dingbook.ProblemInvalidEmail:     {"d"},
+		dingbook.ProblemInactive:         {"d"},
+		dingbook.ProblemInvalidPhone:     {"z"},
+		dingbook.ProblemMissingJobNumber: {"z"},
+		dingbook.ProblemMissingMobile:    {},
+	}
+	for p, ids := range want {
+		if d := diff(ids, got[p]); d != "" {
+			t.Errorf("%s: %s", p, d)
+		}
+	}
+	if r.People != 5 || r.PeopleWithProblems != 5 {
+		t.Errorf("people %d, with problems %d", r.People, r.PeopleWithProblems)
+	}
+	if r.GroupCounts[dingbook.ProblemDuplicateName] != 1 || r.GroupCounts[dingbook.ProblemDuplicateMobile] != 1 || r.GroupCounts[dingbook.ProblemDuplicateEmail] != 1 {
+		t.Errorf("group counts %v", r.GroupCounts)
+	}
+	for _, g := range r.DuplicateGroups {
+		if len(g.Members) != 2 || g.Members[0].UserID != "a" || g.Members[1].UserID != "b" || g.Members[0].Name != "张三" {
+			t.Errorf("group %+v", g)
+		}
+		if g.Problem == dingbook.ProblemDuplicateMobile && g.Key != "+8613800138000" {
+			t.Errorf("mobile group key %q", g.Key)
+		}
+		if g.Problem == dingbook.ProblemDuplicateName && g.DeptID != 2 {
+			t.Errorf("name group dept %d", g.DeptID)
+		}
+	}
+	// Departments: direct members and rates.
+	byID := map[int64]DeptQuality{}
+	for _, d := range r.Departments {
+		byID[d.DeptID] = d
+	}
+	if d := byID[3]; d.Members != 3 || d.WithMobile != 2 || d.WithEmail != 3 || d.WithTitle != 2 || d.WithJobNumber != 3 || d.Path != "销售部" {
+		t.Errorf("dept 3 = %+v", d)
+	}
+	if d := byID[2]; d.Members != 3 || d.WithJobNumber != 2 || d.JobNumberRate < 0.66 || d.JobNumberRate > 0.67 {
+		t.Errorf("dept 2 = %+v", d)
+	}
+	if d := byID[1]; d.Members != 0 || d.MobileRate != 1 {
+		t.Errorf("root = %+v", d)
+	}
+	// Problems for a person outside the analysed directory.
+	x := person("x", "外人", 2)
+	x.Mobile, x.Email, x.ManagerUserID = "13800138000", "x@example.com", "a"
+	if s := r.Problems(&x); s != 0 {
+		t.Errorf("outsider problems %v", s.List())
+	}
+	x.ManagerUserID = "nobody"
+	if s := r.Problems(&x); !s.Has(dingbook.ProblemManagerNotFound) {
+		t.Errorf("outsider with a missing manager: %v", s.List())
+	}
+}
+
+func TestSameUserIDTwiceIsOnePerson(t *testing.T) {
+	org := smallOrg()
+	again := org.People[2] // c listed again (as a raw per-department listing would)
+	org.People = append(org.People, again)
+	r, got := found(t, org)
+	if r.People != 5 {
+		t.Fatalf("people = %d, want 5", r.People)
+	}
+	if d := diff([]string{"c"}, got[dingbook.ProblemManagerNotFound]); d != "" {
+		t.Fatal(d)
+	}
+	if len(got[dingbook.ProblemDuplicateMobile]) != 2 {
+		t.Fatalf("duplicate-mobile %v", got[dingbook.ProblemDuplicateMobile])
+	}
+}
+
+func TestImportedRowsWithoutUserID(t *testing.T) {
+	org := smallOrg()
+	for i := range org.People {
+		org.People[i].UserID = ""
+		org.People[i].ManagerUserID = ""
+	}
+	// An identical copy of row 3 (李四): distinct rows, so duplicates.
+	org.People = append(org.People, org.People[2])
+	r, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.People != 6 {
+		t.Fatalf("people %d", r.People)
+	}
+	var rows []int
+	r.EachPersonProblems(context.Background(), dingbook.OrgDirectory{Org: org}, func(pp PersonProblems) error {
+		if containsP(pp.Problems, dingbook.ProblemDuplicateMobile) {
+			rows = append(rows, pp.Row)
+		}
+		return nil
+	})
+	if !reflect.DeepEqual(rows, []int{1, 2, 3, 6}) {
+		t.Fatalf("duplicate-mobile rows %v, want [1 2 3 6]", rows)
+	}
+	if r.Counts[dingbook.ProblemDuplicateMobile] != 4 || r.Counts[dingbook.ProblemDuplicateName] != 4 || r.Counts[dingbook.ProblemMissingTitle] != 2 {
+		t.Fatalf("counts %v", r.Counts)
+	}
+}
+
+func containsP(ps []dingbook.Problem, p dingbook.Problem) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+func TestDedupe(t *testing.T) {
+	mk := func(name, job, mobile string, dept int64) dingbook.Person {
+		p := dingbook.Person{Name: name, JobNumber: job, Mobile: mobile, StateCode: "86", Depts: []dingbook.Membership{{DeptID: dept}}}
+		return p
+	}
+	base := func() *dingbook.Org {
+		a := mk("张三", "A1", "13800138000", 2)
+		a.Title = "工程师"
+		b := mk("张三", "A1", "", 3) // same job number
+		b.Email = "zs@example.com"
+		b.Title = "经理" // conflict
+		c := mk("李四", "", "13900139000", 2)
+		d := mk("李四 ", "", "139 0013 9000", 4) // same mobile and name
+		e := mk("李四", "", "13900139000", 5)    // same again
+		f := mk("王五", "", "13900139000", 2)    // same mobile, other name: not merged
+		g := mk("赵六", "A1", "", 2)             // same job number as a: merged by job number
+		g.UserID = "u-g"                       // but it has a userid: never merged
+		return &dingbook.Org{People: []dingbook.Person{a, b, c, d, e, f, g}}
+	}
+	org := base()
+	merges, err := Dedupe(org, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(org.People) != 4 || len(merges) != 2 {
+		t.Fatalf("people %d merges %+v", len(org.People), merges)
+	}
+	m0, m1 := merges[0], merges[1]
+	if m0.Rule != RuleJobNumber || m0.Kept != 1 || !reflect.DeepEqual(m0.Merged, []int{2}) || !reflect.DeepEqual(m0.Depts, []int64{2, 3}) || !reflect.DeepEqual(m0.Conflicts, []string{"title"}) {
+		t.Errorf("merge 0 = %+v", m0)
+	}
+	if m1.Rule != RuleMobileName || m1.Kept != 3 || !reflect.DeepEqual(m1.Merged, []int{4, 5}) || !reflect.DeepEqual(m1.Depts, []int64{2, 4, 5}) || m1.Key != "+8613900139000 / 李四" {
+		t.Errorf("merge 1 = %+v", m1)
+	}
+	if p := org.People[0]; p.Email != "zs@example.com" || p.Title != "工程师" {
+		t.Errorf("merged person %+v", p)
+	}
+	if !strings.Contains(m1.String(), "rows 4, 5 merged into row 3") {
+		t.Errorf("String = %q", m1.String())
+	}
+
+	org = base()
+	merges, _ = Dedupe(org, RuleMobileName)
+	if len(merges) != 1 || len(org.People) != 5 {
+		t.Errorf("mobile-name only: %d people, merges %+v", len(org.People), merges)
+	}
+	org = base()
+	merges, _ = Dedupe(org, RuleJobNumber)
+	if len(merges) != 1 || len(org.People) != 6 {
+		t.Errorf("job-number only: %d people, merges %+v", len(org.People), merges)
+	}
+	_, err = Dedupe(base(), "email")
+	if err == nil || dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(dingbook.ErrorHint(err), RuleMobileName) {
+		t.Errorf("bad rule: %v", err)
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	org := smallOrg()
+	dir := dingbook.OrgDirectory{Org: org}
+	r, err := Analyze(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteJSON(context.Background(), &buf, dir); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		People             []PersonProblems         `json:"persons"`
+		Counts             map[dingbook.Problem]int `json:"counts"`
+		DuplicateGroups    []DuplicateGroup         `json:"duplicate_groups"`
+		Departments        []DeptQuality            `json:"departments"`
+		PeopleWithProblems int                      `json:"people_with_problems"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &out); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	if len(out.People) != 5 || out.People[4].UserID != "z" || !reflect.DeepEqual(out.People[4].Problems, []dingbook.Problem{dingbook.ProblemInvalidPhone, dingbook.ProblemMissingJobNumber}) {
+		t.Errorf("people %+v", out.People)
+	}
+	if len(out.Counts) != len(dingbook.AllProblems) || out.Counts[dingbook.ProblemDuplicateEmail] != 2 || len(out.DuplicateGroups) != 3 || len(out.Departments) != 3 {
+		t.Errorf("summary %+v", out)
+	}
+	if out.DuplicateGroups[0].Members[1].Name != "张三" {
+		t.Errorf("member names not filled: %+v", out.DuplicateGroups[0])
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(context.Background(), &text, dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"duplicate-mobile +8613800138000: a (张三), b (张三)", "invalid-phone,missing-job-number", "研发部"} {
+		if !strings.Contains(text.String(), s) {
+			t.Errorf("text report lacks %q:\n%s", s, text.String())
+		}
+	}
+}

@@ -1,0 +1,741 @@
+// Package export chooses people (departments, sub-departments, active
+// staff) and fields (an ordered field list or a named profile), names the
+// columns in Chinese, English or Indonesian, and streams the selection into
+// one or more files (xlsx, csv, jsonl, vcf) in a single pass over a
+// dingbook.Directory, so a million-person snapshot is never held whole.
+//
+// Run writes into a caller-given directory, atomically (every file is a
+// 0600 temporary file until all formats succeeded, then renamed), and
+// returns each file with its row count, size and SHA-256, so the governance
+// layer can wrap it into a bundle and an audit record.
+//
+// Cell text: departments as FormatDeptCell writes them; mobile in the
+// console's form (national number for +86, "+<code>-<number>" otherwise);
+// hired_date as YYYY-MM-DD in China Standard Time (UTC+8); booleans and the
+// per-department leader flags as 是/否, yes/no or ya/tidak after --headers;
+// dept_id_list as ids joined by ",".
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/format/csv"
+	"github.com/dingbook/dingbook/format/jsonl"
+	"github.com/dingbook/dingbook/format/xlsx"
+	"github.com/dingbook/dingbook/internal/fileutil"
+)
+
+// Formats are the output formats, by file extension.
+var Formats = []string{"xlsx", "csv", "vcf", "jsonl"}
+
+// DefaultProfile is used when neither fields nor a profile are given: the
+// minimal directory (privacy.md R-MIN).
+const DefaultProfile = "minimal"
+
+// PersonWriter writes people into a file format that needs the whole
+// person (vCard). format/vcard's *vcard.Writer satisfies it.
+type PersonWriter interface {
+	WritePerson(p *dingbook.Person, tree *dingbook.Tree) error
+	Close() error
+}
+
+// VCardFunc opens a vCard writer on w for the organisation company/corpID.
+// The CLI supplies it (format/vcard); export does not import format/vcard.
+type VCardFunc func(w io.Writer, company, corpID string) (PersonWriter, error)
+
+// Column is an extra column computed per person (e.g. the cleaner's status).
+type Column struct {
+	Header string
+	Value  func(p *dingbook.Person) string
+}
+
+// Sheet is an extra XLSX sheet (e.g. the cleaner's "Quality" sheet).
+type Sheet struct {
+	Name   string
+	Header []string
+	Rows   [][]string
+}
+
+// Options say what to export and where.
+type Options struct {
+	// Dir is the output directory, created 0700 if missing.
+	Dir string
+	// Formats lists output formats (Formats); default xlsx.
+	Formats []string
+	// Paths overrides the file path per format (dingbook convert).
+	Paths map[string]string
+	// BaseName names the files: <BaseName>.<format>; default
+	// "export-<Now as 20060102T150405Z>".
+	BaseName string
+	// Overwrite allows replacing existing files.
+	Overwrite bool
+
+	// Depts selects departments by id, path or name; empty = everyone.
+	Depts []string
+	// NoSubdepts keeps only direct members of Depts.
+	NoSubdepts bool
+	// IncludeInactive keeps people who have not activated DingTalk.
+	IncludeInactive bool
+
+	// Fields is the ordered list of field keys; if empty, Profile is used.
+	Fields []string
+	// Profile names a field set in Profiles (default DefaultProfile);
+	// "full" also adds every extension key present.
+	Profile string
+	// Profiles overrides dingbook.Profiles (a policy file may redefine them).
+	Profiles map[string][]string
+	// Headers is the header language: "zh" (default), "en" or "id".
+	Headers string
+	// Mask lists fields to mask; only "mobile" (mobile and mobile_e164).
+	Mask []string
+	// Region is the default phone region for mobile_e164 ("" = CN).
+	Region string
+
+	// CSV options (encoding, LF).
+	CSV csv.Options
+	// XLSX options: conditional rules, KeepFormulaText, TmpDir. SheetName,
+	// MaxRows and Name are honoured too.
+	XLSX xlsx.Options
+	// Extra columns appended after the fields (xlsx and csv only).
+	Extra []Column
+	// Sheets are extra xlsx sheets, after the Departments sheet.
+	Sheets []Sheet
+	// VCard opens vCard writers; required for the vcf format.
+	VCard VCardFunc
+
+	// Now is the clock for file names; zero means time.Now().
+	Now time.Time
+}
+
+// File is one written file.
+type File struct {
+	Path   string `json:"path"`
+	Format string `json:"format"`
+	Rows   int    `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// LeftOut counts people a filter left out.
+type LeftOut struct {
+	// Inactive: selected but not active (use IncludeInactive).
+	Inactive int `json:"inactive"`
+	// SubDepts: members of sub-departments only (NoSubdepts).
+	SubDepts int `json:"sub_departments"`
+}
+
+// Result summarises an export.
+type Result struct {
+	Files   []File   `json:"files"`
+	Rows    int      `json:"rows"`
+	Fields  []string `json:"fields"`
+	Depts   []int64  `json:"dept_ids,omitempty"`
+	People  int      `json:"people_in_source"`
+	LeftOut LeftOut  `json:"left_out"`
+}
+
+// ResolveFields returns the ordered field keys for fields or profile. For
+// profile "full", extKeys (called lazily) supplies the extension names
+// present in the data.
+func ResolveFields(fields []string, profile string, profiles map[string][]string, extKeys func() ([]string, error)) ([]string, error) {
+	if profiles == nil {
+		profiles = dingbook.Profiles
+	}
+	var keys []string
+	switch {
+	case len(fields) > 0 && profile != "":
+		return nil, dingbook.Errorf(dingbook.EINVALID, "both --fields and --profile given").WithHint("use one of them")
+	case len(fields) > 0:
+		keys = fields
+	default:
+		if profile == "" {
+			profile = DefaultProfile
+		}
+		p, ok := profiles[profile]
+		if !ok {
+			names := make([]string, 0, len(profiles))
+			for n := range profiles {
+				names = append(names, n)
+			}
+			sort.Strings(names)
+			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown profile %q", profile).WithHint("valid profiles: %s", strings.Join(names, ", "))
+		}
+		keys = slices.Clone(p)
+		if profile == "full" && extKeys != nil {
+			ext, err := extKeys()
+			if err != nil {
+				return nil, err
+			}
+			for _, k := range ext {
+				keys = append(keys, dingbook.ExtensionPrefix+k)
+			}
+		}
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, k := range keys {
+		k = strings.TrimSpace(k)
+		if _, ok := dingbook.FieldByKey(k); !ok {
+			valid := make([]string, len(dingbook.Fields))
+			for i, f := range dingbook.Fields {
+				valid[i] = f.Key
+			}
+			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown field %q", k).
+				WithHint("valid fields: %s, extension.<name>", strings.Join(valid, ", "))
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	if len(out) == 0 {
+		return nil, dingbook.Errorf(dingbook.EINVALID, "no fields selected").WithHint("pass --fields name,dept,... or --profile minimal|contact|full")
+	}
+	return out, nil
+}
+
+// Headers returns the column headers of fields in lang (zh, en, id).
+func Headers(fields []string, lang string) []string {
+	out := make([]string, len(fields))
+	for i, k := range fields {
+		f, _ := dingbook.FieldByKey(k)
+		out[i] = f.Header(lang)
+	}
+	return out
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+var yesNo = map[string][2]string{"zh": {"是", "否"}, "en": {"yes", "no"}, "id": {"ya", "tidak"}}
+
+// rowMaker computes cell text for a person.
+type rowMaker struct {
+	fields  []string
+	tree    *dingbook.Tree
+	paths   map[int64]string
+	yes, no string
+	mask    bool
+	region  string
+	extra   []Column
+}
+
+func (m *rowMaker) path(id int64) string {
+	if s, ok := m.paths[id]; ok {
+		return s
+	}
+	s := pathCell(m.tree.Path(id))
+	m.paths[id] = s
+	return s
+}
+
+func (m *rowMaker) boolText(b bool) string {
+	if b {
+		return m.yes
+	}
+	return m.no
+}
+
+// ConsoleMobile writes a mobile as the console does: the national number
+// for +86 (or no state code), "+<code>-<number>" otherwise.
+func ConsoleMobile(p *dingbook.Person) string {
+	if p.Mobile == "" || p.StateCode == "" || p.StateCode == "86" || strings.HasPrefix(p.Mobile, "+") {
+		return p.Mobile
+	}
+	return "+" + strings.TrimPrefix(p.StateCode, "+") + "-" + p.Mobile
+}
+
+func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
+	dst = dst[:0]
+	for _, k := range m.fields {
+		var v string
+		switch k {
+		case "name":
+			v = p.Name
+		case "userid":
+			v = p.UserID
+		case "mobile":
+			v = ConsoleMobile(p)
+			if m.mask {
+				v = jsonl.MaskPhone(v)
+			}
+		case "telephone":
+			v = p.Telephone
+		case "job_number":
+			v = p.JobNumber
+		case "title":
+			v = p.Title
+		case "email":
+			v = p.Email
+		case "org_email":
+			v = p.OrgEmail
+		case "dept":
+			var b strings.Builder
+			for i, ms := range p.Depts {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(m.path(ms.DeptID))
+			}
+			v = b.String()
+		case "work_place":
+			v = p.WorkPlace
+		case "hired_date":
+			if p.HiredDate != 0 {
+				v = time.UnixMilli(p.HiredDate).In(cst).Format("2006-01-02")
+			}
+		case "remark":
+			v = p.Remark
+		case "manager_userid":
+			v = p.ManagerUserID
+		case "leader_in_dept":
+			parts := make([]string, len(p.Depts))
+			for i, ms := range p.Depts {
+				parts[i] = m.boolText(ms.Leader)
+			}
+			v = strings.Join(parts, ",")
+		case "state_code":
+			v = p.StateCode
+		case "mobile_e164":
+			v, _ = jsonl.E164(p.Mobile, p.StateCode, m.region)
+			if m.mask {
+				v = jsonl.MaskPhone(v)
+			}
+		case "unionid":
+			v = p.UnionID
+		case "dept_id_list":
+			parts := make([]string, len(p.Depts))
+			for i, ms := range p.Depts {
+				parts[i] = strconv.FormatInt(ms.DeptID, 10)
+			}
+			v = strings.Join(parts, ",")
+		case "active":
+			v = m.boolText(p.Active)
+		case "admin":
+			v = m.boolText(p.Admin)
+		case "boss":
+			v = m.boolText(p.Boss)
+		case "hide_mobile":
+			v = m.boolText(p.HideMobile)
+		default:
+			if name, ok := strings.CutPrefix(k, dingbook.ExtensionPrefix); ok {
+				v = p.Extension[name]
+			}
+		}
+		dst = append(dst, v)
+	}
+	for _, c := range m.extra {
+		dst = append(dst, c.Value(p))
+	}
+	return dst
+}
+
+// restrict returns the copy of p a vCard writer sees: only the selected
+// fields (name and userid always), mobile masked when asked.
+func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Person {
+	q := dingbook.Person{UserID: p.UserID, UnionID: p.UnionID, Name: p.Name, Active: p.Active}
+	if sel["mobile"] || sel["mobile_e164"] {
+		q.Mobile, q.StateCode, q.HideMobile = p.Mobile, p.StateCode, p.HideMobile
+		if mask {
+			q.Mobile = jsonl.MaskPhone(q.Mobile)
+		}
+	}
+	if sel["telephone"] {
+		q.Telephone = p.Telephone
+	}
+	if sel["job_number"] {
+		q.JobNumber = p.JobNumber
+	}
+	if sel["title"] {
+		q.Title = p.Title
+	}
+	if sel["email"] {
+		q.Email = p.Email
+	}
+	if sel["org_email"] {
+		q.OrgEmail, q.OrgEmailType = p.OrgEmail, p.OrgEmailType
+	}
+	if sel["dept"] || sel["dept_id_list"] || sel["leader_in_dept"] {
+		q.Depts = p.Depts
+	}
+	if sel["work_place"] {
+		q.WorkPlace = p.WorkPlace
+	}
+	if sel["hired_date"] {
+		q.HiredDate = p.HiredDate
+	}
+	if sel["remark"] {
+		q.Remark = p.Remark
+	}
+	if sel["manager_userid"] {
+		q.ManagerUserID = p.ManagerUserID
+	}
+	for k, v := range p.Extension {
+		if sel[dingbook.ExtensionPrefix+k] {
+			if q.Extension == nil {
+				q.Extension = map[string]string{}
+			}
+			q.Extension[k] = v
+		}
+	}
+	return &q
+}
+
+// output is one file being written.
+type output struct {
+	format string
+	f      *fileutil.File
+	h      hash.Hash
+	n      int64
+	rows   int
+	csv    *csv.Writer
+	xlsx   *xlsx.Writer
+	jsonl  *jsonl.Writer
+	pw     PersonWriter
+}
+
+func (o *output) Write(b []byte) (int, error) {
+	n, err := o.f.Write(b)
+	o.h.Write(b[:n])
+	o.n += int64(n)
+	return n, err
+}
+
+// Run exports d according to opts.
+func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, error) {
+	formats := opts.Formats
+	if len(formats) == 0 {
+		formats = []string{"xlsx"}
+	}
+	seenFmt := map[string]bool{}
+	for _, f := range formats {
+		if !slices.Contains(Formats, f) {
+			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown format %q", f).WithHint("use one or more of: %s", strings.Join(Formats, ","))
+		}
+		if seenFmt[f] {
+			return nil, dingbook.Errorf(dingbook.EINVALID, "format %q given twice", f).WithHint("list each format once")
+		}
+		seenFmt[f] = true
+		if f == "vcf" && opts.VCard == nil {
+			return nil, dingbook.Errorf(dingbook.EINVALID, "the vCard writer is not available in this build").WithHint("export xlsx, csv or jsonl for now")
+		}
+	}
+	lang := opts.Headers
+	if lang == "" {
+		lang = "zh"
+	}
+	yn, ok := yesNo[lang]
+	if !ok {
+		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown header language %q", lang).WithHint("use --headers zh, en or id")
+	}
+	mask := false
+	for _, m := range opts.Mask {
+		switch strings.TrimSpace(m) {
+		case "mobile":
+			mask = true
+		case "":
+		default:
+			return nil, dingbook.Errorf(dingbook.EINVALID, "cannot mask %q", m).WithHint("only --mask mobile is supported")
+		}
+	}
+
+	depts := d.Departments()
+	tree := dingbook.NewTree(depts)
+	company, corpID := d.Info()
+
+	// Department selection.
+	var selIDs []int64
+	var inSel, inTree map[int64]bool // direct selection; with sub-departments
+	if len(opts.Depts) > 0 {
+		var err error
+		if selIDs, err = ResolveDepts(tree, depts, opts.Depts); err != nil {
+			return nil, err
+		}
+		inSel, inTree = map[int64]bool{}, map[int64]bool{}
+		for _, id := range selIDs {
+			inSel[id] = true
+			for _, x := range tree.Descendants(id) {
+				inTree[x] = true
+			}
+		}
+		if !opts.NoSubdepts {
+			inSel = inTree
+		}
+	}
+	selected := func(p *dingbook.Person, set map[int64]bool) bool {
+		if set == nil {
+			return true
+		}
+		for _, m := range p.Depts {
+			if set[m.DeptID] {
+				return true
+			}
+		}
+		return false
+	}
+
+	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, func() ([]string, error) {
+		keys := map[string]bool{}
+		err := d.EachPerson(ctx, func(p *dingbook.Person) error {
+			if selected(p, inSel) && (opts.IncludeInactive || p.Active) {
+				for k := range p.Extension {
+					keys[k] = true
+				}
+			}
+			return nil
+		})
+		out := make([]string, 0, len(keys))
+		for k := range keys {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return out, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	header := Headers(fields, lang)
+	for _, c := range opts.Extra {
+		header = append(header, c.Header)
+	}
+
+	// Open outputs.
+	if opts.Dir == "" {
+		opts.Dir = "."
+	}
+	if err := fileutil.MkdirPrivate(opts.Dir); err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + opts.Dir, Hint: "choose a writable --out directory", Err: err}
+	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	base := opts.BaseName
+	if base == "" {
+		base = "export-" + now.UTC().Format("20060102T150405Z")
+	}
+	tmpDir, cleanup, err := fileutil.PrivateDir(opts.XLSX.TmpDir, "dingbook-xlsx-")
+	if err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot create a private temporary directory", Hint: "check TMPDIR", Err: err}
+	}
+	defer cleanup()
+
+	var outs []*output
+	abort := func() {
+		for _, o := range outs {
+			o.f.Abort()
+		}
+	}
+	for _, format := range formats {
+		path := filepath.Join(opts.Dir, base+"."+format)
+		if p, ok := opts.Paths[format]; ok {
+			path = p
+		}
+		f, err := fileutil.Create(path, opts.Overwrite)
+		if err != nil {
+			abort()
+			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
+		}
+		o := &output{format: format, f: f, h: sha256.New()}
+		outs = append(outs, o)
+		switch format {
+		case "csv":
+			co := opts.CSV
+			co.Name = path
+			o.csv, err = csv.New(o, co)
+			if err == nil {
+				err = o.csv.Write(header)
+			}
+		case "xlsx":
+			xo := opts.XLSX
+			xo.TmpDir = tmpDir
+			xo.Name = path
+			o.xlsx, err = xlsx.New(o, header, xo)
+		case "jsonl":
+			var sel []string
+			if len(opts.Fields) > 0 {
+				sel = fields
+			}
+			o.jsonl = jsonl.New(o, jsonl.Options{Fields: sel, MaskMobile: mask, Region: opts.Region})
+		case "vcf":
+			o.pw, err = opts.VCard(o, company, corpID)
+		}
+		if err != nil {
+			abort()
+			return nil, err
+		}
+	}
+
+	res := &Result{Fields: fields, Depts: selIDs}
+	sel := map[string]bool{}
+	for _, k := range fields {
+		sel[k] = true
+	}
+	m := &rowMaker{fields: fields, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
+	direct := map[int64]int{}
+	total := map[int64]int{}
+	var anc []int64
+	var row []string
+	err = d.EachPerson(ctx, func(p *dingbook.Person) error {
+		res.People++
+		// headcounts for the Departments sheet (everyone, deduplicated per subtree)
+		anc = anc[:0]
+		for _, ms := range p.Depts {
+			direct[ms.DeptID]++
+			for cur := tree.Dept(ms.DeptID); cur != nil && !slices.Contains(anc, cur.ID); cur = tree.Dept(cur.ParentID) {
+				anc = append(anc, cur.ID)
+				if cur.ParentID == cur.ID {
+					break
+				}
+			}
+		}
+		for _, id := range anc {
+			total[id]++
+		}
+		if !selected(p, inSel) {
+			if opts.NoSubdepts && selected(p, inTree) && (opts.IncludeInactive || p.Active) {
+				res.LeftOut.SubDepts++
+			}
+			return nil
+		}
+		if !opts.IncludeInactive && !p.Active {
+			res.LeftOut.Inactive++
+			return nil
+		}
+		res.Rows++
+		var vp *dingbook.Person
+		for _, o := range outs {
+			var err error
+			switch {
+			case o.csv != nil || o.xlsx != nil:
+				if row == nil || len(row) == 0 {
+					row = m.row(p, row)
+				}
+				if o.csv != nil {
+					err = o.csv.Write(row)
+				} else {
+					err = o.xlsx.Write(row)
+				}
+			case o.jsonl != nil:
+				err = o.jsonl.WritePerson(p, tree)
+			case o.pw != nil:
+				if vp == nil {
+					vp = restrict(p, sel, mask)
+				}
+				err = o.pw.WritePerson(vp, tree)
+			}
+			if err != nil {
+				return err
+			}
+			o.rows++
+		}
+		row = row[:0]
+		return nil
+	})
+	if err != nil {
+		abort()
+		return nil, err
+	}
+
+	for _, o := range outs {
+		var err error
+		switch {
+		case o.csv != nil:
+			err = o.csv.Close()
+		case o.xlsx != nil:
+			err = o.xlsx.AddSheet(deptSheetName[lang], deptHeader[lang], deptRows(tree, depts, inTree, direct, total))
+			for _, s := range opts.Sheets {
+				if err == nil {
+					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
+				}
+			}
+			if err == nil {
+				err = o.xlsx.Close()
+			}
+		case o.jsonl != nil:
+			err = o.jsonl.Close()
+		case o.pw != nil:
+			err = o.pw.Close()
+		}
+		if err != nil {
+			abort()
+			return nil, err
+		}
+	}
+	for i, o := range outs {
+		if err := o.f.Commit(); err != nil {
+			for _, later := range outs[i+1:] {
+				later.f.Abort()
+			}
+			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot save " + o.f.Path(), Hint: "check free space and permissions of the output directory", Err: err}
+		}
+		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))})
+	}
+	return res, nil
+}
+
+var deptSheetName = map[string]string{"zh": "部门", "en": "Departments", "id": "Departemen"}
+
+var deptHeader = map[string][]string{
+	"zh": {"部门ID", "上级部门ID", "部门路径", "部门名称", "直属人数", "总人数(含子部门)"},
+	"en": {"Department ID", "Parent ID", "Path", "Name", "Direct Members", "Members incl. Sub-departments"},
+	"id": {"ID Departemen", "ID Induk", "Jalur", "Nama", "Anggota Langsung", "Anggota termasuk Subdepartemen"},
+}
+
+// deptRows lists the department tree depth-first from the root (then any
+// department not reachable from it), limited to only when non-nil.
+func deptRows(tree *dingbook.Tree, depts []dingbook.Department, only map[int64]bool, direct, total map[int64]int) [][]string {
+	var rows [][]string
+	done := map[int64]bool{}
+	var walk func(id int64)
+	walk = func(id int64) {
+		if done[id] {
+			return
+		}
+		done[id] = true
+		d := tree.Dept(id)
+		if d == nil {
+			return
+		}
+		if only == nil || only[id] {
+			parent := ""
+			if d.ParentID != 0 && d.ParentID != d.ID {
+				parent = strconv.FormatInt(d.ParentID, 10)
+			}
+			rows = append(rows, []string{strconv.FormatInt(id, 10), parent, pathCell(tree.Path(id)), d.Name,
+				strconv.Itoa(direct[id]), strconv.Itoa(total[id])})
+		}
+		for _, c := range tree.Children(id) {
+			walk(c)
+		}
+	}
+	walk(dingbook.RootDeptID)
+	for _, d := range depts {
+		walk(d.ID)
+	}
+	return rows
+}
+
+// String describes r in one line for people (stderr).
+func (r *Result) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "exported %d people, %d fields", r.Rows, len(r.Fields))
+	if r.LeftOut.Inactive > 0 {
+		fmt.Fprintf(&b, "; left out %d inactive (use --include-inactive)", r.LeftOut.Inactive)
+	}
+	if r.LeftOut.SubDepts > 0 {
+		fmt.Fprintf(&b, "; left out %d members of sub-departments (--no-subdepts)", r.LeftOut.SubDepts)
+	}
+	return b.String()
+}

@@ -1,0 +1,333 @@
+// Package jsonl writes dingbook's JSON Lines export: one JSON object per
+// person, keyed by DingTalk's own API field names, plus dingbook's derived
+// fields. The schema is documented in docs/formats.md ("JSON Lines").
+//
+// Keys, in this order (all present unless Options.Fields restricts them):
+//
+//	userid unionid name avatar state_code mobile mobile_e164 hide_mobile
+//	telephone job_number title email org_email org_email_type work_place
+//	remark hired_date active admin boss senior real_authed
+//	exclusive_account login_id manager_userid dept_id_list dept_order_list
+//	leader_in_dept dept_paths extension
+//
+// dept_order_list and leader_in_dept have DingTalk's shapes
+// ([{"dept_id":2,"order":5}], [{"dept_id":2,"leader":true}]); dept_paths is
+// an array of arrays of department names (top level first, one per
+// membership, in dept_id_list order); mobile_e164 is derived with
+// libphonenumber from state_code and mobile (default region CN), "" when
+// the number is missing or invalid; hired_date is Unix milliseconds or null;
+// extension is an object of the custom fields. Strings are never omitted:
+// an unknown value is "".
+//
+// With Options.Fields the object holds userid plus only the selected keys
+// (field keys as in dingbook.Fields; "dept" selects dept_paths,
+// "extension.<name>" one custom field inside "extension").
+package jsonl
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Options configure a Writer.
+type Options struct {
+	// Fields restricts the keys (dingbook field keys); nil writes all.
+	Fields []string
+	// MaskMobile masks mobile and mobile_e164 (see MaskPhone).
+	MaskMobile bool
+	// Region is the default phone region for numbers without state_code;
+	// "" means "CN".
+	Region string
+}
+
+// Writer writes one JSON object per line.
+type Writer struct {
+	bw     *bufio.Writer
+	opts   Options
+	sel    map[string]bool // nil: all
+	ext    []string        // selected extension names; nil with sel==nil: all
+	buf    bytes.Buffer
+	enc    *json.Encoder
+	rows   int
+	region string
+}
+
+// New returns a Writer on w.
+func New(w io.Writer, opts Options) *Writer {
+	jw := &Writer{bw: bufio.NewWriterSize(w, 64<<10), opts: opts, region: opts.Region}
+	if jw.region == "" {
+		jw.region = "CN"
+	}
+	if opts.Fields != nil {
+		jw.sel = map[string]bool{"userid": true}
+		for _, f := range opts.Fields {
+			if name, ok := strings.CutPrefix(f, dingbook.ExtensionPrefix); ok {
+				jw.ext = append(jw.ext, name)
+				continue
+			}
+			if f == "dept" {
+				f = "dept_paths"
+			}
+			jw.sel[f] = true
+		}
+	}
+	jw.enc = json.NewEncoder(&jw.buf)
+	jw.enc.SetEscapeHTML(false)
+	return jw
+}
+
+func (w *Writer) want(key string) bool { return w.sel == nil || w.sel[key] }
+
+// line is an object being built in key order.
+type line struct {
+	w     *Writer
+	first bool
+}
+
+func (l *line) key(k string) {
+	if !l.first {
+		l.w.buf.WriteByte(',')
+	}
+	l.first = false
+	l.w.buf.WriteByte('"')
+	l.w.buf.WriteString(k)
+	l.w.buf.WriteString(`":`)
+}
+
+func (l *line) str(k, v string) {
+	if !l.w.want(k) {
+		return
+	}
+	l.key(k)
+	l.w.quote(v)
+}
+
+func (l *line) boolean(k string, v bool) {
+	if !l.w.want(k) {
+		return
+	}
+	l.key(k)
+	l.w.buf.WriteString(strconv.FormatBool(v))
+}
+
+func (w *Writer) quote(s string) {
+	w.enc.Encode(s) // cannot fail for a string
+	w.buf.Truncate(w.buf.Len() - 1)
+}
+
+// WritePerson writes p; tree resolves department paths.
+func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
+	w.buf.Reset()
+	w.buf.WriteByte('{')
+	l := &line{w: w, first: true}
+	l.str("userid", p.UserID)
+	l.str("unionid", p.UnionID)
+	l.str("name", p.Name)
+	l.str("avatar", p.Avatar)
+	l.str("state_code", p.StateCode)
+	mobile, e164 := p.Mobile, ""
+	if w.want("mobile_e164") {
+		e164, _ = E164(p.Mobile, p.StateCode, w.region)
+	}
+	if w.opts.MaskMobile {
+		mobile = MaskPhone(mobile)
+		e164 = MaskPhone(e164)
+	}
+	l.str("mobile", mobile)
+	l.str("mobile_e164", e164)
+	l.boolean("hide_mobile", p.HideMobile)
+	l.str("telephone", p.Telephone)
+	l.str("job_number", p.JobNumber)
+	l.str("title", p.Title)
+	l.str("email", p.Email)
+	l.str("org_email", p.OrgEmail)
+	l.str("org_email_type", p.OrgEmailType)
+	l.str("work_place", p.WorkPlace)
+	l.str("remark", p.Remark)
+	if w.want("hired_date") {
+		l.key("hired_date")
+		if p.HiredDate == 0 {
+			w.buf.WriteString("null")
+		} else {
+			w.buf.WriteString(strconv.FormatInt(p.HiredDate, 10))
+		}
+	}
+	l.boolean("active", p.Active)
+	l.boolean("admin", p.Admin)
+	l.boolean("boss", p.Boss)
+	l.boolean("senior", p.Senior)
+	l.boolean("real_authed", p.RealAuthed)
+	l.boolean("exclusive_account", p.ExclusiveAccount)
+	l.str("login_id", p.LoginID)
+	l.str("manager_userid", p.ManagerUserID)
+	if w.want("dept_id_list") {
+		l.key("dept_id_list")
+		w.buf.WriteByte('[')
+		for i, m := range p.Depts {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.buf.WriteString(strconv.FormatInt(m.DeptID, 10))
+		}
+		w.buf.WriteByte(']')
+	}
+	if w.want("dept_order_list") {
+		l.key("dept_order_list")
+		w.buf.WriteByte('[')
+		for i, m := range p.Depts {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"order":` + strconv.FormatInt(m.Order, 10) + `}`)
+		}
+		w.buf.WriteByte(']')
+	}
+	if w.want("leader_in_dept") {
+		l.key("leader_in_dept")
+		w.buf.WriteByte('[')
+		for i, m := range p.Depts {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"leader":` + strconv.FormatBool(m.Leader) + `}`)
+		}
+		w.buf.WriteByte(']')
+	}
+	if w.want("dept_paths") {
+		l.key("dept_paths")
+		w.buf.WriteByte('[')
+		for i, m := range p.Depts {
+			if i > 0 {
+				w.buf.WriteByte(',')
+			}
+			w.buf.WriteByte('[')
+			var path []string
+			if tree != nil {
+				path = tree.Path(m.DeptID)
+			}
+			for j, name := range path {
+				if j > 0 {
+					w.buf.WriteByte(',')
+				}
+				w.quote(name)
+			}
+			w.buf.WriteByte(']')
+		}
+		w.buf.WriteByte(']')
+	}
+	var keys []string
+	switch {
+	case w.sel == nil:
+		keys = p.ExtensionKeys()
+	default:
+		keys = w.ext
+	}
+	if w.sel == nil || len(w.ext) > 0 {
+		l.key("extension")
+		w.buf.WriteByte('{')
+		n := 0
+		for _, k := range keys {
+			v, ok := p.Extension[k]
+			if !ok && w.sel == nil {
+				continue
+			}
+			if n > 0 {
+				w.buf.WriteByte(',')
+			}
+			n++
+			w.quote(k)
+			w.buf.WriteByte(':')
+			w.quote(v)
+		}
+		w.buf.WriteByte('}')
+	}
+	w.buf.WriteString("}\n")
+	w.rows++
+	_, err := w.bw.Write(w.buf.Bytes())
+	return err
+}
+
+// Rows returns the number of people written.
+func (w *Writer) Rows() int { return w.rows }
+
+// Close flushes buffered output; it does not close the underlying writer.
+func (w *Writer) Close() error { return w.bw.Flush() }
+
+// E164 formats a mobile as E.164 ("+8613800138000"); it reports false,
+// with "", for an empty or invalid number. It is clean.E164 (the cleaner's
+// normalisation, libphonenumber with state_code, then region, default CN).
+func E164(mobile, stateCode, region string) (string, bool) {
+	return clean.E164(mobile, stateCode, region)
+}
+
+// MaskPhone hides the middle of a phone number, keeping the first 3 and
+// the last 4 digits of the national number: 13812341234 → 138****1234,
+// +8613812341234 → +86138****1234, +852-91234567 → +852-912*4567. A
+// leading "+<country code>" (E.164) or "+<code>-" prefix is kept. National
+// numbers of 7 digits or fewer keep only their last 2 digits.
+func MaskPhone(s string) string {
+	if s == "" {
+		return s
+	}
+	prefix, nat := "", s
+	if strings.HasPrefix(s, "+") {
+		if i := strings.IndexAny(s, "- "); i > 0 {
+			prefix, nat = s[:i+1], s[i+1:]
+		} else if num, err := phonenumbers.Parse(s, "CN"); err == nil {
+			cc := strconv.Itoa(int(num.GetCountryCode()))
+			if strings.HasPrefix(s[1:], cc) {
+				prefix, nat = s[:1+len(cc)], s[1+len(cc):]
+			}
+		}
+	}
+	var digits []int // byte positions of digits in nat
+	for i := 0; i < len(nat); i++ {
+		if nat[i] >= '0' && nat[i] <= '9' {
+			digits = append(digits, i)
+		}
+	}
+	keepHead, keepTail := 3, 4
+	if len(digits) <= 7 {
+		keepHead, keepTail = 0, min(2, len(digits))
+	}
+	b := []byte(nat)
+	for k, pos := range digits {
+		if k >= keepHead && k < len(digits)-keepTail {
+			b[pos] = '*'
+		}
+	}
+	return prefix + string(b)
+}
+
+// Keys returns the JSON keys a line holds for fields (nil: all keys).
+func Keys(fields []string) []string {
+	all := []string{"userid", "unionid", "name", "avatar", "state_code", "mobile", "mobile_e164", "hide_mobile",
+		"telephone", "job_number", "title", "email", "org_email", "org_email_type", "work_place", "remark",
+		"hired_date", "active", "admin", "boss", "senior", "real_authed", "exclusive_account", "login_id",
+		"manager_userid", "dept_id_list", "dept_order_list", "leader_in_dept", "dept_paths", "extension"}
+	if fields == nil {
+		return all
+	}
+	w := New(io.Discard, Options{Fields: fields})
+	var out []string
+	for _, k := range all {
+		if k == "extension" {
+			if len(w.ext) > 0 {
+				out = append(out, k)
+			}
+			continue
+		}
+		if w.want(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,453 @@
+// Package xlsx writes dingbook's spreadsheets with excelize's StreamWriter,
+// so a million-row export never holds the sheet in memory.
+//
+// Every cell is a text cell: values are written as inline strings
+// (t="inlineStr", never a formula) and every data column carries the Text
+// number format "@" (NumFmt 49), so phone numbers and job numbers such as
+// 00123 or +8613800138000 stay exactly as written. The header row is styled
+// and frozen, the data range has an autofilter, and column widths are
+// chosen from the header and a sample of the first rows (CJK characters
+// count double, capped at 60).
+//
+// Formula injection: inline strings are never evaluated, but a human who
+// edits a cell (F2, Enter) makes Excel re-parse it. So text starting with
+// = + - @ TAB CR LF or NUL is prefixed with ' (OWASP), except values that
+// are plainly phone numbers ('+', then digits, spaces and '-' only), which
+// cannot hold a function or a reference and must stay readable.
+// Options.KeepFormulaText turns the prefix off.
+//
+// A sheet holds at most 1,048,575 data rows; further rows continue on
+// "<sheet> (2)", "<sheet> (3)" … with the header repeated.
+//
+// Hooks for other packages:
+//   - Options.Conditional: rules (Rule{Col, Kind, Value}) applied to the data
+//     range of the main sheet(s) with a light-red fill: Kind "blank" marks
+//     empty cells of column Col (0-based), Kind "equals" cells equal to Value.
+//   - (*Writer).AddSheet(name, header, rows): an extra sheet (e.g. the
+//     department tree or a quality report), written through its own
+//     StreamWriter with the same header style, text format and widths.
+//
+// The workbook is written to the io.Writer given to New only by Close; the
+// caller opens that file itself (0600, see internal/fileutil). Temporary
+// sheet data goes to Options.TmpDir, which should be a private 0700
+// directory; Close always removes it.
+package xlsx
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dingbook/dingbook"
+	"github.com/xuri/excelize/v2"
+)
+
+// MaxDataRows is the number of data rows a sheet holds below its header.
+const MaxDataRows = excelize.TotalRows - 1
+
+// Rule is a conditional-formatting rule for one column of the data range.
+type Rule struct {
+	Col   int    // 0-based column index
+	Kind  string // "blank" or "equals"
+	Value string // the text compared with, for "equals"
+}
+
+// Options configure a Writer.
+type Options struct {
+	// SheetName names the main sheet; default "通讯录".
+	SheetName string
+	// TmpDir receives excelize's temporary sheet data (plaintext personal
+	// data): use a private 0700 directory. "" means the system default.
+	TmpDir string
+	// Conditional rules for the main sheet(s).
+	Conditional []Rule
+	// KeepFormulaText writes text starting with a formula trigger without
+	// the ' prefix (it is still an inline string, never a formula).
+	KeepFormulaText bool
+	// SampleRows is how many rows are buffered to size columns; default 200.
+	SampleRows int
+	// MaxRows overrides MaxDataRows (for tests); 0 means MaxDataRows.
+	MaxRows int
+	// Name names the file in error messages.
+	Name string
+}
+
+// Writer streams rows into a workbook.
+type Writer struct {
+	out      io.Writer
+	opts     Options
+	f        *excelize.File
+	header   []string
+	hdrStyle int
+	txtStyle int
+	redStyle int
+
+	sw        *excelize.StreamWriter // current main sheet
+	sheets    []*sheet               // every sheet, in order
+	sheetNo   int
+	row       int // data rows in the current main sheet
+	total     int
+	sample    [][]string
+	widths    []float64
+	started   bool
+	closed    bool
+	rowBuf    []any
+	firstMain bool
+}
+
+type sheet struct {
+	name   string
+	sw     *excelize.StreamWriter
+	cols   int
+	rows   int // data rows
+	isMain bool
+}
+
+// New starts a workbook whose main sheet has header. Nothing reaches out
+// until Close.
+func New(out io.Writer, header []string, opts Options) (*Writer, error) {
+	if opts.SheetName == "" {
+		opts.SheetName = "通讯录"
+	}
+	if opts.SampleRows <= 0 {
+		opts.SampleRows = 200
+	}
+	if opts.MaxRows <= 0 || opts.MaxRows > MaxDataRows {
+		opts.MaxRows = MaxDataRows
+	}
+	if opts.Name == "" {
+		opts.Name = "XLSX output"
+	}
+	if len(header) == 0 {
+		return nil, dingbook.Errorf(dingbook.EINVALID, "%s: no columns to write", opts.Name).WithHint("choose at least one field with --fields or --profile")
+	}
+	for _, r := range opts.Conditional {
+		if r.Col < 0 || r.Col >= len(header) || (r.Kind != "blank" && r.Kind != "equals") {
+			return nil, dingbook.Errorf(dingbook.EINVALID, "%s: bad conditional rule %+v", opts.Name, r).WithHint("Col must be a column index and Kind \"blank\" or \"equals\"")
+		}
+	}
+	f := excelize.NewFile(excelize.Options{TmpDir: opts.TmpDir})
+	w := &Writer{out: out, opts: opts, f: f, header: header, firstMain: true}
+	var err error
+	w.hdrStyle, err = f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Border:    []excelize.Border{{Type: "bottom", Color: "8EA9DB", Style: 1}},
+		Alignment: &excelize.Alignment{Vertical: "center"},
+		NumFmt:    49,
+	})
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if w.txtStyle, err = f.NewStyle(&excelize.Style{NumFmt: 49}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if w.redStyle, err = f.NewConditionalStyle(&excelize.Style{
+		Font: &excelize.Font{Color: "9C0006"},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"FFC7CE"}},
+	}); err != nil {
+		f.Close()
+		return nil, err
+	}
+	w.rowBuf = make([]any, len(header))
+	return w, nil
+}
+
+// Neutralise returns the text written for s: s itself, or s with a '
+// prefix when it starts with a formula trigger and is not a plain phone
+// number.
+func Neutralise(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '-', '@', '\t', '\r', '\n', 0:
+		return "'" + s
+	case '+':
+		if isPhone(s) {
+			return s
+		}
+		return "'" + s
+	}
+	return s
+}
+
+// isPhone: '+' then at least one digit, and only digits, spaces and '-'.
+func isPhone(s string) bool {
+	digits := 0
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == ' ' || c == '-':
+		default:
+			return false
+		}
+	}
+	return digits > 0 && s[1] >= '0' && s[1] <= '9'
+}
+
+// displayWidth counts CJK and other wide runes double.
+func displayWidth(s string) float64 {
+	w := 0.0
+	for _, r := range s {
+		if r >= 0x1100 && (r <= 0x115F || (r >= 0x2E80 && r <= 0xA4CF) || (r >= 0xAC00 && r <= 0xD7A3) ||
+			(r >= 0xF900 && r <= 0xFAFF) || (r >= 0xFE30 && r <= 0xFE4F) || (r >= 0xFF00 && r <= 0xFF60) ||
+			(r >= 0xFFE0 && r <= 0xFFE6) || (r >= 0x20000 && r <= 0x3FFFD) || (r >= 0x1F300 && r <= 0x1FAFF)) {
+			w += 2
+		} else {
+			w++
+		}
+	}
+	return w
+}
+
+func columnWidths(header []string, rows [][]string) []float64 {
+	ws := make([]float64, len(header))
+	for i, h := range header {
+		ws[i] = displayWidth(h) + 2 // room for the filter button
+	}
+	for _, r := range rows {
+		for i, v := range r {
+			if i < len(ws) {
+				if w := displayWidth(v); w > ws[i] {
+					ws[i] = w
+				}
+			}
+		}
+	}
+	for i := range ws {
+		ws[i] += 2
+		if ws[i] < 8 {
+			ws[i] = 8
+		}
+		if ws[i] > 60 {
+			ws[i] = 60
+		}
+	}
+	return ws
+}
+
+func (w *Writer) newSheet(name string, header []string, widths []float64, isMain bool) (*sheet, error) {
+	if w.firstMain {
+		w.firstMain = false
+		if err := w.f.SetSheetName("Sheet1", name); err != nil {
+			return nil, err
+		}
+	} else if _, err := w.f.NewSheet(name); err != nil {
+		return nil, err
+	}
+	sw, err := w.f.NewStreamWriter(name)
+	if err != nil {
+		return nil, err
+	}
+	for i, width := range widths {
+		if err := sw.SetColWidth(i+1, i+1, width); err != nil {
+			return nil, err
+		}
+	}
+	if err := sw.SetColStyle(1, len(header), w.txtStyle); err != nil {
+		return nil, err
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}}}); err != nil {
+		return nil, err
+	}
+	cells := make([]any, len(header))
+	for i, h := range header {
+		cells[i] = excelize.Cell{StyleID: w.hdrStyle, Value: h}
+	}
+	if err := sw.SetRow("A1", cells, excelize.RowOpts{Height: 20}); err != nil {
+		return nil, err
+	}
+	s := &sheet{name: name, sw: sw, cols: len(header), isMain: isMain}
+	w.sheets = append(w.sheets, s)
+	return s, nil
+}
+
+func (w *Writer) mainName(n int) string {
+	if n == 1 {
+		return w.opts.SheetName
+	}
+	return fmt.Sprintf("%s (%d)", w.opts.SheetName, n)
+}
+
+func (w *Writer) start() error {
+	w.started = true
+	w.widths = columnWidths(w.header, w.sample)
+	w.sheetNo = 1
+	s, err := w.newSheet(w.mainName(1), w.header, w.widths, true)
+	if err != nil {
+		return w.wrap(err)
+	}
+	w.sw = s.sw
+	sample := w.sample
+	w.sample = nil
+	for _, r := range sample {
+		if err := w.put(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) wrap(err error) error {
+	return &dingbook.Error{Code: dingbook.EINTERNAL, Message: w.opts.Name + ": writing the spreadsheet failed",
+		Hint: "check free space in the temporary directory and the output directory", Err: err}
+}
+
+// Write adds one data row to the main sheet. row may be shorter than the
+// header; extra values are an error.
+func (w *Writer) Write(row []string) error {
+	if w.closed {
+		return fmt.Errorf("%s: write after Close", w.opts.Name)
+	}
+	if len(row) > len(w.header) {
+		return dingbook.Errorf(dingbook.EINVALID, "%s: row %d has %d values for %d columns", w.opts.Name, w.total+1, len(row), len(w.header))
+	}
+	if !w.started {
+		if len(w.sample) < w.opts.SampleRows {
+			w.sample = append(w.sample, append([]string(nil), row...))
+			return nil
+		}
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	return w.put(row)
+}
+
+func (w *Writer) put(row []string) error {
+	if w.row == w.opts.MaxRows {
+		w.sheetNo++
+		s, err := w.newSheet(w.mainName(w.sheetNo), w.header, w.widths, true)
+		if err != nil {
+			return w.wrap(err)
+		}
+		w.sw = s.sw
+		w.row = 0
+	}
+	w.row++
+	w.total++
+	w.sheets[len(w.sheets)-1].rows = w.row
+	vals := w.rowBuf[:len(w.header)]
+	for i := range vals {
+		vals[i] = nil
+		if i < len(row) && row[i] != "" {
+			v := row[i]
+			if !w.opts.KeepFormulaText {
+				v = Neutralise(v)
+			}
+			vals[i] = v
+		}
+	}
+	if err := w.sw.SetRow(cellName(1, w.row+1), vals); err != nil {
+		return w.wrap(err)
+	}
+	return nil
+}
+
+func cellName(col, row int) string {
+	s, _ := excelize.CoordinatesToCellName(col, row)
+	return s
+}
+
+// Rows returns the number of data rows written to the main sheet(s).
+func (w *Writer) Rows() int { return w.total + len(w.sample) }
+
+// AddSheet adds a sheet with header and rows, written at once through its
+// own StreamWriter (with a frozen header, text format and autofilter).
+// Call it after the main rows; the sheet appears after the main sheet(s).
+func (w *Writer) AddSheet(name string, header []string, rows [][]string) error {
+	if w.closed {
+		return fmt.Errorf("%s: AddSheet after Close", w.opts.Name)
+	}
+	if !w.started {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	if len(rows) > MaxDataRows {
+		return dingbook.Errorf(dingbook.EINVALID, "%s: sheet %q would have %d rows, more than a sheet holds (%d)", w.opts.Name, name, len(rows), MaxDataRows)
+	}
+	if idx, _ := w.f.GetSheetIndex(name); idx >= 0 {
+		return dingbook.Errorf(dingbook.EINVALID, "%s: sheet %q already exists", w.opts.Name, name)
+	}
+	s, err := w.newSheet(name, header, columnWidths(header, rows[:min(len(rows), w.opts.SampleRows)]), false)
+	if err != nil {
+		return w.wrap(err)
+	}
+	vals := make([]any, len(header))
+	for i, r := range rows {
+		for j := range vals {
+			vals[j] = nil
+			if j < len(r) && r[j] != "" {
+				v := r[j]
+				if !w.opts.KeepFormulaText {
+					v = Neutralise(v)
+				}
+				vals[j] = v
+			}
+		}
+		if err := s.sw.SetRow(cellName(1, i+2), vals); err != nil {
+			return w.wrap(err)
+		}
+	}
+	s.rows = len(rows)
+	return nil
+}
+
+// Close finishes every sheet (autofilter, conditional formats), writes the
+// workbook to the io.Writer given to New and removes temporary files. It
+// does not close that io.Writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	defer w.f.Close()
+	if !w.started {
+		if err := w.start(); err != nil {
+			return err
+		}
+	}
+	w.closed = true
+	for _, s := range w.sheets {
+		last := cellName(s.cols, s.rows+1)
+		if err := w.f.AutoFilter(s.name, "A1:"+last, nil); err != nil {
+			return w.wrap(err)
+		}
+		if s.isMain && s.rows > 0 {
+			for _, r := range w.opts.Conditional {
+				col, _ := excelize.ColumnNumberToName(r.Col + 1)
+				ref := fmt.Sprintf("%s2:%s%d", col, col, s.rows+1)
+				format := w.redStyle
+				opt := excelize.ConditionalFormatOptions{Type: "blanks", Format: &format}
+				if r.Kind == "equals" {
+					opt = excelize.ConditionalFormatOptions{Type: "cell", Criteria: "==", Value: formulaString(r.Value), Format: &format}
+				}
+				if err := w.f.SetConditionalFormat(s.name, ref, []excelize.ConditionalFormatOptions{opt}); err != nil {
+					return w.wrap(err)
+				}
+			}
+		}
+		if err := s.sw.Flush(); err != nil {
+			return w.wrap(err)
+		}
+	}
+	if err := w.f.Write(w.out); err != nil {
+		return w.wrap(err)
+	}
+	return w.f.Close()
+}
+
+// formulaString quotes s as a formula string literal ("" doubles quotes),
+// so a conditional-format value never becomes a formula of its own.
+func formulaString(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}

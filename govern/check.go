@@ -1,0 +1,254 @@
+// Package govern wraps every export in dingbook's governance: it checks a
+// request against the policy (purpose, legal basis, minimum data,
+// justification, hidden mobiles, retention, encryption, who may export),
+// runs the caller's export inside a private 0700 directory that is wiped on
+// every path, seals the files with a manifest and a notice into one bundle
+// (AES-256 zip, age, or plain zip where allowed), registers the bundle for
+// retention and appends an audit record, also for refused and failed
+// attempts.
+//
+// Exporters use it through a callback:
+//
+//	res, err := govern.Run(ctx, db, pol, req, func(ctx context.Context, dir string) (*govern.Produced, error) {
+//		files, err := export.Run(ctx, ..., dir) // writes plaintext into dir only
+//		...
+//		return &govern.Produced{Files: ..., Rows: n}, nil
+//	})
+//
+// Commands that write no bundle (import, pull) use Guard. Sweep removes
+// private directories left behind by a killed process; Purge deletes
+// expired bundles and old snapshots.
+package govern
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/seal"
+)
+
+// Request is what a command asks to do.
+type Request struct {
+	// Action is "export", "convert", "import", "pull", "purge" or
+	// "policy-change" (the audit.Action* constants).
+	Action string
+	// Actor is the OS user running the command.
+	Actor string
+	// Purpose, Basis and Justification are --purpose, --basis (empty: the
+	// policy's default) and --justify.
+	Purpose, Basis, Justification string
+	// Fields are field keys (dingbook.FieldByKey); empty means the
+	// profile's fields.
+	Fields []string
+	// Profile is the named field set (empty: the policy's default when
+	// Fields is empty too).
+	Profile string
+	// DeptScope are the departments exported (ids preferred), with their
+	// sub-departments.
+	DeptScope []string
+	// Masks lists masked fields (e.g. "mobile" for --mask mobile).
+	Masks []string
+	// IncludeHiddenMobiles asks for mobiles people hid in DingTalk.
+	IncludeHiddenMobiles bool
+	// Keep is --keep; 0 means the policy's default.
+	Keep time.Duration
+	// Encrypt is "zip" (default), "age" or "none".
+	Encrypt string
+	// AgeRecipients are age public keys; empty with Encrypt "age" means a
+	// passphrase (scrypt).
+	AgeRecipients []string
+	// Passphrase protects the bundle; "" makes Run generate one (returned
+	// in Result.Passphrase, to be shown once). PassphraseSource names where
+	// it came from, for error messages ("DINGBOOK_PASSPHRASE", "--passphrase-file F").
+	Passphrase       string
+	PassphraseSource string
+	// OutDir is where the bundle goes (created 0700 if missing).
+	OutDir string
+	// Snapshot and Tenant identify the data exported; Source is e.g. the
+	// converted file's name or "dingtalk:<base url>".
+	Snapshot int64
+	Tenant   string
+	Source   string
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+func (r *Request) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// Decision is the resolved request: what the export layer must do.
+type Decision struct {
+	Profile string   `json:"profile,omitempty"`
+	Fields  []string `json:"fields"`
+	Basis   string   `json:"basis"`
+	// IncludeHiddenMobiles: the export layer writes mobiles with
+	// hide_mobile=true only when this is true.
+	IncludeHiddenMobiles bool          `json:"include_hidden_mobiles"`
+	Keep                 time.Duration `json:"keep_ns"`
+	Encrypt              string        `json:"encrypt"`
+}
+
+// needsPurpose reports whether the action must declare a purpose and basis.
+func needsPurpose(action string) bool {
+	return action == audit.ActionExport || action == audit.ActionConvert || action == audit.ActionImport
+}
+
+// writesData reports whether the action writes personal data out.
+func writesData(action string) bool {
+	return action == audit.ActionExport || action == audit.ActionConvert
+}
+
+func refuse(format string, args ...any) *dingbook.Error {
+	return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf(format, args...)}
+}
+
+// Check reports whether pol allows req, as a *dingbook.Error with code
+// EPOLICY (or EINVALID for unknown names) and a hint with the remedy.
+func Check(pol *policy.Policy, req *Request) error {
+	_, err := Resolve(pol, req)
+	return err
+}
+
+// Resolve checks req against pol and fills in the defaults (basis,
+// profile, fields, retention, encryption).
+func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
+	act := req.Action
+	d := &Decision{Basis: req.Basis, Profile: req.Profile, Keep: req.Keep, Encrypt: req.Encrypt}
+	if writesData(act) && !pol.ActorAllowed(req.Actor) {
+		return nil, refuse("%s refused: user %q may not export (policy %s allows only: %s)", act, req.Actor, pol.Source, strings.Join(pol.Exporters, ", ")).
+			WithHint("ask the data protection officer to add %q to 'exporters' in the policy file, or run as an allowed user", req.Actor)
+	}
+	if needsPurpose(act) {
+		if strings.TrimSpace(req.Purpose) == "" {
+			return nil, refuse("%s refused: no purpose given", act).
+				WithHint("say why the data is needed: --purpose \"migrate the address book to the new HR system\"")
+		}
+		if d.Basis == "" {
+			d.Basis = pol.DefaultBasis
+		}
+		if !slices.Contains(policy.Bases, d.Basis) {
+			return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown legal basis %q", act, d.Basis)}).
+				WithHint("use --basis %s", strings.Join(policy.Bases, "|"))
+		}
+		if !pol.BasisAllowed(d.Basis) {
+			return nil, refuse("%s refused: legal basis %q is not allowed by the policy (%s)", act, d.Basis, pol.Source).
+				WithHint("use one of --basis %s", strings.Join(pol.AllowedBases, "|"))
+		}
+	}
+	if !writesData(act) {
+		return d, nil
+	}
+	// Minimum data: profile and fields.
+	if d.Profile == "" && len(req.Fields) == 0 {
+		d.Profile = pol.DefaultProfile
+	}
+	if d.Profile != "" {
+		pf, ok := pol.ProfileFields(d.Profile)
+		if !ok {
+			names := make([]string, 0, len(pol.Profiles))
+			for n := range pol.Profiles {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown profile %q", act, d.Profile)}).
+				WithHint("use --profile %s", strings.Join(names, "|"))
+		}
+		if !pol.ProfileAllowed(d.Profile) {
+			return nil, refuse("%s refused: profile %q is not allowed by the policy (%s)", act, d.Profile, pol.Source).
+				WithHint("use --profile %s, or ask the data protection officer to allow %q", strings.Join(pol.AllowedProfiles, "|"), d.Profile)
+		}
+		if len(req.Fields) == 0 {
+			d.Fields = slices.Clone(pf)
+		}
+	}
+	if len(req.Fields) > 0 {
+		d.Fields = slices.Clone(req.Fields)
+	}
+	var unknown, refused, needJustify []string
+	for _, f := range d.Fields {
+		if _, ok := dingbook.FieldByKey(f); !ok {
+			unknown = append(unknown, f)
+			continue
+		}
+		if !pol.FieldAllowed(f) {
+			refused = append(refused, f)
+			continue
+		}
+		if pol.NeedsJustification(f) {
+			needJustify = append(needJustify, f)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown field%s", act, quoteList(unknown))}).
+			WithHint("see the field list in 'dingbook policy show'; custom fields are written extension.<name>")
+	}
+	if len(refused) > 0 {
+		return nil, refuse("%s refused: field%s is not allowed by the policy (%s)", act, quoteList(refused), pol.Source).
+			WithHint("leave %s out of --fields, or ask the data protection officer to allow it in the policy file", strings.Join(refused, ", "))
+	}
+	justified := strings.TrimSpace(req.Justification) != ""
+	if len(needJustify) > 0 && !justified {
+		return nil, refuse("%s refused: personal or sensitive field%s needs a justification", act, quoteList(needJustify)).
+			WithHint("add --justify \"why these fields are needed\" (it goes into the audit log), or use --profile minimal")
+	}
+	if req.IncludeHiddenMobiles {
+		if !pol.AllowHiddenMobiles {
+			return nil, refuse("%s refused: the policy (%s) does not allow exporting mobiles that people hid in DingTalk", act, pol.Source).
+				WithHint("drop --include-hidden-mobiles: hidden mobiles are left out; the policy must set allow_hidden_mobiles: true first")
+		}
+		if !justified {
+			return nil, refuse("%s refused: including hidden mobiles needs a justification", act).
+				WithHint("add --justify \"why hidden mobiles are needed\"")
+		}
+		d.IncludeHiddenMobiles = slices.Contains(d.Fields, "mobile") || slices.Contains(d.Fields, "mobile_e164")
+	}
+	// Retention.
+	max := time.Duration(pol.Retention.Max)
+	switch {
+	case d.Keep < 0:
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep must be positive", act)}).WithHint("use e.g. --keep 30d")
+	case d.Keep == 0:
+		d.Keep = time.Duration(pol.Retention.Default)
+	case d.Keep > max:
+		return nil, refuse("%s refused: --keep %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
+			WithHint("use --keep %s or less; keeping exports forever is not allowed", policy.FormatKeep(max))
+	}
+	if d.Keep > max {
+		d.Keep = max
+	}
+	// Encryption.
+	if d.Encrypt == "" {
+		d.Encrypt = seal.KindZip
+	}
+	if !seal.ValidKind(d.Encrypt) {
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown --encrypt %q", act, d.Encrypt)}).WithHint("use --encrypt zip (AES-256, opens in 7-Zip), age or none")
+	}
+	if d.Encrypt == seal.KindNone && !pol.AllowUnencrypted {
+		return nil, refuse("%s refused: unencrypted output is not allowed by the policy (%s)", act, pol.Source).
+			WithHint("drop --encrypt none: the bundle is an AES-256 zip that 7-Zip opens with the passphrase")
+	}
+	if len(req.AgeRecipients) > 0 && d.Encrypt != seal.KindAge {
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --age-recipient needs --encrypt age", act)}).WithHint("add --encrypt age")
+	}
+	return d, nil
+}
+
+func quoteList(s []string) string {
+	q := make([]string, len(s))
+	for i, v := range s {
+		q[i] = fmt.Sprintf("%q", v)
+	}
+	if len(q) > 1 {
+		return "s " + strings.Join(q, ", ")
+	}
+	return " " + q[0]
+}

@@ -1,0 +1,521 @@
+package govern
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/seal"
+	"github.com/dingbook/dingbook/store"
+)
+
+// ProducedFile is one plaintext file the export wrote into the private
+// directory.
+type ProducedFile struct {
+	Path   string // inside the directory given to produce
+	Format string // "xlsx", "csv", "vcf", "jsonl", …
+	Rows   int
+}
+
+// Produced is what the produce callback reports. Fields, DeptScope, Masks,
+// Tenant and Snapshot, when set, replace the request's values in the
+// manifest and audit record (the export layer knows best what it wrote).
+type Produced struct {
+	Files     []ProducedFile
+	Rows      int
+	Fields    []string
+	DeptScope []string
+	Masks     []string
+	Tenant    string
+	Snapshot  int64
+}
+
+// ManifestFile describes one data file inside the bundle.
+type ManifestFile struct {
+	Name   string `json:"name"`
+	Format string `json:"format"`
+	Rows   int    `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// ManifestSchema is the manifest.json schema version.
+const ManifestSchema = 1
+
+// Manifest is manifest.json inside every bundle.
+type Manifest struct {
+	Schema               int            `json:"schema"`
+	Generator            string         `json:"generator"`
+	ExportID             string         `json:"export_id"`
+	Action               string         `json:"action"`
+	Tenant               string         `json:"tenant,omitempty"`
+	Snapshot             int64          `json:"snapshot,omitempty"`
+	Source               string         `json:"source,omitempty"`
+	Created              time.Time      `json:"created"`
+	Expires              time.Time      `json:"expires"`
+	Purpose              string         `json:"purpose"`
+	Basis                string         `json:"basis"`
+	Justification        string         `json:"justification,omitempty"`
+	Profile              string         `json:"profile,omitempty"`
+	Fields               []string       `json:"fields"`
+	Masks                []string       `json:"masks,omitempty"`
+	DeptScope            []string       `json:"dept_scope,omitempty"`
+	IncludeHiddenMobiles bool           `json:"include_hidden_mobiles"`
+	Rows                 int            `json:"rows"`
+	Files                []ManifestFile `json:"files"`
+	Seal                 string         `json:"seal"`
+	Company              string         `json:"company"`
+	DPOContact           string         `json:"dpo_contact"`
+	PolicyHash           string         `json:"policy_hash"`
+}
+
+// Result is a finished export.
+type Result struct {
+	ExportID   string
+	BundlePath string
+	// BundleSHA256 is the hash of the sealed bundle file.
+	BundleSHA256 string
+	// Passphrase is set when Run generated it: show it once, on stderr
+	// (AnnouncePassphrase), and never store it.
+	Passphrase string
+	Expires    time.Time
+	Files      []ManifestFile
+	Manifest   *Manifest
+	Decision   *Decision
+	AuditSeq   int64
+}
+
+// TmpDirName is the folder under the state directory that holds private
+// export directories (export-*); Sweep empties it of orphans.
+const TmpDirName = "tmp"
+
+const lockName = ".lock"
+
+// NewExportID returns a fresh, neutral export id: UTC time plus 4 random
+// hex digits, e.g. 20261126-102100-3fa9.
+func NewExportID(now time.Time) string {
+	var b [2]byte
+	rand.Read(b[:])
+	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run governs one export: see the package documentation. It never returns
+// a Result without an audit record, and never leaves plaintext outside the
+// private directory, which is removed on every path (error, panic, context
+// cancellation, SIGINT/SIGTERM). A SIGKILL cannot run cleanup: the
+// directory then stays under $DINGBOOK_HOME/tmp/export-* until the next
+// Run, Guard or Sweep removes it.
+func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce func(ctx context.Context, dir string) (*Produced, error)) (res *Result, err error) {
+	now := req.now().UTC()
+	rec := baseRecord(req, pol, now)
+	Sweep(db.Dir)
+	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
+		return nil, err
+	}
+	dec, err := Resolve(pol, req)
+	if err != nil {
+		return nil, refused(ctx, db, rec, err)
+	}
+	rec.Basis, rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Basis, dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, dec.Encrypt
+	expires := now.Add(dec.Keep).Round(time.Second)
+	rec.Expires = &expires
+	id := NewExportID(now)
+	rec.ExportID = id
+
+	pass := req.Passphrase
+	generated := false
+	if dec.Encrypt == seal.KindZip || (dec.Encrypt == seal.KindAge && len(req.AgeRecipients) == 0) {
+		if pass == "" {
+			if pass, err = seal.GeneratePassphrase(); err != nil {
+				return nil, failed(ctx, db, rec, "passphrase", err)
+			}
+			generated = true
+		} else if err := seal.ValidatePassphrase(pass, nonEmpty(req.PassphraseSource, "the request")); err != nil {
+			return nil, refused(ctx, db, rec, err)
+		}
+	}
+	if len(req.AgeRecipients) > 0 {
+		if _, err := seal.ParseRecipients(req.AgeRecipients); err != nil {
+			return nil, refused(ctx, db, rec, err)
+		}
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case s := <-sigc:
+			cancel(fmt.Errorf("interrupted by %v", s))
+		case <-done:
+		}
+	}()
+
+	dir, wipe, err := privateDir(db.Dir)
+	if err != nil {
+		return nil, failed(ctx, db, rec, "private directory", err)
+	}
+	defer wipe()
+	stopWipe := context.AfterFunc(ctx, wipe) // cancellation wipes at once
+	defer stopWipe()
+	defer func() {
+		if p := recover(); p != nil {
+			wipe()
+			failed(ctx, db, rec, "export", fmt.Errorf("panic: %v", p))
+			panic(p)
+		}
+	}()
+	dataDir := filepath.Join(dir, "data")
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		return nil, failed(ctx, db, rec, "private directory", err)
+	}
+
+	produced, err := produce(ctx, dataDir)
+	if err == nil && produced == nil {
+		err = errors.New("the export produced nothing")
+	}
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		if c := context.Cause(ctx); c != nil && !strings.Contains(err.Error(), c.Error()) {
+			err = fmt.Errorf("%w (%v)", err, c)
+		}
+		return nil, failed(ctx, db, rec, "export", err)
+	}
+	if len(produced.Fields) > 0 {
+		rec.Fields = produced.Fields
+	}
+	if len(produced.DeptScope) > 0 {
+		rec.DeptScope = produced.DeptScope
+	}
+	if len(produced.Masks) > 0 {
+		rec.Masks = produced.Masks
+	}
+	if produced.Tenant != "" {
+		rec.Tenant = produced.Tenant
+	}
+	if produced.Snapshot != 0 {
+		rec.Snapshot = produced.Snapshot
+	}
+	rec.Rows = produced.Rows
+
+	// Hash the data files and name them neutrally.
+	var entries []seal.Entry
+	var files []ManifestFile
+	used := map[string]bool{}
+	for _, pf := range produced.Files {
+		p, err := insideDir(dataDir, pf.Path)
+		if err != nil {
+			return nil, failed(ctx, db, rec, "export", err)
+		}
+		sum, n, err := hashFile(p)
+		if err != nil {
+			return nil, failed(ctx, db, rec, "hash", err)
+		}
+		ext := strings.ToLower(filepath.Ext(p))
+		if ext == "" && pf.Format != "" {
+			ext = "." + pf.Format
+		}
+		format := pf.Format
+		if format == "" {
+			format = strings.TrimPrefix(ext, ".")
+		}
+		name := "export-" + id + ext
+		for k := 2; used[name]; k++ {
+			name = fmt.Sprintf("export-%s-%d%s", id, k, ext)
+		}
+		used[name] = true
+		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum})
+		entries = append(entries, seal.Entry{Name: name, Path: p})
+	}
+	man := &Manifest{
+		Schema: ManifestSchema, Generator: "dingbook", ExportID: id, Action: req.Action,
+		Tenant: rec.Tenant, Snapshot: rec.Snapshot, Source: req.Source,
+		Created: now, Expires: expires, Purpose: req.Purpose, Basis: dec.Basis, Justification: req.Justification,
+		Profile: dec.Profile, Fields: rec.Fields, Masks: rec.Masks, DeptScope: rec.DeptScope,
+		IncludeHiddenMobiles: dec.IncludeHiddenMobiles, Rows: produced.Rows, Files: files, Seal: dec.Encrypt,
+		Company: pol.Company, DPOContact: pol.DPOContact, PolicyHash: pol.Hash,
+	}
+	mb, _ := json.MarshalIndent(man, "", "  ")
+	mpath := filepath.Join(dir, "manifest.json")
+	npath := filepath.Join(dir, "NOTICE.txt")
+	if err := os.WriteFile(mpath, append(mb, '\n'), 0o600); err != nil {
+		return nil, failed(ctx, db, rec, "manifest", err)
+	}
+	if err := os.WriteFile(npath, []byte(Notice(man)), 0o600); err != nil {
+		return nil, failed(ctx, db, rec, "notice", err)
+	}
+	entries = append(entries, seal.Entry{Name: "manifest.json", Path: mpath}, seal.Entry{Name: "NOTICE.txt", Path: npath})
+
+	// Seal atomically into the output directory.
+	outDir := nonEmpty(req.OutDir, ".")
+	if err := fileutil.MkdirPrivate(outDir); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
+	}
+	bundle := filepath.Join(outDir, "dingbook-"+id+seal.Ext(dec.Encrypt))
+	f, err := fileutil.Create(bundle, false)
+	if err != nil {
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: "choose a writable --out directory", Err: err})
+	}
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	err = seal.Write(cw, seal.Options{Kind: dec.Encrypt, Passphrase: pass, Recipients: req.AgeRecipients, Modified: now}, entries)
+	if err == nil {
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		f.Abort()
+		return nil, failed(ctx, db, rec, "seal", err)
+	}
+	if err := f.Commit(); err != nil {
+		return nil, failed(ctx, db, rec, "bundle", err)
+	}
+	bsum := hex.EncodeToString(h.Sum(nil))
+	abs, _ := filepath.Abs(bundle)
+	rec.Outputs = []audit.Output{{Path: abs, Format: dec.Encrypt, Bytes: cw.n, SHA256: bsum}}
+	for _, mf := range files {
+		rec.Outputs = append(rec.Outputs, audit.Output{Path: abs, Name: mf.Name, Format: mf.Format, Rows: mf.Rows, Bytes: mf.Bytes, SHA256: mf.SHA256})
+	}
+	rec.Outcome = audit.OutcomeOK
+	out, err := audit.Append(ctx, db, rec)
+	if err == nil {
+		err = registerExport(ctx, db, id, now, req, abs, dec.Encrypt, bsum, cw.n, produced.Rows, expires, out.Seq)
+	}
+	if err != nil {
+		os.Remove(bundle) // an export that is not on record must not exist
+		return nil, failed(ctx, db, rec, "audit", err)
+	}
+	res = &Result{ExportID: id, BundlePath: abs, BundleSHA256: bsum, Expires: expires, Files: files, Manifest: man, Decision: dec, AuditSeq: out.Seq}
+	if generated {
+		res.Passphrase = pass
+	}
+	return res, nil
+}
+
+// Guard governs an action that writes no bundle (import, pull): it checks
+// the request (import needs a purpose and a basis), runs fn, and records
+// the outcome with the rows and snapshot fn reports.
+func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context) (*Produced, error)) error {
+	now := req.now().UTC()
+	rec := baseRecord(req, pol, now)
+	Sweep(db.Dir)
+	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
+		return err
+	}
+	dec, err := Resolve(pol, req)
+	if err != nil {
+		return refused(ctx, db, rec, err)
+	}
+	rec.Basis = dec.Basis
+	p, err := fn(ctx)
+	if err != nil {
+		return failed(ctx, db, rec, req.Action, err)
+	}
+	if p != nil {
+		rec.Rows = p.Rows
+		if p.Snapshot != 0 {
+			rec.Snapshot = p.Snapshot
+		}
+		if p.Tenant != "" {
+			rec.Tenant = p.Tenant
+		}
+		if len(p.Fields) > 0 {
+			rec.Fields = p.Fields
+		}
+		if len(p.DeptScope) > 0 {
+			rec.DeptScope = p.DeptScope
+		}
+	}
+	_, err = audit.Append(ctx, db, rec)
+	return err
+}
+
+// Refuse records a refusal decided by the caller (e.g. a flag combination
+// its own command rejects) and returns err unchanged.
+func Refuse(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, err error) error {
+	return refused(ctx, db, baseRecord(req, pol, req.now().UTC()), err)
+}
+
+func baseRecord(req *Request, pol *policy.Policy, now time.Time) audit.Record {
+	return audit.Record{
+		Time: now, Actor: nonEmpty(req.Actor, "unknown"), Action: req.Action,
+		Tenant: req.Tenant, Snapshot: req.Snapshot, Source: req.Source,
+		Purpose: req.Purpose, Basis: req.Basis, Justification: req.Justification,
+		Profile: req.Profile, Fields: req.Fields, DeptScope: req.DeptScope, Masks: req.Masks,
+		IncludeHiddenMobiles: req.IncludeHiddenMobiles, Seal: req.Encrypt, PolicyHash: pol.Hash,
+	}
+}
+
+func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) error {
+	rec.Outcome = audit.OutcomeRefused
+	rec.Reason = err.Error()
+	if _, aerr := audit.Append(ctx, db, rec); aerr != nil {
+		return errors.Join(err, fmt.Errorf("recording the refusal in the audit log: %w", aerr))
+	}
+	return err
+}
+
+// failed records a failure. The reason names the stage and error code;
+// the producer's own message is kept out of the log (it might quote a row)
+// and only its hash is stored, so it can be matched with the stderr text.
+func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
+	rec.Outcome = audit.OutcomeFailed
+	sum := sha256.Sum256([]byte(err.Error()))
+	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
+	var de *dingbook.Error
+	switch {
+	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
+		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
+		if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by") {
+			rec.Reason = stage + " interrupted"
+		}
+	case errors.As(err, &de):
+		rec.Reason = stage + " failed: " + de.Message
+	default:
+		rec.Reason = stage + " failed: " + err.Error()
+	}
+	if _, aerr := audit.Append(ctx, db, rec); aerr != nil {
+		return errors.Join(err, fmt.Errorf("recording the failure in the audit log: %w", aerr))
+	}
+	return err
+}
+
+// privateDir makes $home/tmp/export-XXXX (0700), locks it for this
+// process, and returns a wipe function that is safe to call many times
+// and from several goroutines.
+func privateDir(home string) (string, func(), error) {
+	root := filepath.Join(home, TmpDirName)
+	if err := fileutil.MkdirPrivate(root); err != nil {
+		return "", func() {}, err
+	}
+	dir, rm, err := fileutil.PrivateDir(root, "export-*")
+	if err != nil {
+		return "", func() {}, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		rm()
+		return "", func() {}, err
+	}
+	var mu sync.Mutex
+	return dir, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		os.RemoveAll(dir)
+		unlock()
+	}, nil
+}
+
+// Sweep removes private export directories under home/tmp that no live
+// process holds (left behind by a killed dingbook). Call it at the start
+// of every command; Run, Guard and Purge do.
+func Sweep(home string) []string {
+	root := filepath.Join(home, TmpDirName)
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "export-") {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		stale := orphaned(dir)
+		if !stale {
+			if _, err := os.Stat(filepath.Join(dir, lockName)); errors.Is(err, os.ErrNotExist) {
+				if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
+					stale = true
+				}
+			}
+		}
+		if stale && os.RemoveAll(dir) == nil {
+			removed = append(removed, dir)
+		}
+	}
+	return removed
+}
+
+func insideDir(dir, p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	rel, err := filepath.Rel(dir, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("produced file %s is outside the private directory", filepath.Base(p))
+	}
+	st, err := os.Lstat(p)
+	if err != nil {
+		return "", fmt.Errorf("produced file %s: %w", rel, err)
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("produced file %s is not a regular file", rel)
+	}
+	return p, nil
+}
+
+func hashFile(p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil)), n, err
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// AnnouncePassphrase prints a generated passphrase once, to w (stderr),
+// with how to open the bundle. It prints nothing when res.Passphrase is
+// empty (the user supplied the passphrase or age recipients were used).
+func AnnouncePassphrase(w io.Writer, res *Result) {
+	if res == nil || res.Passphrase == "" {
+		return
+	}
+	fmt.Fprintf(w, "dingbook: bundle %s\n", res.BundlePath)
+	fmt.Fprintf(w, "dingbook: passphrase (shown once, not stored; send it separately from the file):\n\n    %s\n\n", res.Passphrase)
+	if strings.HasSuffix(res.BundlePath, ".zip") {
+		fmt.Fprintln(w, "dingbook: open it with 7-Zip, WinZip, WinRAR or Keka (Windows Explorer and macOS Archive Utility cannot open AES zips)")
+	} else {
+		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
+	}
+}

@@ -1,0 +1,245 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
+)
+
+func init() {
+	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report", Run: runAudit})
+}
+
+// govOpenDB opens the state database and sweeps private directories left
+// behind by killed commands.
+func govOpenDB(ctx context.Context, env *Env) (*store.DB, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	govern.Sweep(home)
+	return db, nil
+}
+
+// govSince parses --since: a period back from now (30d, 12h, 2w) or a
+// date (2026-01-31) or an RFC 3339 time.
+func govSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+		return t, nil
+	}
+	d, err := policy.ParseKeep(s)
+	if err != nil {
+		return time.Time{}, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--since %q is neither a period nor a date", s), Hint: "use --since 30d, --since 12h or --since 2026-01-31"}
+	}
+	return now.Add(-d), nil
+}
+
+func runAudit(ctx context.Context, env *Env, args []string) error {
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report'"}
+	if len(args) == 0 {
+		return usage
+	}
+	sub, args := args[0], args[1:]
+	switch sub {
+	case "list":
+		return auditList(ctx, env, args)
+	case "show":
+		return auditShow(ctx, env, args)
+	case "verify":
+		return auditVerify(ctx, env, args)
+	case "head":
+		return auditHead(ctx, env, args)
+	case "report":
+		return auditReport(ctx, env, args)
+	case "-h", "--help", "help":
+		fmt.Fprintln(env.Stderr, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+		return nil
+	}
+	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)
+	return usage
+}
+
+func auditList(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit list", "audit list [--since 30d] [--action export] [--limit N] [--json]")
+	since := fs.String("since", "", "only records since this period (30d) or date")
+	action := fs.String("action", "", "only this action (export, convert, import, pull, purge, policy-change)")
+	limit := fs.Int("limit", 0, "only the last N records")
+	asJSON := fs.Bool("json", false, "write JSON")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	t, err := govSince(*since, env.Now())
+	if err != nil {
+		return err
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	recs, err := audit.List(ctx, db, audit.Filter{Since: t, Action: *action, Limit: *limit})
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return audit.NewReport(t, env.Now(), recs).Write(env.Stdout, "json")
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tACTION\tOUTCOME\tROWS\tEXPORT\tPURPOSE / REASON")
+	for _, r := range recs {
+		why := r.Purpose
+		if r.Reason != "" {
+			why = strings.TrimSpace(strings.TrimSuffix(why+" / "+r.Reason, " / "))
+			why = strings.TrimPrefix(why, "/ ")
+		}
+		if n := []rune(why); len(n) > 70 {
+			why = string(n[:69]) + "…"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Seq, r.Time.Local().Format("2006-01-02 15:04:05"), r.Actor, r.Action, r.Outcome, r.Rows, govDash(r.ExportID), strings.ReplaceAll(why, "\n", " "))
+	}
+	return tw.Flush()
+}
+
+func govDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func auditShow(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit show", "audit show N")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "audit show needs one record number", Hint: "run 'dingbook audit list' and pick a SEQ"}
+	}
+	seq, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || seq < 1 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", fs.Arg(0)), Hint: "run 'dingbook audit list' and pick a SEQ"}
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := audit.Get(ctx, db, seq)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Seq      int64  `json:"seq"`
+		PrevHash string `json:"prev_hash"`
+		Hash     string `json:"hash"`
+		audit.Record
+	}{r.Seq, r.PrevHash, r.Hash, r}
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(out)
+}
+
+func auditVerify(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit verify", "audit verify [--head HASH] [--json]")
+	anchor := fs.String("head", "", "also check that this head hash (from 'dingbook audit head', kept elsewhere) is in the log")
+	asJSON := fs.Bool("json", false, "write the result as JSON")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := audit.VerifyAgainst(ctx, db, *anchor)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+	} else if res.OK {
+		fmt.Fprintf(env.Stdout, "audit log OK: %d records, head %d %s\n", res.Records, res.HeadSeq, res.HeadHash)
+	}
+	if !res.OK {
+		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit log verification failed at record %d: %s", res.FirstBad, res.Problem),
+			Hint: "the audit log was tampered with or damaged; keep a copy of " + store.DBName + " for investigation and inform the data protection officer"}
+	}
+	return nil
+}
+
+func auditHead(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit head", "audit head")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	seq, hash, err := audit.Head(ctx, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "%d %s\n", seq, hash)
+	return nil
+}
+
+func auditReport(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit report", "audit report [--since 30d] [--until DATE] [--action A] [--format table|csv|json]")
+	since := fs.String("since", "30d", "period back from now (30d) or a date")
+	until := fs.String("until", "", "end date (default now)")
+	action := fs.String("action", "", "only this action")
+	format := fs.String("format", "table", "table, csv or json")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	now := env.Now()
+	s, err := govSince(*since, now)
+	if err != nil {
+		return err
+	}
+	u := now
+	if *until != "" {
+		if u, err = govSince(*until, now); err != nil {
+			return err
+		}
+	}
+	switch *format {
+	case "table", "csv", "json":
+	default:
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--format %q is not known", *format), Hint: "use --format table, csv or json"}
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	recs, err := audit.List(ctx, db, audit.Filter{Since: s, Until: u.Add(time.Nanosecond), Action: *action})
+	if err != nil {
+		return err
+	}
+	return audit.NewReport(s, u, recs).Write(env.Stdout, *format)
+}

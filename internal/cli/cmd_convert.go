@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+)
+
+func init() {
+	Register(&Command{Name: "convert", Short: "convert a member file to another format (xlsx, csv → xlsx, csv, vcf, jsonl)", Run: runConvert})
+}
+
+// convertFormat maps an output file's extension to an export format.
+func convertFormat(path string) (string, error) {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	switch ext {
+	case "xlsx", "csv", "vcf", "jsonl":
+		return ext, nil
+	case "vcard":
+		return "vcf", nil
+	}
+	return "", &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s: cannot tell the output format from the extension %q", path, filepath.Ext(path)),
+		Hint: "name the output file .xlsx, .csv, .vcf or .jsonl"}
+}
+
+func runConvert(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "convert", "convert [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl)")
+	var ef exportFlags
+	ef.register(fs, "full")
+	var cons consoleFlags
+	cons.register(fs)
+	overwrite := fs.Bool("overwrite", false, "replace OUT if it exists")
+	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
+	// Flags may come before, between or after IN and OUT.
+	var pos []string
+	for {
+		if err := ParseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if len(pos) != 2 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("convert takes IN and OUT, got %d argument(s)", len(pos)),
+			Hint: "example: dingbook convert members.xlsx contacts.vcf"}
+	}
+	in, out := env.Path(pos[0]), env.Path(pos[1])
+	format, err := convertFormat(out)
+	if err != nil {
+		return err
+	}
+	if abs1, _ := filepath.Abs(in); abs1 != "" {
+		if abs2, _ := filepath.Abs(out); abs1 == abs2 {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: "IN and OUT are the same file: " + in, Hint: "write to another file name"}
+		}
+	}
+	co, err := cons.options()
+	if err != nil {
+		return err
+	}
+	org, err := readMemberFile(env, in, co)
+	if err != nil {
+		return err
+	}
+	opts := export.Options{
+		Dir: filepath.Dir(out), Formats: []string{format}, Paths: map[string]string{format: out},
+		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(),
+	}
+	ef.apply(&opts, "full")
+	res, err := export.Run(ctx, dingbook.OrgDirectory{Org: org}, opts)
+	if err != nil {
+		return err
+	}
+	printExport(env, res, opts.Headers)
+	if *jsonOut {
+		sum := ExportSummary{Source: "file:" + pos[0], Files: res.Files, Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+	}
+	return nil
+}

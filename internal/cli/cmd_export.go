@@ -1,0 +1,274 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/format/csv"
+	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/pull"
+	"github.com/dingbook/dingbook/source/console"
+	"github.com/dingbook/dingbook/store"
+)
+
+func init() {
+	Register(&Command{Name: "export", Short: "export the address book to xlsx, csv, vcf or jsonl files", Run: runExport})
+}
+
+// listFlag is a repeatable flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// splitList splits "a,b, c" into its non-empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// exportFlags are the flags export and convert share.
+type exportFlags struct {
+	fields, profile, headers, mask, encoding, vcardVersion string
+	lf, keepFormula                                        bool
+}
+
+func (f *exportFlags) register(fs *flag.FlagSet, defaultProfile string) {
+	fs.StringVar(&f.fields, "fields", "", "ordered field keys, comma-separated (e.g. name,dept,mobile,extension.爱好)")
+	fs.StringVar(&f.profile, "profile", "", "named field set: minimal, contact or full (default "+defaultProfile+")")
+	fs.StringVar(&f.headers, "headers", "zh", "column header language: zh (as the console writes them), en or id")
+	fs.StringVar(&f.mask, "mask", "", "fields to mask: mobile (keeps the first 3 and last 4 digits)")
+	fs.StringVar(&f.encoding, "encoding", csv.UTF8BOM, "CSV encoding: utf-8-bom, utf-8, gb18030 or utf-16le")
+	fs.BoolVar(&f.lf, "lf", false, "end CSV lines with LF instead of CRLF")
+	fs.BoolVar(&f.keepFormula, "keep-formula-text", false, "xlsx: do not prefix ' to text starting with = + - @ (cells stay text, never formulas)")
+	fs.StringVar(&f.vcardVersion, "vcard-version", "3.0", "vCard version: 3.0 (phones) or 4.0")
+}
+
+func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
+	o.Fields = splitList(f.fields)
+	o.Profile = f.profile
+	if len(o.Fields) == 0 && o.Profile == "" {
+		o.Profile = defaultProfile
+	}
+	o.Headers = f.headers
+	o.Mask = splitList(f.mask)
+	o.CSV = csv.Options{Encoding: f.encoding, LF: f.lf}
+	o.XLSX.KeepFormulaText = f.keepFormula
+	version := f.vcardVersion
+	o.VCard = func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
+		return vcard.New(w, vcard.Options{Version: version, Company: company, CorpID: corpID}), nil
+	}
+}
+
+// ExportSummary is what export --json prints.
+type ExportSummary struct {
+	Source     string         `json:"source"`
+	SnapshotID int64          `json:"snapshot_id,omitempty"`
+	Files      []export.File  `json:"files"`
+	Rows       int            `json:"rows"`
+	Fields     []string       `json:"fields"`
+	DeptIDs    []int64        `json:"dept_ids,omitempty"`
+	LeftOut    export.LeftOut `json:"left_out"`
+}
+
+// readMemberFile reads an admin-console member file (source/console) and
+// tells people on stderr what the reader skipped or guessed.
+func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org, error) {
+	org, rep, err := console.ReadFile(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if rep != nil {
+		fmt.Fprintf(env.Stderr, "dingbook: read %d people from %s", rep.Rows, path)
+		if rep.Sheet != "" {
+			fmt.Fprintf(env.Stderr, " (sheet %q, header row %d)", rep.Sheet, rep.HeaderRow)
+		}
+		fmt.Fprintln(env.Stderr)
+		if len(rep.Unknown) > 0 {
+			fmt.Fprintf(env.Stderr, "dingbook: kept unknown columns as custom fields: %s\n", strings.Join(rep.Unknown, ", "))
+		}
+		for i, w := range append(append([]string(nil), rep.Skipped...), rep.Warnings...) {
+			if i == 20 {
+				fmt.Fprintf(env.Stderr, "dingbook: … and %d more notes\n", len(rep.Skipped)+len(rep.Warnings)-20)
+				break
+			}
+			fmt.Fprintf(env.Stderr, "dingbook: note: %s\n", w)
+		}
+	}
+	return org, nil
+}
+
+// consoleFlags are the flags for reading a console member file.
+type consoleFlags struct {
+	maps           listFlag
+	sheet, company string
+}
+
+func (c *consoleFlags) register(fs *flag.FlagSet) {
+	fs.Var(&c.maps, "map", "map a column header to a field, e.g. --map '手机号码=mobile' (repeatable; '-' ignores the column)")
+	fs.StringVar(&c.sheet, "sheet", "", "sheet of the member file to read (default: the first)")
+	fs.StringVar(&c.company, "company", "", "company (root department) name of the member file (default: the file name)")
+}
+
+func (c *consoleFlags) options() (console.Options, error) {
+	o := console.Options{Sheet: c.sheet, Company: c.company}
+	for _, m := range c.maps {
+		h, k, ok := strings.Cut(m, "=")
+		if !ok || strings.TrimSpace(h) == "" || strings.TrimSpace(k) == "" {
+			return o, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--map %q is not HEADER=FIELD", m), Hint: "example: --map '手机号码=mobile'"}
+		}
+		if o.Map == nil {
+			o.Map = map[string]string{}
+		}
+		o.Map[strings.TrimSpace(h)] = strings.TrimSpace(k)
+	}
+	return o, nil
+}
+
+func runExport(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "export", "export [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--snapshot ID | --pull | --from FILE] [--json]")
+	var ef exportFlags
+	ef.register(fs, export.DefaultProfile)
+	formats := fs.String("format", "xlsx", "output formats, comma-separated: xlsx, csv, vcf, jsonl")
+	out := fs.String("out", "dingbook-export", "output directory (created 0700)")
+	var depts listFlag
+	fs.Var(&depts, "dept", "department name, path (研发部/后端组) or id; repeatable; sub-departments included")
+	noSub := fs.Bool("no-subdepts", false, "only direct members of --dept, not of its sub-departments")
+	inactive := fs.Bool("include-inactive", false, "include people who have not activated DingTalk (left out by default)")
+	snapID := fs.Int64("snapshot", 0, "export this snapshot id (default: the latest)")
+	doPull := fs.Bool("pull", false, "pull from DingTalk first, then export that snapshot")
+	from := fs.String("from", "", "export an admin-console member file (xlsx/csv) instead of a snapshot")
+	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
+	var cons consoleFlags
+	cons.register(fs)
+	var cf credFlags
+	fs.StringVar(&cf.config, "config", "", "with --pull: config file with profiles (default $DINGBOOK_HOME/config.yaml)")
+	fs.StringVar(&cf.profile, "config-profile", "", "with --pull: profile of the config file to use")
+	fs.IntVar(&cf.qps, "qps", 0, "with --pull: calls per second per DingTalk API")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "export takes no arguments, got " + strings.Join(fs.Args(), " "), Hint: "give departments with --dept; run 'dingbook export -h'"}
+	}
+	n := 0
+	for _, b := range []bool{*snapID != 0, *doPull, *from != ""} {
+		if b {
+			n++
+		}
+	}
+	if n > 1 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--snapshot, --pull and --from exclude each other", Hint: "choose one source"}
+	}
+	opts := export.Options{
+		Dir: env.Path(*out), Formats: splitList(*formats), Depts: depts, NoSubdepts: *noSub,
+		IncludeInactive: *inactive, Now: env.Now(),
+	}
+	ef.apply(&opts, "")
+
+	sum := ExportSummary{}
+	var dir dingbook.Directory
+	switch {
+	case *from != "":
+		co, err := cons.options()
+		if err != nil {
+			return err
+		}
+		org, err := readMemberFile(env, env.Path(*from), co)
+		if err != nil {
+			return err
+		}
+		dir = dingbook.OrgDirectory{Org: org}
+		sum.Source = "file:" + *from
+	case *doPull:
+		client, cred, err := newClient(env, &cf)
+		if err != nil {
+			return err
+		}
+		db, err := openDB(ctx, env)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		res, err := pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
+		if err != nil {
+			return err
+		}
+		printReceipt(env.Stderr, res, cred)
+		if !res.Snapshot.Receipt.Complete {
+			return pull.IncompleteError(res.Snapshot.Receipt)
+		}
+		if err := pull.Save(ctx, db, res, env.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)
+		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
+		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
+	default:
+		db, err := openDB(ctx, env)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		id := *snapID
+		if id == 0 {
+			if id, err = db.LatestSnapshotID(ctx); err != nil {
+				return err
+			}
+		}
+		sd, err := db.Directory(ctx, id)
+		if err != nil {
+			return err
+		}
+		dir = sd
+		sum.Source, sum.SnapshotID = "snapshot:"+strconv.FormatInt(id, 10), id
+	}
+
+	res, err := export.Run(ctx, dir, opts)
+	if err != nil {
+		return err
+	}
+	sum.Files, sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut = res.Files, res.Rows, res.Fields, res.Depts, res.LeftOut
+	printExport(env, res, opts.Headers)
+	if *jsonOut {
+		b, _ := json.MarshalIndent(sum, "", "  ")
+		fmt.Fprintln(env.Stdout, string(b))
+	}
+	return nil
+}
+
+func openDB(ctx context.Context, env *Env) (*store.DB, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, home)
+}
+
+// printExport tells people on stderr what was written and what was left out.
+func printExport(env *Env, res *export.Result, lang string) {
+	for _, f := range res.Files {
+		fmt.Fprintf(env.Stderr, "dingbook: wrote %s (%s, %d rows, %d bytes)\n", f.Path, f.Format, f.Rows, f.Bytes)
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: %s\n", res)
+	if lang == "zh" || lang == "" {
+		for _, f := range res.Files {
+			if f.Format == "xlsx" || f.Format == "csv" {
+				fmt.Fprintln(env.Stderr, "dingbook: note: uploading an edited file back into the DingTalk console overwrites the members it lists")
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
+)
+
+func exportEnv(t *testing.T) (*Env, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	home := t.TempDir()
+	var out, errb bytes.Buffer
+	env := &Env{
+		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string {
+			if k == "DINGBOOK_HOME" {
+				return home
+			}
+			return ""
+		},
+		Now:   func() time.Time { return time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC) },
+		Actor: "tester", Dir: t.TempDir(),
+	}
+	return env, &out, &errb
+}
+
+func saveSnapshot(t *testing.T, env *Env, org dingbook.Org) int64 {
+	t.Helper()
+	db, err := store.Open(context.Background(), env.Getenv("DINGBOOK_HOME"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := &dingbook.Snapshot{Source: "test", TakenAt: env.Now(), Org: org}
+	if err := db.SaveSnapshot(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+	return s.ID
+}
+
+func TestExportCommandFromSnapshot(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 120, Seed: 4})
+	id := saveSnapshot(t, env, truth.Org)
+	active := 0
+	for _, p := range truth.Org.People {
+		if p.Active {
+			active++
+		}
+	}
+	code := Main(context.Background(), []string{"export", "--format", "xlsx,csv,vcf,jsonl", "--out", "out", "--profile", "contact", "--json"}, env)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, out)
+	}
+	if sum.SnapshotID != id || sum.Rows != active || sum.LeftOut.Inactive != len(truth.Org.People)-active || len(sum.Files) != 4 {
+		t.Fatalf("summary %+v (active %d of %d)", sum, active, len(truth.Org.People))
+	}
+	for _, f := range sum.Files {
+		if filepath.Dir(f.Path) != filepath.Join(env.Dir, "out") || !strings.HasPrefix(filepath.Base(f.Path), "export-20261126T100000Z.") {
+			t.Errorf("file path %s", f.Path)
+		}
+		if f.Rows != active || f.Bytes == 0 || len(f.SHA256) != 64 {
+			t.Errorf("file %+v", f)
+		}
+	}
+	vcf, err := os.ReadFile(filepath.Join(env.Dir, "out", "export-20261126T100000Z.vcf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(vcf), "BEGIN:VCARD"); n != active {
+		t.Fatalf("%d vCards, want %d", n, active)
+	}
+	if !strings.Contains(errb.String(), "inactive") {
+		t.Fatalf("stderr does not report the inactive left out: %s", errb)
+	}
+}
+
+func TestExportCommandErrors(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	if code := Main(context.Background(), []string{"export"}, env); code != ExitNotFound || !strings.Contains(errb.String(), "hint:") {
+		t.Fatalf("no snapshot: exit %d: %s", code, errb)
+	}
+	org := dingbook.Org{Name: "示例公司", Depts: []dingbook.Department{
+		{ID: 1, Name: "示例公司"}, {ID: 2, Name: "研发部", ParentID: 1}, {ID: 3, Name: "后端组", ParentID: 2},
+		{ID: 4, Name: "市场部", ParentID: 1}, {ID: 5, Name: "后端组", ParentID: 4}}}
+	saveSnapshot(t, env, org)
+	errb.Reset()
+	code := Main(context.Background(), []string{"export", "--dept", "后端组"}, env)
+	if code != ExitUsage || !strings.Contains(errb.String(), "研发部/后端组 (id 3)") || !strings.Contains(errb.String(), "市场部/后端组 (id 5)") {
+		t.Fatalf("ambiguous dept: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	code = Main(context.Background(), []string{"export", "--fields", "name,salary"}, env)
+	if code != ExitUsage || !strings.Contains(errb.String(), "valid fields") {
+		t.Fatalf("unknown field: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	code = Main(context.Background(), []string{"export", "--format", "pdf"}, env)
+	if code != ExitUsage || !strings.Contains(errb.String(), `"pdf"`) {
+		t.Fatalf("unknown format: exit %d: %s", code, errb)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(env.Dir, "dingbook-export")); len(entries) != 0 {
+		t.Fatalf("failed exports left files: %v", entries)
+	}
+}
+
+// TestConvertCommand converts a console-style xlsx (as dingbook writes it)
+// to vcf, csv and jsonl, with flags before and after the arguments.
+func TestConvertCommand(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 60, Seed: 5})
+	saveSnapshot(t, env, truth.Org)
+	if code := Main(context.Background(), []string{"export", "--format", "xlsx", "--out", ".", "--profile", "full", "--include-inactive"}, env); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errb)
+	}
+	in := "export-20261126T100000Z.xlsx"
+	for _, args := range [][]string{
+		{"convert", in, "contacts.vcf"},
+		{"convert", "--encoding", "gb18030", in, "members.csv"},
+		{"convert", in, "people.jsonl", "--json", "--fields", "name,mobile,dept"},
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := Main(context.Background(), args, env); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb)
+		}
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Rows != len(truth.Org.People) {
+		t.Fatalf("convert --json: %v %+v\n%s", err, sum, out)
+	}
+	vcf, _ := os.ReadFile(filepath.Join(env.Dir, "contacts.vcf"))
+	if n := strings.Count(string(vcf), "BEGIN:VCARD"); n != len(truth.Org.People) {
+		t.Fatalf("%d cards, want %d", n, len(truth.Org.People))
+	}
+	// python reads the gb18030 CSV
+	script := `import csv, sys
+with open(sys.argv[1], encoding='gb18030', newline='') as f:
+    rows = list(csv.reader(f))
+print(len(rows) - 1, rows[0][0])`
+	pyOut, err := exec.Command("/usr/bin/python3", "-c", script, filepath.Join(env.Dir, "members.csv")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python: %v %s", err, pyOut)
+	}
+	if got, want := strings.TrimSpace(string(pyOut)), fmt.Sprintf("%d 姓名", len(truth.Org.People)); got != want {
+		t.Fatalf("python read %q", got)
+	}
+	jl, _ := os.ReadFile(filepath.Join(env.Dir, "people.jsonl"))
+	first := strings.SplitN(string(jl), "\n", 2)[0]
+	var m map[string]any
+	if err := json.Unmarshal([]byte(first), &m); err != nil || len(m) != 4 {
+		t.Fatalf("restricted jsonl line %s (%v)", first, err)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"convert", in, "contacts.vcf"}, env); code == 0 || !strings.Contains(errb.String(), "exists") {
+		t.Fatalf("overwrote without --overwrite: exit %d %s", code, errb)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"convert", in, "x.pdf"}, env); code != ExitUsage {
+		t.Fatalf("unknown extension: exit %d %s", code, errb)
+	}
+}
+
+// TestExportCommandPull pulls from the in-process simulator, stores the
+// snapshot, and exports it in one run.
+func TestExportCommandPull(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 80, Depts: 6, Seed: 7})
+	srv := httptest.NewServer(sim.New(sim.Config{Truth: truth}))
+	defer srv.Close()
+	app := sim.DefaultApp()
+	home := env.Getenv("DINGBOOK_HOME")
+	env.Getenv = func(k string) string {
+		switch k {
+		case "DINGBOOK_HOME":
+			return home
+		case "DINGTALK_API_BASE":
+			return srv.URL
+		case "DINGTALK_APP_KEY":
+			return app.Key
+		case "DINGTALK_APP_SECRET":
+			return app.Secret
+		}
+		return ""
+	}
+	code := Main(context.Background(), []string{"export", "--pull", "--format", "jsonl", "--include-inactive", "--json"}, env)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if sum.SnapshotID == 0 || sum.Rows != len(truth.Org.People) {
+		t.Fatalf("summary %+v, want %d people from a stored snapshot", sum, len(truth.Org.People))
+	}
+	if strings.Contains(errb.String(), app.Secret) || strings.Contains(out.String(), app.Secret) {
+		t.Fatal("the app secret reached the output")
+	}
+	// the stored snapshot exports the same people again
+	out.Reset()
+	if code := Main(context.Background(), []string{"export", "--snapshot", fmt.Sprint(sum.SnapshotID), "--format", "csv", "--include-inactive", "--json", "--out", "again"}, env); code != 0 {
+		t.Fatalf("second export: exit %d: %s", code, errb)
+	}
+	var again ExportSummary
+	json.Unmarshal(out.Bytes(), &again)
+	if again.Rows != sum.Rows {
+		t.Fatalf("snapshot export %d rows, pull export %d", again.Rows, sum.Rows)
+	}
+}

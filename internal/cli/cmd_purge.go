@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/govern"
+)
+
+func init() {
+	Register(&Command{Name: "purge", Short: "delete expired exports and old snapshots (as the policy says)", Run: runPurge})
+}
+
+func runPurge(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "purge", "purge [--dry-run] [--policy FILE] [--json]")
+	dry := fs.Bool("dry-run", false, "only show what would be deleted")
+	polPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml)")
+	asJSON := fs.Bool("json", false, "write JSON")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("purge: unexpected argument %q", fs.Arg(0)), Hint: "run 'dingbook purge --dry-run' to see what would go"}
+	}
+	db, err := govOpenDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	p := *polPath
+	if p != "" {
+		p = env.Path(p)
+	}
+	pol, err := govern.LoadPolicy(ctx, db, p, env.Actor)
+	if err != nil {
+		return err
+	}
+	items, err := govern.Purge(ctx, db, pol, govern.PurgeOptions{DryRun: *dry, Actor: env.Actor, Now: env.Now()})
+	if *asJSON {
+		if items == nil {
+			items = []govern.PurgeItem{}
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(items)
+	} else {
+		verb := "deleted"
+		if *dry {
+			verb = "would delete"
+		}
+		for _, it := range items {
+			what := it.ID
+			if it.Path != "" {
+				what += " " + it.Path
+			}
+			fmt.Fprintf(env.Stdout, "%s %s %s (%s)\n", verb, it.Kind, what, it.Why)
+		}
+		if len(items) == 0 {
+			fmt.Fprintln(env.Stderr, "dingbook: nothing to purge")
+		}
+	}
+	return err
+}

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/source/console"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
+)
+
+func init() {
+	Register(&Command{Name: "quality", Short: "report missing, invalid and duplicate data of a snapshot or a file", Run: runQuality})
+}
+
+// runQuality prints the quality report of a snapshot (default: the
+// newest) or of a file (--from: a console member file, or an exact org in
+// JSON/YAML). The report goes to stdout (text, or JSON with --json); one
+// summary line goes to stderr. --fail-on makes the exit status 1 (after
+// printing the report) when any listed problem occurs.
+func runQuality(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE] [--region CN] [--dedupe RULE] [--report FILE.json [--force]] [--json] [--fail-on PROBLEM,...]")
+	snapID := fs.Int64("snapshot", 0, "report on snapshot `ID` (default: the newest)")
+	from := fs.String("from", "", "report on a `FILE` instead: a console member file (.xlsx/.csv) or an org in .json/.yaml")
+	region := fs.String("region", clean.DefaultRegion, "default `REGION` for mobiles without a state code (ISO 3166, e.g. CN, ID)")
+	dedupe := fs.String("dedupe", "", "merge imported rows (no userid) that are one person: `RULE` job-number, mobile-name or default (job-number, then mobile-name)")
+	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600)")
+	force := fs.Bool("force", false, "replace an existing --report file")
+	jsonOut := fs.Bool("json", false, "print the report as JSON instead of text")
+	failOn := fs.String("fail-on", "", "exit with status 1 if any of these comma-separated `PROBLEMS` occurs (e.g. missing-mobile,duplicate-mobile)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "quality takes no arguments, got " + strings.Join(fs.Args(), " "), Hint: "use --from FILE for a file, --snapshot ID for a snapshot"}
+	}
+	if *from != "" && *snapID != 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--from and --snapshot exclude each other", Hint: "choose either a file (--from) or a snapshot (--snapshot)"}
+	}
+	reg := strings.ToUpper(strings.TrimSpace(*region))
+	if !clean.ValidRegion(reg) {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--region %q is not a known region", *region), Hint: "use an ISO 3166 country code such as CN, ID, SG, US"}
+	}
+	failSet, err := clean.ParseProblems(*failOn)
+	if err != nil {
+		return err
+	}
+	if *dedupe != "" && *dedupe != clean.RuleJobNumber && *dedupe != clean.RuleMobileName && *dedupe != clean.RuleDefault {
+		_, err := clean.Dedupe(&dingbook.Org{}, *dedupe)
+		return err
+	}
+
+	var dir dingbook.Directory
+	source := ""
+	var org *dingbook.Org
+	if *from != "" {
+		path := env.Path(*from)
+		source = "file:" + filepath.Base(path)
+		org, err = readOrgFile(path)
+		if err != nil {
+			return err
+		}
+	} else {
+		home, err := store.Home(env.Getenv)
+		if err != nil {
+			return err
+		}
+		db, err := store.Open(ctx, home)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		id := *snapID
+		if id == 0 {
+			if id, err = db.LatestSnapshotID(ctx); err != nil {
+				return err
+			}
+		}
+		source = fmt.Sprintf("snapshot:%d", id)
+		if *dedupe != "" {
+			s, err := db.LoadSnapshot(ctx, id)
+			if err != nil {
+				return err
+			}
+			org = &s.Org
+		} else {
+			sd, err := db.Directory(ctx, id)
+			if err != nil {
+				return err
+			}
+			dir = sd
+		}
+	}
+	var merges []clean.Merge
+	if org != nil {
+		if *dedupe != "" {
+			if merges, err = clean.DedupeRegion(org, *dedupe, reg); err != nil {
+				return err
+			}
+			for _, m := range merges {
+				fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
+			}
+		}
+		dir = dingbook.OrgDirectory{Org: org}
+	}
+
+	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg})
+	if err != nil {
+		return err
+	}
+	rep.Source = source
+	rep.Merges = merges
+
+	if *reportPath != "" {
+		path := env.Path(*reportPath)
+		f, err := fileutil.Create(path, *force)
+		if err != nil {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --force to replace it", Err: err}
+		}
+		if err := rep.WriteJSON(ctx, f, dir); err != nil {
+			f.Abort()
+			return err
+		}
+		if err := f.Commit(); err != nil {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "check the directory's free space and permissions", Err: err}
+		}
+		fmt.Fprintf(env.Stderr, "dingbook: wrote %s\n", path)
+	}
+	if *jsonOut {
+		err = rep.WriteJSON(ctx, env.Stdout, dir)
+	} else {
+		err = rep.WriteText(ctx, env.Stdout, dir)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: quality: %s\n", rep.Summary())
+
+	if failSet != 0 {
+		var tripped []string
+		for _, p := range failSet.List() {
+			if n := rep.Counts[p]; n > 0 {
+				tripped = append(tripped, fmt.Sprintf("%s (%d)", p, n))
+			}
+		}
+		if len(tripped) > 0 {
+			fmt.Fprintf(env.Stderr, "dingbook: quality: failing because of %s\n", strings.Join(tripped, ", "))
+			return ErrSilent
+		}
+	}
+	return nil
+}
+
+// readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
+// console member file (anything else).
+func readOrgFile(path string) (*dingbook.Org, error) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".json", ".yaml", ".yml":
+		t, err := gen.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		return &t.Org, nil
+	}
+	org, _, err := console.ReadFile(path, console.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if org == nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s: no members read", path), Hint: "pass the member file exported from the DingTalk admin console (.xlsx or .csv)"}
+	}
+	return org, nil
+}

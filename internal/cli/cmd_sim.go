@@ -1,0 +1,156 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+func init() {
+	Register(&Command{
+		Name:  "sim",
+		Short: "serve the local DingTalk API simulator (for tests and demos)",
+		Run:   runSim,
+	})
+}
+
+// simReady, if set, receives the listening address (tests use it).
+var simReady func(addr string)
+
+func runSim(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "sim", "sim [--addr 127.0.0.1:8765] [--users N --depts M --seed S | --org FILE] [fault flags]")
+	addr := fs.String("addr", "127.0.0.1:8765", "listen address (port 0 picks a free port)")
+	users := fs.Int("users", 200, "people in the generated org")
+	depts := fs.Int("depts", 20, "departments in the generated org (root included)")
+	seed := fs.Int64("seed", 1, "generator seed")
+	corp := fs.String("corp", "", "organisation name (default "+gen.DefaultCorpName+")")
+	orgFile := fs.String("org", "", "serve this exact org (.json, .yaml or .yml) instead of a generated one")
+	qps := fs.Int("qps", 20, "per-app per-API calls per second before 88/90018 (0 or negative: unlimited)")
+	globalQPS := fs.Int("global-qps", 0, "per-API calls per second across apps before 88/90002 (0: off)")
+	latency := fs.Duration("latency", 0, "latency added to every request")
+	transient := fs.Float64("transient", 0, "fraction of API calls answered -1 系统繁忙")
+	http5xx := fs.Float64("http5xx", 0, "fraction answered HTTP 502/503 with an HTML body")
+	resets := fs.Float64("resets", 0, "fraction of connections reset without a response")
+	burst := fs.Duration("throttle-burst", 0, "every 2s, answer all calls 88/90018 for this long")
+	ttl := fs.Duration("token-ttl", 7200*time.Second, "access token lifetime")
+	empty := fs.String("empty", "empty", "unset text fields: 'empty' (\"\") or 'omit'")
+	expired := fs.String("expired-code", "40014", "expired token error: 40014, 42001 or 42001-plain")
+	noMobile := fs.Bool("no-mobile-field", false, "the app lacks 企业员工手机号信息 (no mobile/state_code)")
+	noEmail := fs.Bool("no-email-field", false, "the app lacks 邮箱等个人信息 (no email/org_email/work_place/remark/extension)")
+	rangeDepts := fs.String("range-depts", "", "contact range: comma-separated department ids (default: whole org)")
+	rangeUsers := fs.String("range-users", "", "contact range: comma-separated userids")
+	whitelist := fs.String("ip-whitelist", "", "comma-separated caller IPs allowed (default: any)")
+	stringNumbers := fs.Bool("string-numbers", false, "quote numbers and booleans in responses like the doc examples")
+	extras := fs.Bool("extras", false, "add undocumented fields clients must ignore")
+	verbose := fs.Bool("v", false, "log every request to stderr")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	bad := func(flag, msg, hint string) error {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "sim: --" + flag + " " + msg, Hint: hint}
+	}
+	if *empty != "empty" && *empty != "omit" {
+		return bad("empty", fmt.Sprintf("%q is not 'empty' or 'omit'", *empty), "use --empty empty or --empty omit")
+	}
+	switch *expired {
+	case "40014", "42001", "42001-plain":
+	default:
+		return bad("expired-code", fmt.Sprintf("%q is not supported", *expired), "use 40014, 42001 or 42001-plain")
+	}
+	for name, v := range map[string]float64{"transient": *transient, "http5xx": *http5xx, "resets": *resets} {
+		if v < 0 || v > 1 {
+			return bad(name, fmt.Sprintf("%v is not a fraction between 0 and 1", v), "e.g. --"+name+" 0.05")
+		}
+	}
+	if *users < 0 || *depts < 1 {
+		return bad("users/--depts", "must be ≥ 0 and ≥ 1", "e.g. --users 200 --depts 20")
+	}
+	var truth *gen.Truth
+	if *orgFile != "" {
+		t, err := gen.Load(env.Path(*orgFile))
+		if err != nil {
+			return err
+		}
+		truth = t
+	} else {
+		truth = gen.Generate(gen.Options{Users: *users, Depts: *depts, Seed: *seed, CorpName: *corp})
+	}
+	app := sim.DefaultApp()
+	app.NoMobileField, app.NoEmailField = *noMobile, *noEmail
+	for _, f := range simSplitList(*rangeDepts) {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || id < 1 {
+			return bad("range-depts", fmt.Sprintf("%q is not a department id", f), "give ids like --range-depts 1,400001887")
+		}
+		app.RangeDepts = append(app.RangeDepts, id)
+	}
+	app.RangeUsers = simSplitList(*rangeUsers)
+	app.IPWhitelist = simSplitList(*whitelist)
+	cfg := sim.Config{
+		Truth:              truth,
+		Apps:               []sim.App{app},
+		QPS:                *qps,
+		GlobalQPS:          *globalQPS,
+		EmptyFields:        *empty,
+		ExpiredTokenCode:   *expired,
+		StringNumbers:      *stringNumbers,
+		Extras:             *extras,
+		Seed:               *seed,
+		Faults:             sim.Faults{TransientRate: *transient, HTTP5xxRate: *http5xx, ResetRate: *resets, Latency: *latency, ThrottleBurst: *burst, TokenTTL: *ttl},
+		ListsubWithoutDept: "root",
+	}
+	if *verbose {
+		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, format+"\n", a...) }
+	}
+	if cfg.QPS == 0 {
+		cfg.QPS = -1
+	}
+	srv := sim.New(cfg)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "sim: cannot listen on " + *addr, Hint: "pick another --addr, e.g. --addr 127.0.0.1:0", Err: err}
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(env.Stdout, "export DINGTALK_API_BASE=%s\n", base)
+	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_KEY=%s\n", app.Key)
+	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_SECRET=%s\n", app.Secret)
+	fmt.Fprintf(env.Stderr, "dingbook sim: serving %q (%d departments, %d people, %d restricted) at %s; Ctrl-C stops\n",
+		truth.Org.Name, len(truth.Org.Depts), len(truth.Org.People), len(truth.Restricted), base)
+	if simReady != nil {
+		simReady(ln.Addr().String())
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "sim: server stopped", Err: err}
+	}
+}
+
+func simSplitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}

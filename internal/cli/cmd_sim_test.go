@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runSimCmd starts "dingbook sim args..." in-process and returns its
+// base URL, key and secret (parsed from the export lines) and a stop
+// function returning the exit code.
+func runSimCmd(t *testing.T, args ...string) (base, key, secret string, stop func() int) {
+	t.Helper()
+	ready := make(chan string, 1)
+	simReady = func(addr string) { ready <- addr }
+	t.Cleanup(func() { simReady = nil })
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, append([]string{"sim", "--addr", "127.0.0.1:0"}, args...), env) }()
+	select {
+	case <-ready:
+	case code := <-done:
+		cancel()
+		t.Fatalf("sim exited %d: %s", code, stderr.String())
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("sim did not start")
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "export DINGTALK_API_BASE="); ok {
+			base = v
+		}
+		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_KEY="); ok {
+			key = v
+		}
+		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_SECRET="); ok {
+			secret = v
+		}
+	}
+	if base == "" || key == "" || secret == "" {
+		cancel()
+		t.Fatalf("stdout lacks the export lines: %q", stdout.String())
+	}
+	if !strings.Contains(stderr.String(), "dingbook sim: serving") {
+		t.Errorf("stderr summary: %q", stderr.String())
+	}
+	return base, key, secret, func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(5 * time.Second):
+			t.Fatal("sim did not stop")
+			return -1
+		}
+	}
+}
+
+func simCount(t *testing.T, base, key, secret string) string {
+	t.Helper()
+	res, err := http.Get(base + "/gettoken?appkey=" + key + "&appsecret=" + secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	res, err = http.Post(base+"/topapi/user/count?access_token="+tok.AccessToken, "application/json", strings.NewReader(`{"only_active":false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Errcode int `json:"errcode"`
+		Result  struct {
+			Count json.Number `json:"count"`
+		} `json:"result"`
+	}
+	json.NewDecoder(res.Body).Decode(&out)
+	return out.Result.Count.String()
+}
+
+func TestSimCommandGenerated(t *testing.T) {
+	base, key, secret, stop := runSimCmd(t, "--users", "57", "--depts", "6", "--seed", "3", "--transient", "0")
+	if got := simCount(t, base, key, secret); got != "57" {
+		t.Errorf("count %q, want 57", got)
+	}
+	if code := stop(); code != ExitOK {
+		t.Errorf("exit %d", code)
+	}
+}
+
+func TestSimCommandOrgFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "org.yaml")
+	os.WriteFile(path, []byte("name: T\ndepartments: [{dept_id: 1, name: T}]\npeople:\n  - {userid: a, name: A}\n  - {userid: b, name: B}\n"), 0o600)
+	base, key, secret, stop := runSimCmd(t, "--org", path)
+	if got := simCount(t, base, key, secret); got != "2" {
+		t.Errorf("count %q, want 2", got)
+	}
+	stop()
+}
+
+func TestSimCommandBadFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--empty", "blank"}, ExitUsage, "--empty"},
+		{[]string{"--expired-code", "1"}, ExitUsage, "--expired-code"},
+		{[]string{"--transient", "2"}, ExitUsage, "--transient"},
+		{[]string{"--range-depts", "x"}, ExitUsage, "--range-depts"},
+		{[]string{"--org", "/nonexistent/org.json"}, ExitNotFound, "/nonexistent/org.json"},
+		{[]string{"--bogus"}, ExitUsage, "bogus"},
+	} {
+		var stdout, stderr bytes.Buffer
+		env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Now: time.Now}
+		code := Main(context.Background(), append([]string{"sim", "--addr", "127.0.0.1:0"}, c.args...), env)
+		if code != c.code || !strings.Contains(stderr.String(), c.want) || !strings.Contains(stderr.String(), "hint:") {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, stderr.String())
+		}
+		if stdout.Len() != 0 {
+			t.Errorf("%v: stdout %q", c.args, stdout.String())
+		}
+	}
+}

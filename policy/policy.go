@@ -1,0 +1,435 @@
+// Package policy reads dingbook's export policy: which profiles and fields
+// may be exported, which legal bases are accepted, how long exports may be
+// kept, whether unencrypted output or hidden mobiles are allowed, who may
+// export, and the company name and DPO contact printed in notices.
+//
+// The policy is a YAML file at $DINGBOOK_HOME/policy.yaml or the path given
+// with --policy. A missing file means Default(): the safe defaults. Load
+// reports errors with line numbers. The policy's Hash lets the audit log
+// notice when it changes.
+//
+// Example:
+//
+//	company: PT Contoh Indonesia / 示例科技有限公司
+//	dpo_contact: dpo@example.com
+//	default_profile: minimal
+//	allowed_profiles: [minimal, contact]
+//	profiles:
+//	  contact: [name, dept, title, mobile, org_email]
+//	sensitive_fields: [work_place]
+//	retention: {default: 30d, max: 90d}
+//	snapshot_keep: 90d
+//	allow_unencrypted: false
+//	allow_hidden_mobiles: false
+//	default_basis: hr-management
+//	exporters: [hr-admin, alice]
+package policy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"gopkg.in/yaml.v3"
+)
+
+// Bases are the accepted legal bases (PIPL Art. 13, UU PDP Art. 20).
+var Bases = []string{"hr-management", "consent", "contract", "legal-obligation", "legitimate-interest"}
+
+// FileName is the policy's name inside the state directory.
+const FileName = "policy.yaml"
+
+// Duration is a retention period written as 30d, 12h, 2w (or Go syntax
+// such as 36h30m). "forever" and zero are refused.
+type Duration time.Duration
+
+// ParseKeep parses a retention period: a positive number followed by h
+// (hours), d (days) or w (weeks), or a Go duration. "forever", "never",
+// "0" and negative values are refused.
+func ParseKeep(s string) (time.Duration, error) {
+	s = strings.TrimSpace(strings.ToLower(s))
+	switch s {
+	case "", "forever", "never", "infinite", "inf", "unlimited":
+		return 0, fmt.Errorf("retention %q is not a period: give one such as 30d, 72h or 2w (keeping data forever is not allowed)", s)
+	}
+	unit := s[len(s)-1]
+	var mult time.Duration
+	switch unit {
+	case 'd':
+		mult = 24 * time.Hour
+	case 'w':
+		mult = 7 * 24 * time.Hour
+	}
+	if mult != 0 {
+		n, err := strconv.ParseFloat(s[:len(s)-1], 64)
+		if err != nil || n <= 0 || n > 36500 {
+			return 0, fmt.Errorf("retention %q is not a positive number of days or weeks, such as 30d or 2w", s)
+		}
+		return time.Duration(n * float64(mult)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("retention %q is not a period such as 30d, 72h or 2w", s)
+	}
+	return d, nil
+}
+
+// FormatKeep writes d as days when whole, else as hours.
+func FormatKeep(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return d.String()
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseKeep(n.Value)
+	if err != nil {
+		// A TypeError lets the decoder go on and report every problem.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %v", n.Line, err)}}
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return FormatKeep(time.Duration(d)), nil }
+
+// MarshalJSON writes the period as text ("30d").
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(FormatKeep(time.Duration(d))) }
+
+// Retention is the default and maximum lifetime of an export.
+type Retention struct {
+	Default Duration `yaml:"default" json:"default"`
+	Max     Duration `yaml:"max" json:"max"`
+}
+
+// Policy is a loaded export policy.
+type Policy struct {
+	Company    string `yaml:"company" json:"company"`
+	DPOContact string `yaml:"dpo_contact" json:"dpo_contact"`
+	// DefaultProfile is used when a command names no profile and no fields.
+	DefaultProfile string `yaml:"default_profile" json:"default_profile"`
+	// AllowedProfiles may be exported.
+	AllowedProfiles []string `yaml:"allowed_profiles" json:"allowed_profiles"`
+	// Profiles redefine or add named field sets (merged over
+	// dingbook.Profiles).
+	Profiles map[string][]string `yaml:"profiles,omitempty" json:"profiles"`
+	// AllowedFields, when set, lists every field that may be exported
+	// ("extension.*" allows all custom fields). When empty, the fields of
+	// the allowed profiles may be exported.
+	AllowedFields []string `yaml:"allowed_fields,omitempty" json:"allowed_fields,omitempty"`
+	// SensitiveFields marks more fields sensitive (they then need
+	// --justify).
+	SensitiveFields []string `yaml:"sensitive_fields,omitempty" json:"sensitive_fields,omitempty"`
+	// JustifyClasses are the field classes that need --justify (default:
+	// personal and sensitive). Work fields never need one.
+	JustifyClasses []string  `yaml:"justify_classes,omitempty" json:"justify_classes"`
+	Retention      Retention `yaml:"retention" json:"retention"`
+	// SnapshotKeep is how long stored snapshots are kept (the latest is
+	// always kept); zero keeps them all.
+	SnapshotKeep       Duration `yaml:"snapshot_keep,omitempty" json:"snapshot_keep,omitempty"`
+	AllowUnencrypted   bool     `yaml:"allow_unencrypted" json:"allow_unencrypted"`
+	AllowHiddenMobiles bool     `yaml:"allow_hidden_mobiles" json:"allow_hidden_mobiles"`
+	DefaultBasis       string   `yaml:"default_basis" json:"default_basis"`
+	// AllowedBases limits the legal bases (default: all of Bases).
+	AllowedBases []string `yaml:"allowed_bases,omitempty" json:"allowed_bases"`
+	// Exporters are the OS users who may export; empty means anyone.
+	Exporters []string `yaml:"exporters,omitempty" json:"exporters,omitempty"`
+
+	// Source is the file the policy came from, or "built-in defaults".
+	Source string `yaml:"-" json:"source"`
+	// Hash is the SHA-256 (hex) of the file's bytes, or of the defaults.
+	Hash string `yaml:"-" json:"hash"`
+}
+
+// Default returns the safe defaults used when no policy file exists.
+func Default() *Policy {
+	p := &Policy{}
+	p.fill()
+	p.Source = "built-in defaults"
+	b, _ := json.Marshal(p)
+	sum := sha256.Sum256(b)
+	p.Hash = hex.EncodeToString(sum[:])
+	return p
+}
+
+func (p *Policy) fill() {
+	if p.DefaultProfile == "" {
+		p.DefaultProfile = "minimal"
+	}
+	if len(p.AllowedProfiles) == 0 {
+		p.AllowedProfiles = []string{"minimal", "contact", "full"}
+	}
+	merged := map[string][]string{}
+	for k, v := range dingbook.Profiles {
+		merged[k] = slices.Clone(v)
+	}
+	for k, v := range p.Profiles {
+		merged[k] = v
+	}
+	p.Profiles = merged
+	if len(p.JustifyClasses) == 0 {
+		p.JustifyClasses = []string{string(dingbook.ClassPersonal), string(dingbook.ClassSensitive)}
+	}
+	if p.Retention.Default == 0 {
+		p.Retention.Default = Duration(30 * 24 * time.Hour)
+	}
+	if p.Retention.Max == 0 {
+		p.Retention.Max = Duration(90 * 24 * time.Hour)
+	}
+	if p.DefaultBasis == "" {
+		p.DefaultBasis = "hr-management"
+	}
+	if len(p.AllowedBases) == 0 {
+		p.AllowedBases = slices.Clone(Bases)
+	}
+	if p.Company == "" {
+		p.Company = "(company not set in policy.yaml)"
+	}
+	if p.DPOContact == "" {
+		p.DPOContact = "(DPO contact not set in policy.yaml)"
+	}
+}
+
+// Problem is one error found in a policy file.
+type Problem struct {
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("line %d: %s", p.Line, p.Message)
+	}
+	return p.Message
+}
+
+// Load reads the policy at path. A missing file gives Default() when
+// missingOK is true (the $DINGBOOK_HOME/policy.yaml case) and an error
+// otherwise (an explicit --policy). Every problem found is reported in one
+// *dingbook.Error, each with its line number.
+func Load(path string, missingOK bool) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && missingOK {
+		return Default(), nil
+	}
+	if err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read the policy file " + path, Hint: "check the path given with --policy", Err: err}
+	}
+	p, problems := Parse(b)
+	if len(problems) > 0 {
+		lines := make([]string, len(problems))
+		for i, pr := range problems {
+			lines[i] = path + ": " + pr.String()
+		}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "invalid policy file:\n" + strings.Join(lines, "\n"),
+			Hint: "fix the policy file ('dingbook policy check " + path + "' lists every problem); see 'dingbook policy show' for the defaults"}
+	}
+	p.Source = path
+	return p, nil
+}
+
+// Parse parses a policy document and validates it, returning every problem.
+func Parse(b []byte) (*Policy, []Problem) {
+	var problems []Problem
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return nil, []Problem{yamlProblem(err)}
+	}
+	p := &Policy{}
+	if len(bytes.TrimSpace(b)) > 0 {
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(p); err != nil {
+			var te *yaml.TypeError
+			if errors.As(err, &te) {
+				for _, e := range te.Errors {
+					problems = append(problems, textProblem(e))
+				}
+			} else {
+				problems = append(problems, yamlProblem(err))
+			}
+		}
+	}
+	line := func(key string) int { return keyLine(&root, key) }
+	// Validate what the file says before defaults are filled in.
+	for name, fields := range p.Profiles {
+		for _, f := range fields {
+			if _, ok := dingbook.FieldByKey(f); !ok {
+				problems = append(problems, Problem{keyLine(&root, "profiles", name), fmt.Sprintf("profile %q: unknown field %q", name, f)})
+			}
+		}
+	}
+	for _, f := range p.AllowedFields {
+		if _, ok := dingbook.FieldByKey(f); !ok && f != "extension.*" {
+			problems = append(problems, Problem{line("allowed_fields"), fmt.Sprintf("allowed_fields: unknown field %q", f)})
+		}
+	}
+	for _, f := range p.SensitiveFields {
+		if _, ok := dingbook.FieldByKey(f); !ok {
+			problems = append(problems, Problem{line("sensitive_fields"), fmt.Sprintf("sensitive_fields: unknown field %q", f)})
+		}
+	}
+	for _, c := range p.JustifyClasses {
+		if c != string(dingbook.ClassPersonal) && c != string(dingbook.ClassSensitive) && c != string(dingbook.ClassWork) {
+			problems = append(problems, Problem{line("justify_classes"), fmt.Sprintf("justify_classes: unknown class %q (use personal, sensitive, work)", c)})
+		}
+	}
+	for _, b := range p.AllowedBases {
+		if !slices.Contains(Bases, b) {
+			problems = append(problems, Problem{line("allowed_bases"), fmt.Sprintf("allowed_bases: unknown legal basis %q (use %s)", b, strings.Join(Bases, ", "))})
+		}
+	}
+	if p.DefaultBasis != "" && !slices.Contains(Bases, p.DefaultBasis) {
+		problems = append(problems, Problem{line("default_basis"), fmt.Sprintf("default_basis: unknown legal basis %q (use %s)", p.DefaultBasis, strings.Join(Bases, ", "))})
+	}
+	p.fill()
+	for _, name := range p.AllowedProfiles {
+		if _, ok := p.Profiles[name]; !ok {
+			problems = append(problems, Problem{line("allowed_profiles"), fmt.Sprintf("allowed_profiles: profile %q is not defined", name)})
+		}
+	}
+	if _, ok := p.Profiles[p.DefaultProfile]; !ok {
+		problems = append(problems, Problem{line("default_profile"), fmt.Sprintf("default_profile %q is not defined", p.DefaultProfile)})
+	} else if !slices.Contains(p.AllowedProfiles, p.DefaultProfile) {
+		problems = append(problems, Problem{line("default_profile"), fmt.Sprintf("default_profile %q is not in allowed_profiles", p.DefaultProfile)})
+	}
+	if p.Retention.Default > p.Retention.Max {
+		problems = append(problems, Problem{line("retention"), fmt.Sprintf("retention: default %s is longer than max %s", FormatKeep(time.Duration(p.Retention.Default)), FormatKeep(time.Duration(p.Retention.Max)))})
+	}
+	if slices.Contains(Bases, p.DefaultBasis) && !p.BasisAllowed(p.DefaultBasis) {
+		problems = append(problems, Problem{line("default_basis"), fmt.Sprintf("default_basis %q is not in allowed_bases", p.DefaultBasis)})
+	}
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+	sum := sha256.Sum256(b)
+	p.Hash = hex.EncodeToString(sum[:])
+	return p, problems
+}
+
+func yamlProblem(err error) Problem {
+	return textProblem(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// textProblem turns "line 3: ..." into a Problem.
+func textProblem(s string) Problem {
+	s = strings.TrimPrefix(s, "yaml: ")
+	if rest, ok := strings.CutPrefix(s, "line "); ok {
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, err := strconv.Atoi(rest[:i]); err == nil {
+				return Problem{n, strings.TrimSpace(rest[i+1:])}
+			}
+		}
+	}
+	return Problem{Message: s}
+}
+
+// keyLine finds the line of a key path (top-level key, then nested keys);
+// it falls back to the deepest key found.
+func keyLine(root *yaml.Node, keys ...string) int {
+	if root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	m, line := root.Content[0], 0
+	for _, key := range keys {
+		if m.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == key {
+				line, m, found = m.Content[i].Line, m.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	return line
+}
+
+// Path returns the policy path: explicit if set, else home/policy.yaml.
+func Path(explicit, home string) (string, bool) {
+	if explicit != "" {
+		return explicit, false
+	}
+	return filepath.Join(home, FileName), true
+}
+
+// Class returns a field's class under this policy (the policy may mark
+// more fields sensitive), and false for an unknown field.
+func (p *Policy) Class(key string) (dingbook.FieldClass, bool) {
+	f, ok := dingbook.FieldByKey(key)
+	if !ok {
+		return "", false
+	}
+	if slices.Contains(p.SensitiveFields, key) {
+		return dingbook.ClassSensitive, true
+	}
+	return f.Class, true
+}
+
+// NeedsJustification reports whether key's class requires --justify.
+func (p *Policy) NeedsJustification(key string) bool {
+	c, ok := p.Class(key)
+	if !ok {
+		return true
+	}
+	return slices.Contains(p.JustifyClasses, string(c))
+}
+
+// FieldAllowed reports whether key may be exported at all.
+func (p *Policy) FieldAllowed(key string) bool {
+	if len(p.AllowedFields) > 0 {
+		if slices.Contains(p.AllowedFields, key) {
+			return true
+		}
+		return strings.HasPrefix(key, dingbook.ExtensionPrefix) && slices.Contains(p.AllowedFields, "extension.*")
+	}
+	for _, name := range p.AllowedProfiles {
+		if slices.Contains(p.Profiles[name], key) {
+			return true
+		}
+	}
+	return false
+}
+
+// ProfileAllowed reports whether the named profile may be exported.
+func (p *Policy) ProfileAllowed(name string) bool { return slices.Contains(p.AllowedProfiles, name) }
+
+// ProfileFields returns a profile's fields under this policy.
+func (p *Policy) ProfileFields(name string) ([]string, bool) {
+	f, ok := p.Profiles[name]
+	return f, ok
+}
+
+// ActorAllowed reports whether the OS user may run exports.
+func (p *Policy) ActorAllowed(actor string) bool {
+	return len(p.Exporters) == 0 || slices.Contains(p.Exporters, actor)
+}
+
+// BasisAllowed reports whether basis is accepted.
+func (p *Policy) BasisAllowed(basis string) bool { return slices.Contains(p.AllowedBases, basis) }
+
+// YAML renders the effective policy (defaults filled in) as YAML.
+func (p *Policy) YAML() []byte {
+	b, _ := yaml.Marshal(p)
+	return b
+}

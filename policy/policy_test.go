@@ -1,0 +1,146 @@
+package policy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+)
+
+func TestDefaults(t *testing.T) {
+	p := Default()
+	if p.DefaultProfile != "minimal" || p.AllowUnencrypted || p.AllowHiddenMobiles || p.DefaultBasis != "hr-management" {
+		t.Fatalf("unsafe defaults: %+v", p)
+	}
+	if time.Duration(p.Retention.Max) != 90*24*time.Hour || time.Duration(p.Retention.Default) != 30*24*time.Hour {
+		t.Fatalf("retention %+v", p.Retention)
+	}
+	for _, prof := range []string{"minimal", "contact", "full"} {
+		if !p.ProfileAllowed(prof) {
+			t.Errorf("profile %s not allowed", prof)
+		}
+	}
+	if !p.NeedsJustification("mobile") || !p.NeedsJustification("remark") || !p.NeedsJustification("extension.爱好") || p.NeedsJustification("title") {
+		t.Fatal("justification classes wrong")
+	}
+	if !p.FieldAllowed("mobile") || p.FieldAllowed("extension.爱好") {
+		t.Fatal("field allowance wrong: full profile fields allowed, custom fields not")
+	}
+	if !p.ActorAllowed("anyone") {
+		t.Fatal("default policy should allow any OS user")
+	}
+	if p.Hash == "" || Default().Hash != p.Hash {
+		t.Fatal("default hash unstable")
+	}
+	dir := t.TempDir()
+	got, err := Load(filepath.Join(dir, "policy.yaml"), true)
+	if err != nil || got.Hash != p.Hash {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := Load(filepath.Join(dir, "nope.yaml"), false); err == nil {
+		t.Fatal("explicit missing policy accepted")
+	}
+}
+
+func TestParseKeep(t *testing.T) {
+	good := map[string]time.Duration{"30d": 30 * 24 * time.Hour, "72h": 72 * time.Hour, "2w": 14 * 24 * time.Hour, "1.5d": 36 * time.Hour, "90m": 90 * time.Minute}
+	for s, want := range good {
+		if d, err := ParseKeep(s); err != nil || d != want {
+			t.Errorf("ParseKeep(%q) = %v, %v", s, d, err)
+		}
+	}
+	for _, s := range []string{"forever", "", "0d", "-3d", "abc", "10y", "0"} {
+		if _, err := ParseKeep(s); err == nil {
+			t.Errorf("ParseKeep(%q) accepted", s)
+		}
+	}
+	if FormatKeep(30*24*time.Hour) != "30d" || FormatKeep(5*time.Hour) != "5h" {
+		t.Fatal("FormatKeep")
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	doc := `company: PT Contoh Indonesia / 示例科技
+dpo_contact: dpo@example.com
+allowed_profiles: [minimal, contact, hr]
+profiles:
+  hr: [name, dept, hired_date, extension.工牌]
+allowed_fields: [name, dept, title, telephone, org_email, job_number, mobile, email, hired_date, "extension.*"]
+sensitive_fields: [title]
+retention: {default: 7d, max: 2w}
+snapshot_keep: 90d
+allow_unencrypted: true
+default_basis: contract
+exporters: [hr-admin]
+`
+	os.WriteFile(path, []byte(doc), 0o600)
+	p, err := Load(path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Company != "PT Contoh Indonesia / 示例科技" || !p.AllowUnencrypted || p.DefaultBasis != "contract" || p.Source != path {
+		t.Fatalf("%+v", p)
+	}
+	if time.Duration(p.Retention.Max) != 14*24*time.Hour || time.Duration(p.SnapshotKeep) != 90*24*time.Hour {
+		t.Fatalf("retention %+v keep %v", p.Retention, p.SnapshotKeep)
+	}
+	if !p.FieldAllowed("extension.工牌") || p.FieldAllowed("remark") || !p.NeedsJustification("title") {
+		t.Fatal("field rules")
+	}
+	if p.ActorAllowed("mallory") || !p.ActorAllowed("hr-admin") {
+		t.Fatal("exporters")
+	}
+	if f, _ := p.ProfileFields("minimal"); len(f) != len(dingbook.Profiles["minimal"]) {
+		t.Fatal("built-in profile lost")
+	}
+	if p.Hash == Default().Hash {
+		t.Fatal("file hash equals default hash")
+	}
+	// Show/parse round trip: the rendered YAML loads again.
+	p2, problems := Parse(p.YAML())
+	if len(problems) > 0 || p2.Company != p.Company || p2.Retention != p.Retention {
+		t.Fatalf("round trip: %v", problems)
+	}
+}
+
+func TestProblemsHaveLines(t *testing.T) {
+	doc := `company: X
+allowed_profiles: [minimal, secret]
+retention:
+  default: 100d
+  max: 30d
+default_basis: because
+unknown_key: 1
+profiles:
+  contact: [name, shoe_size]
+`
+	_, problems := Parse([]byte(doc))
+	want := map[int]string{2: `profile "secret" is not defined`, 3: "longer than max", 7: "unknown_key", 9: `unknown field "shoe_size"`}
+	for line, text := range want {
+		found := false
+		for _, p := range problems {
+			if p.Line == line && strings.Contains(p.Message, text) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no problem at line %d containing %q; got %v", line, text, problems)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(path, []byte(doc), 0o600)
+	_, err := Load(path, false)
+	if err == nil || !strings.Contains(err.Error(), path+": line 2:") || dingbook.ErrorHint(err) == "" {
+		t.Fatalf("Load error: %v", err)
+	}
+	if _, problems := Parse([]byte("retention: {max: forever}\n")); len(problems) != 1 || problems[0].Line != 1 || !strings.Contains(problems[0].Message, "forever") {
+		t.Fatalf("forever: %v", problems)
+	}
+	if _, problems := Parse([]byte("company: [unclosed\n")); len(problems) == 0 || problems[0].Line == 0 {
+		t.Fatalf("syntax error: %v", problems)
+	}
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what dingbook's tests need and runs the whole suite.
+#
+#   scripts/test.sh            # install (if missing), vet, format check, test
+#
+# The real-program checks need 7-Zip (7zz), age, sqlite3 and Debian's
+# python3 with openpyxl and vobject. They are installed with apt-get when
+# missing; the tests fail (never skip) if they still are.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v 7zz >/dev/null 2>&1 || need_pkgs+=(7zip)
+command -v age >/dev/null 2>&1 || need_pkgs+=(age)
+command -v age-keygen >/dev/null 2>&1 || need_pkgs+=(age)
+command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
+/usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
+/usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+	echo "test.sh: installing ${need_pkgs[*]}" >&2
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+for tool in 7zz age age-keygen sqlite3; do
+	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
+done
+/usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }
+
+echo "test.sh: go $(go env GOVERSION), downloading modules" >&2
+go mod download
+
+echo "test.sh: gofmt and go vet" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "test.sh: not gofmt-clean:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+go vet ./...
+
+echo "test.sh: go test" >&2
+go test -count=1 -timeout 40m ./... "$@"

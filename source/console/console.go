@@ -1,0 +1,850 @@
+// Package console reads the DingTalk admin console's member file (the
+// 通讯录 Excel export, or a CSV saved from it or from another tool) into a
+// dingbook.Org, following console-file.md §5:
+//
+//   - the container is sniffed by magic bytes: xlsx (zip), OLE2 (legacy .xls
+//     or a password-protected workbook: refused with a clear error), HTML or
+//     XML pretending to be a spreadsheet (refused), else CSV/TSV text in
+//     UTF-8 (with or without BOM), UTF-16 (with BOM) or GB18030, with the
+//     delimiter (`,`, tab, `;`) sniffed;
+//   - instruction rows (填写须知…) above the header are skipped; the header
+//     row is the first of the first 10 rows where at least two cells are
+//     known headers;
+//   - columns are found by header text (Chinese, English and Indonesian
+//     synonyms, normalised), never by position; --map adds more; unknown
+//     headers become extension.<header> custom fields;
+//   - department cells hold `-` paths separated by `,` (ParseDeptCell) and
+//     become a tree with stable synthetic ids under the root (id 1, the
+//     company);
+//   - phones stored as numbers are repaired, dates (Excel serials and text)
+//     become hired_date milliseconds at midnight China time.
+//
+// xlsx files are read with excelize's streaming Rows() and a private
+// temporary directory; CSV is streamed through a decoder.
+package console
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/unicode"
+	"golang.org/x/text/transform"
+)
+
+// Options configures reading.
+type Options struct {
+	// Map maps header text to a field key, from --map '手机=mobile'. Keys
+	// are field keys (mobile, dept, manager_userid, …), extension.<name>,
+	// or "-" to ignore the column. Header text is matched normalised.
+	Map map[string]string
+	// Sheet is the sheet to read; "" = the first sheet.
+	Sheet string
+	// Company names the root department (the organisation); "" = the file
+	// name without its extension. Department paths that start with it are
+	// read below the root.
+	Company string
+}
+
+// Report says what the reader did.
+type Report struct {
+	File      string            `json:"file"`
+	Sheet     string            `json:"sheet,omitempty"`
+	HeaderRow int               `json:"header_row"` // 1-based
+	Skipped   []string          `json:"skipped,omitempty"`
+	Columns   map[string]string `json:"columns"` // header → field key
+	Unknown   []string          `json:"unknown,omitempty"`
+	Encoding  string            `json:"encoding"` // "xlsx", "UTF-8", "UTF-8 BOM", "UTF-16LE", "UTF-16BE", "GB18030"
+	Delimiter string            `json:"delimiter,omitempty"`
+	Rows      int               `json:"rows"` // people read
+	Warnings  []string          `json:"warnings,omitempty"`
+}
+
+// maxListed caps Skipped and Warnings so a damaged million-row file does
+// not fill memory with messages.
+const maxListed = 1000
+
+func (r *Report) warn(format string, args ...any) {
+	r.Warnings = appendCapped(r.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (r *Report) skip(format string, args ...any) {
+	r.Skipped = appendCapped(r.Skipped, fmt.Sprintf(format, args...))
+}
+
+func appendCapped(list []string, s string) []string {
+	switch {
+	case len(list) < maxListed:
+		return append(list, s)
+	case len(list) == maxListed:
+		return append(list, "… more not listed")
+	}
+	return list
+}
+
+// kind of container.
+const (
+	kindText = iota
+	kindXLSX
+	kindOLE2
+)
+
+var ole2Magic = []byte{0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1}
+
+func sniffKind(head []byte) int {
+	switch {
+	case bytes.HasPrefix(head, []byte("PK\x03\x04")):
+		return kindXLSX
+	case bytes.HasPrefix(head, ole2Magic):
+		return kindOLE2
+	}
+	return kindText
+}
+
+// ReadFile reads the member file at path.
+func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot open %s", path),
+			Hint: "check the file name and its permissions", Err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.IsDir() {
+		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is a directory", path).
+			WithHint("give the member file exported from the DingTalk admin console (.xlsx or .csv)")
+	}
+	return read(f, st.Size(), path, opts, func(o excelize.Options) (*excelize.File, error) {
+		return excelize.OpenFile(path, o)
+	})
+}
+
+// Read reads a member file of size bytes from r; name is used in messages
+// and as the default company name.
+func Read(r io.ReaderAt, size int64, name string, opts Options) (*dingbook.Org, *Report, error) {
+	return read(r, size, name, opts, func(o excelize.Options) (*excelize.File, error) {
+		return excelize.OpenReader(io.NewSectionReader(r, 0, size), o)
+	})
+}
+
+func read(r io.ReaderAt, size int64, name string, opts Options, open func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
+	for h, k := range opts.Map {
+		if _, ok := fieldForKey(k); !ok {
+			return nil, nil, dingbook.Errorf(dingbook.EINVALID, "--map %s=%s: unknown field %q", h, k, k).
+				WithHint("map a header to one of: name, userid, mobile, telephone, job_number, title, email, org_email, dept, work_place, hired_date, remark, manager_userid, leader_in_dept, state_code, extension.<name>, or - to ignore it")
+		}
+	}
+	if size == 0 {
+		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is empty", name).
+			WithHint("export the members again from the DingTalk admin console")
+	}
+	head := make([]byte, 8)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	rep := &Report{File: name, Columns: map[string]string{}}
+	company := opts.Company
+	if company == "" {
+		base := filepath.Base(name)
+		company = strings.TrimSuffix(base, filepath.Ext(base))
+	}
+	rd := &reader{opts: opts, rep: rep, name: name, company: company}
+	switch sniffKind(head) {
+	case kindOLE2:
+		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is a legacy Excel .xls file or a password-protected workbook, which dingbook cannot read", name).
+			WithHint("open it in Excel or LibreOffice, remove any password, and save it as .xlsx (Excel Workbook) or CSV UTF-8")
+	case kindXLSX:
+		if err := rd.readXLSX(open); err != nil {
+			return nil, nil, err
+		}
+	default:
+		if err := rd.readText(r, size); err != nil {
+			return nil, nil, err
+		}
+	}
+	org := rd.finish()
+	return org, rep, nil
+}
+
+func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
+	tmp, cleanup, err := fileutil.PrivateDir("", "dingbook-import-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	xf, err := open(excelize.Options{RawCellValue: true, UnzipSizeLimit: 2 << 30, TmpDir: tmp})
+	if err != nil {
+		hint := "export the members again, or open the file in Excel and save it as .xlsx"
+		if errors.Is(err, excelize.ErrWorkbookFileFormat) {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s is a zip file but not an Excel workbook", rd.name), Hint: hint, Err: err}
+		}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot read the workbook %s", rd.name), Hint: hint, Err: err}
+	}
+	defer xf.Close()
+	sheets := xf.GetSheetList()
+	sheet := rd.opts.Sheet
+	if sheet == "" {
+		if len(sheets) == 0 {
+			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheets", rd.name).WithHint("export the members again")
+		}
+		sheet = sheets[0]
+	} else {
+		found := false
+		for _, s := range sheets {
+			if s == sheet {
+				found = true
+			}
+		}
+		if !found {
+			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheet %q", rd.name, sheet).
+				WithHint("the sheets are: %s", strings.Join(sheets, ", "))
+		}
+	}
+	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
+	rd.numeric = true
+	if props, err := xf.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		rd.date1904 = *props.Date1904
+	}
+	rows, err := xf.Rows(sheet)
+	if err != nil {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s, sheet %s: cannot read the rows", rd.name, sheet),
+			Hint: "open the file in Excel and save it again as .xlsx", Err: err}
+	}
+	defer rows.Close()
+	return rd.run(func() ([]string, error) {
+		if !rows.Next() {
+			if err := rows.Error(); err != nil {
+				return nil, err
+			}
+			return nil, io.EOF
+		}
+		return rows.Columns()
+	})
+}
+
+func (rd *reader) readText(r io.ReaderAt, size int64) error {
+	head := make([]byte, 4)
+	n, _ := r.ReadAt(head, 0)
+	head = head[:n]
+	var (
+		src  io.Reader = io.NewSectionReader(r, 0, size)
+		dec  *encoding.Decoder
+		name string
+	)
+	switch {
+	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
+		src, name = io.NewSectionReader(r, 3, size-3), "UTF-8 BOM"
+	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
+		dec, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder(), "UTF-16LE"
+	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
+		dec, name = unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder(), "UTF-16BE"
+	default:
+		sample := make([]byte, 64<<10)
+		m, _ := r.ReadAt(sample, 0)
+		sample = sample[:m]
+		if bytes.Count(sample, []byte{0}) > len(sample)/100 {
+			return dingbook.Errorf(dingbook.EINVALID, "%s is neither an Excel workbook nor a text (CSV) file", rd.name).
+				WithHint("if it is UTF-16 text without a byte-order mark, save it again as CSV UTF-8; otherwise export the members again as .xlsx")
+		}
+		// A sample cut in the middle of a character is still UTF-8.
+		trim := len(sample)
+		for i := 0; i < 3 && trim > 0 && !utf8.Valid(sample[:trim]); i++ {
+			trim--
+		}
+		if utf8.Valid(sample[:trim]) {
+			name = "UTF-8"
+		} else {
+			dec, name = simplifiedchinese.GB18030.NewDecoder(), "GB18030"
+		}
+	}
+	if dec != nil {
+		src = transform.NewReader(src, dec)
+	}
+	rd.rep.Encoding = name
+	br := bufio.NewReaderSize(src, 64<<10)
+	peek, _ := br.Peek(64 << 10)
+	if kind := markup(peek); kind != "" {
+		return dingbook.Errorf(dingbook.EINVALID, "%s is an %s page saved with a spreadsheet name, not a real workbook", rd.name, kind).
+			WithHint("open it in Excel or LibreOffice and save it as .xlsx, or export the members again from the admin console")
+	}
+	delim := sniffDelimiter(peek, name)
+	rd.rep.Delimiter = string(delim)
+	if delim == '\t' {
+		rd.rep.Delimiter = "tab"
+	}
+	cr := csv.NewReader(br)
+	cr.Comma = delim
+	cr.LazyQuotes = true
+	cr.FieldsPerRecord = -1
+	return rd.run(func() ([]string, error) {
+		rec, err := cr.Read()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		for i, c := range rec {
+			if !utf8.ValidString(c) {
+				rec[i] = strings.ToValidUTF8(c, "\uFFFD")
+				rd.invalidUTF8 = true
+			}
+		}
+		return rec, err
+	})
+}
+
+// markup reports "HTML" or "XML" when text is a web page or an XML
+// spreadsheet rather than CSV.
+func markup(text []byte) string {
+	t := bytes.ToLower(bytes.TrimSpace(bytes.TrimPrefix(text, []byte("\xEF\xBB\xBF"))))
+	if len(t) == 0 || t[0] != '<' {
+		return ""
+	}
+	if len(t) > 4096 {
+		t = t[:4096]
+	}
+	for _, m := range []string{"<html", "<table", "<!doctype html", "<meta"} {
+		if bytes.Contains(t, []byte(m)) {
+			return "HTML"
+		}
+	}
+	if bytes.HasPrefix(t, []byte("<?xml")) {
+		return "XML"
+	}
+	return ""
+}
+
+// sniffDelimiter picks `,`, tab or `;`: the one found, outside quotes, on
+// the most of the first 10 non-empty lines, then the most often. UTF-16
+// text (Excel's "Unicode text") defaults to tab.
+func sniffDelimiter(text []byte, enc string) rune {
+	cands := []rune{',', '\t', ';'}
+	lines, total := make([]int, 3), make([]int, 3)
+	inQuote := false
+	counts := make([]int, 3)
+	nlines := 0
+	endLine := func() {
+		for i := range cands {
+			if counts[i] > 0 {
+				lines[i]++
+				total[i] += counts[i]
+			}
+			counts[i] = 0
+		}
+		nlines++
+	}
+	for _, r := range string(text) {
+		if nlines >= 10 {
+			break
+		}
+		switch {
+		case r == '"':
+			inQuote = !inQuote
+		case r == '\n' && !inQuote:
+			endLine()
+		case !inQuote:
+			for i, c := range cands {
+				if r == c {
+					counts[i]++
+				}
+			}
+		}
+	}
+	if nlines < 10 {
+		endLine()
+	}
+	best := -1
+	for i := range cands {
+		if lines[i] == 0 {
+			continue
+		}
+		if best < 0 || lines[i] > lines[best] || lines[i] == lines[best] && total[i] > total[best] {
+			best = i
+		}
+	}
+	if best < 0 {
+		if strings.HasPrefix(enc, "UTF-16") {
+			return '\t'
+		}
+		return ','
+	}
+	return cands[best]
+}
+
+// reader turns rows into an Org.
+type reader struct {
+	opts     Options
+	rep      *Report
+	name     string
+	company  string
+	numeric  bool // xlsx: raw numbers are numeric cells
+	date1904 bool
+
+	invalidUTF8 bool
+	cols        []column
+	depts       *deptBuilder
+	people      []dingbook.Person
+	pending     []pending
+}
+
+type column struct {
+	idx    int
+	header string
+	key    string
+}
+
+// pending holds what can be resolved only once every row is read.
+type pending struct {
+	row     int
+	manager string
+}
+
+// where names a cell for messages.
+func (rd *reader) where(row int, c column) string {
+	col, _ := excelize.ColumnNumberToName(c.idx + 1)
+	if rd.rep.Sheet != "" {
+		return fmt.Sprintf("%s, sheet %s, row %d, column %s (%s)", rd.name, rd.rep.Sheet, row, col, c.header)
+	}
+	return fmt.Sprintf("%s, row %d, column %s (%s)", rd.name, row, col, c.header)
+}
+
+func (rd *reader) rowName(row int) string {
+	if rd.rep.Sheet != "" {
+		return fmt.Sprintf("%s, sheet %s, row %d", rd.name, rd.rep.Sheet, row)
+	}
+	return fmt.Sprintf("%s, row %d", rd.name, row)
+}
+
+// headerScanRows is how many rows are searched for the header row.
+const headerScanRows = 10
+
+func (rd *reader) keyFor(header string) string {
+	n := normHeader(header)
+	for h, k := range rd.opts.Map {
+		if normHeader(h) == n {
+			key, _ := fieldForKey(k)
+			return key
+		}
+	}
+	return synonyms[n]
+}
+
+func cleanCell(s string) string {
+	s = strings.TrimPrefix(s, "'")
+	return strings.TrimSpace(s)
+}
+
+func (rd *reader) run(next func() ([]string, error)) error {
+	rd.depts = newDeptBuilder(rd.company, rd.opts.Company == "")
+	var buffered [][]string
+	header := -1
+	rowNum := 0
+	for header < 0 {
+		row, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rd.readErr(rowNum+1, err)
+		}
+		rowNum++
+		buffered = append(buffered, row)
+		score := 0
+		for _, c := range row {
+			if c := cleanCell(c); c != "" && rd.keyFor(c) != "" {
+				score++
+			}
+		}
+		if score >= 2 {
+			header = rowNum
+		} else if rowNum >= headerScanRows {
+			break
+		}
+	}
+	if header < 0 {
+		where := rd.name
+		if rd.rep.Sheet != "" {
+			where += ", sheet " + rd.rep.Sheet
+		}
+		return dingbook.Errorf(dingbook.EINVALID, "%s: no header row found in the first %d rows (looked for headers such as 姓名, 员工UserID, 手机, 部门, Name, Mobile, Nama)", where, headerScanRows).
+			WithHint("check that this is the member file from the DingTalk admin console (and the right --sheet); map your own headers with --map '<header>=<field>', e.g. --map '手机号=mobile'")
+	}
+	rd.rep.HeaderRow = header
+	for i := 0; i < header-1; i++ {
+		if isInstruction(buffered[i]) {
+			rd.rep.skip("row %d: instructions (填写须知) above the header", i+1)
+		} else {
+			rd.rep.skip("row %d: above the header row", i+1)
+		}
+	}
+	if err := rd.setColumns(buffered[header-1], header); err != nil {
+		return err
+	}
+	for {
+		row, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return rd.readErr(rowNum+1, err)
+		}
+		rowNum++
+		if err := rd.row(rowNum, rowNum == header+1, row); err != nil {
+			return err
+		}
+	}
+	if rd.invalidUTF8 {
+		rd.rep.warn("%s has bytes that are not valid %s; they were replaced by �", rd.name, rd.rep.Encoding)
+	}
+	return nil
+}
+
+func (rd *reader) readErr(row int, err error) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) {
+		row = pe.StartLine
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s, line %d: cannot read the CSV", rd.name, row),
+			Hint: "check the quoting on that line, or open the file in Excel and save it as .xlsx", Err: err}
+	}
+	return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s: cannot read row %d", rd.rowName(row), row),
+		Hint: "open the file in Excel and save it again (as .xlsx or CSV UTF-8)", Err: err}
+}
+
+func (rd *reader) setColumns(cells []string, row int) error {
+	taken := map[string]string{}
+	for i, raw := range cells {
+		h := cleanCell(raw)
+		if h == "" {
+			continue
+		}
+		key := rd.keyFor(h)
+		if key == "" {
+			key = dingbook.ExtensionPrefix + h
+			rd.rep.Unknown = append(rd.rep.Unknown, h)
+		}
+		if prev, dup := taken[key]; dup && key != keyIgnore {
+			rd.rep.warn("%s: column %q means the same field (%s) as column %q; read as %s%s", rd.rowName(row), h, key, prev, dingbook.ExtensionPrefix, h)
+			key = dingbook.ExtensionPrefix + h
+		}
+		taken[key] = h
+		rd.rep.Columns[h] = key
+		rd.cols = append(rd.cols, column{idx: i, header: h, key: key})
+	}
+	if _, ok := taken["name"]; !ok {
+		return dingbook.Errorf(dingbook.EINVALID, "%s: the header row has no name column (姓名 / Name / Nama)", rd.rowName(row)).
+			WithHint("map the column that holds names with --map '<header>=name'")
+	}
+	return nil
+}
+
+func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
+	get := func(c column) string {
+		if c.idx < len(cells) {
+			return cleanCell(cells[c.idx])
+		}
+		return ""
+	}
+	empty := true
+	for _, c := range cells {
+		if cleanCell(c) != "" {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		rd.rep.skip("row %d: empty", rowNum)
+		return nil
+	}
+	p := dingbook.Person{Active: true}
+	var (
+		paths                           [][]string
+		deptIDs                         []int64
+		leader, manager, stateCol, e164 string
+		leaderCol                       column
+	)
+	for _, c := range rd.cols {
+		v := get(c)
+		if v == "" {
+			continue
+		}
+		switch c.key {
+		case "name":
+			p.Name = v
+		case "userid":
+			p.UserID = v
+		case "unionid":
+			p.UnionID = v
+		case "mobile":
+			sc, nat, warn := parseMobile(v)
+			p.StateCode, p.Mobile = sc, nat
+			if warn != "" {
+				rd.rep.warn("%s: %s", rd.where(rowNum, c), warn)
+			}
+		case "mobile_e164":
+			e164 = v
+		case "state_code":
+			stateCol = strings.TrimPrefix(strings.TrimPrefix(v, "+"), "＋")
+			stateCol, _ = repairNumber(stateCol)
+		case "telephone":
+			t, lost := repairNumber(v)
+			if lost {
+				rd.rep.warn("%s: %q is in exponent form: digits were lost when the file was saved; kept as written", rd.where(rowNum, c), v)
+			}
+			p.Telephone = t
+		case "job_number":
+			p.JobNumber, _ = repairNumber(v)
+		case "title":
+			p.Title = v
+		case "email":
+			p.Email = v
+		case "org_email":
+			p.OrgEmail = v
+		case "work_place":
+			p.WorkPlace = v
+		case "remark":
+			p.Remark = v
+		case "hired_date":
+			ms, err := parseDate(v, rd.numeric, rd.date1904)
+			if err != nil {
+				return dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+					WithHint("write dates as 2021-03-01 (or 2021/3/1, 2021年3月1日, 20210301), or as Excel dates")
+			}
+			p.HiredDate = ms
+		case keyDept:
+			ps, warns, err := ParseDeptCellWarn(v)
+			if err != nil {
+				return dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+					WithHint("write departments as 上级部门-下级部门, several separated by ','; escape a '-' or ',' inside a name as \\- or \\,")
+			}
+			for _, w := range warns {
+				rd.rep.warn("%s: %s", rd.where(rowNum, c), w)
+			}
+			paths = ps
+		case "dept_id_list":
+			for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '，' }) {
+				id, err := strconv.ParseInt(s, 10, 64)
+				if err != nil || id <= 0 {
+					rd.rep.warn("%s: %q is not a list of department ids; ignored", rd.where(rowNum, c), v)
+					deptIDs = nil
+					break
+				}
+				deptIDs = append(deptIDs, id)
+			}
+		case keyLeader:
+			leader, leaderCol = v, c
+		case keyMgr:
+			manager = v
+		case "active", "admin", "boss", "hide_mobile":
+			b, ok := parseBool(v)
+			if !ok {
+				rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
+				continue
+			}
+			switch c.key {
+			case "active":
+				p.Active = b
+			case "admin":
+				p.Admin = b
+			case "boss":
+				p.Boss = b
+			case "hide_mobile":
+				p.HideMobile = b
+			}
+		case keyIgnore:
+		default:
+			if name, ok := strings.CutPrefix(c.key, dingbook.ExtensionPrefix); ok {
+				if p.Extension == nil {
+					p.Extension = map[string]string{}
+				}
+				p.Extension[name] = v
+			}
+		}
+	}
+	if p.Name == "" {
+		rd.rep.skip("row %d: no name", rowNum)
+		return nil
+	}
+	if firstData && (strings.Contains(p.Name, "示例") || strings.Contains(p.Name, "样例")) {
+		rd.rep.skip("row %d: the template's sample row (%s)", rowNum, p.Name)
+		return nil
+	}
+	if p.Mobile == "" && e164 != "" {
+		p.StateCode, p.Mobile, _ = parseMobile(e164)
+	}
+	if stateCol != "" {
+		if p.StateCode != "" && p.StateCode != stateCol && strings.HasPrefix(strings.TrimSpace(p.Mobile), "+") {
+			rd.rep.warn("%s: country code %s differs from the mobile's +%s", rd.rowName(rowNum), stateCol, p.StateCode)
+		}
+		if p.StateCode == "" && p.Mobile != "" {
+			p.Mobile = withStateCode(stateCol, p.Mobile)
+		}
+		p.StateCode = stateCol
+	}
+	if len(deptIDs) != len(paths) {
+		deptIDs = nil
+	}
+	for i, path := range paths {
+		var want int64
+		if deptIDs != nil {
+			want = deptIDs[i]
+		}
+		id := rd.depts.id(path, want)
+		if _, dup := p.Membership(id); !dup {
+			p.Depts = append(p.Depts, dingbook.Membership{DeptID: id})
+		}
+	}
+	if len(p.Depts) == 0 {
+		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
+	}
+	if leader != "" {
+		rd.applyLeader(&p, paths, leader, rowNum, leaderCol)
+	}
+	rd.people = append(rd.people, p)
+	rd.pending = append(rd.pending, pending{row: rowNum, manager: manager})
+	return nil
+}
+
+// applyLeader reads a 部门主管 cell: one yes/no for every department, a
+// `,` list of yes/no aligned with the departments, or the departments the
+// person leads.
+func (rd *reader) applyLeader(p *dingbook.Person, paths [][]string, v string, rowNum int, c column) {
+	if b, ok := parseBool(v); ok {
+		for i := range p.Depts {
+			p.Depts[i].Leader = b
+		}
+		return
+	}
+	parts := strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '，' || r == '；' })
+	if len(parts) == len(p.Depts) {
+		flags := make([]bool, len(parts))
+		ok := true
+		for i, s := range parts {
+			if flags[i], ok = parseBool(s); !ok {
+				break
+			}
+		}
+		if ok {
+			for i := range p.Depts {
+				p.Depts[i].Leader = flags[i]
+			}
+			return
+		}
+	}
+	if lp, err := ParseDeptCell(v); err == nil && len(lp) > 0 {
+		matched := 0
+		for _, path := range lp {
+			id := rd.depts.lookup(path)
+			for i := range p.Depts {
+				if id != 0 && p.Depts[i].DeptID == id {
+					p.Depts[i].Leader = true
+					matched++
+				}
+			}
+		}
+		if matched == len(lp) {
+			return
+		}
+	}
+	rd.rep.warn("%s: cannot read %q as yes/no or as departments of this person; ignored", rd.where(rowNum, c), v)
+}
+
+func (b *deptBuilder) lookup(path []string) int64 {
+	if len(path) > 0 && b.root != "" && path[0] == b.root {
+		path = path[1:]
+	}
+	if len(path) == 0 {
+		return dingbook.RootDeptID
+	}
+	return b.byPath[pathKey(path)]
+}
+
+// finish resolves managers, fills department leaders and counts, and
+// returns the Org.
+func (rd *reader) finish() *dingbook.Org {
+	byUser := map[string]bool{}
+	byName := map[string][]int{}
+	for i := range rd.people {
+		p := &rd.people[i]
+		if p.UserID != "" {
+			if byUser[p.UserID] {
+				rd.rep.warn("%s: userid %q appears more than once", rd.rowName(rd.pending[i].row), p.UserID)
+			}
+			byUser[p.UserID] = true
+		}
+		byName[p.Name] = append(byName[p.Name], i)
+	}
+	for i := range rd.people {
+		m := rd.pending[i].manager
+		if m == "" {
+			continue
+		}
+		p := &rd.people[i]
+		switch idx := byName[m]; {
+		case byUser[m]:
+			p.ManagerUserID = m
+		case len(idx) == 1 && rd.people[idx[0]].UserID != "":
+			p.ManagerUserID = rd.people[idx[0]].UserID
+		case len(idx) > 1:
+			rd.rep.warn("%s: manager %q matches %d people by name; left empty", rd.rowName(rd.pending[i].row), m, len(idx))
+		default:
+			rd.rep.warn("%s: manager %q matches no userid and no person with a userid; left empty", rd.rowName(rd.pending[i].row), m)
+		}
+	}
+	depts := rd.depts.depts
+	index := make(map[int64]int, len(depts))
+	for i, d := range depts {
+		index[d.ID] = i
+	}
+	for _, p := range rd.people {
+		for _, m := range p.Depts {
+			d := &depts[index[m.DeptID]]
+			d.OwningMemberCount++
+			if m.Leader && p.UserID != "" {
+				d.ManagerUserIDs = append(d.ManagerUserIDs, p.UserID)
+			}
+		}
+	}
+	// MemberCount counts distinct people in the department and below.
+	tree := dingbook.NewTree(depts)
+	count := map[int64]int{}
+	var anc []int64
+	for _, p := range rd.people {
+		anc = anc[:0]
+		for _, m := range p.Depts {
+			for id, hops := m.DeptID, 0; id != 0 && hops < len(depts); hops++ {
+				if !slices.Contains(anc, id) {
+					anc = append(anc, id)
+				}
+				d := tree.Dept(id)
+				if d == nil {
+					break
+				}
+				id = d.ParentID
+			}
+		}
+		for _, id := range anc {
+			count[id]++
+		}
+	}
+	for i := range depts {
+		depts[i].MemberCount = count[depts[i].ID]
+	}
+	sort.Strings(rd.rep.Unknown)
+	rd.rep.Rows = len(rd.people)
+	return &dingbook.Org{Name: rd.depts.root, Depts: depts, People: rd.people}
+}

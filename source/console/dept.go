@@ -1,0 +1,157 @@
+package console
+
+import (
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+)
+
+// ParseDeptCell splits a 部门 cell into department paths, top level first:
+// "市场部-杭州分部,技术部" → [[市场部 杭州分部] [技术部]]. Departments are
+// separated by `,` (full-width `，` and `；` are accepted too, see
+// ParseDeptCellWarn), levels by `-`. A backslash escapes the next
+// character, so names containing `-`, `,` or `\` are written `\-`, `\,`,
+// `\\` (dingbook's exporter does this); a plain cell has no backslashes and
+// reads the same. Spaces around names are trimmed. An empty cell gives nil.
+func ParseDeptCell(cell string) ([][]string, error) {
+	paths, _, err := ParseDeptCellWarn(cell)
+	return paths, err
+}
+
+// ParseDeptCellWarn is ParseDeptCell that also returns warnings, e.g. for
+// full-width separators.
+func ParseDeptCellWarn(cell string) (paths [][]string, warnings []string, err error) {
+	if strings.TrimSpace(cell) == "" {
+		return nil, nil, nil
+	}
+	var (
+		path      []string
+		name      strings.Builder
+		escaped   bool // the current name holds an escaped character
+		fullWidth bool
+	)
+	endName := func() error {
+		n := strings.TrimSpace(name.String())
+		if n == "" && !escaped {
+			return fmt.Errorf("empty department name in %q", cell)
+		}
+		path = append(path, n)
+		name.Reset()
+		escaped = false
+		return nil
+	}
+	endPath := func() error {
+		if err := endName(); err != nil {
+			return err
+		}
+		paths = append(paths, path)
+		path = nil
+		return nil
+	}
+	rs := []rune(cell)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		switch r {
+		case '\\':
+			if i+1 == len(rs) {
+				return nil, nil, fmt.Errorf("%q ends with a lone backslash", cell)
+			}
+			i++
+			name.WriteRune(rs[i])
+			escaped = true
+		case '-':
+			if err := endName(); err != nil {
+				return nil, nil, err
+			}
+		case ',', '，', '；':
+			if r != ',' {
+				fullWidth = true
+			}
+			if err := endPath(); err != nil {
+				return nil, nil, err
+			}
+		default:
+			name.WriteRune(r)
+		}
+	}
+	if err := endPath(); err != nil {
+		return nil, nil, err
+	}
+	if fullWidth {
+		warnings = append(warnings, fmt.Sprintf("department cell %q uses full-width separators (，or ；); read them as ','", cell))
+	}
+	return paths, warnings, nil
+}
+
+// deptBuilder builds the department tree from paths. Ids are synthetic
+// but stable: derived from a hash of the path (so a department keeps its id
+// when rows are added or reordered), below 2^40, with collisions resolved
+// in order of first appearance. The root (id 1) is the company.
+type deptBuilder struct {
+	depts  []dingbook.Department
+	byPath map[string]int64
+	used   map[int64]bool
+	root   string
+	// guessedRoot is true while the root's name is only the file name.
+	guessedRoot bool
+}
+
+func newDeptBuilder(company string, guessed bool) *deptBuilder {
+	return &deptBuilder{
+		guessedRoot: guessed,
+		depts:       []dingbook.Department{{ID: dingbook.RootDeptID, Name: company}},
+		byPath:      map[string]int64{},
+		used:        map[int64]bool{dingbook.RootDeptID: true},
+		root:        company,
+	}
+}
+
+func pathKey(path []string) string {
+	var b strings.Builder
+	for i, p := range path {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// id returns the id of path, creating it (and its ancestors) if needed.
+// A path that starts with the company name is taken below the root; the
+// company name alone is the root. want, when non-zero, is the id a
+// dept_id_list column gives for the path.
+func (b *deptBuilder) id(path []string, want int64) int64 {
+	if len(path) > 0 && b.root != "" && path[0] == b.root {
+		path = path[1:]
+	}
+	if len(path) == 0 {
+		return dingbook.RootDeptID
+	}
+	if want == dingbook.RootDeptID && len(path) == 1 && b.guessedRoot {
+		// dingbook's own export: the root written with id 1 names the
+		// company the file name only guessed.
+		b.root, b.depts[0].Name, b.guessedRoot = path[0], path[0], false
+		return dingbook.RootDeptID
+	}
+	key := pathKey(path)
+	if id, ok := b.byPath[key]; ok {
+		return id
+	}
+	parent := b.id(path[:len(path)-1], 0)
+	id := want
+	if id <= 0 || b.used[id] {
+		h := fnv.New64a()
+		h.Write([]byte(key))
+		id = int64(h.Sum64()&(1<<40-1)) + 2
+		for b.used[id] {
+			id++
+		}
+	}
+	b.used[id] = true
+	b.byPath[key] = id
+	b.depts = append(b.depts, dingbook.Department{ID: id, Name: path[len(path)-1], ParentID: parent, Order: int64(len(b.depts))})
+	return id
+}
