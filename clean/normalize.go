@@ -8,11 +8,22 @@
 // check that the cleaner finds exactly what was injected.
 //
 // Everything streams: Analyze reads a dingbook.Directory person by person
-// and keeps only compact key sets (64-bit hashes of normalised mobiles,
-// e-mails, name-in-department keys and person ids, each mapped to the
-// first holder's position), never Person values. A second pass over the
-// same directory (WriteJSON, WriteText, EachPersonProblems, the export's
-// status column) looks every person's problems up in the report.
+// and never keeps Person values. It keeps a 64-bit hash per person id
+// (with the person's problems), and per duplicate key (normalised mobile,
+// e-mail, name-in-department) its hash, the holder's position and the key
+// text, in flat slices sorted once at the end; memory is proportional to
+// the number of keys (scripts/bench-clean.sh measures it). A manager who
+// comes later in the stream than their reports is resolved at the end. A
+// second pass over the same directory (WriteJSON, WriteText,
+// EachPersonProblems, the export's status column) looks every person's
+// problems up in the report. Hashes use hash/maphash with a fresh seed
+// per report; the chance of any false match among a million keys is
+// about 3·10⁻⁸.
+//
+// Person identity: a userid is one person however often it is listed (a
+// person in several departments is never their own duplicate). Imported
+// rows have no userid; each row is its own person unless Dedupe merged
+// them first, and reports name them by their 1-based row in the directory.
 package clean
 
 import (

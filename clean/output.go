@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -39,7 +40,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
-			if ord, ok := r.seen[r.userKey(p.UserID)]; ok && int(ord) < row {
+			if e, ok := r.seen[r.userKey(p.UserID)]; ok && int(e.ord) < row {
 				return nil
 			}
 		}
@@ -142,6 +143,17 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 		fmt.Fprintf(bw, "\nMerged rows (--dedupe): %d\n", len(r.Merges))
 		for _, m := range r.Merges {
 			fmt.Fprintf(bw, "  %s\n", m)
+		}
+	}
+	if len(r.MissingManagers) > 0 {
+		ids := make([]string, 0, len(r.MissingManagers))
+		for id := range r.MissingManagers {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		fmt.Fprintf(bw, "\nManagers not found: %d\n", len(ids))
+		for _, id := range ids {
+			fmt.Fprintf(bw, "  %s (manager of %d)\n", id, r.MissingManagers[id])
 		}
 	}
 	if len(r.DuplicateGroups) > 0 {

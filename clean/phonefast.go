@@ -51,9 +51,29 @@ func (d *fastDesc) match(n string) bool {
 }
 
 type fastRegion struct {
-	cc                     string
+	cc   string
+	meta *phonenumbers.PhoneMetadata
+	once sync.Once
+	ok   bool
+	// compiled on first use
 	general, fixed, mobile *fastDesc
 	npp, idd               *regexp.Regexp
+}
+
+func (fr *fastRegion) compile() {
+	m := fr.meta
+	fr.general = newFastDesc(m.GetGeneralDesc())
+	fr.fixed = newFastDesc(m.GetFixedLine())
+	fr.mobile = newFastDesc(m.GetMobile())
+	if p := m.GetNationalPrefixForParsing(); p != "" {
+		fr.npp = regexp.MustCompile("^(?:" + p + ")")
+	} else if p := m.GetNationalPrefix(); p != "" {
+		fr.npp = regexp.MustCompile("^(?:" + regexp.QuoteMeta(p) + ")")
+	}
+	if p := m.GetInternationalPrefix(); p != "" {
+		fr.idd = regexp.MustCompile("^(?:" + p + ")")
+	}
+	fr.ok = fr.general != nil
 }
 
 var (
@@ -77,23 +97,7 @@ func loadFast() {
 		if m.GetSameMobileAndFixedLinePattern() {
 			continue // keep the helper's logic simple: never guess
 		}
-		fr := &fastRegion{
-			cc:      strconv.Itoa(cc),
-			general: newFastDesc(m.GetGeneralDesc()),
-			fixed:   newFastDesc(m.GetFixedLine()),
-			mobile:  newFastDesc(m.GetMobile()),
-		}
-		if fr.general == nil {
-			continue
-		}
-		if p := m.GetNationalPrefixForParsing(); p != "" {
-			fr.npp = regexp.MustCompile("^(?:" + p + ")")
-		} else if p := m.GetNationalPrefix(); p != "" {
-			fr.npp = regexp.MustCompile("^(?:" + regexp.QuoteMeta(p) + ")")
-		}
-		if p := m.GetInternationalPrefix(); p != "" {
-			fr.idd = regexp.MustCompile("^(?:" + p + ")")
-		}
+		fr := &fastRegion{cc: strconv.Itoa(cc), meta: m}
 		fastRegions[m.GetId()] = fr
 		fastByCC[fr.cc] = fr
 	}
@@ -128,11 +132,14 @@ func fastE164(s, r string) (string, bool) {
 			return "", false
 		}
 		national = s
-		if fr.idd != nil && fr.idd.MatchString(national) {
+		if fr.once.Do(fr.compile); fr.idd != nil && fr.idd.MatchString(national) {
 			return "", false
 		}
 	}
 	if national == "" || national[0] == '0' || len(national) > 17 {
+		return "", false
+	}
+	if fr.once.Do(fr.compile); !fr.ok {
 		return "", false
 	}
 	if fr.npp != nil && fr.npp.MatchString(national) {

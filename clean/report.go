@@ -1,10 +1,12 @@
 package clean
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"hash/maphash"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -97,6 +99,9 @@ type Options struct {
 	// Region is the default region for numbers without a state_code
 	// ("" = DefaultRegion).
 	Region string
+	// SizeHint is the expected number of people (0 = unknown); it sizes
+	// the key tables up front. An OrgDirectory's size is known anyway.
+	SizeHint int
 }
 
 // Report is the quality report of one organisation. The exported fields
@@ -116,15 +121,21 @@ type Report struct {
 	GroupCounts     map[dingbook.Problem]int `json:"duplicate_group_counts"`
 	DuplicateGroups []DuplicateGroup         `json:"duplicate_groups"`
 	Departments     []DeptQuality            `json:"departments"`
+	// MissingManagers maps each manager_userid that names nobody in the
+	// org to the number of people who point at it.
+	MissingManagers map[string]int `json:"missing_managers"`
 	// Merges lists what --dedupe merged before the analysis.
 	Merges []Merge `json:"merges,omitempty"`
 
-	region  string
-	seed    maphash.Seed
-	seen    map[uint64]int32 // person key → ordinal
-	flags   map[uint64]Set   // person key → problems (only people with some)
-	refs    []string         // ordinal → userid ("" for imported rows)
-	missing map[string]bool  // manager userids that name nobody
+	region string
+	seed   maphash.Seed
+	seen   map[uint64]entry // person key → first ordinal and problems
+}
+
+// entry is what the report keeps per person key.
+type entry struct {
+	ord int32
+	set Set
 }
 
 // DuplicateGroup is a set of different people sharing a normalised key.
@@ -166,22 +177,48 @@ type DeptQuality struct {
 
 type deptStats struct{ members, mobile, email, title, job int }
 
-type groupKey struct {
-	kind Set
-	h    uint64
+// keyEntry records that person ord holds a duplicate-detection key.
+// Keys are collected in slices and sorted once at the end: far fewer
+// cache misses than a map probe per key for a million people.
+type keyEntry struct {
+	h   uint64
+	ord int32
+	// lab is 1 + where the key's text (and department) is in
+	// Analyzer.labels, or 0 when the text was not kept: only keys that may
+	// have been seen before keep it (see Analyzer.bits), and the second
+	// holder of a key always does, so every duplicate group has its text.
+	lab uint32
 }
+
+// Key texts are kept in 1 MiB chunks (no copying as they grow), each text
+// prefixed by its length (one byte; texts are cut to 255 bytes, enough to
+// name a key in the report) and, for names, followed by the department id
+// (8 bytes).
+const (
+	labChunkBits = 20
+	labChunkSize = 1 << labChunkBits
+)
+
+// The three kinds of duplicate keys.
+const (
+	kindMobile = iota
+	kindEmail
+	kindName
+)
+
+var kindProblem = [3]dingbook.Problem{dingbook.ProblemDuplicateMobile, dingbook.ProblemDuplicateEmail, dingbook.ProblemDuplicateName}
 
 // Analyzer builds a Report from people fed one at a time.
 type Analyzer struct {
 	r        *Report
-	mobiles  map[uint64]int32
-	emails   map[uint64]int32
-	names    map[uint64]int32
-	groups   map[groupKey]int
-	groupSet []map[int32]bool
+	keys     [3][]keyEntry
+	labels   [][]byte           // the keys' texts, in chunks
+	bits     []uint64           // one bit per hash bucket: a key with this hash bucket was seen
 	managers map[string][]int32 // manager userid → ordinals of reports
 	depts    map[int64]*deptStats
 	rowKeys  map[int32]uint64 // imported rows (no userid): ordinal → key
+	scratch  prepared         // reused by Add
+	refs     []string         // ordinal → userid ("" for imported rows)
 }
 
 // NewAnalyzer starts an analysis.
@@ -193,13 +230,10 @@ func NewAnalyzer(opts Options) *Analyzer {
 	r := &Report{
 		Region: region, region: region, seed: maphash.MakeSeed(),
 		Counts: map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
-		seen: map[uint64]int32{}, flags: map[uint64]Set{}, missing: map[string]bool{},
+		seen: map[uint64]entry{}, MissingManagers: map[string]int{},
 		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
 	}
-	return &Analyzer{
-		r: r, mobiles: map[uint64]int32{}, emails: map[uint64]int32{}, names: map[uint64]int32{},
-		groups: map[groupKey]int{}, managers: map[string][]int32{}, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{},
-	}
+	return &Analyzer{r: r, managers: map[string][]int32{}, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
 }
 
 // personKey hashes a person's identity: the userid, or for imported rows
@@ -345,30 +379,31 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 
 // Add feeds one person to the analysis.
 func (a *Analyzer) Add(p *dingbook.Person) {
-	var pp prepared
-	a.r.prepare(p, &pp)
-	a.commit(&pp)
+	a.r.prepare(p, &a.scratch)
+	a.commit(&a.scratch)
 }
 
 func (a *Analyzer) commit(pp *prepared) {
 	r := a.r
 	key := pp.key
+	ord := int32(len(a.refs))
 	if pp.hasID {
 		if _, dup := r.seen[key]; dup {
 			return // the same person listed again: nothing new to learn
 		}
-	}
-	ord := int32(len(r.refs))
-	r.refs = append(r.refs, pp.userID)
-	if _, ok := r.seen[key]; !ok {
-		r.seen[key] = ord
-	}
-	if !pp.hasID {
+		r.seen[key] = entry{ord: ord, set: pp.set}
+	} else {
 		a.rowKeys[ord] = key
+		e, ok := r.seen[key]
+		if !ok {
+			e.ord = ord
+		}
+		e.set |= pp.set
+		r.seen[key] = e
 	}
+	a.refs = append(a.refs, pp.userID)
 	r.People++
 	if s := pp.set; s != 0 {
-		r.flags[key] |= s
 		r.PeopleWithProblems++
 		for _, p := range s.List() {
 			r.Counts[p]++
@@ -378,14 +413,14 @@ func (a *Analyzer) commit(pp *prepared) {
 		a.managers[pp.manager] = append(a.managers[pp.manager], ord)
 	}
 	if pp.mobile != "" {
-		a.key(a.mobiles, Bit(dingbook.ProblemDuplicateMobile), pp.mobileH, ord, pp.mobile, 0)
+		a.addKey(kindMobile, pp.mobileH, ord, pp.mobile, 0)
 	}
 	for i := 0; i < pp.nEmail; i++ {
-		a.key(a.emails, Bit(dingbook.ProblemDuplicateEmail), pp.emailH[i], ord, pp.emails[i], 0)
+		a.addKey(kindEmail, pp.emailH[i], ord, pp.emails[i], 0)
 	}
 	for _, d := range pp.depts {
 		if pp.name != "" {
-			a.key(a.names, Bit(dingbook.ProblemDuplicateName), d.nameH, ord, pp.name, d.id)
+			a.addKey(kindName, d.nameH, ord, pp.name, d.id)
 		}
 		st := a.depts[d.id]
 		if st == nil {
@@ -408,34 +443,102 @@ func (a *Analyzer) commit(pp *prepared) {
 	}
 }
 
-// key records that ord holds key h; a second holder opens (or joins) a
-// duplicate group.
-func (a *Analyzer) key(m map[uint64]int32, kind Set, h uint64, ord int32, label string, dept int64) {
-	first, ok := m[h]
-	if !ok {
-		m[h] = ord
+func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int64) {
+	if a.bits == nil {
+		a.bits = make([]uint64, defaultBits/64)
+	}
+	i := h & uint64(len(a.bits)*64-1)
+	w, b := i/64, uint64(1)<<(i%64)
+	if a.bits[w]&b == 0 {
+		// Certainly the key's first holder: its text is not needed.
+		a.bits[w] |= b
+		a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord})
 		return
 	}
-	if first == ord {
-		return
+	if len(label) > 255 {
+		label = label[:255]
 	}
-	gk := groupKey{kind, h}
-	gi, ok := a.groups[gk]
-	if !ok {
-		gi = len(a.r.DuplicateGroups)
-		a.groups[gk] = gi
-		a.r.DuplicateGroups = append(a.r.DuplicateGroups, DuplicateGroup{Problem: kind.List()[0], Key: label, DeptID: dept, Members: []Member{a.member(first)}})
-		a.groupSet = append(a.groupSet, map[int32]bool{first: true})
+	size := 1 + len(label)
+	if kind == kindName {
+		size += 8
 	}
-	if !a.groupSet[gi][ord] {
-		a.groupSet[gi][ord] = true
-		g := &a.r.DuplicateGroups[gi]
-		g.Members = append(g.Members, a.member(ord))
+	n := len(a.labels)
+	if n == 0 || len(a.labels[n-1])+size > labChunkSize {
+		a.labels = append(a.labels, make([]byte, 0, labChunkSize))
+		n++
 	}
+	c := &a.labels[n-1]
+	loc := uint32(n-1)<<labChunkBits | uint32(len(*c))
+	*c = append(*c, byte(len(label)))
+	*c = append(*c, label...)
+	if kind == kindName {
+		*c = binary.LittleEndian.AppendUint64(*c, uint64(dept))
+	}
+	a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord, lab: loc + 1})
 }
 
+// defaultBits is the size of Analyzer.bits when the org's size is unknown
+// (2 MiB); presize scales it to about 16 bits per key.
+const defaultBits = 1 << 24
+
 func (a *Analyzer) member(ord int32) Member {
-	return Member{UserID: a.r.refs[ord], Row: int(ord) + 1}
+	return Member{UserID: a.refs[ord], Row: int(ord) + 1}
+}
+
+// label returns a key's text and, for a name, its department, from lab
+// (keyEntry.lab, not 0).
+func (a *Analyzer) label(kind int, lab uint32) (string, int64) {
+	loc := lab - 1
+	c := a.labels[loc>>labChunkBits]
+	off := int(loc & (labChunkSize - 1))
+	end := off + 1 + int(c[off])
+	var dept int64
+	if kind == kindName {
+		dept = int64(binary.LittleEndian.Uint64(c[end:]))
+	}
+	return string(c[off+1 : end]), dept
+}
+
+// groups sorts the keys and turns every run of two or more people sharing
+// a key into a duplicate group (members in directory order).
+func (a *Analyzer) groups() {
+	r := a.r
+	for kind := range a.keys {
+		ks := a.keys[kind]
+		slices.SortFunc(ks, func(x, y keyEntry) int {
+			if x.h != y.h {
+				return cmp.Compare(x.h, y.h)
+			}
+			return cmp.Compare(x.ord, y.ord)
+		})
+		for i := 0; i < len(ks); {
+			j := i + 1
+			for j < len(ks) && ks[j].h == ks[i].h {
+				j++
+			}
+			if j-i >= 2 {
+				g := DuplicateGroup{Problem: kindProblem[kind]}
+				for k := i; k < j; k++ {
+					if g.Key == "" && ks[k].lab != 0 {
+						g.Key, g.DeptID = a.label(kind, ks[k].lab)
+					}
+					if k > i && ks[k].ord == ks[k-1].ord {
+						continue
+					}
+					g.Members = append(g.Members, a.member(ks[k].ord))
+				}
+				if len(g.Members) >= 2 {
+					r.DuplicateGroups = append(r.DuplicateGroups, g)
+				}
+			}
+			i = j
+		}
+		a.keys[kind] = nil
+	}
+	a.labels, a.bits = nil, nil
+	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
+		return cmp.Compare(x.Members[0].Row, y.Members[0].Row)
+	})
 }
 
 // Report finishes the analysis: it resolves managers (a manager may come
@@ -444,12 +547,13 @@ func (a *Analyzer) member(ord int32) Member {
 // organisation's departments, for names, paths and order.
 func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	r := a.r
+	a.groups()
 	need := map[int32]Set{}
 	for mgr, ords := range a.managers {
 		if _, ok := r.seen[r.userKey(mgr)]; ok {
 			continue
 		}
-		r.missing[mgr] = true
+		r.MissingManagers[mgr] = len(ords)
 		for _, o := range ords {
 			need[o] |= Bit(dingbook.ProblemManagerNotFound)
 		}
@@ -469,16 +573,15 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 				keyOf[ord] = key
 			}
 		}
-		for key, ord := range r.seen {
-			if _, ok := need[ord]; ok {
-				if _, done := keyOf[ord]; !done {
-					keyOf[ord] = key
+		for key, e := range r.seen {
+			if _, ok := need[e.ord]; ok {
+				if _, done := keyOf[e.ord]; !done {
+					keyOf[e.ord] = key
 				}
 			}
 		}
 		for ord, s := range need {
-			key := keyOf[ord]
-			if r.flags[key] == 0 {
+			if r.seen[keyOf[ord]].set == 0 {
 				r.PeopleWithProblems++
 			}
 			for _, p := range s.List() {
@@ -486,7 +589,9 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 			}
 		}
 		for ord, s := range need {
-			r.flags[keyOf[ord]] |= s
+			e := r.seen[keyOf[ord]]
+			e.set |= s
+			r.seen[keyOf[ord]] = e
 		}
 	}
 	r.Departments = deptQuality(depts, a.depts)
@@ -576,6 +681,8 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	a := NewAnalyzer(opts)
 	if od, ok := dir.(dingbook.OrgDirectory); ok && od.Org != nil {
 		a.presize(len(od.Org.People))
+	} else if opts.SizeHint > 0 {
+		a.presize(opts.SizeHint)
 	}
 	var err error
 	if workers := runtime.GOMAXPROCS(0); workers > 1 {
@@ -591,15 +698,30 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	}
 	r := a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
+	if r.People >= bigOrg {
+		// The key tables are garbage now; hand their memory back so that
+		// an export that follows does not add its peak to ours.
+		*a = Analyzer{}
+		debug.FreeOSMemory()
+	}
 	return r, nil
 }
 
+// bigOrg is the size from which Analyze returns its temporary memory to
+// the operating system before returning.
+const bigOrg = 100_000
+
 func (a *Analyzer) presize(n int) {
-	a.r.seen = make(map[uint64]int32, n)
-	a.r.refs = make([]string, 0, n)
-	a.mobiles = make(map[uint64]int32, n)
-	a.emails = make(map[uint64]int32, n+n/2)
-	a.names = make(map[uint64]int32, n+n/16)
+	bits := 1 << 16
+	for bits < n*4*16 {
+		bits <<= 1
+	}
+	a.bits = make([]uint64, bits/64)
+	a.r.seen = make(map[uint64]entry, n)
+	a.refs = make([]string, 0, n)
+	a.keys[kindMobile] = make([]keyEntry, 0, n)
+	a.keys[kindEmail] = make([]keyEntry, 0, n+n/2)
+	a.keys[kindName] = make([]keyEntry, 0, n+n/16)
 }
 
 const batchSize = 256
@@ -689,8 +811,8 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 // be known and are not reported).
 func (r *Report) Problems(p *dingbook.Person) Set {
 	key, _ := r.personKey(p)
-	if _, ok := r.seen[key]; ok {
-		return r.flags[key]
+	if e, ok := r.seen[key]; ok {
+		return e.set
 	}
 	s, n := intrinsic(p, r.region)
 	if n.ManagerUserID != "" {

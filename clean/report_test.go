@@ -80,6 +80,9 @@ func TestDuplicatesAndProblems(t *testing.T) {
 			t.Errorf("name group dept %d", g.DeptID)
 		}
 	}
+	if !reflect.DeepEqual(r.MissingManagers, map[string]int{"gone": 1}) {
+		t.Errorf("missing managers %v", r.MissingManagers)
+	}
 	// Departments: direct members and rates.
 	byID := map[int64]DeptQuality{}
 	for _, d := range r.Departments {
@@ -255,6 +258,32 @@ func TestWriteJSON(t *testing.T) {
 	for _, s := range []string{"duplicate-mobile +8613800138000: a (张三), b (张三)", "invalid-phone,missing-job-number", "研发部"} {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("text report lacks %q:\n%s", s, text.String())
+		}
+	}
+}
+
+// TestKeyTextsWithCrowdedBits: whether or not first holders keep their
+// key text (a tiny bit table makes almost every key "maybe seen"), the
+// groups and their keys are the same.
+func TestKeyTextsWithCrowdedBits(t *testing.T) {
+	truth := smallOrg()
+	run := func(bits int) []DuplicateGroup {
+		a := NewAnalyzer(Options{})
+		if bits > 0 {
+			a.bits = make([]uint64, bits)
+		}
+		for i := range truth.People {
+			a.Add(&truth.People[i])
+		}
+		return a.Report(truth.Depts).DuplicateGroups
+	}
+	want, got := run(0), run(1)
+	if !reflect.DeepEqual(want, got) || len(want) != 3 {
+		t.Fatalf("groups differ:\n%+v\n%+v", want, got)
+	}
+	for _, g := range got {
+		if g.Key == "" || (g.Problem == dingbook.ProblemDuplicateName && g.DeptID != 2) {
+			t.Errorf("group %+v", g)
 		}
 	}
 }

@@ -102,6 +102,14 @@ print(json.dumps({"sheets": wb.sheetnames, "cf": cf, "status": status, "header6"
 			ranges := map[string]bool{}
 			for _, c := range got.CF {
 				ranges[c["range"].(string)] = true
+				if c["range"] == "F2:F6" {
+					f, _ := c["formula"].([]any)
+					if c["type"] != "cellIs" || c["operator"] != "equal" || len(f) != 1 || f[0] != `"`+x.NeedsFilling+`"` {
+						t.Errorf("status rule %v", c)
+					}
+				} else if c["type"] != "containsBlanks" {
+					t.Errorf("blank rule %v", c)
+				}
 			}
 			for _, want := range []string{"B2:B6", "C2:C6", "D2:D6", "E2:E6", "F2:F6"} {
 				if !ranges[want] {

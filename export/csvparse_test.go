@@ -4,6 +4,8 @@ import (
 	"bytes"
 	stdcsv "encoding/csv"
 	"testing"
+
+	"github.com/dingbook/dingbook/format/xlsx"
 )
 
 func parseCSV(t *testing.T, b []byte) [][]string {
@@ -14,3 +16,5 @@ func parseCSV(t *testing.T, b []byte) [][]string {
 	}
 	return rows
 }
+
+func xlsxOpts(tmp string) xlsx.Options { return xlsx.Options{TmpDir: tmp} }

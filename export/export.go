@@ -55,6 +55,17 @@ type PersonWriter interface {
 // The CLI supplies it (format/vcard); export does not import format/vcard.
 type VCardFunc func(w io.Writer, company, corpID string) (PersonWriter, error)
 
+// GrowingDirectory is a Directory whose departments become known only
+// while its people are streamed (source/console's Stream reading a member
+// file in one pass). Run then uses Tree, which gains each department
+// before the first person in it reaches EachPerson's fn, on fn's
+// goroutine; Options.Depts are resolved against the departments known when
+// Run starts, so callers with department filters read the file whole.
+type GrowingDirectory interface {
+	dingbook.Directory
+	Tree() *dingbook.Tree
+}
+
 // Column is an extra column computed per person (e.g. the cleaner's status).
 type Column struct {
 	Header string
@@ -452,6 +463,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 
 	depts := d.Departments()
 	tree := dingbook.NewTree(depts)
+	if g, ok := d.(GrowingDirectory); ok {
+		tree = g.Tree()
+	}
 	company, corpID := d.Info()
 
 	// Department selection.
@@ -534,6 +548,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	var outs []*output
 	abort := func() {
 		for _, o := range outs {
+			if o.xlsx != nil {
+				o.xlsx.Abort()
+			}
 			o.f.Abort()
 		}
 	}
@@ -563,9 +580,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			xo.Name = path
 			o.xlsx, err = xlsx.New(o, header, xo)
 		case "jsonl":
-			var sel []string
-			if len(opts.Fields) > 0 {
-				sel = fields
+			// JSONL holds the selected fields (+ userid); only the full
+			// profile writes every key DingTalk returns.
+			sel := fields
+			if len(opts.Fields) == 0 && opts.Profile == "full" {
+				sel = nil
 			}
 			o.jsonl = jsonl.New(o, jsonl.Options{Fields: sel, MaskMobile: mask, Region: opts.Region})
 		case "vcf":
@@ -654,7 +673,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		case o.csv != nil:
 			err = o.csv.Close()
 		case o.xlsx != nil:
-			err = o.xlsx.AddSheet(deptSheetName[lang], deptHeader[lang], deptRows(tree, depts, inTree, direct, total))
+			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, direct, total))
 			for _, s := range opts.Sheets {
 				if err == nil {
 					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
@@ -685,7 +704,8 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	return res, nil
 }
 
-var deptSheetName = map[string]string{"zh": "部门", "en": "Departments", "id": "Departemen"}
+// DeptSheet names the xlsx sheet with the department tree.
+const DeptSheet = "Departments"
 
 var deptHeader = map[string][]string{
 	"zh": {"部门ID", "上级部门ID", "部门路径", "部门名称", "直属人数", "总人数(含子部门)"},

@@ -121,7 +121,7 @@ func TestGoldenCSVMinimalEnglish(t *testing.T) {
 }
 
 func TestGoldenJSONL(t *testing.T) {
-	res, _ := run(t, export.Options{Formats: []string{"jsonl"}, IncludeInactive: true})
+	res, _ := run(t, export.Options{Formats: []string{"jsonl"}, Profile: "full", IncludeInactive: true})
 	b := readOut(t, res, "jsonl")
 	golden(t, "all.jsonl.golden", b)
 	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
@@ -132,6 +132,12 @@ func TestGoldenJSONL(t *testing.T) {
 	}
 	res, _ = run(t, export.Options{Formats: []string{"jsonl"}, Fields: []string{"name", "mobile_e164", "dept"}, Mask: []string{"mobile"}})
 	golden(t, "fields-masked.jsonl.golden", readOut(t, res, "jsonl"))
+	// the default (minimal) profile restricts JSONL too: no mobile
+	res, _ = run(t, export.Options{Formats: []string{"jsonl"}})
+	golden(t, "minimal.jsonl.golden", readOut(t, res, "jsonl"))
+	if bytes.Contains(readOut(t, res, "jsonl"), []byte("mobile")) {
+		t.Fatal("minimal JSONL holds mobile keys")
+	}
 }
 
 func TestFilesAtomicHashedPrivate(t *testing.T) {
@@ -364,7 +370,7 @@ print(json.dumps({ws.title: [[c.value for c in r] for r in ws.iter_rows()] for w
 	if main[2][2] != "+852-91234567" {
 		t.Fatalf("foreign mobile %v", main[2][2])
 	}
-	deps := book["部门"]
+	deps := book["Departments"]
 	want := [][]any{
 		{"部门ID", "上级部门ID", "部门路径", "部门名称", "直属人数", "总人数(含子部门)"},
 		{"1", nil, "示例公司", "示例公司", "1", "7"},
@@ -428,5 +434,43 @@ func TestConsoleReadsOurFiles(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// failingDir stops with an error after two people.
+type failingDir struct{ dingbook.OrgDirectory }
+
+var errBroken = errors.New("database went away")
+
+func (d failingDir) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
+	for i := range d.Org.People[:2] {
+		if err := fn(&d.Org.People[i]); err != nil {
+			return err
+		}
+	}
+	return errBroken
+}
+
+func TestFailureLeavesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	tmp := t.TempDir()
+	_, err := export.Run(context.Background(), failingDir{dingbook.OrgDirectory{Org: testOrg()}},
+		export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "jsonl"}, XLSX: xlsxOpts(tmp)})
+	if !errors.Is(err, errBroken) {
+		t.Fatalf("err = %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("files left after a failed export: %v", entries)
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Fatalf("temporary files left: %v", entries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := export.Run(ctx, dingbook.OrgDirectory{Org: testOrg()}, export.Options{Dir: dir}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("files left after a cancelled export: %v", entries)
 	}
 }

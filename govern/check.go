@@ -252,3 +252,25 @@ func quoteList(s []string) string {
 	}
 	return " " + q[0]
 }
+
+// checkFields holds the fields an export actually wrote to the policy.
+func checkFields(pol *policy.Policy, req *Request, fields []string) error {
+	var refused, needJustify []string
+	for _, f := range fields {
+		switch {
+		case !pol.FieldAllowed(f):
+			refused = append(refused, f)
+		case pol.NeedsJustification(f):
+			needJustify = append(needJustify, f)
+		}
+	}
+	if len(refused) > 0 {
+		return refuse("%s refused: the export wrote field%s, which the policy (%s) does not allow", req.Action, quoteList(refused), pol.Source).
+			WithHint("choose the fields with --fields, leaving out %s", strings.Join(refused, ", "))
+	}
+	if len(needJustify) > 0 && strings.TrimSpace(req.Justification) == "" {
+		return refuse("%s refused: the export wrote personal or sensitive field%s without a justification", req.Action, quoteList(needJustify)).
+			WithHint("add --justify \"why these fields are needed\", or choose fewer fields")
+	}
+	return nil
+}

@@ -284,7 +284,7 @@ func TestRefusalsRecorded(t *testing.T) {
 		{"no purpose", nil, govern.Request{}, dingbook.EPOLICY, "no purpose"},
 		{"blank purpose", nil, govern.Request{Purpose: "  "}, dingbook.EPOLICY, "no purpose"},
 		{"unknown basis", nil, govern.Request{Purpose: "p", Basis: "because"}, dingbook.EINVALID, "legal basis"},
-		{"field not allowed", nil, govern.Request{Purpose: "p", Fields: []string{"name", "extension.身份证"}, Justification: "j"}, dingbook.EPOLICY, `"extension.身份证" is not allowed`},
+		{"field not allowed", strict, govern.Request{Actor: "hr-admin", Purpose: "p", Fields: []string{"name", "extension.身份证"}, Justification: "j"}, dingbook.EPOLICY, `"extension.身份证" is not allowed`},
 		{"unknown field", nil, govern.Request{Purpose: "p", Fields: []string{"shoe_size"}}, dingbook.EINVALID, "unknown field"},
 		{"profile not allowed", strict, govern.Request{Actor: "hr-admin", Purpose: "p", Profile: "full", Justification: "j"}, dingbook.EPOLICY, `profile "full" is not allowed`},
 		{"personal without justify", nil, govern.Request{Purpose: "p", Fields: []string{"name", "mobile"}}, dingbook.EPOLICY, "needs a justification"},
@@ -331,6 +331,15 @@ func TestRefusalsRecorded(t *testing.T) {
 	// Allowed: hidden mobiles with policy + justification → Decision says so.
 	pol := policy.Default()
 	pol.AllowHiddenMobiles = true
+	var inside *govern.Decision
+	_, err := govern.Run(context.Background(), newDB(t), pol, &govern.Request{Action: "export", Actor: "u", Purpose: "p", Profile: "contact", Justification: "j", IncludeHiddenMobiles: true, OutDir: t.TempDir()},
+		func(ctx context.Context, dir string) (*govern.Produced, error) {
+			inside = govern.DecisionFrom(ctx)
+			return produceFiles(t)(ctx, dir)
+		})
+	if err != nil || inside == nil || !inside.IncludeHiddenMobiles || inside.Profile != "contact" || govern.DecisionFrom(context.Background()) != nil {
+		t.Fatalf("DecisionFrom: %v %+v", err, inside)
+	}
 	d, err := govern.Resolve(pol, &govern.Request{Action: "export", Purpose: "p", Profile: "contact", Justification: "j", IncludeHiddenMobiles: true})
 	if err != nil || !d.IncludeHiddenMobiles || d.Keep != 30*24*time.Hour || d.Encrypt != "zip" || d.Basis != "hr-management" {
 		t.Fatalf("%v %+v", err, d)
@@ -669,5 +678,34 @@ func BenchmarkRun50MB(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestProducedFieldsChecked: fields the export layer adds on its own
+// (e.g. custom fields of the full profile) are held to the policy.
+func TestProducedFieldsChecked(t *testing.T) {
+	db := newDB(t)
+	out := t.TempDir()
+	pol := policy.Default()
+	pol.AllowedFields = []string{"name", "dept", "title", "telephone", "org_email", "job_number"}
+	_, err := govern.Run(context.Background(), db, pol, &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out},
+		func(ctx context.Context, dir string) (*govern.Produced, error) {
+			p, err := produceFiles(t)(ctx, dir)
+			if err == nil {
+				p.Fields = []string{"name", "dept", "extension.身份证"}
+			}
+			return p, err
+		})
+	if dingbook.ErrorCode(err) != dingbook.EPOLICY || !strings.Contains(err.Error(), "extension.身份证") {
+		t.Fatalf("added field not refused: %v", err)
+	}
+	if r := lastRecord(t, db); r.Outcome != "refused" {
+		t.Fatalf("%+v", r)
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Fatal("bundle written")
+	}
+	if hits := findMarker(t, db.Dir, out); len(hits) != 0 {
+		t.Fatal(hits)
 	}
 }

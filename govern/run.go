@@ -101,6 +101,15 @@ type Result struct {
 	AuditSeq   int64
 }
 
+type decisionKey struct{}
+
+// DecisionFrom returns the resolved Decision inside a produce callback
+// (fields, IncludeHiddenMobiles, …), or nil outside one.
+func DecisionFrom(ctx context.Context) *Decision {
+	d, _ := ctx.Value(decisionKey{}).(*Decision)
+	return d
+}
+
 // TmpDirName is the folder under the state directory that holds private
 // export directories (export-*); Sweep empties it of orphans.
 const TmpDirName = "tmp"
@@ -190,7 +199,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "private directory", err)
 	}
 
-	produced, err := produce(ctx, dataDir)
+	produced, err := produce(context.WithValue(ctx, decisionKey{}, dec), dataDir)
 	if err == nil && produced == nil {
 		err = errors.New("the export produced nothing")
 	}
@@ -204,7 +213,13 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "export", err)
 	}
 	if len(produced.Fields) > 0 {
+		// The export layer may add fields (the full profile adds custom
+		// fields): hold them to the policy too.
 		rec.Fields = produced.Fields
+		if err := checkFields(pol, req, produced.Fields); err != nil {
+			wipe()
+			return nil, refused(ctx, db, rec, err)
+		}
 	}
 	if len(produced.DeptScope) > 0 {
 		rec.DeptScope = produced.DeptScope

@@ -133,7 +133,8 @@ type Policy struct {
 	Profiles map[string][]string `yaml:"profiles,omitempty" json:"profiles"`
 	// AllowedFields, when set, lists every field that may be exported
 	// ("extension.*" allows all custom fields). When empty, the fields of
-	// the allowed profiles may be exported.
+	// the allowed profiles may be exported (custom fields when "full" is
+	// allowed, since the full profile includes them).
 	AllowedFields []string `yaml:"allowed_fields,omitempty" json:"allowed_fields,omitempty"`
 	// SensitiveFields marks more fields sensitive (they then need
 	// --justify).
@@ -408,7 +409,8 @@ func (p *Policy) FieldAllowed(key string) bool {
 			return true
 		}
 	}
-	return false
+	// The export layer's "full" profile adds every custom field present.
+	return strings.HasPrefix(key, dingbook.ExtensionPrefix) && slices.Contains(p.AllowedProfiles, "full")
 }
 
 // ProfileAllowed reports whether the named profile may be exported.
@@ -430,6 +432,10 @@ func (p *Policy) BasisAllowed(basis string) bool { return slices.Contains(p.Allo
 
 // YAML renders the effective policy (defaults filled in) as YAML.
 func (p *Policy) YAML() []byte {
-	b, _ := yaml.Marshal(p)
-	return b
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	enc.Encode(p)
+	enc.Close()
+	return buf.Bytes()
 }

@@ -26,8 +26,12 @@ func TestDefaults(t *testing.T) {
 	if !p.NeedsJustification("mobile") || !p.NeedsJustification("remark") || !p.NeedsJustification("extension.爱好") || p.NeedsJustification("title") {
 		t.Fatal("justification classes wrong")
 	}
-	if !p.FieldAllowed("mobile") || p.FieldAllowed("extension.爱好") {
-		t.Fatal("field allowance wrong: full profile fields allowed, custom fields not")
+	if !p.FieldAllowed("mobile") || !p.FieldAllowed("extension.爱好") {
+		t.Fatal("field allowance wrong: full profile fields (custom fields included) allowed")
+	}
+	p.AllowedProfiles = []string{"minimal", "contact"}
+	if p.FieldAllowed("extension.爱好") || p.FieldAllowed("remark") || !p.FieldAllowed("mobile") {
+		t.Fatal("without full, custom fields and remark must be refused")
 	}
 	if !p.ActorAllowed("anyone") {
 		t.Fatal("default policy should allow any OS user")

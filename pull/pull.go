@@ -82,7 +82,9 @@ type deptState struct {
 	detailDone   bool
 	membersDone  bool
 	members      []dingbook.Person
-	gap          int // DingTalk code that kept us out (50004, 60003)
+	visibleDone  bool     // --count-restricted listing done
+	visible      []string // userids listed without restricted staff
+	gap          int      // DingTalk code that kept us out (50004, 60003)
 	gapName      string
 }
 
@@ -96,7 +98,9 @@ type runner struct {
 	mu     sync.Mutex
 	depts  map[int64]*deptState
 	people map[string]bool // distinct userids seen, for progress
-	dbMu   sync.Mutex
+	// pending counts queued discovery calls per API (under mu).
+	pending map[string]int
+	dbMu    sync.Mutex
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -112,7 +116,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	r := &runner{opt: opt, c: opt.Client, db: opt.DB, start: time.Now(), depts: map[int64]*deptState{}, people: map[string]bool{}}
+	r := &runner{opt: opt, c: opt.Client, db: opt.DB, start: time.Now(), depts: map[int64]*deptState{}, people: map[string]bool{}, pending: map[string]int{}}
 	workers := opt.Workers
 	r.sems = map[string]chan struct{}{}
 	for _, api := range []string{dingtalk.APIListSub, dingtalk.APIDeptGet, dingtalk.APIUserList, dingtalk.APIUserGet, dingtalk.APIListSimple, dingtalk.APIListSubID} {
@@ -150,6 +154,9 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			}
 			for _, pd := range pds {
 				st := &deptState{dept: pd.Dept, childrenDone: pd.ChildrenDone, detailDone: pd.DetailDone, membersDone: pd.MembersDone}
+				if pd.Visible != nil && json.Unmarshal(pd.Visible, &st.visible) == nil {
+					st.visibleDone = true
+				}
 				if pd.MembersDone {
 					if err := json.Unmarshal(pd.Members, &st.members); err != nil {
 						return nil, fmt.Errorf("pull checkpoint dept %d: %w", pd.Dept.ID, err)
@@ -191,10 +198,12 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 	}
 	sr := <-scopesCh
 	if sr.err != nil {
+		// The first failure wins: a job may have failed (and cancelled
+		// the scopes call) before auth/scopes itself did.
 		r.cancel(sr.err)
 		r.wg.Wait()
 		<-countDone
-		return nil, sr.err
+		return nil, context.Cause(r.ctx)
 	}
 	scopes := sr.s
 	if !scopes.WholeOrg() {
@@ -208,7 +217,7 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 			r.cancel(err)
 			r.wg.Wait()
 			<-countDone
-			return nil, err
+			return nil, context.Cause(r.ctx)
 		}
 	}
 	r.wg.Wait()
@@ -372,13 +381,25 @@ func (r *runner) progress(phase string) {
 func (r *runner) queueLocked(id int64) {
 	st := r.depts[id]
 	if !st.childrenDone {
-		r.spawn(dingtalk.APIListSub, func() error { return r.listSub(id) })
+		// Discovery alternates between listsub and listsubid (each has
+		// its own rate budget; department/get supplies the names), so the
+		// walk discovers departments twice as fast as member listing and
+		// department/get consume them.
+		api := dingtalk.APIListSub
+		if r.pending[dingtalk.APIListSubID] < r.pending[dingtalk.APIListSub] {
+			api = dingtalk.APIListSubID
+		}
+		r.pending[api]++
+		r.spawn(api, func() error { return r.listSub(id, api) })
 	}
 	if !st.detailDone {
 		r.spawn(dingtalk.APIDeptGet, func() error { return r.detail(id) })
 	}
 	if !st.membersDone {
 		r.spawn(dingtalk.APIUserList, func() error { return r.members(id) })
+	}
+	if r.opt.CountRestricted && !st.visibleDone {
+		r.spawn(dingtalk.APIListSimple, func() error { return r.visible(id) })
 	}
 }
 
@@ -417,8 +438,21 @@ func (r *runner) gap(id int64, err error) bool {
 	return true
 }
 
-func (r *runner) listSub(id int64) error {
-	children, err := r.c.ListSub(r.ctx, id)
+func (r *runner) listSub(id int64, api string) error {
+	var children []dingbook.Department
+	var err error
+	if api == dingtalk.APIListSubID {
+		var ids []int64
+		ids, err = r.c.ListSubID(r.ctx, id)
+		for _, c := range ids {
+			children = append(children, dingbook.Department{ID: c, ParentID: id, MemberCount: -1, OwningMemberCount: -1})
+		}
+	} else {
+		children, err = r.c.ListSub(r.ctx, id)
+	}
+	r.mu.Lock()
+	r.pending[api]--
+	r.mu.Unlock()
 	if err != nil {
 		if r.gap(id, err) {
 			return nil
@@ -700,39 +734,53 @@ func (r *runner) rangeGaps(rc *dingbook.Receipt) error {
 	return nil
 }
 
-// countRestricted lists each department without contain_access_limit:
-// pulled people absent from every such listing are access-restricted.
-func (r *runner) countRestricted(org *dingbook.Org, rc *dingbook.Receipt) error {
-	var mu sync.Mutex
-	visible := map[string]bool{}
-	for _, d := range org.Depts {
-		id := d.ID
-		r.spawn(dingtalk.APIListSimple, func() error {
-			var cursor dingtalk.Cursor
-			for {
-				pg, err := r.c.ListSimple(r.ctx, id, cursor, dingtalk.PageSize, false)
-				if err != nil {
-					return err
-				}
-				mu.Lock()
-				for _, u := range pg.List {
-					visible[string(u.UserID)] = true
-				}
-				mu.Unlock()
-				if !bool(pg.HasMore) || len(pg.NextCursor) == 0 {
-					return nil
-				}
-				cursor = pg.NextCursor
+// visible lists department id with user/listsimple without
+// contain_access_limit (--count-restricted), in the same pipeline as the
+// member listing but on its own API budget.
+func (r *runner) visible(id int64) error {
+	var ids []string
+	var cursor dingtalk.Cursor
+	for {
+		pg, err := r.c.ListSimple(r.ctx, id, cursor, dingtalk.PageSize, false)
+		if err != nil {
+			if r.gap(id, err) {
+				return nil
 			}
-		})
+			return err
+		}
+		for _, u := range pg.List {
+			ids = append(ids, string(u.UserID))
+		}
+		if !bool(pg.HasMore) || len(pg.NextCursor) == 0 || string(pg.NextCursor) == string(cursor) {
+			break
+		}
+		cursor = pg.NextCursor
 	}
-	r.wg.Wait()
-	if err := context.Cause(r.ctx); err != nil {
+	b, _ := json.Marshal(ids)
+	if err := r.checkpoint(func() error { return r.db.SavePullVisible(r.ctx, r.runID, id, b) }); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	st := r.depts[id]
+	st.visible, st.visibleDone = ids, true
+	r.mu.Unlock()
+	return nil
+}
+
+// countRestricted flags the pulled people absent from every listing
+// without contain_access_limit: they are access-restricted staff.
+func (r *runner) countRestricted(org *dingbook.Org, rc *dingbook.Receipt) error {
+	seen := map[string]bool{}
+	r.mu.Lock()
+	for _, st := range r.depts {
+		for _, u := range st.visible {
+			seen[u] = true
+		}
+	}
+	r.mu.Unlock()
 	n := 0
 	for i := range org.People {
-		if !visible[org.People[i].UserID] {
+		if !seen[org.People[i].UserID] {
 			org.People[i].Restricted = true
 			n++
 		}

@@ -29,6 +29,9 @@ type PullDept struct {
 	MembersDone  bool // every page of v2/user/list done
 	// Members is the JSON []dingbook.Person listed in the department.
 	Members json.RawMessage
+	// Visible is the JSON []string of userids listed without restricted
+	// staff (nil until done; pull --count-restricted).
+	Visible json.RawMessage
 }
 
 // OpenPullRun returns the newest unfinished run with key (resumed=true),
@@ -69,7 +72,7 @@ func (db *DB) AbandonPullRuns(ctx context.Context, key string, now time.Time) er
 
 // PullDepts returns the departments recorded for run, by dept id.
 func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
-	rows, err := db.QueryContext(ctx, `SELECT data, children_done, detail_done, members_done, members FROM pull_dept WHERE run_id = ? ORDER BY dept_id`, runID)
+	rows, err := db.QueryContext(ctx, `SELECT data, children_done, detail_done, members_done, members, visible FROM pull_dept WHERE run_id = ? ORDER BY dept_id`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -77,9 +80,9 @@ func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
 	var out []PullDept
 	for rows.Next() {
 		var data string
-		var members sql.NullString
+		var members, visible sql.NullString
 		var pd PullDept
-		if err := rows.Scan(&data, &pd.ChildrenDone, &pd.DetailDone, &pd.MembersDone, &members); err != nil {
+		if err := rows.Scan(&data, &pd.ChildrenDone, &pd.DetailDone, &pd.MembersDone, &members, &visible); err != nil {
 			return nil, err
 		}
 		if err := json.Unmarshal([]byte(data), &pd.Dept); err != nil {
@@ -87,6 +90,9 @@ func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
 		}
 		if members.Valid {
 			pd.Members = json.RawMessage(members.String)
+		}
+		if visible.Valid {
+			pd.Visible = json.RawMessage(visible.String)
 		}
 		out = append(out, pd)
 	}
@@ -125,6 +131,13 @@ func (db *DB) SavePullDetail(ctx context.Context, runID int64, d dingbook.Depart
 // SavePullMembers records a department's complete member listing.
 func (db *DB) SavePullMembers(ctx context.Context, runID, dept int64, members []byte) error {
 	_, err := db.ExecContext(ctx, `UPDATE pull_dept SET members = ?, members_done = 1 WHERE run_id = ? AND dept_id = ?`, string(members), runID, dept)
+	return err
+}
+
+// SavePullVisible records the userids a department lists without
+// restricted staff.
+func (db *DB) SavePullVisible(ctx context.Context, runID, dept int64, userids []byte) error {
+	_, err := db.ExecContext(ctx, `UPDATE pull_dept SET visible = ? WHERE run_id = ? AND dept_id = ?`, string(userids), runID, dept)
 	return err
 }
 

@@ -443,6 +443,16 @@ func (w *Writer) Close() error {
 	return w.f.Close()
 }
 
+// Abort discards the workbook without writing it and removes temporary
+// files. It is a no-op after Close.
+func (w *Writer) Abort() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.f.Close()
+}
+
 // formulaString quotes s as a formula string literal ("" doubles quotes),
 // so a conditional-format value never becomes a formula of its own.
 func formulaString(s string) string {

@@ -66,16 +66,17 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	org, err := readMemberFile(env, in, co)
-	if err != nil {
-		return err
-	}
 	opts := export.Options{
 		Dir: filepath.Dir(out), Formats: []string{format}, Paths: map[string]string{format: out},
 		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(),
 	}
 	ef.apply(&opts, "full")
-	res, err := export.Run(ctx, dingbook.OrgDirectory{Org: org}, opts)
+	dir, done, err := memberDirectory(env, in, co, &opts)
+	if err != nil {
+		return err
+	}
+	res, err := export.Run(ctx, dir, opts)
+	done(err == nil)
 	if err != nil {
 		return err
 	}

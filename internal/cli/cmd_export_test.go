@@ -168,6 +168,21 @@ print(len(rows) - 1, rows[0][0])`
 	if err := json.Unmarshal([]byte(first), &m); err != nil || len(m) != 4 {
 		t.Fatalf("restricted jsonl line %s (%v)", first, err)
 	}
+	// export --from reads the same file and filters it like a snapshot
+	out.Reset()
+	if code := Main(context.Background(), []string{"export", "--from", in, "--format", "jsonl", "--out", "from", "--json"}, env); code != 0 {
+		t.Fatalf("export --from: exit %d: %s", code, errb)
+	}
+	active := 0
+	for _, p := range truth.Org.People {
+		if p.Active {
+			active++
+		}
+	}
+	sum = ExportSummary{}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Rows != active || sum.LeftOut.Inactive != len(truth.Org.People)-active {
+		t.Fatalf("export --from: %v %+v (want %d active)", err, sum, active)
+	}
 	errb.Reset()
 	if code := Main(context.Background(), []string{"convert", in, "contacts.vcf"}, env); code == 0 || !strings.Contains(errb.String(), "exists") {
 		t.Fatalf("overwrote without --overwrite: exit %d %s", code, errb)

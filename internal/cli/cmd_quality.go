@@ -57,6 +57,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 
 	var dir dingbook.Directory
 	source := ""
+	sizeHint := 0
 	var org *dingbook.Org
 	if *from != "" {
 		path := env.Path(*from)
@@ -82,6 +83,13 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 			}
 		}
 		source = fmt.Sprintf("snapshot:%d", id)
+		if infos, err := db.Snapshots(ctx); err == nil {
+			for _, si := range infos {
+				if si.ID == id {
+					sizeHint = si.People
+				}
+			}
+		}
 		if *dedupe != "" {
 			s, err := db.LoadSnapshot(ctx, id)
 			if err != nil {
@@ -109,7 +117,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		dir = dingbook.OrgDirectory{Org: org}
 	}
 
-	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg})
+	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint})
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func init() {
 var simReady func(addr string)
 
 func runSim(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "sim", "sim [--addr 127.0.0.1:8765] [--users N --depts M --seed S | --org FILE] [fault flags]")
+	fs := NewFlags(env, "sim", "sim [--addr 127.0.0.1:8765] [--users N --depts M --seed S | --org FILE.json|yaml] [--qps 20] [--global-qps N] [--latency 80ms] [--transient 0.05] [--http5xx 0.01] [--resets 0.01] [--throttle-burst 300ms] [--token-ttl 7200s] [--empty omit|empty] [--expired-code 40014|42001] [--no-mobile-field] [--no-email-field] [--range-depts 12,34] [--ip-whitelist 1.2.3.4] [--string-numbers] [--extras] ...")
 	addr := fs.String("addr", "127.0.0.1:8765", "listen address (port 0 picks a free port)")
 	users := fs.Int("users", 200, "people in the generated org")
 	depts := fs.Int("depts", 20, "departments in the generated org (root included)")
@@ -51,6 +51,14 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	whitelist := fs.String("ip-whitelist", "", "comma-separated caller IPs allowed (default: any)")
 	stringNumbers := fs.Bool("string-numbers", false, "quote numbers and booleans in responses like the doc examples")
 	extras := fs.Bool("extras", false, "add undocumented fields clients must ignore")
+	hang := fs.Float64("hang", 0, "fraction of requests never answered (client timeouts)")
+	ipLimit := fs.Int("ip-limit", 0, "calls per caller IP per 20s before a 5-minute block (0: off)")
+	listsubNoDept := fs.String("listsub-without-dept", "root", "listsub without dept_id: 'root' or 'error'")
+	separateV1 := fs.Bool("separate-v1-tokens", false, "v1.0/oauth2/accessToken keeps its own token (not gettoken's)")
+	wrapErrors := fs.Bool("wrap-errors", false, "send 50002/50004/60003/60121 as errcode 88 sub_codes")
+	opaqueCursor := fs.Bool("opaque-cursor", false, "next_cursor is opaque, not cursor+returned")
+	isv := fs.Bool("isv", false, "the app is an ISV app (no mobile, email, telephone, hired_date, …)")
+	truthOut := fs.String("truth-out", "", "also write the served org and its truth (injected problems, restricted staff) to this JSON file")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
@@ -66,7 +74,10 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	default:
 		return bad("expired-code", fmt.Sprintf("%q is not supported", *expired), "use 40014, 42001 or 42001-plain")
 	}
-	for name, v := range map[string]float64{"transient": *transient, "http5xx": *http5xx, "resets": *resets} {
+	if *listsubNoDept != "root" && *listsubNoDept != "error" {
+		return bad("listsub-without-dept", fmt.Sprintf("%q is not 'root' or 'error'", *listsubNoDept), "use root or error")
+	}
+	for name, v := range map[string]float64{"transient": *transient, "http5xx": *http5xx, "resets": *resets, "hang": *hang} {
 		if v < 0 || v > 1 {
 			return bad(name, fmt.Sprintf("%v is not a fraction between 0 and 1", v), "e.g. --"+name+" 0.05")
 		}
@@ -84,8 +95,13 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	} else {
 		truth = gen.Generate(gen.Options{Users: *users, Depts: *depts, Seed: *seed, CorpName: *corp})
 	}
+	if *truthOut != "" {
+		if err := truth.Save(env.Path(*truthOut)); err != nil {
+			return err
+		}
+	}
 	app := sim.DefaultApp()
-	app.NoMobileField, app.NoEmailField = *noMobile, *noEmail
+	app.NoMobileField, app.NoEmailField, app.ISV = *noMobile, *noEmail, *isv
 	for _, f := range simSplitList(*rangeDepts) {
 		id, err := strconv.ParseInt(f, 10, 64)
 		if err != nil || id < 1 {
@@ -105,8 +121,12 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		StringNumbers:      *stringNumbers,
 		Extras:             *extras,
 		Seed:               *seed,
-		Faults:             sim.Faults{TransientRate: *transient, HTTP5xxRate: *http5xx, ResetRate: *resets, Latency: *latency, ThrottleBurst: *burst, TokenTTL: *ttl},
-		ListsubWithoutDept: "root",
+		Faults:             sim.Faults{TransientRate: *transient, HTTP5xxRate: *http5xx, ResetRate: *resets, HangRate: *hang, Latency: *latency, ThrottleBurst: *burst, TokenTTL: *ttl},
+		ListsubWithoutDept: *listsubNoDept,
+		IPLimit:            *ipLimit,
+		SeparateV1Tokens:   *separateV1,
+		WrapBusinessErrors: *wrapErrors,
+		OpaqueCursor:       *opaqueCursor,
 	}
 	if *verbose {
 		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, format+"\n", a...) }

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dingbook/dingbook/source/gen"
 )
 
 // runSimCmd starts "dingbook sim args..." in-process and returns its
@@ -91,9 +95,21 @@ func simCount(t *testing.T, base, key, secret string) string {
 }
 
 func TestSimCommandGenerated(t *testing.T) {
-	base, key, secret, stop := runSimCmd(t, "--users", "57", "--depts", "6", "--seed", "3", "--transient", "0")
+	out := filepath.Join(t.TempDir(), "truth.json")
+	base, key, secret, stop := runSimCmd(t, "--users", "57", "--depts", "6", "--seed", "3", "--transient", "0", "--truth-out", out)
 	if got := simCount(t, base, key, secret); got != "57" {
 		t.Errorf("count %q, want 57", got)
+	}
+	tr, err := gen.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := gen.Generate(gen.Options{Users: 57, Depts: 6, Seed: 3})
+	if len(tr.Org.People) != 57 || len(tr.Problems) != len(want.Problems) || tr.Org.People[9].Name != want.Org.People[9].Name {
+		t.Errorf("--truth-out wrote %d people, %d problems", len(tr.Org.People), len(tr.Problems))
+	}
+	if st, err := os.Stat(out); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("truth file mode %v %v", st.Mode(), err)
 	}
 	if code := stop(); code != ExitOK {
 		t.Errorf("exit %d", code)
@@ -132,5 +148,30 @@ func TestSimCommandBadFlags(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%v: stdout %q", c.args, stdout.String())
 		}
+	}
+}
+
+func TestSimCommandOptions(t *testing.T) {
+	tr := gen.Generate(gen.Options{Users: 30, Depts: 5, Seed: 2})
+	d := strconv.FormatInt(tr.Org.Depts[2].ID, 10)
+	base, key, secret, stop := runSimCmd(t, "--users", "30", "--depts", "5", "--seed", "2", "--range-depts", d, "--string-numbers", "--no-mobile-field")
+	defer stop()
+	res, err := http.Get(base + "/gettoken?appkey=" + key + "&appsecret=" + secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(res.Body).Decode(&tok)
+	res.Body.Close()
+	res, err = http.Get(base + "/auth/scopes?access_token=" + tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(raw), `"authed_dept":["`+d+`"]`) || !strings.Contains(string(raw), `"errcode":"0"`) || strings.Contains(string(raw), `"mobile"`) {
+		t.Errorf("auth/scopes %s", raw)
 	}
 }

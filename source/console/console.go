@@ -26,6 +26,7 @@ package console
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
@@ -145,15 +147,34 @@ func Read(r io.ReaderAt, size int64, name string, opts Options) (*dingbook.Org, 
 	})
 }
 
-func read(r io.ReaderAt, size int64, name string, opts Options, open func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
+func read(r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
+	rd, err := open(r, size, name, opts, openX)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rd.close()
+	err = rd.each(context.Background(), func(p *dingbook.Person, manager string, row int) error {
+		rd.people = append(rd.people, *p)
+		rd.pending = append(rd.pending, pending{row: row, manager: manager})
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return rd.finish(), rd.rep, nil
+}
+
+// open checks the options, sniffs the container, opens it and reads up to
+// the header row. The caller must close the reader.
+func open(r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*reader, error) {
 	for h, k := range opts.Map {
 		if _, ok := fieldForKey(k); !ok {
-			return nil, nil, dingbook.Errorf(dingbook.EINVALID, "--map %s=%s: unknown field %q", h, k, k).
+			return nil, dingbook.Errorf(dingbook.EINVALID, "--map %s=%s: unknown field %q", h, k, k).
 				WithHint("map a header to one of: name, userid, mobile, telephone, job_number, title, email, org_email, dept, work_place, hired_date, remark, manager_userid, leader_in_dept, state_code, extension.<name>, or - to ignore it")
 		}
 	}
 	if size == 0 {
-		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is empty", name).
+		return nil, dingbook.Errorf(dingbook.EINVALID, "%s is empty", name).
 			WithHint("export the members again from the DingTalk admin console")
 	}
 	head := make([]byte, 8)
@@ -166,21 +187,32 @@ func read(r io.ReaderAt, size int64, name string, opts Options, open func(exceli
 		company = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	rd := &reader{opts: opts, rep: rep, name: name, company: company}
+	var err error
 	switch sniffKind(head) {
 	case kindOLE2:
-		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is a legacy Excel .xls file or a password-protected workbook, which dingbook cannot read", name).
+		return nil, dingbook.Errorf(dingbook.EINVALID, "%s is a legacy Excel .xls file or a password-protected workbook, which dingbook cannot read", name).
 			WithHint("open it in Excel or LibreOffice, remove any password, and save it as .xlsx (Excel Workbook) or CSV UTF-8")
 	case kindXLSX:
-		if err := rd.readXLSX(open); err != nil {
-			return nil, nil, err
-		}
+		err = rd.readXLSX(openX)
 	default:
-		if err := rd.readText(r, size); err != nil {
-			return nil, nil, err
-		}
+		err = rd.readText(r, size)
 	}
-	org := rd.finish()
-	return org, rep, nil
+	if err == nil {
+		err = rd.readHeader()
+	}
+	if err != nil {
+		rd.close()
+		return nil, err
+	}
+	return rd, nil
+}
+
+// close releases the workbook and its temporary directory.
+func (rd *reader) close() {
+	for i := len(rd.closers) - 1; i >= 0; i-- {
+		rd.closers[i]()
+	}
+	rd.closers = nil
 }
 
 func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
@@ -188,7 +220,7 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	rd.closers = append(rd.closers, cleanup)
 	xf, err := open(excelize.Options{RawCellValue: true, UnzipSizeLimit: 2 << 30, TmpDir: tmp})
 	if err != nil {
 		hint := "export the members again, or open the file in Excel and save it as .xlsx"
@@ -197,7 +229,7 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 		}
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot read the workbook %s", rd.name), Hint: hint, Err: err}
 	}
-	defer xf.Close()
+	rd.closers = append(rd.closers, func() { xf.Close() })
 	sheets := xf.GetSheetList()
 	sheet := rd.opts.Sheet
 	if sheet == "" {
@@ -227,8 +259,8 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s, sheet %s: cannot read the rows", rd.name, sheet),
 			Hint: "open the file in Excel and save it again as .xlsx", Err: err}
 	}
-	defer rows.Close()
-	return rd.run(func() ([]string, error) {
+	rd.closers = append(rd.closers, func() { rows.Close() })
+	rd.next = func() ([]string, error) {
 		if !rows.Next() {
 			if err := rows.Error(); err != nil {
 				return nil, err
@@ -236,7 +268,8 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 			return nil, io.EOF
 		}
 		return rows.Columns()
-	})
+	}
+	return nil
 }
 
 func (rd *reader) readText(r io.ReaderAt, size int64) error {
@@ -293,7 +326,7 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	cr.Comma = delim
 	cr.LazyQuotes = true
 	cr.FieldsPerRecord = -1
-	return rd.run(func() ([]string, error) {
+	rd.next = func() ([]string, error) {
 		rec, err := cr.Read()
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, err
@@ -305,7 +338,8 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 			}
 		}
 		return rec, err
-	})
+	}
+	return nil
 }
 
 // markup reports "HTML" or "XML" when text is a web page or an XML
@@ -395,6 +429,13 @@ type reader struct {
 	numeric  bool // xlsx: raw numbers are numeric cells
 	date1904 bool
 
+	// next returns the next row (io.EOF at the end); after the header it
+	// runs on each's reading goroutine, which alone sets invalidUTF8.
+	next    func() ([]string, error)
+	closers []func()
+	header  int // header row, 1-based
+	rowNum  int // rows read so far
+
 	invalidUTF8 bool
 	cols        []column
 	depts       *deptBuilder
@@ -449,13 +490,14 @@ func cleanCell(s string) string {
 	return strings.TrimSpace(s)
 }
 
-func (rd *reader) run(next func() ([]string, error)) error {
+// readHeader reads rows up to the header row and sets the columns.
+func (rd *reader) readHeader() error {
 	rd.depts = newDeptBuilder(rd.company, rd.opts.Company == "")
 	var buffered [][]string
 	header := -1
 	rowNum := 0
 	for header < 0 {
-		row, err := next()
+		row, err := rd.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -492,22 +534,87 @@ func (rd *reader) run(next func() ([]string, error)) error {
 			rd.rep.skip("row %d: above the header row", i+1)
 		}
 	}
-	if err := rd.setColumns(buffered[header-1], header); err != nil {
-		return err
-	}
-	for {
-		row, err := next()
-		if errors.Is(err, io.EOF) {
-			break
+	rd.header, rd.rowNum = header, rowNum
+	return rd.setColumns(buffered[header-1], header)
+}
+
+// batchRows is how many rows the reading goroutine hands over at a time.
+const batchRows = 256
+
+// rowBatch is rows read ahead, then the error that ended the reading.
+type rowBatch struct {
+	rows [][]string
+	err  error
+}
+
+// each turns the rows after the header into people, calling fn with each
+// person, the raw manager cell and the row number. A goroutine reads the
+// rows ahead (excelize's XML parsing) while rows are turned into people and
+// fn runs on the calling goroutine, so reading overlaps what fn does.
+func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager string, row int) error) error {
+	ch := make(chan rowBatch, 8)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ch)
+		send := func(b rowBatch) bool {
+			select {
+			case ch <- b:
+				return true
+			case <-done:
+				return false
+			}
 		}
-		if err != nil {
-			return rd.readErr(rowNum+1, err)
+		batch := make([][]string, 0, batchRows)
+		for {
+			row, err := rd.next()
+			if errors.Is(err, io.EOF) {
+				if len(batch) > 0 {
+					send(rowBatch{rows: batch})
+				}
+				return
+			}
+			if err != nil {
+				send(rowBatch{rows: batch, err: err})
+				return
+			}
+			batch = append(batch, row)
+			if len(batch) == batchRows {
+				if !send(rowBatch{rows: batch}) {
+					return
+				}
+				batch = make([][]string, 0, batchRows)
+			}
 		}
-		rowNum++
-		if err := rd.row(rowNum, rowNum == header+1, row); err != nil {
+	}()
+	defer func() {
+		close(done)
+		wg.Wait()
+	}()
+	for b := range ch {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
+		for _, cells := range b.rows {
+			rd.rowNum++
+			p, manager, ok, err := rd.row(rd.rowNum, rd.rowNum == rd.header+1, cells)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				continue
+			}
+			if err := fn(&p, manager, rd.rowNum); err != nil {
+				return err
+			}
+		}
+		if b.err != nil {
+			return rd.readErr(rd.rowNum+1, b.err)
+		}
 	}
+	// The reading goroutine has ended (ch is closed): invalidUTF8 is final.
 	if rd.invalidUTF8 {
 		rd.rep.warn("%s has bytes that are not valid %s; they were replaced by �", rd.name, rd.rep.Encoding)
 	}
@@ -552,7 +659,9 @@ func (rd *reader) setColumns(cells []string, row int) error {
 	return nil
 }
 
-func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
+// row turns the cells of row rowNum into a person; ok is false for rows
+// that hold nobody (empty, no name, the template's sample row).
+func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Person, manager string, ok bool, err error) {
 	get := func(c column) string {
 		if c.idx < len(cells) {
 			return cleanCell(cells[c.idx])
@@ -568,14 +677,14 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
 	}
 	if empty {
 		rd.rep.skip("row %d: empty", rowNum)
-		return nil
+		return p, "", false, nil
 	}
-	p := dingbook.Person{Active: true}
+	p = dingbook.Person{Active: true}
 	var (
-		paths                           [][]string
-		deptIDs                         []int64
-		leader, manager, stateCol, e164 string
-		leaderCol                       column
+		paths                  [][]string
+		deptIDs                []int64
+		leader, stateCol, e164 string
+		leaderCol              column
 	)
 	for _, c := range rd.cols {
 		v := get(c)
@@ -621,14 +730,14 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
 		case "hired_date":
 			ms, err := parseDate(v, rd.numeric, rd.date1904)
 			if err != nil {
-				return dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write dates as 2021-03-01 (or 2021/3/1, 2021年3月1日, 20210301), or as Excel dates")
 			}
 			p.HiredDate = ms
 		case keyDept:
 			ps, warns, err := ParseDeptCellWarn(v)
 			if err != nil {
-				return dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write departments as 上级部门-下级部门, several separated by ','; escape a '-' or ',' inside a name as \\- or \\,")
 			}
 			for _, w := range warns {
@@ -677,11 +786,11 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
 	}
 	if p.Name == "" {
 		rd.rep.skip("row %d: no name", rowNum)
-		return nil
+		return p, "", false, nil
 	}
 	if firstData && (strings.Contains(p.Name, "示例") || strings.Contains(p.Name, "样例")) {
 		rd.rep.skip("row %d: the template's sample row (%s)", rowNum, p.Name)
-		return nil
+		return p, "", false, nil
 	}
 	if p.Mobile == "" && e164 != "" {
 		p.StateCode, p.Mobile, _ = parseMobile(e164)
@@ -714,9 +823,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) error {
 	if leader != "" {
 		rd.applyLeader(&p, paths, leader, rowNum, leaderCol)
 	}
-	rd.people = append(rd.people, p)
-	rd.pending = append(rd.pending, pending{row: rowNum, manager: manager})
-	return nil
+	return p, manager, true, nil
 }
 
 // applyLeader reads a 部门主管 cell: one yes/no for every department, a

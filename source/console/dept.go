@@ -96,15 +96,24 @@ type deptBuilder struct {
 	root   string
 	// guessedRoot is true while the root's name is only the file name.
 	guessedRoot bool
+	// tree holds copies of depts, each added as it is created (for Stream).
+	tree *dingbook.Tree
+	// index is the position of each id in depts.
+	index map[int64]int
 }
 
 func newDeptBuilder(company string, guessed bool) *deptBuilder {
+	root := dingbook.Department{ID: dingbook.RootDeptID, Name: company}
+	tree := &dingbook.Tree{}
+	tree.Add(root)
 	return &deptBuilder{
 		guessedRoot: guessed,
-		depts:       []dingbook.Department{{ID: dingbook.RootDeptID, Name: company}},
+		depts:       []dingbook.Department{root},
 		byPath:      map[string]int64{},
 		used:        map[int64]bool{dingbook.RootDeptID: true},
 		root:        company,
+		tree:        tree,
+		index:       map[int64]int{dingbook.RootDeptID: 0},
 	}
 }
 
@@ -134,6 +143,7 @@ func (b *deptBuilder) id(path []string, want int64) int64 {
 		// dingbook's own export: the root written with id 1 names the
 		// company the file name only guessed.
 		b.root, b.depts[0].Name, b.guessedRoot = path[0], path[0], false
+		b.tree.Dept(dingbook.RootDeptID).Name = path[0]
 		return dingbook.RootDeptID
 	}
 	key := pathKey(path)
@@ -152,6 +162,9 @@ func (b *deptBuilder) id(path []string, want int64) int64 {
 	}
 	b.used[id] = true
 	b.byPath[key] = id
-	b.depts = append(b.depts, dingbook.Department{ID: id, Name: path[len(path)-1], ParentID: parent, Order: int64(len(b.depts))})
+	d := dingbook.Department{ID: id, Name: path[len(path)-1], ParentID: parent, Order: int64(len(b.depts))}
+	b.index[id] = len(b.depts)
+	b.depts = append(b.depts, d)
+	b.tree.Add(d)
 	return id
 }

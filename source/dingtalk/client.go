@@ -172,6 +172,17 @@ type limiter struct {
 	interval time.Duration
 	next     time.Time
 	slowed   time.Time
+	// lastThrottle is the time of the last refusal.
+	lastThrottle time.Time
+	initial      time.Duration
+	// successes in the wall-clock second okSec
+	okSec int64
+	okN   int
+	// epoch counts refusal episodes; slots handed out in an older epoch
+	// are void.
+	epoch       int
+	pauseUntil  time.Time
+	lastEpisode time.Time
 }
 
 func (c *Client) limiter(api string) *limiter {
@@ -180,50 +191,100 @@ func (c *Client) limiter(api string) *limiter {
 	l := c.limiters[api]
 	if l == nil {
 		qps := c.QPS(api)
-		// 1% slack keeps jitter from putting QPS+1 calls into one second.
-		l = &limiter{interval: time.Duration(float64(time.Second) / float64(qps) * 1.01)}
+		// 2% slack keeps arrival jitter (up to 20 ms over a second) from
+		// putting QPS+1 calls into one of DingTalk's one-second windows.
+		iv := time.Duration(float64(time.Second) / float64(qps) * 1.02)
+		l = &limiter{interval: iv, initial: iv}
 		c.limiters[api] = l
 	}
 	return l
 }
 
 func (l *limiter) wait(ctx context.Context) error {
-	l.mu.Lock()
-	now := time.Now()
-	slot := l.next
-	if slot.Before(now) {
-		slot = now
-	}
-	l.next = slot.Add(l.interval)
-	l.mu.Unlock()
-	d := time.Until(slot)
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	for {
+		l.mu.Lock()
+		now := time.Now()
+		// Recover the configured rate 2% per second once refusals stop.
+		if l.interval > l.initial && now.Sub(l.lastThrottle) > 3*time.Second && now.Sub(l.slowed) > time.Second {
+			l.interval = max(l.initial, l.interval*98/100)
+			l.slowed = now
+		}
+		slot := l.next
+		if slot.Before(now) {
+			slot = now
+		}
+		l.next = slot.Add(l.interval)
+		epoch := l.epoch
+		l.mu.Unlock()
+		if d := time.Until(slot); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// A refusal while we slept invalidates slots handed out before
+		// it: queue again behind the pause.
+		l.mu.Lock()
+		stale := l.epoch != epoch
+		l.mu.Unlock()
+		if !stale {
+			return nil
+		}
 	}
 }
 
-// throttled pauses the API for pause and slows it down by 5% (to at most
-// half the configured rate).
-func (l *limiter) throttled(pause time.Duration, base time.Duration) {
+// ok notes a successful answer, counting them per wall-clock second so a
+// refusal can tell how many calls the server accepted in its window.
+func (l *limiter) ok() {
+	l.mu.Lock()
+	sec := time.Now().Unix()
+	if sec != l.okSec {
+		l.okSec, l.okN = sec, 0
+	}
+	l.okN++
+	l.mu.Unlock()
+}
+
+// throttled pauses the API for pause and, when refusals keep coming (the
+// server allows less than configured), slows it down.
+//
+// Refusals come in episodes: the calls in flight when a window fills are
+// all refused within milliseconds. Each episode pauses the API (and voids
+// the slots already handed out). An episode that starts within 1.5 s of
+// the previous one means the server's limit is below ours: the rate drops
+// by 10%, or to the rate the server accepted in this second when that is
+// lower (at most halving per episode), never below one call per second.
+// An isolated episode (a throttling burst, jitter) only pauses.
+func (l *limiter) throttled(pause time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if until := time.Now().Add(pause); l.next.Before(until) {
-		l.next = until
+	now := time.Now()
+	if now.After(l.pauseUntil) {
+		if now.Sub(l.lastEpisode) < 1500*time.Millisecond {
+			iv := l.interval * 110 / 100
+			if l.okSec == now.Unix() && l.okN > 0 {
+				est := time.Duration(float64(time.Second) / float64(l.okN) * 1.02)
+				iv = max(iv, min(est, 2*l.interval))
+			}
+			l.interval = min(iv, time.Second)
+			l.slowed = now
+		}
+		l.lastEpisode = now
+		l.epoch++
 	}
-	// Slow down at most once per pause: one burst of refusals answers
-	// many in-flight calls at once.
-	if now := time.Now(); l.interval < 2*base && now.Sub(l.slowed) > pause {
-		l.interval = l.interval * 105 / 100
-		l.slowed = now
+	if until := now.Add(pause); l.pauseUntil.Before(until) {
+		l.pauseUntil = until
 	}
+	if l.next.Before(l.pauseUntil) {
+		l.next = l.pauseUntil
+	}
+	l.lastThrottle = now
 }
 
 // ---- tokens ----
@@ -348,7 +409,6 @@ func (e *errTransient) Error() string { return e.msg }
 // never waits with a token that expires meanwhile.
 func (c *Client) do(ctx context.Context, api, method string, q url.Values, payload []byte, detail string, out any, field string) error {
 	lim := c.limiter(api)
-	base := time.Duration(float64(time.Second) / float64(c.QPS(api)))
 	attempt, throttles, tokenRetries := 0, 0, 0
 	auth := q == nil
 	for {
@@ -375,6 +435,7 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 		throttled := ae != nil && isThrottle(ae.Code)
 		c.count(api, retry, throttled)
 		if err == nil && ae == nil {
+			lim.ok()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -389,7 +450,7 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 			if b := backoff(throttles); throttles > 3 && b > pause {
 				pause = b
 			}
-			lim.throttled(pause, base)
+			lim.throttled(pause)
 			c.logf("dingtalk: %s throttled (%d), pausing %s", api, ae.Code, pause)
 			continue
 		}
@@ -580,7 +641,7 @@ func throttlePause(msg string, now time.Time) time.Duration {
 		if end, err := time.ParseInLocation("2006-01-02 15:04:05", m[1], cst); err == nil {
 			// A random margin keeps many clients (and periodic limits)
 			// from meeting again at the same instant.
-			d := end.Sub(now) + 20*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
+			d := end.Sub(now) + 10*time.Millisecond + time.Duration(rand.Int64N(int64(40*time.Millisecond)))
 			if d < 50*time.Millisecond {
 				d = 50 * time.Millisecond
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook"
@@ -128,6 +129,9 @@ func jsonable(v any) (any, error) {
 	}
 }
 
+var textFields = []string{"userid", "unionid", "name", "state_code", "mobile", "telephone", "job_number",
+	"title", "email", "org_email", "work_place", "remark", "manager_userid", "login_id"}
+
 // normalise applies Load's conveniences to the decoded file in place.
 func normalise(top map[string]any) error {
 	if _, ok := top["departments"]; !ok {
@@ -143,6 +147,15 @@ func normalise(top map[string]any) error {
 		}
 		if _, ok := p["active"]; !ok {
 			p["active"] = true
+		}
+		// unquoted numbers in text fields (mobile: 13800138000 in YAML)
+		for _, k := range textFields {
+			switch v := p[k].(type) {
+			case int, int64, uint64, json.Number:
+				p[k] = fmt.Sprint(v)
+			case float64:
+				p[k] = strconv.FormatFloat(v, 'f', -1, 64)
+			}
 		}
 		if s, ok := p["extension"].(string); ok {
 			if strings.TrimSpace(s) == "" {

@@ -70,8 +70,8 @@ departments:
 people:
   - userid: u1
     name: 欧阳娜娜
-    mobile: "13800138000"
-    state_code: "86"
+    mobile: 13800138000
+    state_code: 86
     extension: '{"爱好":"旅游"}'
     dept_id_list: [1, 100]
     dept_order_list: [{dept_id: 100, order: 176294576350761513}]
@@ -98,6 +98,9 @@ func TestLoadYAML(t *testing.T) {
 	u1, u2 := tr.Org.People[0], tr.Org.People[1]
 	if !u1.Active || u2.Active {
 		t.Errorf("active: u1 %v (default true), u2 %v", u1.Active, u2.Active)
+	}
+	if u1.Mobile != "13800138000" || u1.StateCode != "86" {
+		t.Errorf("unquoted YAML numbers: mobile %q state_code %q", u1.Mobile, u1.StateCode)
 	}
 	if u1.Extension["爱好"] != "旅游" {
 		t.Errorf("extension %v", u1.Extension)
@@ -133,7 +136,7 @@ func TestLoadJSONWithoutProblems(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{
-		"parent.json": `{"name":"X","departments":[{"dept_id":1,"name":"X"},{"dept_id":5,"name":"Y","parent_id":77}],"people":[]}`,
+		"parent.json":  `{"name":"X","departments":[{"dept_id":1,"name":"X"},{"dept_id":5,"name":"Y","parent_id":77}],"people":[]}`,
 		"dupuser.json": `{"name":"X","departments":[{"dept_id":1,"name":"X"}],"people":[{"userid":"a","name":"A"},{"userid":"a","name":"B"}]}`,
 		"dept.json":    `{"name":"X","departments":[{"dept_id":1,"name":"X"}],"people":[{"userid":"a","name":"A","depts":[{"dept_id":9}]}]}`,
 		"syntax.json":  `{"name":`,

@@ -153,26 +153,34 @@ func (g *generator) depts() {
 		case i <= MaxDepth-1:
 			// the first departments form a chain reaching the maximum depth
 			parent = org.Depts[i-1].ID
-		case g.rng.IntN(10) < 2:
+		case g.rng.IntN(i) < 12:
+			// about 12·ln(n) first-level departments
 			parent = 1
 		default:
+			// the shallower of two random candidates: a bushy, not
+			// stringy, tree
 			parent = eligible[g.rng.IntN(len(eligible))]
+			if other := eligible[g.rng.IntN(len(eligible))]; g.level[other] < g.level[parent] {
+				parent = other
+			}
 		}
 		lvl := g.level[parent] + 1
-		var name string
-		switch {
-		case odd < len(oddDeptNames) && (i == 2 || i%37 == 0):
-			name = oddDeptNames[odd]
-			odd++
-		case g.rng.IntN(4) == 0:
-			name = g.pick(enDept)
-		case lvl == 2:
-			name = g.pick(zhDeptTop)
-		default:
-			name = g.pick(zhDeptSub)
-		}
 		if childNames[parent] == nil {
 			childNames[parent] = map[string]bool{}
+		}
+		var name string
+		for try := 0; try < 6 && (name == "" || childNames[parent][name]); try++ {
+			switch {
+			case odd < len(oddDeptNames) && (i == 2 || i%37 == 0):
+				name = oddDeptNames[odd]
+				odd++
+			case g.rng.IntN(4) == 0:
+				name = g.pick(enDept)
+			case lvl == 2:
+				name = g.pick(zhDeptTop)
+			default:
+				name = g.pick(zhDeptSub)
+			}
 		}
 		base := name
 		for k := 2; childNames[parent][name]; k++ {
@@ -575,14 +583,14 @@ func (g *generator) externals() {
 			UserID:      fmt.Sprintf("ext%08d", 1000+i*7),
 			Name:        name,
 			StateCode:   "86",
-			Mobile:      "199" + mobile8(i),
+			Mobile:      "199" + mobile8(90000000+i),
 			Email:       fmt.Sprintf("%s.%d@partner.example.com", stem, i),
 			CompanyName: "合作伙伴" + strconv.Itoa(i%17) + "有限公司",
 			Title:       g.pick(titlesZh),
 			LabelIDs:    []int64{1561077310 + int64(i%3)},
 		}
 		if indo {
-			e.StateCode, e.Mobile = "62", "813"+mobile8(i)
+			e.StateCode, e.Mobile = "62", "813"+mobile8(90000000+i)
 			e.CompanyName = "PT Mitra " + strconv.Itoa(i%17)
 		}
 		if len(g.org.People) > 0 {

@@ -352,3 +352,17 @@ func BenchmarkGenerate500k(b *testing.B) {
 		}
 	}
 }
+
+// The truth holds for many seeds and shapes, not just the ones above.
+func TestTruthAcrossSeeds(t *testing.T) {
+	for seed := int64(100); seed < 108; seed++ {
+		o := gen.Options{Users: 1500 + int(seed%3)*400, Depts: 10 + int(seed%5)*30, Seed: seed}
+		tr := gen.Generate(o)
+		checkTruth(t, tr)
+		for _, p := range dingbook.AllProblems {
+			if len(tr.Problems[p]) == 0 {
+				t.Errorf("%+v: no %s", o, p)
+			}
+		}
+	}
+}

@@ -20,6 +20,7 @@ CREATE TABLE pull_dept (
 	detail_done   INTEGER NOT NULL DEFAULT 0,
 	members_done  INTEGER NOT NULL DEFAULT 0,
 	members       TEXT,             -- JSON []dingbook.Person as listed in this department
+	visible       TEXT,             -- JSON []string: userids listed without restricted staff (--count-restricted)
 	PRIMARY KEY (run_id, dept_id)
 );
 

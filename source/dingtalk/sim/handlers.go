@@ -282,6 +282,9 @@ func (s *Server) userObject(p *dingbook.Person, app *appState, dept int64) map[s
 	return m
 }
 
+// opaqueShift is added to offsets to make OpaqueCursor cursors.
+const opaqueShift = 7
+
 var orderFields = map[string]bool{"custom": true, "entry_asc": true, "entry_desc": true, "modify_asc": true, "modify_desc": true}
 
 // listing returns the direct members of dept in order, without restricted
@@ -350,6 +353,13 @@ func (s *Server) page(c *call, codeDept, codeCursor, codeSize int, msgCursor, ms
 		s.fail(c, codeCursor, msgCursor)
 		return
 	}
+	if s.cfg.OpaqueCursor && cursor != 0 {
+		if cursor < opaqueShift {
+			s.fail(c, codeCursor, msgCursor)
+			return
+		}
+		cursor -= opaqueShift
+	}
 	size, present, okv := c.intParam("size")
 	if !present || !okv || size < 1 || size > 100 {
 		s.fail(c, codeSize, msgSize)
@@ -391,7 +401,11 @@ func (s *Server) page(c *call, codeDept, codeCursor, codeSize int, msgCursor, ms
 	all := s.listing(id, order, withRestricted)
 	lo := min(int(cursor), len(all))
 	hi := min(lo+int(size), len(all))
-	return id, all[lo:hi], int64(hi), hi < len(all), true
+	next = int64(hi)
+	if s.cfg.OpaqueCursor {
+		next += opaqueShift
+	}
+	return id, all[lo:hi], next, hi < len(all), true
 }
 
 func msgForCode(code int) string {

@@ -51,7 +51,7 @@ var smallTruth = gen.Generate(gen.Options{Users: 400, Depts: 25, Seed: 3})
 func newSim(t *testing.T, cfg sim.Config) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newClock()}
-	if cfg.Truth == nil {
+	if cfg.Truth == nil && cfg.Org == nil {
 		cfg.Truth = smallTruth
 	}
 	if cfg.Now == nil {
@@ -61,6 +61,9 @@ func newSim(t *testing.T, cfg sim.Config) *harness {
 		cfg.QPS = -1
 	}
 	h.truth = cfg.Truth
+	if h.truth == nil {
+		h.truth = &gen.Truth{Org: *cfg.Org}
+	}
 	h.srv = sim.New(cfg)
 	h.ts = httptest.NewServer(h.srv)
 	t.Cleanup(h.ts.Close)

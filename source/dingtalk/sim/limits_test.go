@@ -286,3 +286,41 @@ func TestISVFields(t *testing.T) {
 		}
 	}
 }
+
+// Concurrent clients (run with -race): every call answered, counts add up.
+func TestConcurrentCalls(t *testing.T) {
+	h := newSim(t, sim.Config{QPS: 1000000})
+	tok := h.token()
+	const workers, each = 8, 25
+	errs := make(chan string, workers*each)
+	done := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			defer func() { done <- struct{}{} }()
+			for i := 0; i < each; i++ {
+				d := h.truth.Org.Depts[(w*each+i)%len(h.truth.Org.Depts)].ID
+				body := strings.NewReader(`{"dept_id":` + strconv.FormatInt(d, 10) + `,"cursor":0,"size":100,"order_field":"modify_desc"}`)
+				res, err := http.Post(h.ts.URL+"/topapi/v2/user/list?access_token="+tok, "application/json", body)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				raw, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if !strings.HasPrefix(string(raw), `{"errcode":0`) {
+					errs <- string(raw)
+				}
+			}
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if n := h.srv.Calls()["/topapi/v2/user/list"]; n != workers*each {
+		t.Errorf("Calls %d, want %d", n, workers*each)
+	}
+}

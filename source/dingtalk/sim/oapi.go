@@ -83,6 +83,13 @@ func (s *Server) ok(c *call, result any) {
 }
 
 func (s *Server) fail(c *call, code int, msg string) {
+	if s.cfg.WrapBusinessErrors {
+		switch code {
+		case 50002, 50004, 60003, 60121:
+			s.gateway(c, strconv.Itoa(code), msg)
+			return
+		}
+	}
 	s.reply(c, map[string]any{"errcode": code, "errmsg": msg})
 }
 

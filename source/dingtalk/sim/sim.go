@@ -6,9 +6,15 @@
 //     POST /topapi/... (token only from ?access_token= or a form-body
 //     access_token field; HTTP 200 for every error, errcode 88 with
 //     sub_code/sub_msg for gateway errors);
-//   - new style (api.dingtalk.com): POST /v1.0/oauth2/accessToken and
-//     POST /v1.0/contact/users/search (token from the
-//     x-acs-dingtalk-access-token header; HTTP 4xx with {code,message,requestid}).
+//   - new style (api.dingtalk.com): POST /v1.0/oauth2/accessToken,
+//     POST /v1.0/contact/users/search and /v1.0/contact/departments/search
+//     (token from the x-acs-dingtalk-access-token header; HTTP 4xx with
+//     {code,message,requestid}).
+//
+// The old-style endpoints served: v2/department/listsub, listsubid, get,
+// listparentbydept, listparentbyuser; v2/user/list, v2/user/get,
+// v2/user/getbymobile; user/listsimple, listid, count, listadmin,
+// getbyunionid; extcontact/list, listlabelgroups, get; auth/scopes.
 //
 // It serves an organisation from the generator's truth (source/gen) and
 // reproduces the behaviour described in docs dingtalk-api.md §1–§7 and
@@ -17,11 +23,14 @@
 // codes, direct-members-only paging with int64 orders, restricted staff,
 // field gating, scopes (60011), contact range (50002/50004), IP
 // whitelist (60020), per-app and global throttling (90018/90002) and
-// fault injection (-1, HTTP 5xx, connection resets, latency, throttle
-// bursts, short token lifetimes).
+// fault injection (-1, HTTP 5xx, connection resets, hanging requests,
+// latency, throttle bursts, short token lifetimes, per-IP blocks), and
+// ISV apps' field set.
 //
 // Where the real behaviour is UNCONFIRMED the Config chooses the variant:
-// EmptyFields, ExpiredTokenCode, ListsubWithoutDept, StringNumbers, Extras.
+// EmptyFields, ExpiredTokenCode, ListsubWithoutDept, StringNumbers,
+// Extras, SeparateV1Tokens, WrapBusinessErrors, OpaqueCursor and
+// V1DeniedDetailKey.
 //
 // Choices where the doc is silent (documented here so clients know):
 //   - The contact range is the set of range departments with everything
@@ -36,7 +45,13 @@
 //     member_count and owning_member_count count restricted staff too.
 //   - Throttling uses fixed one-second windows on the injected clock; a
 //     refused call does not consume the window.
-//   - next_cursor is cursor + returned (an offset).
+//   - next_cursor is cursor + returned (an offset) unless OpaqueCursor;
+//     cursor is limited to 0..100000 as the Java SDK checks, so a single
+//     department of more than 100,100 direct members cannot be paged
+//     to its end (as the SDK's limit implies).
+//   - Request faults (reset, 5xx, hang, latency, per-IP block) apply to
+//     every path including the token endpoints; the -1 fault and the
+//     throttles only to API calls.
 //   - Gateway checks run in this order: path known (22), token
 //     (40000/40014), IP whitelist (60020), throttling (90018, 90002),
 //     scope (60011), then the transient fault (-1), then the API itself.
@@ -139,6 +154,21 @@ type Config struct {
 	// StringNumbers quotes every number and boolean in oapi responses,
 	// like the doc examples.
 	StringNumbers bool
+	// SeparateV1Tokens makes /v1.0/oauth2/accessToken keep its own token
+	// per app instead of sharing gettoken's (UNCONFIRMED which is real);
+	// tokens from either endpoint still work on both families.
+	SeparateV1Tokens bool
+	// WrapBusinessErrors sends 50002, 50004, 60003 and 60121 as errcode 88
+	// with that sub_code instead of directly (UNCONFIRMED, §11).
+	WrapBusinessErrors bool
+	// OpaqueCursor makes next_cursor an opaque value that is not
+	// cursor+returned (offset semantics are UNCONFIRMED): clients must
+	// send back exactly what they got.
+	OpaqueCursor bool
+	// V1DeniedDetailKey names the v1.0 permission error's detail object:
+	// "accessDeniedDetail" (default) or e.g. "AccessDeniedDetail",
+	// "accessdenieddetail" (raw casing UNCONFIRMED).
+	V1DeniedDetailKey string
 	// Extras adds undocumented fields (create_time, ext, union_emp_ext,
 	// dept_position_list) that clients must ignore.
 	Extras bool
@@ -185,15 +215,15 @@ type Server struct {
 	admins  []*dingbook.Person
 	ext     map[string]*dingbook.ExternalContact
 
-	mu       sync.Mutex
-	tokens   map[string]*token
-	calls    map[string]int
-	windows  map[string]*window
-	faults   Faults
-	rng      *mrand.Rand
-	start    time.Time
-	sorted   map[sortKey][]*dingbook.Person
-	ipWin    map[string]*ipState
+	mu      sync.Mutex
+	tokens  map[string]*token
+	calls   map[string]int
+	windows map[string]*window
+	faults  Faults
+	rng     *mrand.Rand
+	start   time.Time
+	sorted  map[sortKey][]*dingbook.Person
+	ipWin   map[string]*ipState
 }
 
 type ipState struct {
@@ -208,6 +238,7 @@ type appState struct {
 	rangeDepts map[int64]bool // nil = whole org
 	rangeUsers map[string]bool
 	current    string // current token
+	currentV1  string // current v1.0 token when SeparateV1Tokens
 }
 
 type token struct {
@@ -255,6 +286,9 @@ func New(cfg Config) *Server {
 	if cfg.ExpiredTokenCode == "" {
 		cfg.ExpiredTokenCode = "40014"
 	}
+	if cfg.V1DeniedDetailKey == "" {
+		cfg.V1DeniedDetailKey = "accessDeniedDetail"
+	}
 	if cfg.ListsubWithoutDept == "" {
 		cfg.ListsubWithoutDept = "root"
 	}
@@ -271,10 +305,10 @@ func New(cfg Config) *Server {
 		tree:       dingbook.NewTree(org.Depts),
 		apps:       map[string]*appState{},
 		people:     make(map[string]*dingbook.Person, len(org.People)),
-		byMobile:   map[string]*dingbook.Person{},
-		byUnion:    map[string]*dingbook.Person{},
+		byMobile:   make(map[string]*dingbook.Person, len(org.People)),
+		byUnion:    make(map[string]*dingbook.Person, len(org.People)),
 		restricted: restricted,
-		members:    map[int64][]*dingbook.Person{},
+		members:    make(map[int64][]*dingbook.Person, len(org.Depts)),
 		ext:        map[string]*dingbook.ExternalContact{},
 		tokens:     map[string]*token{},
 		calls:      map[string]int{},
@@ -294,7 +328,7 @@ func New(cfg Config) *Server {
 		if p.Restricted {
 			s.restricted[p.UserID] = true
 		}
-		if p.Mobile != "" && p.Active {
+		if p.Mobile != "" {
 			if _, dup := s.byMobile[p.Mobile]; !dup {
 				s.byMobile[p.Mobile] = p
 			}
@@ -446,19 +480,24 @@ func (s *Server) uuidish() string {
 	return string(b)
 }
 
-// issue returns the app's current token, renewing it, or a new one.
-func (s *Server) issue(app *appState) (string, time.Duration) {
+// issue returns the app's current token, renewing it, or a new one; v1
+// says the v1.0 endpoint asks (it has its own token when SeparateV1Tokens).
+func (s *Server) issue(app *appState, v1 bool) (string, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now()
 	ttl := s.tokenTTL()
-	if t, ok := s.tokens[app.current]; ok && now.Before(t.expires) {
+	cur := &app.current
+	if v1 && s.cfg.SeparateV1Tokens {
+		cur = &app.currentV1
+	}
+	if t, ok := s.tokens[*cur]; ok && now.Before(t.expires) {
 		t.expires = now.Add(ttl)
-		return app.current, ttl
+		return *cur, ttl
 	}
 	tok := newToken()
 	s.tokens[tok] = &token{app: app, expires: now.Add(ttl)}
-	app.current = tok
+	*cur = tok
 	return tok, ttl
 }
 
@@ -624,7 +663,7 @@ func (s *Server) getToken(w http.ResponseWriter, r *http.Request) {
 		send(map[string]any{"errcode": 40096, "errmsg": "不合法的appKey或appSecret"})
 		return
 	}
-	tok, ttl := s.issue(app)
+	tok, ttl := s.issue(app, false)
 	s.logf("sim: GET /gettoken app=%s → 0", key)
 	send(map[string]any{"errcode": 0, "access_token": tok, "errmsg": "ok", "expires_in": int64(ttl / time.Second)})
 }
@@ -649,7 +688,7 @@ func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
 		s.v1Error(w, http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
-	tok, ttl := s.issue(app)
+	tok, ttl := s.issue(app, true)
 	s.logf("sim: POST /v1.0/oauth2/accessToken app=%s → 200", body.AppKey)
 	s.v1Headers(w)
 	w.WriteHeader(http.StatusOK)

@@ -60,7 +60,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	}
 	if !app.scopes[scope] {
 		fail(http.StatusForbidden, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "没有调用该接口的权限",
-			map[string]any{"accessDeniedDetail": map[string]any{"requiredScopes": []string{scope}}})
+			map[string]any{s.cfg.V1DeniedDetailKey: map[string]any{"requiredScopes": []string{scope}}})
 		return
 	}
 	if s.transient() {

@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/source/console"
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+// TestConvertVCFStreams: convert IN.xlsx OUT.vcf and export --from IN
+// --format vcf stream the member file (console.Stream); the cards must be
+// byte for byte what export writes from the file read whole (ReadFile), for
+// dingbook's own export (whose company is named by a root row) and for a
+// console-style file with a custom column and --company.
+func TestConvertVCFStreams(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 700, Seed: 11})
+	saveSnapshot(t, env, truth.Org)
+	if code := Main(context.Background(), []string{"export", "--format", "xlsx,csv", "--out", ".", "--profile", "full", "--include-inactive"}, env); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errb)
+	}
+	base := "export-20261126T100000Z"
+	whole := func(in string, co console.Options, version string, inactive bool) []byte {
+		t.Helper()
+		org, _, err := console.ReadFile(filepath.Join(env.Dir, in), co)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		res, err := export.Run(context.Background(), dingbook.OrgDirectory{Org: org}, export.Options{
+			Dir: dir, Formats: []string{"vcf"}, Profile: "full", IncludeInactive: inactive, BaseName: "want",
+			VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
+				return vcard.New(w, vcard.Options{Version: version, Company: company, CorpID: corpID}), nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(res.Files[0].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, c := range []struct {
+		args []string
+		out  string
+		in   string
+		co   console.Options
+		v    string
+		all  bool
+	}{
+		{[]string{"convert", base + ".xlsx", "a.vcf"}, "a.vcf", base + ".xlsx", console.Options{}, "3.0", true},
+		{[]string{"convert", "--company", "示例", "--vcard-version", "4.0", base + ".csv", "b.vcf"}, "b.vcf", base + ".csv", console.Options{Company: "示例"}, "4.0", true},
+		{[]string{"export", "--from", base + ".xlsx", "--format", "vcf", "--out", "c", "--profile", "full"}, "c/" + base + ".vcf", base + ".xlsx", console.Options{}, "3.0", false},
+	} {
+		errb.Reset()
+		if code := Main(context.Background(), c.args, env); code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, errb)
+		}
+		if !strings.Contains(errb.String(), "dingbook: read ") {
+			t.Errorf("%v: no reader report on stderr: %s", c.args, errb)
+		}
+		got, err := os.ReadFile(filepath.Join(env.Dir, c.out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := whole(c.in, c.co, c.v, c.all)
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: streamed cards differ from the whole read (%d vs %d bytes)", c.args, len(got), len(want))
+		}
+		if n := bytes.Count(got, []byte("BEGIN:VCARD")); n == 0 || c.all && n != len(truth.Org.People) {
+			t.Errorf("%v: %d cards", c.args, n)
+		}
+	}
+	// A reading error names the file and row, and leaves no output.
+	bad := "姓名,部门,入职时间\n张三,技术部,2021-01-01\n李四,技术部,someday\n"
+	if err := os.WriteFile(filepath.Join(env.Dir, "bad.csv"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"convert", "bad.csv", "bad.vcf"}, env); code == 0 || !strings.Contains(errb.String(), "row 3, column C") {
+		t.Fatalf("bad file: exit %d: %s", code, errb)
+	}
+	if _, err := os.Stat(filepath.Join(env.Dir, "bad.vcf")); !os.IsNotExist(err) {
+		t.Errorf("bad.vcf left behind: %v", err)
+	}
+}
