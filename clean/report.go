@@ -121,6 +121,8 @@ type Report struct {
 	GroupCounts     map[dingbook.Problem]int `json:"duplicate_group_counts"`
 	DuplicateGroups []DuplicateGroup         `json:"duplicate_groups"`
 	Departments     []DeptQuality            `json:"departments"`
+	// Totals repeats the headline numbers in one object.
+	Totals Totals `json:"totals"`
 	// MissingManagers maps each manager_userid that names nobody in the
 	// org to the number of people who point at it.
 	MissingManagers map[string]int `json:"missing_managers"`
@@ -136,6 +138,14 @@ type Report struct {
 type entry struct {
 	ord int32
 	set Set
+}
+
+// Totals are the report's headline numbers.
+type Totals struct {
+	People             int                      `json:"people"`
+	PeopleWithProblems int                      `json:"people_with_problems"`
+	Problems           map[dingbook.Problem]int `json:"problems"`
+	DuplicateGroups    int                      `json:"duplicate_groups"`
 }
 
 // DuplicateGroup is a set of different people sharing a normalised key.
@@ -601,6 +611,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 			r.GroupCounts[p] += 0
 		}
 	}
+	r.Totals = Totals{People: r.People, PeopleWithProblems: r.PeopleWithProblems, Problems: r.Counts, DuplicateGroups: len(r.DuplicateGroups)}
 	return r
 }
 

@@ -80,6 +80,9 @@ func TestDuplicatesAndProblems(t *testing.T) {
 			t.Errorf("name group dept %d", g.DeptID)
 		}
 	}
+	if r.Totals.People != 5 || r.Totals.DuplicateGroups != 3 || r.Totals.Problems[dingbook.ProblemInactive] != 1 {
+		t.Errorf("totals %+v", r.Totals)
+	}
 	if !reflect.DeepEqual(r.MissingManagers, map[string]int{"gone": 1}) {
 		t.Errorf("missing managers %v", r.MissingManagers)
 	}

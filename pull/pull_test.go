@@ -272,3 +272,37 @@ func TestHiddenFieldsMakeIncomplete(t *testing.T) {
 		t.Errorf("problems %v", rc.Problems)
 	}
 }
+
+// TestFreshIgnoresCheckpoint: an unfinished run is resumed, unless Fresh.
+func TestFreshIgnoresCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 120, Depts: 10, Seed: 4})
+	_, url := startSim(t, sim.Config{Truth: truth, QPS: 500})
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A run that is not saved stays resumable.
+	first, err := Run(ctx, Options{Client: newClient(url, 500, nil), DB: db})
+	if err != nil || first.Resumed {
+		t.Fatalf("%v %v", err, first.Resumed)
+	}
+	again, err := Run(ctx, Options{Client: newClient(url, 500, nil), DB: db})
+	if err != nil || !again.Resumed || again.Stats.Calls[dingtalk.APIUserList] != 0 {
+		t.Fatalf("second run: %v resumed=%v calls=%v", err, again.Resumed, again.Stats.Calls)
+	}
+	compareOrg(t, &truth.Org, &again.Snapshot.Org, false, false)
+	fresh, err := Run(ctx, Options{Client: newClient(url, 500, nil), DB: db, Fresh: true})
+	if err != nil || fresh.Resumed || fresh.Stats.Calls[dingtalk.APIUserList] < 10 {
+		t.Fatalf("fresh run: %v resumed=%v calls=%v", err, fresh.Resumed, fresh.Stats.Calls)
+	}
+	if err := Save(ctx, db, fresh, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var left int
+	db.QueryRowContext(ctx, `SELECT count(*) FROM pull_dept`).Scan(&left)
+	if left != 0 {
+		t.Errorf("%d checkpoint rows left", left)
+	}
+}

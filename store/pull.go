@@ -66,7 +66,10 @@ func (db *DB) AbandonPullRuns(ctx context.Context, key string, now time.Time) er
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`)
+	if _, err = db.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`); err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`)
 	return err
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/store"
 )
@@ -54,7 +55,8 @@ type importSummary struct {
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "import", "import [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--json] FILE")
+	fs := NewFlags(env, "import", "import --purpose TEXT [--basis BASIS] [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--json] FILE")
+	gf := govern.AddFlags(fs, false)
 	maps := headerMap{}
 	fs.Var(maps, "map", "map a header dingbook does not know to a field, e.g. '手机号=mobile' or '爱好=extension.爱好' or 'Notes=-' to ignore it (repeatable)")
 	sheet := fs.String("sheet", "", "the sheet to read (default: the first)")
@@ -77,10 +79,6 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 			WithHint("run 'dingbook import staff.xlsx' with the member file exported from the DingTalk admin console")
 	}
 	path := env.Path(files[0])
-	org, rep, err := console.ReadFile(path, console.Options{Map: maps, Sheet: *sheet, Company: *company})
-	if err != nil {
-		return err
-	}
 	home, err := store.Home(env.Getenv)
 	if err != nil {
 		return err
@@ -90,8 +88,32 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	snap := &dingbook.Snapshot{Source: "file:" + filepath.Base(path), TakenAt: env.Now().UTC(), Org: *org}
-	if err := db.SaveSnapshot(ctx, snap); err != nil {
+	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	if err != nil {
+		return err
+	}
+	req := &govern.Request{Action: "import", Actor: env.Actor, Source: "file:" + filepath.Base(path), Now: env.Now}
+	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
+		return govern.Refuse(ctx, db, pol, req, err)
+	}
+	var (
+		org  *dingbook.Org
+		rep  *console.Report
+		snap *dingbook.Snapshot
+	)
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+		var err error
+		org, rep, err = console.ReadFile(path, console.Options{Map: maps, Sheet: *sheet, Company: *company})
+		if err != nil {
+			return nil, err
+		}
+		snap = &dingbook.Snapshot{Source: "file:" + filepath.Base(path), TakenAt: env.Now().UTC(), Org: *org}
+		if err := db.SaveSnapshot(ctx, snap); err != nil {
+			return nil, err
+		}
+		return &govern.Produced{Rows: len(org.People), Snapshot: snap.ID, Tenant: org.Name}, nil
+	})
+	if err != nil {
 		return err
 	}
 	if *jsonOut {

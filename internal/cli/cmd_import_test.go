@@ -43,7 +43,7 @@ func TestImportCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(env.Dir, "staff.csv"), []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code := Main(context.Background(), []string{"import", "staff.csv", "--json", "--company", "示例公司", "--map", "手机号码备注=extension.备注2"}, env)
+	code := Main(context.Background(), []string{"import", "--purpose", "HR system migration", "staff.csv", "--json", "--company", "示例公司", "--map", "手机号码备注=extension.备注2"}, env)
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -87,7 +87,7 @@ func TestImportCommand(t *testing.T) {
 	// Without --json: a summary on stderr, nothing on stdout.
 	out.Reset()
 	errb.Reset()
-	if code := Main(context.Background(), []string{"import", filepath.Join(env.Dir, "staff.csv")}, env); code != ExitOK {
+	if code := Main(context.Background(), []string{"import", "--purpose", "HR system migration", filepath.Join(env.Dir, "staff.csv")}, env); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
 	if out.Len() != 0 || !strings.Contains(errb.String(), "imported 2 people") {
@@ -106,8 +106,9 @@ func TestImportErrors(t *testing.T) {
 		{[]string{"import"}, ExitUsage, []string{"exactly one FILE"}},
 		{[]string{"import", "a.csv", "b.csv"}, ExitUsage, []string{"exactly one FILE"}},
 		{[]string{"import", "--map", "nohyphen", "bad.csv"}, ExitUsage, []string{"<header>=<field>"}},
-		{[]string{"import", "bad.csv"}, ExitUsage, []string{"bad.csv, row 2, column B (入职时间)", "2021-13-45", "hint:"}},
-		{[]string{"import", "missing.xlsx"}, ExitUsage, []string{"cannot open", "missing.xlsx"}},
+		{[]string{"import", "--purpose", "p", "bad.csv"}, ExitUsage, []string{"bad.csv, row 2, column B (入职时间)", "2021-13-45", "hint:"}},
+		{[]string{"import", "--purpose", "p", "missing.xlsx"}, ExitUsage, []string{"cannot open", "missing.xlsx"}},
+		{[]string{"import", "staff.csv"}, ExitPolicy, []string{"no purpose given", "--purpose"}},
 	}
 	for _, c := range cases {
 		errb.Reset()

@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/source/dingtalk"
@@ -74,12 +75,14 @@ type credFlags struct {
 	config  string
 	profile string
 	qps     int
+	verbose bool
 }
 
 func (f *credFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file with profiles (default $DINGBOOK_HOME/config.yaml)")
 	fs.StringVar(&f.profile, "profile", "", "profile of the config file to use")
 	fs.IntVar(&f.qps, "qps", 0, "calls per second per DingTalk API (default 20, or the profile's qps)")
+	fs.BoolVar(&f.verbose, "v", false, "log retries, throttling and token refreshes to stderr (never secrets)")
 }
 
 // LoadCredentials resolves the credentials: an explicit profile (--profile)
@@ -201,6 +204,14 @@ func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
 	if f.qps > 0 {
 		qps = f.qps
 	}
-	c := dingtalk.New(dingtalk.Config{BaseURL: cred.BaseURL, AppKey: cred.AppKey, AppSecret: cred.AppSecret, QPS: qps})
-	return c, cred, nil
+	cfg := dingtalk.Config{BaseURL: cred.BaseURL, AppKey: cred.AppKey, AppSecret: cred.AppSecret, QPS: qps}
+	if f.verbose {
+		var mu sync.Mutex
+		cfg.Logf = func(format string, args ...any) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...)
+		}
+	}
+	return dingtalk.New(cfg), cred, nil
 }

@@ -20,7 +20,14 @@
 //     become hired_date milliseconds at midnight China time.
 //
 // xlsx files are read with excelize's streaming Rows() and a private
-// temporary directory; CSV is streamed through a decoder.
+// temporary directory; CSV is streamed through a decoder. Either way a
+// goroutine parses rows ahead while they become people.
+//
+// ReadFile returns the whole Org. Open returns a Stream that hands over
+// each person as soon as its row is read, with a department tree that grows
+// as rows arrive (a dingbook.Directory for export.Run), so a million-row
+// file converts to vCard without being held; see Stream for the little it
+// resolves differently (managers named further down the file).
 package console
 
 import (

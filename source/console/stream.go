@@ -37,13 +37,13 @@ import (
 // Otherwise the people, in order, and the final departments are exactly
 // ReadFile's. A file written by dingbook's own export (with a 部门ID column
 // whose id 1 names the company) read without Options.Company holds people
-// back until the row naming the company, so that every card carries it.
+// back until the row naming the company, so that every card carries it (at
+// worst all of them, when no row does: pass Options.Company to avoid it).
 type Stream struct {
-	rd     *reader
-	tree   *dingbook.Tree
-	used   bool
-	done   bool
-	hasMgr bool
+	rd   *reader
+	tree *dingbook.Tree
+	used bool
+	done bool
 	// hold: people wait until the company is named (see above).
 	hold bool
 }
@@ -77,10 +77,7 @@ func Open(path string, opts Options) (*Stream, error) {
 	sort.Strings(rd.rep.Unknown)
 	s := &Stream{rd: rd, tree: rd.depts.tree}
 	for _, c := range rd.cols {
-		switch c.key {
-		case keyMgr:
-			s.hasMgr = true
-		case "dept_id_list":
+		if c.key == "dept_id_list" {
 			s.hold = rd.depts.guessedRoot
 		}
 	}

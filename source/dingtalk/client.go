@@ -175,9 +175,6 @@ type limiter struct {
 	// lastThrottle is the time of the last refusal.
 	lastThrottle time.Time
 	initial      time.Duration
-	// successes in the wall-clock second okSec
-	okSec int64
-	okN   int
 	// epoch counts refusal episodes; slots handed out in an older epoch
 	// are void.
 	epoch       int
@@ -204,9 +201,10 @@ func (l *limiter) wait(ctx context.Context) error {
 	for {
 		l.mu.Lock()
 		now := time.Now()
-		// Recover the configured rate 2% per second once refusals stop.
-		if l.interval > l.initial && now.Sub(l.lastThrottle) > 3*time.Second && now.Sub(l.slowed) > time.Second {
-			l.interval = max(l.initial, l.interval*98/100)
+		// Recover towards the configured rate, 5% per second, once
+		// refusals have stopped for 2 s.
+		if l.interval > l.initial && now.Sub(l.lastThrottle) > 2*time.Second && now.Sub(l.slowed) > time.Second {
+			l.interval = max(l.initial, l.interval*95/100)
 			l.slowed = now
 		}
 		slot := l.next
@@ -239,18 +237,6 @@ func (l *limiter) wait(ctx context.Context) error {
 	}
 }
 
-// ok notes a successful answer, counting them per wall-clock second so a
-// refusal can tell how many calls the server accepted in its window.
-func (l *limiter) ok() {
-	l.mu.Lock()
-	sec := time.Now().Unix()
-	if sec != l.okSec {
-		l.okSec, l.okN = sec, 0
-	}
-	l.okN++
-	l.mu.Unlock()
-}
-
 // throttled pauses the API for pause and, when refusals keep coming (the
 // server allows less than configured), slows it down.
 //
@@ -258,8 +244,7 @@ func (l *limiter) ok() {
 // all refused within milliseconds. Each episode pauses the API (and voids
 // the slots already handed out). An episode that starts within 1.5 s of
 // the previous one means the server's limit is below ours: the rate drops
-// by 10%, or to the rate the server accepted in this second when that is
-// lower (at most halving per episode), never below one call per second.
+// by 10%, never below one call per second.
 // An isolated episode (a throttling burst, jitter) only pauses.
 func (l *limiter) throttled(pause time.Duration) {
 	l.mu.Lock()
@@ -267,12 +252,7 @@ func (l *limiter) throttled(pause time.Duration) {
 	now := time.Now()
 	if now.After(l.pauseUntil) {
 		if now.Sub(l.lastEpisode) < 1500*time.Millisecond {
-			iv := l.interval * 110 / 100
-			if l.okSec == now.Unix() && l.okN > 0 {
-				est := time.Duration(float64(time.Second) / float64(l.okN) * 1.02)
-				iv = max(iv, min(est, 2*l.interval))
-			}
-			l.interval = min(iv, time.Second)
+			l.interval = min(l.interval*110/100, time.Second)
 			l.slowed = now
 		}
 		l.lastEpisode = now
@@ -435,7 +415,6 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 		throttled := ae != nil && isThrottle(ae.Code)
 		c.count(api, retry, throttled)
 		if err == nil && ae == nil {
-			lim.ok()
 			return nil
 		}
 		if ctx.Err() != nil {
