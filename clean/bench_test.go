@@ -257,3 +257,24 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAnalyzeStream measures Analyze alone over a streamed directory
+// (streamDir, DINGBOOK_BENCH_USERS people, default 200,000): wall time and
+// CPU time per person.
+func BenchmarkAnalyzeStream(b *testing.B) {
+	n := 200_000
+	if os.Getenv("DINGBOOK_BENCH_USERS") != "" {
+		n = benchUsers(b)
+	}
+	dir := newStreamDir(n)
+	ctx := context.Background()
+	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	for i := 0; i < b.N; i++ {
+		if _, err := clean.Analyze(ctx, dir, clean.Options{Region: "CN", SizeHint: n}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/person")
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/person")
+}

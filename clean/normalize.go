@@ -31,6 +31,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -142,7 +143,7 @@ func NormalizeEmail(s string) (string, bool) {
 	if hasUpperASCII(s[at+1:]) || !isASCII(s[at+1:]) {
 		s = s[:at+1] + strings.ToLower(s[at+1:])
 	}
-	if strings.Count(s, "@") != 1 || at == 0 || strings.IndexFunc(s, unicode.IsSpace) >= 0 {
+	if strings.Count(s, "@") != 1 || at == 0 || hasSpace(s) {
 		return s, false
 	}
 	if !validDomain(s[at+1:]) {
@@ -167,6 +168,19 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// hasSpace reports whether s contains a unicode.IsSpace rune.
+func hasSpace(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			return strings.IndexFunc(s[i:], unicode.IsSpace) >= 0
+		case c == ' ' || '\t' <= c && c <= '\r':
+			return true
+		}
+	}
+	return false
 }
 
 func hasUpperASCII(s string) bool {
@@ -213,10 +227,19 @@ func validDomain(d string) bool {
 		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
-		for _, r := range l {
-			if !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
-				return false
+		for i := 0; i < len(l); i++ {
+			if c := l[i]; c < utf8.RuneSelf {
+				if !(c == '-' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+					return false
+				}
+				continue
 			}
+			for _, r := range l[i:] {
+				if !(r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+					return false
+				}
+			}
+			break
 		}
 		tldDigits = allDigits(l)
 	}
@@ -232,7 +255,6 @@ func EmailKey(s string) string {
 
 var (
 	excelExponent = regexp.MustCompile(`^[0-9](\.[0-9]+)?[eE]\+?[0-9]+$`)
-	ccDash        = regexp.MustCompile(`^([1-9][0-9]{0,2})-`)
 )
 
 // cleanPhone folds full-width characters, removes whitespace, strips one
@@ -288,6 +310,15 @@ func allDigits(s string) bool {
 // stateCodeRegion returns the main region of a DingTalk state_code ("86",
 // "+62"), or "" when it names no country.
 func stateCodeRegion(stateCode string) (int, string) {
+	if n := len(stateCode); n >= 1 && n <= 3 && stateCode[0] != '0' && allDigits(stateCode) {
+		// The common case ("86", "62"): a table look-up.
+		cc := 0
+		for i := 0; i < n; i++ {
+			cc = cc*10 + int(stateCode[i]-'0')
+		}
+		ccOnce.Do(loadCCRegions)
+		return cc, ccRegions[cc]
+	}
 	sc := strings.TrimPrefix(CleanText(stateCode), "+")
 	if sc == "" {
 		return 0, ""
@@ -301,6 +332,33 @@ func stateCodeRegion(stateCode string) (int, string) {
 		return cc, ""
 	}
 	return cc, r
+}
+
+var (
+	ccOnce    sync.Once
+	ccRegions [1000]string // country code → main region, "" for none
+)
+
+func loadCCRegions() {
+	for cc := 1; cc < len(ccRegions); cc++ {
+		if r := phonenumbers.GetRegionCodeForCountryCode(cc); r != "ZZ" {
+			ccRegions[cc] = r
+		}
+	}
+}
+
+// ccDash matches DingTalk's "cc-number" form: one to three digits, not
+// starting with 0, then '-' (the regexp ^([1-9][0-9]{0,2})-). It returns
+// the country code's digits and the rest after the dash.
+func ccDash(s string) (cc, rest string, ok bool) {
+	k := 0
+	for k < len(s) && k < 4 && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	if k == 0 || k > 3 || s[0] == '0' || k >= len(s) || s[k] != '-' {
+		return "", "", false
+	}
+	return s[:k], s[k+1:], true
 }
 
 // E164 normalises a phone number to E.164 ("+8613800138000"). stateCode is
@@ -331,9 +389,9 @@ func E164(raw, stateCode, region string) (e164 string, ok bool) {
 		}
 	}
 	// DingTalk's "cc-number" form (86-138…, +62-812…).
-	if m := ccDash.FindStringSubmatch(s); m != nil {
-		if p, _ := strconv.Atoi(m[1]); p == cc {
-			if e, ok := e164Clean("+"+m[1]+s[len(m[0]):], r); ok {
+	if d, rest, ok := ccDash(s); ok {
+		if p, _ := strconv.Atoi(d); p == cc {
+			if e, ok := e164Clean("+"+d+rest, r); ok {
 				return e, true
 			}
 		}

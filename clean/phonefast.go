@@ -1,7 +1,10 @@
 package clean
 
 import (
+	"encoding/binary"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -22,13 +25,15 @@ import (
 type fastDesc struct {
 	lengths []int32
 	re      *regexp.Regexp
+	dfa     *digitDFA // nil: use re
 }
 
 func newFastDesc(d *phonenumbers.PhoneNumberDesc) *fastDesc {
 	if d == nil || d.GetNationalNumberPattern() == "" {
 		return nil
 	}
-	return &fastDesc{lengths: d.PossibleLength, re: regexp.MustCompile("^(?:" + d.GetNationalNumberPattern() + ")$")}
+	p := d.GetNationalNumberPattern()
+	return &fastDesc{lengths: d.PossibleLength, re: regexp.MustCompile("^(?:" + p + ")$"), dfa: newDigitDFA(p)}
 }
 
 func (d *fastDesc) match(n string) bool {
@@ -47,6 +52,9 @@ func (d *fastDesc) match(n string) bool {
 			return false
 		}
 	}
+	if d.dfa != nil {
+		return d.dfa.full(n)
+	}
 	return d.re.MatchString(n)
 }
 
@@ -57,7 +65,26 @@ type fastRegion struct {
 	ok   bool
 	// compiled on first use
 	general, fixed, mobile *fastDesc
-	npp, idd               *regexp.Regexp
+	npp, idd               *prefixRE
+}
+
+// prefixRE answers whether a digits-only string starts with a match of a
+// pattern (regexp "^(?:pattern)"), by DFA when the pattern allows.
+type prefixRE struct {
+	re  *regexp.Regexp
+	dfa *digitDFA
+}
+
+func newPrefixRE(p string) *prefixRE {
+	return &prefixRE{re: regexp.MustCompile("^(?:" + p + ")"), dfa: newDigitDFA(p)}
+}
+
+// MatchString is re.MatchString for a digits-only s.
+func (x *prefixRE) MatchString(s string) bool {
+	if x.dfa != nil {
+		return x.dfa.prefix(s)
+	}
+	return x.re.MatchString(s)
 }
 
 func (fr *fastRegion) compile() {
@@ -66,12 +93,12 @@ func (fr *fastRegion) compile() {
 	fr.fixed = newFastDesc(m.GetFixedLine())
 	fr.mobile = newFastDesc(m.GetMobile())
 	if p := m.GetNationalPrefixForParsing(); p != "" {
-		fr.npp = regexp.MustCompile("^(?:" + p + ")")
+		fr.npp = newPrefixRE(p)
 	} else if p := m.GetNationalPrefix(); p != "" {
-		fr.npp = regexp.MustCompile("^(?:" + regexp.QuoteMeta(p) + ")")
+		fr.npp = newPrefixRE(regexp.QuoteMeta(p))
 	}
 	if p := m.GetInternationalPrefix(); p != "" {
-		fr.idd = regexp.MustCompile("^(?:" + p + ")")
+		fr.idd = newPrefixRE(p)
 	}
 	fr.ok = fr.general != nil
 }
@@ -149,4 +176,147 @@ func fastE164(s, r string) (string, bool) {
 		return "", false
 	}
 	return "+" + fr.cc + national, true
+}
+
+// digitDFA is a deterministic automaton over the digits 0-9, built from a
+// regular expression by the subset construction over regexp/syntax's
+// program. On digit-only input it answers exactly what the regexp
+// package answers (TestDigitDFAAgrees), in one table step per digit
+// instead of a backtracking run.
+type digitDFA struct {
+	next  [][10]int32 // state → digit → state; -1 is the dead state
+	match []bool      // the state holds a complete match
+}
+
+// maxDFAStates bounds the construction; a larger pattern keeps its regexp.
+const maxDFAStates = 1 << 14
+
+// newDigitDFA returns the automaton of pattern, or nil when the pattern
+// does not parse, uses empty-width assertions (^ $ \b), or needs more than
+// maxDFAStates states.
+func newDigitDFA(pattern string) *digitDFA {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	bad := false
+	// closure adds the instructions reachable from pc without reading a
+	// rune: rune instructions and Match.
+	var closure func(set map[uint32]bool, pc uint32)
+	closure = func(set map[uint32]bool, pc uint32) {
+		if set[pc] {
+			return
+		}
+		set[pc] = true
+		switch in := &prog.Inst[pc]; in.Op {
+		case syntax.InstAlt, syntax.InstAltMatch:
+			closure(set, in.Out)
+			closure(set, in.Arg)
+		case syntax.InstCapture, syntax.InstNop:
+			closure(set, in.Out)
+		case syntax.InstEmptyWidth:
+			bad = true
+		}
+	}
+	keyOf := func(set map[uint32]bool) (string, []uint32) {
+		var pcs []uint32
+		for pc := range set {
+			switch prog.Inst[pc].Op {
+			case syntax.InstRune, syntax.InstRune1, syntax.InstRuneAny, syntax.InstRuneAnyNotNL, syntax.InstMatch:
+				pcs = append(pcs, pc)
+			}
+		}
+		slices.Sort(pcs)
+		b := make([]byte, 0, 4*len(pcs))
+		for _, pc := range pcs {
+			b = binary.LittleEndian.AppendUint32(b, pc)
+		}
+		return string(b), pcs
+	}
+	d := &digitDFA{}
+	index := map[string]int32{}
+	var states [][]uint32
+	add := func(set map[uint32]bool) int32 {
+		k, pcs := keyOf(set)
+		if len(pcs) == 0 {
+			return -1
+		}
+		if i, ok := index[k]; ok {
+			return i
+		}
+		i := int32(len(states))
+		index[k] = i
+		states = append(states, pcs)
+		m := false
+		for _, pc := range pcs {
+			m = m || prog.Inst[pc].Op == syntax.InstMatch
+		}
+		d.match = append(d.match, m)
+		d.next = append(d.next, [10]int32{})
+		return i
+	}
+	start := map[uint32]bool{}
+	closure(start, uint32(prog.Start))
+	if add(start) != 0 {
+		return nil // the pattern matches nothing
+	}
+	for s := 0; s < len(states); s++ {
+		if bad || len(states) > maxDFAStates {
+			return nil
+		}
+		for digit := range 10 {
+			set := map[uint32]bool{}
+			for _, pc := range states[s] {
+				in := &prog.Inst[pc]
+				if in.Op != syntax.InstMatch && in.MatchRune(rune('0'+digit)) {
+					closure(set, in.Out)
+				}
+			}
+			d.next[s][digit] = add(set)
+		}
+	}
+	if bad {
+		return nil
+	}
+	return d
+}
+
+// full reports whether all of s (digits only) matches.
+func (d *digitDFA) full(s string) bool {
+	st := int32(0)
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return false
+		}
+		if st = d.next[st][c]; st < 0 {
+			return false
+		}
+	}
+	return d.match[st]
+}
+
+// prefix reports whether some prefix of s (digits only), possibly empty,
+// matches.
+func (d *digitDFA) prefix(s string) bool {
+	st := int32(0)
+	for i := 0; ; i++ {
+		if d.match[st] {
+			return true
+		}
+		if i == len(s) {
+			return false
+		}
+		c := s[i] - '0'
+		if c > 9 {
+			return false
+		}
+		if st = d.next[st][c]; st < 0 {
+			return false
+		}
+	}
 }

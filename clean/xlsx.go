@@ -3,6 +3,7 @@ package clean
 import (
 	"fmt"
 	"strconv"
+	"sync"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/xlsx"
@@ -62,7 +63,9 @@ type XLSX struct {
 	StatusHeader string
 	// Status returns the status cell of a person: OK (正常) or Needs
 	// filling (需补充 / Perlu diisi) when the person has a FillProblems
-	// problem.
+	// problem. Called in directory order (as the export does), it finds
+	// each person by position rather than by a table probe; any order
+	// gives the same answers. It is safe for concurrent use.
 	Status func(*dingbook.Person) string
 	// OK and NeedsFilling are the two status texts.
 	OK, NeedsFilling string
@@ -90,8 +93,13 @@ func XLSXExtras(r *Report, lang string, fields []string) XLSX {
 		NeedsFilling: pick(statusFill, lang),
 		SheetName:    QualitySheet,
 	}
+	var mu sync.Mutex
+	next := 0
 	x.Status = func(p *dingbook.Person) string {
-		if r.Problems(p)&FillProblems != 0 {
+		mu.Lock()
+		s := r.problemsAt(p, &next)
+		mu.Unlock()
+		if s&FillProblems != 0 {
 			return x.NeedsFilling
 		}
 		return x.OK

@@ -69,6 +69,9 @@ type Request struct {
 	PassphraseSource string
 	// OutDir is where the bundle goes (created 0700 if missing).
 	OutDir string
+	// BundleBase names the bundle file without its extension (default
+	// "dingbook-<export id>"); convert uses the OUT name the user gave.
+	BundleBase string
 	// Snapshot and Tenant identify the data exported; Source is e.g. the
 	// converted file's name or "dingtalk:<base url>".
 	Snapshot int64

@@ -288,7 +288,11 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	if err := fileutil.MkdirPrivate(outDir); err != nil {
 		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
 	}
-	bundle := filepath.Join(outDir, "dingbook-"+id+seal.Ext(dec.Encrypt))
+	base := "dingbook-" + id
+	if req.BundleBase != "" {
+		base = req.BundleBase
+	}
+	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
 	f, err := fileutil.Create(bundle, false)
 	if err != nil {
 		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: "choose a writable --out directory", Err: err})
@@ -370,6 +374,13 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 // its own command rejects) and returns err unchanged.
 func Refuse(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, err error) error {
 	return refused(ctx, db, baseRecord(req, pol, req.now().UTC()), err)
+}
+
+// Fail records a failure decided before Run or Guard could start (for
+// example an unreadable input file) and returns err unchanged. Like Run,
+// it stores only the stage, the error code and a hash of the message.
+func Fail(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, stage string, err error) error {
+	return failed(ctx, db, baseRecord(req, pol, req.now().UTC()), stage, err)
 }
 
 func baseRecord(req *Request, pol *policy.Policy, now time.Time) audit.Record {

@@ -92,8 +92,16 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	return db, nil
 }
 
+// migrate applies pending migrations. Each runs in a BEGIN IMMEDIATE
+// transaction that re-checks whether it is still pending, so two processes
+// opening the same database at once do not both apply it.
 func (db *DB) migrate(ctx context.Context) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migration (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
 		return err
 	}
 	names, err := fs.Glob(migrations, "migration/*.sql")
@@ -103,34 +111,42 @@ func (db *DB) migrate(ctx context.Context) error {
 	sort.Strings(names)
 	for _, name := range names {
 		base := filepath.Base(name)
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration WHERE name = ?`, base).Scan(&n); err != nil {
-			return err
-		}
-		if n > 0 {
-			continue
-		}
 		body, err := migrations.ReadFile(name)
 		if err != nil {
 			return err
 		}
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("%s: %w", base, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)`, base, time.Now().UTC().Format(time.RFC3339)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := applyMigration(ctx, conn, base, string(body)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func applyMigration(ctx context.Context, conn *sql.Conn, name, body string) (err error) {
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			conn.ExecContext(context.Background(), `ROLLBACK`)
+		}
+	}()
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migration WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		_, err = conn.ExecContext(ctx, `COMMIT`)
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, body); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)`, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `COMMIT`)
+	return err
 }
 
 // SnapshotInfo describes a stored snapshot without its contents.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/govern"
 )
 
 func init() {
@@ -29,9 +30,12 @@ func convertFormat(path string) (string, error) {
 }
 
 func runConvert(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "convert", "convert [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl)")
+	fs := NewFlags(env, "convert", "convert --purpose TEXT [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl, sealed as OUT.zip by default)")
 	var ef exportFlags
-	ef.register(fs, "full")
+	ef.register(fs, "the policy's default")
+	gf := govern.AddFlags(fs, true)
+	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
+	region := fs.String("region", "CN", "default phone region for numbers without a country code")
 	var cons consoleFlags
 	cons.register(fs)
 	overwrite := fs.Bool("overwrite", false, "replace OUT if it exists")
@@ -68,21 +72,42 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	}
 	opts := export.Options{
 		Dir: filepath.Dir(out), Formats: []string{format}, Paths: map[string]string{format: out},
-		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(),
+		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(), Region: *region,
 	}
-	ef.apply(&opts, "full")
+	ef.apply(&opts, "")
+	db, err := openDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	if err != nil {
+		return err
+	}
+	base := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
+	req := &govern.Request{Action: "convert", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile, Masks: opts.Mask,
+		OutDir: filepath.Dir(out), BundleBase: base, Source: "file:" + filepath.Base(in), Now: env.Now}
+	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
+		return govern.Refuse(ctx, db, pol, req, err)
+	}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region}
+	if _, err := gx.decide(ctx, &opts); err != nil {
+		return err
+	}
 	dir, done, err := memberDirectory(env, in, co, &opts)
 	if err != nil {
-		return err
+		return govern.Fail(ctx, db, pol, req, "export", err)
 	}
-	res, err := export.Run(ctx, dir, opts)
-	done(err == nil)
+	if name, _ := dir.Info(); name != "" {
+		req.Tenant = name
+	}
+	gres, res, hidden, err := gx.run(ctx, dir, opts, done)
 	if err != nil {
 		return err
 	}
-	printExport(env, res, opts.Headers)
+	printGoverned(env, gres, res, hidden)
 	if *jsonOut {
-		sum := ExportSummary{Source: "file:" + pos[0], Files: res.Files, Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
+		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, hidden), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))
 	}

@@ -24,16 +24,19 @@ import (
 func TestConvertVCFStreams(t *testing.T) {
 	env, _, errb := exportEnv(t)
 	truth := gen.Generate(gen.Options{Users: 700, Seed: 11})
-	saveSnapshot(t, env, truth.Org)
-	if code := Main(context.Background(), []string{"export", "--format", "xlsx,csv", "--out", ".", "--profile", "full", "--include-inactive"}, env); code != 0 {
-		t.Fatalf("export: exit %d: %s", code, errb)
-	}
 	base := "export-20261126T100000Z"
+	plainFiles(t, env.Dir, base, &truth.Org, "xlsx", "csv")
 	whole := func(in string, co console.Options, version string, inactive bool) []byte {
 		t.Helper()
 		org, _, err := console.ReadFile(filepath.Join(env.Dir, in), co)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The default policy leaves out mobiles their owners hid.
+		for i := range org.People {
+			if p := &org.People[i]; p.HideMobile {
+				p.Mobile, p.StateCode = "", ""
+			}
 		}
 		dir := t.TempDir()
 		res, err := export.Run(context.Background(), dingbook.OrgDirectory{Org: org}, export.Options{
@@ -58,9 +61,9 @@ func TestConvertVCFStreams(t *testing.T) {
 		v    string
 		all  bool
 	}{
-		{[]string{"convert", base + ".xlsx", "a.vcf"}, "a.vcf", base + ".xlsx", console.Options{}, "3.0", true},
-		{[]string{"convert", "--company", "示例", "--vcard-version", "4.0", base + ".csv", "b.vcf"}, "b.vcf", base + ".csv", console.Options{Company: "示例"}, "4.0", true},
-		{[]string{"export", "--from", base + ".xlsx", "--format", "vcf", "--out", "c", "--profile", "full"}, "c/" + base + ".vcf", base + ".xlsx", console.Options{}, "3.0", false},
+		{withGov("convert", base+".xlsx", "a.vcf", "--profile", "full"), "a.zip", base + ".xlsx", console.Options{}, "3.0", true},
+		{withGov("convert", "--company", "示例", "--vcard-version", "4.0", base+".csv", "b.vcf", "--profile", "full"), "b.zip", base + ".csv", console.Options{Company: "示例"}, "4.0", true},
+		{withGov("export", "--from", base+".xlsx", "--format", "vcf", "--out", "c", "--profile", "full", "--encrypt", "zip"), "", base + ".xlsx", console.Options{}, "3.0", false},
 	} {
 		errb.Reset()
 		if code := Main(context.Background(), c.args, env); code != 0 {
@@ -69,7 +72,16 @@ func TestConvertVCFStreams(t *testing.T) {
 		if !strings.Contains(errb.String(), "dingbook: read ") {
 			t.Errorf("%v: no reader report on stderr: %s", c.args, errb)
 		}
-		got, err := os.ReadFile(filepath.Join(env.Dir, c.out))
+		bundle := filepath.Join(env.Dir, c.out)
+		if c.out == "" {
+			m, _ := filepath.Glob(filepath.Join(env.Dir, "c", "dingbook-*.zip"))
+			if len(m) != 1 {
+				t.Fatalf("export --from bundles: %v", m)
+			}
+			bundle = m[0]
+		}
+		files, _ := unbundle(t, bundle)
+		got, err := os.ReadFile(files["vcf"])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -87,10 +99,12 @@ func TestConvertVCFStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	errb.Reset()
-	if code := Main(context.Background(), []string{"convert", "bad.csv", "bad.vcf"}, env); code == 0 || !strings.Contains(errb.String(), "row 3, column C") {
+	if code := Main(context.Background(), withGov("convert", "bad.csv", "bad.vcf"), env); code == 0 || !strings.Contains(errb.String(), "row 3, column C") {
 		t.Fatalf("bad file: exit %d: %s", code, errb)
 	}
-	if _, err := os.Stat(filepath.Join(env.Dir, "bad.vcf")); !os.IsNotExist(err) {
-		t.Errorf("bad.vcf left behind: %v", err)
+	for _, f := range []string{"bad.vcf", "bad.zip"} {
+		if _, err := os.Stat(filepath.Join(env.Dir, f)); !os.IsNotExist(err) {
+			t.Errorf("%s left behind: %v", f, err)
+		}
 	}
 }

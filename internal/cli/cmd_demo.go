@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,8 +18,11 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -44,8 +48,8 @@ type DemoSummary struct {
 func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "demo", "demo [--out DIR] [--users N] [--depts M] [--seed S] [--json]")
 	out := fs.String("out", "dingbook-demo", "output directory")
-	users := fs.Int("users", 300, "people in the generated organisation")
-	depts := fs.Int("depts", 24, "departments in the generated organisation")
+	users := fs.Int("users", 200, "people in the generated organisation")
+	depts := fs.Int("depts", 20, "departments in the generated organisation")
 	seed := fs.Int64("seed", 1, "generator seed")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	if err := ParseFlags(fs, args); err != nil {
@@ -67,6 +71,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	for _, d := range []string{filesDir, bundleDir} {
 		// A rerun replaces the previous demo's files.
 		os.RemoveAll(d)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
 	}
 
 	// 1. The simulator, serving a generated organisation on loopback.
@@ -131,18 +138,19 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	// 4. Every format, as plain files: the data is generated, not personal.
-	fmt.Fprintln(env.Stderr, "dingbook demo: exporting every format (dingbook export --encrypt none)")
-	exportArgs := []string{"--json", "--format", "xlsx,csv,vcf,jsonl", "--profile", "full", "--include-inactive",
-		"--purpose", "dingbook demo on a generated organisation", "--basis", "legitimate-interest",
-		"--justify", "demonstration with generated data only", "--keep", "7d"}
-	exportJSON, err := sub("export", append(append([]string{}, exportArgs...), "--out", filesDir, "--encrypt", "none", "--policy", demoPolicy(stateDir))...)
+	// 4. Every format, as plain files: the data is generated, not personal,
+	// so the demo may show it in the clear (a real export is always sealed).
+	fmt.Fprintln(env.Stderr, "dingbook demo: exporting every format into files/")
+	exportJSON, err := demoFiles(ctx, stateDir, filesDir)
 	if err != nil {
 		return err
 	}
 	// 5. The same export, sealed as it would be by default: an AES-256 zip.
 	fmt.Fprintln(env.Stderr, "dingbook demo: sealing an AES-256 bundle (dingbook export)")
-	bundleJSON, err := sub("export", append(append([]string{}, exportArgs...), "--out", bundleDir)...)
+	exportArgs := []string{"--json", "--format", "xlsx,csv,vcf,jsonl", "--profile", "full", "--include-inactive",
+		"--purpose", "dingbook demo on a generated organisation", "--basis", "legitimate-interest",
+		"--justify", "demonstration with generated data only", "--keep", "7d", "--out", bundleDir}
+	bundleJSON, err := sub("export", exportArgs...)
 	if err != nil {
 		return err
 	}
@@ -157,13 +165,41 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
-// demoPolicy writes a policy for the demo's own state directory that allows
-// unencrypted output (the organisation is generated) and returns its path.
-func demoPolicy(stateDir string) string {
-	p := filepath.Join(stateDir, "demo-policy.yaml")
-	os.MkdirAll(stateDir, 0o700)
-	os.WriteFile(p, []byte("# Demo only: the organisation is generated, so plain files are allowed.\ncompany: 示例科技有限公司 (demo)\ndpo_contact: dpo@example.com\nallow_unencrypted: true\nallow_hidden_mobiles: true\n"), 0o600)
-	return p
+// demoFiles exports the latest snapshot in stateDir in every format into
+// dir as plain files, with the quality extras in the xlsx, and returns the
+// export summary as JSON.
+func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, error) {
+	db, err := store.Open(ctx, stateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	id, err := db.LatestSnapshotID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := db.Directory(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	opts := export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "vcf", "jsonl"}, Profile: "full", IncludeInactive: true,
+		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true,
+		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
+			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
+		}}
+	if err := addQuality(ctx, d, &opts, "CN"); err != nil {
+		return nil, err
+	}
+	res, err := export.Run(ctx, d, opts)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(struct {
+		Files  []export.File `json:"files"`
+		Rows   int           `json:"rows"`
+		Fields []string      `json:"fields"`
+	}{res.Files, res.Rows, res.Fields})
+	return b, err
 }
 
 func demoPassphrase() string {

@@ -12,9 +12,11 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/csv"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/store"
@@ -76,13 +78,13 @@ func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
 
 // ExportSummary is what export --json prints.
 type ExportSummary struct {
-	Source     string         `json:"source"`
-	SnapshotID int64          `json:"snapshot_id,omitempty"`
-	Files      []export.File  `json:"files"`
-	Rows       int            `json:"rows"`
-	Fields     []string       `json:"fields"`
-	DeptIDs    []int64        `json:"dept_ids,omitempty"`
-	LeftOut    export.LeftOut `json:"left_out"`
+	Source     string `json:"source"`
+	SnapshotID int64  `json:"snapshot_id,omitempty"`
+	GovernedSummary
+	Rows    int            `json:"rows"`
+	Fields  []string       `json:"fields"`
+	DeptIDs []int64        `json:"dept_ids,omitempty"`
+	LeftOut export.LeftOut `json:"left_out"`
 }
 
 // readMemberFile reads an admin-console member file (source/console) and
@@ -196,7 +198,11 @@ func (c *consoleFlags) options() (console.Options, error) {
 }
 
 func runExport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "export", "export [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--snapshot ID | --pull | --from FILE] [--json]")
+	fs := NewFlags(env, "export", "export --purpose TEXT [--basis BASIS] [--justify TEXT] [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--keep 30d] [--encrypt zip|age|none] [--snapshot ID | --pull | --from FILE] [--json]")
+	gf := govern.AddFlags(fs, true)
+	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
+	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
+	dedupe := fs.String("dedupe", "", "with --from: merge rows that are the same person: job-number, mobile-name or default")
 	var ef exportFlags
 	ef.register(fs, export.DefaultProfile)
 	formats := fs.String("format", "xlsx", "output formats, comma-separated: xlsx, csv, vcf, jsonl")
@@ -232,9 +238,31 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	opts := export.Options{
 		Dir: env.Path(*out), Formats: splitList(*formats), Depts: depts, NoSubdepts: *noSub,
-		IncludeInactive: *inactive, Now: env.Now(),
+		IncludeInactive: *inactive, Now: env.Now(), Region: *region,
 	}
 	ef.apply(&opts, "")
+
+	db, err := openDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	if err != nil {
+		return err
+	}
+	req := &govern.Request{Action: "export", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile,
+		DeptScope: depts, Masks: opts.Mask, OutDir: opts.Dir, Now: env.Now}
+	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
+		return govern.Refuse(ctx, db, pol, req, err)
+	}
+	if *dedupe != "" && *from == "" {
+		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
+	}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region}
+	if _, err := gx.decide(ctx, &opts); err != nil {
+		return err
+	}
 
 	sum := ExportSummary{}
 	var dir dingbook.Directory
@@ -245,22 +273,34 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
-		if err != nil {
-			return err
+		if *dedupe != "" {
+			org, err := readMemberFile(env, env.Path(*from), co)
+			if err != nil {
+				return err
+			}
+			merges, err := clean.DedupeRegion(org, *dedupe, *region)
+			if err != nil {
+				return err
+			}
+			for _, m := range merges {
+				fmt.Fprintf(env.Stderr, "dingbook: merged %s\n", m)
+			}
+			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
+			dir = dingbook.OrgDirectory{Org: org}
+		} else {
+			d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
+			if err != nil {
+				return err
+			}
+			dir, fromDone = d, done
 		}
-		dir, fromDone = d, done
 		sum.Source = "file:" + *from
+		req.Source = sum.Source
 	case *doPull:
 		client, cred, err := newClient(env, &cf)
 		if err != nil {
 			return err
 		}
-		db, err := openDB(ctx, env)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
 		res, err := pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
 		if err != nil {
 			return err
@@ -276,11 +316,6 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
 		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
 	default:
-		db, err := openDB(ctx, env)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
 		id := *snapID
 		if id == 0 {
 			if id, err = db.LatestSnapshotID(ctx); err != nil {
@@ -295,13 +330,21 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		sum.Source, sum.SnapshotID = "snapshot:"+strconv.FormatInt(id, 10), id
 	}
 
-	res, err := export.Run(ctx, dir, opts)
-	fromDone(err == nil)
+	if sum.SnapshotID != 0 {
+		req.Snapshot, req.Source = sum.SnapshotID, sum.Source
+	}
+	if name, corp := dir.Info(); corp != "" {
+		req.Tenant = corp
+	} else {
+		req.Tenant = name
+	}
+	gres, res, hidden, err := gx.run(ctx, dir, opts, fromDone)
 	if err != nil {
 		return err
 	}
-	sum.Files, sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut = res.Files, res.Rows, res.Fields, res.Depts, res.LeftOut
-	printExport(env, res, opts.Headers)
+	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut = res.Rows, res.Fields, res.Depts, res.LeftOut
+	sum.GovernedSummary = governedSummary(gres, hidden)
+	printGoverned(env, gres, res, hidden)
 	if *jsonOut {
 		b, _ := json.MarshalIndent(sum, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))

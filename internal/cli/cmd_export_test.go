@@ -26,8 +26,11 @@ func exportEnv(t *testing.T) (*Env, *bytes.Buffer, *bytes.Buffer) {
 	env := &Env{
 		Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb,
 		Getenv: func(k string) string {
-			if k == "DINGBOOK_HOME" {
+			switch k {
+			case "DINGBOOK_HOME":
 				return home
+			case "DINGBOOK_PASSPHRASE":
+				return testPassphrase
 			}
 			return ""
 		},
@@ -61,7 +64,7 @@ func TestExportCommandFromSnapshot(t *testing.T) {
 			active++
 		}
 	}
-	code := Main(context.Background(), []string{"export", "--format", "xlsx,csv,vcf,jsonl", "--out", "out", "--profile", "contact", "--json"}, env)
+	code := Main(context.Background(), withGov("export", "--format", "xlsx,csv,vcf,jsonl", "--out", "out", "--profile", "contact", "--json"), env)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -72,20 +75,40 @@ func TestExportCommandFromSnapshot(t *testing.T) {
 	if sum.SnapshotID != id || sum.Rows != active || sum.LeftOut.Inactive != len(truth.Org.People)-active || len(sum.Files) != 4 {
 		t.Fatalf("summary %+v (active %d of %d)", sum, active, len(truth.Org.People))
 	}
+	if filepath.Dir(sum.Bundle) != filepath.Join(env.Dir, "out") || !strings.HasSuffix(sum.Bundle, ".zip") || sum.Seal != "zip" {
+		t.Fatalf("bundle %s (seal %s)", sum.Bundle, sum.Seal)
+	}
+	if fi, err := os.Stat(sum.Bundle); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("bundle mode: %v %v", fi, err)
+	}
 	for _, f := range sum.Files {
-		if filepath.Dir(f.Path) != filepath.Join(env.Dir, "out") || !strings.HasPrefix(filepath.Base(f.Path), "export-20261126T100000Z.") {
-			t.Errorf("file path %s", f.Path)
-		}
-		if f.Rows != active || f.Bytes == 0 || len(f.SHA256) != 64 {
+		if !strings.HasPrefix(f.Name, "export-") || f.Rows != active || f.Bytes == 0 || len(f.SHA256) != 64 {
 			t.Errorf("file %+v", f)
 		}
 	}
-	vcf, err := os.ReadFile(filepath.Join(env.Dir, "out", "export-20261126T100000Z.vcf"))
+	files, _ := unbundle(t, sum.Bundle)
+	vcf, err := os.ReadFile(files["vcf"])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(string(vcf), "BEGIN:VCARD"); n != active {
 		t.Fatalf("%d vCards, want %d", n, active)
+	}
+	// The xlsx carries the quality status column, its highlighting and the
+	// Quality sheet.
+	py := `import openpyxl, sys
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb.worksheets[0]
+print(wb.sheetnames)
+print([c.value for c in ws[1]][-1])
+print(len(ws.conditional_formatting))`
+	pyOut, err := exec.Command("/usr/bin/python3", "-c", py, files["xlsx"]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openpyxl: %v\n%s", err, pyOut)
+	}
+	lines := strings.Split(strings.TrimSpace(string(pyOut)), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], "'Quality'") || lines[1] != "状态" && lines[1] != "数据状态" || lines[2] == "0" {
+		t.Errorf("xlsx quality parts: %q", lines)
 	}
 	if !strings.Contains(errb.String(), "inactive") {
 		t.Fatalf("stderr does not report the inactive left out: %s", errb)
@@ -94,7 +117,7 @@ func TestExportCommandFromSnapshot(t *testing.T) {
 
 func TestExportCommandErrors(t *testing.T) {
 	env, _, errb := exportEnv(t)
-	if code := Main(context.Background(), []string{"export"}, env); code != ExitNotFound || !strings.Contains(errb.String(), "hint:") {
+	if code := Main(context.Background(), withGov("export"), env); code != ExitNotFound || !strings.Contains(errb.String(), "hint:") {
 		t.Fatalf("no snapshot: exit %d: %s", code, errb)
 	}
 	org := dingbook.Org{Name: "示例公司", Depts: []dingbook.Department{
@@ -102,17 +125,17 @@ func TestExportCommandErrors(t *testing.T) {
 		{ID: 4, Name: "市场部", ParentID: 1}, {ID: 5, Name: "后端组", ParentID: 4}}}
 	saveSnapshot(t, env, org)
 	errb.Reset()
-	code := Main(context.Background(), []string{"export", "--dept", "后端组"}, env)
+	code := Main(context.Background(), withGov("export", "--dept", "后端组"), env)
 	if code != ExitUsage || !strings.Contains(errb.String(), "研发部/后端组 (id 3)") || !strings.Contains(errb.String(), "市场部/后端组 (id 5)") {
 		t.Fatalf("ambiguous dept: exit %d: %s", code, errb)
 	}
 	errb.Reset()
-	code = Main(context.Background(), []string{"export", "--fields", "name,salary"}, env)
-	if code != ExitUsage || !strings.Contains(errb.String(), "valid fields") {
+	code = Main(context.Background(), withGov("export", "--fields", "name,salary"), env)
+	if code != ExitUsage || !strings.Contains(errb.String(), `unknown field "salary"`) {
 		t.Fatalf("unknown field: exit %d: %s", code, errb)
 	}
 	errb.Reset()
-	code = Main(context.Background(), []string{"export", "--format", "pdf"}, env)
+	code = Main(context.Background(), withGov("export", "--format", "pdf"), env)
 	if code != ExitUsage || !strings.Contains(errb.String(), `"pdf"`) {
 		t.Fatalf("unknown format: exit %d: %s", code, errb)
 	}
@@ -126,15 +149,12 @@ func TestExportCommandErrors(t *testing.T) {
 func TestConvertCommand(t *testing.T) {
 	env, out, errb := exportEnv(t)
 	truth := gen.Generate(gen.Options{Users: 60, Seed: 5})
-	saveSnapshot(t, env, truth.Org)
-	if code := Main(context.Background(), []string{"export", "--format", "xlsx", "--out", ".", "--profile", "full", "--include-inactive"}, env); code != 0 {
-		t.Fatalf("export: exit %d: %s", code, errb)
-	}
+	plainFiles(t, env.Dir, "export-20261126T100000Z", &truth.Org, "xlsx")
 	in := "export-20261126T100000Z.xlsx"
 	for _, args := range [][]string{
-		{"convert", in, "contacts.vcf"},
-		{"convert", "--encoding", "gb18030", in, "members.csv"},
-		{"convert", in, "people.jsonl", "--json", "--fields", "name,mobile,dept"},
+		withGov("convert", in, "contacts.vcf", "--profile", "full"),
+		withGov("convert", "--encoding", "gb18030", in, "members.csv", "--profile", "full"),
+		withGov("convert", in, "people.jsonl", "--json", "--fields", "name,mobile,dept"),
 	} {
 		out.Reset()
 		errb.Reset()
@@ -143,10 +163,17 @@ func TestConvertCommand(t *testing.T) {
 		}
 	}
 	var sum ExportSummary
-	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Rows != len(truth.Org.People) {
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Rows != len(truth.Org.People) || sum.Bundle != filepath.Join(env.Dir, "people.zip") {
 		t.Fatalf("convert --json: %v %+v\n%s", err, sum, out)
 	}
-	vcf, _ := os.ReadFile(filepath.Join(env.Dir, "contacts.vcf"))
+	got := map[string]string{}
+	for _, name := range []string{"contacts", "members", "people"} {
+		files, _ := unbundle(t, filepath.Join(env.Dir, name+".zip"))
+		for k, v := range files {
+			got[k] = v
+		}
+	}
+	vcf, _ := os.ReadFile(got["vcf"])
 	if n := strings.Count(string(vcf), "BEGIN:VCARD"); n != len(truth.Org.People) {
 		t.Fatalf("%d cards, want %d", n, len(truth.Org.People))
 	}
@@ -155,14 +182,14 @@ func TestConvertCommand(t *testing.T) {
 with open(sys.argv[1], encoding='gb18030', newline='') as f:
     rows = list(csv.reader(f))
 print(len(rows) - 1, rows[0][0])`
-	pyOut, err := exec.Command("/usr/bin/python3", "-c", script, filepath.Join(env.Dir, "members.csv")).CombinedOutput()
+	pyOut, err := exec.Command("/usr/bin/python3", "-c", script, got["csv"]).CombinedOutput()
 	if err != nil {
 		t.Fatalf("python: %v %s", err, pyOut)
 	}
 	if got, want := strings.TrimSpace(string(pyOut)), fmt.Sprintf("%d 姓名", len(truth.Org.People)); got != want {
 		t.Fatalf("python read %q", got)
 	}
-	jl, _ := os.ReadFile(filepath.Join(env.Dir, "people.jsonl"))
+	jl, _ := os.ReadFile(got["jsonl"])
 	first := strings.SplitN(string(jl), "\n", 2)[0]
 	var m map[string]any
 	if err := json.Unmarshal([]byte(first), &m); err != nil || len(m) != 4 {
@@ -170,7 +197,7 @@ print(len(rows) - 1, rows[0][0])`
 	}
 	// export --from reads the same file and filters it like a snapshot
 	out.Reset()
-	if code := Main(context.Background(), []string{"export", "--from", in, "--format", "jsonl", "--out", "from", "--json"}, env); code != 0 {
+	if code := Main(context.Background(), withGov("export", "--from", in, "--format", "jsonl", "--out", "from", "--json"), env); code != 0 {
 		t.Fatalf("export --from: exit %d: %s", code, errb)
 	}
 	active := 0
@@ -184,11 +211,11 @@ print(len(rows) - 1, rows[0][0])`
 		t.Fatalf("export --from: %v %+v (want %d active)", err, sum, active)
 	}
 	errb.Reset()
-	if code := Main(context.Background(), []string{"convert", in, "contacts.vcf"}, env); code == 0 || !strings.Contains(errb.String(), "exists") {
+	if code := Main(context.Background(), withGov("convert", in, "contacts.vcf"), env); code == 0 || !strings.Contains(errb.String(), "exists") {
 		t.Fatalf("overwrote without --overwrite: exit %d %s", code, errb)
 	}
 	errb.Reset()
-	if code := Main(context.Background(), []string{"convert", in, "x.pdf"}, env); code != ExitUsage {
+	if code := Main(context.Background(), withGov("convert", in, "x.pdf"), env); code != ExitUsage {
 		t.Fatalf("unknown extension: exit %d %s", code, errb)
 	}
 }
@@ -212,10 +239,12 @@ func TestExportCommandPull(t *testing.T) {
 			return app.Key
 		case "DINGTALK_APP_SECRET":
 			return app.Secret
+		case "DINGBOOK_PASSPHRASE":
+			return testPassphrase
 		}
 		return ""
 	}
-	code := Main(context.Background(), []string{"export", "--pull", "--format", "jsonl", "--include-inactive", "--json"}, env)
+	code := Main(context.Background(), withGov("export", "--pull", "--format", "jsonl", "--include-inactive", "--json"), env)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -231,7 +260,7 @@ func TestExportCommandPull(t *testing.T) {
 	}
 	// the stored snapshot exports the same people again
 	out.Reset()
-	if code := Main(context.Background(), []string{"export", "--snapshot", fmt.Sprint(sum.SnapshotID), "--format", "csv", "--include-inactive", "--json", "--out", "again"}, env); code != 0 {
+	if code := Main(context.Background(), withGov("export", "--snapshot", fmt.Sprint(sum.SnapshotID), "--format", "csv", "--include-inactive", "--json", "--out", "again"), env); code != 0 {
 		t.Fatalf("second export: exit %d: %s", code, errb)
 	}
 	var again ExportSummary

@@ -250,3 +250,23 @@ func TestCheckCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestPullVerboseLogsNoSecrets(t *testing.T) {
+	app := sim.DefaultApp()
+	truth := gen.Generate(gen.Options{Users: 200, Depts: 20, Seed: 2})
+	s := sim.New(sim.Config{Truth: truth, QPS: 500, Faults: sim.Faults{TransientRate: 0.2, HTTP5xxRate: 0.05}})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	env, out, errb, _ := pullEnv(t, app, map[string]string{"DINGTALK_API_BASE": ts.URL})
+	go func() { time.Sleep(50 * time.Millisecond); s.ExpireTokens() }()
+	if code := Main(context.Background(), []string{"pull", "-v", "--qps", "500"}, env); code != ExitOK {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if !strings.Contains(errb.String(), "retry") {
+		t.Errorf("-v logged no retry:\n%s", errb)
+	}
+	noSecret(t, app, out, errb)
+	if strings.Contains(errb.String(), "access_token=") && !strings.Contains(errb.String(), "access_token=REDACTED") {
+		t.Error("a token was logged")
+	}
+}

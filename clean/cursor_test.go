@@ -1,0 +1,70 @@
+package clean
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+// TestStatusLookupByPosition: the status column's positional look-up
+// (problemsAt) answers exactly what Problems answers, whether the second
+// pass sees everyone in order, skips people (an export leaving out
+// inactive people), sees someone twice, goes backwards, or meets
+// imported rows without a userid (identical rows included) and people
+// who were not analysed.
+func TestStatusLookupByPosition(t *testing.T) {
+	truth := gen.Generate(gen.Options{Users: 2000, Seed: 7})
+	org := truth.Org
+	// Imported rows: two identical ones and a distinct one.
+	row := org.People[5]
+	row.UserID = ""
+	org.People = append(org.People, row, row)
+	row.Name += "x"
+	org.People = append(org.People, row)
+	// The same userid listed again.
+	org.People = append(org.People, org.People[10])
+	r, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: &org}, Options{Region: "CN"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stranger := org.People[3]
+	stranger.UserID = "not-analysed"
+	stranger.ManagerUserID = "nobody"
+
+	rng := rand.New(rand.NewPCG(1, 1))
+	orders := map[string][]*dingbook.Person{}
+	for i := range org.People {
+		p := &org.People[i]
+		orders["all"] = append(orders["all"], p)
+		if p.Active {
+			orders["active"] = append(orders["active"], p)
+		}
+		if rng.IntN(10) == 0 {
+			orders["random"] = append(orders["random"], &org.People[rng.IntN(len(org.People))], &stranger)
+		}
+	}
+	hits := 0
+	for name, ps := range orders {
+		next := 0
+		for i, p := range ps {
+			before := next
+			got, want := r.problemsAt(p, &next), r.Problems(p)
+			if got != want {
+				t.Fatalf("%s order, person %d (%q): by position %v, Problems %v", name, i, p.UserID, got.List(), want.List())
+			}
+			if next == before+1 {
+				hits++
+			}
+		}
+	}
+	if hits < len(org.People) {
+		t.Fatalf("only %d positional hits: the fast path is not taken", hits)
+	}
+	// Some people must have problems for the comparison to mean anything.
+	if r.PeopleWithProblems < 100 {
+		t.Fatalf("only %d people with problems", r.PeopleWithProblems)
+	}
+}

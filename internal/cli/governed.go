@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
+)
+
+// governedExport is how export and convert write files: the policy decides
+// (fields, hidden mobiles, retention, encryption), export.Run writes the
+// plaintext into govern's private directory, and govern seals it into a
+// bundle, registers it for expiry and appends the audit record.
+type governedExport struct {
+	db      *store.DB
+	pol     *policy.Policy
+	req     *govern.Request
+	quality bool   // add the status column, highlighting and Quality sheet to xlsx
+	region  string // default phone region for the quality checks
+}
+
+// decide resolves the request against the policy before anything is read,
+// so the export layer knows the profile, and records a refusal.
+func (g *governedExport) decide(ctx context.Context, opts *export.Options) (*govern.Decision, error) {
+	dec, err := govern.Resolve(g.pol, g.req)
+	if err != nil {
+		return nil, govern.Refuse(ctx, g.db, g.pol, g.req, err)
+	}
+	opts.Profiles = g.pol.Profiles
+	if len(opts.Fields) == 0 {
+		opts.Profile = dec.Profile
+	}
+	return dec, nil
+}
+
+// run exports dir with opts into a sealed bundle. done (may be nil) is told
+// whether the export succeeded, for streamed sources.
+func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, int, error) {
+	var exp *export.Result
+	hidden := 0
+	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string) (*govern.Produced, error) {
+		dec := govern.DecisionFrom(ctx)
+		o := opts
+		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
+		o.XLSX.TmpDir = pdir
+		src := dir
+		if dec != nil && !dec.IncludeHiddenMobiles {
+			src = withoutHiddenMobiles(dir, &hidden)
+		}
+		if g.quality && slices.Contains(o.Formats, "xlsx") {
+			if err := addQuality(ctx, src, &o, g.region); err != nil {
+				return nil, err
+			}
+		}
+		var err error
+		exp, err = export.Run(ctx, src, o)
+		if done != nil {
+			done(err == nil)
+		}
+		if err != nil {
+			return nil, err
+		}
+		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask}
+		for _, f := range exp.Files {
+			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows})
+		}
+		for _, id := range exp.Depts {
+			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
+		}
+		return p, nil
+	})
+	return res, exp, hidden, err
+}
+
+// addQuality analyses the people first (a streaming pass that keeps only
+// keys) and adds the status column, the conditional formatting of blank or
+// invalid cells and the Quality sheet to the xlsx.
+func addQuality(ctx context.Context, dir dingbook.Directory, o *export.Options, region string) error {
+	if len(o.Fields) == 0 {
+		fields, err := export.ResolveFields(nil, o.Profile, o.Profiles, func() ([]string, error) { return extensionKeys(ctx, dir) })
+		if err != nil {
+			return err
+		}
+		o.Fields, o.Profile = fields, ""
+	}
+	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: region})
+	if err != nil {
+		return err
+	}
+	x := clean.XLSXExtras(rep, o.Headers, o.Fields)
+	// The status column must be the first extra column: its rule targets
+	// column len(fields).
+	o.Extra = append([]export.Column{{Header: x.StatusHeader, Value: x.Status}}, o.Extra...)
+	o.XLSX.Conditional = append(o.XLSX.Conditional, x.Rules...)
+	o.Sheets = append(o.Sheets, export.Sheet{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows})
+	return nil
+}
+
+// extensionKeys lists the custom field names present in dir.
+func extensionKeys(ctx context.Context, dir dingbook.Directory) ([]string, error) {
+	seen := map[string]bool{}
+	var keys []string
+	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		for k := range p.Extension {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
+		}
+		return nil
+	})
+	slices.Sort(keys)
+	return keys, err
+}
+
+// withoutHiddenMobiles hides the mobile (and its country code) of people
+// who hid it in DingTalk, counting them in n.
+func withoutHiddenMobiles(d dingbook.Directory, n *int) dingbook.Directory {
+	h := hideMobiles{Directory: d, n: n}
+	if g, ok := d.(export.GrowingDirectory); ok {
+		return growingHideMobiles{hideMobiles: h, tree: g}
+	}
+	return h
+}
+
+type hideMobiles struct {
+	dingbook.Directory
+	n *int
+}
+
+func (h hideMobiles) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
+	*h.n = 0
+	return h.Directory.EachPerson(ctx, func(p *dingbook.Person) error {
+		if p.HideMobile && p.Mobile != "" {
+			*h.n++
+			q := *p
+			q.Mobile, q.StateCode = "", ""
+			return fn(&q)
+		}
+		return fn(p)
+	})
+}
+
+type growingHideMobiles struct {
+	hideMobiles
+	tree export.GrowingDirectory
+}
+
+func (g growingHideMobiles) Tree() *dingbook.Tree { return g.tree.Tree() }
+
+// GovernedSummary is the bundle part of export and convert --json.
+type GovernedSummary struct {
+	ExportID      string                `json:"export_id"`
+	Bundle        string                `json:"bundle"`
+	BundleSHA256  string                `json:"bundle_sha256"`
+	Seal          string                `json:"seal"`
+	Expires       string                `json:"expires"`
+	AuditSeq      int64                 `json:"audit_seq"`
+	Files         []govern.ManifestFile `json:"files"`
+	HiddenMobiles int                   `json:"hidden_mobiles_left_out"`
+	Decision      *govern.Decision      `json:"decision,omitempty"`
+}
+
+func governedSummary(res *govern.Result, hidden int) GovernedSummary {
+	s := GovernedSummary{ExportID: res.ExportID, Bundle: res.BundlePath, BundleSHA256: res.BundleSHA256,
+		Expires: res.Expires.UTC().Format("2006-01-02T15:04:05Z"), AuditSeq: res.AuditSeq, Files: res.Files,
+		HiddenMobiles: hidden, Decision: res.Decision}
+	if res.Manifest != nil {
+		s.Seal = res.Manifest.Seal
+	}
+	return s
+}
+
+// printGoverned tells people on stderr what was sealed where.
+func printGoverned(env *Env, res *govern.Result, exp *export.Result, hidden int) {
+	for _, f := range res.Files {
+		fmt.Fprintf(env.Stderr, "dingbook: sealed %s (%s, %d rows)\n", f.Name, f.Format, f.Rows)
+	}
+	if exp != nil {
+		fmt.Fprintf(env.Stderr, "dingbook: %s\n", exp)
+	}
+	if hidden > 0 {
+		fmt.Fprintf(env.Stderr, "dingbook: left out %d mobile(s) their owners hid in DingTalk (the policy must allow --include-hidden-mobiles)\n", hidden)
+	}
+	if res.Passphrase == "" {
+		fmt.Fprintf(env.Stderr, "dingbook: bundle %s\n", res.BundlePath)
+	}
+	govern.AnnouncePassphrase(env.Stderr, res)
+	fmt.Fprintf(env.Stderr, "dingbook: expires %s; 'dingbook purge' deletes it then (audit record %d)\n", res.Expires.Local().Format("2006-01-02 15:04"), res.AuditSeq)
+}
