@@ -68,6 +68,9 @@ func CleanText(s string) string {
 	if s == "" {
 		return s
 	}
+	if plain(s) {
+		return s
+	}
 	if isASCII(s) {
 		return strings.TrimSpace(s)
 	}
@@ -81,6 +84,21 @@ func CleanText(s string) string {
 		}, s)
 	}
 	return s
+}
+
+// plain reports whether s certainly holds no whitespace or invisible
+// rune: no ASCII space or control byte, and none of the UTF-8 lead bytes
+// of the non-ASCII ones (U+0085 and U+00A0: C2; U+1680 and U+180E: E1;
+// U+2000–U+2060: E2; U+3000: E3; U+FEFF: EF). Most Chinese text (E4–E9)
+// is plain.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ', c == 0xC2, c == 0xE1, c == 0xE2, c == 0xE3, c == 0xEF:
+			return false
+		}
+	}
+	return true
 }
 
 func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
@@ -102,7 +120,7 @@ func CleanName(s string) string {
 			break
 		}
 	}
-	if fast {
+	if fast || plain(s) {
 		return s
 	}
 	var b strings.Builder

@@ -202,3 +202,21 @@ func TestDotAtomAgreesWithNetMail(t *testing.T) {
 		t.Fatalf("only %d local parts accepted: the test checks too little", accepted)
 	}
 }
+
+// TestPlainIsSafe: every whitespace or invisible rune the cleaners remove
+// makes plain false, so its fast path never skips a needed cleaning.
+func TestPlainIsSafe(t *testing.T) {
+	for r := rune(0); r <= 0x10FFFF; r++ {
+		if (r >= 0xD800 && r <= 0xDFFF) || !isSpace(r) {
+			continue
+		}
+		if s := "张" + string(r) + "三"; plain(s) {
+			t.Fatalf("plain(%q) (U+%04X) is true", s, r)
+		}
+	}
+	for _, s := range []string{"张三", "研发部经理", "zhang.san", "O'Brien"} {
+		if !plain(s) || CleanName(s) != s || CleanText(s) != s {
+			t.Errorf("%q: plain %v", s, plain(s))
+		}
+	}
+}

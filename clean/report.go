@@ -218,22 +218,27 @@ const (
 	kindMobile = iota
 	kindEmail
 	kindName
+	kindManager // only for keepText: a manager's userid
 )
 
 var kindProblem = [3]dingbook.Problem{dingbook.ProblemDuplicateMobile, dingbook.ProblemDuplicateEmail, dingbook.ProblemDuplicateName}
 
 // Analyzer builds a Report from people fed one at a time.
 type Analyzer struct {
-	r        *Report
-	keys     [3][]keyEntry
-	labels   [][]byte           // the keys' texts, in chunks
-	bits     []uint64           // one bit per hash bucket: a key with this hash bucket was seen
-	twice    []uint64           // one bit per hash bucket: a second key fell into it
-	managers map[string][]int32 // manager userid → ordinals of reports
-	depts    map[int64]*deptStats
-	rowKeys  map[int32]uint64 // imported rows (no userid): ordinal → key
-	scratch  prepared         // reused by Add
-	refs     []string         // ordinal → userid ("" for imported rows)
+	r      *Report
+	keys   [3][]keyEntry
+	labels [][]byte // the keys' texts, in chunks
+	bits   []uint64 // one bit per hash bucket: a key with this hash bucket was seen
+	twice  []uint64 // one bit per hash bucket: a second key fell into it
+	// mgrRefs are the reports whose manager had not been seen when they
+	// were committed (a manager may come later in the stream); Report
+	// resolves them.
+	mgrRefs []mgrRef
+	longMgr map[int]string // index in mgrRefs → a manager userid longer than 255 bytes
+	depts   map[int64]*deptStats
+	rowKeys map[int32]uint64 // imported rows (no userid): ordinal → key
+	scratch prepared         // reused by Add
+	refs    []string         // ordinal → userid ("" for imported rows)
 }
 
 // NewAnalyzer starts an analysis.
@@ -248,7 +253,7 @@ func NewAnalyzer(opts Options) *Analyzer {
 		seen: map[uint64]entry{}, MissingManagers: map[string]int{},
 		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
 	}
-	return &Analyzer{r: r, managers: map[string][]int32{}, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
+	return &Analyzer{r: r, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
 }
 
 // personKey hashes a person's identity: the userid, or for imported rows
@@ -334,6 +339,7 @@ type prepared struct {
 	userID   string
 	set      Set
 	manager  string
+	mgrKey   uint64 // userKey(manager)
 	mobile   string // E.164, "" if none
 	mobileH  uint64
 	emails   [2]string
@@ -359,6 +365,9 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 	s, n := intrinsic(p, r.region)
 	pp.set = s
 	pp.manager = n.ManagerUserID
+	if pp.manager != "" {
+		pp.mgrKey = r.userKey(pp.manager)
+	}
 	if n.MobileValid {
 		pp.mobile = n.Mobile
 		pp.mobileH = r.hashKey('m', 0, n.Mobile)
@@ -426,7 +435,15 @@ func (a *Analyzer) commit(pp *prepared) {
 		}
 	}
 	if pp.manager != "" {
-		a.managers[pp.manager] = append(a.managers[pp.manager], ord)
+		if _, ok := r.seen[pp.mgrKey]; !ok {
+			if len(pp.manager) > 255 {
+				if a.longMgr == nil {
+					a.longMgr = map[int]string{}
+				}
+				a.longMgr[len(a.mgrRefs)] = pp.manager
+			}
+			a.mgrRefs = append(a.mgrRefs, mgrRef{key: pp.mgrKey, ord: ord, lab: a.keepText(pp.manager, kindManager, 0)})
+		}
 	}
 	if pp.mobile != "" {
 		a.addKey(kindMobile, pp.mobileH, ord, pp.mobile, 0)
@@ -475,6 +492,12 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 		return
 	}
 	a.twice[w] |= b
+	a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord, lab: a.keepText(label, kind, dept)})
+}
+
+// keepText copies a key's text (cut to 255 bytes) and, for a name, its
+// department into the label chunks and returns where (see keyEntry.lab).
+func (a *Analyzer) keepText(label string, kind int, dept int64) uint32 {
 	if len(label) > 255 {
 		label = label[:255]
 	}
@@ -494,7 +517,15 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 	if kind == kindName {
 		*c = binary.LittleEndian.AppendUint64(*c, uint64(dept))
 	}
-	a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord, lab: loc + 1})
+	return loc + 1
+}
+
+// mgrRef is a report whose manager (key: userKey, text at lab) had not
+// been seen yet.
+type mgrRef struct {
+	key uint64
+	ord int32
+	lab uint32
 }
 
 // defaultBits is the size of Analyzer.bits when the org's size is unknown
@@ -575,17 +606,20 @@ func (a *Analyzer) groups() {
 // organisation's departments, for names, paths and order.
 func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	r := a.r
-	a.groups()
 	need := map[int32]Set{}
-	for mgr, ords := range a.managers {
-		if _, ok := r.seen[r.userKey(mgr)]; ok {
+	for i, m := range a.mgrRefs {
+		if _, ok := r.seen[m.key]; ok {
 			continue
 		}
-		r.MissingManagers[mgr] = len(ords)
-		for _, o := range ords {
-			need[o] |= Bit(dingbook.ProblemManagerNotFound)
+		mgr, long := a.longMgr[i]
+		if !long {
+			mgr, _ = a.label(kindManager, m.lab)
 		}
+		r.MissingManagers[mgr]++
+		need[m.ord] |= Bit(dingbook.ProblemManagerNotFound)
 	}
+	a.mgrRefs, a.longMgr = nil, nil
+	a.groups()
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
 			need[int32(m.Row-1)] |= Bit(g.Problem)

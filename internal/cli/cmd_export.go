@@ -301,15 +301,24 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		res, err := pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
+		var res *pull.Result
+		preq := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
+		err = govern.Guard(ctx, db, pol, preq, func(ctx context.Context) (*govern.Produced, error) {
+			var err error
+			res, err = pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
+			if err != nil {
+				return nil, err
+			}
+			printReceipt(env.Stderr, res, cred)
+			if !res.Snapshot.Receipt.Complete {
+				return nil, pull.IncompleteError(res.Snapshot.Receipt)
+			}
+			if err := pull.Save(ctx, db, res, env.Now()); err != nil {
+				return nil, err
+			}
+			return &govern.Produced{Rows: res.Snapshot.Receipt.People, Snapshot: res.Snapshot.ID, Tenant: res.Snapshot.Org.CorpID}, nil
+		})
 		if err != nil {
-			return err
-		}
-		printReceipt(env.Stderr, res, cred)
-		if !res.Snapshot.Receipt.Complete {
-			return pull.IncompleteError(res.Snapshot.Receipt)
-		}
-		if err := pull.Save(ctx, db, res, env.Now()); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)

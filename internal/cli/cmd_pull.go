@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/store"
 )
@@ -77,26 +78,40 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if bar != nil {
 		opt.Progress = bar.update
 	}
+	pol, err := govern.LoadPolicy(ctx, db, "", env.Actor)
+	if err != nil {
+		return err
+	}
+	req := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
+	return govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+		return pullAndStore(ctx, env, db, opt, bar, cred, *allowPartial, *jsonOut)
+	})
+}
+
+// pullAndStore runs the pull, prints the receipt, stores the snapshot when
+// it is complete (or --allow-partial) and prints the --json summary. The
+// audit record (govern.Guard) gets the people count and snapshot id.
+func pullAndStore(ctx context.Context, env *Env, db *store.DB, opt pull.Options, bar *progressBar, cred *Credentials, allowPartial, jsonOut bool) (*govern.Produced, error) {
 	res, err := pull.Run(ctx, opt)
 	if bar != nil {
 		bar.finish()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rc := res.Snapshot.Receipt
 	if res.Resumed {
 		fmt.Fprintln(env.Stderr, "dingbook: resumed an interrupted pull (finished departments were not fetched again)")
 	}
 	printReceipt(env.Stderr, res, cred)
-	stored := rc.Complete || *allowPartial
+	stored := rc.Complete || allowPartial
 	if stored {
 		if err := pull.Save(ctx, db, res, env.Now()); err != nil {
-			return err
+			return nil, err
 		}
 		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)
 	}
-	if *jsonOut {
+	if jsonOut {
 		s := PullSummary{
 			SnapshotID: res.Snapshot.ID, Departments: rc.Departments, People: rc.People, APICalls: rc.APICalls,
 			Retries: rc.Retries, Complete: rc.Complete, Stored: stored, Resumed: res.Resumed, OrgCount: rc.OrgCount,
@@ -109,10 +124,14 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		b, _ := json.MarshalIndent(s, "", "  ")
 		fmt.Fprintln(env.Stdout, string(b))
 	}
-	if !rc.Complete && !*allowPartial {
-		return pull.IncompleteError(rc)
+	if !rc.Complete && !allowPartial {
+		return nil, pull.IncompleteError(rc)
 	}
-	return nil
+	tenant := res.Snapshot.Org.CorpID
+	if tenant == "" {
+		tenant = res.Snapshot.Org.Name
+	}
+	return &govern.Produced{Rows: rc.People, Snapshot: res.Snapshot.ID, Tenant: tenant}, nil
 }
 
 // printReceipt writes the completeness receipt for humans.
