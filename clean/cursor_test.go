@@ -3,6 +3,8 @@ package clean
 import (
 	"context"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dingbook/dingbook"
@@ -66,5 +68,37 @@ func TestStatusLookupByPosition(t *testing.T) {
 	// Some people must have problems for the comparison to mean anything.
 	if r.PeopleWithProblems < 100 {
 		t.Fatalf("only %d people with problems", r.PeopleWithProblems)
+	}
+}
+
+// TestMissingManagers: a manager listed after their reports is found, a
+// missing one is counted per report, and a very long missing userid is
+// reported whole.
+func TestMissingManagers(t *testing.T) {
+	long := strings.Repeat("m", 300)
+	people := []dingbook.Person{
+		{UserID: "a", Name: "A", ManagerUserID: "boss", Active: true},
+		{UserID: "b", Name: "B", ManagerUserID: "gone", Active: true},
+		{UserID: "c", Name: "C", ManagerUserID: "gone", Active: true},
+		{UserID: "d", Name: "D", ManagerUserID: long, Active: true},
+		{UserID: "e", Name: "E", ManagerUserID: "a", Active: true},
+		{UserID: "boss", Name: "Boss", ManagerUserID: "boss", Active: true},
+	}
+	org := &dingbook.Org{People: people}
+	r, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]int{"gone": 2, long: 1}; !reflect.DeepEqual(r.MissingManagers, want) {
+		t.Fatalf("missing managers %v, want %v", r.MissingManagers, want)
+	}
+	for i, p := range people {
+		want := p.UserID == "b" || p.UserID == "c" || p.UserID == "d"
+		if got := r.Problems(&people[i]).Has(dingbook.ProblemManagerNotFound); got != want {
+			t.Errorf("%s: manager-not-found %v, want %v", p.UserID, got, want)
+		}
+	}
+	if r.Counts[dingbook.ProblemManagerNotFound] != 3 {
+		t.Errorf("count %d", r.Counts[dingbook.ProblemManagerNotFound])
 	}
 }

@@ -93,13 +93,22 @@ func CleanText(s string) string {
 // is plain.
 func plain(s string) bool {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c <= ' ', c == 0xC2, c == 0xE1, c == 0xE2, c == 0xE3, c == 0xEF:
+		if notPlain[s[i]] {
 			return false
 		}
 	}
 	return true
 }
+
+var notPlain = func() (t [256]bool) {
+	for c := 0; c <= ' '; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte{0xC2, 0xE1, 0xE2, 0xE3, 0xEF} {
+		t[c] = true
+	}
+	return t
+}()
 
 func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
 

@@ -495,6 +495,39 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 	a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord, lab: a.keepText(label, kind, dept)})
 }
 
+// touch reads the bit-table words that committing pp will test, all at
+// once: the loads are independent, so their cache misses overlap instead
+// of stalling commit one after another.
+func (a *Analyzer) touch(pp []prepared) {
+	if a.bits == nil {
+		return
+	}
+	mask := uint64(len(a.bits)*64 - 1)
+	var x uint64
+	for i := range pp {
+		p := &pp[i]
+		// The person table too (for the same reason: the look-ups of
+		// different people do not depend on one another).
+		x += uint64(a.r.seen[p.key].ord)
+		if p.manager != "" {
+			x += uint64(a.r.seen[p.mgrKey].ord)
+		}
+		if p.mobile != "" {
+			x ^= a.bits[(p.mobileH&mask)/64]
+		}
+		for j := 0; j < p.nEmail; j++ {
+			x ^= a.bits[(p.emailH[j]&mask)/64]
+		}
+		for _, d := range p.depts {
+			x ^= a.bits[(d.nameH&mask)/64]
+		}
+	}
+	touchSink += x
+}
+
+// touchSink keeps touch's loads from being optimised away.
+var touchSink uint64
+
 // keepText copies a key's text (cut to 255 bytes) and, for a name, its
 // department into the label chunks and returns where (see keyEntry.lab).
 func (a *Analyzer) keepText(label string, kind int, dept int64) uint32 {
@@ -782,6 +815,7 @@ const batchSize = 256
 
 type batch struct {
 	people []dingbook.Person
+	depts  []dingbook.Membership // the people's memberships, copied
 	prep   []prepared
 	done   chan struct{}
 }
@@ -814,6 +848,7 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 		defer close(committed)
 		for b := range order {
 			<-b.done
+			a.touch(b.prep[:len(b.people)])
 			for i := range b.people {
 				a.commit(&b.prep[i])
 			}
@@ -827,7 +862,7 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 		var b *batch
 		select {
 		case b = <-free:
-			b.people = b.people[:0]
+			b.people, b.depts = b.people[:0], b.depts[:0]
 		default:
 			b = &batch{people: make([]dingbook.Person, 0, batchSize)}
 		}
@@ -841,9 +876,11 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 		cur = newBatch()
 	}
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
-		cp := *p
-		cp.Depts = slices.Clone(p.Depts)
-		cur.people = append(cur.people, cp)
+		cur.people = append(cur.people, *p)
+		cp := &cur.people[len(cur.people)-1]
+		start := len(cur.depts)
+		cur.depts = append(cur.depts, p.Depts...)
+		cp.Depts = cur.depts[start:len(cur.depts):len(cur.depts)]
 		if len(cur.people) == batchSize {
 			send()
 		}
