@@ -1,0 +1,61 @@
+package dingbook_test
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/dingbook/dingbook"
+)
+
+func TestTreePaths(t *testing.T) {
+	tree := dingbook.NewTree([]dingbook.Department{
+		{ID: 1, Name: "示例公司"},
+		{ID: 3, Name: "后端组", ParentID: 2, Order: 2},
+		{ID: 2, Name: "研发部", ParentID: 1},
+		{ID: 4, Name: "前端组", ParentID: 2, Order: 1},
+	})
+	if got := tree.Path(3); !reflect.DeepEqual(got, []string{"研发部", "后端组"}) {
+		t.Errorf("path 3 = %v", got)
+	}
+	if got := tree.Path(1); !reflect.DeepEqual(got, []string{"示例公司"}) {
+		t.Errorf("root path = %v", got)
+	}
+	if got := tree.Children(2); !reflect.DeepEqual(got, []int64{4, 3}) {
+		t.Errorf("children ordered by order: %v", got)
+	}
+	if got := tree.Descendants(1); len(got) != 4 {
+		t.Errorf("descendants %v", got)
+	}
+	if got := tree.PathString(4, "-"); got != "研发部-前端组" {
+		t.Errorf("path string %q", got)
+	}
+}
+
+func TestFieldCatalogue(t *testing.T) {
+	seen := map[string]bool{}
+	for _, f := range dingbook.Fields {
+		if seen[f.Key] {
+			t.Errorf("duplicate field %s", f.Key)
+		}
+		seen[f.Key] = true
+		for _, lang := range []string{"zh", "en", "id"} {
+			if f.Header(lang) == "" {
+				t.Errorf("%s has no %s header", f.Key, lang)
+			}
+		}
+	}
+	for name, keys := range dingbook.Profiles {
+		for _, k := range keys {
+			if _, ok := dingbook.FieldByKey(k); !ok {
+				t.Errorf("profile %s names unknown field %s", name, k)
+			}
+		}
+	}
+	f, ok := dingbook.FieldByKey("extension.爱好")
+	if !ok || f.Class != dingbook.ClassSensitive || f.Header("zh") != "爱好" {
+		t.Errorf("extension field %+v %v", f, ok)
+	}
+	if m, _ := dingbook.FieldByKey("mobile"); m.Class != dingbook.ClassPersonal {
+		t.Errorf("mobile class %s", m.Class)
+	}
+}
