@@ -47,6 +47,7 @@ func splitList(s string) []string {
 type exportFlags struct {
 	fields, profile, headers, mask, encoding, vcardVersion string
 	lf, keepFormula                                        bool
+	split                                                  int
 }
 
 func (f *exportFlags) register(fs *flag.FlagSet, defaultProfile string) {
@@ -58,6 +59,7 @@ func (f *exportFlags) register(fs *flag.FlagSet, defaultProfile string) {
 	fs.BoolVar(&f.lf, "lf", false, "end CSV lines with LF instead of CRLF")
 	fs.BoolVar(&f.keepFormula, "keep-formula-text", false, "xlsx: do not prefix ' to text starting with = + - @ (cells stay text, never formulas)")
 	fs.StringVar(&f.vcardVersion, "vcard-version", "3.0", "vCard version: 3.0 (phones) or 4.0")
+	fs.IntVar(&f.split, "split", 0, "vcf: at most N cards per file (for importers with limits); 0 = one file")
 }
 
 func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
@@ -259,7 +261,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if *dedupe != "" && *from == "" {
 		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}

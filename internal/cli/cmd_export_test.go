@@ -269,3 +269,35 @@ func TestExportCommandPull(t *testing.T) {
 		t.Fatalf("snapshot export %d rows, pull export %d", again.Rows, sum.Rows)
 	}
 }
+
+// TestExportSplitVCF: --split N seals the cards in files of at most N.
+func TestExportSplitVCF(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 90, Seed: 8})
+	saveSnapshot(t, env, truth.Org)
+	code := Main(context.Background(), withGov("export", "--format", "vcf", "--split", "25", "--include-inactive", "--json", "--out", "o"), env)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	_, dir := unbundle(t, sum.Bundle)
+	parts, _ := filepath.Glob(filepath.Join(dir, "*.vcf"))
+	if len(parts) != 4 || len(sum.Files) != 4 {
+		t.Fatalf("%d parts (%d in the manifest), want 4", len(parts), len(sum.Files))
+	}
+	total := 0
+	for _, p := range parts {
+		b, _ := os.ReadFile(p)
+		n := strings.Count(string(b), "BEGIN:VCARD")
+		if n > 25 || n == 0 {
+			t.Errorf("%s: %d cards", p, n)
+		}
+		total += n
+	}
+	if total != 90 {
+		t.Errorf("%d cards in all, want 90", total)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
@@ -24,6 +25,7 @@ type governedExport struct {
 	req     *govern.Request
 	quality bool   // add the status column, highlighting and Quality sheet to xlsx
 	region  string // default phone region for the quality checks
+	split   int    // vcf: at most this many cards per file (0 = one file)
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -69,6 +71,16 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		}
 		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask}
 		for _, f := range exp.Files {
+			if f.Format == "vcf" && g.split > 0 {
+				parts, counts, err := vcard.SplitFile(f.Path, g.split)
+				if err != nil {
+					return nil, err
+				}
+				for i, part := range parts {
+					p.Files = append(p.Files, govern.ProducedFile{Path: part, Format: f.Format, Rows: counts[i]})
+				}
+				continue
+			}
 			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows})
 		}
 		for _, id := range exp.Depts {
