@@ -102,3 +102,22 @@ func TestMissingManagers(t *testing.T) {
 		t.Errorf("count %d", r.Counts[dingbook.ProblemManagerNotFound])
 	}
 }
+
+// TestGroupMembersKeepUserIDs: duplicate-group members are named by their
+// full userid, however long, and imported rows by their row alone.
+func TestGroupMembersKeepUserIDs(t *testing.T) {
+	long := strings.Repeat("u", 300)
+	people := []dingbook.Person{
+		{UserID: "short", Name: "A", Mobile: "13800138000", Active: true},
+		{UserID: long, Name: "B", Mobile: "13800138000", Active: true},
+		{Name: "C", Mobile: "+86 138 0013 8000", Active: true},
+	}
+	r, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: &dingbook.Org{People: people}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Member{{UserID: "short", Row: 1}, {UserID: long, Row: 2}, {Row: 3}}
+	if len(r.DuplicateGroups) != 1 || !reflect.DeepEqual(r.DuplicateGroups[0].Members, want) || r.DuplicateGroups[0].Key != "+8613800138000" {
+		t.Fatalf("groups %+v", r.DuplicateGroups)
+	}
+}

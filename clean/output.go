@@ -40,7 +40,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
-			if e, ok := r.seen[r.userKey(p.UserID)]; ok && int(e.ord) < row {
+			if e, ok := r.seen.get(r.userKey(p.UserID)); ok && int(e.ord) < row {
 				return nil
 			}
 		}

@@ -4,7 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/maphash"
+	"os"
 	"runtime"
 	"slices"
 	"sort"
@@ -130,7 +132,7 @@ type Report struct {
 
 	region string
 	seed   maphash.Seed
-	seen   map[uint64]entry // person key → first ordinal and problems
+	seen   personTable // person key → first ordinal and problems
 	// ordKeys and sets are the person key and the final problems per
 	// ordinal (directory order), so that a second pass in the same order
 	// finds a person's problems without a hash-table probe (problemsAt).
@@ -219,6 +221,7 @@ const (
 	kindEmail
 	kindName
 	kindManager // only for keepText: a manager's userid
+	kindID      // only for keepText: a person's userid
 )
 
 var kindProblem = [3]dingbook.Problem{dingbook.ProblemDuplicateMobile, dingbook.ProblemDuplicateEmail, dingbook.ProblemDuplicateName}
@@ -238,7 +241,11 @@ type Analyzer struct {
 	depts   map[int64]*deptStats
 	rowKeys map[int32]uint64 // imported rows (no userid): ordinal → key
 	scratch prepared         // reused by Add
-	refs    []string         // ordinal → userid ("" for imported rows)
+	// ids holds each ordinal's userid as a label location (keepText; 0
+	// for imported rows without one), so that a million userids are
+	// copied into a few pointer-free chunks instead of kept as strings.
+	ids    []uint32
+	longID map[int32]string // ordinal → a userid longer than 255 bytes
 }
 
 // NewAnalyzer starts an analysis.
@@ -250,7 +257,7 @@ func NewAnalyzer(opts Options) *Analyzer {
 	r := &Report{
 		Region: region, region: region, seed: maphash.MakeSeed(),
 		Counts: map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
-		seen: map[uint64]entry{}, MissingManagers: map[string]int{},
+		seen: newPersonTable(0), MissingManagers: map[string]int{},
 		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
 	}
 	return &Analyzer{r: r, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
@@ -410,22 +417,39 @@ func (a *Analyzer) Add(p *dingbook.Person) {
 func (a *Analyzer) commit(pp *prepared) {
 	r := a.r
 	key := pp.key
-	ord := int32(len(a.refs))
+	ord := int32(len(a.ids))
 	if pp.hasID {
-		if _, dup := r.seen[key]; dup {
+		s := r.seen.find(key)
+		if s.used {
 			return // the same person listed again: nothing new to learn
 		}
-		r.seen[key] = entry{ord: ord, set: pp.set}
+		if r.seen.n+1 <= len(r.seen.slots)*3/4 {
+			*s = slot{key: key, e: entry{ord: ord, set: pp.set}, used: true}
+			r.seen.n++
+		} else {
+			r.seen.put(key, entry{ord: ord, set: pp.set})
+		}
 	} else {
 		a.rowKeys[ord] = key
-		e, ok := r.seen[key]
+		e, ok := r.seen.get(key)
 		if !ok {
 			e.ord = ord
 		}
 		e.set |= pp.set
-		r.seen[key] = e
+		r.seen.put(key, e)
 	}
-	a.refs = append(a.refs, pp.userID)
+	var lab uint32
+	if pp.userID != "" {
+		if len(pp.userID) > 255 {
+			if a.longID == nil {
+				a.longID = map[int32]string{}
+			}
+			a.longID[ord] = pp.userID
+		} else {
+			lab = a.keepText(pp.userID, kindID, 0)
+		}
+	}
+	a.ids = append(a.ids, lab)
 	r.ordKeys = append(r.ordKeys, key)
 	r.People++
 	if s := pp.set; s != 0 {
@@ -435,7 +459,7 @@ func (a *Analyzer) commit(pp *prepared) {
 		}
 	}
 	if pp.manager != "" {
-		if _, ok := r.seen[pp.mgrKey]; !ok {
+		if _, ok := r.seen.get(pp.mgrKey); !ok {
 			if len(pp.manager) > 255 {
 				if a.longMgr == nil {
 					a.longMgr = map[int]string{}
@@ -508,9 +532,9 @@ func (a *Analyzer) touch(pp []prepared) {
 		p := &pp[i]
 		// The person table too (for the same reason: the look-ups of
 		// different people do not depend on one another).
-		x += uint64(a.r.seen[p.key].ord)
+		x += uint64(a.r.seen.find(p.key).e.ord)
 		if p.manager != "" {
-			x += uint64(a.r.seen[p.mgrKey].ord)
+			x += uint64(a.r.seen.find(p.mgrKey).e.ord)
 		}
 		if p.mobile != "" {
 			x ^= a.bits[(p.mobileH&mask)/64]
@@ -566,7 +590,11 @@ type mgrRef struct {
 const defaultBits = 1 << 24
 
 func (a *Analyzer) member(ord int32) Member {
-	return Member{UserID: a.refs[ord], Row: int(ord) + 1}
+	m := Member{UserID: a.longID[ord], Row: int(ord) + 1}
+	if lab := a.ids[ord]; lab != 0 {
+		m.UserID, _ = a.label(kindID, lab)
+	}
+	return m
 }
 
 // label returns a key's text and, for a name, its department, from lab
@@ -641,7 +669,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	r := a.r
 	need := map[int32]Set{}
 	for i, m := range a.mgrRefs {
-		if _, ok := r.seen[m.key]; ok {
+		if _, ok := r.seen.get(m.key); ok {
 			continue
 		}
 		mgr, long := a.longMgr[i]
@@ -664,7 +692,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 		// rows are in rowKeys, people with a userid in seen.
 		keyOf := r.ordKeys
 		for ord, s := range need {
-			if r.seen[keyOf[ord]].set == 0 {
+			if e, _ := r.seen.get(keyOf[ord]); e.set == 0 {
 				r.PeopleWithProblems++
 			}
 			for _, p := range s.List() {
@@ -672,17 +700,18 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 			}
 		}
 		for ord, s := range need {
-			e := r.seen[keyOf[ord]]
-			e.set |= s
-			r.seen[keyOf[ord]] = e
+			r.seen.find(keyOf[ord]).e.set |= s
 		}
 	}
 	r.sets = make([]Set, len(r.ordKeys))
-	for _, e := range r.seen {
-		r.sets[e.ord] = e.set
+	for i := range r.seen.slots {
+		if s := &r.seen.slots[i]; s.used {
+			r.sets[s.e.ord] = s.e.set
+		}
 	}
 	for ord, key := range a.rowKeys {
-		r.sets[ord] = r.seen[key].set
+		e, _ := r.seen.get(key)
+		r.sets[ord] = e.set
 	}
 	r.Departments = deptQuality(depts, a.depts)
 	for _, p := range dingbook.AllProblems {
@@ -787,6 +816,15 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	if err != nil {
 		return nil, err
 	}
+	if os.Getenv("DBG_CLEAN") != "" {
+		fmt.Fprintf(os.Stderr, "keys %d/%d %d/%d %d/%d refs %d seen %d mgrRefs %d labels %d bits %d\n", len(a.keys[0]), cap(a.keys[0]), len(a.keys[1]), cap(a.keys[1]), len(a.keys[2]), cap(a.keys[2]), len(a.ids), a.r.seen.len(), len(a.mgrRefs), len(a.labels), len(a.bits))
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "heap %d MB sys %d MB numgc %d\n", ms.HeapAlloc>>20, ms.HeapSys>>20, ms.NumGC)
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(os.Stderr, "live %d MB\n", ms.HeapAlloc>>20)
+	}
 	r := a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
 	// The key tables are garbage now. They are not handed back to the
@@ -803,12 +841,12 @@ func (a *Analyzer) presize(n int) {
 	}
 	a.bits = make([]uint64, bits/64)
 	a.twice = make([]uint64, bits/64)
-	a.r.seen = make(map[uint64]entry, n)
-	a.refs = make([]string, 0, n)
+	a.r.seen = newPersonTable(n)
+	a.ids = make([]uint32, 0, n)
 	a.r.ordKeys = make([]uint64, 0, n)
 	a.keys[kindMobile] = make([]keyEntry, 0, n)
 	a.keys[kindEmail] = make([]keyEntry, 0, n+n/2)
-	a.keys[kindName] = make([]keyEntry, 0, n+n/16)
+	a.keys[kindName] = make([]keyEntry, 0, n+n/8)
 }
 
 const batchSize = 256
@@ -902,12 +940,12 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 // be known and are not reported).
 func (r *Report) Problems(p *dingbook.Person) Set {
 	key, _ := r.personKey(p)
-	if e, ok := r.seen[key]; ok {
+	if e, ok := r.seen.get(key); ok {
 		return e.set
 	}
 	s, n := intrinsic(p, r.region)
 	if n.ManagerUserID != "" {
-		if _, ok := r.seen[r.userKey(n.ManagerUserID)]; !ok {
+		if _, ok := r.seen.get(r.userKey(n.ManagerUserID)); !ok {
 			s |= Bit(dingbook.ProblemManagerNotFound)
 		}
 	}
@@ -925,7 +963,7 @@ func (r *Report) problemsAt(p *dingbook.Person, next *int) Set {
 		*next = i + 1
 		return r.sets[i]
 	}
-	if e, ok := r.seen[key]; ok {
+	if e, ok := r.seen.get(key); ok {
 		if o := int(e.ord) + 1; o > *next {
 			*next = o
 		}

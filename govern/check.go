@@ -195,12 +195,20 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 			WithHint("see the field list in 'dingbook policy show'; custom fields are written extension.<name>")
 	}
 	if len(refused) > 0 {
-		return nil, refuse("%s refused: field%s is not allowed by the policy (%s)", act, quoteList(refused), pol.Source).
+		verb := "is"
+		if len(refused) > 1 {
+			verb = "are"
+		}
+		return nil, refuse("%s refused: field%s %s not allowed by the policy (%s)", act, quoteList(refused), verb, pol.Source).
 			WithHint("leave %s out of --fields, or ask the data protection officer to allow it in the policy file", strings.Join(refused, ", "))
 	}
 	justified := strings.TrimSpace(req.Justification) != ""
 	if len(needJustify) > 0 && !justified {
-		return nil, refuse("%s refused: personal or sensitive field%s needs a justification", act, quoteList(needJustify)).
+		verb := "needs"
+		if len(needJustify) > 1 {
+			verb = "need"
+		}
+		return nil, refuse("%s refused: personal or sensitive field%s %s a justification", act, quoteList(needJustify), verb).
 			WithHint("add --justify \"why these fields are needed\" (it goes into the audit log), or use --profile minimal")
 	}
 	if req.IncludeHiddenMobiles {

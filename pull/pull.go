@@ -816,12 +816,26 @@ func (r *runner) finishReceipt(org *dingbook.Org, rc *dingbook.Receipt, scopes *
 		}
 	}
 	var problems []string
-	for _, g := range rc.OutOfRange {
-		name := ""
-		if g.Name != "" {
-			name = " " + fmt.Sprintf("%q", g.Name)
+	if n := len(rc.OutOfRange); n > 0 {
+		const show = 10
+		var names []string
+		for i, g := range rc.OutOfRange {
+			if i == show {
+				names = append(names, fmt.Sprintf("and %d more", n-show))
+				break
+			}
+			if g.Name != "" {
+				names = append(names, fmt.Sprintf("%q (%d)", g.Name, g.DeptID))
+			} else {
+				names = append(names, fmt.Sprint(g.DeptID))
+			}
 		}
-		problems = append(problems, fmt.Sprintf("department %d%s is outside the app's contact range: widen it at open-dev.dingtalk.com → the app → 通讯录权限范围 / contact range → 全部员工", g.DeptID, name))
+		what := "1 department is"
+		if n > 1 {
+			what = fmt.Sprintf("%d departments are", n)
+		}
+		problems = append(problems, fmt.Sprintf("%s outside the app's contact range: %s; widen the range at open-dev.dingtalk.com → the app → 通讯录权限范围 / contact range → 全部员工",
+			what, strings.Join(names, ", ")))
 	}
 	if rc.OrgCount >= 0 && rc.OrgCount != rc.People {
 		problems = append(problems, fmt.Sprintf("DingTalk counts %d people (user/count, only_active=false) but the pull found %d", rc.OrgCount, rc.People))

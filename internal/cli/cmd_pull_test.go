@@ -111,7 +111,7 @@ func TestPullRestrictedRange(t *testing.T) {
 		t.Fatalf("exit %d, want %d: %s", code, ExitIncomplete, errb)
 	}
 	s := errb.String()
-	for _, want := range []string{"INCOMPLETE", "outside the app's contact range", "通讯录权限范围", "全部员工", "--allow-partial", "department 1 "} {
+	for _, want := range []string{"INCOMPLETE", "outside the app's contact range", "通讯录权限范围", "全部员工", "--allow-partial", "departments are outside the app's contact range: 1, "} {
 		if !strings.Contains(s, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, s)
 		}
