@@ -40,17 +40,9 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	cons.register(fs)
 	overwrite := fs.Bool("overwrite", false, "replace OUT if it exists")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
-	// Flags may come before, between or after IN and OUT.
-	var pos []string
-	for {
-		if err := ParseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	pos, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 2 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("convert takes IN and OUT, got %d argument(s)", len(pos)),

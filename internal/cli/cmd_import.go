@@ -10,7 +10,6 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/console"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -62,28 +61,16 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	sheet := fs.String("sheet", "", "the sheet to read (default: the first)")
 	company := fs.String("company", "", "the organisation's name, for the root department (default: the file name)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary on stdout")
-	// Accept flags before and after FILE.
-	var files []string
-	for {
-		if err := ParseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(files) != 1 {
 		return dingbook.Errorf(dingbook.EINVALID, "import needs exactly one FILE, got %d", len(files)).
 			WithHint("run 'dingbook import staff.xlsx' with the member file exported from the DingTalk admin console")
 	}
 	path := env.Path(files[0])
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, home)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -60,11 +60,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, home)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,7 @@ func runSnapshots(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, home)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}

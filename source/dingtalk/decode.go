@@ -93,34 +93,11 @@ type Ints []int64
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *Ints) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || string(b) == "null" {
-		return nil
+	out, err := decodeList(b, func(x Int) int64 { return int64(x) })
+	if err == nil {
+		*v = out
 	}
-	if b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		if strings.TrimSpace(s) == "" {
-			return nil
-		}
-		b = []byte(s)
-	}
-	var raw []Int
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
-	if len(raw) == 0 {
-		*v = nil
-		return nil
-	}
-	out := make([]int64, len(raw))
-	for i, x := range raw {
-		out[i] = int64(x)
-	}
-	*v = out
-	return nil
+	return err
 }
 
 // Strs is a []string that accepts strings or numbers as elements.
@@ -128,34 +105,42 @@ type Strs []string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (v *Strs) UnmarshalJSON(b []byte) error {
+	out, err := decodeList(b, func(x Str) string { return string(x) })
+	if err == nil {
+		*v = out
+	}
+	return err
+}
+
+// decodeList decodes a JSON array of T, or a JSON string holding one, and
+// converts each element; null, "" and [] give nil.
+func decodeList[T, R any](b []byte, conv func(T) R) ([]R, error) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || string(b) == "null" {
-		return nil
+		return nil, nil
 	}
 	if b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+			return nil, err
 		}
 		if strings.TrimSpace(s) == "" {
-			return nil
+			return nil, nil
 		}
 		b = []byte(s)
 	}
-	var raw []Str
+	var raw []T
 	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
+		return nil, err
 	}
 	if len(raw) == 0 {
-		*v = nil
-		return nil
+		return nil, nil
 	}
-	out := make([]string, len(raw))
+	out := make([]R, len(raw))
 	for i, x := range raw {
-		out[i] = string(x)
+		out[i] = conv(x)
 	}
-	*v = out
-	return nil
+	return out, nil
 }
 
 // Extension is DingTalk's custom-field map: a JSON-encoded string holding
