@@ -56,7 +56,9 @@ func TestDigitDFAAgrees(t *testing.T) {
 		}
 	}
 	for _, m := range coll.Metadata {
-		for _, desc := range []*phonenumbers.PhoneNumberDesc{m.GetGeneralDesc(), m.GetFixedLine(), m.GetMobile()} {
+		for _, desc := range []*phonenumbers.PhoneNumberDesc{m.GetGeneralDesc(), m.GetFixedLine(), m.GetMobile(),
+			m.GetPremiumRate(), m.GetTollFree(), m.GetSharedCost(), m.GetVoip(), m.GetPersonalNumber(),
+			m.GetPager(), m.GetUan(), m.GetVoicemail()} {
 			if desc.GetNationalNumberPattern() != "" {
 				check(desc.GetNationalNumberPattern(), []string{desc.GetExampleNumber()})
 			}

@@ -9,16 +9,25 @@
 //
 // Everything streams: Analyze reads a dingbook.Directory person by person
 // and never keeps Person values. It keeps a 64-bit hash per person id
-// (with the person's problems), and per duplicate key (normalised mobile,
-// e-mail, name-in-department) its hash, the holder's position and the key
-// text, in flat slices sorted once at the end; memory is proportional to
-// the number of keys (scripts/bench-clean.sh measures it). A manager who
-// comes later in the stream than their reports is resolved at the end. A
-// second pass over the same directory (WriteJSON, WriteText,
-// EachPersonProblems, the export's status column) looks every person's
-// problems up in the report. Hashes use hash/maphash with a fresh seed
-// per report; the chance of any false match among a million keys is
-// about 3·10⁻⁸.
+// (with the person's problems, and in directory order), and per duplicate
+// key (normalised mobile, e-mail, name-in-department) its hash and the
+// holder's position in flat pointer-free columns; a bit table tells which
+// keys may repeat, so only those keep their text and only those are
+// sorted at the end. Memory is proportional to the number of keys
+// (scripts/bench-clean.sh measures it). A manager who comes later in the
+// stream than their reports is resolved at the end. A second pass over
+// the same directory (WriteJSON, WriteText, EachPersonProblems, the
+// export's status column) looks every person's problems up in the report;
+// the status column, called in directory order, finds each person by
+// position (one key comparison) rather than by a table probe. Hashes use
+// hash/maphash with a fresh seed per report; the chance of any false
+// match among a million keys is about 3·10⁻⁸.
+//
+// Speed: phone numbers are checked against libphonenumber's metadata by
+// automata compiled from its patterns (phonefast.go), which answer
+// "certainly valid" or "certainly invalid" for nearly every number;
+// anything else goes to libphonenumber itself. People are normalised on
+// all CPUs in batches and committed in directory order.
 //
 // Person identity: a userid is one person however often it is listed (a
 // person in several departments is never their own duplicate). Imported
@@ -433,6 +442,9 @@ func E164(raw, stateCode, region string) (e164 string, ok bool) {
 func e164Clean(s, r string) (string, bool) {
 	if e, ok := fastE164(s, r); ok {
 		return e, true
+	}
+	if fastInvalid(s, r) {
+		return "", false
 	}
 	num, err := phonenumbers.Parse(s, r)
 	if err != nil || !phonenumbers.IsValidNumber(num) {

@@ -60,7 +60,7 @@ func TestE164(t *testing.T) {
 func TestFastPathAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	regions := []string{"CN", "ID", "SG", "MY", "HK", "TW", "JP", "DE", "GB", "IN", "US", "AR", "MX", "IT", "BR"}
-	fastHits := 0
+	fastHits, fastInvalids := 0, 0
 	for i := 0; i < 20000; i++ {
 		r := regions[rng.IntN(len(regions))]
 		n := 6 + rng.IntN(8)
@@ -75,6 +75,14 @@ func TestFastPathAgrees(t *testing.T) {
 		if rng.IntN(2) == 0 && s[0] != '+' {
 			s = "1" + s[1:] // CN mobiles start with 1
 		}
+		if fastInvalid(s, r) {
+			fastInvalids++
+			num, err := phonenumbers.Parse(s, r)
+			if err == nil && phonenumbers.IsValidNumber(num) {
+				t.Fatalf("fast path calls %q (%s) invalid, libphonenumber calls it valid", s, r)
+			}
+			continue
+		}
 		fe, fok := fastE164(s, r)
 		if !fok {
 			continue
@@ -88,8 +96,8 @@ func TestFastPathAgrees(t *testing.T) {
 			t.Fatalf("fast path %q (%s) = %s, libphonenumber %s", s, r, fe, e)
 		}
 	}
-	if fastHits < 500 {
-		t.Fatalf("fast path used only %d times: the test checks too little", fastHits)
+	if fastHits < 500 || fastInvalids < 500 {
+		t.Fatalf("fast path used only %d times for valid, %d for invalid numbers: the test checks too little", fastHits, fastInvalids)
 	}
 }
 

@@ -35,12 +35,13 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		}
 	}
 	names := map[int]string{}
-	row := 0 // people so far; the next person's ordinal
+	row := 0  // people so far; the next person's ordinal
+	next := 0 // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
-			if e, ok := r.seen.get(r.userKey(p.UserID)); ok && int(e.ord) < row {
+			if e, ok := r.lookup(r.userKey(p.UserID)); ok && int(e.ord) < row {
 				return nil
 			}
 		}
@@ -51,7 +52,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if fn == nil {
 			return nil
 		}
-		s := r.Problems(p)
+		s := r.problemsAt(p, &next)
 		if s == 0 {
 			return nil
 		}

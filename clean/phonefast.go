@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nyaruka/phonenumbers"
@@ -19,8 +20,12 @@ import (
 // no other region, with no national or international prefix at its start,
 // that matches the region's general pattern and its fixed-line or mobile
 // pattern (getNumberTypeHelper then returns a type other than UNKNOWN).
-// Everything else goes to phonenumbers.Parse; TestFastPathAgrees checks the
-// two agree.
+// fastInvalid answers "invalid" for such numbers that match none of the
+// type patterns. Everything else goes to phonenumbers.Parse;
+// TestFastPathAgrees checks the two agree. The patterns are matched by
+// digitDFA, a table-driven automaton built from the same regular
+// expressions (TestDigitDFAAgrees): for a Chinese mobile number the three
+// patterns take 40 ns instead of 1.1 µs with the regexp package.
 
 type fastDesc struct {
 	lengths []int32
@@ -65,7 +70,10 @@ type fastRegion struct {
 	ok   bool
 	// compiled on first use
 	general, fixed, mobile *fastDesc
-	npp, idd               *prefixRE
+	// the other types getNumberTypeHelper tries (premium rate, toll free,
+	// shared cost, VoIP, personal, pager, UAN, voicemail)
+	others   []*fastDesc
+	npp, idd *prefixRE
 }
 
 // prefixRE answers whether a digits-only string starts with a match of a
@@ -92,6 +100,12 @@ func (fr *fastRegion) compile() {
 	fr.general = newFastDesc(m.GetGeneralDesc())
 	fr.fixed = newFastDesc(m.GetFixedLine())
 	fr.mobile = newFastDesc(m.GetMobile())
+	for _, d := range []*phonenumbers.PhoneNumberDesc{m.GetPremiumRate(), m.GetTollFree(), m.GetSharedCost(),
+		m.GetVoip(), m.GetPersonalNumber(), m.GetPager(), m.GetUan(), m.GetVoicemail()} {
+		if fd := newFastDesc(d); fd != nil {
+			fr.others = append(fr.others, fd)
+		}
+	}
 	if p := m.GetNationalPrefixForParsing(); p != "" {
 		fr.npp = newPrefixRE(p)
 	} else if p := m.GetNationalPrefix(); p != "" {
@@ -128,6 +142,40 @@ func loadFast() {
 		fastRegions[m.GetId()] = fr
 		fastByCC[fr.cc] = fr
 	}
+}
+
+// fastInvalid reports that libphonenumber certainly calls s (cleaned)
+// invalid in region r: a digits-only number for a single-region country
+// code, not starting with 0, the country code, the international or the
+// national prefix (so Parse takes it as the national number unchanged),
+// that does not match the region's general pattern (so the number's type
+// is UNKNOWN), or that matches it but none of the type patterns
+// (getNumberTypeHelper returns UNKNOWN too). false means "ask
+// libphonenumber", not "valid".
+func fastInvalid(s, r string) bool {
+	fastOnce.Do(loadFast)
+	fr := fastRegions[r]
+	if fr == nil || len(s) < 2 || len(s) > 17 || s[0] == '0' || !allDigits(s) {
+		return false
+	}
+	if fr.once.Do(fr.compile); !fr.ok || strings.HasPrefix(s, fr.cc) {
+		return false
+	}
+	if (fr.idd != nil && fr.idd.MatchString(s)) || (fr.npp != nil && fr.npp.MatchString(s)) {
+		return false
+	}
+	if !fr.general.match(s) {
+		return true
+	}
+	if fr.fixed.match(s) || fr.mobile.match(s) {
+		return false
+	}
+	for _, d := range fr.others {
+		if d.match(s) {
+			return false
+		}
+	}
+	return true
 }
 
 // fastE164 returns the E.164 form of s in region r when it is certainly

@@ -4,10 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
-	"fmt"
 	"hash/maphash"
-	"os"
+	"math/bits"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -138,6 +138,10 @@ type Report struct {
 	// finds a person's problems without a hash-table probe (problemsAt).
 	ordKeys []uint64
 	sets    []Set
+	// index replaces seen once the analysis is done (a quarter of its
+	// memory): an open-addressing table of 1 + ordinal, probed by
+	// comparing ordKeys.
+	index []int32
 }
 
 // entry is what the report keeps per person key.
@@ -206,6 +210,24 @@ type keyEntry struct {
 	lab uint32
 }
 
+// keyList holds the keyEntries of one kind as columns (12 bytes a key
+// instead of 16): hashes, ordinals, and the few texts kept, by index.
+type keyList struct {
+	hs   []uint64
+	ords []int32
+	labs []labAt // in index order
+}
+
+type labAt struct{ i, lab uint32 }
+
+func (l *keyList) add(h uint64, ord int32, lab uint32) {
+	if lab != 0 {
+		l.labs = append(l.labs, labAt{uint32(len(l.hs)), lab})
+	}
+	l.hs = append(l.hs, h)
+	l.ords = append(l.ords, ord)
+}
+
 // Key texts are kept in 1 MiB chunks (no copying as they grow), each text
 // prefixed by its length (one byte; texts are cut to 255 bytes, enough to
 // name a key in the report) and, for names, followed by the department id
@@ -229,10 +251,12 @@ var kindProblem = [3]dingbook.Problem{dingbook.ProblemDuplicateMobile, dingbook.
 // Analyzer builds a Report from people fed one at a time.
 type Analyzer struct {
 	r      *Report
-	keys   [3][]keyEntry
+	keys   [3]keyList
 	labels [][]byte // the keys' texts, in chunks
 	bits   []uint64 // one bit per hash bucket: a key with this hash bucket was seen
 	twice  []uint64 // one bit per hash bucket: a second key fell into it
+	// touchSink keeps touch's loads from being optimised away.
+	touchSink uint64
 	// mgrRefs are the reports whose manager had not been seen when they
 	// were committed (a manager may come later in the stream); Report
 	// resolves them.
@@ -512,11 +536,11 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 	if a.bits[w]&b == 0 {
 		// Certainly the key's first holder: its text is not needed.
 		a.bits[w] |= b
-		a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord})
+		a.keys[kind].add(h, ord, 0)
 		return
 	}
 	a.twice[w] |= b
-	a.keys[kind] = append(a.keys[kind], keyEntry{h: h, ord: ord, lab: a.keepText(label, kind, dept)})
+	a.keys[kind].add(h, ord, a.keepText(label, kind, dept))
 }
 
 // touch reads the bit-table words that committing pp will test, all at
@@ -546,11 +570,8 @@ func (a *Analyzer) touch(pp []prepared) {
 			x ^= a.bits[(d.nameH&mask)/64]
 		}
 	}
-	touchSink += x
+	a.touchSink += x
 }
-
-// touchSink keeps touch's loads from being optimised away.
-var touchSink uint64
 
 // keepText copies a key's text (cut to 255 bytes) and, for a name, its
 // department into the label chunks and returns where (see keyEntry.lab).
@@ -618,10 +639,19 @@ func (a *Analyzer) groups() {
 	for kind := range a.keys {
 		// Only keys whose hash bucket received a second key can be shared
 		// (a few percent): sort those alone.
-		ks := a.keys[kind][:0]
+		l := &a.keys[kind]
+		var ks []keyEntry
 		mask := uint64(len(a.bits)*64 - 1)
-		for _, k := range a.keys[kind] {
-			if i := k.h & mask; a.twice[i/64]&(1<<(i%64)) != 0 {
+		j := 0 // next of l.labs
+		for i, h := range l.hs {
+			if b := h & mask; a.twice[b/64]&(1<<(b%64)) != 0 {
+				k := keyEntry{h: h, ord: l.ords[i]}
+				for j < len(l.labs) && int(l.labs[j].i) < i {
+					j++
+				}
+				if j < len(l.labs) && int(l.labs[j].i) == i {
+					k.lab = l.labs[j].lab
+				}
 				ks = append(ks, k)
 			}
 		}
@@ -653,7 +683,7 @@ func (a *Analyzer) groups() {
 			}
 			i = j
 		}
-		a.keys[kind] = nil
+		a.keys[kind] = keyList{}
 	}
 	a.labels, a.bits, a.twice = nil, nil, nil
 	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
@@ -688,9 +718,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 		r.GroupCounts[g.Problem]++
 	}
 	if len(need) > 0 {
-		// Ordinal → person key for the people who need a flag: imported
-		// rows are in rowKeys, people with a userid in seen.
-		keyOf := r.ordKeys
+		keyOf := r.ordKeys // ordinal → person key
 		for ord, s := range need {
 			if e, _ := r.seen.get(keyOf[ord]); e.set == 0 {
 				r.PeopleWithProblems++
@@ -713,6 +741,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 		e, _ := r.seen.get(key)
 		r.sets[ord] = e.set
 	}
+	r.buildIndex()
 	r.Departments = deptQuality(depts, a.depts)
 	for _, p := range dingbook.AllProblems {
 		r.Counts[p] += 0
@@ -804,6 +833,9 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	} else if opts.SizeHint > 0 {
 		a.presize(opts.SizeHint)
 	}
+	if cap(a.r.ordKeys) >= bigOrg {
+		defer lowerGCPercent()()
+	}
 	var err error
 	if workers := runtime.GOMAXPROCS(0); workers > 1 {
 		err = a.parallel(ctx, dir, workers)
@@ -816,21 +848,17 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	if err != nil {
 		return nil, err
 	}
-	if os.Getenv("DBG_CLEAN") != "" {
-		fmt.Fprintf(os.Stderr, "keys %d/%d %d/%d %d/%d refs %d seen %d mgrRefs %d labels %d bits %d\n", len(a.keys[0]), cap(a.keys[0]), len(a.keys[1]), cap(a.keys[1]), len(a.keys[2]), cap(a.keys[2]), len(a.ids), a.r.seen.len(), len(a.mgrRefs), len(a.labels), len(a.bits))
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(os.Stderr, "heap %d MB sys %d MB numgc %d\n", ms.HeapAlloc>>20, ms.HeapSys>>20, ms.NumGC)
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(os.Stderr, "live %d MB\n", ms.HeapAlloc>>20)
-	}
 	r := a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
-	// The key tables are garbage now. They are not handed back to the
-	// operating system (debug.FreeOSMemory): the export that follows
-	// reuses that memory, and returning it only to fault it in again cost
-	// more than a tenth of an export's time.
+	if r.People >= bigOrg {
+		// The key tables are garbage now. One collection here bases the
+		// next heap goal on the report alone, not on the tables, so the
+		// export that follows does not grow the heap to twice their size
+		// before collecting. (Not debug.FreeOSMemory: returning the memory
+		// only to fault it in again cost over a tenth of an export.)
+		*a = Analyzer{}
+		runtime.GC()
+	}
 	return r, nil
 }
 
@@ -844,9 +872,31 @@ func (a *Analyzer) presize(n int) {
 	a.r.seen = newPersonTable(n)
 	a.ids = make([]uint32, 0, n)
 	a.r.ordKeys = make([]uint64, 0, n)
-	a.keys[kindMobile] = make([]keyEntry, 0, n)
-	a.keys[kindEmail] = make([]keyEntry, 0, n+n/2)
-	a.keys[kindName] = make([]keyEntry, 0, n+n/8)
+	for kind, c := range [3]int{kindMobile: n, kindEmail: n + n/2, kindName: n + n/8} {
+		a.keys[kind] = keyList{hs: make([]uint64, 0, c), ords: make([]int32, 0, c)}
+	}
+}
+
+// bigOrg is the size from which Analyze tunes the garbage collector.
+const bigOrg = 100_000
+
+// gcPercent is the GOGC Analyze runs a big analysis with. Its tables are
+// large and pointer-free, so a collection is cheap (a few milliseconds),
+// while the default GOGC of 100 lets the source's garbage grow the heap to
+// twice the tables before collecting: fresh memory the process must fault
+// in (about a tenth of the analysis's time for a million people) and keep.
+const gcPercent = 25
+
+// lowerGCPercent lowers the collector's target to gcPercent, unless it is
+// already lower or collection is off, and returns the function that
+// restores it. The setting is process-wide, for the analysis's duration.
+func lowerGCPercent() func() {
+	old := debug.SetGCPercent(gcPercent)
+	if old < 0 || old <= gcPercent {
+		debug.SetGCPercent(old)
+		return func() {}
+	}
+	return func() { debug.SetGCPercent(old) }
 }
 
 const batchSize = 256
@@ -940,12 +990,12 @@ func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers
 // be known and are not reported).
 func (r *Report) Problems(p *dingbook.Person) Set {
 	key, _ := r.personKey(p)
-	if e, ok := r.seen.get(key); ok {
+	if e, ok := r.lookup(key); ok {
 		return e.set
 	}
 	s, n := intrinsic(p, r.region)
 	if n.ManagerUserID != "" {
-		if _, ok := r.seen.get(r.userKey(n.ManagerUserID)); !ok {
+		if _, ok := r.lookup(r.userKey(n.ManagerUserID)); !ok {
 			s |= Bit(dingbook.ProblemManagerNotFound)
 		}
 	}
@@ -963,11 +1013,48 @@ func (r *Report) problemsAt(p *dingbook.Person, next *int) Set {
 		*next = i + 1
 		return r.sets[i]
 	}
-	if e, ok := r.seen.get(key); ok {
+	if e, ok := r.lookup(key); ok {
 		if o := int(e.ord) + 1; o > *next {
 			*next = o
 		}
 		return e.set
 	}
 	return r.Problems(p)
+}
+
+// buildIndex replaces seen by index, once sets and ordKeys are final.
+func (r *Report) buildIndex() {
+	r.index = make([]int32, max(16, r.seen.len()+r.seen.len()/3+1))
+	for i := range r.seen.slots {
+		if s := &r.seen.slots[i]; s.used {
+			*r.indexSlot(s.key) = s.e.ord + 1
+		}
+	}
+	r.seen = personTable{}
+}
+
+// indexSlot returns key's slot in index, or the empty slot where it
+// would go.
+func (r *Report) indexSlot(key uint64) *int32 {
+	hi, _ := bits.Mul64(key, uint64(len(r.index)))
+	for i := int(hi); ; i++ {
+		if i == len(r.index) {
+			i = 0
+		}
+		if o := r.index[i]; o == 0 || r.ordKeys[o-1] == key {
+			return &r.index[i]
+		}
+	}
+}
+
+// lookup returns the entry of a person key after the analysis (during
+// it, from seen).
+func (r *Report) lookup(key uint64) (entry, bool) {
+	if r.index == nil {
+		return r.seen.get(key)
+	}
+	if o := *r.indexSlot(key); o != 0 {
+		return entry{ord: o - 1, set: r.sets[o-1]}, true
+	}
+	return entry{}, false
 }

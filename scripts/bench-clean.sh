@@ -1,23 +1,44 @@
 #!/usr/bin/env bash
 # Measures what the cleaner adds to an XLSX export: the same export
 # (profile "contact") without and with clean.Analyze, the status column,
-# its conditional formats and the Quality sheet. Each variant runs in its
-# own process so its peak RSS (VmHWM) is its own.
+# its conditional formats and the Quality sheet. Each run is its own
+# process so its peak RSS (VmHWM) is its own.
 #
 #   BenchmarkExportXLSXStream  people streamed (not held), peak RSS is the
-#                              export's and the cleaner's own
+#                              export's and the cleaner's own; variants
+#                              plain, column (a constant status column
+#                              only: the XLSX writer's cost of the extra
+#                              column) and clean
 #   BenchmarkExportXLSX        gen.Generate's org held in memory (its RSS
-#                              includes the generated org)
+#                              includes the generated org); FULL=1 only
 #
-#   scripts/bench-clean.sh            # 1,000,000 people
-#   DINGBOOK_BENCH_USERS=100000 scripts/bench-clean.sh
+# The machine may be shared: COUNT=N repeats the variants in alternation N
+# times and prints each variant's median wall time (s/export).
+#
+#   scripts/bench-clean.sh                       # 1,000,000 people, once
+#   COUNT=3 DINGBOOK_BENCH_USERS=200000 scripts/bench-clean.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DINGBOOK_BENCH_USERS="${DINGBOOK_BENCH_USERS:-1000000}"
-go test -c -o /tmp/clean-bench.test ./clean
-for b in BenchmarkExportXLSXStream BenchmarkExportXLSX; do
-	for v in plain clean; do
-		/tmp/clean-bench.test -test.run '^$' -test.bench "^$b\$/^$v\$" -test.benchtime 1x -test.timeout 60m | grep -E '^Benchmark'
+count="${COUNT:-1}"
+bin="$(mktemp -d)/clean-bench.test"
+trap 'rm -rf "$(dirname "$bin")"' EXIT
+go test -c -o "$bin" ./clean
+out="$(dirname "$bin")/out"
+benches=(BenchmarkExportXLSXStream)
+if [ "${FULL:-}" = 1 ]; then benches+=(BenchmarkExportXLSX); fi
+for b in "${benches[@]}"; do
+	for i in $(seq "$count"); do
+		for v in plain column clean; do
+			[ "$b" = BenchmarkExportXLSX ] && [ "$v" = column ] && continue
+			"$bin" -test.run '^$' -test.bench "^$b\$/^$v\$" -test.benchtime 1x -test.timeout 60m | grep -E '^Benchmark' | tee -a "$out"
+		done
 	done
 done
-rm -f /tmp/clean-bench.test
+echo "median s/export over $count run(s):"
+for b in "${benches[@]}"; do
+	for v in plain column clean; do
+		grep -E "^$b/$v-" "$out" | awk '{for (i = 2; i <= NF; i++) if ($i == "s/export") print $(i-1)}' | sort -n |
+			awk -v name="$b/$v" '{a[NR] = $1} END {if (NR) printf "  %-36s %s\n", name, a[int((NR + 1) / 2)]}'
+	done
+done

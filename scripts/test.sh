@@ -35,7 +35,7 @@ echo "test.sh: go $(go env GOVERSION), downloading modules" >&2
 go mod download
 
 echo "test.sh: gofmt and go vet" >&2
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+unformatted=$(gofmt -l .)
 if [ -n "$unformatted" ]; then
 	echo "test.sh: not gofmt-clean:" >&2
 	echo "$unformatted" >&2

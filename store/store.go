@@ -355,19 +355,23 @@ func IsNoSnapshot(err error) bool {
 // SnapshotDirectory is a stored snapshot read as a dingbook.Directory: the
 // departments are loaded, the people streamed from the database.
 type SnapshotDirectory struct {
-	db    *DB
-	id    int64
-	name  string
-	corp  string
-	depts []dingbook.Department
+	db     *DB
+	id     int64
+	name   string
+	corp   string
+	people int
+	depts  []dingbook.Department
 }
+
+// Len returns the number of people in the snapshot.
+func (d *SnapshotDirectory) Len() int { return d.people }
 
 var _ dingbook.Directory = (*SnapshotDirectory)(nil)
 
 // Directory opens snapshot id as a Directory.
 func (db *DB) Directory(ctx context.Context, id int64) (*SnapshotDirectory, error) {
 	d := &SnapshotDirectory{db: db, id: id}
-	err := db.QueryRowContext(ctx, `SELECT org_name, corp_id FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp)
+	err := db.QueryRowContext(ctx, `SELECT org_name, corp_id, people FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp, &d.people)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
 	}

@@ -187,7 +187,7 @@ func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, erro
 		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 		}}
-	if err := addQuality(ctx, d, &opts, "CN"); err != nil {
+	if err := addQuality(ctx, d, d.Len(), &opts, "CN"); err != nil {
 		return nil, err
 	}
 	res, err := export.Run(ctx, d, opts)

@@ -57,7 +57,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 			src = withoutHiddenMobiles(dir, &hidden)
 		}
 		if g.quality && slices.Contains(o.Formats, "xlsx") {
-			if err := addQuality(ctx, src, &o, g.region); err != nil {
+			if err := addQuality(ctx, src, sizeOf(dir), &o, g.region); err != nil {
 				return nil, err
 			}
 		}
@@ -94,7 +94,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 // addQuality analyses the people first (a streaming pass that keeps only
 // keys) and adds the status column, the conditional formatting of blank or
 // invalid cells and the Quality sheet to the xlsx.
-func addQuality(ctx context.Context, dir dingbook.Directory, o *export.Options, region string) error {
+func addQuality(ctx context.Context, dir dingbook.Directory, size int, o *export.Options, region string) error {
 	if len(o.Fields) == 0 {
 		fields, err := export.ResolveFields(nil, o.Profile, o.Profiles, func() ([]string, error) { return extensionKeys(ctx, dir) })
 		if err != nil {
@@ -102,7 +102,7 @@ func addQuality(ctx context.Context, dir dingbook.Directory, o *export.Options, 
 		}
 		o.Fields, o.Profile = fields, ""
 	}
-	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: region})
+	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: region, SizeHint: size})
 	if err != nil {
 		return err
 	}
@@ -113,6 +113,18 @@ func addQuality(ctx context.Context, dir dingbook.Directory, o *export.Options, 
 	o.XLSX.Conditional = append(o.XLSX.Conditional, x.Rules...)
 	o.Sheets = append(o.Sheets, export.Sheet{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows})
 	return nil
+}
+
+// sizeOf returns the number of people in d when it is known up front (0
+// otherwise), so the cleaner can size its tables.
+func sizeOf(d dingbook.Directory) int {
+	switch d := d.(type) {
+	case dingbook.OrgDirectory:
+		return len(d.Org.People)
+	case interface{ Len() int }:
+		return d.Len()
+	}
+	return 0
 }
 
 // extensionKeys lists the custom field names present in dir.
