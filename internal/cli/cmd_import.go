@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/console"
 )
@@ -61,6 +62,8 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	sheet := fs.String("sheet", "", "the sheet to read (default: the first)")
 	company := fs.String("company", "", "the organisation's name, for the root department (default: the file name)")
 	jsonOut := fs.Bool("json", false, "print a JSON summary on stdout")
+	dedupe := fs.String("dedupe", "", "merge rows that are the same person: job-number, mobile-name or default (job number, then mobile and name); every merge is reported")
+	region := fs.String("region", "CN", "default phone region for --dedupe mobile matching")
 	files, err := ParseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -93,6 +96,17 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		org, rep, err = console.ReadFile(path, console.Options{Map: maps, Sheet: *sheet, Company: *company})
 		if err != nil {
 			return nil, err
+		}
+		if *dedupe != "" {
+			merges, err := clean.DedupeRegion(org, *dedupe, *region)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range merges {
+				fmt.Fprintf(env.Stderr, "dingbook: merged %s\n", m)
+				rep.Warnings = append(rep.Warnings, "merged "+m.String())
+			}
+			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
 		}
 		snap = &dingbook.Snapshot{Source: "file:" + filepath.Base(path), TakenAt: env.Now().UTC(), Org: *org}
 		if err := db.SaveSnapshot(ctx, snap); err != nil {

@@ -122,3 +122,43 @@ func TestImportErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestImportDedupe: a file without userids lists one person twice (same
+// job number, two departments); --dedupe job-number keeps one person with
+// both departments and reports the merge.
+func TestImportDedupe(t *testing.T) {
+	env, out, errb, home := importEnv(t)
+	body := "姓名,工号,手机,部门\n" +
+		"王小明,A001,13800138000,技术部\n" +
+		"李四,A002,13900139000,技术部\n" +
+		"王小明,A001,13800138000,市场部\n"
+	os.WriteFile(filepath.Join(env.Dir, "staff.csv"), []byte(body), 0o600)
+	if code := Main(context.Background(), []string{"import", "--purpose", "HR migration", "--dedupe", "job-number", "--json", "staff.csv"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum importSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.People != 2 {
+		t.Fatalf("summary %+v (%v)", sum, err)
+	}
+	if !strings.Contains(errb.String(), "merged") || !strings.Contains(errb.String(), "A001") {
+		t.Errorf("the merge is not reported: %s", errb)
+	}
+	db, err := store.Open(context.Background(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	snap, err := db.LoadSnapshot(context.Background(), sum.SnapshotID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range snap.Org.People {
+		if p.Name == "王小明" && len(p.Depts) != 2 {
+			t.Errorf("王小明 has %d departments, want both", len(p.Depts))
+		}
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"import", "--purpose", "x", "--dedupe", "bogus", "staff.csv"}, env); code == 0 {
+		t.Errorf("unknown rule accepted: %s", errb)
+	}
+}
