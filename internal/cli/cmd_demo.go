@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -316,5 +315,3 @@ func humanBytes(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + " B"
 }
-
-var _ = errors.New
