@@ -451,21 +451,34 @@ func (s *Server) userListSimple(c *call) {
 }
 
 func (s *Server) userGet(c *call) {
-	uid := c.params["userid"]
-	if uid == "" || len(uid) > 64 {
-		s.fail(c, 400002, msgBadParam)
-		return
+	if p := s.findUser(c, "userid", 64, s.people, "找不到该用户"); p != nil {
+		s.ok(c, s.userObject(p, c.app, 0))
 	}
-	p := s.people[uid]
+}
+
+// findUser reads the key parameter (1..maxLen characters, else 400002),
+// looks it up in index (else 60121 with notFound) and checks the app's
+// contact range (else 50002). It answers the error itself and then
+// returns nil.
+func (s *Server) findUser(c *call, param string, maxLen int, index map[string]*dingbook.Person, notFound string) *dingbook.Person {
+	key := c.params[param]
+	if key == "" || len(key) > maxLen {
+		s.fail(c, 400002, msgBadParam)
+		return nil
+	}
+	if param == "mobile" {
+		key = strings.TrimPrefix(key, "+86")
+	}
+	p := index[key]
 	if p == nil {
-		s.fail(c, 60121, "找不到该用户")
-		return
+		s.fail(c, 60121, notFound)
+		return nil
 	}
 	if !c.app.userInRange(p) {
 		s.fail(c, 50002, msgUserOutOfRange)
-		return
+		return nil
 	}
-	s.ok(c, s.userObject(p, c.app, 0))
+	return p
 }
 
 func (s *Server) userListID(c *call) {
@@ -517,39 +530,15 @@ func (s *Server) userListAdmin(c *call) {
 }
 
 func (s *Server) userByMobile(c *call) {
-	mob := c.params["mobile"]
-	if mob == "" || len(mob) > 15 {
-		s.fail(c, 400002, msgBadParam)
-		return
+	if p := s.findUser(c, "mobile", 15, s.byMobile, "未找到该用户"); p != nil {
+		s.ok(c, map[string]any{"userid": p.UserID})
 	}
-	p := s.byMobile[strings.TrimPrefix(mob, "+86")]
-	if p == nil {
-		s.fail(c, 60121, "未找到该用户")
-		return
-	}
-	if !c.app.userInRange(p) {
-		s.fail(c, 50002, msgUserOutOfRange)
-		return
-	}
-	s.ok(c, map[string]any{"userid": p.UserID})
 }
 
 func (s *Server) userByUnionID(c *call) {
-	u := c.params["unionid"]
-	if u == "" || len(u) > 100 {
-		s.fail(c, 400002, msgBadParam)
-		return
+	if p := s.findUser(c, "unionid", 100, s.byUnion, "找不到该用户"); p != nil {
+		s.ok(c, map[string]any{"contact_type": 0, "userid": p.UserID})
 	}
-	p := s.byUnion[u]
-	if p == nil {
-		s.fail(c, 60121, "找不到该用户")
-		return
-	}
-	if !c.app.userInRange(p) {
-		s.fail(c, 50002, msgUserOutOfRange)
-		return
-	}
-	s.ok(c, map[string]any{"contact_type": 0, "userid": p.UserID})
 }
 
 // authScopes answers GET /auth/scopes (no result wrapper).
