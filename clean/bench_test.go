@@ -100,6 +100,8 @@ func BenchmarkExportXLSX(b *testing.B) {
 					opts.Sheets = []export.Sheet{{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows}}
 				}
 				if variant == "column" {
+					fields, _ := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+					opts.Fields, opts.Profile = fields, ""
 					opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
 				}
 				res, err := export.Run(ctx, dir, opts)
@@ -230,7 +232,7 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 			for i := 0; i < b.N; i++ {
 				cpu0 := cpuTime(b)
 				start := time.Now()
-				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Profile: "contact", Headers: "zh", IncludeInactive: true, BaseName: "bench"}
+				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Profile: benchProfile(), Headers: "zh", IncludeInactive: true, BaseName: "bench"}
 				opts.XLSX.TmpDir = b.TempDir()
 				if variant == "clean" {
 					t0 := time.Now()
@@ -240,12 +242,19 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 					}
 					analyze += time.Since(t0)
 					analyzeRSS = vmHWM(b)
-					x := clean.XLSXExtras(r, "zh", dingbook.Profiles["contact"])
+					fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+					if err != nil {
+						b.Fatal(err)
+					}
+					opts.Fields, opts.Profile = fields, ""
+					x := clean.XLSXExtras(r, "zh", fields)
 					opts.Extra = []export.Column{{Header: x.StatusHeader, Value: x.Status}}
 					opts.XLSX.Conditional = x.Rules
 					opts.Sheets = []export.Sheet{{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows}}
 				}
 				if variant == "column" {
+					fields, _ := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+					opts.Fields, opts.Profile = fields, ""
 					opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
 				}
 				res, err := export.Run(ctx, dir, opts)
@@ -267,6 +276,15 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
 		})
 	}
+}
+
+// benchProfile is the field profile of the export benchmarks:
+// DINGBOOK_BENCH_PROFILE, default "contact" (8 columns).
+func benchProfile() string {
+	if p := os.Getenv("DINGBOOK_BENCH_PROFILE"); p != "" {
+		return p
+	}
+	return "contact"
 }
 
 // BenchmarkAnalyzeStream measures Analyze alone over a streamed directory

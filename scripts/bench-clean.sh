@@ -17,6 +17,7 @@
 #
 #   scripts/bench-clean.sh                       # 1,000,000 people, once
 #   COUNT=3 DINGBOOK_BENCH_USERS=200000 scripts/bench-clean.sh
+#   DINGBOOK_BENCH_PROFILE=full scripts/bench-clean.sh   # 22 columns instead of 8
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DINGBOOK_BENCH_USERS="${DINGBOOK_BENCH_USERS:-1000000}"
