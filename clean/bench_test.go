@@ -60,9 +60,10 @@ func vmHWM(b *testing.B) float64 {
 //	go test -run '^$' -bench 'ExportXLSX/plain' -benchtime 1x ./clean
 //
 // Metrics: s/export (wall time), cpu-s/export (user+system CPU time of the
-// process during the export), analyze-s (the cleaner's pass alone),
-// report-heap-MB (heap held by the report after GC), peak-RSS-MB (VmHWM,
-// including the generated org held in memory).
+// process during the export), peak-RSS-MB (VmHWM, including the
+// generated org held in memory). The "clean" variant is export.Options.Quality,
+// the path dingbook export takes; BenchmarkAnalyzeStream times the analysis
+// alone.
 func BenchmarkExportXLSX(b *testing.B) {
 	for _, variant := range []string{"plain", "clean"} {
 		b.Run(variant, func(b *testing.B) {
@@ -71,39 +72,15 @@ func BenchmarkExportXLSX(b *testing.B) {
 			dir := dingbook.OrgDirectory{Org: &truth.Org}
 			ctx := context.Background()
 			runtime.GC()
-			var before runtime.MemStats
-			runtime.ReadMemStats(&before)
 			b.ResetTimer()
-			var total, analyze, cpu time.Duration
-			var reportHeap float64
+			var total, cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				out := b.TempDir()
 				cpu0 := cpuTime(b)
 				start := time.Now()
 				opts := export.Options{Dir: out, Formats: []string{"xlsx"}, Profile: "contact", Headers: "zh", IncludeInactive: true, BaseName: "bench"}
 				opts.XLSX.TmpDir = b.TempDir()
-				if variant == "clean" {
-					t0 := time.Now()
-					r, err := clean.Analyze(ctx, dir, clean.Options{Region: "CN"})
-					if err != nil {
-						b.Fatal(err)
-					}
-					analyze += time.Since(t0)
-					runtime.GC()
-					var after runtime.MemStats
-					runtime.ReadMemStats(&after)
-					reportHeap = float64(after.HeapAlloc-before.HeapAlloc) / (1 << 20)
-					fields := dingbook.Profiles["contact"]
-					x := clean.XLSXExtras(r, "zh", fields)
-					opts.Extra = []export.Column{{Header: x.StatusHeader, Value: x.Status}}
-					opts.XLSX.Conditional = x.Rules
-					opts.Sheets = []export.Sheet{{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows}}
-				}
-				if variant == "column" {
-					fields, _ := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
-					opts.Fields, opts.Profile = fields, ""
-					opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
-				}
+				opts.Quality, opts.QualitySize = variant == "clean", n
 				res, err := export.Run(ctx, dir, opts)
 				if err != nil {
 					b.Fatal(err)
@@ -116,10 +93,6 @@ func BenchmarkExportXLSX(b *testing.B) {
 			}
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
-			if variant == "clean" {
-				b.ReportMetric(analyze.Seconds()/float64(b.N), "analyze-s")
-				b.ReportMetric(reportHeap, "report-heap-MB")
-			}
 			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
 		})
 	}
@@ -227,34 +200,19 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 			ctx := context.Background()
 			resetPeakRSS(b)
 			b.ResetTimer()
-			var total, analyze, cpu time.Duration
-			var analyzeRSS float64
+			var total, cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				cpu0 := cpuTime(b)
 				start := time.Now()
 				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Profile: benchProfile(), Headers: "zh", IncludeInactive: true, BaseName: "bench"}
 				opts.XLSX.TmpDir = b.TempDir()
-				if variant == "clean" {
-					t0 := time.Now()
-					r, err := clean.Analyze(ctx, dir, clean.Options{Region: "CN", SizeHint: n})
-					if err != nil {
-						b.Fatal(err)
-					}
-					analyze += time.Since(t0)
-					analyzeRSS = vmHWM(b)
-					fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
-					if err != nil {
-						b.Fatal(err)
-					}
-					opts.Fields, opts.Profile = fields, ""
-					x := clean.XLSXExtras(r, "zh", fields)
-					opts.Extra = []export.Column{{Header: x.StatusHeader, Value: x.Status}}
-					opts.XLSX.Conditional = x.Rules
-					opts.Sheets = []export.Sheet{{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows}}
+				fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+				if err != nil {
+					b.Fatal(err)
 				}
+				opts.Fields, opts.Profile = fields, ""
+				opts.Quality, opts.QualitySize = variant == "clean", n
 				if variant == "column" {
-					fields, _ := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
-					opts.Fields, opts.Profile = fields, ""
 					opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
 				}
 				res, err := export.Run(ctx, dir, opts)
@@ -269,10 +227,6 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 			}
 			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
 			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
-			if variant == "clean" {
-				b.ReportMetric(analyze.Seconds()/float64(b.N), "analyze-s")
-				b.ReportMetric(analyzeRSS, "analyze-peak-RSS-MB")
-			}
 			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
 		})
 	}

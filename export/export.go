@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/format/csv"
 	"github.com/dingbook/dingbook/format/jsonl"
 	"github.com/dingbook/dingbook/format/xlsx"
@@ -121,6 +122,14 @@ type Options struct {
 	XLSX xlsx.Options
 	// Extra columns appended after the fields (xlsx and csv only).
 	Extra []Column
+	// Quality adds the cleaner's report to the xlsx (only): a status
+	// column right after the fields (OK / needs filling), highlighting of
+	// blank or invalid cells, and a Quality sheet. It costs one more pass
+	// over the directory (clean.Analyze keeps only keys).
+	Quality bool
+	// QualitySize is the number of people in the directory when known, so
+	// the cleaner can size its tables (0 = unknown).
+	QualitySize int
 	// Sheets are extra xlsx sheets, after the Departments sheet.
 	Sheets []Sheet
 	// VCard opens vCard writers; required for the vcf format.
@@ -279,7 +288,7 @@ func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 		case "mobile":
 			v = ConsoleMobile(p)
 			if m.mask {
-				v = jsonl.MaskPhone(v)
+				v = clean.MaskPhone(v)
 			}
 		case "telephone":
 			v = p.Telephone
@@ -319,9 +328,9 @@ func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 		case "state_code":
 			v = p.StateCode
 		case "mobile_e164":
-			v, _ = jsonl.E164(p.Mobile, p.StateCode, m.region)
+			v, _ = clean.E164(p.Mobile, p.StateCode, m.region)
 			if m.mask {
-				v = jsonl.MaskPhone(v)
+				v = clean.MaskPhone(v)
 			}
 		case "unionid":
 			v = p.UnionID
@@ -359,7 +368,7 @@ func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Pers
 	if sel["mobile"] || sel["mobile_e164"] {
 		q.Mobile, q.StateCode, q.HideMobile = p.Mobile, p.StateCode, p.HideMobile
 		if mask {
-			q.Mobile = jsonl.MaskPhone(q.Mobile)
+			q.Mobile = clean.MaskPhone(q.Mobile)
 		}
 	}
 	if sel["telephone"] {
@@ -523,6 +532,21 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	for _, c := range opts.Extra {
 		header = append(header, c.Header)
 	}
+	// The quality report: xlsx only, its status column right after the
+	// fields (where its highlighting rule expects it).
+	xlsxHeader, xlsxOpts, sheets := header, opts.XLSX, opts.Sheets
+	var status func(*dingbook.Person) string
+	if opts.Quality && seenFmt["xlsx"] {
+		rep, err := clean.Analyze(ctx, d, clean.Options{Region: opts.Region, SizeHint: opts.QualitySize})
+		if err != nil {
+			return nil, err
+		}
+		x := clean.XLSXExtras(rep, lang, fields)
+		status = x.Status
+		xlsxHeader = slices.Insert(slices.Clone(header), len(fields), x.StatusHeader)
+		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), x.Rules...)
+		sheets = append(slices.Clone(sheets), Sheet{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows})
+	}
 
 	// Open outputs.
 	if opts.Dir == "" {
@@ -575,10 +599,10 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 				err = o.csv.Write(header)
 			}
 		case "xlsx":
-			xo := opts.XLSX
+			xo := xlsxOpts
 			xo.TmpDir = tmpDir
 			xo.Name = path
-			o.xlsx, err = xlsx.New(o, header, xo)
+			o.xlsx, err = xlsx.New(o, xlsxHeader, xo)
 		case "jsonl":
 			// JSONL holds the selected fields (+ userid); only the full
 			// profile writes every key DingTalk returns.
@@ -605,7 +629,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	direct := map[int64]int{}
 	total := map[int64]int{}
 	var anc []int64
-	var row []string
+	var row, xrow []string
 	err = d.EachPerson(ctx, func(p *dingbook.Person) error {
 		res.People++
 		// headcounts for the Departments sheet (everyone, deduplicated per subtree)
@@ -638,12 +662,16 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			var err error
 			switch {
 			case o.csv != nil || o.xlsx != nil:
-				if row == nil || len(row) == 0 {
+				if len(row) == 0 {
 					row = m.row(p, row)
 				}
-				if o.csv != nil {
+				switch {
+				case o.csv != nil:
 					err = o.csv.Write(row)
-				} else {
+				case status != nil:
+					xrow = append(append(append(xrow[:0], row[:len(fields)]...), status(p)), row[len(fields):]...)
+					err = o.xlsx.Write(xrow)
+				default:
 					err = o.xlsx.Write(row)
 				}
 			case o.jsonl != nil:
@@ -674,7 +702,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			err = o.csv.Close()
 		case o.xlsx != nil:
 			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, direct, total))
-			for _, s := range opts.Sheets {
+			for _, s := range sheets {
 				if err == nil {
 					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
 				}

@@ -85,7 +85,6 @@ type deptState struct {
 	visibleDone  bool     // --count-restricted listing done
 	visible      []string // userids listed without restricted staff
 	gap          int      // DingTalk code that kept us out (50004, 60003)
-	gapName      string
 }
 
 type runner struct {

@@ -34,7 +34,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
-	"github.com/nyaruka/phonenumbers"
 )
 
 // Options configure a Writer.
@@ -135,11 +134,11 @@ func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
 	l.str("state_code", p.StateCode)
 	mobile, e164 := p.Mobile, ""
 	if w.want("mobile_e164") {
-		e164, _ = E164(p.Mobile, p.StateCode, w.region)
+		e164, _ = clean.E164(p.Mobile, p.StateCode, w.region)
 	}
 	if w.opts.MaskMobile {
-		mobile = MaskPhone(mobile)
-		e164 = MaskPhone(e164)
+		mobile = clean.MaskPhone(mobile)
+		e164 = clean.MaskPhone(e164)
 	}
 	l.str("mobile", mobile)
 	l.str("mobile_e164", e164)
@@ -260,52 +259,6 @@ func (w *Writer) Rows() int { return w.rows }
 
 // Close flushes buffered output; it does not close the underlying writer.
 func (w *Writer) Close() error { return w.bw.Flush() }
-
-// E164 formats a mobile as E.164 ("+8613800138000"); it reports false,
-// with "", for an empty or invalid number. It is clean.E164 (the cleaner's
-// normalisation, libphonenumber with state_code, then region, default CN).
-func E164(mobile, stateCode, region string) (string, bool) {
-	return clean.E164(mobile, stateCode, region)
-}
-
-// MaskPhone hides the middle of a phone number, keeping the first 3 and
-// the last 4 digits of the national number: 13812341234 → 138****1234,
-// +8613812341234 → +86138****1234, +852-91234567 → +852-912*4567. A
-// leading "+<country code>" (E.164) or "+<code>-" prefix is kept. National
-// numbers of 7 digits or fewer keep only their last 2 digits.
-func MaskPhone(s string) string {
-	if s == "" {
-		return s
-	}
-	prefix, nat := "", s
-	if strings.HasPrefix(s, "+") {
-		if i := strings.IndexAny(s, "- "); i > 0 {
-			prefix, nat = s[:i+1], s[i+1:]
-		} else if num, err := phonenumbers.Parse(s, "CN"); err == nil {
-			cc := strconv.Itoa(int(num.GetCountryCode()))
-			if strings.HasPrefix(s[1:], cc) {
-				prefix, nat = s[:1+len(cc)], s[1+len(cc):]
-			}
-		}
-	}
-	var digits []int // byte positions of digits in nat
-	for i := 0; i < len(nat); i++ {
-		if nat[i] >= '0' && nat[i] <= '9' {
-			digits = append(digits, i)
-		}
-	}
-	keepHead, keepTail := 3, 4
-	if len(digits) <= 7 {
-		keepHead, keepTail = 0, min(2, len(digits))
-	}
-	b := []byte(nat)
-	for k, pos := range digits {
-		if k >= keepHead && k < len(digits)-keepTail {
-			b[pos] = '*'
-		}
-	}
-	return prefix + string(b)
-}
 
 // Keys returns the JSON keys a line holds for fields (nil: all keys).
 func Keys(fields []string) []string {

@@ -22,13 +22,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
-	"github.com/nyaruka/phonenumbers"
+	"github.com/dingbook/dingbook/clean"
 )
 
 // Versions the writer produces.
@@ -236,15 +235,6 @@ func lower(s []string) []string {
 	return out
 }
 
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
 func isE164(s string) bool {
 	if len(s) < 3 || len(s) > 16 || s[0] != '+' {
 		return false
@@ -429,32 +419,13 @@ func CardFor(p *dingbook.Person, tree *dingbook.Tree, opts Options) Card {
 // its own "+<code>".
 func E164(stateCode, mobile string) string {
 	raw := strings.TrimSpace(mobile)
-	// Fast path (the common case): digits without a trunk 0 and a known
-	// code are checked without phonenumbers' regexp-heavy parser.
-	if cc, err := strconv.ParseInt(strings.TrimPrefix(stateCode, "+"), 10, 32); err == nil && cc > 0 &&
-		len(raw) >= 4 && len(raw) <= 15 && raw[0] != '0' && allDigits(raw) {
-		nn, _ := strconv.ParseUint(raw, 10, 64)
-		c32 := int32(cc)
-		num := &phonenumbers.PhoneNumber{CountryCode: &c32, NationalNumber: &nn}
-		if phonenumbers.IsValidNumber(num) {
-			return "+" + strconv.FormatInt(cc, 10) + raw
-		}
-		return raw
+	if stateCode == "" && !strings.HasPrefix(raw, "+") {
+		return raw // no country known: do not guess one
 	}
-	var in string
-	switch {
-	case strings.HasPrefix(raw, "+"):
-		in = raw
-	case stateCode != "":
-		in = "+" + strings.TrimPrefix(stateCode, "+") + raw
-	default:
-		return raw
+	if e, ok := clean.E164(raw, stateCode, ""); ok {
+		return e
 	}
-	num, err := phonenumbers.Parse(in, "")
-	if err != nil || !phonenumbers.IsValidNumber(num) {
-		return raw
-	}
-	return phonenumbers.Format(num, phonenumbers.E164)
+	return raw
 }
 
 // String renders c as one card (for tests and previews).

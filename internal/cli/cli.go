@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +22,9 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
 	"golang.org/x/term"
 )
 
@@ -216,4 +220,38 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// printJSON writes v to stdout as indented JSON: the --json output of
+// every command (HTML characters are not escaped).
+func printJSON(env *Env, v any) error {
+	enc := json.NewEncoder(env.Stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// openDB opens the state database in DINGBOOK_HOME and sweeps private
+// export directories a killed dingbook left behind.
+func openDB(ctx context.Context, env *Env) (*store.DB, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	govern.Sweep(home)
+	return db, nil
+}
+
+// loadPolicy loads the policy (--policy path, resolved against the working
+// directory, else $DINGBOOK_HOME/policy.yaml, else the defaults) and
+// records a policy change in the audit log.
+func loadPolicy(ctx context.Context, env *Env, db *store.DB, path string) (*policy.Policy, error) {
+	if path != "" {
+		path = env.Path(path)
+	}
+	return govern.LoadPolicy(ctx, db, path, env.Actor)
 }

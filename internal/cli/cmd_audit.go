@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/audit"
-	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
@@ -22,19 +20,6 @@ func init() {
 
 // govOpenDB opens the state database and sweeps private directories left
 // behind by killed commands.
-func govOpenDB(ctx context.Context, env *Env) (*store.DB, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	db, err := store.Open(ctx, home)
-	if err != nil {
-		return nil, err
-	}
-	govern.Sweep(home)
-	return db, nil
-}
-
 // govSince parses --since: a period back from now (30d, 12h, 2w) or a
 // date (2026-01-31) or an RFC 3339 time.
 func govSince(s string, now time.Time) (time.Time, error) {
@@ -92,7 +77,7 @@ func auditList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -139,7 +124,7 @@ func auditShow(ctx context.Context, env *Env, args []string) error {
 	if err != nil || seq < 1 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", fs.Arg(0)), Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -154,10 +139,7 @@ func auditShow(ctx context.Context, env *Env, args []string) error {
 		Hash     string `json:"hash"`
 		audit.Record
 	}{r.Seq, r.PrevHash, r.Hash, r}
-	enc := json.NewEncoder(env.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return printJSON(env, out)
 }
 
 func auditVerify(ctx context.Context, env *Env, args []string) error {
@@ -167,7 +149,7 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -177,8 +159,9 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		fmt.Fprintln(env.Stdout, string(b))
+		if err := printJSON(env, res); err != nil {
+			return err
+		}
 	} else if res.OK {
 		fmt.Fprintf(env.Stdout, "audit log OK: %d records, head %d %s\n", res.Records, res.HeadSeq, res.HeadHash)
 	}
@@ -194,7 +177,7 @@ func auditHead(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -232,7 +215,7 @@ func auditReport(ctx context.Context, env *Env, args []string) error {
 	default:
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--format %q is not known", *format), Hint: "use --format table, csv or json"}
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -197,9 +196,4 @@ func remedyIf(cond bool, s string) string {
 		return s
 	}
 	return ""
-}
-
-func printJSON(env *Env, v any) {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	fmt.Fprintln(env.Stdout, string(b))
 }

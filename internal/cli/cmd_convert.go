@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -72,7 +71,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	pol, err := loadPolicy(ctx, env, db, gf.Policy)
 	if err != nil {
 		return err
 	}
@@ -100,8 +99,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	printGoverned(env, gres, res, hidden)
 	if *jsonOut {
 		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, hidden), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
-		b, _ := json.MarshalIndent(sum, "", "  ")
-		fmt.Fprintln(env.Stdout, string(b))
+		return printJSON(env, sum)
 	}
 	return nil
 }

@@ -156,9 +156,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 
 	sum := DemoSummary{Out: outDir, StateDir: stateDir, Pull: pullJSON, Quality: qualityJSON, Export: exportJSON, Bundle: bundleJSON, Passphrase: passphrase}
 	if *jsonOut {
-		b, _ := json.MarshalIndent(sum, "", "  ")
-		fmt.Fprintln(env.Stdout, string(b))
-		return nil
+		return printJSON(env, sum)
 	}
 	printDemo(env, &sum, truth)
 	return nil
@@ -182,13 +180,10 @@ func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, erro
 		return nil, err
 	}
 	opts := export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "vcf", "jsonl"}, Profile: "full", IncludeInactive: true,
-		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true,
+		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true, Quality: true, QualitySize: d.Len(),
 		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 		}}
-	if err := addQuality(ctx, d, d.Len(), &opts, "CN"); err != nil {
-		return nil, err
-	}
 	res, err := export.Run(ctx, d, opts)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -249,7 +247,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	pol, err := loadPolicy(ctx, env, db, gf.Policy)
 	if err != nil {
 		return err
 	}
@@ -357,32 +355,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	sum.GovernedSummary = governedSummary(gres, hidden)
 	printGoverned(env, gres, res, hidden)
 	if *jsonOut {
-		b, _ := json.MarshalIndent(sum, "", "  ")
-		fmt.Fprintln(env.Stdout, string(b))
+		return printJSON(env, sum)
 	}
 	return nil
-}
-
-func openDB(ctx context.Context, env *Env) (*store.DB, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	return store.Open(ctx, home)
-}
-
-// printExport tells people on stderr what was written and what was left out.
-func printExport(env *Env, res *export.Result, lang string) {
-	for _, f := range res.Files {
-		fmt.Fprintf(env.Stderr, "dingbook: wrote %s (%s, %d rows, %d bytes)\n", f.Path, f.Format, f.Rows, f.Bytes)
-	}
-	fmt.Fprintf(env.Stderr, "dingbook: %s\n", res)
-	if lang == "zh" || lang == "" {
-		for _, f := range res.Files {
-			if f.Format == "xlsx" || f.Format == "csv" {
-				fmt.Fprintln(env.Stderr, "dingbook: note: uploading an edited file back into the DingTalk console overwrites the members it lists")
-				break
-			}
-		}
-	}
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -26,7 +25,7 @@ func runExports(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("exports: unexpected argument %q", fs.Arg(0)), Hint: "use 'dingbook exports list'"}
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -39,9 +38,7 @@ func runExports(ctx context.Context, env *Env, args []string) error {
 		if exps == nil {
 			exps = []govern.Export{}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(exps)
+		return printJSON(env, exps)
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCREATED\tEXPIRES\tSTATE\tROWS\tSEAL\tPATH")

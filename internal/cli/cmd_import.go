@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -78,7 +77,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	pol, err := govern.LoadPolicy(ctx, db, gf.Policy, env.Actor)
+	pol, err := loadPolicy(ctx, env, db, gf.Policy)
 	if err != nil {
 		return err
 	}
@@ -121,10 +120,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		sum := importSummary{SnapshotID: snap.ID, Source: snap.Source, People: len(org.People), Departments: len(org.Depts),
 			File: rep.File, Sheet: rep.Sheet, Encoding: rep.Encoding, Delimiter: rep.Delimiter, HeaderRow: rep.HeaderRow,
 			Columns: rep.Columns, Unknown: nonNil(rep.Unknown), Skipped: nonNil(rep.Skipped), Warnings: nonNil(rep.Warnings)}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(sum)
+		return printJSON(env, sum)
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d people in %d departments from %s (header row %d, %s) into snapshot %d\n",
 		len(org.People), len(org.Depts), filepath.Base(path), rep.HeaderRow, rep.Encoding, snap.ID)

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
@@ -48,24 +46,17 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "policy OK: %s (sha256 %s)\n", pol.Source, pol.Hash)
 		return nil
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	p := *polPath
-	if p != "" {
-		p = env.Path(p)
-	}
-	pol, err := govern.LoadPolicy(ctx, db, p, env.Actor)
+	pol, err := loadPolicy(ctx, env, db, *polPath)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(pol)
+		return printJSON(env, pol)
 	}
 	fmt.Fprintf(env.Stdout, "# policy from %s (sha256 %s)\n", pol.Source, pol.Hash)
 	_, err = env.Stdout.Write(pol.YAML())

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -74,7 +73,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if bar != nil {
 		opt.Progress = bar.update
 	}
-	pol, err := govern.LoadPolicy(ctx, db, "", env.Actor)
+	pol, err := loadPolicy(ctx, env, db, "")
 	if err != nil {
 		return err
 	}
@@ -117,8 +116,9 @@ func pullAndStore(ctx context.Context, env *Env, db *store.DB, opt pull.Options,
 		if s.Problems == nil {
 			s.Problems = []string{}
 		}
-		b, _ := json.MarshalIndent(s, "", "  ")
-		fmt.Fprintln(env.Stdout, string(b))
+		if err := printJSON(env, s); err != nil {
+			return nil, err
+		}
 	}
 	if !rc.Complete && !allowPartial {
 		return nil, pull.IncompleteError(rc)

@@ -238,7 +238,7 @@ func TestCheckCommand(t *testing.T) {
 	app.Scopes = []string{"qyapi_base", "qyapi_get_department_list", "qyapi_get_department_member"}
 	app.NoMobileField = true
 	app.RangeDepts = []int64{1}
-	env, out, errb, _ = pullEnv(t, app, nil)
+	env, _, errb, _ = pullEnv(t, app, nil)
 	code := Main(context.Background(), []string{"check"}, env)
 	if code != ExitPerm {
 		t.Fatalf("exit %d, want %d: %s", code, ExitPerm, errb)

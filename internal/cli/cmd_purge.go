@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/dingbook/dingbook"
@@ -24,16 +23,12 @@ func runPurge(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("purge: unexpected argument %q", fs.Arg(0)), Hint: "run 'dingbook purge --dry-run' to see what would go"}
 	}
-	db, err := govOpenDB(ctx, env)
+	db, err := openDB(ctx, env)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	p := *polPath
-	if p != "" {
-		p = env.Path(p)
-	}
-	pol, err := govern.LoadPolicy(ctx, db, p, env.Actor)
+	pol, err := loadPolicy(ctx, env, db, *polPath)
 	if err != nil {
 		return err
 	}
@@ -42,9 +37,9 @@ func runPurge(ctx context.Context, env *Env, args []string) error {
 		if items == nil {
 			items = []govern.PurgeItem{}
 		}
-		enc := json.NewEncoder(env.Stdout)
-		enc.SetIndent("", "  ")
-		enc.Encode(items)
+		if perr := printJSON(env, items); err == nil {
+			err = perr
+		}
 	} else {
 		verb := "deleted"
 		if *dry {

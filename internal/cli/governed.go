@@ -3,11 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
@@ -56,11 +54,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		if dec != nil && !dec.IncludeHiddenMobiles {
 			src = withoutHiddenMobiles(dir, &hidden)
 		}
-		if g.quality && slices.Contains(o.Formats, "xlsx") {
-			if err := addQuality(ctx, src, sizeOf(dir), &o, g.region); err != nil {
-				return nil, err
-			}
-		}
+		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
 		var err error
 		exp, err = export.Run(ctx, src, o)
 		if done != nil {
@@ -91,30 +85,6 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 	return res, exp, hidden, err
 }
 
-// addQuality analyses the people first (a streaming pass that keeps only
-// keys) and adds the status column, the conditional formatting of blank or
-// invalid cells and the Quality sheet to the xlsx.
-func addQuality(ctx context.Context, dir dingbook.Directory, size int, o *export.Options, region string) error {
-	if len(o.Fields) == 0 {
-		fields, err := export.ResolveFields(nil, o.Profile, o.Profiles, func() ([]string, error) { return extensionKeys(ctx, dir) })
-		if err != nil {
-			return err
-		}
-		o.Fields, o.Profile = fields, ""
-	}
-	rep, err := clean.Analyze(ctx, dir, clean.Options{Region: region, SizeHint: size})
-	if err != nil {
-		return err
-	}
-	x := clean.XLSXExtras(rep, o.Headers, o.Fields)
-	// The status column must be the first extra column: its rule targets
-	// column len(fields).
-	o.Extra = append([]export.Column{{Header: x.StatusHeader, Value: x.Status}}, o.Extra...)
-	o.XLSX.Conditional = append(o.XLSX.Conditional, x.Rules...)
-	o.Sheets = append(o.Sheets, export.Sheet{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows})
-	return nil
-}
-
 // sizeOf returns the number of people in d when it is known up front (0
 // otherwise), so the cleaner can size its tables.
 func sizeOf(d dingbook.Directory) int {
@@ -125,23 +95,6 @@ func sizeOf(d dingbook.Directory) int {
 		return d.Len()
 	}
 	return 0
-}
-
-// extensionKeys lists the custom field names present in dir.
-func extensionKeys(ctx context.Context, dir dingbook.Directory) ([]string, error) {
-	seen := map[string]bool{}
-	var keys []string
-	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
-		for k := range p.Extension {
-			if !seen[k] {
-				seen[k] = true
-				keys = append(keys, k)
-			}
-		}
-		return nil
-	})
-	slices.Sort(keys)
-	return keys, err
 }
 
 // withoutHiddenMobiles hides the mobile (and its country code) of people

@@ -160,8 +160,11 @@ func (w *Writer) finish() error {
 	e.fh.CRC32 = 0
 	e.fh.CompressedSize64 = comp
 	e.fh.UncompressedSize64 = e.plainLen
-	e.fh.CompressedSize = uint32(min(comp, 0xffffffff))
-	e.fh.UncompressedSize = uint32(min(e.plainLen, 0xffffffff))
+	// archive/zip writes the data descriptor of a non-zip64 entry from the
+	// deprecated 32-bit fields, so they must be set too (formats.md §2.5).
+	e.fh.CompressedSize = uint32(min(comp, 0xffffffff)) //lint:ignore SA1019 read by archive/zip's data descriptor
+
+	e.fh.UncompressedSize = uint32(min(e.plainLen, 0xffffffff)) //lint:ignore SA1019 read by archive/zip's data descriptor
 	return nil
 }
 

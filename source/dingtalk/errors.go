@@ -82,7 +82,6 @@ var (
 	scopeRe    = regexp.MustCompile(`requiredScopes=\[([^\]]*)\]`)
 	scopeRe2   = regexp.MustCompile(`权限[:：]\s*\[([^\]]+)\]`)
 	ipRe       = regexp.MustCompile(`(?i)request ip\s*[=:]\s*([0-9a-fA-F.:]+)`)
-	deptIDRe   = regexp.MustCompile(`dept_id (-?\d+)`)
 	apiScopeOf = map[string]string{
 		"auth/scopes":                       "qyapi_base",
 		"topapi/v2/department/listsub":      "qyapi_get_department_list",
