@@ -122,6 +122,10 @@ type Options struct {
 	XLSX xlsx.Options
 	// Extra columns appended after the fields (xlsx and csv only).
 	Extra []Column
+	// HideHiddenMobiles leaves out the mobile (and its country code) of
+	// people who hid it in DingTalk (hide_mobile), as the policy asks
+	// unless it allows them; LeftOut.HiddenMobiles counts them.
+	HideHiddenMobiles bool
 	// Quality adds the cleaner's report to the xlsx (only): a status
 	// column right after the fields (OK / needs filling), highlighting of
 	// blank or invalid cells, and a Quality sheet. It costs one more pass
@@ -154,6 +158,9 @@ type LeftOut struct {
 	Inactive int `json:"inactive"`
 	// SubDepts: members of sub-departments only (NoSubdepts).
 	SubDepts int `json:"sub_departments"`
+	// HiddenMobiles: exported people whose mobile was left out because
+	// they hid it in DingTalk (HideHiddenMobiles).
+	HiddenMobiles int `json:"hidden_mobiles"`
 }
 
 // Result summarises an export.
@@ -657,6 +664,12 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			return nil
 		}
 		res.Rows++
+		if opts.HideHiddenMobiles && p.HideMobile && p.Mobile != "" {
+			q := *p
+			q.Mobile, q.StateCode = "", ""
+			p = &q
+			res.LeftOut.HiddenMobiles++
+		}
 		var vp *dingbook.Person
 		for _, o := range outs {
 			var err error
@@ -784,6 +797,9 @@ func (r *Result) String() string {
 	}
 	if r.LeftOut.SubDepts > 0 {
 		fmt.Fprintf(&b, "; left out %d members of sub-departments (--no-subdepts)", r.LeftOut.SubDepts)
+	}
+	if r.LeftOut.HiddenMobiles > 0 {
+		fmt.Fprintf(&b, "; left out %d mobiles their owners hid in DingTalk", r.LeftOut.HiddenMobiles)
 	}
 	return b.String()
 }

@@ -60,3 +60,31 @@ func TestQualityXLSXOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestHideHiddenMobiles: a mobile its owner hid is left out of every format
+// and counted; without the option it is written.
+func TestHideHiddenMobiles(t *testing.T) {
+	org := &dingbook.Org{Name: "示例公司", Depts: []dingbook.Department{{ID: 1, Name: "示例公司"}},
+		People: []dingbook.Person{
+			{UserID: "u1", Name: "王小明", Mobile: "13800138000", StateCode: "86", HideMobile: true, Active: true, Depts: []dingbook.Membership{{DeptID: 1}}},
+			{UserID: "u2", Name: "李四", Mobile: "13900139000", StateCode: "86", Active: true, Depts: []dingbook.Membership{{DeptID: 1}}},
+		}}
+	for _, hide := range []bool{true, false} {
+		dir := t.TempDir()
+		res, err := export.Run(context.Background(), dingbook.OrgDirectory{Org: org}, export.Options{
+			Dir: dir, Formats: []string{"csv", "jsonl"}, Fields: []string{"name", "mobile"}, HideHiddenMobiles: hide})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]int{true: 1, false: 0}[hide]
+		if res.LeftOut.HiddenMobiles != want {
+			t.Errorf("hide=%v: %d hidden mobiles left out, want %d", hide, res.LeftOut.HiddenMobiles, want)
+		}
+		for _, f := range res.Files {
+			b, _ := os.ReadFile(f.Path)
+			if strings.Contains(string(b), "13800138000") == hide || !strings.Contains(string(b), "13900139000") {
+				t.Errorf("hide=%v %s:\n%s", hide, f.Format, b)
+			}
+		}
+	}
+}

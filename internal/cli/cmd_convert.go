@@ -92,13 +92,13 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if name, _ := dir.Info(); name != "" {
 		req.Tenant = name
 	}
-	gres, res, hidden, err := gx.run(ctx, dir, opts, done)
+	gres, res, err := gx.run(ctx, dir, opts, done)
 	if err != nil {
 		return err
 	}
-	printGoverned(env, gres, res, hidden)
+	printGoverned(env, gres, res)
 	if *jsonOut {
-		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, hidden), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
+		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, res), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
 		return printJSON(env, sum)
 	}
 	return nil

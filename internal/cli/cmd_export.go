@@ -347,13 +347,13 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	} else {
 		req.Tenant = name
 	}
-	gres, res, hidden, err := gx.run(ctx, dir, opts, fromDone)
+	gres, res, err := gx.run(ctx, dir, opts, fromDone)
 	if err != nil {
 		return err
 	}
 	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut = res.Rows, res.Fields, res.Depts, res.LeftOut
-	sum.GovernedSummary = governedSummary(gres, hidden)
-	printGoverned(env, gres, res, hidden)
+	sum.GovernedSummary = governedSummary(gres, res)
+	printGoverned(env, gres, res)
 	if *jsonOut {
 		return printJSON(env, sum)
 	}

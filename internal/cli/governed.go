@@ -42,21 +42,17 @@ func (g *governedExport) decide(ctx context.Context, opts *export.Options) (*gov
 
 // run exports dir with opts into a sealed bundle. done (may be nil) is told
 // whether the export succeeded, for streamed sources.
-func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, int, error) {
+func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, error) {
 	var exp *export.Result
-	hidden := 0
 	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string) (*govern.Produced, error) {
 		dec := govern.DecisionFrom(ctx)
 		o := opts
 		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
 		o.XLSX.TmpDir = pdir
-		src := dir
-		if dec != nil && !dec.IncludeHiddenMobiles {
-			src = withoutHiddenMobiles(dir, &hidden)
-		}
+		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
 		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
 		var err error
-		exp, err = export.Run(ctx, src, o)
+		exp, err = export.Run(ctx, dir, o)
 		if done != nil {
 			done(err == nil)
 		}
@@ -82,7 +78,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		}
 		return p, nil
 	})
-	return res, exp, hidden, err
+	return res, exp, err
 }
 
 // sizeOf returns the number of people in d when it is known up front (0
@@ -97,41 +93,6 @@ func sizeOf(d dingbook.Directory) int {
 	return 0
 }
 
-// withoutHiddenMobiles hides the mobile (and its country code) of people
-// who hid it in DingTalk, counting them in n.
-func withoutHiddenMobiles(d dingbook.Directory, n *int) dingbook.Directory {
-	h := hideMobiles{Directory: d, n: n}
-	if g, ok := d.(export.GrowingDirectory); ok {
-		return growingHideMobiles{hideMobiles: h, tree: g}
-	}
-	return h
-}
-
-type hideMobiles struct {
-	dingbook.Directory
-	n *int
-}
-
-func (h hideMobiles) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
-	*h.n = 0
-	return h.Directory.EachPerson(ctx, func(p *dingbook.Person) error {
-		if p.HideMobile && p.Mobile != "" {
-			*h.n++
-			q := *p
-			q.Mobile, q.StateCode = "", ""
-			return fn(&q)
-		}
-		return fn(p)
-	})
-}
-
-type growingHideMobiles struct {
-	hideMobiles
-	tree export.GrowingDirectory
-}
-
-func (g growingHideMobiles) Tree() *dingbook.Tree { return g.tree.Tree() }
-
 // GovernedSummary is the bundle part of export and convert --json.
 type GovernedSummary struct {
 	ExportID      string                `json:"export_id"`
@@ -145,10 +106,10 @@ type GovernedSummary struct {
 	Decision      *govern.Decision      `json:"decision,omitempty"`
 }
 
-func governedSummary(res *govern.Result, hidden int) GovernedSummary {
+func governedSummary(res *govern.Result, exp *export.Result) GovernedSummary {
 	s := GovernedSummary{ExportID: res.ExportID, Bundle: res.BundlePath, BundleSHA256: res.BundleSHA256,
 		Expires: res.Expires.UTC().Format("2006-01-02T15:04:05Z"), AuditSeq: res.AuditSeq, Files: res.Files,
-		HiddenMobiles: hidden, Decision: res.Decision}
+		HiddenMobiles: exp.LeftOut.HiddenMobiles, Decision: res.Decision}
 	if res.Manifest != nil {
 		s.Seal = res.Manifest.Seal
 	}
@@ -156,15 +117,15 @@ func governedSummary(res *govern.Result, hidden int) GovernedSummary {
 }
 
 // printGoverned tells people on stderr what was sealed where.
-func printGoverned(env *Env, res *govern.Result, exp *export.Result, hidden int) {
+func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	for _, f := range res.Files {
 		fmt.Fprintf(env.Stderr, "dingbook: sealed %s (%s, %d rows)\n", f.Name, f.Format, f.Rows)
 	}
 	if exp != nil {
 		fmt.Fprintf(env.Stderr, "dingbook: %s\n", exp)
 	}
-	if hidden > 0 {
-		fmt.Fprintf(env.Stderr, "dingbook: left out %d mobile(s) their owners hid in DingTalk (the policy must allow --include-hidden-mobiles)\n", hidden)
+	if exp != nil && exp.LeftOut.HiddenMobiles > 0 {
+		fmt.Fprintln(env.Stderr, "dingbook: hint: hidden mobiles are written only where the policy allows --include-hidden-mobiles, with --justify")
 	}
 	if res.Passphrase == "" {
 		fmt.Fprintf(env.Stderr, "dingbook: bundle %s\n", res.BundlePath)
