@@ -34,8 +34,10 @@
 package xlsx
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode/utf8"
 
@@ -437,10 +439,55 @@ func (w *Writer) Close() error {
 			return w.wrap(err)
 		}
 	}
-	if err := w.f.Write(w.out); err != nil {
+	// excelize would build the whole zip in a bytes.Buffer before copying
+	// it out (hundreds of MB for a million rows); its ZipWriter hook lets
+	// the archive stream straight into out instead.
+	zw := &streamZip{Writer: zip.NewWriter(w.out)}
+	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zw })
+	buf, err := w.f.WriteToBuffer()
+	if err == nil && buf.Len() > 0 {
+		err = fmt.Errorf("excelize wrote %d bytes around the zip writer", buf.Len())
+	}
+	if err == nil {
+		err = zw.err
+	}
+	if err != nil {
 		return w.wrap(err)
 	}
 	return w.f.Close()
+}
+
+// streamZip is the archive/zip writer excelize uses by default, writing
+// to the output directly. It refuses an entry over 4 GiB: excelize marks
+// such entries zip64 by patching their local headers in its buffer, which
+// a streamed archive cannot do.
+type streamZip struct {
+	*zip.Writer
+	err error
+}
+
+func (z *streamZip) Create(name string) (io.Writer, error) {
+	fw, err := z.Writer.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	return &entryWriter{z: z, w: fw, name: name}, nil
+}
+
+type entryWriter struct {
+	z    *streamZip
+	w    io.Writer
+	n    int64
+	name string
+}
+
+func (e *entryWriter) Write(b []byte) (int, error) {
+	e.n += int64(len(b))
+	if e.n > math.MaxUint32 {
+		e.z.err = dingbook.Errorf(dingbook.EINVALID, "%s is larger than 4 GiB, more than this writer puts in one XLSX part", e.name).WithHint("export fewer fields (--fields) or write CSV")
+		return 0, e.z.err
+	}
+	return e.w.Write(b)
 }
 
 // Abort discards the workbook without writing it and removes temporary
