@@ -29,20 +29,45 @@ type Directory interface {
 	// Departments returns every department.
 	Departments() []Department
 	// EachPerson calls fn for every person in a stable order, stopping at
-	// the first error.
+	// the first error. fn must not keep p or p.Depts after it returns (a
+	// Directory may reuse them for the next person); the strings and the
+	// Extension map stay valid.
 	EachPerson(ctx context.Context, fn func(*Person) error) error
+}
+
+// UserIDLister is a Directory that lists its people's userids without
+// reading the people: a stored snapshot reads them from an index. A pass
+// that must know every userid before it reaches the people (to tell
+// whether a person's manager exists) uses it instead of a second pass.
+type UserIDLister interface {
+	// EachUserID calls fn with the userid of every person (in any order;
+	// people imported without one give "").
+	EachUserID(ctx context.Context, fn func(string) error) error
 }
 
 // OrgDirectory adapts an in-memory Org to Directory.
 type OrgDirectory struct{ Org *Org }
 
-var _ Directory = OrgDirectory{}
+var (
+	_ Directory    = OrgDirectory{}
+	_ UserIDLister = OrgDirectory{}
+)
 
 // Info implements Directory.
 func (d OrgDirectory) Info() (string, string) { return d.Org.Name, d.Org.CorpID }
 
 // Departments implements Directory.
 func (d OrgDirectory) Departments() []Department { return d.Org.Depts }
+
+// EachUserID implements UserIDLister.
+func (d OrgDirectory) EachUserID(ctx context.Context, fn func(string) error) error {
+	for i := range d.Org.People {
+		if err := fn(d.Org.People[i].UserID); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
 
 // EachPerson implements Directory.
 func (d OrgDirectory) EachPerson(ctx context.Context, fn func(*Person) error) error {

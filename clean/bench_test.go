@@ -17,6 +17,7 @@ import (
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
 )
 
 // benchUsers is the org size of BenchmarkExportXLSX: DINGBOOK_BENCH_USERS,
@@ -149,6 +150,23 @@ func newStreamDir(n int) streamDir {
 func (d streamDir) Info() (string, string)             { return d.tmpl.Name, d.tmpl.CorpID }
 func (d streamDir) Departments() []dingbook.Department { return d.tmpl.Depts }
 
+// EachUserID lists the userids EachPerson will hand out, as a stored
+// snapshot lists them from its index (dingbook.UserIDLister), so that a
+// quality export analyses in its own pass.
+func (d streamDir) EachUserID(ctx context.Context, fn func(string) error) error {
+	T := len(d.tmpl.People)
+	for i := 0; i < d.n; i++ {
+		id := d.tmpl.People[i%T].UserID
+		if k := i / T; k > 0 {
+			id += "-" + strconv.Itoa(k)
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
 func (d streamDir) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
 	T := len(d.tmpl.People)
 	for i := 0; i < d.n; i++ {
@@ -260,4 +278,84 @@ func BenchmarkAnalyzeStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/person")
 	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N)/float64(n), "cpu-ns/person")
+}
+
+// benchSnapshot opens the stored snapshot of the snapshot benchmark: a
+// generated org of DINGBOOK_BENCH_USERS people (seed 1) saved in a state
+// database under DINGBOOK_BENCH_DB, made on first use and reused by the
+// following processes (scripts/bench-clean.sh passes one directory).
+func benchSnapshot(b *testing.B, n int) *store.SnapshotDirectory {
+	ctx := context.Background()
+	dir := os.Getenv("DINGBOOK_BENCH_DB")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	id, err := db.LatestSnapshotID(ctx)
+	if err != nil && !store.IsNoSnapshot(err) {
+		b.Fatal(err)
+	}
+	if err == nil {
+		d, err := db.Directory(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d.Len() == n {
+			return d
+		}
+	}
+	truth := gen.Generate(gen.Options{Users: n, Seed: 1})
+	s := &dingbook.Snapshot{Source: "bench", TakenAt: time.Now(), Org: truth.Org}
+	if err := db.SaveSnapshot(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	d, err := db.Directory(ctx, s.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return d
+}
+
+// BenchmarkExportXLSXSnapshot is the export as 'dingbook export' runs it:
+// from a stored snapshot (SQLite, people as JSON), without ("plain") and
+// with ("clean") the quality report. Run each variant in its own process
+// (scripts/bench-clean.sh).
+func BenchmarkExportXLSXSnapshot(b *testing.B) {
+	for _, variant := range []string{"plain", "clean"} {
+		b.Run(variant, func(b *testing.B) {
+			n := benchUsers(b)
+			d := benchSnapshot(b, n)
+			ctx := context.Background()
+			fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+			if err != nil {
+				b.Fatal(err)
+			}
+			resetPeakRSS(b)
+			b.ResetTimer()
+			var total, cpu time.Duration
+			for i := 0; i < b.N; i++ {
+				cpu0 := cpuTime(b)
+				start := time.Now()
+				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Fields: fields, Headers: "zh", IncludeInactive: true, BaseName: "bench"}
+				opts.XLSX.TmpDir = b.TempDir()
+				opts.Quality, opts.QualitySize = variant == "clean", d.Len()
+				res, err := export.Run(ctx, d, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += time.Since(start)
+				cpu += cpuTime(b) - cpu0
+				if res.Rows != n {
+					b.Fatalf("exported %d rows, want %d", res.Rows, n)
+				}
+			}
+			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
+			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
+		})
+	}
 }

@@ -78,21 +78,12 @@ type XLSX struct {
 }
 
 // XLSXExtras returns the status column, the conditional-formatting rules
-// and the quality sheet for a workbook whose columns are fields (field
-// keys as in dingbook.Fields, in column order) followed by the status
-// column. lang is the header language (zh, en, id).
-//
-// Rules mark blank cells of the mobile, mobile_e164 (blank when the mobile
-// is missing or invalid), title and job_number columns, of email or
-// org_email when only one of them is exported (a blank one of two is not
-// a problem by itself), and status cells that read NeedsFilling.
+// and the quality sheet of r for a workbook whose columns are fields
+// (field keys as in dingbook.Fields, in column order) followed by the
+// status column. lang is the header language (zh, en, id). It is
+// XLSXColumn with Status answered from r, and r's sheet.
 func XLSXExtras(r *Report, lang string, fields []string) XLSX {
-	x := XLSX{
-		StatusHeader: pick(statusHeader, lang),
-		OK:           pick(statusOK, lang),
-		NeedsFilling: pick(statusFill, lang),
-		SheetName:    QualitySheet,
-	}
+	x := XLSXColumn(lang, fields)
 	var mu sync.Mutex
 	next := 0
 	x.Status = func(p *dingbook.Person) string {
@@ -103,6 +94,26 @@ func XLSXExtras(r *Report, lang string, fields []string) XLSX {
 			return x.NeedsFilling
 		}
 		return x.OK
+	}
+	x.SheetHeader, x.SheetRows = r.sheet(lang)
+	return x
+}
+
+// XLSXColumn returns what a cleaned workbook needs before any row is
+// written: the status column's header and texts and the conditional
+// formatting rules (Status and the sheet are left empty; see XLSXExtras
+// and Report.Sheet).
+//
+// Rules mark blank cells of the mobile, mobile_e164 (blank when the mobile
+// is missing or invalid), title and job_number columns, of email or
+// org_email when only one of them is exported (a blank one of two is not
+// a problem by itself), and status cells that read NeedsFilling.
+func XLSXColumn(lang string, fields []string) XLSX {
+	x := XLSX{
+		StatusHeader: pick(statusHeader, lang),
+		OK:           pick(statusOK, lang),
+		NeedsFilling: pick(statusFill, lang),
+		SheetName:    QualitySheet,
 	}
 	col := map[string]int{}
 	for i, f := range fields {
@@ -124,9 +135,11 @@ func XLSXExtras(r *Report, lang string, fields []string) XLSX {
 		x.Rules = append(x.Rules, xlsx.Rule{Col: co, Kind: "blank"})
 	}
 	x.Rules = append(x.Rules, xlsx.Rule{Col: len(fields), Kind: "equals", Value: x.NeedsFilling})
-	x.SheetHeader, x.SheetRows = r.sheet(lang)
 	return x
 }
+
+// Sheet returns the quality sheet's header and rows (see XLSX).
+func (r *Report) Sheet(lang string) (header []string, rows [][]string) { return r.sheet(lang) }
 
 // sheet renders the report's summary as rows: totals, one row per
 // problem, duplicate groups, and one row per department with its

@@ -540,19 +540,37 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		header = append(header, c.Header)
 	}
 	// The quality report: xlsx only, its status column right after the
-	// fields (where its highlighting rule expects it).
+	// fields (where its highlighting rule expects it). It is analysed in
+	// the same pass as the export (clean.Live) when the directory lists
+	// its userids up front; otherwise (a file read as it grows) by a pass
+	// of its own before the export.
 	xlsxHeader, xlsxOpts, sheets := header, opts.XLSX, opts.Sheets
-	var status func(*dingbook.Person) string
+	var (
+		status func(*dingbook.Person) string // from a finished report
+		live   *clean.Live
+		qx     clean.XLSX
+	)
+	_, growing := d.(GrowingDirectory)
 	if opts.Quality && seenFmt["xlsx"] {
-		rep, err := clean.Analyze(ctx, d, clean.Options{Region: opts.Region, SizeHint: opts.QualitySize})
-		if err != nil {
-			return nil, err
+		copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize}
+		lister, ok := d.(dingbook.UserIDLister)
+		if ok && !growing {
+			if live, err = clean.NewLive(ctx, copts, lister.EachUserID); err != nil {
+				return nil, err
+			}
+			defer live.Close()
+			qx = clean.XLSXColumn(lang, fields)
+		} else {
+			rep, err := clean.Analyze(ctx, d, copts)
+			if err != nil {
+				return nil, err
+			}
+			qx = clean.XLSXExtras(rep, lang, fields)
+			status = qx.Status
+			sheets = append(slices.Clone(sheets), Sheet{Name: qx.SheetName, Header: qx.SheetHeader, Rows: qx.SheetRows})
 		}
-		x := clean.XLSXExtras(rep, lang, fields)
-		status = x.Status
-		xlsxHeader = slices.Insert(slices.Clone(header), len(fields), x.StatusHeader)
-		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), x.Rules...)
-		sheets = append(slices.Clone(sheets), Sheet{Name: x.SheetName, Header: x.SheetHeader, Rows: x.SheetRows})
+		xlsxHeader = slices.Insert(slices.Clone(header), len(fields), qx.StatusHeader)
+		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), qx.Rules...)
 	}
 
 	// Open outputs.
@@ -637,7 +655,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	total := map[int64]int{}
 	var anc []int64
 	var row, xrow []string
-	err = d.EachPerson(ctx, func(p *dingbook.Person) error {
+	// handle writes one person; st is their status cell ("" without the
+	// quality report).
+	handle := func(p *dingbook.Person, st string) error {
 		res.People++
 		// headcounts for the Departments sheet (everyone, deduplicated per subtree)
 		anc = anc[:0]
@@ -681,8 +701,8 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 				switch {
 				case o.csv != nil:
 					err = o.csv.Write(row)
-				case status != nil:
-					xrow = append(append(append(xrow[:0], row[:len(fields)]...), status(p)), row[len(fields):]...)
+				case st != "":
+					xrow = append(append(append(xrow[:0], row[:len(fields)]...), st), row[len(fields):]...)
 					err = o.xlsx.Write(xrow)
 				default:
 					err = o.xlsx.Write(row)
@@ -702,10 +722,45 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		}
 		row = row[:0]
 		return nil
-	})
+	}
+
+	switch {
+	case growing:
+		// The tree grows as the file is read: no reader goroutine.
+		err = d.EachPerson(ctx, func(p *dingbook.Person) error {
+			st := ""
+			if status != nil {
+				st = status(p)
+			}
+			return handle(p, st)
+		})
+	default:
+		pl := pipeline{each: func(c *chunk, i int) error {
+			p, st := &c.people[i], ""
+			switch {
+			case live != nil && c.q.Fill[i]:
+				st = qx.NeedsFilling
+			case live != nil:
+				st = qx.OK
+			case status != nil:
+				st = status(p)
+			}
+			return handle(p, st)
+		}}
+		if live != nil {
+			pl.prepare = func(c *chunk) { live.Prepare(c.people, &c.q) }
+			pl.after = func(c *chunk) { live.Commit(&c.q) }
+		}
+		err = pl.run(ctx, d)
+	}
 	if err != nil {
 		abort()
 		return nil, err
+	}
+	if live != nil {
+		rep := live.Report(d)
+		h, rows := rep.Sheet(lang)
+		sheets = append(slices.Clone(sheets), Sheet{Name: qx.SheetName, Header: h, Rows: rows})
 	}
 
 	for _, o := range outs {

@@ -366,7 +366,10 @@ type SnapshotDirectory struct {
 // Len returns the number of people in the snapshot.
 func (d *SnapshotDirectory) Len() int { return d.people }
 
-var _ dingbook.Directory = (*SnapshotDirectory)(nil)
+var (
+	_ dingbook.Directory    = (*SnapshotDirectory)(nil)
+	_ dingbook.UserIDLister = (*SnapshotDirectory)(nil)
+)
 
 // Directory opens snapshot id as a Directory.
 func (db *DB) Directory(ctx context.Context, id int64) (*SnapshotDirectory, error) {
@@ -405,6 +408,25 @@ func (d *SnapshotDirectory) Info() (string, string) { return d.name, d.corp }
 
 // Departments implements dingbook.Directory.
 func (d *SnapshotDirectory) Departments() []dingbook.Department { return d.depts }
+
+// EachUserID implements dingbook.UserIDLister from the userid index.
+func (d *SnapshotDirectory) EachUserID(ctx context.Context, fn func(string) error) error {
+	rows, err := d.db.QueryContext(ctx, `SELECT userid FROM snapshot_person WHERE snapshot_id = ?`, d.id)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
 
 // EachPerson implements dingbook.Directory.
 func (d *SnapshotDirectory) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {

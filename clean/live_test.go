@@ -1,0 +1,106 @@
+package clean
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+// liveReport runs a Live analysis over org in batches of size n, the way
+// an export does, and returns its report and each person's Fill flag.
+func liveReport(t *testing.T, org *dingbook.Org, n int) (*Report, []bool) {
+	t.Helper()
+	dir := dingbook.OrgDirectory{Org: org}
+	l, err := NewLive(context.Background(), Options{Region: "CN"}, dir.EachUserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fill []bool
+	for i := 0; i < len(org.People); i += n {
+		var b Batch
+		l.Prepare(org.People[i:min(i+n, len(org.People))], &b)
+		fill = append(fill, b.Fill...)
+		l.Commit(&b)
+	}
+	return l.Report(dir), fill
+}
+
+func reportJSON(t *testing.T, r *Report) string {
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestLiveMatchesAnalyze: an analysis fed batch by batch alongside a pass
+// gives the same report as Analyze, and its Fill flags are the statuses a
+// two-pass export writes (XLSXExtras.Status), for every person, including
+// those whose manager comes later in the stream or does not exist.
+func TestLiveMatchesAnalyze(t *testing.T) {
+	for _, c := range []struct {
+		users int
+		seed  int64
+		batch int
+	}{{500, 1, 1}, {2000, 3, 256}, {5000, 4, 7}} {
+		t.Run(fmt.Sprintf("users_%d_batch_%d", c.users, c.batch), func(t *testing.T) {
+			truth := gen.Generate(gen.Options{Users: c.users, Seed: c.seed})
+			org := &truth.Org
+			want, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, Options{Region: "CN"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, fill := liveReport(t, org, c.batch)
+			if a, b := reportJSON(t, want), reportJSON(t, got); a != b {
+				t.Fatalf("live report differs from Analyze:\nlive    %.600s\nanalyze %.600s", b, a)
+			}
+			x := XLSXExtras(want, "en", []string{"name"})
+			needs, mgr := 0, 0
+			for i := range org.People {
+				p := &org.People[i]
+				if w := x.Status(p) == x.NeedsFilling; w != fill[i] {
+					t.Fatalf("person %d (%s): live Fill %v, two-pass status says %v", i, p.UserID, fill[i], w)
+				}
+				if fill[i] {
+					needs++
+				}
+				if want.Problems(p).Has(dingbook.ProblemManagerNotFound) {
+					mgr++
+				}
+			}
+			if needs == 0 || needs == len(org.People) || mgr == 0 {
+				t.Fatalf("vacuous: %d of %d need filling, %d with a missing manager", needs, len(org.People), mgr)
+			}
+		})
+	}
+}
+
+func TestIDSet(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := []uint64{0, 1, 1 << 63}
+	for range 10_000 {
+		keys = append(keys, rng.Uint64())
+	}
+	s := newIDSet(append(keys, keys[:100]...)) // duplicates are fine
+	for _, k := range keys {
+		if !s.has(k) {
+			t.Fatalf("%x missing", k)
+		}
+	}
+	for range 10_000 {
+		if k := rng.Uint64(); s.has(k) {
+			t.Fatalf("%x found but never added", k)
+		}
+	}
+	if e := newIDSet(nil); e.has(0) || e.has(5) {
+		t.Error("the empty set has members")
+	}
+	if s := newIDSet([]uint64{7}); s.has(0) {
+		t.Error("0 found but never added")
+	}
+}

@@ -1,0 +1,177 @@
+package export_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/xuri/excelize/v2"
+)
+
+// reusingDir hands out one Person and one Depts buffer for everybody (as
+// the Directory contract allows), has no userid lister (so a quality
+// export analyses it in a pass of its own), and can fail or cancel after
+// a number of people.
+type reusingDir struct {
+	org      *dingbook.Org
+	failAt   int
+	cancelAt int
+	cancel   context.CancelFunc
+}
+
+var errSource = errors.New("source broke")
+
+func (d reusingDir) Info() (string, string)             { return d.org.Name, d.org.CorpID }
+func (d reusingDir) Departments() []dingbook.Department { return d.org.Depts }
+func (d reusingDir) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
+	var p dingbook.Person
+	buf := make([]dingbook.Membership, 0, 8)
+	for i, src := range d.org.People {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if i == d.failAt && d.failAt > 0 {
+			return errSource
+		}
+		if i == d.cancelAt && d.cancelAt > 0 {
+			d.cancel()
+		}
+		p = src
+		buf = append(buf[:0], src.Depts...)
+		p.Depts = buf
+		if err := fn(&p); err != nil {
+			return err
+		}
+		p.Name, buf[0].DeptID = "overwritten", -1 // a reused Person must not leak into rows already handed on
+	}
+	return nil
+}
+
+func sheetRows(t *testing.T, path string) map[string][][]string {
+	t.Helper()
+	x, err := excelize.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	out := map[string][][]string{}
+	for _, s := range x.GetSheetList() {
+		rows, err := x.GetRows(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[s] = rows
+	}
+	return out
+}
+
+// TestQualitySinglePassEqualsTwoPasses: the export that analyses as it
+// writes (the directory lists its userids) and the one that analyses in
+// a pass of its own first (it does not) write the same workbook: every
+// cell of every sheet, the status column included. The second directory
+// also reuses its Person between calls, which the pipeline must survive.
+func TestQualitySinglePassEqualsTwoPasses(t *testing.T) {
+	truth := gen.Generate(gen.Options{Users: 3000, Seed: 5})
+	org := &truth.Org
+	run := func(d dingbook.Directory) map[string][][]string {
+		res, err := export.Run(context.Background(), d, export.Options{
+			Dir: t.TempDir(), Formats: []string{"xlsx", "jsonl"}, Profile: "full", Headers: "en",
+			IncludeInactive: true, Quality: true, QualitySize: len(org.People)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Rows != len(org.People) {
+			t.Fatalf("%d rows, want %d", res.Rows, len(org.People))
+		}
+		return sheetRows(t, res.Files[0].Path)
+	}
+	single := run(dingbook.OrgDirectory{Org: org})
+	double := run(reusingDir{org: org})
+	if !reflect.DeepEqual(single, double) {
+		for s := range single {
+			if !reflect.DeepEqual(single[s], double[s]) {
+				for i := range single[s] {
+					if i >= len(double[s]) || !reflect.DeepEqual(single[s][i], double[s][i]) {
+						t.Fatalf("sheet %s row %d:\nsingle pass %q\ntwo passes  %q", s, i, single[s][i], double[s][min(i, len(double[s])-1)])
+					}
+				}
+			}
+		}
+		t.Fatal("workbooks differ")
+	}
+	main := single["通讯录"]
+	col := -1
+	for i, h := range main[0] {
+		if h == "Status" {
+			col = i
+		}
+	}
+	counts := map[string]int{}
+	for _, r := range main[1:] {
+		counts[r[col]]++
+	}
+	if counts["OK"] == 0 || counts["Needs filling"] == 0 || counts["OK"]+counts["Needs filling"] != len(org.People) {
+		t.Fatalf("status column %v", counts)
+	}
+	if len(single["Quality"]) < 10 {
+		t.Fatalf("Quality sheet has %d rows", len(single["Quality"]))
+	}
+}
+
+// TestPipelineStops: a source that fails, a cancelled export, and both
+// with the quality analysis on or off: Run returns the error, leaves no
+// file behind and no goroutine running.
+func TestPipelineStops(t *testing.T) {
+	truth := gen.Generate(gen.Options{Users: 3000, Seed: 6})
+	before := runtime.NumGoroutine()
+	for _, quality := range []bool{false, true} {
+		for _, c := range []string{"fail", "cancel"} {
+			ctx, cancel := context.WithCancel(context.Background())
+			d := reusingDir{org: &truth.Org, cancel: cancel}
+			var lister dingbook.Directory = d
+			if c == "fail" {
+				d.failAt = 1500
+				lister = listing{d}
+			} else {
+				d.cancelAt = 1500
+				lister = d
+			}
+			out := t.TempDir()
+			_, err := export.Run(ctx, lister, export.Options{Dir: out, Formats: []string{"xlsx", "csv"}, Profile: "contact", IncludeInactive: true, Quality: quality})
+			cancel()
+			want := errSource
+			if c == "cancel" {
+				want = context.Canceled
+			}
+			if !errors.Is(err, want) {
+				t.Errorf("quality=%v %s: err = %v, want %v", quality, c, err, want)
+			}
+			left, _ := filepath.Glob(filepath.Join(out, "*"))
+			if len(left) > 0 {
+				t.Errorf("quality=%v %s: files left behind: %v", quality, c, left)
+			}
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines running after the exports stopped, %d before", n, before)
+	}
+}
+
+// listing gives reusingDir a userid lister, so the quality analysis runs
+// in the export's own pass.
+type listing struct{ reusingDir }
+
+func (l listing) EachUserID(ctx context.Context, fn func(string) error) error {
+	return dingbook.OrgDirectory{Org: l.org}.EachUserID(ctx, fn)
+}
