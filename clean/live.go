@@ -3,6 +3,7 @@ package clean
 import (
 	"context"
 	"math/bits"
+	"runtime"
 
 	"github.com/dingbook/dingbook"
 )
@@ -98,6 +99,11 @@ func (l *Live) Report(dir dingbook.Directory) *Report {
 	r.Org, r.CorpID = dir.Info()
 	l.a, l.known = nil, idSet{}
 	l.Close()
+	if r.People >= bigOrg {
+		// As in Analyze: the tables are garbage now; one collection bases
+		// the next heap goal on what is left, not on them.
+		runtime.GC()
+	}
 	return r
 }
 

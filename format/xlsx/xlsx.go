@@ -42,6 +42,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/pflate"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -443,6 +444,9 @@ func (w *Writer) Close() error {
 	// it out (hundreds of MB for a million rows); its ZipWriter hook lets
 	// the archive stream straight into out instead.
 	zw := &streamZip{Writer: zip.NewWriter(w.out)}
+	// Compressing a big sheet on one core is about a third of an export:
+	// pflate spreads it over all of them (archive/zip's own level, 5).
+	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) { return pflate.NewWriter(out, 5) })
 	w.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zw })
 	buf, err := w.f.WriteToBuffer()
 	if err == nil && buf.Len() > 0 {
