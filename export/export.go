@@ -128,8 +128,9 @@ type Options struct {
 	HideHiddenMobiles bool
 	// Quality adds the cleaner's report to the xlsx (only): a status
 	// column right after the fields (OK / needs filling), highlighting of
-	// blank or invalid cells, and a Quality sheet. It costs one more pass
-	// over the directory (clean.Analyze keeps only keys).
+	// blank or invalid cells, and a Quality sheet. The analysis runs in
+	// the export's own pass when the directory is a dingbook.UserIDLister
+	// (clean.Live), otherwise in a pass of its own first (clean.Analyze).
 	Quality bool
 	// QualitySize is the number of people in the directory when known, so
 	// the cleaner can size its tables (0 = unknown).

@@ -45,7 +45,7 @@ done
 echo "median s/export over $count run(s):"
 for b in "${benches[@]}"; do
 	for v in plain column clean; do
-		grep -E "^$b/$v-" "$out" | awk '{for (i = 2; i <= NF; i++) if ($i == "s/export") print $(i-1)}' | sort -n |
+		{ grep -E "^$b/$v-" "$out" || true; } | awk '{for (i = 2; i <= NF; i++) if ($i == "s/export") print $(i-1)}' | sort -n |
 			awk -v name="$b/$v" '{a[NR] = $1} END {if (NR) printf "  %-36s %s\n", name, a[int((NR + 1) / 2)]}'
 	done
 done
