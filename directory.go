@@ -45,6 +45,16 @@ type UserIDLister interface {
 	EachUserID(ctx context.Context, fn func(string) error) error
 }
 
+// MissingManagerLister is a Directory that knows which manager_userids
+// name nobody in it without reading its people: a stored snapshot
+// recorded them when it was saved. It spares a pass that checks managers
+// the listing of every userid (UserIDLister).
+type MissingManagerLister interface {
+	// MissingManagers returns every manager_userid that names nobody in
+	// the directory; ok is false when that is not known.
+	MissingManagers(ctx context.Context) (ids []string, ok bool, err error)
+}
+
 // OrgDirectory adapts an in-memory Org to Directory.
 type OrgDirectory struct{ Org *Org }
 

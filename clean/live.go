@@ -2,6 +2,7 @@ package clean
 
 import (
 	"context"
+	"hash/maphash"
 	"math/bits"
 	"runtime"
 
@@ -16,12 +17,12 @@ import (
 // Report then gives the same report as Analyze.
 //
 // A row's status depends on one thing the person alone does not show:
-// whether their manager exists. So NewLive first takes every userid of
-// the directory (a stored snapshot lists them from an index, far cheaper
-// than reading the people).
+// whether their manager exists. So NewLive takes that answer up front
+// (ListedUserIDs, from every userid of the directory; MissingManagers,
+// from a list the directory recorded).
 type Live struct {
 	a       *Analyzer
-	known   idSet  // userKey of every userid listed to NewLive
+	exists  func(userid string) bool
 	restore func() // undoes lowerGCPercent
 }
 
@@ -34,34 +35,54 @@ type Batch struct {
 	Fill []bool
 }
 
-// NewLive starts a live analysis. userIDs calls its function with every
-// userid of the directory (in any order; empty ones are skipped).
-func NewLive(ctx context.Context, opts Options, userIDs func(ctx context.Context, fn func(string) error) error) (*Live, error) {
+// NewLive starts a live analysis. managerExists reports whether a
+// manager_userid names somebody in the directory (compared exactly); it
+// is called from many goroutines at once.
+func NewLive(opts Options, managerExists func(userid string) bool) *Live {
 	a := NewAnalyzer(opts)
-	l := &Live{a: a}
-	var keys []uint64
+	l := &Live{a: a, exists: managerExists, restore: func() {}}
 	if opts.SizeHint > 0 {
-		keys = make([]uint64, 0, opts.SizeHint)
+		a.presize(opts.SizeHint)
 	}
-	err := userIDs(ctx, func(id string) error {
+	// As in Analyze: the tables are big and pointer-free, so a lower
+	// collector target keeps the heap near them instead of doubling it.
+	if opts.SizeHint >= bigOrg {
+		l.restore = lowerGCPercent()
+	}
+	return l
+}
+
+// ListedUserIDs returns the managerExists of NewLive for a directory
+// that lists its userids (each, e.g. dingbook.UserIDLister.EachUserID):
+// a set of their hashes (8 bytes a slot, half full at most).
+func ListedUserIDs(ctx context.Context, each func(ctx context.Context, fn func(string) error) error, sizeHint int) (func(string) bool, error) {
+	seed := maphash.MakeSeed()
+	keys := make([]uint64, 0, sizeHint)
+	err := each(ctx, func(id string) error {
 		if id != "" {
-			keys = append(keys, a.r.userKey(id))
+			keys = append(keys, maphash.String(seed, id))
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	l.known = newIDSet(keys)
-	n := max(opts.SizeHint, len(keys))
-	a.presize(n)
-	// As in Analyze: the tables are big and pointer-free, so a lower
-	// collector target keeps the heap near them instead of doubling it.
-	l.restore = func() {}
-	if n >= bigOrg {
-		l.restore = lowerGCPercent()
+	set := newIDSet(keys)
+	return func(id string) bool { return set.has(maphash.String(seed, id)) }, nil
+}
+
+// MissingManagers returns the managerExists of NewLive for a directory
+// that knows which manager_userids name nobody
+// (dingbook.MissingManagerLister).
+func MissingManagers(missing []string) func(string) bool {
+	set := make(map[string]struct{}, len(missing))
+	for _, id := range missing {
+		set[id] = struct{}{}
 	}
-	return l, nil
+	return func(id string) bool {
+		_, gone := set[id]
+		return !gone
+	}
 }
 
 // Prepare analyses people into b. It touches nothing shared and may run
@@ -77,7 +98,7 @@ func (l *Live) Prepare(people []dingbook.Person, b *Batch) {
 		pp := &b.prep[i]
 		r.prepare(&people[i], pp)
 		s := pp.set
-		if pp.manager != "" && !l.known.has(pp.mgrKey) {
+		if pp.manager != "" && !l.exists(pp.manager) {
 			s |= Bit(dingbook.ProblemManagerNotFound)
 		}
 		b.Fill[i] = s&FillProblems != 0
@@ -97,7 +118,7 @@ func (l *Live) Commit(b *Batch) {
 func (l *Live) Report(dir dingbook.Directory) *Report {
 	r := l.a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
-	l.a, l.known = nil, idSet{}
+	l.a, l.exists = nil, nil
 	l.Close()
 	if r.People >= bigOrg {
 		// As in Analyze: the tables are garbage now; one collection bases

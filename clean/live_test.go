@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/dingbook/dingbook"
@@ -13,13 +14,19 @@ import (
 
 // liveReport runs a Live analysis over org in batches of size n, the way
 // an export does, and returns its report and each person's Fill flag.
-func liveReport(t *testing.T, org *dingbook.Org, n int) (*Report, []bool) {
+// With missing, managers are checked against that list; otherwise
+// against the listed userids.
+func liveReport(t *testing.T, org *dingbook.Org, n int, missing []string) (*Report, []bool) {
 	t.Helper()
 	dir := dingbook.OrgDirectory{Org: org}
-	l, err := NewLive(context.Background(), Options{Region: "CN"}, dir.EachUserID)
-	if err != nil {
-		t.Fatal(err)
+	exists := MissingManagers(missing)
+	if missing == nil {
+		var err error
+		if exists, err = ListedUserIDs(context.Background(), dir.EachUserID, len(org.People)); err != nil {
+			t.Fatal(err)
+		}
 	}
+	l := NewLive(Options{Region: "CN", SizeHint: len(org.People)}, exists)
 	var fill []bool
 	for i := 0; i < len(org.People); i += n {
 		var b Batch
@@ -55,9 +62,17 @@ func TestLiveMatchesAnalyze(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, fill := liveReport(t, org, c.batch)
+			var missing []string
+			for id := range want.MissingManagers {
+				missing = append(missing, id)
+			}
+			got, fill := liveReport(t, org, c.batch, nil)
 			if a, b := reportJSON(t, want), reportJSON(t, got); a != b {
 				t.Fatalf("live report differs from Analyze:\nlive    %.600s\nanalyze %.600s", b, a)
+			}
+			got2, fill2 := liveReport(t, org, c.batch, missing)
+			if a, b := reportJSON(t, got), reportJSON(t, got2); a != b || !slices.Equal(fill, fill2) {
+				t.Fatal("managers checked against the missing list differ from the listed userids")
 			}
 			x := XLSXExtras(want, "en", []string{"name"})
 			needs, mgr := 0, 0

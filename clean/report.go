@@ -395,8 +395,11 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 	pp.userID = p.UserID
 	s, n := intrinsic(p, r.region)
 	pp.set = s
-	pp.manager = n.ManagerUserID
-	if pp.manager != "" {
+	// A manager is found when a person's userid equals manager_userid
+	// exactly (as DingTalk compares them); one that is blank once cleaned
+	// is no manager at all.
+	if n.ManagerUserID != "" {
+		pp.manager = p.ManagerUserID
 		pp.mgrKey = r.userKey(pp.manager)
 	}
 	if n.MobileValid {
@@ -995,7 +998,7 @@ func (r *Report) Problems(p *dingbook.Person) Set {
 	}
 	s, n := intrinsic(p, r.region)
 	if n.ManagerUserID != "" {
-		if _, ok := r.lookup(r.userKey(n.ManagerUserID)); !ok {
+		if _, ok := r.lookup(r.userKey(p.ManagerUserID)); !ok {
 			s |= Bit(dingbook.ProblemManagerNotFound)
 		}
 	}

@@ -554,11 +554,12 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	_, growing := d.(GrowingDirectory)
 	if opts.Quality && seenFmt["xlsx"] {
 		copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize}
-		lister, ok := d.(dingbook.UserIDLister)
-		if ok && !growing {
-			if live, err = clean.NewLive(ctx, copts, lister.EachUserID); err != nil {
-				return nil, err
-			}
+		exists, err := managerCheck(ctx, d, opts.QualitySize)
+		if err != nil {
+			return nil, err
+		}
+		if exists != nil && !growing {
+			live = clean.NewLive(copts, exists)
 			defer live.Close()
 			qx = clean.XLSXColumn(lang, fields)
 		} else {
@@ -799,6 +800,25 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))})
 	}
 	return res, nil
+}
+
+// managerCheck returns how a quality export in one pass tells whether a
+// manager exists: from the missing managers the directory recorded, or
+// from all its userids; nil when the directory can say neither.
+func managerCheck(ctx context.Context, d dingbook.Directory, size int) (func(string) bool, error) {
+	if m, ok := d.(dingbook.MissingManagerLister); ok {
+		ids, known, err := m.MissingManagers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if known {
+			return clean.MissingManagers(ids), nil
+		}
+	}
+	if l, ok := d.(dingbook.UserIDLister); ok {
+		return clean.ListedUserIDs(ctx, l.EachUserID, size)
+	}
+	return nil, nil
 }
 
 // DeptSheet names the xlsx sheet with the department tree.

@@ -12,6 +12,7 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -94,6 +95,31 @@ func TestQualitySinglePassEqualsTwoPasses(t *testing.T) {
 	}
 	single := run(dingbook.OrgDirectory{Org: org})
 	double := run(reusingDir{org: org})
+	// A stored snapshot: managers checked against the list recorded when
+	// it was saved, and (as for a snapshot saved before that list
+	// existed) against its listed userids.
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	snap := &dingbook.Snapshot{Source: "test", TakenAt: time.Now(), Org: *org}
+	if err := db.SaveSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	sd, err := db.Directory(ctx, snap.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded := run(sd)
+	if _, err := db.ExecContext(ctx, `UPDATE snapshot SET missing_managers = NULL WHERE id = ?`, snap.ID); err != nil {
+		t.Fatal(err)
+	}
+	listed := run(sd)
+	if !reflect.DeepEqual(single, recorded) || !reflect.DeepEqual(single, listed) {
+		t.Fatal("a stored snapshot's workbook differs from the in-memory org's")
+	}
 	if !reflect.DeepEqual(single, double) {
 		for s := range single {
 			if !reflect.DeepEqual(single[s], double[s]) {

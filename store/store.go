@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	fastjson "github.com/segmentio/encoding/json"
 	_ "modernc.org/sqlite"
 )
 
@@ -174,8 +175,9 @@ func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
 		receipt, _ = json.Marshal(s.Receipt)
 		complete = s.Receipt.Complete
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt) VALUES (?,?,?,?,?,?,?,?)`,
-		s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt))
+	missing, _ := json.Marshal(missingManagers(&s.Org))
+	res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt, missing_managers) VALUES (?,?,?,?,?,?,?,?,?)`,
+		s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt), string(missing))
 	if err != nil {
 		return err
 	}
@@ -214,6 +216,27 @@ func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
 	}
 	s.ID = id
 	return nil
+}
+
+// missingManagers lists, sorted, the manager_userids in org that name
+// nobody in it.
+func missingManagers(org *dingbook.Org) []string {
+	ids := make(map[string]struct{}, len(org.People))
+	for i := range org.People {
+		ids[org.People[i].UserID] = struct{}{}
+	}
+	seen := map[string]bool{}
+	out := []string{}
+	for i := range org.People {
+		m := org.People[i].ManagerUserID
+		if _, ok := ids[m]; m == "" || ok || seen[m] {
+			continue
+		}
+		seen[m] = true
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func nullBytes(b []byte) any {
@@ -326,12 +349,12 @@ func (db *DB) EachPerson(ctx context.Context, id int64, fn func(*dingbook.Person
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var b []byte
+		var b sql.RawBytes // valid until Next; the decoder copies what it keeps
 		if err := rows.Scan(&b); err != nil {
 			return err
 		}
 		var p dingbook.Person
-		if err := json.Unmarshal(b, &p); err != nil {
+		if err := fastjson.Unmarshal(b, &p); err != nil {
 			return fmt.Errorf("snapshot %d person: %w", id, err)
 		}
 		if err := fn(&p); err != nil {
@@ -367,8 +390,9 @@ type SnapshotDirectory struct {
 func (d *SnapshotDirectory) Len() int { return d.people }
 
 var (
-	_ dingbook.Directory    = (*SnapshotDirectory)(nil)
-	_ dingbook.UserIDLister = (*SnapshotDirectory)(nil)
+	_ dingbook.Directory            = (*SnapshotDirectory)(nil)
+	_ dingbook.UserIDLister         = (*SnapshotDirectory)(nil)
+	_ dingbook.MissingManagerLister = (*SnapshotDirectory)(nil)
 )
 
 // Directory opens snapshot id as a Directory.
@@ -408,6 +432,24 @@ func (d *SnapshotDirectory) Info() (string, string) { return d.name, d.corp }
 
 // Departments implements dingbook.Directory.
 func (d *SnapshotDirectory) Departments() []dingbook.Department { return d.depts }
+
+// MissingManagers implements dingbook.MissingManagerLister with the list
+// recorded when the snapshot was saved; ok is false for a snapshot saved
+// before dingbook recorded it.
+func (d *SnapshotDirectory) MissingManagers(ctx context.Context) ([]string, bool, error) {
+	var s sql.NullString
+	if err := d.db.QueryRowContext(ctx, `SELECT missing_managers FROM snapshot WHERE id = ?`, d.id).Scan(&s); err != nil {
+		return nil, false, err
+	}
+	if !s.Valid {
+		return nil, false, nil
+	}
+	var ids []string
+	if err := json.Unmarshal([]byte(s.String), &ids); err != nil {
+		return nil, false, fmt.Errorf("snapshot %d: missing_managers: %w", d.id, err)
+	}
+	return ids, true, nil
+}
 
 // EachUserID implements dingbook.UserIDLister from the userid index.
 func (d *SnapshotDirectory) EachUserID(ctx context.Context, fn func(string) error) error {
