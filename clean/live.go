@@ -47,10 +47,17 @@ func NewLive(opts Options, managerExists func(userid string) bool) *Live {
 	// As in Analyze: the tables are big and pointer-free, so a lower
 	// collector target keeps the heap near them instead of doubling it.
 	if opts.SizeHint >= bigOrg {
-		l.restore = lowerGCPercent()
+		l.restore = lowerGCPercent(liveGCPercent)
 	}
 	return l
 }
+
+// liveGCPercent is GOGC during a Live analysis of a big org. Lower than
+// the default, so the heap does not grow to twice the tables; higher than
+// Analyze's gcPercent, because the pass it rides along with (decoding a
+// snapshot, writing a workbook) makes garbage fast, and at 25 the
+// collector would run every few megabytes of it.
+const liveGCPercent = 50
 
 // ListedUserIDs returns the managerExists of NewLive for a directory
 // that lists its userids (each, e.g. dingbook.UserIDLister.EachUserID):

@@ -837,7 +837,7 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 		a.presize(opts.SizeHint)
 	}
 	if cap(a.r.ordKeys) >= bigOrg {
-		defer lowerGCPercent()()
+		defer lowerGCPercent(gcPercent)()
 	}
 	var err error
 	if workers := runtime.GOMAXPROCS(0); workers > 1 {
@@ -893,9 +893,9 @@ const gcPercent = 25
 // lowerGCPercent lowers the collector's target to gcPercent, unless it is
 // already lower or collection is off, and returns the function that
 // restores it. The setting is process-wide, for the analysis's duration.
-func lowerGCPercent() func() {
-	old := debug.SetGCPercent(gcPercent)
-	if old < 0 || old <= gcPercent {
+func lowerGCPercent(pct int) func() {
+	old := debug.SetGCPercent(pct)
+	if old < 0 || old <= pct {
 		debug.SetGCPercent(old)
 		return func() {}
 	}
