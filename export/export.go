@@ -558,7 +558,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		if err != nil {
 			return nil, err
 		}
-		if exists != nil && !growing {
+		if exists != nil {
 			live = clean.NewLive(copts, exists)
 			defer live.Close()
 			qx = clean.XLSXColumn(lang, fields)
@@ -726,33 +726,27 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return nil
 	}
 
-	switch {
-	case growing:
-		// The tree grows as the file is read: no reader goroutine.
-		err = d.EachPerson(ctx, func(p *dingbook.Person) error {
-			st := ""
-			if status != nil {
-				st = status(p)
-			}
-			return handle(p, st)
-		})
-	default:
-		pl := pipeline{each: func(c *chunk, i int) error {
-			p, st := &c.people[i], ""
-			switch {
-			case live != nil && c.q.Fill[i]:
-				st = qx.NeedsFilling
-			case live != nil:
-				st = qx.OK
-			case status != nil:
-				st = status(p)
-			}
-			return handle(p, st)
-		}}
-		if live != nil {
-			pl.prepare = func(c *chunk) { live.Prepare(c.people, &c.q) }
-			pl.after = func(c *chunk) { live.Commit(&c.q) }
+	pl := pipeline{each: func(c *chunk, i int) error {
+		p, st := &c.people[i], ""
+		switch {
+		case live != nil && c.q.Fill[i]:
+			st = qx.NeedsFilling
+		case live != nil:
+			st = qx.OK
+		case status != nil:
+			st = status(p)
 		}
+		return handle(p, st)
+	}}
+	if live != nil {
+		pl.prepare = func(c *chunk) { live.Prepare(c.people, &c.q) }
+		pl.after = func(c *chunk) { live.Commit(&c.q) }
+	}
+	if growing {
+		// The tree grows as the file is read: no reader goroutine.
+		err = pl.runSync(ctx, d)
+		depts = d.Departments()
+	} else {
 		err = pl.run(ctx, d)
 	}
 	if err != nil {

@@ -2,8 +2,7 @@ package export
 
 import (
 	"context"
-	"runtime"
-	"sync"
+	"sync/atomic"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
@@ -20,33 +19,75 @@ type chunk struct {
 	depts  []dingbook.Membership
 	q      clean.Batch
 	ready  chan struct{} // closed once prepared (when there is a prepare stage)
+	refs   atomic.Int32  // goroutines still using the chunk; the last recycles it
 }
 
 // pipeline is how a pass reads the directory:
 //
-//	reader ─▶ prepare workers (optional) ─▶ each, in order ─▶ after, in order
+//	reader ─▶ worker: prepare, then after (optional) ─▶ each, in order
 //
 // The reader (the directory's own decoding: JSON for a stored snapshot)
-// runs on its own goroutine, so it overlaps with the writers; prepare
-// runs on up to GOMAXPROCS workers; each runs on the calling goroutine
-// for every person in directory order; after runs on one more goroutine,
-// in order, once a chunk is written.
+// runs on its own goroutine, so it overlaps with the writers. The worker
+// prepares each chunk (the quality analysis: normalise, check, hash),
+// releases it to each, and then runs after on it (the analysis's
+// in-order commit), one chunk after another. each runs on the calling
+// goroutine for every person in directory order: it is the critical path
+// (the XLSX writer), so the rest is kept to two goroutines beside it.
 type pipeline struct {
 	prepare func(*chunk)            // may be nil
 	each    func(*chunk, int) error // person i of the chunk
-	after   func(*chunk)            // may be nil
+	after   func(*chunk)            // with prepare only; may be nil
+}
+
+// runSync is run on the calling goroutine alone, for a directory whose
+// department tree grows as it is read (each reads the tree): people are
+// gathered into chunks and each chunk is prepared, written and handed to
+// after before the next person is read.
+func (pl pipeline) runSync(ctx context.Context, d dingbook.Directory) error {
+	c := &chunk{people: make([]dingbook.Person, 0, chunkSize)}
+	flush := func() error {
+		if pl.prepare != nil {
+			pl.prepare(c)
+		}
+		for i := range c.people {
+			if err := pl.each(c, i); err != nil {
+				return err
+			}
+		}
+		if pl.after != nil {
+			pl.after(c)
+		}
+		c.people, c.depts = c.people[:0], c.depts[:0]
+		return nil
+	}
+	err := d.EachPerson(ctx, func(p *dingbook.Person) error {
+		c.add(p)
+		if len(c.people) == chunkSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(c.people) > 0 {
+		err = flush()
+	}
+	return err
+}
+
+// add copies p, with its memberships, into the chunk.
+func (c *chunk) add(p *dingbook.Person) {
+	c.people = append(c.people, *p)
+	cp := &c.people[len(c.people)-1]
+	start := len(c.depts)
+	c.depts = append(c.depts, p.Depts...)
+	cp.Depts = c.depts[start:len(c.depts):len(c.depts)]
 }
 
 func (pl pipeline) run(ctx context.Context, d dingbook.Directory) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	workers := 0
-	if pl.prepare != nil {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	order := make(chan *chunk, 4+2*workers)
-	work := make(chan *chunk, 4+2*workers)
-	free := make(chan *chunk, 8+4*workers)
+	order := make(chan *chunk, 8)
+	work := make(chan *chunk, 8)
+	free := make(chan *chunk, 24)
 	newChunk := func() *chunk {
 		var c *chunk
 		select {
@@ -57,26 +98,36 @@ func (pl pipeline) run(ctx context.Context, d dingbook.Directory) error {
 		}
 		if pl.prepare != nil {
 			c.ready = make(chan struct{})
+			c.refs.Store(2) // the worker and each
+		} else {
+			c.refs.Store(1)
 		}
 		return c
 	}
-	recycle := func(c *chunk) {
-		select {
-		case free <- c:
-		default:
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			select {
+			case free <- c:
+			default:
+			}
 		}
 	}
 
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
+	workerDone := make(chan struct{})
+	if pl.prepare != nil {
 		go func() {
-			defer wg.Done()
+			defer close(workerDone)
 			for c := range work {
 				pl.prepare(c)
 				close(c.ready)
+				if pl.after != nil {
+					pl.after(c)
+				}
+				release(c)
 			}
 		}()
+	} else {
+		close(workerDone)
 	}
 
 	var readErr error
@@ -103,11 +154,7 @@ func (pl pipeline) run(ctx context.Context, d dingbook.Directory) error {
 			return nil
 		}
 		readErr = d.EachPerson(ctx, func(p *dingbook.Person) error {
-			cur.people = append(cur.people, *p)
-			cp := &cur.people[len(cur.people)-1]
-			start := len(cur.depts)
-			cur.depts = append(cur.depts, p.Depts...)
-			cp.Depts = cur.depts[start:len(cur.depts):len(cur.depts)]
+			cur.add(p)
 			if len(cur.people) == chunkSize {
 				return send()
 			}
@@ -117,21 +164,6 @@ func (pl pipeline) run(ctx context.Context, d dingbook.Directory) error {
 			readErr = send()
 		}
 	}()
-
-	var committed chan *chunk
-	afterDone := make(chan struct{})
-	if pl.after != nil {
-		committed = make(chan *chunk, 4)
-		go func() {
-			defer close(afterDone)
-			for c := range committed {
-				pl.after(c)
-				recycle(c)
-			}
-		}()
-	} else {
-		close(afterDone)
-	}
 
 	var err error
 	for c := range order {
@@ -147,21 +179,12 @@ func (pl pipeline) run(ctx context.Context, d dingbook.Directory) error {
 				break
 			}
 		}
-		if err != nil {
-			continue
-		}
-		if committed != nil {
-			committed <- c
-		} else {
-			recycle(c)
+		if err == nil {
+			release(c)
 		}
 	}
-	if committed != nil {
-		close(committed)
-	}
-	<-afterDone
-	wg.Wait()
 	<-readDone
+	<-workerDone
 	if err != nil {
 		return err
 	}

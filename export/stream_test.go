@@ -3,6 +3,7 @@ package export_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
 	"github.com/xuri/excelize/v2"
@@ -200,4 +202,54 @@ type listing struct{ reusingDir }
 
 func (l listing) EachUserID(ctx context.Context, fn func(string) error) error {
 	return dingbook.OrgDirectory{Org: l.org}.EachUserID(ctx, fn)
+}
+
+// TestMemberFileStreamed: a member file exported as xlsx (with the
+// quality report) and csv while it streams (console.Stream, whose tree
+// grows as rows arrive) gives the same files as from the file read whole.
+func TestMemberFileStreamed(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 1500, Seed: 8})
+	src := t.TempDir()
+	res, err := export.Run(ctx, dingbook.OrgDirectory{Org: &truth.Org}, export.Options{
+		Dir: src, Formats: []string{"csv"}, Profile: "full", IncludeInactive: true, BaseName: "members"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := res.Files[0].Path
+	co := console.Options{Company: truth.Org.Name}
+	run := func(d dingbook.Directory) (map[string][][]string, []byte) {
+		r, err := export.Run(ctx, d, export.Options{Dir: t.TempDir(), Formats: []string{"xlsx", "csv"}, Profile: "contact",
+			IncludeInactive: true, Quality: true, Headers: "id"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		csv, err := os.ReadFile(r.Files[1].Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sheetRows(t, r.Files[0].Path), csv
+	}
+	org, _, err := console.ReadFile(path, co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wholeX, wholeC := run(dingbook.OrgDirectory{Org: org})
+	st, err := console.Open(path, co)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	streamX, streamC := run(st)
+	if string(wholeC) != string(streamC) {
+		t.Error("csv differs between the streamed and the whole file")
+	}
+	if len(wholeX["Departments"]) < 10 || len(wholeX["Quality"]) < 10 || len(wholeX["通讯录"]) != len(truth.Org.People)+1 {
+		t.Fatalf("vacuous: sheets of %d, %d and %d rows", len(wholeX["Departments"]), len(wholeX["Quality"]), len(wholeX["通讯录"]))
+	}
+	for name, rows := range wholeX {
+		if !reflect.DeepEqual(rows, streamX[name]) {
+			t.Errorf("sheet %s differs between the streamed and the whole file", name)
+		}
+	}
 }

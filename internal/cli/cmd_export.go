@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -99,20 +100,24 @@ func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org,
 }
 
 // memberDirectory opens an admin-console member file as the source of an
-// export. A vCard-only export without --dept streams it (console.Stream):
-// the file is read once, in step with the writing, never held whole; the
-// fields of profile "full" then come from the header (every custom column).
-// Other exports read it whole, since their rows carry managers resolved by
-// name and --dept needs the whole tree. After export.Run, call done with
-// whether it succeeded: it tells people what the reader skipped or guessed
-// and closes the file.
+// export. Without --dept, and unless manager_userid is among the fields,
+// it streams the file (console.Stream): read once, in step with the
+// writing, never held whole; the fields of profile "full" then come from
+// the header (every custom column). A streamed read resolves a manager
+// only to someone in the same or an earlier row, and --dept needs the
+// whole tree, so those exports read the file whole. After export.Run,
+// call done with whether it succeeded: it tells people what the reader
+// skipped or guessed and closes the file.
 func memberDirectory(env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
-	if len(opts.Formats) != 1 || opts.Formats[0] != "vcf" || len(opts.Depts) > 0 {
+	whole := func() (dingbook.Directory, func(ok bool), error) {
 		org, err := readMemberFile(env, path, co)
 		if err != nil {
 			return nil, nil, err
 		}
 		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
+	}
+	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
+		return whole()
 	}
 	st, err := console.Open(path, co)
 	if err != nil {
@@ -123,6 +128,10 @@ func memberDirectory(env *Env, path string, co console.Options, opts *export.Opt
 		if err != nil {
 			st.Close()
 			return nil, nil, err
+		}
+		if slices.Contains(fields, "manager_userid") {
+			st.Close()
+			return whole()
 		}
 		opts.Fields, opts.Profile = fields, ""
 	}

@@ -147,6 +147,12 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
+// MissingManagers implements dingbook.MissingManagerLister: there are
+// none. A streamed read sets a manager only when it is the userid of
+// someone in the same or an earlier row (see Stream), so no manager it
+// hands over names nobody, and a quality export needs no second pass.
+func (s *Stream) MissingManagers(context.Context) ([]string, bool, error) { return nil, true, nil }
+
 // errStreamUsed is returned by a second EachPerson.
 var errStreamUsed = errors.New("the member file was already read (a Stream is read once)")
 
