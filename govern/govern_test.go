@@ -118,7 +118,7 @@ func TestRunZipBundle(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("bundle mode %v %v", st.Mode(), err)
 	}
-	if d := res.Expires.Sub(time.Now()); d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour+time.Minute {
+	if d := time.Until(res.Expires); d < 7*24*time.Hour-time.Minute || d > 7*24*time.Hour+time.Minute {
 		t.Fatalf("expiry %v", res.Expires)
 	}
 	list, _ := exec.Command(sz, "l", "-slt", "-p"+res.Passphrase, res.BundlePath).CombinedOutput()
