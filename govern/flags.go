@@ -52,7 +52,7 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 	}
 	fs.StringVar(&f.Keep, "keep", "", "how long the bundle may be kept, e.g. 30d, 72h, 2w (default and maximum: the policy's)")
 	fs.StringVar(&f.Encrypt, "encrypt", "zip", "bundle encryption: zip (AES-256, opens in 7-Zip), age, or none (only if the policy allows)")
-	fs.Var(&f.AgeRecipients, "age-recipient", "age public key (age1…) to encrypt to; repeatable; implies --encrypt age")
+	fs.Var(&f.AgeRecipients, "age-recipient", "age public key (age1…) or SSH public key (ssh-ed25519 …, ssh-rsa …) to encrypt to; repeatable; implies --encrypt age")
 	fs.StringVar(&f.PassphraseFile, "passphrase-file", "", "read the bundle passphrase from this file (else $"+PassphraseEnv+", else one is generated and shown once)")
 	fs.BoolVar(&f.AskPassphrase, "ask-passphrase", false, "prompt for the bundle passphrase (stdin must be a terminal)")
 	fs.BoolVar(&f.IncludeHiddenMobiles, "include-hidden-mobiles", false, "include mobiles people hid in DingTalk (needs policy allow_hidden_mobiles and --justify)")

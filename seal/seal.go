@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/seal/aeszip"
 )
@@ -106,21 +107,34 @@ func ValidatePassphrase(pw, source string) error {
 	return nil
 }
 
-// ParseRecipients parses age recipients (age1…, age1pq1…). SSH keys are
-// not supported: filippo.io/age/agessh needs a module go.sum does not list.
+// ParseRecipients parses age recipients: age public keys (age1…,
+// age1pq1…) and SSH public keys (ssh-ed25519 and ssh-rsa, as in
+// ~/.ssh/id_ed25519.pub or authorized_keys; a comment after the key is
+// ignored), which age decrypts with the matching private key (age -d -i
+// ~/.ssh/id_ed25519).
 func ParseRecipients(recips []string) ([]age.Recipient, error) {
 	var out []age.Recipient
 	for i, s := range recips {
 		s = strings.TrimSpace(s)
-		rs, err := age.ParseRecipients(strings.NewReader(s))
-		if err == nil && len(rs) != 1 {
-			err = fmt.Errorf("expected one recipient, found %d", len(rs))
+		var r age.Recipient
+		var err error
+		if strings.HasPrefix(s, "ssh-") {
+			r, err = agessh.ParseRecipient(s)
+		} else {
+			var rs []age.Recipient
+			rs, err = age.ParseRecipients(strings.NewReader(s))
+			if err == nil && len(rs) != 1 {
+				err = fmt.Errorf("expected one recipient, found %d", len(rs))
+			}
+			if err == nil {
+				r = rs[0]
+			}
 		}
 		if err != nil {
 			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("age recipient %d (%.12s…) is not valid", i+1, s),
-				Hint: "give an age public key (age1…, from age-keygen -y)", Err: err}
+				Hint: "give an age public key (age1…, from age-keygen -y) or an SSH public key (ssh-ed25519 … or ssh-rsa …, the line of a .pub file)", Err: err}
 		}
-		out = append(out, rs[0])
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -3,6 +3,11 @@ package seal
 import (
 	"archive/tar"
 	"bytes"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/pem"
 	"io"
 	"os"
 	"os/exec"
@@ -11,6 +16,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
 )
 
 func writeEntries(t *testing.T, dir string) ([]Entry, map[string][]byte) {
@@ -207,5 +213,76 @@ func TestAgeCLIPassphrase(t *testing.T) {
 	sameFiles(t, untar(t, tf), want)
 	if err := exec.Command("/usr/bin/python3", "testdata/age_pty.py", "not-"+pw, bundle, filepath.Join(dir, "c.tar")).Run(); err == nil {
 		t.Fatal("age -d accepted a wrong passphrase")
+	}
+}
+
+// sshKey makes an SSH key pair of kind "ed25519" or "rsa": the private key
+// in OpenSSH format (0600, as ssh-keygen writes it) and the public key
+// line of its .pub file, with a comment.
+func sshKey(t *testing.T, dir, kind string) (keyPath, pubLine string) {
+	t.Helper()
+	var priv crypto.Signer
+	switch kind {
+	case "ed25519":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv = k
+	case "rsa":
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		priv = k
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath = filepath.Join(dir, "id_"+kind)
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keyPath, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub))) + " hr-admin@example"
+}
+
+// TestAgeCLISSHRecipients: a bundle sealed to SSH public keys (ed25519
+// and RSA, .pub lines with their comments) is opened by the real age CLI
+// with either private key, and not with another key.
+func TestAgeCLISSHRecipients(t *testing.T) {
+	if _, err := exec.LookPath("age"); err != nil {
+		t.Fatal("age is required (Debian package age)")
+	}
+	dir := t.TempDir()
+	es, want := writeEntries(t, dir)
+	edKey, edPub := sshKey(t, dir, "ed25519")
+	rsaKey, rsaPub := sshKey(t, dir, "rsa")
+	bundle := filepath.Join(dir, "b.tar.age")
+	f, _ := os.Create(bundle)
+	if err := Write(f, Options{Kind: KindAge, Recipients: []string{edPub, rsaPub}}, es); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, key := range []string{edKey, rsaKey} {
+		out, err := exec.Command("age", "-d", "-i", key, bundle).CombinedOutput()
+		if err != nil {
+			t.Fatalf("age -d -i %s: %v\n%s", filepath.Base(key), err, out)
+		}
+		sameFiles(t, untar(t, bytes.NewReader(out)), want)
+	}
+	otherDir := t.TempDir()
+	other, _ := sshKey(t, otherDir, "ed25519")
+	if err := exec.Command("age", "-d", "-i", other, bundle).Run(); err == nil {
+		t.Fatal("age -d with another SSH key succeeded")
+	}
+	for _, bad := range []string{"ssh-ed25519 AAAAnotbase64", "ssh-dss AAAAB3NzaC1kc3MAAACBAP"} {
+		if _, err := ParseRecipients([]string{bad}); err == nil {
+			t.Errorf("%q accepted as a recipient", bad)
+		}
 	}
 }
