@@ -23,7 +23,8 @@ import (
 type Live struct {
 	a       *Analyzer
 	exists  func(userid string) bool
-	restore func() // undoes lowerGCPercent
+	restore func() // undoes lowerGCPercent; nil until then
+	closed  bool
 }
 
 // Batch is one run of consecutive people prepared for Commit.
@@ -40,16 +41,22 @@ type Batch struct {
 // is called from many goroutines at once.
 func NewLive(opts Options, managerExists func(userid string) bool) *Live {
 	a := NewAnalyzer(opts)
-	l := &Live{a: a, exists: managerExists, restore: func() {}}
+	l := &Live{a: a, exists: managerExists}
 	if opts.SizeHint > 0 {
 		a.presize(opts.SizeHint)
 	}
-	// As in Analyze: the tables are big and pointer-free, so a lower
-	// collector target keeps the heap near them instead of doubling it.
-	if opts.SizeHint >= bigOrg {
+	l.tuneGC()
+	return l
+}
+
+// tuneGC lowers the collector's target once the org is big (known from
+// the size hint, or reached while committing): as in Analyze, the tables
+// are big and pointer-free, so a lower target keeps the heap near them
+// instead of doubling it.
+func (l *Live) tuneGC() {
+	if !l.closed && l.restore == nil && max(cap(l.a.r.ordKeys), l.a.r.People) >= bigOrg {
 		l.restore = lowerGCPercent(liveGCPercent)
 	}
-	return l
 }
 
 // liveGCPercent is GOGC during a Live analysis of a big org. Lower than
@@ -119,6 +126,7 @@ func (l *Live) Commit(b *Batch) {
 	for i := range b.prep[:b.n] {
 		l.a.commit(&b.prep[i])
 	}
+	l.tuneGC()
 }
 
 // Report finishes the analysis of dir (for its departments and names).
@@ -138,6 +146,7 @@ func (l *Live) Report(dir dingbook.Directory) *Report {
 // Close ends the analysis early (Report closes it too): it restores the
 // collector's target. Safe to call more than once.
 func (l *Live) Close() {
+	l.closed = true
 	if l.restore != nil {
 		l.restore()
 		l.restore = nil
