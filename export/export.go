@@ -540,40 +540,17 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	for _, c := range opts.Extra {
 		header = append(header, c.Header)
 	}
-	// The quality report: xlsx only, its status column right after the
-	// fields (where its highlighting rule expects it). It is analysed in
-	// the same pass as the export (clean.Live) when the directory lists
-	// its userids up front; otherwise (a file read as it grows) by a pass
-	// of its own before the export.
-	xlsxHeader, xlsxOpts, sheets := header, opts.XLSX, opts.Sheets
-	var (
-		status func(*dingbook.Person) string // from a finished report
-		live   *clean.Live
-		qx     clean.XLSX
-	)
-	_, growing := d.(GrowingDirectory)
+	xlsxHeader, xlsxOpts := header, opts.XLSX
+	var q *quality // the quality report: xlsx only
 	if opts.Quality && seenFmt["xlsx"] {
-		copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize}
-		exists, err := managerCheck(ctx, d, opts.QualitySize)
-		if err != nil {
+		if q, err = newQuality(ctx, d, opts, lang, fields); err != nil {
 			return nil, err
 		}
-		if exists != nil {
-			live = clean.NewLive(copts, exists)
-			defer live.Close()
-			qx = clean.XLSXColumn(lang, fields)
-		} else {
-			rep, err := clean.Analyze(ctx, d, copts)
-			if err != nil {
-				return nil, err
-			}
-			qx = clean.XLSXExtras(rep, lang, fields)
-			status = qx.Status
-			sheets = append(slices.Clone(sheets), Sheet{Name: qx.SheetName, Header: qx.SheetHeader, Rows: qx.SheetRows})
-		}
-		xlsxHeader = slices.Insert(slices.Clone(header), len(fields), qx.StatusHeader)
-		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), qx.Rules...)
+		defer q.close()
+		xlsxHeader = q.header(header, len(fields))
+		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), q.x.Rules...)
 	}
+	_, growing := d.(GrowingDirectory)
 
 	// Open outputs.
 	if opts.Dir == "" {
@@ -727,20 +704,14 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 
 	pl := pipeline{each: func(c *chunk, i int) error {
-		p, st := &c.people[i], ""
-		switch {
-		case live != nil && c.q.Fill[i]:
-			st = qx.NeedsFilling
-		case live != nil:
-			st = qx.OK
-		case status != nil:
-			st = status(p)
+		st := ""
+		if q != nil {
+			st = q.cell(c, i)
 		}
-		return handle(p, st)
+		return handle(&c.people[i], st)
 	}}
-	if live != nil {
-		pl.prepare = func(c *chunk) { live.Prepare(c.people, &c.q) }
-		pl.after = func(c *chunk) { live.Commit(&c.q) }
+	if q != nil {
+		q.ride(&pl)
 	}
 	if growing {
 		// The tree grows as the file is read: no reader goroutine.
@@ -753,10 +724,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		abort()
 		return nil, err
 	}
-	if live != nil {
-		rep := live.Report(d)
-		h, rows := rep.Sheet(lang)
-		sheets = append(slices.Clone(sheets), Sheet{Name: qx.SheetName, Header: h, Rows: rows})
+	sheets := opts.Sheets
+	if q != nil {
+		sheets = append(slices.Clone(sheets), q.sheet(d, lang))
 	}
 
 	for _, o := range outs {
@@ -794,25 +764,6 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))})
 	}
 	return res, nil
-}
-
-// managerCheck returns how a quality export in one pass tells whether a
-// manager exists: from the missing managers the directory recorded, or
-// from all its userids; nil when the directory can say neither.
-func managerCheck(ctx context.Context, d dingbook.Directory, size int) (func(string) bool, error) {
-	if m, ok := d.(dingbook.MissingManagerLister); ok {
-		ids, known, err := m.MissingManagers(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if known {
-			return clean.MissingManagers(ids), nil
-		}
-	}
-	if l, ok := d.(dingbook.UserIDLister); ok {
-		return clean.ListedUserIDs(ctx, l.EachUserID, size)
-	}
-	return nil, nil
 }
 
 // DeptSheet names the xlsx sheet with the department tree.

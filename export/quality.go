@@ -1,0 +1,100 @@
+package export
+
+import (
+	"context"
+	"slices"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
+)
+
+// quality is the cleaner's part of an xlsx export (Options.Quality): the
+// status column right after the fields (where its highlighting rule
+// expects it), the highlighting rules and the Quality sheet.
+//
+// It analyses the directory in the export's own pass (clean.Live) when
+// the directory can tell up front whether each manager exists (its
+// recorded missing managers, or its listed userids); otherwise in a pass
+// of its own before the export (clean.Analyze).
+type quality struct {
+	x      clean.XLSX
+	live   *clean.Live                   // one pass
+	status func(*dingbook.Person) string // two passes: from the finished report
+}
+
+func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang string, fields []string) (*quality, error) {
+	copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize}
+	exists, err := managerCheck(ctx, d, opts.QualitySize)
+	if err != nil {
+		return nil, err
+	}
+	if exists != nil {
+		return &quality{x: clean.XLSXColumn(lang, fields), live: clean.NewLive(copts, exists)}, nil
+	}
+	rep, err := clean.Analyze(ctx, d, copts)
+	if err != nil {
+		return nil, err
+	}
+	x := clean.XLSXExtras(rep, lang, fields)
+	return &quality{x: x, status: x.Status}, nil
+}
+
+// managerCheck returns how a quality export in one pass tells whether a
+// manager exists: from the missing managers the directory recorded, or
+// from all its userids; nil when the directory can say neither.
+func managerCheck(ctx context.Context, d dingbook.Directory, size int) (func(string) bool, error) {
+	if m, ok := d.(dingbook.MissingManagerLister); ok {
+		ids, known, err := m.MissingManagers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if known {
+			return clean.MissingManagers(ids), nil
+		}
+	}
+	if l, ok := d.(dingbook.UserIDLister); ok {
+		return clean.ListedUserIDs(ctx, l.EachUserID, size)
+	}
+	return nil, nil
+}
+
+// header inserts the status column's header after the fields.
+func (q *quality) header(header []string, fields int) []string {
+	return slices.Insert(slices.Clone(header), fields, q.x.StatusHeader)
+}
+
+// ride hooks the one-pass analysis into the pass.
+func (q *quality) ride(pl *pipeline) {
+	if q.live != nil {
+		pl.prepare = func(c *chunk) { q.live.Prepare(c.people, &c.q) }
+		pl.after = func(c *chunk) { q.live.Commit(&c.q) }
+	}
+}
+
+// cell is the status of person i of a chunk.
+func (q *quality) cell(c *chunk, i int) string {
+	switch {
+	case q.live == nil:
+		return q.status(&c.people[i])
+	case c.q.Fill[i]:
+		return q.x.NeedsFilling
+	default:
+		return q.x.OK
+	}
+}
+
+// sheet returns the Quality sheet once the pass is over.
+func (q *quality) sheet(d dingbook.Directory, lang string) Sheet {
+	if q.live != nil {
+		h, rows := q.live.Report(d).Sheet(lang)
+		return Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
+	}
+	return Sheet{Name: q.x.SheetName, Header: q.x.SheetHeader, Rows: q.x.SheetRows}
+}
+
+// close ends an unfinished analysis (restoring the collector's target).
+func (q *quality) close() {
+	if q != nil && q.live != nil {
+		q.live.Close()
+	}
+}
