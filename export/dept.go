@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -136,4 +137,70 @@ func resolveDept(tree *dingbook.Tree, depts []dingbook.Department, spec string) 
 
 func describe(tree *dingbook.Tree, id int64) string {
 	return fmt.Sprintf("%s (id %d)", strings.Join(tree.Path(id), "/"), id)
+}
+
+// headcount counts, for the Departments sheet, each department's direct
+// members and its members including sub-departments (a person in two
+// departments of one subtree counts once there). Each department's chain
+// of ancestors is looked up in the tree once, not once per person.
+type headcount struct {
+	tree  *dingbook.Tree
+	depts map[int64]*deptCount
+	stamp int // the person being counted, for counting them once per subtree
+}
+
+type deptCount struct {
+	direct, total int
+	chain         []*deptCount // the department and its ancestors
+	mark          int
+}
+
+func newHeadcount(tree *dingbook.Tree) *headcount {
+	return &headcount{tree: tree, depts: map[int64]*deptCount{}}
+}
+
+func (h *headcount) add(p *dingbook.Person) {
+	h.stamp++
+	for _, m := range p.Depts {
+		c := h.get(m.DeptID)
+		c.direct++
+		for _, a := range c.chain {
+			if a.mark != h.stamp {
+				a.mark = h.stamp
+				a.total++
+			}
+		}
+	}
+}
+
+// get returns id's counter, making it (and its chain, which the tree
+// gives from the department up to the root, stopping at a cycle) on
+// first use. A department the tree does not know has an empty chain: its
+// members count as direct only.
+func (h *headcount) get(id int64) *deptCount {
+	if c := h.depts[id]; c != nil {
+		return c
+	}
+	c := &deptCount{}
+	h.depts[id] = c
+	var seen []int64
+	for cur := h.tree.Dept(id); cur != nil && !slices.Contains(seen, cur.ID); cur = h.tree.Dept(cur.ParentID) {
+		seen = append(seen, cur.ID)
+		if cur.ID == id {
+			c.chain = append(c.chain, c)
+		} else {
+			c.chain = append(c.chain, h.get(cur.ID))
+		}
+		if cur.ParentID == cur.ID {
+			break
+		}
+	}
+	return c
+}
+
+func (h *headcount) counts(id int64) (direct, total int) {
+	if c := h.depts[id]; c != nil {
+		return c.direct, c.total
+	}
+	return 0, 0
 }

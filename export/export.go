@@ -630,28 +630,13 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		sel[k] = true
 	}
 	m := &rowMaker{fields: fields, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
-	direct := map[int64]int{}
-	total := map[int64]int{}
-	var anc []int64
+	heads := newHeadcount(tree)
 	var row, xrow []string
 	// handle writes one person; st is their status cell ("" without the
 	// quality report).
 	handle := func(p *dingbook.Person, st string) error {
 		res.People++
-		// headcounts for the Departments sheet (everyone, deduplicated per subtree)
-		anc = anc[:0]
-		for _, ms := range p.Depts {
-			direct[ms.DeptID]++
-			for cur := tree.Dept(ms.DeptID); cur != nil && !slices.Contains(anc, cur.ID); cur = tree.Dept(cur.ParentID) {
-				anc = append(anc, cur.ID)
-				if cur.ParentID == cur.ID {
-					break
-				}
-			}
-		}
-		for _, id := range anc {
-			total[id]++
-		}
+		heads.add(p) // the Departments sheet counts everyone
 		if !selected(p, inSel) {
 			if opts.NoSubdepts && selected(p, inTree) && (opts.IncludeInactive || p.Active) {
 				res.LeftOut.SubDepts++
@@ -735,7 +720,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		case o.csv != nil:
 			err = o.csv.Close()
 		case o.xlsx != nil:
-			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, direct, total))
+			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, heads))
 			for _, s := range sheets {
 				if err == nil {
 					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
@@ -777,7 +762,7 @@ var deptHeader = map[string][]string{
 
 // deptRows lists the department tree depth-first from the root (then any
 // department not reachable from it), limited to only when non-nil.
-func deptRows(tree *dingbook.Tree, depts []dingbook.Department, only map[int64]bool, direct, total map[int64]int) [][]string {
+func deptRows(tree *dingbook.Tree, depts []dingbook.Department, only map[int64]bool, heads *headcount) [][]string {
 	var rows [][]string
 	done := map[int64]bool{}
 	var walk func(id int64)
@@ -795,8 +780,9 @@ func deptRows(tree *dingbook.Tree, depts []dingbook.Department, only map[int64]b
 			if d.ParentID != 0 && d.ParentID != d.ID {
 				parent = strconv.FormatInt(d.ParentID, 10)
 			}
+			direct, total := heads.counts(id)
 			rows = append(rows, []string{strconv.FormatInt(id, 10), parent, pathCell(tree.Path(id)), d.Name,
-				strconv.Itoa(direct[id]), strconv.Itoa(total[id])})
+				strconv.Itoa(direct), strconv.Itoa(total)})
 		}
 		for _, c := range tree.Children(id) {
 			walk(c)
