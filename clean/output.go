@@ -8,9 +8,9 @@ import (
 	"io"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/dingbook/dingbook"
+	"golang.org/x/text/width"
 )
 
 // PersonProblems is one person's entry in the report.
@@ -129,17 +129,16 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(bw, "Quality report: %s (%d people, region %s)\n\n", r.Org, r.People, r.Region)
-	tw := tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROBLEM\tPEOPLE\tSHARE\tGROUPS")
+	probs := [][]string{{"PROBLEM", "PEOPLE", "SHARE", "GROUPS"}}
 	for _, p := range dingbook.AllProblems {
 		g := ""
 		if isDup(p) {
 			g = fmt.Sprint(r.GroupCounts[p])
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", p, r.Counts[p], pct(rate(r.Counts[p], max(r.People, 1))), g)
+		probs = append(probs, []string{string(p), fmt.Sprint(r.Counts[p]), pct(rate(r.Counts[p], max(r.People, 1))), g})
 	}
-	fmt.Fprintf(tw, "any problem\t%d\t%s\t\n", r.PeopleWithProblems, pct(rate(r.PeopleWithProblems, max(r.People, 1))))
-	tw.Flush()
+	probs = append(probs, []string{"any problem", fmt.Sprint(r.PeopleWithProblems), pct(rate(r.PeopleWithProblems, max(r.People, 1))), ""})
+	writeTable(bw, probs)
 	if len(r.Merges) > 0 {
 		fmt.Fprintf(bw, "\nMerged rows (--dedupe): %d\n", len(r.Merges))
 		for _, m := range r.Merges {
@@ -175,28 +174,79 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 		}
 	}
 	fmt.Fprintf(bw, "\nDepartments (direct members):\n")
-	tw = tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "DEPT_ID\tPATH\tMEMBERS\tMOBILE\tEMAIL\tTITLE\tJOB_NUMBER")
+	depts := [][]string{{"DEPT_ID", "PATH", "MEMBERS", "MOBILE", "EMAIL", "TITLE", "JOB_NUMBER"}}
 	for _, d := range r.Departments {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%s\t%s\t%s\t%s\n", d.DeptID, d.Path, d.Members, pct(d.MobileRate), pct(d.EmailRate), pct(d.TitleRate), pct(d.JobNumberRate))
+		depts = append(depts, []string{fmt.Sprint(d.DeptID), d.Path, fmt.Sprint(d.Members), pct(d.MobileRate), pct(d.EmailRate), pct(d.TitleRate), pct(d.JobNumberRate)})
 	}
-	tw.Flush()
+	writeTable(bw, depts)
+	// The people are streamed, so their columns have fixed widths (wide
+	// enough for DingTalk's userids and most names); a longer value pushes
+	// the rest of its line right.
 	fmt.Fprintf(bw, "\nPeople with problems: %d\n", r.PeopleWithProblems)
-	tw = tabwriter.NewWriter(bw, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ROW\tUSERID\tNAME\tPROBLEMS")
+	widths := []int{7, 24, 20}
+	writeRow(bw, []string{"ROW", "USERID", "NAME", "PROBLEMS"}, widths)
 	err := r.EachPersonProblems(ctx, dir, func(pp PersonProblems) error {
 		ps := make([]string, len(pp.Problems))
 		for i, p := range pp.Problems {
 			ps[i] = string(p)
 		}
-		_, err := fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", pp.Row, pp.UserID, pp.Name, strings.Join(ps, ","))
-		return err
+		writeRow(bw, []string{fmt.Sprint(pp.Row), pp.UserID, pp.Name, strings.Join(ps, ",")}, widths)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	tw.Flush()
 	return bw.Flush()
+}
+
+// writeTable writes rows as columns aligned for a terminal: each column
+// as wide as its widest cell, counting East Asian wide characters (汉字,
+// fullwidth forms) as two columns, which text/tabwriter does not.
+func writeTable(w *bufio.Writer, rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, c := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], cellWidth(c))
+		}
+	}
+	for _, r := range rows {
+		writeRow(w, r, widths)
+	}
+}
+
+// writeRow writes cells padded to widths, at least two spaces apart, with
+// no trailing spaces.
+func writeRow(w *bufio.Writer, cells []string, widths []int) {
+	var b strings.Builder
+	for i, c := range cells {
+		b.WriteString(c)
+		if i < len(cells)-1 {
+			cw, want := cellWidth(c), 0
+			if i < len(widths) {
+				want = widths[i]
+			}
+			b.WriteString(strings.Repeat(" ", max(cw, want)-cw+2))
+		}
+	}
+	w.WriteString(strings.TrimRight(b.String(), " "))
+	w.WriteByte('\n')
+}
+
+// cellWidth is the number of terminal columns s takes.
+func cellWidth(s string) int {
+	n := 0
+	for _, r := range s {
+		switch width.LookupRune(r).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 func memberLabel(m Member) string {

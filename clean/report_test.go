@@ -290,3 +290,45 @@ func TestKeyTextsWithCrowdedBits(t *testing.T) {
 		}
 	}
 }
+
+// TestTextColumnsAlign: in the text report, names in Chinese (two
+// terminal columns a character) and in Latin letters line up, and a value
+// longer than its column still leaves two spaces before the next.
+func TestTextColumnsAlign(t *testing.T) {
+	org := &dingbook.Org{Name: "示例", Depts: []dingbook.Department{{ID: 1, Name: "示例"}, {ID: 2, Name: "研发部", ParentID: 1}},
+		People: []dingbook.Person{
+			{UserID: "u1", Name: "欧阳娜娜", Active: true, Depts: []dingbook.Membership{{DeptID: 2}}},
+			{UserID: "u2", Name: "Budi Santoso", Active: true, Depts: []dingbook.Membership{{DeptID: 1}}},
+			{UserID: "a-very-long-userid-beyond-its-column", Name: "李", Active: true, Depts: []dingbook.Membership{{DeptID: 2}}},
+		}}
+	dir := dingbook.OrgDirectory{Org: org}
+	r, err := Analyze(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(context.Background(), &text, dir); err != nil {
+		t.Fatal(err)
+	}
+	_, people, ok := strings.Cut(text.String(), "People with problems")
+	if !ok {
+		t.Fatal(text.String())
+	}
+	col := map[string]int{}
+	for _, line := range strings.Split(people, "\n") {
+		if strings.HasSuffix(line, " ") {
+			t.Errorf("trailing spaces: %q", line)
+		}
+		for _, name := range []string{"欧阳娜娜", "Budi Santoso"} {
+			if before, _, ok := strings.Cut(line, "missing-mobile"); ok && strings.Contains(line, name) {
+				col[name] = cellWidth(before)
+			}
+		}
+		if strings.Contains(line, "a-very-long-userid-beyond-its-column") && !strings.Contains(line, "column  李") {
+			t.Errorf("overlong cell not followed by two spaces: %q", line)
+		}
+	}
+	if len(col) != 2 || col["欧阳娜娜"] != col["Budi Santoso"] {
+		t.Errorf("problems start at columns %v:\n%s", col, people)
+	}
+}
