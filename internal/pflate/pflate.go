@@ -27,6 +27,12 @@ const BlockSize = 1 << 20
 
 const window = 32 << 10 // DEFLATE's back-reference window
 
+// maxProcs caps the blocks compressed at once (twice as many are in
+// flight, each ~1 MiB of input plus a ~1 MiB compressor): eight cores
+// already deflate faster than a sheet's XML is read back from disk, and
+// a 64-core machine should not spend 200 MB on it.
+const maxProcs = 8
+
 // Writer compresses what is written to it into w.
 type Writer struct {
 	w       io.Writer
@@ -53,7 +59,7 @@ func NewWriter(w io.Writer, level int) (*Writer, error) {
 	if level < flate.HuffmanOnly || level > flate.BestCompression {
 		return nil, errors.New("pflate: invalid compression level")
 	}
-	return &Writer{w: w, level: level, max: 2 * runtime.GOMAXPROCS(0), buf: *blocks.Get().(*[]byte)}, nil
+	return &Writer{w: w, level: level, max: 2 * min(runtime.GOMAXPROCS(0), maxProcs), buf: *blocks.Get().(*[]byte)}, nil
 }
 
 // Write buffers p and hands every full block to a goroutine.
