@@ -172,6 +172,9 @@ type Result struct {
 	Depts   []int64  `json:"dept_ids,omitempty"`
 	People  int      `json:"people_in_source"`
 	LeftOut LeftOut  `json:"left_out"`
+	// Quality is the quality report's totals over the whole source, when
+	// the xlsx carries it (Options.Quality).
+	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
 // ResolveFields returns the ordered field keys for fields or profile. For
@@ -711,7 +714,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 	sheets := opts.Sheets
 	if q != nil {
-		sheets = append(slices.Clone(sheets), q.sheet(d, lang))
+		rep, sheet := q.finish(d, lang)
+		sheets = append(slices.Clone(sheets), sheet)
+		res.Quality = &rep.Totals
 	}
 
 	for _, o := range outs {

@@ -20,6 +20,7 @@ type quality struct {
 	x      clean.XLSX
 	live   *clean.Live                   // one pass
 	status func(*dingbook.Person) string // two passes: from the finished report
+	rep    *clean.Report                 // two passes: the report
 }
 
 func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang string, fields []string) (*quality, error) {
@@ -36,7 +37,7 @@ func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang st
 		return nil, err
 	}
 	x := clean.XLSXExtras(rep, lang, fields)
-	return &quality{x: x, status: x.Status}, nil
+	return &quality{x: x, status: x.Status, rep: rep}, nil
 }
 
 // managerCheck returns how a quality export in one pass tells whether a
@@ -83,13 +84,14 @@ func (q *quality) cell(c *chunk, i int) string {
 	}
 }
 
-// sheet returns the Quality sheet once the pass is over.
-func (q *quality) sheet(d dingbook.Directory, lang string) Sheet {
+// finish returns the report and the Quality sheet once the pass is over.
+func (q *quality) finish(d dingbook.Directory, lang string) (*clean.Report, Sheet) {
 	if q.live != nil {
-		h, rows := q.live.Report(d).Sheet(lang)
-		return Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
+		rep := q.live.Report(d)
+		h, rows := rep.Sheet(lang)
+		return rep, Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
 	}
-	return Sheet{Name: q.x.SheetName, Header: q.x.SheetHeader, Rows: q.x.SheetRows}
+	return q.rep, Sheet{Name: q.x.SheetName, Header: q.x.SheetHeader, Rows: q.x.SheetRows}
 }
 
 // close ends an unfinished analysis (restoring the collector's target).

@@ -98,7 +98,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	}
 	printGoverned(env, gres, res)
 	if *jsonOut {
-		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, res), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut}
+		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, res), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut, Quality: res.Quality}
 		return printJSON(env, sum)
 	}
 	return nil

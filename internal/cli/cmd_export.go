@@ -86,6 +86,8 @@ type ExportSummary struct {
 	Fields  []string       `json:"fields"`
 	DeptIDs []int64        `json:"dept_ids,omitempty"`
 	LeftOut export.LeftOut `json:"left_out"`
+	// Quality: the quality report's totals, when the xlsx carries it.
+	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
 // readMemberFile reads an admin-console member file (source/console) and
@@ -362,7 +364,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut = res.Rows, res.Fields, res.Depts, res.LeftOut
+	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut, sum.Quality = res.Rows, res.Fields, res.Depts, res.LeftOut, res.Quality
 	sum.GovernedSummary = governedSummary(gres, res)
 	printGoverned(env, gres, res)
 	if *jsonOut {

@@ -210,6 +210,26 @@ print(len(rows) - 1, rows[0][0])`
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Rows != active || sum.LeftOut.Inactive != len(truth.Org.People)-active {
 		t.Fatalf("export --from: %v %+v (want %d active)", err, sum, active)
 	}
+	if sum.Quality != nil {
+		t.Errorf("a jsonl export reports quality totals: %+v", sum.Quality)
+	}
+	// An xlsx carries the quality report; its totals (over the whole
+	// file) come back in --json and on stderr.
+	out.Reset()
+	errb.Reset()
+	if code := Main(context.Background(), withGov("export", "--from", in, "--format", "xlsx", "--out", "fromx", "--json"), env); code != 0 {
+		t.Fatalf("export --from xlsx: exit %d: %s", code, errb)
+	}
+	sum = ExportSummary{}
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Quality == nil {
+		t.Fatalf("export --from xlsx: %v %s", err, out.String())
+	}
+	if q := sum.Quality; q.People != len(truth.Org.People) || q.PeopleWithProblems == 0 || q.Problems[dingbook.ProblemInactive] != len(truth.Org.People)-active {
+		t.Errorf("quality totals %+v, want %d people, %d inactive", q, len(truth.Org.People), len(truth.Org.People)-active)
+	}
+	if !strings.Contains(errb.String(), fmt.Sprintf("dingbook: quality: %d people, %d with problems", sum.Quality.People, sum.Quality.PeopleWithProblems)) {
+		t.Errorf("stderr lacks the quality line:\n%s", errb)
+	}
 	errb.Reset()
 	if code := Main(context.Background(), withGov("convert", in, "contacts.vcf"), env); code == 0 || !strings.Contains(errb.String(), "exists") {
 		t.Fatalf("overwrote without --overwrite: exit %d %s", code, errb)

@@ -124,6 +124,10 @@ func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	if exp != nil {
 		fmt.Fprintf(env.Stderr, "dingbook: %s\n", exp)
 	}
+	if exp != nil && exp.Quality != nil {
+		q := exp.Quality
+		fmt.Fprintf(env.Stderr, "dingbook: quality: %d people, %d with problems, %d duplicate groups (the Quality sheet; 'dingbook quality' lists them)\n", q.People, q.PeopleWithProblems, q.DuplicateGroups)
+	}
 	if exp != nil && exp.LeftOut.HiddenMobiles > 0 {
 		fmt.Fprintln(env.Stderr, "dingbook: hint: hidden mobiles are written only where the policy allows --include-hidden-mobiles, with --justify")
 	}
