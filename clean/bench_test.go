@@ -70,33 +70,46 @@ func BenchmarkExportXLSX(b *testing.B) {
 		b.Run(variant, func(b *testing.B) {
 			n := benchUsers(b)
 			truth := gen.Generate(gen.Options{Users: n, Seed: 1})
-			dir := dingbook.OrgDirectory{Org: &truth.Org}
-			ctx := context.Background()
 			runtime.GC()
-			b.ResetTimer()
-			var total, cpu time.Duration
-			for i := 0; i < b.N; i++ {
-				out := b.TempDir()
-				cpu0 := cpuTime(b)
-				start := time.Now()
-				opts := export.Options{Dir: out, Formats: []string{"xlsx"}, Profile: "contact", Headers: "zh", IncludeInactive: true, BaseName: "bench"}
-				opts.XLSX.TmpDir = b.TempDir()
-				opts.Quality, opts.QualitySize = variant == "clean", n
-				res, err := export.Run(ctx, dir, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += time.Since(start)
-				cpu += cpuTime(b) - cpu0
-				if res.Rows != n {
-					b.Fatalf("exported %d rows, want %d", res.Rows, n)
-				}
-			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
-			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
+			benchExports(b, dingbook.OrgDirectory{Org: &truth.Org}, n, variant)
 		})
 	}
+}
+
+// benchExports times b.N XLSX exports of d (n people, profile
+// benchProfile, Chinese headers) in variant plain, column (a constant
+// status column and nothing else) or clean (export.Options.Quality), and
+// reports s/export, cpu-s/export and peak-RSS-MB.
+func benchExports(b *testing.B, d dingbook.Directory, n int, variant string) {
+	ctx := context.Background()
+	fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var total, cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		cpu0 := cpuTime(b)
+		start := time.Now()
+		opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Fields: fields, Headers: "zh", IncludeInactive: true, BaseName: "bench"}
+		opts.XLSX.TmpDir = b.TempDir()
+		opts.Quality, opts.QualitySize = variant == "clean", n
+		if variant == "column" {
+			opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
+		}
+		res, err := export.Run(ctx, d, opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		cpu += cpuTime(b) - cpu0
+		if res.Rows != n {
+			b.Fatalf("exported %d rows, want %d", res.Rows, n)
+		}
+	}
+	b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
+	b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
+	b.ReportMetric(vmHWM(b), "peak-RSS-MB")
 }
 
 // cpuTime is the process's user+system CPU time so far: on a shared
@@ -215,37 +228,8 @@ func BenchmarkExportXLSXStream(b *testing.B) {
 		b.Run(variant, func(b *testing.B) {
 			n := benchUsers(b)
 			dir := newStreamDir(n)
-			ctx := context.Background()
 			resetPeakRSS(b)
-			b.ResetTimer()
-			var total, cpu time.Duration
-			for i := 0; i < b.N; i++ {
-				cpu0 := cpuTime(b)
-				start := time.Now()
-				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Profile: benchProfile(), Headers: "zh", IncludeInactive: true, BaseName: "bench"}
-				opts.XLSX.TmpDir = b.TempDir()
-				fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
-				if err != nil {
-					b.Fatal(err)
-				}
-				opts.Fields, opts.Profile = fields, ""
-				opts.Quality, opts.QualitySize = variant == "clean", n
-				if variant == "column" {
-					opts.Extra = []export.Column{{Header: "状态", Value: func(*dingbook.Person) string { return "正常" }}}
-				}
-				res, err := export.Run(ctx, dir, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += time.Since(start)
-				cpu += cpuTime(b) - cpu0
-				if res.Rows != n {
-					b.Fatalf("exported %d rows, want %d", res.Rows, n)
-				}
-			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
-			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
+			benchExports(b, dir, n, variant)
 		})
 	}
 }
@@ -329,33 +313,8 @@ func BenchmarkExportXLSXSnapshot(b *testing.B) {
 		b.Run(variant, func(b *testing.B) {
 			n := benchUsers(b)
 			d := benchSnapshot(b, n)
-			ctx := context.Background()
-			fields, err := export.ResolveFields(nil, benchProfile(), nil, func() ([]string, error) { return nil, nil })
-			if err != nil {
-				b.Fatal(err)
-			}
 			resetPeakRSS(b)
-			b.ResetTimer()
-			var total, cpu time.Duration
-			for i := 0; i < b.N; i++ {
-				cpu0 := cpuTime(b)
-				start := time.Now()
-				opts := export.Options{Dir: b.TempDir(), Formats: []string{"xlsx"}, Fields: fields, Headers: "zh", IncludeInactive: true, BaseName: "bench"}
-				opts.XLSX.TmpDir = b.TempDir()
-				opts.Quality, opts.QualitySize = variant == "clean", d.Len()
-				res, err := export.Run(ctx, d, opts)
-				if err != nil {
-					b.Fatal(err)
-				}
-				total += time.Since(start)
-				cpu += cpuTime(b) - cpu0
-				if res.Rows != n {
-					b.Fatalf("exported %d rows, want %d", res.Rows, n)
-				}
-			}
-			b.ReportMetric(total.Seconds()/float64(b.N), "s/export")
-			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/export")
-			b.ReportMetric(vmHWM(b), "peak-RSS-MB")
+			benchExports(b, d, n, variant)
 		})
 	}
 }
