@@ -336,7 +336,16 @@ func (w *Writer) put(row []string) error {
 	w.row++
 	w.total++
 	w.sheets[len(w.sheets)-1].rows = w.row
-	vals := w.rowBuf[:len(w.header)]
+	vals := w.cells(row, w.rowBuf[:len(w.header)])
+	if err := w.sw.SetRow(cellName(1, w.row+1), vals); err != nil {
+		return w.wrap(err)
+	}
+	return nil
+}
+
+// cells fills vals with row's values as StreamWriter takes them: nil for
+// an empty or missing value (no cell), the text neutralised otherwise.
+func (w *Writer) cells(row []string, vals []any) []any {
 	for i := range vals {
 		vals[i] = nil
 		if i < len(row) && row[i] != "" {
@@ -347,10 +356,7 @@ func (w *Writer) put(row []string) error {
 			vals[i] = v
 		}
 	}
-	if err := w.sw.SetRow(cellName(1, w.row+1), vals); err != nil {
-		return w.wrap(err)
-	}
-	return nil
+	return vals
 }
 
 func cellName(col, row int) string {
@@ -385,17 +391,7 @@ func (w *Writer) AddSheet(name string, header []string, rows [][]string) error {
 	}
 	vals := make([]any, len(header))
 	for i, r := range rows {
-		for j := range vals {
-			vals[j] = nil
-			if j < len(r) && r[j] != "" {
-				v := r[j]
-				if !w.opts.KeepFormulaText {
-					v = Neutralise(v)
-				}
-				vals[j] = v
-			}
-		}
-		if err := s.sw.SetRow(cellName(1, i+2), vals); err != nil {
+		if err := s.sw.SetRow(cellName(1, i+2), w.cells(r, vals)); err != nil {
 			return w.wrap(err)
 		}
 	}
