@@ -102,21 +102,7 @@ func MissingManagers(missing []string) func(string) bool {
 // Prepare analyses people into b. It touches nothing shared and may run
 // on many goroutines at once.
 func (l *Live) Prepare(people []dingbook.Person, b *Batch) {
-	if cap(b.prep) < len(people) {
-		b.prep = make([]prepared, len(people))
-		b.Fill = make([]bool, len(people))
-	}
-	b.prep, b.Fill, b.n = b.prep[:len(people)], b.Fill[:len(people)], len(people)
-	r := l.a.r
-	for i := range people {
-		pp := &b.prep[i]
-		r.prepare(&people[i], pp)
-		s := pp.set
-		if pp.manager != "" && !l.exists(pp.manager) {
-			s |= Bit(dingbook.ProblemManagerNotFound)
-		}
-		b.Fill[i] = s&FillProblems != 0
-	}
+	l.a.prepareBatch(people, b, l.exists)
 }
 
 // Commit adds a prepared batch to the report. Call it from one goroutine,
@@ -127,6 +113,29 @@ func (l *Live) Commit(b *Batch) {
 		l.a.commit(&b.prep[i])
 	}
 	l.tuneGC()
+}
+
+// prepareBatch prepares people into b (reusing its memory). With
+// managerExists, it also sets b.Fill; Analyze, which resolves managers at
+// the end, passes nil.
+func (a *Analyzer) prepareBatch(people []dingbook.Person, b *Batch, managerExists func(string) bool) {
+	if cap(b.prep) < len(people) {
+		b.prep = make([]prepared, len(people))
+		b.Fill = make([]bool, len(people))
+	}
+	b.prep, b.Fill, b.n = b.prep[:len(people)], b.Fill[:len(people)], len(people)
+	for i := range people {
+		pp := &b.prep[i]
+		a.r.prepare(&people[i], pp)
+		if managerExists == nil {
+			continue
+		}
+		s := pp.set
+		if pp.manager != "" && !managerExists(pp.manager) {
+			s |= Bit(dingbook.ProblemManagerNotFound)
+		}
+		b.Fill[i] = s&FillProblems != 0
+	}
 }
 
 // Report finishes the analysis of dir (for its departments and names).

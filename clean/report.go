@@ -12,9 +12,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/pipeline"
 )
 
 // Set is a set of problems, one bit per entry of dingbook.AllProblems.
@@ -841,7 +841,17 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	}
 	var err error
 	if workers := runtime.GOMAXPROCS(0); workers > 1 {
-		err = a.parallel(ctx, dir, workers)
+		err = pipeline.Pipeline[Batch]{
+			Workers: workers,
+			Prepare: func(c *pipeline.Chunk[Batch]) { a.prepareBatch(c.People, &c.Data, nil) },
+			Each: func(c *pipeline.Chunk[Batch], i int) error {
+				if i == 0 {
+					a.touch(c.Data.prep[:c.Data.n])
+				}
+				a.commit(&c.Data.prep[i])
+				return nil
+			},
+		}.Run(ctx, dir)
 	} else {
 		err = dir.EachPerson(ctx, func(p *dingbook.Person) error {
 			a.Add(p)
@@ -900,91 +910,6 @@ func lowerGCPercent(pct int) func() {
 		return func() {}
 	}
 	return func() { debug.SetGCPercent(old) }
-}
-
-const batchSize = 256
-
-type batch struct {
-	people []dingbook.Person
-	depts  []dingbook.Membership // the people's memberships, copied
-	prep   []prepared
-	done   chan struct{}
-}
-
-// parallel prepares batches on workers and commits them in order on one
-// goroutine. People are copied (with their memberships) because a
-// Directory may reuse the Person it hands to fn.
-func (a *Analyzer) parallel(ctx context.Context, dir dingbook.Directory, workers int) error {
-	work := make(chan *batch, workers*2)
-	order := make(chan *batch, workers*4)
-	free := make(chan *batch, workers*6)
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				if len(b.prep) < len(b.people) {
-					b.prep = make([]prepared, len(b.people))
-				}
-				for i := range b.people {
-					a.r.prepare(&b.people[i], &b.prep[i])
-				}
-				close(b.done)
-			}
-		}()
-	}
-	committed := make(chan struct{})
-	go func() {
-		defer close(committed)
-		for b := range order {
-			<-b.done
-			a.touch(b.prep[:len(b.people)])
-			for i := range b.people {
-				a.commit(&b.prep[i])
-			}
-			select {
-			case free <- b:
-			default:
-			}
-		}
-	}()
-	newBatch := func() *batch {
-		var b *batch
-		select {
-		case b = <-free:
-			b.people, b.depts = b.people[:0], b.depts[:0]
-		default:
-			b = &batch{people: make([]dingbook.Person, 0, batchSize)}
-		}
-		b.done = make(chan struct{})
-		return b
-	}
-	cur := newBatch()
-	send := func() {
-		order <- cur
-		work <- cur
-		cur = newBatch()
-	}
-	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
-		cur.people = append(cur.people, *p)
-		cp := &cur.people[len(cur.people)-1]
-		start := len(cur.depts)
-		cur.depts = append(cur.depts, p.Depts...)
-		cp.Depts = cur.depts[start:len(cur.depts):len(cur.depts)]
-		if len(cur.people) == batchSize {
-			send()
-		}
-		return nil
-	})
-	if len(cur.people) > 0 {
-		send()
-	}
-	close(work)
-	close(order)
-	wg.Wait()
-	<-committed
-	return err
 }
 
 // Problems returns p's problems. For a person of the analysed directory it

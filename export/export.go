@@ -36,6 +36,7 @@ import (
 	"github.com/dingbook/dingbook/format/jsonl"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/internal/pipeline"
 )
 
 // Formats are the output formats, by file extension.
@@ -691,22 +692,24 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return nil
 	}
 
-	pl := pipeline{each: func(c *chunk, i int) error {
+	// One pass: the source is read on a goroutine of its own, the quality
+	// analysis (if any) runs on one more, and rows are written here.
+	pl := pipeline.Pipeline[clean.Batch]{Each: func(c *pipeline.Chunk[clean.Batch], i int) error {
 		st := ""
 		if q != nil {
 			st = q.cell(c, i)
 		}
-		return handle(&c.people[i], st)
+		return handle(&c.People[i], st)
 	}}
 	if q != nil {
 		q.ride(&pl)
 	}
 	if growing {
 		// The tree grows as the file is read: no reader goroutine.
-		err = pl.runSync(ctx, d)
+		err = pl.RunSync(ctx, d)
 		depts = d.Departments()
 	} else {
-		err = pl.run(ctx, d)
+		err = pl.Run(ctx, d)
 	}
 	if err != nil {
 		abort()

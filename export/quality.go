@@ -6,6 +6,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/internal/pipeline"
 )
 
 // quality is the cleaner's part of an xlsx export (Options.Quality): the
@@ -64,20 +65,21 @@ func (q *quality) header(header []string, fields int) []string {
 	return slices.Insert(slices.Clone(header), fields, q.x.StatusHeader)
 }
 
-// ride hooks the one-pass analysis into the pass.
-func (q *quality) ride(pl *pipeline) {
+// ride hooks the one-pass analysis into the pass: prepared on the one
+// worker beside the writer, then committed there in order.
+func (q *quality) ride(pl *pipeline.Pipeline[clean.Batch]) {
 	if q.live != nil {
-		pl.prepare = func(c *chunk) { q.live.Prepare(c.people, &c.q) }
-		pl.after = func(c *chunk) { q.live.Commit(&c.q) }
+		pl.Prepare = func(c *pipeline.Chunk[clean.Batch]) { q.live.Prepare(c.People, &c.Data) }
+		pl.After = func(c *pipeline.Chunk[clean.Batch]) { q.live.Commit(&c.Data) }
 	}
 }
 
 // cell is the status of person i of a chunk.
-func (q *quality) cell(c *chunk, i int) string {
+func (q *quality) cell(c *pipeline.Chunk[clean.Batch], i int) string {
 	switch {
 	case q.live == nil:
-		return q.status(&c.people[i])
-	case c.q.Fill[i]:
+		return q.status(&c.People[i])
+	case c.Data.Fill[i]:
 		return q.x.NeedsFilling
 	default:
 		return q.x.OK
