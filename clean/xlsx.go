@@ -95,7 +95,7 @@ func XLSXExtras(r *Report, lang string, fields []string) XLSX {
 		}
 		return x.OK
 	}
-	x.SheetHeader, x.SheetRows = r.sheet(lang)
+	x.SheetHeader, x.SheetRows = r.Sheet(lang)
 	return x
 }
 
@@ -138,13 +138,10 @@ func XLSXColumn(lang string, fields []string) XLSX {
 	return x
 }
 
-// Sheet returns the quality sheet's header and rows (see XLSX).
-func (r *Report) Sheet(lang string) (header []string, rows [][]string) { return r.sheet(lang) }
-
-// sheet renders the report's summary as rows: totals, one row per
-// problem, duplicate groups, and one row per department with its
-// completeness rates.
-func (r *Report) sheet(lang string) ([]string, [][]string) {
+// Sheet renders the report as the quality sheet's header and rows:
+// totals, one row per problem, duplicate groups, and one row per
+// department with its completeness rates.
+func (r *Report) Sheet(lang string) (header []string, rows [][]string) {
 	w := sheetWords[lang]
 	if w == nil {
 		w = sheetWords["en"]
@@ -154,7 +151,7 @@ func (r *Report) sheet(lang string) ([]string, [][]string) {
 		labels = ProblemLabels["en"]
 	}
 	share := func(n int) string { return pct(rate(n, max(r.People, 1))) }
-	rows := [][]string{
+	rows = [][]string{
 		{w[9], w[13], strconv.Itoa(r.People), "", "", "", "", "", r.Org},
 		{w[9], w[14], strconv.Itoa(r.PeopleWithProblems), share(r.PeopleWithProblems), "", "", "", "", ""},
 	}
