@@ -365,6 +365,23 @@ func cellName(col, row int) string {
 	return s
 }
 
+// SheetRows is one sheet of a workbook: its name, its number of data
+// rows below the header, and whether it holds the main rows.
+type SheetRows struct {
+	Name string
+	Rows int
+	Main bool
+}
+
+// Sheets lists the workbook's sheets in order (complete after Close).
+func (w *Writer) Sheets() []SheetRows {
+	out := make([]SheetRows, len(w.sheets))
+	for i, s := range w.sheets {
+		out[i] = SheetRows{Name: s.name, Rows: s.rows, Main: s.isMain}
+	}
+	return out
+}
+
 // Rows returns the number of data rows written to the main sheet(s).
 func (w *Writer) Rows() int { return w.total + len(w.sample) }
 
