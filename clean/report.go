@@ -124,7 +124,7 @@ type Options struct {
 
 // shown is what a report may quote (Options.Visible).
 type shown struct {
-	restricted                          bool
+	restricted                           bool
 	mobile, email, name, userid, manager bool
 }
 
@@ -343,7 +343,7 @@ func NewAnalyzer(opts Options) *Analyzer {
 	r := &Report{
 		Region: region, region: region, seed: maphash.MakeSeed(), show: newShown(opts.Visible), sel: opts.Select,
 		QuotedFields: QuotedFields(opts.Visible),
-		Counts: map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
+		Counts:       map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
 		seen: newPersonTable(0), MissingManagers: map[string]int{},
 		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
 	}
