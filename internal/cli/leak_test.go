@@ -244,3 +244,42 @@ func cells(r []any) []string {
 	}
 	return out
 }
+
+// TestExportFromMemberFileHidesHiddenMobiles: a member file streamed into
+// an export with mobiles (contact profile): the mobile two people hid in
+// DingTalk (the same number) is in no sheet of the xlsx, the Quality
+// sheet included, and in no other file.
+func TestExportFromMemberFileHidesHiddenMobiles(t *testing.T) {
+	org, _, hidden := leakOrg(t)
+	env, out, errb := exportEnv(t)
+	plainFiles(t, env.Dir, "members", &org, "xlsx")
+	code := Main(context.Background(), withGov("export", "--from", "members.xlsx", "--profile", "contact", "--format", "xlsx,csv", "--out", "out", "--json"), env)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.LeftOut.HiddenMobiles < 2 {
+		t.Fatalf("%d hidden mobiles left out, want at least the 2 planted", sum.LeftOut.HiddenMobiles)
+	}
+	files, _ := unbundle(t, sum.Bundle)
+	book := openpyxl.Read(t, files["xlsx"])
+	if len(book.Rows["Quality"]) < 10 {
+		t.Fatalf("Quality sheet: %v", book.Rows["Quality"])
+	}
+	for _, s := range book.Sheets {
+		for i, r := range book.Rows[s] {
+			for _, c := range cells(r) {
+				if strings.Contains(c, hidden) {
+					t.Errorf("%s row %d: %q holds the hidden mobile", s, i+1, c)
+				}
+			}
+		}
+	}
+	b, err := os.ReadFile(files["csv"])
+	if err != nil || strings.Contains(string(b), hidden) {
+		t.Errorf("csv: %v, holds the hidden mobile: %v", err, strings.Contains(string(b), hidden))
+	}
+}

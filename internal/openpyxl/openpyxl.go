@@ -10,6 +10,7 @@ package openpyxl
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"reflect"
@@ -71,8 +72,8 @@ func Read(t testing.TB, path string) Book {
 	for _, s := range n.Sheets {
 		a, b := n.Rows[s], ro.Rows[s]
 		if !reflect.DeepEqual(a, b) {
-			t.Fatalf("%s: sheet %q reads differently in read-only mode: %d rows of %d cells, read-only %d rows of %d cells\nnormal    %.300v\nread-only %.300v",
-				path, s, len(a), width(a), len(b), width(b), a, b)
+			t.Fatalf("%s: sheet %q reads differently in read-only mode: %d rows of %d cells, read-only %d rows of %d cells\nnormal    %.300s\nread-only %.300s",
+				path, s, len(a), width(a), len(b), width(b), fmt.Sprint(a), fmt.Sprint(b))
 		}
 	}
 	return Book{Sheets: n.Sheets, Rows: n.Rows}
