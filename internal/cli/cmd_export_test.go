@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/openpyxl"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -105,6 +106,10 @@ print(len(ws.conditional_formatting))`
 	pyOut, err := exec.Command("/usr/bin/python3", "-c", py, files["xlsx"]).CombinedOutput()
 	if err != nil {
 		t.Fatalf("openpyxl: %v\n%s", err, pyOut)
+	}
+	// Every sheet holds its rows for openpyxl in both its modes.
+	if book := openpyxl.Read(t, files["xlsx"]); len(book.Rows[book.Sheets[0]]) != active+1 || len(book.Rows["Quality"]) < 10 {
+		t.Errorf("xlsx read back: %d rows, Quality %d rows", len(book.Rows[book.Sheets[0]]), len(book.Rows["Quality"]))
 	}
 	lines := strings.Split(strings.TrimSpace(string(pyOut)), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "'Quality'") || lines[1] != "状态" && lines[1] != "数据状态" || lines[2] == "0" {
