@@ -464,7 +464,9 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 			p = q
 		} else {
 			pp.skip = true
-			pp.key, pp.hasID = r.personKey(p)
+			if p.UserID != "" {
+				pp.key, pp.hasID = r.userKey(p.UserID), true // personKey's, for a userid
+			}
 			return
 		}
 	}
