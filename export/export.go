@@ -153,26 +153,7 @@ type File struct {
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
 	// Sheets describes the sheets of an xlsx, for the manifest.
-	Sheets []SheetInfo `json:"sheets,omitempty"`
-}
-
-// SheetInfo says what one sheet of an xlsx holds.
-type SheetInfo struct {
-	Name string `json:"name"`
-	// Holds is "people" (the exported rows), "departments" (the
-	// department tree with headcounts), "quality" (the quality report)
-	// or "extra" (Options.Sheets).
-	Holds string `json:"holds"`
-	// Rows is the number of rows below the header.
-	Rows int `json:"rows"`
-	// Fields are the fields whose values the sheet holds: the exported
-	// fields for people; for quality, the fields it quotes (duplicate
-	// keys, people's userids and names); the rest of it is counts,
-	// labels and problem names.
-	Fields []string `json:"fields"`
-	// People is the number of people the quality report covers: the
-	// exported people.
-	People int `json:"people,omitempty"`
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // LeftOut counts people a filter left out.
@@ -456,7 +437,7 @@ type output struct {
 	xlsx   *xlsx.Writer
 	jsonl  *jsonl.Writer
 	pw     PersonWriter
-	sheets []SheetInfo // xlsx, once closed
+	sheets []dingbook.SheetInfo // xlsx, once closed
 }
 
 func (o *output) Write(b []byte) (int, error) {
@@ -759,15 +740,15 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return nil, err
 	}
 	sheets := opts.Sheets
-	holds := map[string]SheetInfo{DeptSheet: {Holds: "departments", Fields: []string{}}}
+	holds := map[string]dingbook.SheetInfo{DeptSheet: {Holds: "departments", Fields: []string{}}}
 	for _, s := range sheets {
-		holds[s.Name] = SheetInfo{Holds: "extra", Fields: []string{}}
+		holds[s.Name] = dingbook.SheetInfo{Holds: "extra", Fields: []string{}}
 	}
 	if q != nil {
 		rep, sheet := q.finish(d, lang, inTree)
 		sheets = append(slices.Clone(sheets), sheet)
 		res.Quality = &rep.Totals
-		holds[sheet.Name] = SheetInfo{Holds: "quality", Fields: rep.QuotedFields, People: rep.People}
+		holds[sheet.Name] = dingbook.SheetInfo{Holds: "quality", Fields: rep.QuotedFields, People: rep.People}
 	}
 
 	for _, o := range outs {
@@ -788,7 +769,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			for _, s := range o.xlsx.Sheets() {
 				info := holds[s.Name]
 				if s.Main {
-					info = SheetInfo{Holds: "people", Fields: fields}
+					info = dingbook.SheetInfo{Holds: "people", Fields: fields}
 				}
 				info.Name, info.Rows = s.Name, s.Rows
 				o.sheets = append(o.sheets, info)

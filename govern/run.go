@@ -31,7 +31,7 @@ type ProducedFile struct {
 	Path   string // inside the directory given to produce
 	Format string // "xlsx", "csv", "vcf", "jsonl", …
 	Rows   int
-	Sheets []ManifestSheet // an xlsx's sheets and what they hold
+	Sheets []dingbook.SheetInfo // an xlsx's sheets and what they hold
 }
 
 // Produced is what the produce callback reports. Fields, DeptScope, Masks,
@@ -55,20 +55,7 @@ type ManifestFile struct {
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
 	// Sheets lists an xlsx's sheets and what each holds.
-	Sheets []ManifestSheet `json:"sheets,omitempty"`
-}
-
-// ManifestSheet is one sheet of an xlsx in the manifest: its name, what
-// it holds ("people", "departments", "quality"), its rows below the
-// header, the fields whose values it holds (for "quality", the fields it
-// quotes; the rest is counts, labels and problem names) and, for
-// "quality", how many people the report covers (the exported people).
-type ManifestSheet struct {
-	Name   string   `json:"name"`
-	Holds  string   `json:"holds"`
-	Rows   int      `json:"rows"`
-	Fields []string `json:"fields"`
-	People int      `json:"people,omitempty"`
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // ManifestSchema is the manifest.json schema version.

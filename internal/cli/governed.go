@@ -71,11 +71,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 				}
 				continue
 			}
-			pf := govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows}
-			for _, s := range f.Sheets {
-				pf.Sheets = append(pf.Sheets, govern.ManifestSheet(s))
-			}
-			p.Files = append(p.Files, pf)
+			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, Sheets: f.Sheets})
 		}
 		for _, id := range exp.Depts {
 			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))

@@ -231,7 +231,7 @@ func TestExportQualityLeaksNothing(t *testing.T) {
 			if err := json.Unmarshal(b, &man); err != nil {
 				t.Fatal(err)
 			}
-			var qs *govern.ManifestSheet
+			var qs *dingbook.SheetInfo
 			for _, f := range man.Files {
 				for i, s := range f.Sheets {
 					if s.Name == "Quality" {
