@@ -375,8 +375,8 @@ func (c *Client) create(ctx context.Context, t Target, want [][]string, width in
 // people keep leading zeros and + signs too.
 func textFormat(sid int64, c0, c1 int) map[string]any {
 	return map[string]any{"repeatCell": map[string]any{
-		"range": map[string]any{"sheetId": sid, "startColumnIndex": c0, "endColumnIndex": c1},
-		"cell":  map[string]any{"userEnteredFormat": map[string]any{"numberFormat": map[string]any{"type": "TEXT", "pattern": "@"}}},
+		"range":  map[string]any{"sheetId": sid, "startColumnIndex": c0, "endColumnIndex": c1},
+		"cell":   map[string]any{"userEnteredFormat": map[string]any{"numberFormat": map[string]any{"type": "TEXT", "pattern": "@"}}},
 		"fields": "userEnteredFormat.numberFormat"}}
 }
 
