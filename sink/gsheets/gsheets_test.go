@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,21 +58,11 @@ var testKey = sync.OnceValue(func() *rsa.PrivateKey {
 })
 
 // keyFile writes a service-account key file whose token_uri is the
-// simulator's, as a real key file from the Cloud console is laid out.
+// simulator's.
 func keyFile(t testing.TB, tokenURL string, key *rsa.PrivateKey) string {
 	t.Helper()
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "contoh-project", "private_key_id": "k1",
-		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		"client_email": saEmail, "client_id": "1234567890", "token_uri": tokenURL,
-		"auth_uri": "https://accounts.google.com/o/oauth2/auth",
-	})
 	p := filepath.Join(t.TempDir(), "key.json")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
+	if err := os.WriteFile(p, sim.KeyJSON(saEmail, tokenURL, key), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p

@@ -20,9 +20,11 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -558,4 +560,21 @@ func (s *Server) fault(w http.ResponseWriter) bool {
 			"errors": []any{map[string]string{"domain": "global", "message": "The service is currently unavailable.", "reason": "backendError"}}, "status": "UNAVAILABLE"}})
 	}
 	return true
+}
+
+// KeyJSON returns a service-account key file for key, laid out as the
+// Cloud console writes one, with token_uri pointing at tokenURL (the
+// simulator's /token). Register the public key with AddServiceAccount.
+func KeyJSON(email, tokenURL string, key *rsa.PrivateKey) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	b, _ := json.MarshalIndent(map[string]string{
+		"type": "service_account", "project_id": "sim-project", "private_key_id": "sim-key-1",
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"client_email": email, "client_id": "100000000000000000001", "token_uri": tokenURL,
+		"auth_uri": "https://accounts.google.com/o/oauth2/auth",
+	}, "", "  ")
+	return b
 }
