@@ -170,17 +170,27 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 		case err != nil:
 			last = &dingbook.Error{Code: dingbook.EINTERNAL, Message: cl.name + ": no answer from Google", Hint: "check the network; run push again (it re-reads the sheet and writes only what differs)", Err: err}
 			if !cl.retry5xx {
-				return last
+				return uncertain{last}
 			}
 		default:
 			last = c.apiErr(cl, status, apiErr)
 			if !retryable(status, apiErr, cl.retry5xx) {
+				if status == 408 || status >= 500 {
+					return uncertain{last}
+				}
 				return last
 			}
 		}
 	}
 	return last
 }
+
+// uncertain wraps the error of a write that may or may not have been
+// applied (a 5xx or no answer to a call that is not idempotent): Push
+// then reads the sheet again and diffs anew instead of repeating it.
+type uncertain struct{ error }
+
+func (u uncertain) Unwrap() error { return u.error }
 
 // retryable: 429 and Drive's usageLimits 403 were not applied, so any call
 // may be repeated; 408 and 5xx only when the call is idempotent.

@@ -433,3 +433,30 @@ func TestTokenClaimsChecked(t *testing.T) {
 		t.Fatalf("wrong aud: %v", err)
 	}
 }
+
+func TestPushLostResponseResyncs(t *testing.T) {
+	f := newFixture(t, admin)
+	v := view(30)
+	id := f.push(t, gsheets.Target{CreateTitle: "x"}, v).SpreadsheetID
+	// Two people leave and one joins: the structural write (deletes)
+	// lands but its answer is lost. Repeating it blindly would delete
+	// two more rows; push reads the sheet again instead.
+	v2 := view(30)
+	v2.Rows = append(v2.Rows[:5], v2.Rows[7:]...)
+	v2.Rows = append(v2.Rows, gsheets.Row{Key: "new", Cells: []string{"N", "D", "1"}})
+	f.sim.DropAfterApplying(1)
+	res := f.push(t, gsheets.Target{SpreadsheetID: id}, v2)
+	equalRows(t, sheetRows(t, f.sim, id), wantRows(v2))
+	if res.Added != 1 || res.Removed != 2 || res.Writes != 2 {
+		// the counts are the first diff's; the second pass wrote the values only
+		t.Errorf("after the resync: %+v", res)
+	}
+	// A lost answer to a values write is simply repeated (absolute ranges).
+	v2.Rows[0].Cells[0] = "again"
+	f.sim.DropAfterApplying(1)
+	res = f.push(t, gsheets.Target{SpreadsheetID: id}, v2)
+	equalRows(t, sheetRows(t, f.sim, id), wantRows(v2))
+	if res.Changed != 1 {
+		t.Errorf("%+v", res)
+	}
+}

@@ -3,10 +3,13 @@ package gsheets
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/dingbook/dingbook"
 )
@@ -283,9 +286,34 @@ func (c *Client) Push(ctx context.Context, t Target, v View, o Options) (*Result
 	if err := check(id); err != nil {
 		return res, err
 	}
+	// A structural write that failed with a 5xx may have landed: read
+	// the sheet again and diff anew (the diff is by key, so a second
+	// pass writes only what is still missing).
+	var first *Result // the diff against the sheet as it was
+	for attempt := 0; ; attempt++ {
+		err := c.update(ctx, id, want, width, o, res)
+		if first != nil {
+			res.Added, res.Changed, res.Removed = first.Added, first.Changed, first.Removed
+		}
+		var u uncertain
+		if !errors.As(err, &u) || attempt == 2 {
+			return res, err
+		}
+		if first == nil {
+			r := *res
+			first = &r
+		}
+		if err := c.sleep(ctx, time.Duration(1<<attempt)*time.Second+time.Duration(rand.IntN(1000))*time.Millisecond); err != nil {
+			return res, err
+		}
+	}
+}
+
+// update reads an existing spreadsheet, checks its marker and syncs it.
+func (c *Client) update(ctx context.Context, id string, want [][]string, width int, o Options, res *Result) error {
 	info, err := c.getSpreadsheet(ctx, id)
 	if err != nil {
-		return res, err
+		return err
 	}
 	var mk *marker
 	for _, m := range info.DeveloperMetadata {
@@ -297,11 +325,11 @@ func (c *Client) Push(ctx context.Context, t Target, v View, o Options) (*Result
 		}
 	}
 	if mk == nil {
-		return res, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s carries no %s marker, so dingbook did not create it and will not overwrite it", id, MarkerKey),
+		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s carries no %s marker, so dingbook did not create it and will not overwrite it", id, MarkerKey),
 			Hint: "push into a new spreadsheet with --sheets-create TITLE; dingbook keeps only sheets it made"}
 	}
 	if o.Owner != "" && mk.Owner != o.Owner {
-		return res, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s is kept by dingbook for another organisation", id),
+		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s is kept by dingbook for another organisation", id),
 			Hint: "push this organisation into its own spreadsheet with --sheets-create TITLE"}
 	}
 	var sh *sheetProps
@@ -311,14 +339,14 @@ func (c *Client) Push(ctx context.Context, t Target, v View, o Options) (*Result
 		}
 	}
 	if sh == nil {
-		return res, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("push: spreadsheet %s has lost dingbook's tab (sheet id %d)", id, mk.Sheet),
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("push: spreadsheet %s has lost dingbook's tab (sheet id %d)", id, mk.Sheet),
 			Hint: "someone deleted the tab: push into a new spreadsheet with --sheets-create TITLE"}
 	}
 	have, err := c.readValues(ctx, id, sh.Title, max(sh.GridProperties.ColumnCount, width))
 	if err != nil {
-		return res, err
+		return err
 	}
-	return res, c.sync(ctx, id, sh, have, want, width, o, res)
+	return c.sync(ctx, id, sh, have, want, width, o, res)
 }
 
 // create makes a new spreadsheet through Drive (so it can go into a

@@ -246,6 +246,23 @@ func (s *Server) sheets(w http.ResponseWriter, r *http.Request, id identity, res
 		googleError(w, 403, "The caller does not have permission", "PERMISSION_DENIED")
 		return
 	}
+	if write && s.drops > 0 {
+		s.drops--
+		s.route(discard{h: http.Header{}}, r, f, sub, body)
+		googleError(w, 503, "The service is currently unavailable.", "UNAVAILABLE")
+		return
+	}
+	s.route(w, r, f, sub, body)
+}
+
+// discard is a ResponseWriter that drops the response.
+type discard struct{ h http.Header }
+
+func (d discard) Header() http.Header         { return d.h }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, f *spreadsheet, sub string, body []byte) {
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
 		writeJSON(w, 200, f.resource())

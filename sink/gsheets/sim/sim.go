@@ -130,6 +130,7 @@ type Server struct {
 	writes   map[string][]time.Time
 	reads    map[string][]time.Time
 	faults   []int // statuses for the next Sheets requests
+	drops    int   // Sheets writes to apply, then answer 503
 	nextFile int
 
 	// Counters (read with Stats).
@@ -234,6 +235,14 @@ func (s *Server) FailNext(statuses ...int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, statuses...)
+}
+
+// DropAfterApplying makes the next n Sheets write requests take effect
+// and then answer 503, as when a response is lost after the write landed.
+func (s *Server) DropAfterApplying(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drops += n
 }
 
 // Stats returns the counters.
