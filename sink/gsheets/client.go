@@ -46,6 +46,19 @@ type Stats struct {
 	Writes    int   `json:"writes"`   // write calls (Sheets and Drive), retries excluded
 	Retries   int   `json:"retries"`
 	BytesSent int64 `json:"bytes_sent"` // request bodies and URLs
+	BytesRead int64 `json:"bytes_read"` // response bodies
+}
+
+// counter counts the bytes read through it.
+type counter struct {
+	r io.Reader
+	n *int64
+}
+
+func (c counter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
 }
 
 // Client calls Sheets and Drive.
@@ -231,19 +244,20 @@ func (c *Client) once(ctx context.Context, cl call, tok string, body []byte, out
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
+	rb := counter{resp.Body, &c.Stats.BytesRead}
 	if resp.StatusCode >= 300 {
 		var e apiError
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		b, _ := io.ReadAll(io.LimitReader(rb, 1<<20))
 		if json.Unmarshal(b, &e) != nil {
 			e.Error.Message = strings.TrimSpace(string(b))
 		}
 		return resp.StatusCode, &e, nil
 	}
 	if out == nil {
-		io.Copy(io.Discard, resp.Body)
+		io.Copy(io.Discard, rb)
 		return resp.StatusCode, nil, nil
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+	if err := json.NewDecoder(rb).Decode(out); err != nil && !errors.Is(err, io.EOF) {
 		return 0, nil, fmt.Errorf("decoding the answer: %w", err)
 	}
 	return resp.StatusCode, nil, nil

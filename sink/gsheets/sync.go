@@ -83,6 +83,7 @@ type Result struct {
 	Sharing       []Share `json:"sharing"`
 	Requests      int     `json:"requests"`
 	BytesSent     int64   `json:"bytes_sent"`
+	BytesRead     int64   `json:"bytes_read"`
 }
 
 type marker struct {
@@ -227,7 +228,7 @@ func blocks(title string, start int, rows [][]string, width int) []valueRange {
 	var out []valueRange
 	for len(rows) > 0 {
 		n, size := 0, 0
-		for n < len(rows) && (n == 0 || size < ChunkBytes/2) {
+		for n < len(rows) && (n == 0 || size < ChunkBytes*7/8) {
 			for _, v := range rows[n] {
 				size += len(v) + 3
 			}
@@ -249,7 +250,7 @@ func (c *Client) Push(ctx context.Context, t Target, v View, o Options) (*Result
 	res := &Result{SpreadsheetID: t.SpreadsheetID, Rows: len(v.Rows)}
 	defer func() {
 		res.Writes, res.Reads = c.Stats.Writes-before.Writes, c.Stats.Reads-before.Reads
-		res.Requests, res.BytesSent = c.Stats.Requests-before.Requests, c.Stats.BytesSent-before.BytesSent
+		res.Requests, res.BytesSent, res.BytesRead = c.Stats.Requests-before.Requests, c.Stats.BytesSent-before.BytesSent, c.Stats.BytesRead-before.BytesRead
 	}()
 	width := len(v.Header) + 1
 	want := make([][]string, 0, len(v.Rows)+1)
