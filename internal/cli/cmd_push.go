@@ -148,6 +148,9 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		}})
 		if res != nil {
 			p.Details, p.Outputs = pushDetails(res, *dry), []audit.Output{{Path: sheetURL(res.SpreadsheetID), Format: "gsheets", Rows: exp.Rows}}
+			if tg.impersonate != "" {
+				p.Details["impersonate"] = tg.impersonate // purge clears the sheet as the same user
+			}
 		}
 		return p, err
 	})
@@ -257,6 +260,21 @@ func sheetURL(id string) string {
 		return "a new spreadsheet"
 	}
 	return "https://docs.google.com/spreadsheets/d/" + id
+}
+
+// clearSheet removes the data rows of a pushed spreadsheet whose
+// retention ended (purge), as the identity that pushed them.
+func clearSheet(ctx context.Context, env *Env, s govern.PushedSheet) (int, error) {
+	client, _, err := sheetsClient(env, s.Details["impersonate"])
+	if err != nil {
+		return 0, err
+	}
+	res, err := client.Push(ctx, gsheets.Target{SpreadsheetID: s.ID}, gsheets.View{}, gsheets.Options{Clear: true, Owner: keyHash(s.Tenant, "")})
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: cleared %d rows from %s (push retention ended %s)\n", res.Removed, sheetURL(s.ID), s.Expires.Format(time.RFC3339))
+	return res.Removed, nil
 }
 
 func pushDetails(r *gsheets.Result, dry bool) map[string]string {

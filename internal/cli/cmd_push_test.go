@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/audit"
@@ -39,7 +40,7 @@ func pushEnv(t *testing.T) (*Env, *bytes.Buffer, *bytes.Buffer, *sim.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := sim.New(sim.Options{Now: env.Now})
+	s := sim.New(sim.Options{Now: func() time.Time { return env.Now() }})
 	s.AddServiceAccount("sync@p.iam.gserviceaccount.com", &key.PublicKey, "admin@contoh.co.id")
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
@@ -271,5 +272,55 @@ func TestPushPolicyRefusals(t *testing.T) {
 	}
 	if len(s.Files()) != 1 {
 		t.Errorf("%d files created, want 1", len(s.Files()))
+	}
+}
+
+func TestPurgeClearsExpiredSheet(t *testing.T) {
+	env, out, errb, s := pushEnv(t)
+	org := gen.Generate(gen.Options{Users: 30, Seed: 5}).Org
+	saveSnapshot(t, env, org)
+	id := runPushJSON(t, env, out, "--sheets-create", "x").SpreadsheetID
+	purge := func(args ...string) string {
+		out.Reset()
+		errb.Reset()
+		if code := Main(context.Background(), append([]string{"purge"}, args...), env); code != 0 {
+			t.Fatalf("purge %v: exit %d: %s", args, code, errb)
+		}
+		return out.String()
+	}
+	// Within the retention (policy default 30d): nothing to clear.
+	if got := purge("--dry-run"); strings.Contains(got, id) {
+		t.Fatalf("cleared too early: %s", got)
+	}
+	start := env.Now()
+	env.Now = func() time.Time { return start.Add(31 * 24 * time.Hour) }
+	if got := purge("--dry-run"); !strings.Contains(got, "would delete sheet "+id) {
+		t.Fatalf("dry run: %s", got)
+	}
+	if n := len(s.Values(id)); n < 2 {
+		t.Fatalf("dry run cleared the sheet: %d rows", n)
+	}
+	purge()
+	want := governedRows(t, &org)
+	sameRows(t, storedRows(s, id), want[:1]) // the header stays
+	recs := func() []audit.Record {
+		db, _ := store.Open(context.Background(), env.Getenv("DINGBOOK_HOME"))
+		defer db.Close()
+		r, _ := audit.List(context.Background(), db, audit.Filter{Action: audit.ActionPurge})
+		return r
+	}
+	r := recs()
+	if len(r) != 1 || r[0].Details["kind"] != "sheet" || r[0].Details["spreadsheet_id"] != id || r[0].Rows != len(want)-1 {
+		t.Fatalf("purge records %+v", r)
+	}
+	// Cleared once: the next purge has nothing to do.
+	if got := purge(); strings.Contains(got, id) {
+		t.Fatalf("cleared twice: %s", got)
+	}
+	// A new push fills the sheet again and starts a new retention.
+	runPushJSON(t, env, out, "--sheets", id)
+	sameRows(t, storedRows(s, id), want)
+	if got := purge(); strings.Contains(got, id) {
+		t.Fatalf("cleared a fresh push: %s", got)
 	}
 }

@@ -68,6 +68,10 @@ type Options struct {
 	// CheckSharing is called with the spreadsheet's permissions before
 	// anything is written; an error refuses the push.
 	CheckSharing func([]Share) error
+	// Clear removes every data row of an existing sheet, keeping its
+	// header (the view is ignored): purge does it when the retention of
+	// the last push has ended.
+	Clear bool
 }
 
 // Result is what a push did.
@@ -346,6 +350,10 @@ func (c *Client) update(ctx context.Context, id string, want [][]string, width i
 	have, err := c.readValues(ctx, id, sh.Title, max(sh.GridProperties.ColumnCount, width))
 	if err != nil {
 		return err
+	}
+	if o.Clear && len(have) > 0 {
+		width = sh.GridProperties.ColumnCount
+		want = [][]string{append(have[0], make([]string, max(width-len(have[0]), 0))...)[:width]}
 	}
 	return c.sync(ctx, id, sh, have, want, width, o, res)
 }
