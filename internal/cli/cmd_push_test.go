@@ -324,3 +324,33 @@ func TestPurgeClearsExpiredSheet(t *testing.T) {
 		t.Fatalf("cleared a fresh push: %s", got)
 	}
 }
+
+// TestSimServesGoogle runs "dingbook sim --google-key" and pushes to it
+// with the variables it prints, as a person would in two terminals.
+func TestSimServesGoogle(t *testing.T) {
+	keyPath := filepath.Join(t.TempDir(), "sa.json")
+	base, _, _, stop := runSimCmd(t, "--users", "30", "--google-key", keyPath, "--google-subject", "admin@contoh.co.id")
+	defer stop()
+	st, err := os.Stat(keyPath)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", err, st)
+	}
+	env, out, errb := exportEnv(t)
+	os.WriteFile(filepath.Join(env.Getenv("DINGBOOK_HOME"), "policy.yaml"), []byte(pushPolicy), 0o600)
+	env.Now = time.Now // the simulator runs on the real clock
+	baseEnv := env.Getenv
+	env.Getenv = func(k string) string {
+		switch k {
+		case gsheets.CredentialsEnv:
+			return keyPath
+		case gsheets.SheetsBaseEnv, gsheets.DriveBaseEnv:
+			return base
+		}
+		return baseEnv(k)
+	}
+	saveSnapshot(t, env, gen.Generate(gen.Options{Users: 30, Seed: 1}).Org)
+	sum := runPushJSON(t, env, out, "--sheets-create", "demo")
+	if sum.SpreadsheetID == "" || sum.Added == 0 {
+		t.Fatalf("push to dingbook sim: %+v %s", sum, errb)
+	}
+}
