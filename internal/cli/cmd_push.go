@@ -100,19 +100,16 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	req := &govern.Request{Action: "push", Actor: env.Actor, Fields: opts.Fields, Profile: *profile, DeptScope: depts, Now: env.Now}
-	req.Purpose, req.Basis, req.Justification, req.IncludeHiddenMobiles = gf.Purpose, gf.Basis, gf.Justify, *hidden
+	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
+		return govern.Refuse(ctx, db, pol, req, err)
+	}
+	req.IncludeHiddenMobiles = *hidden
 	gx := &governedExport{db: db, pol: pol, req: req}
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}
 
-	id := *snapID
-	if id == 0 {
-		if id, err = db.LatestSnapshotID(ctx); err != nil {
-			return err
-		}
-	}
-	dir, err := db.Directory(ctx, id)
+	dir, id, err := openSnapshot(ctx, db, *snapID)
 	if err != nil {
 		return err
 	}

@@ -100,18 +100,6 @@ func governedRows(t *testing.T, org *dingbook.Org) [][]string {
 	return rows
 }
 
-func storedRows(s *sim.Server, id string) [][]string {
-	var out [][]string
-	for _, r := range s.Values(id) {
-		row := make([]string, len(r))
-		for j, c := range r {
-			row[j] = c.Value
-		}
-		out = append(out, row)
-	}
-	return out
-}
-
 func sameRows(t *testing.T, got, want [][]string) {
 	t.Helper()
 	if len(got) != len(want) {
@@ -160,7 +148,7 @@ func TestPushCommand(t *testing.T) {
 	if sum.SpreadsheetID == "" || sum.Rows != active || sum.Added != active || len(want) != active+1 {
 		t.Fatalf("first push %+v (active %d)", sum, active)
 	}
-	sameRows(t, storedRows(s, sum.SpreadsheetID), want)
+	sameRows(t, s.Strings(sum.SpreadsheetID), want)
 	id := sum.SpreadsheetID
 	rec := lastAudit(t, env)
 	if rec.Outcome != audit.OutcomeOK || rec.Details["spreadsheet_id"] != id || rec.Rows != active || rec.Expires == nil ||
@@ -195,13 +183,13 @@ func TestPushCommand(t *testing.T) {
 	if sum.Changed != 1 || sum.Removed != 1 || sum.Writes != 0 {
 		t.Fatalf("dry run %+v", sum)
 	}
-	sameRows(t, storedRows(s, id), want)
+	sameRows(t, s.Strings(id), want)
 	sum = runPushJSON(t, env, out, "--sheets", id)
 	if sum.Changed != 1 || sum.Removed != 1 || sum.Added != 0 || sum.Writes > 2 {
 		t.Fatalf("diff push %+v", sum)
 	}
 	want2 := governedRows(t, &org2)
-	sameRows(t, storedRows(s, id), want2)
+	sameRows(t, s.Strings(id), want2)
 	for _, r := range s.Values(id) {
 		for _, c := range r {
 			if c.Kind != "string" && c.Kind != "" {
@@ -221,7 +209,7 @@ func TestPushCommand(t *testing.T) {
 	if rec.Outcome != audit.OutcomeRefused || !strings.Contains(rec.Details["sharing"], "anyone:reader") || rec.Details["writes"] != "0" {
 		t.Fatalf("refusal record %+v", rec)
 	}
-	sameRows(t, storedRows(s, id), want2)
+	sameRows(t, s.Strings(id), want2)
 
 	// A sheet without the marker: refused.
 	foreign := s.NewSpreadsheet("admin@contoh.co.id", "Team", [][]string{{"x"}})
@@ -229,7 +217,7 @@ func TestPushCommand(t *testing.T) {
 	if code != 6 || lastAudit(t, env).Outcome != audit.OutcomeRefused {
 		t.Fatalf("foreign: exit %d", code)
 	}
-	if got := storedRows(s, foreign); len(got) != 1 || got[0][0] != "x" {
+	if got := s.Strings(foreign); len(got) != 1 || got[0][0] != "x" {
 		t.Fatalf("foreign sheet written: %v", got)
 	}
 }
@@ -302,7 +290,7 @@ func TestPurgeClearsExpiredSheet(t *testing.T) {
 	}
 	purge()
 	want := governedRows(t, &org)
-	sameRows(t, storedRows(s, id), want[:1]) // the header stays
+	sameRows(t, s.Strings(id), want[:1]) // the header stays
 	recs := func() []audit.Record {
 		db, _ := store.Open(context.Background(), env.Getenv("DINGBOOK_HOME"))
 		defer db.Close()
@@ -319,7 +307,7 @@ func TestPurgeClearsExpiredSheet(t *testing.T) {
 	}
 	// A new push fills the sheet again and starts a new retention.
 	runPushJSON(t, env, out, "--sheets", id)
-	sameRows(t, storedRows(s, id), want)
+	sameRows(t, s.Strings(id), want)
 	if got := purge(); strings.Contains(got, id) {
 		t.Fatalf("cleared a fresh push: %s", got)
 	}

@@ -625,10 +625,22 @@ func (f *spreadsheet) cells() int {
 	return n
 }
 
+const noFields = "At least one field must be updated, but none were specified."
+
 // apply applies one batchUpdate request, returning its reply or an error
 // message.
 func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 	empty := map[string]any{}
+	// decode reads the request into r and finds the sheet id() names.
+	decode := func(r any, id func() int64) (*sheet, string) {
+		if err := json.Unmarshal(raw, r); err != nil {
+			return nil, err.Error()
+		}
+		if sh := f.sheetByID(id()); sh != nil {
+			return sh, ""
+		}
+		return nil, fmt.Sprintf("No grid with id: %d", id())
+	}
 	switch kind {
 	case "updateSheetProperties":
 		var r struct {
@@ -641,15 +653,12 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 			} `json:"properties"`
 			Fields string `json:"fields"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
-		}
-		sh := f.sheetByID(r.Properties.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", r.Properties.SheetID)
+		sh, msg := decode(&r, func() int64 { return r.Properties.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		if r.Fields == "" {
-			return nil, "At least one field must be updated, but none were specified."
+			return nil, noFields
 		}
 		for _, fld := range strings.Split(r.Fields, ",") {
 			gp := r.Properties.GridProperties
@@ -699,12 +708,9 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 			Dimension string `json:"dimension"`
 			Length    int    `json:"length"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
-		}
-		sh := f.sheetByID(r.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", r.SheetID)
+		sh, msg := decode(&r, func() int64 { return r.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		if r.Length < 1 {
 			return nil, "length must be positive"
@@ -722,12 +728,9 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 		var r struct {
 			Range dimRange `json:"range"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
-		}
-		sh := f.sheetByID(r.Range.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", r.Range.SheetID)
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		if r.Range.Dimension != "ROWS" || r.Range.StartIndex == nil || r.Range.EndIndex == nil {
 			return nil, "the simulator deletes ROWS with a start and end index"
@@ -753,15 +756,12 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 			} `json:"properties"`
 			Fields string `json:"fields"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
-		}
-		sh := f.sheetByID(r.Range.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", r.Range.SheetID)
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		if r.Fields == "" {
-			return nil, "At least one field must be updated, but none were specified."
+			return nil, noFields
 		}
 		if r.Range.Dimension == "COLUMNS" && strings.Contains(r.Fields, "hiddenByUser") && r.Range.StartIndex != nil && r.Range.EndIndex != nil {
 			for c := *r.Range.StartIndex; c < *r.Range.EndIndex; c++ {
@@ -781,15 +781,12 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 			} `json:"cell"`
 			Fields string `json:"fields"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
-		}
-		sh := f.sheetByID(r.Range.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", r.Range.SheetID)
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		if r.Fields == "" {
-			return nil, "At least one field must be updated, but none were specified."
+			return nil, noFields
 		}
 		c0, c1 := 0, sh.Cols
 		if r.Range.StartColumnIndex != nil {
@@ -816,14 +813,11 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 				Editors     json.RawMessage `json:"editors"`
 			} `json:"protectedRange"`
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
-			return nil, err.Error()
+		sh, msg := decode(&r, func() int64 { return r.ProtectedRange.Range.SheetID })
+		if msg != "" {
+			return nil, msg
 		}
 		pr := r.ProtectedRange
-		sh := f.sheetByID(pr.Range.SheetID)
-		if sh == nil {
-			return nil, fmt.Sprintf("No grid with id: %d", pr.Range.SheetID)
-		}
 		if pr.WarningOnly && len(pr.Editors) > 0 && string(pr.Editors) != "null" {
 			return nil, "Editors are not supported with warning_only protection."
 		}

@@ -272,6 +272,19 @@ func (s *Server) Values(fileID string) [][]Cell {
 	return out
 }
 
+// Strings returns Values as text (the kinds dropped).
+func (s *Server) Strings(fileID string) [][]string {
+	var out [][]string
+	for _, r := range s.Values(fileID) {
+		row := make([]string, len(r))
+		for j, c := range r {
+			row[j] = c.Value
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
 // Grid returns the first sheet's row count, column count and frozen rows.
 func (s *Server) Grid(fileID string) (rows, cols, frozen int) {
 	s.mu.Lock()
