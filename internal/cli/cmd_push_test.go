@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -340,5 +341,63 @@ func TestSimServesGoogle(t *testing.T) {
 	sum := runPushJSON(t, env, out, "--sheets-create", "demo")
 	if sum.SpreadsheetID == "" || sum.Added == 0 {
 		t.Fatalf("push to dingbook sim: %+v %s", sum, errb)
+	}
+}
+
+// TestPushHiddenMobilesAndDept: the contact profile with --justify, hidden
+// mobiles left out, --dept limiting the rows, every cell a string.
+func TestPushHiddenMobilesAndDept(t *testing.T) {
+	env, out, _, s := pushEnv(t)
+	org := gen.Generate(gen.Options{Users: 200, Depts: 12, Seed: 3}).Org
+	saveSnapshot(t, env, org)
+	byKey := map[string]dingbook.Person{}
+	for _, p := range org.People {
+		byKey[keyHash(org.CorpID, p.UserID)] = p
+	}
+	sum := runPushJSON(t, env, out, "--sheets-create", "x", "--profile", "contact", "--justify", "staff call each other")
+	rows := s.Strings(sum.SpreadsheetID)
+	mobileCol := slices.Index(rows[0], export.Headers([]string{"mobile"}, "zh")[0])
+	hiddenSeen, shown := 0, 0
+	for _, r := range rows[1:] {
+		p, ok := byKey[r[0]]
+		if !ok || !p.Active {
+			t.Fatalf("row %q is not an active person", r)
+		}
+		cell := ""
+		if mobileCol < len(r) {
+			cell = r[mobileCol]
+		}
+		switch {
+		case p.HideMobile && p.Mobile != "":
+			hiddenSeen++
+			if cell != "" {
+				t.Fatalf("%s hid their mobile, the sheet shows %q", p.UserID, cell)
+			}
+		case p.Mobile != "":
+			shown++
+			if cell != export.ConsoleMobile(&p) {
+				t.Fatalf("%s: mobile %q, want %q", p.UserID, cell, export.ConsoleMobile(&p))
+			}
+		}
+	}
+	if hiddenSeen == 0 || shown == 0 {
+		t.Fatalf("the org has %d hidden and %d shown mobiles among the rows: the test proves nothing", hiddenSeen, shown)
+	}
+
+	// --dept: only that department's subtree.
+	dept := org.Depts[1]
+	in := map[int64]bool{}
+	for _, id := range dingbook.NewTree(org.Depts).Descendants(dept.ID) {
+		in[id] = true
+	}
+	want := 0
+	for _, p := range org.People {
+		if p.Active && slices.ContainsFunc(p.Depts, func(m dingbook.Membership) bool { return in[m.DeptID] }) {
+			want++
+		}
+	}
+	sum = runPushJSON(t, env, out, "--sheets", sum.SpreadsheetID, "--profile", "contact", "--justify", "j", "--dept", strconv.FormatInt(dept.ID, 10))
+	if sum.Rows != want || want == 0 || want == len(rows)-1 || len(s.Strings(sum.SpreadsheetID)) != want+1 {
+		t.Fatalf("--dept %d: %+v, want %d rows", dept.ID, sum, want)
 	}
 }
