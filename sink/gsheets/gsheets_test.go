@@ -460,3 +460,21 @@ func TestPushLostResponseResyncs(t *testing.T) {
 		t.Errorf("%+v", res)
 	}
 }
+
+// TestMarkerIsPerProject: the marker has PROJECT visibility, so an
+// identity from another Cloud project does not see it and is refused
+// (as Google behaves), rather than overwriting the sheet.
+func TestMarkerIsPerProject(t *testing.T) {
+	f := newFixture(t, admin)
+	id := f.push(t, gsheets.Target{CreateTitle: "x"}, view(3)).SpreadsheetID
+	other := "sync@other-project.iam.gserviceaccount.com"
+	f.sim.AddServiceAccount(other, &testKey().PublicKey, admin)
+	p := filepath.Join(t.TempDir(), "other.json")
+	os.WriteFile(p, sim.KeyJSON(other, f.srv.URL+"/token", testKey()), 0o600)
+	f.key = p
+	c := f.client(t, admin)
+	_, err := c.Push(context.Background(), gsheets.Target{SpreadsheetID: id}, view(4), gsheets.Options{Owner: "org1"})
+	if dingbook.ErrorCode(err) != dingbook.EPOLICY || !strings.Contains(err.Error(), "marker") {
+		t.Fatalf("other project: %v", err)
+	}
+}

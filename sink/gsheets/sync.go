@@ -331,7 +331,7 @@ func (c *Client) update(ctx context.Context, id string, want [][]string, width i
 	}
 	if mk == nil {
 		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s carries no %s marker, so dingbook did not create it and will not overwrite it", id, MarkerKey),
-			Hint: "push into a new spreadsheet with --sheets-create TITLE; dingbook keeps only sheets it made"}
+			Hint: "push into a new spreadsheet with --sheets-create TITLE (dingbook keeps only sheets it made); if dingbook made it with credentials of another Google Cloud project, use those: the marker is visible to its own project only"}
 	}
 	if o.Owner != "" && mk.Owner != o.Owner {
 		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: spreadsheet %s is kept by dingbook for another organisation", id),

@@ -44,7 +44,7 @@ func (s *Server) drive(w http.ResponseWriter, r *http.Request, id identity, rest
 			// caller is an organizer through the drive.
 			f.Perms[0].Role = "organizer"
 		}
-		writeJSON(w, 200, map[string]any{"kind": "drive#file", "id": f.ID, "name": f.Title, "mimeType": SpreadsheetMime})
+		drivePartial(w, q.Get("fields"), map[string]any{"kind": "drive#file", "id": f.ID, "name": f.Title, "mimeType": SpreadsheetMime})
 		return
 	}
 	fid, sub, _ := strings.Cut(rest, "/")
@@ -55,7 +55,7 @@ func (s *Server) drive(w http.ResponseWriter, r *http.Request, id identity, rest
 	}
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
-		writeJSON(w, 200, map[string]any{"kind": "drive#file", "id": f.ID, "name": f.Title, "mimeType": SpreadsheetMime, "trashed": false, "parents": f.Parents})
+		drivePartial(w, q.Get("fields"), map[string]any{"kind": "drive#file", "id": f.ID, "name": f.Title, "mimeType": SpreadsheetMime, "trashed": false, "parents": f.Parents})
 	case sub == "permissions" && r.Method == http.MethodGet:
 		size := 100
 		if v, err := strconv.Atoi(q.Get("pageSize")); err == nil && v > 0 && v < 100 {
@@ -63,11 +63,19 @@ func (s *Server) drive(w http.ResponseWriter, r *http.Request, id identity, rest
 		}
 		start, _ := strconv.Atoi(q.Get("pageToken"))
 		end := min(start+size, len(f.Perms))
-		out := map[string]any{"kind": "drive#permissionList", "permissions": f.Perms[min(start, end):end]}
+		var perms []any
+		for _, p := range f.Perms[min(start, end):end] {
+			b, _ := json.Marshal(p)
+			var m map[string]any
+			json.Unmarshal(b, &m)
+			m["kind"] = "drive#permission"
+			perms = append(perms, m)
+		}
+		out := map[string]any{"kind": "drive#permissionList", "permissions": perms}
 		if end < len(f.Perms) {
 			out["nextPageToken"] = strconv.Itoa(end)
 		}
-		writeJSON(w, 200, out)
+		drivePartial(w, q.Get("fields"), out)
 	case sub == "permissions" && r.Method == http.MethodPost:
 		var p Permission
 		if err := json.Unmarshal(body, &p); err != nil {
@@ -99,4 +107,14 @@ func (s *Server) drive(w http.ResponseWriter, r *http.Request, id identity, rest
 	default:
 		driveError(w, 404, "Not Found", "notFound", "")
 	}
+}
+
+// drivePartial writes v narrowed to the fields parameter.
+func drivePartial(w http.ResponseWriter, fields string, v map[string]any) {
+	out, ok := partial(fields, v)
+	if !ok {
+		driveError(w, 400, "Invalid field selection "+fields, "invalidParameter", "fields")
+		return
+	}
+	writeJSON(w, 200, out)
 }

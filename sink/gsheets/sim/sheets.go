@@ -248,11 +248,11 @@ func (s *Server) sheets(w http.ResponseWriter, r *http.Request, id identity, res
 	}
 	if write && s.drops > 0 {
 		s.drops--
-		s.route(discard{h: http.Header{}}, r, f, sub, body)
+		s.route(discard{h: http.Header{}}, r, id, f, sub, body)
 		googleError(w, 503, "The service is currently unavailable.", "UNAVAILABLE")
 		return
 	}
-	s.route(w, r, f, sub, body)
+	s.route(w, r, id, f, sub, body)
 }
 
 // discard is a ResponseWriter that drops the response.
@@ -262,16 +262,21 @@ func (d discard) Header() http.Header         { return d.h }
 func (d discard) Write(b []byte) (int, error) { return len(b), nil }
 func (d discard) WriteHeader(int)             {}
 
-func (s *Server) route(w http.ResponseWriter, r *http.Request, f *spreadsheet, sub string, body []byte) {
+func (s *Server) route(w http.ResponseWriter, r *http.Request, id identity, f *spreadsheet, sub string, body []byte) {
 	switch {
 	case sub == "" && r.Method == http.MethodGet:
-		writeJSON(w, 200, f.resource())
+		out, ok := partial(r.URL.Query().Get("fields"), f.resource(id))
+		if !ok {
+			googleError(w, 400, "Request contains an invalid argument.", "INVALID_ARGUMENT")
+			return
+		}
+		writeJSON(w, 200, out)
 	case sub == ":batchUpdate" && r.Method == http.MethodPost:
-		s.batchUpdate(w, f, body)
+		s.batchUpdate(w, f, body, id.project)
 	case sub == "/values:batchUpdate" && r.Method == http.MethodPost:
 		s.valuesBatchUpdate(w, f, body)
 	case sub == "/developerMetadata:search" && r.Method == http.MethodPost:
-		s.metadataSearch(w, f, body)
+		s.metadataSearch(w, f, body, id)
 	case strings.HasPrefix(sub, "/values/") && r.Method == http.MethodGet:
 		raw := strings.TrimPrefix(sub, "/values/")
 		for _, v := range verbs {
@@ -322,7 +327,7 @@ func gridRange(sh *sheet, p *protected) map[string]any {
 	return g
 }
 
-func (f *spreadsheet) resource() map[string]any {
+func (f *spreadsheet) resource(id identity) map[string]any {
 	var sheets []any
 	for i, sh := range f.Sheets {
 		gp := map[string]any{"rowCount": sh.Rows, "columnCount": sh.Cols}
@@ -347,7 +352,9 @@ func (f *spreadsheet) resource() map[string]any {
 	}
 	var md []any
 	for _, m := range f.Meta {
-		md = append(md, m.resource())
+		if m.visible(id) {
+			md = append(md, m.resource())
+		}
 	}
 	if md != nil {
 		out["developerMetadata"] = md
@@ -360,7 +367,7 @@ func (m metadata) resource() map[string]any {
 		"location": map[string]any{"locationType": "SPREADSHEET", "spreadsheet": true}, "visibility": m.Vis}
 }
 
-func (s *Server) metadataSearch(w http.ResponseWriter, f *spreadsheet, body []byte) {
+func (s *Server) metadataSearch(w http.ResponseWriter, f *spreadsheet, body []byte, id identity) {
 	var req struct {
 		DataFilters []struct {
 			DeveloperMetadataLookup *struct {
@@ -378,7 +385,7 @@ func (s *Server) metadataSearch(w http.ResponseWriter, f *spreadsheet, body []by
 			continue
 		}
 		for _, m := range f.Meta {
-			if df.DeveloperMetadataLookup.MetadataKey == "" || m.Key == df.DeveloperMetadataLookup.MetadataKey {
+			if m.visible(id) && (df.DeveloperMetadataLookup.MetadataKey == "" || m.Key == df.DeveloperMetadataLookup.MetadataKey) {
 				out = append(out, map[string]any{"developerMetadata": m.resource(), "dataFilters": []any{df}})
 			}
 		}
@@ -589,7 +596,7 @@ type dimRange struct {
 	EndIndex   *int   `json:"endIndex"`
 }
 
-func (s *Server) batchUpdate(w http.ResponseWriter, f *spreadsheet, body []byte) {
+func (s *Server) batchUpdate(w http.ResponseWriter, f *spreadsheet, body []byte, project string) {
 	var req struct {
 		Requests []map[string]json.RawMessage `json:"requests"`
 	}
@@ -605,7 +612,7 @@ func (s *Server) batchUpdate(w http.ResponseWriter, f *spreadsheet, body []byte)
 			return
 		}
 		for kind, raw := range r {
-			reply, err := g.apply(kind, raw)
+			reply, err := g.apply(kind, raw, project)
 			if err != "" {
 				googleError(w, 400, fmt.Sprintf("Invalid requests[%d].%s: %s", i, kind, err), "INVALID_ARGUMENT")
 				return
@@ -629,7 +636,7 @@ const noFields = "At least one field must be updated, but none were specified."
 
 // apply applies one batchUpdate request, returning its reply or an error
 // message.
-func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
+func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (any, string) {
 	empty := map[string]any{}
 	// decode reads the request into r and finds the sheet id() names.
 	decode := func(r any, id func() int64) (*sheet, string) {
@@ -850,7 +857,7 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage) (any, string) {
 			return nil, "Adding the requested developer metadata would exceed the allowed storage limit"
 		}
 		f.nextMeta++
-		m := metadata{ID: 7000 + f.nextMeta, Key: dm.MetadataKey, Value: dm.MetadataValue, Vis: dm.Visibility}
+		m := metadata{ID: 7000 + f.nextMeta, Key: dm.MetadataKey, Value: dm.MetadataValue, Vis: dm.Visibility, Project: project}
 		f.Meta = append(f.Meta, m)
 		return map[string]any{"createDeveloperMetadata": map[string]any{"developerMetadata": m.resource()}}, ""
 	}

@@ -85,11 +85,15 @@ type protected struct {
 }
 
 type metadata struct {
-	ID    int64
-	Key   string
-	Value string
-	Vis   string
+	ID      int64
+	Key     string
+	Value   string
+	Vis     string
+	Project string // the project that created it
 }
+
+// visible: PROJECT metadata only to the project that created it.
+func (m metadata) visible(id identity) bool { return m.Vis == "DOCUMENT" || m.Project == id.project }
 
 type spreadsheet struct {
 	ID       string
@@ -104,8 +108,17 @@ type spreadsheet struct {
 }
 
 type identity struct {
-	email string
-	sa    bool // a service account without a delegated subject
+	email   string
+	sa      bool   // a service account without a delegated subject
+	project string // the Cloud project calling (PROJECT metadata is per project)
+}
+
+// projectOf is the project of a service account's address
+// (name@PROJECT.iam.gserviceaccount.com).
+func projectOf(email string) string {
+	_, dom, _ := strings.Cut(email, "@")
+	p, _, _ := strings.Cut(dom, ".")
+	return p
 }
 
 type serviceAccount struct {
@@ -467,7 +480,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, body []byte) {
 			tokenError(w, 400, "invalid_grant", "Token has been expired or revoked.")
 			return
 		}
-		id = identity{email: u.email}
+		id = identity{email: u.email, project: "oauth-client:" + u.clientID}
 	default:
 		tokenError(w, 400, "unsupported_grant_type", "Invalid grant_type: "+form.Get("grant_type"))
 		return
@@ -524,9 +537,9 @@ func (s *Server) checkJWT(assertion, aud string, now time.Time) (identity, int, 
 		if !sa.subjects[cl.Sub] {
 			return identity{}, 401, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."
 		}
-		return identity{email: cl.Sub}, 0, "", ""
+		return identity{email: cl.Sub, project: projectOf(cl.Iss)}, 0, "", ""
 	}
-	return identity{email: cl.Iss, sa: true}, 0, "", ""
+	return identity{email: cl.Iss, sa: true, project: projectOf(cl.Iss)}, 0, "", ""
 }
 
 // ---- quota ----

@@ -164,3 +164,19 @@ func TestJWTSignatureChecked(t *testing.T) {
 		t.Fatalf("forged: %d %s", resp.StatusCode, b)
 	}
 }
+
+func TestFieldsMask(t *testing.T) {
+	h := newHarness(t)
+	id := h.s.NewSpreadsheet("hr@contoh.co.id", "t", nil)
+	st, body := h.do("GET", "/v4/spreadsheets/"+id+"?fields="+url.QueryEscape("spreadsheetId,sheets(properties(sheetId,gridProperties(rowCount)))"), "")
+	if st != 200 || body != `{"sheets":[{"properties":{"gridProperties":{"rowCount":1000},"sheetId":0}}],"spreadsheetId":"`+id+`"}` {
+		t.Fatalf("sheets mask: %d %s", st, body)
+	}
+	if st, _ := h.do("GET", "/v4/spreadsheets/"+id+"?fields=sheets(properties", ""); st != 400 {
+		t.Fatalf("bad mask: %d", st)
+	}
+	st, body = h.do("GET", "/drive/v3/files/"+id+"/permissions?fields="+url.QueryEscape("permissions(type,role)"), "")
+	if st != 200 || body != `{"permissions":[{"role":"owner","type":"user"}]}` {
+		t.Fatalf("drive mask: %d %s", st, body)
+	}
+}
