@@ -478,3 +478,22 @@ func TestMarkerIsPerProject(t *testing.T) {
 		t.Fatalf("other project: %v", err)
 	}
 }
+
+func TestPushLimits(t *testing.T) {
+	f := newFixture(t, admin)
+	v := view(2)
+	v.Rows[1].Cells[1] = strings.Repeat("部", 50001)
+	if _, err := f.c.Push(context.Background(), gsheets.Target{CreateTitle: "x"}, v, gsheets.Options{}); dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "部门 cell of row key u0001") {
+		t.Fatalf("long cell: %v", err)
+	}
+	v = gsheets.View{Header: make([]string, 200)}
+	for i := range 50_000 {
+		v.Rows = append(v.Rows, gsheets.Row{Key: fmt.Sprint(i)})
+	}
+	if _, err := f.c.Push(context.Background(), gsheets.Target{CreateTitle: "x"}, v, gsheets.Options{}); dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "more than a Google spreadsheet holds") {
+		t.Fatalf("too many cells: %v", err)
+	}
+	if len(f.sim.Files()) != 0 {
+		t.Error("a file was created before the limits were checked")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
 )
@@ -29,6 +30,10 @@ const (
 	MarkerKey = "dingbook.managed"
 	// ChunkBytes caps one values.batchUpdate body (Google recommends 2 MB).
 	ChunkBytes = 2 << 20
+	// MaxCells and MaxCellChars are Google's limits: cells in a
+	// spreadsheet, characters in a cell.
+	MaxCells     = 10_000_000
+	MaxCellChars = 50_000
 )
 
 // Share is one permission of the spreadsheet, as push reports it.
@@ -259,12 +264,22 @@ func (c *Client) Push(ctx context.Context, t Target, v View, o Options) (*Result
 	width := len(v.Header) + 1
 	want := make([][]string, 0, len(v.Rows)+1)
 	want = append(want, append([]string{KeyHeader}, v.Header...))
+	if cells := (len(v.Rows) + 1) * width; cells > MaxCells {
+		return res, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("push: %d rows of %d columns are %d cells, more than a Google spreadsheet holds (%d)", len(v.Rows), width, cells, MaxCells),
+			Hint: "push part of the directory (--dept) or fewer fields (--fields)"}
+	}
 	seen := make(map[string]bool, len(v.Rows))
 	for _, r := range v.Rows {
 		if seen[r.Key] || r.Key == "" {
 			return res, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("push: row key %q is empty or repeated", r.Key), Hint: "every person needs a distinct userid"}
 		}
 		seen[r.Key] = true
+		for j, c := range r.Cells {
+			if len(c) > MaxCellChars && utf8.RuneCountInString(c) > MaxCellChars {
+				return res, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("push: the %s cell of row key %s holds more than %d characters, Google's limit for a cell", v.Header[j], r.Key, MaxCellChars),
+					Hint: "leave that field out (--fields) or shorten it in DingTalk"}
+			}
+		}
 		want = append(want, append([]string{r.Key}, r.Cells...))
 	}
 	check := func(id string) error {
