@@ -144,7 +144,10 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 			return checkSharing(pol, s, identity)
 		}})
 		if res != nil {
-			p.Details, p.Outputs = pushDetails(res, *dry), []audit.Output{{Path: sheetURL(res.SpreadsheetID), Format: "gsheets", Rows: exp.Rows}}
+			p.Details = pushDetails(res, *dry)
+			if res.SpreadsheetID != "" {
+				p.Outputs = []audit.Output{{Path: sheetURL(res.SpreadsheetID), Format: "gsheets", Rows: exp.Rows}}
+			}
 			if tg.impersonate != "" {
 				p.Details["impersonate"] = tg.impersonate // purge clears the sheet as the same user
 			}
