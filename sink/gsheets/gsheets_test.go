@@ -331,6 +331,17 @@ func TestQuota429FromSimulatorAndPacing(t *testing.T) {
 	if th := f.sim.Stats().Throttled; th != before {
 		t.Errorf("%d writes throttled despite pacing", th-before)
 	}
+	// Without the pacing the simulator's quota answers 429s; backoff
+	// waits them out and every push completes.
+	f.c.PerMinute = 1000
+	for i := range 40 {
+		v.Rows[0].Cells[0] = fmt.Sprint("m", i)
+		f.push(t, gsheets.Target{SpreadsheetID: id}, v)
+	}
+	if th := f.sim.Stats().Throttled; th == before {
+		t.Error("no 429 met without pacing: the test proves nothing")
+	}
+	equalRows(t, sheetRows(t, f.sim, id), wantRows(v))
 }
 
 func TestPushRefusals(t *testing.T) {
