@@ -632,21 +632,25 @@ func (f *spreadsheet) cells() int {
 	return n
 }
 
-const noFields = "At least one field must be updated, but none were specified."
-
 // apply applies one batchUpdate request, returning its reply or an error
 // message.
 func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (any, string) {
 	empty := map[string]any{}
-	// decode reads the request into r and finds the sheet id() names.
-	decode := func(r any, id func() int64) (*sheet, string) {
+	// decode reads the request into r and finds the sheet id() names;
+	// fields, when not nil, is the request's field mask, which update
+	// requests need.
+	decode := func(r any, id func() int64, fields *string) (*sheet, string) {
 		if err := json.Unmarshal(raw, r); err != nil {
 			return nil, err.Error()
 		}
-		if sh := f.sheetByID(id()); sh != nil {
-			return sh, ""
+		sh := f.sheetByID(id())
+		switch {
+		case sh == nil:
+			return nil, fmt.Sprintf("No grid with id: %d", id())
+		case fields != nil && *fields == "":
+			return nil, "At least one field must be updated, but none were specified."
 		}
-		return nil, fmt.Sprintf("No grid with id: %d", id())
+		return sh, ""
 	}
 	switch kind {
 	case "updateSheetProperties":
@@ -660,12 +664,9 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 			} `json:"properties"`
 			Fields string `json:"fields"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.Properties.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.Properties.SheetID }, &r.Fields)
 		if msg != "" {
 			return nil, msg
-		}
-		if r.Fields == "" {
-			return nil, noFields
 		}
 		for _, fld := range strings.Split(r.Fields, ",") {
 			gp := r.Properties.GridProperties
@@ -715,7 +716,7 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 			Dimension string `json:"dimension"`
 			Length    int    `json:"length"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.SheetID }, nil)
 		if msg != "" {
 			return nil, msg
 		}
@@ -735,7 +736,7 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 		var r struct {
 			Range dimRange `json:"range"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID }, nil)
 		if msg != "" {
 			return nil, msg
 		}
@@ -763,12 +764,9 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 			} `json:"properties"`
 			Fields string `json:"fields"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID }, &r.Fields)
 		if msg != "" {
 			return nil, msg
-		}
-		if r.Fields == "" {
-			return nil, noFields
 		}
 		if r.Range.Dimension == "COLUMNS" && strings.Contains(r.Fields, "hiddenByUser") && r.Range.StartIndex != nil && r.Range.EndIndex != nil {
 			for c := *r.Range.StartIndex; c < *r.Range.EndIndex; c++ {
@@ -788,12 +786,9 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 			} `json:"cell"`
 			Fields string `json:"fields"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.Range.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.Range.SheetID }, &r.Fields)
 		if msg != "" {
 			return nil, msg
-		}
-		if r.Fields == "" {
-			return nil, noFields
 		}
 		c0, c1 := 0, sh.Cols
 		if r.Range.StartColumnIndex != nil {
@@ -820,7 +815,7 @@ func (f *spreadsheet) apply(kind string, raw json.RawMessage, project string) (a
 				Editors     json.RawMessage `json:"editors"`
 			} `json:"protectedRange"`
 		}
-		sh, msg := decode(&r, func() int64 { return r.ProtectedRange.Range.SheetID })
+		sh, msg := decode(&r, func() int64 { return r.ProtectedRange.Range.SheetID }, nil)
 		if msg != "" {
 			return nil, msg
 		}
