@@ -140,6 +140,11 @@ type Options struct {
 	Sheets []Sheet
 	// VCard opens vCard writers; required for the vcf format.
 	VCard VCardFunc
+	// Rows, when set, receives each exported person's userid and cells
+	// (the Fields, as in csv, never neutralised against formulas) after
+	// selection and hidden mobiles; cells is reused, so copy it. With
+	// Rows and no Formats no file is written (dingbook push).
+	Rows func(userid string, cells []string) error
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
@@ -450,7 +455,7 @@ func (o *output) Write(b []byte) (int, error) {
 // Run exports d according to opts.
 func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, error) {
 	formats := opts.Formats
-	if len(formats) == 0 {
+	if len(formats) == 0 && opts.Rows == nil {
 		formats = []string{"xlsx"}
 	}
 	seenFmt := map[string]bool{}
@@ -687,6 +692,12 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		st := "" // the status cell, with the quality report
 		if q != nil {
 			st = q.cell(c, i, p)
+		}
+		if opts.Rows != nil {
+			row = m.row(p, row)
+			if err := opts.Rows(p.UserID, row[:len(fields)]); err != nil {
+				return err
+			}
 		}
 		var vp *dingbook.Person
 		for _, o := range outs {

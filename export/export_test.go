@@ -464,3 +464,26 @@ func TestFailureLeavesNothing(t *testing.T) {
 		t.Fatalf("files left after a cancelled export: %v", entries)
 	}
 }
+
+// TestRowsHook: Options.Rows gets the selected people's cells (no
+// formula neutralisation: push writes them RAW), no file is written.
+func TestRowsHook(t *testing.T) {
+	var got []string
+	dir := filepath.Join(t.TempDir(), "out")
+	res, _ := run(t, export.Options{Dir: dir, Fields: []string{"name", "mobile", "job_number", "dept"}, Depts: []string{"研发部"},
+		Rows: func(userid string, cells []string) error {
+			got = append(got, userid+"|"+strings.Join(cells, "|"))
+			return nil
+		}})
+	want := []string{
+		"u1|王小明|13800138000|00123|研发部-后端组",
+		"u2|李四|+852-91234567||研发部,市场部",
+		`u3|=HYPERLINK("http://x","y")|13900139000||研发部-前端组`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Rows != 3 || res.LeftOut.Inactive != 1 || len(res.Files) != 0 {
+		t.Fatalf("rows:\n%s\nresult %+v", strings.Join(got, "\n"), res)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files written: %v", ents)
+	}
+}

@@ -45,6 +45,10 @@ type Produced struct {
 	Masks     []string
 	Tenant    string
 	Snapshot  int64
+	// Outputs and Details go into the audit record of a Guard action
+	// (push: the spreadsheet, counts and sharing).
+	Outputs []audit.Output
+	Details map[string]string
 }
 
 // ManifestFile describes one data file inside the bundle.
@@ -219,7 +223,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		// The export layer may add fields (the full profile adds custom
 		// fields): hold them to the policy too.
 		rec.Fields = produced.Fields
-		if err := checkFields(pol, req, produced.Fields); err != nil {
+		if err := CheckFields(pol, req, produced.Fields); err != nil {
 			wipe()
 			return nil, refused(ctx, db, rec, err)
 		}
@@ -350,8 +354,24 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		return refused(ctx, db, rec, err)
 	}
 	rec.Basis = dec.Basis
+	if writesData(req.Action) {
+		// A push writes data out without a bundle: the record holds the
+		// decision and the expiry of what was written.
+		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
+		expires := now.Add(dec.Keep).Round(time.Second)
+		rec.Expires = &expires
+		ctx = context.WithValue(ctx, decisionKey{}, dec)
+	}
+	// fn may report what it did even when it fails or is refused (a push
+	// refused for its sharing records the sharing).
 	p, err := fn(ctx)
+	if p != nil {
+		rec.Outputs, rec.Details = p.Outputs, p.Details
+	}
 	if err != nil {
+		if dingbook.ErrorCode(err) == dingbook.EPOLICY {
+			return refused(ctx, db, rec, err)
+		}
 		return failed(ctx, db, rec, req.Action, err)
 	}
 	if p != nil {
@@ -411,7 +431,12 @@ func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) err
 func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
 	rec.Outcome = audit.OutcomeFailed
 	sum := sha256.Sum256([]byte(err.Error()))
-	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
+	details := map[string]string{}
+	for k, v := range rec.Details {
+		details[k] = v
+	}
+	details["stage"], details["error_sha256"] = stage, hex.EncodeToString(sum[:8])
+	rec.Details = details
 	var de *dingbook.Error
 	switch {
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
