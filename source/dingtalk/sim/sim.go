@@ -96,12 +96,20 @@ type App struct {
 	RangeUsers []string
 	// IPWhitelist lists the caller IPs allowed; empty allows any.
 	IPWhitelist []string
+	// RedirectURIs are the login redirect URLs registered for the app
+	// (开发配置 > 安全设置 > 重定向URL); /oauth2/auth refuses any other. Empty
+	// accepts any http(s) URL.
+	RedirectURIs []string
+	// AgentID is the app's agentId for work notices (0: any agent_id is
+	// accepted).
+	AgentID int64
 }
 
 // AllReadScopes are the scopes an App with nil Scopes holds.
 var AllReadScopes = []string{
 	"qyapi_base", "qyapi_get_department_list", "qyapi_get_department_member", "qyapi_get_member",
 	"qyapi_get_member_by_mobile", "qyapi_ext_read", "qyapi_addresslist_search", "Contact.Common.Read",
+	"Contact.User.Read", "Contact.User.mobile",
 }
 
 // Faults are injected failures; they may be changed at run time with
@@ -186,17 +194,23 @@ type Config struct {
 	Seed int64
 	// Logf, if set, receives one line per request (never secrets).
 	Logf func(format string, args ...any)
+
+	// Login, roles and work notices (serve.md §A, §E items 33–39).
+	Login LoginConfig
 }
 
-// DefaultAppKey is DefaultApp's key.
-const DefaultAppKey = "dingsimappkey0001"
+// DefaultAppKey is DefaultApp's key and DefaultAgentID its agentId.
+const (
+	DefaultAppKey        = "dingsimappkey0001"
+	DefaultAgentID int64 = 3000000001
+)
 
 // DefaultApp returns the simulator's demo app: all read scopes, the whole
 // org. Its secret is derived deterministically and marked as a simulator
 // secret; it is not a real credential.
 func DefaultApp() App {
 	sum := sha256.Sum256([]byte("dingbook simulator app " + DefaultAppKey))
-	return App{Key: DefaultAppKey, Secret: "simsecret-" + hex.EncodeToString(sum[:])[:54]}
+	return App{Key: DefaultAppKey, Secret: "simsecret-" + hex.EncodeToString(sum[:])[:54], AgentID: DefaultAgentID}
 }
 
 // Server is the simulator; it implements http.Handler.
@@ -212,8 +226,9 @@ type Server struct {
 	restricted map[string]bool
 	// members per department in "custom" order (dept order, userid).
 	members map[int64][]*dingbook.Person
-	admins  []*dingbook.Person
 	ext     map[string]*dingbook.ExternalContact
+	// login holds login, roles and work notices (login.go).
+	login *loginState
 
 	mu      sync.Mutex
 	tokens  map[string]*token
@@ -339,9 +354,6 @@ func New(cfg Config) *Server {
 		for _, m := range p.Depts {
 			s.members[m.DeptID] = append(s.members[m.DeptID], p)
 		}
-		if p.Admin {
-			s.admins = append(s.admins, p)
-		}
 	}
 	for d, ms := range s.members {
 		sort.SliceStable(ms, func(i, j int) bool {
@@ -382,6 +394,7 @@ func New(cfg Config) *Server {
 		}
 		s.apps[a.Key] = st
 	}
+	s.initLogin()
 	return s
 }
 
@@ -585,6 +598,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getToken(w, r)
 	case path == "/v1.0/oauth2/accessToken":
 		s.accessToken(w, r)
+	case path == "/v1.0/oauth2/userAccessToken":
+		s.userAccessToken(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/contact/users/"):
+		s.contactUser(w, r)
+	case path == "/oauth2/auth":
+		s.loginPage(w, r)
 	case strings.HasPrefix(path, "/v1.0/"):
 		s.serveV1(w, r)
 	case strings.HasPrefix(path, "/topapi/") || path == "/auth/scopes":
