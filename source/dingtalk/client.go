@@ -41,6 +41,17 @@ type Config struct {
 	BaseURL   string // default DefaultBaseURL
 	AppKey    string
 	AppSecret string
+	// APIV1Base is the new-style API host (default DefaultAPIV1Base) and
+	// LoginBase the login page's host (default DefaultLoginBase); both
+	// serve the login (login.go).
+	APIV1Base string
+	LoginBase string
+	// CorpID is the organisation's corpId: a login that DingTalk reports
+	// for another corpId is refused. Empty skips that check (getbyunionid
+	// still refuses other organisations' people).
+	CorpID string
+	// AgentID is the app's agentId, needed for work notices.
+	AgentID int64
 	// QPS is the per-API call rate (default DefaultQPS); QPSFor overrides it
 	// for single APIs (keyed like "topapi/v2/user/list").
 	QPS    int
@@ -87,6 +98,12 @@ type Client struct {
 
 	stMu  sync.Mutex
 	stats Stats
+
+	// codesMu guards usedCodes: the auth codes this client has exchanged
+	// (login.go), so that a replayed callback is refused here even when
+	// DingTalk would answer it.
+	codesMu   sync.Mutex
+	usedCodes map[string]time.Time
 }
 
 // New returns a Client for cfg.
@@ -95,6 +112,14 @@ func New(cfg Config) *Client {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.APIV1Base == "" {
+		cfg.APIV1Base = DefaultAPIV1Base
+	}
+	cfg.APIV1Base = strings.TrimRight(cfg.APIV1Base, "/")
+	if cfg.LoginBase == "" {
+		cfg.LoginBase = DefaultLoginBase
+	}
+	cfg.LoginBase = strings.TrimRight(cfg.LoginBase, "/")
 	if cfg.QPS <= 0 {
 		cfg.QPS = DefaultQPS
 	}
@@ -114,7 +139,7 @@ func New(cfg Config) *Client {
 		tr.MaxConnsPerHost = 0
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}}
+	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}, usedCodes: map[string]time.Time{}}
 }
 
 // BaseURL returns the API host the client talks to.
