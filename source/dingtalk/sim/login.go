@@ -81,6 +81,7 @@ type loginState struct {
 	// accounts are the non-members by unionid and by userid.
 	accounts     map[string]*gen.Account
 	accountsByID map[string]*gen.Account
+	accountSeq   []gen.Account
 
 	mu         sync.Mutex
 	codes      map[string]*authCode
@@ -147,8 +148,9 @@ func (s *Server) initLogin() {
 		l.admins[a.UserID] = a
 		l.adminSeq = append(l.adminSeq, a)
 	}
-	for i := range accounts {
-		a := &accounts[i]
+	l.accountSeq = append([]gen.Account(nil), accounts...)
+	for i := range l.accountSeq {
+		a := &l.accountSeq[i]
 		l.accounts[a.UnionID] = a
 		if a.UserID != "" {
 			l.accountsByID[a.UserID] = a
@@ -173,14 +175,8 @@ func (s *Server) CorpID() string { return s.login.corpID }
 // org lists it first).
 func (s *Server) Admins() []gen.Admin { return append([]gen.Admin(nil), s.login.adminSeq...) }
 
-// Accounts returns the non-member accounts served.
-func (s *Server) Accounts() []gen.Account {
-	out := make([]gen.Account, 0, len(s.login.accounts))
-	for _, a := range s.login.accounts {
-		out = append(out, *a)
-	}
-	return out
-}
+// Accounts returns the non-member accounts served, in order.
+func (s *Server) Accounts() []gen.Account { return append([]gen.Account(nil), s.login.accountSeq...) }
 
 // identity is who a login picks: a member (person) or another account.
 type identity struct {
