@@ -9,12 +9,27 @@
 //   - new style (api.dingtalk.com): POST /v1.0/oauth2/accessToken,
 //     POST /v1.0/contact/users/search and /v1.0/contact/departments/search
 //     (token from the x-acs-dingtalk-access-token header; HTTP 4xx with
-//     {code,message,requestid}).
+//     {code,message,requestid}); for login POST /v1.0/oauth2/userAccessToken
+//     and GET /v1.0/contact/users/{me|unionId} with a user token;
+//   - the login page (login.dingtalk.com): GET /oauth2/auth, a plain HTML
+//     user picker, or ?sim_user=USERID|UNIONID to log in without it
+//     (login.go; serve.md §A and checklist items 33–39).
 //
 // The old-style endpoints served: v2/department/listsub, listsubid, get,
 // listparentbydept, listparentbyuser; v2/user/list, v2/user/get,
-// v2/user/getbymobile; user/listsimple, listid, count, listadmin,
-// getbyunionid; extcontact/list, listlabelgroups, get; auth/scopes.
+// v2/user/getbymobile, v2/user/getuserinfo; user/listsimple, listid,
+// count, listadmin, getbyunionid, get_admin_scope; role/list, simplelist,
+// getrole, getrolegroup; extcontact/list, listlabelgroups, get;
+// message/corpconversation/asyncsend_v2 (recorded, see Notices);
+// auth/scopes.
+//
+// Login state comes from the generator (gen.Truth.Admins, .Accounts, or
+// derived from the org): one primary admin (sys_level 1), sub-admins
+// (sys_level 2) with department scopes, and DingTalk accounts that are not
+// members (outsiders, former members, external contacts' accounts,
+// members of another corpId). Auth codes live 5 minutes and are single
+// use; LoginCode and InAppCode issue them without the page. The
+// UNCONFIRMED login behaviours are switches in LoginConfig.
 //
 // It serves an organisation from the generator's truth (source/gen) and
 // reproduces the behaviour described in docs dingtalk-api.md §1–§7 and
