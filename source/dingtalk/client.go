@@ -510,46 +510,17 @@ func backoff(n int) time.Duration {
 // error answer, an *errTransient for retryable failures, or another error.
 func (c *Client) once(ctx context.Context, api, method string, q url.Values, payload []byte, detail string, out any, field string) (*APIError, error) {
 	u := c.cfg.BaseURL + "/" + api + "?" + q.Encode()
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+	status, trim, _, err := c.exchange(ctx, api, method, u, payload, nil)
 	if err != nil {
-		return nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
-	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &errTransient{msg: "network: " + redactErr(err)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
-	}
-	trim := bytes.TrimSpace(body)
-	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}
+		return nil, err
 	}
 	if len(trim) == 0 || trim[0] != '{' {
 		// An HTML page: a gateway failure or a per-IP ban page.
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", resp.StatusCode, len(body))}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(trim))}
 	}
 	var env envelope
 	if err := json.Unmarshal(trim, &env); err != nil {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with malformed JSON: %v", resp.StatusCode, err)}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with malformed JSON: %v", status, err)}
 	}
 	if env.ErrCode == nil && env.Status != nil && int(*env.Status) != 0 {
 		wait := time.Duration(env.Wait) * time.Second
@@ -595,6 +566,48 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 			Hint:    "report this with the request_id " + string(env.RequestID)}
 	}
 	return nil, nil
+}
+
+// exchange sends one HTTP request (JSON payload, extra headers) and reads
+// the whole answer. Network failures, HTTP 5xx and 429 come back as
+// *errTransient; the body is returned trimmed.
+func (c *Client) exchange(ctx context.Context, api, method, u string, payload []byte, header http.Header) (status int, body []byte, h http.Header, err error) {
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, nil, ctx.Err()
+		}
+		return 0, nil, nil, &errTransient{msg: "network: " + redactErr(err)}
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, nil, ctx.Err()
+		}
+		return 0, nil, nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
+		return resp.StatusCode, nil, nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}
+	}
+	return resp.StatusCode, bytes.TrimSpace(body), resp.Header, nil
 }
 
 // redactErr renders a transport error without its URL (which carries the

@@ -1,12 +1,10 @@
 package dingtalk
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -248,58 +246,33 @@ func (c *Client) v1(ctx context.Context, api, method, token string, body any, ou
 }
 
 func (c *Client) v1Once(ctx context.Context, api, method, token string, payload []byte, out any) (*V1Error, error) {
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, c.cfg.APIV1Base+"/"+api, rd)
-	if err != nil {
-		return nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
-	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
+	var header http.Header
 	if token != "" {
-		req.Header.Set("x-acs-dingtalk-access-token", token)
+		header = http.Header{"X-Acs-Dingtalk-Access-Token": {token}}
 	}
-	resp, err := c.http.Do(req)
+	status, trim, h, err := c.exchange(ctx, api, method, c.cfg.APIV1Base+"/"+api, payload, header)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &errTransient{msg: "network: " + redactErr(err)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
-	}
-	trim := bytes.TrimSpace(body)
-	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}
+		return nil, err
 	}
 	if len(trim) == 0 || trim[0] != '{' {
-		if resp.StatusCode >= 300 {
-			return &V1Error{API: api, Status: resp.StatusCode, Message: fmt.Sprintf("a non-JSON answer (%d bytes)", len(body))}, nil
+		if status >= 300 {
+			return &V1Error{API: api, Status: status, Message: fmt.Sprintf("a non-JSON answer (%d bytes)", len(trim))}, nil
 		}
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", resp.StatusCode, len(body))}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(trim))}
 	}
-	if resp.StatusCode >= 300 {
+	if status >= 300 {
 		var e struct {
 			Code      Str `json:"code"`
 			Message   Str `json:"message"`
 			RequestID Str `json:"requestid"`
 		}
 		json.Unmarshal(trim, &e)
-		return &V1Error{API: api, Status: resp.StatusCode, Code: string(e.Code), Message: string(e.Message), RequestID: string(e.RequestID)}, nil
+		return &V1Error{API: api, Status: status, Code: string(e.Code), Message: string(e.Message), RequestID: string(e.RequestID)}, nil
 	}
 	if out != nil {
 		if err := json.Unmarshal(trim, out); err != nil {
 			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Err: err,
-				Message: "DingTalk " + api + " returned an answer dingbook cannot read", Hint: "report this with the x-acs-request-id " + resp.Header.Get("x-acs-request-id")}
+				Message: "DingTalk " + api + " returned an answer dingbook cannot read", Hint: "report this with the x-acs-request-id " + h.Get("x-acs-request-id")}
 		}
 	}
 	return nil, nil
