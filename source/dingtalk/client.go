@@ -240,12 +240,8 @@ func (l *limiter) wait(ctx context.Context) error {
 		epoch := l.epoch
 		l.mu.Unlock()
 		if d := time.Until(slot); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
+			if err := sleep(ctx, d); err != nil {
+				return err
 			}
 		}
 		if err := ctx.Err(); err != nil {
@@ -368,20 +364,24 @@ func (c *Client) Call(ctx context.Context, api string, body any, out any, detail
 // names the envelope member decoded into out ("result", "results" or ""
 // for the whole envelope).
 func (c *Client) call(ctx context.Context, api, method string, body any, out any, detail, field string) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		payload = b
+	payload, err := jsonBody(body)
+	if err != nil {
+		return err
 	}
-	err := c.do(ctx, api, method, nil, payload, detail, out, field)
+	err = c.do(ctx, api, method, nil, payload, detail, out, field)
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return userError(ae)
 	}
 	return err
+}
+
+// jsonBody encodes a request body (nil for none).
+func jsonBody(body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	return json.Marshal(body)
 }
 
 // envelope is the old-style response wrapper.
@@ -480,13 +480,21 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 			d = te.wait
 		}
 		c.logf("dingtalk: %s: %s; retry %d in %s", callName(api, detail), te.msg, attempt, d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

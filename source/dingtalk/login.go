@@ -193,13 +193,9 @@ func (e *V1Error) Error() string {
 // when retry is set (a code exchange is not: the first attempt may have
 // used the code up).
 func (c *Client) v1(ctx context.Context, api, method, token string, body any, out any, retry bool) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		payload = b
+	payload, err := jsonBody(body)
+	if err != nil {
+		return err
 	}
 	lim := c.limiter(api)
 	for attempt, throttles := 0, 0; ; {
@@ -235,12 +231,8 @@ func (c *Client) v1(ctx context.Context, api, method, token string, body any, ou
 		}
 		d := backoff(attempt)
 		c.logf("dingtalk: %s: %s; retry %d in %s", api, te.msg, attempt, d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 }
