@@ -54,14 +54,16 @@ func seeded(seed int64, key string) uint64 {
 	return h.Sum64()
 }
 
-// AdminsOf derives the admin state of org, deterministically from org and
-// seed: the people flagged admin are the administrators; the primary admin
-// (sys_level 1) is the first admin who is also the boss, else the first
-// admin; every other admin is a sub-admin (sys_level 2) whose scope is the
-// first-level department above their first department (the first
-// first-level department when they sit at the root) and, for about half
-// of them (chosen by the seed), one more first-level department.
-func AdminsOf(org *dingbook.Org, seed int64) []Admin {
+// AdminsOf derives the admin state of org (deterministic from the org, so
+// from the generator's seed): the people flagged admin are the
+// administrators; the primary admin (sys_level 1) is the first admin who
+// is also the boss, else the first admin; every other admin is a sub-admin
+// (sys_level 2) whose scope is the first-level department above their
+// first department (the first first-level department when they sit at the
+// root) and, for about half of them (by a hash of the userid), one more
+// first-level department. The simulator derives it again after the org
+// changes, so it must not depend on anything but the org.
+func AdminsOf(org *dingbook.Org) []Admin {
 	tree := dingbook.NewTree(org.Depts)
 	top := tree.Children(dingbook.RootDeptID)
 	primary := -1
@@ -93,7 +95,7 @@ func AdminsOf(org *dingbook.Org, seed int64) []Admin {
 			}
 		}
 		a.Scope = []int64{first}
-		if r := seeded(seed, p.UserID); r%2 == 1 && len(top) > 1 {
+		if r := seeded(0, p.UserID); r%2 == 1 && len(top) > 1 {
 			if other := top[int(r/2%uint64(len(top)))]; other != first {
 				a.Scope = append(a.Scope, other)
 			}

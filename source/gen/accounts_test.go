@@ -51,7 +51,7 @@ func TestAdminState(t *testing.T) {
 		if primaries != 1 || subs < 2 || primaries+subs != admins {
 			t.Errorf("seed %d: %d primary, %d sub-admins, %d people flagged admin", seed, primaries, subs, admins)
 		}
-		if !reflect.DeepEqual(tr.Admins, gen.AdminsOf(&tr.Org, seed)) {
+		if !reflect.DeepEqual(tr.Admins, gen.AdminsOf(&tr.Org)) {
 			t.Errorf("seed %d: AdminsOf is not deterministic", seed)
 		}
 	}

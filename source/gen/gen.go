@@ -137,7 +137,7 @@ func Generate(opts Options) *Truth {
 	}
 	sort.Strings(truth.Restricted)
 	CountMembers(&truth.Org)
-	truth.Admins = AdminsOf(&truth.Org, opts.Seed)
+	truth.Admins = AdminsOf(&truth.Org)
 	truth.Accounts = AccountsOf(&truth.Org, opts.Seed)
 	return truth
 }

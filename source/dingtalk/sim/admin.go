@@ -27,7 +27,8 @@ func roleEntry(id int64) map[string]any {
 
 // adminRoles returns the admin entries of a person's v2/user/get role_list.
 func (s *Server) adminRoles(userid string) []any {
-	a, ok := s.login.admins[userid]
+	_, adminOf := s.adminState()
+	a, ok := adminOf[userid]
 	if !ok {
 		return nil
 	}
@@ -39,7 +40,8 @@ func (s *Server) adminRoles(userid string) []any {
 
 func (s *Server) userListAdmin(c *call) {
 	out := []any{}
-	for _, a := range s.login.adminSeq {
+	seq, _ := s.adminState()
+	for _, a := range seq {
 		out = append(out, map[string]any{"userid": a.UserID, "sys_level": a.SysLevel})
 	}
 	s.ok(c, out)
@@ -87,7 +89,8 @@ func (s *Server) adminScope(c *call) {
 		return
 	}
 	body := map[string]any{"errcode": 0, "errmsg": "ok"}
-	a, admin := s.login.admins[uid]
+	_, adminOf := s.adminState()
+	a, admin := adminOf[uid]
 	switch {
 	case admin && a.SysLevel == 1 && s.login.cfg.PrimaryScope == "empty":
 		body["dept_ids"] = []any{}
@@ -144,7 +147,8 @@ func (s *Server) roleMembers(role int64) []map[string]any {
 	var out []map[string]any
 	switch role {
 	case rolePrimaryAdmin, roleSubAdmin:
-		for _, a := range s.login.adminSeq {
+		seq, _ := s.adminState()
+		for _, a := range seq {
 			if (a.SysLevel == 1) == (role == rolePrimaryAdmin) {
 				out = append(out, map[string]any{"userid": a.UserID, "name": s.people[a.UserID].Name, "manageScopes": scopes(a.Scope)})
 			}

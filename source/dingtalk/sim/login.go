@@ -24,8 +24,9 @@ type LoginConfig struct {
 	// CorpID is the organisation's corpId (default Org.CorpID, else one
 	// derived from Seed).
 	CorpID string
-	// Admins overrides the admin state (default Truth.Admins, else
-	// gen.AdminsOf(org, Seed)).
+	// Admins overrides the admin state (of the people still in the org).
+	// By default it is gen.AdminsOf of the org as served, derived again
+	// when the org changes (the same as Truth.Admins until then).
 	Admins []gen.Admin
 	// Accounts overrides the non-member accounts (default Truth.Accounts,
 	// else gen.AccountsOf(org, Seed)).
@@ -74,16 +75,21 @@ type LoginConfig struct {
 }
 
 type loginState struct {
-	cfg      LoginConfig
-	corpID   string
-	admins   map[string]gen.Admin
-	adminSeq []gen.Admin
+	cfg    LoginConfig
+	corpID string
 	// accounts are the non-members by unionid and by userid.
 	accounts     map[string]*gen.Account
 	accountsByID map[string]*gen.Account
 	accountSeq   []gen.Account
 
-	mu         sync.Mutex
+	mu sync.Mutex
+	// adminSeq and admins are the admin state, derived for the people
+	// slice adminsFor (of length adminsLen): an org change replaces the
+	// slice and the state is derived again.
+	adminSeq   []gen.Admin
+	admins     map[string]gen.Admin
+	adminsFor  *dingbook.Person
+	adminsLen  int
 	codes      map[string]*authCode
 	userTokens map[string]*userToken
 	refresh    map[string]*userToken
@@ -117,7 +123,7 @@ func (s *Server) initLogin() {
 	lc := s.cfg.Login
 	l := &loginState{cfg: lc, codes: map[string]*authCode{}, userTokens: map[string]*userToken{},
 		refresh: map[string]*userToken{}, delivered: map[string]bool{}, nextTask: 256271667000,
-		admins: map[string]gen.Admin{}, accounts: map[string]*gen.Account{}, accountsByID: map[string]*gen.Account{}}
+		accounts: map[string]*gen.Account{}, accountsByID: map[string]*gen.Account{}}
 	l.corpID = lc.CorpID
 	if l.corpID == "" {
 		l.corpID = s.org.CorpID
@@ -126,27 +132,13 @@ func (s *Server) initLogin() {
 		sum := sha256.Sum256(fmt.Appendf(nil, "dingbook simulator corp %d", s.cfg.Seed))
 		l.corpID = "ding" + hex.EncodeToString(sum[:8])
 	}
-	admins, accounts := lc.Admins, lc.Accounts
-	if admins == nil {
-		if s.cfg.Truth != nil && s.cfg.Truth.Admins != nil {
-			admins = s.cfg.Truth.Admins
-		} else {
-			admins = gen.AdminsOf(s.org, s.cfg.Seed)
-		}
-	}
+	accounts := lc.Accounts
 	if accounts == nil {
 		if s.cfg.Truth != nil && s.cfg.Truth.Accounts != nil {
 			accounts = s.cfg.Truth.Accounts
 		} else {
 			accounts = gen.AccountsOf(s.org, s.cfg.Seed)
 		}
-	}
-	for _, a := range admins {
-		if s.people[a.UserID] == nil {
-			continue
-		}
-		l.admins[a.UserID] = a
-		l.adminSeq = append(l.adminSeq, a)
 	}
 	l.accountSeq = append([]gen.Account(nil), accounts...)
 	for i := range l.accountSeq {
@@ -173,7 +165,38 @@ func (s *Server) CorpID() string { return s.login.corpID }
 
 // Admins returns the admin state served (primary admin first when the
 // org lists it first).
-func (s *Server) Admins() []gen.Admin { return append([]gen.Admin(nil), s.login.adminSeq...) }
+func (s *Server) Admins() []gen.Admin {
+	seq, _ := s.adminState()
+	return append([]gen.Admin(nil), seq...)
+}
+
+// adminState returns the admin state of the org as it is now: the
+// LoginConfig's, else gen.AdminsOf, kept to the people in the org.
+func (s *Server) adminState() ([]gen.Admin, map[string]gen.Admin) {
+	l := s.login
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var first *dingbook.Person
+	if len(s.org.People) > 0 {
+		first = &s.org.People[0]
+	}
+	if l.admins != nil && l.adminsFor == first && l.adminsLen == len(s.org.People) {
+		return l.adminSeq, l.admins
+	}
+	list := l.cfg.Admins
+	if list == nil {
+		list = gen.AdminsOf(s.org)
+	}
+	l.adminSeq, l.admins = nil, map[string]gen.Admin{}
+	for _, a := range list {
+		if s.people[a.UserID] != nil {
+			l.adminSeq = append(l.adminSeq, a)
+			l.admins[a.UserID] = a
+		}
+	}
+	l.adminsFor, l.adminsLen = first, len(s.org.People)
+	return l.adminSeq, l.admins
+}
 
 // Accounts returns the non-member accounts served, in order.
 func (s *Server) Accounts() []gen.Account { return append([]gen.Account(nil), s.login.accountSeq...) }
@@ -395,8 +418,9 @@ func (s *Server) picker(w http.ResponseWriter, q url.Values, app *appState) {
 			hidden = append(hidden, struct{ Name, Value string }{k, q.Get(k)})
 		}
 	}
+	adminSeq, adminOf := s.adminState()
 	var admins, staff, inactive, others []pickerEntry
-	for _, a := range s.login.adminSeq {
+	for _, a := range adminSeq {
 		p := s.people[a.UserID]
 		note := "primary admin (sys_level 1)"
 		if a.SysLevel != 1 {
@@ -412,7 +436,7 @@ func (s *Server) picker(w http.ResponseWriter, q url.Values, app *appState) {
 	}
 	for i := range s.org.People {
 		p := &s.org.People[i]
-		if _, admin := s.login.admins[p.UserID]; admin || p.UnionID == "" {
+		if _, admin := adminOf[p.UserID]; admin || p.UnionID == "" {
 			continue
 		}
 		if !p.Active {
@@ -643,7 +667,8 @@ func (s *Server) inAppUserInfo(c *call) {
 		return
 	}
 	level := 0
-	a, admin := l.admins[p.UserID]
+	_, adminOf := s.adminState()
+	a, admin := adminOf[p.UserID]
 	switch {
 	case admin && p.Boss && l.cfg.BossSysLevel == 100:
 		level = 100
