@@ -673,3 +673,35 @@ func TestSendWorkNotice(t *testing.T) {
 		t.Errorf("%d notices recorded, want 5", n)
 	}
 }
+
+// A code exchange is never retried (the first attempt may have used the
+// code up); the other login calls are.
+func TestCodeExchangeNotRetried(t *testing.T) {
+	ctx := context.Background()
+	e := newLoginEnv(t, sim.Config{})
+	c := e.client()
+	emp := employee(t, loginTruth)
+	code := e.code(c, emp.UserID)
+	e.srv.SetFaults(sim.Faults{HTTP5xxRate: 1})
+	_, err := c.UserAccessToken(ctx, code)
+	if err == nil || errors.Is(err, ErrCodeInvalid) || dingbook.ErrorCode(err) != dingbook.EINTERNAL {
+		t.Fatalf("a failing exchange: %v", err)
+	}
+	if n := e.srv.Calls()["/v1.0/oauth2/userAccessToken"]; n != 1 {
+		t.Errorf("the exchange was sent %d times, want once", n)
+	}
+	e.srv.SetFaults(sim.Faults{})
+	c2 := e.client()
+	tok, err := c2.UserAccessToken(ctx, e.code(c2, emp.UserID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.cfg.MaxRetries = 2
+	e.srv.SetFaults(sim.Faults{HTTP5xxRate: 1})
+	if _, err := c2.UsersMe(ctx, tok.AccessToken); err == nil {
+		t.Fatal("users/me succeeded against a failing server")
+	}
+	if n := e.srv.Calls()["/v1.0/contact/users/me"]; n != 3 {
+		t.Errorf("users/me was sent %d times, want 3 (1 + 2 retries)", n)
+	}
+}

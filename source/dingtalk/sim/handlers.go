@@ -607,6 +607,8 @@ func (s *Server) offsetSize(c *call, n int) (lo, hi int, ok bool) {
 }
 
 func (s *Server) extList(c *call) {
+	s.extMu.RLock()
+	defer s.extMu.RUnlock()
 	lo, hi, ok := s.offsetSize(c, len(s.org.External))
 	if !ok {
 		return
@@ -648,6 +650,8 @@ func (s *Server) extGet(c *call) {
 		s.fail(c, 400002, msgBadParam)
 		return
 	}
+	s.extMu.RLock()
+	defer s.extMu.RUnlock()
 	e := s.ext[id]
 	if e == nil {
 		s.fail(c, 33012, "无效的userId")

@@ -46,6 +46,9 @@ var oapis = map[string]api{
 	"/topapi/extcontact/list":                       {"POST", "qyapi_ext_read", (*Server).extList},
 	"/topapi/extcontact/listlabelgroups":            {"POST", "qyapi_ext_read", (*Server).extLabelGroups},
 	"/topapi/extcontact/get":                        {"POST", "qyapi_ext_read", (*Server).extGet},
+	"/topapi/extcontact/create":                     {"POST", "", (*Server).extCreate},
+	"/topapi/extcontact/update":                     {"POST", "", (*Server).extUpdate},
+	"/topapi/extcontact/delete":                     {"POST", "", (*Server).extDelete},
 	"/auth/scopes":                                  {"GET", "qyapi_base", (*Server).authScopes},
 }
 

@@ -19,7 +19,8 @@
 // listparentbydept, listparentbyuser; v2/user/list, v2/user/get,
 // v2/user/getbymobile, v2/user/getuserinfo; user/listsimple, listid,
 // count, listadmin, getbyunionid, get_admin_scope; role/list, simplelist,
-// getrole, getrolegroup; extcontact/list, listlabelgroups, get;
+// getrole, getrolegroup; extcontact/list, listlabelgroups, get, and for
+// tests create, update, delete (extwrite.go);
 // message/corpconversation/asyncsend_v2 (recorded, see Notices);
 // auth/scopes.
 //
@@ -242,6 +243,8 @@ type Server struct {
 	// members per department in "custom" order (dept order, userid).
 	members map[int64][]*dingbook.Person
 	ext     map[string]*dingbook.ExternalContact
+	// extMu guards org.External and ext against extcontact writes.
+	extMu sync.RWMutex
 	// login holds login, roles and work notices (login.go).
 	login *loginState
 
