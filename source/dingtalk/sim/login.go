@@ -95,6 +95,7 @@ type loginState struct {
 	refresh    map[string]*userToken
 	notices    []Notice
 	delivered  map[string]bool
+	daily      map[string]int
 	nextTask   int64
 }
 
@@ -122,7 +123,7 @@ type userToken struct {
 func (s *Server) initLogin() {
 	lc := s.cfg.Login
 	l := &loginState{cfg: lc, codes: map[string]*authCode{}, userTokens: map[string]*userToken{},
-		refresh: map[string]*userToken{}, delivered: map[string]bool{}, nextTask: 256271667000,
+		refresh: map[string]*userToken{}, delivered: map[string]bool{}, daily: map[string]int{}, nextTask: 256271667000,
 		accounts: map[string]*gen.Account{}, accountsByID: map[string]*gen.Account{}}
 	l.corpID = lc.CorpID
 	if l.corpID == "" {

@@ -214,3 +214,53 @@ func TestAdminStateFromOrgOnly(t *testing.T) {
 		t.Errorf("listadmin: %s", r.raw)
 	}
 }
+
+// sys_level for a boss who is also the primary admin is UNCONFIRMED: 1 by
+// default, 100 with BossSysLevel.
+func TestBossSysLevel(t *testing.T) {
+	for _, want := range []string{"1", "100"} {
+		lc := sim.LoginConfig{}
+		if want == "100" {
+			lc.BossSysLevel = 100
+		}
+		h := newSim(t, sim.Config{Login: lc})
+		primary := firstAdmin(h.truth, 1)
+		code, _ := h.srv.InAppCode(primary.UserID)
+		r := h.post("/topapi/v2/user/getuserinfo", h.token(), map[string]any{"code": code})
+		if fmt.Sprint(r.result()["sys_level"]) != want || r.result()["sys"] != true {
+			t.Errorf("BossSysLevel %d: %s", lc.BossSysLevel, r.raw)
+		}
+	}
+}
+
+// DingTalk's daily limits: at most 500 notices from one app to one person
+// a day, at most 3 to_all_user sends a day; beyond them the call succeeds
+// and nothing is delivered.
+func TestWorkNoticeDailyLimits(t *testing.T) {
+	h := newSim(t, sim.Config{})
+	tok := h.token()
+	p := h.truth.Org.People[7].UserID
+	send := func(body map[string]any) {
+		t.Helper()
+		body["agent_id"] = sim.DefaultAgentID
+		if r := h.post("/topapi/message/corpconversation/asyncsend_v2", tok, body); r.errcode() != "0" {
+			t.Fatalf("send: %s", r.raw)
+		}
+	}
+	for i := 0; i < 501; i++ {
+		send(map[string]any{"userid_list": p, "msg": map[string]any{"msgtype": "text", "text": map[string]any{"content": fmt.Sprint("n", i)}}})
+	}
+	n := h.srv.Notices()
+	if len(n[499].Delivered) != 1 || len(n[500].Delivered) != 0 {
+		t.Errorf("notice 500: %v, notice 501: %v", n[499].Delivered, n[500].Delivered)
+	}
+	h.clock.Add(24 * time.Hour)
+	tok = h.token()
+	for i := 0; i < 4; i++ {
+		send(map[string]any{"to_all_user": true, "msg": map[string]any{"msgtype": "text", "text": map[string]any{"content": fmt.Sprint("all", i)}}})
+	}
+	n = h.srv.Notices()
+	if len(n[503].Delivered) != len(h.truth.Org.People) || len(n[504].Delivered) != 0 {
+		t.Errorf("third to_all_user: %d delivered, fourth: %d", len(n[503].Delivered), len(n[504].Delivered))
+	}
+}

@@ -23,12 +23,12 @@ type Notice struct {
 	Msg json.RawMessage
 	// Delivered are the userids that receive it: the listed members, the
 	// members of the listed departments and their sub-departments, minus
-	// unknown userids and minus people who already received the same
-	// content from the same app that day (DingTalk accepts those calls but
-	// does not deliver).
+	// unknown userids and minus what DingTalk's limits drop (it accepts
+	// those calls but does not deliver): the same content from the same
+	// app to the same person on the same day, more than 500 notices from
+	// one app to one person a day, more than 3 to_all_user sends a day.
 	Delivered []string
-	// Dropped are the userids that do not receive it (unknown, or a
-	// repeat of the same content that day).
+	// Dropped are the userids that do not receive it.
 	Dropped []string
 	Time    time.Time
 }
@@ -117,13 +117,20 @@ func (s *Server) sendNotice(c *call) {
 	l.mu.Lock()
 	l.nextTask++
 	n.TaskID = l.nextTask
+	allOver := false
+	if toAll {
+		l.daily[c.app.Key+"|all|"+day]++
+		allOver = l.daily[c.app.Key+"|all|"+day] > 3
+	}
 	for _, u := range order {
 		key := c.app.Key + "|" + u + "|" + day + "|" + string(sum[:])
-		if s.people[u] == nil || l.delivered[key] {
+		perDay := c.app.Key + "|" + u + "|" + day
+		if s.people[u] == nil || l.delivered[key] || allOver || l.daily[perDay] >= 500 {
 			n.Dropped = append(n.Dropped, u)
 			continue
 		}
 		l.delivered[key] = true
+		l.daily[perDay]++
 		n.Delivered = append(n.Delivered, u)
 	}
 	l.notices = append(l.notices, n)
