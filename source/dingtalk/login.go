@@ -211,8 +211,11 @@ func (c *Client) v1(ctx context.Context, api, method, token string, body any, ou
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if throttled && throttles < 4*c.cfg.MaxRetries {
-			throttles++
+		if throttled {
+			if throttles++; throttles > 4*c.cfg.MaxRetries {
+				return &dingbook.Error{Code: dingbook.EINTERNAL, Err: ve, Message: "DingTalk kept throttling " + api,
+					Hint: "too many logins at once; try again in a minute"}
+			}
 			lim.throttled(throttlePause(ve.Message, c.cfg.Now()))
 			continue
 		}
@@ -362,7 +365,7 @@ func (c *Client) UsersMe(ctx context.Context, userToken string) (*Me, error) {
 	if err := c.v1(ctx, APIUsersMe, http.MethodGet, userToken, nil, &raw, true); err != nil {
 		var ve *V1Error
 		if errors.As(err, &ve) {
-			if ve.Status == http.StatusForbidden {
+			if ve.Code == "Forbidden.AccessDenied.AccessTokenPermissionDenied" {
 				return nil, &dingbook.Error{Code: dingbook.EPERM, Err: ve, Message: "the app lacks the permission Contact.User.Read needed by " + APIUsersMe,
 					Hint: "grant 个人手机号信息/通讯录个人信息读权限 (Contact.User.Read) at open-dev.dingtalk.com → the app → 权限管理 / Permissions"}
 			}

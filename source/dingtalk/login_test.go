@@ -705,3 +705,31 @@ func TestCodeExchangeNotRetried(t *testing.T) {
 		t.Errorf("users/me was sent %d times, want 3 (1 + 2 retries)", n)
 	}
 }
+
+// The v1.0 login calls are paced and wait out DingTalk's throttling.
+func TestUsersMeThrottled(t *testing.T) {
+	ctx := context.Background()
+	// throttling windows need the real clock
+	e := newLoginEnv(t, sim.Config{QPS: 5, Now: time.Now})
+	c := e.client()
+	c.cfg.QPS, c.cfg.Now = 50, time.Now
+	emp := employee(t, loginTruth)
+	tok, err := c.UserAccessToken(ctx, e.code(c, emp.UserID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if me, err := c.UsersMe(ctx, tok.AccessToken); err != nil || me.UnionID != emp.UnionID {
+				t.Errorf("users/me: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Throttled == 0 || st.Calls[APIUsersMe] <= 12 {
+		t.Errorf("the server's limit was never hit or not retried: %+v", st)
+	}
+}

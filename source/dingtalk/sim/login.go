@@ -491,6 +491,10 @@ func (s *Server) userAccessToken(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
 		return
 	}
+	if code, msg := s.v1Throttle(app, r.URL.Path); code != "" {
+		fail(http.StatusForbidden, code, msg)
+		return
+	}
 	l := s.login
 	now := s.cfg.Now()
 	var ut *userToken
@@ -604,6 +608,10 @@ func (s *Server) contactUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	app := s.apps[ut.app]
+	if code, msg := s.v1Throttle(app, "/v1.0/contact/users/me"); code != "" {
+		fail(http.StatusForbidden, code, msg, nil)
+		return
+	}
 	if !app.scopes["Contact.User.Read"] {
 		fail(http.StatusForbidden, "Forbidden.AccessDenied.AccessTokenPermissionDenied", "没有调用该接口的权限",
 			map[string]any{s.cfg.V1DeniedDetailKey: map[string]any{"requiredScopes": []string{"Contact.User.Read"}}})
