@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/ctxsleep"
 )
 
 // DefaultBaseURL is DingTalk's old-style API host.
@@ -487,16 +488,7 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 }
 
 // sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+var sleep = ctxsleep.Sleep
 
 func callName(api, detail string) string {
 	if detail == "" {
