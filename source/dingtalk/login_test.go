@@ -342,6 +342,24 @@ func TestLoginVariants(t *testing.T) {
 		_, err = c.LoginWithCode(ctx, e.code(c, other.UnionID))
 		refusal(t, "other org without corpId", err, ErrNotMember)
 	})
+	t.Run("corpId only with scope openid corpid", func(t *testing.T) {
+		e := newLoginEnv(t, sim.Config{Login: sim.LoginConfig{TokenCorpID: "corpid-scope"}})
+		c := e.client() // with a CorpID: asks for "openid corpid"
+		id, err := c.LoginWithCode(ctx, e.code(c, emp.UserID))
+		if err != nil || id.CorpID != e.srv.CorpID() {
+			t.Fatalf("with corpid: %+v %v", id, err)
+		}
+		_, err = c.LoginWithCode(ctx, e.code(c, other.UnionID))
+		refusal(t, "other org with corpid", err, ErrOtherOrg)
+		bare := New(Config{BaseURL: e.url, APIV1Base: e.url, LoginBase: e.url, AppKey: e.app.Key, AppSecret: e.app.Secret, QPS: 1000, Now: e.clock.Now})
+		if strings.Contains(bare.AuthorizeURL(callback, "s"), "corpid") {
+			t.Fatalf("without a CorpID the scope is openid: %s", bare.AuthorizeURL(callback, "s"))
+		}
+		id, err = bare.LoginWithCode(ctx, e.code(bare, emp.UserID))
+		if err != nil || id.CorpID != "" {
+			t.Fatalf("openid only: %+v %v", id, err)
+		}
+	})
 	t.Run("same token for a repeated code: the client still refuses the replay", func(t *testing.T) {
 		e := newLoginEnv(t, sim.Config{Login: sim.LoginConfig{CodeReuse: "same-token"}})
 		c := e.client()
