@@ -74,6 +74,7 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	callbackParams := fs.String("callback-params", "both", "login callback parameters: both (code and authCode), code or authCode")
 	nonMember := fs.String("nonmember-login", "allow", "non-members on the login page: allow (refused by the API calls) or refuse (error=)")
 	leaver := fs.String("leaver-lookup", "gone", "getbyunionid for a former member: gone (60121) or stale (old userid)")
+	invalidCode := fs.Int("invalid-code-status", 400, "HTTP status of userAccessToken's invalidCode: 400 or 409")
 	googleKey := fs.String("google-key", "", "also serve Google Sheets and Drive (push --sheets), writing a service-account key for them to this file (0600)")
 	googleSubject := fs.String("google-subject", "admin@example.com", "with --google-key: the Workspace user the key may impersonate (--impersonate)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -111,6 +112,9 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		if !slices.Contains(v.opts, v.val) {
 			return bad(flag, fmt.Sprintf("%q is not one of %s", v.val, strings.Join(v.opts, ", ")), "use --"+flag+" "+v.opts[0])
 		}
+	}
+	if *invalidCode != 400 && *invalidCode != 409 {
+		return bad("invalid-code-status", fmt.Sprintf("%d is not 400 or 409", *invalidCode), "use --invalid-code-status 409")
 	}
 	if *users < 0 || *depts < 1 {
 		return bad("users/--depts", "must be ≥ 0 and ≥ 1", "e.g. --users 200 --depts 20")
@@ -160,7 +164,7 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		WrapBusinessErrors: *wrapErrors,
 		OpaqueCursor:       *opaqueCursor,
 		Login: sim.LoginConfig{CodeTTL: *codeTTL, TokenCorpID: *tokenCorp, CodeReuse: *codeReuse,
-			CallbackParams: *callbackParams, NonMemberLogin: *nonMember, LeaverLookup: *leaver},
+			CallbackParams: *callbackParams, NonMemberLogin: *nonMember, LeaverLookup: *leaver, InvalidCodeStatus: *invalidCode},
 	}
 	if *verbose {
 		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, format+"\n", a...) }

@@ -360,6 +360,15 @@ func TestLoginVariants(t *testing.T) {
 			t.Fatalf("openid only: %+v %v", id, err)
 		}
 	})
+	t.Run("invalidCode as HTTP 409", func(t *testing.T) {
+		e := newLoginEnv(t, sim.Config{Login: sim.LoginConfig{InvalidCodeStatus: 409}})
+		_, err := e.client().LoginWithCode(ctx, "0123456789abcdef")
+		var ve *V1Error
+		if !errors.As(err, &ve) || ve.Status != 409 {
+			t.Fatalf("want the 409 answer inside: %v", err)
+		}
+		refusal(t, "409 invalidCode", err, ErrCodeInvalid)
+	})
 	t.Run("same token for a repeated code: the client still refuses the replay", func(t *testing.T) {
 		e := newLoginEnv(t, sim.Config{Login: sim.LoginConfig{CodeReuse: "same-token"}})
 		c := e.client()

@@ -45,6 +45,9 @@ type LoginConfig struct {
 	// (default: 400 invalidCode) or "same-token" (the token issued for it,
 	// per the doc's "a repeat request returns the same token"). UNCONFIRMED.
 	CodeReuse string
+	// InvalidCodeStatus is the HTTP status of invalidCode: 400 (default)
+	// or 409; the error table lists both ("400/409 invalidCode").
+	InvalidCodeStatus int
 	// RotateRefresh makes a refresh return a new refresh token and void the
 	// old one (default: the same refresh token). UNCONFIRMED.
 	RotateRefresh bool
@@ -505,7 +508,7 @@ func (s *Server) userAccessToken(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case c == nil || c.inApp || c.app != app.Key || !now.Before(c.expires):
 			l.mu.Unlock()
-			fail(http.StatusBadRequest, "invalidCode", "无效的授权码")
+			fail(l.invalidCodeStatus(), "invalidCode", "无效的授权码")
 			return
 		case c.used:
 			if l.cfg.CodeReuse == "same-token" && c.token != nil && now.Before(c.token.expires) {
@@ -513,7 +516,7 @@ func (s *Server) userAccessToken(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			l.mu.Unlock()
-			fail(http.StatusBadRequest, "invalidCode", "无效的授权码")
+			fail(l.invalidCodeStatus(), "invalidCode", "无效的授权码")
 			return
 		default:
 			c.used = true
@@ -562,6 +565,13 @@ func (s *Server) userAccessToken(w http.ResponseWriter, r *http.Request) {
 	s.v1Headers(w)
 	w.WriteHeader(http.StatusOK)
 	writeJSON(w, out)
+}
+
+func (l *loginState) invalidCodeStatus() int {
+	if l.cfg.InvalidCodeStatus == http.StatusConflict {
+		return http.StatusConflict
+	}
+	return http.StatusBadRequest
 }
 
 // ExpireUserTokens makes every issued user access token expired.
