@@ -174,6 +174,28 @@ func (s *Server) Admins() []gen.Admin {
 	return append([]gen.Admin(nil), seq...)
 }
 
+// DemoLogins returns three people to log in as: the primary admin, a
+// sub-admin and an ordinary employee (active, not the boss, not
+// restricted); "" where the org has none.
+func (s *Server) DemoLogins() (primary, subAdmin, employee string) {
+	seq, adminOf := s.adminState()
+	for _, a := range seq {
+		if a.SysLevel == 1 && primary == "" {
+			primary = a.UserID
+		}
+		if a.SysLevel == 2 && subAdmin == "" {
+			subAdmin = a.UserID
+		}
+	}
+	for i := range s.org.People {
+		p := &s.org.People[i]
+		if _, admin := adminOf[p.UserID]; !admin && p.Active && !p.Boss && !s.restricted[p.UserID] && p.UnionID != "" {
+			return primary, subAdmin, p.UserID
+		}
+	}
+	return primary, subAdmin, ""
+}
+
 // adminState returns the admin state of the org as it is now: the
 // LoginConfig's, else gen.AdminsOf, kept to the people in the org.
 func (s *Server) adminState() ([]gen.Admin, map[string]gen.Admin) {

@@ -264,3 +264,16 @@ func TestWorkNoticeDailyLimits(t *testing.T) {
 		t.Errorf("third to_all_user: %d delivered, fourth: %d", len(n[503].Delivered), len(n[504].Delivered))
 	}
 }
+
+func TestDemoLogins(t *testing.T) {
+	h := newSim(t, sim.Config{})
+	primary, sub, emp := h.srv.DemoLogins()
+	if primary != firstAdmin(h.truth, 1).UserID || sub != firstAdmin(h.truth, 2).UserID || emp == "" || emp == primary || emp == sub {
+		t.Fatalf("demo logins %q %q %q", primary, sub, emp)
+	}
+	for _, p := range h.truth.Org.People {
+		if p.UserID == emp && (!p.Active || p.Admin || p.Restricted) {
+			t.Errorf("the employee %+v is not an ordinary active employee", p)
+		}
+	}
+}
