@@ -1,0 +1,270 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/dingbook/dingbook"
+)
+
+// Changing the organisation (for tests): every change is visible to the
+// next API call and fires the contact events DingTalk would (events.go).
+//
+// Choices where the doc is silent:
+//   - A move between departments is a user_modify_org whose diffInfo
+//     holds "deptIdList" (internal apps get no user_dept_change).
+//   - One UpdateUser may fire several events: org_admin_add/remove when
+//     the admin flag changes, user_active_org when active turns true, and
+//     user_modify_org for any other changed field.
+//   - A leaver is dropped from the departments' manager lists; other
+//     people's manager_userid keeps naming them (DingTalk does not clear
+//     it either, as far as is known).
+//   - RemoveDept refuses a department that still has members or
+//     sub-departments, as the console does.
+
+// diffKeys maps Person fields to the camelCase keys of diffInfo.
+var diffKeys = []struct {
+	key string
+	get func(p *dingbook.Person) any
+}{
+	{"name", func(p *dingbook.Person) any { return p.Name }},
+	{"mobile", func(p *dingbook.Person) any { return p.Mobile }},
+	{"stateCode", func(p *dingbook.Person) any { return p.StateCode }},
+	{"hideMobile", func(p *dingbook.Person) any { return p.HideMobile }},
+	{"telephone", func(p *dingbook.Person) any { return p.Telephone }},
+	{"email", func(p *dingbook.Person) any { return p.Email }},
+	{"orgEmail", func(p *dingbook.Person) any { return p.OrgEmail }},
+	{"jobNumber", func(p *dingbook.Person) any { return p.JobNumber }},
+	{"title", func(p *dingbook.Person) any { return p.Title }},
+	{"workPlace", func(p *dingbook.Person) any { return p.WorkPlace }},
+	{"remark", func(p *dingbook.Person) any { return p.Remark }},
+	{"managerUserid", func(p *dingbook.Person) any { return p.ManagerUserID }},
+	{"hiredDate", func(p *dingbook.Person) any { return p.HiredDate }},
+	{"extension", func(p *dingbook.Person) any { return p.Extension }},
+	{"deptIdList", func(p *dingbook.Person) any { return p.Depts }},
+}
+
+// copyPerson returns p with its own Depts and Extension.
+func copyPerson(p *dingbook.Person) dingbook.Person {
+	c := *p
+	c.Depts = slices.Clone(p.Depts)
+	c.Extension = maps.Clone(p.Extension)
+	return c
+}
+
+// change runs fn on private copies of the people and departments (the
+// caller's Truth is never modified) and re-indexes; fn's error leaves the
+// organisation as it was.
+func (s *Server) change(fn func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error)) error {
+	s.data.Lock()
+	defer s.data.Unlock()
+	people := make([]dingbook.Person, len(s.org.People))
+	for i := range s.org.People {
+		people[i] = copyPerson(&s.org.People[i])
+	}
+	depts := slices.Clone(s.org.Depts)
+	people, depts, err := fn(people, depts)
+	if err != nil {
+		return err
+	}
+	s.org.People, s.org.Depts = people, depts
+	s.index()
+	return nil
+}
+
+func (s *Server) checkDepts(p *dingbook.Person) error {
+	if len(p.Depts) == 0 {
+		return fmt.Errorf("sim: %s belongs to no department", p.UserID)
+	}
+	for _, m := range p.Depts {
+		if s.tree.Dept(m.DeptID) == nil {
+			return fmt.Errorf("sim: %s: no department %d", p.UserID, m.DeptID)
+		}
+	}
+	return nil
+}
+
+// AddUser adds p (a new userid, in existing departments) and fires
+// user_add_org.
+func (s *Server) AddUser(p dingbook.Person) error {
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		if p.UserID == "" || s.people[p.UserID] != nil {
+			return nil, nil, fmt.Errorf("sim: AddUser: userid %q is empty or taken", p.UserID)
+		}
+		if err := s.checkDepts(&p); err != nil {
+			return nil, nil, err
+		}
+		return append(people, copyPerson(&p)), depts, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.fire(EventUserAdd, []string{p.UserID}, nil, nil)
+	return nil
+}
+
+// UpdateUser changes a person with fn (which must keep the userid) and
+// fires the events the change implies: org_admin_add or org_admin_remove,
+// user_active_org, and user_modify_org with a diffInfo of the changed
+// fields.
+func (s *Server) UpdateUser(userid string, fn func(p *dingbook.Person)) error {
+	var before, after dingbook.Person
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		i := slices.IndexFunc(people, func(p dingbook.Person) bool { return p.UserID == userid })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("sim: UpdateUser: no user %q", userid)
+		}
+		before = copyPerson(&people[i])
+		fn(&people[i])
+		after = copyPerson(&people[i])
+		if after.UserID != userid {
+			return nil, nil, fmt.Errorf("sim: UpdateUser: the userid of %q cannot change", userid)
+		}
+		if err := s.checkDepts(&after); err != nil {
+			return nil, nil, err
+		}
+		if after.Restricted {
+			s.restricted[userid] = true
+		} else {
+			delete(s.restricted, userid)
+		}
+		return people, depts, nil
+	})
+	if err != nil {
+		return err
+	}
+	ids := []string{userid}
+	if before.Admin != after.Admin {
+		typ := EventAdminAdd
+		if !after.Admin {
+			typ = EventAdminRemove
+		}
+		s.fire(typ, ids, nil, nil)
+	}
+	if !before.Active && after.Active {
+		s.fire(EventUserActive, ids, nil, nil)
+	}
+	prev, curr := map[string]any{}, map[string]any{}
+	for _, k := range diffKeys {
+		a, b := k.get(&before), k.get(&after)
+		if fmt.Sprint(a) == fmt.Sprint(b) {
+			continue
+		}
+		if k.key == "deptIdList" {
+			a, b = before.DeptIDs(), after.DeptIDs()
+		}
+		prev[k.key], curr[k.key] = a, b
+	}
+	if len(curr) > 0 {
+		s.fire(EventUserModify, ids, nil, map[string]any{"prev": prev, "curr": curr, "userid": userid})
+	}
+	return nil
+}
+
+// MoveUser makes a person a member of exactly depts (keeping order and
+// leader flag where they stay) and fires user_modify_org.
+func (s *Server) MoveUser(userid string, depts ...int64) error {
+	return s.UpdateUser(userid, func(p *dingbook.Person) {
+		var ms []dingbook.Membership
+		for _, d := range depts {
+			m, ok := p.Membership(d)
+			if !ok {
+				m = dingbook.Membership{DeptID: d}
+			}
+			ms = append(ms, m)
+		}
+		p.Depts = ms
+	})
+}
+
+// SetAdmin makes a person an admin or not and fires org_admin_add or
+// org_admin_remove.
+func (s *Server) SetAdmin(userid string, admin bool) error {
+	return s.UpdateUser(userid, func(p *dingbook.Person) { p.Admin = admin })
+}
+
+// RemoveUser makes a person leave the organisation and fires
+// user_leave_org; from then on v2/user/get answers 60121.
+func (s *Server) RemoveUser(userid string) error {
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		i := slices.IndexFunc(people, func(p dingbook.Person) bool { return p.UserID == userid })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("sim: RemoveUser: no user %q", userid)
+		}
+		for j := range depts {
+			depts[j].ManagerUserIDs = slices.DeleteFunc(slices.Clone(depts[j].ManagerUserIDs), func(u string) bool { return u == userid })
+		}
+		return slices.Delete(people, i, i+1), depts, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.fire(EventUserLeave, []string{userid}, nil, nil)
+	return nil
+}
+
+// AddDept adds a department under an existing parent and fires
+// org_dept_create.
+func (s *Server) AddDept(d dingbook.Department) error {
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		if d.ID <= dingbook.RootDeptID || s.tree.Dept(d.ID) != nil {
+			return nil, nil, fmt.Errorf("sim: AddDept: id %d is invalid or taken", d.ID)
+		}
+		if s.tree.Dept(d.ParentID) == nil {
+			return nil, nil, fmt.Errorf("sim: AddDept %d: no parent %d", d.ID, d.ParentID)
+		}
+		return people, append(depts, d), nil
+	})
+	if err != nil {
+		return err
+	}
+	s.fire(EventDeptCreate, nil, []int64{d.ID}, nil)
+	return nil
+}
+
+// UpdateDept changes a department with fn (which must keep its id; a new
+// parent must exist and lie outside the department) and fires
+// org_dept_modify.
+func (s *Server) UpdateDept(id int64, fn func(d *dingbook.Department)) error {
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		i := slices.IndexFunc(depts, func(d dingbook.Department) bool { return d.ID == id })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("sim: UpdateDept: no department %d", id)
+		}
+		fn(&depts[i])
+		d := depts[i]
+		if d.ID != id {
+			return nil, nil, fmt.Errorf("sim: UpdateDept: the id of department %d cannot change", id)
+		}
+		if id != dingbook.RootDeptID && (s.tree.Dept(d.ParentID) == nil || slices.Contains(s.tree.Descendants(id), d.ParentID)) {
+			return nil, nil, fmt.Errorf("sim: UpdateDept %d: parent %d is missing or inside it", id, d.ParentID)
+		}
+		return people, depts, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.fire(EventDeptModify, nil, []int64{id}, nil)
+	return nil
+}
+
+// RemoveDept removes an empty department (no members, no
+// sub-departments) and fires org_dept_remove; from then on
+// v2/department/get answers 60003.
+func (s *Server) RemoveDept(id int64) error {
+	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
+		if id == dingbook.RootDeptID || s.tree.Dept(id) == nil {
+			return nil, nil, fmt.Errorf("sim: RemoveDept: no department %d (or the root)", id)
+		}
+		if len(s.tree.Children(id)) > 0 || len(s.members[id]) > 0 {
+			return nil, nil, fmt.Errorf("sim: RemoveDept %d: it still has members or sub-departments", id)
+		}
+		return people, slices.DeleteFunc(depts, func(d dingbook.Department) bool { return d.ID == id }), nil
+	})
+	if err != nil {
+		return err
+	}
+	s.fire(EventDeptRemove, nil, []int64{id}, nil)
+	return nil
+}
