@@ -16,6 +16,15 @@
 // v2/user/getbymobile; user/listsimple, listid, count, listadmin,
 // getbyunionid; extcontact/list, listlabelgroups, get; auth/scopes.
 //
+// Change events (§8, checklist 29–31): POST /v1.0/gateway/connections/open
+// and the Stream WebSocket (stream.go) deliver contact events with acks,
+// LATER and redelivery; GET /call_back/get_call_back_failed_result serves
+// the failed-push backlog (events.go). Tests change the organisation with
+// AddUser, UpdateUser, MoveUser, SetAdmin, RemoveUser, AddDept, UpdateDept
+// and RemoveDept (mutate.go): the next API call sees the change and the
+// matching events fire. Stream faults: DropStreams, Disconnect,
+// Faults.DuplicateEvents, Faults.BacklogWhileDisconnected, FailReads.
+//
 // It serves an organisation from the generator's truth (source/gen) and
 // reproduces the behaviour described in docs dingtalk-api.md §1–§7 and
 // checklist items 1–28: token reuse and renewal, envelopes and request
