@@ -83,6 +83,7 @@ type eventState struct {
 	tickets map[string]ticket
 	stats   StreamStats
 	failGet map[string]int // re-read faults: id → calls left to fail
+	leaves  []leaveRecord  // for empLeaveRecords (leave.go)
 }
 
 func newEventState(s *Server) *eventState {

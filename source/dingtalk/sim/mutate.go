@@ -185,13 +185,16 @@ func (s *Server) SetAdmin(userid string, admin bool) error {
 }
 
 // RemoveUser makes a person leave the organisation and fires
-// user_leave_org; from then on v2/user/get answers 60121.
+// user_leave_org; from then on v2/user/get answers 60121 and
+// v1.0/contact/empLeaveRecords lists the leaver.
 func (s *Server) RemoveUser(userid string) error {
+	var gone dingbook.Person
 	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
 		i := slices.IndexFunc(people, func(p dingbook.Person) bool { return p.UserID == userid })
 		if i < 0 {
 			return nil, nil, fmt.Errorf("sim: RemoveUser: no user %q", userid)
 		}
+		gone = people[i]
 		for j := range depts {
 			depts[j].ManagerUserIDs = slices.DeleteFunc(slices.Clone(depts[j].ManagerUserIDs), func(u string) bool { return u == userid })
 		}
@@ -200,6 +203,7 @@ func (s *Server) RemoveUser(userid string) error {
 	if err != nil {
 		return err
 	}
+	s.recordLeave(gone)
 	s.fire(EventUserLeave, []string{userid}, nil, nil)
 	return nil
 }

@@ -19,7 +19,8 @@
 // Change events (§8, checklist 29–31): POST /v1.0/gateway/connections/open
 // and the Stream WebSocket (stream.go) deliver contact events with acks,
 // LATER and redelivery; GET /call_back/get_call_back_failed_result serves
-// the failed-push backlog (events.go). Tests change the organisation with
+// the failed-push backlog (events.go); GET /v1.0/contact/empLeaveRecords
+// lists the leavers (leave.go, checklist 32). Tests change the organisation with
 // AddUser, UpdateUser, MoveUser, SetAdmin, RemoveUser, AddDept, UpdateDept
 // and RemoveDept (mutate.go): the next API call sees the change and the
 // matching events fire. Stream faults: DropStreams, Disconnect,
