@@ -9,7 +9,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/diff"
-	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -75,16 +74,10 @@ func runDiff(ctx context.Context, env *Env, args []string) error {
 			Message: fmt.Sprintf("snapshots %d and %d are of different organisations (%s, %s)", a.ID, b.ID, a.OrgName, b.OrgName),
 			Hint:    "compare two snapshots of one organisation; 'dingbook snapshots' lists them"}
 	}
-	home, err := store.Home(env.Getenv)
+	pol, quoted, err := defaultProfileFields(env)
 	if err != nil {
 		return err
 	}
-	pp, missingOK := policy.Path("", home)
-	pol, err := policy.Load(pp, missingOK)
-	if err != nil {
-		return err
-	}
-	quoted, _ := pol.ProfileFields(pol.DefaultProfile)
 	da, err := db.Directory(ctx, a.ID)
 	if err != nil {
 		return err

@@ -132,16 +132,10 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		// the fields the policy's default profile exports, and never a
 		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
-		home, err := store.Home(env.Getenv)
+		pol, visible, err := defaultProfileFields(env)
 		if err != nil {
 			return err
 		}
-		pp, missingOK := policy.Path("", home)
-		pol, err := policy.Load(pp, missingOK)
-		if err != nil {
-			return err
-		}
-		visible, _ := pol.ProfileFields(pol.DefaultProfile)
 		frep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint, Select: withoutHiddenMobile, Visible: slices.Clone(visible)})
 		if err != nil {
 			return err
@@ -190,6 +184,23 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// defaultProfileFields loads the policy of DINGBOOK_HOME and returns it
+// with the fields of its default profile: what a report that leaves the
+// export path (quality --report, diff) may quote.
+func defaultProfileFields(env *Env) (*policy.Policy, []string, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pp, missingOK := policy.Path("", home)
+	pol, err := policy.Load(pp, missingOK)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, _ := pol.ProfileFields(pol.DefaultProfile)
+	return pol, fields, nil
 }
 
 // withoutHiddenMobile is Options.Select for a report written to a file:

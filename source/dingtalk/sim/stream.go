@@ -376,16 +376,10 @@ func (c *streamConn) answered(b []byte) {
 // DropStreams closes every open Stream connection at once, without a
 // close frame (a network failure).
 func (s *Server) DropStreams() {
-	es := s.events
-	es.mu.Lock()
-	var conns []*streamConn
-	for _, ae := range es.apps {
-		for c := range ae.conns {
-			conns = append(conns, c)
-		}
-	}
-	es.stats.Drops += len(conns)
-	es.mu.Unlock()
+	conns := s.streamConns()
+	s.events.mu.Lock()
+	s.events.stats.Drops += len(conns)
+	s.events.mu.Unlock()
 	for _, c := range conns {
 		c.ws.CloseNow()
 	}
@@ -395,17 +389,8 @@ func (s *Server) DropStreams() {
 // DingTalk does before maintenance); the gateway closes them one second
 // later if the clients have not.
 func (s *Server) Disconnect() {
-	es := s.events
-	es.mu.Lock()
-	var conns []*streamConn
-	for _, ae := range es.apps {
-		for c := range ae.conns {
-			conns = append(conns, c)
-		}
-	}
-	es.mu.Unlock()
 	now := s.cfg.Now()
-	for _, c := range conns {
+	for _, c := range s.streamConns() {
 		data, _ := json.Marshal(map[string]string{"reason": "server maintenance"})
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		c.send(ctx, frame{SpecVersion: "1.0", Type: "SYSTEM", Time: now.UnixMilli(), Data: string(data),
@@ -416,13 +401,18 @@ func (s *Server) Disconnect() {
 }
 
 // StreamConnections returns the number of open Stream connections.
-func (s *Server) StreamConnections() int {
+func (s *Server) StreamConnections() int { return len(s.streamConns()) }
+
+// streamConns lists the open Stream connections of every app.
+func (s *Server) streamConns() []*streamConn {
 	es := s.events
 	es.mu.Lock()
 	defer es.mu.Unlock()
-	n := 0
+	var conns []*streamConn
 	for _, ae := range es.apps {
-		n += len(ae.conns)
+		for c := range ae.conns {
+			conns = append(conns, c)
+		}
 	}
-	return n
+	return conns
 }

@@ -178,13 +178,21 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		attempt++
 		d := c.backoff(attempt)
 		c.logf("dingtalk stream: %v; reconnecting in %s", err, d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits d or until ctx is done (then it returns ctx.Err()).
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
@@ -375,12 +383,8 @@ func (c *Client) work(runCtx, sctx context.Context, ws *websocket.Conn, events <
 			}
 			d := c.backoff(attempt)
 			c.logf("dingtalk stream: draining the failed-push backlog: %v; retrying in %s", err, d.Round(time.Millisecond))
-			t := time.NewTimer(d)
-			select {
-			case <-sctx.Done():
-				t.Stop()
+			if sleep(sctx, d) != nil {
 				return
-			case <-t.C:
 			}
 		}
 	}
