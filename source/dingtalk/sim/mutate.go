@@ -13,7 +13,10 @@ import (
 //
 // Choices where the doc is silent:
 //   - A move between departments is a user_modify_org whose diffInfo
-//     holds "deptIdList" (internal apps get no user_dept_change).
+//     holds "deptIdList" (internal apps get no user_dept_change); a
+//     change of department leadership holds "leaderInDepts" (the ids of
+//     the departments led); a change of order within a department fires
+//     nothing.
 //   - One UpdateUser may fire several events: org_admin_add/remove when
 //     the admin flag changes, user_active_org when active turns true, and
 //     user_modify_org for any other changed field.
@@ -42,7 +45,16 @@ var diffKeys = []struct {
 	{"managerUserid", func(p *dingbook.Person) any { return p.ManagerUserID }},
 	{"hiredDate", func(p *dingbook.Person) any { return p.HiredDate }},
 	{"extension", func(p *dingbook.Person) any { return p.Extension }},
-	{"deptIdList", func(p *dingbook.Person) any { return p.Depts }},
+	{"deptIdList", func(p *dingbook.Person) any { return p.DeptIDs() }},
+	{"leaderInDepts", func(p *dingbook.Person) any {
+		var ids []int64
+		for _, m := range p.Depts {
+			if m.Leader {
+				ids = append(ids, m.DeptID)
+			}
+		}
+		return ids
+	}},
 }
 
 // copyPerson returns p with its own Depts and Extension.
@@ -53,18 +65,20 @@ func copyPerson(p *dingbook.Person) dingbook.Person {
 	return c
 }
 
-// change runs fn on private copies of the people and departments (the
-// caller's Truth is never modified) and re-indexes; fn's error leaves the
+// change runs fn on the people and departments, which it may change in
+// place, and re-indexes. The first change copies the people so that the
+// caller's Truth is never modified; fn copies a person (copyPerson) or a
+// department's manager list before changing what they share with it, and
+// checks everything before it changes anything: its error leaves the
 // organisation as it was.
 func (s *Server) change(fn func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error)) error {
 	s.data.Lock()
 	defer s.data.Unlock()
-	people := make([]dingbook.Person, len(s.org.People))
-	for i := range s.org.People {
-		people[i] = copyPerson(&s.org.People[i])
+	if !s.owned {
+		s.org.People = slices.Clone(s.org.People)
+		s.owned = true
 	}
-	depts := slices.Clone(s.org.Depts)
-	people, depts, err := fn(people, depts)
+	people, depts, err := fn(s.org.People, s.org.Depts)
 	if err != nil {
 		return err
 	}
@@ -116,14 +130,15 @@ func (s *Server) UpdateUser(userid string, fn func(p *dingbook.Person)) error {
 			return nil, nil, fmt.Errorf("sim: UpdateUser: no user %q", userid)
 		}
 		before = copyPerson(&people[i])
-		fn(&people[i])
 		after = copyPerson(&people[i])
+		fn(&after)
 		if after.UserID != userid {
 			return nil, nil, fmt.Errorf("sim: UpdateUser: the userid of %q cannot change", userid)
 		}
 		if err := s.checkDepts(&after); err != nil {
 			return nil, nil, err
 		}
+		people[i] = copyPerson(&after)
 		if after.Restricted {
 			s.restricted[userid] = true
 		} else {
@@ -150,9 +165,6 @@ func (s *Server) UpdateUser(userid string, fn func(p *dingbook.Person)) error {
 		a, b := k.get(&before), k.get(&after)
 		if fmt.Sprint(a) == fmt.Sprint(b) {
 			continue
-		}
-		if k.key == "deptIdList" {
-			a, b = before.DeptIDs(), after.DeptIDs()
 		}
 		prev[k.key], curr[k.key] = a, b
 	}
@@ -236,14 +248,16 @@ func (s *Server) UpdateDept(id int64, fn func(d *dingbook.Department)) error {
 		if i < 0 {
 			return nil, nil, fmt.Errorf("sim: UpdateDept: no department %d", id)
 		}
-		fn(&depts[i])
 		d := depts[i]
+		d.ManagerUserIDs = slices.Clone(d.ManagerUserIDs)
+		fn(&d)
 		if d.ID != id {
 			return nil, nil, fmt.Errorf("sim: UpdateDept: the id of department %d cannot change", id)
 		}
 		if id != dingbook.RootDeptID && (s.tree.Dept(d.ParentID) == nil || slices.Contains(s.tree.Descendants(id), d.ParentID)) {
 			return nil, nil, fmt.Errorf("sim: UpdateDept %d: parent %d is missing or inside it", id, d.ParentID)
 		}
+		depts[i] = d
 		return people, depts, nil
 	})
 	if err != nil {

@@ -237,6 +237,7 @@ type Server struct {
 	// data guards the organisation and its look-ups above: API calls
 	// read under RLock, the changes of mutate.go write under Lock.
 	data   sync.RWMutex
+	owned  bool // org.People is the simulator's own copy (mutate.go)
 	events *eventState
 
 	mu      sync.Mutex

@@ -255,13 +255,23 @@ func TestChangesReachREST(t *testing.T) {
 	}
 	must(h.srv.AddDept(dingbook.Department{ID: 880002, Name: "临时", ParentID: 880001}))
 	must(h.srv.RemoveDept(880002))
+	// a refused change changes nothing, not even what fn changed first
+	if err := h.srv.UpdateUser("joiner01", func(p *dingbook.Person) { p.Title = "不该出现"; p.Depts = []dingbook.Membership{{DeptID: 123456789}} }); err == nil {
+		t.Fatal("UpdateUser into a missing department succeeded")
+	}
+	if err := h.srv.UpdateUser(mover.UserID, func(p *dingbook.Person) { p.Depts[0].Order = 42 }); err != nil {
+		t.Fatal(err)
+	}
 	if h.truth.Org.People[slices.IndexFunc(h.truth.Org.People, func(p dingbook.Person) bool { return p.UserID == mover.UserID })].Name != truthName {
 		t.Fatal("a change reached the caller's Truth")
+	}
+	if m := h.truth.Org.People[slices.IndexFunc(h.truth.Org.People, func(p dingbook.Person) bool { return p.UserID == mover.UserID })].Depts[0]; m.Order == 42 || m.DeptID == 880001 {
+		t.Fatal("a membership change reached the caller's Truth")
 	}
 
 	r := h.post("/topapi/v2/user/get", tok, map[string]any{"userid": "joiner01"})
 	wantCode(t, r, "0")
-	if r.result()["name"] != "王新" || r.result()["admin"] != true {
+	if r.result()["name"] != "王新" || r.result()["admin"] != true || strings.Contains(string(r.raw), "不该出现") {
 		t.Fatalf("joiner: %s", r.raw)
 	}
 	r = h.post("/topapi/v2/user/get", tok, map[string]any{"userid": victim.UserID})
