@@ -256,7 +256,10 @@ func TestChangesReachREST(t *testing.T) {
 	must(h.srv.AddDept(dingbook.Department{ID: 880002, Name: "临时", ParentID: 880001}))
 	must(h.srv.RemoveDept(880002))
 	// a refused change changes nothing, not even what fn changed first
-	if err := h.srv.UpdateUser("joiner01", func(p *dingbook.Person) { p.Title = "不该出现"; p.Depts = []dingbook.Membership{{DeptID: 123456789}} }); err == nil {
+	if err := h.srv.UpdateUser("joiner01", func(p *dingbook.Person) {
+		p.Title = "不该出现"
+		p.Depts = []dingbook.Membership{{DeptID: 123456789}}
+	}); err == nil {
 		t.Fatal("UpdateUser into a missing department succeeded")
 	}
 	if err := h.srv.UpdateUser(mover.UserID, func(p *dingbook.Person) { p.Depts[0].Order = 42 }); err != nil {
