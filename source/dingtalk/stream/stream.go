@@ -371,28 +371,35 @@ func (c *Client) session(ctx context.Context, h Handler) (up bool, err error) {
 }
 
 // work handles a connection's events in order: first the backlog (when
-// configured), then each EVENT frame. The handler gets runCtx, so a
-// dropped connection does not interrupt a change half-way; its ack is
+// configured), then each EVENT frame. A backlog that cannot be drained
+// (a failing handler or API call) does not hold the live events up: it
+// is tried again, with backoff, between them. The handler gets runCtx, so
+// a dropped connection does not interrupt a change half-way; its ack is
 // then lost and the redelivery is recognised as a duplicate.
 func (c *Client) work(runCtx, sctx context.Context, ws *websocket.Conn, events <-chan frame, h Handler) {
-	if c.cfg.Backlog != nil {
-		for attempt := 1; ; attempt++ {
-			_, err := c.DrainBacklog(runCtx, h)
-			if err == nil {
-				break
-			}
+	var retry <-chan time.Time // set while the backlog waits for another try
+	attempt := 0
+	drain := func() {
+		if _, err := c.DrainBacklog(runCtx, h); err != nil {
+			attempt++
 			d := c.backoff(attempt)
-			c.logf("dingtalk stream: draining the failed-push backlog: %v; retrying in %s", err, d.Round(time.Millisecond))
-			if sleep(sctx, d) != nil {
-				return
-			}
+			c.logf("dingtalk stream: draining the failed-push backlog: %v; trying again in %s", err, d.Round(time.Millisecond))
+			retry = time.After(d)
+			return
 		}
+		attempt, retry = 0, nil
+	}
+	if c.cfg.Backlog != nil {
+		drain()
 	}
 	for {
 		var f frame
 		select {
 		case <-sctx.Done():
 			return
+		case <-retry:
+			drain()
+			continue
 		case f = <-events:
 		}
 		ev, err := eventFromFrame(&f)

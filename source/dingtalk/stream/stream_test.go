@@ -235,6 +235,35 @@ func TestBacklogAfterDowntime(t *testing.T) {
 	}
 }
 
+// A backlog event whose handler keeps failing does not hold up the live
+// events; it is tried again until it succeeds.
+func TestFailingBacklogDoesNotBlockLiveEvents(t *testing.T) {
+	e := newEnv(t, sim.Config{Faults: sim.Faults{BacklogWhileDisconnected: true}})
+	must(t, e.sim.AddUser(person("stuck", 1)))
+	var mu sync.Mutex
+	failing := true
+	rec := &recorder{fail: func(ev stream.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.UserIDs[0] == "stuck" && failing {
+			return errors.New("store busy")
+		}
+		return nil
+	}}
+	c := e.client(func(cfg *stream.Config) { cfg.Backlog = e.api })
+	e.run(c, rec.handle)
+	must(t, e.sim.AddUser(person("live", 1)))
+	waitFor(t, func() bool { q, _ := e.sim.Pending(""); return q == 0 && c.Stats().Events == 1 }, "the live event")
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	waitFor(t, func() bool { return c.Stats().Backlog == 1 }, "the backlog event to be retried")
+	got := summary(rec.events())
+	if len(got) < 3 || got[0] != "user_add_org stuck" || !slices.Contains(got, "user_add_org live") || got[len(got)-1] != "user_add_org stuck" {
+		t.Fatalf("handled %q: want stuck (failing), live, …, stuck (succeeding)", got)
+	}
+}
+
 // A backlog event whose handler fails is kept by the client (DingTalk
 // hands it out once) and handed on by the next DrainBacklog.
 func TestDrainBacklogKeepsFailedEvents(t *testing.T) {
