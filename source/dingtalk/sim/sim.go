@@ -462,7 +462,8 @@ func (s *Server) Faults() Faults {
 	return s.faults
 }
 
-// Org returns the organisation served.
+// Org returns the organisation served. The changes of mutate.go replace
+// its People and Depts: read it between changes, not while one runs.
 func (s *Server) Org() *dingbook.Org { return s.org }
 
 func (s *Server) logf(format string, args ...any) {
