@@ -156,8 +156,9 @@ func (c *Client) logf(format string, args ...any) {
 var errDisconnect = errors.New("DingTalk asked to reconnect (SYSTEM disconnect)")
 
 // Run keeps a Stream connection open and hands every event to h until
-// ctx is done (it then returns ctx.Err()) or DingTalk rejects the
-// credentials (a *dingbook.Error with code auth).
+// ctx is done (it then returns ctx.Err()), DingTalk rejects the
+// credentials (a *dingbook.Error with code auth) or APIBase is not a URL
+// (code invalid). Other failures are retried.
 func (c *Client) Run(ctx context.Context, h Handler) error {
 	attempt := 0
 	for {
@@ -165,7 +166,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if dingbook.ErrorCode(err) == dingbook.EAUTH {
+		if code := dingbook.ErrorCode(err); err != nil && (code == dingbook.EAUTH || code == dingbook.EINVALID) {
 			return err
 		}
 		if up {

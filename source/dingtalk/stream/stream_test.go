@@ -362,6 +362,16 @@ func TestBadCredentials(t *testing.T) {
 	}
 }
 
+// A malformed API base ends Run at once instead of retrying forever.
+func TestBadAPIBase(t *testing.T) {
+	c := stream.New(stream.Config{APIBase: "://nowhere", ClientID: "k", ClientSecret: "s"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Run(ctx, (&recorder{}).handle); dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "://nowhere") {
+		t.Fatalf("Run with a malformed API base: %v", err)
+	}
+}
+
 // Dedupe is pluggable: a consumer's own Deduper decides what was seen.
 func TestCustomDeduper(t *testing.T) {
 	e := newEnv(t, sim.Config{})
