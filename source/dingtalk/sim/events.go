@@ -84,6 +84,7 @@ type eventState struct {
 	stats   StreamStats
 	failGet map[string]int // re-read faults: id → calls left to fail
 	leaves  []leaveRecord  // for empLeaveRecords (leave.go)
+	churn   int            // joiners made by RandomChange
 }
 
 func newEventState(s *Server) *eventState {

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"maps"
+	mrand "math/rand/v2"
 	"slices"
 
 	"github.com/dingbook/dingbook"
@@ -285,4 +286,38 @@ func (s *Server) RemoveDept(id int64) error {
 	}
 	s.fire(EventDeptRemove, nil, []int64{id}, nil)
 	return nil
+}
+
+// RandomChange makes one random change through the API above (a joiner,
+// a new title, a move or a leaver) and describes it; `dingbook sim
+// --churn` calls it periodically so that a Stream client sees events.
+func (s *Server) RandomChange(rng *mrand.Rand) (string, error) {
+	s.data.RLock()
+	n := len(s.org.People)
+	var p dingbook.Person
+	if n > 0 {
+		p = s.org.People[rng.IntN(n)]
+	}
+	dept := s.org.Depts[rng.IntN(len(s.org.Depts))].ID
+	s.data.RUnlock()
+	op := rng.IntN(4)
+	if n < 2 {
+		op = 0
+	}
+	switch op {
+	case 0:
+		s.events.mu.Lock()
+		s.events.churn++
+		id := fmt.Sprintf("churn%04d", s.events.churn)
+		s.events.mu.Unlock()
+		return "user_add_org " + id, s.AddUser(dingbook.Person{UserID: id, Name: "新同事" + id[5:], Active: true,
+			Depts: []dingbook.Membership{{DeptID: dept}}})
+	case 1:
+		title := []string{"工程师", "高级工程师", "产品经理", "设计师", "销售经理"}[rng.IntN(5)]
+		return "user_modify_org " + p.UserID + " title " + title, s.UpdateUser(p.UserID, func(q *dingbook.Person) { q.Title = title })
+	case 2:
+		return fmt.Sprintf("user_modify_org %s moved to %d", p.UserID, dept), s.MoveUser(p.UserID, dept)
+	default:
+		return "user_leave_org " + p.UserID, s.RemoveUser(p.UserID)
+	}
 }
