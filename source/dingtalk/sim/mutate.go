@@ -304,6 +304,9 @@ func (s *Server) RandomChange(rng *mrand.Rand) (string, error) {
 	if n < 2 {
 		op = 0
 	}
+	if _, in := p.Membership(dept); op == 2 && in {
+		op = 1 // a move into a department the person is in changes nothing
+	}
 	switch op {
 	case 0:
 		s.events.mu.Lock()
