@@ -286,16 +286,16 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	// Seal atomically into the output directory.
 	outDir := nonEmpty(req.OutDir, ".")
 	if err := fileutil.MkdirPrivate(outDir); err != nil {
-		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
+		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
 	}
 	base := "dingbook-" + id
 	if req.BundleBase != "" {
 		base = req.BundleBase
 	}
 	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
-	f, err := fileutil.Create(bundle, false)
+	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
-		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: "choose a writable --out directory", Err: err})
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
 	}
 	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
