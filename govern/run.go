@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -110,11 +109,11 @@ func DecisionFrom(ctx context.Context) *Decision {
 	return d
 }
 
-// TmpDirName is the folder under the state directory that holds private
-// export directories (export-*); Sweep empties it of orphans.
+// TmpDirName is the folder under the state directory that holds every
+// temporary file: private export directories (export-*) and the spill
+// directories of member files being read (import-*); Sweep empties it of
+// orphans.
 const TmpDirName = "tmp"
-
-const lockName = ".lock"
 
 // NewExportID returns a fresh, neutral export id: UTC time plus 4 random
 // hex digits, e.g. 20261126-102100-3fa9.
@@ -298,7 +297,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
 	}
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}
 	err = seal.Write(cw, seal.Options{Kind: dec.Encrypt, Passphrase: pass, Recipients: req.AgeRecipients, Modified: now}, entries)
 	if err == nil {
 		err = context.Cause(ctx)
@@ -427,60 +426,18 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	return err
 }
 
-// privateDir makes $home/tmp/export-XXXX (0700), locks it for this
-// process, and returns a wipe function that is safe to call many times
-// and from several goroutines.
+// privateDir makes $home/tmp/export-XXXX (0700), locked for this process
+// (fileutil.LockedDir).
 func privateDir(home string) (string, func(), error) {
-	root := filepath.Join(home, TmpDirName)
-	if err := fileutil.MkdirPrivate(root); err != nil {
-		return "", func() {}, err
-	}
-	dir, rm, err := fileutil.PrivateDir(root, "export-*")
-	if err != nil {
-		return "", func() {}, err
-	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		rm()
-		return "", func() {}, err
-	}
-	var mu sync.Mutex
-	return dir, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		os.RemoveAll(dir)
-		unlock()
-	}, nil
+	return fileutil.LockedDir(filepath.Join(home, TmpDirName), "export-*")
 }
 
-// Sweep removes private export directories under home/tmp that no live
-// process holds (left behind by a killed dingbook). Call it at the start
-// of every command; Run, Guard and Purge do.
+// Sweep removes the private directories under home/tmp (exports, the
+// spill files of member files being read) that no live process holds:
+// left behind by a killed dingbook. Call it at the start of every
+// command; Run, Guard and Purge do.
 func Sweep(home string) []string {
-	root := filepath.Join(home, TmpDirName)
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return nil
-	}
-	var removed []string
-	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "export-") {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		stale := orphaned(dir)
-		if !stale {
-			if _, err := os.Stat(filepath.Join(dir, lockName)); errors.Is(err, os.ErrNotExist) {
-				if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
-					stale = true
-				}
-			}
-		}
-		if stale && os.RemoveAll(dir) == nil {
-			removed = append(removed, dir)
-		}
-	}
-	return removed
+	return fileutil.SweepDir(filepath.Join(home, TmpDirName))
 }
 
 func insideDir(dir, p string) (string, error) {
@@ -512,12 +469,18 @@ func hashFile(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// countWriter counts what it writes, and fails once ctx is done (an
+// interrupt stops the sealing at once).
 type countWriter struct {
-	w io.Writer
-	n int64
+	ctx context.Context
+	w   io.Writer
+	n   int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

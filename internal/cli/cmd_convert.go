@@ -73,6 +73,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 	pol, err := loadPolicy(ctx, env, db, gf.Policy)
 	if err != nil {
 		return err
@@ -95,7 +96,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 				Hint: "add --overwrite to replace it, or name another OUT file"})
 		}
 	}
-	dir, done, err := memberDirectory(env, in, co, &opts)
+	dir, done, err := memberDirectory(ctx, env, in, co, &opts)
 	if err != nil {
 		return govern.Fail(ctx, db, pol, req, "export", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -92,8 +93,8 @@ type ExportSummary struct {
 
 // readMemberFile reads an admin-console member file (source/console) and
 // tells people on stderr what the reader skipped or guessed.
-func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org, error) {
-	org, rep, err := console.ReadFile(path, opts)
+func readMemberFile(ctx context.Context, env *Env, path string, opts console.Options) (*dingbook.Org, error) {
+	org, rep, err := console.ReadFileContext(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -110,9 +111,9 @@ func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org,
 // whole tree, so those exports read the file whole. After export.Run,
 // call done with whether it succeeded: it tells people what the reader
 // skipped or guessed and closes the file.
-func memberDirectory(env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
+func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(env, path, co)
+		org, err := readMemberFile(ctx, env, path, co)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -286,8 +287,9 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 		if *dedupe != "" {
-			org, err := readMemberFile(env, env.Path(*from), co)
+			org, err := readMemberFile(ctx, env, env.Path(*from), co)
 			if err != nil {
 				return err
 			}
@@ -301,7 +303,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
 			dir = dingbook.OrgDirectory{Org: org}
 		} else {
-			d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
+			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
 			if err != nil {
 				return err
 			}

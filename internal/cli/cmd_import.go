@@ -92,7 +92,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	)
 	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
 		var err error
-		org, rep, err = console.ReadFile(path, console.Options{Map: maps, Sheet: *sheet, Company: *company})
+		org, rep, err = console.ReadFileContext(ctx, path, console.Options{Map: maps, Sheet: *sheet, Company: *company, TmpDir: filepath.Join(db.Dir, govern.TmpDirName)})
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,11 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	if *from != "" {
 		path := env.Path(*from)
 		source = "file:" + filepath.Base(path)
-		org, err = readOrgFile(path)
+		tmp, err := tmpRoot(env)
+		if err != nil {
+			return err
+		}
+		org, err = readOrgFile(ctx, path, tmp)
 		if err != nil {
 			return err
 		}
@@ -170,7 +174,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 
 // readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
 // console member file (anything else).
-func readOrgFile(path string) (*dingbook.Org, error) {
+func readOrgFile(ctx context.Context, path, tmp string) (*dingbook.Org, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json", ".yaml", ".yml":
 		t, err := gen.Load(path)
@@ -179,7 +183,7 @@ func readOrgFile(path string) (*dingbook.Org, error) {
 		}
 		return &t.Org, nil
 	}
-	org, _, err := console.ReadFile(path, console.Options{})
+	org, _, err := console.ReadFileContext(ctx, path, console.Options{TmpDir: tmp})
 	if err != nil {
 		return nil, err
 	}
