@@ -133,6 +133,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return nil, err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return nil, err
 	}
@@ -338,6 +341,9 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return err
 	}
