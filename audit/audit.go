@@ -12,11 +12,14 @@
 // Record n stores prev_hash = hash of record n-1 (64 zeros for the first)
 // and hash = SHA-256("dingbook-audit-v1" 0x00 n 0x00 prev_hash 0x00 data),
 // where data is the record's canonical JSON as stored. SQLite triggers
-// refuse UPDATE and DELETE, and after every append the head (seq and hash)
-// is also written to audit.head in the state directory, so that Verify
-// catches edited, deleted, reordered and truncated records even when the
-// triggers were dropped. Head returns the head hash for anchoring
-// elsewhere (a ticket, an e-mail); VerifyAgainst checks an anchored hash.
+// refuse UPDATE and DELETE, and every append also writes the head (seq and
+// hash) to audit.head in the state directory, so that Verify catches
+// edited, deleted, reordered and truncated records even when the triggers
+// were dropped. While audit.head and the log disagree (missing,
+// unreadable, behind or ahead), Append refuses to write and Verify fails,
+// until Acknowledge records the gap ('dingbook audit acknowledge'). Head
+// returns the head hash for anchoring elsewhere (a ticket, an e-mail);
+// VerifyAgainst checks an anchored hash.
 package audit
 
 import (
