@@ -247,6 +247,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			return nil, failed(ctx, db, rec, "export", err)
 		}
 		sum, n, err := hashFile(p)
+		if err == nil {
+			err = context.Cause(ctx) // a big file takes a while to hash
+		}
 		if err != nil {
 			return nil, failed(ctx, db, rec, "hash", err)
 		}
@@ -416,11 +419,10 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
 	var de *dingbook.Error
 	switch {
+	case errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by"):
+		rec.Reason = stage + " interrupted"
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
 		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
-		if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by") {
-			rec.Reason = stage + " interrupted"
-		}
 	case errors.As(err, &de):
 		rec.Reason = stage + " failed: " + de.Message
 	default:

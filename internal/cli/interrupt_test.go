@@ -151,7 +151,7 @@ func dataBytes(home string) int64 {
 // plaintext left in $DINGBOOK_HOME, TMPDIR or the output directory, and a
 // failed "export interrupted" audit record.
 func TestSignalStopsExportFrom(t *testing.T) {
-	src := bigCSV(t, t.TempDir(), 400_000)
+	src := bigCSV(t, t.TempDir(), 200_000)
 	for _, c := range []struct {
 		sig  syscall.Signal
 		code int
