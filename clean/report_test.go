@@ -387,3 +387,22 @@ func TestThousands(t *testing.T) {
 		}
 	}
 }
+
+// TestMergeStringIsCapped: a merge of 25 identical rows names its first
+// MaxGroupMembersShown merged rows on the terminal; Merged keeps them all.
+func TestMergeStringIsCapped(t *testing.T) {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 26; i++ {
+		p := person("", "张伟", 1)
+		p.JobNumber = "J1"
+		org.People = append(org.People, p)
+	}
+	merges, err := Dedupe(org, RuleJobNumber)
+	if err != nil || len(merges) != 1 || len(merges[0].Merged) != 25 {
+		t.Fatalf("merges %+v %v", merges, err)
+	}
+	want := "rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, … and 15 more merged into row 1 (张伟, rule job-number: J1)"
+	if s := merges[0].String(); s != want {
+		t.Errorf("String = %q\nwant     %q", s, want)
+	}
+}
