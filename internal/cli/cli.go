@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -109,11 +110,12 @@ const (
 // Main runs dingbook with args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, args []string, env *Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
+		return ExitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stdout)
 		return ExitOK
 	}
 	if args[0] == "version" || args[0] == "--version" {
@@ -184,21 +186,45 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'dingbook <command> -h' for a command's flags.")
 }
 
-// NewFlags returns a FlagSet for command name that writes usage to env.Stderr.
+// helps holds each FlagSet's help printer (NewFlags), which ParseFlags
+// calls on -h: the flag package calls fs.Usage for -h and for bad flags
+// alike, but only -h may print the help (to stdout, exit 0); a bad flag is
+// one error on stderr with a hint.
+var helps sync.Map // *flag.FlagSet → func()
+
+// NewFlags returns a FlagSet for command name: -h prints the synopsis and
+// the flags to env.Stdout.
 func NewFlags(env *Env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: dingbook %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helps.Store(fs, func() { printHelp(env.Stdout, fs, synopsis) })
 	return fs
 }
 
-// ParseFlags parses args and turns a flag error into a usage *Error.
+// printHelp writes a command's synopsis and its flags ("Flags:" only when
+// it has any).
+func printHelp(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "Usage: dingbook %s\n", synopsis)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// ParseFlags parses args and turns a flag error into a usage *Error; -h
+// prints the help to stdout and returns flag.ErrHelp (exit 0).
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if h, ok := helps.Load(fs); ok {
+				h.(func())()
+			}
 			return err
 		}
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: err.Error(), Hint: "run 'dingbook " + fs.Name() + " -h' for the flags"}

@@ -56,8 +56,8 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditHead(ctx, env, args)
 	case "report":
 		return auditReport(ctx, env, args)
-	case "-h", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
 		return nil
 	}
 	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)

@@ -14,6 +14,10 @@ func init() {
 }
 
 func runPolicy(ctx context.Context, env *Env, args []string) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprintln(env.Stdout, "Usage: dingbook policy show [--policy FILE] [--json] | policy check [FILE]")
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "show" && args[0] != "check") {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "policy needs 'show' or 'check'", Hint: "use 'dingbook policy show [--policy FILE]' or 'dingbook policy check [FILE]'"}
 	}

@@ -1,0 +1,41 @@
+package cli
+
+import (
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Help goes to stdout with exit 0, for the program, every command and
+// every subcommand; a command without flags prints no empty "Flags:".
+func TestHelpOnStdoutExitZero(t *testing.T) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	cases := [][]string{{"-h"}, {"--help"}, {"help"}, {"policy", "-h"}, {"policy", "show", "-h"}, {"audit", "-h"}, {"audit", "show", "-h"}, {"audit", "list", "-h"}}
+	for _, n := range names {
+		cases = append(cases, []string{n, "-h"})
+	}
+	for _, args := range cases {
+		g := newGovEnv(t)
+		if code := g.run(args...); code != 0 {
+			t.Errorf("dingbook %s: exit %d, want 0 (stderr %s)", strings.Join(args, " "), code, g.stderr)
+		}
+		if !strings.Contains(g.stdout.String(), "Usage: dingbook") {
+			t.Errorf("dingbook %s: no usage on stdout: %q (stderr %q)", strings.Join(args, " "), g.stdout, g.stderr)
+		}
+		if strings.Contains(g.stdout.String(), "Flags:\n") && strings.HasSuffix(g.stdout.String(), "Flags:\n") {
+			t.Errorf("dingbook %s: an empty Flags: list", strings.Join(args, " "))
+		}
+		if g.stderr.Len() != 0 {
+			t.Errorf("dingbook %s: stderr %q", strings.Join(args, " "), g.stderr)
+		}
+	}
+	// A bad flag is one error on stderr, nothing on stdout, exit 2.
+	g := newGovEnv(t)
+	if code := g.run("snapshots", "--nope"); code != 2 || g.stdout.Len() != 0 || strings.Count(g.stderr.String(), "not defined") != 1 {
+		t.Fatalf("bad flag: exit %d, stdout %q, stderr %q", code, g.stdout, g.stderr)
+	}
+}
