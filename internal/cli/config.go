@@ -87,8 +87,20 @@ func (f *credFlags) register(fs *flag.FlagSet) {
 
 // LoadCredentials resolves the credentials: an explicit profile (--profile)
 // first; otherwise DINGTALK_APP_KEY/DINGTALK_APP_SECRET; otherwise the
-// config file's default_profile.
+// config file's default_profile. An API base that is not an http(s) URL
+// is refused here, before any call.
 func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
+	c, err := loadCredentials(env, configPath, profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := dingtalk.CheckBaseURL(c.BaseURL); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func loadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
 	base := env.Getenv("DINGTALK_API_BASE")
 	if base == "" {
 		base = dingtalk.DefaultBaseURL

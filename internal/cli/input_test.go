@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
 )
 
 // Help goes to stdout with exit 0, for the program, every command and
@@ -37,5 +40,19 @@ func TestHelpOnStdoutExitZero(t *testing.T) {
 	g := newGovEnv(t)
 	if code := g.run("snapshots", "--nope"); code != 2 || g.stdout.Len() != 0 || strings.Count(g.stderr.String(), "not defined") != 1 {
 		t.Fatalf("bad flag: exit %d, stdout %q, stderr %q", code, g.stdout, g.stderr)
+	}
+}
+
+// DINGTALK_API_BASE that is not an http(s) URL is bad input: exit 2 at
+// once, naming the variable.
+func TestBadAPIBaseExit2(t *testing.T) {
+	app := sim.DefaultApp()
+	for _, base := range []string{"notaurl", "ftp://example.com"} {
+		for _, cmd := range []string{"check", "pull"} {
+			env, _, errb, _ := pullEnv(t, app, map[string]string{"DINGTALK_API_BASE": base})
+			if code := Main(context.Background(), []string{cmd}, env); code != ExitUsage || !strings.Contains(errb.String(), "DINGTALK_API_BASE") {
+				t.Errorf("%s with %s: exit %d\n%s", cmd, base, code, errb)
+			}
+		}
 	}
 }
