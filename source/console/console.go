@@ -526,9 +526,9 @@ type reader struct {
 	// first row with a non-empty cell beyond it.
 	headerWidth, firstLong int
 	cols                   []column
-	depts       *deptBuilder
-	people      []dingbook.Person
-	pending     []pending
+	depts                  *deptBuilder
+	people                 []dingbook.Person
+	pending                []pending
 }
 
 type column struct {
