@@ -29,8 +29,8 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	want := map[int]bool{}
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			if m.Name == "" {
-				want[m.Row] = true
+			if m.Name == "" || m.UserID == "" && !r.rowsKnown {
+				want[m.ord] = true
 			}
 		}
 	}
@@ -38,8 +38,9 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		return nil // every name is known already: no pass needed
 	}
 	names := map[int]string{}
-	row := 0  // people so far; the next person's ordinal
-	next := 0 // for problemsAt
+	lines := map[int]int{} // ordinal → Person.SourceRow
+	row := 0               // people so far; the next person's ordinal
+	next := 0              // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
@@ -51,6 +52,9 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		row++
 		if want[row] {
 			names[row] = CleanName(p.Name)
+			if p.SourceRow > 0 {
+				lines[row] = p.SourceRow
+			}
 		}
 		if fn == nil {
 			return nil
@@ -59,15 +63,25 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if s == 0 {
 			return nil
 		}
-		return fn(PersonProblems{UserID: p.UserID, Row: row, Name: CleanName(p.Name), Problems: s.List()})
+		pr := row
+		if p.SourceRow > 0 {
+			pr = p.SourceRow
+		}
+		return fn(PersonProblems{UserID: p.UserID, Row: pr, Name: CleanName(p.Name), Problems: s.List()})
 	})
 	for gi := range r.DuplicateGroups {
 		for mi := range r.DuplicateGroups[gi].Members {
 			m := &r.DuplicateGroups[gi].Members[mi]
-			if n, ok := names[m.Row]; ok {
+			if n, ok := names[m.ord]; ok {
 				m.Name = n
 			}
+			if l, ok := lines[m.ord]; ok {
+				m.Row = l
+			}
 		}
+	}
+	if err == nil {
+		r.rowsKnown = true
 	}
 	return err
 }

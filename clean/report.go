@@ -109,6 +109,9 @@ type Options struct {
 // are the JSON report (WriteJSON adds the per-person list by streaming the
 // directory again); the unexported ones let Problems look any person up.
 type Report struct {
+	// rowsKnown: EachPersonProblems has set the Member rows to lines.
+	rowsKnown bool
+
 	Org    string `json:"org"`
 	CorpID string `json:"corp_id,omitempty"`
 	Source string `json:"source,omitempty"`
@@ -172,8 +175,11 @@ type DuplicateGroup struct {
 // without one by their 1-based position in the directory.
 type Member struct {
 	UserID string `json:"userid,omitempty"`
-	Row    int    `json:"row"`
-	Name   string `json:"name,omitempty"`
+	// Row is the line of the member file (Person.SourceRow) once
+	// EachPersonProblems has passed over the people, else the position.
+	Row  int    `json:"row"`
+	Name string `json:"name,omitempty"`
+	ord  int    // the 1-based position
 }
 
 // DeptQuality is one department's completeness over its direct members.
@@ -614,7 +620,7 @@ type mgrRef struct {
 const defaultBits = 1 << 24
 
 func (a *Analyzer) member(ord int32) Member {
-	m := Member{UserID: a.longID[ord], Row: int(ord) + 1}
+	m := Member{UserID: a.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
 	if lab := a.ids[ord]; lab != 0 {
 		m.UserID, _ = a.label(kindID, lab)
 	}

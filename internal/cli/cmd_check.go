@@ -42,9 +42,9 @@ type CheckReport struct {
 }
 
 func runCheck(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "check", "check [--json] [--profile NAME] [--config FILE]")
+	fs := NewFlags(env, "check", "check [--json] [--config-profile NAME] [--config FILE]")
 	var cf credFlags
-	cf.register(fs)
+	cf.register(env, fs)
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout")
 	if err := ParseFlags(fs, args); err != nil {
 		return err

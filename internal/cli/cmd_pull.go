@@ -40,9 +40,9 @@ type PullSummary struct {
 }
 
 func runPull(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "pull", "pull [--json] [--allow-partial] [--with-manager] [--external] [--count-restricted] [--fresh] [--qps N] [--profile NAME] [--config FILE]")
+	fs := NewFlags(env, "pull", "pull [--json] [--allow-partial] [--with-manager] [--external] [--count-restricted] [--fresh] [--qps N] [--config-profile NAME] [--config FILE]")
 	var cf credFlags
-	cf.register(fs)
+	cf.register(env, fs)
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	allowPartial := fs.Bool("allow-partial", false, "store a snapshot that cannot vouch for completeness (marked incomplete) and exit 0")
 	withManager := fs.Bool("with-manager", false, "fetch manager_userid with one v2/user/get per person")

@@ -24,13 +24,15 @@ func init() {
 // summary line goes to stderr. --fail-on makes the exit status 1 (after
 // printing the report) when any listed problem occurs.
 func runQuality(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE] [--region CN] [--dedupe RULE] [--report FILE.json [--force]] [--json] [--fail-on PROBLEM,...]")
+	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE [--sheet NAME] [--map H=F]... [--company NAME] [--encoding ENC]] [--region CN] [--dedupe RULE] [--report FILE.json [--overwrite]] [--json] [--fail-on PROBLEM,...]")
 	snapID := fs.Int64("snapshot", 0, "report on snapshot `ID` (default: the newest)")
 	from := fs.String("from", "", "report on a `FILE` instead: a console member file (.xlsx/.csv) or an org in .json/.yaml")
 	region := fs.String("region", clean.DefaultRegion, "default `REGION` for mobiles without a state code (ISO 3166, e.g. CN, ID)")
-	dedupe := fs.String("dedupe", "", "merge imported rows (no userid) that are one person: `RULE` job-number, mobile-name or default (job-number, then mobile-name)")
+	var cons consoleFlags
+	cons.register(fs, "encoding")
+	dedupe := &cons.dedupe
 	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600)")
-	force := fs.Bool("force", false, "replace an existing --report file")
+	force := overwriteFlag(env, fs, "replace an existing --report file")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of text")
 	failOn := fs.String("fail-on", "", "exit with status 1 if any of these comma-separated `PROBLEMS` occurs (e.g. missing-mobile,duplicate-mobile)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -62,7 +64,11 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	if *from != "" {
 		path := env.Path(*from)
 		source = "file:" + filepath.Base(path)
-		org, err = readOrgFile(path)
+		co, err := cons.options()
+		if err != nil {
+			return err
+		}
+		org, err = readOrgFile(path, co)
 		if err != nil {
 			return err
 		}
@@ -107,11 +113,8 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	var merges []clean.Merge
 	if org != nil {
 		if *dedupe != "" {
-			if merges, err = clean.DedupeRegion(org, *dedupe, reg); err != nil {
+			if merges, err = dedupeRows(env, org, *dedupe, reg); err != nil {
 				return err
-			}
-			for _, m := range merges {
-				fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
 			}
 		}
 		dir = dingbook.OrgDirectory{Org: org}
@@ -129,7 +132,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		path := env.Path(*reportPath)
 		f, err := fileutil.Create(path, *force)
 		if err != nil {
-			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --force to replace it", Err: err}
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --overwrite to replace it", Err: err}
 		}
 		if err := rep.WriteJSON(ctx, f, dir); err != nil {
 			f.Abort()
@@ -170,7 +173,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 
 // readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
 // console member file (anything else).
-func readOrgFile(path string) (*dingbook.Org, error) {
+func readOrgFile(path string, co console.Options) (*dingbook.Org, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json", ".yaml", ".yml":
 		t, err := gen.Load(path)
@@ -179,7 +182,7 @@ func readOrgFile(path string) (*dingbook.Org, error) {
 		}
 		return &t.Org, nil
 	}
-	org, _, err := console.ReadFile(path, console.Options{})
+	org, _, err := console.ReadFile(path, co)
 	if err != nil {
 		return nil, err
 	}

@@ -78,14 +78,15 @@ type credFlags struct {
 	verbose bool
 }
 
-func (f *credFlags) register(fs *flag.FlagSet) {
+func (f *credFlags) register(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file with profiles (default $DINGBOOK_HOME/config.yaml)")
-	fs.StringVar(&f.profile, "profile", "", "profile of the config file to use")
+	fs.StringVar(&f.profile, "config-profile", "", "profile of the config file to use")
+	deprecate(env, fs, "profile", "config-profile")
 	fs.IntVar(&f.qps, "qps", 0, "calls per second per DingTalk API (default 20, or the profile's qps)")
 	fs.BoolVar(&f.verbose, "v", false, "log retries, throttling and token refreshes to stderr (never secrets)")
 }
 
-// LoadCredentials resolves the credentials: an explicit profile (--profile)
+// LoadCredentials resolves the credentials: an explicit profile (--config-profile)
 // first; otherwise DINGTALK_APP_KEY/DINGTALK_APP_SECRET; otherwise the
 // config file's default_profile. An API base that is not an http(s) URL
 // is refused here, before any call.
@@ -125,7 +126,7 @@ func loadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicitConfig {
 			if profile != "" {
-				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--profile %s: there is no config file %s", profile, configPath),
+				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--config-profile %s: there is no config file %s", profile, configPath),
 					Hint: "create it with a 'profiles:' map, or pass --config FILE"}
 			}
 			return nil, &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
@@ -138,8 +139,8 @@ func loadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 		name = cf.DefaultProfile
 	}
 	if name == "" {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --profile was given", configPath),
-			Hint: "pass --profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --config-profile was given", configPath),
+			Hint: "pass --config-profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
 	}
 	p, ok := cf.Profiles[name]
 	if !ok {

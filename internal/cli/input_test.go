@@ -2,11 +2,18 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
+	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
 // Help goes to stdout with exit 0, for the program, every command and
@@ -54,5 +61,158 @@ func TestBadAPIBaseExit2(t *testing.T) {
 				t.Errorf("%s with %s: exit %d\n%s", cmd, base, code, errb)
 			}
 		}
+	}
+}
+
+// A header-only member file is refused by import (it would become the
+// latest snapshot) unless --allow-empty.
+func TestImportHeaderOnlyRefused(t *testing.T) {
+	env, out, errb, home := importEnv(t)
+	os.WriteFile(filepath.Join(env.Dir, "empty.csv"), []byte("姓名,手机,部门\n"), 0o600)
+	if code := Main(context.Background(), []string{"import", "--purpose", "HR migration", "empty.csv"}, env); code != ExitUsage ||
+		!strings.Contains(errb.String(), "holds no members") || !strings.Contains(errb.String(), "--allow-empty") {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	db, err := store.Open(context.Background(), home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.LatestSnapshotID(context.Background()); dingbook.ErrorCode(err) != dingbook.ENOTFOUND {
+		t.Fatalf("a snapshot was stored: %v", err)
+	}
+	db.Close()
+	out.Reset()
+	if code := Main(context.Background(), []string{"import", "--purpose", "HR migration", "--allow-empty", "--json", "empty.csv"}, env); code != 0 || !strings.Contains(out.String(), `"people": 0`) {
+		t.Fatalf("--allow-empty: exit %d: %s %s", code, errb, out)
+	}
+}
+
+// The member-file flags are on every command that reads a member file,
+// with the same meaning.
+func TestMemberFileFlagsEverywhere(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	gbk, _ := simplifiedchinese.GB18030.NewEncoder().String("说明\n名字,电话,工号,部门\n王小明,13800138000,A1,技术部\n王小明,13800138000,A1,市场部\n李四,13900139000,A2,技术部\n")
+	os.WriteFile(filepath.Join(env.Dir, "m.csv"), []byte(gbk), 0o600)
+	flags := []string{"--map", "名字=name", "--map", "电话=mobile", "--company", "示例", "--dedupe", "job-number"}
+	for _, args := range [][]string{
+		append([]string{"quality", "--from", "m.csv", "--encoding", "gbk", "--json"}, flags...),
+		append(withGov("import", "m.csv", "--encoding", "gbk", "--json"), flags...),
+		append(withGov("export", "--from", "m.csv", "--in-encoding", "gbk", "--out", "o1", "--json"), flags...),
+		append(withGov("convert", "m.csv", "o2.jsonl", "--in-encoding", "gbk", "--json"), flags...),
+	} {
+		out.Reset()
+		errb.Reset()
+		if code := Main(context.Background(), args, env); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errb)
+		}
+		if !strings.Contains(errb.String(), "merged 1 row group(s)") {
+			t.Errorf("%s: no --dedupe: %s", args[0], errb)
+		}
+		var sum struct {
+			People int `json:"people"`
+			Rows   int `json:"rows"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.People+sum.Rows != 2 {
+			t.Errorf("%s: %v %s", args[0], err, out)
+		}
+	}
+	// --sheet of a workbook that lacks it.
+	errb.Reset()
+	if code := Main(context.Background(), []string{"quality", "--from", "m.csv", "--map", "nohyphen"}, env); code != ExitUsage || !strings.Contains(errb.String(), "<header>=<field>") {
+		t.Errorf("bad --map: exit %d: %s", code, errb)
+	}
+}
+
+// One spelling per meaning: --overwrite (not --force), --config-profile
+// (--profile names the field set), --json; the old spellings still work
+// with a note.
+func TestOneSpellingPerMeaning(t *testing.T) {
+	g := newGovEnv(t)
+	org := filepath.Join(t.TempDir(), "org.json")
+	truth := gen.Generate(gen.Options{Users: 20, Seed: 3})
+	if err := truth.Save(org); err != nil {
+		t.Fatal(err)
+	}
+	rep := filepath.Join(t.TempDir(), "r.json")
+	if code := g.run("quality", "--from", org, "--report", rep); code != 0 {
+		t.Fatalf("exit %d: %s", code, g.stderr)
+	}
+	if code := g.run("quality", "--from", org, "--report", rep, "--overwrite"); code != 0 {
+		t.Fatalf("--overwrite: exit %d: %s", code, g.stderr)
+	}
+	if code := g.run("quality", "--from", org, "--report", rep, "--force"); code != 0 || !strings.Contains(g.stderr.String(), "--force is deprecated; use --overwrite") {
+		t.Fatalf("--force: exit %d: %s", code, g.stderr)
+	}
+	seedExports(t, g)
+	// --json on audit report and audit head.
+	if code := g.run("audit", "report", "--json"); code != 0 || !json.Valid(g.stdout.Bytes()) {
+		t.Fatalf("audit report --json: %d %s %s", code, g.stdout, g.stderr)
+	}
+	if code := g.run("audit", "head", "--json"); code != 0 || !strings.Contains(g.stdout.String(), `"hash"`) {
+		t.Fatalf("audit head --json: %d %s %s", code, g.stdout, g.stderr)
+	}
+	if code := g.run("audit", "show", "--json", "1"); code != 0 || !json.Valid(g.stdout.Bytes()) {
+		t.Fatalf("audit show --json: %d %s %s", code, g.stdout, g.stderr)
+	}
+	// pull: --config-profile, and --profile with a note.
+	app := sim.DefaultApp()
+	env, _, errb, home := pullEnv(t, app, map[string]string{"DINGTALK_APP_KEY": "", "DINGTALK_APP_SECRET": "", "ACME_SECRET": app.Secret})
+	os.MkdirAll(home, 0o700)
+	os.WriteFile(filepath.Join(home, "config.yaml"), []byte("profiles:\n  acme:\n    app_key: "+app.Key+"\n    app_secret_env: ACME_SECRET\n    qps: 500\n"), 0o600)
+	if code := Main(context.Background(), []string{"check", "--profile", "acme"}, env); code != 0 || !strings.Contains(errb.String(), "--profile is deprecated; use --config-profile") {
+		t.Fatalf("check --profile: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"check", "--config-profile", "acme"}, env); code != 0 || strings.Contains(errb.String(), "deprecated") {
+		t.Fatalf("check --config-profile: exit %d: %s", code, errb)
+	}
+}
+
+// One row numbering everywhere: the line in the file, in import's notes,
+// quality's people and duplicate groups, and --dedupe's merges.
+func TestRowNumbersAgree(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	body := "填写须知\n姓名,手机,工号,管理员\n\n王小明,13800138000,A1,否\n李四,13800138000,A2,maybe\n赵六,,A1,\n"
+	os.WriteFile(filepath.Join(env.Dir, "m.csv"), []byte(body), 0o600)
+	if code := Main(context.Background(), []string{"quality", "--from", "m.csv", "--json"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var rep struct {
+		Persons []struct {
+			Row  int    `json:"row"`
+			Name string `json:"name"`
+		} `json:"persons"`
+		Groups []struct {
+			Members []struct {
+				Row int `json:"row"`
+			} `json:"members"`
+		} `json:"duplicate_groups"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]int{}
+	for _, p := range rep.Persons {
+		rows[p.Name] = p.Row
+	}
+	if rows["王小明"] != 4 || rows["李四"] != 5 || rows["赵六"] != 6 {
+		t.Errorf("quality rows %v, want the lines 4, 5, 6", rows)
+	}
+	var members []int
+	for _, g := range rep.Groups {
+		for _, m := range g.Members {
+			members = append(members, m.Row)
+		}
+	}
+	if len(members) < 2 || members[0] != 4 || members[1] != 5 {
+		t.Errorf("duplicate group rows %v, want 4, 5", members)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), withGov("import", "m.csv", "--map", "管理员=admin"), env); code != 0 || !strings.Contains(errb.String(), "m.csv, row 5, column D (管理员)") {
+		t.Errorf("import: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"quality", "--from", "m.csv", "--dedupe", "job-number"}, env); code != 0 || !strings.Contains(errb.String(), "rows 6 merged into row 4") {
+		t.Errorf("dedupe: exit %d: %s", code, errb)
 	}
 }

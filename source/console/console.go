@@ -792,7 +792,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			break
 		}
 	}
-	p = dingbook.Person{Active: true}
+	p = dingbook.Person{Active: true, SourceRow: rowNum}
 	var (
 		paths                  [][]string
 		deptIDs                []int64

@@ -326,7 +326,7 @@ func (c *Client) invalidate(tok string) {
 func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	if c.cfg.AppKey == "" || c.cfg.AppSecret == "" {
 		return "", &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
-			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --profile with a config file"}
+			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --config-profile with a config file"}
 	}
 	q := url.Values{"appkey": {c.cfg.AppKey}, "appsecret": {c.cfg.AppSecret}}
 	var resp struct {
