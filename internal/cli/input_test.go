@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
@@ -214,5 +216,42 @@ func TestRowNumbersAgree(t *testing.T) {
 	errb.Reset()
 	if code := Main(context.Background(), []string{"quality", "--from", "m.csv", "--dedupe", "job-number"}, env); code != 0 || !strings.Contains(errb.String(), "rows 6 merged into row 4") {
 		t.Errorf("dedupe: exit %d: %s", code, errb)
+	}
+}
+
+// snapshot_keep defaults to the retention maximum, policy show states it,
+// and purge deletes the snapshots older than it under the default policy.
+func TestSnapshotKeepDefault(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	if code := Main(context.Background(), []string{"policy", "show"}, env); code != 0 || !strings.Contains(out.String(), "snapshot_keep: 90d") {
+		t.Fatalf("policy show: exit %d: %s %s", code, out, errb)
+	}
+	org := gen.Generate(gen.Options{Users: 5, Seed: 1}).Org
+	now := env.Now()
+	db, err := store.Open(context.Background(), env.Getenv("DINGBOOK_HOME"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, age := range []time.Duration{200 * 24 * time.Hour, 100 * 24 * time.Hour, 10 * 24 * time.Hour} {
+		s := &dingbook.Snapshot{Source: "test", TakenAt: now.Add(-age), Org: org}
+		if err := db.SaveSnapshot(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, s.ID)
+	}
+	db.Close()
+	out.Reset()
+	if code := Main(context.Background(), []string{"purge"}, env); code != 0 {
+		t.Fatalf("purge: exit %d: %s", code, errb)
+	}
+	for _, id := range ids[:2] {
+		if !strings.Contains(out.String(), fmt.Sprintf("deleted snapshot %d ", id)) {
+			t.Errorf("snapshot %d (older than 90d) not purged: %s", id, out)
+		}
+	}
+	out.Reset()
+	if code := Main(context.Background(), []string{"snapshots", "--json"}, env); code != 0 || strings.Count(out.String(), `"id"`) != 1 {
+		t.Fatalf("left: %s", out)
 	}
 }
