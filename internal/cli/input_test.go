@@ -255,3 +255,41 @@ func TestSnapshotKeepDefault(t *testing.T) {
 		t.Fatalf("left: %s", out)
 	}
 }
+
+// departments lists the tree with ids, paths and headcounts; a path it
+// prints is one that export --dept accepts.
+func TestDepartmentsCommand(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	org := dingbook.Org{Name: "示例", Depts: []dingbook.Department{
+		{ID: 1, Name: "示例"}, {ID: 2, Name: "研发部", ParentID: 1}, {ID: 3, Name: "后端组", ParentID: 2}, {ID: 4, Name: "市场部", ParentID: 1},
+	}, People: []dingbook.Person{
+		{UserID: "a", Name: "甲", Active: true, Depts: []dingbook.Membership{{DeptID: 2}, {DeptID: 3}}},
+		{UserID: "b", Name: "乙", Active: true, Depts: []dingbook.Membership{{DeptID: 3}}},
+		{UserID: "c", Name: "丙", Active: false, Depts: []dingbook.Membership{{DeptID: 4}}},
+	}}
+	id := saveSnapshot(t, env, org)
+	if code := Main(context.Background(), []string{"departments", "--json"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var got DepartmentsOutput
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	want := []DeptInfo{
+		{ID: 1, Name: "示例", Path: "示例", Headcount: 0, HeadcountWithSub: 3},
+		{ID: 2, Name: "研发部", ParentID: 1, Path: "研发部", Headcount: 1, HeadcountWithSub: 2},
+		{ID: 3, Name: "后端组", ParentID: 2, Path: "研发部/后端组", Headcount: 2, HeadcountWithSub: 2},
+		{ID: 4, Name: "市场部", ParentID: 1, Path: "市场部", Headcount: 1, HeadcountWithSub: 1},
+	}
+	if got.SnapshotID != id || fmt.Sprint(got.Departments) != fmt.Sprint(want) {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	out.Reset()
+	if code := Main(context.Background(), []string{"departments"}, env); code != 0 || !strings.Contains(out.String(), "后端组") {
+		t.Fatalf("text: exit %d: %s %s", code, out, errb)
+	}
+	out.Reset()
+	if code := Main(context.Background(), withGov("export", "--dept", got.Departments[2].Path, "--out", "o", "--json"), env); code != 0 || !strings.Contains(out.String(), `"rows": 2`) {
+		t.Fatalf("export --dept %s: exit %d: %s %s", got.Departments[2].Path, code, out, errb)
+	}
+}
