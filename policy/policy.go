@@ -18,7 +18,7 @@
 //	  contact: [name, dept, title, mobile, org_email]
 //	sensitive_fields: [work_place]
 //	retention: {default: 30d, max: 90d}
-//	snapshot_keep: 90d
+//	snapshot_keep: 90d    # default: retention.max; purge deletes older snapshots
 //	allow_unencrypted: false
 //	allow_hidden_mobiles: false
 //	default_basis: hr-management
