@@ -446,7 +446,10 @@ func (o *output) Write(b []byte) (int, error) {
 
 // Run exports d according to opts.
 func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, error) {
-	formats := opts.Formats
+	formats := make([]string, len(opts.Formats))
+	for i, f := range opts.Formats {
+		formats[i] = strings.ToLower(strings.TrimSpace(f)) // --format XLSX
+	}
 	if len(formats) == 0 {
 		formats = []string{"xlsx"}
 	}

@@ -124,6 +124,23 @@ func NewExportID(now time.Time) string {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
+// checkOutDir makes the output directory (0700) if needed and checks that
+// a file can be created in it.
+func checkOutDir(dir string) error {
+	fail := func(err error) error {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: "choose a writable --out directory", Err: err}
+	}
+	if err := fileutil.MkdirPrivate(dir); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(dir, ".dingbook-probe-*")
+	if err != nil {
+		return fail(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Run governs one export: see the package documentation. It never returns
 // a Result without an audit record, and never leaves plaintext outside the
 // private directory, which is removed on every path (error, panic, context
@@ -163,6 +180,13 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		if _, err := seal.ParseRecipients(req.AgeRecipients); err != nil {
 			return nil, refused(ctx, db, rec, err)
 		}
+	}
+
+	// The output directory is checked before the work: an unwritable --out
+	// fails now, not after every row was computed.
+	outDir := nonEmpty(req.OutDir, ".")
+	if err := checkOutDir(outDir); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -284,9 +308,8 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	entries = append(entries, seal.Entry{Name: "manifest.json", Path: mpath}, seal.Entry{Name: "NOTICE.txt", Path: npath})
 
 	// Seal atomically into the output directory.
-	outDir := nonEmpty(req.OutDir, ".")
-	if err := fileutil.MkdirPrivate(outDir); err != nil {
-		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
+	if err := checkOutDir(outDir); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 	base := "dingbook-" + id
 	if req.BundleBase != "" {

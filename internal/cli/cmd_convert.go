@@ -52,6 +52,12 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *region, err = checkRegion(*region); err != nil {
+		return err
+	}
+	if err := checkSplit(ef.split, []string{format}); err != nil {
+		return err
+	}
 	if abs1, _ := filepath.Abs(in); abs1 != "" {
 		if abs2, _ := filepath.Abs(out); abs1 == abs2 {
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: "IN and OUT are the same file: " + in, Hint: "write to another file name"}

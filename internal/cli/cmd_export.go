@@ -275,6 +275,17 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "export takes no arguments, got " + strings.Join(fs.Args(), " "), Hint: "give departments with --dept; run 'dingbook export -h'"}
 	}
+	reg, err := checkRegion(*region)
+	if err != nil {
+		return err
+	}
+	*region = reg
+	if err := checkSplit(ef.split, splitList(*formats)); err != nil {
+		return err
+	}
+	if err := checkQPS(cf.qps); err != nil {
+		return err
+	}
 	n := 0
 	for _, b := range []bool{*snapID != 0, *doPull, *from != ""} {
 		if b {

@@ -49,6 +49,9 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *region, err = checkRegion(*region); err != nil {
+		return err
+	}
 	if len(files) != 1 {
 		return dingbook.Errorf(dingbook.EINVALID, "import needs exactly one FILE, got %d", len(files)).
 			WithHint("run 'dingbook import staff.xlsx' with the member file exported from the DingTalk admin console")

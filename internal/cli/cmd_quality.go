@@ -44,9 +44,9 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	if *from != "" && *snapID != 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--from and --snapshot exclude each other", Hint: "choose either a file (--from) or a snapshot (--snapshot)"}
 	}
-	reg := strings.ToUpper(strings.TrimSpace(*region))
-	if !clean.ValidRegion(reg) {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--region %q is not a known region", *region), Hint: "use an ISO 3166 country code such as CN, ID, SG, US"}
+	reg, err := checkRegion(*region)
+	if err != nil {
+		return err
 	}
 	failSet, err := clean.ParseProblems(*failOn)
 	if err != nil {

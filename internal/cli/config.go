@@ -209,6 +209,9 @@ func profileNames(cf *ConfigFile) []string {
 
 // newClient builds the DingTalk client for a command.
 func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
+	if err := checkQPS(f.qps); err != nil {
+		return nil, nil, err
+	}
 	cred, err := LoadCredentials(env, f.config, f.profile)
 	if err != nil {
 		return nil, nil, err

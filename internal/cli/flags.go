@@ -3,6 +3,11 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 )
 
 // One spelling per meaning in every command: --overwrite replaces an
@@ -45,4 +50,33 @@ func overwriteFlag(env *Env, fs *flag.FlagSet, usage string) *bool {
 	b := fs.Bool("overwrite", false, usage)
 	deprecate(env, fs, "force", "overwrite")
 	return b
+}
+
+// checkRegion validates --region, an ISO 3166 code that libphonenumber
+// knows, and returns it upper-cased.
+func checkRegion(region string) (string, error) {
+	reg := strings.ToUpper(strings.TrimSpace(region))
+	if !clean.ValidRegion(reg) {
+		return "", &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--region %q is not a known region", region), Hint: "use an ISO 3166 country code such as CN, ID, SG, US"}
+	}
+	return reg, nil
+}
+
+// checkSplit validates --split N: not negative, and only with vcf.
+func checkSplit(split int, formats []string) error {
+	if split < 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--split %d is negative", split), Hint: "give the most cards per file, e.g. --split 500, or 0 for one file"}
+	}
+	if split > 0 && !slices.ContainsFunc(formats, func(f string) bool { return strings.EqualFold(strings.TrimSpace(f), "vcf") }) {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--split applies to vCard files only", Hint: "add vcf to --format, or drop --split"}
+	}
+	return nil
+}
+
+// checkQPS validates --qps: 0 is the default, a negative rate is refused.
+func checkQPS(qps int) error {
+	if qps < 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--qps %d is negative", qps), Hint: "give calls per second per DingTalk API, e.g. --qps 20, or leave it out for the default"}
+	}
+	return nil
 }

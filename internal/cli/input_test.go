@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -291,5 +294,117 @@ func TestDepartmentsCommand(t *testing.T) {
 	out.Reset()
 	if code := Main(context.Background(), withGov("export", "--dept", got.Departments[2].Path, "--out", "o", "--json"), env); code != 0 || !strings.Contains(out.String(), `"rows": 2`) {
 		t.Fatalf("export --dept %s: exit %d: %s %s", got.Departments[2].Path, code, out, errb)
+	}
+}
+
+// Flags are validated alike in every command, before any work.
+func TestValidationAlike(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	saveSnapshot(t, env, gen.Generate(gen.Options{Users: 30, Seed: 2}).Org)
+	os.WriteFile(filepath.Join(env.Dir, "m.csv"), []byte("姓名,手机\n王小明,13800138000\n"), 0o600)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{withGov("export", "--region", "XX"), ExitUsage, `--region "XX"`},
+		{withGov("convert", "--region", "XX", "m.csv", "o.vcf"), ExitUsage, `--region "XX"`},
+		{withGov("import", "--region", "XX", "m.csv"), ExitUsage, `--region "XX"`},
+		{[]string{"quality", "--region", "XX"}, ExitUsage, `--region "XX"`},
+		{withGov("export", "--format", "vcf", "--split", "-1"), ExitUsage, "--split -1"},
+		{withGov("export", "--format", "xlsx", "--split", "10"), ExitUsage, "--split applies to vCard"},
+		{withGov("convert", "--split", "-5", "m.csv", "o.vcf"), ExitUsage, "--split -5"},
+		{withGov("export", "--pull", "--qps", "-3"), ExitUsage, "--qps -3"},
+		{[]string{"pull", "--qps", "-3"}, ExitUsage, "--qps -3"},
+		{withGov("export", "--keep", "10m"), ExitUsage, "shorter than the minimum of 1h"},
+		{withGov("export", "--encrypt", "zip", "--age-recipient", "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"), ExitUsage, "--encrypt zip and --age-recipient conflict"},
+		{withGov("export", "--fields", "name,shoe_size"), ExitPolicy, `unknown field "shoe_size"`},
+		{withGov("convert", "--fields", "name,shoe_size", "m.csv", "o.vcf"), ExitPolicy, `unknown field "shoe_size"`},
+		{withGov("export", "--passphrase-file", "spaces.txt"), ExitUsage, "one character repeated (or only spaces)"},
+		{withGov("export", "--passphrase-file", "same.txt"), ExitUsage, "one character repeated"},
+	}
+	os.WriteFile(filepath.Join(env.Dir, "spaces.txt"), []byte("                \n"), 0o600)
+	os.WriteFile(filepath.Join(env.Dir, "same.txt"), []byte("aaaaaaaaaaaaaaaa\n"), 0o600)
+	for _, c := range cases {
+		errb.Reset()
+		args := c.args
+		for i, a := range args {
+			if strings.HasSuffix(a, ".txt") || a == "m.csv" {
+				args[i] = filepath.Join(env.Dir, a)
+			}
+		}
+		if code := Main(context.Background(), args, env); code != c.code || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d (want %d), stderr %s", c.args, code, c.code, errb)
+		}
+	}
+	// --format is case-insensitive, --encrypt too.
+	out.Reset()
+	errb.Reset()
+	if code := Main(context.Background(), withGov("export", "--format", "XLSX,Csv", "--encrypt", "ZIP", "--out", "o", "--json"), env); code != 0 || !strings.Contains(out.String(), `"format": "csv"`) {
+		t.Fatalf("--format XLSX,Csv: exit %d: %s %s", code, out, errb)
+	}
+}
+
+// --out is checked before the work: an unwritable directory fails at
+// once, recorded with no rows.
+func TestOutCheckedFirst(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	saveSnapshot(t, env, gen.Generate(gen.Options{Users: 30, Seed: 2}).Org)
+	blocker := filepath.Join(env.Dir, "file")
+	os.WriteFile(blocker, []byte("x"), 0o600)
+	if code := Main(context.Background(), withGov("export", "--out", filepath.Join(blocker, "sub")), env); code != ExitUsage || !strings.Contains(errb.String(), "output directory") {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if strings.Contains(errb.String(), "sealed") || strings.Contains(errb.String(), "quality:") {
+		t.Fatalf("the export ran before the check: %s", errb)
+	}
+	g := &govEnv{Env: env, stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}}
+	g.Env.Stdout, g.Env.Stderr = g.stdout, g.stderr
+	if code := g.run("audit", "list", "--json", "--action", "export"); code != 0 {
+		t.Fatalf("audit: %s %s", g.stdout, g.stderr)
+	}
+	var recs struct {
+		Records []struct {
+			Outcome string `json:"outcome"`
+			Rows    int    `json:"rows"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal(g.stdout.Bytes(), &recs); err != nil || len(recs.Records) != 1 || recs.Records[0].Outcome != "failed" || recs.Records[0].Rows != 0 {
+		t.Fatalf("audit %+v (%v): %s", recs, err, g.stdout)
+	}
+}
+
+// When the policy allows --encrypt none, the messages and the notice say
+// "unencrypted", never "sealed" or "keep it encrypted".
+func TestUnencryptedSaysSo(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	saveSnapshot(t, env, gen.Generate(gen.Options{Users: 10, Seed: 2}).Org)
+	pol := filepath.Join(env.Dir, "policy.yaml")
+	os.WriteFile(pol, []byte("allow_unencrypted: true\n"), 0o600)
+	if code := Main(context.Background(), withGov("export", "--policy", pol, "--encrypt", "none", "--out", "o", "--json"), env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if strings.Contains(errb.String(), "sealed") || !strings.Contains(errb.String(), "unencrypted bundle") {
+		t.Errorf("stderr: %s", errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.OpenReader(sum.Bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	for _, f := range zr.File {
+		if f.Name != "NOTICE.txt" {
+			continue
+		}
+		rc, _ := f.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		if strings.Contains(string(b), "Keep it encrypted") || !strings.Contains(string(b), "NOT encrypted") || !strings.Contains(string(b), "未加密") {
+			t.Errorf("NOTICE.txt:\n%s", b)
+		}
 	}
 }
