@@ -78,9 +78,14 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	req := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-	return govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
 		return pullAndStore(ctx, env, db, opt, bar, cred, *allowPartial, *jsonOut)
 	})
+	if err != nil && ctx.Err() != nil {
+		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
+			Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
+	}
+	return err
 }
 
 // pullAndStore runs the pull, prints the receipt, stores the snapshot when

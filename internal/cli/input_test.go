@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -406,5 +409,44 @@ func TestUnencryptedSaysSo(t *testing.T) {
 		if strings.Contains(string(b), "Keep it encrypted") || !strings.Contains(string(b), "NOT encrypted") || !strings.Contains(string(b), "未加密") {
 			t.Errorf("NOTICE.txt:\n%s", b)
 		}
+	}
+}
+
+// Ctrl-C during a pull says that rerunning resumes, and rerunning does.
+func TestPullInterruptSaysResume(t *testing.T) {
+	app := sim.DefaultApp()
+	env, _, errb, _ := pullEnv(t, app, nil)
+	truth := gen.Generate(gen.Options{Users: 300, Depts: 30, Seed: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	inner := sim.New(sim.Config{Truth: truth, Apps: []sim.App{app}, QPS: 500})
+	var mu sync.Mutex
+	lists := 0
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "user/list") {
+			mu.Lock()
+			lists++
+			if lists == 5 {
+				cancel() // Ctrl-C in the middle of the pull
+			}
+			mu.Unlock()
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	getenv := env.Getenv
+	env.Getenv = func(k string) string {
+		if k == "DINGTALK_API_BASE" {
+			return ts.URL
+		}
+		return getenv(k)
+	}
+	if code := Main(ctx, []string{"pull"}, env); code != ExitError || !strings.Contains(errb.String(), "pull interrupted") ||
+		!strings.Contains(errb.String(), "run 'dingbook pull' again: it resumes where it stopped") {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"pull"}, env); code != 0 || !strings.Contains(errb.String(), "resumed an interrupted pull") {
+		t.Fatalf("rerun: exit %d: %s", code, errb)
 	}
 }
