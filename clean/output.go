@@ -252,6 +252,10 @@ func writeRow(w *bufio.Writer, cells []string, widths []int) {
 	w.WriteByte('\n')
 }
 
+// DisplayWidth is the number of terminal columns s takes (East Asian
+// wide characters count two).
+func DisplayWidth(s string) int { return cellWidth(s) }
+
 // cellWidth is the number of terminal columns s takes.
 func cellWidth(s string) int {
 	n := 0

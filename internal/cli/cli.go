@@ -43,6 +43,9 @@ type Env struct {
 	StderrIsTTY bool
 	// StdinIsTTY allows interactive prompts.
 	StdinIsTTY bool
+	// Width is the terminal's width in columns for progress lines (nil or
+	// 0: 80).
+	Width func() int
 	// Actor is who runs the command (the OS user).
 	Actor string
 	// Dir is the working directory for relative paths ("" = process cwd).
@@ -62,7 +65,24 @@ func OSEnv() *Env {
 		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		Actor:       actor,
+		Width: func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
+}
+
+// width is the terminal's width in columns (80 when unknown).
+func (env *Env) width() int {
+	if env.Width != nil {
+		if w := env.Width(); w > 0 {
+			return w
+		}
+	}
+	return 80
 }
 
 // Path resolves p against env.Dir.

@@ -200,7 +200,7 @@ func printMemberReport(env *Env, path string, rep *console.Report) {
 	}
 	fmt.Fprintln(env.Stderr)
 	if len(rep.Unknown) > 0 {
-		fmt.Fprintf(env.Stderr, "dingbook: kept unknown columns as custom fields: %s\n", strings.Join(rep.Unknown, ", "))
+		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), summarize(rep.Unknown, 10))
 	}
 	for i, w := range append(append([]string(nil), rep.Skipped...), rep.Warnings...) {
 		if i == 20 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/govern"
@@ -112,7 +111,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d people in %d departments from %s (header row %d, %s) into snapshot %d\n",
 		len(org.People), len(org.Depts), filepath.Base(path), rep.HeaderRow, rep.Encoding, snap.ID)
 	if len(rep.Unknown) > 0 {
-		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), strings.Join(rep.Unknown, ", "))
+		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), summarize(rep.Unknown, 10))
 	}
 	const show = 20
 	for i, s := range rep.Skipped {

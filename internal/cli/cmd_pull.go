@@ -213,6 +213,7 @@ func printReceipt(w io.Writer, res *pull.Result, cred *Credentials) {
 // 100 ms; it is nil (silent) when stderr is not a terminal.
 type progressBar struct {
 	w     io.Writer
+	width func() int
 	mu    sync.Mutex
 	last  time.Time
 	shown bool
@@ -222,7 +223,7 @@ func newProgressBar(env *Env) *progressBar {
 	if !env.StderrIsTTY {
 		return nil
 	}
-	return &progressBar{w: env.Stderr}
+	return &progressBar{w: env.Stderr, width: env.width}
 }
 
 func (b *progressBar) update(p pull.Progress) {
@@ -236,10 +237,13 @@ func (b *progressBar) update(p pull.Progress) {
 	const width = 24
 	filled := 0
 	if p.DeptsFound > 0 {
-		filled = width * p.DeptsListed / p.DeptsFound
+		filled = min(width, width*p.DeptsListed/p.DeptsFound)
 	}
-	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %d/%d departments, %d people, %d calls (%s)",
+	line := fmt.Sprintf("[%s%s] %d/%d departments, %d people, %d calls (%s)",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.DeptsListed, p.DeptsFound, p.People, p.Calls, p.Phase)
+	// One column short of the width: a line that fills the last column
+	// wraps on some terminals.
+	fmt.Fprintf(b.w, "\r\x1b[K%s", fitLine(line, b.width()-1))
 	b.shown = true
 }
 

@@ -52,6 +52,35 @@ func overwriteFlag(env *Env, fs *flag.FlagSet, usage string) *bool {
 	return b
 }
 
+// fitLine cuts s to fit in width terminal columns (East Asian wide
+// characters count two), ending it with "…" when cut: a progress line
+// that wraps can no longer be redrawn in place.
+func fitLine(s string, width int) string {
+	if clean.DisplayWidth(s) <= width {
+		return s
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		w := clean.DisplayWidth(string(r))
+		if n+w > width-1 {
+			break
+		}
+		b.WriteRune(r)
+		n += w
+	}
+	return b.String() + "…"
+}
+
+// summarize joins items with ", ", listing at most n of them and then how
+// many more there are.
+func summarize(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(", … and %d more", len(items)-n)
+}
+
 // checkRegion validates --region, an ISO 3166 code that libphonenumber
 // knows, and returns it upper-cased.
 func checkRegion(region string) (string, error) {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -448,5 +449,50 @@ func TestPullInterruptSaysResume(t *testing.T) {
 	errb.Reset()
 	if code := Main(context.Background(), []string{"pull"}, env); code != 0 || !strings.Contains(errb.String(), "resumed an interrupted pull") {
 		t.Fatalf("rerun: exit %d: %s", code, errb)
+	}
+}
+
+// The pull's progress line fits the terminal: it never wraps.
+func TestProgressLineFitsTerminal(t *testing.T) {
+	app := sim.DefaultApp()
+	env, _, errb, _ := pullEnv(t, app, nil)
+	env.StderrIsTTY = true
+	env.Width = func() int { return 40 }
+	if code := Main(context.Background(), []string{"pull"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	lines := 0
+	for _, seg := range strings.Split(errb.String(), "\r\x1b[K") {
+		line, _, _ := strings.Cut(seg, "\n")
+		if !strings.HasPrefix(line, "[") {
+			continue
+		}
+		lines++
+		if w := clean.DisplayWidth(line); w >= 40 {
+			t.Fatalf("progress line of %d columns on a 40-column terminal: %q", w, line)
+		}
+	}
+	if lines == 0 {
+		t.Fatalf("no progress line drawn: %q", errb)
+	}
+}
+
+// Long lists on one line are summarised.
+func TestLongListsSummarised(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	var h, r strings.Builder
+	h.WriteString("姓名,手机")
+	r.WriteString("王小明,13800138000")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&h, ",自定义%02d", i)
+		fmt.Fprintf(&r, ",v%d", i)
+	}
+	os.WriteFile(filepath.Join(env.Dir, "wide.csv"), []byte(h.String()+"\n"+r.String()+"\n"), 0o600)
+	if code := Main(context.Background(), withGov("import", "wide.csv"), env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if !strings.Contains(errb.String(), "kept 30 unknown column(s) as custom fields: 自定义00,") || !strings.Contains(errb.String(), "… and 20 more") ||
+		strings.Contains(errb.String(), "自定义29") {
+		t.Fatalf("not summarised: %s", errb)
 	}
 }
