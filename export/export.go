@@ -152,6 +152,9 @@ type File struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts xlsx cells longer than an Excel cell holds
+	// (xlsx.MaxCellChars), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
 }
 
 // LeftOut counts people a filter left out.
@@ -757,7 +760,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			}
 			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot save " + o.f.Path(), Hint: "check free space and permissions of the output directory", Err: err}
 		}
-		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))})
+		f := File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))}
+		if o.xlsx != nil {
+			f.TruncatedCells = o.xlsx.Truncated()
+		}
+		res.Files = append(res.Files, f)
 	}
 	return res, nil
 }

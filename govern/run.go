@@ -31,6 +31,8 @@ type ProducedFile struct {
 	Path   string // inside the directory given to produce
 	Format string // "xlsx", "csv", "vcf", "jsonl", …
 	Rows   int
+	// TruncatedCells counts cells cut short to fit the format (xlsx).
+	TruncatedCells int
 }
 
 // Produced is what the produce callback reports. Fields, DeptScope, Masks,
@@ -53,6 +55,9 @@ type ManifestFile struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts cells longer than the format holds (an Excel
+	// cell: 32,767 characters), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
 }
 
 // ManifestSchema is the manifest.json schema version.
@@ -285,7 +290,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			name = fmt.Sprintf("export-%s-%d%s", id, k, ext)
 		}
 		used[name] = true
-		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum})
+		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum, TruncatedCells: pf.TruncatedCells})
 		entries = append(entries, seal.Entry{Name: name, Path: p})
 	}
 	man := &Manifest{

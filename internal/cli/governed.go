@@ -8,6 +8,7 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
@@ -72,7 +73,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 				}
 				continue
 			}
-			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows})
+			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells})
 		}
 		for _, id := range exp.Depts {
 			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
@@ -127,6 +128,10 @@ func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	}
 	for _, f := range res.Files {
 		fmt.Fprintf(env.Stderr, "dingbook: %s %s (%s, %d rows)\n", verb, f.Name, f.Format, f.Rows)
+		if f.TruncatedCells > 0 {
+			fmt.Fprintf(env.Stderr, "dingbook: warning: %s: %d cell(s) longer than %d characters, the most an Excel cell holds, were cut short (manifest.json counts them); csv and jsonl keep such text whole\n",
+				f.Name, f.TruncatedCells, xlsx.MaxCellChars)
+		}
 	}
 	if exp != nil {
 		fmt.Fprintf(env.Stderr, "dingbook: %s\n", exp)

@@ -496,3 +496,46 @@ func TestLongListsSummarised(t *testing.T) {
 		t.Fatalf("not summarised: %s", errb)
 	}
 }
+
+// Cells over 32,767 characters, which an Excel cell cannot hold, are
+// counted in the manifest and warned about, not cut silently.
+func TestLongCellsCounted(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	org := gen.Generate(gen.Options{Users: 10, Seed: 2}).Org
+	for i := range org.People {
+		org.People[i].Active = true
+	}
+	org.People[0].Remark = strings.Repeat("备", 40000)
+	org.People[1].Remark = strings.Repeat("x", 32767) // exactly fits
+	org.People[2].Remark = strings.Repeat("𠀀", 20000) // 40,000 UTF-16 units
+	saveSnapshot(t, env, org)
+	if code := Main(context.Background(), withGov("export", "--format", "xlsx,csv", "--fields", "name,remark", "--out", "o"), env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	if !strings.Contains(errb.String(), "2 cell(s) longer than 32767 characters") {
+		t.Errorf("no warning: %s", errb)
+	}
+	matches, _ := filepath.Glob(filepath.Join(env.Dir, "o", "*.zip"))
+	if len(matches) != 1 {
+		t.Fatal(matches)
+	}
+	_, dir := unbundle(t, matches[0])
+	b, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var man struct {
+		Files []struct {
+			Format         string `json:"format"`
+			TruncatedCells int    `json:"truncated_cells"`
+		} `json:"files"`
+	}
+	json.Unmarshal(b, &man)
+	got := map[string]int{}
+	for _, f := range man.Files {
+		got[f.Format] = f.TruncatedCells
+	}
+	if got["xlsx"] != 2 || got["csv"] != 0 {
+		t.Fatalf("manifest %s", b)
+	}
+}
