@@ -153,6 +153,9 @@ func TestOneSpellingPerMeaning(t *testing.T) {
 		t.Fatalf("--force: exit %d: %s", code, g.stderr)
 	}
 	seedExports(t, g)
+	if code := g.run("policy", "check", "--json"); code != 0 || !strings.Contains(g.stdout.String(), `"ok": true`) {
+		t.Fatalf("policy check --json: %d %s %s", code, g.stdout, g.stderr)
+	}
 	// --json on audit report and audit head.
 	if code := g.run("audit", "report", "--json"); code != 0 || !json.Valid(g.stdout.Bytes()) {
 		t.Fatalf("audit report --json: %d %s %s", code, g.stdout, g.stderr)

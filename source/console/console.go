@@ -403,7 +403,7 @@ func (rd *reader) invalidText(line, idx int) error {
 			col += " (" + c.header + ")"
 		}
 	}
-	return dingbook.Errorf(dingbook.EINVALID, "%s: invalid UTF-8 at line %d, column %s", rd.name, line, col).
+	return dingbook.Errorf(dingbook.EINVALID, "%s: invalid UTF-8 at row %d, column %s", rd.name, line, col).
 		WithHint("the file mixes encodings: save it again as CSV UTF-8 in Excel, or if it is GBK/GB18030 text give --encoding gb18030")
 }
 

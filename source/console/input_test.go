@@ -16,7 +16,7 @@ func TestInvalidUTF8NamesLineAndColumn(t *testing.T) {
 	body := "姓名,手机,部门,职位\n王小明,13800138000,技术部,工程师\n李四,13900139000,市场部,销售经理\n" + gbk + ",13700137000,技术部,工程师\n"
 	path := writeFile(t, dir, "mixed.csv", []byte(body))
 	_, _, err := ReadFile(path, Options{})
-	if dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "invalid UTF-8 at line 4, column A (姓名)") ||
+	if dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "invalid UTF-8 at row 4, column A (姓名)") ||
 		!strings.Contains(dingbook.ErrorHint(err), "--encoding gb18030") {
 		t.Fatalf("err %v (hint %q)", err, dingbook.ErrorHint(err))
 	}
@@ -28,7 +28,7 @@ func TestInvalidUTF8NamesLineAndColumn(t *testing.T) {
 	}
 	b.WriteString("王\xff,13800138000,技术部\n")
 	path = writeFile(t, dir, "late.csv", []byte(b.String()))
-	if _, _, err := ReadFile(path, Options{}); err == nil || !strings.Contains(err.Error(), "invalid UTF-8 at line 5002, column A (姓名)") {
+	if _, _, err := ReadFile(path, Options{}); err == nil || !strings.Contains(err.Error(), "invalid UTF-8 at row 5002, column A (姓名)") {
 		t.Fatalf("late: %v", err)
 	}
 	// A whole GBK file is still detected, and --encoding forces a reading.
@@ -40,7 +40,7 @@ func TestInvalidUTF8NamesLineAndColumn(t *testing.T) {
 			t.Fatalf("--encoding %q: %v %+v", enc, err, rep)
 		}
 	}
-	if _, _, err := ReadFile(path, Options{Encoding: "utf-8"}); err == nil || !strings.Contains(err.Error(), "invalid UTF-8 at line") {
+	if _, _, err := ReadFile(path, Options{Encoding: "utf-8"}); err == nil || !strings.Contains(err.Error(), "invalid UTF-8 at row") {
 		t.Fatalf("forced utf-8 on gbk: %v", err)
 	}
 	if _, _, err := ReadFile(path, Options{Encoding: "latin1"}); err == nil || !strings.Contains(err.Error(), "--encoding") {
