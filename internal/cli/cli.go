@@ -292,6 +292,15 @@ func openDB(ctx context.Context, env *Env) (*store.DB, error) {
 	return db, nil
 }
 
+// snapshotID returns id, or the latest snapshot's id when id is 0
+// (--snapshot's default).
+func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
+	if id != 0 {
+		return id, nil
+	}
+	return db.LatestSnapshotID(ctx)
+}
+
 // loadPolicy loads the policy (--policy path, resolved against the working
 // directory, else $DINGBOOK_HOME/policy.yaml, else the defaults) and
 // records a policy change in the audit log.

@@ -58,11 +58,9 @@ and the path that 'export --dept' accepts. --json prints
 		return err
 	}
 	defer db.Close()
-	id := *snapID
-	if id == 0 {
-		if id, err = db.LatestSnapshotID(ctx); err != nil {
-			return err
-		}
+	id, err := snapshotID(ctx, db, *snapID)
+	if err != nil {
+		return err
 	}
 	dir, err := db.Directory(ctx, id)
 	if err != nil {

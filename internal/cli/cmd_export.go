@@ -376,11 +376,9 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
 		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
 	default:
-		id := *snapID
-		if id == 0 {
-			if id, err = db.LatestSnapshotID(ctx); err != nil {
-				return err
-			}
+		id, err := snapshotID(ctx, db, *snapID)
+		if err != nil {
+			return err
 		}
 		sd, err := db.Directory(ctx, id)
 		if err != nil {

@@ -82,11 +82,9 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		defer db.Close()
-		id := *snapID
-		if id == 0 {
-			if id, err = db.LatestSnapshotID(ctx); err != nil {
-				return err
-			}
+		id, err := snapshotID(ctx, db, *snapID)
+		if err != nil {
+			return err
 		}
 		source = fmt.Sprintf("snapshot:%d", id)
 		if infos, err := db.Snapshots(ctx); err == nil {
