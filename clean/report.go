@@ -276,6 +276,9 @@ type Analyzer struct {
 	// copied into a few pointer-free chunks instead of kept as strings.
 	ids    []uint32
 	longID map[int32]string // ordinal → a userid longer than 255 bytes
+	// rows holds each ordinal's Person.SourceRow (the member file's line),
+	// once any person has one; nil for snapshots pulled from DingTalk.
+	rows []int32
 }
 
 // NewAnalyzer starts an analysis.
@@ -374,6 +377,7 @@ type prepared struct {
 	key      uint64
 	hasID    bool
 	userID   string
+	row      int // Person.SourceRow
 	set      Set
 	manager  string
 	mgrKey   uint64 // userKey(manager)
@@ -398,7 +402,7 @@ type preparedDept struct {
 func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 	*pp = prepared{depts: pp.depts[:0]}
 	pp.key, pp.hasID = r.personKey(p)
-	pp.userID = p.UserID
+	pp.userID, pp.row = p.UserID, p.SourceRow
 	s, n := intrinsic(p, r.region)
 	pp.set = s
 	// A manager is found when a person's userid equals manager_userid
@@ -483,6 +487,12 @@ func (a *Analyzer) commit(pp *prepared) {
 		}
 	}
 	a.ids = append(a.ids, lab)
+	if pp.row > 0 && a.rows == nil {
+		a.rows = make([]int32, ord, max(int(ord)+1, cap(a.ids)))
+	}
+	if a.rows != nil {
+		a.rows = append(a.rows, int32(pp.row))
+	}
 	r.ordKeys = append(r.ordKeys, key)
 	r.People++
 	if s := pp.set; s != 0 {
@@ -621,6 +631,9 @@ const defaultBits = 1 << 24
 
 func (a *Analyzer) member(ord int32) Member {
 	m := Member{UserID: a.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
+	if int(ord) < len(a.rows) && a.rows[ord] > 0 {
+		m.Row = int(a.rows[ord])
+	}
 	if lab := a.ids[ord]; lab != 0 {
 		m.UserID, _ = a.label(kindID, lab)
 	}
@@ -696,7 +709,7 @@ func (a *Analyzer) groups() {
 	}
 	a.labels, a.bits, a.twice = nil, nil, nil
 	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
-		return cmp.Compare(x.Members[0].Row, y.Members[0].Row)
+		return cmp.Compare(x.Members[0].ord, y.Members[0].ord)
 	})
 }
 
@@ -722,7 +735,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	a.groups()
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			need[int32(m.Row-1)] |= Bit(g.Problem)
+			need[int32(m.ord-1)] |= Bit(g.Problem)
 		}
 		r.GroupCounts[g.Problem]++
 	}
