@@ -50,7 +50,7 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 	if !bundle {
 		return f
 	}
-	fs.StringVar(&f.Keep, "keep", "", "how long the bundle may be kept, e.g. 30d, 72h, 2w (default and maximum: the policy's)")
+	fs.StringVar(&f.Keep, "keep", "", "how long the bundle may be kept, e.g. 30d, 72h, 2w (at least 1h; default and maximum: the policy's)")
 	fs.StringVar(&f.Encrypt, "encrypt", "", "bundle encryption: zip (AES-256, opens in 7-Zip; the default), age (the default with --age-recipient), or none (only if the policy allows)")
 	fs.Var(&f.AgeRecipients, "age-recipient", "age public key (age1…) or SSH public key (ssh-ed25519 …, ssh-rsa …) to encrypt to; repeatable; implies --encrypt age")
 	fs.StringVar(&f.PassphraseFile, "passphrase-file", "", "read the bundle passphrase from this file (else $"+PassphraseEnv+", else one is generated and shown once)")
