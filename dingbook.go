@@ -225,6 +225,25 @@ type Snapshot struct {
 	Receipt *Receipt `json:"receipt,omitempty"`
 }
 
+// SheetInfo says what one sheet of an exported xlsx holds (the manifest
+// lists them).
+type SheetInfo struct {
+	Name string `json:"name"`
+	// Holds is "people" (the exported rows), "departments" (the
+	// department tree with headcounts), "quality" (the quality report of
+	// the exported people) or "extra".
+	Holds string `json:"holds"`
+	// Rows is the number of rows below the header.
+	Rows int `json:"rows"`
+	// Fields are the fields whose values the sheet holds: the exported
+	// fields for people; for quality, the fields it quotes (duplicate
+	// keys, people's userids and names); the rest is counts, labels and
+	// problem names.
+	Fields []string `json:"fields"`
+	// People is the number of people the quality report covers.
+	People int `json:"people,omitempty"`
+}
+
 // Receipt vouches for (or refuses to vouch for) the completeness of a pull.
 type Receipt struct {
 	Complete bool `json:"complete"`

@@ -29,7 +29,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	want := map[int]bool{}
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			if m.Name == "" || m.UserID == "" && !r.rowsKnown {
+			if m.Name == "" && r.show.name {
 				want[m.ord] = true
 			}
 		}
@@ -38,10 +38,15 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		return nil // every name is known already: no pass needed
 	}
 	names := map[int]string{}
-	lines := map[int]int{} // ordinal → Person.SourceRow
-	row := 0               // people so far; the next person's ordinal
-	next := 0              // for problemsAt
+	row := 0  // people so far; the next person's ordinal
+	next := 0 // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		if r.sel != nil {
+			// The people the report covers, as it saw them.
+			if p = r.sel(p); p == nil {
+				return nil
+			}
+		}
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
@@ -52,9 +57,6 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		row++
 		if want[row] {
 			names[row] = CleanName(p.Name)
-			if p.SourceRow > 0 {
-				lines[row] = p.SourceRow
-			}
 		}
 		if fn == nil {
 			return nil
@@ -63,11 +65,17 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if s == 0 {
 			return nil
 		}
-		pr := row
+		pp := PersonProblems{Row: row, Problems: s.List()}
 		if p.SourceRow > 0 {
-			pr = p.SourceRow
+			pp.Row = p.SourceRow // the member file's line
 		}
-		return fn(PersonProblems{UserID: p.UserID, Row: pr, Name: CleanName(p.Name), Problems: s.List()})
+		if r.show.userid {
+			pp.UserID = p.UserID
+		}
+		if r.show.name {
+			pp.Name = CleanName(p.Name)
+		}
+		return fn(pp)
 	})
 	for gi := range r.DuplicateGroups {
 		for mi := range r.DuplicateGroups[gi].Members {
@@ -75,13 +83,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 			if n, ok := names[m.ord]; ok {
 				m.Name = n
 			}
-			if l, ok := lines[m.ord]; ok {
-				m.Row = l
-			}
 		}
-	}
-	if err == nil {
-		r.rowsKnown = true
 	}
 	return err
 }
@@ -176,7 +178,11 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	if len(r.DuplicateGroups) > 0 {
 		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
 		for _, g := range r.DuplicateGroups {
-			fmt.Fprintf(bw, "  %s %s:", g.Problem, g.Key)
+			fmt.Fprintf(bw, "  %s", g.Problem)
+			if g.Key != "" {
+				fmt.Fprintf(bw, " %s", g.Key)
+			}
+			fmt.Fprint(bw, ":")
 			if g.DeptID != 0 {
 				fmt.Fprintf(bw, " (department %d)", g.DeptID)
 			}

@@ -33,6 +33,7 @@ type ProducedFile struct {
 	Rows   int
 	// TruncatedCells counts cells cut short to fit the format (xlsx).
 	TruncatedCells int
+	Sheets         []dingbook.SheetInfo // an xlsx's sheets and what they hold
 }
 
 // Produced is what the produce callback reports. Fields, DeptScope, Masks,
@@ -46,6 +47,10 @@ type Produced struct {
 	Masks     []string
 	Tenant    string
 	Snapshot  int64
+	// Outputs and Details go into the audit record of a Guard action
+	// (push: the spreadsheet, counts and sharing).
+	Outputs []audit.Output
+	Details map[string]string
 }
 
 // ManifestFile describes one data file inside the bundle.
@@ -58,6 +63,8 @@ type ManifestFile struct {
 	// TruncatedCells counts cells longer than the format holds (an Excel
 	// cell: 32,767 characters), which were cut short.
 	TruncatedCells int `json:"truncated_cells,omitempty"`
+	// Sheets lists an xlsx's sheets and what each holds.
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // ManifestSchema is the manifest.json schema version.
@@ -245,7 +252,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		// The export layer may add fields (the full profile adds custom
 		// fields): hold them to the policy too.
 		rec.Fields = produced.Fields
-		if err := checkFields(pol, req, produced.Fields); err != nil {
+		if err := CheckFields(pol, req, produced.Fields); err != nil {
 			wipe()
 			return nil, refused(ctx, db, rec, err)
 		}
@@ -290,7 +297,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			name = fmt.Sprintf("export-%s-%d%s", id, k, ext)
 		}
 		used[name] = true
-		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum, TruncatedCells: pf.TruncatedCells})
+		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum, TruncatedCells: pf.TruncatedCells, Sheets: pf.Sheets})
 		entries = append(entries, seal.Entry{Name: name, Path: p})
 	}
 	man := &Manifest{
@@ -375,8 +382,24 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		return refused(ctx, db, rec, err)
 	}
 	rec.Basis = dec.Basis
+	if writesData(req.Action) {
+		// A push writes data out without a bundle: the record holds the
+		// decision and the expiry of what was written.
+		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
+		expires := now.Add(dec.Keep).Round(time.Second)
+		rec.Expires = &expires
+		ctx = context.WithValue(ctx, decisionKey{}, dec)
+	}
+	// fn may report what it did even when it fails or is refused (a push
+	// refused for its sharing records the sharing).
 	p, err := fn(ctx)
+	if p != nil {
+		rec.Outputs, rec.Details = p.Outputs, p.Details
+	}
 	if err != nil {
+		if dingbook.ErrorCode(err) == dingbook.EPOLICY {
+			return refused(ctx, db, rec, err)
+		}
 		return failed(ctx, db, rec, req.Action, err)
 	}
 	if p != nil {
@@ -436,7 +459,12 @@ func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) err
 func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
 	rec.Outcome = audit.OutcomeFailed
 	sum := sha256.Sum256([]byte(err.Error()))
-	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
+	details := map[string]string{}
+	for k, v := range rec.Details {
+		details[k] = v
+	}
+	details["stage"], details["error_sha256"] = stage, hex.EncodeToString(sum[:8])
+	rec.Details = details
 	var de *dingbook.Error
 	switch {
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:

@@ -58,11 +58,7 @@ and the path that 'export --dept' accepts. --json prints
 		return err
 	}
 	defer db.Close()
-	id, err := snapshotID(ctx, db, *snapID)
-	if err != nil {
-		return err
-	}
-	dir, err := db.Directory(ctx, id)
+	dir, id, err := openSnapshot(ctx, db, *snapID)
 	if err != nil {
 		return err
 	}

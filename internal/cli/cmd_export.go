@@ -19,6 +19,7 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
+	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -88,6 +89,17 @@ type ExportSummary struct {
 	LeftOut export.LeftOut `json:"left_out"`
 	// Quality: the quality report's totals, when the xlsx carries it.
 	Quality *clean.Totals `json:"quality,omitempty"`
+}
+
+// openSnapshot opens snapshot id, or the latest when id is 0, as a
+// streamed directory, and returns the id.
+func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotDirectory, int64, error) {
+	id, err := snapshotID(ctx, db, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	sd, err := db.Directory(ctx, id)
+	return sd, id, err
 }
 
 // readMemberFile reads an admin-console member file (source/console) and
@@ -376,11 +388,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
 		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
 	default:
-		id, err := snapshotID(ctx, db, *snapID)
-		if err != nil {
-			return err
-		}
-		sd, err := db.Directory(ctx, id)
+		sd, id, err := openSnapshot(ctx, db, *snapID)
 		if err != nil {
 			return err
 		}

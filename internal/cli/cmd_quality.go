@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -31,7 +33,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	var cons consoleFlags
 	cons.register(fs, "encoding")
 	dedupe := &cons.dedupe
-	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600)")
+	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600); it quotes only the fields of the policy's default profile and no hidden mobile")
 	force := overwriteFlag(env, fs, "replace an existing --report file")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of text")
 	failOn := fs.String("fail-on", "", "exit with status 1 if any of these comma-separated `PROBLEMS` occurs (e.g. missing-mobile,duplicate-mobile)")
@@ -127,19 +129,41 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	rep.Merges = merges
 
 	if *reportPath != "" {
+		// The file leaves the terminal: like an export, it quotes only
+		// the fields the policy's default profile exports, and never a
+		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
+		home, err := store.Home(env.Getenv)
+		if err != nil {
+			return err
+		}
+		pp, missingOK := policy.Path("", home)
+		pol, err := policy.Load(pp, missingOK)
+		if err != nil {
+			return err
+		}
+		visible, _ := pol.ProfileFields(pol.DefaultProfile)
+		frep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint, Select: withoutHiddenMobile, Visible: slices.Clone(visible)})
+		if err != nil {
+			return err
+		}
+		frep.Source, frep.Merges = source, restrictMerges(merges, visible)
 		f, err := fileutil.Create(path, *force)
 		if err != nil {
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --overwrite to replace it", Err: err}
 		}
-		if err := rep.WriteJSON(ctx, f, dir); err != nil {
+		if err := frep.WriteJSON(ctx, f, dir); err != nil {
 			f.Abort()
 			return err
 		}
 		if err := f.Commit(); err != nil {
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "check the directory's free space and permissions", Err: err}
 		}
-		fmt.Fprintf(env.Stderr, "dingbook: wrote %s\n", path)
+		quoted := "no field values (counts, rows and problems only)"
+		if len(frep.QuotedFields) > 0 {
+			quoted = "values of " + strings.Join(frep.QuotedFields, ", ") + " only"
+		}
+		fmt.Fprintf(env.Stderr, "dingbook: wrote %s: it quotes %s, as the policy's default profile %q allows, and no hidden mobile\n", path, quoted, pol.DefaultProfile)
 	}
 	if *jsonOut {
 		err = rep.WriteJSON(ctx, env.Stdout, dir)
@@ -167,6 +191,35 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// withoutHiddenMobile is Options.Select for a report written to a file:
+// everybody, without the mobile they hid in DingTalk.
+func withoutHiddenMobile(p *dingbook.Person) *dingbook.Person {
+	if !p.HideMobile || p.Mobile == "" {
+		return p
+	}
+	q := *p
+	q.Mobile, q.StateCode = "", ""
+	return &q
+}
+
+// restrictMerges returns merges as a report limited to the visible
+// fields may quote them: a merge's key (a job number, or a mobile and a
+// name) and name only when those fields are visible.
+func restrictMerges(merges []clean.Merge, visible []string) []clean.Merge {
+	has := func(k string) bool { return slices.Contains(visible, k) }
+	out := slices.Clone(merges)
+	for i := range out {
+		m := &out[i]
+		if !(m.Rule == clean.RuleJobNumber && has("job_number") || m.Rule == clean.RuleMobileName && has("mobile") && has("name")) {
+			m.Key = ""
+		}
+		if !has("name") {
+			m.Name = ""
+		}
+	}
+	return out
 }
 
 // readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a

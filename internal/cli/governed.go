@@ -73,7 +73,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 				}
 				continue
 			}
-			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells})
+			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells, Sheets: f.Sheets})
 		}
 		for _, id := range exp.Depts {
 			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
