@@ -542,3 +542,34 @@ func TestLongCellsCounted(t *testing.T) {
 		t.Fatalf("manifest %s", b)
 	}
 }
+
+// check summarises a long list of administrators on its one line; --json
+// keeps them all.
+func TestCheckSummarisesAdmins(t *testing.T) {
+	app := sim.DefaultApp()
+	truth := gen.Generate(gen.Options{Users: 3200, Depts: 20, Seed: 1})
+	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, Apps: []sim.App{app}, QPS: 500}))
+	defer ts.Close()
+	env, out, errb, _ := pullEnv(t, app, map[string]string{"DINGTALK_API_BASE": ts.URL})
+	if code := Main(context.Background(), []string{"check", "--json"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var rep CheckReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil || len(rep.Admins) < 8 {
+		t.Fatalf("%v: %d admins", err, len(rep.Admins))
+	}
+	errb.Reset()
+	if code := Main(context.Background(), []string{"check"}, env); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	want := fmt.Sprintf("%d: ", len(rep.Admins))
+	for _, line := range strings.Split(errb.String(), "\n") {
+		if strings.Contains(line, "administrators") {
+			if !strings.Contains(line, want) || !strings.Contains(line, fmt.Sprintf("… and %d more", len(rep.Admins)-5)) {
+				t.Fatalf("line %q", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("no administrators line: %s", errb)
+}
