@@ -404,7 +404,7 @@ func (rd *reader) invalidText(line, idx int) error {
 		}
 	}
 	return dingbook.Errorf(dingbook.EINVALID, "%s: invalid UTF-8 at row %d, column %s", rd.name, line, col).
-		WithHint("the file mixes encodings: save it again as CSV UTF-8 in Excel, or if it is GBK/GB18030 text give --encoding gb18030")
+		WithHint("the file mixes encodings: save it again as CSV UTF-8 in Excel, or if it is GBK/GB18030 text give --encoding gb18030 (--in-encoding gb18030 with export and convert)")
 }
 
 // mostlyUTF8 reports whether text that is not valid UTF-8 is still UTF-8
