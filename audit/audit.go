@@ -47,6 +47,7 @@ const (
 	ActionConvert      = "convert"
 	ActionImport       = "import"
 	ActionPull         = "pull"
+	ActionPush         = "push" // rows written to a Google Sheet
 	ActionPurge        = "purge"
 	ActionPolicyChange = "policy-change"
 	// ActionAcknowledge records an administrator's acknowledgement of a
