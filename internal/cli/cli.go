@@ -197,10 +197,15 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	err := c.Run(ctx, env, args[1:])
 	var in *Interrupted
 	if err != nil && errors.As(context.Cause(ctx), &in) {
-		// Whatever the command made of its cancelled context, say why
-		// it stopped.
-		fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
-		fmt.Fprintln(env.Stderr, "dingbook: hint: nothing was left in the clear; run the command again (an interrupted pull resumes where it stopped)")
+		// Say why it stopped: in the command's own words when it has
+		// some (a pull says what it kept), else plainly.
+		var de *dingbook.Error
+		if errors.As(err, &de) && strings.Contains(de.Message, "interrupted") {
+			report(env.Stderr, err)
+		} else {
+			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
+			fmt.Fprintln(env.Stderr, "dingbook: hint: nothing was left in the clear; run the command again")
+		}
 		return in.ExitCode()
 	}
 	return report(env.Stderr, err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -234,5 +235,21 @@ func TestKillSweepsSpillFiles(t *testing.T) {
 	}
 	if ents, err := os.ReadDir(filepath.Join(home, "tmp")); err != nil || len(ents) != 0 {
 		t.Errorf("$DINGBOOK_HOME/tmp not swept by the next command: %v %v", ents, err)
+	}
+}
+
+// TestInterruptedExitCode: a command whose context a signal cancelled
+// exits 128 + the signal's number and says so, whatever error it returned.
+func TestInterruptedExitCode(t *testing.T) {
+	env, _, errb := exportEnv(t)
+	src := bigCSV(t, env.Dir, 2000)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(&Interrupted{Signal: syscall.SIGINT})
+	code := Main(ctx, withGov("export", "--from", src, "--format", "csv", "--out", "out"), env)
+	if code != 130 || !strings.Contains(errb.String(), "interrupted by SIGINT") {
+		t.Fatalf("exit %d, want 130: %s", code, errb)
+	}
+	if m, _ := filepath.Glob(filepath.Join(env.Dir, "out", "*")); len(m) != 0 {
+		t.Fatalf("an interrupted export left %v", m)
 	}
 }
