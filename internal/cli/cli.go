@@ -204,7 +204,7 @@ func Main(ctx context.Context, args []string, env *Env) int {
 			report(env.Stderr, err)
 		} else {
 			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
-			fmt.Fprintln(env.Stderr, "dingbook: hint: nothing was left in the clear; run the command again")
+			fmt.Fprintln(env.Stderr, "dingbook: hint: its private working files were wiped; run the command again")
 		}
 		return in.ExitCode()
 	}
