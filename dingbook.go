@@ -99,6 +99,11 @@ type Person struct {
 
 	// Depts lists every membership, in DingTalk's dept_id_list order.
 	Depts []Membership `json:"depts"`
+
+	// SourceRow is the line (row) of the member file the person was read
+	// from, 0 for people pulled from DingTalk: every message about an
+	// imported row names it, so import, quality and --dedupe agree.
+	SourceRow int `json:"source_row,omitempty"`
 }
 
 // DeptIDs returns the ids of the person's departments in order.

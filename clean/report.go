@@ -228,8 +228,11 @@ type DuplicateGroup struct {
 // without one by their 1-based position in the directory.
 type Member struct {
 	UserID string `json:"userid,omitempty"`
-	Row    int    `json:"row"`
-	Name   string `json:"name,omitempty"`
+	// Row is the line of the member file (Person.SourceRow) for people
+	// read from one, else the 1-based position.
+	Row  int    `json:"row"`
+	Name string `json:"name,omitempty"`
+	ord  int    // the 1-based position
 }
 
 // DeptQuality is one department's completeness over its direct members.
@@ -326,6 +329,9 @@ type Analyzer struct {
 	// copied into a few pointer-free chunks instead of kept as strings.
 	ids    []uint32
 	longID map[int32]string // ordinal → a userid longer than 255 bytes
+	// rows holds each ordinal's Person.SourceRow (the member file's line),
+	// once any person has one; nil for snapshots pulled from DingTalk.
+	rows []int32
 	// names holds each ordinal's cleaned name as a label location when a
 	// restricted report shows names (Options.Visible), else nil.
 	names []uint32
@@ -436,6 +442,7 @@ type prepared struct {
 	hasID    bool
 	skip     bool // left out by Options.Select: only key and hasID are set
 	userID   string
+	row      int // Person.SourceRow
 	set      Set
 	manager  string
 	mgrKey   uint64 // userKey(manager)
@@ -471,7 +478,7 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 		}
 	}
 	pp.key, pp.hasID = r.personKey(p)
-	pp.userID = p.UserID
+	pp.userID, pp.row = p.UserID, p.SourceRow
 	s, n := intrinsic(p, r.region)
 	pp.set = s
 	// A manager is found when a person's userid equals manager_userid
@@ -569,6 +576,12 @@ func (a *Analyzer) commit(pp *prepared) {
 		}
 	}
 	a.ids = append(a.ids, lab)
+	if pp.row > 0 && a.rows == nil {
+		a.rows = make([]int32, ord, max(int(ord)+1, cap(a.ids)))
+	}
+	if a.rows != nil {
+		a.rows = append(a.rows, int32(pp.row))
+	}
 	r.ordKeys = append(r.ordKeys, key)
 	r.People++
 	if s := pp.set; s != 0 {
@@ -706,7 +719,10 @@ type mgrRef struct {
 const defaultBits = 1 << 24
 
 func (a *Analyzer) member(ord int32) Member {
-	m := Member{UserID: a.longID[ord], Row: int(ord) + 1}
+	m := Member{UserID: a.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
+	if int(ord) < len(a.rows) && a.rows[ord] > 0 {
+		m.Row = int(a.rows[ord])
+	}
 	if lab := a.ids[ord]; lab != 0 {
 		m.UserID, _ = a.label(kindID, lab)
 	}
@@ -782,7 +798,7 @@ func (a *Analyzer) groups() {
 	}
 	a.labels, a.bits, a.twice = nil, nil, nil
 	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
-		return cmp.Compare(x.Members[0].Row, y.Members[0].Row)
+		return cmp.Compare(x.Members[0].ord, y.Members[0].ord)
 	})
 }
 
@@ -817,7 +833,7 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	a.labels = nil
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			need[int32(m.Row-1)] |= Bit(g.Problem)
+			need[int32(m.ord-1)] |= Bit(g.Problem)
 		}
 		r.GroupCounts[g.Problem]++
 	}
@@ -881,7 +897,7 @@ func (a *Analyzer) restrictGroups() {
 				m.UserID = ""
 			}
 			if a.names != nil {
-				if lab := a.names[m.Row-1]; lab != 0 {
+				if lab := a.names[m.ord-1]; lab != 0 {
 					m.Name, _ = a.label(kindID, lab)
 				}
 			}

@@ -157,6 +157,9 @@ type File struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts xlsx cells longer than an Excel cell holds
+	// (xlsx.MaxCellChars), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
 	// Sheets describes the sheets of an xlsx, for the manifest.
 	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
@@ -431,8 +434,11 @@ func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Pers
 	return &q
 }
 
-// output is one file being written.
+// output is one file being written. Its Write fails once ctx is done,
+// so that no writer (an xlsx being zipped, a long vCard) keeps working
+// after an interrupt.
 type output struct {
+	ctx    context.Context
 	format string
 	f      *fileutil.File
 	h      hash.Hash
@@ -446,6 +452,9 @@ type output struct {
 }
 
 func (o *output) Write(b []byte) (int, error) {
+	if o.ctx.Err() != nil {
+		return 0, context.Cause(o.ctx)
+	}
 	n, err := o.f.Write(b)
 	o.h.Write(b[:n])
 	o.n += int64(n)
@@ -454,7 +463,10 @@ func (o *output) Write(b []byte) (int, error) {
 
 // Run exports d according to opts.
 func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, error) {
-	formats := opts.Formats
+	formats := make([]string, len(opts.Formats))
+	for i, f := range opts.Formats {
+		formats[i] = strings.ToLower(strings.TrimSpace(f)) // --format XLSX
+	}
 	if len(formats) == 0 && opts.Rows == nil {
 		formats = []string{"xlsx"}
 	}
@@ -606,7 +618,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	if base == "" {
 		base = "export-" + now.UTC().Format("20060102T150405Z")
 	}
-	tmpDir, cleanup, err := fileutil.PrivateDir(opts.XLSX.TmpDir, "dingbook-xlsx-")
+	tmpDir, cleanup, err := fileutil.LockedDir(opts.XLSX.TmpDir, "xlsx-*")
 	if err != nil {
 		return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot create a private temporary directory", Hint: "check TMPDIR", Err: err}
 	}
@@ -631,7 +643,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			abort()
 			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
 		}
-		o := &output{format: format, f: f, h: sha256.New()}
+		o := &output{ctx: ctx, format: format, f: f, h: sha256.New()}
 		outs = append(outs, o)
 		switch format {
 		case "csv":
@@ -746,6 +758,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	} else {
 		err = pl.Run(ctx, d)
 	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		abort()
 		return nil, err
@@ -763,8 +778,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 
 	for _, o := range outs {
-		var err error
+		err := context.Cause(ctx)
 		switch {
+		case err != nil:
 		case o.csv != nil:
 			err = o.csv.Close()
 		case o.xlsx != nil:
@@ -802,7 +818,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			}
 			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot save " + o.f.Path(), Hint: "check free space and permissions of the output directory", Err: err}
 		}
-		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil)), Sheets: o.sheets})
+		f := File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil)), Sheets: o.sheets}
+		if o.xlsx != nil {
+			f.TruncatedCells = o.xlsx.Truncated()
+		}
+		res.Files = append(res.Files, f)
 	}
 	return res, nil
 }

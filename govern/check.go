@@ -72,6 +72,12 @@ type Request struct {
 	// BundleBase names the bundle file without its extension (default
 	// "dingbook-<export id>"); convert uses the OUT name the user gave.
 	BundleBase string
+	// Overwrite replaces an existing bundle of the same name (convert
+	// --overwrite); otherwise an existing file is refused.
+	Overwrite bool
+	// OutHint is the remedy when the bundle cannot be written (default:
+	// "choose a writable --out directory"); convert names OUT instead.
+	OutHint string
 	// Snapshot and Tenant identify the data exported; Source is e.g. the
 	// converted file's name or "dingtalk:<base url>".
 	Snapshot int64
@@ -109,6 +115,9 @@ func needsPurpose(action string) bool {
 func writesData(action string) bool {
 	return action == audit.ActionExport || action == audit.ActionConvert || action == audit.ActionPush
 }
+
+// MinKeep is the shortest --keep accepted.
+const MinKeep = time.Hour
 
 func refuse(format string, args ...any) *dingbook.Error {
 	return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf(format, args...)}
@@ -191,7 +200,7 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown field%s", act, quoteList(unknown))}).
+		return nil, refuse("%s refused: unknown field%s", act, quoteList(unknown)).
 			WithHint("see the field list in 'dingbook policy show'; custom fields are written extension.<name>")
 	}
 	if len(refused) > 0 {
@@ -232,6 +241,9 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep must be positive", act)}).WithHint("use e.g. --keep 30d")
 	case d.Keep == 0:
 		d.Keep = time.Duration(pol.Retention.Default)
+	case d.Keep < MinKeep:
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
+			WithHint("use --keep 1h or more (the bundle would expire before it could be opened)")
 	case d.Keep > max:
 		return nil, refuse("%s refused: --keep %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
 			WithHint("use --keep %s or less; keeping exports forever is not allowed", policy.FormatKeep(max))

@@ -18,7 +18,7 @@
 //	  contact: [name, dept, title, mobile, org_email]
 //	sensitive_fields: [work_place]
 //	retention: {default: 30d, max: 90d}
-//	snapshot_keep: 90d
+//	snapshot_keep: 90d    # default: retention.max; purge deletes older snapshots
 //	allow_unencrypted: false
 //	allow_hidden_mobiles: false
 //	default_basis: hr-management
@@ -151,9 +151,10 @@ type Policy struct {
 	// personal and sensitive). Work fields never need one.
 	JustifyClasses []string  `yaml:"justify_classes,omitempty" json:"justify_classes"`
 	Retention      Retention `yaml:"retention" json:"retention"`
-	// SnapshotKeep is how long stored snapshots are kept (the latest is
-	// always kept); zero keeps them all.
-	SnapshotKeep       Duration `yaml:"snapshot_keep,omitempty" json:"snapshot_keep,omitempty"`
+	// SnapshotKeep is how long stored snapshots are kept: 'dingbook purge'
+	// deletes older ones (the latest is always kept). Default: the
+	// retention maximum, so a snapshot lives no longer than an export may.
+	SnapshotKeep       Duration `yaml:"snapshot_keep" json:"snapshot_keep"`
 	AllowUnencrypted   bool     `yaml:"allow_unencrypted" json:"allow_unencrypted"`
 	AllowHiddenMobiles bool     `yaml:"allow_hidden_mobiles" json:"allow_hidden_mobiles"`
 	DefaultBasis       string   `yaml:"default_basis" json:"default_basis"`
@@ -257,6 +258,9 @@ func (p *Policy) fill() {
 	}
 	if p.Retention.Max == 0 {
 		p.Retention.Max = Duration(90 * 24 * time.Hour)
+	}
+	if p.SnapshotKeep == 0 {
+		p.SnapshotKeep = p.Retention.Max
 	}
 	if p.DefaultBasis == "" {
 		p.DefaultBasis = "hr-management"

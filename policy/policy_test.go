@@ -201,3 +201,18 @@ func TestSheetsPolicy(t *testing.T) {
 		t.Errorf("policy show lacks the sheets section:\n%s", y)
 	}
 }
+
+// snapshot_keep defaults to the retention maximum (snapshots are not kept
+// forever), follows a file's own maximum, and is shown.
+func TestSnapshotKeepDefault(t *testing.T) {
+	if d := time.Duration(Default().SnapshotKeep); d != 90*24*time.Hour {
+		t.Fatalf("default snapshot_keep %v", d)
+	}
+	p, problems := Parse([]byte("retention: {default: 7d, max: 14d}\n"))
+	if len(problems) > 0 || time.Duration(p.SnapshotKeep) != 14*24*time.Hour {
+		t.Fatalf("%v %v", problems, p.SnapshotKeep)
+	}
+	if !strings.Contains(string(p.YAML()), "snapshot_keep: 14d") {
+		t.Fatalf("not shown:\n%s", p.YAML())
+	}
+}

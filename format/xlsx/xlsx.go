@@ -98,6 +98,7 @@ type Writer struct {
 	closed    bool
 	rowBuf    []any
 	firstMain bool
+	truncated int // cells cut to MaxCellChars
 }
 
 type sheet struct {
@@ -354,11 +355,34 @@ func (w *Writer) cells(row []string, vals []any) []any {
 			if !w.opts.KeepFormulaText {
 				v = Neutralise(v)
 			}
+			if len(v) > MaxCellChars && utf16Len(v) > MaxCellChars {
+				w.truncated++
+			}
 			vals[i] = v
 		}
 	}
 	return vals
 }
+
+// MaxCellChars is the most an Excel cell holds, in UTF-16 code units:
+// excelize cuts longer text to it.
+const MaxCellChars = excelize.TotalCellChars
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
+}
+
+// Truncated returns how many cells written so far were longer than
+// MaxCellChars and so were cut short.
+func (w *Writer) Truncated() int { return w.truncated }
 
 func cellName(col, row int) string {
 	s, _ := excelize.CoordinatesToCellName(col, row)

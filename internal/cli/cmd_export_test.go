@@ -136,7 +136,7 @@ func TestExportCommandErrors(t *testing.T) {
 	}
 	errb.Reset()
 	code = Main(context.Background(), withGov("export", "--fields", "name,salary"), env)
-	if code != ExitUsage || !strings.Contains(errb.String(), `unknown field "salary"`) {
+	if code != ExitPolicy || !strings.Contains(errb.String(), `unknown field "salary"`) {
 		t.Fatalf("unknown field: exit %d: %s", code, errb)
 	}
 	errb.Reset()

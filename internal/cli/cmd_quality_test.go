@@ -118,7 +118,7 @@ func TestQualityFromFile(t *testing.T) {
 	}
 	// The report file is not replaced without --force.
 	errb.Reset()
-	if code := Main(context.Background(), []string{"quality", "--from", "org.json", "--report", "r.json"}, env); code != ExitUsage || !strings.Contains(errb.String(), "--force") {
+	if code := Main(context.Background(), []string{"quality", "--from", "org.json", "--report", "r.json"}, env); code != ExitUsage || !strings.Contains(errb.String(), "--overwrite") {
 		t.Errorf("existing report: exit %d: %s", code, errb)
 	}
 	// --fail-on trips on a problem that occurs, not on one that does not.

@@ -105,6 +105,50 @@ type Client struct {
 	// DingTalk would answer it.
 	codesMu   sync.Mutex
 	usedCodes map[string]time.Time
+	// baseErr and v1BaseErr are the verdicts on cfg.BaseURL and
+	// cfg.APIV1Base (CheckBaseURL): every call to that host returns its
+	// verdict at once (exchange).
+	baseErr, v1BaseErr error
+}
+
+// MaxBody is the largest answer dingbook reads from DingTalk: a page of
+// users is tens of kilobytes, so anything near 16 MiB is not DingTalk and
+// is refused rather than buffered.
+const MaxBody = 16 << 20
+
+// CheckBaseURL checks that base (DINGTALK_API_BASE, a profile's api_base)
+// is an http or https URL with a host: anything else cannot work and is
+// refused at once instead of being retried as a network error.
+func CheckBaseURL(base string) error {
+	return checkBase(base, apiBaseSetting, DefaultBaseURL)
+}
+
+// The settings that name the hosts, for errors.
+const (
+	apiBaseSetting   = "DINGTALK_API_BASE (or the profile's api_base)"
+	apiV1BaseSetting = "DINGTALK_API_V1_BASE"
+)
+
+// checkBase is CheckBaseURL for the host that setting names (default def).
+func checkBase(base, setting, def string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("DingTalk API base %q is not an http(s) URL", redactBase(base)),
+			Hint: "set " + setting + " to a URL such as " + def + ", or unset it for the default"}
+	}
+	return nil
+}
+
+// redactBase keeps a rejected base URL short and free of credentials
+// someone may have pasted into it.
+func redactBase(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		s = "…" + s[i+1:]
+	}
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	return s
 }
 
 // New returns a Client for cfg.
@@ -140,7 +184,8 @@ func New(cfg Config) *Client {
 		tr.MaxConnsPerHost = 0
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}, usedCodes: map[string]time.Time{}}
+	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}, usedCodes: map[string]time.Time{},
+		baseErr: CheckBaseURL(cfg.BaseURL), v1BaseErr: checkBase(cfg.APIV1Base, apiV1BaseSetting, DefaultAPIV1Base)}
 }
 
 // BaseURL returns the API host the client talks to.
@@ -315,7 +360,7 @@ func (c *Client) invalidate(tok string) {
 func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	if c.cfg.AppKey == "" || c.cfg.AppSecret == "" {
 		return "", &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
-			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --profile with a config file"}
+			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --config-profile with a config file"}
 	}
 	q := url.Values{"appkey": {c.cfg.AppKey}, "appsecret": {c.cfg.AppSecret}}
 	var resp struct {
@@ -497,6 +542,14 @@ func callName(api, detail string) string {
 	return api + " (" + detail + ")"
 }
 
+// tooBig refuses an answer over MaxBody (not retried: it would only come
+// again); setting names the host's setting and def its default.
+func tooBig(api, detail, setting, def string) error {
+	return &dingbook.Error{Code: dingbook.EINTERNAL,
+		Message: fmt.Sprintf("DingTalk %s answered more than %d MiB; refused without reading it", callName(api, detail), MaxBody>>20),
+		Hint:    "check that " + setting + " points at DingTalk (default " + def + ")"}
+}
+
 // backoff is 100 ms × 2^(n-1), capped at 5 s, with ±50% jitter.
 func backoff(n int) time.Duration {
 	d := 100 * time.Millisecond << min(n-1, 6)
@@ -509,8 +562,7 @@ func backoff(n int) time.Duration {
 // once performs one HTTP exchange. It returns an *APIError for a DingTalk
 // error answer, an *errTransient for retryable failures, or another error.
 func (c *Client) once(ctx context.Context, api, method string, q url.Values, payload []byte, detail string, out any, field string) (*APIError, error) {
-	u := c.cfg.BaseURL + "/" + api + "?" + q.Encode()
-	status, trim, _, err := c.exchange(ctx, api, method, u, payload, nil)
+	status, trim, _, err := c.exchange(ctx, api, detail, method, false, api+"?"+q.Encode(), payload, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -568,17 +620,27 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 	return nil, nil
 }
 
-// exchange sends one HTTP request (JSON payload, extra headers) and reads
-// the whole answer. Network failures, HTTP 5xx and 429 come back as
+// exchange sends one HTTP request (JSON payload, extra headers) to path
+// on the old-style host, or the new-style host when v1 is set, and reads
+// the whole answer. Every call passes here: a malformed host is refused
+// at once (CheckBaseURL) and an answer over MaxBody is refused without
+// being buffered. Network failures, HTTP 5xx and 429 come back as
 // *errTransient; the body is returned trimmed.
-func (c *Client) exchange(ctx context.Context, api, method, u string, payload []byte, header http.Header) (status int, body []byte, h http.Header, err error) {
+func (c *Client) exchange(ctx context.Context, api, detail, method string, v1 bool, path string, payload []byte, header http.Header) (status int, body []byte, h http.Header, err error) {
+	base, baseErr, setting, def := c.cfg.BaseURL, c.baseErr, apiBaseSetting, DefaultBaseURL
+	if v1 {
+		base, baseErr, setting, def = c.cfg.APIV1Base, c.v1BaseErr, apiV1BaseSetting, DefaultAPIV1Base
+	}
+	if baseErr != nil {
+		return 0, nil, nil, baseErr
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
-	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+	req, err := http.NewRequestWithContext(rctx, method, base+"/"+path, rd)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
 	}
@@ -597,12 +659,18 @@ func (c *Client) exchange(ctx context.Context, api, method, u string, payload []
 		return 0, nil, nil, &errTransient{msg: "network: " + redactErr(err)}
 	}
 	defer resp.Body.Close()
-	body, err = io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if resp.ContentLength > MaxBody {
+		return 0, nil, nil, tooBig(api, detail, setting, def)
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, nil, ctx.Err()
 		}
 		return 0, nil, nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
+	}
+	if len(body) > MaxBody {
+		return 0, nil, nil, tooBig(api, detail, setting, def)
 	}
 	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
 		return resp.StatusCode, nil, nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}

@@ -245,7 +245,7 @@ func (c *Client) v1Once(ctx context.Context, api, method, token string, payload 
 	if token != "" {
 		header = http.Header{"X-Acs-Dingtalk-Access-Token": {token}}
 	}
-	status, trim, h, err := c.exchange(ctx, api, method, c.cfg.APIV1Base+"/"+api, payload, header)
+	status, trim, h, err := c.exchange(ctx, api, "", method, true, api, payload, header)
 	if err != nil {
 		return nil, err
 	}

@@ -760,3 +760,144 @@ func TestUsersMeThrottled(t *testing.T) {
 		t.Errorf("the server's limit was never hit or not retried: %+v", st)
 	}
 }
+
+// The admin state and the login follow the organisation's changes
+// (sim's mutate.go): SetAdmin shows in listadmin, get_admin_scope,
+// v2/user/get's role_list, the browser login's level and scope and the
+// in-app sys_level, flipped on and off again; a person RemoveUser takes
+// out is no longer an admin and logs in as a former member (refused as
+// an outsider, or as a leaver when getbyunionid still maps the account).
+func TestLoginFollowsOrgChanges(t *testing.T) {
+	ctx := context.Background()
+	emp := employee(t, loginTruth)
+	_, sub := adminsOf(loginTruth)
+	roleNames := func(c *Client, userid string) []string {
+		t.Helper()
+		var raw struct {
+			RoleList []struct {
+				Name Str `json:"name"`
+			} `json:"role_list"`
+		}
+		if err := c.Call(ctx, APIUserGet, map[string]any{"userid": userid}, &raw, ""); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range raw.RoleList {
+			out = append(out, string(r.Name))
+		}
+		return out
+	}
+	listed := func(c *Client, userid string) int {
+		t.Helper()
+		admins, err := c.ListAdmin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range admins {
+			if a.UserID == userid {
+				return a.SysLevel
+			}
+		}
+		return 0
+	}
+	check := func(e *loginEnv, admin bool) {
+		t.Helper()
+		c := e.client()
+		id, err := c.LoginWithCode(ctx, e.code(c, emp.UserID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scope, err := c.AdminScope(ctx, emp.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := e.srv.InAppCode(emp.UserID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inApp, err := c.GetUserInfo(ctx, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		roles := roleNames(c, emp.UserID)
+		if admin {
+			if id.SysLevel != 2 || len(id.AdminScope) == 0 || !slices.Equal(id.AdminScope, scope) || listed(c, emp.UserID) != 2 ||
+				!slices.Contains(roles, "子管理员") || !inApp.Sys || inApp.SysLevel != 2 {
+				t.Errorf("after SetAdmin(true): login %d %v, get_admin_scope %v, listadmin %d, role_list %v, in-app %+v",
+					id.SysLevel, id.AdminScope, scope, listed(c, emp.UserID), roles, inApp)
+			}
+			return
+		}
+		if id.SysLevel != 0 || id.AdminScope != nil || len(scope) != 0 || listed(c, emp.UserID) != 0 ||
+			slices.Contains(roles, "子管理员") || inApp.Sys || inApp.SysLevel != 0 {
+			t.Errorf("not an admin: login %d %v, get_admin_scope %v, listadmin %d, role_list %v, in-app %+v",
+				id.SysLevel, id.AdminScope, scope, listed(c, emp.UserID), roles, inApp)
+		}
+	}
+
+	e := newLoginEnv(t, sim.Config{})
+	check(e, false)
+	for _, admin := range []bool{true, false, true} {
+		if err := e.srv.SetAdmin(emp.UserID, admin); err != nil {
+			t.Fatal(err)
+		}
+		check(e, admin)
+	}
+
+	// an override of the admin state follows SetAdmin too
+	primary, _ := adminsOf(loginTruth)
+	e = newLoginEnv(t, sim.Config{Login: sim.LoginConfig{Admins: []gen.Admin{primary}}})
+	if err := e.srv.SetAdmin(emp.UserID, true); err != nil {
+		t.Fatal(err)
+	}
+	check(e, true)
+	if err := e.srv.SetAdmin(emp.UserID, false); err != nil {
+		t.Fatal(err)
+	}
+	check(e, false)
+
+	// a leaver: no longer an admin, and refused as the variant says
+	for _, tc := range []struct {
+		lookup string
+		want   error
+	}{{"", ErrNotMember}, {"stale", ErrLeft}} {
+		e := newLoginEnv(t, sim.Config{Login: sim.LoginConfig{LeaverLookup: tc.lookup}})
+		c := e.client()
+		if listed(c, sub.UserID) != 2 {
+			t.Fatalf("%s is not listed as a sub-admin", sub.UserID)
+		}
+		if err := e.srv.RemoveUser(sub.UserID); err != nil {
+			t.Fatal(err)
+		}
+		if listed(c, sub.UserID) != 0 {
+			t.Errorf("%s left but listadmin still names them", sub.UserID)
+		}
+		if _, err := c.AdminScope(ctx, sub.UserID); Code(err) != CodeUserNotFound {
+			t.Errorf("get_admin_scope of a leaver: %v", err)
+		}
+		if slices.ContainsFunc(e.srv.Admins(), func(a gen.Admin) bool { return a.UserID == sub.UserID }) {
+			t.Errorf("the simulator's admin state keeps the leaver %s", sub.UserID)
+		}
+		for _, key := range []string{sub.UserID, loginPerson(t, sub.UserID).UnionID} {
+			_, err := c.LoginWithCode(ctx, e.code(c, key))
+			lr := refusal(t, "leaver "+tc.lookup+" by "+key, err, tc.want)
+			if lr.UnionID != loginPerson(t, sub.UserID).UnionID && lr.UserID != sub.UserID {
+				t.Errorf("leaver %s: the refusal names neither the unionid nor the userid: %+v", tc.lookup, lr)
+			}
+		}
+		if _, err := e.srv.InAppCode(sub.UserID); err == nil {
+			t.Error("a leaver opened the app inside DingTalk")
+		}
+	}
+}
+
+func loginPerson(t *testing.T, userid string) dingbook.Person {
+	t.Helper()
+	for _, p := range loginTruth.Org.People {
+		if p.UserID == userid {
+			return p
+		}
+	}
+	t.Fatalf("no person %s", userid)
+	return dingbook.Person{}
+}

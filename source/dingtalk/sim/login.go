@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,12 +25,14 @@ type LoginConfig struct {
 	// CorpID is the organisation's corpId (default Org.CorpID, else one
 	// derived from Seed).
 	CorpID string
-	// Admins overrides the admin state (of the people still in the org).
-	// By default it is gen.AdminsOf of the org as served, derived again
-	// when the org changes (the same as Truth.Admins until then).
+	// Admins overrides the admin state (of the people still in the org;
+	// SetAdmin adds or drops a person). By default it is gen.AdminsOf of
+	// the org as served, derived again after every change (mutate.go; the
+	// same as Truth.Admins until then).
 	Admins []gen.Admin
 	// Accounts overrides the non-member accounts (default Truth.Accounts,
-	// else gen.AccountsOf(org, Seed)).
+	// else gen.AccountsOf(org, Seed)). A member removed by RemoveUser
+	// becomes a former member's account (gen.AccountLeft).
 	Accounts []gen.Account
 	// CodeTTL is the lifetime of auth codes, OAuth and in-app (default 5
 	// minutes; single use either way).
@@ -80,19 +83,21 @@ type LoginConfig struct {
 type loginState struct {
 	cfg    LoginConfig
 	corpID string
-	// accounts are the non-members by unionid and by userid.
+	// accounts are the non-members by unionid and by userid; like the org
+	// they are guarded by Server.data (RemoveUser adds leavers).
 	accounts     map[string]*gen.Account
 	accountsByID map[string]*gen.Account
 	accountSeq   []gen.Account
+	// override is cfg.Admins as SetAdmin changed it (nil: derive the
+	// admin state from the org); guarded by Server.data.
+	override []gen.Admin
 
 	mu sync.Mutex
-	// adminSeq and admins are the admin state, derived for the people
-	// slice adminsFor (of length adminsLen): an org change replaces the
-	// slice and the state is derived again.
+	// adminSeq and admins are the admin state derived from the org (or
+	// cfg.Admins); nil until asked for, and voided by every org change
+	// (orgChanged).
 	adminSeq   []gen.Admin
 	admins     map[string]gen.Admin
-	adminsFor  *dingbook.Person
-	adminsLen  int
 	codes      map[string]*authCode
 	userTokens map[string]*userToken
 	refresh    map[string]*userToken
@@ -129,6 +134,9 @@ func (s *Server) initLogin() {
 		refresh: map[string]*userToken{}, delivered: map[string]bool{}, daily: map[string]int{}, nextTask: 256271667000,
 		accounts: map[string]*gen.Account{}, accountsByID: map[string]*gen.Account{}}
 	l.corpID = lc.CorpID
+	if lc.Admins != nil {
+		l.override = slices.Clone(lc.Admins)
+	}
 	if l.corpID == "" {
 		l.corpID = s.org.CorpID
 	}
@@ -170,6 +178,8 @@ func (s *Server) CorpID() string { return s.login.corpID }
 // Admins returns the admin state served (primary admin first when the
 // org lists it first).
 func (s *Server) Admins() []gen.Admin {
+	s.data.RLock()
+	defer s.data.RUnlock()
 	seq, _ := s.adminState()
 	return append([]gen.Admin(nil), seq...)
 }
@@ -178,6 +188,8 @@ func (s *Server) Admins() []gen.Admin {
 // sub-admin and an ordinary employee (active, not the boss, not
 // restricted); "" where the org has none.
 func (s *Server) DemoLogins() (primary, subAdmin, employee string) {
+	s.data.RLock()
+	defer s.data.RUnlock()
 	seq, adminOf := s.adminState()
 	for _, a := range seq {
 		if a.SysLevel == 1 && primary == "" {
@@ -196,20 +208,48 @@ func (s *Server) DemoLogins() (primary, subAdmin, employee string) {
 	return primary, subAdmin, ""
 }
 
+// adminFlagChanged keeps an admin override (LoginConfig.Admins) in step
+// with SetAdmin: a person made admin gets the entry gen.AdminsOf derives
+// for them in org (a sub-admin when the override has a primary admin), a
+// person no longer admin is dropped. s.data must be held for writing.
+func (l *loginState) adminFlagChanged(org *dingbook.Org, userid string, admin bool) {
+	if l.override == nil {
+		return
+	}
+	l.override = slices.DeleteFunc(l.override, func(a gen.Admin) bool { return a.UserID == userid })
+	if !admin {
+		return
+	}
+	for _, a := range gen.AdminsOf(org) {
+		if a.UserID != userid {
+			continue
+		}
+		if a.SysLevel == 1 && slices.ContainsFunc(l.override, func(b gen.Admin) bool { return b.SysLevel == 1 }) {
+			a.SysLevel = 2
+		}
+		l.override = append(l.override, a)
+	}
+}
+
+// orgChanged voids the admin state derived from the org before a change
+// (index calls it with s.data held for writing).
+func (l *loginState) orgChanged() {
+	l.mu.Lock()
+	l.adminSeq, l.admins = nil, nil
+	l.mu.Unlock()
+}
+
 // adminState returns the admin state of the org as it is now: the
-// LoginConfig's, else gen.AdminsOf, kept to the people in the org.
+// LoginConfig's, else gen.AdminsOf, kept to the people in the org. It is
+// derived once per version of the org; s.data must be held.
 func (s *Server) adminState() ([]gen.Admin, map[string]gen.Admin) {
 	l := s.login
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var first *dingbook.Person
-	if len(s.org.People) > 0 {
-		first = &s.org.People[0]
-	}
-	if l.admins != nil && l.adminsFor == first && l.adminsLen == len(s.org.People) {
+	if l.admins != nil {
 		return l.adminSeq, l.admins
 	}
-	list := l.cfg.Admins
+	list := l.override
 	if list == nil {
 		list = gen.AdminsOf(s.org)
 	}
@@ -220,12 +260,38 @@ func (s *Server) adminState() ([]gen.Admin, map[string]gen.Admin) {
 			l.admins[a.UserID] = a
 		}
 	}
-	l.adminsFor, l.adminsLen = first, len(s.org.People)
 	return l.adminSeq, l.admins
 }
 
-// Accounts returns the non-member accounts served, in order.
-func (s *Server) Accounts() []gen.Account { return append([]gen.Account(nil), s.login.accountSeq...) }
+// Accounts returns the non-member accounts served, in order (leavers
+// removed by RemoveUser last).
+func (s *Server) Accounts() []gen.Account {
+	s.data.RLock()
+	defer s.data.RUnlock()
+	return s.accounts()
+}
+
+// accounts is Accounts with s.data held.
+func (s *Server) accounts() []gen.Account { return append([]gen.Account(nil), s.login.accountSeq...) }
+
+// addAccount records a non-member account; s.data must be held for
+// writing.
+func (l *loginState) addAccount(a gen.Account) {
+	l.accountSeq = append(l.accountSeq, a)
+	p := &a
+	l.accounts[a.UnionID] = p
+	if a.UserID != "" {
+		l.accountsByID[a.UserID] = p
+	}
+}
+
+// leaverAccount is the DingTalk account a member keeps after leaving
+// (RemoveUser): a former member's, which the login refuses as
+// LeaverLookup says.
+func leaverAccount(p *dingbook.Person) gen.Account {
+	return gen.Account{Kind: gen.AccountLeft, UnionID: p.UnionID, UserID: p.UserID, Name: p.Name,
+		StateCode: p.StateCode, Mobile: p.Mobile, Email: strings.TrimSpace(p.Email)}
+}
 
 // identity is who a login picks: a member (person) or another account.
 type identity struct {
@@ -278,6 +344,8 @@ func (s *Server) lookupIdentity(key string) (identity, bool) {
 // account) logs in; withCorp is scope "openid corpid". It is the test hook
 // that skips the page.
 func (s *Server) LoginCode(user string, withCorp bool) (string, error) {
+	s.data.RLock()
+	defer s.data.RUnlock()
 	return s.issueCode(s.cfg.Apps[0].Key, user, withCorp)
 }
 
@@ -299,6 +367,8 @@ func (s *Server) issueCode(appKey, user string, withCorp bool) (string, error) {
 // DingTalk client, "免登") for userid and the first app. These codes work
 // only with topapi/v2/user/getuserinfo.
 func (s *Server) InAppCode(userid string) (string, error) {
+	s.data.RLock()
+	defer s.data.RUnlock()
 	p := s.people[userid]
 	if p == nil {
 		return "", fmt.Errorf("sim: %q is not a member; only members open the app inside DingTalk", userid)
@@ -473,7 +543,7 @@ func (s *Server) picker(w http.ResponseWriter, q url.Values, app *appState) {
 			staff = append(staff, pickerEntry{p.UserID, p.Name, p.Title})
 		}
 	}
-	for _, a := range s.Accounts() {
+	for _, a := range s.accounts() {
 		others = append(others, pickerEntry{a.UnionID, a.Name, a.Kind})
 	}
 	data := map[string]any{

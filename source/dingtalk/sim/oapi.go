@@ -50,6 +50,7 @@ var oapis = map[string]api{
 	"/topapi/extcontact/update":                     {"POST", "", (*Server).extUpdate},
 	"/topapi/extcontact/delete":                     {"POST", "", (*Server).extDelete},
 	"/auth/scopes":                                  {"GET", "qyapi_base", (*Server).authScopes},
+	failedResultPath:                                {"GET", "qyapi_base", (*Server).failedResult},
 }
 
 // APIName returns DingTalk's internal name for an oapi path:
