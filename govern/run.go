@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -112,14 +110,9 @@ type Result struct {
 	AuditSeq   int64
 }
 
-type decisionKey struct{}
-
-// DecisionFrom returns the resolved Decision inside a produce callback
-// (fields, IncludeHiddenMobiles, …), or nil outside one.
-func DecisionFrom(ctx context.Context) *Decision {
-	d, _ := ctx.Value(decisionKey{}).(*Decision)
-	return d
-}
+// Produce writes an export's plaintext files into dir (govern's private
+// directory) as dec says (fields, hidden mobiles, …) and reports them.
+type Produce func(ctx context.Context, dir string, dec *Decision) (*Produced, error)
 
 // TmpDirName is the folder under the state directory that holds every
 // temporary file: private export directories (export-*) and the spill
@@ -155,10 +148,11 @@ func checkOutDir(dir, hint string) error {
 // Run governs one export: see the package documentation. It never returns
 // a Result without an audit record, and never leaves plaintext outside the
 // private directory, which is removed on every path (error, panic, context
-// cancellation, SIGINT/SIGTERM). A SIGKILL cannot run cleanup: the
+// cancellation: a front end turns SIGINT/SIGTERM into a cancelled ctx).
+// A SIGKILL cannot run cleanup: the
 // directory then stays under $DINGBOOK_HOME/tmp/export-* until the next
 // Run, Guard or Sweep removes it.
-func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce func(ctx context.Context, dir string) (*Produced, error)) (res *Result, err error) {
+func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce Produce) (res *Result, err error) {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -203,21 +197,6 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigc)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case s := <-sigc:
-			cancel(fmt.Errorf("interrupted by %v", s))
-		case <-done:
-		}
-	}()
-
 	dir, wipe, err := privateDir(db.Dir)
 	if err != nil {
 		return nil, failed(ctx, db, rec, "private directory", err)
@@ -237,7 +216,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "private directory", err)
 	}
 
-	produced, err := produce(context.WithValue(ctx, decisionKey{}, dec), dataDir)
+	produced, err := produce(ctx, dataDir, dec)
 	if err == nil && produced == nil {
 		err = errors.New("the export produced nothing")
 	}
@@ -375,7 +354,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 // Guard governs an action that writes no bundle (import, pull): it checks
 // the request (import needs a purpose and a basis), runs fn, and records
 // the outcome with the rows and snapshot fn reports.
-func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context) (*Produced, error)) error {
+func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context, dec *Decision) (*Produced, error)) error {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -396,11 +375,10 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
 		expires := now.Add(dec.Keep).Round(time.Second)
 		rec.Expires = &expires
-		ctx = context.WithValue(ctx, decisionKey{}, dec)
 	}
 	// fn may report what it did even when it fails or is refused (a push
 	// refused for its sharing records the sharing).
-	p, err := fn(ctx)
+	p, err := fn(ctx, dec)
 	if p != nil {
 		rec.Outputs, rec.Details = p.Outputs, p.Details
 	}
@@ -475,7 +453,7 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	rec.Details = details
 	var de *dingbook.Error
 	switch {
-	case errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by"):
+	case errors.Is(err, context.Canceled):
 		rec.Reason = stage + " interrupted"
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
 		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
@@ -555,20 +533,4 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// AnnouncePassphrase prints a generated passphrase once, to w (stderr),
-// with how to open the bundle. It prints nothing when res.Passphrase is
-// empty (the user supplied the passphrase or age recipients were used).
-func AnnouncePassphrase(w io.Writer, res *Result) {
-	if res == nil || res.Passphrase == "" {
-		return
-	}
-	fmt.Fprintf(w, "dingbook: bundle %s\n", res.BundlePath)
-	fmt.Fprintf(w, "dingbook: passphrase (shown once, not stored; send it separately from the file):\n\n    %s\n\n", res.Passphrase)
-	if strings.HasSuffix(res.BundlePath, ".zip") {
-		fmt.Fprintln(w, "dingbook: open it with 7-Zip, WinZip, WinRAR or Keka (Windows Explorer and macOS Archive Utility cannot open AES zips)")
-	} else {
-		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
-	}
 }

@@ -34,7 +34,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "convert", "convert --purpose TEXT [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl, sealed as OUT.zip by default)")
 	var ef exportFlags
 	ef.register(fs, "the policy's default")
-	gf := govern.AddFlags(fs, true)
+	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code")
 	var cons consoleFlags

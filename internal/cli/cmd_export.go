@@ -260,7 +260,7 @@ func (c *consoleFlags) options() (console.Options, error) {
 
 func runExport(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "export", "export --purpose TEXT [--basis BASIS] [--justify TEXT] [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--keep 30d] [--encrypt zip|age|none] [--snapshot ID | --pull | --from FILE] [--json]")
-	gf := govern.AddFlags(fs, true)
+	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
 	var ef exportFlags
@@ -368,7 +368,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		}
 		var res *pull.Result
 		preq := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-		err = govern.Guard(ctx, db, pol, preq, func(ctx context.Context) (*govern.Produced, error) {
+		err = govern.Guard(ctx, db, pol, preq, func(ctx context.Context, _ *govern.Decision) (*govern.Produced, error) {
 			var err error
 			res, err = pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
 			if err != nil {

@@ -33,7 +33,7 @@ type importSummary struct {
 
 func runImport(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "import", "import --purpose TEXT [--basis BASIS] [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--encoding ENC] [--dedupe RULE] [--allow-empty] [--json] FILE")
-	gf := govern.AddFlags(fs, false)
+	gf := addGovFlags(fs, false)
 	var cons consoleFlags
 	cons.register(fs, "encoding")
 	dedupe := &cons.dedupe
@@ -74,7 +74,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		rep  *console.Report
 		snap *dingbook.Snapshot
 	)
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context, _ *govern.Decision) (*govern.Produced, error) {
 		var err error
 		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 		org, rep, err = console.ReadFileContext(ctx, path, co)

@@ -78,7 +78,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	req := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context, _ *govern.Decision) (*govern.Produced, error) {
 		return pullAndStore(ctx, env, db, opt, bar, cred, *allowPartial, *jsonOut)
 	})
 	if err != nil && ctx.Err() != nil {

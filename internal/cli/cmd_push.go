@@ -65,7 +65,7 @@ func (t *pushTarget) check() error {
 
 func runPush(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "push", "push (--sheets SPREADSHEET_ID | --sheets-create TITLE [--sheets-folder FOLDER_ID]) --purpose TEXT [--basis BASIS] [--justify TEXT] [--profile NAME | --fields LIST] [--headers zh|en|id] [--dept NAME|PATH|ID]... [--no-subdepts] [--include-inactive] [--include-hidden-mobiles] [--snapshot ID] [--impersonate EMAIL] [--dry-run] [--json]")
-	gf := govern.AddFlags(fs, false)
+	gf := addGovFlags(fs, false)
 	var tg pushTarget
 	tg.register(fs)
 	fields := fs.String("fields", "", "ordered field keys, comma-separated (e.g. name,dept,mobile)")
@@ -122,8 +122,7 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		return govern.Fail(ctx, db, pol, req, "credentials", err)
 	}
 	var res *gsheets.Result
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
-		dec := govern.DecisionFrom(ctx)
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
 		o := opts
 		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
 		var v gsheets.View

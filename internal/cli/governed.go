@@ -3,7 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strconv"
+	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
@@ -46,8 +48,7 @@ func (g *governedExport) decide(ctx context.Context, opts *export.Options) (*gov
 // whether the export succeeded, for streamed sources.
 func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, error) {
 	var exp *export.Result
-	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string) (*govern.Produced, error) {
-		dec := govern.DecisionFrom(ctx)
+	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string, dec *govern.Decision) (*govern.Produced, error) {
 		o := opts
 		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
 		o.XLSX.TmpDir = pdir
@@ -149,6 +150,22 @@ func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	case res.Passphrase == "":
 		fmt.Fprintf(env.Stderr, "dingbook: bundle %s\n", res.BundlePath)
 	}
-	govern.AnnouncePassphrase(env.Stderr, res)
+	announcePassphrase(env.Stderr, res)
 	fmt.Fprintf(env.Stderr, "dingbook: expires %s; 'dingbook purge' deletes it then (audit record %d)\n", res.Expires.Local().Format("2006-01-02 15:04"), res.AuditSeq)
+}
+
+// announcePassphrase prints a generated passphrase once, to w (stderr),
+// with how to open the bundle. It prints nothing when res.Passphrase is
+// empty (the user supplied the passphrase or age recipients were used).
+func announcePassphrase(w io.Writer, res *govern.Result) {
+	if res == nil || res.Passphrase == "" {
+		return
+	}
+	fmt.Fprintf(w, "dingbook: bundle %s\n", res.BundlePath)
+	fmt.Fprintf(w, "dingbook: passphrase (shown once, not stored; send it separately from the file):\n\n    %s\n\n", res.Passphrase)
+	if strings.HasSuffix(res.BundlePath, ".zip") {
+		fmt.Fprintln(w, "dingbook: open it with 7-Zip, WinZip, WinRAR or Keka (Windows Explorer and macOS Archive Utility cannot open AES zips)")
+	} else {
+		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
+	}
 }
