@@ -1,6 +1,8 @@
 package dingbook_test
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -57,5 +59,23 @@ func TestFieldCatalogue(t *testing.T) {
 	}
 	if m, _ := dingbook.FieldByKey("mobile"); m.Class != dingbook.ClassPersonal {
 		t.Errorf("mobile class %s", m.Class)
+	}
+}
+
+func TestWithHintCopies(t *testing.T) {
+	sentinel := &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "nothing stored", Hint: "store something first"}
+	c := sentinel.WithHint("pull first")
+	if sentinel.Hint != "store something first" {
+		t.Fatalf("WithHint changed the shared error: %q", sentinel.Hint)
+	}
+	if c == sentinel || c.Hint != "pull first" || c.Message != sentinel.Message || c.Code != sentinel.Code {
+		t.Fatalf("copy %+v", c)
+	}
+	if !errors.Is(fmt.Errorf("wrapped: %w", c), sentinel) || !errors.Is(c.WithHint("again"), sentinel) {
+		t.Fatal("errors.Is does not match a copy of the sentinel")
+	}
+	other := &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "nothing stored"}
+	if errors.Is(c, other) || errors.Is(other, sentinel) {
+		t.Fatal("errors.Is matched an equal-looking error that is not a copy")
 	}
 }

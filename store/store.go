@@ -19,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -372,7 +371,7 @@ func (db *DB) DeleteSnapshot(ctx context.Context, id int64) error {
 
 // IsNoSnapshot reports whether err says the database is empty.
 func IsNoSnapshot(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrNoSnapshot.Message)
+	return errors.Is(err, ErrNoSnapshot)
 }
 
 // SnapshotDirectory is a stored snapshot read as a dingbook.Directory: the
