@@ -5,9 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -178,19 +176,7 @@ func memberDirectory(ctx context.Context, env *Env, path string, co console.Opti
 		}
 		opts.Fields, opts.Profile = fields, ""
 	}
-	// A stream's live heap is small (rows in flight, the tree, a hash per
-	// userid), so the collector may run less often: unless GOGC is set, the
-	// pass runs with GOGC=400 (~15% less CPU, ~100 MB more heap at most).
-	// Not with an xlsx: its quality report keeps tables of a hundred-odd
-	// bytes a person, which GOGC=400 would let grow fivefold.
-	gc := -1
-	if os.Getenv("GOGC") == "" && !slices.Contains(opts.Formats, "xlsx") {
-		gc = debug.SetGCPercent(streamGCPercent)
-	}
 	return st, func(ok bool) {
-		if gc >= 0 {
-			debug.SetGCPercent(gc)
-		}
 		if ok {
 			printMemberReport(env, path, st.Report())
 		}
@@ -198,8 +184,47 @@ func memberDirectory(ctx context.Context, env *Env, path string, co console.Opti
 	}, nil
 }
 
-// streamGCPercent is GOGC while a member file is streamed.
-const streamGCPercent = 400
+// StreamGCPercent is the GOGC that cmd/dingbook sets, once, for a command
+// that streams a member file (StreamsMemberFile).
+const StreamGCPercent = 400
+
+// StreamsMemberFile reports whether the command line args (without the
+// program name) streams a member file without writing an xlsx: convert
+// to csv, vcf or jsonl, or export --from FILE --format without xlsx. A
+// stream's live heap is small (rows in flight, the tree, a hash per
+// userid), so the collector may run less often: cmd/dingbook then runs the
+// process with GOGC=StreamGCPercent (~15% less CPU, ~100 MB more heap at
+// most) unless GOGC is set. Not with an xlsx: its quality report keeps
+// tables of a hundred-odd bytes a person, which GOGC=400 would let grow
+// fivefold. The setting is process-wide, so it is made in main, once,
+// never by a library during one job.
+func StreamsMemberFile(args []string) bool {
+	if len(args) < 2 {
+		return false
+	}
+	value := func(name string) (string, bool) {
+		for i, a := range args {
+			a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+			if v, ok := strings.CutPrefix(a, name+"="); ok {
+				return v, true
+			}
+			if a == name && i+1 < len(args) {
+				return args[i+1], true
+			}
+		}
+		return "", false
+	}
+	switch args[0] {
+	case "convert":
+		last := strings.ToLower(args[len(args)-1])
+		return !strings.HasSuffix(last, ".xlsx") && !strings.HasPrefix(last, "-")
+	case "export":
+		_, from := value("from")
+		formats, ok := value("format")
+		return from && ok && !strings.Contains(strings.ToLower(formats), "xlsx")
+	}
+	return false
+}
 
 // printMemberReport tells people on stderr what the reader skipped or
 // guessed.

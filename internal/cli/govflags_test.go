@@ -99,3 +99,22 @@ func TestFlagsApplyAndRefuse(t *testing.T) {
 		t.Fatalf("%+v", req)
 	}
 }
+
+func TestStreamsMemberFile(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"convert", "--purpose", "p", "in.xlsx", "out.vcf"}, true},
+		{[]string{"convert", "in.csv", "OUT.XLSX"}, false},
+		{[]string{"export", "--from", "in.xlsx", "--format", "csv,vcf"}, true},
+		{[]string{"export", "--from=in.xlsx", "-format=jsonl"}, true},
+		{[]string{"export", "--from", "in.xlsx"}, false}, // the default format is xlsx
+		{[]string{"export", "--format", "csv"}, false},   // a snapshot, not a file
+		{[]string{"pull"}, false},
+	} {
+		if got := StreamsMemberFile(c.args); got != c.want {
+			t.Errorf("%v: %v, want %v", c.args, got, c.want)
+		}
+	}
+}
