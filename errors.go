@@ -23,6 +23,11 @@ type Error struct {
 	Message string
 	Hint    string
 	Err     error // underlying cause, optional
+	// Field names the option of the request that the hint asks to change,
+	// in the use-case layer's words ("basis", "keep", "overwrite", …), so
+	// that a front end can name its own control for it (the CLI: a flag).
+	// The hint itself is worded for any front end.
+	Field string
 
 	// origin is the shared error (a sentinel such as store.ErrNoSnapshot)
 	// this one is a copy of, so that errors.Is still matches the copy.
@@ -69,6 +74,26 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// WithField returns a copy of e whose hint is about the request's option
+// field (see Error.Field).
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = field
+	if c.origin == nil {
+		c.origin = e
+	}
+	return &c
+}
+
+// ErrorField returns the Field of the first *Error in err's chain.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 // ErrorHint returns the hint of the first *Error in err's chain.

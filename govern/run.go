@@ -132,7 +132,7 @@ func NewExportID(now time.Time) string {
 // a file can be created in it.
 func checkOutDir(dir, hint string) error {
 	fail := func(err error) error {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable --out directory"), Err: err}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable output directory"), Field: outField(hint), Err: err}
 	}
 	if err := fileutil.MkdirPrivate(dir); err != nil {
 		return fail(err)
@@ -143,6 +143,15 @@ func checkOutDir(dir, hint string) error {
 	}
 	f.Close()
 	return os.Remove(f.Name())
+}
+
+// outField is the Error.Field of an unwritable output directory: the
+// request's OutDir, unless the caller worded its own hint.
+func outField(hint string) string {
+	if hint != "" {
+		return ""
+	}
+	return "out_dir"
 }
 
 // Run governs one export: see the package documentation. It never returns
@@ -314,7 +323,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
 	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
-		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable output directory"), Field: outField(req.OutHint), Err: err})
 	}
 	h := sha256.New()
 	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/dingbook/dingbook/app"
 	"io"
 	"os"
 	"os/signal"
@@ -229,6 +230,9 @@ func report(w io.Writer, err error) int {
 		for _, line := range strings.Split(h, "\n") {
 			fmt.Fprintf(w, "dingbook: hint: %s\n", line)
 		}
+		if f := fieldFlags[dingbook.ErrorField(err)]; f != "" {
+			fmt.Fprintf(w, "dingbook: hint: (on the command line: %s)\n", f)
+		}
 	}
 	switch dingbook.ErrorCode(err) {
 	case dingbook.EINVALID:
@@ -245,6 +249,23 @@ func report(w io.Writer, err error) int {
 		return ExitNotFound
 	}
 	return ExitError
+}
+
+// fieldFlags names the flag of each request option that errors of the
+// use-case layer and govern point at (dingbook.Error.Field): their hints
+// are worded for any front end, and the CLI adds its own flag.
+var fieldFlags = map[string]string{
+	"purpose":                "--purpose",
+	"basis":                  "--basis",
+	"justification":          "--justify",
+	"profile":                "--profile",
+	"fields":                 "--fields",
+	"include_hidden_mobiles": "--include-hidden-mobiles",
+	"keep":                   "--keep",
+	"encrypt":                "--encrypt",
+	"out_dir":                "--out",
+	"overwrite":              "--overwrite",
+	"allow_empty":            "--allow-empty",
 }
 
 func usage(w io.Writer) {
@@ -349,6 +370,21 @@ func openDB(ctx context.Context, env *Env) (*store.DB, error) {
 	}
 	govern.Sweep(home)
 	return db, nil
+}
+
+// openApp opens the use-case layer over $DINGBOOK_HOME (swept), with the
+// command's clock.
+func openApp(ctx context.Context, env *Env) (*app.App, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.Open(ctx, home)
+	if err != nil {
+		return nil, err
+	}
+	a.Now = env.Now
+	return a, nil
 }
 
 // tmpRoot returns $DINGBOOK_HOME/tmp, where every temporary file goes

@@ -4,10 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/dingbook/dingbook/app"
 	"io"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook"
@@ -101,87 +99,19 @@ func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotD
 	return sd, id, err
 }
 
-// readMemberFile reads an admin-console member file (source/console) and
-// tells people on stderr what the reader skipped or guessed.
-func readMemberFile(ctx context.Context, env *Env, path string, opts console.Options) (*dingbook.Org, error) {
-	org, rep, err := console.ReadFileContext(ctx, path, opts)
-	if err != nil {
-		return nil, err
+// memberHooks are the hooks through which the CLI tells people on stderr
+// what a member file's reader skipped or guessed, what --dedupe merged and
+// a pull's receipt.
+func memberHooks(env *Env) *app.Hooks {
+	return &app.Hooks{
+		MemberFile: func(path string, rep *console.Report) { printMemberReport(env, path, rep) },
+		Merged: func(rule string, merges []clean.Merge) {
+			for _, m := range merges {
+				fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
+			}
+			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", rule, len(merges))
+		},
 	}
-	printMemberReport(env, path, rep)
-	return org, nil
-}
-
-// dedupedMemberFile reads a member file whole and merges the rows that are
-// one person (--dedupe RULE), telling people on stderr about every merge.
-func dedupedMemberFile(ctx context.Context, env *Env, path string, co console.Options, rule, region string) (*dingbook.Org, error) {
-	org, err := readMemberFile(ctx, env, path, co)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dedupeRows(env, org, rule, region); err != nil {
-		return nil, err
-	}
-	return org, nil
-}
-
-// dedupeRows merges the rows of org that are one person (--dedupe RULE) and
-// tells people on stderr about every merge, in one wording for every
-// command.
-func dedupeRows(env *Env, org *dingbook.Org, rule, region string) ([]clean.Merge, error) {
-	merges, err := clean.DedupeRegion(org, rule, region)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range merges {
-		fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
-	}
-	fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", rule, len(merges))
-	return merges, nil
-}
-
-// memberDirectory opens an admin-console member file as the source of an
-// export. Without --dept, and unless manager_userid is among the fields,
-// it streams the file (console.Stream): read once, in step with the
-// writing, never held whole; the fields of profile "full" then come from
-// the header (every custom column). A streamed read resolves a manager
-// only to someone in the same or an earlier row, and --dept needs the
-// whole tree, so those exports read the file whole. After export.Run,
-// call done with whether it succeeded: it tells people what the reader
-// skipped or guessed and closes the file.
-func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
-	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(ctx, env, path, co)
-		if err != nil {
-			return nil, nil, err
-		}
-		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
-	}
-	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
-		return whole()
-	}
-	st, err := console.Open(path, co)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(opts.Fields) == 0 {
-		fields, err := export.ResolveFields(nil, opts.Profile, opts.Profiles, func() ([]string, error) { return st.ExtensionKeys(), nil })
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		if slices.Contains(fields, "manager_userid") {
-			st.Close()
-			return whole()
-		}
-		opts.Fields, opts.Profile = fields, ""
-	}
-	return st, func(ok bool) {
-		if ok {
-			printMemberReport(env, path, st.Report())
-		}
-		st.Close()
-	}, nil
 }
 
 // StreamGCPercent is the GOGC that cmd/dingbook sets, once, for a command
@@ -339,105 +269,52 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	ef.apply(&opts, "")
 
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, gf.Policy)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a.DB, gf.Policy)
 	if err != nil {
 		return err
 	}
 	req := &govern.Request{Action: "export", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile,
 		DeptScope: depts, Masks: opts.Mask, OutDir: opts.Dir, Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
-		return govern.Refuse(ctx, db, pol, req, err)
+		return a.Refuse(ctx, pol, req, err)
 	}
 	if *dedupe != "" && *from == "" {
-		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
+		return a.Refuse(ctx, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
-	if _, err := gx.decide(ctx, &opts); err != nil {
-		return err
-	}
-
-	sum := ExportSummary{}
-	var dir dingbook.Directory
-	fromDone := func(bool) {}
+	hooks := memberHooks(env)
+	eo := app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split, Snapshot: *snapID, Hooks: hooks}
 	switch {
 	case *from != "":
 		co, err := cons.options()
 		if err != nil {
 			return err
 		}
-		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
-		if *dedupe != "" {
-			org, err := dedupedMemberFile(ctx, env, env.Path(*from), co, *dedupe, *region)
-			if err != nil {
-				return err
-			}
-			dir = dingbook.OrgDirectory{Org: org}
-		} else {
-			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
-			if err != nil {
-				return err
-			}
-			dir, fromDone = d, done
-		}
-		sum.Source = "file:" + *from
-		req.Source = sum.Source
+		eo.File = &app.FileSource{Path: env.Path(*from), Name: *from, Console: co, Dedupe: *dedupe}
 	case *doPull:
 		client, cred, err := newClient(env, &cf)
 		if err != nil {
 			return err
 		}
-		var res *pull.Result
-		preq := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-		err = govern.Guard(ctx, db, pol, preq, func(ctx context.Context, _ *govern.Decision) (*govern.Produced, error) {
-			var err error
-			res, err = pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
-			if err != nil {
-				return nil, err
-			}
-			printReceipt(env.Stderr, res, cred)
-			if !res.Snapshot.Receipt.Complete {
-				return nil, pull.IncompleteError(res.Snapshot.Receipt)
-			}
-			if err := pull.Save(ctx, db, res, env.Now()); err != nil {
-				return nil, err
-			}
-			return &govern.Produced{Rows: res.Snapshot.Receipt.People, Snapshot: res.Snapshot.ID, Tenant: res.Snapshot.Org.CorpID}, nil
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)
-		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
-		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
-	default:
-		sd, id, err := openSnapshot(ctx, db, *snapID)
-		if err != nil {
-			return err
-		}
-		dir = sd
-		sum.Source, sum.SnapshotID = "snapshot:"+strconv.FormatInt(id, 10), id
+		hooks.Pulled = func(res *pull.Result) { printReceipt(env.Stderr, res, cred) }
+		eo.Pull = &app.PullOptions{Client: client, BaseURL: cred.BaseURL}
 	}
-
-	if sum.SnapshotID != 0 {
-		req.Snapshot, req.Source = sum.SnapshotID, sum.Source
-	}
-	if name, corp := dir.Info(); corp != "" {
-		req.Tenant = corp
-	} else {
-		req.Tenant = name
-	}
-	gres, res, err := gx.run(ctx, dir, opts, fromDone)
+	res, err := a.Export(ctx, pol, eo)
 	if err != nil {
 		return err
 	}
-	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut, sum.Quality = res.Rows, res.Fields, res.Depts, res.LeftOut, res.Quality
-	sum.GovernedSummary = governedSummary(gres, res)
-	printGoverned(env, gres, res)
+	if res.Pull != nil {
+		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Pull.Snapshot.ID)
+	}
+	sum := ExportSummary{Source: res.Source, SnapshotID: res.SnapshotID}
+	gres, exp := res.Bundle, res.Export
+	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut, sum.Quality = exp.Rows, exp.Fields, exp.Depts, exp.LeftOut, exp.Quality
+	sum.GovernedSummary = governedSummary(gres, exp)
+	printGoverned(env, gres, exp)
 	if *jsonOut {
 		return printJSON(env, sum)
 	}

@@ -104,9 +104,13 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		return govern.Refuse(ctx, db, pol, req, err)
 	}
 	req.IncludeHiddenMobiles = *hidden
-	gx := &governedExport{db: db, pol: pol, req: req}
-	if _, err := gx.decide(ctx, &opts); err != nil {
-		return err
+	dec, err := govern.Resolve(pol, req)
+	if err != nil {
+		return govern.Refuse(ctx, db, pol, req, err)
+	}
+	opts.Profiles = pol.Profiles
+	if len(opts.Fields) == 0 {
+		opts.Profile = dec.Profile
 	}
 
 	dir, id, err := openSnapshot(ctx, db, *snapID)

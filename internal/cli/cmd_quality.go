@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"github.com/dingbook/dingbook/app"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -116,7 +117,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	var merges []clean.Merge
 	if org != nil {
 		if *dedupe != "" {
-			if merges, err = dedupeRows(env, org, *dedupe, reg); err != nil {
+			if merges, err = app.Dedupe(org, *dedupe, reg, memberHooks(env)); err != nil {
 				return err
 			}
 		}

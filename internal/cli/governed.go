@@ -1,100 +1,15 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
-	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
-	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/govern"
-	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
-	"github.com/dingbook/dingbook/store"
 )
-
-// governedExport is how export and convert write files: the policy decides
-// (fields, hidden mobiles, retention, encryption), export.Run writes the
-// plaintext into govern's private directory, and govern seals it into a
-// bundle, registers it for expiry and appends the audit record.
-type governedExport struct {
-	db      *store.DB
-	pol     *policy.Policy
-	req     *govern.Request
-	quality bool   // add the status column, highlighting and Quality sheet to xlsx
-	region  string // default phone region for the quality checks
-	split   int    // vcf: at most this many cards per file (0 = one file)
-}
-
-// decide resolves the request against the policy before anything is read,
-// so the export layer knows the profile, and records a refusal.
-func (g *governedExport) decide(ctx context.Context, opts *export.Options) (*govern.Decision, error) {
-	dec, err := govern.Resolve(g.pol, g.req)
-	if err != nil {
-		return nil, govern.Refuse(ctx, g.db, g.pol, g.req, err)
-	}
-	opts.Profiles = g.pol.Profiles
-	if len(opts.Fields) == 0 {
-		opts.Profile = dec.Profile
-	}
-	return dec, nil
-}
-
-// run exports dir with opts into a sealed bundle. done (may be nil) is told
-// whether the export succeeded, for streamed sources.
-func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, error) {
-	var exp *export.Result
-	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string, dec *govern.Decision) (*govern.Produced, error) {
-		o := opts
-		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
-		o.XLSX.TmpDir = pdir
-		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
-		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
-		var err error
-		exp, err = export.Run(ctx, dir, o)
-		if done != nil {
-			done(err == nil)
-		}
-		if err != nil {
-			return nil, err
-		}
-		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask}
-		for _, f := range exp.Files {
-			if f.Format == "vcf" && g.split > 0 {
-				parts, counts, err := vcard.SplitFile(f.Path, g.split)
-				if err != nil {
-					return nil, err
-				}
-				for i, part := range parts {
-					p.Files = append(p.Files, govern.ProducedFile{Path: part, Format: f.Format, Rows: counts[i]})
-				}
-				continue
-			}
-			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells, Sheets: f.Sheets})
-		}
-		for _, id := range exp.Depts {
-			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
-		}
-		return p, nil
-	})
-	return res, exp, err
-}
-
-// sizeOf returns the number of people in d when it is known up front (0
-// otherwise), so the cleaner can size its tables.
-func sizeOf(d dingbook.Directory) int {
-	switch d := d.(type) {
-	case dingbook.OrgDirectory:
-		return len(d.Org.People)
-	case interface{ Len() int }:
-		return d.Len()
-	}
-	return 0
-}
 
 // GovernedSummary is the bundle part of export and convert --json.
 type GovernedSummary struct {
