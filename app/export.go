@@ -3,6 +3,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -297,6 +298,9 @@ func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.
 		o.XLSX.TmpDir = pdir
 		o.HideHiddenMobiles = !dec.IncludeHiddenMobiles
 		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
+		if o.VCard == nil {
+			o.VCard = VCard("3.0")
+		}
 		var err error
 		exp, err = export.Run(ctx, dir, o)
 		done(err == nil)
@@ -323,6 +327,14 @@ func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.
 		return p, nil
 	})
 	return res, exp, err
+}
+
+// VCard is the export layer's vCard writer of version ("3.0" for phones,
+// or "4.0"); an export without one of its own writes 3.0.
+func VCard(version string) func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
+	return func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
+		return vcard.New(w, vcard.Options{Version: version, Company: company, CorpID: corpID}), nil
+	}
 }
 
 // sizeOf returns the number of people in d when it is known up front (0

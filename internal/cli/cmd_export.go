@@ -5,14 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"github.com/dingbook/dingbook/app"
-	"io"
 	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/csv"
-	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
@@ -69,10 +67,7 @@ func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
 	o.Mask = splitList(f.mask)
 	o.CSV = csv.Options{Encoding: f.encoding, LF: f.lf}
 	o.XLSX.KeepFormulaText = f.keepFormula
-	version := f.vcardVersion
-	o.VCard = func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
-		return vcard.New(w, vcard.Options{Version: version, Company: company, CorpID: corpID}), nil
-	}
+	o.VCard = app.VCard(f.vcardVersion)
 }
 
 // ExportSummary is what export --json prints.
