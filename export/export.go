@@ -140,6 +140,13 @@ type Options struct {
 	Sheets []Sheet
 	// VCard opens vCard writers; required for the vcf format.
 	VCard VCardFunc
+	// Consent, when set, is asked about each selected person: those it
+	// returns false for (no current consent for a consent-based job) are
+	// left out and counted in LeftOut.NoConsent.
+	Consent func(*dingbook.Person) bool
+	// Written, when set, is called with each person written, in order (the
+	// governance layer records who was in the export).
+	Written func(*dingbook.Person)
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
@@ -163,6 +170,9 @@ type LeftOut struct {
 	// HiddenMobiles: exported people whose mobile was left out because
 	// they hid it in DingTalk (HideHiddenMobiles).
 	HiddenMobiles int `json:"hidden_mobiles"`
+	// NoConsent: selected people without a current consent for a
+	// consent-based job (Options.Consent).
+	NoConsent int `json:"no_consent,omitempty"`
 }
 
 // Result summarises an export.
@@ -651,7 +661,14 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			res.LeftOut.Inactive++
 			return nil
 		}
+		if opts.Consent != nil && !opts.Consent(p) {
+			res.LeftOut.NoConsent++
+			return nil
+		}
 		res.Rows++
+		if opts.Written != nil {
+			opts.Written(p)
+		}
 		if opts.HideHiddenMobiles && p.HideMobile && p.Mobile != "" {
 			q := *p
 			q.Mobile, q.StateCode = "", ""

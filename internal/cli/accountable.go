@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/store"
+)
+
+// accountability is what an export records about its people (issue 13):
+// the keyed hashes of who was written (the holding 'audit who-has' and
+// 'breach' read) and, for a consent-based job, who was left out.
+type accountability struct {
+	holders   []uint64
+	reconsent int // people whose consent does not cover the fields asked for
+}
+
+// accountable sets o.Written to collect the holders' hashes and, when the
+// basis is consent, o.Consent to the consent register's answer for the
+// request's purpose.
+func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, dir dingbook.Directory, o *export.Options) (*accountability, error) {
+	key, err := store.HolderKey(g.db.Dir)
+	if err != nil {
+		return nil, err
+	}
+	acc := &accountability{holders: make([]uint64, 0, sizeOf(dir))}
+	h := store.NewHasher(key)
+	o.Written = func(p *dingbook.Person) {
+		if k := store.PersonKey(p); k != "" {
+			acc.holders = append(acc.holders, h.Sum(k))
+		}
+	}
+	if dec == nil || dec.Basis != "consent" {
+		return acc, nil
+	}
+	cs, err := g.db.CurrentConsents(ctx, g.req.Purpose, "")
+	if err != nil {
+		return nil, err
+	}
+	byPerson := make(map[string]*store.Consent, len(cs))
+	for i := range cs {
+		byPerson[cs[i].Person] = &cs[i]
+	}
+	fields := dec.Fields
+	o.Consent = func(p *dingbook.Person) bool {
+		c := byPerson[p.UserID]
+		if c == nil || c.State != store.ConsentGiven {
+			return false
+		}
+		if !c.Covers(fields) {
+			acc.reconsent++
+			return false
+		}
+		return true
+	}
+	return acc, nil
+}
+
+// details are the audit record's facts about who was left out.
+func (acc *accountability) details(exp *export.Result) map[string]string {
+	d := map[string]string{"holders_recorded": strconv.Itoa(len(acc.holders))}
+	if exp.LeftOut.NoConsent > 0 {
+		d["left_out_no_consent"] = strconv.Itoa(exp.LeftOut.NoConsent)
+	}
+	if acc.reconsent > 0 {
+		d["needs_reconsent"] = strconv.Itoa(acc.reconsent)
+	}
+	return d
+}
