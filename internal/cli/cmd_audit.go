@@ -40,7 +40,7 @@ func govSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report'"}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|who-has|subject-report|export'"}
 	if len(args) == 0 {
 		return usage
 	}
@@ -56,8 +56,17 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditHead(ctx, env, args)
 	case "report":
 		return auditReport(ctx, env, args)
+	case "who-has":
+		return auditWhoHas(ctx, env, args)
+	case "subject-report":
+		return auditSubjectReport(ctx, env, args)
+	case "export":
+		return auditExport(ctx, env, args)
 	case "-h", "--help", "help":
 		fmt.Fprintln(env.Stderr, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+		fmt.Fprintln(env.Stderr, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
+		fmt.Fprintln(env.Stderr, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
+		fmt.Fprintln(env.Stderr, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
 		return nil
 	}
 	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)
