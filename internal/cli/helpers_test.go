@@ -18,7 +18,7 @@ import (
 const testPassphrase = "cli-test-passphrase-0123456789"
 
 // govArgs are the governance flags every export in the tests gives.
-var govArgs = []string{"--purpose", "unit test", "--justify", "the test checks every field"}
+var govArgs = []string{"--purpose", "unit test", "--justify", "the test checks every field", "--pia", "PIA-TEST"}
 
 // withGov appends govArgs to args.
 func withGov(args ...string) []string { return append(args, govArgs...) }
