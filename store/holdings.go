@@ -422,7 +422,7 @@ func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
 	if isMobile {
 		like = d[max(0, len(d)-7):] // stored mobiles may be formatted; the tail is there
 	}
-	rows, err := db.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR data LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
+	rows, err := db.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
 	if err != nil {
 		return nil, err
 	}
