@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,274 @@ print(len(recs), head["retention"])
 	os.WriteFile(out, bad, 0o600)
 	if _, err := exec.Command("/usr/bin/python3", "-c", script, out).CombinedOutput(); err == nil {
 		t.Fatal("the python check passed a tampered export")
+	}
+}
+
+func TestBreach(t *testing.T) {
+	a := newAcctEnv(t)
+	truth := gen.Generate(gen.Options{Users: 40, Seed: 21})
+	saveSnapshot(t, a.Env, truth.Org)
+	active, _ := uniquePeople(&truth.Org)
+	if len(active) < 4 {
+		t.Fatal("too few people")
+	}
+	affected := active[:3]
+	db := a.db()
+	key, _ := store.HolderKey(a.home)
+	h := store.NewHasher(key)
+	var sums []uint64
+	for _, p := range affected {
+		sums = append(sums, h.Sum(p.UserID))
+	}
+	sums = append(sums, h.Sum("someone-who-left"))
+	if err := db.AddHolding(context.Background(), &store.Holding{Kind: store.KindGrant, Ref: "grant-9", Time: a.now.Add(-time.Hour), Purpose: "payroll vendor download",
+		Recipient: "PT Gaji", Fields: []string{"name", "mobile", "email"}, Expires: a.now.Add(48 * time.Hour)}, sums); err != nil {
+		t.Fatal(err)
+	}
+	discovered := a.now.Add(-2 * time.Hour)
+	var start BreachStartSummary
+	if err := json.Unmarshal(a.must("breach", "start", "--grant", "grant-9", "--discovered-at", discovered.Format(time.RFC3339),
+		"--description", "download link posted in a public chat group", "--json"), &start); err != nil {
+		t.Fatal(err)
+	}
+	if start.People != 4 || !slices.Equal(start.Fields, []string{"name", "mobile", "email"}) || start.Deadline != discovered.Add(72*time.Hour).UTC().Format(time.RFC3339) || !strings.HasPrefix(start.ID, "inc-") {
+		t.Fatalf("breach start: %+v", start)
+	}
+	// Revoked: the holding says so, and who-has still lists it.
+	g, err := db.FindHolding(context.Background(), store.KindGrant, "grant-9")
+	if err != nil || g.Revoked == nil {
+		t.Fatalf("grant not revoked: %+v %v", g, err)
+	}
+	// The clock, 10 hours later.
+	a.now = a.now.Add(10 * time.Hour)
+	a.must("breach", "list")
+	if !strings.Contains(a.out.String(), start.ID) || !strings.Contains(a.out.String(), "60.0h left") {
+		t.Fatalf("breach list:\n%s", a.out)
+	}
+	items := []string{
+		"en:1. Personal data involved", "en:2. When and how", "en:3. Cause", "en:4. Possible consequences", "en:5. Remedies", "en:6. What the affected people can do", "en:7. Contact", "en:60.0 hours left", "en:Mobile",
+		"id:Data pribadi yang terungkap", "id:Kapan dan bagaimana", "id:Penyebab", "id:Kemungkinan akibat", "id:Upaya penanganan dan pemulihan", "id:Kontak", "id:sisa 60.0 jam",
+		"zh:涉及的个人信息种类", "zh:发生时间与经过", "zh:原因", "zh:可能造成的危害", "zh:补救措施", "zh:个人可采取", "zh:联系方式", "zh:剩余 60.0 小时", "zh:手机",
+	}
+	out := filepath.Join(a.Dir, "notices")
+	for _, lang := range account.Langs {
+		var rep account.Report
+		if err := json.Unmarshal(a.must("breach", "report", start.ID, "--lang", lang, "--out", out, "--json"), &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.People != 3 || rep.Unresolved != 1 || rep.HoursLeft != 60 || len(rep.Files) != 3 {
+			t.Fatalf("report %s: %+v", lang, rep)
+		}
+		auth, _ := os.ReadFile(filepath.Join(out, "incident-"+start.ID+"-authority."+lang+".txt"))
+		for _, it := range items {
+			if l, text, _ := strings.Cut(it, ":"); l == lang && !strings.Contains(string(auth), text) {
+				t.Fatalf("authority notice (%s) lacks %q:\n%s", lang, text, auth)
+			}
+		}
+		if !strings.Contains(string(auth), "download link posted in a public chat group") || !strings.Contains(string(auth), "grant-9") {
+			t.Fatalf("authority notice (%s) lacks the how:\n%s", lang, auth)
+		}
+		notice, _ := os.ReadFile(filepath.Join(out, "incident-"+start.ID+"-notice."+lang+".txt"))
+		if !strings.Contains(string(notice), "«name»") {
+			t.Fatalf("person notice (%s) has no mail-merge placeholder:\n%s", lang, notice)
+		}
+	}
+	// The mail-merge list: exactly the affected people, 0600.
+	csvPath := filepath.Join(out, "incident-"+start.ID+"-people.csv")
+	st, err := os.Stat(csvPath)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("people.csv: %v %v", st, err)
+	}
+	b, _ := os.ReadFile(csvPath)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\r\n")
+	if len(lines) != 4 {
+		t.Fatalf("people.csv has %d lines:\n%s", len(lines), b)
+	}
+	for _, p := range affected {
+		if !strings.Contains(string(b), `"`+p.UserID+`","`+p.Name+`","`+p.Email+`"`) {
+			t.Fatalf("people.csv lacks %s:\n%s", p.UserID, b)
+		}
+	}
+	if strings.Contains(string(b), active[3].UserID) {
+		t.Fatal("people.csv lists someone not affected")
+	}
+	// All of it is in the audit chain, which still verifies.
+	recs, _ := audit.List(context.Background(), db, audit.Filter{Action: account.ActionBreachStart})
+	if len(recs) != 1 || recs[0].Details["incident"] != start.ID || recs[0].Details["revoked"] != "grant grant-9" || recs[0].Rows != 4 {
+		t.Fatalf("breach-start record: %+v", recs)
+	}
+	if recs, _ := audit.List(context.Background(), db, audit.Filter{Action: account.ActionBreachReport}); len(recs) != 3 {
+		t.Fatalf("breach-report records: %d", len(recs))
+	}
+	a.must("audit", "verify")
+	// Past the deadline the clock says so.
+	a.now = a.now.Add(70 * time.Hour)
+	a.must("breach", "list")
+	if !strings.Contains(a.out.String(), "OVERDUE 10.0h") {
+		t.Fatalf("breach list after the deadline:\n%s", a.out)
+	}
+	// Bad input names the flag.
+	if code := a.run("breach", "start", "--bundle", "nope", "--discovered-at", "yesterday", "--description", "x"); code != ExitUsage || !strings.Contains(a.errb.String(), "--discovered-at") {
+		t.Fatalf("bad --discovered-at: %d %s", code, a.errb)
+	}
+	if code := a.run("breach", "start", "--bundle", "nope", "--discovered-at", "2026-11-26 09:00", "--description", "x"); code != ExitNotFound {
+		t.Fatalf("unknown bundle: %d %s", code, a.errb)
+	}
+}
+
+func TestBreachOnBundle(t *testing.T) {
+	a := newAcctEnv(t)
+	truth := gen.Generate(gen.Options{Users: 25, Seed: 8})
+	saveSnapshot(t, a.Env, truth.Org)
+	e := a.export("--format", "csv", "--profile", "contact")
+	var start BreachStartSummary
+	json.Unmarshal(a.must("breach", "start", "--bundle", e.ExportID, "--discovered-at", a.now.Format(time.RFC3339), "--description", "laptop stolen", "--json"), &start)
+	if start.People != e.Rows || !slices.Equal(start.Fields, e.Fields) {
+		t.Fatalf("breach on bundle: %+v, export %d rows %v", start, e.Rows, e.Fields)
+	}
+}
+
+const transferPolicy = `company: 示例科技有限公司 / PT Contoh Indonesia
+dpo_contact: dpo@example.com
+country: CN
+pia:
+  large_scale: 30
+  references:
+    - {ref: PIA-OLD, expires: 2026-01-01}
+    - {ref: PIA-OK, expires: 2027-12-31}
+`
+
+func TestTransferRefusals(t *testing.T) {
+	a := newAcctEnv(t)
+	os.MkdirAll(a.home, 0o700)
+	os.WriteFile(filepath.Join(a.home, "policy.yaml"), []byte(transferPolicy), 0o600)
+	truth := gen.Generate(gen.Options{Users: 40, Seed: 2})
+	saveSnapshot(t, a.Env, truth.Org)
+	base := []string{"export", "--purpose", "vendor onboarding", "--format", "csv", "--out", "out", "--json"}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"external recipient without contract", []string{"--recipient", "PT Mitra Payroll", "--consent-ref", "C-1", "--pia", "PIA-OK"}, "no contract reference"},
+		{"external recipient without consent", []string{"--recipient", "PT Mitra Payroll", "--contract", "DPA-1", "--pia", "PIA-OK"}, "separate consent"},
+		{"cross-border without mechanism", []string{"--recipient-country", "ID", "--contract", "SCC-1", "--consent-ref", "C-2", "--pia", "PIA-OK"}, "needs a transfer mechanism"},
+		{"cross-border with an unknown mechanism", []string{"--recipient-country", "ID", "--mechanism", "handshake", "--contract", "X", "--consent-ref", "C-2", "--pia", "PIA-OK"}, "not accepted"},
+		{"cross-border without consent", []string{"--recipient-country", "ID", "--mechanism", "standard-contract", "--contract", "SCC-1", "--pia", "PIA-OK"}, "separate consent"},
+		{"sensitive field without PIA", []string{"--fields", "name,remark", "--justify", "needed", "--include-inactive", "--dept", "1"}, "impact assessment first: sensitive"},
+		{"cross-border without PIA", []string{"--recipient-country", "ID", "--mechanism", "standard-contract", "--contract", "SCC-1", "--consent-ref", "C-2"}, "impact assessment first: cross-border"},
+		{"large scale without PIA", []string{"--include-inactive"}, "impact assessment first: large-scale (40 people, more than 30)"},
+		{"expired PIA", []string{"--fields", "name,remark", "--justify", "needed", "--pia", "PIA-OLD"}, `impact assessment "PIA-OLD" expired on 2026-01-01`},
+		{"unknown PIA", []string{"--fields", "name,remark", "--justify", "needed", "--pia", "PIA-NEW"}, "is not listed in the policy"},
+	}
+	for i, c := range cases {
+		if code := a.run(append(slices.Clone(base), c.args...)...); code != ExitPolicy || !strings.Contains(a.errb.String(), c.want) {
+			t.Fatalf("%s: exit %d, want %d with %q:\n%s", c.name, code, ExitPolicy, c.want, a.errb)
+		}
+		recs, err := audit.List(context.Background(), a.db(), audit.Filter{Action: "export"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var refused []audit.Record
+		for _, r := range recs {
+			if r.Outcome == audit.OutcomeRefused {
+				refused = append(refused, r)
+			}
+		}
+		if len(refused) != i+1 || !strings.Contains(refused[i].Reason, c.want) {
+			t.Fatalf("%s: refusal not audited: %d refusals, last %+v", c.name, len(refused), refused[len(refused)-1])
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Join(a.Dir, "out")); len(ents) != 0 {
+		t.Fatalf("a refused export left files: %v", ents)
+	}
+	// With every reference the same transfer goes, and the manifest,
+	// NOTICE and audit record carry them.
+	var sum ExportSummary
+	if err := json.Unmarshal(a.must(append(slices.Clone(base), "--recipient", "PT Mitra Payroll", "--recipient-country", "ID", "--mechanism", "standard-contract",
+		"--contract", "SCC-2026-04", "--consent-ref", "CONS-88", "--pia", "PIA-OK", "--include-inactive")...), &sum); err != nil {
+		t.Fatal(err)
+	}
+	_, dir := unbundle(t, sum.Bundle)
+	man, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	notice, _ := os.ReadFile(filepath.Join(dir, "NOTICE.txt"))
+	for _, w := range []string{`"recipient": "PT Mitra Payroll"`, `"recipient_country": "ID"`, `"mechanism": "standard-contract"`, `"contract": "SCC-2026-04"`, `"consent_ref": "CONS-88"`, `"pia": "PIA-OK"`} {
+		if !strings.Contains(string(man), w) {
+			t.Fatalf("manifest lacks %s:\n%s", w, man)
+		}
+	}
+	for _, w := range []string{"Recipient: PT Mitra Payroll; country: ID; contract/mechanism: standard-contract SCC-2026-04; consent: CONS-88; impact assessment: PIA-OK", "Penerima: PT Mitra Payroll", "接收方：PT Mitra Payroll"} {
+		if !strings.Contains(string(notice), w) {
+			t.Fatalf("NOTICE lacks %s:\n%s", w, notice)
+		}
+	}
+	r, _ := audit.Get(context.Background(), a.db(), sum.AuditSeq)
+	if r.Recipient != "PT Mitra Payroll" || r.RecipientCountry != "ID" || r.Contract != "SCC-2026-04" || r.Mechanism != "standard-contract" || r.ConsentRef != "CONS-88" || r.PIA != "PIA-OK" {
+		t.Fatalf("audit record: %+v", r)
+	}
+	// The company itself (either of its names) is no external recipient.
+	a.must("export", "--purpose", "internal", "--format", "csv", "--out", "own", "--recipient", "PT Contoh Indonesia", "--pia", "PIA-OK")
+	// A policy below three years of audit retention is refused.
+	os.WriteFile(filepath.Join(a.home, "policy.yaml"), []byte(transferPolicy+"audit_retention: 365d\n"), 0o600)
+	if code := a.run("policy", "check", filepath.Join(a.home, "policy.yaml")); code == 0 || !strings.Contains(a.errb.String()+a.out.String(), "shorter than the 3 years") {
+		t.Fatalf("audit_retention 365d: exit %d %s %s", code, a.out, a.errb)
+	}
+}
+
+func TestConsentJob(t *testing.T) {
+	a := newAcctEnv(t)
+	truth := gen.Generate(gen.Options{Users: 40, Seed: 9})
+	saveSnapshot(t, a.Env, truth.Org)
+	active, _ := uniquePeople(&truth.Org)
+	x, y, z := active[0], active[1], active[2]
+	csvFile := filepath.Join(a.Dir, "consents.csv")
+	os.WriteFile(csvFile, []byte("person,purpose,state,time,reference,fields\r\n"+
+		x.UserID+",Staff App,given,2026-10-01,F-1,\r\n"+
+		y.UserID+",staff app,given,2026-10-01,F-2,\r\n"+
+		z.UserID+",staff app,given,2026-10-01,F-3,name dept\r\n"+
+		y.UserID+",staff app,withdrawn,2026-11-01T09:00:00Z,F-2b,\r\n"), 0o600)
+	a.must("consent", "import", csvFile)
+	a.must("consent", "list", "--purpose", "staff app", "--profile", "contact", "--json")
+	var list []ConsentListItem
+	json.Unmarshal(a.out.Bytes(), &list)
+	states := map[string]string{}
+	for _, c := range list {
+		states[c.Person] = c.State + map[bool]string{true: "+reconsent"}[c.Reconsent]
+	}
+	if states[x.UserID] != "given" || states[y.UserID] != "withdrawn" || states[z.UserID] != "given+reconsent" {
+		t.Fatalf("consent list: %v", states)
+	}
+	args := []string{"export", "--basis", "consent", "--purpose", "Staff  App", "--format", "csv", "--profile", "contact", "--justify", "app", "--out", "c", "--json"}
+	var s ExportSummary
+	if err := json.Unmarshal(a.must(args...), &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.Rows != 1 || s.LeftOut.NoConsent == 0 {
+		t.Fatalf("consent job: rows %d, left out %+v", s.Rows, s.LeftOut)
+	}
+	if res := whoHas(t, a, x.UserID); len(res.Holdings) != 1 || res.Holdings[0].ID != s.ExportID {
+		t.Fatalf("the consenting person is not in the consent job: %+v", res)
+	}
+	for _, p := range []dingbook.Person{y, z} {
+		for _, h := range whoHas(t, a, p.UserID).Holdings {
+			if h.ID == s.ExportID {
+				t.Fatalf("%s (withdrawn or needing re-consent) is in the consent job", p.UserID)
+			}
+		}
+	}
+	r, _ := audit.Get(context.Background(), a.db(), s.AuditSeq)
+	if r.Details["left_out_no_consent"] != strconv.Itoa(s.LeftOut.NoConsent) || r.Details["needs_reconsent"] != "1" {
+		t.Fatalf("consent job audit details: %v", r.Details)
+	}
+	// A withdrawal from the command line takes x out too.
+	a.must("consent", "withdraw", x.UserID, "--purpose", "staff app", "--reference", "mail 12")
+	json.Unmarshal(a.must(append(args[:len(args)-3], "--out", "d", "--json")...), &s)
+	if s.Rows != 0 {
+		t.Fatalf("after withdrawal: %d rows", s.Rows)
+	}
+	// A bad consent file names the row and column.
+	os.WriteFile(csvFile, []byte("person,purpose,state,time,reference\r\nu1,app,maybe,2026-10-01,\r\n"), 0o600)
+	if code := a.run("consent", "import", csvFile); code != ExitUsage || !strings.Contains(a.errb.String(), "row 2: column state") {
+		t.Fatalf("bad consent file: %d %s", code, a.errb)
 	}
 }
