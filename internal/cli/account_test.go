@@ -606,3 +606,79 @@ func TestConsentJob(t *testing.T) {
 		t.Fatalf("bad consent file: %d %s", code, a.errb)
 	}
 }
+
+func TestWipe(t *testing.T) {
+	a := newAcctEnv(t)
+	truth := gen.Generate(gen.Options{Users: 30, Seed: 6, CorpName: "示例科技"})
+	truth.Org.CorpID = "ding-corp-77"
+	saveSnapshot(t, a.Env, truth.Org)
+	// Bundles inside the state directory too, so the scan sees them.
+	var bundles []string
+	for _, f := range []string{"csv", "jsonl"} {
+		var s ExportSummary
+		json.Unmarshal(a.must(withGov("export", "--json", "--format", f, "--out", filepath.Join(a.home, "bundles"))...), &s)
+		bundles = append(bundles, s.Bundle)
+	}
+	// A temporary directory left by a killed export.
+	os.MkdirAll(filepath.Join(a.home, "tmp", "export-123", "data"), 0o700)
+	os.WriteFile(filepath.Join(a.home, "tmp", "export-123", "data", "x.csv"), []byte(truth.Org.People[0].Name), 0o600)
+	a.must("audit", "verify")
+
+	if code := a.run("wipe", "--all", "--confirm", "someone-else"); code != ExitUsage {
+		t.Fatalf("wipe with the wrong tenant: exit %d", code)
+	}
+	if code := a.run("wipe", "--confirm", "ding-corp-77"); code != ExitUsage {
+		t.Fatalf("wipe without --all: exit %d", code)
+	}
+	var res account.WipeResult
+	if err := json.Unmarshal(a.must("wipe", "--all", "--confirm", "ding-corp-77", "--json"), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Snapshots != 1 || res.People != 30 || res.Bundles != 2 || res.TmpEntries != 1 || res.HeadHash == "" || res.HeadHash == res.HeadBefore {
+		t.Fatalf("wipe: %+v", res)
+	}
+	// Nothing but the database, its head anchor and the holder key (and
+	// the empty bundle folder) is left, and the database holds nobody.
+	var left []string
+	filepath.Walk(a.home, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			rel, _ := filepath.Rel(a.home, p)
+			left = append(left, rel)
+		}
+		return nil
+	})
+	slices.Sort(left)
+	for _, f := range left {
+		switch f {
+		case store.DBName, store.DBName + "-wal", store.DBName + "-shm", audit.HeadFile, store.HolderKeyFile:
+		default:
+			t.Fatalf("wipe left %s (all: %v)", f, left)
+		}
+	}
+	var data []byte
+	for _, f := range left {
+		b, _ := os.ReadFile(filepath.Join(a.home, f))
+		data = append(data, b...)
+	}
+	for _, p := range truth.Org.People[:10] {
+		for _, v := range []string{p.Name, p.Mobile, p.Email} {
+			if v != "" && bytes.Contains(data, []byte(v)) {
+				t.Fatalf("the state directory still holds %q after the wipe", v)
+			}
+		}
+	}
+	for _, b := range bundles {
+		if _, err := os.Stat(b); err == nil {
+			t.Fatalf("bundle %s survived", b)
+		}
+	}
+	// The chain is intact and ends with the wipe record.
+	a.must("audit", "verify", "--head", res.HeadHash)
+	recs, _ := audit.List(context.Background(), a.db(), audit.Filter{Action: account.ActionWipe})
+	if len(recs) != 1 || recs[0].Hash != res.HeadHash || recs[0].Details["head_before"] != res.HeadBefore || recs[0].Details["bundles"] != "2" {
+		t.Fatalf("wipe record: %+v", recs)
+	}
+	if snaps, err := a.db().Snapshots(context.Background()); err != nil || len(snaps) != 0 {
+		t.Fatalf("snapshots after wipe: %v %v", snaps, err)
+	}
+}
