@@ -44,9 +44,10 @@ type Produced struct {
 	Masks     []string
 	Tenant    string
 	Snapshot  int64
-	// Holders are the hashes of the people written (store.Hasher over
-	// store.PersonKey): the holding 'audit who-has' and 'breach' read.
-	Holders []uint64
+	// Holders gives the hashes of the people written (a store.Recorder):
+	// the holding 'audit who-has' and 'breach' read. Run asks for them
+	// only after sealing, so the hashing overlaps the export.
+	Holders interface{ Sums() []uint64 }
 	// Details are further non-personal facts for the audit record (e.g.
 	// how many people a consent job left out).
 	Details map[string]string
@@ -336,7 +337,11 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	rec.Outcome = audit.OutcomeOK
 	out, err := audit.Append(ctx, db, rec)
 	if err == nil {
-		err = registerExport(ctx, db, pol, &out, req, abs, bsum, cw.n, produced.Holders)
+		var holders []uint64
+		if produced.Holders != nil {
+			holders = produced.Holders.Sums()
+		}
+		err = registerExport(ctx, db, pol, &out, req, abs, bsum, cw.n, holders)
 	}
 	if err != nil {
 		os.Remove(bundle) // an export that is not on record must not exist

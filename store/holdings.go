@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -102,6 +103,67 @@ func (h *Hasher) Sum(id string) uint64 {
 	return binary.BigEndian.Uint64(h.sum)
 }
 
+// Recorder collects the hashes of the people an export writes. Add is
+// cheap (it keeps the key); the hashing runs on a goroutine of its own, in
+// step with the export, and Sums waits for it and returns the sorted
+// hashes. Close (or Sums) must be called, also when the export fails.
+type Recorder struct {
+	h     *Hasher
+	batch []string
+	ch    chan []string
+	done  chan struct{}
+	sums  []uint64
+	once  sync.Once
+}
+
+const recorderBatch = 4096
+
+// NewRecorder starts a Recorder for about size people (0: unknown).
+func NewRecorder(key []byte, size int) *Recorder {
+	r := &Recorder{h: NewHasher(key), ch: make(chan []string, 4), done: make(chan struct{}), sums: make([]uint64, 0, size),
+		batch: make([]string, 0, recorderBatch)}
+	go func() {
+		defer close(r.done)
+		for b := range r.ch {
+			for _, k := range b {
+				r.sums = append(r.sums, r.h.Sum(k))
+			}
+		}
+		slices.Sort(r.sums)
+	}()
+	return r
+}
+
+// Add records p (under PersonKey; people without any key are not
+// recorded). Not safe for concurrent use.
+func (r *Recorder) Add(p *dingbook.Person) {
+	k := PersonKey(p)
+	if k == "" {
+		return
+	}
+	r.batch = append(r.batch, k)
+	if len(r.batch) == recorderBatch {
+		r.ch <- r.batch
+		r.batch = make([]string, 0, recorderBatch)
+	}
+}
+
+// Close hands the last keys to the hashing goroutine; it does not wait.
+func (r *Recorder) Close() {
+	r.once.Do(func() {
+		r.ch <- r.batch
+		close(r.ch)
+	})
+}
+
+// Sums closes the recorder, waits for the hashing and returns the sorted
+// hashes.
+func (r *Recorder) Sums() []uint64 {
+	r.Close()
+	<-r.done
+	return r.sums
+}
+
 // PersonKey is what a holding records of a person: the userid, or for
 // people from a member file without one, "mobile:" and the mobile's
 // digits, else "email:" and the lower-case e-mail ("" when none).
@@ -149,15 +211,13 @@ type Holding struct {
 	AuditSeq         int64      `json:"audit_seq"`
 }
 
-// bucketBits is how many top bits of a hash pick its bucket: 4,096
-// buckets hold ~120 hashes each for a 500,000-person export.
-const bucketBits = 12
+// bucketBits is how many top bits of a hash pick its bucket: 8,192
+// buckets hold ~61 hashes (~490 bytes) each for a 500,000-person export,
+// small enough to stay inside SQLite's b-tree page (no overflow pages), so
+// that one bucket of every holding is read from a few adjacent pages.
+const bucketBits = 13
 
 func bucketOf(h uint64) int64 { return int64(h >> (64 - bucketBits)) }
-
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
 
 func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -170,7 +230,7 @@ func nullTime(t *time.Time) any {
 
 // insertHolding writes h and its hashes (sorted and de-duplicated in place)
 // and sets h.ID and h.People.
-func insertHolding(ctx context.Context, tx execer, h *Holding, hashes []uint64) error {
+func insertHolding(ctx context.Context, tx *sql.Tx, h *Holding, hashes []uint64) error {
 	slices.Sort(hashes)
 	hashes = slices.Compact(hashes)
 	h.People = len(hashes)
@@ -183,6 +243,11 @@ func insertHolding(ctx context.Context, tx execer, h *Holding, hashes []uint64) 
 	if h.ID, err = res.LastInsertId(); err != nil {
 		return err
 	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO holding_hash (bucket, holding_id, hashes) VALUES (?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
 	buf := make([]byte, 0, 8*len(hashes))
 	for i := 0; i < len(hashes); {
 		b := bucketOf(hashes[i])
@@ -190,7 +255,7 @@ func insertHolding(ctx context.Context, tx execer, h *Holding, hashes []uint64) 
 		for ; i < len(hashes) && bucketOf(hashes[i]) == b; i++ {
 			buf = binary.BigEndian.AppendUint64(buf, hashes[i])
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO holding_hash (bucket, holding_id, hashes) VALUES (?,?,?)`, b, h.ID, buf); err != nil {
+		if _, err := st.ExecContext(ctx, b, h.ID, buf); err != nil {
 			return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
 		}
 	}

@@ -14,25 +14,20 @@ import (
 // the keyed hashes of who was written (the holding 'audit who-has' and
 // 'breach' read) and, for a consent-based job, who was left out.
 type accountability struct {
-	holders   []uint64
+	holders   *store.Recorder
 	reconsent int // people whose consent does not cover the fields asked for
 }
 
-// accountable sets o.Written to collect the holders' hashes and, when the
-// basis is consent, o.Consent to the consent register's answer for the
-// request's purpose.
+// accountable sets o.Written to record the holders (the caller must Close
+// acc.holders when the export fails) and, when the basis is consent,
+// o.Consent to the consent register's answer for the request's purpose.
 func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, dir dingbook.Directory, o *export.Options) (*accountability, error) {
 	key, err := store.HolderKey(g.db.Dir)
 	if err != nil {
 		return nil, err
 	}
-	acc := &accountability{holders: make([]uint64, 0, sizeOf(dir))}
-	h := store.NewHasher(key)
-	o.Written = func(p *dingbook.Person) {
-		if k := store.PersonKey(p); k != "" {
-			acc.holders = append(acc.holders, h.Sum(k))
-		}
-	}
+	acc := &accountability{holders: store.NewRecorder(key, sizeOf(dir))}
+	o.Written = acc.holders.Add
 	if dec == nil || dec.Basis != "consent" {
 		return acc, nil
 	}
@@ -61,7 +56,7 @@ func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, 
 
 // details are the audit record's facts about who was left out.
 func (acc *accountability) details(exp *export.Result) map[string]string {
-	d := map[string]string{"holders_recorded": strconv.Itoa(len(acc.holders))}
+	d := map[string]string{}
 	if exp.LeftOut.NoConsent > 0 {
 		d["left_out_no_consent"] = strconv.Itoa(exp.LeftOut.NoConsent)
 	}

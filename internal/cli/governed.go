@@ -55,7 +55,9 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		if err != nil {
 			return nil, err
 		}
+		defer acc.holders.Close()
 		exp, err = export.Run(ctx, dir, o)
+		acc.holders.Close() // the last hashes are made while govern seals
 		if done != nil {
 			done(err == nil)
 		}

@@ -6,7 +6,7 @@
 -- 'device'). It records purpose, recipient, fields and expiry, never the
 -- people themselves: holding_hash keeps, per holding, the sorted list of
 -- 8-byte truncated HMAC-SHA256 values of the people's userids under the key
--- in $DINGBOOK_HOME/holders.key, split into buckets by the hash's top 12
+-- in $DINGBOOK_HOME/holders.key, split into buckets by the hash's top 13
 -- bits so that a lookup reads one small blob per holding.
 CREATE TABLE holding (
 	id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -30,7 +30,7 @@ CREATE TABLE holding (
 CREATE INDEX holding_time ON holding (time);
 
 CREATE TABLE holding_hash (
-	bucket     INTEGER NOT NULL, -- top 12 bits of the hashes
+	bucket     INTEGER NOT NULL, -- top 13 bits of the hashes
 	holding_id INTEGER NOT NULL REFERENCES holding(id) ON DELETE CASCADE,
 	hashes     BLOB    NOT NULL, -- sorted big-endian uint64s
 	PRIMARY KEY (bucket, holding_id)
