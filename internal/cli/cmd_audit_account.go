@@ -14,6 +14,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
 )
 
 // oneArg parses fs and returns its single positional argument (flags may
@@ -35,6 +36,57 @@ func oneArg(fs *flag.FlagSet, args []string, what, hint string) (string, error) 
 		return "", &dingbook.Error{Code: dingbook.EINVALID, Message: "give exactly one " + what, Hint: hint}
 	}
 	return pos[0], nil
+}
+
+// openWithPolicy opens the state database and loads the policy (path ""
+// is $DINGBOOK_HOME/policy.yaml); the caller closes the database.
+func openWithPolicy(ctx context.Context, env *Env, path string) (*store.DB, *policy.Policy, error) {
+	db, err := openDB(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := loadPolicy(ctx, env, db, path)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, pol, nil
+}
+
+// subcommand is one subcommand of breach or consent.
+type subcommand struct {
+	name, usage string
+	run         func(ctx context.Context, env *Env, args []string) error
+}
+
+// dispatch runs the subcommand args[0] names, or prints the usage lines.
+func dispatch(ctx context.Context, env *Env, cmd string, subs []subcommand, args []string) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: cmd + " needs a subcommand", Hint: "use 'dingbook " + cmd + " " + strings.Join(names, "|") + "' ('dingbook " + cmd + " -h' for more)"}
+	if len(args) == 0 {
+		return usage
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, env, args[1:])
+		}
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		for i, s := range subs {
+			prefix := "Usage:"
+			if i > 0 {
+				prefix = "      "
+			}
+			fmt.Fprintf(env.Stderr, "%s dingbook %s %s\n", prefix, cmd, s.usage)
+		}
+		return nil
+	}
+	usage.Message = fmt.Sprintf("unknown %s subcommand %q", cmd, args[0])
+	return usage
 }
 
 func auditWhoHas(ctx context.Context, env *Env, args []string) error {
@@ -79,15 +131,11 @@ func auditSubjectReport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *policyPath)
-	if err != nil {
-		return err
-	}
 	_, text, err := account.SubjectReport(ctx, db, pol, q, *lang, env.Actor, env.Now())
 	if err != nil {
 		return err
@@ -125,15 +173,11 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *policyPath)
-	if err != nil {
-		return err
-	}
 	w, commit := io.Writer(env.Stdout), func() error { return nil }
 	if *out != "" {
 		p := env.Path(*out)

@@ -17,25 +17,11 @@ func init() {
 }
 
 func runBreach(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "breach needs a subcommand", Hint: "use 'dingbook breach start|report ID|list'"}
-	if len(args) == 0 {
-		return usage
-	}
-	switch args[0] {
-	case "start":
-		return breachStart(ctx, env, args[1:])
-	case "report":
-		return breachReport(ctx, env, args[1:])
-	case "list":
-		return breachList(ctx, env, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: dingbook breach start --bundle ID|--grant ID|--share ID|--device ID --discovered-at TIME --description TEXT [--json]")
-		fmt.Fprintln(env.Stderr, "       dingbook breach report ID --lang en|id|zh [--out DIR]")
-		fmt.Fprintln(env.Stderr, "       dingbook breach list [--all] [--json]")
-		return nil
-	}
-	usage.Message = fmt.Sprintf("unknown breach subcommand %q", args[0])
-	return usage
+	return dispatch(ctx, env, "breach", []subcommand{
+		{"start", "start --bundle ID|--grant ID|--share ID|--device ID --discovered-at TIME --description TEXT [--json]", breachStart},
+		{"report", "report ID --lang en|id|zh [--out DIR] [--json]", breachReport},
+		{"list", "list [--all] [--json]", breachList},
+	}, args)
 }
 
 // parseWhen parses a time given on the command line: RFC 3339, or
@@ -97,15 +83,11 @@ func breachStart(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *policyPath)
-	if err != nil {
-		return err
-	}
 	in, err := account.StartBreach(ctx, db, pol, account.BreachStart{Kind: kind, Ref: ref, DiscoveredAt: when, Description: *desc, Actor: env.Actor, Now: env.Now()})
 	if err != nil {
 		return err
@@ -139,15 +121,11 @@ func breachReport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *policyPath)
-	if err != nil {
-		return err
-	}
 	rep, err := account.BreachReport(ctx, db, pol, id, *lang, env.Path(*out), env.Actor, env.Now())
 	if err != nil {
 		return err

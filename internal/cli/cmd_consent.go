@@ -25,25 +25,11 @@ func init() {
 }
 
 func runConsent(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "consent needs a subcommand", Hint: "use 'dingbook consent import FILE.csv|withdraw PERSON --purpose P|list'"}
-	if len(args) == 0 {
-		return usage
-	}
-	switch args[0] {
-	case "import":
-		return consentImport(ctx, env, args[1:])
-	case "withdraw":
-		return consentWithdraw(ctx, env, args[1:])
-	case "list":
-		return consentList(ctx, env, args[1:])
-	case "-h", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: dingbook consent import FILE.csv   (columns: person,purpose,state,time,reference[,fields])")
-		fmt.Fprintln(env.Stderr, "       dingbook consent withdraw PERSON --purpose TEXT [--reference REF] [--at TIME]")
-		fmt.Fprintln(env.Stderr, "       dingbook consent list [--purpose TEXT] [--person ID] [--fields LIST | --profile NAME] [--json]")
-		return nil
-	}
-	usage.Message = fmt.Sprintf("unknown consent subcommand %q", args[0])
-	return usage
+	return dispatch(ctx, env, "consent", []subcommand{
+		{"import", "import FILE.csv   (columns: person,purpose,state,time,reference[,fields])", consentImport},
+		{"withdraw", "withdraw PERSON --purpose TEXT [--reference REF] [--at TIME]", consentWithdraw},
+		{"list", "list [--purpose TEXT] [--person ID] [--fields LIST | --profile NAME] [--json]", consentList},
+	}, args)
 }
 
 // consentColumns are the columns of a consent file; fields is optional.

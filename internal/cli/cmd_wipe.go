@@ -24,15 +24,11 @@ func runWipe(ctx context.Context, env *Env, args []string) error {
 	if !*all || *confirm == "" {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "wipe needs --all and --confirm TENANT", Hint: "wipe deletes every snapshot and bundle for good: run 'dingbook wipe --all --confirm CORP_ID' ('dingbook snapshots' shows the corp id)"}
 	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *policyPath)
-	if err != nil {
-		return err
-	}
 	res, err := account.Wipe(ctx, db, pol, *confirm, env.Actor, env.Now())
 	if err != nil {
 		return err
