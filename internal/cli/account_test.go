@@ -448,6 +448,18 @@ func TestBreach(t *testing.T) {
 	if code := a.run("breach", "start", "--bundle", "nope", "--discovered-at", "2026-11-26 09:00", "--description", "x"); code != ExitNotFound {
 		t.Fatalf("unknown bundle: %d %s", code, a.errb)
 	}
+	if code := a.run("breach", "start", "--bundle", "b", "--grant", "g", "--discovered-at", "2026-11-26 09:00", "--description", "x"); code != ExitUsage || !strings.Contains(a.errb.String(), "give one of") {
+		t.Fatalf("two items: %d %s", code, a.errb)
+	}
+	if code := a.run("breach", "start", "--grant", "grant-9", "--discovered-at", a.now.Add(time.Hour).Format(time.RFC3339), "--description", "x"); code != ExitUsage || !strings.Contains(a.errb.String(), "in the future") {
+		t.Fatalf("future discovery: %d %s", code, a.errb)
+	}
+	if code := a.run("breach"); code != ExitUsage || !strings.Contains(a.errb.String(), "start|report|list") {
+		t.Fatalf("breach without a subcommand: %d %s", code, a.errb)
+	}
+	if code := a.run("consent", "frob"); code != ExitUsage || !strings.Contains(a.errb.String(), `unknown consent subcommand "frob"`) {
+		t.Fatalf("consent frob: %d %s", code, a.errb)
+	}
 }
 
 func TestBreachOnBundle(t *testing.T) {
