@@ -612,6 +612,27 @@ func TestConsentJob(t *testing.T) {
 	if s.Rows != 0 {
 		t.Fatalf("after withdrawal: %d rows", s.Rows)
 	}
+	// R-RECONSENT: a consent given to a profile covers its fields as they
+	// were; when the policy changes the profile, the person needs fresh
+	// consent and is left out.
+	a.now = a.now.Add(24 * time.Hour)
+	os.WriteFile(csvFile, []byte("person,purpose,state,time,reference,profile\r\n"+x.UserID+",staff app,given,2026-11-27,F-9,contact\r\n"), 0o600)
+	a.must("consent", "import", csvFile)
+	json.Unmarshal(a.must(append(args[:len(args)-3], "--out", "e", "--json")...), &s)
+	if s.Rows != 1 {
+		t.Fatalf("consent to the contact profile: %d rows", s.Rows)
+	}
+	os.MkdirAll(a.home, 0o700)
+	os.WriteFile(filepath.Join(a.home, "policy.yaml"), []byte("profiles:\n  contact: [name, dept, title, mobile, telephone, email, org_email, job_number, work_place]\n"), 0o600)
+	a.must("consent", "list", "--purpose", "staff app", "--profile", "contact")
+	if !strings.Contains(a.out.String(), x.UserID) || !strings.Contains(a.out.String(), "needed") {
+		t.Fatalf("consent list after the profile changed:\n%s", a.out)
+	}
+	json.Unmarshal(a.must(append(args[:len(args)-3], "--out", "f", "--json")...), &s)
+	r, _ = audit.Get(context.Background(), a.db(), s.AuditSeq)
+	if s.Rows != 0 || r.Details["needs_reconsent"] != "2" {
+		t.Fatalf("after the profile changed: %d rows, details %v", s.Rows, r.Details)
+	}
 	// A bad consent file names the row and column.
 	os.WriteFile(csvFile, []byte("person,purpose,state,time,reference\r\nu1,app,maybe,2026-10-01,\r\n"), 0o600)
 	if code := a.run("consent", "import", csvFile); code != ExitUsage || !strings.Contains(a.errb.String(), "row 2: column state") {

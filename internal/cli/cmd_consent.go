@@ -17,6 +17,7 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/account"
 	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -26,18 +27,22 @@ func init() {
 
 func runConsent(ctx context.Context, env *Env, args []string) error {
 	return dispatch(ctx, env, "consent", []subcommand{
-		{"import", "import FILE.csv   (columns: person,purpose,state,time,reference[,fields])", consentImport},
+		{"import", "import FILE.csv   (columns: person,purpose,state,time,reference[,fields|profile])", consentImport},
 		{"withdraw", "withdraw PERSON --purpose TEXT [--reference REF] [--at TIME]", consentWithdraw},
 		{"list", "list [--purpose TEXT] [--person ID] [--fields LIST | --profile NAME] [--json]", consentList},
 	}, args)
 }
 
-// consentColumns are the columns of a consent file; fields is optional.
-var consentColumns = []string{"person", "purpose", "state", "time", "reference", "fields"}
+// consentColumns are the columns of a consent file; fields and profile
+// are optional.
+var consentColumns = []string{"person", "purpose", "state", "time", "reference", "fields", "profile"}
 
 // readConsents reads a consent CSV: a header naming the columns (any
-// order), then one entry a row. Errors name the file, row and column.
-func readConsents(path string) ([]store.Consent, error) {
+// order), then one entry a row. Errors name the file, row and column. A
+// profile column is resolved to the profile's fields under pol now, so
+// that a later change of the profile calls for fresh consent
+// (R-RECONSENT).
+func readConsents(path string, pol *policy.Policy) ([]store.Consent, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read " + path, Hint: "check the path of the consent file", Err: err}
@@ -47,7 +52,7 @@ func readConsents(path string) ([]store.Consent, error) {
 	r.FieldsPerRecord = -1
 	bad := func(row int, format string, args ...any) error {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s row %d: %s", path, row, fmt.Sprintf(format, args...)),
-			Hint: "the file needs the columns person,purpose,state,time,reference (and optionally fields: keys separated by spaces); state is given or withdrawn; time is RFC 3339 or a date"}
+			Hint: "the file needs the columns person,purpose,state,time,reference (and optionally fields: keys separated by spaces, or profile: the profile consented to); state is given or withdrawn; time is RFC 3339 or a date"}
 	}
 	head, err := r.Read()
 	if err != nil {
@@ -98,6 +103,13 @@ func readConsents(path string) ([]store.Consent, error) {
 			}
 			c.Fields = append(c.Fields, k)
 		}
+		if name := get("profile"); name != "" {
+			pf, ok := pol.ProfileFields(name)
+			if !ok {
+				return nil, bad(row, "column profile: unknown profile %q", name)
+			}
+			c.Fields = append(c.Fields, pf...)
+		}
 		out = append(out, c)
 	}
 	return out, nil
@@ -111,21 +123,22 @@ func consentTime(s string) (time.Time, error) {
 }
 
 func consentImport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "consent import", "consent import FILE.csv")
-	path, err := oneArg(fs, args, "consent file", "e.g. 'dingbook consent import consents.csv' (columns person,purpose,state,time,reference[,fields])")
+	fs := NewFlags(env, "consent import", "consent import FILE.csv [--policy FILE]")
+	policyPath := fs.String("policy", "", "policy file, for the profile column (default $DINGBOOK_HOME/policy.yaml)")
+	path, err := oneArg(fs, args, "consent file", "e.g. 'dingbook consent import consents.csv' (columns person,purpose,state,time,reference[,fields|profile])")
 	if err != nil {
 		return err
 	}
 	path = env.Path(path)
-	cs, err := readConsents(path)
-	if err != nil {
-		return err
-	}
-	db, err := openDB(ctx, env)
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	cs, err := readConsents(path, pol)
+	if err != nil {
+		return err
+	}
 	if err := db.AddConsents(ctx, cs); err != nil {
 		return err
 	}
