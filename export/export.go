@@ -833,5 +833,8 @@ func (r *Result) String() string {
 	if r.LeftOut.HiddenMobiles > 0 {
 		fmt.Fprintf(&b, "; left out %d mobiles their owners hid in DingTalk", r.LeftOut.HiddenMobiles)
 	}
+	if r.LeftOut.NoConsent > 0 {
+		fmt.Fprintf(&b, "; left out %d people without a current consent for this purpose and these fields ('dingbook consent list')", r.LeftOut.NoConsent)
+	}
 	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -589,8 +590,8 @@ func TestConsentJob(t *testing.T) {
 	if err := json.Unmarshal(a.must(args...), &s); err != nil {
 		t.Fatal(err)
 	}
-	if s.Rows != 1 || s.LeftOut.NoConsent == 0 {
-		t.Fatalf("consent job: rows %d, left out %+v", s.Rows, s.LeftOut)
+	if s.Rows != 1 || s.LeftOut.NoConsent == 0 || !strings.Contains(a.errb.String(), fmt.Sprintf("left out %d people without a current consent", s.LeftOut.NoConsent)) {
+		t.Fatalf("consent job: rows %d, left out %+v\n%s", s.Rows, s.LeftOut, a.errb)
 	}
 	if res := whoHas(t, a, x.UserID); len(res.Holdings) != 1 || res.Holdings[0].ID != s.ExportID {
 		t.Fatalf("the consenting person is not in the consent job: %+v", res)
