@@ -192,6 +192,12 @@ func TestWhoHas(t *testing.T) {
 			t.Fatalf("who-has holding %+v", r)
 		}
 	}
+	table := string(a.must("audit", "who-has", x.Email))
+	for _, w := range []string{"KIND", e1.ExportID + " ", "grant-1", "share-1", "PT Mitra Payroll", "true"} {
+		if !strings.Contains(table, w) {
+			t.Fatalf("who-has table lacks %q:\n%s", w, table)
+		}
+	}
 	// Someone in no holding: in the snapshot, never exported (inactive).
 	if res := whoHas(t, a, inactive.UserID); res.Person != inactive.UserID || len(res.Holdings) != 0 {
 		t.Fatalf("who-has for a person in nothing: %+v", res)
