@@ -44,6 +44,7 @@ const (
 	ActionConvert      = "convert"
 	ActionImport       = "import"
 	ActionPull         = "pull"
+	ActionPush         = "push" // rows written to a Google Sheet
 	ActionPurge        = "purge"
 	ActionPolicyChange = "policy-change"
 )

@@ -24,8 +24,9 @@ type Merge struct {
 	// Key is the shared job number, or "E.164 mobile / name".
 	Key  string `json:"key"`
 	Name string `json:"name"`
-	// Kept is the 1-based position (in the org as given) of the row that
-	// absorbed the others; Merged are the positions of the absorbed rows.
+	// Kept is the row that absorbed the others and Merged are the absorbed
+	// rows: each person's SourceRow (the line of the member file), else
+	// its 1-based position in the org as given.
 	Kept   int   `json:"kept_row"`
 	Merged []int `json:"merged_rows"`
 	// Depts is the union of the departments, in order.
@@ -61,6 +62,9 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 	rows := make([]int, len(org.People))
 	for i := range rows {
 		rows[i] = i + 1
+		if r := org.People[i].SourceRow; r > 0 {
+			rows[i] = r
+		}
 	}
 	var merges []Merge
 	for _, ru := range rules {

@@ -29,8 +29,8 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	want := map[int]bool{}
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			if m.Name == "" {
-				want[m.Row] = true
+			if m.Name == "" && r.show.name {
+				want[m.ord] = true
 			}
 		}
 	}
@@ -41,6 +41,12 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	row := 0  // people so far; the next person's ordinal
 	next := 0 // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		if r.sel != nil {
+			// The people the report covers, as it saw them.
+			if p = r.sel(p); p == nil {
+				return nil
+			}
+		}
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
@@ -59,12 +65,22 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if s == 0 {
 			return nil
 		}
-		return fn(PersonProblems{UserID: p.UserID, Row: row, Name: CleanName(p.Name), Problems: s.List()})
+		pp := PersonProblems{Row: row, Problems: s.List()}
+		if p.SourceRow > 0 {
+			pp.Row = p.SourceRow // the member file's line
+		}
+		if r.show.userid {
+			pp.UserID = p.UserID
+		}
+		if r.show.name {
+			pp.Name = CleanName(p.Name)
+		}
+		return fn(pp)
 	})
 	for gi := range r.DuplicateGroups {
 		for mi := range r.DuplicateGroups[gi].Members {
 			m := &r.DuplicateGroups[gi].Members[mi]
-			if n, ok := names[m.Row]; ok {
+			if n, ok := names[m.ord]; ok {
 				m.Name = n
 			}
 		}
@@ -162,7 +178,11 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	if len(r.DuplicateGroups) > 0 {
 		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
 		for _, g := range r.DuplicateGroups {
-			fmt.Fprintf(bw, "  %s %s:", g.Problem, g.Key)
+			fmt.Fprintf(bw, "  %s", g.Problem)
+			if g.Key != "" {
+				fmt.Fprintf(bw, " %s", g.Key)
+			}
+			fmt.Fprint(bw, ":")
 			if g.DeptID != 0 {
 				fmt.Fprintf(bw, " (department %d)", g.DeptID)
 			}
@@ -237,6 +257,10 @@ func writeRow(w *bufio.Writer, cells []string, widths []int) {
 	w.WriteString(strings.TrimRight(b.String(), " "))
 	w.WriteByte('\n')
 }
+
+// DisplayWidth is the number of terminal columns s takes (East Asian
+// wide characters count two).
+func DisplayWidth(s string) int { return cellWidth(s) }
 
 // cellWidth is the number of terminal columns s takes.
 func cellWidth(s string) int {

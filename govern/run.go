@@ -31,6 +31,9 @@ type ProducedFile struct {
 	Path   string // inside the directory given to produce
 	Format string // "xlsx", "csv", "vcf", "jsonl", …
 	Rows   int
+	// TruncatedCells counts cells cut short to fit the format (xlsx).
+	TruncatedCells int
+	Sheets         []dingbook.SheetInfo // an xlsx's sheets and what they hold
 }
 
 // Produced is what the produce callback reports. Fields, DeptScope, Masks,
@@ -48,8 +51,10 @@ type Produced struct {
 	// the holding 'audit who-has' and 'breach' read. Run asks for them
 	// only after sealing, so the hashing overlaps the export.
 	Holders interface{ Sums() []uint64 }
-	// Details are further non-personal facts for the audit record (e.g.
-	// how many people a consent job left out).
+	// Outputs go into the audit record of a Guard action (push: the
+	// spreadsheet, counts and sharing); Details into that of Run or Guard
+	// (push's counts and sharing, how many people a consent job left out).
+	Outputs []audit.Output
 	Details map[string]string
 }
 
@@ -60,6 +65,11 @@ type ManifestFile struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts cells longer than the format holds (an Excel
+	// cell: 32,767 characters), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
+	// Sheets lists an xlsx's sheets and what each holds.
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // ManifestSchema is the manifest.json schema version.
@@ -132,6 +142,23 @@ func NewExportID(now time.Time) string {
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
+// checkOutDir makes the output directory (0700) if needed and checks that
+// a file can be created in it.
+func checkOutDir(dir string) error {
+	fail := func(err error) error {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: "choose a writable --out directory", Err: err}
+	}
+	if err := fileutil.MkdirPrivate(dir); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(dir, ".dingbook-probe-*")
+	if err != nil {
+		return fail(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 // Run governs one export: see the package documentation. It never returns
 // a Result without an audit record, and never leaves plaintext outside the
 // private directory, which is removed on every path (error, panic, context
@@ -171,6 +198,13 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		if _, err := seal.ParseRecipients(req.AgeRecipients); err != nil {
 			return nil, refused(ctx, db, rec, err)
 		}
+	}
+
+	// The output directory is checked before the work: an unwritable --out
+	// fails now, not after every row was computed.
+	outDir := nonEmpty(req.OutDir, ".")
+	if err := checkOutDir(outDir); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -224,7 +258,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		// The export layer may add fields (the full profile adds custom
 		// fields): hold them to the policy too.
 		rec.Fields = produced.Fields
-		if err := checkFields(pol, req, produced.Fields); err != nil {
+		if err := CheckFields(pol, req, produced.Fields); err != nil {
 			wipe()
 			return nil, refused(ctx, db, rec, err)
 		}
@@ -279,7 +313,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			name = fmt.Sprintf("export-%s-%d%s", id, k, ext)
 		}
 		used[name] = true
-		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum})
+		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum, TruncatedCells: pf.TruncatedCells, Sheets: pf.Sheets})
 		entries = append(entries, seal.Entry{Name: name, Path: p})
 	}
 	man := &Manifest{
@@ -302,9 +336,8 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	entries = append(entries, seal.Entry{Name: "manifest.json", Path: mpath}, seal.Entry{Name: "NOTICE.txt", Path: npath})
 
 	// Seal atomically into the output directory.
-	outDir := nonEmpty(req.OutDir, ".")
-	if err := fileutil.MkdirPrivate(outDir); err != nil {
-		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
+	if err := checkOutDir(outDir); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 	base := "dingbook-" + id
 	if req.BundleBase != "" {
@@ -369,8 +402,24 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		return refused(ctx, db, rec, err)
 	}
 	rec.Basis = dec.Basis
+	if writesData(req.Action) {
+		// A push writes data out without a bundle: the record holds the
+		// decision and the expiry of what was written.
+		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
+		expires := now.Add(dec.Keep).Round(time.Second)
+		rec.Expires = &expires
+		ctx = context.WithValue(ctx, decisionKey{}, dec)
+	}
+	// fn may report what it did even when it fails or is refused (a push
+	// refused for its sharing records the sharing).
 	p, err := fn(ctx)
+	if p != nil {
+		rec.Outputs, rec.Details = p.Outputs, p.Details
+	}
 	if err != nil {
+		if dingbook.ErrorCode(err) == dingbook.EPOLICY {
+			return refused(ctx, db, rec, err)
+		}
 		return failed(ctx, db, rec, req.Action, err)
 	}
 	if p != nil {
@@ -432,7 +481,12 @@ func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) err
 func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
 	rec.Outcome = audit.OutcomeFailed
 	sum := sha256.Sum256([]byte(err.Error()))
-	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
+	details := map[string]string{}
+	for k, v := range rec.Details {
+		details[k] = v
+	}
+	details["stage"], details["error_sha256"] = stage, hex.EncodeToString(sum[:8])
+	rec.Details = details
 	var de *dingbook.Error
 	switch {
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:

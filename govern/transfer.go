@@ -68,14 +68,14 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 		switch {
 		case t.Mechanism == "":
 			return refuse("%s refused: the recipient is in %s, the company in %s: a cross-border transfer needs a transfer mechanism", act, t.RecipientCountry, pol.Country).
-				WithHint("add --mechanism %s and --contract REF with its reference (PIPL Art. 38, UU PDP Art. 56)", strings.Join(pol.CrossBorder.Mechanisms, "|"))
-		case !slices.Contains(pol.CrossBorder.Mechanisms, t.Mechanism):
+				WithHint("add --mechanism %s and --contract REF with its reference (PIPL Art. 38, UU PDP Art. 56)", strings.Join(pol.XBorder.Mechanisms, "|"))
+		case !slices.Contains(pol.XBorder.Mechanisms, t.Mechanism):
 			return refuse("%s refused: transfer mechanism %q is not accepted by the policy (%s)", act, t.Mechanism, pol.Source).
-				WithHint("use --mechanism %s", strings.Join(pol.CrossBorder.Mechanisms, "|"))
+				WithHint("use --mechanism %s", strings.Join(pol.XBorder.Mechanisms, "|"))
 		case strings.TrimSpace(t.Contract) == "":
 			return refuse("%s refused: the cross-border transfer's %s has no reference", act, t.Mechanism).
 				WithHint("add --contract REF naming the %s (its filing or certificate number)", t.Mechanism)
-		case *pol.CrossBorder.ConsentRequired && strings.TrimSpace(t.ConsentRef) == "":
+		case *pol.XBorder.ConsentRequired && strings.TrimSpace(t.ConsentRef) == "":
 			return refuse("%s refused: a cross-border transfer needs the people's separate consent and no consent reference was given", act).
 				WithHint("add --consent-ref REF naming the consent collected for the transfer to %s (PIPL Art. 39)", t.RecipientCountry)
 		}

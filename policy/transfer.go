@@ -63,12 +63,12 @@ func (p *Policy) fillTransfers() {
 	if len(p.ExternalRecipients.Require) == 0 {
 		p.ExternalRecipients.Require = slices.Clone(RecipientRefs)
 	}
-	if len(p.CrossBorder.Mechanisms) == 0 {
-		p.CrossBorder.Mechanisms = slices.Clone(Mechanisms)
+	if len(p.XBorder.Mechanisms) == 0 {
+		p.XBorder.Mechanisms = slices.Clone(Mechanisms)
 	}
-	if p.CrossBorder.ConsentRequired == nil {
+	if p.XBorder.ConsentRequired == nil {
 		t := true
-		p.CrossBorder.ConsentRequired = &t
+		p.XBorder.ConsentRequired = &t
 	}
 	if len(p.PIA.Triggers) == 0 {
 		p.PIA.Triggers = slices.Clone(PIATriggers)
@@ -94,7 +94,7 @@ func (p *Policy) checkTransfers(line func(string) int) []Problem {
 			bad("external_recipients", "external_recipients.require: unknown reference %q (use %s)", r, strings.Join(RecipientRefs, ", "))
 		}
 	}
-	for _, m := range p.CrossBorder.Mechanisms {
+	for _, m := range p.XBorder.Mechanisms {
 		if !slices.Contains(Mechanisms, m) {
 			bad("cross_border", "cross_border.mechanisms: unknown mechanism %q (use %s)", m, strings.Join(Mechanisms, ", "))
 		}

@@ -11,7 +11,7 @@ func TestTransferPolicy(t *testing.T) {
 	if len(probs) > 0 {
 		t.Fatal(probs)
 	}
-	if p.Country != "CN" || p.PIA.LargeScale != 10000 || !*p.CrossBorder.ConsentRequired || len(p.ExternalRecipients.Require) != 2 ||
+	if p.Country != "CN" || p.PIA.LargeScale != 10000 || !*p.XBorder.ConsentRequired || len(p.ExternalRecipients.Require) != 2 ||
 		time.Duration(p.AuditRetention) != MinAuditRetention || len(p.PIA.Triggers) != 4 {
 		t.Fatalf("defaults: %+v", p)
 	}

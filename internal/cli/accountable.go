@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
@@ -14,8 +15,12 @@ import (
 // the keyed hashes of who was written (the holding 'audit who-has' and
 // 'breach' read) and, for a consent-based job, who was left out.
 type accountability struct {
-	holders   *store.Recorder
-	reconsent int // people whose consent does not cover the fields asked for
+	holders *store.Recorder
+	// reconsent: people whose consent does not cover the fields asked for
+	// (a set: export.Options.Consent may ask twice, from several
+	// goroutines).
+	mu        sync.Mutex
+	reconsent map[string]bool
 }
 
 // accountable sets o.Written to record the holders (the caller must Close
@@ -40,13 +45,16 @@ func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, 
 		byPerson[cs[i].Person] = &cs[i]
 	}
 	fields := dec.Fields
+	acc.reconsent = map[string]bool{}
 	o.Consent = func(p *dingbook.Person) bool {
 		c := byPerson[p.UserID]
 		if c == nil || c.State != store.ConsentGiven {
 			return false
 		}
 		if !c.Covers(fields) {
-			acc.reconsent++
+			acc.mu.Lock()
+			acc.reconsent[p.UserID] = true
+			acc.mu.Unlock()
 			return false
 		}
 		return true
@@ -60,8 +68,8 @@ func (acc *accountability) details(exp *export.Result) map[string]string {
 	if exp.LeftOut.NoConsent > 0 {
 		d["left_out_no_consent"] = strconv.Itoa(exp.LeftOut.NoConsent)
 	}
-	if acc.reconsent > 0 {
-		d["needs_reconsent"] = strconv.Itoa(acc.reconsent)
+	if n := len(acc.reconsent); n > 0 {
+		d["needs_reconsent"] = strconv.Itoa(n)
 	}
 	return d
 }

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -42,6 +43,9 @@ type Env struct {
 	StderrIsTTY bool
 	// StdinIsTTY allows interactive prompts.
 	StdinIsTTY bool
+	// Width is the terminal's width in columns for progress lines (nil or
+	// 0: 80).
+	Width func() int
 	// Actor is who runs the command (the OS user).
 	Actor string
 	// Dir is the working directory for relative paths ("" = process cwd).
@@ -61,7 +65,24 @@ func OSEnv() *Env {
 		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		Actor:       actor,
+		Width: func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
+}
+
+// width is the terminal's width in columns (80 when unknown).
+func (env *Env) width() int {
+	if env.Width != nil {
+		if w := env.Width(); w > 0 {
+			return w
+		}
+	}
+	return 80
 }
 
 // Path resolves p against env.Dir.
@@ -109,11 +130,12 @@ const (
 // Main runs dingbook with args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, args []string, env *Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
+		return ExitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stdout)
 		return ExitOK
 	}
 	if args[0] == "version" || args[0] == "--version" {
@@ -184,21 +206,45 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'dingbook <command> -h' for a command's flags.")
 }
 
-// NewFlags returns a FlagSet for command name that writes usage to env.Stderr.
+// helps holds each FlagSet's help printer (NewFlags), which ParseFlags
+// calls on -h: the flag package calls fs.Usage for -h and for bad flags
+// alike, but only -h may print the help (to stdout, exit 0); a bad flag is
+// one error on stderr with a hint.
+var helps sync.Map // *flag.FlagSet → func()
+
+// NewFlags returns a FlagSet for command name: -h prints the synopsis and
+// the flags to env.Stdout.
 func NewFlags(env *Env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: dingbook %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helps.Store(fs, func() { printHelp(env.Stdout, fs, synopsis) })
 	return fs
 }
 
-// ParseFlags parses args and turns a flag error into a usage *Error.
+// printHelp writes a command's synopsis and its flags ("Flags:" only when
+// it has any).
+func printHelp(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "Usage: dingbook %s\n", synopsis)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// ParseFlags parses args and turns a flag error into a usage *Error; -h
+// prints the help to stdout and returns flag.ErrHelp (exit 0).
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if h, ok := helps.Load(fs); ok {
+				h.(func())()
+			}
 			return err
 		}
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: err.Error(), Hint: "run 'dingbook " + fs.Name() + " -h' for the flags"}
@@ -244,6 +290,15 @@ func openDB(ctx context.Context, env *Env) (*store.DB, error) {
 	}
 	govern.Sweep(home)
 	return db, nil
+}
+
+// snapshotID returns id, or the latest snapshot's id when id is 0
+// (--snapshot's default).
+func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
+	if id != 0 {
+		return id, nil
+	}
+	return db.LatestSnapshotID(ctx)
 }
 
 // loadPolicy loads the policy (--policy path, resolved against the working

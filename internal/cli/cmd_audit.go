@@ -62,11 +62,11 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditSubjectReport(ctx, env, args)
 	case "export":
 		return auditExport(ctx, env, args)
-	case "-h", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
-		fmt.Fprintln(env.Stderr, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
-		fmt.Fprintln(env.Stderr, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
-		fmt.Fprintln(env.Stderr, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+		fmt.Fprintln(env.Stdout, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
+		fmt.Fprintln(env.Stdout, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
+		fmt.Fprintln(env.Stdout, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
 		return nil
 	}
 	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)
@@ -122,16 +122,18 @@ func govDash(s string) string {
 }
 
 func auditShow(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit show", "audit show N")
-	if err := ParseFlags(fs, args); err != nil {
+	fs := NewFlags(env, "audit show", "audit show [--json] N   (the record, always as JSON)")
+	fs.Bool("json", true, "write JSON (the only output of audit show)")
+	args, err := ParseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "audit show needs one record number", Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
-	seq, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	seq, err := strconv.ParseInt(args[0], 10, 64)
 	if err != nil || seq < 1 {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", fs.Arg(0)), Hint: "run 'dingbook audit list' and pick a SEQ"}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", args[0]), Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
 	db, err := openDB(ctx, env)
 	if err != nil {
@@ -182,7 +184,8 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 }
 
 func auditHead(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit head", "audit head")
+	fs := NewFlags(env, "audit head", "audit head [--json]")
+	asJSON := fs.Bool("json", false, `write {"seq", "hash"} as JSON`)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -195,18 +198,32 @@ func auditHead(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(env, struct {
+			Seq  int64  `json:"seq"`
+			Hash string `json:"hash"`
+		}{seq, hash})
+	}
 	fmt.Fprintf(env.Stdout, "%d %s\n", seq, hash)
 	return nil
 }
 
 func auditReport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit report", "audit report [--since 30d] [--until DATE] [--action A] [--format table|csv|json]")
+	fs := NewFlags(env, "audit report", "audit report [--since 30d] [--until DATE] [--action A] [--format table|csv|json] [--json]")
 	since := fs.String("since", "30d", "period back from now (30d) or a date")
 	until := fs.String("until", "", "end date (default now)")
 	action := fs.String("action", "", "only this action")
 	format := fs.String("format", "table", "table, csv or json")
+	asJSON := fs.Bool("json", false, "write JSON (the same as --format json)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
+	}
+	*format = strings.ToLower(*format)
+	if *asJSON {
+		if *format != "table" && *format != "json" {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--json and --format %s conflict", *format), Hint: "give one of them"}
+		}
+		*format = "json"
 	}
 	now := env.Now()
 	s, err := govSince(*since, now)

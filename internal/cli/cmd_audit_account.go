@@ -75,13 +75,13 @@ func dispatch(ctx context.Context, env *Env, cmd string, subs []subcommand, args
 		}
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "-help", "--help", "help":
 		for i, s := range subs {
 			prefix := "Usage:"
 			if i > 0 {
 				prefix = "      "
 			}
-			fmt.Fprintf(env.Stderr, "%s dingbook %s %s\n", prefix, cmd, s.usage)
+			fmt.Fprintf(env.Stdout, "%s dingbook %s %s\n", prefix, cmd, s.usage)
 		}
 		return nil
 	}

@@ -36,7 +36,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code")
 	var cons consoleFlags
-	cons.register(fs)
+	cons.register(fs, "in-encoding")
 	overwrite := fs.Bool("overwrite", false, "replace OUT if it exists")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	pos, err := ParseInterspersed(fs, args)
@@ -50,6 +50,12 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	in, out := env.Path(pos[0]), env.Path(pos[1])
 	format, err := convertFormat(out)
 	if err != nil {
+		return err
+	}
+	if *region, err = checkRegion(*region); err != nil {
+		return err
+	}
+	if err := checkSplit(ef.split, []string{format}); err != nil {
 		return err
 	}
 	if abs1, _ := filepath.Abs(in); abs1 != "" {
@@ -85,8 +91,15 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}
-	dir, done, err := memberDirectory(env, in, co, &opts)
-	if err != nil {
+	var dir dingbook.Directory
+	done := func(bool) {}
+	if cons.dedupe != "" {
+		org, err := dedupedMemberFile(env, in, co, cons.dedupe, *region)
+		if err != nil {
+			return govern.Fail(ctx, db, pol, req, "export", err)
+		}
+		dir = dingbook.OrgDirectory{Org: org}
+	} else if dir, done, err = memberDirectory(env, in, co, &opts); err != nil {
 		return govern.Fail(ctx, db, pol, req, "export", err)
 	}
 	if name, _ := dir.Info(); name != "" {

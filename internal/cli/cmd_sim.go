@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +13,9 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/sink/gsheets"
+	gsim "github.com/dingbook/dingbook/sink/gsheets/sim"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 )
@@ -60,6 +65,8 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	isv := fs.Bool("isv", false, "the app is an ISV app (no mobile, email, telephone, hired_date, …)")
 	truthOut := fs.String("truth-out", "", "also write the served org and its truth (injected problems, restricted staff) to this JSON file")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	googleKey := fs.String("google-key", "", "also serve Google Sheets and Drive (push --sheets), writing a service-account key for them to this file (0600)")
+	googleSubject := fs.String("google-subject", "admin@example.com", "with --google-key: the Workspace user the key may impersonate (--impersonate)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -140,6 +147,13 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "sim: cannot listen on " + *addr, Hint: "pick another --addr, e.g. --addr 127.0.0.1:0", Err: err}
 	}
 	base := "http://" + ln.Addr().String()
+	var handler http.Handler = srv
+	if *googleKey != "" {
+		if handler, err = serveGoogle(env, srv, base, env.Path(*googleKey), *googleSubject); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	fmt.Fprintf(env.Stdout, "export DINGTALK_API_BASE=%s\n", base)
 	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_KEY=%s\n", app.Key)
 	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_SECRET=%s\n", app.Secret)
@@ -148,7 +162,7 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	if simReady != nil {
 		simReady(ln.Addr().String())
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -163,6 +177,32 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		}
 		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "sim: server stopped", Err: err}
 	}
+}
+
+// serveGoogle adds the Google simulator (sink/gsheets/sim) beside the
+// DingTalk one: a fresh service-account key is written to keyPath, and
+// the variables push reads are printed.
+func serveGoogle(env *Env, dingtalk http.Handler, base, keyPath, subject string) (http.Handler, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	const email = "dingbook-sim@sim-project.iam.gserviceaccount.com"
+	if err := fileutil.WriteFile(keyPath, gsim.KeyJSON(email, base+"/token", key), true); err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "sim: cannot write --google-key " + keyPath, Hint: "choose a writable path", Err: err}
+	}
+	g := gsim.New(gsim.Options{})
+	g.AddServiceAccount(email, &key.PublicKey, subject)
+	mux := http.NewServeMux()
+	mux.Handle("/token", g)
+	mux.Handle("/v4/", g)
+	mux.Handle("/drive/v3/", g)
+	mux.Handle("/", dingtalk)
+	fmt.Fprintf(env.Stdout, "export %s=%s\n", gsheets.CredentialsEnv, keyPath)
+	fmt.Fprintf(env.Stdout, "export %s=%s\n", gsheets.SheetsBaseEnv, base)
+	fmt.Fprintf(env.Stdout, "export %s=%s\n", gsheets.DriveBaseEnv, base)
+	fmt.Fprintf(env.Stderr, "dingbook sim: serving Google Sheets and Drive too; push with --impersonate %s\n", subject)
+	return mux, nil
 }
 
 func simSplitList(s string) []string {

@@ -78,17 +78,30 @@ type credFlags struct {
 	verbose bool
 }
 
-func (f *credFlags) register(fs *flag.FlagSet) {
+func (f *credFlags) register(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file with profiles (default $DINGBOOK_HOME/config.yaml)")
-	fs.StringVar(&f.profile, "profile", "", "profile of the config file to use")
+	fs.StringVar(&f.profile, "config-profile", "", "profile of the config file to use")
+	deprecate(env, fs, "profile", "config-profile")
 	fs.IntVar(&f.qps, "qps", 0, "calls per second per DingTalk API (default 20, or the profile's qps)")
 	fs.BoolVar(&f.verbose, "v", false, "log retries, throttling and token refreshes to stderr (never secrets)")
 }
 
-// LoadCredentials resolves the credentials: an explicit profile (--profile)
+// LoadCredentials resolves the credentials: an explicit profile (--config-profile)
 // first; otherwise DINGTALK_APP_KEY/DINGTALK_APP_SECRET; otherwise the
-// config file's default_profile.
+// config file's default_profile. An API base that is not an http(s) URL
+// is refused here, before any call.
 func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
+	c, err := loadCredentials(env, configPath, profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := dingtalk.CheckBaseURL(c.BaseURL); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func loadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
 	base := env.Getenv("DINGTALK_API_BASE")
 	if base == "" {
 		base = dingtalk.DefaultBaseURL
@@ -113,7 +126,7 @@ func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicitConfig {
 			if profile != "" {
-				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--profile %s: there is no config file %s", profile, configPath),
+				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--config-profile %s: there is no config file %s", profile, configPath),
 					Hint: "create it with a 'profiles:' map, or pass --config FILE"}
 			}
 			return nil, &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
@@ -126,8 +139,8 @@ func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 		name = cf.DefaultProfile
 	}
 	if name == "" {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --profile was given", configPath),
-			Hint: "pass --profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --config-profile was given", configPath),
+			Hint: "pass --config-profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
 	}
 	p, ok := cf.Profiles[name]
 	if !ok {
@@ -196,6 +209,9 @@ func profileNames(cf *ConfigFile) []string {
 
 // newClient builds the DingTalk client for a command.
 func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
+	if err := checkQPS(f.qps); err != nil {
+		return nil, nil, err
+	}
 	cred, err := LoadCredentials(env, f.config, f.profile)
 	if err != nil {
 		return nil, nil, err

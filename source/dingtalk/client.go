@@ -87,6 +87,39 @@ type Client struct {
 
 	stMu  sync.Mutex
 	stats Stats
+
+	// baseErr is CheckBaseURL's verdict on cfg.BaseURL: every call
+	// returns it at once.
+	baseErr error
+}
+
+// MaxBody is the largest answer dingbook reads from DingTalk: a page of
+// users is tens of kilobytes, so anything near 16 MiB is not DingTalk and
+// is refused rather than buffered.
+const MaxBody = 16 << 20
+
+// CheckBaseURL checks that base (DINGTALK_API_BASE, a profile's api_base)
+// is an http or https URL with a host: anything else cannot work and is
+// refused at once instead of being retried as a network error.
+func CheckBaseURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("DingTalk API base %q is not an http(s) URL", redactBase(base)),
+			Hint: "set DINGTALK_API_BASE (or the profile's api_base) to a URL such as " + DefaultBaseURL + ", or unset it for the default"}
+	}
+	return nil
+}
+
+// redactBase keeps a rejected base URL short and free of credentials
+// someone may have pasted into it.
+func redactBase(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		s = "…" + s[i+1:]
+	}
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	return s
 }
 
 // New returns a Client for cfg.
@@ -114,7 +147,7 @@ func New(cfg Config) *Client {
 		tr.MaxConnsPerHost = 0
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}}
+	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}, baseErr: CheckBaseURL(cfg.BaseURL)}
 }
 
 // BaseURL returns the API host the client talks to.
@@ -293,7 +326,7 @@ func (c *Client) invalidate(tok string) {
 func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	if c.cfg.AppKey == "" || c.cfg.AppSecret == "" {
 		return "", &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
-			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --profile with a config file"}
+			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --config-profile with a config file"}
 	}
 	q := url.Values{"appkey": {c.cfg.AppKey}, "appsecret": {c.cfg.AppSecret}}
 	var resp struct {
@@ -388,6 +421,9 @@ func (e *errTransient) Error() string { return e.msg }
 // token is taken right before each attempt (after pacing), so a request
 // never waits with a token that expires meanwhile.
 func (c *Client) do(ctx context.Context, api, method string, q url.Values, payload []byte, detail string, out any, field string) error {
+	if c.baseErr != nil {
+		return c.baseErr
+	}
 	lim := c.limiter(api)
 	attempt, throttles, tokenRetries := 0, 0, 0
 	auth := q == nil
@@ -472,6 +508,14 @@ func callName(api, detail string) string {
 	return api + " (" + detail + ")"
 }
 
+// tooBig refuses an answer over MaxBody (not retried: it would only come
+// again).
+func tooBig(api, detail string) error {
+	return &dingbook.Error{Code: dingbook.EINTERNAL,
+		Message: fmt.Sprintf("DingTalk %s answered more than %d MiB; refused without reading it", callName(api, detail), MaxBody>>20),
+		Hint:    "check that DINGTALK_API_BASE (or the profile's api_base) points at DingTalk (default " + DefaultBaseURL + ")"}
+}
+
 // backoff is 100 ms × 2^(n-1), capped at 5 s, with ±50% jitter.
 func backoff(n int) time.Duration {
 	d := 100 * time.Millisecond << min(n-1, 6)
@@ -507,12 +551,18 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 		return nil, &errTransient{msg: "network: " + redactErr(err)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if resp.ContentLength > MaxBody {
+		return nil, tooBig(api, detail)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
+	}
+	if len(body) > MaxBody {
+		return nil, tooBig(api, detail)
 	}
 	trim := bytes.TrimSpace(body)
 	if resp.StatusCode >= 500 || resp.StatusCode == 429 {

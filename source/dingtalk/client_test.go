@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -336,5 +337,60 @@ func TestSecretsNotInTransportErrors(t *testing.T) {
 	_, err := c.Token(context.Background())
 	if err == nil || strings.Contains(err.Error(), "topsecret-123") {
 		t.Errorf("%v", err)
+	}
+}
+
+// A base URL that is not http(s) is refused before any call, as bad
+// input, not retried as a network error.
+func TestBadBaseURLRefusedAtOnce(t *testing.T) {
+	for _, base := range []string{"notaurl", "ftp://oapi.dingtalk.com", "https://", "oapi.dingtalk.com"} {
+		c := New(Config{BaseURL: base, AppKey: "k", AppSecret: "s"})
+		_, err := c.Token(context.Background())
+		if dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "not an http(s) URL") {
+			t.Errorf("%s: %v (code %s)", base, err, dingbook.ErrorCode(err))
+		}
+		if st := c.Stats(); st.Retries != 0 {
+			t.Errorf("%s: %d retries", base, st.Retries)
+		}
+	}
+	for _, base := range []string{"http://127.0.0.1:8765", "https://oapi.dingtalk.com/"} {
+		if err := CheckBaseURL(base); err != nil {
+			t.Errorf("%s: %v", base, err)
+		}
+	}
+}
+
+// An answer over MaxBody is refused, once, without buffering it, with or
+// without a Content-Length.
+func TestHugeAnswerRefused(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		var hits int
+		var mu sync.Mutex
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits++
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			if !chunked {
+				w.Header().Set("Content-Length", fmt.Sprint(MaxBody+100))
+			}
+			w.Write([]byte(`{"errcode":0,"access_token":"`))
+			chunk := []byte(strings.Repeat("x", 1<<20))
+			for i := 0; i <= MaxBody>>20; i++ {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+			w.Write([]byte(`","expires_in":7200}`))
+		}))
+		c := New(Config{BaseURL: ts.URL, AppKey: "k", AppSecret: "s"})
+		_, err := c.Token(context.Background())
+		ts.Close()
+		if err == nil || !strings.Contains(err.Error(), "more than 16 MiB") {
+			t.Fatalf("chunked %v: %v", chunked, err)
+		}
+		if hits != 1 {
+			t.Errorf("chunked %v: %d requests, want 1 (not retried)", chunked, hits)
+		}
 	}
 }
