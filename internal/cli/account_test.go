@@ -591,10 +591,13 @@ func TestConsentJob(t *testing.T) {
 	if states[x.UserID] != "given" || states[y.UserID] != "withdrawn" || states[z.UserID] != "given+reconsent" {
 		t.Fatalf("consent list: %v", states)
 	}
-	args := []string{"export", "--basis", "consent", "--purpose", "Staff  App", "--format", "csv", "--profile", "contact", "--justify", "app", "--out", "c", "--json"}
+	args := []string{"export", "--basis", "consent", "--purpose", "Staff  App", "--format", "xlsx,csv", "--profile", "contact", "--justify", "app", "--out", "c", "--json"}
 	var s ExportSummary
 	if err := json.Unmarshal(a.must(args...), &s); err != nil {
 		t.Fatal(err)
+	}
+	if s.Quality == nil || s.Quality.People != s.Rows {
+		t.Fatalf("the quality report of a consent job covers %+v people, want the %d exported", s.Quality, s.Rows)
 	}
 	if s.Rows != 1 || s.LeftOut.NoConsent == 0 || !strings.Contains(a.errb.String(), fmt.Sprintf("left out %d people without a current consent", s.LeftOut.NoConsent)) {
 		t.Fatalf("consent job: rows %d, left out %+v\n%s", s.Rows, s.LeftOut, a.errb)
