@@ -105,21 +105,28 @@ var (
 	benchHome     = flag.String("bench.home", "", "BenchmarkWhoHas: state directory to build once and reuse (default: a temporary one)")
 )
 
+// benchDB opens the -bench.home database, or a fresh one; it is closed
+// when the benchmark ends.
+func benchDB(b *testing.B) *DB {
+	dir := *benchHome
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	db, err := Open(context.Background(), dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	return db
+}
+
 // BenchmarkWhoHas looks one person up among -bench.holdings holdings of
 // -bench.people people each (target: 1,000 × 500,000 in ≤ 1 s):
 //
 //	go test ./store -run '^$' -bench WhoHas -benchtime 20x -bench.holdings 1000 -bench.home /tmp/whohas
 func BenchmarkWhoHas(b *testing.B) {
 	ctx := context.Background()
-	dir := *benchHome
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	db, err := Open(ctx, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchDB(b)
 	var n int
 	db.QueryRow(`SELECT count(*) FROM holding`).Scan(&n)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -154,15 +161,7 @@ func BenchmarkWhoHas(b *testing.B) {
 // given, to see the cost when many holdings are stored already).
 func BenchmarkRecordHolders(b *testing.B) {
 	ctx := context.Background()
-	dir := *benchHome
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	db, err := Open(ctx, dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := benchDB(b)
 	key, _ := HolderKey(db.Dir)
 	ids := make([]string, *benchPeople)
 	for i := range ids {
