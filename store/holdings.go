@@ -214,7 +214,7 @@ type Holding struct {
 // bucketBits is how many top bits of a hash pick its bucket: 8,192
 // buckets hold ~61 hashes (~490 bytes) each for a 500,000-person export,
 // small enough to stay inside SQLite's b-tree page (no overflow pages), so
-// that one bucket of every holding is read from a few adjacent pages.
+// that a lookup reads one small row per holding.
 const bucketBits = 13
 
 func bucketOf(h uint64) int64 { return int64(h >> (64 - bucketBits)) }
@@ -439,8 +439,20 @@ func (db *DB) HoldingHashes(ctx context.Context, id int64) ([]uint64, error) {
 // after since (zero: all).
 func (db *DB) WhoHas(ctx context.Context, hashes []uint64, since time.Time) ([]Holding, error) {
 	ids := map[int64]bool{}
+	q := `SELECT h.holding_id, h.hashes FROM holding JOIN holding_hash h ON h.holding_id = holding.id AND h.bucket = ?`
+	args := []any{nil}
+	if !since.IsZero() {
+		q += ` WHERE holding.time >= ?`
+		args = append(args, ts(since))
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
 	for _, want := range hashes {
-		rows, err := db.QueryContext(ctx, `SELECT holding_id, hashes FROM holding_hash WHERE bucket = ?`, bucketOf(want))
+		args[0] = bucketOf(want)
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -466,9 +478,7 @@ func (db *DB) WhoHas(ctx context.Context, hashes []uint64, since time.Time) ([]H
 		if err != nil {
 			return nil, err
 		}
-		if since.IsZero() || !h.Time.Before(since) {
-			out = append(out, *h)
-		}
+		out = append(out, *h)
 	}
 	slices.SortFunc(out, func(a, b Holding) int {
 		if c := a.Time.Compare(b.Time); c != 0 {

@@ -29,13 +29,15 @@ CREATE TABLE holding (
 );
 CREATE INDEX holding_time ON holding (time);
 
+-- Keyed by holding first, so that recording an export appends at the end
+-- of the b-tree whatever the table's size; a lookup reads one bucket of
+-- each holding by its key.
 CREATE TABLE holding_hash (
-	bucket     INTEGER NOT NULL, -- top 13 bits of the hashes
 	holding_id INTEGER NOT NULL REFERENCES holding(id) ON DELETE CASCADE,
+	bucket     INTEGER NOT NULL, -- top 13 bits of the hashes
 	hashes     BLOB    NOT NULL, -- sorted big-endian uint64s
-	PRIMARY KEY (bucket, holding_id)
+	PRIMARY KEY (holding_id, bucket)
 ) WITHOUT ROWID;
-CREATE INDEX holding_hash_holding ON holding_hash (holding_id);
 
 -- Breach incidents (dingbook breach start): the 72-hour clock runs from
 -- discovered_at to deadline.
