@@ -91,6 +91,19 @@ func Resolve(ctx context.Context, db *store.DB, query string) (string, []string,
 		alias(&dingbook.Person{Email: query})
 	case strings.Trim(query, "0123456789+-() ") == "":
 		alias(&dingbook.Person{Mobile: query})
+		// Member files often hold the national number: try it without a
+		// country code (or trunk 0) too.
+		d := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, query)
+		for _, cc := range countryCodes {
+			if rest, ok := strings.CutPrefix(d, cc); ok && len(rest) >= 7 {
+				alias(&dingbook.Person{Mobile: rest})
+			}
+		}
 	}
 	if p, _, err := db.LatestPerson(ctx, person); err != nil {
 		return "", nil, err
@@ -99,6 +112,11 @@ func Resolve(ctx context.Context, db *store.DB, query string) (string, []string,
 	}
 	return person, keys, nil
 }
+
+// countryCodes are the calling codes (and the trunk prefix 0) a mobile
+// query may carry ahead of the national number: China, Indonesia, Hong
+// Kong, Macao, Taiwan, Singapore, Malaysia.
+var countryCodes = []string{"86", "62", "852", "853", "886", "65", "60", "0"}
 
 // WhoHas lists every holding (export, grant, share, device) that held the
 // person query names, made at or after since (zero: all).

@@ -725,3 +725,25 @@ func TestWipe(t *testing.T) {
 		t.Fatalf("snapshots after wipe: %v %v", snaps, err)
 	}
 }
+
+// People from a member file without userids are recorded by mobile (or
+// e-mail), and found by it.
+func TestWhoHasConvertWithoutUserIDs(t *testing.T) {
+	a := newAcctEnv(t)
+	in := filepath.Join(a.Dir, "m.csv")
+	os.WriteFile(in, []byte("姓名,手机,邮箱\r\n张三,13800138000,zhang@example.com\r\n李四,13900139000,\r\n王五,,wang@example.com\r\n"), 0o600)
+	var sum ExportSummary
+	if err := json.Unmarshal(a.must(withGov("convert", in, filepath.Join(a.Dir, "c.vcf"), "--json")...), &sum); err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]int{"13800138000": 1, "+86 139 0013 9000": 1, "WANG@example.com": 1, "13700137000": 0, "nobody@example.com": 0} {
+		res := whoHas(t, a, q)
+		if len(res.Holdings) != want || want == 1 && (res.Holdings[0].ID != sum.ExportID || res.Holdings[0].Kind != "export") {
+			t.Fatalf("who-has %q after convert: %+v, want %d holding(s) of %s", q, res.Holdings, want, sum.ExportID)
+		}
+	}
+	h, err := a.db().FindHolding(context.Background(), store.KindExport, sum.ExportID)
+	if err != nil || h.People != 3 {
+		t.Fatalf("convert holding: %+v %v", h, err)
+	}
+}
