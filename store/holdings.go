@@ -439,7 +439,7 @@ func (db *DB) HoldingHashes(ctx context.Context, id int64) ([]uint64, error) {
 // after since (zero: all).
 func (db *DB) WhoHas(ctx context.Context, hashes []uint64, since time.Time) ([]Holding, error) {
 	ids := map[int64]bool{}
-	q := `SELECT h.holding_id, h.hashes FROM holding JOIN holding_hash h ON h.holding_id = holding.id AND h.bucket = ?`
+	q := `SELECT h.holding_id, h.hashes FROM holding CROSS JOIN holding_hash h ON h.holding_id = holding.id AND h.bucket = ?` // CROSS: holdings outside, each bucket row by its key
 	args := []any{nil}
 	if !since.IsZero() {
 		q += ` WHERE holding.time >= ?`
