@@ -118,9 +118,13 @@ type Recorder struct {
 
 const recorderBatch = 4096
 
+// recorderQueue batches (a million keys) may wait for the hashing, so that
+// a fast writer (csv) never stalls on it.
+const recorderQueue = 256
+
 // NewRecorder starts a Recorder for about size people (0: unknown).
 func NewRecorder(key []byte, size int) *Recorder {
-	r := &Recorder{h: NewHasher(key), ch: make(chan []string, 4), done: make(chan struct{}), sums: make([]uint64, 0, size),
+	r := &Recorder{h: NewHasher(key), ch: make(chan []string, recorderQueue), done: make(chan struct{}), sums: make([]uint64, 0, size),
 		batch: make([]string, 0, recorderBatch)}
 	go func() {
 		defer close(r.done)
