@@ -192,11 +192,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// String describes m in one line for the terminal.
+// String describes m in one line for the terminal, naming at most
+// MaxGroupMembersShown merged rows ("… and 99,990 more"; Merged has them
+// all).
 func (m Merge) String() string {
-	rows := make([]string, len(m.Merged))
+	rows := make([]string, 0, min(len(m.Merged), MaxGroupMembersShown+1))
 	for i, r := range m.Merged {
-		rows[i] = fmt.Sprint(r)
+		if i == MaxGroupMembersShown {
+			rows = append(rows, "… and "+thousands(len(m.Merged)-i)+" more")
+			break
+		}
+		rows = append(rows, fmt.Sprint(r))
 	}
 	s := fmt.Sprintf("rows %s merged into row %d (%s, rule %s: %s)", strings.Join(rows, ", "), m.Kept, m.Name, m.Rule, m.Key)
 	if len(m.Conflicts) > 0 {

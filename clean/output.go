@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook"
@@ -177,7 +178,9 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	}
 	if len(r.DuplicateGroups) > 0 {
 		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
+		capped := false
 		for _, g := range r.DuplicateGroups {
+			capped = capped || len(g.Members) > MaxGroupMembersShown
 			fmt.Fprintf(bw, "  %s", g.Problem)
 			if g.Key != "" {
 				fmt.Fprintf(bw, " %s", g.Key)
@@ -186,14 +189,10 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 			if g.DeptID != 0 {
 				fmt.Fprintf(bw, " (department %d)", g.DeptID)
 			}
-			for i, m := range g.Members {
-				sep := ","
-				if i == 0 {
-					sep = ""
-				}
-				fmt.Fprintf(bw, "%s %s", sep, memberLabel(m))
-			}
-			fmt.Fprintln(bw)
+			fmt.Fprintf(bw, " %s\n", g.memberList(", "))
+		}
+		if capped {
+			fmt.Fprintf(bw, "  (a group lists its first %d members here; 'dingbook quality --report FILE.json' writes them all)\n", MaxGroupMembersShown)
 		}
 	}
 	fmt.Fprintf(bw, "\nDepartments (direct members):\n")
@@ -274,6 +273,37 @@ func cellWidth(s string) int {
 		}
 	}
 	return n
+}
+
+// MaxGroupMembersShown is how many members of a duplicate group the text
+// report and the Quality sheet name; the rest are counted ("… and 99,990
+// more"). The JSON report (quality --json, --report) lists every member.
+const MaxGroupMembersShown = 10
+
+// memberList names g's first MaxGroupMembersShown members, separated by
+// sep, and counts the rest.
+func (g *DuplicateGroup) memberList(sep string) string {
+	var b strings.Builder
+	for i, m := range g.Members {
+		if i == MaxGroupMembersShown {
+			b.WriteString(sep + "… and " + thousands(len(g.Members)-i) + " more")
+			break
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(memberLabel(m))
+	}
+	return b.String()
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func memberLabel(m Member) string {

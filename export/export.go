@@ -446,8 +446,11 @@ func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Pers
 	return &q
 }
 
-// output is one file being written.
+// output is one file being written. Its Write fails once ctx is done,
+// so that no writer (an xlsx being zipped, a long vCard) keeps working
+// after an interrupt.
 type output struct {
+	ctx    context.Context
 	format string
 	f      *fileutil.File
 	h      hash.Hash
@@ -461,6 +464,9 @@ type output struct {
 }
 
 func (o *output) Write(b []byte) (int, error) {
+	if o.ctx.Err() != nil {
+		return 0, context.Cause(o.ctx)
+	}
 	n, err := o.f.Write(b)
 	o.h.Write(b[:n])
 	o.n += int64(n)
@@ -627,7 +633,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	if base == "" {
 		base = "export-" + now.UTC().Format("20060102T150405Z")
 	}
-	tmpDir, cleanup, err := fileutil.PrivateDir(opts.XLSX.TmpDir, "dingbook-xlsx-")
+	tmpDir, cleanup, err := fileutil.LockedDir(opts.XLSX.TmpDir, "xlsx-*")
 	if err != nil {
 		return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot create a private temporary directory", Hint: "check TMPDIR", Err: err}
 	}
@@ -652,7 +658,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			abort()
 			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
 		}
-		o := &output{format: format, f: f, h: sha256.New()}
+		o := &output{ctx: ctx, format: format, f: f, h: sha256.New()}
 		outs = append(outs, o)
 		switch format {
 		case "csv":
@@ -772,6 +778,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	} else {
 		err = pl.Run(ctx, d)
 	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		abort()
 		return nil, err
@@ -789,8 +798,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 
 	for _, o := range outs {
-		var err error
+		err := context.Cause(ctx)
 		switch {
+		case err != nil:
 		case o.csv != nil:
 			err = o.csv.Close()
 		case o.xlsx != nil:

@@ -72,6 +72,12 @@ type Request struct {
 	// BundleBase names the bundle file without its extension (default
 	// "dingbook-<export id>"); convert uses the OUT name the user gave.
 	BundleBase string
+	// Overwrite replaces an existing bundle of the same name (convert
+	// --overwrite); otherwise an existing file is refused.
+	Overwrite bool
+	// OutHint is the remedy when the bundle cannot be written (default:
+	// "choose a writable --out directory"); convert names OUT instead.
+	OutHint string
 	// Snapshot and Tenant identify the data exported; Source is e.g. the
 	// converted file's name or "dingtalk:<base url>".
 	Snapshot int64

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -128,11 +127,11 @@ func DecisionFrom(ctx context.Context) *Decision {
 	return d
 }
 
-// TmpDirName is the folder under the state directory that holds private
-// export directories (export-*); Sweep empties it of orphans.
+// TmpDirName is the folder under the state directory that holds every
+// temporary file: private export directories (export-*) and the spill
+// directories of member files being read (import-*); Sweep empties it of
+// orphans.
 const TmpDirName = "tmp"
-
-const lockName = ".lock"
 
 // NewExportID returns a fresh, neutral export id: UTC time plus 4 random
 // hex digits, e.g. 20261126-102100-3fa9.
@@ -144,9 +143,9 @@ func NewExportID(now time.Time) string {
 
 // checkOutDir makes the output directory (0700) if needed and checks that
 // a file can be created in it.
-func checkOutDir(dir string) error {
+func checkOutDir(dir, hint string) error {
 	fail := func(err error) error {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: "choose a writable --out directory", Err: err}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable --out directory"), Err: err}
 	}
 	if err := fileutil.MkdirPrivate(dir); err != nil {
 		return fail(err)
@@ -169,6 +168,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return nil, err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return nil, err
 	}
@@ -203,7 +205,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	// The output directory is checked before the work: an unwritable --out
 	// fails now, not after every row was computed.
 	outDir := nonEmpty(req.OutDir, ".")
-	if err := checkOutDir(outDir); err != nil {
+	if err := checkOutDir(outDir, req.OutHint); err != nil {
 		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
@@ -297,6 +299,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			return nil, failed(ctx, db, rec, "export", err)
 		}
 		sum, n, err := hashFile(p)
+		if err == nil {
+			err = context.Cause(ctx) // a big file takes a while to hash
+		}
 		if err != nil {
 			return nil, failed(ctx, db, rec, "hash", err)
 		}
@@ -336,7 +341,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	entries = append(entries, seal.Entry{Name: "manifest.json", Path: mpath}, seal.Entry{Name: "NOTICE.txt", Path: npath})
 
 	// Seal atomically into the output directory.
-	if err := checkOutDir(outDir); err != nil {
+	if err := checkOutDir(outDir, req.OutHint); err != nil {
 		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 	base := "dingbook-" + id
@@ -344,12 +349,12 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		base = req.BundleBase
 	}
 	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
-	f, err := fileutil.Create(bundle, false)
+	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
-		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: "choose a writable --out directory", Err: err})
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
 	}
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}
 	err = seal.Write(cw, seal.Options{Kind: dec.Encrypt, Passphrase: pass, Recipients: req.AgeRecipients, Modified: now}, entries)
 	if err == nil {
 		err = context.Cause(ctx)
@@ -394,6 +399,9 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return err
 	}
@@ -489,11 +497,10 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	rec.Details = details
 	var de *dingbook.Error
 	switch {
+	case errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by"):
+		rec.Reason = stage + " interrupted"
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
 		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
-		if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by") {
-			rec.Reason = stage + " interrupted"
-		}
 	case errors.As(err, &de):
 		rec.Reason = stage + " failed: " + de.Message
 	default:
@@ -505,60 +512,18 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	return err
 }
 
-// privateDir makes $home/tmp/export-XXXX (0700), locks it for this
-// process, and returns a wipe function that is safe to call many times
-// and from several goroutines.
+// privateDir makes $home/tmp/export-XXXX (0700), locked for this process
+// (fileutil.LockedDir).
 func privateDir(home string) (string, func(), error) {
-	root := filepath.Join(home, TmpDirName)
-	if err := fileutil.MkdirPrivate(root); err != nil {
-		return "", func() {}, err
-	}
-	dir, rm, err := fileutil.PrivateDir(root, "export-*")
-	if err != nil {
-		return "", func() {}, err
-	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		rm()
-		return "", func() {}, err
-	}
-	var mu sync.Mutex
-	return dir, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		os.RemoveAll(dir)
-		unlock()
-	}, nil
+	return fileutil.LockedDir(filepath.Join(home, TmpDirName), "export-*")
 }
 
-// Sweep removes private export directories under home/tmp that no live
-// process holds (left behind by a killed dingbook). Call it at the start
-// of every command; Run, Guard and Purge do.
+// Sweep removes the private directories under home/tmp (exports, the
+// spill files of member files being read) that no live process holds:
+// left behind by a killed dingbook. Call it at the start of every
+// command; Run, Guard and Purge do.
 func Sweep(home string) []string {
-	root := filepath.Join(home, TmpDirName)
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return nil
-	}
-	var removed []string
-	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "export-") {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		stale := orphaned(dir)
-		if !stale {
-			if _, err := os.Stat(filepath.Join(dir, lockName)); errors.Is(err, os.ErrNotExist) {
-				if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
-					stale = true
-				}
-			}
-		}
-		if stale && os.RemoveAll(dir) == nil {
-			removed = append(removed, dir)
-		}
-	}
-	return removed
+	return fileutil.SweepDir(filepath.Join(home, TmpDirName))
 }
 
 func insideDir(dir, p string) (string, error) {
@@ -590,12 +555,18 @@ func hashFile(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// countWriter counts what it writes, and fails once ctx is done (an
+// interrupt stops the sealing at once).
 type countWriter struct {
-	w io.Writer
-	n int64
+	ctx context.Context
+	w   io.Writer
+	n   int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

@@ -15,11 +15,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -127,6 +129,50 @@ const (
 	ExitNotFound   = 7
 )
 
+// MainOS runs dingbook as a process: with the real environment, and
+// SIGINT or SIGTERM cancelling the command's context (the cause is an
+// *Interrupted), so that every loop stops, private files are wiped and
+// the exit code is 128 + the signal's number (130, 143).
+func MainOS(args []string) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		if s, ok := <-sigc; ok {
+			cancel(&Interrupted{Signal: s})
+		}
+	}()
+	return Main(ctx, args, OSEnv())
+}
+
+// Interrupted is the cause of a command's context cancelled by a signal.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+// Is makes an Interrupted a context.Canceled.
+func (e *Interrupted) Is(target error) bool { return target == context.Canceled }
+
+// ExitCode is 128 + the signal's number, as a shell reports it.
+func (e *Interrupted) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return ExitError
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
 // Main runs dingbook with args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, args []string, env *Env) int {
@@ -149,6 +195,19 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		return ExitUsage
 	}
 	err := c.Run(ctx, env, args[1:])
+	var in *Interrupted
+	if err != nil && errors.As(context.Cause(ctx), &in) {
+		// Say why it stopped: in the command's own words when it has
+		// some (a pull says what it kept), else plainly.
+		var de *dingbook.Error
+		if errors.As(err, &de) && strings.Contains(de.Message, "interrupted") {
+			report(env.Stderr, err)
+		} else {
+			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
+			fmt.Fprintln(env.Stderr, "dingbook: hint: its private working files were wiped; run the command again")
+		}
+		return in.ExitCode()
+	}
 	return report(env.Stderr, err)
 }
 
@@ -290,6 +349,18 @@ func openDB(ctx context.Context, env *Env) (*store.DB, error) {
 	}
 	govern.Sweep(home)
 	return db, nil
+}
+
+// tmpRoot returns $DINGBOOK_HOME/tmp, where every temporary file goes
+// (member files' spill directories included), after sweeping what killed
+// commands left there.
+func tmpRoot(env *Env) (string, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return "", err
+	}
+	govern.Sweep(home)
+	return filepath.Join(home, govern.TmpDirName), nil
 }
 
 // snapshotID returns id, or the latest snapshot's id when id is 0

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report", Run: runAudit})
+	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge", Run: runAudit})
 }
 
 // govOpenDB opens the state database and sweeps private directories left
@@ -40,7 +40,7 @@ func govSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|who-has|subject-report|export'"}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|acknowledge|who-has|subject-report|export'"}
 	if len(args) == 0 {
 		return usage
 	}
@@ -56,6 +56,8 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditHead(ctx, env, args)
 	case "report":
 		return auditReport(ctx, env, args)
+	case "acknowledge":
+		return auditAcknowledge(ctx, env, args)
 	case "who-has":
 		return auditWhoHas(ctx, env, args)
 	case "subject-report":
@@ -63,7 +65,7 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 	case "export":
 		return auditExport(ctx, env, args)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]|acknowledge --reason TEXT")
 		fmt.Fprintln(env.Stdout, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
 		fmt.Fprintln(env.Stdout, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
 		fmt.Fprintln(env.Stdout, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
@@ -175,11 +177,36 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 		}
 	} else if res.OK {
 		fmt.Fprintf(env.Stdout, "audit log OK: %d records, head %d %s\n", res.Records, res.HeadSeq, res.HeadHash)
+		for _, seq := range res.Acknowledged {
+			fmt.Fprintf(env.Stdout, "acknowledged gap between the log and %s: record %d ('dingbook audit show %d')\n", audit.HeadFile, seq, seq)
+		}
 	}
 	if !res.OK {
 		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit log verification failed at record %d: %s", res.FirstBad, res.Problem),
 			Hint: "the audit log was tampered with or damaged; keep a copy of " + store.DBName + " for investigation and inform the data protection officer"}
 	}
+	return nil
+}
+
+// auditAcknowledge records, with a reason, the gap between the log and its
+// anchor that makes dingbook refuse to write; audit verify then passes
+// again, and lists the acknowledgement.
+func auditAcknowledge(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit acknowledge", "audit acknowledge --reason TEXT")
+	reason := fs.String("reason", "", "what was investigated and why dingbook may write again (recorded)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := audit.Acknowledge(ctx, db, env.Actor, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: recorded as audit record %d: %s\n", r.Seq, r.Details["gap"])
 	return nil
 }
 

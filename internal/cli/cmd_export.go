@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -104,8 +105,8 @@ func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotD
 
 // readMemberFile reads an admin-console member file (source/console) and
 // tells people on stderr what the reader skipped or guessed.
-func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org, error) {
-	org, rep, err := console.ReadFile(path, opts)
+func readMemberFile(ctx context.Context, env *Env, path string, opts console.Options) (*dingbook.Org, error) {
+	org, rep, err := console.ReadFileContext(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -115,8 +116,8 @@ func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org,
 
 // dedupedMemberFile reads a member file whole and merges the rows that are
 // one person (--dedupe RULE), telling people on stderr about every merge.
-func dedupedMemberFile(env *Env, path string, co console.Options, rule, region string) (*dingbook.Org, error) {
-	org, err := readMemberFile(env, path, co)
+func dedupedMemberFile(ctx context.Context, env *Env, path string, co console.Options, rule, region string) (*dingbook.Org, error) {
+	org, err := readMemberFile(ctx, env, path, co)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +151,9 @@ func dedupeRows(env *Env, org *dingbook.Org, rule, region string) ([]clean.Merge
 // whole tree, so those exports read the file whole. After export.Run,
 // call done with whether it succeeded: it tells people what the reader
 // skipped or guessed and closes the file.
-func memberDirectory(env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
+func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(env, path, co)
+		org, err := readMemberFile(ctx, env, path, co)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -344,14 +345,15 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 		if *dedupe != "" {
-			org, err := dedupedMemberFile(env, env.Path(*from), co, *dedupe, *region)
+			org, err := dedupedMemberFile(ctx, env, env.Path(*from), co, *dedupe, *region)
 			if err != nil {
 				return err
 			}
 			dir = dingbook.OrgDirectory{Org: org}
 		} else {
-			d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
+			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
 			if err != nil {
 				return err
 			}

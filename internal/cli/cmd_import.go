@@ -76,7 +76,8 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	)
 	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
 		var err error
-		org, rep, err = console.ReadFile(path, co)
+		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
+		org, rep, err = console.ReadFileContext(ctx, path, co)
 		if err != nil {
 			return nil, err
 		}

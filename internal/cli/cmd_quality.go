@@ -70,7 +70,10 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		org, err = readOrgFile(path, co)
+		if co.TmpDir, err = tmpRoot(env); err != nil {
+			return err
+		}
+		org, err = readOrgFile(ctx, path, co)
 		if err != nil {
 			return err
 		}
@@ -133,16 +136,10 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		// the fields the policy's default profile exports, and never a
 		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
-		home, err := store.Home(env.Getenv)
+		pol, visible, err := defaultProfileFields(env)
 		if err != nil {
 			return err
 		}
-		pp, missingOK := policy.Path("", home)
-		pol, err := policy.Load(pp, missingOK)
-		if err != nil {
-			return err
-		}
-		visible, _ := pol.ProfileFields(pol.DefaultProfile)
 		frep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint, Select: withoutHiddenMobile, Visible: slices.Clone(visible)})
 		if err != nil {
 			return err
@@ -193,6 +190,23 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// defaultProfileFields loads the policy of DINGBOOK_HOME and returns it
+// with the fields of its default profile: what a report that leaves the
+// export path (quality --report, diff) may quote.
+func defaultProfileFields(env *Env) (*policy.Policy, []string, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pp, missingOK := policy.Path("", home)
+	pol, err := policy.Load(pp, missingOK)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, _ := pol.ProfileFields(pol.DefaultProfile)
+	return pol, fields, nil
+}
+
 // withoutHiddenMobile is Options.Select for a report written to a file:
 // everybody, without the mobile they hid in DingTalk.
 func withoutHiddenMobile(p *dingbook.Person) *dingbook.Person {
@@ -224,7 +238,7 @@ func restrictMerges(merges []clean.Merge, visible []string) []clean.Merge {
 
 // readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
 // console member file (anything else).
-func readOrgFile(path string, co console.Options) (*dingbook.Org, error) {
+func readOrgFile(ctx context.Context, path string, co console.Options) (*dingbook.Org, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json", ".yaml", ".yml":
 		t, err := gen.Load(path)
@@ -233,7 +247,7 @@ func readOrgFile(path string, co console.Options) (*dingbook.Org, error) {
 		}
 		return &t.Org, nil
 	}
-	org, _, err := console.ReadFile(path, co)
+	org, _, err := console.ReadFileContext(ctx, path, co)
 	if err != nil {
 		return nil, err
 	}

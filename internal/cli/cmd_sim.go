@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -64,6 +65,10 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	opaqueCursor := fs.Bool("opaque-cursor", false, "next_cursor is opaque, not cursor+returned")
 	isv := fs.Bool("isv", false, "the app is an ISV app (no mobile, email, telephone, hired_date, …)")
 	truthOut := fs.String("truth-out", "", "also write the served org and its truth (injected problems, restricted staff) to this JSON file")
+	dupEvents := fs.Bool("dup-events", false, "Stream: send every event twice (two messageIds, one eventId)")
+	backlogOffline := fs.Bool("backlog-offline", false, "Stream: events fired while no client is connected go to the failed-push backlog instead of waiting")
+	ackTimeout := fs.Duration("ack-timeout", 16*time.Second, "Stream: redeliver an event that got no answer within this time")
+	churn := fs.Duration("churn", 0, "make a random change (a joiner, a new title, a move, a leaver) this often, firing its events (0: never)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
 	googleKey := fs.String("google-key", "", "also serve Google Sheets and Drive (push --sheets), writing a service-account key for them to this file (0600)")
 	googleSubject := fs.String("google-subject", "admin@example.com", "with --google-key: the Workspace user the key may impersonate (--impersonate)")
@@ -135,6 +140,8 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		WrapBusinessErrors: *wrapErrors,
 		OpaqueCursor:       *opaqueCursor,
 	}
+	cfg.Faults.DuplicateEvents, cfg.Faults.BacklogWhileDisconnected = *dupEvents, *backlogOffline
+	cfg.Stream.AckTimeout = *ackTimeout
 	if *verbose {
 		cfg.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, format+"\n", a...) }
 	}
@@ -165,11 +172,18 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	if *churn > 0 {
+		cctx, stop := context.WithCancel(ctx)
+		churned := make(chan struct{})
+		go func() { defer close(churned); simChurn(cctx, env, srv, *churn, *seed) }()
+		defer func() { stop(); <-churned }()
+	}
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		hs.Shutdown(sctx)
+		srv.DropStreams() // Shutdown leaves hijacked WebSockets alone
 		return nil
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
@@ -203,6 +217,26 @@ func serveGoogle(env *Env, dingtalk http.Handler, base, keyPath, subject string)
 	fmt.Fprintf(env.Stdout, "export %s=%s\n", gsheets.DriveBaseEnv, base)
 	fmt.Fprintf(env.Stderr, "dingbook sim: serving Google Sheets and Drive too; push with --impersonate %s\n", subject)
 	return mux, nil
+}
+
+// simChurn makes a random change every interval until ctx is done.
+func simChurn(ctx context.Context, env *Env, srv *sim.Server, every time.Duration, seed int64) {
+	rng := mrand.New(mrand.NewPCG(uint64(seed), 0xc4a9))
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		what, err := srv.RandomChange(rng)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "dingbook sim: churn: %s: %v\n", what, err)
+			continue
+		}
+		fmt.Fprintf(env.Stderr, "dingbook sim: churn: %s\n", what)
+	}
 }
 
 func simSplitList(s string) []string {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingbook/dingbook/source/dingtalk/stream"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -173,5 +175,34 @@ func TestSimCommandOptions(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(raw), `"authed_dept":["`+d+`"]`) || !strings.Contains(string(raw), `"errcode":"0"`) || strings.Contains(string(raw), `"mobile"`) {
 		t.Errorf("auth/scopes %s", raw)
+	}
+}
+
+// --churn changes the org and fires events a Stream client receives;
+// --dup-events sends each twice.
+func TestSimCommandChurnEvents(t *testing.T) {
+	base, key, secret, stop := runSimCmd(t, "--users", "60", "--depts", "6", "--churn", "15ms", "--dup-events", "--ack-timeout", "1s")
+	c := stream.New(stream.Config{APIBase: base, ClientID: key, ClientSecret: secret})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var types []string
+	err := c.Run(ctx, func(ctx context.Context, ev stream.Event) error {
+		if ev.ID == "" || len(ev.UserIDs) != 1 {
+			t.Errorf("event %+v", ev)
+		}
+		types = append(types, ev.Type)
+		if len(types) == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || len(types) < 5 {
+		t.Fatalf("Run: %v after %v", err, types)
+	}
+	if st := c.Stats(); st.Duplicates == 0 {
+		t.Errorf("--dup-events: no duplicate seen (%+v)", st)
+	}
+	if code := stop(); code != ExitOK {
+		t.Fatalf("sim exit %d", code)
 	}
 }

@@ -20,7 +20,7 @@
 //     become hired_date milliseconds at midnight China time.
 //
 // xlsx files are read with excelize's streaming Rows() and a private
-// temporary directory; CSV is streamed through a decoder. Either way a
+// temporary directory (Options.TmpDir); CSV is streamed through a decoder. Either way a
 // goroutine parses rows ahead while they become people.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
@@ -68,6 +68,12 @@ type Options struct {
 	// name without its extension. Department paths that start with it are
 	// read below the root.
 	Company string
+	// TmpDir is where an xlsx reader makes its private 0700 directory for
+	// the sheets excelize unzips to disk (plaintext personal data), locked
+	// while it lives (fileutil.LockedDir); "" = the system's temporary
+	// directory. dingbook passes $DINGBOOK_HOME/tmp, which every command
+	// sweeps of directories a killed process left behind.
+	TmpDir string
 	// Encoding of a text (CSV) file: "" detects it (a byte-order mark,
 	// else UTF-8, else GB18030); "utf-8", "gb18030" (or "gbk"),
 	// "utf-16le" or "utf-16be" force it. Ignored for xlsx.
@@ -138,6 +144,11 @@ func sniffKind(head []byte) int {
 
 // ReadFile reads the member file at path.
 func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
+	return ReadFileContext(context.Background(), path, opts)
+}
+
+// ReadFileContext is ReadFile stopping with ctx's error once ctx is done.
+func ReadFileContext(ctx context.Context, path string, opts Options) (*dingbook.Org, *Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot open %s", path),
@@ -152,7 +163,7 @@ func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
 		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is a directory", path).
 			WithHint("give the member file exported from the DingTalk admin console (.xlsx or .csv)")
 	}
-	return read(f, st.Size(), path, opts, func(o excelize.Options) (*excelize.File, error) {
+	return read(ctx, f, st.Size(), path, opts, func(o excelize.Options) (*excelize.File, error) {
 		return excelize.OpenFile(path, o)
 	})
 }
@@ -160,18 +171,18 @@ func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
 // Read reads a member file of size bytes from r; name is used in messages
 // and as the default company name.
 func Read(r io.ReaderAt, size int64, name string, opts Options) (*dingbook.Org, *Report, error) {
-	return read(r, size, name, opts, func(o excelize.Options) (*excelize.File, error) {
+	return read(context.Background(), r, size, name, opts, func(o excelize.Options) (*excelize.File, error) {
 		return excelize.OpenReader(io.NewSectionReader(r, 0, size), o)
 	})
 }
 
-func read(r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
+func read(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
 	rd, err := open(r, size, name, opts, openX)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rd.close()
-	err = rd.each(context.Background(), func(p *dingbook.Person, manager string, row int) error {
+	err = rd.each(ctx, func(p *dingbook.Person, manager string, row int) error {
 		rd.people = append(rd.people, *p)
 		rd.pending = append(rd.pending, pending{row: row, manager: manager})
 		return nil
@@ -234,7 +245,7 @@ func (rd *reader) close() {
 }
 
 func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
-	tmp, cleanup, err := fileutil.PrivateDir("", "dingbook-import-")
+	tmp, cleanup, err := fileutil.LockedDir(rd.opts.TmpDir, "import-*")
 	if err != nil {
 		return err
 	}

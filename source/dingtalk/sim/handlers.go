@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,10 @@ func (s *Server) deptListsubid(c *call) {
 func (s *Server) deptGet(c *call) {
 	d, ok := s.deptParam(c, true)
 	if !ok {
+		return
+	}
+	if s.readFails(strconv.FormatInt(d.ID, 10)) {
+		s.fail(c, -1, "系统繁忙")
 		return
 	}
 	if !c.app.deptInRange(d.ID) {
@@ -451,6 +456,10 @@ func (s *Server) userListSimple(c *call) {
 }
 
 func (s *Server) userGet(c *call) {
+	if s.readFails(c.params["userid"]) {
+		s.fail(c, -1, "系统繁忙")
+		return
+	}
 	if p := s.findUser(c, "userid", 64, s.people, "找不到该用户"); p != nil {
 		s.ok(c, s.userObject(p, c.app, 0))
 	}

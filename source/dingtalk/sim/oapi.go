@@ -38,6 +38,7 @@ var oapis = map[string]api{
 	"/topapi/extcontact/listlabelgroups":     {"POST", "qyapi_ext_read", (*Server).extLabelGroups},
 	"/topapi/extcontact/get":                 {"POST", "qyapi_ext_read", (*Server).extGet},
 	"/auth/scopes":                           {"GET", "qyapi_base", (*Server).authScopes},
+	failedResultPath:                         {"GET", "qyapi_base", (*Server).failedResult},
 }
 
 // APIName returns DingTalk's internal name for an oapi path:

@@ -16,6 +16,16 @@
 // v2/user/getbymobile; user/listsimple, listid, count, listadmin,
 // getbyunionid; extcontact/list, listlabelgroups, get; auth/scopes.
 //
+// Change events (§8, checklist 29–31): POST /v1.0/gateway/connections/open
+// and the Stream WebSocket (stream.go) deliver contact events with acks,
+// LATER and redelivery; GET /call_back/get_call_back_failed_result serves
+// the failed-push backlog (events.go); GET /v1.0/contact/empLeaveRecords
+// lists the leavers (leave.go, checklist 32). Tests change the organisation with
+// AddUser, UpdateUser, MoveUser, SetAdmin, RemoveUser, AddDept, UpdateDept
+// and RemoveDept (mutate.go): the next API call sees the change and the
+// matching events fire. Stream faults: DropStreams, Disconnect,
+// Faults.DuplicateEvents, Faults.BacklogWhileDisconnected, FailReads.
+//
 // It serves an organisation from the generator's truth (source/gen) and
 // reproduces the behaviour described in docs dingtalk-api.md §1–§7 and
 // checklist items 1–28: token reuse and renewal, envelopes and request
@@ -125,6 +135,13 @@ type Faults struct {
 	// client gives up (or HangFor, default 30 s, passes): a timeout.
 	HangRate float64
 	HangFor  time.Duration
+	// DuplicateEvents sends every EVENT frame twice (two messageIds, one
+	// eventId), as DingTalk may.
+	DuplicateEvents bool
+	// BacklogWhileDisconnected sends events fired while an app has no
+	// Stream connection to its failed-push backlog instead of holding
+	// them for the next connection.
+	BacklogWhileDisconnected bool
 }
 
 // Config configures a Server.
@@ -174,6 +191,8 @@ type Config struct {
 	Extras bool
 	// Faults are the initial injected faults.
 	Faults Faults
+	// Stream tunes the Stream gateway (stream.go).
+	Stream StreamConfig
 	// IPLimit, if > 0, is the number of calls one caller IP may make in a
 	// 20-second window over all APIs; beyond it the IP is blocked for
 	// IPBlock (default 5 minutes) and every request is answered
@@ -214,6 +233,12 @@ type Server struct {
 	members map[int64][]*dingbook.Person
 	admins  []*dingbook.Person
 	ext     map[string]*dingbook.ExternalContact
+
+	// data guards the organisation and its look-ups above: API calls
+	// read under RLock, the changes of mutate.go write under Lock.
+	data   sync.RWMutex
+	owned  bool // org.People is the simulator's own copy (mutate.go)
+	events *eventState
 
 	mu      sync.Mutex
 	tokens  map[string]*token
@@ -297,31 +322,71 @@ func New(cfg Config) *Server {
 	// caller's Truth is never modified)
 	served := *org
 	served.Depts = append([]dingbook.Department(nil), org.Depts...)
-	gen.CountMembers(&served)
 	org = &served
 	s := &Server{
 		cfg:        cfg,
 		org:        org,
-		tree:       dingbook.NewTree(org.Depts),
 		apps:       map[string]*appState{},
-		people:     make(map[string]*dingbook.Person, len(org.People)),
-		byMobile:   make(map[string]*dingbook.Person, len(org.People)),
-		byUnion:    make(map[string]*dingbook.Person, len(org.People)),
 		restricted: restricted,
-		members:    make(map[int64][]*dingbook.Person, len(org.Depts)),
 		ext:        map[string]*dingbook.ExternalContact{},
 		tokens:     map[string]*token{},
 		calls:      map[string]int{},
 		windows:    map[string]*window{},
 		faults:     cfg.Faults,
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		sorted:     map[sortKey][]*dingbook.Person{},
 		ipWin:      map[string]*ipState{},
 	}
 	if s.cfg.IPBlock <= 0 {
 		s.cfg.IPBlock = 5 * time.Minute
 	}
 	s.start = cfg.Now()
+	s.index()
+	s.events = newEventState(s)
+	for i := range org.External {
+		s.ext[org.External[i].UserID] = &org.External[i]
+	}
+	for _, a := range cfg.Apps {
+		st := &appState{App: a, scopes: map[string]bool{}}
+		scopes := a.Scopes
+		if scopes == nil {
+			scopes = AllReadScopes
+		}
+		for _, sc := range scopes {
+			st.scopes[sc] = true
+		}
+		if len(a.RangeDepts) > 0 || len(a.RangeUsers) > 0 {
+			st.rangeDepts = map[int64]bool{}
+			st.rangeUsers = map[string]bool{}
+			for _, d := range a.RangeDepts {
+				if s.tree.Dept(d) == nil {
+					continue
+				}
+				for _, x := range s.tree.Descendants(d) {
+					st.rangeDepts[x] = true
+				}
+			}
+			for _, u := range a.RangeUsers {
+				st.rangeUsers[u] = true
+			}
+		}
+		s.apps[a.Key] = st
+	}
+	return s
+}
+
+// index (re)builds the look-ups from s.org: the department tree, member
+// counts, people by userid, mobile and unionid, members per department
+// in custom order, and the admins. It runs in New and after every change
+// (mutate.go), with s.data held for writing.
+func (s *Server) index() {
+	org := s.org
+	gen.CountMembers(org)
+	s.tree = dingbook.NewTree(org.Depts)
+	s.people = make(map[string]*dingbook.Person, len(org.People))
+	s.byMobile = make(map[string]*dingbook.Person, len(org.People))
+	s.byUnion = make(map[string]*dingbook.Person, len(org.People))
+	s.members = make(map[int64][]*dingbook.Person, len(org.Depts))
+	s.admins = nil
 	for i := range org.People {
 		p := &org.People[i]
 		s.people[p.UserID] = p
@@ -353,36 +418,9 @@ func New(cfg Config) *Server {
 			return ms[i].UserID < ms[j].UserID
 		})
 	}
-	for i := range org.External {
-		s.ext[org.External[i].UserID] = &org.External[i]
-	}
-	for _, a := range cfg.Apps {
-		st := &appState{App: a, scopes: map[string]bool{}}
-		scopes := a.Scopes
-		if scopes == nil {
-			scopes = AllReadScopes
-		}
-		for _, sc := range scopes {
-			st.scopes[sc] = true
-		}
-		if len(a.RangeDepts) > 0 || len(a.RangeUsers) > 0 {
-			st.rangeDepts = map[int64]bool{}
-			st.rangeUsers = map[string]bool{}
-			for _, d := range a.RangeDepts {
-				if s.tree.Dept(d) == nil {
-					continue
-				}
-				for _, x := range s.tree.Descendants(d) {
-					st.rangeDepts[x] = true
-				}
-			}
-			for _, u := range a.RangeUsers {
-				st.rangeUsers[u] = true
-			}
-		}
-		s.apps[a.Key] = st
-	}
-	return s
+	s.mu.Lock()
+	s.sorted = map[sortKey][]*dingbook.Person{}
+	s.mu.Unlock()
 }
 
 // Calls returns the number of calls (successful and failed) per API path,
@@ -424,7 +462,8 @@ func (s *Server) Faults() Faults {
 	return s.faults
 }
 
-// Org returns the organisation served.
+// Org returns the organisation served. The changes of mutate.go replace
+// its People and Depts: read it between changes, not while one runs.
 func (s *Server) Org() *dingbook.Org { return s.org }
 
 func (s *Server) logf(format string, args ...any) {
@@ -585,9 +624,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getToken(w, r)
 	case path == "/v1.0/oauth2/accessToken":
 		s.accessToken(w, r)
+	case path == streamOpenPath:
+		s.streamOpen(w, r)
+	case path == streamConnectPath:
+		s.streamConnect(w, r)
 	case strings.HasPrefix(path, "/v1.0/"):
+		s.data.RLock()
+		defer s.data.RUnlock()
 		s.serveV1(w, r)
-	case strings.HasPrefix(path, "/topapi/") || path == "/auth/scopes":
+	case strings.HasPrefix(path, "/topapi/") || path == "/auth/scopes" || path == failedResultPath:
+		s.data.RLock()
+		defer s.data.RUnlock()
 		s.serveOapi(w, r)
 	default:
 		s.logf("sim: %s %s → 404", r.Method, path)

@@ -19,13 +19,18 @@ var v1apis = map[string]string{
 func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	scope, known := v1apis[path]
+	if path == leaveRecordsPath {
+		scope, known = "Contact.Common.Read", r.Method == http.MethodGet
+	} else if r.Method != http.MethodPost {
+		known = false
+	}
 	status := http.StatusOK
 	defer func() { s.logf("sim: %s %s → HTTP %d", r.Method, path, status) }()
 	fail := func(st int, code, msg string, extra map[string]any) {
 		status = st
 		s.v1ErrorExtra(w, st, code, msg, extra)
 	}
-	if !known || r.Method != http.MethodPost {
+	if !known {
 		fail(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", nil)
 		return
 	}
@@ -65,6 +70,10 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.transient() {
 		fail(http.StatusInternalServerError, "system.busy", "系统繁忙", nil)
+		return
+	}
+	if path == leaveRecordsPath {
+		s.leaveRecords(w, r, func(msg string) { fail(http.StatusBadRequest, "invalidParameter.param.invalid", msg, nil) })
 		return
 	}
 	var body struct {
