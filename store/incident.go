@@ -86,3 +86,14 @@ func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
 	}
 	return out, rows.Err()
 }
+
+// CloseIncident marks incident id closed at t; it reports whether it was
+// open.
+func (db *DB) CloseIncident(ctx context.Context, id string, t time.Time) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE incident SET closed_at = ? WHERE id = ? AND closed_at IS NULL`, ts(t), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
