@@ -9,6 +9,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,7 +34,7 @@ func init() {
 var simReady func(addr string)
 
 func runSim(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "sim", "sim [--addr 127.0.0.1:8765] [--users N --depts M --seed S | --org FILE.json|yaml] [--qps 20] [--global-qps N] [--latency 80ms] [--transient 0.05] [--http5xx 0.01] [--resets 0.01] [--throttle-burst 300ms] [--token-ttl 7200s] [--empty omit|empty] [--expired-code 40014|42001] [--no-mobile-field] [--no-email-field] [--range-depts 12,34] [--ip-whitelist 1.2.3.4] [--string-numbers] [--extras] ...")
+	fs := NewFlags(env, "sim", "sim [--addr 127.0.0.1:8765] [--users N --depts M --seed S | --org FILE.json|yaml] [--qps 20] [--global-qps N] [--latency 80ms] [--transient 0.05] [--http5xx 0.01] [--resets 0.01] [--throttle-burst 300ms] [--token-ttl 7200s] [--empty omit|empty] [--expired-code 40014|42001] [--no-mobile-field] [--no-email-field] [--range-depts 12,34] [--ip-whitelist 1.2.3.4] [--string-numbers] [--extras] [--agent-id N] [--redirect-uri URL] [--token-corpid always|corpid-scope|never] ...")
 	addr := fs.String("addr", "127.0.0.1:8765", "listen address (port 0 picks a free port)")
 	users := fs.Int("users", 200, "people in the generated org")
 	depts := fs.Int("depts", 20, "departments in the generated org (root included)")
@@ -70,6 +71,15 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	ackTimeout := fs.Duration("ack-timeout", 16*time.Second, "Stream: redeliver an event that got no answer within this time")
 	churn := fs.Duration("churn", 0, "make a random change (a joiner, a new title, a move, a leaver) this often, firing its events (0: never)")
 	verbose := fs.Bool("v", false, "log every request to stderr")
+	agentID := fs.Int64("agent-id", sim.DefaultAgentID, "the app's agentId for work notices (asyncsend_v2)")
+	redirects := fs.String("redirect-uri", "", "login redirect URLs registered for the app, comma-separated (default: any)")
+	codeTTL := fs.Duration("code-ttl", 5*time.Minute, "lifetime of login and in-app auth codes")
+	tokenCorp := fs.String("token-corpid", "always", "when userAccessToken returns corpId: always, corpid-scope or never")
+	codeReuse := fs.String("code-reuse", "refuse", "a login code exchanged twice: refuse (400 invalidCode) or same-token")
+	callbackParams := fs.String("callback-params", "both", "login callback parameters: both (code and authCode), code or authCode")
+	nonMember := fs.String("nonmember-login", "allow", "non-members on the login page: allow (refused by the API calls) or refuse (error=)")
+	leaver := fs.String("leaver-lookup", "gone", "getbyunionid for a former member: gone (60121) or stale (old userid)")
+	invalidCode := fs.Int("invalid-code-status", 400, "HTTP status of userAccessToken's invalidCode: 400 or 409")
 	googleKey := fs.String("google-key", "", "also serve Google Sheets and Drive (push --sheets), writing a service-account key for them to this file (0600)")
 	googleSubject := fs.String("google-subject", "admin@example.com", "with --google-key: the Workspace user the key may impersonate (--impersonate)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -93,6 +103,23 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		if v < 0 || v > 1 {
 			return bad(name, fmt.Sprintf("%v is not a fraction between 0 and 1", v), "e.g. --"+name+" 0.05")
 		}
+	}
+	for flag, v := range map[string]struct {
+		val  string
+		opts []string
+	}{
+		"token-corpid":    {*tokenCorp, []string{"always", "corpid-scope", "never"}},
+		"code-reuse":      {*codeReuse, []string{"refuse", "same-token"}},
+		"callback-params": {*callbackParams, []string{"both", "code", "authCode"}},
+		"nonmember-login": {*nonMember, []string{"allow", "refuse"}},
+		"leaver-lookup":   {*leaver, []string{"gone", "stale"}},
+	} {
+		if !slices.Contains(v.opts, v.val) {
+			return bad(flag, fmt.Sprintf("%q is not one of %s", v.val, strings.Join(v.opts, ", ")), "use --"+flag+" "+v.opts[0])
+		}
+	}
+	if *invalidCode != 400 && *invalidCode != 409 {
+		return bad("invalid-code-status", fmt.Sprintf("%d is not 400 or 409", *invalidCode), "use --invalid-code-status 409")
 	}
 	if *users < 0 || *depts < 1 {
 		return bad("users/--depts", "must be ≥ 0 and ≥ 1", "e.g. --users 200 --depts 20")
@@ -123,6 +150,8 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	}
 	app.RangeUsers = simSplitList(*rangeUsers)
 	app.IPWhitelist = simSplitList(*whitelist)
+	app.AgentID = *agentID
+	app.RedirectURIs = simSplitList(*redirects)
 	cfg := sim.Config{
 		Truth:              truth,
 		Apps:               []sim.App{app},
@@ -139,6 +168,8 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 		SeparateV1Tokens:   *separateV1,
 		WrapBusinessErrors: *wrapErrors,
 		OpaqueCursor:       *opaqueCursor,
+		Login: sim.LoginConfig{CodeTTL: *codeTTL, TokenCorpID: *tokenCorp, CodeReuse: *codeReuse,
+			CallbackParams: *callbackParams, NonMemberLogin: *nonMember, LeaverLookup: *leaver, InvalidCodeStatus: *invalidCode},
 	}
 	cfg.Faults.DuplicateEvents, cfg.Faults.BacklogWhileDisconnected = *dupEvents, *backlogOffline
 	cfg.Stream.AckTimeout = *ackTimeout
@@ -164,6 +195,10 @@ func runSim(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "export DINGTALK_API_BASE=%s\n", base)
 	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_KEY=%s\n", app.Key)
 	fmt.Fprintf(env.Stdout, "export DINGTALK_APP_SECRET=%s\n", app.Secret)
+	fmt.Fprintf(env.Stdout, "export DINGTALK_API_V1_BASE=%s\n", base)
+	fmt.Fprintf(env.Stdout, "export DINGTALK_LOGIN_BASE=%s\n", base)
+	fmt.Fprintf(env.Stdout, "export DINGTALK_CORP_ID=%s\n", srv.CorpID())
+	fmt.Fprintf(env.Stdout, "export DINGTALK_AGENT_ID=%d\n", app.AgentID)
 	fmt.Fprintf(env.Stderr, "dingbook sim: serving %q (%d departments, %d people, %d restricted) at %s; Ctrl-C stops\n",
 		truth.Org.Name, len(truth.Org.Depts), len(truth.Org.People), len(truth.Restricted), base)
 	if simReady != nil {

@@ -23,6 +23,14 @@ import (
 // function returning the exit code.
 func runSimCmd(t *testing.T, args ...string) (base, key, secret string, stop func() int) {
 	t.Helper()
+	exports, stop := runSimExports(t, args...)
+	return exports["DINGTALK_API_BASE"], exports["DINGTALK_APP_KEY"], exports["DINGTALK_APP_SECRET"], stop
+}
+
+// runSimExports starts "dingbook sim args..." in-process and returns every
+// "export NAME=VALUE" line it printed and a stop function.
+func runSimExports(t *testing.T, args ...string) (exports map[string]string, stop func() int) {
+	t.Helper()
 	ready := make(chan string, 1)
 	simReady = func(addr string) { ready <- addr }
 	t.Cleanup(func() { simReady = nil })
@@ -40,25 +48,21 @@ func runSimCmd(t *testing.T, args ...string) (base, key, secret string, stop fun
 		cancel()
 		t.Fatal("sim did not start")
 	}
+	exports = map[string]string{}
 	for _, line := range strings.Split(stdout.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_API_BASE="); ok {
-			base = v
-		}
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_KEY="); ok {
-			key = v
-		}
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_SECRET="); ok {
-			secret = v
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			exports[k] = v
 		}
 	}
-	if base == "" || key == "" || secret == "" {
+	if exports["DINGTALK_API_BASE"] == "" || exports["DINGTALK_APP_KEY"] == "" || exports["DINGTALK_APP_SECRET"] == "" {
 		cancel()
 		t.Fatalf("stdout lacks the export lines: %q", stdout.String())
 	}
 	if !strings.Contains(stderr.String(), "dingbook sim: serving") {
 		t.Errorf("stderr summary: %q", stderr.String())
 	}
-	return base, key, secret, func() int {
+	return exports, func() int {
 		cancel()
 		select {
 		case code := <-done:

@@ -3,7 +3,9 @@ package cli
 // Credentials and profiles.
 //
 // dingbook reads the DingTalk app's credentials from the environment
-// (DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_API_BASE) or from a named
+// (DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_API_BASE; for login and
+// work notices also DINGTALK_API_V1_BASE, DINGTALK_LOGIN_BASE,
+// DINGTALK_CORP_ID and DINGTALK_AGENT_ID) or from a named
 // profile in a YAML config file ($DINGBOOK_HOME/config.yaml, or --config
 // FILE), for providers serving several organisations:
 //
@@ -26,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -221,6 +224,9 @@ func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
 		qps = f.qps
 	}
 	cfg := dingtalk.Config{BaseURL: cred.BaseURL, AppKey: cred.AppKey, AppSecret: cred.AppSecret, QPS: qps}
+	if err := loginConfig(env, &cfg); err != nil {
+		return nil, nil, err
+	}
 	if f.verbose {
 		var mu sync.Mutex
 		cfg.Logf = func(format string, args ...any) {
@@ -230,4 +236,23 @@ func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
 		}
 	}
 	return dingtalk.New(cfg), cred, nil
+}
+
+// loginConfig reads what DingTalk login and work notices need from the
+// environment: DINGTALK_API_V1_BASE (default https://api.dingtalk.com),
+// DINGTALK_LOGIN_BASE (default https://login.dingtalk.com),
+// DINGTALK_CORP_ID and DINGTALK_AGENT_ID.
+func loginConfig(env *Env, cfg *dingtalk.Config) error {
+	cfg.APIV1Base = env.Getenv("DINGTALK_API_V1_BASE")
+	cfg.LoginBase = env.Getenv("DINGTALK_LOGIN_BASE")
+	cfg.CorpID = strings.TrimSpace(env.Getenv("DINGTALK_CORP_ID"))
+	if v := strings.TrimSpace(env.Getenv("DINGTALK_AGENT_ID")); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("DINGTALK_AGENT_ID %q is not an agentId", v),
+				Hint: "set it to the app's AgentId, a number (open-dev.dingtalk.com → the app → 凭证与基础信息 / Credentials)"}
+		}
+		cfg.AgentID = id
+	}
+	return nil
 }

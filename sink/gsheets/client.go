@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/ctxsleep"
 )
 
 // Default API bases (DINGBOOK_SHEETS_BASE, DINGBOOK_DRIVE_BASE).
@@ -93,14 +94,7 @@ func (c *Client) sleep(ctx context.Context, d time.Duration) error {
 	if c.Sleep != nil {
 		return c.Sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return ctxsleep.Sleep(ctx, d)
 }
 
 // apiError is Google's error envelope, Sheets' or Drive's.

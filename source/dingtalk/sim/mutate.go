@@ -140,6 +140,9 @@ func (s *Server) UpdateUser(userid string, fn func(p *dingbook.Person)) error {
 			return nil, nil, err
 		}
 		people[i] = copyPerson(&after)
+		if before.Admin != after.Admin {
+			s.login.adminFlagChanged(&dingbook.Org{People: people, Depts: depts}, userid, after.Admin)
+		}
 		if after.Restricted {
 			s.restricted[userid] = true
 		} else {
@@ -198,8 +201,10 @@ func (s *Server) SetAdmin(userid string, admin bool) error {
 }
 
 // RemoveUser makes a person leave the organisation and fires
-// user_leave_org; from then on v2/user/get answers 60121 and
-// v1.0/contact/empLeaveRecords lists the leaver.
+// user_leave_org; from then on v2/user/get answers 60121,
+// v1.0/contact/empLeaveRecords lists the leaver, they are no longer an
+// admin, and their DingTalk account is a former member's
+// (gen.AccountLeft): a login is refused as LoginConfig.LeaverLookup says.
 func (s *Server) RemoveUser(userid string) error {
 	var gone dingbook.Person
 	err := s.change(func(people []dingbook.Person, depts []dingbook.Department) ([]dingbook.Person, []dingbook.Department, error) {
@@ -210,6 +215,10 @@ func (s *Server) RemoveUser(userid string) error {
 		gone = people[i]
 		for j := range depts {
 			depts[j].ManagerUserIDs = slices.DeleteFunc(slices.Clone(depts[j].ManagerUserIDs), func(u string) bool { return u == userid })
+		}
+		if gone.UnionID != "" {
+			// the DingTalk account stays: a former member's (login.go)
+			s.login.addAccount(leaverAccount(&gone))
 		}
 		return slices.Delete(people, i, i+1), depts, nil
 	})

@@ -55,11 +55,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if sub, msg := s.throttle(app, path); sub != "" {
-		code := "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
-		if sub == "90002" {
-			code = "Forbidden.AccessDenied.QpsLimitForApi"
-		}
+	if code, msg := s.v1Throttle(app, path); code != "" {
 		fail(http.StatusForbidden, code, msg, nil)
 		return
 	}
@@ -125,6 +121,19 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	s.v1Headers(w)
 	w.WriteHeader(http.StatusOK)
 	writeJSON(w, map[string]any{"hasMore": hi < len(hits), "totalCount": len(hits), "list": list})
+}
+
+// v1Throttle applies the throttles to a v1.0 call; it returns the error
+// code and message of a refusal, or "".
+func (s *Server) v1Throttle(app *appState, path string) (string, string) {
+	sub, msg := s.throttle(app, path)
+	switch sub {
+	case "":
+		return "", ""
+	case "90002":
+		return "Forbidden.AccessDenied.QpsLimitForApi", msg
+	}
+	return "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", msg
 }
 
 func orZero(n json.Number) string {

@@ -33,6 +33,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/ctxsleep"
 	"github.com/dingbook/dingbook/source/dingtalk"
 )
 
@@ -179,21 +180,9 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		attempt++
 		d := c.backoff(attempt)
 		c.logf("dingtalk stream: %v; reconnecting in %s", err, d.Round(time.Millisecond))
-		if err := sleep(ctx, d); err != nil {
+		if err := ctxsleep.Sleep(ctx, d); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d or until ctx is done (then it returns ctx.Err()).
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
