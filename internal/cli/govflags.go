@@ -30,6 +30,7 @@ type govFlags struct {
 	AskPassphrase           bool
 	IncludeHiddenMobiles    bool
 	Policy                  string
+	Transfer                govern.Transfer
 }
 
 // addGovFlags defines --purpose, --basis, --justify, --keep, --encrypt,
@@ -52,7 +53,21 @@ func addGovFlags(fs *flag.FlagSet, bundle bool) *govFlags {
 	fs.StringVar(&f.PassphraseFile, "passphrase-file", "", "read the bundle passphrase from this file (else $"+PassphraseEnv+", else one is generated and shown once)")
 	fs.BoolVar(&f.AskPassphrase, "ask-passphrase", false, "prompt for the bundle passphrase (stdin must be a terminal)")
 	fs.BoolVar(&f.IncludeHiddenMobiles, "include-hidden-mobiles", false, "include mobiles people hid in DingTalk (needs policy allow_hidden_mobiles and --justify)")
+	t := &f.Transfer
+	fs.StringVar(&t.Recipient, "recipient", "", "organisation receiving the bundle (default: the company); another organisation needs --contract and --consent-ref")
+	fs.StringVar(&t.RecipientCountry, "recipient-country", "", "recipient's country (ISO code, e.g. ID, CN); another than the policy's country needs --mechanism, --contract and --consent-ref")
+	fs.StringVar(&t.Contract, "contract", "", "reference of the agreement with the recipient, or of the cross-border mechanism")
+	fs.StringVar(&t.Mechanism, "mechanism", "", "cross-border transfer mechanism: "+strings.Join(policy.Mechanisms, "|"))
+	fs.StringVar(&t.ConsentRef, "consent-ref", "", "reference of the people's separate consent to this recipient or transfer")
+	fs.StringVar(&t.PIA, "pia", "", "impact-assessment reference (needed for sensitive fields, external recipients, cross-border transfers, large jobs)")
 	return f
+}
+
+// AddPIA defines --pia on fs, for a command that writes no bundle but
+// hands data out (push): its sensitive fields need an impact assessment
+// too.
+func (f *govFlags) AddPIA(fs *flag.FlagSet) {
+	fs.StringVar(&f.Transfer.PIA, "pia", "", "impact-assessment reference (needed for sensitive fields and large jobs)")
 }
 
 // Apply copies the flags into req. It parses --keep and, for bundle
@@ -63,6 +78,7 @@ func addGovFlags(fs *flag.FlagSet, bundle bool) *govFlags {
 func (f *govFlags) Apply(req *govern.Request, getenv func(string) string, stdinIsTTY bool, prompt func() (string, error)) error {
 	req.Purpose, req.Basis, req.Justification = f.Purpose, f.Basis, f.Justify
 	req.IncludeHiddenMobiles = f.IncludeHiddenMobiles
+	req.Transfer = f.Transfer
 	req.Encrypt = strings.ToLower(strings.TrimSpace(f.Encrypt))
 	req.AgeRecipients = f.AgeRecipients
 	if len(f.AgeRecipients) > 0 {
