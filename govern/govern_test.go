@@ -642,3 +642,28 @@ func TestProducedFieldsChecked(t *testing.T) {
 		t.Fatal(hits)
 	}
 }
+
+// TestHintsWithoutFlags: every refusal of Resolve says what to change in
+// words for any front end (no CLI flag), and names the request option.
+func TestHintsWithoutFlags(t *testing.T) {
+	pol := policy.Default()
+	for _, req := range []govern.Request{
+		{Action: "export"},
+		{Action: "export", Purpose: "p", Basis: "whim"},
+		{Action: "export", Purpose: "p", Profile: "nosuch"},
+		{Action: "export", Purpose: "p", Fields: []string{"name", "mobile"}},
+		{Action: "export", Purpose: "p", IncludeHiddenMobiles: true, Justification: "j"},
+		{Action: "export", Purpose: "p", Keep: 10 * time.Minute},
+		{Action: "export", Purpose: "p", Keep: 9999 * time.Hour},
+		{Action: "export", Purpose: "p", Encrypt: "rot13"},
+		{Action: "export", Purpose: "p", Encrypt: "none"},
+	} {
+		_, err := govern.Resolve(pol, &req)
+		if err == nil {
+			t.Fatalf("%+v not refused", req)
+		}
+		if h := dingbook.ErrorHint(err); h == "" || strings.Contains(h, "--") || dingbook.ErrorField(err) == "" {
+			t.Errorf("%v: hint %q, field %q", err, h, dingbook.ErrorField(err))
+		}
+	}
+}

@@ -266,6 +266,11 @@ var fieldFlags = map[string]string{
 	"out_dir":                "--out",
 	"overwrite":              "--overwrite",
 	"allow_empty":            "--allow-empty",
+	"recipient_country":      "--recipient-country",
+	"contract":               "--contract REF",
+	"consent_ref":            "--consent-ref REF",
+	"mechanism":              "--mechanism",
+	"pia":                    "--pia REF",
 }
 
 func usage(w io.Writer) {

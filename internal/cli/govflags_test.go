@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
@@ -116,5 +117,23 @@ func TestStreamsMemberFile(t *testing.T) {
 		if got := StreamsMemberFile(c.args); got != c.want {
 			t.Errorf("%v: %v, want %v", c.args, got, c.want)
 		}
+	}
+}
+
+// TestHintNamesTheFlag: govern's hints are worded for any front end; the
+// CLI adds the flag of the request option the error names.
+func TestHintNamesTheFlag(t *testing.T) {
+	pol := policy.Default()
+	_, err := govern.Resolve(pol, &govern.Request{Action: "export", Purpose: "p", Basis: "whim"})
+	if err == nil || strings.Contains(dingbook.ErrorHint(err), "--") || dingbook.ErrorField(err) != "basis" {
+		t.Fatalf("govern's hint: %v / %q / field %q", err, dingbook.ErrorHint(err), dingbook.ErrorField(err))
+	}
+	var b strings.Builder
+	if code := report(&b, err); code != ExitUsage {
+		t.Fatalf("exit %d", code)
+	}
+	out := b.String()
+	if !strings.Contains(out, "dingbook: hint: choose a legal basis: ") || !strings.Contains(out, "dingbook: hint: (on the command line: --basis)") {
+		t.Fatalf("printed:\n%s", out)
 	}
 }
