@@ -240,14 +240,14 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	}
 	switch {
 	case d.Keep < 0:
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep must be positive", act)}).WithHint("give a retention period such as 30d").WithField("keep")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: the retention period must be positive", act)}).WithHint("give a retention period such as 30d").WithField("keep")
 	case d.Keep == 0:
 		d.Keep = time.Duration(pol.Retention.Default)
 	case d.Keep < MinKeep:
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: a retention of %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
 			WithHint("keep it for 1h or more (the bundle would expire before it could be opened)").WithField("keep")
 	case d.Keep > max:
-		return nil, refuse("%s refused: --keep %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
+		return nil, refuse("%s refused: a retention of %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
 			WithHint("keep it for %s or less; keeping exports forever is not allowed", policy.FormatKeep(max)).WithField("keep")
 	}
 	if d.Keep > max {
@@ -264,14 +264,14 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Encrypt = seal.KindZip
 	}
 	if !seal.ValidKind(d.Encrypt) {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown --encrypt %q", act, d.Encrypt)}).WithHint("choose the encryption zip (AES-256, opens in 7-Zip), age or none").WithField("encrypt")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown encryption %q", act, d.Encrypt)}).WithHint("choose the encryption zip (AES-256, opens in 7-Zip), age or none").WithField("encrypt")
 	}
 	if d.Encrypt == seal.KindNone && !pol.AllowUnencrypted {
 		return nil, refuse("%s refused: unencrypted output is not allowed by the policy (%s)", act, pol.Source).
 			WithHint("choose an encryption (the default is an AES-256 zip that 7-Zip opens with the passphrase)").WithField("encrypt")
 	}
 	if len(req.AgeRecipients) > 0 && d.Encrypt != seal.KindAge {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --age-recipient needs --encrypt age", act)}).WithHint("choose the age encryption for recipients").WithField("encrypt")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: age recipients need the age encryption", act)}).WithHint("choose the age encryption for recipients").WithField("encrypt")
 	}
 	if err := checkTransfer(pol, req, d.Fields, -1, req.now()); err != nil {
 		return nil, err

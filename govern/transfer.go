@@ -40,12 +40,12 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 	act := req.Action
 	if c := t.RecipientCountry; c != "" {
 		if len(c) != 2 || !isLetter(c[0]) || !isLetter(c[1]) {
-			return (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --recipient-country %q is not a two-letter country code", act, c)}).
+			return (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: the recipient country %q is not a two-letter country code", act, c)}).
 				WithHint("give the recipient's country as an ISO 3166 code such as ID or CN").WithField("recipient_country")
 		}
 		t.RecipientCountry = strings.ToUpper(c)
 		if pol.Country == "" {
-			return refuse("%s refused: --recipient-country %s given, but the policy (%s) does not say the company's country", act, t.RecipientCountry, pol.Source).
+			return refuse("%s refused: the recipient country %s is given, but the policy (%s) does not say the company's country", act, t.RecipientCountry, pol.Source).
 				WithHint("ask the data protection officer to set 'country: CN' (or ID, …) in the policy file")
 		}
 	}
