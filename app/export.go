@@ -241,17 +241,14 @@ func memberDirectory(ctx context.Context, path string, co console.Options, opts 
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(opts.Fields) == 0 {
-		fields, err := export.ResolveFields(nil, opts.Profile, opts.Profiles, func() ([]string, error) { return st.ExtensionKeys(), nil })
-		if err != nil {
-			st.Close()
-			return nil, nil, err
+	if opts.AllExtensions {
+		// The header lists every custom column: the fields are known now.
+		for _, k := range st.ExtensionKeys() {
+			if k = dingbook.ExtensionPrefix + k; !slices.Contains(opts.Fields, k) {
+				opts.Fields = append(opts.Fields, k)
+			}
 		}
-		if slices.Contains(fields, "manager_userid") {
-			st.Close()
-			return whole()
-		}
-		opts.Fields, opts.Profile = fields, ""
+		opts.AllExtensions = false
 	}
 	return st, func(ok bool) {
 		if ok {
@@ -281,10 +278,9 @@ func (g *governed) decide(ctx context.Context, opts *export.Options) (*govern.De
 	if err != nil {
 		return nil, g.app.Refuse(ctx, g.pol, g.req, err)
 	}
-	opts.Profiles = g.pol.Profiles
-	if len(opts.Fields) == 0 {
-		opts.Profile = dec.Profile
-	}
+	// The decision is the one authority on the fields: the export layer
+	// writes them as they are.
+	opts.Fields, opts.Profile, opts.Profiles, opts.AllExtensions = dec.Fields, "", nil, dec.AllExtensions
 	return dec, nil
 }
 

@@ -109,6 +109,11 @@ type Options struct {
 	Profile string
 	// Profiles overrides dingbook.Profiles (a policy file may redefine them).
 	Profiles map[string][]string
+	// AllExtensions adds every extension key present in the data after
+	// Fields, as profile "full" does; JSONL then writes every key. It is
+	// how an export whose fields govern resolved (govern.Decision) asks
+	// for the full profile's custom fields.
+	AllExtensions bool
 	// Headers is the header language: "zh" (default), "en" or "id".
 	Headers string
 	// Mask lists fields to mask; only "mobile" (mobile and mobile_e164).
@@ -198,6 +203,22 @@ type Result struct {
 	// Quality is the quality report's totals over the exported people,
 	// when the xlsx carries it (Options.Quality).
 	Quality *clean.Totals `json:"quality,omitempty"`
+}
+
+// withExtensions appends the extension keys extKeys lists to fields,
+// each once.
+func withExtensions(fields []string, extKeys func() ([]string, error)) ([]string, error) {
+	ext, err := extKeys()
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(fields)
+	for _, k := range ext {
+		if k = dingbook.ExtensionPrefix + k; !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // ResolveFields returns the ordered field keys for fields or profile. For
@@ -578,7 +599,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return p, 0
 	}
 
-	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, func() ([]string, error) {
+	extKeys := func() ([]string, error) {
 		keys := map[string]bool{}
 		err := d.EachPerson(ctx, func(p *dingbook.Person) error {
 			if selected(p, inSel) && (opts.IncludeInactive || p.Active) {
@@ -594,7 +615,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		}
 		sort.Strings(out)
 		return out, err
-	})
+	}
+	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, extKeys)
+	if err == nil && opts.AllExtensions && len(opts.Fields) > 0 {
+		fields, err = withExtensions(fields, extKeys)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -677,7 +702,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			// JSONL holds the selected fields (+ userid); only the full
 			// profile writes every key DingTalk returns.
 			sel := fields
-			if len(opts.Fields) == 0 && opts.Profile == "full" {
+			if len(opts.Fields) == 0 && opts.Profile == "full" || opts.AllExtensions {
 				sel = nil
 			}
 			o.jsonl = jsonl.New(o, jsonl.Options{Fields: sel, MaskMobile: mask, Region: opts.Region})

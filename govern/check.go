@@ -96,16 +96,21 @@ func (r *Request) now() time.Time {
 	return time.Now()
 }
 
-// Decision is the resolved request: what the export layer must do.
+// Decision is the resolved request: what the export layer must do. It is
+// the one authority on the field list: Fields (plus, with AllExtensions,
+// the data's custom fields) is what the export writes.
 type Decision struct {
 	Profile string   `json:"profile,omitempty"`
 	Fields  []string `json:"fields"`
 	Basis   string   `json:"basis"`
 	// IncludeHiddenMobiles: the export layer writes mobiles with
 	// hide_mobile=true only when this is true.
-	IncludeHiddenMobiles bool          `json:"include_hidden_mobiles"`
-	Keep                 time.Duration `json:"keep_ns"`
-	Encrypt              string        `json:"encrypt"`
+	IncludeHiddenMobiles bool `json:"include_hidden_mobiles"`
+	// AllExtensions: the profile ("full") also takes every custom field
+	// the data holds (extension.<name>), known only once it is read.
+	AllExtensions bool          `json:"-"`
+	Keep          time.Duration `json:"keep_ns"`
+	Encrypt       string        `json:"encrypt"`
 }
 
 // needsPurpose reports whether the action must declare a purpose and basis.
@@ -162,6 +167,10 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		return d, nil
 	}
 	// Minimum data: profile and fields.
+	if req.Profile != "" && len(req.Fields) > 0 {
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: both a list of fields and a profile given", act)}).
+			WithHint("choose either the fields or a profile").WithField("fields")
+	}
 	if d.Profile == "" && len(req.Fields) == 0 {
 		d.Profile = pol.DefaultProfile
 	}
@@ -180,12 +189,16 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 			return nil, refuse("%s refused: profile %q is not allowed by the policy (%s)", act, d.Profile, pol.Source).
 				WithHint("choose a profile the policy allows (%s), or ask the data protection officer to allow %q", strings.Join(pol.AllowedProfiles, ", "), d.Profile).WithField("profile")
 		}
-		if len(req.Fields) == 0 {
-			d.Fields = slices.Clone(pf)
-		}
+		d.Fields = slices.Clone(pf)
+		d.AllExtensions = d.Profile == "full"
 	}
 	if len(req.Fields) > 0 {
-		d.Fields = slices.Clone(req.Fields)
+		d.Fields = nil
+		for _, f := range req.Fields {
+			if !slices.Contains(d.Fields, f) {
+				d.Fields = append(d.Fields, f)
+			}
+		}
 	}
 	var unknown, refused, needJustify []string
 	for _, f := range d.Fields {

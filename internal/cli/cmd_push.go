@@ -109,10 +109,7 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return govern.Refuse(ctx, db, pol, req, err)
 	}
-	opts.Profiles = pol.Profiles
-	if len(opts.Fields) == 0 {
-		opts.Profile = dec.Profile
-	}
+	opts.Fields, opts.Profile, opts.AllExtensions = dec.Fields, "", dec.AllExtensions // the decision is the one authority on the fields
 
 	dir, id, err := openSnapshot(ctx, db, *snapID)
 	if err != nil {
