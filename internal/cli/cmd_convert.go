@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/dingbook/dingbook/app"
 	"path/filepath"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
 )

@@ -4,10 +4,10 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/dingbook/dingbook/app"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/csv"

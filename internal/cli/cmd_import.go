@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/dingbook/dingbook/app"
 	"path/filepath"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/govern"
 )
 

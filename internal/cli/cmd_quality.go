@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"github.com/dingbook/dingbook/app"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/policy"
