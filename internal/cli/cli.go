@@ -365,16 +365,11 @@ func printJSON(env *Env, v any) error {
 // openDB opens the state database in DINGBOOK_HOME and sweeps private
 // export directories a killed dingbook left behind.
 func openDB(ctx context.Context, env *Env) (*store.DB, error) {
-	home, err := store.Home(env.Getenv)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, home)
-	if err != nil {
-		return nil, err
-	}
-	govern.Sweep(home)
-	return db, nil
+	return a.DB, nil
 }
 
 // openApp opens the use-case layer over $DINGBOOK_HOME (swept), with the
