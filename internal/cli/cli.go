@@ -271,6 +271,7 @@ var fieldFlags = map[string]string{
 	"consent_ref":            "--consent-ref REF",
 	"mechanism":              "--mechanism",
 	"pia":                    "--pia REF",
+	"snapshot":               "a snapshot id; 'dingbook snapshots' lists them",
 }
 
 func usage(w io.Writer) {

@@ -11,7 +11,6 @@ import (
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
-	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -137,7 +136,11 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		// the fields the policy's default profile exports, and never a
 		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
-		pol, visible, err := defaultProfileFields(env)
+		home, err := store.Home(env.Getenv)
+		if err != nil {
+			return err
+		}
+		pol, visible, err := app.DefaultProfileFields(home)
 		if err != nil {
 			return err
 		}
@@ -189,23 +192,6 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
-}
-
-// defaultProfileFields loads the policy of DINGBOOK_HOME and returns it
-// with the fields of its default profile: what a report that leaves the
-// export path (quality --report, diff) may quote.
-func defaultProfileFields(env *Env) (*policy.Policy, []string, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	pp, missingOK := policy.Path("", home)
-	pol, err := policy.Load(pp, missingOK)
-	if err != nil {
-		return nil, nil, err
-	}
-	fields, _ := pol.ProfileFields(pol.DefaultProfile)
-	return pol, fields, nil
 }
 
 // withoutHiddenMobile is Options.Select for a report written to a file:
