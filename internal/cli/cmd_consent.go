@@ -2,21 +2,16 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/account"
-	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
@@ -130,27 +125,18 @@ func consentImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	path = env.Path(path)
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 	cs, err := readConsents(path, pol)
 	if err != nil {
 		return err
 	}
-	if err := db.AddConsents(ctx, cs); err != nil {
-		return err
-	}
 	b, _ := os.ReadFile(path)
-	sum := sha256.Sum256(b)
-	n := map[string]int{}
-	for _, c := range cs {
-		n[c.State]++
-	}
-	if _, err := audit.Append(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: len(cs),
-		Outputs: []audit.Output{{Path: path, SHA256: hex.EncodeToString(sum[:])}},
-		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}}); err != nil {
+	n, err := a.ImportConsents(ctx, cs, path, b, env.Actor)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d consent entries (%d given, %d withdrawn)\n", len(cs), n[store.ConsentGiven], n[store.ConsentWithdrawn])
@@ -175,20 +161,12 @@ func consentWithdraw(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := db.AddConsents(ctx, []store.Consent{{Person: person, Purpose: *purpose, State: store.ConsentWithdrawn, Time: when, Reference: *ref}}); err != nil {
-		return err
-	}
-	key, err := store.HolderKey(db.Dir)
-	if err != nil {
-		return err
-	}
-	if _, err := audit.Append(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: 1, Purpose: *purpose,
-		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": *ref}}); err != nil {
+	defer a.Close()
+	if err := a.WithdrawConsent(ctx, person, *purpose, *ref, when, env.Actor); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: recorded the withdrawal; consent-based exports for %q leave %s out from now on\n", *purpose, person)
