@@ -388,18 +388,6 @@ func openApp(ctx context.Context, env *Env) (*app.App, error) {
 	return a, nil
 }
 
-// tmpRoot returns $DINGBOOK_HOME/tmp, where every temporary file goes
-// (member files' spill directories included), after sweeping what killed
-// commands left there.
-func tmpRoot(env *Env) (string, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return "", err
-	}
-	govern.Sweep(home)
-	return filepath.Join(home, govern.TmpDirName), nil
-}
-
 // snapshotID returns id, or the latest snapshot's id when id is 0
 // (--snapshot's default).
 func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
