@@ -148,3 +148,28 @@ func TestConcurrentExports(t *testing.T) {
 		t.Fatalf("private directories left: %v", ents)
 	}
 }
+
+// TestExportRefusedIsRecorded: a request the policy refuses reaches no
+// source and writes nothing; the refusal is on record with the hint for
+// any front end and the request option it is about.
+func TestExportRefusedIsRecorded(t *testing.T) {
+	a, _ := newApp(t)
+	ctx := context.Background()
+	pol, err := a.Policy(ctx, "", "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	req := &govern.Request{Actor: "tester", Purpose: "p", Basis: "whim", OutDir: out}
+	_, refusal := a.Export(ctx, pol, app.ExportOptions{Request: req, Export: export.Options{Formats: []string{"csv"}}})
+	if err := refusal; dingbook.ErrorCode(err) != dingbook.EINVALID || dingbook.ErrorField(err) != "basis" || strings.Contains(dingbook.ErrorHint(err), "--") {
+		t.Fatalf("refusal: %v (field %q, hint %q)", err, dingbook.ErrorField(err), dingbook.ErrorHint(err))
+	}
+	recs, err := audit.List(ctx, a.DB, audit.Filter{Limit: 1})
+	if err != nil || len(recs) != 1 || recs[0].Outcome != audit.OutcomeRefused || recs[0].Reason != refusal.Error() {
+		t.Fatalf("record %+v %v", recs, err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("a refused export made its output directory: %v", err)
+	}
+}

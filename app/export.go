@@ -83,7 +83,7 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	if n > 1 {
 		return nil, a.Refuse(ctx, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "a snapshot, a pull and a member file exclude each other as the source", Hint: "choose one source"})
 	}
-	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split, hooks: o.Hooks}
+	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split}
 	opts := o.Export
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return nil, err
@@ -111,14 +111,7 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 		dir = dingbook.OrgDirectory{Org: &pr.Snapshot.Org}
 		out.Source, out.SnapshotID = pr.Snapshot.Source, pr.Snapshot.ID
 	default:
-		id := o.Snapshot
-		if id == 0 {
-			var err error
-			if id, err = a.DB.LatestSnapshotID(ctx); err != nil {
-				return nil, err
-			}
-		}
-		sd, err := a.DB.Directory(ctx, id)
+		sd, id, err := a.snapshot(ctx, o.Snapshot)
 		if err != nil {
 			return nil, err
 		}
@@ -128,11 +121,8 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	if out.SnapshotID != 0 {
 		req.Snapshot, req.Source = out.SnapshotID, out.Source
 	}
-	if name, corp := dir.Info(); corp != "" {
-		req.Tenant = corp
-	} else {
-		req.Tenant = name
-	}
+	name, corp := dir.Info()
+	req.Tenant = cmp.Or(corp, name)
 	var err error
 	out.Bundle, out.Export, err = gx.run(ctx, dir, opts, done)
 	if err != nil {
@@ -150,7 +140,7 @@ func (a *App) Convert(ctx context.Context, pol *policy.Policy, o ExportOptions) 
 	if req.Now == nil {
 		req.Now = a.Now
 	}
-	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split, hooks: o.Hooks}
+	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split}
 	opts := o.Export
 	dec, err := gx.decide(ctx, &opts)
 	if err != nil {
@@ -268,7 +258,6 @@ type governed struct {
 	req     *govern.Request
 	quality bool
 	split   int
-	hooks   *Hooks
 }
 
 // decide resolves the request against the policy before anything is read,
