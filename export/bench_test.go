@@ -214,7 +214,7 @@ func BenchmarkExcelizeReadXLSX(b *testing.B) {
 func BenchmarkConvertXLSXToVCF(b *testing.B) {
 	in := benchInput(b)
 	dir := b.TempDir()
-	// as cmd/dingbook does for a streamed convert (cli.StreamsMemberFile)
+	// as cmd/dingbook does for a streamed convert (cli.GCPercent)
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}

@@ -10,10 +10,10 @@ import (
 )
 
 func main() {
-	// Memory tuning is process-wide, so it is decided here, once: a
-	// streamed member file may let the collector run less often.
-	if os.Getenv("GOGC") == "" && cli.StreamsMemberFile(os.Args[1:]) {
-		debug.SetGCPercent(cli.StreamGCPercent)
+	// Memory tuning is process-wide, so it is decided here, once, for
+	// the command (cli.GCPercent says why).
+	if pct, ok := cli.GCPercent(os.Args[1:]); ok && os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(pct)
 	}
 	os.Exit(cli.MainOS(os.Args[1:]))
 }

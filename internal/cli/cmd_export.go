@@ -109,23 +109,27 @@ func memberHooks(env *Env) *app.Hooks {
 	}
 }
 
-// StreamGCPercent is the GOGC that cmd/dingbook sets, once, for a command
-// that streams a member file (StreamsMemberFile).
-const StreamGCPercent = 400
-
-// StreamsMemberFile reports whether the command line args (without the
-// program name) streams a member file without writing an xlsx: convert
-// to csv, vcf or jsonl, or export --from FILE --format without xlsx. A
-// stream's live heap is small (rows in flight, the tree, a hash per
-// userid), so the collector may run less often: cmd/dingbook then runs the
-// process with GOGC=StreamGCPercent (~15% less CPU, ~100 MB more heap at
-// most) unless GOGC is set. Not with an xlsx: its quality report keeps
-// tables of a hundred-odd bytes a person, which GOGC=400 would let grow
-// fivefold. The setting is process-wide, so it is made in main, once,
-// never by a library during one job.
-func StreamsMemberFile(args []string) bool {
-	if len(args) < 2 {
-		return false
+// GCPercent is the collector's target (GOGC) that cmd/dingbook sets,
+// once, for the command line args (without the program name), unless
+// GOGC is set; ok is false when the default suits. The setting is
+// process-wide, so it is made in main, never by a library during one job
+// (concurrent jobs would undo each other's):
+//
+//   - 400 for a command that streams a member file without writing an
+//     xlsx (convert to csv, vcf or jsonl; export --from FILE --format
+//     without xlsx). A stream's live heap is small (rows in flight, the
+//     tree, a hash per userid), so the collector may run less often:
+//     ~15% less CPU, ~100 MB more heap at most.
+//   - 50 for an export or convert that writes an xlsx with its quality
+//     report: the analysis's tables are big and pointer-free, so a lower
+//     target keeps the heap near them instead of doubling it (~20% less
+//     peak RSS at 200,000 people, at the same CPU), while the pass it
+//     rides along with makes garbage fast enough that a lower one would
+//     collect every few megabytes.
+//   - 25 for quality, whose analysis is the whole job.
+func GCPercent(args []string) (pct int, ok bool) {
+	if len(args) < 1 {
+		return 0, false
 	}
 	value := func(name string) (string, bool) {
 		for i, a := range args {
@@ -139,17 +143,46 @@ func StreamsMemberFile(args []string) bool {
 		}
 		return "", false
 	}
+	noQuality := false
+	for _, a := range args {
+		switch strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-") {
+		case "no-quality", "no-quality=true":
+			noQuality = true
+		}
+	}
 	switch args[0] {
 	case "convert":
 		last := strings.ToLower(args[len(args)-1])
-		return !strings.HasSuffix(last, ".xlsx") && !strings.HasPrefix(last, "-")
+		switch {
+		case len(args) < 3 || strings.HasPrefix(last, "-"):
+			return 0, false
+		case !strings.HasSuffix(last, ".xlsx"):
+			return StreamGCPercent, true
+		case !noQuality:
+			return qualityGCPercent, true
+		}
 	case "export":
 		_, from := value("from")
-		formats, ok := value("format")
-		return from && ok && !strings.Contains(strings.ToLower(formats), "xlsx")
+		formats, set := value("format")
+		xlsx := !set || strings.Contains(strings.ToLower(formats), "xlsx")
+		switch {
+		case from && !xlsx:
+			return StreamGCPercent, true
+		case xlsx && !noQuality:
+			return qualityGCPercent, true
+		}
+	case "quality":
+		return analyzeGCPercent, true
 	}
-	return false
+	return 0, false
 }
+
+// The collector's targets of GCPercent.
+const (
+	StreamGCPercent  = 400
+	qualityGCPercent = 50
+	analyzeGCPercent = 25
+)
 
 // printMemberReport tells people on stderr what the reader skipped or
 // guessed.

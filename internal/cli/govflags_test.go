@@ -101,21 +101,30 @@ func TestFlagsApplyAndRefuse(t *testing.T) {
 	}
 }
 
-func TestStreamsMemberFile(t *testing.T) {
+func TestGCPercent(t *testing.T) {
 	for _, c := range []struct {
 		args []string
-		want bool
+		want int // 0: the default
 	}{
-		{[]string{"convert", "--purpose", "p", "in.xlsx", "out.vcf"}, true},
-		{[]string{"convert", "in.csv", "OUT.XLSX"}, false},
-		{[]string{"export", "--from", "in.xlsx", "--format", "csv,vcf"}, true},
-		{[]string{"export", "--from=in.xlsx", "-format=jsonl"}, true},
-		{[]string{"export", "--from", "in.xlsx"}, false}, // the default format is xlsx
-		{[]string{"export", "--format", "csv"}, false},   // a snapshot, not a file
-		{[]string{"pull"}, false},
+		{[]string{"convert", "--purpose", "p", "in.xlsx", "out.vcf"}, StreamGCPercent},
+		{[]string{"convert", "in.csv", "OUT.XLSX"}, qualityGCPercent},
+		{[]string{"convert", "--no-quality", "in.csv", "out.xlsx"}, 0},
+		{[]string{"export", "--from", "in.xlsx", "--format", "csv,vcf"}, StreamGCPercent},
+		{[]string{"export", "--from=in.xlsx", "-format=jsonl"}, StreamGCPercent},
+		{[]string{"export", "--from", "in.xlsx"}, qualityGCPercent}, // the default format is xlsx
+		{[]string{"export", "--purpose", "p"}, qualityGCPercent},
+		{[]string{"export", "--format", "csv"}, 0}, // a snapshot, not a file
+		{[]string{"export", "--format", "xlsx", "--no-quality"}, 0},
+		{[]string{"quality", "--json"}, analyzeGCPercent},
+		{[]string{"pull"}, 0},
+		{nil, 0},
 	} {
-		if got := StreamsMemberFile(c.args); got != c.want {
-			t.Errorf("%v: %v, want %v", c.args, got, c.want)
+		pct, ok := GCPercent(c.args)
+		if !ok {
+			pct = 0
+		}
+		if pct != c.want {
+			t.Errorf("%v: %d (%v), want %d", c.args, pct, ok, c.want)
 		}
 	}
 }
