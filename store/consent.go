@@ -34,7 +34,7 @@ func ConsentPurpose(p string) string { return strings.ToLower(strings.Join(strin
 
 // AddConsents appends entries to the register in one transaction.
 func (db *DB) AddConsents(ctx context.Context, cs []Consent) error {
-	tx, err := db.BeginTx(ctx, nil)
+	tx, err := db.sdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (db *DB) CurrentConsents(ctx context.Context, purpose, person string) ([]Co
 		q += ` AND person = ?`
 		args = append(args, person)
 	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY purpose, person, time, id`, args...)
+	rows, err := db.sdb.QueryContext(ctx, q+` ORDER BY purpose, person, time, id`, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ type Incident struct {
 func (db *DB) AddIncident(ctx context.Context, in *Incident) error {
 	f, _ := json.Marshal(nonNil(in.Fields))
 	r, _ := json.Marshal(nonNil(in.Revoked))
-	_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+	_, err := db.sdb.ExecContext(context.WithoutCancel(ctx), `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq)
 	return err
 }
@@ -58,7 +58,7 @@ func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
 
 // FindIncident returns incident id.
 func (db *DB) FindIncident(ctx context.Context, id string) (*Incident, error) {
-	in, err := scanIncident(db.QueryRowContext(ctx, incidentCols+` WHERE id = ?`, id))
+	in, err := scanIncident(db.sdb.QueryRowContext(ctx, incidentCols+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no breach incident %q", id), Hint: "run 'dingbook breach list' to see the incidents"}
 	}
@@ -71,7 +71,7 @@ func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
 	if open {
 		q += ` WHERE closed_at IS NULL`
 	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY opened_at, id`)
+	rows, err := db.sdb.QueryContext(ctx, q+` ORDER BY opened_at, id`)
 	if err != nil {
 		return nil, err
 	}
