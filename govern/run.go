@@ -406,6 +406,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		os.Remove(bundle) // an export that is not on record must not exist
 		return nil, failed(ctx, db, rec, "audit", err)
 	}
+	crashPoint("recorded")
 	res = &Result{ExportID: id, BundlePath: abs, BundleSHA256: bsum, Expires: expires, Files: files, Manifest: man, Decision: dec, AuditSeq: out.Seq}
 	if generated {
 		res.Passphrase = pass
@@ -416,7 +417,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 // crashPoint is a test hook: the crash test kills its child process at a
 // stage of Run ("sealed": the bundle is at its final path, nothing is
 // recorded; "registered": inside the recording transaction, before its
-// commit).
+// commit; "recorded": just after the commit).
 var crashPoint = func(stage string) {}
 
 // Guard governs an action that writes no bundle (import, pull): it checks

@@ -1,0 +1,165 @@
+package govern_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
+)
+
+// sums is a fixed set of holders' hashes (Produced.Holders).
+type sums []uint64
+
+func (s sums) Sums() []uint64 { return s }
+
+// quickProduce writes one small file and names two holders.
+func quickProduce(ctx context.Context, dir string) (*govern.Produced, error) {
+	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte("\ufeff姓名,手机\r\n"+marker+",13800138000\r\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return &govern.Produced{Files: []govern.ProducedFile{{Path: "people.csv", Format: "csv", Rows: 1}}, Rows: 1, Holders: sums{7, 42}}, nil
+}
+
+// crashChild runs an export and SIGKILLs itself at stage (a crash point
+// of govern.Run): nothing after it runs, no deferred cleanup either.
+func crashChild(home, out, stage string) int {
+	ctx := context.Background()
+	db, err := store.Open(ctx, home)
+	if err != nil {
+		fmt.Println("ERROR", err)
+		return 2
+	}
+	govern.SetCrashPoint(func(s string) {
+		if s == stage {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	})
+	res, err := govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: "child", Purpose: "crash test", OutDir: out}, quickProduce)
+	if err != nil {
+		fmt.Println("FAILED", err)
+		return 3
+	}
+	fmt.Println("DONE", res.ExportID)
+	return 0
+}
+
+// TestCrashBetweenSealAndRecord kills an export (SIGKILL, in a child
+// process) after its bundle is sealed at its final path but before its
+// audit record commits, or inside the recording transaction, or just
+// after it. After the restart (the next export, or a purge) either the
+// bundle, its audit record, its registration and its holding all exist,
+// or none does, the orphan bundle deleted and the sweep recorded; the
+// chain and its anchor verify.
+func TestCrashBetweenSealAndRecord(t *testing.T) {
+	for _, c := range []struct {
+		stage   string
+		restart string // "export" or "purge"
+		kept    bool   // the export was on record before the kill
+	}{{"sealed", "export", false}, {"registered", "purge", false}, {"recorded", "purge", true}} {
+		t.Run(c.stage, func(t *testing.T) {
+			ctx := context.Background()
+			home := filepath.Join(t.TempDir(), "home")
+			out := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), "GOVERN_CHILD_HOME="+home, "GOVERN_CHILD_OUT="+out, "GOVERN_CHILD_MODE=crash-"+c.stage, "TMPDIR="+t.TempDir())
+			b, err := cmd.CombinedOutput()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+				t.Fatalf("the child was not killed at %q: %v %s", c.stage, err, b)
+			}
+			bundles, _ := filepath.Glob(filepath.Join(out, "dingbook-*.zip"))
+			if len(bundles) != 1 {
+				t.Fatalf("after the kill: bundles %v, want the one sealed", bundles)
+			}
+			bundle := bundles[0]
+			id := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(bundle), "dingbook-"), ".zip")
+
+			db, err := store.Open(ctx, home)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			recorded := func() (exportRec, sweepRec *audit.Record) {
+				recs, err := audit.List(ctx, db, audit.Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, r := range recs {
+					if r.ExportID != id {
+						continue
+					}
+					switch {
+					case r.Action == audit.ActionExport && r.Outcome == audit.OutcomeOK:
+						exportRec = &recs[i]
+					case r.Action == audit.ActionPurge && r.Details["kind"] == "orphan":
+						sweepRec = &recs[i]
+					}
+				}
+				return
+			}
+			if e, _ := recorded(); (e != nil) != c.kept {
+				t.Fatalf("before the restart: export record %v, want on record %v", e, c.kept)
+			}
+
+			// The restart.
+			switch c.restart {
+			case "export":
+				if _, err := govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: t.TempDir()}, quickProduce); err != nil {
+					t.Fatal(err)
+				}
+			case "purge":
+				items, err := govern.Purge(ctx, db, policy.Default(), govern.PurgeOptions{Actor: "admin", Now: time.Now()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				orphans := 0
+				for _, it := range items {
+					if it.Kind == "orphan" {
+						orphans++
+					}
+				}
+				if want := map[bool]int{true: 0, false: 1}[c.kept]; orphans != want {
+					t.Fatalf("purge: %+v, want %d orphan", items, want)
+				}
+			}
+
+			_, statErr := os.Stat(bundle)
+			exportRec, sweepRec := recorded()
+			exps, err := govern.ListExports(ctx, db, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			registered := false
+			for _, e := range exps {
+				registered = registered || e.ID == id
+			}
+			_, holdErr := db.FindHolding(ctx, store.KindExport, id)
+			state := [4]bool{statErr == nil, exportRec != nil, registered, holdErr == nil}
+			if state != [4]bool{c.kept, c.kept, c.kept, c.kept} {
+				t.Fatalf("after the restart: bundle, record, registration, holding = %v, want all %v (hold err %v)", state, c.kept, holdErr)
+			}
+			if c.kept && sweepRec != nil {
+				t.Fatalf("a recorded export was swept: %+v", sweepRec)
+			}
+			if !c.kept && (sweepRec == nil || sweepRec.Details["result"] != "deleted" || sweepRec.Outputs[0].Path != bundle) {
+				t.Fatalf("the sweep of %s is not recorded: %+v", bundle, sweepRec)
+			}
+			if in, err := db.ExportIntents(ctx); err != nil || len(in) != 0 {
+				t.Fatalf("intents left: %+v %v", in, err)
+			}
+			if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
+				t.Fatalf("verify: %+v %v", v, err)
+			}
+		})
+	}
+}
