@@ -163,3 +163,53 @@ func TestCrashBetweenSealAndRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrentRuns runs two exports at once on one database handle:
+// both are sealed, recorded, registered and held, each under its own
+// audit record, in one verified chain.
+func TestConcurrentRuns(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	results := make([]*govern.Result, 2)
+	errs := make([]error, 2)
+	done := make(chan int)
+	for i := range results {
+		go func() {
+			results[i], errs[i] = govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: fmt.Sprint("user-", i), Purpose: "p", OutDir: t.TempDir()}, quickProduce)
+			done <- i
+		}()
+	}
+	<-done
+	<-done
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("export %d: %v", i, err)
+		}
+	}
+	if results[0].AuditSeq == results[1].AuditSeq || results[0].ExportID == results[1].ExportID {
+		t.Fatalf("the two exports share a record: %+v %+v", results[0], results[1])
+	}
+	for _, r := range results {
+		rec, err := audit.Get(ctx, db, r.AuditSeq)
+		if err != nil || rec.ExportID != r.ExportID || rec.Outputs[0].SHA256 != r.BundleSHA256 {
+			t.Fatalf("record %d: %+v %v", r.AuditSeq, rec, err)
+		}
+		h, err := db.FindHolding(ctx, store.KindExport, r.ExportID)
+		if err != nil || h.AuditSeq != r.AuditSeq || h.People != 2 {
+			t.Fatalf("holding of %s: %+v %v", r.ExportID, h, err)
+		}
+		if _, err := os.Stat(r.BundlePath); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if exps, err := govern.ListExports(ctx, db, time.Now()); err != nil || len(exps) != 2 {
+		t.Fatalf("registry: %+v %v", exps, err)
+	}
+	if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+}
