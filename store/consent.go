@@ -34,25 +34,23 @@ func ConsentPurpose(p string) string { return strings.ToLower(strings.Join(strin
 
 // AddConsents appends entries to the register in one transaction.
 func (db *DB) AddConsents(ctx context.Context, cs []Consent) error {
-	tx, err := db.sdb.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	for _, c := range cs {
-		if c.State != ConsentGiven && c.State != ConsentWithdrawn {
-			return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
-		}
-		f, _ := json.Marshal(nonNil(c.Fields))
-		if _, err := st.ExecContext(ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
+	return db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		st, err := tx.PrepareContext(ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
+		if err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		for _, c := range cs {
+			if c.State != ConsentGiven && c.State != ConsentWithdrawn {
+				return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
+			}
+			f, _ := json.Marshal(nonNil(c.Fields))
+			if _, err := st.ExecContext(ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // CurrentConsents returns the current entry (the latest by time, then by

@@ -105,23 +105,21 @@ func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
 // SavePullChildren records children (keeping any already recorded) and,
 // when parent is not 0, marks parent's children as done, atomically.
 func (db *DB) SavePullChildren(ctx context.Context, runID, parent int64, children []dingbook.Department) error {
-	tx, err := db.sdb.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for i := range children {
-		b, _ := json.Marshal(&children[i])
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pull_dept (run_id, dept_id, data) VALUES (?,?,?)`, runID, children[i].ID, string(b)); err != nil {
-			return err
+	return db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		for i := range children {
+			b, _ := json.Marshal(&children[i])
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pull_dept (run_id, dept_id, data) VALUES (?,?,?)`, runID, children[i].ID, string(b)); err != nil {
+				return err
+			}
 		}
-	}
-	if parent != 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE pull_dept SET children_done = 1 WHERE run_id = ? AND dept_id = ?`, runID, parent); err != nil {
-			return err
+		if parent != 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE pull_dept SET children_done = 1 WHERE run_id = ? AND dept_id = ?`, runID, parent); err != nil {
+				return err
+			}
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 // SavePullDetail records a department's details (department/get).
@@ -179,19 +177,17 @@ func (db *DB) PullCheckpoints(ctx context.Context) (finished, known int, err err
 // FinishPullRun marks run finished with its snapshot and drops its
 // checkpoint rows.
 func (db *DB) FinishPullRun(ctx context.Context, runID, snapshotID int64, now time.Time) error {
-	tx, err := db.sdb.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE pull_run SET finished_at = ?, snapshot_id = ? WHERE id = ?`, now.UTC().Format(time.RFC3339Nano), snapshotID, runID); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id = ?`, runID); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id = ?`, runID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		if _, err := tx.ExecContext(ctx, `UPDATE pull_run SET finished_at = ?, snapshot_id = ? WHERE id = ?`, now.UTC().Format(time.RFC3339Nano), snapshotID, runID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id = ?`, runID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id = ?`, runID); err != nil {
+			return err
+		}
+		return nil
+	})
 }

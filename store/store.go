@@ -189,54 +189,54 @@ type SnapshotInfo struct {
 
 // SaveSnapshot stores s in one transaction and sets s.ID.
 func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
-	tx, err := db.sdb.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var receipt []byte
-	complete := false
-	if s.Receipt != nil {
-		receipt, _ = json.Marshal(s.Receipt)
-		complete = s.Receipt.Complete
-	}
-	missing, _ := json.Marshal(missingManagers(&s.Org))
-	res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt, missing_managers) VALUES (?,?,?,?,?,?,?,?,?)`,
-		s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt), string(missing))
-	if err != nil {
-		return err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	ds, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_dept (snapshot_id, seq, dept_id, data) VALUES (?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	for i := range s.Org.Depts {
-		b, _ := json.Marshal(&s.Org.Depts[i])
-		if _, err := ds.ExecContext(ctx, id, i, s.Org.Depts[i].ID, b); err != nil {
-			return fmt.Errorf("store department %d: %w", s.Org.Depts[i].ID, err)
+	var id int64
+	err := db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		var receipt []byte
+		complete := false
+		if s.Receipt != nil {
+			receipt, _ = json.Marshal(s.Receipt)
+			complete = s.Receipt.Complete
 		}
-	}
-	ps, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_person (snapshot_id, seq, userid, data) VALUES (?,?,?,?)`)
+		missing, _ := json.Marshal(missingManagers(&s.Org))
+		res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt, missing_managers) VALUES (?,?,?,?,?,?,?,?,?)`,
+			s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt), string(missing))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		ds, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_dept (snapshot_id, seq, dept_id, data) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		for i := range s.Org.Depts {
+			b, _ := json.Marshal(&s.Org.Depts[i])
+			if _, err := ds.ExecContext(ctx, id, i, s.Org.Depts[i].ID, b); err != nil {
+				return fmt.Errorf("store department %d: %w", s.Org.Depts[i].ID, err)
+			}
+		}
+		ps, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_person (snapshot_id, seq, userid, data) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		for i := range s.Org.People {
+			b, _ := json.Marshal(&s.Org.People[i])
+			if _, err := ps.ExecContext(ctx, id, i, s.Org.People[i].UserID, b); err != nil {
+				return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
+			}
+		}
+		for i := range s.Org.External {
+			b, _ := json.Marshal(&s.Org.External[i])
+			if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_external (snapshot_id, seq, data) VALUES (?,?,?)`, id, i, b); err != nil {
+				return fmt.Errorf("store external contact %s: %w", s.Org.External[i].UserID, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	for i := range s.Org.People {
-		b, _ := json.Marshal(&s.Org.People[i])
-		if _, err := ps.ExecContext(ctx, id, i, s.Org.People[i].UserID, b); err != nil {
-			return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
-		}
-	}
-	for i := range s.Org.External {
-		b, _ := json.Marshal(&s.Org.External[i])
-		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_external (snapshot_id, seq, data) VALUES (?,?,?)`, id, i, b); err != nil {
-			return fmt.Errorf("store external contact %s: %w", s.Org.External[i].UserID, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.ID = id
