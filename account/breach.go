@@ -69,9 +69,6 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	}
 	revoked := []string{}
 	if b.Kind != store.KindExport {
-		if _, err := db.RevokeHolding(ctx, h.ID, b.Now); err != nil {
-			return nil, fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
-		}
 		revoked = append(revoked, b.Kind+" "+b.Ref)
 	}
 	var rnd [2]byte
@@ -88,12 +85,20 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	if h.Kind == store.KindExport {
 		rec.ExportID = h.Ref
 	}
-	out, err := audit.Append(ctx, db, rec)
+	// The revocation, the record and the incident: one transaction.
+	_, err = audit.AppendWith(ctx, db, rec, func(tx *store.Tx, out audit.Record) error {
+		if b.Kind != store.KindExport {
+			if _, err := tx.RevokeHolding(h.ID, b.Now); err != nil {
+				return fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
+			}
+		}
+		in.AuditSeq = out.Seq
+		return tx.AddIncident(in)
+	})
 	if err != nil {
 		return nil, err
 	}
-	in.AuditSeq = out.Seq
-	return in, db.AddIncident(ctx, in)
+	return in, nil
 }
 
 // Affected is one person in a breach, from the newest snapshot holding them.

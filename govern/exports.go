@@ -228,14 +228,12 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 				items = append(items, it)
 				continue
 			}
-			if err := db.DeleteSnapshot(ctx, s.ID); err != nil {
-				return items, fmt.Errorf("purge snapshot %d: %w", s.ID, err)
-			}
-			rec, err := audit.Append(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
+			rec, err := audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
 				Snapshot: s.ID, Tenant: s.CorpID, Rows: s.People, Reason: "snapshot older than snapshot_keep", PolicyHash: pol.Hash,
-				Details: map[string]string{"kind": "snapshot", "taken_at": s.TakenAt.Format(time.RFC3339)}})
+				Details: map[string]string{"kind": "snapshot", "taken_at": s.TakenAt.Format(time.RFC3339)}},
+				func(tx *store.Tx, _ audit.Record) error { return tx.DeleteSnapshot(s.ID) })
 			if err != nil {
-				return items, err
+				return items, fmt.Errorf("purge snapshot %d: %w", s.ID, err)
 			}
 			it.AuditSeq = rec.Seq
 			items = append(items, it)

@@ -32,25 +32,24 @@ type Consent struct {
 // ConsentPurpose is how purposes are compared: trimmed, case-folded.
 func ConsentPurpose(p string) string { return strings.ToLower(strings.Join(strings.Fields(p), " ")) }
 
-// AddConsents appends entries to the register in one transaction.
-func (db *DB) AddConsents(ctx context.Context, cs []Consent) error {
-	return db.Write(ctx, func(w *Tx) error {
-		tx := w.tx
-		st, err := tx.PrepareContext(ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
-		if err != nil {
+// AddConsents appends entries to the register, in the transaction of the
+// audit record that says so.
+func (tx *Tx) AddConsents(cs []Consent) error {
+	st, err := tx.tx.PrepareContext(tx.ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, c := range cs {
+		if c.State != ConsentGiven && c.State != ConsentWithdrawn {
+			return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
+		}
+		f, _ := json.Marshal(nonNil(c.Fields))
+		if _, err := st.ExecContext(tx.ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
 			return err
 		}
-		for _, c := range cs {
-			if c.State != ConsentGiven && c.State != ConsentWithdrawn {
-				return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
-			}
-			f, _ := json.Marshal(nonNil(c.Fields))
-			if _, err := st.ExecContext(ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // CurrentConsents returns the current entry (the latest by time, then by

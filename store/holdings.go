@@ -368,9 +368,10 @@ func (tx *Tx) MarkExportPurged(id string, t time.Time) error {
 }
 
 // RevokeHolding marks a holding revoked at t (a grant, share or device the
-// server must no longer serve). It reports whether it was not revoked yet.
-func (db *DB) RevokeHolding(ctx context.Context, id int64, t time.Time) (bool, error) {
-	res, err := db.sdb.ExecContext(ctx, `UPDATE holding SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ts(t), id)
+// server must no longer serve), in the transaction of the audit record
+// that says so. It reports whether it was not revoked yet.
+func (tx *Tx) RevokeHolding(id int64, t time.Time) (bool, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE holding SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ts(t), id)
 	if err != nil {
 		return false, err
 	}

@@ -26,11 +26,12 @@ type Incident struct {
 	AuditSeq     int64      `json:"audit_seq"`
 }
 
-// AddIncident records a new incident.
-func (db *DB) AddIncident(ctx context.Context, in *Incident) error {
+// AddIncident records a new incident, in the transaction of its audit
+// record (in.AuditSeq).
+func (tx *Tx) AddIncident(in *Incident) error {
 	f, _ := json.Marshal(nonNil(in.Fields))
 	r, _ := json.Marshal(nonNil(in.Revoked))
-	_, err := db.sdb.ExecContext(context.WithoutCancel(ctx), `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq)
 	return err
 }

@@ -389,9 +389,10 @@ func (db *DB) EachPerson(ctx context.Context, id int64, fn func(*dingbook.Person
 	return rows.Err()
 }
 
-// DeleteSnapshot removes snapshot id and its rows.
-func (db *DB) DeleteSnapshot(ctx context.Context, id int64) error {
-	_, err := db.sdb.ExecContext(ctx, `DELETE FROM snapshot WHERE id = ?`, id)
+// DeleteSnapshot removes snapshot id and its rows, in the transaction of
+// the purge record that says so.
+func (tx *Tx) DeleteSnapshot(id int64) error {
+	_, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM snapshot WHERE id = ?`, id)
 	return err
 }
 
