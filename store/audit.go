@@ -84,7 +84,7 @@ type AuditQuery struct {
 	// Last keeps only the last Last rows (still in order).
 	Last int
 	// Stored walks the rows in the order they were inserted (SQLite:
-	// rowid) instead of by seq, so that verification sees reordering.
+	// rowid order) instead of by seq, so that verification sees reordering.
 	Stored bool
 }
 

@@ -270,7 +270,7 @@ func insertHolding(ctx context.Context, tx *sql.Tx, h *Holding, hashes []uint64)
 	if err != nil {
 		return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
 	}
-	if h.ID, err = res.LastInsertId(); err != nil {
+	if h.ID, err = res.LastInsertId(); err != nil { // SQLite: LastInsertId
 		return err
 	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO holding_hash (bucket, holding_id, hashes) VALUES (?,?,?)`)
@@ -534,6 +534,7 @@ func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
 	if isMobile {
 		like = d[max(0, len(d)-7):] // stored mobiles may be formatted; the tail is there
 	}
+	// SQLite: CAST(data AS TEXT) LIKE over the stored JSON.
 	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
 	if err != nil {
 		return nil, err

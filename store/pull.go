@@ -53,7 +53,7 @@ func (db *DB) OpenPullRun(ctx context.Context, key string, params []byte, now ti
 	if err != nil {
 		return nil, false, err
 	}
-	run.ID, err = res.LastInsertId()
+	run.ID, err = res.LastInsertId() // SQLite: LastInsertId
 	run.Params = params
 	run.StartedAt = now
 	return run, false, err
@@ -109,6 +109,7 @@ func (db *DB) SavePullChildren(ctx context.Context, runID, parent int64, childre
 		tx := w.tx
 		for i := range children {
 			b, _ := json.Marshal(&children[i])
+			// SQLite: INSERT OR IGNORE
 			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pull_dept (run_id, dept_id, data) VALUES (?,?,?)`, runID, children[i].ID, string(b)); err != nil {
 				return err
 			}
@@ -144,6 +145,7 @@ func (db *DB) SavePullVisible(ctx context.Context, runID, dept int64, userids []
 
 // SavePullUser records one person fetched with v2/user/get.
 func (db *DB) SavePullUser(ctx context.Context, runID int64, userid string, data []byte) error {
+	// SQLite: INSERT OR REPLACE
 	_, err := db.sdb.ExecContext(ctx, `INSERT OR REPLACE INTO pull_user (run_id, userid, data) VALUES (?,?,?)`, runID, userid, string(data))
 	return err
 }

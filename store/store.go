@@ -1,8 +1,12 @@
 // Package store is dingbook's state database: a SQLite file (pure Go,
-// modernc.org/sqlite) in the state directory. It keeps snapshots of
-// organisations; other packages add their tables through numbered
-// migrations in migration/*.sql (pull checkpoints, the audit log, the
-// export registry).
+// modernc.org/sqlite) in the state directory, and the only package that
+// runs SQL. It keeps snapshots of organisations, pull checkpoints, the
+// audit log's rows (the chain's logic is package audit's), the export
+// registry and the intents of bundles being sealed, holdings, incidents
+// and the consent register, each behind typed methods of DB; the writes
+// that must land with an audit record are methods of Tx, inside one
+// DB.Write transaction. Tables come from numbered migrations in
+// migration/*.sql. dialect.go says what a second backend would change.
 //
 // The state directory is DINGBOOK_HOME, or $XDG_DATA_HOME/dingbook, or
 // ~/.local/share/dingbook. It is created mode 0700 and its files are 0600.
@@ -204,7 +208,7 @@ func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
 		if err != nil {
 			return err
 		}
-		id, err = res.LastInsertId()
+		id, err = res.LastInsertId() // SQLite: LastInsertId
 		if err != nil {
 			return err
 		}
@@ -540,6 +544,7 @@ func (db *DB) WipeData(ctx context.Context, t time.Time) (WipeCounts, error) {
 		return c, err
 	}
 	defer conn.Close()
+	// SQLite: secure_delete, VACUUM, wal_checkpoint.
 	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
 		return c, err
 	}
