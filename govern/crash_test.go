@@ -213,3 +213,59 @@ func TestConcurrentRuns(t *testing.T) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
+
+// TestRecordFailureLeavesNothing: when recording fails inside its
+// transaction (here a panic at the crash point), the record, the
+// registration, the holding and the intent are rolled back together, the
+// sealed bundle is deleted and the failure is recorded.
+func TestRecordFailureLeavesNothing(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := t.TempDir()
+	govern.SetCrashPoint(func(s string) {
+		if s == "registered" {
+			panic("the disk went away")
+		}
+	})
+	defer govern.SetCrashPoint(func(string) {})
+	func() {
+		defer func() {
+			if p := recover(); p == nil {
+				t.Fatal("no panic")
+			}
+		}()
+		govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out}, quickProduce)
+	}()
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Fatalf("bundle left: %v", ents)
+	}
+	recs, err := audit.List(ctx, db, audit.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := recs[len(recs)-1]
+	if last.Action != audit.ActionExport || last.Outcome != audit.OutcomeFailed || last.Details["error_sha256"] == "" {
+		t.Fatalf("last record %+v", last)
+	}
+	for _, r := range recs {
+		if r.Outcome == audit.OutcomeOK && r.Action == audit.ActionExport {
+			t.Fatalf("an export record survived the rollback: %+v", r)
+		}
+	}
+	if exps, err := govern.ListExports(ctx, db, time.Now()); err != nil || len(exps) != 0 {
+		t.Fatalf("registry: %+v %v", exps, err)
+	}
+	if _, err := db.FindHolding(ctx, store.KindExport, last.ExportID); err == nil {
+		t.Fatal("a holding survived the rollback")
+	}
+	if in, err := db.ExportIntents(ctx); err != nil || len(in) != 0 {
+		t.Fatalf("intents left: %+v %v", in, err)
+	}
+	if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+}

@@ -359,8 +359,12 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	if err := db.AddExportIntent(ctx, store.ExportIntent{ID: id, Created: now, Actor: rec.Actor, Action: req.Action, Path: abs, Workdir: dir}); err != nil {
 		return nil, failed(ctx, db, rec, "bundle", err)
 	}
+	sealed := false
 	defer func() {
-		if res == nil { // failed: the bundle was removed or never written
+		if res == nil { // failed (or panicked): an export that is not on record must not exist
+			if sealed {
+				os.Remove(bundle)
+			}
 			db.DeleteExportIntent(context.WithoutCancel(ctx), id)
 		}
 	}()
@@ -381,6 +385,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	if err := f.Commit(); err != nil {
 		return nil, failed(ctx, db, rec, "bundle", err)
 	}
+	sealed = true
 	bsum := hex.EncodeToString(h.Sum(nil))
 	crashPoint("sealed")
 	rec.Outputs = []audit.Output{{Path: abs, Format: dec.Encrypt, Bytes: cw.n, SHA256: bsum}}
@@ -403,8 +408,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil
 	})
 	if err != nil {
-		os.Remove(bundle) // an export that is not on record must not exist
-		return nil, failed(ctx, db, rec, "audit", err)
+		return nil, failed(ctx, db, rec, "audit", err) // the deferred cleanup removes the bundle
 	}
 	crashPoint("recorded")
 	res = &Result{ExportID: id, BundlePath: abs, BundleSHA256: bsum, Expires: expires, Files: files, Manifest: man, Decision: dec, AuditSeq: out.Seq}
