@@ -26,6 +26,7 @@ import (
 const (
 	ActionBreachStart   = "breach-start"
 	ActionBreachReport  = "breach-report"
+	ActionBreachClose   = "breach-close"
 	ActionSubjectReport = "subject-report"
 	ActionConsent       = "consent"
 	ActionWipe          = "wipe"
@@ -222,4 +223,27 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// CloseBreach closes incident id (the notices are sent, or it proved no
+// breach), saying why; it is recorded in the audit chain.
+func CloseBreach(ctx context.Context, db *store.DB, pol *policy.Policy, id, reason, actor string, now time.Time) error {
+	if strings.TrimSpace(reason) == "" {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "breach close needs --reason", Hint: "say why the incident is closed, e.g. --reason \"authority and 120 people notified on 2026-12-01\""}
+	}
+	in, err := db.FindIncident(ctx, id)
+	if err != nil {
+		return err
+	}
+	// The close and its record: one transaction.
+	_, err = audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionBreachClose, Reason: reason, PolicyHash: pol.Hash,
+		Details: map[string]string{"incident": in.ID, "hours_left": strconv.FormatFloat(HoursLeft(in, now), 'f', 1, 64)}},
+		func(tx *store.Tx, _ audit.Record) error {
+			open, err := tx.CloseIncident(in.ID, now)
+			if err == nil && !open {
+				err = &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("incident %s is closed already", id), Hint: "'dingbook breach list --all' shows it"}
+			}
+			return err
+		})
+	return err
 }

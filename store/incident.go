@@ -87,3 +87,14 @@ func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
 	}
 	return out, rows.Err()
 }
+
+// CloseIncident marks incident id closed at t, in the transaction of the
+// audit record that says so; it reports whether it was open.
+func (tx *Tx) CloseIncident(id string, t time.Time) (bool, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE incident SET closed_at = ? WHERE id = ? AND closed_at IS NULL`, ts(t), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}

@@ -454,6 +454,25 @@ func TestBreach(t *testing.T) {
 	if !strings.Contains(a.out.String(), "OVERDUE 10.0h") {
 		t.Fatalf("breach list after the deadline:\n%s", a.out)
 	}
+	// Closing takes it off the list (not off the record).
+	if code := a.run("breach", "close", start.ID); code != ExitUsage || !strings.Contains(a.errb.String(), "--reason") {
+		t.Fatalf("close without a reason: %d %s", code, a.errb)
+	}
+	a.must("breach", "close", start.ID, "--reason", "authority and 3 people notified")
+	a.must("breach", "list")
+	if strings.Contains(a.out.String(), start.ID) {
+		t.Fatalf("a closed incident is listed:\n%s", a.out)
+	}
+	a.must("breach", "list", "--all")
+	if !strings.Contains(a.out.String(), start.ID) {
+		t.Fatalf("breach list --all lacks the closed incident:\n%s", a.out)
+	}
+	if code := a.run("breach", "close", start.ID, "--reason", "again"); code != ExitUsage {
+		t.Fatalf("closing twice: %d", code)
+	}
+	if recs, _ := audit.List(context.Background(), db, audit.Filter{Action: account.ActionBreachClose}); len(recs) != 1 || recs[0].Reason != "authority and 3 people notified" {
+		t.Fatalf("breach-close records: %+v", recs)
+	}
 	// Bad input names the flag.
 	if code := a.run("breach", "start", "--bundle", "nope", "--discovered-at", "yesterday", "--description", "x"); code != ExitUsage || !strings.Contains(a.errb.String(), "--discovered-at") {
 		t.Fatalf("bad --discovered-at: %d %s", code, a.errb)
@@ -467,7 +486,7 @@ func TestBreach(t *testing.T) {
 	if code := a.run("breach", "start", "--grant", "grant-9", "--discovered-at", a.now.Add(time.Hour).Format(time.RFC3339), "--description", "x"); code != ExitUsage || !strings.Contains(a.errb.String(), "in the future") {
 		t.Fatalf("future discovery: %d %s", code, a.errb)
 	}
-	if code := a.run("breach"); code != ExitUsage || !strings.Contains(a.errb.String(), "start|report|list") {
+	if code := a.run("breach"); code != ExitUsage || !strings.Contains(a.errb.String(), "start|report|list|close") {
 		t.Fatalf("breach without a subcommand: %d %s", code, a.errb)
 	}
 	if code := a.run("consent", "frob"); code != ExitUsage || !strings.Contains(a.errb.String(), `unknown consent subcommand "frob"`) {

@@ -21,6 +21,7 @@ func runBreach(ctx context.Context, env *Env, args []string) error {
 		{"start", "start --bundle ID|--grant ID|--share ID|--device ID --discovered-at TIME --description TEXT [--json]", breachStart},
 		{"report", "report ID --lang en|id|zh [--out DIR] [--json]", breachReport},
 		{"list", "list [--all] [--json]", breachList},
+		{"close", "close ID --reason TEXT", breachClose},
 	}, args)
 }
 
@@ -187,4 +188,24 @@ func breachList(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", it.ID, it.DiscoveredAt.Local().Format("2006-01-02 15:04"), it.Deadline.Local().Format("2006-01-02 15:04"), clock, it.People, strings.Join(it.Fields, ","))
 	}
 	return tw.Flush()
+}
+
+func breachClose(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "breach close", "breach close ID --reason TEXT")
+	reason := fs.String("reason", "", "why the incident is closed (notices sent, or no breach after all)")
+	policyPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml)")
+	id, err := oneArg(fs, args, "incident id", "run 'dingbook breach list' to see the incidents")
+	if err != nil {
+		return err
+	}
+	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := account.CloseBreach(ctx, db, pol, id, *reason, env.Actor, env.Now()); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: closed incident %s\n", id)
+	return nil
 }
