@@ -118,6 +118,19 @@ func TestCrashBetweenSealAndRecord(t *testing.T) {
 					t.Fatal(err)
 				}
 			case "purge":
+				dry, err := govern.Purge(ctx, db, policy.Default(), govern.PurgeOptions{Actor: "admin", Now: time.Now(), DryRun: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				listed := 0
+				for _, it := range dry {
+					if it.Kind == "orphan" && it.ID == id && it.AuditSeq == 0 {
+						listed++
+					}
+				}
+				if _, err := os.Stat(bundle); err != nil || listed != map[bool]int{true: 0, false: 1}[c.kept] {
+					t.Fatalf("dry run: %+v (bundle: %v)", dry, err)
+				}
 				items, err := govern.Purge(ctx, db, policy.Default(), govern.PurgeOptions{Actor: "admin", Now: time.Now()})
 				if err != nil {
 					t.Fatal(err)

@@ -89,8 +89,9 @@ func ListExports(ctx context.Context, db *store.DB, now time.Time) ([]Export, er
 // sealing the bundle and recording it (their intent is left and no live
 // process holds their private directory), and records each sweep in the
 // audit log in the transaction that drops the intent: after it, a bundle
-// exists only with its record. Run and Purge call it.
-func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor string, now time.Time) ([]PurgeItem, error) {
+// exists only with its record. Run and Purge call it; with dryRun it only
+// lists them.
+func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor string, now time.Time, dryRun bool) ([]PurgeItem, error) {
 	intents, err := db.ExportIntents(ctx)
 	if err != nil || len(intents) == 0 {
 		return nil, err
@@ -103,6 +104,11 @@ func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor s
 	for _, in := range intents {
 		if _, err := os.Stat(in.Workdir); err == nil && !fileutil.Orphaned(in.Workdir) {
 			continue // its export is still running
+		}
+		it := PurgeItem{Kind: "orphan", ID: in.ID, Path: in.Path, Why: "interrupted between sealing and recording"}
+		if dryRun {
+			items = append(items, it)
+			continue
 		}
 		detail := "deleted"
 		for _, e := range exps {
@@ -126,7 +132,8 @@ func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor s
 		if err != nil {
 			return items, err
 		}
-		items = append(items, PurgeItem{Kind: "orphan", ID: in.ID, Path: in.Path, Why: "interrupted between sealing and recording", AuditSeq: rec.Seq})
+		it.AuditSeq = rec.Seq
+		items = append(items, it)
 	}
 	return items, nil
 }
@@ -167,11 +174,11 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 		for _, d := range Sweep(db.Dir) {
 			items = append(items, PurgeItem{Kind: "tmp", Path: d, Why: "private directory left by an interrupted command"})
 		}
-		orphans, err := SweepOrphans(ctx, db, pol, actor, now)
-		items = append(items, orphans...)
-		if err != nil {
-			return items, err
-		}
+	}
+	orphans, err := SweepOrphans(ctx, db, pol, actor, now, opt.DryRun)
+	items = append(items, orphans...)
+	if err != nil {
+		return items, err
 	}
 	exps, err := ListExports(ctx, db, now)
 	if err != nil {

@@ -176,7 +176,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	}
 	// Bundles left by a process killed before it recorded them go first
 	// (a failure to sweep is recorded and left for 'dingbook purge').
-	SweepOrphans(ctx, db, pol, nonEmpty(req.Actor, "unknown"), now)
+	SweepOrphans(ctx, db, pol, nonEmpty(req.Actor, "unknown"), now, false)
 	dec, err := Resolve(pol, req)
 	if err != nil {
 		return nil, refused(ctx, db, rec, err)
