@@ -282,3 +282,54 @@ func TestRecordFailureLeavesNothing(t *testing.T) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
+
+// TestSweepKeepsRecordedBundle: an orphan's intent names a path that a
+// later, recorded export (written with overwrite) now holds: the sweep
+// records the orphan but keeps the recorded bundle; a path holding the
+// orphan's own bytes over an older export's is deleted.
+func TestSweepKeepsRecordedBundle(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := t.TempDir()
+	req := func() *govern.Request {
+		return &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out, BundleBase: "people", Overwrite: true}
+	}
+	res, err := govern.Run(ctx, db, policy.Default(), req(), quickProduce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An intent left by a process that died (its private directory gone).
+	orphan := store.ExportIntent{ID: "orphan-1", Created: time.Now(), Actor: "x", Action: "export", Path: res.BundlePath, Workdir: filepath.Join(t.TempDir(), "gone")}
+	if err := db.AddExportIntent(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	items, err := govern.SweepOrphans(ctx, db, policy.Default(), "admin", time.Now(), false)
+	if err != nil || len(items) != 1 || items[0].AuditSeq == 0 {
+		t.Fatalf("sweep: %+v %v", items, err)
+	}
+	if _, err := os.Stat(res.BundlePath); err != nil {
+		t.Fatalf("the recorded bundle was deleted: %v", err)
+	}
+	rec, err := audit.Get(ctx, db, items[0].AuditSeq)
+	if err != nil || !strings.HasPrefix(rec.Details["result"], "kept") {
+		t.Fatalf("sweep record: %+v %v", rec, err)
+	}
+	// Now the orphan's own bytes over the recorded bundle: deleted.
+	if err := os.WriteFile(res.BundlePath, []byte("the orphan's bundle"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	orphan.ID = "orphan-2"
+	if err := db.AddExportIntent(ctx, orphan); err != nil {
+		t.Fatal(err)
+	}
+	if items, err := govern.SweepOrphans(ctx, db, policy.Default(), "admin", time.Now(), false); err != nil || len(items) != 1 {
+		t.Fatalf("sweep: %+v %v", items, err)
+	}
+	if _, err := os.Stat(res.BundlePath); !os.IsNotExist(err) {
+		t.Fatalf("the orphan's bundle survived: %v", err)
+	}
+}

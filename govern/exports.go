@@ -112,8 +112,13 @@ func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor s
 		}
 		detail := "deleted"
 		for _, e := range exps {
-			if e.Path == in.Path && e.ID != in.ID && e.Purged == nil {
-				detail = "kept: the path now holds export " + e.ID // written over by a recorded export
+			// A recorded export written over the orphan (--overwrite) keeps
+			// its bundle; an orphan written over a recorded one does not.
+			if e.Path != in.Path || e.ID == in.ID || e.Purged != nil {
+				continue
+			}
+			if sum, _, err := hashFile(in.Path); err == nil && sum == e.SHA256 {
+				detail = "kept: the path holds recorded export " + e.ID
 			}
 		}
 		if detail == "deleted" {
