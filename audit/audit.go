@@ -1,5 +1,9 @@
 // Package audit is dingbook's audit trail: an append-only, hash-chained log
 // in the state database (table audit_log, store/migration/003_audit.sql).
+// audit computes and checks the chain; its rows are read and written
+// through store's methods, and AppendWith lets a caller write what a
+// record records (an export's registration and holding, a purge's
+// deletion) in the record's own transaction.
 //
 // Every pull, export, convert, import, purge and policy change is recorded,
 // as is every failed or refused attempt. A record holds who, when, what,
