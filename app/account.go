@@ -74,37 +74,36 @@ func (a *App) Wipe(ctx context.Context, pol *policy.Policy, confirm, actor strin
 }
 
 // ImportConsents adds consent entries read from a file (source names it,
-// sum is the file's content for the record's hash) and records the import.
+// content is hashed into the record) and records the import, in one
+// transaction.
 // It returns the count of entries per state.
 func (a *App) ImportConsents(ctx context.Context, cs []store.Consent, source string, content []byte, actor string) (map[string]int, error) {
-	if err := a.DB.AddConsents(ctx, cs); err != nil {
-		return nil, err
-	}
 	sum := sha256.Sum256(content)
 	n := map[string]int{}
 	for _, c := range cs {
 		n[c.State]++
 	}
-	if _, err := audit.Append(ctx, a.DB, audit.Record{Time: a.now(), Actor: actor, Action: account.ActionConsent, Rows: len(cs),
+	if _, err := audit.AppendWith(ctx, a.DB, audit.Record{Time: a.now(), Actor: actor, Action: account.ActionConsent, Rows: len(cs),
 		Outputs: []audit.Output{{Path: source, SHA256: hex.EncodeToString(sum[:])}},
-		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}}); err != nil {
+		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}},
+		func(tx *store.Tx, _ audit.Record) error { return tx.AddConsents(cs) }); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
 // WithdrawConsent records that person withdrew the consent given for
-// purpose at when (ref: the ticket or letter); the audit record holds
-// only a keyed hash of the person.
+// purpose at when (ref: the ticket or letter), in one transaction with
+// its audit record, which holds only a keyed hash of the person.
 func (a *App) WithdrawConsent(ctx context.Context, person, purpose, ref string, when time.Time, actor string) error {
-	if err := a.DB.AddConsents(ctx, []store.Consent{{Person: person, Purpose: purpose, State: store.ConsentWithdrawn, Time: when, Reference: ref}}); err != nil {
-		return err
-	}
 	key, err := store.HolderKey(a.DB.Dir)
 	if err != nil {
 		return err
 	}
-	_, err = audit.Append(ctx, a.DB, audit.Record{Time: a.now(), Actor: actor, Action: account.ActionConsent, Rows: 1, Purpose: purpose,
-		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": ref}})
+	_, err = audit.AppendWith(ctx, a.DB, audit.Record{Time: a.now(), Actor: actor, Action: account.ActionConsent, Rows: 1, Purpose: purpose,
+		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": ref}},
+		func(tx *store.Tx, _ audit.Record) error {
+			return tx.AddConsents([]store.Consent{{Person: person, Purpose: purpose, State: store.ConsentWithdrawn, Time: when, Reference: ref}})
+		})
 	return err
 }
