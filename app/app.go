@@ -74,7 +74,7 @@ func (a *App) Refuse(ctx context.Context, pol *policy.Policy, req *govern.Reques
 type Hooks struct {
 	// MemberFile: what the member file reader skipped or guessed.
 	MemberFile func(path string, rep *console.Report)
-	// Merged: the rows --dedupe merged, under rule.
+	// Merged: the rows a deduplication rule merged.
 	Merged func(rule string, merges []clean.Merge)
 	// Pulled: a pull finished (complete or not), before it is stored.
 	Pulled func(res *pull.Result)
