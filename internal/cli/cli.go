@@ -200,8 +200,7 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if err != nil && errors.As(context.Cause(ctx), &in) {
 		// Say why it stopped: in the command's own words when it has
 		// some (a pull says what it kept), else plainly.
-		var de *dingbook.Error
-		if errors.As(err, &de) && strings.Contains(de.Message, "interrupted") {
+		if errors.Is(err, errPullInterrupted) {
 			report(env.Stderr, err)
 		} else {
 			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)

@@ -89,8 +89,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		bar.finish()
 	}
 	if err != nil && ctx.Err() != nil {
-		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
-			Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
+		return errPullInterrupted
 	}
 	if res == nil {
 		return err
@@ -115,6 +114,12 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	}
 	return err
 }
+
+// errPullInterrupted is what an interrupted pull says: what it kept, and
+// how to go on. Main prints it instead of the plain "stopped" (compared
+// with errors.Is, never by its text).
+var errPullInterrupted = &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
+	Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
 
 // printReceipt writes the completeness receipt for humans.
 func printReceipt(w io.Writer, res *pull.Result, cred *Credentials) {
