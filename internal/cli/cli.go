@@ -362,16 +362,6 @@ func printJSON(env *Env, v any) error {
 	return enc.Encode(v)
 }
 
-// openDB opens the state database in DINGBOOK_HOME and sweeps private
-// export directories a killed dingbook left behind.
-func openDB(ctx context.Context, env *Env) (*store.DB, error) {
-	a, err := openApp(ctx, env)
-	if err != nil {
-		return nil, err
-	}
-	return a.DB, nil
-}
-
 // openApp opens the use-case layer over $DINGBOOK_HOME (swept), with the
 // command's clock.
 func openApp(ctx context.Context, env *Env) (*app.App, error) {
@@ -385,15 +375,6 @@ func openApp(ctx context.Context, env *Env) (*app.App, error) {
 	}
 	a.Now = env.Now
 	return a, nil
-}
-
-// snapshotID returns id, or the latest snapshot's id when id is 0
-// (--snapshot's default).
-func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
-	if id != 0 {
-		return id, nil
-	}
-	return db.LatestSnapshotID(ctx)
 }
 
 // loadPolicy loads the policy (--policy path, resolved against the working

@@ -7,11 +7,9 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
-	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/policy"
 )
@@ -177,7 +175,6 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	db := a.DB
 	w, commit := io.Writer(env.Stdout), func() error { return nil }
 	if *out != "" {
 		p := env.Path(*out)
@@ -188,7 +185,7 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 		defer f.Abort()
 		w, commit = f, f.Commit
 	}
-	head, err := audit.Export(ctx, db, t, env.Now(), policy.FormatKeep(time.Duration(pol.AuditRetention)), w)
+	head, err := a.ExportAudit(ctx, pol, t, w)
 	if err != nil {
 		return err
 	}

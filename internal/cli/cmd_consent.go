@@ -192,14 +192,14 @@ func consentList(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 	want := splitList(*fields)
 	if *profile != "" {
-		pol, err := loadPolicy(ctx, env, db, *policyPath)
+		pol, err := loadPolicy(ctx, env, a.DB, *policyPath)
 		if err != nil {
 			return err
 		}
@@ -209,7 +209,7 @@ func consentList(ctx context.Context, env *Env, args []string) error {
 		}
 		want = append(want, pf...)
 	}
-	cs, err := db.CurrentConsents(ctx, *purpose, *person)
+	cs, err := a.Consents(ctx, *purpose, *person)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -81,17 +80,6 @@ type ExportSummary struct {
 	LeftOut export.LeftOut `json:"left_out"`
 	// Quality: the quality report's totals, when the xlsx carries it.
 	Quality *clean.Totals `json:"quality,omitempty"`
-}
-
-// openSnapshot opens snapshot id, or the latest when id is 0, as a
-// streamed directory, and returns the id.
-func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotDirectory, int64, error) {
-	id, err := snapshotID(ctx, db, id)
-	if err != nil {
-		return nil, 0, err
-	}
-	sd, err := db.Directory(ctx, id)
-	return sd, id, err
 }
 
 // memberHooks are the hooks through which the CLI tells people on stderr
