@@ -26,7 +26,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
-	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 	"golang.org/x/term"
@@ -380,9 +379,9 @@ func openApp(ctx context.Context, env *Env) (*app.App, error) {
 // loadPolicy loads the policy (--policy path, resolved against the working
 // directory, else $DINGBOOK_HOME/policy.yaml, else the defaults) and
 // records a policy change in the audit log.
-func loadPolicy(ctx context.Context, env *Env, db *store.DB, path string) (*policy.Policy, error) {
+func loadPolicy(ctx context.Context, env *Env, a *app.App, path string) (*policy.Policy, error) {
 	if path != "" {
 		path = env.Path(path)
 	}
-	return govern.LoadPolicy(ctx, db, path, env.Actor)
+	return a.Policy(ctx, path, env.Actor)
 }

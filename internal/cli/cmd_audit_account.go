@@ -42,7 +42,7 @@ func openWithPolicy(ctx context.Context, env *Env, path string) (*app.App, *poli
 	if err != nil {
 		return nil, nil, err
 	}
-	pol, err := loadPolicy(ctx, env, a.DB, path)
+	pol, err := loadPolicy(ctx, env, a, path)
 	if err != nil {
 		a.Close()
 		return nil, nil, err

@@ -199,7 +199,7 @@ func consentList(ctx context.Context, env *Env, args []string) error {
 	defer a.Close()
 	want := splitList(*fields)
 	if *profile != "" {
-		pol, err := loadPolicy(ctx, env, a.DB, *policyPath)
+		pol, err := loadPolicy(ctx, env, a, *policyPath)
 		if err != nil {
 			return err
 		}

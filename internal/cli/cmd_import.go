@@ -61,7 +61,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a.DB, gf.Policy)
+	pol, err := loadPolicy(ctx, env, a, gf.Policy)
 	if err != nil {
 		return err
 	}

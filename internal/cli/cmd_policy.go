@@ -66,7 +66,7 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a.DB, *polPath)
+	pol, err := loadPolicy(ctx, env, a, *polPath)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		}
 		printReceipt(env.Stderr, res, cred)
 	}}
-	pol, err := loadPolicy(ctx, env, a.DB, "")
+	pol, err := loadPolicy(ctx, env, a, "")
 	if err != nil {
 		return err
 	}
