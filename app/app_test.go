@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,9 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/pull"
+	"github.com/dingbook/dingbook/source/dingtalk"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -171,5 +175,49 @@ func TestExportRefusedIsRecorded(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("a refused export made its output directory: %v", err)
+	}
+}
+
+// TestExportFromPull: an export whose source is a fresh pull runs Pull's
+// guard-pull-save sequence (one pull record, the snapshot stored, the
+// receipt handed to the hook) before the export's own record.
+func TestExportFromPull(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, filepath.Join(t.TempDir(), "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
+	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: 500}))
+	defer ts.Close()
+	key := sim.DefaultApp()
+	client := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 500})
+	pol, err := a.Policy(ctx, "", "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var receipts int
+	hooks := &app.Hooks{Pulled: func(res *pull.Result) { receipts++ }}
+	req := &govern.Request{Actor: "tester", Purpose: "pull then export", Passphrase: "pull-export-pass-2026", OutDir: t.TempDir()}
+	res, err := a.Export(ctx, pol, app.ExportOptions{Request: req, Export: export.Options{Formats: []string{"csv"}},
+		Pull: &app.PullOptions{Client: client, BaseURL: ts.URL}, Hooks: hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if receipts != 1 || res.Pull == nil || !res.Pull.Stored || res.SnapshotID != res.Pull.Snapshot.ID || res.Export.Rows == 0 {
+		t.Fatalf("receipts %d, result %+v", receipts, res)
+	}
+	if id, err := a.DB.LatestSnapshotID(ctx); err != nil || id != res.SnapshotID {
+		t.Fatalf("stored snapshot %d %v, exported %d", id, err, res.SnapshotID)
+	}
+	recs, err := a.AuditRecords(ctx, audit.Filter{Limit: 2})
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%v %d records", err, len(recs))
+	}
+	pl, exp := recs[0], recs[1] // oldest first
+	if exp.Action != "export" || exp.Outcome != audit.OutcomeOK || exp.Snapshot != res.SnapshotID ||
+		pl.Action != "pull" || pl.Outcome != audit.OutcomeOK || pl.Snapshot != res.SnapshotID || pl.Source != "dingtalk:"+ts.URL {
+		t.Fatalf("records: export %+v, pull %+v", exp, pl)
 	}
 }
