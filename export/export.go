@@ -223,7 +223,9 @@ func withExtensions(fields []string, extKeys func() ([]string, error)) ([]string
 
 // ResolveFields returns the ordered field keys for fields or profile. For
 // profile "full", extKeys (called lazily) supplies the extension names
-// present in the data.
+// present in the data. A governed export does not need it: its fields come
+// decided (govern.Decision), and its errors are govern's; it serves the
+// ungoverned callers (diff's full view, the demo's plain files, tests).
 func ResolveFields(fields []string, profile string, profiles map[string][]string, extKeys func() ([]string, error)) ([]string, error) {
 	if profiles == nil {
 		profiles = dingbook.Profiles
@@ -231,7 +233,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 	var keys []string
 	switch {
 	case len(fields) > 0 && profile != "":
-		return nil, dingbook.Errorf(dingbook.EINVALID, "both --fields and --profile given").WithHint("use one of them")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "both a list of fields and a profile given").WithHint("choose either the fields or a profile").WithField("fields")
 	case len(fields) > 0:
 		keys = fields
 	default:
@@ -245,7 +247,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown profile %q", profile).WithHint("valid profiles: %s", strings.Join(names, ", "))
+			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown profile %q", profile).WithHint("choose a profile: %s", strings.Join(names, ", ")).WithField("profile")
 		}
 		keys = slices.Clone(p)
 		if profile == "full" && extKeys != nil {
@@ -268,7 +270,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 				valid[i] = f.Key
 			}
 			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown field %q", k).
-				WithHint("valid fields: %s, extension.<name>", strings.Join(valid, ", "))
+				WithHint("choose fields from: %s, extension.<name>", strings.Join(valid, ", ")).WithField("fields")
 		}
 		if !seen[k] {
 			seen[k] = true
@@ -276,7 +278,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 		}
 	}
 	if len(out) == 0 {
-		return nil, dingbook.Errorf(dingbook.EINVALID, "no fields selected").WithHint("pass --fields name,dept,... or --profile minimal|contact|full")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "no fields selected").WithHint("choose fields (name, dept, …) or a profile (minimal, contact, full)").WithField("fields")
 	}
 	return out, nil
 }
