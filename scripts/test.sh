@@ -3,8 +3,10 @@
 #
 #   scripts/test.sh            # install (if missing), vet, format check, test
 #
-# The real-program checks need 7-Zip (7zz), age, sqlite3 and Debian's
-# python3 with openpyxl and vobject. They are installed with apt-get when
+# The real-program checks need 7-Zip (7zz), age, sqlite3, Debian's
+# python3 with openpyxl and vobject, and LibreOffice headless (soffice, from
+# libreoffice-calc-nogui: the XLSX reader's differential test reads files
+# LibreOffice writes). They are installed with apt-get when
 # missing; the tests fail (never skip) if they still are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ command -v 7zz >/dev/null 2>&1 || need_pkgs+=(7zip)
 command -v age >/dev/null 2>&1 || need_pkgs+=(age)
 command -v age-keygen >/dev/null 2>&1 || need_pkgs+=(age)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
+command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -26,7 +29,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3; do
+for tool in 7zz age age-keygen sqlite3 soffice; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }

@@ -141,7 +141,7 @@ func diffRows(t testing.TB, name string, got, want [][]string) {
 }
 
 // excelizeCorpus writes workbooks with excelize's own writers.
-func excelizeCorpus(t *testing.T) map[string][]byte {
+func excelizeCorpus(t testing.TB) map[string][]byte {
 	out := map[string][]byte{}
 	save := func(name string, f *excelize.File) {
 		t.Helper()

@@ -171,6 +171,10 @@ func slowCell(raw []byte) (c rawCell, ok bool) {
 			case "is":
 				err = d.DecodeElement(&c.is, &el)
 				c.hasIS = c.is != nil
+			default:
+				// excelize's handler ends the cell at the first </c>, even
+				// one nested in another element: leave such cells to it.
+				return c, false
 			}
 			if err != nil {
 				return c, false

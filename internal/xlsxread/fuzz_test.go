@@ -1,0 +1,49 @@
+package xlsxread
+
+import (
+	"archive/zip"
+	"bytes"
+	"io"
+	"testing"
+)
+
+// FuzzRows feeds mutated sheet and shared-string XML, wrapped in a
+// workbook, to both readers: the fast reader must not panic, and must
+// either give excelize's cells or an error. The seeds are the hand-written
+// cases, the parts of the excelize corpus, and testdata/fuzz/FuzzRows.
+//
+//	go test ./internal/xlsxread -run '^$' -fuzz FuzzRows -fuzztime 10m
+func FuzzRows(f *testing.F) {
+	rows := []string{
+		`<row><c t="s"><v>0</v></c><c t="s"><v>1</v></c></row><row><c><v>1</v></c><c/><c t="s"><v>2</v></c></row>`,
+		`<row r="2" spans="1:3" x14ac:dyDescent="0.25"><c r="C2" t="s"><v>3</v></c></row><row r="5"/><row r="9"><c r="B9"><v>7</v></c></row>`,
+		`<row r="1"><c r="A1" t="b"><v>1</v></c><c r="B1" t="e"><v>#N/A</v></c><c r="C1" t="str"><f>A1</f><v>x_x0041_</v></c><c r="D1" t="d"><v>2021-03-01T00:00:00Z</v></c></row>`,
+		`<row r="1"><c r="A1" t="inlineStr"><is><t>in &lt;line&gt;</t></is></c><c r="B1" t="inlineStr"><is><r><t>ri</t></r><r><rPr><i/></rPr><t xml:space="preserve">ch </t></r></is></c></row>`,
+		`<row r="1"><c r="A1" t="str"><v>&quot;&#x1F600;&#xD800;</v></c><c r="B1"><f t="shared" ref="B1:B2" si="0">1</f><v>1</v></c></row>`,
+	}
+	for _, r := range rows {
+		f.Add([]byte(sheetHead+r+sheetTail), []byte(sstDoc))
+	}
+	for _, data := range excelizeCorpus(f) {
+		zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			f.Fatal(err)
+		}
+		var sheet, sst []byte
+		for _, zf := range zr.File {
+			rc, _ := zf.Open()
+			b, _ := io.ReadAll(rc)
+			rc.Close()
+			switch zf.Name {
+			case "xl/worksheets/sheet1.xml":
+				sheet = b
+			case "xl/sharedStrings.xml":
+				sst = b
+			}
+		}
+		f.Add(sheet, sst)
+	}
+	f.Fuzz(func(t *testing.T, sheet, sst []byte) {
+		compare(t, "fuzz", handWorkbook(string(sheet), string(sst)), false)
+	})
+}
