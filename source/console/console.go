@@ -19,8 +19,10 @@
 //   - phones stored as numbers are repaired, dates (Excel serials and text)
 //     become hired_date milliseconds at midnight China time.
 //
-// xlsx files are read with excelize's streaming Rows() and a private
-// temporary directory; CSV is streamed through a decoder. Either way a
+// xlsx files are read with internal/xlsxread (the sheet inflated on one
+// goroutine and scanned on another), or, for what that reader does not
+// support, with excelize's streaming Rows() and a private temporary
+// directory, with a warning saying so; CSV is streamed through a decoder. Either way a
 // goroutine parses rows ahead while they become people.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
@@ -200,7 +202,7 @@ func open(r io.ReaderAt, size int64, name string, opts Options, openX func(excel
 		return nil, dingbook.Errorf(dingbook.EINVALID, "%s is a legacy Excel .xls file or a password-protected workbook, which dingbook cannot read", name).
 			WithHint("open it in Excel or LibreOffice, remove any password, and save it as .xlsx (Excel Workbook) or CSV UTF-8")
 	case kindXLSX:
-		err = rd.readXLSX(openX)
+		err = rd.readXLSX(r, size, openX)
 	default:
 		err = rd.readText(r, size)
 	}
@@ -222,7 +224,33 @@ func (rd *reader) close() {
 	rd.closers = nil
 }
 
-func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
+// readXLSX reads the workbook with the fast reader (fastxlsx.go), or with
+// excelize where that one does not support the file.
+func (rd *reader) readXLSX(r io.ReaderAt, size int64, open func(excelize.Options) (*excelize.File, error)) error {
+	if rd.readFastXLSX(r, size, open) {
+		return nil
+	}
+	return rd.readExcelize(open)
+}
+
+// pickSheet returns the sheet to read: Options.Sheet, else the first.
+func (rd *reader) pickSheet(sheets []string) (string, error) {
+	sheet := rd.opts.Sheet
+	if sheet == "" {
+		if len(sheets) == 0 {
+			return "", dingbook.Errorf(dingbook.EINVALID, "%s has no sheets", rd.name).WithHint("export the members again")
+		}
+		return sheets[0], nil
+	}
+	if !slices.Contains(sheets, sheet) {
+		return "", dingbook.Errorf(dingbook.EINVALID, "%s has no sheet %q", rd.name, sheet).
+			WithHint("the sheets are: %s", strings.Join(sheets, ", "))
+	}
+	return sheet, nil
+}
+
+// readExcelize reads the workbook with excelize's streaming Rows.
+func (rd *reader) readExcelize(open func(excelize.Options) (*excelize.File, error)) error {
 	tmp, cleanup, err := fileutil.PrivateDir("", "dingbook-import-")
 	if err != nil {
 		return err
@@ -237,24 +265,9 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot read the workbook %s", rd.name), Hint: hint, Err: err}
 	}
 	rd.closers = append(rd.closers, func() { xf.Close() })
-	sheets := xf.GetSheetList()
-	sheet := rd.opts.Sheet
-	if sheet == "" {
-		if len(sheets) == 0 {
-			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheets", rd.name).WithHint("export the members again")
-		}
-		sheet = sheets[0]
-	} else {
-		found := false
-		for _, s := range sheets {
-			if s == sheet {
-				found = true
-			}
-		}
-		if !found {
-			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheet %q", rd.name, sheet).
-				WithHint("the sheets are: %s", strings.Join(sheets, ", "))
-		}
+	sheet, err := rd.pickSheet(xf.GetSheetList())
+	if err != nil {
+		return err
 	}
 	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
 	rd.numeric = true

@@ -1,0 +1,66 @@
+package console
+
+import (
+	"errors"
+	"io"
+
+	"github.com/dingbook/dingbook/internal/xlsxread"
+	"github.com/xuri/excelize/v2"
+)
+
+// readFastXLSX sets up rd.next on internal/xlsxread and reports whether it
+// could. Where that reader gives up, before the first row or in the middle
+// of the sheet, the file is read with excelize instead (from the start,
+// skipping the rows already handed over: both readers give the same rows
+// for everything the fast one reads), with a warning naming the reason.
+func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Options) (*excelize.File, error)) bool {
+	fx, err := xlsxread.Open(r, size)
+	if err != nil {
+		rd.fallbackNote(err)
+		return false
+	}
+	sheet, err := rd.pickSheet(fx.Sheets())
+	if err != nil {
+		// Let excelize give the same answer in its own words.
+		return false
+	}
+	rows, err := fx.Rows(sheet)
+	if err != nil {
+		rd.fallbackNote(err)
+		return false
+	}
+	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
+	rd.numeric, rd.date1904 = true, fx.Date1904()
+	rd.closers = append(rd.closers, func() { rows.Close() })
+	delivered := 0
+	rd.next = func() ([]string, error) {
+		row, err := rows.Next()
+		if err == nil {
+			delivered++
+			return row, nil
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		rows.Close()
+		rd.fallbackNote(err)
+		if err := rd.readExcelize(open); err != nil {
+			return nil, err
+		}
+		for i := 0; i < delivered; i++ {
+			if _, err := rd.next(); err != nil {
+				if errors.Is(err, io.EOF) {
+					err = errors.New("the sheet ended earlier on the second reading")
+				}
+				return nil, err
+			}
+		}
+		return rd.next()
+	}
+	return true
+}
+
+// fallbackNote warns that the slower reader is used, and why.
+func (rd *reader) fallbackNote(err error) {
+	rd.rep.warn("%s: read with the general XLSX reader, which is slower (%v)", rd.name, err)
+}
