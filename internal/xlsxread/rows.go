@@ -13,7 +13,7 @@ import (
 // Rows reads one sheet row by row.
 type Rows struct {
 	w    window
-	sst  []string
+	sst  *sstTable
 	last int  // number of the last <row> element read
 	cur  int  // number of the last row returned by Next
 	done bool // </sheetData> reached
@@ -22,9 +22,11 @@ type Rows struct {
 	pendingNum int
 	pendingRow []string
 
-	buf   []byte // the row's decoded text
-	spans []span
-	err   error
+	attrs   []attr // the row tag's, reused
+	scratch []byte
+	buf     []byte // the row's decoded text
+	spans   []span
+	err     error
 }
 
 // span is one cell value: a string already made (shared strings, slow
@@ -159,7 +161,7 @@ func (r *Rows) readRow() (num int, cells []string, end bool, err error) {
 		}
 		return 0, nil, false, w.unsupported(0, "%q where a <row> was expected", clip(rest))
 	}
-	seg, err := w.element("row")
+	seg, err := w.element(closeRow)
 	if err != nil {
 		return 0, nil, false, err
 	}
@@ -275,12 +277,11 @@ func (a attr) local() (string, bool) {
 
 // parseRow parses a whole <row> element. at is where it gave up.
 func (r *Rows) parseRow(seg []byte) (num int, cells []string, at int, ok bool) {
-	var scratch [64]byte
-	attrs, vals, n, selfClose, ok := parseTag(seg, "row", make([]attr, 0, 8), scratch[:0])
+	attrs, scratch, n, selfClose, ok := parseTag(seg, "row", r.attrs[:0], r.scratch[:0])
+	r.attrs, r.scratch = attrs, scratch
 	if !ok {
 		return 0, nil, 0, false
 	}
-	_ = vals
 	num = r.last + 1
 	seenR := false
 	for _, a := range attrs {
@@ -323,15 +324,11 @@ func (r *Rows) parseRow(seg []byte) (num int, cells []string, at int, ok bool) {
 			if !hasTag(seg[i:], "c") {
 				return 0, nil, i, false
 			}
-			end := elementEnd(seg, i, "c")
-			if end < 0 {
+			end, c, good := r.cell(seg, i, col)
+			if !good {
 				return 0, nil, i, false
 			}
-			var good bool
-			if col, good = r.cell(seg[i:end], col); !good {
-				return 0, nil, i, false
-			}
-			i = end
+			i, col = end, c
 		}
 	}
 	if len(r.spans) == 0 {
@@ -392,179 +389,249 @@ func elementEnd(b []byte, i int, name string) int {
 	}
 }
 
-// cell reads one <c> element into r.spans; col is the column of the
-// previous <c> (1-based), and the column of this one is returned.
-func (r *Rows) cell(el []byte, col int) (int, bool) {
+// cell reads the <c> element at seg[i:] into r.spans and returns its end;
+// col is the column of the previous <c> (1-based), and the column of this
+// one is returned.
+func (r *Rows) cell(seg []byte, i, col int) (end, newCol int, ok bool) {
 	col++
-	c, ok := r.fastCell(el)
+	c, end, ok := r.fastCell(seg, i)
 	if !ok {
-		if c, ok = slowCell(el); !ok {
-			return col, false
+		if end = elementEnd(seg, i, "c"); end < 0 {
+			return 0, col, false
+		}
+		if c, ok = slowCell(seg[i:end]); !ok {
+			return 0, col, false
 		}
 	}
-	if c.ref != "" {
+	if len(c.ref) > 0 {
 		n, ok := column(c.ref)
 		if !ok {
-			return col, false
+			return 0, col, false
 		}
 		col = n
 	}
-	mark := len(r.buf)
-	val, inBuf, a, b := r.value(&c)
-	if val == "" && !inBuf && !c.hasF {
-		r.buf = r.buf[:mark]
-		return col, true
+	sp, ok := r.value(&c)
+	if !ok {
+		return 0, col, false
 	}
-	if inBuf && a == b && !c.hasF {
-		r.buf = r.buf[:mark]
-		return col, true
+	if sp.empty() && !c.hasF {
+		return end, col, true
 	}
 	for k := col - len(r.spans); k > 1; k-- {
 		r.spans = append(r.spans, span{})
 	}
-	r.spans = append(r.spans, span{s: val, a: a, b: b, inBuf: inBuf})
-	return col, true
+	r.spans = append(r.spans, sp)
+	return end, col, true
+}
+
+func (sp span) empty() bool {
+	if sp.inBuf {
+		return sp.a == sp.b
+	}
+	return sp.s == ""
 }
 
 // rawCell is what a <c> holds, as excelize's xlsxC.
 type rawCell struct {
-	ref, t  string
-	v       []byte // decoded <v>, in r.buf when from the fast path
-	vInBuf  bool
-	vA, vB  int
-	vs      string // <v> from the slow path
-	hasF    bool
-	is      *xlsxSI
-	isText  string // the fast path's plain inline string
-	hasIS   bool
-	isPlain bool
+	ref, t []byte
+	// <v>: decoded into r.buf[vA:vB] (fast path), raw in seg (vRaw, a
+	// shared-string index left undecoded), or in vs (slow path)
+	vInBuf bool
+	vA, vB int
+	vRaw   []byte
+	vs     string
+	hasF   bool
+	is     *xlsxSI // slow path
+	isText string  // fast path: the plain inline string
+	hasIS  bool
 }
 
 // value is excelize's getValueFrom with RawCellValue.
-func (r *Rows) value(c *rawCell) (s string, inBuf bool, a, b int) {
-	vStr := func() string {
-		if c.vInBuf {
-			return string(r.buf[c.vA:c.vB])
-		}
-		return c.vs
-	}
-	switch c.t {
+func (r *Rows) value(c *rawCell) (span, bool) {
+	switch string(c.t) {
 	case "s":
-		v := vStr()
-		if v == "" {
-			return "", false, 0, 0
+		var i int
+		switch {
+		case c.vRaw != nil:
+			i = smallInt(c.vRaw)
+		case c.vInBuf:
+			if c.vA == c.vB {
+				return span{}, true
+			}
+			i, _ = strconv.Atoi(strings.TrimSpace(string(r.buf[c.vA:c.vB])))
+		default:
+			if c.vs == "" {
+				return span{}, true
+			}
+			i, _ = strconv.Atoi(strings.TrimSpace(c.vs))
 		}
-		i, _ := strconv.Atoi(strings.TrimSpace(v))
-		if i < 0 || i >= len(r.sst) {
-			return "", false, 0, 0
-		}
-		return r.sst[i], false, 0, 0
+		return span{s: r.sst.get(i)}, true
 	case "inlineStr":
 		if c.hasIS {
-			if c.isPlain {
-				return bstrUnmarshal(c.isText), false, 0, 0
+			if c.is != nil {
+				return span{s: c.is.String()}, true
 			}
-			return c.is.String(), false, 0, 0
+			return span{s: bstrUnmarshal(c.isText)}, true
 		}
 	}
 	if c.vInBuf {
-		return "", true, c.vA, c.vB
+		return span{a: c.vA, b: c.vB, inBuf: true}, true
 	}
-	return c.vs, false, 0, 0
+	return span{s: c.vs}, true
 }
 
-// fastCell reads the plain shapes of <c>: attributes r, s, t; children
-// <f>…</f> or <f/> without attributes, <v>…</v> or <v/>, and <is> with one
-// plain <t>. Anything else is left to slowCell.
-func (r *Rows) fastCell(el []byte) (c rawCell, ok bool) {
-	var attrBuf [4]attr
-	attrs, _, n, selfClose, ok := parseTag(el, "c", attrBuf[:0], nil)
-	if !ok {
-		return c, false
+// smallInt parses a shared-string index of plain digits (what fastCell
+// leaves raw); anything longer than 9 digits does not index a table.
+func smallInt(b []byte) int {
+	n := 0
+	for _, c := range b {
+		n = n*10 + int(c-'0')
 	}
-	for _, a := range attrs {
-		l, prefixed := a.local()
-		if prefixed {
-			if l == "r" || l == "s" || l == "t" {
-				return c, false
-			}
-			continue
+	return n
+}
+
+// plainValue reports whether an attribute value or text needs no decoding
+// and no checking: printable ASCII without '&' and '<'.
+func plainValue(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 || c >= 0x7F || c == '&' || c == '<' {
+			return false
 		}
-		switch l {
-		case "r":
-			c.ref = string(a.value)
-		case "s":
-			if _, err := strconv.ParseInt(string(a.value), 10, 64); err != nil {
-				return c, false
+	}
+	return true
+}
+
+// fastCell reads the plain shapes of the <c> at seg[i:]: attributes of
+// printable ASCII (r, s, t and others), children <f>…</f> or <f/>
+// without attributes, <v>…</v> or <v/>, and <is> with one plain <t>.
+// Anything else is left to slowCell (ok false).
+func (r *Rows) fastCell(seg []byte, i int) (c rawCell, end int, ok bool) {
+	j := i + 2
+	selfClose := false
+attrs:
+	for {
+		sp := j
+		for j < len(seg) && isSpace(seg[j]) {
+			j++
+		}
+		if j+1 >= len(seg) {
+			return c, 0, false
+		}
+		switch seg[j] {
+		case '>':
+			j++
+			break attrs
+		case '/':
+			if seg[j+1] != '>' {
+				return c, 0, false
 			}
+			j += 2
+			selfClose = true
+			break attrs
+		}
+		if j == sp || !isNameStart(seg[j]) {
+			return c, 0, false
+		}
+		ns := j
+		for j < len(seg) && isNameByte(seg[j]) {
+			j++
+		}
+		name := seg[ns:j]
+		if j+1 >= len(seg) || seg[j] != '=' || seg[j+1] != '"' {
+			return c, 0, false
+		}
+		k := bytes.IndexByte(seg[j+2:], '"')
+		if k < 0 {
+			return c, 0, false
+		}
+		val := seg[j+2 : j+2+k]
+		if !plainValue(val) {
+			return c, 0, false
+		}
+		j += 2 + k + 1
+		switch string(name) {
+		case "r":
+			c.ref = val
 		case "t":
-			c.t = string(a.value)
+			c.t = val
+		case "s":
+			if len(val) == 0 || len(val) > 9 || !allDigits(val) {
+				return c, 0, false
+			}
+		default:
+			if bytes.IndexByte(name, ':') >= 0 {
+				l, _ := attr{name: name}.local()
+				if l == "r" || l == "s" || l == "t" || bytes.Count(name, []byte(":")) > 1 {
+					return c, 0, false
+				}
+			}
 		}
 	}
 	if selfClose {
-		return c, true
+		return c, j, true
 	}
 	hasV := false
-	i := n
 	for {
-		for i < len(el) && isSpace(el[i]) {
-			i++
+		for j < len(seg) && isSpace(seg[j]) {
+			j++
 		}
-		rest := el[i:]
+		rest := seg[j:]
 		switch {
-		case bytes.HasPrefix(rest, []byte("</c")):
-			return c, true // elementEnd found the end here
+		case bytes.HasPrefix(rest, []byte("</c>")):
+			return c, j + 4, true
 		case bytes.HasPrefix(rest, []byte("<v>")):
 			if hasV {
-				return c, false
+				return c, 0, false
 			}
 			hasV = true
-			j := bytes.IndexByte(rest[3:], '<')
-			if j < 0 || !bytes.HasPrefix(rest[3+j:], []byte("</v>")) {
-				return c, false
+			k := bytes.IndexByte(rest[3:], '<')
+			if k < 0 || !bytes.HasPrefix(rest[3+k:], []byte("</v>")) {
+				return c, 0, false
 			}
-			a := len(r.buf)
-			var good bool
-			if r.buf, good = appendText(r.buf, rest[3:3+j]); !good {
-				r.buf = r.buf[:a]
-				return c, false
+			raw := rest[3 : 3+k]
+			if string(c.t) == "s" && len(raw) > 0 && len(raw) <= 9 && allDigits(raw) {
+				c.vRaw = raw
+			} else {
+				a := len(r.buf)
+				var good bool
+				if r.buf, good = appendText(r.buf, raw); !good {
+					r.buf = r.buf[:a]
+					return c, 0, false
+				}
+				c.vInBuf, c.vA, c.vB = true, a, len(r.buf)
 			}
-			c.vInBuf, c.vA, c.vB = true, a, len(r.buf)
-			i += 3 + j + 4
+			j += 3 + k + 4
 		case bytes.HasPrefix(rest, []byte("<v/>")):
 			if hasV {
-				return c, false
+				return c, 0, false
 			}
 			hasV = true
-			i += 4
+			j += 4
 		case bytes.HasPrefix(rest, []byte("<f>")):
 			if c.hasF {
-				return c, false
+				return c, 0, false
 			}
 			c.hasF = true
-			j := bytes.IndexByte(rest[3:], '<')
-			if j < 0 || !bytes.HasPrefix(rest[3+j:], []byte("</f>")) {
-				return c, false
+			k := bytes.IndexByte(rest[3:], '<')
+			if k < 0 || !bytes.HasPrefix(rest[3+k:], []byte("</f>")) || !plainValue(rest[3:3+k]) {
+				return c, 0, false
 			}
-			if _, good := appendText(nil, rest[3:3+j]); !good {
-				return c, false
-			}
-			i += 3 + j + 4
+			j += 3 + k + 4
 		case bytes.HasPrefix(rest, []byte("<f/>")):
 			if c.hasF {
-				return c, false
+				return c, 0, false
 			}
 			c.hasF = true
-			i += 4
+			j += 4
 		case bytes.HasPrefix(rest, []byte("<is>")):
 			if c.hasIS {
-				return c, false
+				return c, 0, false
 			}
-			k := i + 4
-			for k < len(el) && isSpace(el[k]) {
+			k := j + 4
+			for k < len(seg) && isSpace(seg[k]) {
 				k++
 			}
-			t := el[k:]
+			t := seg[k:]
 			var tn int
 			switch {
 			case bytes.HasPrefix(t, []byte("<t>")):
@@ -572,34 +639,43 @@ func (r *Rows) fastCell(el []byte) (c rawCell, ok bool) {
 			case bytes.HasPrefix(t, []byte(`<t xml:space="preserve">`)):
 				tn = len(`<t xml:space="preserve">`)
 			default:
-				return c, false
+				return c, 0, false
 			}
-			j := bytes.IndexByte(t[tn:], '<')
-			if j < 0 || !bytes.HasPrefix(t[tn+j:], []byte("</t>")) {
-				return c, false
+			e := bytes.IndexByte(t[tn:], '<')
+			if e < 0 || !bytes.HasPrefix(t[tn+e:], []byte("</t>")) {
+				return c, 0, false
 			}
-			txt, good := appendText(nil, t[tn:tn+j])
+			txt, good := appendText(nil, t[tn:tn+e])
 			if !good {
-				return c, false
+				return c, 0, false
 			}
-			k += tn + j + 4
-			for k < len(el) && isSpace(el[k]) {
+			k += tn + e + 4
+			for k < len(seg) && isSpace(seg[k]) {
 				k++
 			}
-			if !bytes.HasPrefix(el[k:], []byte("</is>")) {
-				return c, false
+			if !bytes.HasPrefix(seg[k:], []byte("</is>")) {
+				return c, 0, false
 			}
-			c.hasIS, c.isPlain, c.isText = true, true, string(txt)
-			i = k + 5
+			c.hasIS, c.isText = true, string(txt)
+			j = k + 5
 		default:
-			return c, false
+			return c, 0, false
 		}
 	}
 }
 
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // column returns the column number of a cell reference, as excelize's
 // CellNameToCoordinates; ok is false where it returns an error.
-func column(ref string) (int, bool) {
+func column(ref []byte) (int, bool) {
 	n, i := 0, 0
 	for i < len(ref) && i < 4 && 'A' <= ref[i] && ref[i] <= 'Z' {
 		n = n*26 + int(ref[i]-'A'+1)
@@ -618,7 +694,7 @@ func column(ref string) (int, bool) {
 			return n, true
 		}
 	}
-	col, _, err := excelize.CellNameToCoordinates(ref)
+	col, _, err := excelize.CellNameToCoordinates(string(ref))
 	if err != nil {
 		return 0, false
 	}

@@ -144,14 +144,14 @@ func slowCell(raw []byte) (c rawCell, ok bool) {
 	for _, a := range start.Attr {
 		switch a.Name.Local {
 		case "r":
-			c.ref = a.Value
+			c.ref = []byte(a.Value)
 		case "s":
 			val, err := strconv.ParseInt(a.Value, 10, 64)
 			if err != nil || val < math.MinInt || val > math.MaxInt {
 				return c, false
 			}
 		case "t":
-			c.t = a.Value
+			c.t = []byte(a.Value)
 		}
 	}
 	for {
@@ -187,8 +187,27 @@ func slowCell(raw []byte) (c rawCell, ok bool) {
 	}
 }
 
-// readSST reads the shared strings into one string, sliced per item.
-func readSST(zf *zip.File) ([]string, error) {
+// sstTable is the shared strings: one string, and where each item ends.
+type sstTable struct {
+	data string
+	ends []uint32
+}
+
+// get returns item i, "" for an index outside the table (as excelize,
+// which ignores the error it gets there).
+func (t *sstTable) get(i int) string {
+	if t == nil || i < 0 || i >= len(t.ends) {
+		return ""
+	}
+	start := uint32(0)
+	if i > 0 {
+		start = t.ends[i-1]
+	}
+	return t.data[start:t.ends[i]]
+}
+
+// readSST reads the shared strings.
+func readSST(zf *zip.File) (*sstTable, error) {
 	in := startInflate(zf)
 	defer in.close()
 	w := &window{in: in, part: zf.Name}
@@ -247,7 +266,7 @@ func readSST(zf *zip.File) ([]string, error) {
 	}
 	var (
 		arena []byte
-		ends  []int
+		ends  []uint32
 	)
 	for {
 		if err := w.skipSpace(); err != nil {
@@ -271,7 +290,7 @@ func readSST(zf *zip.File) ([]string, error) {
 		if !hasTag(rest, "si") {
 			return nil, w.unsupported(0, "%q where an <si> was expected", clip(rest))
 		}
-		el, err := w.element("si")
+		el, err := w.element(closeSI)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +301,10 @@ func readSST(zf *zip.File) ([]string, error) {
 		if arena, ok = appendSI(arena, el); !ok {
 			return nil, w.unsupported(0, "a string item this reader does not know (%q)", clip(el))
 		}
-		ends = append(ends, len(arena))
+		if len(arena) > math.MaxUint32 {
+			return nil, w.unsupported(0, "more than 4 GB of shared strings")
+		}
+		ends = append(ends, uint32(len(arena)))
 		w.off += len(el)
 	}
 	// Only white space may follow the root.
@@ -301,14 +323,7 @@ func readSST(zf *zip.File) ([]string, error) {
 			break
 		}
 	}
-	all := string(arena)
-	sst := make([]string, len(ends))
-	prev := 0
-	for i, e := range ends {
-		sst[i] = all[prev:e]
-		prev = e
-	}
-	return sst, nil
+	return &sstTable{data: string(arena), ends: ends}, nil
 }
 
 // appendSI appends the text of one <si> element, as excelize's

@@ -192,12 +192,12 @@ func (w *window) find(from int, sep []byte) (int, error) {
 	}
 }
 
-// element returns the whole element that starts rest (its start tag named
-// name, through the matching end tag, or a self-closing tag), without
-// consuming it; nil if the part ends first. The end is the first
-// "</name" followed by optional space and '>': markup that could hide one
+// element returns the whole element that starts rest (its start tag
+// through the end tag closing ("</name"), or a self-closing tag), without
+// consuming it; nil if the part ends first. The end is the first closing
+// followed by optional space and '>': markup that could hide one
 // (comments, CDATA) is refused by whoever parses the element.
-func (w *window) element(name string) ([]byte, error) {
+func (w *window) element(closing []byte) ([]byte, error) {
 	te, err := w.tagEnd()
 	if err != nil || te < 0 {
 		return nil, err
@@ -205,7 +205,6 @@ func (w *window) element(name string) ([]byte, error) {
 	if w.rest()[te-2] == '/' {
 		return w.rest()[:te], nil
 	}
-	closing := []byte("</" + name)
 	from := te
 	for {
 		i, err := w.find(from, closing)
@@ -238,5 +237,10 @@ func (w *window) unsupported(at int, format string, args ...any) error {
 	e.Offset = w.base + int64(w.off+at)
 	return e
 }
+
+var (
+	closeRow = []byte("</row")
+	closeSI  = []byte("</si")
+)
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

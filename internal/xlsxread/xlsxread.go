@@ -248,7 +248,7 @@ func (f *File) Rows(sheet string) (*Rows, error) {
 		return nil, unsupported("xl/workbook.xml", "sheet %q has no worksheet part", sheet)
 	}
 	in := startInflate(zf)
-	var sst []string
+	var sst *sstTable
 	if f.sst != nil {
 		var err error
 		if sst, err = readSST(f.sst); err != nil {
