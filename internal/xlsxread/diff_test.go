@@ -373,6 +373,8 @@ func TestHandWrittenSheets(t *testing.T) {
 		"prefixed":    `<x:row xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main" r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row>`,
 		"truncated":   `<row r="1"><c r="A1"><v>1</v></c></row>`,
 		"bool attr f": `<row r="1"><c r="A1"><f ca="maybe">1</f><v>1</v></c></row>`,
+		// excelize goes on looking for rows after </sheetData>
+		"row after": `<row r="1"><c r="A1"><v>1</v></c></row></sheetData><x><row r="3"><c r="A3"><v>3</v></c></row></x><sheetData>`,
 	}
 	for name, rows := range refused {
 		doc := sheetHead + rows + sheetTail

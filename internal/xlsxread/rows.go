@@ -22,6 +22,7 @@ type Rows struct {
 	pendingNum int
 	pendingRow []string
 
+	prefix  []byte // the sheet up to <sheetData …>, for checkTail
 	attrs   []attr // the row tag's, reused
 	scratch []byte
 	buf     []byte // the row's decoded text
@@ -89,6 +90,7 @@ func (r *Rows) start() error {
 				}
 				w.off = len(prefix)
 				r.done = prefix[len(prefix)-2] == '/'
+				r.prefix = append([]byte(nil), prefix...)
 				return nil
 			}
 		}
@@ -128,6 +130,51 @@ func (r *Rows) Next() ([]string, error) {
 	return row, nil
 }
 
+// checkTail reads the rest of the sheet after </sheetData> as excelize's
+// decoder does after the last row: it goes on looking for a <row> until
+// the end or an XML error, and would read one found there as a further
+// row. Such a sheet is left to excelize.
+func (r *Rows) checkTail() error {
+	w := &r.w
+	d := xml.NewDecoder(io.MultiReader(bytes.NewReader(r.prefix), strings.NewReader("</sheetData>"), tailReader{w}))
+	d.CharsetReader = refuseCharset
+	inTail := false
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil
+		}
+		switch el := tok.(type) {
+		case xml.EndElement:
+			if el.Name.Local == "sheetData" {
+				inTail = true
+			}
+		case xml.StartElement:
+			if inTail && el.Name.Local == "row" {
+				return w.unsupported(0, "a <row> after </sheetData>")
+			}
+		}
+	}
+}
+
+// tailReader reads what is left of the part.
+type tailReader struct{ w *window }
+
+func (t tailReader) Read(p []byte) (int, error) {
+	for len(t.w.rest()) == 0 {
+		ok, err := t.w.more()
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			return 0, io.EOF
+		}
+	}
+	n := copy(p, t.w.rest())
+	t.w.off += n
+	return n, nil
+}
+
 // Close stops reading.
 func (r *Rows) Close() error {
 	r.w.in.close()
@@ -150,10 +197,16 @@ func (r *Rows) readRow() (num int, cells []string, end bool, err error) {
 		for i < len(rest) && isSpace(rest[i]) {
 			i++
 		}
-		if i < len(rest) && rest[i] == '>' {
-			return 0, nil, true, nil
+		if i >= len(rest) || rest[i] != '>' {
+			return 0, nil, false, w.unsupported(0, "a malformed </sheetData>")
 		}
-		return 0, nil, false, w.unsupported(0, "a malformed </sheetData>")
+		w.off += i + 1
+		if r.last > 0 {
+			if err := r.checkTail(); err != nil {
+				return 0, nil, false, err
+			}
+		}
+		return 0, nil, true, nil
 	case hasTag(rest, "row"):
 	default:
 		if len(rest) == 0 {
