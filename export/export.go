@@ -143,6 +143,10 @@ type Options struct {
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
+	// Progress, when set, is called for each person the pass handles
+	// with the people handled and the rows written so far (on the
+	// writing goroutine: it must be quick).
+	Progress func(people, rows int)
 }
 
 // File is one written file.
@@ -640,6 +644,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	// quality report).
 	handle := func(p *dingbook.Person, st string) error {
 		res.People++
+		if opts.Progress != nil {
+			opts.Progress(res.People, res.Rows) // rows written before this person
+		}
 		heads.add(p) // the Departments sheet counts everyone
 		if !selected(p, inSel) {
 			if opts.NoSubdepts && selected(p, inTree) && (opts.IncludeInactive || p.Active) {

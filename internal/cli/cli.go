@@ -40,6 +40,8 @@ type Env struct {
 	Now func() time.Time
 	// StderrIsTTY enables progress bars and prompts.
 	StderrIsTTY bool
+	// StderrWidth is the terminal's width in columns (nil: 80).
+	StderrWidth func() int
 	// StdinIsTTY allows interactive prompts.
 	StdinIsTTY bool
 	// Actor is who runs the command (the OS user).
@@ -59,8 +61,14 @@ func OSEnv() *Env {
 		Getenv:      os.Getenv,
 		Now:         time.Now,
 		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
-		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
-		Actor:       actor,
+		StderrWidth: func() int {
+			if w, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil && w > 0 {
+				return w
+			}
+			return 80
+		},
+		StdinIsTTY: term.IsTerminal(int(os.Stdin.Fd())),
+		Actor:      actor,
 	}
 }
 

@@ -272,7 +272,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if *dedupe != "" && *from == "" {
 		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split, bar: newRowProgress(env, *jsonOut)}
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}

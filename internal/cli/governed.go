@@ -24,6 +24,7 @@ type governedExport struct {
 	quality bool   // add the status column, highlighting and Quality sheet to xlsx
 	region  string // default phone region for the quality checks
 	split   int    // vcf: at most this many cards per file (0 = one file)
+	bar     *rowProgress
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -51,8 +52,13 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		o.XLSX.TmpDir = pdir
 		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
 		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
+		if g.bar != nil {
+			o.Progress = g.bar.update
+			g.bar.start(dir, sizeOf(dir))
+		}
 		var err error
 		exp, err = export.Run(ctx, dir, o)
+		g.bar.stop()
 		if done != nil {
 			done(err == nil)
 		}

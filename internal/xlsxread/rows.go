@@ -6,17 +6,20 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/xuri/excelize/v2"
 )
 
 // Rows reads one sheet row by row.
 type Rows struct {
-	w    window
-	sst  *sstTable
-	last int  // number of the last <row> element read
-	cur  int  // number of the last row returned by Next
-	done bool // </sheetData> reached
+	w       window
+	total   int64        // the sheet part's inflated size
+	scanned atomic.Int64 // bytes of it read so far (Progress)
+	sst     *sstTable
+	last    int  // number of the last <row> element read
+	cur     int  // number of the last row returned by Next
+	done    bool // </sheetData> reached
 
 	pending    bool // a parsed row waits for the gap rows before it
 	pendingNum int
@@ -175,6 +178,15 @@ func (t tailReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// Progress returns the fraction of the sheet read so far, from 0 to 1. It
+// may be called from any goroutine.
+func (r *Rows) Progress() float64 {
+	if r.total <= 0 {
+		return 0
+	}
+	return min(1, float64(r.scanned.Load())/float64(r.total))
+}
+
 // Close stops reading.
 func (r *Rows) Close() error {
 	r.w.in.close()
@@ -226,6 +238,7 @@ func (r *Rows) readRow() (num int, cells []string, end bool, err error) {
 		return 0, nil, false, w.unsupported(at, "a row this reader does not know (%q)", clip(seg[at:]))
 	}
 	w.off += len(seg)
+	r.scanned.Store(w.base + int64(w.off))
 	return num, cells, false, nil
 }
 

@@ -256,7 +256,7 @@ func (f *File) Rows(sheet string) (*Rows, error) {
 			return nil, err
 		}
 	}
-	rows := &Rows{sst: sst, w: window{in: in, part: zf.Name}}
+	rows := &Rows{sst: sst, w: window{in: in, part: zf.Name}, total: int64(zf.UncompressedSize64)}
 	if err := rows.start(); err != nil {
 		in.close()
 		return nil, err

@@ -47,6 +47,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
@@ -296,14 +297,17 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	head := make([]byte, 4)
 	n, _ := r.ReadAt(head, 0)
 	head = head[:n]
+	counted := &countingReader{r: io.NewSectionReader(r, 0, size)}
+	rd.progress = func() float64 { return float64(counted.n.Load()) / float64(size) }
 	var (
-		src  io.Reader = io.NewSectionReader(r, 0, size)
+		src  io.Reader = counted
 		dec  *encoding.Decoder
 		name string
 	)
 	switch {
 	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
-		src, name = io.NewSectionReader(r, 3, size-3), "UTF-8 BOM"
+		counted.r.Seek(3, io.SeekStart)
+		name = "UTF-8 BOM"
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
 		dec, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder(), "UTF-16LE"
 	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
@@ -360,6 +364,18 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 		return rec, err
 	}
 	return nil
+}
+
+// countingReader counts the bytes read through it (for progress).
+type countingReader struct {
+	r *io.SectionReader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // markup reports "HTML" or "XML" when text is a web page or an XML
@@ -457,10 +473,14 @@ type reader struct {
 	rowNum  int // rows read so far
 
 	invalidUTF8 bool
-	cols        []column
-	depts       *deptBuilder
-	people      []dingbook.Person
-	pending     []pending
+	// rowsRead counts the rows read ahead; progress, when set, tells the
+	// fraction of the file read (both for Stream.Progress).
+	rowsRead atomic.Int64
+	progress func() float64
+	cols     []column
+	depts    *deptBuilder
+	people   []dingbook.Person
+	pending  []pending
 }
 
 type column struct {
@@ -617,6 +637,7 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		rd.rowsRead.Add(int64(len(b.rows)))
 		for _, cells := range b.rows {
 			rd.rowNum++
 			p, manager, ok, err := rd.row(rd.rowNum, rd.rowNum == rd.header+1, cells)

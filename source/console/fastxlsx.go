@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"github.com/dingbook/dingbook/internal/xlsxread"
 	"github.com/xuri/excelize/v2"
@@ -32,6 +33,13 @@ func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Opt
 	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
 	rd.numeric, rd.date1904 = true, fx.Date1904()
 	rd.closers = append(rd.closers, func() { rows.Close() })
+	var fellBack atomic.Bool
+	rd.progress = func() float64 {
+		if fellBack.Load() {
+			return -1
+		}
+		return rows.Progress()
+	}
 	delivered := 0
 	rd.next = func() ([]string, error) {
 		row, err := rows.Next()
@@ -44,6 +52,7 @@ func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Opt
 		}
 		rows.Close()
 		rd.fallbackNote(err)
+		fellBack.Store(true)
 		if err := rd.readExcelize(open); err != nil {
 			return nil, err
 		}
