@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // The types below are copies of excelize's own (xmlSharedStrings.go,
@@ -323,7 +324,12 @@ func readSST(zf *zip.File) (*sstTable, error) {
 			break
 		}
 	}
-	return &sstTable{data: string(arena), ends: ends}, nil
+	if len(arena) == 0 {
+		return &sstTable{ends: ends}, nil
+	}
+	// The arena is never written again: share it rather than copy it (a
+	// million names would briefly need their space twice).
+	return &sstTable{data: unsafe.String(&arena[0], len(arena)), ends: ends}, nil
 }
 
 // appendSI appends the text of one <si> element, as excelize's
