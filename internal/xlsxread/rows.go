@@ -693,33 +693,12 @@ attrs:
 			if c.hasIS {
 				return c, 0, false
 			}
-			k := j + 4
-			for k < len(seg) && isSpace(seg[k]) {
-				k++
-			}
-			t := seg[k:]
-			var tn int
-			switch {
-			case bytes.HasPrefix(t, []byte("<t>")):
-				tn = 3
-			case bytes.HasPrefix(t, []byte(`<t xml:space="preserve">`)):
-				tn = len(`<t xml:space="preserve">`)
-			default:
+			raw, k, good := plainT(seg, j+4)
+			if !good || !bytes.HasPrefix(seg[k:], []byte("</is>")) {
 				return c, 0, false
 			}
-			e := bytes.IndexByte(t[tn:], '<')
-			if e < 0 || !bytes.HasPrefix(t[tn+e:], []byte("</t>")) {
-				return c, 0, false
-			}
-			txt, good := appendText(nil, t[tn:tn+e])
+			txt, good := appendText(nil, raw)
 			if !good {
-				return c, 0, false
-			}
-			k += tn + e + 4
-			for k < len(seg) && isSpace(seg[k]) {
-				k++
-			}
-			if !bytes.HasPrefix(seg[k:], []byte("</is>")) {
 				return c, 0, false
 			}
 			c.hasIS, c.isText = true, string(txt)
@@ -728,6 +707,35 @@ attrs:
 			return c, 0, false
 		}
 	}
+}
+
+// plainT reads one plain <t>…</t> (optionally <t xml:space="preserve">)
+// after white space at b[i:], and the white space after it: it returns the
+// raw text and where the next markup starts; ok is false for any other
+// shape.
+func plainT(b []byte, i int) (raw []byte, end int, ok bool) {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	t := b[i:]
+	var tn int
+	switch {
+	case bytes.HasPrefix(t, []byte("<t>")):
+		tn = 3
+	case bytes.HasPrefix(t, []byte(`<t xml:space="preserve">`)):
+		tn = len(`<t xml:space="preserve">`)
+	default:
+		return nil, 0, false
+	}
+	e := bytes.IndexByte(t[tn:], '<')
+	if e < 0 || !bytes.HasPrefix(t[tn+e:], []byte("</t>")) {
+		return nil, 0, false
+	}
+	end = i + tn + e + 4
+	for end < len(b) && isSpace(b[end]) {
+		end++
+	}
+	return t[tn : tn+e], end, true
 }
 
 func allDigits(b []byte) bool {

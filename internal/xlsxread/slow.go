@@ -344,33 +344,12 @@ func appendSI(arena, el []byte) ([]byte, bool) {
 	if !bytes.HasPrefix(el, []byte("<si>")) {
 		return slowSI(arena, el)
 	}
-	i := 4
-	for i < len(el) && isSpace(el[i]) {
-		i++
-	}
-	t := el[i:]
-	var tn int
-	switch {
-	case bytes.HasPrefix(t, []byte("<t>")):
-		tn = 3
-	case bytes.HasPrefix(t, []byte(`<t xml:space="preserve">`)):
-		tn = len(`<t xml:space="preserve">`)
-	default:
-		return slowSI(arena, el)
-	}
-	j := bytes.IndexByte(t[tn:], '<')
-	if j < 0 || !bytes.HasPrefix(t[tn+j:], []byte("</t>")) {
-		return slowSI(arena, el)
-	}
-	k := i + tn + j + 4
-	for k < len(el) && isSpace(el[k]) {
-		k++
-	}
-	if string(el[k:]) != "</si>" {
+	raw, k, ok := plainT(el, 4)
+	if !ok || string(el[k:]) != "</si>" {
 		return slowSI(arena, el)
 	}
 	start := len(arena)
-	arena, ok := appendText(arena, t[tn:tn+j])
+	arena, ok = appendText(arena, raw)
 	if !ok {
 		return slowSI(arena[:start], el)
 	}
