@@ -240,6 +240,7 @@ func readSST(zf *zip.File) (*sstTable, error) {
 	}
 	prefix := w.rest()[:idx+te]
 	d := newDecoder(prefix)
+	var unique int64
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -254,21 +255,33 @@ func readSST(zf *zip.File) (*sstTable, error) {
 		}
 		for _, a := range se.Attr {
 			if a.Name.Local == "count" || a.Name.Local == "uniqueCount" {
-				if _, err := strconv.ParseInt(strings.TrimSpace(a.Value), 10, 64); err != nil {
+				n, err := strconv.ParseInt(strings.TrimSpace(a.Value), 10, 64)
+				if err != nil {
 					return nil, w.unsupported(idx, "<sst %s=%q>", a.Name.Local, a.Value)
+				}
+				if a.Name.Local == "uniqueCount" {
+					unique = n
 				}
 			}
 		}
 		break
 	}
+	// Sized up front from the part: its text is about its size less the
+	// markup of each item, so a million names are not copied over and
+	// over as the arena grows, nor left with up to half of it unused.
+	size := int64(zf.UncompressedSize64) - int64(len(prefix)) - unique*int64(len("<si><t></t></si>"))
+	// Both numbers come from the file: trust them only within what the
+	// part could hold (an item is at least "<si/>"), and only so far.
+	if unique < 0 || unique > int64(zf.UncompressedSize64)/5 || unique > 1<<25 {
+		unique = 0
+	}
+	size = max(0, min(size, 1<<28))
+	arena := make([]byte, 0, size)
+	ends := make([]uint32, 0, unique)
 	w.off = len(prefix)
 	if prefix[len(prefix)-2] == '/' {
 		return nil, nil
 	}
-	var (
-		arena []byte
-		ends  []uint32
-	)
 	for {
 		if err := w.skipSpace(); err != nil {
 			return nil, err
