@@ -210,6 +210,7 @@ func open(r io.ReaderAt, size int64, name string, opts Options, openX func(excel
 	if err == nil {
 		err = rd.readHeader()
 	}
+	rd.flushNotes()
 	if err != nil {
 		rd.close()
 		return nil, err
@@ -477,6 +478,8 @@ type reader struct {
 	// fraction of the file read (both for Stream.Progress).
 	rowsRead atomic.Int64
 	progress func() float64
+	notesMu  sync.Mutex // fallbackNote's notes, until flushNotes
+	notes    []string
 	cols     []column
 	depts    *deptBuilder
 	people   []dingbook.Person
@@ -656,6 +659,7 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 		}
 	}
 	// The reading goroutine has ended (ch is closed): invalidUTF8 is final.
+	rd.flushNotes()
 	if rd.invalidUTF8 {
 		rd.rep.warn("%s has bytes that are not valid %s; they were replaced by �", rd.name, rd.rep.Encoding)
 	}

@@ -2,6 +2,7 @@ package console
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"sync/atomic"
 
@@ -69,7 +70,21 @@ func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Opt
 	return true
 }
 
-// fallbackNote warns that the slower reader is used, and why.
+// fallbackNote warns that the slower reader is used, and why. It may run
+// on each's reading goroutine: the warning waits in rd.notes until
+// flushNotes, on the goroutine that owns the report.
 func (rd *reader) fallbackNote(err error) {
-	rd.rep.warn("%s: read with the general XLSX reader, which is slower (%v)", rd.name, err)
+	rd.notesMu.Lock()
+	defer rd.notesMu.Unlock()
+	rd.notes = append(rd.notes, fmt.Sprintf("%s: read with the general XLSX reader, which is slower (%v)", rd.name, err))
+}
+
+// flushNotes moves the waiting notes into the report's warnings.
+func (rd *reader) flushNotes() {
+	rd.notesMu.Lock()
+	defer rd.notesMu.Unlock()
+	for _, n := range rd.notes {
+		rd.rep.warn("%s", n)
+	}
+	rd.notes = nil
 }
