@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
+	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -70,6 +74,37 @@ func TestConvertProgressOnTerminal(t *testing.T) {
 	}{{true, "b.vcf", []string{"--json"}}, {false, "c.vcf", nil}} {
 		if got := run(c.tty, c.out, c.args...); strings.Contains(got, "\x1b[K") {
 			t.Errorf("tty=%v %v: progress drawn: %q", c.tty, c.args, got)
+		}
+	}
+}
+
+// TestStreamMemoryLimit: a member file streamed without an xlsx runs with
+// GOGC=400 and a soft memory limit, both restored when done; with an xlsx
+// neither changes.
+func TestStreamMemoryLimit(t *testing.T) {
+	t.Setenv("GOGC", "")
+	t.Setenv("GOMEMLIMIT", "")
+	env, _, _ := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 50, Seed: 3})
+	base := "export-20261126T100000Z"
+	plainFiles(t, env.Dir, base, &truth.Org, "xlsx")
+	path := filepath.Join(env.Dir, base+".xlsx")
+	before := debug.SetMemoryLimit(-1)
+	for _, c := range []struct {
+		format string
+		limit  int64
+	}{{"vcf", streamMemoryLimit}, {"xlsx", before}} {
+		opts := export.Options{Formats: []string{c.format}, Profile: "contact"}
+		_, done, err := memberDirectory(env, path, console.Options{}, &opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := debug.SetMemoryLimit(-1); got != c.limit {
+			t.Errorf("%s: memory limit %d while streaming, want %d", c.format, got, c.limit)
+		}
+		done(true)
+		if got := debug.SetMemoryLimit(-1); got != before {
+			t.Errorf("%s: memory limit %d after, want %d restored", c.format, got, before)
 		}
 	}
 }
