@@ -85,7 +85,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}
-	dir, done, err := memberDirectory(env, in, co, &opts)
+	dir, done, err := memberDirectory(ctx, env, in, co, &opts)
 	if err != nil {
 		return govern.Fail(ctx, db, pol, req, "export", err)
 	}

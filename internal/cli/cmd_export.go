@@ -102,15 +102,16 @@ func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org,
 }
 
 // memberDirectory opens an admin-console member file as the source of an
-// export. Without --dept, and unless manager_userid is among the fields,
-// it streams the file (console.Stream): read once, in step with the
-// writing, never held whole; the fields of profile "full" then come from
-// the header (every custom column). A streamed read resolves a manager
-// only to someone in the same or an earlier row, and --dept needs the
-// whole tree, so those exports read the file whole. After export.Run,
-// call done with whether it succeeded: it tells people what the reader
-// skipped or guessed and closes the file.
-func memberDirectory(env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
+// export. Unless manager_userid is among the fields, it streams the file
+// (console.Stream): read in step with the writing, never held whole; the
+// fields of profile "full" then come from the header (every custom
+// column). --dept needs every department up front: a first pass reads
+// the tree (the rows go by unkept), the second streams the people. A
+// streamed read resolves a manager only to someone in the same or an
+// earlier row, so exports of manager_userid read the file whole. After
+// export.Run, call done with whether it succeeded: it tells people what
+// the reader skipped or guessed and closes the file.
+func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
 		org, err := readMemberFile(env, path, co)
 		if err != nil {
@@ -118,7 +119,7 @@ func memberDirectory(env *Env, path string, co console.Options, opts *export.Opt
 		}
 		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
 	}
-	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
+	if slices.Contains(opts.Fields, "manager_userid") {
 		return whole()
 	}
 	st, err := console.Open(path, co)
@@ -136,6 +137,15 @@ func memberDirectory(env *Env, path string, co console.Options, opts *export.Opt
 			return whole()
 		}
 		opts.Fields, opts.Profile = fields, ""
+	}
+	var dir dingbook.Directory = st
+	if len(opts.Depts) > 0 {
+		ts, err := withTree(ctx, path, co, st)
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		dir = ts
 	}
 	// A stream's live heap is small (rows in flight, the tree, a hash per
 	// userid), so the collector may run less often: unless GOGC is set, the
@@ -155,7 +165,7 @@ func memberDirectory(env *Env, path string, co console.Options, opts *export.Opt
 			limit = debug.SetMemoryLimit(streamMemoryLimit)
 		}
 	}
-	return st, func(ok bool) {
+	return dir, func(ok bool) {
 		if gc >= 0 {
 			debug.SetGCPercent(gc)
 		}
@@ -168,6 +178,34 @@ func memberDirectory(env *Env, path string, co console.Options, opts *export.Opt
 		st.Close()
 	}, nil
 }
+
+// treeStream is a member file streamed with the company and department
+// tree of a first pass over it, so that --dept can be resolved before the
+// first person.
+type treeStream struct {
+	*console.Stream
+	name  string
+	depts []dingbook.Department
+	tree  *dingbook.Tree
+}
+
+func withTree(ctx context.Context, path string, co console.Options, st *console.Stream) (*treeStream, error) {
+	first, err := console.Open(path, co)
+	if err != nil {
+		return nil, err
+	}
+	defer first.Close()
+	if err := first.EachPerson(ctx, func(*dingbook.Person) error { return nil }); err != nil {
+		return nil, err
+	}
+	name, _ := first.Info()
+	depts := first.Departments()
+	return &treeStream{Stream: st, name: name, depts: depts, tree: dingbook.NewTree(depts)}, nil
+}
+
+func (t *treeStream) Info() (string, string)             { return t.name, "" }
+func (t *treeStream) Departments() []dingbook.Department { return t.depts }
+func (t *treeStream) Tree() *dingbook.Tree               { return t.tree }
 
 // streamGCPercent is GOGC while a member file is streamed, and
 // streamMemoryLimit the soft memory limit then.
@@ -317,7 +355,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
 			dir = dingbook.OrgDirectory{Org: org}
 		} else {
-			d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
+			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
 			if err != nil {
 				return err
 			}

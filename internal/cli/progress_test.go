@@ -95,7 +95,7 @@ func TestStreamMemoryLimit(t *testing.T) {
 		limit  int64
 	}{{"vcf", streamMemoryLimit}, {"xlsx", before}} {
 		opts := export.Options{Formats: []string{c.format}, Profile: "contact"}
-		_, done, err := memberDirectory(env, path, console.Options{}, &opts)
+		_, done, err := memberDirectory(context.Background(), env, path, console.Options{}, &opts)
 		if err != nil {
 			t.Fatal(err)
 		}
