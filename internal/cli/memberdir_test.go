@@ -45,7 +45,7 @@ func TestExportFromDeptStreams(t *testing.T) {
 		}
 	}
 	res, err := export.Run(context.Background(), dingbook.OrgDirectory{Org: org}, export.Options{
-		Dir: t.TempDir(), Formats: []string{"vcf"}, Profile: "full", Depts: []string{id}, BaseName: "want",
+		Dir: t.TempDir(), Formats: []string{"vcf"}, Profile: "contact", Depts: []string{id}, BaseName: "want",
 		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 		}})
@@ -53,7 +53,7 @@ func TestExportFromDeptStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(res.Files[0].Path)
-	args := withGov("export", "--from", base+".xlsx", "--dept", id, "--format", "vcf", "--out", "d", "--profile", "full")
+	args := withGov("export", "--from", base+".xlsx", "--dept", id, "--format", "vcf", "--out", "d", "--profile", "contact")
 	if code := Main(context.Background(), args, env); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
@@ -73,7 +73,7 @@ func TestExportFromDeptStreams(t *testing.T) {
 		t.Errorf("--dept from the streamed file differs from the whole read (%d vs %d bytes)", len(got), len(want))
 	}
 	// It is the streamed source, not the file read whole.
-	opts := export.Options{Formats: []string{"vcf"}, Profile: "full", Depts: []string{id}}
+	opts := export.Options{Formats: []string{"vcf"}, Profile: "contact", Depts: []string{id}}
 	dir, done, err := memberDirectory(context.Background(), env, filepath.Join(env.Dir, base+".xlsx"), console.Options{}, &opts)
 	if err != nil {
 		t.Fatal(err)
