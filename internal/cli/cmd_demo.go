@@ -19,6 +19,8 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/format/xlsx"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -148,7 +150,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stderr, "dingbook demo: sealing an AES-256 bundle (dingbook export)")
 	exportArgs := []string{"--json", "--format", "xlsx,csv,vcf,jsonl", "--profile", "full", "--include-inactive",
 		"--purpose", "dingbook demo on a generated organisation", "--basis", "legitimate-interest",
-		"--justify", "demonstration with generated data only", "--keep", "7d", "--out", bundleDir}
+		"--justify", "demonstration with generated data only", "--pia", "demo: generated data, no real person", "--keep", "7d", "--out", bundleDir}
 	bundleJSON, err := sub("export", exportArgs...)
 	if err != nil {
 		return err
@@ -181,6 +183,7 @@ func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, erro
 	}
 	opts := export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "vcf", "jsonl"}, Profile: "full", IncludeInactive: true,
 		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true, Quality: true, QualitySize: d.Len(),
+		XLSX: xlsx.Options{TmpDir: filepath.Join(stateDir, govern.TmpDirName)},
 		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 		}}

@@ -31,11 +31,7 @@ func newRowProgress(env *Env, jsonOut bool) *rowProgress {
 	if !env.StderrIsTTY || jsonOut {
 		return nil
 	}
-	width := env.StderrWidth
-	if width == nil {
-		width = func() int { return 80 }
-	}
-	return &rowProgress{w: env.Stderr, width: width, now: time.Now}
+	return &rowProgress{w: env.Stderr, width: env.width, now: time.Now}
 }
 
 // progressEvery is how often the line is redrawn.

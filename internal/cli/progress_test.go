@@ -46,7 +46,7 @@ func TestConvertProgressOnTerminal(t *testing.T) {
 	plainFiles(t, env.Dir, base, &truth.Org, "xlsx")
 	run := func(tty bool, out string, extra ...string) string {
 		t.Helper()
-		env.StderrIsTTY, env.StderrWidth = tty, func() int { return 48 }
+		env.StderrIsTTY, env.Width = tty, func() int { return 48 }
 		errb.Reset()
 		args := withGov(append([]string{"convert", base + ".xlsx", out, "--profile", "contact"}, extra...)...)
 		if code := Main(context.Background(), args, env); code != 0 {

@@ -42,27 +42,27 @@ func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Opt
 		return rows.Progress()
 	}
 	delivered := 0
-	rd.next = func() ([]string, error) {
+	rd.next = func() ([]string, int, error) {
 		row, err := rows.Next()
 		if err == nil {
 			delivered++
-			return row, nil
+			return row, delivered, nil
 		}
 		if errors.Is(err, io.EOF) {
-			return nil, io.EOF
+			return nil, delivered + 1, io.EOF
 		}
 		rows.Close()
 		rd.fallbackNote(err)
 		fellBack.Store(true)
 		if err := rd.readExcelize(open); err != nil {
-			return nil, err
+			return nil, delivered + 1, err
 		}
 		for i := 0; i < delivered; i++ {
-			if _, err := rd.next(); err != nil {
+			if _, line, err := rd.next(); err != nil {
 				if errors.Is(err, io.EOF) {
 					err = errors.New("the sheet ended earlier on the second reading")
 				}
-				return nil, err
+				return nil, line, err
 			}
 		}
 		return rd.next()
