@@ -91,7 +91,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
 		return govern.Refuse(ctx, db, pol, req, err)
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split, bar: newRowProgress(env, *jsonOut)}
 	dec, err := gx.decide(ctx, &opts)
 	if err != nil {
 		return err

@@ -143,14 +143,15 @@ func dedupeRows(env *Env, org *dingbook.Org, rule, region string) ([]clean.Merge
 }
 
 // memberDirectory opens an admin-console member file as the source of an
-// export. Without --dept, and unless manager_userid is among the fields,
-// it streams the file (console.Stream): read once, in step with the
-// writing, never held whole; the fields of profile "full" then come from
-// the header (every custom column). A streamed read resolves a manager
-// only to someone in the same or an earlier row, and --dept needs the
-// whole tree, so those exports read the file whole. After export.Run,
-// call done with whether it succeeded: it tells people what the reader
-// skipped or guessed and closes the file.
+// export. Unless manager_userid is among the fields, it streams the file
+// (console.Stream): read in step with the writing, never held whole; the
+// fields of profile "full" then come from the header (every custom
+// column). --dept needs every department up front: a first pass reads
+// the tree (the rows go by unkept), the second streams the people. A
+// streamed read resolves a manager only to someone in the same or an
+// earlier row, so exports of manager_userid read the file whole. After
+// export.Run, call done with whether it succeeded: it tells people what
+// the reader skipped or guessed and closes the file.
 func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
 		org, err := readMemberFile(ctx, env, path, co)
@@ -159,7 +160,7 @@ func memberDirectory(ctx context.Context, env *Env, path string, co console.Opti
 		}
 		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
 	}
-	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
+	if slices.Contains(opts.Fields, "manager_userid") {
 		return whole()
 	}
 	st, err := console.Open(path, co)
@@ -178,18 +179,38 @@ func memberDirectory(ctx context.Context, env *Env, path string, co console.Opti
 		}
 		opts.Fields, opts.Profile = fields, ""
 	}
+	var dir dingbook.Directory = st
+	if len(opts.Depts) > 0 {
+		ts, err := withTree(ctx, path, co, st)
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		dir = ts
+	}
 	// A stream's live heap is small (rows in flight, the tree, a hash per
 	// userid), so the collector may run less often: unless GOGC is set, the
-	// pass runs with GOGC=400 (~15% less CPU, ~100 MB more heap at most).
-	// Not with an xlsx: its quality report keeps tables of a hundred-odd
-	// bytes a person, which GOGC=400 would let grow fivefold.
-	gc := -1
+	// pass runs with GOGC=400 (~15% less CPU). Not with an xlsx: its
+	// quality report keeps tables of a hundred-odd bytes a person, which
+	// GOGC=400 would let grow fivefold. GOGC=400 alone lets the heap grow
+	// to five times what is live, and a big workbook's shared strings are
+	// live throughout (tens of MB for a million people: 420 MB peak RSS for
+	// convert → vcf); so, unless GOMEMLIMIT is set, a soft memory limit
+	// keeps the rarer collections while the heap is small and collects
+	// more often only near the limit (measured: 266 MB, no slower).
+	gc, limit := -1, int64(-1)
 	if os.Getenv("GOGC") == "" && !slices.Contains(opts.Formats, "xlsx") {
 		gc = debug.SetGCPercent(streamGCPercent)
+		if os.Getenv("GOMEMLIMIT") == "" {
+			limit = debug.SetMemoryLimit(streamMemoryLimit)
+		}
 	}
-	return st, func(ok bool) {
+	return dir, func(ok bool) {
 		if gc >= 0 {
 			debug.SetGCPercent(gc)
+		}
+		if limit >= 0 {
+			debug.SetMemoryLimit(limit)
 		}
 		if ok {
 			printMemberReport(env, path, st.Report())
@@ -198,8 +219,40 @@ func memberDirectory(ctx context.Context, env *Env, path string, co console.Opti
 	}, nil
 }
 
-// streamGCPercent is GOGC while a member file is streamed.
-const streamGCPercent = 400
+// treeStream is a member file streamed with the company and department
+// tree of a first pass over it, so that --dept can be resolved before the
+// first person.
+type treeStream struct {
+	*console.Stream
+	name  string
+	depts []dingbook.Department
+	tree  *dingbook.Tree
+}
+
+func withTree(ctx context.Context, path string, co console.Options, st *console.Stream) (*treeStream, error) {
+	first, err := console.Open(path, co)
+	if err != nil {
+		return nil, err
+	}
+	defer first.Close()
+	if err := first.EachPerson(ctx, func(*dingbook.Person) error { return nil }); err != nil {
+		return nil, err
+	}
+	name, _ := first.Info()
+	depts := first.Departments()
+	return &treeStream{Stream: st, name: name, depts: depts, tree: dingbook.NewTree(depts)}, nil
+}
+
+func (t *treeStream) Info() (string, string)             { return t.name, "" }
+func (t *treeStream) Departments() []dingbook.Department { return t.depts }
+func (t *treeStream) Tree() *dingbook.Tree               { return t.tree }
+
+// streamGCPercent is GOGC while a member file is streamed, and
+// streamMemoryLimit the soft memory limit then.
+const (
+	streamGCPercent   = 400
+	streamMemoryLimit = 256 << 20
+)
 
 // printMemberReport tells people on stderr what the reader skipped or
 // guessed.
@@ -331,7 +384,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	if *dedupe != "" && *from == "" {
 		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
+	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split, bar: newRowProgress(env, *jsonOut)}
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return err
 	}

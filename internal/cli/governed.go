@@ -26,6 +26,7 @@ type governedExport struct {
 	quality bool   // add the status column, highlighting and Quality sheet to xlsx
 	region  string // default phone region for the quality checks
 	split   int    // vcf: at most this many cards per file (0 = one file)
+	bar     *rowProgress
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -58,7 +59,12 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 			return nil, err
 		}
 		defer acc.holders.Close()
+		if g.bar != nil {
+			o.Progress = g.bar.update
+			g.bar.start(dir, sizeOf(dir))
+		}
 		exp, err = export.Run(ctx, dir, o)
+		g.bar.stop()
 		acc.holders.Close() // the last hashes are made while govern seals
 		if done != nil {
 			done(err == nil)
