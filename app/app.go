@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/pull"
@@ -78,6 +80,11 @@ type Hooks struct {
 	Merged func(rule string, merges []clean.Merge)
 	// Pulled: a pull finished (complete or not), before it is stored.
 	Pulled func(res *pull.Result)
+	// Exporting: the export's pass over dir begins (size: its people
+	// when known, else 0). It returns the export.Options.Progress to call
+	// for each person (people handled, rows written; on the writing
+	// goroutine, so quick) and the function called when the pass ends.
+	Exporting func(dir dingbook.Directory, size int) (progress func(people, rows int), done func())
 }
 
 func (h *Hooks) memberFile(path string, rep *console.Report) {
@@ -90,6 +97,20 @@ func (h *Hooks) merged(rule string, m []clean.Merge) {
 	if h != nil && h.Merged != nil {
 		h.Merged(rule, m)
 	}
+}
+
+// exporting sets o.Progress through the Exporting hook and returns the
+// function to call when the pass ends.
+func (h *Hooks) exporting(dir dingbook.Directory, o *export.Options) func() {
+	if h == nil || h.Exporting == nil {
+		return func() {}
+	}
+	progress, done := h.Exporting(dir, sizeOf(dir))
+	o.Progress = progress
+	if done == nil {
+		done = func() {}
+	}
+	return done
 }
 
 func (h *Hooks) pulled(res *pull.Result) {

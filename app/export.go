@@ -83,7 +83,7 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	if n > 1 {
 		return nil, a.Refuse(ctx, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "a snapshot, a pull and a member file exclude each other as the source", Hint: "choose one source"})
 	}
-	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split}
+	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split, hooks: o.Hooks}
 	opts := o.Export
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return nil, err
@@ -140,7 +140,7 @@ func (a *App) Convert(ctx context.Context, pol *policy.Policy, o ExportOptions) 
 	if req.Now == nil {
 		req.Now = a.Now
 	}
-	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split}
+	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split, hooks: o.Hooks}
 	opts := o.Export
 	dec, err := gx.decide(ctx, &opts)
 	if err != nil {
@@ -208,14 +208,15 @@ func Dedupe(org *dingbook.Org, rule, region string, h *Hooks) ([]clean.Merge, er
 }
 
 // memberDirectory opens an admin-console member file as the source of an
-// export. Without departments, and unless manager_userid is among the
-// fields, it streams the file (console.Open): read once, in step with
-// the writing, never held whole; the fields of profile "full" then come
-// from the header (every custom column). A streamed read resolves a
-// manager only to someone in the same or an earlier row, and a department
-// selection needs the whole tree, so those exports read the file whole.
-// After export.Run, call done with whether it succeeded: it tells the
-// hooks what the reader skipped or guessed and closes the file.
+// export. Unless manager_userid is among the fields, it streams the file
+// (console.Stream): read in step with the writing, never held whole; the
+// fields of profile "full" then come from the header (every custom
+// column). A department selection needs every department up front: a
+// first pass reads the tree (the rows go by unkept), the second streams
+// the people. A streamed read resolves a manager only to someone in the
+// same or an earlier row, so exports of manager_userid read the file
+// whole. After export.Run, call done with whether it succeeded: it tells
+// the hooks what the reader skipped or guessed and closes the file.
 func memberDirectory(ctx context.Context, path string, co console.Options, opts *export.Options, h *Hooks) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
 		org, err := readMemberFile(ctx, path, co, h)
@@ -224,7 +225,7 @@ func memberDirectory(ctx context.Context, path string, co console.Options, opts 
 		}
 		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
 	}
-	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
+	if slices.Contains(opts.Fields, "manager_userid") {
 		return whole()
 	}
 	st, err := console.Open(path, co)
@@ -240,13 +241,50 @@ func memberDirectory(ctx context.Context, path string, co console.Options, opts 
 		}
 		opts.AllExtensions = false
 	}
-	return st, func(ok bool) {
+	var dir dingbook.Directory = st
+	if len(opts.Depts) > 0 {
+		ts, err := withTree(ctx, path, co, st)
+		if err != nil {
+			st.Close()
+			return nil, nil, err
+		}
+		dir = ts
+	}
+	return dir, func(ok bool) {
 		if ok {
 			h.memberFile(path, st.Report())
 		}
 		st.Close()
 	}, nil
 }
+
+// treeStream is a member file streamed with the company and department
+// tree of a first pass over it, so that a department selection can be
+// resolved before the first person.
+type treeStream struct {
+	*console.Stream
+	name  string
+	depts []dingbook.Department
+	tree  *dingbook.Tree
+}
+
+func withTree(ctx context.Context, path string, co console.Options, st *console.Stream) (*treeStream, error) {
+	first, err := console.Open(path, co)
+	if err != nil {
+		return nil, err
+	}
+	defer first.Close()
+	if err := first.EachPerson(ctx, func(*dingbook.Person) error { return nil }); err != nil {
+		return nil, err
+	}
+	name, _ := first.Info()
+	depts := first.Departments()
+	return &treeStream{Stream: st, name: name, depts: depts, tree: dingbook.NewTree(depts)}, nil
+}
+
+func (t *treeStream) Info() (string, string)             { return t.name, "" }
+func (t *treeStream) Departments() []dingbook.Department { return t.depts }
+func (t *treeStream) Tree() *dingbook.Tree               { return t.tree }
 
 // governed is how Export and Convert write files: the policy decides
 // (fields, hidden mobiles, retention, encryption), export.Run writes the
@@ -258,6 +296,7 @@ type governed struct {
 	req     *govern.Request
 	quality bool
 	split   int
+	hooks   *Hooks
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -291,7 +330,9 @@ func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.
 			return nil, err
 		}
 		defer acc.holders.Close()
+		stop := g.hooks.exporting(dir, &o)
 		exp, err = export.Run(ctx, dir, o)
+		stop()
 		acc.holders.Close() // the last hashes are made while govern seals
 		done(err == nil)
 		if err != nil {

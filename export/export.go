@@ -162,6 +162,10 @@ type Options struct {
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
+	// Progress, when set, is called for each person the pass handles
+	// with the people handled and the rows written so far (on the
+	// writing goroutine: it must be quick).
+	Progress func(people, rows int)
 }
 
 // File is one written file.
@@ -729,6 +733,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	handle := func(c *pipeline.Chunk[clean.Batch], i int) error {
 		p := &c.People[i]
 		res.People++
+		if opts.Progress != nil {
+			opts.Progress(res.People, res.Rows) // rows written before this person
+		}
 		heads.add(p) // the Departments sheet counts everyone
 		p, why := exported(p)
 		switch why {

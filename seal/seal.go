@@ -15,6 +15,7 @@ package seal
 import (
 	"archive/tar"
 	"archive/zip"
+	"compress/flate"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/agessh"
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/pflate"
 	"github.com/dingbook/dingbook/seal/aeszip"
 )
 
@@ -167,6 +169,7 @@ func Write(out io.Writer, opts Options, entries []Entry) error {
 		return zw.Close()
 	case KindNone:
 		zw := zip.NewWriter(out)
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return pflate.NewWriter(w, flate.DefaultCompression) })
 		for _, e := range entries {
 			fh := &zip.FileHeader{Name: e.Name, Method: zip.Deflate, Modified: mod}
 			fh.SetMode(0o600)

@@ -90,7 +90,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		return a.Refuse(ctx, pol, req, err)
 	}
 	cres, err := a.Convert(ctx, pol, app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split,
-		File: &app.FileSource{Path: in, Console: co, Dedupe: cons.dedupe}, Hooks: memberHooks(env)})
+		File: &app.FileSource{Path: in, Console: co, Dedupe: cons.dedupe}, Hooks: withProgress(env, memberHooks(env), *jsonOut)})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/govern"
@@ -83,4 +85,18 @@ func announcePassphrase(w io.Writer, res *govern.Result) {
 	} else {
 		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
 	}
+}
+
+// withProgress adds the terminal's progress line to hooks (rowProgress;
+// none with --json or off a terminal) and returns hooks.
+func withProgress(env *Env, hooks *app.Hooks, jsonOut bool) *app.Hooks {
+	bar := newRowProgress(env, jsonOut)
+	if bar == nil {
+		return hooks
+	}
+	hooks.Exporting = func(dir dingbook.Directory, size int) (func(people, rows int), func()) {
+		bar.start(dir, size)
+		return bar.update, bar.stop
+	}
+	return hooks
 }

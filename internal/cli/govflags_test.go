@@ -116,6 +116,9 @@ func TestGCPercent(t *testing.T) {
 		{[]string{"export", "--format", "csv"}, 0}, // a snapshot, not a file
 		{[]string{"export", "--format", "xlsx", "--no-quality"}, 0},
 		{[]string{"quality", "--json"}, analyzeGCPercent},
+		{[]string{"convert", "--dedupe", "default", "in.xlsx", "out.vcf"}, 0},                // read whole
+		{[]string{"export", "--from", "in.xlsx", "--format", "vcf", "--profile", "full"}, 0}, // manager_userid: whole
+		{[]string{"export", "--from", "in.xlsx", "--format", "csv", "--fields", "name,manager_userid"}, 0},
 		{[]string{"pull"}, 0},
 		{nil, 0},
 	} {
@@ -125,6 +128,10 @@ func TestGCPercent(t *testing.T) {
 		}
 		if pct != c.want {
 			t.Errorf("%v: %d (%v), want %d", c.args, pct, ok, c.want)
+		}
+		// A soft memory limit goes with GOGC=400, and only with it.
+		if limit, ok := MemoryLimit(c.args); ok != (c.want == StreamGCPercent) || ok && limit != streamMemoryLimit {
+			t.Errorf("%v: memory limit %d (%v)", c.args, limit, ok)
 		}
 	}
 }
