@@ -297,6 +297,7 @@ type governed struct {
 	quality bool
 	split   int
 	hooks   *Hooks
+	dec     *govern.Decision // decide's, for run
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -309,14 +310,16 @@ func (g *governed) decide(ctx context.Context, opts *export.Options) (*govern.De
 	// The decision is the one authority on the fields: the export layer
 	// writes them as they are.
 	opts.Fields, opts.Profile, opts.Profiles, opts.AllExtensions = dec.Fields, "", nil, dec.AllExtensions
+	g.dec = dec
 	return dec, nil
 }
 
-// run exports dir with opts into a sealed bundle. done is told whether
+// run exports dir with opts into a sealed bundle, under decide's decision
+// (not made again). done is told whether
 // the export succeeded, for streamed sources.
 func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, error) {
 	var exp *export.Result
-	res, err := govern.Run(ctx, g.app.DB, g.pol, g.req, func(ctx context.Context, pdir string, dec *govern.Decision) (*govern.Produced, error) {
+	res, err := govern.RunDecided(ctx, g.app.DB, g.pol, g.req, g.dec, func(ctx context.Context, pdir string, dec *govern.Decision) (*govern.Produced, error) {
 		o := opts
 		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
 		o.XLSX.TmpDir = pdir

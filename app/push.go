@@ -67,7 +67,7 @@ func (a *App) Push(ctx context.Context, pol *policy.Policy, o PushOptions) (*gsh
 		return nil, govern.Fail(ctx, a.DB, pol, req, "credentials", err)
 	}
 	var res *gsheets.Result
-	err = govern.Guard(ctx, a.DB, pol, req, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
+	err = govern.GuardDecided(ctx, a.DB, pol, req, dec, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
 		o2 := opts
 		o2.HideHiddenMobiles = !dec.IncludeHiddenMobiles
 		var v gsheets.View

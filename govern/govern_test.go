@@ -667,3 +667,28 @@ func TestHintsWithoutFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunDecided: a decision made before (the front end decides before it
+// opens the source) is the one produce gets and the record holds; Run
+// does not decide a second time.
+func TestRunDecided(t *testing.T) {
+	db := newDB(t)
+	pol := policy.Default()
+	req := &govern.Request{Action: "export", Actor: "u", Purpose: "p", Profile: "contact", Justification: "j", OutDir: t.TempDir()}
+	dec, err := govern.Resolve(pol, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec.Fields = dec.Fields[:2] // not what a second Resolve would say
+	var got *govern.Decision
+	res, err := govern.RunDecided(context.Background(), db, pol, req, dec, func(ctx context.Context, dir string, d *govern.Decision) (*govern.Produced, error) {
+		got = d
+		return produceFiles(t)(ctx, dir, d)
+	})
+	if err != nil || got != dec || res.Decision != dec {
+		t.Fatalf("%v: produce got %p, result %p, want %p", err, got, res.Decision, dec)
+	}
+	if r := lastRecord(t, db); r.Outcome != "ok" || strings.Join(r.Fields, ",") != strings.Join(dec.Fields, ",") {
+		t.Fatalf("record fields %v, want the decision's %v", r.Fields, dec.Fields)
+	}
+}

@@ -167,7 +167,15 @@ func outField(hint string) string {
 // A SIGKILL cannot run cleanup: the
 // directory then stays under $DINGBOOK_HOME/tmp/export-* until the next
 // Run, Guard or Sweep removes it.
-func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce Produce) (res *Result, err error) {
+func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce Produce) (*Result, error) {
+	return RunDecided(ctx, db, pol, req, nil, produce)
+}
+
+// RunDecided is Run with the decision Resolve already made for req (a
+// front end decides before it opens the source, so that the fields are
+// known; the decision is then not made a second time). dec nil resolves
+// req here.
+func RunDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, dec *Decision, produce Produce) (res *Result, err error) {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -180,9 +188,10 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	// Bundles left by a process killed before it recorded them go first
 	// (a failure to sweep is recorded and left for 'dingbook purge').
 	SweepOrphans(ctx, db, pol, nonEmpty(req.Actor, "unknown"), now, false)
-	dec, err := Resolve(pol, req)
-	if err != nil {
-		return nil, refused(ctx, db, rec, err)
+	if dec == nil {
+		if dec, err = Resolve(pol, req); err != nil {
+			return nil, refused(ctx, db, rec, err)
+		}
 	}
 	rec.Basis, rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Basis, dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, dec.Encrypt
 	expires := now.Add(dec.Keep).Round(time.Second)
@@ -416,6 +425,12 @@ var crashPoint = func(stage string) {}
 // the request (import needs a purpose and a basis), runs fn, and records
 // the outcome with the rows and snapshot fn reports.
 func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context, dec *Decision) (*Produced, error)) error {
+	return GuardDecided(ctx, db, pol, req, nil, fn)
+}
+
+// GuardDecided is Guard with the decision Resolve already made for req;
+// dec nil resolves req here.
+func GuardDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, dec *Decision, fn func(ctx context.Context, dec *Decision) (*Produced, error)) error {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -425,9 +440,11 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return err
 	}
-	dec, err := Resolve(pol, req)
-	if err != nil {
-		return refused(ctx, db, rec, err)
+	if dec == nil {
+		var err error
+		if dec, err = Resolve(pol, req); err != nil {
+			return refused(ctx, db, rec, err)
+		}
 	}
 	rec.Basis = dec.Basis
 	if writesData(req.Action) {
