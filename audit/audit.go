@@ -161,7 +161,7 @@ func AppendWith(ctx context.Context, db *store.DB, r Record, then func(tx *store
 // said; dingbook writes again after it. Without a gap it refuses.
 func Acknowledge(ctx context.Context, db *store.DB, actor, reason string) (Record, error) {
 	if strings.TrimSpace(reason) == "" {
-		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated: --reason TEXT"}
+		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated", Field: "reason"}
 	}
 	return appendRecord(ctx, db, Record{Actor: actor, Action: ActionAcknowledge, Reason: reason}, true, nil)
 }

@@ -528,7 +528,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 	yn, ok := yesNo[lang]
 	if !ok {
-		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown header language %q", lang).WithHint("use --headers zh, en or id")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown header language %q", lang).WithHint("choose the header language zh, en or id").WithField("headers")
 	}
 	mask := false
 	for _, m := range opts.Mask {
@@ -537,7 +537,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			mask = true
 		case "":
 		default:
-			return nil, dingbook.Errorf(dingbook.EINVALID, "cannot mask %q", m).WithHint("only --mask mobile is supported")
+			return nil, dingbook.Errorf(dingbook.EINVALID, "cannot mask %q", m).WithHint("only the mobile can be masked").WithField("mask")
 		}
 	}
 
@@ -654,7 +654,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		opts.Dir = "."
 	}
 	if err := fileutil.MkdirPrivate(opts.Dir); err != nil {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + opts.Dir, Hint: "choose a writable --out directory", Err: err}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + opts.Dir, Hint: "choose a writable output directory", Field: "out_dir", Err: err}
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -687,7 +687,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		f, err := fileutil.Create(path, opts.Overwrite)
 		if err != nil {
 			abort()
-			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
+			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another output directory, or remove the existing file", Field: "out_dir", Err: err}
 		}
 		o := &output{ctx: ctx, format: format, f: f, h: sha256.New()}
 		outs = append(outs, o)

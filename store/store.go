@@ -275,7 +275,7 @@ func nullBytes(b []byte) any {
 }
 
 // ErrNoSnapshot is returned when the database holds no snapshot.
-var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snapshot in the state database", Hint: "run 'dingbook pull' (or 'dingbook import FILE') first, or pass --pull"}
+var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snapshot in the state database", Hint: "pull the organisation from DingTalk (or import a member file) first", Field: "snapshot"}
 
 // Snapshots lists stored snapshots, newest first.
 func (db *DB) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {

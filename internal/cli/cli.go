@@ -269,7 +269,16 @@ var fieldFlags = map[string]string{
 	"consent_ref":            "--consent-ref REF",
 	"mechanism":              "--mechanism",
 	"pia":                    "--pia REF",
-	"snapshot":               "a snapshot id; 'dingbook snapshots' lists them",
+	"snapshot":               "'dingbook pull', 'dingbook import FILE' or export --pull; 'dingbook snapshots' lists the ids",
+	"headers":                "--headers",
+	"mask":                   "--mask mobile",
+	"passphrase":             "--passphrase-file, $DINGBOOK_PASSPHRASE or --ask-passphrase (none: generated); --age-recipient",
+	"allow_partial":          "--allow-partial",
+	"reason":                 "--reason TEXT",
+	"dedupe":                 "--dedupe",
+	"policy":                 "--policy FILE",
+	"encoding":               "--encoding",
+	"split":                  "--split N",
 }
 
 func usage(w io.Writer) {
