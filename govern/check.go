@@ -130,13 +130,6 @@ func refuse(format string, args ...any) *dingbook.Error {
 	return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf(format, args...)}
 }
 
-// Check reports whether pol allows req, as a *dingbook.Error with code
-// EPOLICY (or EINVALID for unknown names) and a hint with the remedy.
-func Check(pol *policy.Policy, req *Request) error {
-	_, err := Resolve(pol, req)
-	return err
-}
-
 // Resolve checks req against pol and fills in the defaults (basis,
 // profile, fields, retention, encryption).
 func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {

@@ -344,10 +344,10 @@ func TestRefusalsRecorded(t *testing.T) {
 		t.Fatalf("%v %+v", err, d)
 	}
 	// Import needs a purpose too; pull does not.
-	if err := govern.Check(policy.Default(), &govern.Request{Action: "import"}); dingbook.ErrorCode(err) != dingbook.EPOLICY {
+	if _, err := govern.Resolve(policy.Default(), &govern.Request{Action: "import"}); dingbook.ErrorCode(err) != dingbook.EPOLICY {
 		t.Fatalf("import without purpose: %v", err)
 	}
-	if err := govern.Check(policy.Default(), &govern.Request{Action: "pull"}); err != nil {
+	if _, err := govern.Resolve(policy.Default(), &govern.Request{Action: "pull"}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	// Default: minimal profile, no justification needed.
