@@ -9,8 +9,9 @@ import (
 
 // sqliteDriver is the one outside package through which a package that uses
 // the store reaches os/signal: the pure-Go SQLite driver's C library
-// (modernc.org/libc) imports it (and runtime/debug), and never installs a
-// handler unless its C code asks for one, which SQLite's does not.
+// (modernc.org/libc) imports it (and runtime/debug); its Xsignal installs a
+// handler only when C code calls signal(), and the SQLite library never
+// does (modernc.org/sqlite/lib has no call to it).
 const sqliteDriver = "modernc.org/libc"
 
 // testingFlag: the standard testing package imports flag; only test helper
