@@ -14,10 +14,7 @@ import (
 // every folder it names exists.
 func TestArchitectureListsEveryPackage(t *testing.T) {
 	root := filepath.Join("..", "..")
-	pkgs, err := Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkgs := module(t)
 	f, err := os.Open(filepath.Join(root, "docs", "architecture.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -90,13 +91,21 @@ var rules = map[string]Rule{
 	"internal/archtest": {},
 }
 
-// TestLayering holds every package of the module to rules.
-func TestLayering(t *testing.T) {
-	pkgs, err := Load(filepath.Join("..", ".."))
+// loadModule is Load's answer for this module, loaded once for the tests.
+var loadModule = sync.OnceValues(func() ([]Package, error) { return Load(filepath.Join("..", "..")) })
+
+func module(t *testing.T) []Package {
+	t.Helper()
+	pkgs, err := loadModule()
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, err := Check(pkgs, rules)
+	return pkgs
+}
+
+// TestLayering holds every package of the module to rules.
+func TestLayering(t *testing.T) {
+	bad, err := Check(module(t), rules)
 	if err != nil {
 		t.Fatal(err)
 	}
