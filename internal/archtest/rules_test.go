@@ -158,3 +158,40 @@ func TestRulesKeepTheLayers(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFrontEndBelowTheCLI is the issue's done-when read literally: the
+// dependencies (`go list -deps`) of cleaning, export and the formats hold
+// none of flag, os/signal, golang.org/x/term, and governance's hold only
+// what the SQLite driver brings (os/signal, imported by modernc.org/libc
+// and nothing else there).
+func TestNoFrontEndBelowTheCLI(t *testing.T) {
+	pkgs := module(t)
+	byPath := map[string]Package{}
+	var mod string
+	for _, p := range pkgs {
+		byPath[p.ImportPath] = p
+		if p.Module != nil && p.Module.Main {
+			mod = p.Module.Path
+		}
+	}
+	for _, name := range append([]string{"clean", "export", "govern"}, formats...) {
+		p, ok := byPath[mod+"/"+name]
+		if !ok {
+			t.Fatalf("no package %s", name)
+		}
+		for _, fe := range frontEnd {
+			if !slices.Contains(p.Deps, fe) {
+				continue
+			}
+			if name != "govern" || fe != "os/signal" {
+				t.Errorf("%s depends on %s", name, fe)
+				continue
+			}
+			for _, d := range p.Deps {
+				if slices.Contains(byPath[d].Imports, fe) && d != sqliteDriver {
+					t.Errorf("%s reaches %s through %s", name, fe, d)
+				}
+			}
+		}
+	}
+}
