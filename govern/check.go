@@ -37,10 +37,11 @@ type Request struct {
 	// Action is "export", "convert", "import", "pull", "purge" or
 	// "policy-change" (the audit.Action* constants).
 	Action string
-	// Actor is the OS user running the command.
+	// Actor is who asks (the CLI gives the OS user).
 	Actor string
-	// Purpose, Basis and Justification are --purpose, --basis (empty: the
-	// policy's default) and --justify.
+	// Purpose, Basis and Justification are the stated purpose, the legal
+	// basis (empty: the policy's default) and the justification (the CLI's
+	// --purpose, --basis and --justify).
 	Purpose, Basis, Justification string
 	// Fields are field keys (dingbook.FieldByKey); empty means the
 	// profile's fields.
@@ -51,11 +52,12 @@ type Request struct {
 	// DeptScope are the departments exported (ids preferred), with their
 	// sub-departments.
 	DeptScope []string
-	// Masks lists masked fields (e.g. "mobile" for --mask mobile).
+	// Masks lists masked fields (e.g. "mobile"; the CLI's --mask).
 	Masks []string
 	// IncludeHiddenMobiles asks for mobiles people hid in DingTalk.
 	IncludeHiddenMobiles bool
-	// Keep is --keep; 0 means the policy's default.
+	// Keep is how long the bundle may be kept; 0 means the policy's default
+	// (the CLI's --keep).
 	Keep time.Duration
 	// Encrypt is "zip" (default), "age" or "none".
 	Encrypt string
