@@ -84,7 +84,7 @@ var rules = map[string]Rule{
 		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
 		"policy", "pull", "seal", "sink/gsheets", "sink/gsheets/sim", "source/console",
 		"source/dingtalk", "source/dingtalk/sim", "source/dingtalk/stream", "source/gen", "store"},
-		Watched: []string{"flag", "os/signal", "golang.org/x/term", "runtime/debug"}, Process: true},
+		Watched: []string{"flag", "os/signal", "golang.org/x/term"}, Process: true},
 	"cmd/dingbook": {Ours: []string{"internal/cli"}, Watched: []string{"runtime/debug"}, Via: []string{sqliteDriver}, Process: true},
 
 	// This package: test files only.
