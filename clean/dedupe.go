@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Dedupe rules for imported rows (which have no userid).
@@ -38,10 +39,10 @@ type Merge struct {
 
 // Dedupe merges imported rows (people with an empty UserID) that are the
 // same person under rule (RuleJobNumber, RuleMobileName, RuleDefault or
-// ""= RuleDefault), using DefaultRegion for mobiles without a state_code.
+// ""= RuleDefault), using normalize.DefaultRegion for mobiles without a state_code.
 // See DedupeRegion.
 func Dedupe(org *dingbook.Org, rule string) ([]Merge, error) {
-	return DedupeRegion(org, rule, DefaultRegion)
+	return DedupeRegion(org, rule, normalize.DefaultRegion)
 }
 
 // DedupeRegion is Dedupe with the default phone region. The merged person
@@ -89,7 +90,7 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 			if !ok {
 				mi = len(merges)
 				mergeOf[k] = mi
-				merges = append(merges, Merge{Rule: ru, Key: key, Name: CleanName(org.People[k].Name), Kept: rows[k]})
+				merges = append(merges, Merge{Rule: ru, Key: key, Name: normalize.Name(org.People[k].Name), Kept: rows[k]})
 			}
 			m := &merges[mi]
 			m.Merged = append(m.Merged, rows[i])
@@ -118,10 +119,10 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 func dedupeKey(p *dingbook.Person, rule, region string) string {
 	switch rule {
 	case RuleJobNumber:
-		return CleanText(p.JobNumber)
+		return normalize.Text(p.JobNumber)
 	case RuleMobileName:
-		e, ok := E164(p.Mobile, p.StateCode, region)
-		name := CleanName(p.Name)
+		e, ok := normalize.E164(p.Mobile, p.StateCode, region)
+		name := normalize.Name(p.Name)
 		if !ok || name == "" {
 			return ""
 		}
@@ -155,12 +156,12 @@ func mergeInto(dst, src *dingbook.Person, conflicts []string) []string {
 		{"manager_userid", &dst.ManagerUserID, &src.ManagerUserID},
 	}
 	for _, f := range fields {
-		d, s := CleanText(*f.dst), CleanText(*f.src)
+		d, s := normalize.Text(*f.dst), normalize.Text(*f.src)
 		switch {
 		case s == "":
 		case d == "":
 			*f.dst = *f.src
-		case d != s && !(f.name == "name" && CleanName(d) == CleanName(s)) && !contains(conflicts, f.name):
+		case d != s && !(f.name == "name" && normalize.Name(d) == normalize.Name(s)) && !contains(conflicts, f.name):
 			conflicts = append(conflicts, f.name)
 		}
 	}

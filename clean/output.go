@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/normalize"
 	"golang.org/x/text/width"
 )
 
@@ -57,7 +58,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		}
 		row++
 		if want[row] {
-			names[row] = CleanName(p.Name)
+			names[row] = normalize.Name(p.Name)
 		}
 		if fn == nil {
 			return nil
@@ -74,7 +75,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 			pp.UserID = p.UserID
 		}
 		if r.show.name {
-			pp.Name = CleanName(p.Name)
+			pp.Name = normalize.Name(p.Name)
 		}
 		return fn(pp)
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/internal/pipeline"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Set is a set of problems, one bit per entry of dingbook.AllProblems.
@@ -86,7 +87,7 @@ func splitList(s string) []string {
 	start := 0
 	for i := 0; i <= len(s); i++ {
 		if i == len(s) || s[i] == ',' {
-			if t := CleanText(s[start:i]); t != "" {
+			if t := normalize.Text(s[start:i]); t != "" {
 				out = append(out, t)
 			}
 			start = i + 1
@@ -98,7 +99,7 @@ func splitList(s string) []string {
 // Options configures Analyze.
 type Options struct {
 	// Region is the default region for numbers without a state_code
-	// ("" = DefaultRegion).
+	// ("" = normalize.DefaultRegion).
 	Region string
 	// SizeHint is the expected number of people (0 = unknown); it sizes
 	// the key tables up front. An OrgDirectory's size is known anyway.
@@ -344,7 +345,7 @@ type Analyzer struct {
 func NewAnalyzer(opts Options) *Analyzer {
 	region := opts.Region
 	if region == "" {
-		region = DefaultRegion
+		region = normalize.DefaultRegion
 	}
 	r := &Report{
 		Region: region, region: region, seed: maphash.MakeSeed(), show: newShown(opts.Visible), sel: opts.Select,
@@ -404,10 +405,10 @@ func (r *Report) hashKey(kind byte, dept int64, s string) uint64 {
 
 // intrinsic returns the problems visible from p alone (everything except
 // duplicates and manager-not-found) and its normalised form.
-func intrinsic(p *dingbook.Person, region string) (Set, Normalized) {
-	n := Normalize(p, region)
+func intrinsic(p *dingbook.Person, region string) (Set, normalize.Contact) {
+	n := normalize.Person(p, region)
 	var s Set
-	mobile := CleanText(p.Mobile)
+	mobile := normalize.Text(p.Mobile)
 	if p.HideMobile {
 		s |= Bit(dingbook.ProblemHiddenMobile)
 	} else if mobile == "" {
@@ -515,7 +516,7 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 		}
 		pp.depts = append(pp.depts, d)
 	}
-	pp.withMob = CleanText(p.Mobile) != ""
+	pp.withMob = normalize.Text(p.Mobile) != ""
 	pp.withMail = n.Email != "" || n.OrgEmail != ""
 	pp.withTtl = n.Title != ""
 	pp.withJob = n.JobNumber != ""

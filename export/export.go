@@ -37,6 +37,7 @@ import (
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/internal/pipeline"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Formats are the output formats, by file extension.
@@ -310,7 +311,7 @@ func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 		case "mobile":
 			v = ConsoleMobile(p)
 			if m.mask {
-				v = clean.MaskPhone(v)
+				v = normalize.MaskPhone(v)
 			}
 		case "telephone":
 			v = p.Telephone
@@ -350,9 +351,9 @@ func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 		case "state_code":
 			v = p.StateCode
 		case "mobile_e164":
-			v, _ = clean.E164(p.Mobile, p.StateCode, m.region)
+			v, _ = normalize.E164(p.Mobile, p.StateCode, m.region)
 			if m.mask {
-				v = clean.MaskPhone(v)
+				v = normalize.MaskPhone(v)
 			}
 		case "unionid":
 			v = p.UnionID
@@ -390,7 +391,7 @@ func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Pers
 	if sel["mobile"] || sel["mobile_e164"] {
 		q.Mobile, q.StateCode, q.HideMobile = p.Mobile, p.StateCode, p.HideMobile
 		if mask {
-			q.Mobile = clean.MaskPhone(q.Mobile)
+			q.Mobile = normalize.MaskPhone(q.Mobile)
 		}
 	}
 	if sel["telephone"] {

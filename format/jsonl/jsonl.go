@@ -33,7 +33,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Options configure a Writer.
@@ -134,11 +134,11 @@ func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
 	l.str("state_code", p.StateCode)
 	mobile, e164 := p.Mobile, ""
 	if w.want("mobile_e164") {
-		e164, _ = clean.E164(p.Mobile, p.StateCode, w.region)
+		e164, _ = normalize.E164(p.Mobile, p.StateCode, w.region)
 	}
 	if w.opts.MaskMobile {
-		mobile = clean.MaskPhone(mobile)
-		e164 = clean.MaskPhone(e164)
+		mobile = normalize.MaskPhone(mobile)
+		e164 = normalize.MaskPhone(e164)
 	}
 	l.str("mobile", mobile)
 	l.str("mobile_e164", e164)

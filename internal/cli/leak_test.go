@@ -16,6 +16,7 @@ import (
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/dingbook/dingbook/normalize"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -124,7 +125,7 @@ func TestExportQualityLeaksNothing(t *testing.T) {
 					values[c] = true
 				}
 				if mobileCol >= 0 {
-					if e, ok := clean.E164(cells(r)[mobileCol], "", "CN"); ok {
+					if e, ok := normalize.E164(cells(r)[mobileCol], "", "CN"); ok {
 						values[e] = true // the same number, as a duplicate key
 					}
 				}
