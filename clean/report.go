@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/internal/pipeline"
@@ -1087,6 +1088,24 @@ func (r *Report) Problems(p *dingbook.Person) Set {
 	}
 	return s
 }
+
+// InOrder returns Problems for a second pass over the directory in
+// order (as an export writes its status column): called in directory
+// order, it finds each person by position (one key comparison) rather
+// than by a table probe; any order gives the same answers. It is safe
+// for concurrent use.
+func (r *Report) InOrder() func(*dingbook.Person) Set {
+	var mu sync.Mutex
+	next := 0
+	return func(p *dingbook.Person) Set {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.problemsAt(p, &next)
+	}
+}
+
+// Share is n as a share of the report's people (1 for an empty report).
+func (r *Report) Share(n int) float64 { return rate(n, max(r.People, 1)) }
 
 // problemsAt is Problems for a second pass in directory order: *next is
 // the ordinal expected next, so a person is found by comparing one key

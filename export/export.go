@@ -600,7 +600,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		}
 		defer q.close()
 		xlsxHeader = q.header(header, len(fields))
-		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), q.x.Rules...)
+		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), q.x.rules...)
 	}
 	_, growing := d.(GrowingDirectory)
 
