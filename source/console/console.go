@@ -546,6 +546,7 @@ type column struct {
 	idx    int
 	header string
 	key    string
+	f      dingbook.Field // key's accessors (Kind 0 for "-")
 }
 
 // pending holds what can be resolved only once every row is read.
@@ -765,7 +766,8 @@ func (rd *reader) setColumns(cells []string, row int) error {
 		}
 		taken[key] = h
 		rd.rep.Columns[h] = key
-		rd.cols = append(rd.cols, column{idx: i, header: h, key: key})
+		f, _ := dingbook.FieldByKey(key)
+		rd.cols = append(rd.cols, column{idx: i, header: h, key: key, f: f})
 	}
 	if _, ok := taken["name"]; !ok {
 		return dingbook.Errorf(dingbook.EINVALID, "%s: the header row has no name column (姓名 / Name / Nama)", rd.rowName(row)).
@@ -816,12 +818,6 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			continue
 		}
 		switch c.key {
-		case "name":
-			p.Name = v
-		case "userid":
-			p.UserID = v
-		case "unionid":
-			p.UnionID = v
 		case "mobile":
 			sc, nat, warn := parseMobile(v)
 			p.StateCode, p.Mobile = sc, nat
@@ -841,16 +837,6 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			p.Telephone = t
 		case "job_number":
 			p.JobNumber, _ = repairNumber(v)
-		case "title":
-			p.Title = v
-		case "email":
-			p.Email = v
-		case "org_email":
-			p.OrgEmail = v
-		case "work_place":
-			p.WorkPlace = v
-		case "remark":
-			p.Remark = v
 		case "hired_date":
 			ms, err := parseDate(v, rd.numeric, rd.date1904)
 			if err != nil {
@@ -882,29 +868,23 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			leader, leaderCol = v, c
 		case keyMgr:
 			manager = v
-		case "active", "admin", "boss", "hide_mobile":
-			b, ok := parseBool(v)
-			if !ok {
-				rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
-				continue
-			}
-			switch c.key {
-			case "active":
-				p.Active = b
-			case "admin":
-				p.Admin = b
-			case "boss":
-				p.Boss = b
-			case "hide_mobile":
-				p.HideMobile = b
-			}
 		case keyIgnore:
 		default:
-			if name, ok := strings.CutPrefix(c.key, dingbook.ExtensionPrefix); ok {
+			switch c.f.Kind {
+			case dingbook.KindText: // name, userid, unionid, title, e-mails, work place, remark
+				*c.f.Text(&p) = v
+			case dingbook.KindFlag: // active, admin, boss, hide_mobile
+				b, ok := parseBool(v)
+				if !ok {
+					rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
+					continue
+				}
+				*c.f.Flag(&p) = b
+			case dingbook.KindExtension:
 				if p.Extension == nil {
 					p.Extension = map[string]string{}
 				}
-				p.Extension[name] = v
+				p.Extension[c.key[len(dingbook.ExtensionPrefix):]] = v
 			}
 		}
 	}
