@@ -131,16 +131,22 @@ var Attributes = []Field{
 // Attribute looks a key up in Fields (FieldByKey, custom fields
 // included), then in Attributes.
 func Attribute(key string) (Field, bool) {
-	if f, ok := FieldByKey(key); ok {
+	if f, ok := attributes[key]; ok {
 		return f, true
 	}
-	for _, f := range Attributes {
-		if f.Key == key {
-			return f, true
+	return FieldByKey(key)
+}
+
+// attributes indexes Fields and Attributes by key.
+var attributes = func() map[string]Field {
+	m := make(map[string]Field, len(Fields)+len(Attributes))
+	for _, fs := range [][]Field{Fields, Attributes} {
+		for _, f := range fs {
+			m[f.Key] = f
 		}
 	}
-	return Field{}, false
-}
+	return m
+}()
 
 // TextOf returns the accessor of the text field or attribute key; it
 // panics when key is not one (a programming error: keys are constants).

@@ -131,6 +131,18 @@ func dedupeKey(p *dingbook.Person, rule, region string) string {
 	return ""
 }
 
+// mergedText are the text fields a merge fills and compares, in the
+// order differing values are reported (userid and unionid identify the
+// rows and are never merged).
+var mergedText = func() []dingbook.Field {
+	var fs []dingbook.Field
+	for _, k := range []string{"name", "mobile", "state_code", "telephone", "job_number", "title", "email", "org_email", "work_place", "remark", "manager_userid"} {
+		f, _ := dingbook.FieldByKey(k)
+		fs = append(fs, f)
+	}
+	return fs
+}()
+
 // mergeInto folds src into dst: memberships are united, empty fields of
 // dst are filled from src, and differing non-empty values are recorded.
 func mergeInto(dst, src *dingbook.Person, conflicts []string) []string {
@@ -145,24 +157,15 @@ func mergeInto(dst, src *dingbook.Person, conflicts []string) []string {
 			}
 		}
 	}
-	fields := []struct {
-		name     string
-		dst, src *string
-	}{
-		{"name", &dst.Name, &src.Name}, {"mobile", &dst.Mobile, &src.Mobile}, {"state_code", &dst.StateCode, &src.StateCode},
-		{"telephone", &dst.Telephone, &src.Telephone}, {"job_number", &dst.JobNumber, &src.JobNumber},
-		{"title", &dst.Title, &src.Title}, {"email", &dst.Email, &src.Email}, {"org_email", &dst.OrgEmail, &src.OrgEmail},
-		{"work_place", &dst.WorkPlace, &src.WorkPlace}, {"remark", &dst.Remark, &src.Remark},
-		{"manager_userid", &dst.ManagerUserID, &src.ManagerUserID},
-	}
-	for _, f := range fields {
-		d, s := normalize.Text(*f.dst), normalize.Text(*f.src)
+	for _, f := range mergedText {
+		dp, sp := f.Text(dst), f.Text(src)
+		d, s := normalize.Text(*dp), normalize.Text(*sp)
 		switch {
 		case s == "":
 		case d == "":
-			*f.dst = *f.src
-		case d != s && !(f.name == "name" && normalize.Name(d) == normalize.Name(s)) && !contains(conflicts, f.name):
-			conflicts = append(conflicts, f.name)
+			*dp = *sp
+		case d != s && !(f.Key == "name" && normalize.Name(d) == normalize.Name(s)) && !contains(conflicts, f.Key):
+			conflicts = append(conflicts, f.Key)
 		}
 	}
 	if dst.HiredDate == 0 {
