@@ -15,40 +15,8 @@ import (
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/dingbook/dingbook/internal/testorg"
 )
-
-func qualityPerson(id, name string, depts ...int64) dingbook.Person {
-	p := dingbook.Person{UserID: id, Name: name, StateCode: "86", Title: "工程师", JobNumber: "J" + id, Active: true}
-	for _, d := range depts {
-		p.Depts = append(p.Depts, dingbook.Membership{DeptID: d})
-	}
-	return p
-}
-
-// qualityOrg is clean's smallOrg: duplicates (a, b), a missing title
-// and manager (c), an invalid e-mail (d), an invalid phone and no job
-// number (z).
-func qualityOrg() *dingbook.Org {
-	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{
-		{ID: 1, Name: "测试"}, {ID: 2, Name: "研发部", ParentID: 1}, {ID: 3, Name: "销售部", ParentID: 1},
-	}}
-	a := qualityPerson("a", "张三", 2, 3)
-	a.Mobile, a.Email, a.ManagerUserID = "13800138000", "zhang@example.com", "z"
-	b := qualityPerson("b", " 张三\u3000", 2)
-	b.Mobile, b.Email = "+86 138-0013-8000", "Zhang@EXAMPLE.com"
-	c := qualityPerson("c", "李四", 3)
-	c.Mobile, c.OrgEmail, c.ManagerUserID = "13900139000", "li@corp.example.com", "gone"
-	c.Title = " "
-	d := qualityPerson("d", "王五", 3)
-	d.HideMobile = true
-	d.Email = "wang@@example"
-	d.Active = false
-	z := qualityPerson("z", "赵六", 2)
-	z.Mobile, z.Email = "1390013", "zhao@example.com"
-	z.JobNumber = ""
-	org.People = []dingbook.Person{a, b, c, d, z}
-	return org
-}
 
 // TestXLSXReadBackWithOpenpyxl writes a workbook the way a quality export
 // does (status column, conditional formats, Quality sheet) and reads it
@@ -58,7 +26,7 @@ func TestXLSXReadBackWithOpenpyxl(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s is required (apt-get install python3-openpyxl): %v", python, err)
 	}
-	org := qualityOrg()
+	org := testorg.Small()
 	dir := dingbook.OrgDirectory{Org: org}
 	r, err := clean.Analyze(context.Background(), dir, clean.Options{})
 	if err != nil {
@@ -197,7 +165,7 @@ func TestQualityLookRules(t *testing.T) {
 func TestQualitySheetCapsGroups(t *testing.T) {
 	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
 	for i := 0; i < 25; i++ {
-		org.People = append(org.People, qualityPerson(fmt.Sprintf("u%02d", i), "张伟", 1))
+		org.People = append(org.People, testorg.Person(fmt.Sprintf("u%02d", i), "张伟", 1))
 	}
 	r, err := clean.Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, clean.Options{})
 	if err != nil {
