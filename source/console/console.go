@@ -516,6 +516,7 @@ func sniffDelimiter(text []byte, enc string) rune {
 
 // reader turns rows into an Org.
 type reader struct {
+	person   dingbook.Person // the row being read (row)
 	opts     Options
 	rep      *Report
 	name     string
@@ -778,7 +779,7 @@ func (rd *reader) setColumns(cells []string, row int) error {
 
 // row turns the cells of row rowNum into a person; ok is false for rows
 // that hold nobody (empty, no name, the template's sample row).
-func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Person, manager string, ok bool, err error) {
+func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Person, manager string, ok bool, err error) {
 	get := func(c column) string {
 		if c.idx < len(cells) {
 			return cleanCell(cells[c.idx])
@@ -794,7 +795,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 	}
 	if empty {
 		rd.rep.skip("row %d: empty", rowNum)
-		return p, "", false, nil
+		return dingbook.Person{}, "", false, nil
 	}
 	for _, c := range cells[min(rd.headerWidth, len(cells)):] {
 		if cleanCell(c) != "" {
@@ -805,7 +806,11 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			break
 		}
 	}
-	p = dingbook.Person{Active: true, SourceRow: rowNum}
+	// The person is built in the reader's own Person (setting fields
+	// through the accessor table would otherwise move it to the heap on
+	// every row) and returned as a copy.
+	p := &rd.person
+	*p = dingbook.Person{Active: true, SourceRow: rowNum}
 	var (
 		paths                  [][]string
 		deptIDs                []int64
@@ -840,14 +845,14 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 		case "hired_date":
 			ms, err := parseDate(v, rd.numeric, rd.date1904)
 			if err != nil {
-				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write dates as 2021-03-01 (or 2021/3/1, 2021年3月1日, 20210301), or as Excel dates")
 			}
 			p.HiredDate = ms
 		case keyDept:
 			ps, warns, err := ParseDeptCellWarn(v)
 			if err != nil {
-				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write departments as 上级部门-下级部门, several separated by ','; escape a '-' or ',' inside a name as \\- or \\,")
 			}
 			for _, w := range warns {
@@ -872,14 +877,14 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 		default:
 			switch c.f.Kind {
 			case dingbook.KindText: // name, userid, unionid, title, e-mails, work place, remark
-				*c.f.Text(&p) = v
+				*c.f.Text(p) = v
 			case dingbook.KindFlag: // active, admin, boss, hide_mobile
 				b, ok := parseBool(v)
 				if !ok {
 					rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
 					continue
 				}
-				*c.f.Flag(&p) = b
+				*c.f.Flag(p) = b
 			case dingbook.KindExtension:
 				if p.Extension == nil {
 					p.Extension = map[string]string{}
@@ -890,11 +895,11 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 	}
 	if p.Name == "" {
 		rd.rep.skip("row %d: no name", rowNum)
-		return p, "", false, nil
+		return *p, "", false, nil
 	}
 	if firstData && (strings.Contains(p.Name, "示例") || strings.Contains(p.Name, "样例")) {
 		rd.rep.skip("row %d: the template's sample row (%s)", rowNum, p.Name)
-		return p, "", false, nil
+		return *p, "", false, nil
 	}
 	if p.Mobile == "" && e164 != "" {
 		p.StateCode, p.Mobile, _ = parseMobile(e164)
@@ -925,9 +930,9 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
 	}
 	if leader != "" {
-		rd.applyLeader(&p, paths, leader, rowNum, leaderCol)
+		rd.applyLeader(p, paths, leader, rowNum, leaderCol)
 	}
-	return p, manager, true, nil
+	return *p, manager, true, nil
 }
 
 // applyLeader reads a 部门主管 cell: one yes/no for every department, a
