@@ -112,6 +112,13 @@ type Record struct {
 	// Expires is the export's expiry (nil when not an export).
 	Expires    *time.Time `json:"expires,omitempty"`
 	PolicyHash string     `json:"policy_hash,omitempty"`
+	// Recipient and the references a transfer carried (issue 13).
+	Recipient        string `json:"recipient,omitempty"`
+	RecipientCountry string `json:"recipient_country,omitempty"`
+	Contract         string `json:"contract,omitempty"`
+	Mechanism        string `json:"mechanism,omitempty"`
+	ConsentRef       string `json:"consent_ref,omitempty"`
+	PIA              string `json:"pia,omitempty"`
 	// Details holds further non-personal facts (e.g. "snapshot_deleted").
 	Details map[string]string `json:"details,omitempty"`
 }

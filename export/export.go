@@ -146,6 +146,15 @@ type Options struct {
 	// selection and hidden mobiles; cells is reused, so copy it. With
 	// Rows and no Formats no file is written (dingbook push).
 	Rows func(userid string, cells []string) error
+	// Consent, when set, is asked about each selected active person:
+	// those it returns false for (no current consent for a consent-based
+	// job) are left out and counted in LeftOut.NoConsent. It may be called
+	// more than once per person and from several goroutines (the quality
+	// workers too).
+	Consent func(*dingbook.Person) bool
+	// Written, when set, is called with each person written, in order (the
+	// governance layer records who was in the export).
+	Written func(*dingbook.Person)
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
@@ -174,6 +183,9 @@ type LeftOut struct {
 	// HiddenMobiles: exported people whose mobile was left out because
 	// they hid it in DingTalk (HideHiddenMobiles).
 	HiddenMobiles int `json:"hidden_mobiles"`
+	// NoConsent: selected people without a current consent for a
+	// consent-based job (Options.Consent).
+	NoConsent int `json:"no_consent,omitempty"`
 }
 
 // Result summarises an export.
@@ -530,6 +542,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		if !opts.IncludeInactive && !p.Active {
 			return nil, outInactive
 		}
+		if opts.Consent != nil && !opts.Consent(p) {
+			return nil, outNoConsent
+		}
 		if opts.HideHiddenMobiles && p.HideMobile && p.Mobile != "" {
 			q := *p
 			q.Mobile, q.StateCode = "", ""
@@ -671,11 +686,16 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			res.LeftOut.Inactive++
 		case hiddenMobile:
 			res.LeftOut.HiddenMobiles++
+		case outNoConsent:
+			res.LeftOut.NoConsent++
 		}
 		if p == nil {
 			return nil
 		}
 		res.Rows++
+		if opts.Written != nil {
+			opts.Written(p)
+		}
 		st := "" // the status cell, with the quality report
 		if q != nil {
 			st = q.cell(c, i, p)
@@ -810,6 +830,7 @@ const (
 	outOfScope leftOut = iota + 1
 	outSubDept
 	outInactive
+	outNoConsent
 	hiddenMobile
 )
 
@@ -869,6 +890,9 @@ func (r *Result) String() string {
 	}
 	if r.LeftOut.HiddenMobiles > 0 {
 		fmt.Fprintf(&b, "; left out %d mobiles their owners hid in DingTalk", r.LeftOut.HiddenMobiles)
+	}
+	if r.LeftOut.NoConsent > 0 {
+		fmt.Fprintf(&b, "; left out %d people without a current consent for this purpose and these fields ('dingbook consent list')", r.LeftOut.NoConsent)
 	}
 	return b.String()
 }

@@ -85,6 +85,8 @@ type Request struct {
 	Source   string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Transfer names the recipient and the references a transfer needs.
+	Transfer
 }
 
 func (r *Request) now() time.Time {
@@ -252,7 +254,10 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Keep = max
 	}
 	if act == audit.ActionPush {
-		return d, checkProcessor(pol)
+		if err := checkProcessor(pol); err != nil {
+			return d, err
+		}
+		return d, checkTransfer(pol, req, d.Fields, -1, req.now())
 	}
 	// Encryption.
 	if d.Encrypt == "" {
@@ -267,6 +272,9 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	}
 	if len(req.AgeRecipients) > 0 && d.Encrypt != seal.KindAge {
 		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --age-recipient needs --encrypt age", act)}).WithHint("add --encrypt age")
+	}
+	if err := checkTransfer(pol, req, d.Fields, -1, req.now()); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

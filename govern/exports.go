@@ -39,10 +39,15 @@ type Export struct {
 	State    string     `json:"state"`
 }
 
-func registerExport(ctx context.Context, db *store.DB, id string, now time.Time, req *Request, path, kind, sum string, n int64, rows int, expires time.Time, seq int64) error {
-	_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO export (id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
-		id, now.UTC().Format(time.RFC3339), nonEmpty(req.Actor, "unknown"), req.Action, path, kind, sum, n, rows, expires.UTC().Format(time.RFC3339), seq)
-	return err
+// registerExport registers the bundle rec describes and, in the same
+// transaction, its holding with the people's hashes.
+func registerExport(ctx context.Context, db *store.DB, pol *policy.Policy, rec *audit.Record, req *Request, path, sum string, n int64, holders []uint64) error {
+	e := store.ExportRow{ID: rec.ExportID, Created: rec.Time, Actor: rec.Actor, Action: req.Action, Path: path, Seal: rec.Seal,
+		SHA256: sum, Bytes: n, Rows: rec.Rows, Expires: *rec.Expires, AuditSeq: rec.Seq}
+	h := &store.Holding{Kind: store.KindExport, Ref: rec.ExportID, Time: rec.Time, Actor: rec.Actor, Purpose: rec.Purpose, Basis: rec.Basis,
+		Recipient: nonEmpty(rec.Recipient, pol.Company), RecipientCountry: nonEmpty(rec.RecipientCountry, pol.Country), Fields: rec.Fields, Snapshot: rec.Snapshot,
+		Expires: *rec.Expires, AuditSeq: rec.Seq}
+	return db.RegisterExport(ctx, e, h, holders)
 }
 
 // ListExports returns every registered export, oldest first, with its
@@ -150,7 +155,7 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 		if err != nil {
 			return items, err
 		}
-		if _, err := db.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE id = ?`, now.UTC().Format(time.RFC3339), e.ID); err != nil {
+		if err := db.MarkExportPurged(ctx, e.ID, now); err != nil {
 			return items, err
 		}
 		it.AuditSeq = rec.Seq

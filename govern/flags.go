@@ -29,6 +29,7 @@ type Flags struct {
 	AskPassphrase           bool
 	IncludeHiddenMobiles    bool
 	Policy                  string
+	Transfer                Transfer
 }
 
 type listFlag []string
@@ -56,7 +57,21 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 	fs.StringVar(&f.PassphraseFile, "passphrase-file", "", "read the bundle passphrase from this file (else $"+PassphraseEnv+", else one is generated and shown once)")
 	fs.BoolVar(&f.AskPassphrase, "ask-passphrase", false, "prompt for the bundle passphrase (stdin must be a terminal)")
 	fs.BoolVar(&f.IncludeHiddenMobiles, "include-hidden-mobiles", false, "include mobiles people hid in DingTalk (needs policy allow_hidden_mobiles and --justify)")
+	t := &f.Transfer
+	fs.StringVar(&t.Recipient, "recipient", "", "organisation receiving the bundle (default: the company); another organisation needs --contract and --consent-ref")
+	fs.StringVar(&t.RecipientCountry, "recipient-country", "", "recipient's country (ISO code, e.g. ID, CN); another than the policy's country needs --mechanism, --contract and --consent-ref")
+	fs.StringVar(&t.Contract, "contract", "", "reference of the agreement with the recipient, or of the cross-border mechanism")
+	fs.StringVar(&t.Mechanism, "mechanism", "", "cross-border transfer mechanism: "+strings.Join(policy.Mechanisms, "|"))
+	fs.StringVar(&t.ConsentRef, "consent-ref", "", "reference of the people's separate consent to this recipient or transfer")
+	fs.StringVar(&t.PIA, "pia", "", "impact-assessment reference (needed for sensitive fields, external recipients, cross-border transfers, large jobs)")
 	return f
+}
+
+// AddPIA defines --pia on fs, for a command that writes no bundle but
+// hands data out (push): its sensitive fields need an impact assessment
+// too.
+func (f *Flags) AddPIA(fs *flag.FlagSet) {
+	fs.StringVar(&f.Transfer.PIA, "pia", "", "impact-assessment reference (needed for sensitive fields and large jobs)")
 }
 
 // Apply copies the flags into req. It parses --keep and, for bundle
@@ -67,6 +82,7 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 func (f *Flags) Apply(req *Request, getenv func(string) string, stdinIsTTY bool, prompt func() (string, error)) error {
 	req.Purpose, req.Basis, req.Justification = f.Purpose, f.Basis, f.Justify
 	req.IncludeHiddenMobiles = f.IncludeHiddenMobiles
+	req.Transfer = f.Transfer
 	req.Encrypt = strings.ToLower(strings.TrimSpace(f.Encrypt))
 	req.AgeRecipients = f.AgeRecipients
 	if len(f.AgeRecipients) > 0 {

@@ -21,6 +21,9 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "[English]\r\n")
 	fmt.Fprintf(&b, "This bundle contains personal data from the address book of %s, exported on %s.\r\n", m.Company, created)
 	fmt.Fprintf(&b, "Purpose: %s\r\nLegal basis: %s\r\nRows: %d; fields: %s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
+	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
+		fmt.Fprintf(&b, "Recipient: %s; country: %s; contract/mechanism: %s; consent: %s; impact assessment: %s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
+	}
 	fmt.Fprintf(&b, "Delete this bundle and every copy by %s.\r\n", exp)
 	fmt.Fprintf(&b, "Use it only for the purpose above. Do not use it for marketing, do not sell it, do not pass it on.\r\n")
 	if m.Seal == seal.KindNone {
@@ -33,6 +36,9 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "[Bahasa Indonesia]\r\n")
 	fmt.Fprintf(&b, "Paket ini berisi data pribadi dari buku alamat %s, diekspor pada %s.\r\n", m.Company, created)
 	fmt.Fprintf(&b, "Tujuan: %s\r\nDasar hukum: %s\r\nBaris: %d; kolom: %s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
+	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
+		fmt.Fprintf(&b, "Penerima: %s; negara: %s; kontrak/mekanisme: %s; persetujuan: %s; penilaian dampak: %s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
+	}
 	fmt.Fprintf(&b, "Hapus paket ini beserta semua salinannya paling lambat %s.\r\n", exp)
 	fmt.Fprintf(&b, "Gunakan hanya untuk tujuan di atas. Dilarang digunakan untuk pemasaran, dijual, atau diteruskan kepada pihak lain.\r\n")
 	if m.Seal == seal.KindNone {
@@ -45,6 +51,9 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "[中文]\r\n")
 	fmt.Fprintf(&b, "本文件包含%s通讯录中的个人信息，导出时间：%s。\r\n", m.Company, created)
 	fmt.Fprintf(&b, "处理目的：%s\r\n法律依据：%s\r\n行数：%d；字段：%s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
+	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
+		fmt.Fprintf(&b, "接收方：%s；国家/地区：%s；合同/出境机制：%s；单独同意：%s；个人信息保护影响评估：%s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
+	}
 	fmt.Fprintf(&b, "请在 %s 之前删除本文件及其所有副本。\r\n", exp)
 	fmt.Fprintf(&b, "仅限用于上述目的；不得用于营销，不得出售，不得转交他人。\r\n")
 	if m.Seal == seal.KindNone {
@@ -54,4 +63,14 @@ func Notice(m *Manifest) string {
 	}
 	fmt.Fprintf(&b, "如有疑问或怀疑泄露，请联系个人信息保护负责人：%s。\r\n", m.DPOContact)
 	return b.String()
+}
+
+func refs(contract, mechanism string) string {
+	switch {
+	case contract != "" && mechanism != "":
+		return mechanism + " " + contract
+	case contract != "" || mechanism != "":
+		return contract + mechanism
+	}
+	return "-"
 }

@@ -46,8 +46,13 @@ type Produced struct {
 	Masks     []string
 	Tenant    string
 	Snapshot  int64
-	// Outputs and Details go into the audit record of a Guard action
-	// (push: the spreadsheet, counts and sharing).
+	// Holders gives the hashes of the people written (a store.Recorder):
+	// the holding 'audit who-has' and 'breach' read. Run asks for them
+	// only after sealing, so the hashing overlaps the export.
+	Holders interface{ Sums() []uint64 }
+	// Outputs go into the audit record of a Guard action (push: the
+	// spreadsheet, counts and sharing); Details into that of Run or Guard
+	// (push's counts and sharing, how many people a consent job left out).
 	Outputs []audit.Output
 	Details map[string]string
 }
@@ -94,6 +99,7 @@ type Manifest struct {
 	Company              string         `json:"company"`
 	DPOContact           string         `json:"dpo_contact"`
 	PolicyHash           string         `json:"policy_hash"`
+	Transfer
 }
 
 // Result is a finished export.
@@ -272,6 +278,16 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		rec.Snapshot = produced.Snapshot
 	}
 	rec.Rows = produced.Rows
+	if err := checkTransfer(pol, req, rec.Fields, produced.Rows, now); err != nil {
+		wipe()
+		return nil, refused(ctx, db, rec, err)
+	}
+	for k, v := range produced.Details {
+		if rec.Details == nil {
+			rec.Details = map[string]string{}
+		}
+		rec.Details[k] = v
+	}
 
 	// Hash the data files and name them neutrally.
 	var entries []seal.Entry
@@ -311,7 +327,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		Created: now, Expires: expires, Purpose: req.Purpose, Basis: dec.Basis, Justification: req.Justification,
 		Profile: dec.Profile, Fields: rec.Fields, Masks: rec.Masks, DeptScope: rec.DeptScope,
 		IncludeHiddenMobiles: dec.IncludeHiddenMobiles, Rows: produced.Rows, Files: files, Seal: dec.Encrypt,
-		Company: pol.Company, DPOContact: pol.DPOContact, PolicyHash: pol.Hash,
+		Company: pol.Company, DPOContact: pol.DPOContact, PolicyHash: pol.Hash, Transfer: req.Transfer,
 	}
 	mb, _ := json.MarshalIndent(man, "", "  ")
 	mpath := filepath.Join(dir, "manifest.json")
@@ -359,7 +375,11 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	rec.Outcome = audit.OutcomeOK
 	out, err := audit.Append(ctx, db, rec)
 	if err == nil {
-		err = registerExport(ctx, db, id, now, req, abs, dec.Encrypt, bsum, cw.n, produced.Rows, expires, out.Seq)
+		var holders []uint64
+		if produced.Holders != nil {
+			holders = produced.Holders.Sums()
+		}
+		err = registerExport(ctx, db, pol, &out, req, abs, bsum, cw.n, holders)
 	}
 	if err != nil {
 		os.Remove(bundle) // an export that is not on record must not exist
@@ -449,6 +469,8 @@ func baseRecord(req *Request, pol *policy.Policy, now time.Time) audit.Record {
 		Purpose: req.Purpose, Basis: req.Basis, Justification: req.Justification,
 		Profile: req.Profile, Fields: req.Fields, DeptScope: req.DeptScope, Masks: req.Masks,
 		IncludeHiddenMobiles: req.IncludeHiddenMobiles, Seal: req.Encrypt, PolicyHash: pol.Hash,
+		Recipient: req.Recipient, RecipientCountry: req.RecipientCountry, Contract: req.Contract,
+		Mechanism: req.Mechanism, ConsentRef: req.ConsentRef, PIA: req.PIA,
 	}
 }
 

@@ -169,6 +169,13 @@ type Policy struct {
 	// Sheets governs dingbook push --sheets.
 	Sheets Sheets `yaml:"sheets" json:"sheets"`
 
+	// Transfers (R-RECIPIENT, R-XBORDER, R-PIA-GATE, R-LOG-RETAIN): see
+	// transfer.go; an export's --recipient-country is compared with Country.
+	ExternalRecipients Recipients  `yaml:"external_recipients" json:"external_recipients"`
+	XBorder            CrossBorder `yaml:"cross_border" json:"cross_border"`
+	PIA                PIA         `yaml:"pia" json:"pia"`
+	AuditRetention     Duration    `yaml:"audit_retention" json:"audit_retention"`
+
 	// Source is the file the policy came from, or "built-in defaults".
 	Source string `yaml:"-" json:"source"`
 	// Hash is the SHA-256 (hex) of the file's bytes, or of the defaults.
@@ -280,6 +287,7 @@ func (p *Policy) fill() {
 	if p.Sheets.Keep == 0 {
 		p.Sheets.Keep = p.Retention.Default
 	}
+	p.fillTransfers()
 }
 
 // Problem is one error found in a policy file.
@@ -404,6 +412,7 @@ func Parse(b []byte) (*Policy, []Problem) {
 	if slices.Contains(Bases, p.DefaultBasis) && !p.BasisAllowed(p.DefaultBasis) {
 		problems = append(problems, Problem{line("default_basis"), fmt.Sprintf("default_basis %q is not in allowed_bases", p.DefaultBasis)})
 	}
+	problems = append(problems, p.checkTransfers(line)...)
 	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
 	sum := sha256.Sum256(b)
 	p.Hash = hex.EncodeToString(sum[:])

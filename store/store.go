@@ -474,3 +474,86 @@ func (d *SnapshotDirectory) EachUserID(ctx context.Context, fn func(string) erro
 func (d *SnapshotDirectory) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
 	return d.db.EachPerson(ctx, d.id, fn)
 }
+
+// Tenants lists the corp ids and organisation names of the stored
+// snapshots.
+func (db *DB) Tenants(ctx context.Context) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT corp_id FROM snapshot WHERE corp_id != '' UNION SELECT DISTINCT org_name FROM snapshot WHERE org_name != ''`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// WipeCounts is what WipeData deleted.
+type WipeCounts struct {
+	Snapshots int `json:"snapshots"`
+	People    int `json:"people"`
+	PullRuns  int `json:"pull_runs"`
+}
+
+// WipeData deletes every snapshot and pull checkpoint and marks every
+// export and holding purged at t, keeping the audit log, the export
+// registry, the holdings and the consent register (records, not export
+// data). The deleted pages are overwritten (secure_delete), the file is
+// rebuilt (VACUUM) and the write-ahead log emptied, so that no deleted
+// row survives on disk.
+func (db *DB) WipeData(ctx context.Context, t time.Time) (WipeCounts, error) {
+	var c WipeCounts
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
+		return c, err
+	}
+	err = func() error {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(people), 0) FROM snapshot`).Scan(&c.Snapshots, &c.People); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pull_run`).Scan(&c.PullRuns); err != nil {
+			return err
+		}
+		for _, q := range []string{`DELETE FROM snapshot_person`, `DELETE FROM snapshot_dept`, `DELETE FROM snapshot_external`, `DELETE FROM snapshot`,
+			`DELETE FROM pull_user`, `DELETE FROM pull_dept`, `DELETE FROM pull_run`} {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE purged_at IS NULL`, ts(t)); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE holding SET purged_at = ? WHERE purged_at IS NULL AND kind = ?`, ts(t), KindExport); err != nil {
+			return err
+		}
+		// Grants, shares and devices are served from this state: they end.
+		if _, err := tx.ExecContext(ctx, `UPDATE holding SET revoked_at = ? WHERE revoked_at IS NULL AND kind != ?`, ts(t), KindExport); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		return c, err
+	}
+	for _, q := range []string{`VACUUM`, `PRAGMA wal_checkpoint(TRUNCATE)`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return c, fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return c, nil
+}

@@ -40,7 +40,7 @@ func govSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|acknowledge'"}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|acknowledge|who-has|subject-report|export'"}
 	if len(args) == 0 {
 		return usage
 	}
@@ -58,8 +58,17 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditReport(ctx, env, args)
 	case "acknowledge":
 		return auditAcknowledge(ctx, env, args)
+	case "who-has":
+		return auditWhoHas(ctx, env, args)
+	case "subject-report":
+		return auditSubjectReport(ctx, env, args)
+	case "export":
+		return auditExport(ctx, env, args)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]|acknowledge --reason TEXT")
+		fmt.Fprintln(env.Stdout, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
+		fmt.Fprintln(env.Stdout, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
+		fmt.Fprintln(env.Stdout, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
 		return nil
 	}
 	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)

@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintln(env.Stderr, "dingbook demo: sealing an AES-256 bundle (dingbook export)")
 	exportArgs := []string{"--json", "--format", "xlsx,csv,vcf,jsonl", "--profile", "full", "--include-inactive",
 		"--purpose", "dingbook demo on a generated organisation", "--basis", "legitimate-interest",
-		"--justify", "demonstration with generated data only", "--keep", "7d", "--out", bundleDir}
+		"--justify", "demonstration with generated data only", "--pia", "demo: generated data, no real person", "--keep", "7d", "--out", bundleDir}
 	bundleJSON, err := sub("export", exportArgs...)
 	if err != nil {
 		return err

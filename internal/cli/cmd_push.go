@@ -66,6 +66,7 @@ func (t *pushTarget) check() error {
 func runPush(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "push", "push (--sheets SPREADSHEET_ID | --sheets-create TITLE [--sheets-folder FOLDER_ID]) --purpose TEXT [--basis BASIS] [--justify TEXT] [--profile NAME | --fields LIST] [--headers zh|en|id] [--dept NAME|PATH|ID]... [--no-subdepts] [--include-inactive] [--include-hidden-mobiles] [--snapshot ID] [--impersonate EMAIL] [--dry-run] [--json]")
 	gf := govern.AddFlags(fs, false)
+	gf.AddPIA(fs)
 	var tg pushTarget
 	tg.register(fs)
 	fields := fs.String("fields", "", "ordered field keys, comma-separated (e.g. name,dept,mobile)")

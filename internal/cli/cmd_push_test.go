@@ -252,6 +252,14 @@ func TestPushPolicyRefusals(t *testing.T) {
 	if code := run("--sheets-create", "y", "--purpose", "p"); code != 6 || !strings.Contains(errb.String(), "cross-border") {
 		t.Fatalf("cross-border: %d %s", code, errb)
 	}
+	// Sensitive fields need an impact assessment (--pia), as for export.
+	os.WriteFile(filepath.Join(home, "policy.yaml"), []byte("country: CN\nsheets:\n  processor_contract: DPA\n  cross_border_ref: SCC-1\n"), 0o600)
+	if code := run("--sheets-create", "z", "--purpose", "p", "--fields", "name,remark", "--justify", "j"); code != 6 || !strings.Contains(errb.String(), "impact assessment first: sensitive") {
+		t.Fatalf("sensitive without --pia: %d %s", code, errb)
+	}
+	if code := run("--sheets-create", "z", "--purpose", "p", "--fields", "name,remark", "--justify", "j", "--pia", "PIA-1"); code != 0 {
+		t.Fatalf("sensitive with --pia: %d %s", code, errb)
+	}
 	// Flags.
 	if code := run("--purpose", "p"); code != 2 {
 		t.Fatalf("no target: %d", code)
@@ -259,8 +267,8 @@ func TestPushPolicyRefusals(t *testing.T) {
 	if code := run("--sheets", "a", "--sheets-create", "b", "--purpose", "p"); code != 2 {
 		t.Fatalf("both targets: %d", code)
 	}
-	if len(s.Files()) != 1 {
-		t.Errorf("%d files created, want 1", len(s.Files()))
+	if len(s.Files()) != 2 {
+		t.Errorf("%d files created, want 2", len(s.Files()))
 	}
 }
 

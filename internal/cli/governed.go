@@ -53,15 +53,20 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 		o.XLSX.TmpDir = pdir
 		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
 		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
-		var err error
+		acc, err := g.accountable(ctx, dec, dir, &o)
+		if err != nil {
+			return nil, err
+		}
+		defer acc.holders.Close()
 		exp, err = export.Run(ctx, dir, o)
+		acc.holders.Close() // the last hashes are made while govern seals
 		if done != nil {
 			done(err == nil)
 		}
 		if err != nil {
 			return nil, err
 		}
-		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask}
+		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask, Holders: acc.holders, Details: acc.details(exp)}
 		for _, f := range exp.Files {
 			if f.Format == "vcf" && g.split > 0 {
 				parts, counts, err := vcard.SplitFile(f.Path, g.split)

@@ -20,8 +20,15 @@ const testPassphrase = "cli-test-passphrase-0123456789"
 // govArgs are the governance flags every export in the tests gives.
 var govArgs = []string{"--purpose", "unit test", "--justify", "the test checks every field"}
 
-// withGov appends govArgs to args.
-func withGov(args ...string) []string { return append(args, govArgs...) }
+// withGov appends govArgs to args, and for export and convert (bundles,
+// whose full profile holds sensitive fields) an impact assessment.
+func withGov(args ...string) []string {
+	args = append(args, govArgs...)
+	if args[0] == "export" || args[0] == "convert" {
+		args = append(args, "--pia", "PIA-TEST")
+	}
+	return args
+}
 
 // plainFiles writes org as plain files named <base>.<format> into dir with
 // export.Run itself: the input files of convert and export --from tests.

@@ -160,7 +160,7 @@ func TestSignalStopsExportFrom(t *testing.T) {
 		t.Run(c.sig.String(), func(t *testing.T) {
 			home, tmp, out := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "out")
 			ch := startDingbook(t, home, tmp, "export", "--from", src, "--format", "xlsx,csv,vcf,jsonl", "--profile", "full",
-				"--out", out, "--purpose", "interrupt test", "--justify", "the test checks every field")
+				"--out", out, "--purpose", "interrupt test", "--justify", "the test checks every field", "--pia", "PIA-TEST")
 			ch.waitFor(t, "plaintext being written", func() bool { return dataBytes(home) > 1<<20 })
 			ch.cmd.Process.Signal(c.sig)
 			code, took := ch.wait(t, 5*time.Second)

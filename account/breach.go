@@ -1,0 +1,243 @@
+package account
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"math"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/format/csv"
+	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
+)
+
+// Audit actions of this package.
+const (
+	ActionBreachStart   = "breach-start"
+	ActionBreachReport  = "breach-report"
+	ActionBreachClose   = "breach-close"
+	ActionSubjectReport = "subject-report"
+	ActionConsent       = "consent"
+	ActionWipe          = "wipe"
+)
+
+// NoticeHours is the breach clock: UU PDP Art. 46 wants written notice
+// within 3 × 24 hours; PIPL Art. 57 "immediately".
+const NoticeHours = 72
+
+// Langs are the languages of the reports.
+var Langs = []string{"en", "id", "zh"}
+
+// BreachStart says which holding was lost and when it was found out.
+type BreachStart struct {
+	Kind, Ref    string // store.KindExport (a bundle), KindGrant, KindShare, KindDevice
+	DiscoveredAt time.Time
+	Description  string
+	Actor        string
+	Now          time.Time
+}
+
+// StartBreach opens an incident: it revokes what can be revoked (a grant,
+// a share's links, a device's app password: the holding is marked revoked
+// and the server refuses it from then on; a bundle is out of dingbook's
+// hands), counts the people and fields affected from the holding, starts
+// the 72-hour clock at the discovery, and records it all in the audit
+// chain.
+func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b BreachStart) (*store.Incident, error) {
+	if strings.TrimSpace(b.Description) == "" {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "breach start needs --description", Hint: "say what happened, e.g. --description \"laptop with the bundle stolen from a car\""}
+	}
+	if b.DiscoveredAt.IsZero() {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "breach start needs --discovered-at", Hint: "give when the breach was discovered, e.g. --discovered-at 2026-11-30T08:15:00+07:00: the 72-hour clock runs from then"}
+	}
+	if b.DiscoveredAt.After(b.Now.Add(time.Minute)) {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "--discovered-at " + b.DiscoveredAt.Format(time.RFC3339) + " is in the future", Hint: "give the time the breach was discovered"}
+	}
+	h, err := db.FindHolding(ctx, b.Kind, b.Ref)
+	if err != nil {
+		return nil, err
+	}
+	revoked := []string{}
+	if b.Kind != store.KindExport {
+		if _, err := db.RevokeHolding(ctx, h.ID, b.Now); err != nil {
+			return nil, fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
+		}
+		revoked = append(revoked, b.Kind+" "+b.Ref)
+	}
+	var rnd [2]byte
+	rand.Read(rnd[:])
+	in := &store.Incident{
+		ID: "inc-" + b.Now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(rnd[:]), OpenedAt: b.Now,
+		DiscoveredAt: b.DiscoveredAt, Deadline: b.DiscoveredAt.Add(NoticeHours * time.Hour),
+		Description: b.Description, HoldingID: h.ID, People: h.People, Fields: h.Fields, Revoked: revoked,
+	}
+	rec := audit.Record{Time: b.Now, Actor: nonEmpty(b.Actor, "unknown"), Action: ActionBreachStart, Reason: b.Description,
+		Fields: h.Fields, Rows: h.People, PolicyHash: pol.Hash,
+		Details: map[string]string{"incident": in.ID, "holding_kind": h.Kind, "holding_id": h.Ref,
+			"discovered_at": rfc(in.DiscoveredAt), "deadline": rfc(in.Deadline), "revoked": strings.Join(revoked, ", ")}}
+	if h.Kind == store.KindExport {
+		rec.ExportID = h.Ref
+	}
+	out, err := audit.Append(ctx, db, rec)
+	if err != nil {
+		return nil, err
+	}
+	in.AuditSeq = out.Seq
+	return in, db.AddIncident(ctx, in)
+}
+
+// Affected is one person in a breach, from the newest snapshot holding them.
+type Affected struct {
+	UserID, Name, Email, OrgEmail, Mobile string
+}
+
+// AffectedPeople matches the incident's holding against every stored
+// person. It returns those found (newest snapshot first) and how many of
+// the holding's people no snapshot knows any more.
+func AffectedPeople(ctx context.Context, db *store.DB, holdingID int64) ([]Affected, int, error) {
+	sums, err := db.HoldingHashes(ctx, holdingID)
+	if err != nil {
+		return nil, 0, err
+	}
+	key, err := store.HolderKey(db.Dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := store.NewHasher(key)
+	want := make(map[uint64]bool, len(sums))
+	for _, s := range sums {
+		want[s] = true
+	}
+	var out []Affected
+	err = db.EachStoredPerson(ctx, func(_ int64, p *dingbook.Person) error {
+		if k := store.PersonKey(p); k != "" {
+			if s := h.Sum(k); want[s] {
+				delete(want, s)
+				out = append(out, Affected{UserID: p.UserID, Name: p.Name, Email: p.Email, OrgEmail: p.OrgEmail, Mobile: p.Mobile})
+			}
+		}
+		return nil
+	})
+	return out, len(want), err
+}
+
+// Report is what BreachReport wrote.
+type Report struct {
+	Incident   string   `json:"incident"`
+	Files      []string `json:"files"`
+	People     int      `json:"people"`
+	Unresolved int      `json:"unresolved"`
+	Deadline   string   `json:"deadline"`
+	HoursLeft  float64  `json:"hours_left"`
+}
+
+// HoursLeft is the time to the deadline in hours, rounded down to a tenth
+// (negative when overdue).
+func HoursLeft(in *store.Incident, now time.Time) float64 {
+	return math.Floor(in.Deadline.Sub(now).Hours()*10) / 10
+}
+
+// BreachReport drafts the notices of incident id in lang into dir: to the
+// authority (incident-ID-authority.LANG.txt), to each affected person (the
+// text with «name» placeholders, incident-ID-notice.LANG.txt, and the
+// mail-merge list incident-ID-people.csv). Files are 0600, written
+// atomically; the report is recorded in the audit chain.
+func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lang, dir, actor string, now time.Time) (*Report, error) {
+	if !slices.Contains(Langs, lang) {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--lang %q is not known", lang), Hint: "use --lang en, id or zh"}
+	}
+	in, err := db.FindIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	h, err := db.HoldingByID(ctx, in.HoldingID)
+	if err != nil {
+		return nil, err
+	}
+	seal := ""
+	if r, err := audit.Get(ctx, db, h.AuditSeq); err == nil {
+		seal = r.Seal
+	}
+	people, unresolved, err := AffectedPeople(ctx, db, h.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := noticeData{in: in, h: h, pol: pol, seal: seal, now: now, unresolved: unresolved}
+	if err := fileutil.MkdirPrivate(dir); err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + dir, Hint: "choose a writable --out directory", Err: err}
+	}
+	base := filepath.Join(dir, "incident-"+in.ID)
+	files := map[string][]byte{
+		base + "-authority." + lang + ".txt": []byte(authorityNotice(&d, lang)),
+		base + "-notice." + lang + ".txt":    []byte(personNotice(&d, lang)),
+	}
+	var buf bytes.Buffer
+	w, err := csv.New(&buf, csv.Options{Encoding: csv.UTF8BOM})
+	if err != nil {
+		return nil, err
+	}
+	w.Write([]string{"userid", "name", "email", "org_email", "mobile", "fields", "language"})
+	for _, p := range people {
+		w.Write([]string{p.UserID, p.Name, p.Email, p.OrgEmail, p.Mobile, strings.Join(h.Fields, " "), lang})
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	files[base+"-people.csv"] = buf.Bytes()
+	rep := &Report{Incident: in.ID, People: len(people), Unresolved: unresolved, Deadline: rfc(in.Deadline), HoursLeft: HoursLeft(in, now)}
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		if err := fileutil.WriteFile(name, files[name], true); err != nil {
+			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write " + name, Hint: "choose a writable --out directory", Err: err}
+		}
+		abs, _ := filepath.Abs(name)
+		rep.Files = append(rep.Files, abs)
+	}
+	outs := make([]audit.Output, len(rep.Files))
+	for i, f := range rep.Files {
+		outs[i] = audit.Output{Path: f}
+	}
+	_, err = audit.Append(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionBreachReport, Fields: h.Fields,
+		Rows: len(people), Outputs: outs, PolicyHash: pol.Hash,
+		Details: map[string]string{"incident": in.ID, "lang": lang, "unresolved": strconv.Itoa(unresolved), "hours_left": strconv.FormatFloat(rep.HoursLeft, 'f', 1, 64)}})
+	return rep, err
+}
+
+func nonEmpty(s, def string) string {
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+// CloseBreach closes incident id (the notices are sent, or it proved no
+// breach), saying why; it is recorded in the audit chain.
+func CloseBreach(ctx context.Context, db *store.DB, pol *policy.Policy, id, reason, actor string, now time.Time) error {
+	if strings.TrimSpace(reason) == "" {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "breach close needs --reason", Hint: "say why the incident is closed, e.g. --reason \"authority and 120 people notified on 2026-12-01\""}
+	}
+	in, err := db.FindIncident(ctx, id)
+	if err != nil {
+		return err
+	}
+	open, err := db.CloseIncident(ctx, in.ID, now)
+	if err != nil {
+		return err
+	}
+	if !open {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("incident %s is closed already", id), Hint: "'dingbook breach list --all' shows it"}
+	}
+	_, err = audit.Append(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionBreachClose, Reason: reason, PolicyHash: pol.Hash,
+		Details: map[string]string{"incident": in.ID, "hours_left": strconv.FormatFloat(HoursLeft(in, now), 'f', 1, 64)}})
+	return err
+}

@@ -1,0 +1,611 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dingbook/dingbook"
+)
+
+// Holding kinds: a sealed export or convert bundle; the server's grant
+// downloads, card shares and CardDAV devices plug in with their own kinds.
+const (
+	KindExport = "export"
+	KindGrant  = "grant"
+	KindShare  = "share"
+	KindDevice = "device"
+)
+
+// HolderKeyFile is the HMAC key for the holders' hashes in the state
+// directory (0600). It never goes into a bundle: without it the hashes
+// cannot be matched to anyone.
+const HolderKeyFile = "holders.key"
+
+// HolderKey returns the key in dir/holders.key, creating a random 32-byte
+// key the first time.
+func HolderKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, HolderKeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		if len(b) != 32 {
+			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("%s is not a 32-byte key", path), Hint: "restore it from a backup of DINGBOOK_HOME: without it 'audit who-has' cannot match the recorded holders"}
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	// Written whole to a temporary file, then linked into place: link
+	// fails if another process made the key first, and then its key wins.
+	tmp, err := os.CreateTemp(dir, ".holders.key-*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(key)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return HolderKey(dir)
+		}
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// Hasher computes the holders' hashes: HMAC-SHA256 under the holder key,
+// truncated to its first 8 bytes. 64 bits keep a 500,000-person export at
+// 4 MB and make a false match negligible (a lookup against 1,000 such
+// exports matches a stranger with probability about 1000·5e5/2^64 ≈
+// 3e-11); the list is exact, so there are no false negatives. Not safe
+// for concurrent use.
+type Hasher struct {
+	mac hash.Hash
+	buf []byte
+	sum []byte
+}
+
+// NewHasher returns a Hasher for key.
+func NewHasher(key []byte) *Hasher {
+	return &Hasher{mac: hmac.New(sha256.New, key), sum: make([]byte, 0, sha256.Size)}
+}
+
+// Sum returns the truncated HMAC of id.
+func (h *Hasher) Sum(id string) uint64 {
+	h.mac.Reset()
+	h.buf = append(h.buf[:0], id...)
+	h.mac.Write(h.buf)
+	h.sum = h.mac.Sum(h.sum[:0])
+	return binary.BigEndian.Uint64(h.sum)
+}
+
+// Recorder collects the hashes of the people an export writes. Add is
+// cheap (it keeps the key); the hashing runs on a goroutine of its own, in
+// step with the export, and Sums waits for it and returns the sorted
+// hashes. Close (or Sums) must be called, also when the export fails.
+type Recorder struct {
+	h     *Hasher
+	batch []string
+	ch    chan []string
+	done  chan struct{}
+	sums  []uint64
+	once  sync.Once
+}
+
+const recorderBatch = 4096
+
+// recorderQueue batches (a million keys) may wait for the hashing, so that
+// a fast writer (csv) never stalls on it.
+const recorderQueue = 256
+
+// NewRecorder starts a Recorder for about size people (0: unknown).
+func NewRecorder(key []byte, size int) *Recorder {
+	r := &Recorder{h: NewHasher(key), ch: make(chan []string, recorderQueue), done: make(chan struct{}), sums: make([]uint64, 0, size),
+		batch: make([]string, 0, recorderBatch)}
+	go func() {
+		defer close(r.done)
+		for b := range r.ch {
+			for _, k := range b {
+				r.sums = append(r.sums, r.h.Sum(k))
+			}
+		}
+		r.sums = sortHashes(r.sums)
+	}()
+	return r
+}
+
+// Add records p (under PersonKey; people without any key are not
+// recorded). Not safe for concurrent use.
+func (r *Recorder) Add(p *dingbook.Person) {
+	k := PersonKey(p)
+	if k == "" {
+		return
+	}
+	r.batch = append(r.batch, k)
+	if len(r.batch) == recorderBatch {
+		r.ch <- r.batch
+		r.batch = make([]string, 0, recorderBatch)
+	}
+}
+
+// Close hands the last keys to the hashing goroutine; it does not wait.
+func (r *Recorder) Close() {
+	r.once.Do(func() {
+		r.ch <- r.batch
+		close(r.ch)
+	})
+}
+
+// Sums closes the recorder, waits for the hashing and returns the sorted
+// hashes.
+func (r *Recorder) Sums() []uint64 {
+	r.Close()
+	<-r.done
+	return r.sums
+}
+
+// PersonKey is what a holding records of a person: the userid, or for
+// people from a member file without one, "mobile:" and the mobile's
+// digits, else "email:" and the lower-case e-mail ("" when none).
+func PersonKey(p *dingbook.Person) string {
+	switch {
+	case p.UserID != "":
+		return p.UserID
+	case digits(p.Mobile) != "":
+		return "mobile:" + digits(p.Mobile)
+	case p.Email != "":
+		return "email:" + strings.ToLower(strings.TrimSpace(p.Email))
+	case p.OrgEmail != "":
+		return "email:" + strings.ToLower(strings.TrimSpace(p.OrgEmail))
+	}
+	return ""
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Holding is one copy of people's data that left dingbook.
+type Holding struct {
+	ID               int64      `json:"-"`
+	Kind             string     `json:"kind"`
+	Ref              string     `json:"id"`
+	Time             time.Time  `json:"time"`
+	Actor            string     `json:"actor,omitempty"`
+	Purpose          string     `json:"purpose"`
+	Basis            string     `json:"basis,omitempty"`
+	Recipient        string     `json:"recipient"`
+	RecipientCountry string     `json:"recipient_country,omitempty"`
+	Fields           []string   `json:"fields"`
+	People           int        `json:"people"`
+	Snapshot         int64      `json:"snapshot,omitempty"`
+	Expires          time.Time  `json:"expires_at"`
+	Purged           *time.Time `json:"purged_at,omitempty"`
+	Revoked          *time.Time `json:"revoked_at,omitempty"`
+	AuditSeq         int64      `json:"audit_seq"`
+}
+
+// bucketBits is how many top bits of a hash pick its bucket: 8,192
+// buckets hold ~61 hashes (~490 bytes) each for a 500,000-person export,
+// small enough to stay inside SQLite's b-tree page (no overflow pages), so
+// that a lookup reads one small row per holding.
+const bucketBits = 13
+
+func bucketOf(h uint64) int64 { return int64(h >> (64 - bucketBits)) }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return ts(*t)
+}
+
+// sortHashes sorts hashes (returning a new slice): a counting pass by
+// bucket, then each bucket's few dozen values, about five times faster
+// than a comparison sort over 500,000 values.
+func sortHashes(hashes []uint64) []uint64 {
+	var count [1<<bucketBits + 1]int
+	for _, v := range hashes {
+		count[bucketOf(v)+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	out := make([]uint64, len(hashes))
+	next := count
+	for _, v := range hashes {
+		b := bucketOf(v)
+		out[next[b]] = v
+		next[b]++
+	}
+	for b := 0; b < 1<<bucketBits; b++ {
+		slices.Sort(out[count[b]:count[b+1]])
+	}
+	return out
+}
+
+// insertHolding writes h and its hashes (sorted when they are not, and
+// de-duplicated) and sets h.ID and h.People.
+func insertHolding(ctx context.Context, tx *sql.Tx, h *Holding, hashes []uint64) error {
+	if !slices.IsSorted(hashes) {
+		hashes = sortHashes(hashes)
+	}
+	hashes = slices.Compact(hashes)
+	h.People = len(hashes)
+	fields, _ := json.Marshal(nonNil(h.Fields))
+	res, err := tx.ExecContext(ctx, `INSERT INTO holding (kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		h.Kind, h.Ref, ts(h.Time), h.Actor, h.Purpose, h.Basis, h.Recipient, h.RecipientCountry, string(fields), h.People, h.Snapshot, ts(h.Expires), nullTime(h.Purged), nullTime(h.Revoked), h.AuditSeq)
+	if err != nil {
+		return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
+	}
+	if h.ID, err = res.LastInsertId(); err != nil {
+		return err
+	}
+	st, err := tx.PrepareContext(ctx, `INSERT INTO holding_hash (bucket, holding_id, hashes) VALUES (?,?,?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	buf := make([]byte, 0, 8*len(hashes))
+	for i := 0; i < len(hashes); {
+		b := bucketOf(hashes[i])
+		buf = buf[:0]
+		for ; i < len(hashes) && bucketOf(hashes[i]) == b; i++ {
+			buf = binary.BigEndian.AppendUint64(buf, hashes[i])
+		}
+		if _, err := st.ExecContext(ctx, b, h.ID, buf); err != nil {
+			return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
+		}
+	}
+	return nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// AddHolding records h (a grant, share or device; exports use
+// RegisterExport) with the hashes of the people it holds.
+func (db *DB) AddHolding(ctx context.Context, h *Holding, hashes []uint64) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := insertHolding(ctx, tx, h, hashes); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ExportRow is one row of the export registry (a sealed bundle).
+type ExportRow struct {
+	ID, Actor, Action, Path, Seal, SHA256 string
+	Created, Expires                      time.Time
+	Bytes                                 int64
+	Rows                                  int
+	AuditSeq                              int64
+}
+
+// RegisterExport registers a sealed bundle and, in the same transaction,
+// its holding (kind export, ref the export id) with the people's hashes.
+// h may be nil (nothing to record).
+func (db *DB) RegisterExport(ctx context.Context, e ExportRow, h *Holding, hashes []uint64) error {
+	ctx = context.WithoutCancel(ctx) // the bundle exists: its record must too
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO export (id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		e.ID, ts(e.Created), e.Actor, e.Action, e.Path, e.Seal, e.SHA256, e.Bytes, e.Rows, ts(e.Expires), e.AuditSeq); err != nil {
+		return err
+	}
+	if h != nil {
+		if err := insertHolding(ctx, tx, h, hashes); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// MarkExportPurged records that export id's bundle was deleted at t, in
+// the registry and its holding.
+func (db *DB) MarkExportPurged(ctx context.Context, id string, t time.Time) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE id = ?`, ts(t), id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE holding SET purged_at = ? WHERE kind = ? AND ref = ? AND purged_at IS NULL`, ts(t), KindExport, id); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// RevokeHolding marks a holding revoked at t (a grant, share or device the
+// server must no longer serve). It reports whether it was not revoked yet.
+func (db *DB) RevokeHolding(ctx context.Context, id int64, t time.Time) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE holding SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ts(t), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+const holdingCols = `SELECT id, kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq FROM holding`
+
+func scanHolding(row interface{ Scan(...any) error }) (Holding, error) {
+	var h Holding
+	var t, fields, exp string
+	var purged, revoked sql.NullString
+	if err := row.Scan(&h.ID, &h.Kind, &h.Ref, &t, &h.Actor, &h.Purpose, &h.Basis, &h.Recipient, &h.RecipientCountry, &fields, &h.People, &h.Snapshot, &exp, &purged, &revoked, &h.AuditSeq); err != nil {
+		return h, err
+	}
+	h.Time, _ = time.Parse(time.RFC3339, t)
+	h.Expires, _ = time.Parse(time.RFC3339, exp)
+	json.Unmarshal([]byte(fields), &h.Fields)
+	for _, p := range []struct {
+		s   sql.NullString
+		dst **time.Time
+	}{{purged, &h.Purged}, {revoked, &h.Revoked}} {
+		if p.s.Valid {
+			v, _ := time.Parse(time.RFC3339, p.s.String)
+			*p.dst = &v
+		}
+	}
+	return h, nil
+}
+
+// FindHolding returns the holding of kind with ref (an export id, a grant
+// id, …).
+func (db *DB) FindHolding(ctx context.Context, kind, ref string) (*Holding, error) {
+	h, err := scanHolding(db.QueryRowContext(ctx, holdingCols+` WHERE kind = ? AND ref = ?`, kind, ref))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no %s %q on record", kind, ref), Hint: "run 'dingbook exports' (or 'dingbook audit list') to see the recorded ids"}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// HoldingByID returns holding id.
+func (db *DB) HoldingByID(ctx context.Context, id int64) (*Holding, error) {
+	h, err := scanHolding(db.QueryRowContext(ctx, holdingCols+` WHERE id = ?`, id))
+	if err != nil {
+		return nil, fmt.Errorf("holding %d: %w", id, err)
+	}
+	return &h, nil
+}
+
+// HoldingHashes returns the sorted hashes of the people holding id holds.
+func (db *DB) HoldingHashes(ctx context.Context, id int64) ([]uint64, error) {
+	rows, err := db.QueryContext(ctx, `SELECT hashes FROM holding_hash WHERE holding_id = ? ORDER BY bucket`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []uint64
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		for i := 0; i+8 <= len(b); i += 8 {
+			out = append(out, binary.BigEndian.Uint64(b[i:]))
+		}
+	}
+	return out, rows.Err()
+}
+
+// WhoHas returns the holdings, oldest first, that hold any of hashes
+// (one person may be known under several keys) and were made at or
+// after since (zero: all).
+func (db *DB) WhoHas(ctx context.Context, hashes []uint64, since time.Time) ([]Holding, error) {
+	ids := map[int64]bool{}
+	q := `SELECT h.holding_id, h.hashes FROM holding CROSS JOIN holding_hash h ON h.holding_id = holding.id AND h.bucket = ?` // CROSS: holdings outside, each bucket row by its key
+	args := []any{nil}
+	if !since.IsZero() {
+		q += ` WHERE holding.time >= ?`
+		args = append(args, ts(since))
+	}
+	st, err := db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	for _, want := range hashes {
+		args[0] = bucketOf(want)
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id int64
+			var b sql.RawBytes
+			if err := rows.Scan(&id, &b); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if containsHash(b, want) {
+				ids[id] = true
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	var out []Holding
+	for id := range ids {
+		h, err := db.HoldingByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *h)
+	}
+	slices.SortFunc(out, func(a, b Holding) int {
+		if c := a.Time.Compare(b.Time); c != 0 {
+			return c
+		}
+		return int(a.ID - b.ID)
+	})
+	return out, nil
+}
+
+// containsHash binary-searches a blob of sorted big-endian uint64s.
+func containsHash(b []byte, want uint64) bool {
+	lo, hi := 0, len(b)/8
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		v := binary.BigEndian.Uint64(b[8*m:])
+		switch {
+		case v == want:
+			return true
+		case v < want:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
+}
+
+// FindPeople returns the userids of the people in the stored snapshots
+// whose userid is id, or whose mobile or e-mail matches id (a mobile
+// matches on its digits, with or without the country code; an e-mail
+// case-insensitively), newest snapshot first, without duplicates.
+func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return nil, nil
+	}
+	like := id
+	isMail := strings.Contains(id, "@")
+	d := digits(id)
+	isMobile := !isMail && len(d) >= 6 && len(d) >= len(strings.Trim(id, "+ -()"))-2
+	if isMobile {
+		like = d[max(0, len(d)-7):] // stored mobiles may be formatted; the tail is there
+	}
+	rows, err := db.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var uid, data string
+		if err := rows.Scan(&uid, &data); err != nil {
+			return nil, err
+		}
+		match := uid == id
+		if !match {
+			var p dingbook.Person
+			if err := json.Unmarshal([]byte(data), &p); err != nil {
+				return nil, err
+			}
+			switch {
+			case isMail:
+				match = strings.EqualFold(strings.TrimSpace(p.Email), id) || strings.EqualFold(strings.TrimSpace(p.OrgEmail), id)
+			case isMobile:
+				pd := digits(p.Mobile)
+				match = pd != "" && (pd == d || digits(p.StateCode)+pd == d || strings.TrimLeft(d, "0") == pd)
+			}
+		}
+		if key := uid; match && key != "" && !seen[key] {
+			seen[key] = true
+			out = append(out, key)
+		}
+	}
+	return out, rows.Err()
+}
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// LatestPerson returns the person with userid from the newest snapshot
+// that holds them, and that snapshot's id.
+func (db *DB) LatestPerson(ctx context.Context, userid string) (*dingbook.Person, int64, error) {
+	var data string
+	var sid int64
+	err := db.QueryRowContext(ctx, `SELECT snapshot_id, data FROM snapshot_person WHERE userid = ? ORDER BY snapshot_id DESC LIMIT 1`, userid).Scan(&sid, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	var p dingbook.Person
+	if err := json.Unmarshal([]byte(data), &p); err != nil {
+		return nil, 0, err
+	}
+	return &p, sid, nil
+}
+
+// EachStoredPerson calls fn for every person in every stored snapshot,
+// newest snapshot first (a person appears once per snapshot).
+func (db *DB) EachStoredPerson(ctx context.Context, fn func(snapshot int64, p *dingbook.Person) error) error {
+	rows, err := db.QueryContext(ctx, `SELECT snapshot_id, data FROM snapshot_person ORDER BY snapshot_id DESC, seq`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sid int64
+		var data []byte
+		if err := rows.Scan(&sid, &data); err != nil {
+			return err
+		}
+		var p dingbook.Person
+		if err := json.Unmarshal(data, &p); err != nil {
+			return err
+		}
+		if err := fn(sid, &p); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,99 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/dingbook/dingbook"
+)
+
+// Incident is a breach incident: a holding that was lost or exposed.
+type Incident struct {
+	ID           string     `json:"id"`
+	OpenedAt     time.Time  `json:"opened_at"`
+	DiscoveredAt time.Time  `json:"discovered_at"`
+	Deadline     time.Time  `json:"deadline"`
+	Description  string     `json:"description"`
+	HoldingID    int64      `json:"-"`
+	People       int        `json:"people"`
+	Fields       []string   `json:"fields"`
+	Revoked      []string   `json:"revoked"`
+	Closed       *time.Time `json:"closed_at,omitempty"`
+	AuditSeq     int64      `json:"audit_seq"`
+}
+
+// AddIncident records a new incident.
+func (db *DB) AddIncident(ctx context.Context, in *Incident) error {
+	f, _ := json.Marshal(nonNil(in.Fields))
+	r, _ := json.Marshal(nonNil(in.Revoked))
+	_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq)
+	return err
+}
+
+const incidentCols = `SELECT id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, closed_at, audit_seq FROM incident`
+
+func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
+	in := &Incident{}
+	var opened, disc, dl, f, r string
+	var closed sql.NullString
+	if err := row.Scan(&in.ID, &opened, &disc, &dl, &in.Description, &in.HoldingID, &in.People, &f, &r, &closed, &in.AuditSeq); err != nil {
+		return nil, err
+	}
+	in.OpenedAt, _ = time.Parse(time.RFC3339, opened)
+	in.DiscoveredAt, _ = time.Parse(time.RFC3339, disc)
+	in.Deadline, _ = time.Parse(time.RFC3339, dl)
+	json.Unmarshal([]byte(f), &in.Fields)
+	json.Unmarshal([]byte(r), &in.Revoked)
+	if closed.Valid {
+		t, _ := time.Parse(time.RFC3339, closed.String)
+		in.Closed = &t
+	}
+	return in, nil
+}
+
+// FindIncident returns incident id.
+func (db *DB) FindIncident(ctx context.Context, id string) (*Incident, error) {
+	in, err := scanIncident(db.QueryRowContext(ctx, incidentCols+` WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no breach incident %q", id), Hint: "run 'dingbook breach list' to see the incidents"}
+	}
+	return in, err
+}
+
+// Incidents lists incidents, oldest first; open only leaves out closed ones.
+func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
+	q := incidentCols
+	if open {
+		q += ` WHERE closed_at IS NULL`
+	}
+	rows, err := db.QueryContext(ctx, q+` ORDER BY opened_at, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Incident
+	for rows.Next() {
+		in, err := scanIncident(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// CloseIncident marks incident id closed at t; it reports whether it was
+// open.
+func (db *DB) CloseIncident(ctx context.Context, id string, t time.Time) (bool, error) {
+	res, err := db.ExecContext(ctx, `UPDATE incident SET closed_at = ? WHERE id = ? AND closed_at IS NULL`, ts(t), id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
