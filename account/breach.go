@@ -70,9 +70,6 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	}
 	revoked := []string{}
 	if b.Kind != store.KindExport {
-		if _, err := db.RevokeHolding(ctx, h.ID, b.Now); err != nil {
-			return nil, fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
-		}
 		revoked = append(revoked, b.Kind+" "+b.Ref)
 	}
 	var rnd [2]byte
@@ -89,12 +86,20 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	if h.Kind == store.KindExport {
 		rec.ExportID = h.Ref
 	}
-	out, err := audit.Append(ctx, db, rec)
+	// The revocation, the record and the incident: one transaction.
+	_, err = audit.AppendWith(ctx, db, rec, func(tx *store.Tx, out audit.Record) error {
+		if b.Kind != store.KindExport {
+			if _, err := tx.RevokeHolding(h.ID, b.Now); err != nil {
+				return fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
+			}
+		}
+		in.AuditSeq = out.Seq
+		return tx.AddIncident(in)
+	})
 	if err != nil {
 		return nil, err
 	}
-	in.AuditSeq = out.Seq
-	return in, db.AddIncident(ctx, in)
+	return in, nil
 }
 
 // Affected is one person in a breach, from the newest snapshot holding them.
@@ -230,14 +235,15 @@ func CloseBreach(ctx context.Context, db *store.DB, pol *policy.Policy, id, reas
 	if err != nil {
 		return err
 	}
-	open, err := db.CloseIncident(ctx, in.ID, now)
-	if err != nil {
-		return err
-	}
-	if !open {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("incident %s is closed already", id), Hint: "'dingbook breach list --all' shows it"}
-	}
-	_, err = audit.Append(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionBreachClose, Reason: reason, PolicyHash: pol.Hash,
-		Details: map[string]string{"incident": in.ID, "hours_left": strconv.FormatFloat(HoursLeft(in, now), 'f', 1, 64)}})
+	// The close and its record: one transaction.
+	_, err = audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionBreachClose, Reason: reason, PolicyHash: pol.Hash,
+		Details: map[string]string{"incident": in.ID, "hours_left": strconv.FormatFloat(HoursLeft(in, now), 'f', 1, 64)}},
+		func(tx *store.Tx, _ audit.Record) error {
+			open, err := tx.CloseIncident(in.ID, now)
+			if err == nil && !open {
+				err = &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("incident %s is closed already", id), Hint: "'dingbook breach list --all' shows it"}
+			}
+			return err
+		})
 	return err
 }

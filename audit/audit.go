@@ -1,5 +1,9 @@
 // Package audit is dingbook's audit trail: an append-only, hash-chained log
 // in the state database (table audit_log, store/migration/003_audit.sql).
+// audit computes and checks the chain; its rows are read and written
+// through store's methods, and AppendWith lets a caller write what a
+// record records (an export's registration and holding, a purge's
+// deletion) in the record's own transaction.
 //
 // Every pull, export, convert, import, purge and policy change is recorded,
 // as is every failed or refused attempt. A record holds who, when, what,
@@ -25,7 +29,6 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -140,7 +143,15 @@ func ChainHash(seq int64, prev, data string) string {
 // (an *dingbook.Error) while the log and its anchor audit.head disagree
 // (see CheckAnchor) until Acknowledge records the gap.
 func Append(ctx context.Context, db *store.DB, r Record) (Record, error) {
-	return appendRecord(ctx, db, r, false)
+	return appendRecord(ctx, db, r, false, nil)
+}
+
+// AppendWith is Append with more writes in the same transaction: then
+// runs after r is inserted (r has its Seq and Hash) and before the commit,
+// so that r and what then writes (an export's registration and holding,
+// the removal of a swept orphan) land together or not at all.
+func AppendWith(ctx context.Context, db *store.DB, r Record, then func(tx *store.Tx, r Record) error) (Record, error) {
+	return appendRecord(ctx, db, r, false, then)
 }
 
 // Acknowledge records, as an administrator's decision with reason, the
@@ -152,10 +163,10 @@ func Acknowledge(ctx context.Context, db *store.DB, actor, reason string) (Recor
 	if strings.TrimSpace(reason) == "" {
 		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated: --reason TEXT"}
 	}
-	return appendRecord(ctx, db, Record{Actor: actor, Action: ActionAcknowledge, Reason: reason}, true)
+	return appendRecord(ctx, db, Record{Actor: actor, Action: ActionAcknowledge, Reason: reason}, true, nil)
 }
 
-func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool) (Record, error) {
+func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool, then func(*store.Tx, Record) error) (Record, error) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
@@ -173,78 +184,70 @@ func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool) (Record
 	// Not the request context: an interrupted command must still be able
 	// to record that it failed.
 	actx := context.WithoutCancel(ctx)
-	conn, err := db.Conn(actx)
-	if err != nil {
-		return r, err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(actx, "BEGIN IMMEDIATE"); err != nil {
-		return r, fmt.Errorf("audit: begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			conn.ExecContext(actx, "ROLLBACK")
-		}
-	}()
-	var last sql.NullInt64
-	var prev sql.NullString
-	err = conn.QueryRowContext(actx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("audit: read head: %w", err)
-	}
-	r.Seq = last.Int64 + 1
-	r.PrevHash = GenesisHash
-	if prev.Valid {
-		r.PrevHash = prev.String
-	}
-	var old []byte // the anchor as it was, restored if the commit fails
-	if db.Dir != "" {
-		var a anchor
-		a, old = readAnchor(db.Dir)
-		gap := a.gap(last.Int64, prev.String)
-		switch {
-		case ack && gap == "":
-			return r, &dingbook.Error{Code: dingbook.EINVALID, Message: "nothing to acknowledge: the audit log and " + HeadFile + " agree",
-				Hint: "run 'dingbook audit verify' to check the whole log"}
-		case ack:
-			r.Details = map[string]string{"gap": gap, "log_seq": strconv.FormatInt(last.Int64, 10), "log_hash": nonEmpty(prev.String, GenesisHash),
-				"anchor": strings.ToValidUTF8(strings.TrimSpace(string(old[:min(len(old), 200)])), "?")}
-		case gap != "":
-			return r, anchorError(r.Action, gap)
-		}
-	}
-	data, err := json.Marshal(&r)
-	if err != nil {
-		return r, err
-	}
-	r.Hash = ChainHash(r.Seq, r.PrevHash, string(data))
-	if _, err := conn.ExecContext(actx, `INSERT INTO audit_log (seq, time, actor, action, outcome, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)`,
-		r.Seq, r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Outcome, string(data), r.PrevHash, r.Hash); err != nil {
-		return r, fmt.Errorf("audit: append: %w", err)
-	}
-	// The anchor is written while the transaction holds the write lock, so
-	// that no other process sees the log and the anchor disagree; if it
-	// cannot be written (a full disk), the record is rolled back.
 	path := filepath.Join(db.Dir, HeadFile)
-	if db.Dir != "" {
-		if err := writeAnchor(path, []byte(fmt.Sprintf("%d %s\n", r.Seq, r.Hash))); err != nil {
-			return r, &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit: cannot write the head anchor %s, so the %s was not recorded", path, r.Action),
-				Hint: "free space in the state directory (DINGBOOK_HOME) and run the command again", Err: err}
+	var old []byte // the anchor as it was, restored if the commit fails
+	anchored := false
+	err := db.Write(actx, func(tx *store.Tx) error {
+		// The write transaction holds the database's write lock from its
+		// start: the head read here is the head the record follows.
+		last, prev, err := tx.AuditHead()
+		if err != nil {
+			return err
 		}
-	}
-	if _, err := conn.ExecContext(actx, "COMMIT"); err != nil {
+		r.Seq = last + 1
+		r.PrevHash = nonEmpty(prev, GenesisHash)
 		if db.Dir != "" {
-			if old != nil {
-				writeAnchor(path, old)
-			} else {
-				os.Remove(path)
+			var a anchor
+			a, old = readAnchor(db.Dir)
+			gap := a.gap(last, prev)
+			switch {
+			case ack && gap == "":
+				return &dingbook.Error{Code: dingbook.EINVALID, Message: "nothing to acknowledge: the audit log and " + HeadFile + " agree",
+					Hint: "run 'dingbook audit verify' to check the whole log"}
+			case ack:
+				r.Details = map[string]string{"gap": gap, "log_seq": strconv.FormatInt(last, 10), "log_hash": nonEmpty(prev, GenesisHash),
+					"anchor": strings.ToValidUTF8(strings.TrimSpace(string(old[:min(len(old), 200)])), "?")}
+			case gap != "":
+				return anchorError(r.Action, gap)
 			}
+		}
+		data, err := json.Marshal(&r)
+		if err != nil {
+			return err
+		}
+		r.Hash = ChainHash(r.Seq, r.PrevHash, string(data))
+		if err := tx.AppendAudit(store.AuditRow{Seq: r.Seq, Time: r.Time.Format(time.RFC3339Nano), Actor: r.Actor, Action: r.Action, Outcome: r.Outcome,
+			Data: string(data), PrevHash: r.PrevHash, Hash: r.Hash}); err != nil {
+			return err
+		}
+		if then != nil {
+			if err := then(tx, r); err != nil {
+				return err
+			}
+		}
+		// The anchor is written while the transaction holds the write
+		// lock, so that no other process sees the log and the anchor
+		// disagree; if it cannot be written (a full disk), the record is
+		// rolled back.
+		if db.Dir != "" {
+			if err := writeAnchor(path, []byte(fmt.Sprintf("%d %s\n", r.Seq, r.Hash))); err != nil {
+				return &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit: cannot write the head anchor %s, so the %s was not recorded", path, r.Action),
+					Hint: "free space in the state directory (DINGBOOK_HOME) and run the command again", Err: err}
+			}
+			anchored = true
+		}
+		return nil
+	})
+	if err != nil && anchored {
+		// The commit failed after the anchor moved: put it back.
+		if old != nil {
+			writeAnchor(path, old)
+		} else {
+			os.Remove(path)
 		}
 		return r, fmt.Errorf("audit: commit: %w", err)
 	}
-	committed = true
-	return r, nil
+	return r, err
 }
 
 // writeAnchor writes audit.head atomically (a variable, so tests can make
@@ -329,19 +332,13 @@ func nonEmpty(s, def string) string {
 	return s
 }
 
-const selectCols = `SELECT seq, time, actor, action, outcome, data, prev_hash, hash FROM audit_log`
-
-func scan(rows interface{ Scan(...any) error }) (Record, string, [4]string, error) {
+// fromRow decodes a stored row; data is the hashed JSON and cols the
+// copy columns (time, actor, action, outcome) for Verify.
+func fromRow(row store.AuditRow) (Record, [4]string, error) {
 	var r Record
-	var data string
-	var cols [4]string
-	if err := rows.Scan(&r.Seq, &cols[0], &cols[1], &cols[2], &cols[3], &data, &r.PrevHash, &r.Hash); err != nil {
-		return r, "", cols, err
-	}
-	seq, prev, hash := r.Seq, r.PrevHash, r.Hash
-	err := json.Unmarshal([]byte(data), &r)
-	r.Seq, r.PrevHash, r.Hash = seq, prev, hash
-	return r, data, cols, err
+	err := json.Unmarshal([]byte(row.Data), &r)
+	r.Seq, r.PrevHash, r.Hash = row.Seq, row.PrevHash, row.Hash
+	return r, [4]string{row.Time, row.Actor, row.Action, row.Outcome}, err
 }
 
 // Filter selects records for List.
@@ -354,78 +351,47 @@ type Filter struct {
 
 // List returns records matching f in seq order.
 func List(ctx context.Context, db *store.DB, f Filter) ([]Record, error) {
-	q := selectCols + ` WHERE 1=1`
-	var args []any
-	if !f.Since.IsZero() {
-		q += ` AND time >= ?`
-		args = append(args, f.Since.UTC().Format(time.RFC3339Nano))
-	}
-	if !f.Until.IsZero() {
-		q += ` AND time < ?`
-		args = append(args, f.Until.UTC().Format(time.RFC3339Nano))
-	}
-	if f.Action != "" {
-		q += ` AND action = ?`
-		args = append(args, f.Action)
-	}
-	if f.Actor != "" {
-		q += ` AND actor = ?`
-		args = append(args, f.Actor)
-	}
-	if f.Limit > 0 {
-		q = `SELECT * FROM (` + q + ` ORDER BY seq DESC LIMIT ` + strconv.Itoa(f.Limit) + `)`
-	}
-	q += ` ORDER BY seq`
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []Record
-	for rows.Next() {
-		r, _, _, err := scan(rows)
+	err := db.EachAudit(ctx, store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Actor: f.Actor, Last: f.Limit}, func(row store.AuditRow) error {
+		r, _, err := fromRow(row)
 		if err != nil {
-			return nil, fmt.Errorf("audit record %d: %w", r.Seq, err)
+			return fmt.Errorf("audit record %d: %w", r.Seq, err)
 		}
 		out = append(out, r)
-	}
-	return out, rows.Err()
+		return nil
+	})
+	return out, err
 }
 
 // Get returns record seq.
 func Get(ctx context.Context, db *store.DB, seq int64) (Record, error) {
-	r, _, _, err := scan(db.QueryRowContext(ctx, selectCols+` WHERE seq = ?`, seq))
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no audit record %d", seq), Hint: "run 'dingbook audit list' to see the records"}
+	row, ok, err := db.AuditRecord(ctx, seq)
+	if err != nil {
+		return Record{}, err
 	}
+	if !ok {
+		return Record{}, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no audit record %d", seq), Hint: "run 'dingbook audit list' to see the records"}
+	}
+	r, _, err := fromRow(row)
 	return r, err
 }
 
 // Head returns the last record's seq and hash (0 and GenesisHash when the
 // log is empty).
 func Head(ctx context.Context, db *store.DB) (int64, string, error) {
-	var seq int64
-	var hash string
-	err := db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, GenesisHash, nil
-	}
-	return seq, hash, err
+	seq, hash, err := db.AuditHead(ctx)
+	return seq, nonEmpty(hash, GenesisHash), err
 }
 
 // LastPolicyHash returns the policy hash recorded by the last successful
 // policy-change record, or "" if there is none.
 func LastPolicyHash(ctx context.Context, db *store.DB) (string, error) {
-	var data string
-	err := db.QueryRowContext(ctx, `SELECT data FROM audit_log WHERE action = ? AND outcome = ? ORDER BY seq DESC LIMIT 1`, ActionPolicyChange, OutcomeOK).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	if err != nil {
+	row, ok, err := db.LastAudit(ctx, ActionPolicyChange, OutcomeOK)
+	if err != nil || !ok {
 		return "", err
 	}
 	var r Record
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
+	if err := json.Unmarshal([]byte(row.Data), &r); err != nil {
 		return "", err
 	}
 	return r.PolicyHash, nil
@@ -462,41 +428,41 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		res.Problem = fmt.Sprintf(format, args...)
 		return res, nil
 	}
-	rows, err := db.QueryContext(ctx, selectCols+` ORDER BY rowid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	prevHash := GenesisHash
 	var expect int64 = 1
 	anchorFound := anchor == ""
 	hashes := map[int64]string{}
-	for rows.Next() {
-		r, data, cols, err := scan(rows)
-		if err != nil && r.Seq == 0 {
-			return nil, err
-		}
+	errBad := errors.New("bad record") // stops the walk at the first bad record
+	err := db.EachAudit(ctx, store.AuditQuery{Stored: true}, func(row store.AuditRow) error {
+		r, cols, err := fromRow(row)
 		switch {
 		case r.Seq > expect:
 			if expect == r.Seq-1 {
-				return bad(expect, "record %d is missing (deleted): record %d follows record %d", expect, r.Seq, expect-1)
+				bad(expect, "record %d is missing (deleted): record %d follows record %d", expect, r.Seq, expect-1)
+			} else {
+				bad(expect, "records %d to %d are missing (deleted): record %d follows record %d", expect, r.Seq-1, r.Seq, expect-1)
 			}
-			return bad(expect, "records %d to %d are missing (deleted): record %d follows record %d", expect, r.Seq-1, r.Seq, expect-1)
+			return errBad
 		case r.Seq < expect:
-			return bad(r.Seq, "record %d is out of order: it comes after record %d (records were reordered)", r.Seq, expect-1)
+			bad(r.Seq, "record %d is out of order: it comes after record %d (records were reordered)", r.Seq, expect-1)
+			return errBad
 		}
 		if r.PrevHash != prevHash {
-			return bad(r.Seq, "record %d does not link to record %d (prev_hash differs): records were deleted, inserted or reordered", r.Seq, r.Seq-1)
+			bad(r.Seq, "record %d does not link to record %d (prev_hash differs): records were deleted, inserted or reordered", r.Seq, r.Seq-1)
+			return errBad
 		}
-		if ChainHash(r.Seq, r.PrevHash, data) != r.Hash {
-			return bad(r.Seq, "record %d was edited: its hash does not match its contents", r.Seq)
+		if ChainHash(r.Seq, r.PrevHash, row.Data) != r.Hash {
+			bad(r.Seq, "record %d was edited: its hash does not match its contents", r.Seq)
+			return errBad
 		}
 		if err != nil {
-			return bad(r.Seq, "record %d is corrupt: %v", r.Seq, err)
+			bad(r.Seq, "record %d is corrupt: %v", r.Seq, err)
+			return errBad
 		}
 		want := [4]string{r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Outcome}
 		if cols != want {
-			return bad(r.Seq, "record %d was edited: its time/actor/action/outcome columns differ from the hashed record", r.Seq)
+			bad(r.Seq, "record %d was edited: its time/actor/action/outcome columns differ from the hashed record", r.Seq)
+			return errBad
 		}
 		if r.Hash == anchor {
 			anchorFound = true
@@ -510,8 +476,12 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		res.HeadSeq = r.Seq
 		res.HeadHash = r.Hash
 		expect = r.Seq + 1
+		return nil
+	})
+	if errors.Is(err, errBad) {
+		return res, nil
 	}
-	if err := rows.Err(); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	if db.Dir != "" {

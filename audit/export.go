@@ -36,34 +36,17 @@ type ExportHead struct {
 // retention (e.g. "1096d") is the policy's audit retention, for the
 // reader.
 func Export(ctx context.Context, db *store.DB, since time.Time, now time.Time, retention string, w io.Writer) (*ExportHead, error) {
-	q := selectCols
-	var args []any
-	if !since.IsZero() {
-		q += ` WHERE time >= ?`
-		args = append(args, since.UTC().Format(time.RFC3339Nano))
-	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY seq`, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	head := &ExportHead{Exported: now.UTC().Format(time.RFC3339), Retention: retention}
 	if !since.IsZero() {
 		head.Since = since.UTC().Format(time.RFC3339)
 	}
-	for rows.Next() {
-		r, data, _, err := scan(rows)
-		if err != nil && r.Seq == 0 {
-			return nil, err
-		}
-		if err := enc.Encode(ExportLine{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Data: data}); err != nil {
-			return nil, err
-		}
+	err := db.EachAudit(ctx, store.AuditQuery{Since: since}, func(r store.AuditRow) error {
 		head.Records++
-	}
-	if err := rows.Err(); err != nil {
+		return enc.Encode(ExportLine{Seq: r.Seq, PrevHash: r.PrevHash, Hash: r.Hash, Data: r.Data})
+	})
+	if err != nil {
 		return nil, err
 	}
 	if head.Head.Seq, head.Head.Hash, err = Head(ctx, db); err != nil {

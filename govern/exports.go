@@ -2,7 +2,6 @@ package govern
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
@@ -39,39 +39,37 @@ type Export struct {
 	State    string     `json:"state"`
 }
 
-// registerExport registers the bundle rec describes and, in the same
-// transaction, its holding with the people's hashes.
-func registerExport(ctx context.Context, db *store.DB, pol *policy.Policy, rec *audit.Record, req *Request, path, sum string, n int64, holders []uint64) error {
-	e := store.ExportRow{ID: rec.ExportID, Created: rec.Time, Actor: rec.Actor, Action: req.Action, Path: path, Seal: rec.Seal,
-		SHA256: sum, Bytes: n, Rows: rec.Rows, Expires: *rec.Expires, AuditSeq: rec.Seq}
-	h := &store.Holding{Kind: store.KindExport, Ref: rec.ExportID, Time: rec.Time, Actor: rec.Actor, Purpose: rec.Purpose, Basis: rec.Basis,
-		Recipient: nonEmpty(rec.Recipient, pol.Company), RecipientCountry: nonEmpty(rec.RecipientCountry, pol.Country), Fields: rec.Fields, Snapshot: rec.Snapshot,
-		Expires: *rec.Expires, AuditSeq: rec.Seq}
-	return db.RegisterExport(ctx, e, h, holders)
+// registerExport returns the writes that go with an export's audit
+// record (audit.AppendWith): the bundle's registration, its holding with
+// the people's hashes, and the removal of its intent, so that all of them
+// and the record land in one transaction.
+func registerExport(pol *policy.Policy, req *Request, path, sum string, n int64, holders []uint64) func(*store.Tx, audit.Record) error {
+	return func(tx *store.Tx, rec audit.Record) error {
+		e := store.ExportRow{ID: rec.ExportID, Created: rec.Time, Actor: rec.Actor, Action: req.Action, Path: path, Seal: rec.Seal,
+			SHA256: sum, Bytes: n, Rows: rec.Rows, Expires: *rec.Expires, AuditSeq: rec.Seq}
+		h := &store.Holding{Kind: store.KindExport, Ref: rec.ExportID, Time: rec.Time, Actor: rec.Actor, Purpose: rec.Purpose, Basis: rec.Basis,
+			Recipient: nonEmpty(rec.Recipient, pol.Company), RecipientCountry: nonEmpty(rec.RecipientCountry, pol.Country), Fields: rec.Fields, Snapshot: rec.Snapshot,
+			Expires: *rec.Expires, AuditSeq: rec.Seq}
+		if err := tx.RegisterExport(e, h, holders); err != nil {
+			return err
+		}
+		return tx.DeleteExportIntent(rec.ExportID)
+	}
 }
 
 // ListExports returns every registered export, oldest first, with its
 // state at now.
 func ListExports(ctx context.Context, db *store.DB, now time.Time) ([]Export, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, purged_at, audit_seq FROM export ORDER BY created_at, id`)
+	rows, err := db.Exports(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
 	var out []Export
-	for rows.Next() {
-		var e Export
-		var created, expires string
-		var purged sql.NullString
-		if err := rows.Scan(&e.ID, &created, &e.Actor, &e.Action, &e.Path, &e.Seal, &e.SHA256, &e.Bytes, &e.Rows, &expires, &purged, &e.AuditSeq); err != nil {
-			return nil, err
-		}
-		e.Created, _ = time.Parse(time.RFC3339, created)
-		e.Expires, _ = time.Parse(time.RFC3339, expires)
+	for _, r := range rows {
+		e := Export{ID: r.ID, Created: r.Created, Actor: r.Actor, Action: r.Action, Path: r.Path, Seal: r.Seal, SHA256: r.SHA256,
+			Bytes: r.Bytes, Rows: r.Rows, Expires: r.Expires, Purged: r.Purged, AuditSeq: r.AuditSeq}
 		switch {
-		case purged.Valid:
-			t, _ := time.Parse(time.RFC3339, purged.String)
-			e.Purged = &t
+		case e.Purged != nil:
 			e.State = StatePurged
 		case !now.Before(e.Expires):
 			e.State = StateExpired
@@ -84,12 +82,70 @@ func ListExports(ctx context.Context, db *store.DB, now time.Time) ([]Export, er
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	return out, nil
+}
+
+// SweepOrphans deletes the bundles of exports whose process died between
+// sealing the bundle and recording it (their intent is left and no live
+// process holds their private directory), and records each sweep in the
+// audit log in the transaction that drops the intent: after it, a bundle
+// exists only with its record. Run and Purge call it; with dryRun it only
+// lists them.
+func SweepOrphans(ctx context.Context, db *store.DB, pol *policy.Policy, actor string, now time.Time, dryRun bool) ([]PurgeItem, error) {
+	intents, err := db.ExportIntents(ctx)
+	if err != nil || len(intents) == 0 {
+		return nil, err
+	}
+	exps, err := db.Exports(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var items []PurgeItem
+	for _, in := range intents {
+		if _, err := os.Stat(in.Workdir); err == nil && !fileutil.Orphaned(in.Workdir) {
+			continue // its export is still running
+		}
+		it := PurgeItem{Kind: "orphan", ID: in.ID, Path: in.Path, Why: "interrupted between sealing and recording"}
+		if dryRun {
+			items = append(items, it)
+			continue
+		}
+		detail := "deleted"
+		for _, e := range exps {
+			// A recorded export written over the orphan (--overwrite) keeps
+			// its bundle; an orphan written over a recorded one does not.
+			if e.Path != in.Path || e.ID == in.ID || e.Purged != nil {
+				continue
+			}
+			if sum, _, err := hashFile(in.Path); err == nil && sum == e.SHA256 {
+				detail = "kept: the path holds recorded export " + e.ID
+			}
+		}
+		if detail == "deleted" {
+			if err := os.Remove(in.Path); errors.Is(err, os.ErrNotExist) {
+				detail = "file already gone"
+			} else if err != nil {
+				audit.Append(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeFailed, ExportID: in.ID,
+					Reason: "cannot delete the bundle of an interrupted export: " + err.Error(), PolicyHash: pol.Hash, Outputs: []audit.Output{{Path: in.Path}}})
+				return items, fmt.Errorf("sweep the bundle of interrupted export %s: %w", in.ID, err)
+			}
+		}
+		rec, err := audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK, ExportID: in.ID,
+			Reason: "bundle of an export interrupted between sealing and recording", PolicyHash: pol.Hash, Outputs: []audit.Output{{Path: in.Path}},
+			Details: map[string]string{"kind": "orphan", "result": detail, "started": in.Created.Format(time.RFC3339), "by": in.Actor, "action": in.Action}},
+			func(tx *store.Tx, _ audit.Record) error { return tx.DeleteExportIntent(in.ID) })
+		if err != nil {
+			return items, err
+		}
+		it.AuditSeq = rec.Seq
+		items = append(items, it)
+	}
+	return items, nil
 }
 
 // PurgeItem is one thing Purge deletes (or would delete).
 type PurgeItem struct {
-	Kind     string `json:"kind"` // "export", "snapshot", "sheet" or "tmp"
+	Kind     string `json:"kind"` // "export", "orphan", "snapshot", "sheet" or "tmp"
 	ID       string `json:"id"`
 	Path     string `json:"path,omitempty"`
 	Why      string `json:"why"`
@@ -124,6 +180,11 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 			items = append(items, PurgeItem{Kind: "tmp", Path: d, Why: "private directory left by an interrupted command"})
 		}
 	}
+	orphans, err := SweepOrphans(ctx, db, pol, actor, now, opt.DryRun)
+	items = append(items, orphans...)
+	if err != nil {
+		return items, err
+	}
 	exps, err := ListExports(ctx, db, now)
 	if err != nil {
 		return nil, err
@@ -148,14 +209,12 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 			return items, fmt.Errorf("purge export %s: %w", e.ID, err)
 		}
 		exp := e.Expires
-		rec, err := audit.Append(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
+		rec, err := audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
 			ExportID: e.ID, Reason: "export expired", Rows: e.Rows, Seal: e.Seal, Expires: &exp, PolicyHash: pol.Hash,
 			Outputs: []audit.Output{{Path: e.Path, SHA256: e.SHA256, Bytes: e.Bytes}},
-			Details: map[string]string{"kind": "export", "result": detail}})
+			Details: map[string]string{"kind": "export", "result": detail}},
+			func(tx *store.Tx, _ audit.Record) error { return tx.MarkExportPurged(e.ID, now) })
 		if err != nil {
-			return items, err
-		}
-		if err := db.MarkExportPurged(ctx, e.ID, now); err != nil {
 			return items, err
 		}
 		it.AuditSeq = rec.Seq
@@ -181,14 +240,12 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 				items = append(items, it)
 				continue
 			}
-			if err := db.DeleteSnapshot(ctx, s.ID); err != nil {
-				return items, fmt.Errorf("purge snapshot %d: %w", s.ID, err)
-			}
-			rec, err := audit.Append(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
+			rec, err := audit.AppendWith(ctx, db, audit.Record{Time: now, Actor: actor, Action: audit.ActionPurge, Outcome: audit.OutcomeOK,
 				Snapshot: s.ID, Tenant: s.CorpID, Rows: s.People, Reason: "snapshot older than snapshot_keep", PolicyHash: pol.Hash,
-				Details: map[string]string{"kind": "snapshot", "taken_at": s.TakenAt.Format(time.RFC3339)}})
+				Details: map[string]string{"kind": "snapshot", "taken_at": s.TakenAt.Format(time.RFC3339)}},
+				func(tx *store.Tx, _ audit.Record) error { return tx.DeleteSnapshot(s.ID) })
 			if err != nil {
-				return items, err
+				return items, fmt.Errorf("purge snapshot %d: %w", s.ID, err)
 			}
 			it.AuditSeq = rec.Seq
 			items = append(items, it)

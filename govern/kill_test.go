@@ -22,6 +22,9 @@ import (
 // whose producer writes a big plaintext file slowly, so that tests can
 // kill it halfway.
 func TestMain(m *testing.M) {
+	if home := os.Getenv("GOVERN_CHILD_HOME"); home != "" && strings.HasPrefix(os.Getenv("GOVERN_CHILD_MODE"), "crash-") {
+		os.Exit(crashChild(home, os.Getenv("GOVERN_CHILD_OUT"), strings.TrimPrefix(os.Getenv("GOVERN_CHILD_MODE"), "crash-")))
+	}
 	if home := os.Getenv("GOVERN_CHILD_HOME"); home != "" {
 		os.Exit(child(home, os.Getenv("GOVERN_CHILD_OUT"), os.Getenv("GOVERN_CHILD_MODE")))
 	}

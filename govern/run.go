@@ -174,6 +174,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return nil, err
 	}
+	// Bundles left by a process killed before it recorded them go first
+	// (a failure to sweep is recorded and left for 'dingbook purge').
+	SweepOrphans(ctx, db, pol, nonEmpty(req.Actor, "unknown"), now, false)
 	dec, err := Resolve(pol, req)
 	if err != nil {
 		return nil, refused(ctx, db, rec, err)
@@ -349,6 +352,22 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		base = req.BundleBase
 	}
 	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
+	abs, _ := filepath.Abs(bundle)
+	// The intent names the bundle before it exists: if this process dies
+	// between sealing and recording, the next export or purge deletes the
+	// bundle and records that (SweepOrphans).
+	if err := db.AddExportIntent(ctx, store.ExportIntent{ID: id, Created: now, Actor: rec.Actor, Action: req.Action, Path: abs, Workdir: dir}); err != nil {
+		return nil, failed(ctx, db, rec, "bundle", err)
+	}
+	sealed := false
+	defer func() {
+		if res == nil { // failed (or panicked): an export that is not on record must not exist
+			if sealed {
+				os.Remove(bundle)
+			}
+			db.DeleteExportIntent(context.WithoutCancel(ctx), id)
+		}
+	}()
 	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
 		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
@@ -366,31 +385,44 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	if err := f.Commit(); err != nil {
 		return nil, failed(ctx, db, rec, "bundle", err)
 	}
+	sealed = true
 	bsum := hex.EncodeToString(h.Sum(nil))
-	abs, _ := filepath.Abs(bundle)
+	crashPoint("sealed")
 	rec.Outputs = []audit.Output{{Path: abs, Format: dec.Encrypt, Bytes: cw.n, SHA256: bsum}}
 	for _, mf := range files {
 		rec.Outputs = append(rec.Outputs, audit.Output{Path: abs, Name: mf.Name, Format: mf.Format, Rows: mf.Rows, Bytes: mf.Bytes, SHA256: mf.SHA256})
 	}
 	rec.Outcome = audit.OutcomeOK
-	out, err := audit.Append(ctx, db, rec)
-	if err == nil {
-		var holders []uint64
-		if produced.Holders != nil {
-			holders = produced.Holders.Sums()
+	var holders []uint64
+	if produced.Holders != nil {
+		holders = produced.Holders.Sums()
+	}
+	// The record, the bundle's registration and its holding: one
+	// transaction.
+	register := registerExport(pol, req, abs, bsum, cw.n, holders)
+	out, err := audit.AppendWith(ctx, db, rec, func(tx *store.Tx, r audit.Record) error {
+		if err := register(tx, r); err != nil {
+			return err
 		}
-		err = registerExport(ctx, db, pol, &out, req, abs, bsum, cw.n, holders)
-	}
+		crashPoint("registered")
+		return nil
+	})
 	if err != nil {
-		os.Remove(bundle) // an export that is not on record must not exist
-		return nil, failed(ctx, db, rec, "audit", err)
+		return nil, failed(ctx, db, rec, "audit", err) // the deferred cleanup removes the bundle
 	}
+	crashPoint("recorded")
 	res = &Result{ExportID: id, BundlePath: abs, BundleSHA256: bsum, Expires: expires, Files: files, Manifest: man, Decision: dec, AuditSeq: out.Seq}
 	if generated {
 		res.Passphrase = pass
 	}
 	return res, nil
 }
+
+// crashPoint is a test hook: the crash test kills its child process at a
+// stage of Run ("sealed": the bundle is at its final path, nothing is
+// recorded; "registered": inside the recording transaction, before its
+// commit; "recorded": just after the commit).
+var crashPoint = func(stage string) {}
 
 // Guard governs an action that writes no bundle (import, pull): it checks
 // the request (import needs a purpose and a basis), runs fn, and records

@@ -300,9 +300,7 @@ func TestFreshIgnoresCheckpoint(t *testing.T) {
 	if err := Save(ctx, db, fresh, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	var left int
-	db.QueryRowContext(ctx, `SELECT count(*) FROM pull_dept`).Scan(&left)
-	if left != 0 {
-		t.Errorf("%d checkpoint rows left", left)
+	if _, left, err := db.PullCheckpoints(ctx); err != nil || left != 0 {
+		t.Errorf("%d checkpoint rows left (%v)", left, err)
 	}
 }

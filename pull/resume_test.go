@@ -2,10 +2,8 @@ package pull
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -59,10 +57,10 @@ func TestResumeAfterKill9(t *testing.T) {
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 
-	// Watch the checkpoint from this process through a plain read-only
-	// connection (store.Open would run migrations beside the child's);
-	// kill the child once some departments are finished.
-	var ro *sql.DB
+	// Watch the checkpoint from this process through a read-only handle
+	// (store.Open would run migrations beside the child's); kill the
+	// child once some departments are finished.
+	var ro *store.DB
 	deadline := time.Now().Add(30 * time.Second)
 	killedAt := 0
 	for killedAt == 0 {
@@ -76,17 +74,14 @@ func TestResumeAfterKill9(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if ro == nil {
-			if _, err := os.Stat(filepath.Join(home, store.DBName)); err != nil {
-				continue
-			}
 			var err error
-			if ro, err = sql.Open("sqlite", "file:"+filepath.Join(home, store.DBName)+"?mode=ro&_pragma=busy_timeout(5000)"); err != nil {
-				t.Fatal(err)
+			if ro, err = store.OpenReadOnly(home); err != nil {
+				continue // not created yet
 			}
 			defer ro.Close()
 		}
-		var finished int
-		if err := ro.QueryRowContext(ctx, `SELECT count(*) FROM pull_dept WHERE members_done = 1`).Scan(&finished); err != nil {
+		finished, _, err := ro.PullCheckpoints(ctx)
+		if err != nil {
 			continue // tables not created yet
 		}
 		if finished >= 8 {
@@ -149,9 +144,7 @@ func TestResumeAfterKill9(t *testing.T) {
 		t.Errorf("resumed receipt: %v", stored.Receipt.Problems)
 	}
 	// The checkpoint is gone once the snapshot is stored.
-	var left int
-	db.QueryRowContext(ctx, `SELECT count(*) FROM pull_dept`).Scan(&left)
-	if left != 0 {
-		t.Errorf("%d checkpoint rows left after the snapshot was stored", left)
+	if _, left, err := db.PullCheckpoints(ctx); err != nil || left != 0 {
+		t.Errorf("%d checkpoint rows left after the snapshot was stored (%v)", left, err)
 	}
 }

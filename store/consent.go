@@ -32,27 +32,24 @@ type Consent struct {
 // ConsentPurpose is how purposes are compared: trimmed, case-folded.
 func ConsentPurpose(p string) string { return strings.ToLower(strings.Join(strings.Fields(p), " ")) }
 
-// AddConsents appends entries to the register in one transaction.
-func (db *DB) AddConsents(ctx context.Context, cs []Consent) error {
-	tx, err := db.BeginTx(ctx, nil)
+// AddConsents appends entries to the register, in the transaction of the
+// audit record that says so.
+func (tx *Tx) AddConsents(cs []Consent) error {
+	st, err := tx.tx.PrepareContext(tx.ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT INTO consent (person, purpose, state, time, reference, fields) VALUES (?,?,?,?,?,?)`)
-	if err != nil {
-		return err
-	}
+	defer st.Close()
 	for _, c := range cs {
 		if c.State != ConsentGiven && c.State != ConsentWithdrawn {
 			return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
 		}
 		f, _ := json.Marshal(nonNil(c.Fields))
-		if _, err := st.ExecContext(ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
+		if _, err := st.ExecContext(tx.ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // CurrentConsents returns the current entry (the latest by time, then by
@@ -69,7 +66,7 @@ func (db *DB) CurrentConsents(ctx context.Context, purpose, person string) ([]Co
 		q += ` AND person = ?`
 		args = append(args, person)
 	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY purpose, person, time, id`, args...)
+	rows, err := db.sdb.QueryContext(ctx, q+` ORDER BY purpose, person, time, id`, args...)
 	if err != nil {
 		return nil, err
 	}

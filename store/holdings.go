@@ -270,7 +270,7 @@ func insertHolding(ctx context.Context, tx *sql.Tx, h *Holding, hashes []uint64)
 	if err != nil {
 		return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
 	}
-	if h.ID, err = res.LastInsertId(); err != nil {
+	if h.ID, err = res.LastInsertId(); err != nil { // SQLite: LastInsertId
 		return err
 	}
 	st, err := tx.PrepareContext(ctx, `INSERT INTO holding_hash (bucket, holding_id, hashes) VALUES (?,?,?)`)
@@ -300,71 +300,78 @@ func nonNil(s []string) []string {
 }
 
 // AddHolding records h (a grant, share or device; exports use
-// RegisterExport) with the hashes of the people it holds.
+// Tx.RegisterExport) with the hashes of the people it holds.
 func (db *DB) AddHolding(ctx context.Context, h *Holding, hashes []uint64) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := insertHolding(ctx, tx, h, hashes); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return db.Write(ctx, func(tx *Tx) error { return insertHolding(tx.ctx, tx.tx, h, hashes) })
 }
 
 // ExportRow is one row of the export registry (a sealed bundle).
 type ExportRow struct {
 	ID, Actor, Action, Path, Seal, SHA256 string
 	Created, Expires                      time.Time
+	Purged                                *time.Time
 	Bytes                                 int64
 	Rows                                  int
 	AuditSeq                              int64
 }
 
-// RegisterExport registers a sealed bundle and, in the same transaction,
-// its holding (kind export, ref the export id) with the people's hashes.
-// h may be nil (nothing to record).
-func (db *DB) RegisterExport(ctx context.Context, e ExportRow, h *Holding, hashes []uint64) error {
-	ctx = context.WithoutCancel(ctx) // the bundle exists: its record must too
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO export (id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+// RegisterExport registers a sealed bundle and its holding (kind export,
+// ref the export id) with the people's hashes; h may be nil (nothing to
+// record). The caller's transaction also appends the export's audit
+// record (audit.AppendWith), so that the three land together.
+func (tx *Tx) RegisterExport(e ExportRow, h *Holding, hashes []uint64) error {
+	if _, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO export (id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
 		e.ID, ts(e.Created), e.Actor, e.Action, e.Path, e.Seal, e.SHA256, e.Bytes, e.Rows, ts(e.Expires), e.AuditSeq); err != nil {
-		return err
+		return fmt.Errorf("register export %s: %w", e.ID, err)
 	}
 	if h != nil {
-		if err := insertHolding(ctx, tx, h, hashes); err != nil {
-			return err
-		}
+		return insertHolding(tx.ctx, tx.tx, h, hashes)
 	}
-	return tx.Commit()
+	return nil
 }
 
-// MarkExportPurged records that export id's bundle was deleted at t, in
-// the registry and its holding.
-func (db *DB) MarkExportPurged(ctx context.Context, id string, t time.Time) error {
-	tx, err := db.BeginTx(ctx, nil)
+// Exports lists the export registry, oldest first.
+func (db *DB) Exports(ctx context.Context) ([]ExportRow, error) {
+	rows, err := db.sdb.QueryContext(ctx, `SELECT id, created_at, actor, action, path, seal, sha256, bytes, rows, expires_at, purged_at, audit_seq FROM export ORDER BY created_at, id`)
 	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []ExportRow
+	for rows.Next() {
+		var e ExportRow
+		var created, expires string
+		var purged sql.NullString
+		if err := rows.Scan(&e.ID, &created, &e.Actor, &e.Action, &e.Path, &e.Seal, &e.SHA256, &e.Bytes, &e.Rows, &expires, &purged, &e.AuditSeq); err != nil {
+			return nil, err
+		}
+		e.Created, _ = time.Parse(time.RFC3339, created)
+		e.Expires, _ = time.Parse(time.RFC3339, expires)
+		if purged.Valid {
+			t, _ := time.Parse(time.RFC3339, purged.String)
+			e.Purged = &t
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// MarkExportPurged records, in the transaction of the purge's audit
+// record, that export id's bundle was deleted at t, in the registry and
+// its holding.
+func (tx *Tx) MarkExportPurged(id string, t time.Time) error {
+	if _, err := tx.tx.ExecContext(tx.ctx, `UPDATE export SET purged_at = ? WHERE id = ?`, ts(t), id); err != nil {
 		return err
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE id = ?`, ts(t), id); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE holding SET purged_at = ? WHERE kind = ? AND ref = ? AND purged_at IS NULL`, ts(t), KindExport, id); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err := tx.tx.ExecContext(tx.ctx, `UPDATE holding SET purged_at = ? WHERE kind = ? AND ref = ? AND purged_at IS NULL`, ts(t), KindExport, id)
+	return err
 }
 
 // RevokeHolding marks a holding revoked at t (a grant, share or device the
-// server must no longer serve). It reports whether it was not revoked yet.
-func (db *DB) RevokeHolding(ctx context.Context, id int64, t time.Time) (bool, error) {
-	res, err := db.ExecContext(ctx, `UPDATE holding SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ts(t), id)
+// server must no longer serve), in the transaction of the audit record
+// that says so. It reports whether it was not revoked yet.
+func (tx *Tx) RevokeHolding(id int64, t time.Time) (bool, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE holding SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ts(t), id)
 	if err != nil {
 		return false, err
 	}
@@ -399,7 +406,7 @@ func scanHolding(row interface{ Scan(...any) error }) (Holding, error) {
 // FindHolding returns the holding of kind with ref (an export id, a grant
 // id, …).
 func (db *DB) FindHolding(ctx context.Context, kind, ref string) (*Holding, error) {
-	h, err := scanHolding(db.QueryRowContext(ctx, holdingCols+` WHERE kind = ? AND ref = ?`, kind, ref))
+	h, err := scanHolding(db.sdb.QueryRowContext(ctx, holdingCols+` WHERE kind = ? AND ref = ?`, kind, ref))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no %s %q on record", kind, ref), Hint: "run 'dingbook exports' (or 'dingbook audit list') to see the recorded ids"}
 	}
@@ -411,7 +418,7 @@ func (db *DB) FindHolding(ctx context.Context, kind, ref string) (*Holding, erro
 
 // HoldingByID returns holding id.
 func (db *DB) HoldingByID(ctx context.Context, id int64) (*Holding, error) {
-	h, err := scanHolding(db.QueryRowContext(ctx, holdingCols+` WHERE id = ?`, id))
+	h, err := scanHolding(db.sdb.QueryRowContext(ctx, holdingCols+` WHERE id = ?`, id))
 	if err != nil {
 		return nil, fmt.Errorf("holding %d: %w", id, err)
 	}
@@ -420,7 +427,7 @@ func (db *DB) HoldingByID(ctx context.Context, id int64) (*Holding, error) {
 
 // HoldingHashes returns the sorted hashes of the people holding id holds.
 func (db *DB) HoldingHashes(ctx context.Context, id int64) ([]uint64, error) {
-	rows, err := db.QueryContext(ctx, `SELECT hashes FROM holding_hash WHERE holding_id = ? ORDER BY bucket`, id)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT hashes FROM holding_hash WHERE holding_id = ? ORDER BY bucket`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -449,7 +456,7 @@ func (db *DB) WhoHas(ctx context.Context, hashes []uint64, since time.Time) ([]H
 		q += ` WHERE holding.time >= ?`
 		args = append(args, ts(since))
 	}
-	st, err := db.PrepareContext(ctx, q)
+	st, err := db.sdb.PrepareContext(ctx, q)
 	if err != nil {
 		return nil, err
 	}
@@ -527,7 +534,8 @@ func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
 	if isMobile {
 		like = d[max(0, len(d)-7):] // stored mobiles may be formatted; the tail is there
 	}
-	rows, err := db.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
+	// SQLite: CAST(data AS TEXT) LIKE over the stored JSON.
+	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +579,7 @@ func likeEscape(s string) string {
 func (db *DB) LatestPerson(ctx context.Context, userid string) (*dingbook.Person, int64, error) {
 	var data string
 	var sid int64
-	err := db.QueryRowContext(ctx, `SELECT snapshot_id, data FROM snapshot_person WHERE userid = ? ORDER BY snapshot_id DESC LIMIT 1`, userid).Scan(&sid, &data)
+	err := db.sdb.QueryRowContext(ctx, `SELECT snapshot_id, data FROM snapshot_person WHERE userid = ? ORDER BY snapshot_id DESC LIMIT 1`, userid).Scan(&sid, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil
 	}
@@ -588,7 +596,7 @@ func (db *DB) LatestPerson(ctx context.Context, userid string) (*dingbook.Person
 // EachStoredPerson calls fn for every person in every stored snapshot,
 // newest snapshot first (a person appears once per snapshot).
 func (db *DB) EachStoredPerson(ctx context.Context, fn func(snapshot int64, p *dingbook.Person) error) error {
-	rows, err := db.QueryContext(ctx, `SELECT snapshot_id, data FROM snapshot_person ORDER BY snapshot_id DESC, seq`)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT snapshot_id, data FROM snapshot_person ORDER BY snapshot_id DESC, seq`)
 	if err != nil {
 		return err
 	}

@@ -128,7 +128,7 @@ func BenchmarkWhoHas(b *testing.B) {
 	ctx := context.Background()
 	db := benchDB(b)
 	var n int
-	db.QueryRow(`SELECT count(*) FROM holding`).Scan(&n)
+	db.sdb.QueryRow(`SELECT count(*) FROM holding`).Scan(&n)
 	rng := rand.New(rand.NewPCG(1, 2))
 	target := uint64(0x5eed5eed5eed5eed)
 	sums := make([]uint64, *benchPeople)
@@ -178,7 +178,9 @@ func BenchmarkRecordHolders(b *testing.B) {
 			rec.Add(&p)
 		}
 		ref := "rec-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.Itoa(i)
-		if err := db.RegisterExport(ctx, ExportRow{ID: ref, Created: time.Now(), Expires: time.Now()}, &Holding{Kind: KindExport, Ref: ref, Time: time.Now()}, rec.Sums()); err != nil {
+		if err := db.Write(ctx, func(tx *Tx) error {
+			return tx.RegisterExport(ExportRow{ID: ref, Created: time.Now(), Expires: time.Now()}, &Holding{Kind: KindExport, Ref: ref, Time: time.Now()}, rec.Sums())
+		}); err != nil {
 			b.Fatal(err)
 		}
 	}

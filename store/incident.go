@@ -26,11 +26,12 @@ type Incident struct {
 	AuditSeq     int64      `json:"audit_seq"`
 }
 
-// AddIncident records a new incident.
-func (db *DB) AddIncident(ctx context.Context, in *Incident) error {
+// AddIncident records a new incident, in the transaction of its audit
+// record (in.AuditSeq).
+func (tx *Tx) AddIncident(in *Incident) error {
 	f, _ := json.Marshal(nonNil(in.Fields))
 	r, _ := json.Marshal(nonNil(in.Revoked))
-	_, err := db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
 		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq)
 	return err
 }
@@ -58,7 +59,7 @@ func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
 
 // FindIncident returns incident id.
 func (db *DB) FindIncident(ctx context.Context, id string) (*Incident, error) {
-	in, err := scanIncident(db.QueryRowContext(ctx, incidentCols+` WHERE id = ?`, id))
+	in, err := scanIncident(db.sdb.QueryRowContext(ctx, incidentCols+` WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no breach incident %q", id), Hint: "run 'dingbook breach list' to see the incidents"}
 	}
@@ -71,7 +72,7 @@ func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
 	if open {
 		q += ` WHERE closed_at IS NULL`
 	}
-	rows, err := db.QueryContext(ctx, q+` ORDER BY opened_at, id`)
+	rows, err := db.sdb.QueryContext(ctx, q+` ORDER BY opened_at, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -87,10 +88,10 @@ func (db *DB) Incidents(ctx context.Context, open bool) ([]*Incident, error) {
 	return out, rows.Err()
 }
 
-// CloseIncident marks incident id closed at t; it reports whether it was
-// open.
-func (db *DB) CloseIncident(ctx context.Context, id string, t time.Time) (bool, error) {
-	res, err := db.ExecContext(ctx, `UPDATE incident SET closed_at = ? WHERE id = ? AND closed_at IS NULL`, ts(t), id)
+// CloseIncident marks incident id closed at t, in the transaction of the
+// audit record that says so; it reports whether it was open.
+func (tx *Tx) CloseIncident(id string, t time.Time) (bool, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE incident SET closed_at = ? WHERE id = ? AND closed_at IS NULL`, ts(t), id)
 	if err != nil {
 		return false, err
 	}

@@ -40,7 +40,7 @@ func (db *DB) OpenPullRun(ctx context.Context, key string, params []byte, now ti
 	run = &PullRun{Key: key}
 	var started string
 	var p string
-	err = db.QueryRowContext(ctx, `SELECT id, params, started_at FROM pull_run WHERE run_key = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1`, key).Scan(&run.ID, &p, &started)
+	err = db.sdb.QueryRowContext(ctx, `SELECT id, params, started_at FROM pull_run WHERE run_key = ? AND finished_at IS NULL ORDER BY id DESC LIMIT 1`, key).Scan(&run.ID, &p, &started)
 	if err == nil {
 		run.Params = json.RawMessage(p)
 		run.StartedAt, _ = time.Parse(time.RFC3339Nano, started)
@@ -49,11 +49,11 @@ func (db *DB) OpenPullRun(ctx context.Context, key string, params []byte, now ti
 	if !errors.Is(err, sql.ErrNoRows) {
 		return nil, false, err
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO pull_run (run_key, params, started_at) VALUES (?,?,?)`, key, string(params), now.UTC().Format(time.RFC3339Nano))
+	res, err := db.sdb.ExecContext(ctx, `INSERT INTO pull_run (run_key, params, started_at) VALUES (?,?,?)`, key, string(params), now.UTC().Format(time.RFC3339Nano))
 	if err != nil {
 		return nil, false, err
 	}
-	run.ID, err = res.LastInsertId()
+	run.ID, err = res.LastInsertId() // SQLite: LastInsertId
 	run.Params = params
 	run.StartedAt = now
 	return run, false, err
@@ -62,20 +62,20 @@ func (db *DB) OpenPullRun(ctx context.Context, key string, params []byte, now ti
 // AbandonPullRuns marks every unfinished run with key as finished without
 // a snapshot, so the next OpenPullRun starts afresh (pull --fresh).
 func (db *DB) AbandonPullRuns(ctx context.Context, key string, now time.Time) error {
-	_, err := db.ExecContext(ctx, `UPDATE pull_run SET finished_at = ? WHERE run_key = ? AND finished_at IS NULL`, now.UTC().Format(time.RFC3339Nano), key)
+	_, err := db.sdb.ExecContext(ctx, `UPDATE pull_run SET finished_at = ? WHERE run_key = ? AND finished_at IS NULL`, now.UTC().Format(time.RFC3339Nano), key)
 	if err != nil {
 		return err
 	}
-	if _, err = db.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`); err != nil {
+	if _, err = db.sdb.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`); err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`)
+	_, err = db.sdb.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id IN (SELECT id FROM pull_run WHERE finished_at IS NOT NULL)`)
 	return err
 }
 
 // PullDepts returns the departments recorded for run, by dept id.
 func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
-	rows, err := db.QueryContext(ctx, `SELECT data, children_done, detail_done, members_done, members, visible FROM pull_dept WHERE run_id = ? ORDER BY dept_id`, runID)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT data, children_done, detail_done, members_done, members, visible FROM pull_dept WHERE run_id = ? ORDER BY dept_id`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -105,54 +105,54 @@ func (db *DB) PullDepts(ctx context.Context, runID int64) ([]PullDept, error) {
 // SavePullChildren records children (keeping any already recorded) and,
 // when parent is not 0, marks parent's children as done, atomically.
 func (db *DB) SavePullChildren(ctx context.Context, runID, parent int64, children []dingbook.Department) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for i := range children {
-		b, _ := json.Marshal(&children[i])
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pull_dept (run_id, dept_id, data) VALUES (?,?,?)`, runID, children[i].ID, string(b)); err != nil {
-			return err
+	return db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		for i := range children {
+			b, _ := json.Marshal(&children[i])
+			// SQLite: INSERT OR IGNORE
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO pull_dept (run_id, dept_id, data) VALUES (?,?,?)`, runID, children[i].ID, string(b)); err != nil {
+				return err
+			}
 		}
-	}
-	if parent != 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE pull_dept SET children_done = 1 WHERE run_id = ? AND dept_id = ?`, runID, parent); err != nil {
-			return err
+		if parent != 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE pull_dept SET children_done = 1 WHERE run_id = ? AND dept_id = ?`, runID, parent); err != nil {
+				return err
+			}
 		}
-	}
-	return tx.Commit()
+		return nil
+	})
 }
 
 // SavePullDetail records a department's details (department/get).
 func (db *DB) SavePullDetail(ctx context.Context, runID int64, d dingbook.Department) error {
 	b, _ := json.Marshal(&d)
-	_, err := db.ExecContext(ctx, `UPDATE pull_dept SET data = ?, detail_done = 1 WHERE run_id = ? AND dept_id = ?`, string(b), runID, d.ID)
+	_, err := db.sdb.ExecContext(ctx, `UPDATE pull_dept SET data = ?, detail_done = 1 WHERE run_id = ? AND dept_id = ?`, string(b), runID, d.ID)
 	return err
 }
 
 // SavePullMembers records a department's complete member listing.
 func (db *DB) SavePullMembers(ctx context.Context, runID, dept int64, members []byte) error {
-	_, err := db.ExecContext(ctx, `UPDATE pull_dept SET members = ?, members_done = 1 WHERE run_id = ? AND dept_id = ?`, string(members), runID, dept)
+	_, err := db.sdb.ExecContext(ctx, `UPDATE pull_dept SET members = ?, members_done = 1 WHERE run_id = ? AND dept_id = ?`, string(members), runID, dept)
 	return err
 }
 
 // SavePullVisible records the userids a department lists without
 // restricted staff.
 func (db *DB) SavePullVisible(ctx context.Context, runID, dept int64, userids []byte) error {
-	_, err := db.ExecContext(ctx, `UPDATE pull_dept SET visible = ? WHERE run_id = ? AND dept_id = ?`, string(userids), runID, dept)
+	_, err := db.sdb.ExecContext(ctx, `UPDATE pull_dept SET visible = ? WHERE run_id = ? AND dept_id = ?`, string(userids), runID, dept)
 	return err
 }
 
 // SavePullUser records one person fetched with v2/user/get.
 func (db *DB) SavePullUser(ctx context.Context, runID int64, userid string, data []byte) error {
-	_, err := db.ExecContext(ctx, `INSERT OR REPLACE INTO pull_user (run_id, userid, data) VALUES (?,?,?)`, runID, userid, string(data))
+	// SQLite: INSERT OR REPLACE
+	_, err := db.sdb.ExecContext(ctx, `INSERT OR REPLACE INTO pull_user (run_id, userid, data) VALUES (?,?,?)`, runID, userid, string(data))
 	return err
 }
 
 // PullUsers returns the people recorded with SavePullUser, by userid.
 func (db *DB) PullUsers(ctx context.Context, runID int64) (map[string]json.RawMessage, error) {
-	rows, err := db.QueryContext(ctx, `SELECT userid, data FROM pull_user WHERE run_id = ?`, runID)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, data FROM pull_user WHERE run_id = ?`, runID)
 	if err != nil {
 		return nil, err
 	}
@@ -168,29 +168,28 @@ func (db *DB) PullUsers(ctx context.Context, runID int64) (map[string]json.RawMe
 	return out, rows.Err()
 }
 
-// PullProgress counts a run's departments with finished member listings
-// and all departments recorded.
-func (db *DB) PullProgress(ctx context.Context, runID int64) (finished, known int, err error) {
-	err = db.QueryRowContext(ctx, `SELECT coalesce(sum(members_done),0), count(*) FROM pull_dept WHERE run_id = ?`, runID).Scan(&finished, &known)
+// PullCheckpoints counts the departments of unfinished pulls' checkpoints
+// whose member listings are finished, and all their departments recorded
+// (both 0 once every pull finished).
+func (db *DB) PullCheckpoints(ctx context.Context) (finished, known int, err error) {
+	err = db.sdb.QueryRowContext(ctx, `SELECT coalesce(sum(members_done),0), count(*) FROM pull_dept`).Scan(&finished, &known)
 	return
 }
 
 // FinishPullRun marks run finished with its snapshot and drops its
 // checkpoint rows.
 func (db *DB) FinishPullRun(ctx context.Context, runID, snapshotID int64, now time.Time) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE pull_run SET finished_at = ?, snapshot_id = ? WHERE id = ?`, now.UTC().Format(time.RFC3339Nano), snapshotID, runID); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id = ?`, runID); err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id = ?`, runID); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		if _, err := tx.ExecContext(ctx, `UPDATE pull_run SET finished_at = ?, snapshot_id = ? WHERE id = ?`, now.UTC().Format(time.RFC3339Nano), snapshotID, runID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pull_dept WHERE run_id = ?`, runID); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM pull_user WHERE run_id = ?`, runID); err != nil {
+			return err
+		}
+		return nil
+	})
 }

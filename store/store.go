@@ -1,8 +1,12 @@
 // Package store is dingbook's state database: a SQLite file (pure Go,
-// modernc.org/sqlite) in the state directory. It keeps snapshots of
-// organisations; other packages add their tables through numbered
-// migrations in migration/*.sql (pull checkpoints, the audit log, the
-// export registry).
+// modernc.org/sqlite) in the state directory, and the only package that
+// runs SQL. It keeps snapshots of organisations, pull checkpoints, the
+// audit log's rows (the chain's logic is package audit's), the export
+// registry and the intents of bundles being sealed, holdings, incidents
+// and the consent register, each behind typed methods of DB; the writes
+// that must land with an audit record are methods of Tx, inside one
+// DB.Write transaction. Tables come from numbered migrations in
+// migration/*.sql. dialect.go says what a second backend would change.
 //
 // The state directory is DINGBOOK_HOME, or $XDG_DATA_HOME/dingbook, or
 // ~/.local/share/dingbook. It is created mode 0700 and its files are 0600.
@@ -52,11 +56,22 @@ func Home(getenv func(string) string) (string, error) {
 	return filepath.Join(home, ".local", "share", "dingbook"), nil
 }
 
-// DB is an open state database.
+// DB is an open state database. Every query dingbook runs is a typed
+// method of DB (or of Tx, inside a write transaction): no other package
+// sees SQL.
 type DB struct {
-	*sql.DB
+	sdb *sql.DB
+	// Dir is the state directory the database lives in.
 	Dir string
+	// wsem admits one write transaction of this process at a time, so
+	// that concurrent jobs queue here instead of in SQLite's busy handler
+	// (which gives up after busy_timeout); other processes are kept out by
+	// BEGIN IMMEDIATE.
+	wsem chan struct{}
 }
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sdb.Close() }
 
 // Open opens (creating if needed) the state database in dir and applies
 // pending migrations.
@@ -77,12 +92,11 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	if err := os.Chmod(path, 0o600); err != nil {
 		return nil, err
 	}
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
-	sdb, err := sql.Open("sqlite", dsn)
+	sdb, err := sql.Open(dialect.driver, dialect.dsn(path))
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{DB: sdb, Dir: dir}
+	db := &DB{sdb: sdb, Dir: dir, wsem: make(chan struct{}, 1)}
 	if err := db.migrate(ctx); err != nil {
 		sdb.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
@@ -93,11 +107,26 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 	return db, nil
 }
 
+// OpenReadOnly opens the state database in dir for reading only, without
+// creating it or applying migrations: another process's view of a
+// database in use (a test watching a pull's checkpoints).
+func OpenReadOnly(dir string) (*DB, error) {
+	path := filepath.Join(dir, DBName)
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	sdb, err := sql.Open(dialect.driver, dialect.dsn(path)+"&mode=ro")
+	if err != nil {
+		return nil, err
+	}
+	return &DB{sdb: sdb, Dir: dir, wsem: make(chan struct{}, 1)}, nil
+}
+
 // migrate applies pending migrations. Each runs in a BEGIN IMMEDIATE
 // transaction that re-checks whether it is still pending, so two processes
 // opening the same database at once do not both apply it.
 func (db *DB) migrate(ctx context.Context) error {
-	conn, err := db.Conn(ctx)
+	conn, err := db.sdb.Conn(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,54 +193,54 @@ type SnapshotInfo struct {
 
 // SaveSnapshot stores s in one transaction and sets s.ID.
 func (db *DB) SaveSnapshot(ctx context.Context, s *dingbook.Snapshot) error {
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var receipt []byte
-	complete := false
-	if s.Receipt != nil {
-		receipt, _ = json.Marshal(s.Receipt)
-		complete = s.Receipt.Complete
-	}
-	missing, _ := json.Marshal(missingManagers(&s.Org))
-	res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt, missing_managers) VALUES (?,?,?,?,?,?,?,?,?)`,
-		s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt), string(missing))
-	if err != nil {
-		return err
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return err
-	}
-	ds, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_dept (snapshot_id, seq, dept_id, data) VALUES (?,?,?,?)`)
-	if err != nil {
-		return err
-	}
-	for i := range s.Org.Depts {
-		b, _ := json.Marshal(&s.Org.Depts[i])
-		if _, err := ds.ExecContext(ctx, id, i, s.Org.Depts[i].ID, b); err != nil {
-			return fmt.Errorf("store department %d: %w", s.Org.Depts[i].ID, err)
+	var id int64
+	err := db.Write(ctx, func(w *Tx) error {
+		tx := w.tx
+		var receipt []byte
+		complete := false
+		if s.Receipt != nil {
+			receipt, _ = json.Marshal(s.Receipt)
+			complete = s.Receipt.Complete
 		}
-	}
-	ps, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_person (snapshot_id, seq, userid, data) VALUES (?,?,?,?)`)
+		missing, _ := json.Marshal(missingManagers(&s.Org))
+		res, err := tx.ExecContext(ctx, `INSERT INTO snapshot (source, taken_at, corp_id, org_name, complete, departments, people, receipt, missing_managers) VALUES (?,?,?,?,?,?,?,?,?)`,
+			s.Source, s.TakenAt.UTC().Format(time.RFC3339Nano), s.Org.CorpID, s.Org.Name, complete, len(s.Org.Depts), len(s.Org.People), nullBytes(receipt), string(missing))
+		if err != nil {
+			return err
+		}
+		id, err = res.LastInsertId() // SQLite: LastInsertId
+		if err != nil {
+			return err
+		}
+		ds, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_dept (snapshot_id, seq, dept_id, data) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		for i := range s.Org.Depts {
+			b, _ := json.Marshal(&s.Org.Depts[i])
+			if _, err := ds.ExecContext(ctx, id, i, s.Org.Depts[i].ID, b); err != nil {
+				return fmt.Errorf("store department %d: %w", s.Org.Depts[i].ID, err)
+			}
+		}
+		ps, err := tx.PrepareContext(ctx, `INSERT INTO snapshot_person (snapshot_id, seq, userid, data) VALUES (?,?,?,?)`)
+		if err != nil {
+			return err
+		}
+		for i := range s.Org.People {
+			b, _ := json.Marshal(&s.Org.People[i])
+			if _, err := ps.ExecContext(ctx, id, i, s.Org.People[i].UserID, b); err != nil {
+				return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
+			}
+		}
+		for i := range s.Org.External {
+			b, _ := json.Marshal(&s.Org.External[i])
+			if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_external (snapshot_id, seq, data) VALUES (?,?,?)`, id, i, b); err != nil {
+				return fmt.Errorf("store external contact %s: %w", s.Org.External[i].UserID, err)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return err
-	}
-	for i := range s.Org.People {
-		b, _ := json.Marshal(&s.Org.People[i])
-		if _, err := ps.ExecContext(ctx, id, i, s.Org.People[i].UserID, b); err != nil {
-			return fmt.Errorf("store person %s: %w", s.Org.People[i].UserID, err)
-		}
-	}
-	for i := range s.Org.External {
-		b, _ := json.Marshal(&s.Org.External[i])
-		if _, err := tx.ExecContext(ctx, `INSERT INTO snapshot_external (snapshot_id, seq, data) VALUES (?,?,?)`, id, i, b); err != nil {
-			return fmt.Errorf("store external contact %s: %w", s.Org.External[i].UserID, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
 		return err
 	}
 	s.ID = id
@@ -251,7 +280,7 @@ var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snaps
 
 // Snapshots lists stored snapshots, newest first.
 func (db *DB) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, source, taken_at, corp_id, org_name, complete, departments, people FROM snapshot ORDER BY id DESC`)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT id, source, taken_at, corp_id, org_name, complete, departments, people FROM snapshot ORDER BY id DESC`)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +301,7 @@ func (db *DB) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
 // LatestSnapshotID returns the id of the newest snapshot.
 func (db *DB) LatestSnapshotID(ctx context.Context) (int64, error) {
 	var id int64
-	err := db.QueryRowContext(ctx, `SELECT id FROM snapshot ORDER BY id DESC LIMIT 1`).Scan(&id)
+	err := db.sdb.QueryRowContext(ctx, `SELECT id FROM snapshot ORDER BY id DESC LIMIT 1`).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNoSnapshot
 	}
@@ -284,7 +313,7 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 	s := &dingbook.Snapshot{ID: id}
 	var taken string
 	var receipt sql.NullString
-	err := db.QueryRowContext(ctx, `SELECT source, taken_at, corp_id, org_name, receipt FROM snapshot WHERE id = ?`, id).Scan(&s.Source, &taken, &s.Org.CorpID, &s.Org.Name, &receipt)
+	err := db.sdb.QueryRowContext(ctx, `SELECT source, taken_at, corp_id, org_name, receipt FROM snapshot WHERE id = ?`, id).Scan(&s.Source, &taken, &s.Org.CorpID, &s.Org.Name, &receipt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
 	}
@@ -298,7 +327,7 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 			return nil, fmt.Errorf("snapshot %d receipt: %w", id, err)
 		}
 	}
-	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -316,7 +345,7 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 		s.Org.Depts = append(s.Org.Depts, d)
 	}
 	rows.Close()
-	rows, err = db.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE snapshot_id = ? ORDER BY seq`, id)
+	rows, err = db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +372,7 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 
 // EachPerson streams the people of snapshot id in stored order.
 func (db *DB) EachPerson(ctx context.Context, id int64, fn func(*dingbook.Person) error) error {
-	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_person WHERE snapshot_id = ? ORDER BY seq`, id)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_person WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return err
 	}
@@ -364,9 +393,10 @@ func (db *DB) EachPerson(ctx context.Context, id int64, fn func(*dingbook.Person
 	return rows.Err()
 }
 
-// DeleteSnapshot removes snapshot id and its rows.
-func (db *DB) DeleteSnapshot(ctx context.Context, id int64) error {
-	_, err := db.ExecContext(ctx, `DELETE FROM snapshot WHERE id = ?`, id)
+// DeleteSnapshot removes snapshot id and its rows, in the transaction of
+// the purge record that says so.
+func (tx *Tx) DeleteSnapshot(id int64) error {
+	_, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM snapshot WHERE id = ?`, id)
 	return err
 }
 
@@ -398,14 +428,14 @@ var (
 // Directory opens snapshot id as a Directory.
 func (db *DB) Directory(ctx context.Context, id int64) (*SnapshotDirectory, error) {
 	d := &SnapshotDirectory{db: db, id: id}
-	err := db.QueryRowContext(ctx, `SELECT org_name, corp_id, people FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp, &d.people)
+	err := db.sdb.QueryRowContext(ctx, `SELECT org_name, corp_id, people FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp, &d.people)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
 	}
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +468,7 @@ func (d *SnapshotDirectory) Departments() []dingbook.Department { return d.depts
 // before dingbook recorded it.
 func (d *SnapshotDirectory) MissingManagers(ctx context.Context) ([]string, bool, error) {
 	var s sql.NullString
-	if err := d.db.QueryRowContext(ctx, `SELECT missing_managers FROM snapshot WHERE id = ?`, d.id).Scan(&s); err != nil {
+	if err := d.db.sdb.QueryRowContext(ctx, `SELECT missing_managers FROM snapshot WHERE id = ?`, d.id).Scan(&s); err != nil {
 		return nil, false, err
 	}
 	if !s.Valid {
@@ -453,7 +483,7 @@ func (d *SnapshotDirectory) MissingManagers(ctx context.Context) ([]string, bool
 
 // EachUserID implements dingbook.UserIDLister from the userid index.
 func (d *SnapshotDirectory) EachUserID(ctx context.Context, fn func(string) error) error {
-	rows, err := d.db.QueryContext(ctx, `SELECT userid FROM snapshot_person WHERE snapshot_id = ?`, d.id)
+	rows, err := d.db.sdb.QueryContext(ctx, `SELECT userid FROM snapshot_person WHERE snapshot_id = ?`, d.id)
 	if err != nil {
 		return err
 	}
@@ -478,7 +508,7 @@ func (d *SnapshotDirectory) EachPerson(ctx context.Context, fn func(*dingbook.Pe
 // Tenants lists the corp ids and organisation names of the stored
 // snapshots.
 func (db *DB) Tenants(ctx context.Context) ([]string, error) {
-	rows, err := db.QueryContext(ctx, `SELECT DISTINCT corp_id FROM snapshot WHERE corp_id != '' UNION SELECT DISTINCT org_name FROM snapshot WHERE org_name != ''`)
+	rows, err := db.sdb.QueryContext(ctx, `SELECT DISTINCT corp_id FROM snapshot WHERE corp_id != '' UNION SELECT DISTINCT org_name FROM snapshot WHERE org_name != ''`)
 	if err != nil {
 		return nil, err
 	}
@@ -509,11 +539,12 @@ type WipeCounts struct {
 // row survives on disk.
 func (db *DB) WipeData(ctx context.Context, t time.Time) (WipeCounts, error) {
 	var c WipeCounts
-	conn, err := db.Conn(ctx)
+	conn, err := db.sdb.Conn(ctx)
 	if err != nil {
 		return c, err
 	}
 	defer conn.Close()
+	// SQLite: secure_delete, VACUUM, wal_checkpoint.
 	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
 		return c, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -218,17 +219,22 @@ func TestWhoHas(t *testing.T) {
 
 	// The store holds keyed hashes: not the userids, and useless without
 	// the key.
-	rows, err := db.QueryContext(context.Background(), `SELECT hashes FROM holding_hash`)
+	// Read every hash blob with the real sqlite3 program.
+	hexes, err := exec.Command("sqlite3", filepath.Join(a.home, store.DBName), "SELECT hex(hashes) FROM holding_hash;").CombinedOutput()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("sqlite3 (Debian package sqlite3): %v %s", err, hexes)
 	}
 	var blobs [][]byte
-	for rows.Next() {
-		var b []byte
-		rows.Scan(&b)
+	for _, line := range strings.Fields(string(hexes)) {
+		b, err := hex.DecodeString(line)
+		if err != nil {
+			t.Fatal(err)
+		}
 		blobs = append(blobs, b)
 	}
-	rows.Close()
+	if len(blobs) == 0 {
+		t.Fatal("no holding hashes stored")
+	}
 	has := func(v uint64) bool {
 		var k [8]byte
 		binary.BigEndian.PutUint64(k[:], v)

@@ -139,18 +139,16 @@ func consentImport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := db.AddConsents(ctx, cs); err != nil {
-		return err
-	}
 	b, _ := os.ReadFile(path)
 	sum := sha256.Sum256(b)
 	n := map[string]int{}
 	for _, c := range cs {
 		n[c.State]++
 	}
-	if _, err := audit.Append(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: len(cs),
+	if _, err := audit.AppendWith(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: len(cs),
 		Outputs: []audit.Output{{Path: path, SHA256: hex.EncodeToString(sum[:])}},
-		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}}); err != nil {
+		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}},
+		func(tx *store.Tx, _ audit.Record) error { return tx.AddConsents(cs) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d consent entries (%d given, %d withdrawn)\n", len(cs), n[store.ConsentGiven], n[store.ConsentWithdrawn])
@@ -180,15 +178,15 @@ func consentWithdraw(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	if err := db.AddConsents(ctx, []store.Consent{{Person: person, Purpose: *purpose, State: store.ConsentWithdrawn, Time: when, Reference: *ref}}); err != nil {
-		return err
-	}
 	key, err := store.HolderKey(db.Dir)
 	if err != nil {
 		return err
 	}
-	if _, err := audit.Append(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: 1, Purpose: *purpose,
-		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": *ref}}); err != nil {
+	if _, err := audit.AppendWith(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: 1, Purpose: *purpose,
+		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": *ref}},
+		func(tx *store.Tx, _ audit.Record) error {
+			return tx.AddConsents([]store.Consent{{Person: person, Purpose: *purpose, State: store.ConsentWithdrawn, Time: when, Reference: *ref}})
+		}); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: recorded the withdrawal; consent-based exports for %q leave %s out from now on\n", *purpose, person)
