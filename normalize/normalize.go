@@ -25,7 +25,7 @@ import (
 )
 
 // DefaultRegion is the region used for numbers without a state_code when
-// none is given (--region).
+// the caller gives none.
 const DefaultRegion = "CN"
 
 // ValidRegion reports whether region is a region libphonenumber knows
