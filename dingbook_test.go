@@ -2,6 +2,8 @@ package dingbook_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -121,5 +123,23 @@ func TestFieldAccessors(t *testing.T) {
 	}
 	if _, ok := dingbook.FieldByKey("avatar"); ok {
 		t.Error("avatar is an attribute, not an exportable field")
+	}
+}
+
+func TestWithHintCopies(t *testing.T) {
+	sentinel := &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "nothing stored", Hint: "store something first"}
+	c := sentinel.WithHint("pull first")
+	if sentinel.Hint != "store something first" {
+		t.Fatalf("WithHint changed the shared error: %q", sentinel.Hint)
+	}
+	if c == sentinel || c.Hint != "pull first" || c.Message != sentinel.Message || c.Code != sentinel.Code {
+		t.Fatalf("copy %+v", c)
+	}
+	if !errors.Is(fmt.Errorf("wrapped: %w", c), sentinel) || !errors.Is(c.WithHint("again"), sentinel) {
+		t.Fatal("errors.Is does not match a copy of the sentinel")
+	}
+	other := &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "nothing stored"}
+	if errors.Is(c, other) || errors.Is(other, sentinel) {
+		t.Fatal("errors.Is matched an equal-looking error that is not a copy")
 	}
 }

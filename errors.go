@@ -23,6 +23,15 @@ type Error struct {
 	Message string
 	Hint    string
 	Err     error // underlying cause, optional
+	// Field names the option of the request that the hint asks to change,
+	// in the use-case layer's words ("basis", "keep", "overwrite", …), so
+	// that a front end can name its own control for it (the CLI: a flag).
+	// The hint itself is worded for any front end.
+	Field string
+
+	// origin is the shared error (a sentinel such as store.ErrNoSnapshot)
+	// this one is a copy of, so that errors.Is still matches the copy.
+	origin *Error
 }
 
 func (e *Error) Error() string {
@@ -39,10 +48,22 @@ func Errorf(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// WithHint sets the hint and returns e.
+// WithHint returns a copy of e with the hint set; e itself is not
+// changed, so a shared sentinel error keeps its hint. errors.Is matches the
+// copy against e.
 func (e *Error) WithHint(format string, args ...any) *Error {
-	e.Hint = fmt.Sprintf(format, args...)
-	return e
+	c := *e
+	c.Hint = fmt.Sprintf(format, args...)
+	if c.origin == nil {
+		c.origin = e
+	}
+	return &c
+}
+
+// Is reports whether e is target or a copy of it (WithHint).
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && e.origin != nil && e.origin == t
 }
 
 // ErrorCode returns the code of the first *Error in err's chain, or
@@ -53,6 +74,26 @@ func ErrorCode(err error) string {
 		return e.Code
 	}
 	return EINTERNAL
+}
+
+// WithField returns a copy of e whose hint is about the request's option
+// field (see Error.Field).
+func (e *Error) WithField(field string) *Error {
+	c := *e
+	c.Field = field
+	if c.origin == nil {
+		c.origin = e
+	}
+	return &c
+}
+
+// ErrorField returns the Field of the first *Error in err's chain.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 // ErrorHint returns the hint of the first *Error in err's chain.

@@ -161,7 +161,7 @@ func AppendWith(ctx context.Context, db *store.DB, r Record, then func(tx *store
 // said; dingbook writes again after it. Without a gap it refuses.
 func Acknowledge(ctx context.Context, db *store.DB, actor, reason string) (Record, error) {
 	if strings.TrimSpace(reason) == "" {
-		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated: --reason TEXT"}
+		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated", Field: "reason"}
 	}
 	return appendRecord(ctx, db, Record{Actor: actor, Action: ActionAcknowledge, Reason: reason}, true, nil)
 }
@@ -307,22 +307,30 @@ func anchorError(action, gap string) error {
 // CheckAnchor returns the error Append would return now because the log
 // and its anchor disagree (nil when they agree), so that a command can
 // refuse before doing its work.
+//
+// It reads the log's head and the anchor under the write lock, as Append
+// does: outside it, a concurrent Append (which writes the anchor just
+// before its commit) would show an anchor one record ahead of the log.
 func CheckAnchor(ctx context.Context, db *store.DB, action string) error {
 	if db.Dir == "" {
 		return nil
 	}
-	seq, hash, err := Head(ctx, db)
+	var gapErr error
+	err := db.Write(ctx, func(tx *store.Tx) error {
+		seq, hash, err := tx.AuditHead()
+		if err != nil {
+			return err
+		}
+		a, _ := readAnchor(db.Dir)
+		if gap := a.gap(seq, hash); gap != "" {
+			gapErr = anchorError(action, gap)
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	if seq == 0 {
-		hash = ""
-	}
-	a, _ := readAnchor(db.Dir)
-	if gap := a.gap(seq, hash); gap != "" {
-		return anchorError(action, gap)
-	}
-	return nil
+	return gapErr
 }
 
 func nonEmpty(s, def string) string {

@@ -58,7 +58,7 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 		rules = []string{rule}
 	default:
 		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown --dedupe rule %q", rule).
-			WithHint("use --dedupe %s, %s or %s (job number first, then mobile and name)", RuleJobNumber, RuleMobileName, RuleDefault)
+			WithHint("choose the deduplication rule %s, %s or %s (job number first, then mobile and name)", RuleJobNumber, RuleMobileName, RuleDefault).WithField("dedupe")
 	}
 	rows := make([]int, len(org.People))
 	for i := range rows {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"hash/maphash"
 	"math/bits"
-	"runtime"
 
 	"github.com/dingbook/dingbook"
 )
@@ -21,10 +20,8 @@ import (
 // (ListedUserIDs, from every userid of the directory; MissingManagers,
 // from a list the directory recorded).
 type Live struct {
-	a       *Analyzer
-	exists  func(userid string) bool
-	restore func() // undoes lowerGCPercent; nil until then
-	closed  bool
+	a      *Analyzer
+	exists func(userid string) bool
 }
 
 // Batch is one run of consecutive people prepared for Commit.
@@ -45,26 +42,8 @@ func NewLive(opts Options, managerExists func(userid string) bool) *Live {
 	if opts.SizeHint > 0 {
 		a.presize(opts.SizeHint)
 	}
-	l.tuneGC()
 	return l
 }
-
-// tuneGC lowers the collector's target once the org is big (known from
-// the size hint, or reached while committing): as in Analyze, the tables
-// are big and pointer-free, so a lower target keeps the heap near them
-// instead of doubling it.
-func (l *Live) tuneGC() {
-	if !l.closed && l.restore == nil && max(cap(l.a.r.ordKeys), l.a.r.People) >= bigOrg {
-		l.restore = lowerGCPercent(liveGCPercent)
-	}
-}
-
-// liveGCPercent is GOGC during a Live analysis of a big org. Lower than
-// the default, so the heap does not grow to twice the tables; higher than
-// Analyze's gcPercent, because the pass it rides along with (decoding a
-// snapshot, writing a workbook) makes garbage fast, and at 25 the
-// collector would run every few megabytes of it.
-const liveGCPercent = 50
 
 // ListedUserIDs returns the managerExists of NewLive for a directory
 // that lists its userids (each, e.g. dingbook.UserIDLister.EachUserID):
@@ -112,7 +91,6 @@ func (l *Live) Commit(b *Batch) {
 	for i := range b.prep[:b.n] {
 		l.a.commit(&b.prep[i])
 	}
-	l.tuneGC()
 }
 
 // prepareBatch prepares people into b (reusing its memory). With
@@ -145,22 +123,16 @@ func (l *Live) Report(dir dingbook.Directory) *Report {
 	r.Org, r.CorpID = dir.Info()
 	l.a, l.exists = nil, nil
 	l.Close()
-	if r.People >= bigOrg {
-		// As in Analyze: the tables are garbage now; one collection bases
-		// the next heap goal on what is left, not on them.
-		runtime.GC()
-	}
 	return r
 }
 
-// Close ends the analysis early (Report closes it too): it restores the
-// collector's target. Safe to call more than once.
+// Close ends the analysis early (Report closes it too): it lets go of the
+// analysis's tables. It changes no
+// process-wide setting (the collector's target is left alone, so that
+// concurrent exports do not undo each other's). Safe to call more than
+// once.
 func (l *Live) Close() {
-	l.closed = true
-	if l.restore != nil {
-		l.restore()
-		l.restore = nil
-	}
+	l.a, l.exists = nil, nil // the tables are garbage from now on
 }
 
 // idSet is a read-only set of 64-bit keys: open addressing with linear

@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"sort"
 	"strconv"
@@ -995,9 +994,6 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	} else if opts.SizeHint > 0 {
 		a.presize(opts.SizeHint)
 	}
-	if cap(a.r.ordKeys) >= bigOrg {
-		defer lowerGCPercent(gcPercent)()
-	}
 	var err error
 	if workers := runtime.GOMAXPROCS(0); workers > 1 {
 		err = pipeline.Pipeline[Batch]{
@@ -1022,15 +1018,7 @@ func Analyze(ctx context.Context, dir dingbook.Directory, opts Options) (*Report
 	}
 	r := a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
-	if r.People >= bigOrg {
-		// The key tables are garbage now. One collection here bases the
-		// next heap goal on the report alone, not on the tables, so the
-		// export that follows does not grow the heap to twice their size
-		// before collecting. (Not debug.FreeOSMemory: returning the memory
-		// only to fault it in again cost over a tenth of an export.)
-		*a = Analyzer{}
-		runtime.GC()
-	}
+	*a = Analyzer{} // the key tables are garbage now
 	return r, nil
 }
 
@@ -1047,28 +1035,6 @@ func (a *Analyzer) presize(n int) {
 	for kind, c := range [3]int{kindMobile: n, kindEmail: n + n/2, kindName: n + n/8} {
 		a.keys[kind] = keyList{hs: make([]uint64, 0, c), ords: make([]int32, 0, c)}
 	}
-}
-
-// bigOrg is the size from which Analyze tunes the garbage collector.
-const bigOrg = 100_000
-
-// gcPercent is the GOGC Analyze runs a big analysis with. Its tables are
-// large and pointer-free, so a collection is cheap (a few milliseconds),
-// while the default GOGC of 100 lets the source's garbage grow the heap to
-// twice the tables before collecting: fresh memory the process must fault
-// in (about a tenth of the analysis's time for a million people) and keep.
-const gcPercent = 25
-
-// lowerGCPercent lowers the collector's target to gcPercent, unless it is
-// already lower or collection is off, and returns the function that
-// restores it. The setting is process-wide, for the analysis's duration.
-func lowerGCPercent(pct int) func() {
-	old := debug.SetGCPercent(pct)
-	if old < 0 || old <= pct {
-		debug.SetGCPercent(old)
-		return func() {}
-	}
-	return func() { debug.SetGCPercent(old) }
 }
 
 // Problems returns p's problems. For a person of the analysed directory it

@@ -210,11 +210,11 @@ func BenchmarkExcelizeReadXLSX(b *testing.B) {
 // BenchmarkConvertXLSXToVCF is dingbook convert in.xlsx out.vcf: the
 // console reader streaming the file (console.Open, its rows parsed on a
 // goroutine of their own) into the export pipeline with the vCard writer,
-// with GOGC=400, as the CLI does it.
+// with GOGC=400, as cmd/dingbook sets it for such a command.
 func BenchmarkConvertXLSXToVCF(b *testing.B) {
 	in := benchInput(b)
 	dir := b.TempDir()
-	// as the CLI does while streaming (internal/cli memberDirectory)
+	// as cmd/dingbook does for a streamed convert (cli.GCPercent)
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(400))
 	}

@@ -110,6 +110,11 @@ type Options struct {
 	Profile string
 	// Profiles overrides dingbook.Profiles (a policy file may redefine them).
 	Profiles map[string][]string
+	// AllExtensions adds every extension key present in the data after
+	// Fields, as profile "full" does; JSONL then writes every key. It is
+	// how an export whose fields govern resolved (govern.Decision) asks
+	// for the full profile's custom fields.
+	AllExtensions bool
 	// Headers is the header language: "zh" (default), "en" or "id".
 	Headers string
 	// Mask lists fields to mask; only "mobile" (mobile and mobile_e164).
@@ -158,6 +163,10 @@ type Options struct {
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
+	// Progress, when set, is called for each person the pass handles
+	// with the people handled and the rows written so far (on the
+	// writing goroutine: it must be quick).
+	Progress func(people, rows int)
 }
 
 // File is one written file.
@@ -201,9 +210,27 @@ type Result struct {
 	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
+// withExtensions appends the extension keys extKeys lists to fields,
+// each once.
+func withExtensions(fields []string, extKeys func() ([]string, error)) ([]string, error) {
+	ext, err := extKeys()
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(fields)
+	for _, k := range ext {
+		if k = dingbook.ExtensionPrefix + k; !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
 // ResolveFields returns the ordered field keys for fields or profile. For
 // profile "full", extKeys (called lazily) supplies the extension names
-// present in the data.
+// present in the data. A governed export does not need it: its fields come
+// decided (govern.Decision), and its errors are govern's; it serves the
+// ungoverned callers (diff's full view, the demo's plain files, tests).
 func ResolveFields(fields []string, profile string, profiles map[string][]string, extKeys func() ([]string, error)) ([]string, error) {
 	if profiles == nil {
 		profiles = dingbook.Profiles
@@ -211,7 +238,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 	var keys []string
 	switch {
 	case len(fields) > 0 && profile != "":
-		return nil, dingbook.Errorf(dingbook.EINVALID, "both --fields and --profile given").WithHint("use one of them")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "both a list of fields and a profile given").WithHint("choose either the fields or a profile").WithField("fields")
 	case len(fields) > 0:
 		keys = fields
 	default:
@@ -225,7 +252,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 				names = append(names, n)
 			}
 			sort.Strings(names)
-			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown profile %q", profile).WithHint("valid profiles: %s", strings.Join(names, ", "))
+			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown profile %q", profile).WithHint("choose a profile: %s", strings.Join(names, ", ")).WithField("profile")
 		}
 		keys = slices.Clone(p)
 		if profile == "full" && extKeys != nil {
@@ -248,7 +275,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 				valid[i] = f.Key
 			}
 			return nil, dingbook.Errorf(dingbook.EINVALID, "unknown field %q", k).
-				WithHint("valid fields: %s, extension.<name>", strings.Join(valid, ", "))
+				WithHint("choose fields from: %s, extension.<name>", strings.Join(valid, ", ")).WithField("fields")
 		}
 		if !seen[k] {
 			seen[k] = true
@@ -256,7 +283,7 @@ func ResolveFields(fields []string, profile string, profiles map[string][]string
 		}
 	}
 	if len(out) == 0 {
-		return nil, dingbook.Errorf(dingbook.EINVALID, "no fields selected").WithHint("pass --fields name,dept,... or --profile minimal|contact|full")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "no fields selected").WithHint("choose fields (name, dept, …) or a profile (minimal, contact, full)").WithField("fields")
 	}
 	return out, nil
 }
@@ -476,7 +503,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 	yn, ok := yesNo[lang]
 	if !ok {
-		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown header language %q", lang).WithHint("use --headers zh, en or id")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "unknown header language %q", lang).WithHint("choose the header language zh, en or id").WithField("headers")
 	}
 	mask := false
 	for _, m := range opts.Mask {
@@ -485,7 +512,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			mask = true
 		case "":
 		default:
-			return nil, dingbook.Errorf(dingbook.EINVALID, "cannot mask %q", m).WithHint("only --mask mobile is supported")
+			return nil, dingbook.Errorf(dingbook.EINVALID, "cannot mask %q", m).WithHint("only the mobile can be masked").WithField("mask")
 		}
 	}
 
@@ -553,7 +580,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return p, 0
 	}
 
-	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, func() ([]string, error) {
+	extKeys := func() ([]string, error) {
 		keys := map[string]bool{}
 		err := d.EachPerson(ctx, func(p *dingbook.Person) error {
 			if selected(p, inSel) && (opts.IncludeInactive || p.Active) {
@@ -569,7 +596,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		}
 		sort.Strings(out)
 		return out, err
-	})
+	}
+	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, extKeys)
+	if err == nil && opts.AllExtensions && len(opts.Fields) > 0 {
+		fields, err = withExtensions(fields, extKeys)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -598,7 +629,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		opts.Dir = "."
 	}
 	if err := fileutil.MkdirPrivate(opts.Dir); err != nil {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + opts.Dir, Hint: "choose a writable --out directory", Err: err}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + opts.Dir, Hint: "choose a writable output directory", Field: "out_dir", Err: err}
 	}
 	now := opts.Now
 	if now.IsZero() {
@@ -631,7 +662,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		f, err := fileutil.Create(path, opts.Overwrite)
 		if err != nil {
 			abort()
-			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
+			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another output directory, or remove the existing file", Field: "out_dir", Err: err}
 		}
 		o := &output{ctx: ctx, format: format, f: f, h: sha256.New()}
 		outs = append(outs, o)
@@ -652,7 +683,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			// JSONL holds the selected fields (+ userid); only the full
 			// profile writes every key DingTalk returns.
 			sel := fields
-			if len(opts.Fields) == 0 && opts.Profile == "full" {
+			if len(opts.Fields) == 0 && opts.Profile == "full" || opts.AllExtensions {
 				sel = nil
 			}
 			o.jsonl = jsonl.New(o, jsonl.Options{Fields: sel, MaskMobile: mask, Region: opts.Region})
@@ -677,6 +708,9 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	handle := func(c *pipeline.Chunk[clean.Batch], i int) error {
 		p := &c.People[i]
 		res.People++
+		if opts.Progress != nil {
+			opts.Progress(res.People, res.Rows) // rows written before this person
+		}
 		heads.add(p) // the Departments sheet counts everyone
 		p, why := exported(p)
 		switch why {

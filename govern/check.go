@@ -76,7 +76,7 @@ type Request struct {
 	// --overwrite); otherwise an existing file is refused.
 	Overwrite bool
 	// OutHint is the remedy when the bundle cannot be written (default:
-	// "choose a writable --out directory"); convert names OUT instead.
+	// "choose a writable output directory"); convert names OUT instead.
 	OutHint string
 	// Snapshot and Tenant identify the data exported; Source is e.g. the
 	// converted file's name or "dingtalk:<base url>".
@@ -96,16 +96,21 @@ func (r *Request) now() time.Time {
 	return time.Now()
 }
 
-// Decision is the resolved request: what the export layer must do.
+// Decision is the resolved request: what the export layer must do. It is
+// the one authority on the field list: Fields (plus, with AllExtensions,
+// the data's custom fields) is what the export writes.
 type Decision struct {
 	Profile string   `json:"profile,omitempty"`
 	Fields  []string `json:"fields"`
 	Basis   string   `json:"basis"`
 	// IncludeHiddenMobiles: the export layer writes mobiles with
 	// hide_mobile=true only when this is true.
-	IncludeHiddenMobiles bool          `json:"include_hidden_mobiles"`
-	Keep                 time.Duration `json:"keep_ns"`
-	Encrypt              string        `json:"encrypt"`
+	IncludeHiddenMobiles bool `json:"include_hidden_mobiles"`
+	// AllExtensions: the profile ("full") also takes every custom field
+	// the data holds (extension.<name>), known only once it is read.
+	AllExtensions bool          `json:"-"`
+	Keep          time.Duration `json:"keep_ns"`
+	Encrypt       string        `json:"encrypt"`
 }
 
 // needsPurpose reports whether the action must declare a purpose and basis.
@@ -144,24 +149,28 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	if needsPurpose(act) {
 		if strings.TrimSpace(req.Purpose) == "" {
 			return nil, refuse("%s refused: no purpose given", act).
-				WithHint("say why the data is needed: --purpose \"migrate the address book to the new HR system\"")
+				WithHint("say why the data is needed, e.g. \"migrate the address book to the new HR system\"").WithField("purpose")
 		}
 		if d.Basis == "" {
 			d.Basis = pol.DefaultBasis
 		}
 		if !slices.Contains(policy.Bases, d.Basis) {
 			return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown legal basis %q", act, d.Basis)}).
-				WithHint("use --basis %s", strings.Join(policy.Bases, "|"))
+				WithHint("choose a legal basis: %s", strings.Join(policy.Bases, ", ")).WithField("basis")
 		}
 		if !pol.BasisAllowed(d.Basis) {
 			return nil, refuse("%s refused: legal basis %q is not allowed by the policy (%s)", act, d.Basis, pol.Source).
-				WithHint("use one of --basis %s", strings.Join(pol.AllowedBases, "|"))
+				WithHint("choose a legal basis the policy allows: %s", strings.Join(pol.AllowedBases, ", ")).WithField("basis")
 		}
 	}
 	if !writesData(act) {
 		return d, nil
 	}
 	// Minimum data: profile and fields.
+	if req.Profile != "" && len(req.Fields) > 0 {
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: both a list of fields and a profile given", act)}).
+			WithHint("choose either the fields or a profile").WithField("fields")
+	}
 	if d.Profile == "" && len(req.Fields) == 0 {
 		d.Profile = pol.DefaultProfile
 	}
@@ -174,18 +183,22 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 			}
 			slices.Sort(names)
 			return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown profile %q", act, d.Profile)}).
-				WithHint("use --profile %s", strings.Join(names, "|"))
+				WithHint("choose a profile: %s", strings.Join(names, ", ")).WithField("profile")
 		}
 		if !pol.ProfileAllowed(d.Profile) {
 			return nil, refuse("%s refused: profile %q is not allowed by the policy (%s)", act, d.Profile, pol.Source).
-				WithHint("use --profile %s, or ask the data protection officer to allow %q", strings.Join(pol.AllowedProfiles, "|"), d.Profile)
+				WithHint("choose a profile the policy allows (%s), or ask the data protection officer to allow %q", strings.Join(pol.AllowedProfiles, ", "), d.Profile).WithField("profile")
 		}
-		if len(req.Fields) == 0 {
-			d.Fields = slices.Clone(pf)
-		}
+		d.Fields = slices.Clone(pf)
+		d.AllExtensions = d.Profile == "full"
 	}
 	if len(req.Fields) > 0 {
-		d.Fields = slices.Clone(req.Fields)
+		d.Fields = nil
+		for _, f := range req.Fields {
+			if !slices.Contains(d.Fields, f) {
+				d.Fields = append(d.Fields, f)
+			}
+		}
 	}
 	var unknown, refused, needJustify []string
 	for _, f := range d.Fields {
@@ -203,7 +216,7 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	}
 	if len(unknown) > 0 {
 		return nil, refuse("%s refused: unknown field%s", act, quoteList(unknown)).
-			WithHint("see the field list in 'dingbook policy show'; custom fields are written extension.<name>")
+			WithHint("choose fields from the policy's field list; custom fields are written extension.<name>").WithField("fields")
 	}
 	if len(refused) > 0 {
 		verb := "is"
@@ -211,7 +224,7 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 			verb = "are"
 		}
 		return nil, refuse("%s refused: field%s %s not allowed by the policy (%s)", act, quoteList(refused), verb, pol.Source).
-			WithHint("leave %s out of --fields, or ask the data protection officer to allow it in the policy file", strings.Join(refused, ", "))
+			WithHint("leave %s out of the fields, or ask the data protection officer to allow it in the policy file", strings.Join(refused, ", ")).WithField("fields")
 	}
 	justified := strings.TrimSpace(req.Justification) != ""
 	if len(needJustify) > 0 && !justified {
@@ -220,16 +233,16 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 			verb = "need"
 		}
 		return nil, refuse("%s refused: personal or sensitive field%s %s a justification", act, quoteList(needJustify), verb).
-			WithHint("add --justify \"why these fields are needed\" (it goes into the audit log), or use --profile minimal")
+			WithHint("give a justification saying why these fields are needed (it goes into the audit log), or choose the minimal profile").WithField("justification")
 	}
 	if req.IncludeHiddenMobiles {
 		if !pol.AllowHiddenMobiles {
 			return nil, refuse("%s refused: the policy (%s) does not allow exporting mobiles that people hid in DingTalk", act, pol.Source).
-				WithHint("drop --include-hidden-mobiles: hidden mobiles are left out; the policy must set allow_hidden_mobiles: true first")
+				WithHint("do not ask for hidden mobiles: they are left out; the policy must set allow_hidden_mobiles: true first").WithField("include_hidden_mobiles")
 		}
 		if !justified {
 			return nil, refuse("%s refused: including hidden mobiles needs a justification", act).
-				WithHint("add --justify \"why hidden mobiles are needed\"")
+				WithHint("give a justification saying why hidden mobiles are needed").WithField("justification")
 		}
 		d.IncludeHiddenMobiles = slices.Contains(d.Fields, "mobile") || slices.Contains(d.Fields, "mobile_e164")
 	}
@@ -240,15 +253,15 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	}
 	switch {
 	case d.Keep < 0:
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep must be positive", act)}).WithHint("use e.g. --keep 30d")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: the retention period must be positive", act)}).WithHint("give a retention period such as 30d").WithField("keep")
 	case d.Keep == 0:
 		d.Keep = time.Duration(pol.Retention.Default)
 	case d.Keep < MinKeep:
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
-			WithHint("use --keep 1h or more (the bundle would expire before it could be opened)")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: a retention of %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
+			WithHint("keep it for 1h or more (the bundle would expire before it could be opened)").WithField("keep")
 	case d.Keep > max:
-		return nil, refuse("%s refused: --keep %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
-			WithHint("use --keep %s or less; keeping exports forever is not allowed", policy.FormatKeep(max))
+		return nil, refuse("%s refused: a retention of %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
+			WithHint("keep it for %s or less; keeping exports forever is not allowed", policy.FormatKeep(max)).WithField("keep")
 	}
 	if d.Keep > max {
 		d.Keep = max
@@ -264,14 +277,14 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Encrypt = seal.KindZip
 	}
 	if !seal.ValidKind(d.Encrypt) {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown --encrypt %q", act, d.Encrypt)}).WithHint("use --encrypt zip (AES-256, opens in 7-Zip), age or none")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown encryption %q", act, d.Encrypt)}).WithHint("choose the encryption zip (AES-256, opens in 7-Zip), age or none").WithField("encrypt")
 	}
 	if d.Encrypt == seal.KindNone && !pol.AllowUnencrypted {
 		return nil, refuse("%s refused: unencrypted output is not allowed by the policy (%s)", act, pol.Source).
-			WithHint("drop --encrypt none: the bundle is an AES-256 zip that 7-Zip opens with the passphrase")
+			WithHint("choose an encryption (the default is an AES-256 zip that 7-Zip opens with the passphrase)").WithField("encrypt")
 	}
 	if len(req.AgeRecipients) > 0 && d.Encrypt != seal.KindAge {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --age-recipient needs --encrypt age", act)}).WithHint("add --encrypt age")
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: age recipients need the age encryption", act)}).WithHint("choose the age encryption for recipients").WithField("encrypt")
 	}
 	if err := checkTransfer(pol, req, d.Fields, -1, req.now()); err != nil {
 		return nil, err
@@ -324,11 +337,11 @@ func CheckFields(pol *policy.Policy, req *Request, fields []string) error {
 	}
 	if len(refused) > 0 {
 		return refuse("%s refused: the export wrote field%s, which the policy (%s) does not allow", req.Action, quoteList(refused), pol.Source).
-			WithHint("choose the fields with --fields, leaving out %s", strings.Join(refused, ", "))
+			WithHint("choose the fields, leaving out %s", strings.Join(refused, ", ")).WithField("fields")
 	}
 	if len(needJustify) > 0 && strings.TrimSpace(req.Justification) == "" {
 		return refuse("%s refused: the export wrote personal or sensitive field%s without a justification", req.Action, quoteList(needJustify)).
-			WithHint("add --justify \"why these fields are needed\", or choose fewer fields")
+			WithHint("give a justification saying why these fields are needed, or choose fewer fields").WithField("justification")
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ type sums []uint64
 func (s sums) Sums() []uint64 { return s }
 
 // quickProduce writes one small file and names two holders.
-func quickProduce(ctx context.Context, dir string) (*govern.Produced, error) {
+func quickProduce(ctx context.Context, dir string, _ *govern.Decision) (*govern.Produced, error) {
 	if err := os.WriteFile(filepath.Join(dir, "people.csv"), []byte("\ufeff姓名,手机\r\n"+marker+",13800138000\r\n"), 0o600); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -46,8 +45,8 @@ func tool(t *testing.T, name string) string {
 }
 
 // produceFiles writes a CSV (with the marker) and a vCard into dir.
-func produceFiles(t *testing.T) func(ctx context.Context, dir string) (*govern.Produced, error) {
-	return func(ctx context.Context, dir string) (*govern.Produced, error) {
+func produceFiles(t *testing.T) func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
+	return func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 		csv := "\ufeff姓名,部门,手机\r\n" + marker + ",技术部,13800138000\r\nSiti Rahayu,Penjualan,+6281234567890\r\n"
 		if err := os.WriteFile(filepath.Join(dir, "技术部通讯录.csv"), []byte(csv), 0o600); err != nil {
 			return nil, err
@@ -309,9 +308,9 @@ func TestRefusalsRecorded(t *testing.T) {
 			}
 			req.OutDir = out
 			called := false
-			_, err := govern.Run(context.Background(), db, pol, &req, func(ctx context.Context, dir string) (*govern.Produced, error) {
+			_, err := govern.Run(context.Background(), db, pol, &req, func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 				called = true
-				return produceFiles(t)(ctx, dir)
+				return produceFiles(t)(ctx, dir, dec)
 			})
 			if err == nil || called {
 				t.Fatalf("not refused (err %v, produce called %v)", err, called)
@@ -333,12 +332,12 @@ func TestRefusalsRecorded(t *testing.T) {
 	pol.AllowHiddenMobiles = true
 	var inside *govern.Decision
 	_, err := govern.Run(context.Background(), newDB(t), pol, &govern.Request{Action: "export", Actor: "u", Purpose: "p", Profile: "contact", Justification: "j", IncludeHiddenMobiles: true, OutDir: t.TempDir()},
-		func(ctx context.Context, dir string) (*govern.Produced, error) {
-			inside = govern.DecisionFrom(ctx)
-			return produceFiles(t)(ctx, dir)
+		func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
+			inside = dec
+			return produceFiles(t)(ctx, dir, dec)
 		})
-	if err != nil || inside == nil || !inside.IncludeHiddenMobiles || inside.Profile != "contact" || govern.DecisionFrom(context.Background()) != nil {
-		t.Fatalf("DecisionFrom: %v %+v", err, inside)
+	if err != nil || inside == nil || !inside.IncludeHiddenMobiles || inside.Profile != "contact" {
+		t.Fatalf("decision passed to produce: %v %+v", err, inside)
 	}
 	d, err := govern.Resolve(pol, &govern.Request{Action: "export", Purpose: "p", Profile: "contact", Justification: "j", IncludeHiddenMobiles: true})
 	if err != nil || !d.IncludeHiddenMobiles || d.Keep != 30*24*time.Hour || d.Encrypt != "zip" || d.Basis != "hr-management" {
@@ -362,8 +361,8 @@ func TestProduceFailureLeavesNothing(t *testing.T) {
 	db := newDB(t)
 	out := t.TempDir()
 	_, err := govern.Run(context.Background(), db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out},
-		func(ctx context.Context, dir string) (*govern.Produced, error) {
-			produceFiles(t)(ctx, dir)
+		func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
+			produceFiles(t)(ctx, dir, dec)
 			return nil, fmt.Errorf("row 3: bad mobile of %s", marker)
 		})
 	if err == nil {
@@ -383,7 +382,7 @@ func TestProduceFailureLeavesNothing(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "x.csv")
 	os.WriteFile(outside, []byte("x"), 0o600)
 	_, err = govern.Run(context.Background(), db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out},
-		func(ctx context.Context, dir string) (*govern.Produced, error) {
+		func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 			return &govern.Produced{Files: []govern.ProducedFile{{Path: outside}}}, nil
 		})
 	if err == nil || !strings.Contains(err.Error(), "outside the private directory") {
@@ -401,9 +400,9 @@ func TestPanicWipes(t *testing.T) {
 			}
 		}()
 		govern.Run(context.Background(), db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: t.TempDir()},
-			func(ctx context.Context, dir string) (*govern.Produced, error) {
+			func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 				dirSeen = dir
-				produceFiles(t)(ctx, dir)
+				produceFiles(t)(ctx, dir, dec)
 				panic("boom")
 			})
 	}()
@@ -422,7 +421,7 @@ func TestCancelWipesAtOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	wipedDuring := false
 	_, err := govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: t.TempDir()},
-		func(pctx context.Context, dir string) (*govern.Produced, error) {
+		func(pctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 			p := filepath.Join(dir, "big.csv")
 			os.WriteFile(p, []byte(marker), 0o600)
 			cancel()
@@ -551,47 +550,11 @@ func TestPurge(t *testing.T) {
 	}
 }
 
-func TestPassphraseSources(t *testing.T) {
-	dir := t.TempDir()
-	pf := filepath.Join(dir, "pass.txt")
-	os.WriteFile(pf, []byte("file-pass-phrase-123\r\n"), 0o600)
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == govern.PassphraseEnv {
-				return v
-			}
-			return ""
-		}
-	}
-	p, src, err := govern.ResolvePassphrase(govern.PassphraseInput{File: pf, Getenv: env("env-pass-phrase-123")})
-	if err != nil || p != "file-pass-phrase-123" || !strings.Contains(src, "pass.txt") {
-		t.Fatalf("file: %q %q %v", p, src, err)
-	}
-	p, _, err = govern.ResolvePassphrase(govern.PassphraseInput{Getenv: env("env-pass-phrase-123")})
-	if err != nil || p != "env-pass-phrase-123" {
-		t.Fatalf("env: %q %v", p, err)
-	}
-	p, _, err = govern.ResolvePassphrase(govern.PassphraseInput{Getenv: env("")})
-	if err != nil || p != "" {
-		t.Fatalf("none: %q %v", p, err)
-	}
-	if _, _, err := govern.ResolvePassphrase(govern.PassphraseInput{Ask: true}); err == nil || !strings.Contains(err.Error(), "terminal") {
-		t.Fatalf("ask without tty: %v", err)
-	}
-	p, _, err = govern.ResolvePassphrase(govern.PassphraseInput{Ask: true, StdinIsTTY: true, Prompt: func() (string, error) { return "typed-pass-phrase-1", nil }})
-	if err != nil || p != "typed-pass-phrase-1" {
-		t.Fatalf("prompt: %v", err)
-	}
-	if _, _, err := govern.ResolvePassphrase(govern.PassphraseInput{Getenv: env("短密码")}); err == nil || strings.Contains(err.Error(), "短密码") {
-		t.Fatalf("non-ASCII env: %v", err)
-	}
-}
-
 func TestGuard(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
 	ran := false
-	err := govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "import", Actor: "u", Source: "file:members.xlsx"}, func(ctx context.Context) (*govern.Produced, error) {
+	err := govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "import", Actor: "u", Source: "file:members.xlsx"}, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
 		ran = true
 		return nil, nil
 	})
@@ -601,7 +564,7 @@ func TestGuard(t *testing.T) {
 	if r := lastRecord(t, db); r.Outcome != "refused" || r.Action != "import" {
 		t.Fatalf("%+v", r)
 	}
-	err = govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "import", Actor: "u", Purpose: "load the console file", Source: "file:members.xlsx"}, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "import", Actor: "u", Purpose: "load the console file", Source: "file:members.xlsx"}, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
 		return &govern.Produced{Rows: 120, Snapshot: 7, Tenant: "ding1"}, nil
 	})
 	if err != nil {
@@ -610,7 +573,7 @@ func TestGuard(t *testing.T) {
 	if r := lastRecord(t, db); r.Outcome != "ok" || r.Rows != 120 || r.Snapshot != 7 || r.Basis != "hr-management" || r.Source != "file:members.xlsx" {
 		t.Fatalf("%+v", r)
 	}
-	err = govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "pull", Actor: "u"}, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, policy.Default(), &govern.Request{Action: "pull", Actor: "u"}, func(ctx context.Context, dec *govern.Decision) (*govern.Produced, error) {
 		return nil, &dingbook.Error{Code: dingbook.EAUTH, Message: "gettoken: appkey rejected"}
 	})
 	if dingbook.ErrorCode(err) != dingbook.EAUTH {
@@ -618,36 +581,6 @@ func TestGuard(t *testing.T) {
 	}
 	if r := lastRecord(t, db); r.Outcome != "failed" || r.Reason != "pull failed (auth)" {
 		t.Fatalf("%+v", r)
-	}
-}
-
-func TestFlagsApplyAndRefuse(t *testing.T) {
-	db := newDB(t)
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	f := govern.AddFlags(fs, true)
-	if err := fs.Parse([]string{"--purpose", "audit", "--keep", "forever", "--justify", "j"}); err != nil {
-		t.Fatal(err)
-	}
-	req := &govern.Request{Action: "export", Actor: "u"}
-	err := f.Apply(req, func(string) string { return "" }, false, nil)
-	if err == nil || !strings.Contains(err.Error(), "forever") {
-		t.Fatalf("--keep forever accepted: %v", err)
-	}
-	if err2 := govern.Refuse(context.Background(), db, policy.Default(), req, err); err2 != err {
-		t.Fatal("Refuse changed the error")
-	}
-	if r := lastRecord(t, db); r.Outcome != "refused" || r.Purpose != "audit" || !strings.Contains(r.Reason, "forever") {
-		t.Fatalf("%+v", r)
-	}
-	fs = flag.NewFlagSet("export", flag.ContinueOnError)
-	f = govern.AddFlags(fs, true)
-	fs.Parse([]string{"--purpose", "p", "--keep", "2w", "--age-recipient", "age1xyz"})
-	req = &govern.Request{Action: "export"}
-	if err := f.Apply(req, func(string) string { return "" }, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	if req.Keep != 14*24*time.Hour || req.Encrypt != "age" || req.Passphrase != "" || req.Purpose != "p" {
-		t.Fatalf("%+v", req)
 	}
 }
 
@@ -663,7 +596,7 @@ func BenchmarkRun50MB(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, err := govern.Run(context.Background(), db, policy.Default(), &govern.Request{Action: "export", Actor: "b", Purpose: "bench", OutDir: b.TempDir()},
-			func(ctx context.Context, dir string) (*govern.Produced, error) {
+			func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 				f, err := os.Create(filepath.Join(dir, "big.csv"))
 				if err != nil {
 					return nil, err
@@ -689,8 +622,8 @@ func TestProducedFieldsChecked(t *testing.T) {
 	pol := policy.Default()
 	pol.AllowedFields = []string{"name", "dept", "title", "telephone", "org_email", "job_number"}
 	_, err := govern.Run(context.Background(), db, pol, &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out},
-		func(ctx context.Context, dir string) (*govern.Produced, error) {
-			p, err := produceFiles(t)(ctx, dir)
+		func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
+			p, err := produceFiles(t)(ctx, dir, dec)
 			if err == nil {
 				p.Fields = []string{"name", "dept", "extension.身份证"}
 			}
@@ -707,5 +640,55 @@ func TestProducedFieldsChecked(t *testing.T) {
 	}
 	if hits := findMarker(t, db.Dir, out); len(hits) != 0 {
 		t.Fatal(hits)
+	}
+}
+
+// TestHintsWithoutFlags: every refusal of Resolve says what to change in
+// words for any front end (no CLI flag), and names the request option.
+func TestHintsWithoutFlags(t *testing.T) {
+	pol := policy.Default()
+	for _, req := range []govern.Request{
+		{Action: "export"},
+		{Action: "export", Purpose: "p", Basis: "whim"},
+		{Action: "export", Purpose: "p", Profile: "nosuch"},
+		{Action: "export", Purpose: "p", Fields: []string{"name", "mobile"}},
+		{Action: "export", Purpose: "p", IncludeHiddenMobiles: true, Justification: "j"},
+		{Action: "export", Purpose: "p", Keep: 10 * time.Minute},
+		{Action: "export", Purpose: "p", Keep: 9999 * time.Hour},
+		{Action: "export", Purpose: "p", Encrypt: "rot13"},
+		{Action: "export", Purpose: "p", Encrypt: "none"},
+	} {
+		_, err := govern.Resolve(pol, &req)
+		if err == nil {
+			t.Fatalf("%+v not refused", req)
+		}
+		if h := dingbook.ErrorHint(err); h == "" || strings.Contains(h, "--") || dingbook.ErrorField(err) == "" {
+			t.Errorf("%v: hint %q, field %q", err, h, dingbook.ErrorField(err))
+		}
+	}
+}
+
+// TestRunDecided: a decision made before (the front end decides before it
+// opens the source) is the one produce gets and the record holds; Run
+// does not decide a second time.
+func TestRunDecided(t *testing.T) {
+	db := newDB(t)
+	pol := policy.Default()
+	req := &govern.Request{Action: "export", Actor: "u", Purpose: "p", Profile: "contact", Justification: "j", OutDir: t.TempDir()}
+	dec, err := govern.Resolve(pol, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec.Fields = dec.Fields[:2] // not what a second Resolve would say
+	var got *govern.Decision
+	res, err := govern.RunDecided(context.Background(), db, pol, req, dec, func(ctx context.Context, dir string, d *govern.Decision) (*govern.Produced, error) {
+		got = d
+		return produceFiles(t)(ctx, dir, d)
+	})
+	if err != nil || got != dec || res.Decision != dec {
+		t.Fatalf("%v: produce got %p, result %p, want %p", err, got, res.Decision, dec)
+	}
+	if r := lastRecord(t, db); r.Outcome != "ok" || strings.Join(r.Fields, ",") != strings.Join(dec.Fields, ",") {
+		t.Fatalf("record fields %v, want the decision's %v", r.Fields, dec.Fields)
 	}
 }

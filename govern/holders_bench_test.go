@@ -62,7 +62,7 @@ func BenchmarkExportHolders(b *testing.B) {
 				for range b.N {
 					req := &govern.Request{Action: "export", Actor: "bench", Purpose: "benchmark", Profile: "contact", Justification: "benchmark",
 						Passphrase: "benchmark-passphrase-0123", OutDir: out, Transfer: govern.Transfer{PIA: "PIA-BENCH"}}
-					_, err := govern.Run(ctx, db, policy.Default(), req, func(ctx context.Context, dir string) (*govern.Produced, error) {
+					_, err := govern.Run(ctx, db, policy.Default(), req, func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 						o := export.Options{Dir: dir, Formats: []string{format}, Profile: "contact"}
 						o.XLSX.TmpDir = dir
 						var rec *store.Recorder

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -32,7 +33,10 @@ func TestMain(m *testing.M) {
 }
 
 func child(home, out, mode string) int {
-	ctx := context.Background()
+	// govern installs no signal handler: like the CLI (cli.MainOS), the
+	// front end turns SIGINT and SIGTERM into a cancelled context.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	db, err := store.Open(ctx, home)
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -40,7 +44,7 @@ func child(home, out, mode string) int {
 	}
 	defer db.Close()
 	_, err = govern.Run(ctx, db, policy.Default(), &govern.Request{Action: "export", Actor: "child", Purpose: "kill test", OutDir: out},
-		func(ctx context.Context, dir string) (*govern.Produced, error) {
+		func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 			f, err := os.OpenFile(filepath.Join(dir, "people.csv"), os.O_CREATE|os.O_WRONLY, 0o600)
 			if err != nil {
 				return nil, err

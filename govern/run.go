@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -118,14 +116,9 @@ type Result struct {
 	AuditSeq   int64
 }
 
-type decisionKey struct{}
-
-// DecisionFrom returns the resolved Decision inside a produce callback
-// (fields, IncludeHiddenMobiles, …), or nil outside one.
-func DecisionFrom(ctx context.Context) *Decision {
-	d, _ := ctx.Value(decisionKey{}).(*Decision)
-	return d
-}
+// Produce writes an export's plaintext files into dir (govern's private
+// directory) as dec says (fields, hidden mobiles, …) and reports them.
+type Produce func(ctx context.Context, dir string, dec *Decision) (*Produced, error)
 
 // TmpDirName is the folder under the state directory that holds every
 // temporary file: private export directories (export-*) and the spill
@@ -145,7 +138,7 @@ func NewExportID(now time.Time) string {
 // a file can be created in it.
 func checkOutDir(dir, hint string) error {
 	fail := func(err error) error {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable --out directory"), Err: err}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable output directory"), Field: outField(hint), Err: err}
 	}
 	if err := fileutil.MkdirPrivate(dir); err != nil {
 		return fail(err)
@@ -158,13 +151,31 @@ func checkOutDir(dir, hint string) error {
 	return os.Remove(f.Name())
 }
 
+// outField is the Error.Field of an unwritable output directory: the
+// request's OutDir, unless the caller worded its own hint.
+func outField(hint string) string {
+	if hint != "" {
+		return ""
+	}
+	return "out_dir"
+}
+
 // Run governs one export: see the package documentation. It never returns
 // a Result without an audit record, and never leaves plaintext outside the
 // private directory, which is removed on every path (error, panic, context
-// cancellation, SIGINT/SIGTERM). A SIGKILL cannot run cleanup: the
+// cancellation: a front end turns SIGINT/SIGTERM into a cancelled ctx).
+// A SIGKILL cannot run cleanup: the
 // directory then stays under $DINGBOOK_HOME/tmp/export-* until the next
 // Run, Guard or Sweep removes it.
-func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce func(ctx context.Context, dir string) (*Produced, error)) (res *Result, err error) {
+func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, produce Produce) (*Result, error) {
+	return RunDecided(ctx, db, pol, req, nil, produce)
+}
+
+// RunDecided is Run with the decision Resolve already made for req (a
+// front end decides before it opens the source, so that the fields are
+// known; the decision is then not made a second time). dec nil resolves
+// req here.
+func RunDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, dec *Decision, produce Produce) (res *Result, err error) {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -177,9 +188,10 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	// Bundles left by a process killed before it recorded them go first
 	// (a failure to sweep is recorded and left for 'dingbook purge').
 	SweepOrphans(ctx, db, pol, nonEmpty(req.Actor, "unknown"), now, false)
-	dec, err := Resolve(pol, req)
-	if err != nil {
-		return nil, refused(ctx, db, rec, err)
+	if dec == nil {
+		if dec, err = Resolve(pol, req); err != nil {
+			return nil, refused(ctx, db, rec, err)
+		}
 	}
 	rec.Basis, rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Basis, dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, dec.Encrypt
 	expires := now.Add(dec.Keep).Round(time.Second)
@@ -212,21 +224,6 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigc)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case s := <-sigc:
-			cancel(fmt.Errorf("interrupted by %v", s))
-		case <-done:
-		}
-	}()
-
 	dir, wipe, err := privateDir(db.Dir)
 	if err != nil {
 		return nil, failed(ctx, db, rec, "private directory", err)
@@ -246,7 +243,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		return nil, failed(ctx, db, rec, "private directory", err)
 	}
 
-	produced, err := produce(context.WithValue(ctx, decisionKey{}, dec), dataDir)
+	produced, err := produce(ctx, dataDir, dec)
 	if err == nil && produced == nil {
 		err = errors.New("the export produced nothing")
 	}
@@ -370,7 +367,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	}()
 	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
-		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable output directory"), Field: outField(req.OutHint), Err: err})
 	}
 	h := sha256.New()
 	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}
@@ -427,7 +424,13 @@ var crashPoint = func(stage string) {}
 // Guard governs an action that writes no bundle (import, pull): it checks
 // the request (import needs a purpose and a basis), runs fn, and records
 // the outcome with the rows and snapshot fn reports.
-func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context) (*Produced, error)) error {
+func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, fn func(ctx context.Context, dec *Decision) (*Produced, error)) error {
+	return GuardDecided(ctx, db, pol, req, nil, fn)
+}
+
+// GuardDecided is Guard with the decision Resolve already made for req;
+// dec nil resolves req here.
+func GuardDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, dec *Decision, fn func(ctx context.Context, dec *Decision) (*Produced, error)) error {
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
@@ -437,9 +440,11 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return err
 	}
-	dec, err := Resolve(pol, req)
-	if err != nil {
-		return refused(ctx, db, rec, err)
+	if dec == nil {
+		var err error
+		if dec, err = Resolve(pol, req); err != nil {
+			return refused(ctx, db, rec, err)
+		}
 	}
 	rec.Basis = dec.Basis
 	if writesData(req.Action) {
@@ -448,11 +453,10 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
 		expires := now.Add(dec.Keep).Round(time.Second)
 		rec.Expires = &expires
-		ctx = context.WithValue(ctx, decisionKey{}, dec)
 	}
 	// fn may report what it did even when it fails or is refused (a push
 	// refused for its sharing records the sharing).
-	p, err := fn(ctx)
+	p, err := fn(ctx, dec)
 	if p != nil {
 		rec.Outputs, rec.Details = p.Outputs, p.Details
 	}
@@ -529,7 +533,7 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	rec.Details = details
 	var de *dingbook.Error
 	switch {
-	case errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by"):
+	case errors.Is(err, context.Canceled):
 		rec.Reason = stage + " interrupted"
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
 		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
@@ -609,20 +613,4 @@ func nonEmpty(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// AnnouncePassphrase prints a generated passphrase once, to w (stderr),
-// with how to open the bundle. It prints nothing when res.Passphrase is
-// empty (the user supplied the passphrase or age recipients were used).
-func AnnouncePassphrase(w io.Writer, res *Result) {
-	if res == nil || res.Passphrase == "" {
-		return
-	}
-	fmt.Fprintf(w, "dingbook: bundle %s\n", res.BundlePath)
-	fmt.Fprintf(w, "dingbook: passphrase (shown once, not stored; send it separately from the file):\n\n    %s\n\n", res.Passphrase)
-	if strings.HasSuffix(res.BundlePath, ".zip") {
-		fmt.Fprintln(w, "dingbook: open it with 7-Zip, WinZip, WinRAR or Keka (Windows Explorer and macOS Archive Utility cannot open AES zips)")
-	} else {
-		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
-	}
 }

@@ -40,12 +40,12 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 	act := req.Action
 	if c := t.RecipientCountry; c != "" {
 		if len(c) != 2 || !isLetter(c[0]) || !isLetter(c[1]) {
-			return (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --recipient-country %q is not a two-letter country code", act, c)}).
-				WithHint("use an ISO 3166 code such as --recipient-country ID or CN")
+			return (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: the recipient country %q is not a two-letter country code", act, c)}).
+				WithHint("give the recipient's country as an ISO 3166 code such as ID or CN").WithField("recipient_country")
 		}
 		t.RecipientCountry = strings.ToUpper(c)
 		if pol.Country == "" {
-			return refuse("%s refused: --recipient-country %s given, but the policy (%s) does not say the company's country", act, t.RecipientCountry, pol.Source).
+			return refuse("%s refused: the recipient country %s is given, but the policy (%s) does not say the company's country", act, t.RecipientCountry, pol.Source).
 				WithHint("ask the data protection officer to set 'country: CN' (or ID, …) in the policy file")
 		}
 	}
@@ -56,10 +56,10 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 			switch {
 			case need == "contract" && strings.TrimSpace(t.Contract) == "":
 				return refuse("%s refused: %q is a recipient outside the company (%s) and no contract reference was given", act, t.Recipient, pol.Company).
-					WithHint("add --contract REF naming the data processing or sharing agreement with %s (PIPL Art. 23)", t.Recipient)
+					WithHint("give the contract reference: the data processing or sharing agreement with %s (PIPL Art. 23)", t.Recipient).WithField("contract")
 			case need == "consent" && strings.TrimSpace(t.ConsentRef) == "":
 				return refuse("%s refused: giving data to %q needs the people's separate consent and no consent reference was given", act, t.Recipient).
-					WithHint("add --consent-ref REF naming the consent collected for this recipient (PIPL Art. 23)")
+					WithHint("give the consent reference: the consent collected for this recipient (PIPL Art. 23)").WithField("consent_ref")
 			}
 		}
 	}
@@ -68,16 +68,16 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 		switch {
 		case t.Mechanism == "":
 			return refuse("%s refused: the recipient is in %s, the company in %s: a cross-border transfer needs a transfer mechanism", act, t.RecipientCountry, pol.Country).
-				WithHint("add --mechanism %s and --contract REF with its reference (PIPL Art. 38, UU PDP Art. 56)", strings.Join(pol.XBorder.Mechanisms, "|"))
+				WithHint("choose a transfer mechanism (%s) and give its reference as the contract (PIPL Art. 38, UU PDP Art. 56)", strings.Join(pol.XBorder.Mechanisms, ", ")).WithField("mechanism")
 		case !slices.Contains(pol.XBorder.Mechanisms, t.Mechanism):
 			return refuse("%s refused: transfer mechanism %q is not accepted by the policy (%s)", act, t.Mechanism, pol.Source).
-				WithHint("use --mechanism %s", strings.Join(pol.XBorder.Mechanisms, "|"))
+				WithHint("choose a transfer mechanism the policy accepts: %s", strings.Join(pol.XBorder.Mechanisms, ", ")).WithField("mechanism")
 		case strings.TrimSpace(t.Contract) == "":
 			return refuse("%s refused: the cross-border transfer's %s has no reference", act, t.Mechanism).
-				WithHint("add --contract REF naming the %s (its filing or certificate number)", t.Mechanism)
+				WithHint("give the contract reference: the %s's filing or certificate number", t.Mechanism).WithField("contract")
 		case *pol.XBorder.ConsentRequired && strings.TrimSpace(t.ConsentRef) == "":
 			return refuse("%s refused: a cross-border transfer needs the people's separate consent and no consent reference was given", act).
-				WithHint("add --consent-ref REF naming the consent collected for the transfer to %s (PIPL Art. 39)", t.RecipientCountry)
+				WithHint("give the consent reference: the consent collected for the transfer to %s (PIPL Art. 39)", t.RecipientCountry).WithField("consent_ref")
 		}
 	}
 	for _, f := range fields {
@@ -100,12 +100,12 @@ func checkTransfer(pol *policy.Policy, req *Request, fields []string, rows int, 
 			why += fmt.Sprintf(" (%d people, more than %d)", rows, pol.PIA.LargeScale)
 		}
 		return refuse("%s refused: this job needs an impact assessment first: %s", act, why).
-			WithHint("add --pia REF naming the personal information impact assessment that covers it (PIPL Art. 55, UU PDP Art. 34)")
+			WithHint("give the reference of the personal information impact assessment that covers it (PIPL Art. 55, UU PDP Art. 34)").WithField("pia")
 	}
 	known, ok := pol.PIAKnown(ref)
 	if !ok {
 		return refuse("%s refused: impact assessment %q is not listed in the policy (%s)", act, ref, pol.Source).
-			WithHint("use a reference listed under pia.references, or ask the data protection officer to add it")
+			WithHint("give an impact-assessment reference listed under pia.references, or ask the data protection officer to add it").WithField("pia")
 	}
 	if known != nil && known.Expires != "" {
 		exp, _ := time.Parse(time.DateOnly, known.Expires)

@@ -313,7 +313,7 @@ func Load(path string, missingOK bool) (*Policy, error) {
 		return Default(), nil
 	}
 	if err != nil {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read the policy file " + path, Hint: "check the path given with --policy", Err: err}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read the policy file " + path, Hint: "check the policy file's path", Field: "policy", Err: err}
 	}
 	p, problems := Parse(b)
 	if len(problems) > 0 {

@@ -870,5 +870,5 @@ func contains(list []string, s string) bool {
 func IncompleteError(rc *dingbook.Receipt) error {
 	return &dingbook.Error{Code: dingbook.EINCOMPLETE,
 		Message: fmt.Sprintf("the pull cannot vouch for completeness (%d reason(s)):\n  - %s", len(rc.Problems), strings.Join(rc.Problems, "\n  - ")),
-		Hint:    "fix the reasons above and rerun (finished departments are not fetched again), or pass --allow-partial to store the snapshot marked incomplete"}
+		Hint:    "fix the reasons above and rerun (finished departments are not fetched again), or allow a partial pull to store the snapshot marked incomplete", Field: "allow_partial"}
 }

@@ -11,7 +11,7 @@
 # With "convert", only the input (BenchmarkExportXLSX) and the conversion
 # pair run. Targets: export ≤ 1.25 × baseline and ≤ 400 MB peak RSS;
 # convert ≤ 1.25 × the excelize read. The conversion streams the file
-# (console.Open) with GOGC=400, as dingbook convert does; the machine's
+# (console.Open) with GOGC=400, as cmd/dingbook sets it for convert; the machine's
 # other load shows in the ratio, since reading and writing overlap on two
 # cores: run it on an idle machine.
 set -euo pipefail

@@ -3,10 +3,12 @@
 #
 #   scripts/test.sh            # install (if missing), vet, format check, test
 #
-# The real-program checks need 7-Zip (7zz), age, sqlite3 and Debian's
-# python3 with openpyxl and vobject. They are installed with apt-get when
-# missing; the tests fail (never skip) if they still are. gcc runs the
-# race detector over the Stream simulator and client.
+# The real-program checks need 7-Zip (7zz), age, sqlite3, Debian's
+# python3 with openpyxl and vobject, and LibreOffice headless (soffice, from
+# libreoffice-calc-nogui: the XLSX reader's differential test reads files
+# LibreOffice writes). They are installed with apt-get when missing; the
+# tests fail (never skip) if they still are. gcc runs the race detector
+# over the Stream simulator and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,7 @@ command -v 7zz >/dev/null 2>&1 || need_pkgs+=(7zip)
 command -v age >/dev/null 2>&1 || need_pkgs+=(age)
 command -v age-keygen >/dev/null 2>&1 || need_pkgs+=(age)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
+command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
@@ -28,7 +31,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3 gcc; do
+for tool in 7zz age age-keygen sqlite3 gcc soffice; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }

@@ -15,6 +15,7 @@ package seal
 import (
 	"archive/tar"
 	"archive/zip"
+	"compress/flate"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/agessh"
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/pflate"
 	"github.com/dingbook/dingbook/seal/aeszip"
 )
 
@@ -98,7 +100,7 @@ func GeneratePassphrase() (string, error) {
 func ValidatePassphrase(pw, source string) error {
 	if err := aeszip.ValidatePassword(pw); err != nil {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "passphrase from " + source + ": " + err.Error(),
-			Hint: "use 12 to 99 printable ASCII characters, or let dingbook generate one (leave DINGBOOK_PASSPHRASE unset and omit --passphrase-file)"}
+			Hint: "use 12 to 99 printable ASCII characters, or give none and let dingbook generate one", Field: "passphrase"}
 	}
 	if len(pw) < 12 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("passphrase from %s is only %d characters long", source, len(pw)),
@@ -106,7 +108,7 @@ func ValidatePassphrase(pw, source string) error {
 	}
 	if strings.TrimSpace(pw) == "" || strings.Count(pw, pw[:1]) == len(pw) {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "passphrase from " + source + " is one character repeated (or only spaces)",
-			Hint: "use a passphrase with different characters, or let dingbook generate one (leave DINGBOOK_PASSPHRASE unset and omit --passphrase-file)"}
+			Hint: "use a passphrase with different characters, or give none and let dingbook generate one", Field: "passphrase"}
 	}
 	return nil
 }
@@ -167,6 +169,7 @@ func Write(out io.Writer, opts Options, entries []Entry) error {
 		return zw.Close()
 	case KindNone:
 		zw := zip.NewWriter(out)
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return pflate.NewWriter(w, flate.DefaultCompression) })
 		for _, e := range entries {
 			fh := &zip.FileHeader{Name: e.Name, Method: zip.Deflate, Modified: mod}
 			fh.SetMode(0o600)
@@ -189,7 +192,7 @@ func Write(out io.Writer, opts Options, entries []Entry) error {
 		} else {
 			r, err := age.NewScryptRecipient(opts.Passphrase)
 			if err != nil {
-				return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot seal the age bundle: the passphrase is empty", Hint: "give a passphrase or --age-recipient"}
+				return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot seal the age bundle: the passphrase is empty", Hint: "give a passphrase or age recipients", Field: "passphrase"}
 			}
 			if opts.ScryptWorkFactor > 0 {
 				r.SetWorkFactor(opts.ScryptWorkFactor)
@@ -219,7 +222,7 @@ func Write(out io.Writer, opts Options, entries []Entry) error {
 		}
 		return aw.Close()
 	}
-	return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("unknown encryption %q", opts.Kind), Hint: "use --encrypt zip, age or none"}
+	return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("unknown encryption %q", opts.Kind), Hint: "choose the encryption zip, age or none", Field: "encrypt"}
 }
 
 func copyFile(w io.Writer, path string) error {

@@ -23,7 +23,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -276,7 +275,7 @@ func nullBytes(b []byte) any {
 }
 
 // ErrNoSnapshot is returned when the database holds no snapshot.
-var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snapshot in the state database", Hint: "run 'dingbook pull' (or 'dingbook import FILE') first, or pass --pull"}
+var ErrNoSnapshot = &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no snapshot in the state database", Hint: "pull the organisation from DingTalk (or import a member file) first", Field: "snapshot"}
 
 // Snapshots lists stored snapshots, newest first.
 func (db *DB) Snapshots(ctx context.Context) ([]SnapshotInfo, error) {
@@ -402,7 +401,7 @@ func (tx *Tx) DeleteSnapshot(id int64) error {
 
 // IsNoSnapshot reports whether err says the database is empty.
 func IsNoSnapshot(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrNoSnapshot.Message)
+	return errors.Is(err, ErrNoSnapshot)
 }
 
 // SnapshotDirectory is a stored snapshot read as a dingbook.Directory: the

@@ -148,7 +148,7 @@ func (w *Writer) Write(row []string) error {
 		if err != nil {
 			w.err = &dingbook.Error{Code: dingbook.EINVALID,
 				Message: fmt.Sprintf("%s: row %d cannot be encoded", w.name, w.row),
-				Hint:    "choose --encoding utf-8-bom, which can represent every character", Err: err}
+				Hint:    "choose the encoding utf-8-bom, which can represent every character", Field: "encoding", Err: err}
 			return w.err
 		}
 	}

@@ -2,6 +2,7 @@ package vcard
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -145,6 +146,24 @@ func isLatinName(s string) bool {
 
 var pinyinArgs = pinyin.NewArgs()
 
+// pinyinCache holds each Han character's reading once looked up: go-pinyin
+// styles every reading with regular expressions, which a million names
+// would otherwise pay for again and again.
+var pinyinCache sync.Map // rune → string
+
+// runePinyin is the first reading of a Han character, "" if it has none.
+func runePinyin(r rune) string {
+	if s, ok := pinyinCache.Load(r); ok {
+		return s.(string)
+	}
+	s := ""
+	if py := pinyin.SinglePinyin(r, pinyinArgs); len(py) > 0 {
+		s = py[0]
+	}
+	pinyinCache.Store(r, s)
+	return s
+}
+
 // Phonetic returns the pinyin of s without tones or spaces, the first
 // letter capitalised: 小明 → "Xiaoming". ü is written "v" (the pinyin
 // keyboard convention: 吕 → "Lv"). Latin letters and digits are kept;
@@ -154,9 +173,7 @@ func Phonetic(s string) string {
 	for _, r := range s {
 		switch {
 		case unicode.Is(unicode.Han, r):
-			if py := pinyin.SinglePinyin(r, pinyinArgs); len(py) > 0 {
-				b.WriteString(py[0])
-			}
+			b.WriteString(runePinyin(r))
 		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			b.WriteRune(r)
 		}

@@ -30,7 +30,7 @@ type SplitWriter struct {
 func NewSplit(dir, base string, n int, opts Options) (*SplitWriter, error) {
 	if n < 1 {
 		return nil, dingbook.Errorf(dingbook.EINVALID, "--split %d: the number of cards per file must be at least 1", n).
-			WithHint("use e.g. --split 1000, or leave --split out for one file")
+			WithHint("give a number of cards per file such as 1000, or none for one file").WithField("split")
 	}
 	return &SplitWriter{dir: dir, base: base, n: n, opts: opts}, nil
 }

@@ -125,7 +125,7 @@ func New(out io.Writer, header []string, opts Options) (*Writer, error) {
 		opts.Name = "XLSX output"
 	}
 	if len(header) == 0 {
-		return nil, dingbook.Errorf(dingbook.EINVALID, "%s: no columns to write", opts.Name).WithHint("choose at least one field with --fields or --profile")
+		return nil, dingbook.Errorf(dingbook.EINVALID, "%s: no columns to write", opts.Name).WithHint("choose at least one field, or a profile").WithField("fields")
 	}
 	for _, r := range opts.Conditional {
 		if r.Col < 0 || r.Col >= len(header) || (r.Kind != "blank" && r.Kind != "equals") {
@@ -632,7 +632,7 @@ type entryWriter struct {
 func (e *entryWriter) Write(b []byte) (int, error) {
 	e.n += int64(len(b))
 	if e.n > math.MaxUint32 {
-		e.z.err = dingbook.Errorf(dingbook.EINVALID, "%s is larger than 4 GiB, more than this writer puts in one XLSX part", e.name).WithHint("export fewer fields (--fields) or write CSV")
+		e.z.err = dingbook.Errorf(dingbook.EINVALID, "%s is larger than 4 GiB, more than this writer puts in one XLSX part", e.name).WithHint("export fewer fields, or write CSV").WithField("fields")
 		return 0, e.z.err
 	}
 	return e.w.Write(b)

@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 	"golang.org/x/term"
@@ -199,8 +199,7 @@ func Main(ctx context.Context, args []string, env *Env) int {
 	if err != nil && errors.As(context.Cause(ctx), &in) {
 		// Say why it stopped: in the command's own words when it has
 		// some (a pull says what it kept), else plainly.
-		var de *dingbook.Error
-		if errors.As(err, &de) && strings.Contains(de.Message, "interrupted") {
+		if errors.Is(err, errPullInterrupted) {
 			report(env.Stderr, err)
 		} else {
 			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
@@ -229,6 +228,9 @@ func report(w io.Writer, err error) int {
 		for _, line := range strings.Split(h, "\n") {
 			fmt.Fprintf(w, "dingbook: hint: %s\n", line)
 		}
+		if f := fieldFlags[dingbook.ErrorField(err)]; f != "" {
+			fmt.Fprintf(w, "dingbook: hint: (on the command line: %s)\n", f)
+		}
 	}
 	switch dingbook.ErrorCode(err) {
 	case dingbook.EINVALID:
@@ -245,6 +247,38 @@ func report(w io.Writer, err error) int {
 		return ExitNotFound
 	}
 	return ExitError
+}
+
+// fieldFlags names the flag of each request option that errors of the
+// use-case layer and govern point at (dingbook.Error.Field): their hints
+// are worded for any front end, and the CLI adds its own flag.
+var fieldFlags = map[string]string{
+	"purpose":                "--purpose",
+	"basis":                  "--basis",
+	"justification":          "--justify",
+	"profile":                "--profile",
+	"fields":                 "--fields",
+	"include_hidden_mobiles": "--include-hidden-mobiles",
+	"keep":                   "--keep",
+	"encrypt":                "--encrypt",
+	"out_dir":                "--out",
+	"overwrite":              "--overwrite",
+	"allow_empty":            "--allow-empty",
+	"recipient_country":      "--recipient-country",
+	"contract":               "--contract REF",
+	"consent_ref":            "--consent-ref REF",
+	"mechanism":              "--mechanism",
+	"pia":                    "--pia REF",
+	"snapshot":               "'dingbook pull', 'dingbook import FILE' or export --pull; 'dingbook snapshots' lists the ids",
+	"headers":                "--headers",
+	"mask":                   "--mask mobile",
+	"passphrase":             "--passphrase-file, $DINGBOOK_PASSPHRASE or --ask-passphrase (none: generated); --age-recipient",
+	"allow_partial":          "--allow-partial",
+	"reason":                 "--reason TEXT",
+	"dedupe":                 "--dedupe",
+	"policy":                 "--policy FILE",
+	"encoding":               "--encoding",
+	"split":                  "--split N",
 }
 
 func usage(w io.Writer) {
@@ -336,48 +370,27 @@ func printJSON(env *Env, v any) error {
 	return enc.Encode(v)
 }
 
-// openDB opens the state database in DINGBOOK_HOME and sweeps private
-// export directories a killed dingbook left behind.
-func openDB(ctx context.Context, env *Env) (*store.DB, error) {
+// openApp opens the use-case layer over $DINGBOOK_HOME (swept), with the
+// command's clock.
+func openApp(ctx context.Context, env *Env) (*app.App, error) {
 	home, err := store.Home(env.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, home)
+	a, err := app.Open(ctx, home)
 	if err != nil {
 		return nil, err
 	}
-	govern.Sweep(home)
-	return db, nil
-}
-
-// tmpRoot returns $DINGBOOK_HOME/tmp, where every temporary file goes
-// (member files' spill directories included), after sweeping what killed
-// commands left there.
-func tmpRoot(env *Env) (string, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return "", err
-	}
-	govern.Sweep(home)
-	return filepath.Join(home, govern.TmpDirName), nil
-}
-
-// snapshotID returns id, or the latest snapshot's id when id is 0
-// (--snapshot's default).
-func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
-	if id != 0 {
-		return id, nil
-	}
-	return db.LatestSnapshotID(ctx)
+	a.Now = env.Now
+	return a, nil
 }
 
 // loadPolicy loads the policy (--policy path, resolved against the working
 // directory, else $DINGBOOK_HOME/policy.yaml, else the defaults) and
 // records a policy change in the audit log.
-func loadPolicy(ctx context.Context, env *Env, db *store.DB, path string) (*policy.Policy, error) {
+func loadPolicy(ctx context.Context, env *Env, a *app.App, path string) (*policy.Policy, error) {
 	if path != "" {
 		path = env.Path(path)
 	}
-	return govern.LoadPolicy(ctx, db, path, env.Actor)
+	return a.Policy(ctx, path, env.Actor)
 }

@@ -88,12 +88,12 @@ func auditList(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	recs, err := audit.List(ctx, db, audit.Filter{Since: t, Action: *action, Limit: *limit})
+	defer a.Close()
+	recs, err := a.AuditRecords(ctx, audit.Filter{Since: t, Action: *action, Limit: *limit})
 	if err != nil {
 		return err
 	}
@@ -137,12 +137,12 @@ func auditShow(ctx context.Context, env *Env, args []string) error {
 	if err != nil || seq < 1 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", args[0]), Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	r, err := audit.Get(ctx, db, seq)
+	defer a.Close()
+	r, err := a.AuditRecord(ctx, seq)
 	if err != nil {
 		return err
 	}
@@ -162,12 +162,12 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	res, err := audit.VerifyAgainst(ctx, db, *anchor)
+	defer a.Close()
+	res, err := a.VerifyAudit(ctx, *anchor)
 	if err != nil {
 		return err
 	}
@@ -197,12 +197,12 @@ func auditAcknowledge(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	r, err := audit.Acknowledge(ctx, db, env.Actor, *reason)
+	defer a.Close()
+	r, err := a.AcknowledgeAudit(ctx, env.Actor, *reason)
 	if err != nil {
 		return err
 	}
@@ -216,12 +216,12 @@ func auditHead(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	seq, hash, err := audit.Head(ctx, db)
+	defer a.Close()
+	seq, hash, err := a.AuditHead(ctx)
 	if err != nil {
 		return err
 	}
@@ -268,12 +268,12 @@ func auditReport(ctx context.Context, env *Env, args []string) error {
 	default:
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--format %q is not known", *format), Hint: "use --format table, csv or json"}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	recs, err := audit.List(ctx, db, audit.Filter{Since: s, Until: u.Add(time.Nanosecond), Action: *action})
+	defer a.Close()
+	recs, err := a.AuditRecords(ctx, audit.Filter{Since: s, Until: u.Add(time.Nanosecond), Action: *action})
 	if err != nil {
 		return err
 	}

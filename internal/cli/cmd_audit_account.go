@@ -7,14 +7,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/account"
-	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/policy"
-	"github.com/dingbook/dingbook/store"
 )
 
 // oneArg parses fs and returns its single positional argument (flags may
@@ -38,19 +35,19 @@ func oneArg(fs *flag.FlagSet, args []string, what, hint string) (string, error) 
 	return pos[0], nil
 }
 
-// openWithPolicy opens the state database and loads the policy (path ""
-// is $DINGBOOK_HOME/policy.yaml); the caller closes the database.
-func openWithPolicy(ctx context.Context, env *Env, path string) (*store.DB, *policy.Policy, error) {
-	db, err := openDB(ctx, env)
+// openWithPolicy opens the use-case layer and loads the policy (path ""
+// is $DINGBOOK_HOME/policy.yaml); the caller closes the App.
+func openWithPolicy(ctx context.Context, env *Env, path string) (*app.App, *policy.Policy, error) {
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	pol, err := loadPolicy(ctx, env, db, path)
+	pol, err := loadPolicy(ctx, env, a, path)
 	if err != nil {
-		db.Close()
+		a.Close()
 		return nil, nil, err
 	}
-	return db, pol, nil
+	return a, pol, nil
 }
 
 // subcommand is one subcommand of breach or consent.
@@ -101,12 +98,12 @@ func auditWhoHas(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	res, err := account.WhoHas(ctx, db, q, t)
+	defer a.Close()
+	res, err := a.WhoHas(ctx, q, t)
 	if err != nil {
 		return err
 	}
@@ -131,12 +128,12 @@ func auditSubjectReport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	_, text, err := account.SubjectReport(ctx, db, pol, q, *lang, env.Actor, env.Now())
+	defer a.Close()
+	text, err := a.SubjectReport(ctx, pol, q, *lang, env.Actor)
 	if err != nil {
 		return err
 	}
@@ -173,11 +170,11 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 	w, commit := io.Writer(env.Stdout), func() error { return nil }
 	if *out != "" {
 		p := env.Path(*out)
@@ -188,7 +185,7 @@ func auditExport(ctx context.Context, env *Env, args []string) error {
 		defer f.Abort()
 		w, commit = f, f.Commit
 	}
-	head, err := audit.Export(ctx, db, t, env.Now(), policy.FormatKeep(time.Duration(pol.AuditRetention)), w)
+	head, err := a.ExportAudit(ctx, pol, t, w)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func seedExports(t *testing.T, g *govEnv) []*govern.Result {
 		}
 		res, err := govern.Run(context.Background(), db, policy.Default(), &govern.Request{Action: "export", Actor: "tester", Purpose: "quarterly HR audit",
 			Keep: keep, OutDir: filepath.Join(g.home, "..", "out"), Now: func() time.Time { return start }},
-			func(ctx context.Context, dir string) (*govern.Produced, error) {
+			func(ctx context.Context, dir string, dec *govern.Decision) (*govern.Produced, error) {
 				os.WriteFile(filepath.Join(dir, "a.csv"), []byte("name\r\nSiti\r\n"), 0o600)
 				return &govern.Produced{Files: []govern.ProducedFile{{Path: "a.csv", Rows: 1}}, Rows: 1}, nil
 			})

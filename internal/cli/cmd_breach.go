@@ -9,6 +9,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/account"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -84,12 +85,12 @@ func breachStart(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	in, err := account.StartBreach(ctx, db, pol, account.BreachStart{Kind: kind, Ref: ref, DiscoveredAt: when, Description: *desc, Actor: env.Actor, Now: env.Now()})
+	defer a.Close()
+	in, err := a.StartBreach(ctx, pol, account.BreachStart{Kind: kind, Ref: ref, DiscoveredAt: when, Description: *desc, Actor: env.Actor})
 	if err != nil {
 		return err
 	}
@@ -122,12 +123,12 @@ func breachReport(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	rep, err := account.BreachReport(ctx, db, pol, id, *lang, env.Path(*out), env.Actor, env.Now())
+	defer a.Close()
+	rep, err := a.BreachReport(ctx, pol, id, *lang, env.Path(*out), env.Actor)
 	if err != nil {
 		return err
 	}
@@ -149,10 +150,7 @@ func breachReport(ctx context.Context, env *Env, args []string) error {
 }
 
 // BreachListItem is one line of breach list --json.
-type BreachListItem struct {
-	*store.Incident
-	HoursLeft float64 `json:"hours_left"`
-}
+type BreachListItem = app.BreachItem
 
 func breachList(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "breach list", "breach list [--all] [--json]")
@@ -161,19 +159,14 @@ func breachList(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	ins, err := db.Incidents(ctx, !*all)
+	defer a.Close()
+	items, err := a.Breaches(ctx, *all)
 	if err != nil {
 		return err
-	}
-	now := env.Now()
-	items := make([]BreachListItem, len(ins))
-	for i, in := range ins {
-		items[i] = BreachListItem{in, account.HoursLeft(in, now)}
 	}
 	if *asJSON {
 		return printJSON(env, items)
@@ -198,12 +191,12 @@ func breachClose(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if err := account.CloseBreach(ctx, db, pol, id, *reason, env.Actor, env.Now()); err != nil {
+	defer a.Close()
+	if err := a.CloseBreach(ctx, pol, id, *reason, env.Actor); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: closed incident %s\n", id)

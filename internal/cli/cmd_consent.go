@@ -2,21 +2,16 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/account"
-	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
@@ -130,25 +125,18 @@ func consentImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	path = env.Path(path)
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 	cs, err := readConsents(path, pol)
 	if err != nil {
 		return err
 	}
 	b, _ := os.ReadFile(path)
-	sum := sha256.Sum256(b)
-	n := map[string]int{}
-	for _, c := range cs {
-		n[c.State]++
-	}
-	if _, err := audit.AppendWith(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: len(cs),
-		Outputs: []audit.Output{{Path: path, SHA256: hex.EncodeToString(sum[:])}},
-		Details: map[string]string{"op": "import", "given": strconv.Itoa(n[store.ConsentGiven]), "withdrawn": strconv.Itoa(n[store.ConsentWithdrawn])}},
-		func(tx *store.Tx, _ audit.Record) error { return tx.AddConsents(cs) }); err != nil {
+	n, err := a.ImportConsents(ctx, cs, path, b, env.Actor)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d consent entries (%d given, %d withdrawn)\n", len(cs), n[store.ConsentGiven], n[store.ConsentWithdrawn])
@@ -173,20 +161,12 @@ func consentWithdraw(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	key, err := store.HolderKey(db.Dir)
-	if err != nil {
-		return err
-	}
-	if _, err := audit.AppendWith(ctx, db, audit.Record{Time: env.Now(), Actor: env.Actor, Action: account.ActionConsent, Rows: 1, Purpose: *purpose,
-		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": *ref}},
-		func(tx *store.Tx, _ audit.Record) error {
-			return tx.AddConsents([]store.Consent{{Person: person, Purpose: *purpose, State: store.ConsentWithdrawn, Time: when, Reference: *ref}})
-		}); err != nil {
+	defer a.Close()
+	if err := a.WithdrawConsent(ctx, person, *purpose, *ref, when, env.Actor); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: recorded the withdrawal; consent-based exports for %q leave %s out from now on\n", *purpose, person)
@@ -212,14 +192,14 @@ func consentList(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 	want := splitList(*fields)
 	if *profile != "" {
-		pol, err := loadPolicy(ctx, env, db, *policyPath)
+		pol, err := loadPolicy(ctx, env, a, *policyPath)
 		if err != nil {
 			return err
 		}
@@ -229,7 +209,7 @@ func consentList(ctx context.Context, env *Env, args []string) error {
 		}
 		want = append(want, pf...)
 	}
-	cs, err := db.CurrentConsents(ctx, *purpose, *person)
+	cs, err := a.Consents(ctx, *purpose, *person)
 	if err != nil {
 		return err
 	}

@@ -3,14 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
-	"github.com/dingbook/dingbook/seal"
 )
 
 func init() {
@@ -34,7 +33,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "convert", "convert --purpose TEXT [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl, sealed as OUT.zip by default)")
 	var ef exportFlags
 	ef.register(fs, "the policy's default")
-	gf := govern.AddFlags(fs, true)
+	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code")
 	var cons consoleFlags
@@ -74,13 +73,12 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(), Region: *region,
 	}
 	ef.apply(&opts, "")
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
-	pol, err := loadPolicy(ctx, env, db, gf.Policy)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, gf.Policy)
 	if err != nil {
 		return err
 	}
@@ -89,37 +87,14 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		OutDir: filepath.Dir(out), BundleBase: base, Overwrite: *overwrite, OutHint: "name OUT in a writable directory",
 		Source: "file:" + filepath.Base(in), Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
-		return govern.Refuse(ctx, db, pol, req, err)
+		return a.Refuse(ctx, pol, req, err)
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
-	dec, err := gx.decide(ctx, &opts)
+	cres, err := a.Convert(ctx, pol, app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split,
+		File: &app.FileSource{Path: in, Console: co, Dedupe: cons.dedupe}, Hooks: withProgress(env, memberHooks(env), *jsonOut)})
 	if err != nil {
 		return err
 	}
-	if bundle := filepath.Join(req.OutDir, base+seal.Ext(dec.Encrypt)); !*overwrite {
-		if _, err := os.Lstat(bundle); err == nil {
-			return govern.Fail(ctx, db, pol, req, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "the bundle " + bundle + " already exists",
-				Hint: "add --overwrite to replace it, or name another OUT file"})
-		}
-	}
-	var dir dingbook.Directory
-	done := func(bool) {}
-	if cons.dedupe != "" {
-		org, err := dedupedMemberFile(ctx, env, in, co, cons.dedupe, *region)
-		if err != nil {
-			return govern.Fail(ctx, db, pol, req, "export", err)
-		}
-		dir = dingbook.OrgDirectory{Org: org}
-	} else if dir, done, err = memberDirectory(ctx, env, in, co, &opts); err != nil {
-		return govern.Fail(ctx, db, pol, req, "export", err)
-	}
-	if name, _ := dir.Info(); name != "" {
-		req.Tenant = name
-	}
-	gres, res, err := gx.run(ctx, dir, opts, done)
-	if err != nil {
-		return err
-	}
+	gres, res := cres.Bundle, cres.Export
 	printGoverned(env, gres, res)
 	if *jsonOut {
 		sum := ExportSummary{Source: "file:" + pos[0], GovernedSummary: governedSummary(gres, res), Rows: res.Rows, Fields: res.Fields, LeftOut: res.LeftOut, Quality: res.Quality}

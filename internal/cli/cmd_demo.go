@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/format/xlsx"
@@ -183,10 +183,8 @@ func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, erro
 	}
 	opts := export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "vcf", "jsonl"}, Profile: "full", IncludeInactive: true,
 		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true, Quality: true, QualitySize: d.Len(),
-		XLSX: xlsx.Options{TmpDir: filepath.Join(stateDir, govern.TmpDirName)},
-		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
-			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
-		}}
+		XLSX:  xlsx.Options{TmpDir: filepath.Join(stateDir, govern.TmpDirName)},
+		VCard: app.VCard(vcard.V3)}
 	res, err := export.Run(ctx, d, opts)
 	if err != nil {
 		return nil, err

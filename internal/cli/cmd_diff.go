@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/diff"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -40,58 +37,16 @@ func runDiff(ctx context.Context, env *Env, args []string) error {
 		}
 		ids = append(ids, id)
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	list, err := db.Snapshots(ctx) // newest first
+	defer a.Close()
+	res, err := a.Diff(ctx, ids)
 	if err != nil {
 		return err
 	}
-	info := map[int64]store.SnapshotInfo{}
-	for _, s := range list {
-		info[s.ID] = s
-	}
-	switch len(ids) {
-	case 0:
-		if len(list) < 2 {
-			return &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("diff needs two snapshots; the state database holds %d", len(list)),
-				Hint: "run 'dingbook pull' (or 'dingbook import FILE') again later, then 'dingbook diff'"}
-		}
-		ids = []int64{list[1].ID, list[0].ID}
-	case 1:
-		ids = append(ids, list[0].ID)
-	}
-	for _, id := range ids {
-		if _, ok := info[id]; !ok {
-			return &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
-		}
-	}
-	a, b := info[ids[0]], info[ids[1]]
-	if a.CorpID != "" && b.CorpID != "" && a.CorpID != b.CorpID {
-		return &dingbook.Error{Code: dingbook.EINVALID,
-			Message: fmt.Sprintf("snapshots %d and %d are of different organisations (%s, %s)", a.ID, b.ID, a.OrgName, b.OrgName),
-			Hint:    "compare two snapshots of one organisation; 'dingbook snapshots' lists them"}
-	}
-	pol, quoted, err := defaultProfileFields(env)
-	if err != nil {
-		return err
-	}
-	da, err := db.Directory(ctx, a.ID)
-	if err != nil {
-		return err
-	}
-	dbb, err := db.Directory(ctx, b.ID)
-	if err != nil {
-		return err
-	}
-	rep, err := diff.Compare(ctx, da, dbb, diff.Options{Quoted: quoted})
-	if err != nil {
-		return err
-	}
-	rep.From.Snapshot, rep.From.TakenAt = a.ID, a.TakenAt.UTC().Format(time.RFC3339)
-	rep.To.Snapshot, rep.To.TakenAt = b.ID, b.TakenAt.UTC().Format(time.RFC3339)
+	rep := res.Report
 	if *jsonOut {
 		return printJSON(env, rep)
 	}
@@ -99,6 +54,6 @@ func runDiff(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: diff: values shown for %s (the policy's default profile %q); other changed fields are named only\n",
-		strings.Join(rep.QuotedFields, ", "), pol.DefaultProfile)
+		strings.Join(rep.QuotedFields, ", "), res.Profile)
 	return nil
 }

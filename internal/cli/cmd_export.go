@@ -4,23 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/csv"
-	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -73,10 +66,7 @@ func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
 	o.Mask = splitList(f.mask)
 	o.CSV = csv.Options{Encoding: f.encoding, LF: f.lf}
 	o.XLSX.KeepFormulaText = f.keepFormula
-	version := f.vcardVersion
-	o.VCard = func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
-		return vcard.New(w, vcard.Options{Version: version, Company: company, CorpID: corpID}), nil
-	}
+	o.VCard = app.VCard(f.vcardVersion)
 }
 
 // ExportSummary is what export --json prints.
@@ -92,114 +82,124 @@ type ExportSummary struct {
 	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
-// openSnapshot opens snapshot id, or the latest when id is 0, as a
-// streamed directory, and returns the id.
-func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotDirectory, int64, error) {
-	id, err := snapshotID(ctx, db, id)
-	if err != nil {
-		return nil, 0, err
+// memberHooks are the hooks through which the CLI tells people on stderr
+// what a member file's reader skipped or guessed, what --dedupe merged and
+// a pull's receipt.
+func memberHooks(env *Env) *app.Hooks {
+	return &app.Hooks{
+		MemberFile: func(path string, rep *console.Report) { printMemberReport(env, path, rep) },
+		Merged: func(rule string, merges []clean.Merge) {
+			for _, m := range merges {
+				fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
+			}
+			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", rule, len(merges))
+		},
 	}
-	sd, err := db.Directory(ctx, id)
-	return sd, id, err
 }
 
-// readMemberFile reads an admin-console member file (source/console) and
-// tells people on stderr what the reader skipped or guessed.
-func readMemberFile(ctx context.Context, env *Env, path string, opts console.Options) (*dingbook.Org, error) {
-	org, rep, err := console.ReadFileContext(ctx, path, opts)
-	if err != nil {
-		return nil, err
+// GCPercent is the collector's target (GOGC) that cmd/dingbook sets,
+// once, for the command line args (without the program name), unless
+// GOGC is set; ok is false when the default suits. The setting is
+// process-wide, so it is made in main, never by a library during one job
+// (concurrent jobs would undo each other's):
+//
+//   - 400 for a command that streams a member file without writing an
+//     xlsx (convert to csv, vcf or jsonl; export --from FILE --format
+//     without xlsx; not with --dedupe, manager_userid or the full profile,
+//     which read the file whole), with MemoryLimit beside it. A stream's live heap is small (rows in flight, the
+//     tree, a hash per userid), so the collector may run less often:
+//     ~15% less CPU, ~100 MB more heap at most.
+//   - 50 for an export or convert that writes an xlsx with its quality
+//     report: the analysis's tables are big and pointer-free, so a lower
+//     target keeps the heap near them instead of doubling it (~20% less
+//     peak RSS at 200,000 people, at the same CPU), while the pass it
+//     rides along with makes garbage fast enough that a lower one would
+//     collect every few megabytes.
+//   - 25 for quality, whose analysis is the whole job.
+func GCPercent(args []string) (pct int, ok bool) {
+	if len(args) < 1 {
+		return 0, false
 	}
-	printMemberReport(env, path, rep)
-	return org, nil
+	value := func(name string) (string, bool) {
+		for i, a := range args {
+			a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+			if v, ok := strings.CutPrefix(a, name+"="); ok {
+				return v, true
+			}
+			if a == name && i+1 < len(args) {
+				return args[i+1], true
+			}
+		}
+		return "", false
+	}
+	noQuality := false
+	for _, a := range args {
+		switch strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-") {
+		case "no-quality", "no-quality=true":
+			noQuality = true
+		}
+	}
+	// streams: the member file is streamed, not read whole (as
+	// --dedupe, manager_userid and the full profile, which holds it, do).
+	streams := func() bool {
+		_, dedupe := value("dedupe")
+		fields, _ := value("fields")
+		profile, _ := value("profile")
+		return !dedupe && !strings.Contains(fields, "manager_userid") && profile != "full"
+	}
+	switch args[0] {
+	case "convert":
+		last := strings.ToLower(args[len(args)-1])
+		switch {
+		case len(args) < 3 || strings.HasPrefix(last, "-"):
+			return 0, false
+		case !strings.HasSuffix(last, ".xlsx") && streams():
+			return StreamGCPercent, true
+		case !strings.HasSuffix(last, ".xlsx"):
+			return 0, false // read whole
+		case !noQuality:
+			return qualityGCPercent, true
+		}
+	case "export":
+		_, from := value("from")
+		formats, set := value("format")
+		xlsx := !set || strings.Contains(strings.ToLower(formats), "xlsx")
+		switch {
+		case from && !xlsx && streams():
+			return StreamGCPercent, true
+		case xlsx && !noQuality:
+			return qualityGCPercent, true
+		}
+	case "quality":
+		return analyzeGCPercent, true
+	}
+	return 0, false
 }
 
-// dedupedMemberFile reads a member file whole and merges the rows that are
-// one person (--dedupe RULE), telling people on stderr about every merge.
-func dedupedMemberFile(ctx context.Context, env *Env, path string, co console.Options, rule, region string) (*dingbook.Org, error) {
-	org, err := readMemberFile(ctx, env, path, co)
-	if err != nil {
-		return nil, err
+// The collector's targets of GCPercent.
+const (
+	StreamGCPercent  = 400
+	qualityGCPercent = 50
+	analyzeGCPercent = 25
+)
+
+// MemoryLimit is the soft memory limit (GOMEMLIMIT) that cmd/dingbook
+// sets, once, for the command line args unless GOMEMLIMIT is set; ok is
+// false when none suits. A streamed member file runs with GOGC=400, which
+// alone lets the heap grow to five times what is live, and a big
+// workbook's shared strings are live throughout (tens of MB for a million
+// people: 420 MB peak RSS for convert → vcf); a soft limit keeps the rarer
+// collections while the heap is small and collects more often only near
+// it (measured: 266 MB, no slower).
+func MemoryLimit(args []string) (int64, bool) {
+	if pct, ok := GCPercent(args); ok && pct == StreamGCPercent {
+		return streamMemoryLimit, true
 	}
-	if _, err := dedupeRows(env, org, rule, region); err != nil {
-		return nil, err
-	}
-	return org, nil
+	return 0, false
 }
 
-// dedupeRows merges the rows of org that are one person (--dedupe RULE) and
-// tells people on stderr about every merge, in one wording for every
-// command.
-func dedupeRows(env *Env, org *dingbook.Org, rule, region string) ([]clean.Merge, error) {
-	merges, err := clean.DedupeRegion(org, rule, region)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range merges {
-		fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
-	}
-	fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", rule, len(merges))
-	return merges, nil
-}
-
-// memberDirectory opens an admin-console member file as the source of an
-// export. Without --dept, and unless manager_userid is among the fields,
-// it streams the file (console.Stream): read once, in step with the
-// writing, never held whole; the fields of profile "full" then come from
-// the header (every custom column). A streamed read resolves a manager
-// only to someone in the same or an earlier row, and --dept needs the
-// whole tree, so those exports read the file whole. After export.Run,
-// call done with whether it succeeded: it tells people what the reader
-// skipped or guessed and closes the file.
-func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
-	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(ctx, env, path, co)
-		if err != nil {
-			return nil, nil, err
-		}
-		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
-	}
-	if len(opts.Depts) > 0 || slices.Contains(opts.Fields, "manager_userid") {
-		return whole()
-	}
-	st, err := console.Open(path, co)
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(opts.Fields) == 0 {
-		fields, err := export.ResolveFields(nil, opts.Profile, opts.Profiles, func() ([]string, error) { return st.ExtensionKeys(), nil })
-		if err != nil {
-			st.Close()
-			return nil, nil, err
-		}
-		if slices.Contains(fields, "manager_userid") {
-			st.Close()
-			return whole()
-		}
-		opts.Fields, opts.Profile = fields, ""
-	}
-	// A stream's live heap is small (rows in flight, the tree, a hash per
-	// userid), so the collector may run less often: unless GOGC is set, the
-	// pass runs with GOGC=400 (~15% less CPU, ~100 MB more heap at most).
-	// Not with an xlsx: its quality report keeps tables of a hundred-odd
-	// bytes a person, which GOGC=400 would let grow fivefold.
-	gc := -1
-	if os.Getenv("GOGC") == "" && !slices.Contains(opts.Formats, "xlsx") {
-		gc = debug.SetGCPercent(streamGCPercent)
-	}
-	return st, func(ok bool) {
-		if gc >= 0 {
-			debug.SetGCPercent(gc)
-		}
-		if ok {
-			printMemberReport(env, path, st.Report())
-		}
-		st.Close()
-	}, nil
-}
-
-// streamGCPercent is GOGC while a member file is streamed.
-const streamGCPercent = 400
+// streamMemoryLimit is MemoryLimit's limit for a streamed member file.
+const streamMemoryLimit = 256 << 20
 
 // printMemberReport tells people on stderr what the reader skipped or
 // guessed.
@@ -260,7 +260,7 @@ func (c *consoleFlags) options() (console.Options, error) {
 
 func runExport(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "export", "export --purpose TEXT [--basis BASIS] [--justify TEXT] [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--keep 30d] [--encrypt zip|age|none] [--snapshot ID | --pull | --from FILE] [--json]")
-	gf := govern.AddFlags(fs, true)
+	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
 	var ef exportFlags
@@ -314,105 +314,52 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	ef.apply(&opts, "")
 
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, gf.Policy)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, gf.Policy)
 	if err != nil {
 		return err
 	}
 	req := &govern.Request{Action: "export", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile,
 		DeptScope: depts, Masks: opts.Mask, OutDir: opts.Dir, Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
-		return govern.Refuse(ctx, db, pol, req, err)
+		return a.Refuse(ctx, pol, req, err)
 	}
 	if *dedupe != "" && *from == "" {
-		return govern.Refuse(ctx, db, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
+		return a.Refuse(ctx, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
-	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
-	if _, err := gx.decide(ctx, &opts); err != nil {
-		return err
-	}
-
-	sum := ExportSummary{}
-	var dir dingbook.Directory
-	fromDone := func(bool) {}
+	hooks := withProgress(env, memberHooks(env), *jsonOut)
+	eo := app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split, Snapshot: *snapID, Hooks: hooks}
 	switch {
 	case *from != "":
 		co, err := cons.options()
 		if err != nil {
 			return err
 		}
-		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
-		if *dedupe != "" {
-			org, err := dedupedMemberFile(ctx, env, env.Path(*from), co, *dedupe, *region)
-			if err != nil {
-				return err
-			}
-			dir = dingbook.OrgDirectory{Org: org}
-		} else {
-			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
-			if err != nil {
-				return err
-			}
-			dir, fromDone = d, done
-		}
-		sum.Source = "file:" + *from
-		req.Source = sum.Source
+		eo.File = &app.FileSource{Path: env.Path(*from), Name: *from, Console: co, Dedupe: *dedupe}
 	case *doPull:
 		client, cred, err := newClient(env, &cf)
 		if err != nil {
 			return err
 		}
-		var res *pull.Result
-		preq := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-		err = govern.Guard(ctx, db, pol, preq, func(ctx context.Context) (*govern.Produced, error) {
-			var err error
-			res, err = pull.Run(ctx, pull.Options{Client: client, DB: db, Now: env.Now})
-			if err != nil {
-				return nil, err
-			}
-			printReceipt(env.Stderr, res, cred)
-			if !res.Snapshot.Receipt.Complete {
-				return nil, pull.IncompleteError(res.Snapshot.Receipt)
-			}
-			if err := pull.Save(ctx, db, res, env.Now()); err != nil {
-				return nil, err
-			}
-			return &govern.Produced{Rows: res.Snapshot.Receipt.People, Snapshot: res.Snapshot.ID, Tenant: res.Snapshot.Org.CorpID}, nil
-		})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)
-		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
-		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
-	default:
-		sd, id, err := openSnapshot(ctx, db, *snapID)
-		if err != nil {
-			return err
-		}
-		dir = sd
-		sum.Source, sum.SnapshotID = "snapshot:"+strconv.FormatInt(id, 10), id
+		hooks.Pulled = func(res *pull.Result) { printReceipt(env.Stderr, res, cred) }
+		eo.Pull = &app.PullOptions{Client: client, BaseURL: cred.BaseURL}
 	}
-
-	if sum.SnapshotID != 0 {
-		req.Snapshot, req.Source = sum.SnapshotID, sum.Source
-	}
-	if name, corp := dir.Info(); corp != "" {
-		req.Tenant = corp
-	} else {
-		req.Tenant = name
-	}
-	gres, res, err := gx.run(ctx, dir, opts, fromDone)
+	res, err := a.Export(ctx, pol, eo)
 	if err != nil {
 		return err
 	}
-	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut, sum.Quality = res.Rows, res.Fields, res.Depts, res.LeftOut, res.Quality
-	sum.GovernedSummary = governedSummary(gres, res)
-	printGoverned(env, gres, res)
+	if res.Pull != nil {
+		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Pull.Snapshot.ID)
+	}
+	sum := ExportSummary{Source: res.Source, SnapshotID: res.SnapshotID}
+	gres, exp := res.Bundle, res.Export
+	sum.Rows, sum.Fields, sum.DeptIDs, sum.LeftOut, sum.Quality = exp.Rows, exp.Fields, exp.Depts, exp.LeftOut, exp.Quality
+	sum.GovernedSummary = governedSummary(gres, exp)
+	printGoverned(env, gres, exp)
 	if *jsonOut {
 		return printJSON(env, sum)
 	}

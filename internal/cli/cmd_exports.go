@@ -25,12 +25,12 @@ func runExports(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("exports: unexpected argument %q", fs.Arg(0)), Hint: "use 'dingbook exports list'"}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	exps, err := govern.ListExports(ctx, db, env.Now())
+	defer a.Close()
+	exps, err := a.Exports(ctx)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/govern"
-	"github.com/dingbook/dingbook/source/console"
 )
 
 func init() {
@@ -33,7 +33,7 @@ type importSummary struct {
 
 func runImport(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "import", "import --purpose TEXT [--basis BASIS] [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--encoding ENC] [--dedupe RULE] [--allow-empty] [--json] FILE")
-	gf := govern.AddFlags(fs, false)
+	gf := addGovFlags(fs, false)
 	var cons consoleFlags
 	cons.register(fs, "encoding")
 	dedupe := &cons.dedupe
@@ -56,53 +56,25 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 			WithHint("run 'dingbook import staff.xlsx' with the member file exported from the DingTalk admin console")
 	}
 	path := env.Path(files[0])
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, gf.Policy)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, gf.Policy)
 	if err != nil {
 		return err
 	}
 	req := &govern.Request{Action: "import", Actor: env.Actor, Source: "file:" + filepath.Base(path), Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
-		return govern.Refuse(ctx, db, pol, req, err)
+		return a.Refuse(ctx, pol, req, err)
 	}
-	var (
-		org  *dingbook.Org
-		rep  *console.Report
-		snap *dingbook.Snapshot
-	)
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
-		var err error
-		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
-		org, rep, err = console.ReadFileContext(ctx, path, co)
-		if err != nil {
-			return nil, err
-		}
-		if len(org.People) == 0 && !*allowEmpty {
-			return nil, dingbook.Errorf(dingbook.EINVALID, "%s holds no members (header row %d, then nothing); it would become the latest snapshot, and exports would be empty", filepath.Base(path), rep.HeaderRow).
-				WithHint("check that this is the right file (and --sheet); pass --allow-empty to store an empty snapshot on purpose")
-		}
-		if *dedupe != "" {
-			merges, err := dedupeRows(env, org, *dedupe, *region)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range merges {
-				rep.Warnings = append(rep.Warnings, "merged "+m.String())
-			}
-		}
-		snap = &dingbook.Snapshot{Source: "file:" + filepath.Base(path), TakenAt: env.Now().UTC(), Org: *org}
-		if err := db.SaveSnapshot(ctx, snap); err != nil {
-			return nil, err
-		}
-		return &govern.Produced{Rows: len(org.People), Snapshot: snap.ID, Tenant: org.Name}, nil
-	})
+	ir, err := a.Import(ctx, pol, app.ImportOptions{Request: req, File: app.FileSource{Path: path, Console: co, Dedupe: *dedupe},
+		Region: *region, AllowEmpty: *allowEmpty, Hooks: memberHooks(env)})
 	if err != nil {
 		return err
 	}
+	org, rep, snap := ir.Org, ir.Report, ir.Snapshot
 	if *jsonOut {
 		sum := importSummary{SnapshotID: snap.ID, Source: snap.Source, People: len(org.People), Departments: len(org.Depts),
 			File: rep.File, Sheet: rep.Sheet, Encoding: rep.Encoding, Delimiter: rep.Delimiter, HeaderRow: rep.HeaderRow,

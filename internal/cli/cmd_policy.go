@@ -61,12 +61,12 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "policy OK: %s (sha256 %s)\n", pol.Source, pol.Hash)
 		return nil
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *polPath)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, *polPath)
 	if err != nil {
 		return err
 	}

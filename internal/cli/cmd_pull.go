@@ -10,9 +10,8 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/pull"
-	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -59,81 +58,68 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer a.Close()
 
 	bar := newProgressBar(env)
-	opt := pull.Options{
-		Client: client, DB: db, WithManager: *withManager, External: *external,
-		CountRestricted: *countRestricted, Fresh: *fresh, Now: env.Now,
-	}
+	o := app.PullOptions{Actor: env.Actor, Client: client, BaseURL: cred.BaseURL, WithManager: *withManager, External: *external,
+		CountRestricted: *countRestricted, Fresh: *fresh, AllowPartial: *allowPartial}
 	if bar != nil {
-		opt.Progress = bar.update
+		o.Progress = bar.update
 	}
-	pol, err := loadPolicy(ctx, env, db, "")
+	o.Hooks = &app.Hooks{Pulled: func(res *pull.Result) {
+		if bar != nil {
+			bar.finish()
+			bar = nil
+		}
+		if res.Resumed {
+			fmt.Fprintln(env.Stderr, "dingbook: resumed an interrupted pull (finished departments were not fetched again)")
+		}
+		printReceipt(env.Stderr, res, cred)
+	}}
+	pol, err := loadPolicy(ctx, env, a, "")
 	if err != nil {
 		return err
 	}
-	req := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
-		return pullAndStore(ctx, env, db, opt, bar, cred, *allowPartial, *jsonOut)
-	})
-	if err != nil && ctx.Err() != nil {
-		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
-			Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
-	}
-	return err
-}
-
-// pullAndStore runs the pull, prints the receipt, stores the snapshot when
-// it is complete (or --allow-partial) and prints the --json summary. The
-// audit record (govern.Guard) gets the people count and snapshot id.
-func pullAndStore(ctx context.Context, env *Env, db *store.DB, opt pull.Options, bar *progressBar, cred *Credentials, allowPartial, jsonOut bool) (*govern.Produced, error) {
-	res, err := pull.Run(ctx, opt)
+	res, err := a.Pull(ctx, pol, o)
 	if bar != nil {
 		bar.finish()
 	}
-	if err != nil {
-		return nil, err
+	if err != nil && ctx.Err() != nil {
+		return errPullInterrupted
 	}
-	rc := res.Snapshot.Receipt
-	if res.Resumed {
-		fmt.Fprintln(env.Stderr, "dingbook: resumed an interrupted pull (finished departments were not fetched again)")
+	if res == nil {
+		return err
 	}
-	printReceipt(env.Stderr, res, cred)
-	stored := rc.Complete || allowPartial
-	if stored {
-		if err := pull.Save(ctx, db, res, env.Now()); err != nil {
-			return nil, err
-		}
+	if res.Stored {
 		fmt.Fprintf(env.Stderr, "dingbook: stored snapshot %d\n", res.Snapshot.ID)
 	}
-	if jsonOut {
+	if *jsonOut {
+		rc := res.Snapshot.Receipt
 		s := PullSummary{
 			SnapshotID: res.Snapshot.ID, Departments: rc.Departments, People: rc.People, APICalls: rc.APICalls,
-			Retries: rc.Retries, Complete: rc.Complete, Stored: stored, Resumed: res.Resumed, OrgCount: rc.OrgCount,
+			Retries: rc.Retries, Complete: rc.Complete, Stored: res.Stored, Resumed: res.Resumed, OrgCount: rc.OrgCount,
 			Restricted: rc.Restricted, Problems: rc.Problems, OutOfRange: rc.OutOfRange, HiddenFields: rc.HiddenFields,
 			External: len(res.Snapshot.Org.External), CallsPerAPI: res.Stats.Calls, DurationMS: rc.Duration.Milliseconds(),
 		}
 		if s.Problems == nil {
 			s.Problems = []string{}
 		}
-		if err := printJSON(env, s); err != nil {
-			return nil, err
+		if jerr := printJSON(env, s); jerr != nil && err == nil {
+			return jerr
 		}
 	}
-	if !rc.Complete && !allowPartial {
-		return nil, pull.IncompleteError(rc)
-	}
-	tenant := res.Snapshot.Org.CorpID
-	if tenant == "" {
-		tenant = res.Snapshot.Org.Name
-	}
-	return &govern.Produced{Rows: rc.People, Snapshot: res.Snapshot.ID, Tenant: tenant}, nil
+	return err
 }
+
+// errPullInterrupted is what an interrupted pull says: what it kept, and
+// how to go on. Main prints it instead of the plain "stopped" (compared
+// with errors.Is, never by its text).
+var errPullInterrupted = &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
+	Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
 
 // printReceipt writes the completeness receipt for humans.
 func printReceipt(w io.Writer, res *pull.Result, cred *Credentials) {

@@ -24,22 +24,22 @@ func runPurge(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("purge: unexpected argument %q", fs.Arg(0)), Hint: "run 'dingbook purge --dry-run' to see what would go"}
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, *polPath)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, *polPath)
 	if err != nil {
 		return err
 	}
-	opt := govern.PurgeOptions{DryRun: *dry, Actor: env.Actor, Now: env.Now()}
+	opt := govern.PurgeOptions{DryRun: *dry, Actor: env.Actor}
 	if env.Getenv(gsheets.CredentialsEnv) != "" {
 		opt.ClearSheet = func(ctx context.Context, s govern.PushedSheet) (int, error) {
 			return clearSheet(ctx, env, s)
 		}
 	}
-	items, err := govern.Purge(ctx, db, pol, opt)
+	items, err := a.Purge(ctx, pol, opt)
 	if *asJSON {
 		if items == nil {
 			items = []govern.PurgeItem{}

@@ -3,20 +3,15 @@ package cli
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
-	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/sink/gsheets"
 )
 
@@ -65,7 +60,7 @@ func (t *pushTarget) check() error {
 
 func runPush(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "push", "push (--sheets SPREADSHEET_ID | --sheets-create TITLE [--sheets-folder FOLDER_ID]) --purpose TEXT [--basis BASIS] [--justify TEXT] [--profile NAME | --fields LIST] [--headers zh|en|id] [--dept NAME|PATH|ID]... [--no-subdepts] [--include-inactive] [--include-hidden-mobiles] [--snapshot ID] [--impersonate EMAIL] [--dry-run] [--json]")
-	gf := govern.AddFlags(fs, false)
+	gf := addGovFlags(fs, false)
 	gf.AddPIA(fs)
 	var tg pushTarget
 	tg.register(fs)
@@ -91,70 +86,23 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 	}
 	opts := export.Options{Fields: splitList(*fields), Profile: *profile, Headers: *headers, Depts: depts, NoSubdepts: *noSub, IncludeInactive: *inactive, Now: env.Now()}
 
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	pol, err := loadPolicy(ctx, env, db, gf.Policy)
+	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, gf.Policy)
 	if err != nil {
 		return err
 	}
 	req := &govern.Request{Action: "push", Actor: env.Actor, Fields: opts.Fields, Profile: *profile, DeptScope: depts, Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
-		return govern.Refuse(ctx, db, pol, req, err)
+		return a.Refuse(ctx, pol, req, err)
 	}
 	req.IncludeHiddenMobiles = *hidden
-	gx := &governedExport{db: db, pol: pol, req: req}
-	if _, err := gx.decide(ctx, &opts); err != nil {
-		return err
-	}
-
-	dir, id, err := openSnapshot(ctx, db, *snapID)
-	if err != nil {
-		return err
-	}
-	req.Snapshot, req.Source = id, "snapshot:"+strconv.FormatInt(id, 10)
-	name, corp := dir.Info()
-	req.Tenant = cmp.Or(corp, name)
-
-	client, identity, err := sheetsClient(env, tg.impersonate)
-	if err != nil {
-		return govern.Fail(ctx, db, pol, req, "credentials", err)
-	}
-	var res *gsheets.Result
-	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
-		dec := govern.DecisionFrom(ctx)
-		o := opts
-		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
-		var v gsheets.View
-		exp, err := export.Run(ctx, dir, withRows(o, req.Tenant, &v))
-		if err != nil {
-			return nil, err
-		}
-		v.Header = export.Headers(exp.Fields, *headers)
-		if err := govern.CheckFields(pol, req, exp.Fields); err != nil {
-			return nil, err
-		}
-		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields}
-		for _, d := range exp.Depts {
-			p.DeptScope = append(p.DeptScope, strconv.FormatInt(d, 10))
-		}
-		target := gsheets.Target{SpreadsheetID: tg.sheets, CreateTitle: tg.sheetsCreate, Folder: tg.sheetsFolder}
-		res, err = client.Push(ctx, target, v, gsheets.Options{DryRun: *dry, Owner: keyHash(req.Tenant, ""), CheckSharing: func(s []gsheets.Share) error {
-			return checkSharing(pol, s, identity)
-		}})
-		if res != nil {
-			p.Details = pushDetails(res, *dry)
-			if res.SpreadsheetID != "" {
-				p.Outputs = []audit.Output{{Path: sheetURL(res.SpreadsheetID), Format: "gsheets", Rows: exp.Rows}}
-			}
-			if tg.impersonate != "" {
-				p.Details["impersonate"] = tg.impersonate // purge clears the sheet as the same user
-			}
-		}
-		return p, err
-	})
+	res, err := a.Push(ctx, pol, app.PushOptions{Request: req, Export: opts, Headers: *headers, Snapshot: *snapID,
+		Target: gsheets.Target{SpreadsheetID: tg.sheets, CreateTitle: tg.sheetsCreate, Folder: tg.sheetsFolder}, DryRun: *dry, Impersonate: tg.impersonate,
+		Client: func() (*gsheets.Client, string, error) { return sheetsClient(env, tg.impersonate) }})
 	if err != nil {
 		return err
 	}
@@ -162,8 +110,8 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 	if *dry {
 		verb = "would push"
 	}
-	fmt.Fprintf(env.Stderr, "dingbook: %s %d rows to %s: %d added, %d changed, %d removed (%d writes, %d reads)\n", verb, res.Rows, sheetURL(res.SpreadsheetID), res.Added, res.Changed, res.Removed, res.Writes, res.Reads)
-	fmt.Fprintf(env.Stderr, "dingbook: shared with: %s\n", sharingText(res.Sharing))
+	fmt.Fprintf(env.Stderr, "dingbook: %s %d rows to %s: %d added, %d changed, %d removed (%d writes, %d reads)\n", verb, res.Rows, app.SheetURL(res.SpreadsheetID), res.Added, res.Changed, res.Removed, res.Writes, res.Reads)
+	fmt.Fprintf(env.Stderr, "dingbook: shared with: %s\n", app.SharingText(res.Sharing))
 	if *jsonOut {
 		sh := res.Sharing
 		if sh == nil {
@@ -173,24 +121,6 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 			Removed: res.Removed, Writes: res.Writes, Reads: res.Reads, Sharing: sh})
 	}
 	return nil
-}
-
-// withRows makes o collect the rows of v (keyed by keyHash) instead of
-// writing files.
-func withRows(o export.Options, tenant string, v *gsheets.View) export.Options {
-	o.Formats, o.Dir = nil, ""
-	o.Rows = func(userid string, cells []string) error {
-		v.Rows = append(v.Rows, gsheets.Row{Key: keyHash(tenant, userid), Cells: slices.Clone(cells)})
-		return nil
-	}
-	return o
-}
-
-// keyHash is a row's key in the sheet: a hash of the organisation and
-// the userid, so that the key column reveals no userid.
-func keyHash(tenant, userid string) string {
-	sum := sha256.Sum256([]byte("dingbook-sheet-key\x00" + tenant + "\x00" + userid))
-	return hex.EncodeToString(sum[:12])
 }
 
 // sheetsClient builds the Google client from GOOGLE_APPLICATION_CREDENTIALS
@@ -215,54 +145,6 @@ func sheetsClient(env *Env, impersonate string) (*gsheets.Client, string, error)
 	return c, ts.Identity(), nil
 }
 
-// checkSharing refuses a push to a sheet shared beyond the policy. The
-// identity dingbook acts as, and the file's owner, are always allowed.
-func checkSharing(pol *policy.Policy, shares []gsheets.Share, identity string) error {
-	var bad []string
-	for _, s := range shares {
-		if s.Role == "owner" || identity != "" && strings.EqualFold(s.Email, identity) {
-			continue
-		}
-		if !pol.ShareAllowed(s.Type, s.Domain, s.Email) {
-			bad = append(bad, shareText(s))
-		}
-	}
-	if len(bad) == 0 {
-		return nil
-	}
-	return (&dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("push refused: the spreadsheet is shared beyond the policy (%s): %s", pol.Source, strings.Join(bad, "; "))}).
-		WithHint("remove these from the spreadsheet's Share dialog (never 'Anyone with the link'), or list the domain or address under sheets.allowed_domains / sheets.allowed_emails in the policy")
-}
-
-func shareText(s gsheets.Share) string {
-	t := s.Type + ":" + s.Role
-	if s.Domain != "" {
-		t += ":" + s.Domain
-	}
-	if s.Email != "" {
-		t += ":" + s.Email
-	}
-	return t
-}
-
-func sharingText(shares []gsheets.Share) string {
-	parts := make([]string, len(shares))
-	for i, s := range shares {
-		parts[i] = shareText(s)
-	}
-	if len(parts) == 0 {
-		return "(not read)"
-	}
-	return strings.Join(parts, "; ")
-}
-
-func sheetURL(id string) string {
-	if id == "" {
-		return "a new spreadsheet"
-	}
-	return "https://docs.google.com/spreadsheets/d/" + id
-}
-
 // clearSheet removes the data rows of a pushed spreadsheet whose
 // retention ended (purge), as the identity that pushed them.
 func clearSheet(ctx context.Context, env *Env, s govern.PushedSheet) (int, error) {
@@ -270,24 +152,10 @@ func clearSheet(ctx context.Context, env *Env, s govern.PushedSheet) (int, error
 	if err != nil {
 		return 0, err
 	}
-	res, err := client.Push(ctx, gsheets.Target{SpreadsheetID: s.ID}, gsheets.View{}, gsheets.Options{Clear: true, Owner: keyHash(s.Tenant, "")})
+	res, err := client.Push(ctx, gsheets.Target{SpreadsheetID: s.ID}, gsheets.View{}, gsheets.Options{Clear: true, Owner: app.KeyHash(s.Tenant, "")})
 	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(env.Stderr, "dingbook: cleared %d rows from %s (push retention ended %s)\n", res.Removed, sheetURL(s.ID), s.Expires.Format(time.RFC3339))
+	fmt.Fprintf(env.Stderr, "dingbook: cleared %d rows from %s (push retention ended %s)\n", res.Removed, app.SheetURL(s.ID), s.Expires.Format(time.RFC3339))
 	return res.Removed, nil
-}
-
-func pushDetails(r *gsheets.Result, dry bool) map[string]string {
-	d := map[string]string{
-		"spreadsheet_id": r.SpreadsheetID, "added": strconv.Itoa(r.Added), "changed": strconv.Itoa(r.Changed), "removed": strconv.Itoa(r.Removed),
-		"writes": strconv.Itoa(r.Writes), "reads": strconv.Itoa(r.Reads), "sharing": sharingText(r.Sharing),
-	}
-	if r.Created {
-		d["created"] = "true"
-	}
-	if dry {
-		d["dry_run"] = "true"
-	}
-	return d
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/sink/gsheets"
@@ -92,7 +93,7 @@ func governedRows(t *testing.T, org *dingbook.Org) [][]string {
 	rows := [][]string{append([]string{gsheets.KeyHeader}, export.Headers(fields, "zh")...)}
 	_, err := export.Run(context.Background(), dingbook.OrgDirectory{Org: org}, export.Options{Fields: fields, HideHiddenMobiles: true,
 		Rows: func(userid string, cells []string) error {
-			rows = append(rows, append([]string{keyHash(org.CorpID, userid)}, cells...))
+			rows = append(rows, append([]string{app.KeyHash(org.CorpID, userid)}, cells...))
 			return nil
 		}})
 	if err != nil {
@@ -360,7 +361,7 @@ func TestPushHiddenMobilesAndDept(t *testing.T) {
 	saveSnapshot(t, env, org)
 	byKey := map[string]dingbook.Person{}
 	for _, p := range org.People {
-		byKey[keyHash(org.CorpID, p.UserID)] = p
+		byKey[app.KeyHash(org.CorpID, p.UserID)] = p
 	}
 	sum := runPushJSON(t, env, out, "--sheets-create", "x", "--profile", "contact", "--justify", "staff call each other")
 	rows := s.Strings(sum.SpreadsheetID)

@@ -3,17 +3,13 @@ package cli
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/normalize"
-	"github.com/dingbook/dingbook/policy"
-	"github.com/dingbook/dingbook/source/console"
-	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -60,92 +56,39 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
-	var dir dingbook.Directory
-	source := ""
-	sizeHint := 0
-	var org *dingbook.Org
+	qo := app.QualityOptions{Snapshot: *snapID, Dedupe: *dedupe, Region: reg, Shareable: *reportPath != "", Hooks: memberHooks(env)}
+	var q *app.QualityResult
 	if *from != "" {
-		path := env.Path(*from)
-		source = "file:" + filepath.Base(path)
 		co, err := cons.options()
 		if err != nil {
 			return err
 		}
-		if co.TmpDir, err = tmpRoot(env); err != nil {
-			return err
-		}
-		org, err = readOrgFile(ctx, path, co)
-		if err != nil {
-			return err
-		}
-	} else {
 		home, err := store.Home(env.Getenv)
 		if err != nil {
 			return err
 		}
-		db, err := store.Open(ctx, home)
+		qo.File = &app.FileSource{Path: env.Path(*from), Console: co}
+		q, err = app.QualityOf(ctx, home, qo)
 		if err != nil {
 			return err
 		}
-		defer db.Close()
-		id, err := snapshotID(ctx, db, *snapID)
+	} else {
+		a, err := openApp(ctx, env)
 		if err != nil {
 			return err
 		}
-		source = fmt.Sprintf("snapshot:%d", id)
-		if infos, err := db.Snapshots(ctx); err == nil {
-			for _, si := range infos {
-				if si.ID == id {
-					sizeHint = si.People
-				}
-			}
-		}
-		if *dedupe != "" {
-			s, err := db.LoadSnapshot(ctx, id)
-			if err != nil {
-				return err
-			}
-			org = &s.Org
-		} else {
-			sd, err := db.Directory(ctx, id)
-			if err != nil {
-				return err
-			}
-			dir = sd
+		defer a.Close()
+		if q, err = a.Quality(ctx, qo); err != nil {
+			return err
 		}
 	}
-	var merges []clean.Merge
-	if org != nil {
-		if *dedupe != "" {
-			if merges, err = dedupeRows(env, org, *dedupe, reg); err != nil {
-				return err
-			}
-		}
-		dir = dingbook.OrgDirectory{Org: org}
-	}
-
-	mc := &managerCounter{Directory: dir}
-	rep, err := clean.Analyze(ctx, mc, clean.Options{Region: reg, SizeHint: sizeHint})
-	if err != nil {
-		return err
-	}
-	rep.Source = source
-	rep.Merges = merges
-
+	rep, dir := q.Report, q.Dir
 	if *reportPath != "" {
 		// The file leaves the terminal: like an export, it quotes only
 		// the fields the policy's default profile exports, and never a
 		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
-		pol, visible, err := defaultProfileFields(env)
-		if err != nil {
-			return err
-		}
-		frep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint, Select: withoutHiddenMobile, Visible: slices.Clone(visible)})
-		if err != nil {
-			return err
-		}
-		frep.Source, frep.Merges = source, restrictMerges(merges, visible)
+		frep := q.Shared
 		f, err := fileutil.Create(path, *force)
 		if err != nil {
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --overwrite to replace it", Err: err}
@@ -161,7 +104,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		if len(frep.QuotedFields) > 0 {
 			quoted = "values of " + strings.Join(frep.QuotedFields, ", ") + " only"
 		}
-		fmt.Fprintf(env.Stderr, "dingbook: wrote %s: it quotes %s, as the policy's default profile %q allows, and no hidden mobile\n", path, quoted, pol.DefaultProfile)
+		fmt.Fprintf(env.Stderr, "dingbook: wrote %s: it quotes %s, as the policy's default profile %q allows, and no hidden mobile\n", path, quoted, q.Profile)
 	}
 	if *jsonOut {
 		err = rep.WriteJSON(ctx, env.Stdout, dir)
@@ -172,7 +115,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(env.Stderr, "dingbook: quality: %s\n", rep.Summary())
-	if mc.people > 0 && mc.withManager == 0 {
+	if q.People > 0 && q.WithManager == 0 {
 		fmt.Fprintln(env.Stderr, "dingbook: note: nobody has a manager_userid, so manager-not-found was not checked; DingTalk returns managers only to 'dingbook pull --with-manager'")
 	}
 
@@ -189,90 +132,4 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	return nil
-}
-
-// defaultProfileFields loads the policy of DINGBOOK_HOME and returns it
-// with the fields of its default profile: what a report that leaves the
-// export path (quality --report, diff) may quote.
-func defaultProfileFields(env *Env) (*policy.Policy, []string, error) {
-	home, err := store.Home(env.Getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	pp, missingOK := policy.Path("", home)
-	pol, err := policy.Load(pp, missingOK)
-	if err != nil {
-		return nil, nil, err
-	}
-	fields, _ := pol.ProfileFields(pol.DefaultProfile)
-	return pol, fields, nil
-}
-
-// withoutHiddenMobile is Options.Select for a report written to a file:
-// everybody, without the mobile they hid in DingTalk.
-func withoutHiddenMobile(p *dingbook.Person) *dingbook.Person {
-	if !p.HideMobile || p.Mobile == "" {
-		return p
-	}
-	q := *p
-	q.Mobile, q.StateCode = "", ""
-	return &q
-}
-
-// restrictMerges returns merges as a report limited to the visible
-// fields may quote them: a merge's key (a job number, or a mobile and a
-// name) and name only when those fields are visible.
-func restrictMerges(merges []clean.Merge, visible []string) []clean.Merge {
-	has := func(k string) bool { return slices.Contains(visible, k) }
-	out := slices.Clone(merges)
-	for i := range out {
-		m := &out[i]
-		if !(m.Rule == clean.RuleJobNumber && has("job_number") || m.Rule == clean.RuleMobileName && has("mobile") && has("name")) {
-			m.Key = ""
-		}
-		if !has("name") {
-			m.Name = ""
-		}
-	}
-	return out
-}
-
-// readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
-// console member file (anything else).
-func readOrgFile(ctx context.Context, path string, co console.Options) (*dingbook.Org, error) {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".json", ".yaml", ".yml":
-		t, err := gen.Load(path)
-		if err != nil {
-			return nil, err
-		}
-		return &t.Org, nil
-	}
-	org, _, err := console.ReadFileContext(ctx, path, co)
-	if err != nil {
-		return nil, err
-	}
-	if org == nil {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s: no members read", path), Hint: "pass the member file exported from the DingTalk admin console (.xlsx or .csv)"}
-	}
-	return org, nil
-}
-
-// managerCounter counts, while the cleaner streams the people, how many have
-// a manager_userid: a snapshot pulled without --with-manager has none, and
-// then manager-not-found says nothing.
-type managerCounter struct {
-	dingbook.Directory
-	people, withManager int
-}
-
-func (m *managerCounter) EachPerson(ctx context.Context, fn func(*dingbook.Person) error) error {
-	m.people, m.withManager = 0, 0
-	return m.Directory.EachPerson(ctx, func(p *dingbook.Person) error {
-		m.people++
-		if p.ManagerUserID != "" {
-			m.withManager++
-		}
-		return fn(p)
-	})
 }

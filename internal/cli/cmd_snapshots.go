@@ -18,12 +18,12 @@ func runSnapshots(ctx context.Context, env *Env, args []string) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx, env)
+	a, err := openApp(ctx, env)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	list, err := db.Snapshots(ctx)
+	defer a.Close()
+	list, err := a.Snapshots(ctx)
 	if err != nil {
 		return err
 	}

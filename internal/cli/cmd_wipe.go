@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/account"
 )
 
 func init() {
@@ -24,12 +23,12 @@ func runWipe(ctx context.Context, env *Env, args []string) error {
 	if !*all || *confirm == "" {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "wipe needs --all and --confirm TENANT", Hint: "wipe deletes every snapshot and bundle for good: run 'dingbook wipe --all --confirm CORP_ID' ('dingbook snapshots' shows the corp id)"}
 	}
-	db, pol, err := openWithPolicy(ctx, env, *policyPath)
+	a, pol, err := openWithPolicy(ctx, env, *policyPath)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	res, err := account.Wipe(ctx, db, pol, *confirm, env.Actor, env.Now())
+	defer a.Close()
+	res, err := a.Wipe(ctx, pol, *confirm, env.Actor)
 	if err != nil {
 		return err
 	}

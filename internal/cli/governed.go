@@ -1,104 +1,17 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"strconv"
+	"io"
+	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/export"
-	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/govern"
-	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
-	"github.com/dingbook/dingbook/store"
 )
-
-// governedExport is how export and convert write files: the policy decides
-// (fields, hidden mobiles, retention, encryption), export.Run writes the
-// plaintext into govern's private directory, and govern seals it into a
-// bundle, registers it for expiry and appends the audit record.
-type governedExport struct {
-	db      *store.DB
-	pol     *policy.Policy
-	req     *govern.Request
-	quality bool   // add the status column, highlighting and Quality sheet to xlsx
-	region  string // default phone region for the quality checks
-	split   int    // vcf: at most this many cards per file (0 = one file)
-}
-
-// decide resolves the request against the policy before anything is read,
-// so the export layer knows the profile, and records a refusal.
-func (g *governedExport) decide(ctx context.Context, opts *export.Options) (*govern.Decision, error) {
-	dec, err := govern.Resolve(g.pol, g.req)
-	if err != nil {
-		return nil, govern.Refuse(ctx, g.db, g.pol, g.req, err)
-	}
-	opts.Profiles = g.pol.Profiles
-	if len(opts.Fields) == 0 {
-		opts.Profile = dec.Profile
-	}
-	return dec, nil
-}
-
-// run exports dir with opts into a sealed bundle. done (may be nil) is told
-// whether the export succeeded, for streamed sources.
-func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts export.Options, done func(bool)) (*govern.Result, *export.Result, error) {
-	var exp *export.Result
-	res, err := govern.Run(ctx, g.db, g.pol, g.req, func(ctx context.Context, pdir string) (*govern.Produced, error) {
-		dec := govern.DecisionFrom(ctx)
-		o := opts
-		o.Dir, o.Paths, o.Overwrite = pdir, nil, false
-		o.XLSX.TmpDir = pdir
-		o.HideHiddenMobiles = dec == nil || !dec.IncludeHiddenMobiles
-		o.Quality, o.QualitySize = g.quality, sizeOf(dir)
-		acc, err := g.accountable(ctx, dec, dir, &o)
-		if err != nil {
-			return nil, err
-		}
-		defer acc.holders.Close()
-		exp, err = export.Run(ctx, dir, o)
-		acc.holders.Close() // the last hashes are made while govern seals
-		if done != nil {
-			done(err == nil)
-		}
-		if err != nil {
-			return nil, err
-		}
-		p := &govern.Produced{Rows: exp.Rows, Fields: exp.Fields, Masks: o.Mask, Holders: acc.holders, Details: acc.details(exp)}
-		for _, f := range exp.Files {
-			if f.Format == "vcf" && g.split > 0 {
-				parts, counts, err := vcard.SplitFile(f.Path, g.split)
-				if err != nil {
-					return nil, err
-				}
-				for i, part := range parts {
-					p.Files = append(p.Files, govern.ProducedFile{Path: part, Format: f.Format, Rows: counts[i]})
-				}
-				continue
-			}
-			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells, Sheets: f.Sheets})
-		}
-		for _, id := range exp.Depts {
-			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
-		}
-		return p, nil
-	})
-	return res, exp, err
-}
-
-// sizeOf returns the number of people in d when it is known up front (0
-// otherwise), so the cleaner can size its tables.
-func sizeOf(d dingbook.Directory) int {
-	switch d := d.(type) {
-	case dingbook.OrgDirectory:
-		return len(d.Org.People)
-	case interface{ Len() int }:
-		return d.Len()
-	}
-	return 0
-}
 
 // GovernedSummary is the bundle part of export and convert --json.
 type GovernedSummary struct {
@@ -154,6 +67,36 @@ func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	case res.Passphrase == "":
 		fmt.Fprintf(env.Stderr, "dingbook: bundle %s\n", res.BundlePath)
 	}
-	govern.AnnouncePassphrase(env.Stderr, res)
+	announcePassphrase(env.Stderr, res)
 	fmt.Fprintf(env.Stderr, "dingbook: expires %s; 'dingbook purge' deletes it then (audit record %d)\n", res.Expires.Local().Format("2006-01-02 15:04"), res.AuditSeq)
+}
+
+// announcePassphrase prints a generated passphrase once, to w (stderr),
+// with how to open the bundle. It prints nothing when res.Passphrase is
+// empty (the user supplied the passphrase or age recipients were used).
+func announcePassphrase(w io.Writer, res *govern.Result) {
+	if res == nil || res.Passphrase == "" {
+		return
+	}
+	fmt.Fprintf(w, "dingbook: bundle %s\n", res.BundlePath)
+	fmt.Fprintf(w, "dingbook: passphrase (shown once, not stored; send it separately from the file):\n\n    %s\n\n", res.Passphrase)
+	if strings.HasSuffix(res.BundlePath, ".zip") {
+		fmt.Fprintln(w, "dingbook: open it with 7-Zip, WinZip, WinRAR or Keka (Windows Explorer and macOS Archive Utility cannot open AES zips)")
+	} else {
+		fmt.Fprintln(w, "dingbook: open it with: age -d FILE > export.tar && tar -xf export.tar")
+	}
+}
+
+// withProgress adds the terminal's progress line to hooks (rowProgress;
+// none with --json or off a terminal) and returns hooks.
+func withProgress(env *Env, hooks *app.Hooks, jsonOut bool) *app.Hooks {
+	bar := newRowProgress(env, jsonOut)
+	if bar == nil {
+		return hooks
+	}
+	hooks.Exporting = func(dir dingbook.Directory, size int) (func(people, rows int), func()) {
+		bar.start(dir, size)
+		return bar.update, bar.stop
+	}
+	return hooks
 }

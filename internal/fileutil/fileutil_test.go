@@ -62,3 +62,37 @@ func TestPrivateDir(t *testing.T) {
 		t.Fatal("not wiped")
 	}
 }
+
+// TestSweepSparesDirsBeingLocked: a SweepDir running beside LockedDir (two
+// exports of one process) never removes a live directory, not even one
+// caught between creating its lock file and locking it.
+func TestSweepSparesDirsBeingLocked(t *testing.T) {
+	root := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				SweepDir(root)
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for i := 0; i < 500; i++ {
+		dir, rm, err := LockedDir(root, "export-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data"), []byte("x"), 0o600); err != nil {
+			t.Fatalf("live directory %d swept: %v", i, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, LockName)); err != nil {
+			t.Fatalf("live directory %d swept: %v", i, err)
+		}
+		rm()
+	}
+}

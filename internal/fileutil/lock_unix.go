@@ -11,13 +11,24 @@ import (
 // lockDir takes an exclusive flock on dir/.lock for the life of the
 // process; the kernel drops it when the process dies, even by SIGKILL, so
 // Orphaned can tell directories left behind from live ones.
+//
+// The lock file is created under a temporary name, locked, and only then
+// renamed to LockName (the lock stays with the file): a LockName that is
+// not locked always means a dead process, never one between creating the
+// file and locking it, which a concurrent SweepDir would take for dead.
 func lockDir(dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockName), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.CreateTemp(dir, LockName+".new-*")
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(dir, LockName)); err != nil {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, err
 	}
 	return func() { f.Close() }, nil

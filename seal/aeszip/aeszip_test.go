@@ -71,7 +71,7 @@ func TestValidatePassword(t *testing.T) {
 func TestSevenZip(t *testing.T) {
 	sz := need7zz(t)
 	dir := t.TempDir()
-	big := make([]byte, 1<<20+12345)
+	big := make([]byte, 3<<20+12345) // several pflate blocks
 	rand.Read(big[:len(big)/2])
 	copy(big[len(big)/2:], bytes.Repeat([]byte("欧阳娜娜,技术部,13800138000\r\n"), len(big)/60))
 	files := []struct {

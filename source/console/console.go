@@ -19,8 +19,11 @@
 //   - phones stored as numbers are repaired, dates (Excel serials and text)
 //     become hired_date milliseconds at midnight China time.
 //
-// xlsx files are read with excelize's streaming Rows() and a private
-// temporary directory (Options.TmpDir); CSV is streamed through a decoder. Either way a
+// xlsx files are read with internal/xlsxread (the sheet inflated on one
+// goroutine and scanned on another), or, for what that reader does not
+// support, with excelize's streaming Rows() and a private temporary
+// directory (Options.TmpDir), with a warning saying so; CSV is streamed
+// through a decoder. Either way a
 // goroutine parses rows ahead while they become people.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
@@ -45,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
@@ -222,13 +226,14 @@ func open(r io.ReaderAt, size int64, name string, opts Options, openX func(excel
 		return nil, dingbook.Errorf(dingbook.EINVALID, "%s is a legacy Excel .xls file or a password-protected workbook, which dingbook cannot read", name).
 			WithHint("open it in Excel or LibreOffice, remove any password, and save it as .xlsx (Excel Workbook) or CSV UTF-8")
 	case kindXLSX:
-		err = rd.readXLSX(openX)
+		err = rd.readXLSX(r, size, openX)
 	default:
 		err = rd.readText(r, size)
 	}
 	if err == nil {
 		err = rd.readHeader()
 	}
+	rd.flushNotes()
 	if err != nil {
 		rd.close()
 		return nil, err
@@ -244,7 +249,33 @@ func (rd *reader) close() {
 	rd.closers = nil
 }
 
-func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
+// readXLSX reads the workbook with the fast reader (fastxlsx.go), or with
+// excelize where that one does not support the file.
+func (rd *reader) readXLSX(r io.ReaderAt, size int64, open func(excelize.Options) (*excelize.File, error)) error {
+	if rd.readFastXLSX(r, size, open) {
+		return nil
+	}
+	return rd.readExcelize(open)
+}
+
+// pickSheet returns the sheet to read: Options.Sheet, else the first.
+func (rd *reader) pickSheet(sheets []string) (string, error) {
+	sheet := rd.opts.Sheet
+	if sheet == "" {
+		if len(sheets) == 0 {
+			return "", dingbook.Errorf(dingbook.EINVALID, "%s has no sheets", rd.name).WithHint("export the members again")
+		}
+		return sheets[0], nil
+	}
+	if !slices.Contains(sheets, sheet) {
+		return "", dingbook.Errorf(dingbook.EINVALID, "%s has no sheet %q", rd.name, sheet).
+			WithHint("the sheets are: %s", strings.Join(sheets, ", "))
+	}
+	return sheet, nil
+}
+
+// readExcelize reads the workbook with excelize's streaming Rows.
+func (rd *reader) readExcelize(open func(excelize.Options) (*excelize.File, error)) error {
 	tmp, cleanup, err := fileutil.LockedDir(rd.opts.TmpDir, "import-*")
 	if err != nil {
 		return err
@@ -259,24 +290,9 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot read the workbook %s", rd.name), Hint: hint, Err: err}
 	}
 	rd.closers = append(rd.closers, func() { xf.Close() })
-	sheets := xf.GetSheetList()
-	sheet := rd.opts.Sheet
-	if sheet == "" {
-		if len(sheets) == 0 {
-			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheets", rd.name).WithHint("export the members again")
-		}
-		sheet = sheets[0]
-	} else {
-		found := false
-		for _, s := range sheets {
-			if s == sheet {
-				found = true
-			}
-		}
-		if !found {
-			return dingbook.Errorf(dingbook.EINVALID, "%s has no sheet %q", rd.name, sheet).
-				WithHint("the sheets are: %s", strings.Join(sheets, ", "))
-		}
+	sheet, err := rd.pickSheet(xf.GetSheetList())
+	if err != nil {
+		return err
 	}
 	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
 	rd.numeric = true
@@ -308,8 +324,10 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	head := make([]byte, 4)
 	n, _ := r.ReadAt(head, 0)
 	head = head[:n]
+	counted := &countingReader{r: io.NewSectionReader(r, 0, size)}
+	rd.progress = func() float64 { return float64(counted.n.Load()) / float64(size) }
 	var (
-		src  io.Reader = io.NewSectionReader(r, 0, size)
+		src  io.Reader = counted
 		dec  *encoding.Decoder
 		name string
 	)
@@ -317,7 +335,7 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	case enc == "":
 	case enc == "utf-8" || enc == "utf8":
 		if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
-			src = io.NewSectionReader(r, 3, size-3)
+			counted.r.Seek(3, io.SeekStart)
 		}
 		name = "UTF-8"
 	case enc == "gb18030" || enc == "gbk":
@@ -333,7 +351,8 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	switch {
 	case name != "":
 	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
-		src, name = io.NewSectionReader(r, 3, size-3), "UTF-8 BOM"
+		counted.r.Seek(3, io.SeekStart)
+		name = "UTF-8 BOM"
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
 		dec, name = unicode.UTF16(unicode.LittleEndian, unicode.ExpectBOM).NewDecoder(), "UTF-16LE"
 	case bytes.HasPrefix(head, []byte{0xFE, 0xFF}):
@@ -403,6 +422,18 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 		return rec, line, nil
 	}
 	return nil
+}
+
+// countingReader counts the bytes read through it (for progress).
+type countingReader struct {
+	r *io.SectionReader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // invalidText is the error for bytes that are not UTF-8 in a file read as
@@ -534,6 +565,12 @@ type reader struct {
 	rowNum  int // rows read so far
 
 	invalidUTF8 bool
+	// rowsRead counts the rows read ahead; progress, when set, tells the
+	// fraction of the file read (both for Stream.Progress).
+	rowsRead atomic.Int64
+	progress func() float64
+	notesMu  sync.Mutex // fallbackNote's notes, until flushNotes
+	notes    []string
 	// headerWidth is the header row's number of cells; firstLong the
 	// first row with a non-empty cell beyond it.
 	headerWidth, firstLong int
@@ -705,6 +742,7 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		rd.rowsRead.Add(int64(len(b.rows)))
 		for i, cells := range b.rows {
 			first := rd.rowNum == rd.header
 			rd.rowNum = b.lines[i]
@@ -728,6 +766,7 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 			rd.name, rd.rep.LongRows, rd.headerWidth, rd.firstLong)
 	}
 	// The reading goroutine has ended (ch is closed): invalidUTF8 is final.
+	rd.flushNotes()
 	if rd.invalidUTF8 {
 		rd.rep.warn("%s has bytes that are not valid %s; they were replaced by �", rd.name, rd.rep.Encoding)
 	}

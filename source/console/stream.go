@@ -264,6 +264,18 @@ func containsID(list []int64, id int64) bool {
 	return false
 }
 
+// Progress reports how far the reading has got, from any goroutine: the
+// rows read so far (ahead of what EachPerson has handed over) and the
+// fraction of the file read, or -1 where it is not known (a workbook read
+// by excelize).
+func (s *Stream) Progress() (rows int, frac float64) {
+	rows = int(s.rd.rowsRead.Load())
+	if s.rd.progress == nil {
+		return rows, -1
+	}
+	return rows, s.rd.progress()
+}
+
 // Close releases the file and the temporary directory.
 func (s *Stream) Close() error {
 	s.rd.close()

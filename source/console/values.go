@@ -31,13 +31,12 @@ var (
 func parseDate(s string, numeric, date1904 bool) (int64, error) {
 	s = strings.TrimSpace(s)
 	var y, m, d int
-	if mm := reDateDigit.FindStringSubmatch(s); mm != nil {
+	// Up to 7 digits is a serial (the date forms need 8 digits or
+	// separators): no need to try the expressions, a million rows over.
+	plainSerial := len(s) > 0 && len(s) <= 7 && allDigits(s)
+	if mm := matchDate(s, plainSerial); mm != nil {
 		y, m, d = atoi(mm[1]), atoi(mm[2]), atoi(mm[3])
-	} else if mm := reDateSep.FindStringSubmatch(s); mm != nil {
-		y, m, d = atoi(mm[1]), atoi(mm[2]), atoi(mm[3])
-	} else if mm := reDateCJK.FindStringSubmatch(s); mm != nil {
-		y, m, d = atoi(mm[1]), atoi(mm[2]), atoi(mm[3])
-	} else if reSerial.MatchString(s) && (numeric || !strings.Contains(s, ".")) {
+	} else if plainSerial || reSerial.MatchString(s) && (numeric || !strings.Contains(s, ".")) {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || f < 1 || f >= 2958466 {
 			return 0, fmt.Errorf("cannot read date %q", s)
@@ -57,6 +56,19 @@ func parseDate(s string, numeric, date1904 bool) (int64, error) {
 	return t.UnixMilli(), nil
 }
 
+// matchDate matches the text date forms, unless skip.
+func matchDate(s string, skip bool) []string {
+	if skip {
+		return nil
+	}
+	for _, re := range []*regexp.Regexp{reDateDigit, reDateSep, reDateCJK} {
+		if mm := re.FindStringSubmatch(s); mm != nil {
+			return mm
+		}
+	}
+	return nil
+}
+
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
 	return n
@@ -68,7 +80,7 @@ var reExp = regexp.MustCompile(`^[+-]?\d+(\.\d+)?[eE][+-]?\d+$`)
 // "13800138000.0" → "13800138000". Exponent forms are reported via lost.
 func repairNumber(s string) (out string, lost bool) {
 	s = strings.TrimSpace(s)
-	if reExp.MatchString(s) {
+	if strings.ContainsAny(s, "eE") && reExp.MatchString(s) {
 		return s, true
 	}
 	if i := strings.IndexByte(s, '.'); i > 0 && allDigits(s[:i]) && strings.Trim(s[i+1:], "0") == "" {
@@ -100,6 +112,14 @@ func allDigits(s string) bool {
 //   - anything else is kept as written with no state code.
 //
 // warn is non-empty when the value looks damaged.
+// Built once: a Replacer is costly to make, and a million-row file parses
+// a million mobiles.
+var (
+	mobileSeparators = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", "\u00a0", "")
+	spaceDash        = strings.NewReplacer(" ", "", "-", "")
+	phoneSeparators  = strings.NewReplacer(" ", "", "-", "", "(", "", ")", "")
+)
+
 func parseMobile(raw string) (stateCode, national, warn string) {
 	s, lost := repairNumber(raw)
 	if lost {
@@ -108,7 +128,7 @@ func parseMobile(raw string) (stateCode, national, warn string) {
 	if s == "" {
 		return "", "", ""
 	}
-	compact := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "", "\u00a0", "").Replace(s)
+	compact := mobileSeparators.Replace(s)
 	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "＋") {
 		s = "+" + strings.TrimPrefix(strings.TrimPrefix(s, "+"), "＋")
 		compact = "+" + strings.TrimLeft(compact, "+＋")
@@ -119,13 +139,13 @@ func parseMobile(raw string) (stateCode, national, warn string) {
 			}
 		}
 		if i := strings.IndexAny(s, "- "); i > 1 && allDigits(s[1:i]) {
-			rest := strings.NewReplacer(" ", "", "-", "").Replace(s[i+1:])
+			rest := spaceDash.Replace(s[i+1:])
 			return s[1:i], rest, fmt.Sprintf("mobile %q is not a valid number for +%s", raw, s[1:i])
 		}
 		return "", s, fmt.Sprintf("mobile %q has no readable country code", raw)
 	}
 	if i := strings.IndexByte(s, '-'); i >= 1 && i <= 3 && s[0] != '0' && allDigits(s[:i]) {
-		rest := strings.NewReplacer(" ", "", "-", "").Replace(s[i+1:])
+		rest := spaceDash.Replace(s[i+1:])
 		if allDigits(rest) && len(rest) >= 6 {
 			num, err := phonenumbers.Parse("+"+s[:i]+rest, "")
 			if err == nil && phonenumbers.IsValidNumber(num) && strconv.Itoa(int(num.GetCountryCode())) == s[:i] {
@@ -147,7 +167,7 @@ func parseMobile(raw string) (stateCode, national, warn string) {
 // "81234567890". It returns mobile unchanged when that is not a valid
 // number.
 func withStateCode(code, mobile string) string {
-	compact := strings.NewReplacer(" ", "", "-", "", "(", "", ")", "").Replace(mobile)
+	compact := phoneSeparators.Replace(mobile)
 	if !allDigits(compact) {
 		return mobile
 	}

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -26,8 +26,8 @@ type accountability struct {
 // accountable sets o.Written to record the holders (the caller must Close
 // acc.holders when the export fails) and, when the basis is consent,
 // o.Consent to the consent register's answer for the request's purpose.
-func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, dir dingbook.Directory, o *export.Options) (*accountability, error) {
-	key, err := store.HolderKey(g.db.Dir)
+func (g *governed) accountable(ctx context.Context, dec *govern.Decision, dir dingbook.Directory, o *export.Options) (*accountability, error) {
+	key, err := store.HolderKey(g.app.DB.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -36,7 +36,7 @@ func (g *governedExport) accountable(ctx context.Context, dec *govern.Decision, 
 	if dec == nil || dec.Basis != "consent" {
 		return acc, nil
 	}
-	cs, err := g.db.CurrentConsents(ctx, g.req.Purpose, "")
+	cs, err := g.app.DB.CurrentConsents(ctx, g.req.Purpose, "")
 	if err != nil {
 		return nil, err
 	}

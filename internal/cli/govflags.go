@@ -1,4 +1,4 @@
-package govern
+package cli
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
 	"golang.org/x/term"
@@ -17,10 +18,10 @@ import (
 // PassphraseEnv is the environment variable that may hold the passphrase.
 const PassphraseEnv = "DINGBOOK_PASSPHRASE"
 
-// Flags are the governance flags shared by export, convert and import.
-// AddFlags defines them on a command's FlagSet; Apply copies them into a
-// Request.
-type Flags struct {
+// govFlags are the governance flags shared by export, convert, import and
+// push. addGovFlags defines them on a command's FlagSet; Apply copies them
+// into a govern.Request.
+type govFlags struct {
 	Purpose, Basis, Justify string
 	Keep                    string
 	Encrypt                 string
@@ -29,21 +30,16 @@ type Flags struct {
 	AskPassphrase           bool
 	IncludeHiddenMobiles    bool
 	Policy                  string
-	Transfer                Transfer
+	Transfer                govern.Transfer
 }
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
-
-// AddFlags defines --purpose, --basis, --justify, --keep, --encrypt,
+// addGovFlags defines --purpose, --basis, --justify, --keep, --encrypt,
 // --age-recipient, --passphrase-file, --ask-passphrase,
 // --include-hidden-mobiles and --policy on fs. bundle is false for
 // commands that write no bundle (import): only --purpose, --basis,
 // --justify and --policy are defined then.
-func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
-	f := &Flags{}
+func addGovFlags(fs *flag.FlagSet, bundle bool) *govFlags {
+	f := &govFlags{}
 	fs.StringVar(&f.Purpose, "purpose", "", "why the data is needed (required; recorded in the audit log)")
 	fs.StringVar(&f.Basis, "basis", "", "legal basis: "+strings.Join(policy.Bases, "|")+" (default: the policy's)")
 	fs.StringVar(&f.Justify, "justify", "", "justification for personal or sensitive fields (recorded in the audit log)")
@@ -70,16 +66,16 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 // AddPIA defines --pia on fs, for a command that writes no bundle but
 // hands data out (push): its sensitive fields need an impact assessment
 // too.
-func (f *Flags) AddPIA(fs *flag.FlagSet) {
+func (f *govFlags) AddPIA(fs *flag.FlagSet) {
 	fs.StringVar(&f.Transfer.PIA, "pia", "", "impact-assessment reference (needed for sensitive fields and large jobs)")
 }
 
 // Apply copies the flags into req. It parses --keep and, for bundle
 // commands, resolves the passphrase (prompting through prompt when
 // --ask-passphrase is given and stdinIsTTY; prompt nil means the terminal
-// on os.Stdin). When it fails, the command should still record the
+// on stdin). When it fails, the command should still record the
 // refusal: govern.Refuse(ctx, db, pol, req, err).
-func (f *Flags) Apply(req *Request, getenv func(string) string, stdinIsTTY bool, prompt func() (string, error)) error {
+func (f *govFlags) Apply(req *govern.Request, getenv func(string) string, stdinIsTTY bool, prompt func() (string, error)) error {
 	req.Purpose, req.Basis, req.Justification = f.Purpose, f.Basis, f.Justify
 	req.IncludeHiddenMobiles = f.IncludeHiddenMobiles
 	req.Transfer = f.Transfer
@@ -136,7 +132,7 @@ func ResolvePassphrase(in PassphraseInput) (string, string, error) {
 		}
 		prompt := in.Prompt
 		if prompt == nil {
-			prompt = TerminalPrompt(os.Stderr)
+			prompt = terminalPrompt(os.Stdin, os.Stderr)
 		}
 		p, err := prompt()
 		if err != nil {
@@ -162,14 +158,14 @@ func validatePass(pass, src string) error {
 	if pass == "" {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "the passphrase from " + src + " is empty", Hint: "give a passphrase of 12 to 99 printable ASCII characters, or none to get a generated one"}
 	}
-	return sealValidate(pass, src)
+	return seal.ValidatePassphrase(pass, src)
 }
 
-// TerminalPrompt reads a passphrase twice from the terminal on stdin
-// without echo, writing the prompts to w.
-func TerminalPrompt(w io.Writer) func() (string, error) {
+// terminalPrompt reads a passphrase twice from the terminal in without
+// echo, writing the prompts to w.
+func terminalPrompt(in *os.File, w io.Writer) func() (string, error) {
 	return func() (string, error) {
-		fd := int(os.Stdin.Fd())
+		fd := int(in.Fd())
 		fmt.Fprint(w, "Bundle passphrase: ")
 		a, err := term.ReadPassword(fd)
 		fmt.Fprintln(w)
@@ -188,5 +184,3 @@ func TerminalPrompt(w io.Writer) func() (string, error) {
 		return string(a), nil
 	}
 }
-
-var sealValidate = seal.ValidatePassphrase

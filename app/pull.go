@@ -1,0 +1,59 @@
+package app
+
+import (
+	"cmp"
+	"context"
+
+	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/pull"
+	"github.com/dingbook/dingbook/source/dingtalk"
+)
+
+// PullOptions is a pull from DingTalk.
+type PullOptions struct {
+	Actor  string
+	Client *dingtalk.Client
+	// BaseURL is the API's base URL, recorded as the source.
+	BaseURL                                       string
+	WithManager, External, CountRestricted, Fresh bool
+	// AllowPartial stores a snapshot that cannot vouch for completeness.
+	AllowPartial bool
+	Progress     func(pull.Progress)
+	Hooks        *Hooks
+}
+
+// PullResult is a finished pull. Stored says whether the snapshot was
+// stored (complete, or AllowPartial).
+type PullResult struct {
+	*pull.Result
+	Stored bool
+}
+
+// Pull pulls the organisation, governed (govern.Guard: the policy is
+// checked and the outcome recorded): it stores the snapshot when it is
+// complete or AllowPartial, and otherwise returns the pull's result with
+// an EINCOMPLETE error. Export with a pull source runs the same sequence.
+func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*PullResult, error) {
+	var out *PullResult
+	req := &govern.Request{Action: "pull", Actor: o.Actor, Source: "dingtalk:" + o.BaseURL, Now: a.Now}
+	err := govern.Guard(ctx, a.DB, pol, req, func(ctx context.Context, _ *govern.Decision) (*govern.Produced, error) {
+		res, err := pull.Run(ctx, pull.Options{Client: o.Client, DB: a.DB, WithManager: o.WithManager, External: o.External,
+			CountRestricted: o.CountRestricted, Fresh: o.Fresh, Progress: o.Progress, Now: a.Now})
+		if err != nil {
+			return nil, err
+		}
+		o.Hooks.pulled(res)
+		rc := res.Snapshot.Receipt
+		out = &PullResult{Result: res, Stored: rc.Complete || o.AllowPartial}
+		if !out.Stored {
+			return nil, pull.IncompleteError(rc)
+		}
+		if err := pull.Save(ctx, a.DB, res, a.now()); err != nil {
+			out.Stored = false
+			return nil, err
+		}
+		return &govern.Produced{Rows: rc.People, Snapshot: res.Snapshot.ID, Tenant: cmp.Or(res.Snapshot.Org.CorpID, res.Snapshot.Org.Name)}, nil
+	})
+	return out, err
+}
