@@ -1,9 +1,11 @@
 package dingbook_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/dingbook/dingbook"
@@ -59,6 +61,68 @@ func TestFieldCatalogue(t *testing.T) {
 	}
 	if m, _ := dingbook.FieldByKey("mobile"); m.Class != dingbook.ClassPersonal {
 		t.Errorf("mobile class %s", m.Class)
+	}
+}
+
+// TestFieldAccessors checks the accessor table against Person's JSON
+// keys: writing a text or flag field through its accessor changes
+// exactly the Person value whose JSON key is the field's key, and every
+// field has the accessor its kind needs.
+func TestFieldAccessors(t *testing.T) {
+	all := append(slices.Clone(dingbook.Fields), dingbook.Attributes...)
+	jsonOf := func(p *dingbook.Person) map[string]any {
+		var m map[string]any
+		b, _ := json.Marshal(p)
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	zero := jsonOf(&dingbook.Person{})
+	texts, flags := 0, 0
+	for _, f := range all {
+		if (f.Kind == dingbook.KindText) != (f.Text != nil) || (f.Kind == dingbook.KindFlag) != (f.Flag != nil) || f.Kind == 0 {
+			t.Errorf("%s: kind %d with text accessor %v, flag accessor %v", f.Key, f.Kind, f.Text != nil, f.Flag != nil)
+			continue
+		}
+		var p dingbook.Person
+		var want any
+		switch f.Kind {
+		case dingbook.KindText:
+			*f.Text(&p) = "v-" + f.Key
+			want = "v-" + f.Key
+			if got := *f.Text(&p); got != want {
+				t.Errorf("%s: read back %q", f.Key, got)
+			}
+			texts++
+		case dingbook.KindFlag:
+			*f.Flag(&p) = !*f.Flag(&p)
+			want = true
+			flags++
+		default:
+			continue
+		}
+		got := jsonOf(&p)
+		for k, v := range got {
+			if k == f.Key && !reflect.DeepEqual(v, want) || k != f.Key && !reflect.DeepEqual(v, zero[k]) {
+				t.Errorf("%s: writing it set JSON %s to %v", f.Key, k, v)
+			}
+		}
+		if _, ok := got[f.Key]; !ok {
+			t.Errorf("%s: no JSON key %s after writing it", f.Key, f.Key)
+		}
+		if g, ok := dingbook.Attribute(f.Key); !ok || g.Key != f.Key || g.Kind != f.Kind {
+			t.Errorf("Attribute(%s) = %+v, %v", f.Key, g, ok)
+		}
+	}
+	if texts != 16 || flags != 7 {
+		t.Errorf("%d text and %d flag accessors, want 16 and 7", texts, flags)
+	}
+	if f, ok := dingbook.FieldByKey("extension.爱好"); !ok || f.Kind != dingbook.KindExtension {
+		t.Errorf("extension field kind %d", f.Kind)
+	}
+	if _, ok := dingbook.FieldByKey("avatar"); ok {
+		t.Error("avatar is an attribute, not an exportable field")
 	}
 }
 

@@ -133,7 +133,7 @@ func SubjectReport(ctx context.Context, db *store.DB, pol *policy.Policy, query,
 }
 
 // personFields lists a person's non-empty fields with their headers in
-// lang.
+// lang, read through the domain's accessor table.
 func personFields(p *dingbook.Person, lang string) [][2]string {
 	var out [][2]string
 	add := func(key, v string) {
@@ -146,24 +146,22 @@ func personFields(p *dingbook.Person, lang string) [][2]string {
 		}
 		out = append(out, [2]string{name, v})
 	}
-	add("userid", p.UserID)
-	add("name", p.Name)
-	add("job_number", p.JobNumber)
-	add("title", p.Title)
-	mobile := p.Mobile
-	if mobile != "" && p.StateCode != "" {
-		mobile = "+" + p.StateCode + " " + mobile
+	for _, k := range []string{"userid", "name", "job_number", "title", "mobile", "telephone", "email", "org_email", "work_place", "remark", "hired_date", "manager_userid"} {
+		f, _ := dingbook.FieldByKey(k)
+		var v string
+		switch f.Kind {
+		case dingbook.KindText:
+			v = *f.Text(p)
+			if k == "mobile" && v != "" && p.StateCode != "" {
+				v = "+" + p.StateCode + " " + v
+			}
+		case dingbook.KindDate:
+			if p.HiredDate > 0 {
+				v = time.UnixMilli(p.HiredDate).UTC().Format("2006-01-02")
+			}
+		}
+		add(k, v)
 	}
-	add("mobile", mobile)
-	add("telephone", p.Telephone)
-	add("email", p.Email)
-	add("org_email", p.OrgEmail)
-	add("work_place", p.WorkPlace)
-	add("remark", p.Remark)
-	if p.HiredDate > 0 {
-		add("hired_date", time.UnixMilli(p.HiredDate).UTC().Format("2006-01-02"))
-	}
-	add("manager_userid", p.ManagerUserID)
 	for _, k := range slices.Sorted(maps.Keys(p.Extension)) {
 		add(dingbook.ExtensionPrefix+k, p.Extension[k])
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Dedupe rules for imported rows (which have no userid).
@@ -38,10 +39,10 @@ type Merge struct {
 
 // Dedupe merges imported rows (people with an empty UserID) that are the
 // same person under rule (RuleJobNumber, RuleMobileName, RuleDefault or
-// ""= RuleDefault), using DefaultRegion for mobiles without a state_code.
+// ""= RuleDefault), using normalize.DefaultRegion for mobiles without a state_code.
 // See DedupeRegion.
 func Dedupe(org *dingbook.Org, rule string) ([]Merge, error) {
-	return DedupeRegion(org, rule, DefaultRegion)
+	return DedupeRegion(org, rule, normalize.DefaultRegion)
 }
 
 // DedupeRegion is Dedupe with the default phone region. The merged person
@@ -89,7 +90,7 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 			if !ok {
 				mi = len(merges)
 				mergeOf[k] = mi
-				merges = append(merges, Merge{Rule: ru, Key: key, Name: CleanName(org.People[k].Name), Kept: rows[k]})
+				merges = append(merges, Merge{Rule: ru, Key: key, Name: normalize.Name(org.People[k].Name), Kept: rows[k]})
 			}
 			m := &merges[mi]
 			m.Merged = append(m.Merged, rows[i])
@@ -118,10 +119,10 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 func dedupeKey(p *dingbook.Person, rule, region string) string {
 	switch rule {
 	case RuleJobNumber:
-		return CleanText(p.JobNumber)
+		return normalize.Text(p.JobNumber)
 	case RuleMobileName:
-		e, ok := E164(p.Mobile, p.StateCode, region)
-		name := CleanName(p.Name)
+		e, ok := normalize.E164(p.Mobile, p.StateCode, region)
+		name := normalize.Name(p.Name)
 		if !ok || name == "" {
 			return ""
 		}
@@ -129,6 +130,18 @@ func dedupeKey(p *dingbook.Person, rule, region string) string {
 	}
 	return ""
 }
+
+// mergedText are the text fields a merge fills and compares, in the
+// order differing values are reported (userid and unionid identify the
+// rows and are never merged).
+var mergedText = func() []dingbook.Field {
+	var fs []dingbook.Field
+	for _, k := range []string{"name", "mobile", "state_code", "telephone", "job_number", "title", "email", "org_email", "work_place", "remark", "manager_userid"} {
+		f, _ := dingbook.FieldByKey(k)
+		fs = append(fs, f)
+	}
+	return fs
+}()
 
 // mergeInto folds src into dst: memberships are united, empty fields of
 // dst are filled from src, and differing non-empty values are recorded.
@@ -144,24 +157,15 @@ func mergeInto(dst, src *dingbook.Person, conflicts []string) []string {
 			}
 		}
 	}
-	fields := []struct {
-		name     string
-		dst, src *string
-	}{
-		{"name", &dst.Name, &src.Name}, {"mobile", &dst.Mobile, &src.Mobile}, {"state_code", &dst.StateCode, &src.StateCode},
-		{"telephone", &dst.Telephone, &src.Telephone}, {"job_number", &dst.JobNumber, &src.JobNumber},
-		{"title", &dst.Title, &src.Title}, {"email", &dst.Email, &src.Email}, {"org_email", &dst.OrgEmail, &src.OrgEmail},
-		{"work_place", &dst.WorkPlace, &src.WorkPlace}, {"remark", &dst.Remark, &src.Remark},
-		{"manager_userid", &dst.ManagerUserID, &src.ManagerUserID},
-	}
-	for _, f := range fields {
-		d, s := CleanText(*f.dst), CleanText(*f.src)
+	for _, f := range mergedText {
+		dp, sp := f.Text(dst), f.Text(src)
+		d, s := normalize.Text(*dp), normalize.Text(*sp)
 		switch {
 		case s == "":
 		case d == "":
-			*f.dst = *f.src
-		case d != s && !(f.name == "name" && CleanName(d) == CleanName(s)) && !contains(conflicts, f.name):
-			conflicts = append(conflicts, f.name)
+			*dp = *sp
+		case d != s && !(f.Key == "name" && normalize.Name(d) == normalize.Name(s)) && !contains(conflicts, f.Key):
+			conflicts = append(conflicts, f.Key)
 		}
 	}
 	if dst.HiredDate == 0 {

@@ -48,7 +48,7 @@ func reportJSON(t *testing.T, r *Report) string {
 
 // TestLiveMatchesAnalyze: an analysis fed batch by batch alongside a pass
 // gives the same report as Analyze, and its Fill flags are the statuses a
-// two-pass export writes (XLSXExtras.Status), for every person, including
+// two-pass export writes (from Report.InOrder), for every person, including
 // those whose manager comes later in the stream or does not exist.
 func TestLiveMatchesAnalyze(t *testing.T) {
 	for _, c := range []struct {
@@ -75,11 +75,11 @@ func TestLiveMatchesAnalyze(t *testing.T) {
 			if a, b := reportJSON(t, got), reportJSON(t, got2); a != b || !slices.Equal(fill, fill2) {
 				t.Fatal("managers checked against the missing list differ from the listed userids")
 			}
-			x := XLSXExtras(want, "en", []string{"name"})
+			inOrder := want.InOrder()
 			needs, mgr := 0, 0
 			for i := range org.People {
 				p := &org.People[i]
-				if w := x.Status(p) == x.NeedsFilling; w != fill[i] {
+				if w := inOrder(p)&FillProblems != 0; w != fill[i] {
 					t.Fatalf("person %d (%s): live Fill %v, two-pass status says %v", i, p.UserID, fill[i], w)
 				}
 				if fill[i] {
@@ -154,7 +154,7 @@ func TestLiveMatchesAnalyzeSelected(t *testing.T) {
 	if a, b := reportJSON(t, want), reportJSON(t, got); a != b {
 		t.Fatalf("live report differs from Analyze:\nlive    %.600s\nanalyze %.600s", b, a)
 	}
-	x := XLSXExtras(want, "en", []string{"name"})
+	inOrder := want.InOrder()
 	selected, outside := 0, 0
 	ids := map[string]bool{}
 	for _, p := range org.People {
@@ -169,7 +169,7 @@ func TestLiveMatchesAnalyzeSelected(t *testing.T) {
 			continue
 		}
 		selected++
-		if w := x.Status(p) == x.NeedsFilling; w != fill[i] {
+		if w := inOrder(p)&FillProblems != 0; w != fill[i] {
 			t.Fatalf("person %d: live Fill %v, two-pass status says %v", i, fill[i], w)
 		}
 		if m := p.ManagerUserID; m != "" && ids[m] && sel(&org.People[slices.IndexFunc(org.People, func(q dingbook.Person) bool { return q.UserID == m })]) == nil {

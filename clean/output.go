@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/normalize"
 	"golang.org/x/text/width"
 )
 
@@ -57,7 +58,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		}
 		row++
 		if want[row] {
-			names[row] = CleanName(p.Name)
+			names[row] = normalize.Name(p.Name)
 		}
 		if fn == nil {
 			return nil
@@ -74,7 +75,7 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 			pp.UserID = p.UserID
 		}
 		if r.show.name {
-			pp.Name = CleanName(p.Name)
+			pp.Name = normalize.Name(p.Name)
 		}
 		return fn(pp)
 	})
@@ -138,7 +139,8 @@ func (r *Report) Summary() string {
 	return fmt.Sprintf("%d people, %d with problems, %d duplicate groups", r.People, r.PeopleWithProblems, groups)
 }
 
-func pct(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
+// Percent writes a rate as a percentage with one decimal ("87.5%").
+func Percent(x float64) string { return fmt.Sprintf("%.1f%%", x*100) }
 
 // WriteText writes the report for humans: totals, problem counts,
 // duplicate groups, department completeness and the people with problems
@@ -155,9 +157,9 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 		if isDup(p) {
 			g = fmt.Sprint(r.GroupCounts[p])
 		}
-		probs = append(probs, []string{string(p), fmt.Sprint(r.Counts[p]), pct(rate(r.Counts[p], max(r.People, 1))), g})
+		probs = append(probs, []string{string(p), fmt.Sprint(r.Counts[p]), Percent(r.Share(r.Counts[p])), g})
 	}
-	probs = append(probs, []string{"any problem", fmt.Sprint(r.PeopleWithProblems), pct(rate(r.PeopleWithProblems, max(r.People, 1))), ""})
+	probs = append(probs, []string{"any problem", fmt.Sprint(r.PeopleWithProblems), Percent(r.Share(r.PeopleWithProblems)), ""})
 	writeTable(bw, probs)
 	if len(r.Merges) > 0 {
 		fmt.Fprintf(bw, "\nMerged rows (--dedupe): %d\n", len(r.Merges))
@@ -189,7 +191,7 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 			if g.DeptID != 0 {
 				fmt.Fprintf(bw, " (department %d)", g.DeptID)
 			}
-			fmt.Fprintf(bw, " %s\n", g.memberList(", "))
+			fmt.Fprintf(bw, " %s\n", g.MemberList(", "))
 		}
 		if capped {
 			fmt.Fprintf(bw, "  (a group lists its first %d members here; 'dingbook quality --report FILE.json' writes them all)\n", MaxGroupMembersShown)
@@ -198,7 +200,7 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	fmt.Fprintf(bw, "\nDepartments (direct members):\n")
 	depts := [][]string{{"DEPT_ID", "PATH", "MEMBERS", "MOBILE", "EMAIL", "TITLE", "JOB_NUMBER"}}
 	for _, d := range r.Departments {
-		depts = append(depts, []string{fmt.Sprint(d.DeptID), d.Path, fmt.Sprint(d.Members), pct(d.MobileRate), pct(d.EmailRate), pct(d.TitleRate), pct(d.JobNumberRate)})
+		depts = append(depts, []string{fmt.Sprint(d.DeptID), d.Path, fmt.Sprint(d.Members), Percent(d.MobileRate), Percent(d.EmailRate), Percent(d.TitleRate), Percent(d.JobNumberRate)})
 	}
 	writeTable(bw, depts)
 	// The people are streamed, so their columns have fixed widths (wide
@@ -280,9 +282,9 @@ func cellWidth(s string) int {
 // more"). The JSON report (quality --json, --report) lists every member.
 const MaxGroupMembersShown = 10
 
-// memberList names g's first MaxGroupMembersShown members, separated by
+// MemberList names g's first MaxGroupMembersShown members, separated by
 // sep, and counts the rest.
-func (g *DuplicateGroup) memberList(sep string) string {
+func (g *DuplicateGroup) MemberList(sep string) string {
 	var b strings.Builder
 	for i, m := range g.Members {
 		if i == MaxGroupMembersShown {

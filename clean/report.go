@@ -11,9 +11,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/internal/pipeline"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Set is a set of problems, one bit per entry of dingbook.AllProblems.
@@ -85,7 +87,7 @@ func splitList(s string) []string {
 	start := 0
 	for i := 0; i <= len(s); i++ {
 		if i == len(s) || s[i] == ',' {
-			if t := CleanText(s[start:i]); t != "" {
+			if t := normalize.Text(s[start:i]); t != "" {
 				out = append(out, t)
 			}
 			start = i + 1
@@ -97,7 +99,7 @@ func splitList(s string) []string {
 // Options configures Analyze.
 type Options struct {
 	// Region is the default region for numbers without a state_code
-	// ("" = DefaultRegion).
+	// ("" = normalize.DefaultRegion).
 	Region string
 	// SizeHint is the expected number of people (0 = unknown); it sizes
 	// the key tables up front. An OrgDirectory's size is known anyway.
@@ -343,7 +345,7 @@ type Analyzer struct {
 func NewAnalyzer(opts Options) *Analyzer {
 	region := opts.Region
 	if region == "" {
-		region = DefaultRegion
+		region = normalize.DefaultRegion
 	}
 	r := &Report{
 		Region: region, region: region, seed: maphash.MakeSeed(), show: newShown(opts.Visible), sel: opts.Select,
@@ -403,10 +405,10 @@ func (r *Report) hashKey(kind byte, dept int64, s string) uint64 {
 
 // intrinsic returns the problems visible from p alone (everything except
 // duplicates and manager-not-found) and its normalised form.
-func intrinsic(p *dingbook.Person, region string) (Set, Normalized) {
-	n := Normalize(p, region)
+func intrinsic(p *dingbook.Person, region string) (Set, normalize.Contact) {
+	n := normalize.Person(p, region)
 	var s Set
-	mobile := CleanText(p.Mobile)
+	mobile := normalize.Text(p.Mobile)
 	if p.HideMobile {
 		s |= Bit(dingbook.ProblemHiddenMobile)
 	} else if mobile == "" {
@@ -514,7 +516,7 @@ func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 		}
 		pp.depts = append(pp.depts, d)
 	}
-	pp.withMob = CleanText(p.Mobile) != ""
+	pp.withMob = normalize.Text(p.Mobile) != ""
 	pp.withMail = n.Email != "" || n.OrgEmail != ""
 	pp.withTtl = n.Title != ""
 	pp.withJob = n.JobNumber != ""
@@ -1052,6 +1054,24 @@ func (r *Report) Problems(p *dingbook.Person) Set {
 	}
 	return s
 }
+
+// InOrder returns Problems for a second pass over the directory in
+// order (as an export writes its status column): called in directory
+// order, it finds each person by position (one key comparison) rather
+// than by a table probe; any order gives the same answers. It is safe
+// for concurrent use.
+func (r *Report) InOrder() func(*dingbook.Person) Set {
+	var mu sync.Mutex
+	next := 0
+	return func(p *dingbook.Person) Set {
+		mu.Lock()
+		defer mu.Unlock()
+		return r.problemsAt(p, &next)
+	}
+}
+
+// Share is n as a share of the report's people (1 for an empty report).
+func (r *Report) Share(n int) float64 { return rate(n, max(r.People, 1)) }
 
 // problemsAt is Problems for a second pass in directory order: *next is
 // the ordinal expected next, so a person is found by comparing one key

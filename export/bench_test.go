@@ -267,3 +267,24 @@ func BenchmarkConvertXLSXToVCFWhole(b *testing.B) {
 func benchVCard(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 	return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 }
+
+// BenchmarkExportRows runs the export pipeline with no file: the cells
+// of every row (Options.Rows), as diff and push take them. It measures
+// choosing people and building cells without a writer's cost.
+func BenchmarkExportRows(b *testing.B) {
+	d := newSynthDir(*benchRows)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		rows := 0
+		res, err := export.Run(context.Background(), d, export.Options{Fields: benchFields, Rows: func(string, []string) error {
+			rows++
+			return nil
+		}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Rows != *benchRows || rows != *benchRows {
+			b.Fatalf("rows %d, %d", res.Rows, rows)
+		}
+	}
+}

@@ -37,6 +37,7 @@ import (
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/internal/fileutil"
 	"github.com/dingbook/dingbook/internal/pipeline"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Formats are the output formats, by file extension.
@@ -303,7 +304,7 @@ var yesNo = map[string][2]string{"zh": {"是", "否"}, "en": {"yes", "no"}, "id"
 
 // rowMaker computes cell text for a person.
 type rowMaker struct {
-	fields  []string
+	cols    []dingbook.Field // the fields, in column order
 	tree    *dingbook.Tree
 	paths   map[int64]string
 	yes, no string
@@ -339,80 +340,29 @@ func ConsoleMobile(p *dingbook.Person) string {
 
 func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 	dst = dst[:0]
-	for _, k := range m.fields {
+	for i := range m.cols {
+		f := &m.cols[i]
 		var v string
-		switch k {
-		case "name":
-			v = p.Name
-		case "userid":
-			v = p.UserID
-		case "mobile":
-			v = ConsoleMobile(p)
-			if m.mask {
-				v = clean.MaskPhone(v)
+		switch f.Kind {
+		case dingbook.KindText:
+			if f.Key == "mobile" {
+				v = m.maskPhone(ConsoleMobile(p))
+			} else {
+				v = *f.Text(p)
 			}
-		case "telephone":
-			v = p.Telephone
-		case "job_number":
-			v = p.JobNumber
-		case "title":
-			v = p.Title
-		case "email":
-			v = p.Email
-		case "org_email":
-			v = p.OrgEmail
-		case "dept":
-			var b strings.Builder
-			for i, ms := range p.Depts {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(m.path(ms.DeptID))
-			}
-			v = b.String()
-		case "work_place":
-			v = p.WorkPlace
-		case "hired_date":
+		case dingbook.KindFlag:
+			v = m.boolText(*f.Flag(p))
+		case dingbook.KindDate:
 			if p.HiredDate != 0 {
 				v = time.UnixMilli(p.HiredDate).In(cst).Format("2006-01-02")
 			}
-		case "remark":
-			v = p.Remark
-		case "manager_userid":
-			v = p.ManagerUserID
-		case "leader_in_dept":
-			parts := make([]string, len(p.Depts))
-			for i, ms := range p.Depts {
-				parts[i] = m.boolText(ms.Leader)
-			}
-			v = strings.Join(parts, ",")
-		case "state_code":
-			v = p.StateCode
-		case "mobile_e164":
-			v, _ = clean.E164(p.Mobile, p.StateCode, m.region)
-			if m.mask {
-				v = clean.MaskPhone(v)
-			}
-		case "unionid":
-			v = p.UnionID
-		case "dept_id_list":
-			parts := make([]string, len(p.Depts))
-			for i, ms := range p.Depts {
-				parts[i] = strconv.FormatInt(ms.DeptID, 10)
-			}
-			v = strings.Join(parts, ",")
-		case "active":
-			v = m.boolText(p.Active)
-		case "admin":
-			v = m.boolText(p.Admin)
-		case "boss":
-			v = m.boolText(p.Boss)
-		case "hide_mobile":
-			v = m.boolText(p.HideMobile)
-		default:
-			if name, ok := strings.CutPrefix(k, dingbook.ExtensionPrefix); ok {
-				v = p.Extension[name]
-			}
+		case dingbook.KindE164:
+			v, _ = normalize.E164(p.Mobile, p.StateCode, m.region)
+			v = m.maskPhone(v)
+		case dingbook.KindDepts:
+			v = m.depts(f.Key, p)
+		case dingbook.KindExtension:
+			v = p.Extension[f.Key[len(dingbook.ExtensionPrefix):]]
 		}
 		dst = append(dst, v)
 	}
@@ -422,53 +372,78 @@ func (m *rowMaker) row(p *dingbook.Person, dst []string) []string {
 	return dst
 }
 
-// restrict returns the copy of p a vCard writer sees: only the selected
-// fields (name and userid always), mobile masked when asked.
-func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Person {
-	q := dingbook.Person{UserID: p.UserID, UnionID: p.UnionID, Name: p.Name, Active: p.Active}
-	if sel["mobile"] || sel["mobile_e164"] {
-		q.Mobile, q.StateCode, q.HideMobile = p.Mobile, p.StateCode, p.HideMobile
-		if mask {
-			q.Mobile = clean.MaskPhone(q.Mobile)
-		}
+func (m *rowMaker) maskPhone(v string) string {
+	if m.mask {
+		return normalize.MaskPhone(v)
 	}
-	if sel["telephone"] {
-		q.Telephone = p.Telephone
-	}
-	if sel["job_number"] {
-		q.JobNumber = p.JobNumber
-	}
-	if sel["title"] {
-		q.Title = p.Title
-	}
-	if sel["email"] {
-		q.Email = p.Email
-	}
-	if sel["org_email"] {
-		q.OrgEmail, q.OrgEmailType = p.OrgEmail, p.OrgEmailType
-	}
-	if sel["dept"] || sel["dept_id_list"] || sel["leader_in_dept"] {
-		q.Depts = p.Depts
-	}
-	if sel["work_place"] {
-		q.WorkPlace = p.WorkPlace
-	}
-	if sel["hired_date"] {
-		q.HiredDate = p.HiredDate
-	}
-	if sel["remark"] {
-		q.Remark = p.Remark
-	}
-	if sel["manager_userid"] {
-		q.ManagerUserID = p.ManagerUserID
-	}
-	for k, v := range p.Extension {
-		if sel[dingbook.ExtensionPrefix+k] {
-			if q.Extension == nil {
-				q.Extension = map[string]string{}
+	return v
+}
+
+// depts is the cell of a field made from p's memberships: the
+// department paths (dept), the leadership per department
+// (leader_in_dept) or the department ids (dept_id_list).
+func (m *rowMaker) depts(key string, p *dingbook.Person) string {
+	switch key {
+	case "dept":
+		var b strings.Builder
+		for i, ms := range p.Depts {
+			if i > 0 {
+				b.WriteByte(',')
 			}
-			q.Extension[k] = v
+			b.WriteString(m.path(ms.DeptID))
 		}
+		return b.String()
+	case "leader_in_dept":
+		parts := make([]string, len(p.Depts))
+		for i, ms := range p.Depts {
+			parts[i] = m.boolText(ms.Leader)
+		}
+		return strings.Join(parts, ",")
+	case "dept_id_list":
+		parts := make([]string, len(p.Depts))
+		for i, ms := range p.Depts {
+			parts[i] = strconv.FormatInt(ms.DeptID, 10)
+		}
+		return strings.Join(parts, ",")
+	}
+	return ""
+}
+
+// restrict returns the copy of p a vCard writer sees: only what the
+// fields are made of (name and userid always; the mobile with its state
+// code and hidden flag, masked when asked; the org e-mail with its
+// type), so that no value outside the selection reaches the file.
+func restrict(p *dingbook.Person, fields []dingbook.Field, mask bool) *dingbook.Person {
+	q := dingbook.Person{UserID: p.UserID, UnionID: p.UnionID, Name: p.Name, Active: p.Active}
+	for i := range fields {
+		f := &fields[i]
+		switch f.Kind {
+		case dingbook.KindText:
+			*f.Text(&q) = *f.Text(p)
+		case dingbook.KindFlag:
+			*f.Flag(&q) = *f.Flag(p)
+		case dingbook.KindDate:
+			q.HiredDate = p.HiredDate
+		case dingbook.KindDepts:
+			q.Depts = p.Depts
+		case dingbook.KindExtension:
+			name := f.Key[len(dingbook.ExtensionPrefix):]
+			if v, ok := p.Extension[name]; ok {
+				if q.Extension == nil {
+					q.Extension = map[string]string{}
+				}
+				q.Extension[name] = v
+			}
+		}
+		switch f.Key {
+		case "mobile", "mobile_e164":
+			q.Mobile, q.StateCode, q.HideMobile = p.Mobile, p.StateCode, p.HideMobile
+		case "org_email":
+			q.OrgEmailType = p.OrgEmailType
+		}
+	}
+	if mask {
+		q.Mobile = normalize.MaskPhone(q.Mobile)
 	}
 	return &q
 }
@@ -645,7 +620,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		}
 		defer q.close()
 		xlsxHeader = q.header(header, len(fields))
-		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), q.x.Rules...)
+		xlsxOpts.Conditional = append(slices.Clone(xlsxOpts.Conditional), q.x.rules...)
 	}
 	_, growing := d.(GrowingDirectory)
 
@@ -722,11 +697,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	}
 
 	res := &Result{Fields: fields, Depts: selIDs}
-	sel := map[string]bool{}
-	for _, k := range fields {
-		sel[k] = true
+	cols := make([]dingbook.Field, len(fields))
+	for i, k := range fields {
+		cols[i], _ = dingbook.FieldByKey(k)
 	}
-	m := &rowMaker{fields: fields, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
+	m := &rowMaker{cols: cols, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
 	heads := newHeadcount(tree)
 	var row, xrow []string
 	// handle writes person i of chunk c.
@@ -786,7 +761,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 				err = o.jsonl.WritePerson(p, tree)
 			case o.pw != nil:
 				if vp == nil {
-					vp = restrict(p, sel, mask)
+					vp = restrict(p, cols, mask)
 				}
 				err = o.pw.WritePerson(vp, tree)
 			}

@@ -24,10 +24,10 @@ import (
 // recorded missing managers, or its listed userids); otherwise in a pass
 // of its own before the export (clean.Analyze).
 type quality struct {
-	x      clean.XLSX
-	live   *clean.Live                   // one pass
-	status func(*dingbook.Person) string // two passes: from the finished report
-	rep    *clean.Report                 // two passes: the report
+	x        qualityLook
+	live     *clean.Live                      // one pass
+	problems func(*dingbook.Person) clean.Set // two passes: from the finished report
+	rep      *clean.Report                    // two passes: the report
 }
 
 func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang string, fields []string, sel func(*dingbook.Person) *dingbook.Person, mask bool) (*quality, error) {
@@ -44,14 +44,13 @@ func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang st
 		return nil, err
 	}
 	if exists != nil {
-		return &quality{x: clean.XLSXColumn(lang, fields), live: clean.NewLive(copts, exists)}, nil
+		return &quality{x: newQualityLook(lang, fields), live: clean.NewLive(copts, exists)}, nil
 	}
 	rep, err := clean.Analyze(ctx, d, copts)
 	if err != nil {
 		return nil, err
 	}
-	x := clean.XLSXExtras(rep, lang, fields)
-	return &quality{x: x, status: x.Status, rep: rep}, nil
+	return &quality{x: newQualityLook(lang, fields), problems: rep.InOrder(), rep: rep}, nil
 }
 
 // managerCheck returns how a quality export in one pass tells whether a
@@ -75,7 +74,7 @@ func managerCheck(ctx context.Context, d dingbook.Directory, size int) (func(str
 
 // header inserts the status column's header after the fields.
 func (q *quality) header(header []string, fields int) []string {
-	return slices.Insert(slices.Clone(header), fields, q.x.StatusHeader)
+	return slices.Insert(slices.Clone(header), fields, q.x.statusHeader)
 }
 
 // ride hooks the one-pass analysis into the pass: prepared on the one
@@ -92,11 +91,11 @@ func (q *quality) ride(pl *pipeline.Pipeline[clean.Batch]) {
 func (q *quality) cell(c *pipeline.Chunk[clean.Batch], i int, p *dingbook.Person) string {
 	switch {
 	case q.live == nil:
-		return q.status(p)
+		return q.x.status(q.problems(p))
 	case c.Data.Fill[i]:
-		return q.x.NeedsFilling
+		return q.x.needsFilling
 	default:
-		return q.x.OK
+		return q.x.ok
 	}
 }
 
@@ -112,8 +111,8 @@ func (q *quality) finish(d dingbook.Directory, lang string, inTree map[int64]boo
 	if inTree != nil {
 		rep.Departments = slices.DeleteFunc(rep.Departments, func(dq clean.DeptQuality) bool { return !inTree[dq.DeptID] })
 	}
-	h, rows := rep.Sheet(lang)
-	return rep, Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
+	h, rows := qualitySheet(rep, lang)
+	return rep, Sheet{Name: QualitySheet, Header: h, Rows: rows}
 }
 
 // close ends an unfinished analysis (restoring the collector's target).

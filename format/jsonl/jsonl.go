@@ -33,7 +33,7 @@ import (
 	"strings"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Options configure a Writer.
@@ -47,12 +47,28 @@ type Options struct {
 	Region string
 }
 
+// lineKeys are a line's keys in order, before "extension". Text and
+// flag keys are read through the domain's accessor table
+// (dingbook.Attribute); the others are derived here.
+var lineKeys = []string{"userid", "unionid", "name", "avatar", "state_code", "mobile", "mobile_e164", "hide_mobile",
+	"telephone", "job_number", "title", "email", "org_email", "org_email_type", "work_place", "remark",
+	"hired_date", "active", "admin", "boss", "senior", "real_authed", "exclusive_account", "login_id",
+	"manager_userid", "dept_id_list", "dept_order_list", "leader_in_dept", "dept_paths"}
+
+// key is one key a Writer writes: f is its field or attribute (Kind 0
+// for dept_order_list and dept_paths).
+type key struct {
+	name string
+	f    dingbook.Field
+}
+
 // Writer writes one JSON object per line.
 type Writer struct {
 	bw     *bufio.Writer
 	opts   Options
 	sel    map[string]bool // nil: all
 	ext    []string        // selected extension names; nil with sel==nil: all
+	keys   []key           // the keys written, in order (extension aside)
 	buf    bytes.Buffer
 	enc    *json.Encoder
 	rows   int
@@ -78,6 +94,12 @@ func New(w io.Writer, opts Options) *Writer {
 			jw.sel[f] = true
 		}
 	}
+	for _, k := range lineKeys {
+		if jw.want(k) {
+			f, _ := dingbook.Attribute(k)
+			jw.keys = append(jw.keys, key{name: k, f: f})
+		}
+	}
 	jw.enc = json.NewEncoder(&jw.buf)
 	jw.enc.SetEscapeHTML(false)
 	return jw
@@ -101,22 +123,6 @@ func (l *line) key(k string) {
 	l.w.buf.WriteString(`":`)
 }
 
-func (l *line) str(k, v string) {
-	if !l.w.want(k) {
-		return
-	}
-	l.key(k)
-	l.w.quote(v)
-}
-
-func (l *line) boolean(k string, v bool) {
-	if !l.w.want(k) {
-		return
-	}
-	l.key(k)
-	l.w.buf.WriteString(strconv.FormatBool(v))
-}
-
 func (w *Writer) quote(s string) {
 	w.enc.Encode(s) // cannot fail for a string
 	w.buf.Truncate(w.buf.Len() - 1)
@@ -127,100 +133,33 @@ func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
 	w.buf.Reset()
 	w.buf.WriteByte('{')
 	l := &line{w: w, first: true}
-	l.str("userid", p.UserID)
-	l.str("unionid", p.UnionID)
-	l.str("name", p.Name)
-	l.str("avatar", p.Avatar)
-	l.str("state_code", p.StateCode)
-	mobile, e164 := p.Mobile, ""
-	if w.want("mobile_e164") {
-		e164, _ = clean.E164(p.Mobile, p.StateCode, w.region)
-	}
-	if w.opts.MaskMobile {
-		mobile = clean.MaskPhone(mobile)
-		e164 = clean.MaskPhone(e164)
-	}
-	l.str("mobile", mobile)
-	l.str("mobile_e164", e164)
-	l.boolean("hide_mobile", p.HideMobile)
-	l.str("telephone", p.Telephone)
-	l.str("job_number", p.JobNumber)
-	l.str("title", p.Title)
-	l.str("email", p.Email)
-	l.str("org_email", p.OrgEmail)
-	l.str("org_email_type", p.OrgEmailType)
-	l.str("work_place", p.WorkPlace)
-	l.str("remark", p.Remark)
-	if w.want("hired_date") {
-		l.key("hired_date")
-		if p.HiredDate == 0 {
-			w.buf.WriteString("null")
-		} else {
-			w.buf.WriteString(strconv.FormatInt(p.HiredDate, 10))
+	for i := range w.keys {
+		k := &w.keys[i]
+		l.key(k.name)
+		switch k.f.Kind {
+		case dingbook.KindText:
+			v := *k.f.Text(p)
+			if k.name == "mobile" && w.opts.MaskMobile {
+				v = normalize.MaskPhone(v)
+			}
+			w.quote(v)
+		case dingbook.KindFlag:
+			w.buf.WriteString(strconv.FormatBool(*k.f.Flag(p)))
+		case dingbook.KindE164:
+			e164, _ := normalize.E164(p.Mobile, p.StateCode, w.region)
+			if w.opts.MaskMobile {
+				e164 = normalize.MaskPhone(e164)
+			}
+			w.quote(e164)
+		case dingbook.KindDate:
+			if p.HiredDate == 0 {
+				w.buf.WriteString("null")
+			} else {
+				w.buf.WriteString(strconv.FormatInt(p.HiredDate, 10))
+			}
+		default:
+			w.depts(k.name, p, tree)
 		}
-	}
-	l.boolean("active", p.Active)
-	l.boolean("admin", p.Admin)
-	l.boolean("boss", p.Boss)
-	l.boolean("senior", p.Senior)
-	l.boolean("real_authed", p.RealAuthed)
-	l.boolean("exclusive_account", p.ExclusiveAccount)
-	l.str("login_id", p.LoginID)
-	l.str("manager_userid", p.ManagerUserID)
-	if w.want("dept_id_list") {
-		l.key("dept_id_list")
-		w.buf.WriteByte('[')
-		for i, m := range p.Depts {
-			if i > 0 {
-				w.buf.WriteByte(',')
-			}
-			w.buf.WriteString(strconv.FormatInt(m.DeptID, 10))
-		}
-		w.buf.WriteByte(']')
-	}
-	if w.want("dept_order_list") {
-		l.key("dept_order_list")
-		w.buf.WriteByte('[')
-		for i, m := range p.Depts {
-			if i > 0 {
-				w.buf.WriteByte(',')
-			}
-			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"order":` + strconv.FormatInt(m.Order, 10) + `}`)
-		}
-		w.buf.WriteByte(']')
-	}
-	if w.want("leader_in_dept") {
-		l.key("leader_in_dept")
-		w.buf.WriteByte('[')
-		for i, m := range p.Depts {
-			if i > 0 {
-				w.buf.WriteByte(',')
-			}
-			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"leader":` + strconv.FormatBool(m.Leader) + `}`)
-		}
-		w.buf.WriteByte(']')
-	}
-	if w.want("dept_paths") {
-		l.key("dept_paths")
-		w.buf.WriteByte('[')
-		for i, m := range p.Depts {
-			if i > 0 {
-				w.buf.WriteByte(',')
-			}
-			w.buf.WriteByte('[')
-			var path []string
-			if tree != nil {
-				path = tree.Path(m.DeptID)
-			}
-			for j, name := range path {
-				if j > 0 {
-					w.buf.WriteByte(',')
-				}
-				w.quote(name)
-			}
-			w.buf.WriteByte(']')
-		}
-		w.buf.WriteByte(']')
 	}
 	var keys []string
 	switch {
@@ -254,6 +193,38 @@ func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
 	return err
 }
 
+// depts writes the value of a key made from p's memberships.
+func (w *Writer) depts(name string, p *dingbook.Person, tree *dingbook.Tree) {
+	w.buf.WriteByte('[')
+	for i, m := range p.Depts {
+		if i > 0 {
+			w.buf.WriteByte(',')
+		}
+		switch name {
+		case "dept_id_list":
+			w.buf.WriteString(strconv.FormatInt(m.DeptID, 10))
+		case "dept_order_list":
+			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"order":` + strconv.FormatInt(m.Order, 10) + `}`)
+		case "leader_in_dept":
+			w.buf.WriteString(`{"dept_id":` + strconv.FormatInt(m.DeptID, 10) + `,"leader":` + strconv.FormatBool(m.Leader) + `}`)
+		case "dept_paths":
+			w.buf.WriteByte('[')
+			var path []string
+			if tree != nil {
+				path = tree.Path(m.DeptID)
+			}
+			for j, name := range path {
+				if j > 0 {
+					w.buf.WriteByte(',')
+				}
+				w.quote(name)
+			}
+			w.buf.WriteByte(']')
+		}
+	}
+	w.buf.WriteByte(']')
+}
+
 // Rows returns the number of people written.
 func (w *Writer) Rows() int { return w.rows }
 
@@ -262,25 +233,13 @@ func (w *Writer) Close() error { return w.bw.Flush() }
 
 // Keys returns the JSON keys a line holds for fields (nil: all keys).
 func Keys(fields []string) []string {
-	all := []string{"userid", "unionid", "name", "avatar", "state_code", "mobile", "mobile_e164", "hide_mobile",
-		"telephone", "job_number", "title", "email", "org_email", "org_email_type", "work_place", "remark",
-		"hired_date", "active", "admin", "boss", "senior", "real_authed", "exclusive_account", "login_id",
-		"manager_userid", "dept_id_list", "dept_order_list", "leader_in_dept", "dept_paths", "extension"}
-	if fields == nil {
-		return all
-	}
 	w := New(io.Discard, Options{Fields: fields})
-	var out []string
-	for _, k := range all {
-		if k == "extension" {
-			if len(w.ext) > 0 {
-				out = append(out, k)
-			}
-			continue
-		}
-		if w.want(k) {
-			out = append(out, k)
-		}
+	out := make([]string, 0, len(w.keys)+1)
+	for _, k := range w.keys {
+		out = append(out, k.name)
+	}
+	if fields == nil || len(w.ext) > 0 {
+		out = append(out, "extension")
 	}
 	return out
 }

@@ -27,7 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // Versions the writer produces.
@@ -426,7 +426,7 @@ func E164(stateCode, mobile string) string {
 	if stateCode == "" && !strings.HasPrefix(raw, "+") {
 		return raw // no country known: do not guess one
 	}
-	if e, ok := clean.E164(raw, stateCode, ""); ok {
+	if e, ok := normalize.E164(raw, stateCode, ""); ok {
 		return e
 	}
 	if stateCode != "" && !strings.HasPrefix(raw, "+") && dialable(raw) {

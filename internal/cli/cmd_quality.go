@@ -9,6 +9,7 @@ import (
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/normalize"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -25,7 +26,7 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE [--sheet NAME] [--map H=F]... [--company NAME] [--encoding ENC]] [--region CN] [--dedupe RULE] [--report FILE.json [--overwrite]] [--json] [--fail-on PROBLEM,...]")
 	snapID := fs.Int64("snapshot", 0, "report on snapshot `ID` (default: the newest)")
 	from := fs.String("from", "", "report on a `FILE` instead: a console member file (.xlsx/.csv) or an org in .json/.yaml")
-	region := fs.String("region", clean.DefaultRegion, "default `REGION` for mobiles without a state code (ISO 3166, e.g. CN, ID)")
+	region := fs.String("region", normalize.DefaultRegion, "default `REGION` for mobiles without a state code (ISO 3166, e.g. CN, ID)")
 	var cons consoleFlags
 	cons.register(fs, "encoding")
 	dedupe := &cons.dedupe

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // One spelling per meaning in every command: --overwrite replaces an
@@ -85,7 +86,7 @@ func summarize(items []string, n int) string {
 // knows, and returns it upper-cased.
 func checkRegion(region string) (string, error) {
 	reg := strings.ToUpper(strings.TrimSpace(region))
-	if !clean.ValidRegion(reg) {
+	if !normalize.ValidRegion(reg) {
 		return "", &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--region %q is not a known region", region), Hint: "use an ISO 3166 country code such as CN, ID, SG, US"}
 	}
 	return reg, nil

@@ -13,9 +13,10 @@ import (
 	"testing"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/dingbook/dingbook/normalize"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -124,7 +125,7 @@ func TestExportQualityLeaksNothing(t *testing.T) {
 					values[c] = true
 				}
 				if mobileCol >= 0 {
-					if e, ok := clean.E164(cells(r)[mobileCol], "", "CN"); ok {
+					if e, ok := normalize.E164(cells(r)[mobileCol], "", "CN"); ok {
 						values[e] = true // the same number, as a duplicate key
 					}
 				}
@@ -134,7 +135,7 @@ func TestExportQualityLeaksNothing(t *testing.T) {
 				labels[w] = true
 			}
 			for _, p := range dingbook.AllProblems {
-				labels[string(p)], labels[clean.ProblemLabels["zh"][p]] = true, true
+				labels[string(p)], labels[export.ProblemLabels["zh"][p]] = true, true
 			}
 			for _, s := range book.Sheets {
 				for _, h := range cells(book.Rows[s][0]) {

@@ -547,6 +547,7 @@ func sniffDelimiter(text []byte, enc string) rune {
 
 // reader turns rows into an Org.
 type reader struct {
+	person   dingbook.Person // the row being read (row)
 	opts     Options
 	rep      *Report
 	name     string
@@ -583,6 +584,7 @@ type column struct {
 	idx    int
 	header string
 	key    string
+	f      dingbook.Field // key's accessors (Kind 0 for "-")
 }
 
 // pending holds what can be resolved only once every row is read.
@@ -804,7 +806,8 @@ func (rd *reader) setColumns(cells []string, row int) error {
 		}
 		taken[key] = h
 		rd.rep.Columns[h] = key
-		rd.cols = append(rd.cols, column{idx: i, header: h, key: key})
+		f, _ := dingbook.FieldByKey(key)
+		rd.cols = append(rd.cols, column{idx: i, header: h, key: key, f: f})
 	}
 	if _, ok := taken["name"]; !ok {
 		return dingbook.Errorf(dingbook.EINVALID, "%s: the header row has no name column (姓名 / Name / Nama)", rd.rowName(row)).
@@ -815,7 +818,7 @@ func (rd *reader) setColumns(cells []string, row int) error {
 
 // row turns the cells of row rowNum into a person; ok is false for rows
 // that hold nobody (empty, no name, the template's sample row).
-func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Person, manager string, ok bool, err error) {
+func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Person, manager string, ok bool, err error) {
 	get := func(c column) string {
 		if c.idx < len(cells) {
 			return cleanCell(cells[c.idx])
@@ -831,7 +834,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 	}
 	if empty {
 		rd.rep.skip("row %d: empty", rowNum)
-		return p, "", false, nil
+		return dingbook.Person{}, "", false, nil
 	}
 	for _, c := range cells[min(rd.headerWidth, len(cells)):] {
 		if cleanCell(c) != "" {
@@ -842,7 +845,11 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			break
 		}
 	}
-	p = dingbook.Person{Active: true, SourceRow: rowNum}
+	// The person is built in the reader's own Person (setting fields
+	// through the accessor table would otherwise move it to the heap on
+	// every row) and returned as a copy.
+	p := &rd.person
+	*p = dingbook.Person{Active: true, SourceRow: rowNum}
 	var (
 		paths                  [][]string
 		deptIDs                []int64
@@ -855,12 +862,6 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			continue
 		}
 		switch c.key {
-		case "name":
-			p.Name = v
-		case "userid":
-			p.UserID = v
-		case "unionid":
-			p.UnionID = v
 		case "mobile":
 			sc, nat, warn := parseMobile(v)
 			p.StateCode, p.Mobile = sc, nat
@@ -880,27 +881,17 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			p.Telephone = t
 		case "job_number":
 			p.JobNumber, _ = repairNumber(v)
-		case "title":
-			p.Title = v
-		case "email":
-			p.Email = v
-		case "org_email":
-			p.OrgEmail = v
-		case "work_place":
-			p.WorkPlace = v
-		case "remark":
-			p.Remark = v
 		case "hired_date":
 			ms, err := parseDate(v, rd.numeric, rd.date1904)
 			if err != nil {
-				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write dates as 2021-03-01 (or 2021/3/1, 2021年3月1日, 20210301), or as Excel dates")
 			}
 			p.HiredDate = ms
 		case keyDept:
 			ps, warns, err := ParseDeptCellWarn(v)
 			if err != nil {
-				return p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write departments as 上级部门-下级部门, several separated by ','; escape a '-' or ',' inside a name as \\- or \\,")
 			}
 			for _, w := range warns {
@@ -921,39 +912,33 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 			leader, leaderCol = v, c
 		case keyMgr:
 			manager = v
-		case "active", "admin", "boss", "hide_mobile":
-			b, ok := parseBool(v)
-			if !ok {
-				rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
-				continue
-			}
-			switch c.key {
-			case "active":
-				p.Active = b
-			case "admin":
-				p.Admin = b
-			case "boss":
-				p.Boss = b
-			case "hide_mobile":
-				p.HideMobile = b
-			}
 		case keyIgnore:
 		default:
-			if name, ok := strings.CutPrefix(c.key, dingbook.ExtensionPrefix); ok {
+			switch c.f.Kind {
+			case dingbook.KindText: // name, userid, unionid, title, e-mails, work place, remark
+				*c.f.Text(p) = v
+			case dingbook.KindFlag: // active, admin, boss, hide_mobile
+				b, ok := parseBool(v)
+				if !ok {
+					rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
+					continue
+				}
+				*c.f.Flag(p) = b
+			case dingbook.KindExtension:
 				if p.Extension == nil {
 					p.Extension = map[string]string{}
 				}
-				p.Extension[name] = v
+				p.Extension[c.key[len(dingbook.ExtensionPrefix):]] = v
 			}
 		}
 	}
 	if p.Name == "" {
 		rd.rep.skip("row %d: no name", rowNum)
-		return p, "", false, nil
+		return *p, "", false, nil
 	}
 	if firstData && (strings.Contains(p.Name, "示例") || strings.Contains(p.Name, "样例")) {
 		rd.rep.skip("row %d: the template's sample row (%s)", rowNum, p.Name)
-		return p, "", false, nil
+		return *p, "", false, nil
 	}
 	if p.Mobile == "" && e164 != "" {
 		p.StateCode, p.Mobile, _ = parseMobile(e164)
@@ -984,9 +969,9 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
 	}
 	if leader != "" {
-		rd.applyLeader(&p, paths, leader, rowNum, leaderCol)
+		rd.applyLeader(p, paths, leader, rowNum, leaderCol)
 	}
-	return p, manager, true, nil
+	return *p, manager, true, nil
 }
 
 // applyLeader reads a 部门主管 cell: one yes/no for every department, a

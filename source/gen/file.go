@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,8 +130,17 @@ func jsonable(v any) (any, error) {
 	}
 }
 
-var textFields = []string{"userid", "unionid", "name", "state_code", "mobile", "telephone", "job_number",
-	"title", "email", "org_email", "work_place", "remark", "manager_userid", "login_id"}
+// textFields are the keys of a person's text values (the domain's
+// accessor table: dingbook.Fields and dingbook.Attributes).
+var textFields = func() []string {
+	var keys []string
+	for _, f := range append(slices.Clone(dingbook.Fields), dingbook.Attributes...) {
+		if f.Kind == dingbook.KindText {
+			keys = append(keys, f.Key)
+		}
+	}
+	return keys
+}()
 
 // normalise applies Load's conveniences to the decoded file in place.
 func normalise(top map[string]any) error {

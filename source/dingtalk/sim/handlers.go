@@ -200,35 +200,36 @@ func (s *Server) text(m map[string]any, key, val string) {
 	m[key] = val
 }
 
+// texts sets p's text fields keys (field keys, which are DingTalk's) in m
+// following EmptyFields, read through the domain's accessor table.
+func (s *Server) texts(m map[string]any, p *dingbook.Person, keys ...string) {
+	for _, k := range keys {
+		s.text(m, k, *dingbook.TextOf(k)(p))
+	}
+}
+
+// flags sets p's flag fields keys in m.
+func flags(m map[string]any, p *dingbook.Person, keys ...string) {
+	for _, k := range keys {
+		m[k] = *dingbook.FlagOf(k)(p)
+	}
+}
+
 // userObject builds a user as v2/user/list (dept != 0: dept_order and
 // leader of that department) or v2/user/get (dept == 0) returns it.
 func (s *Server) userObject(p *dingbook.Person, app *appState, dept int64) map[string]any {
-	m := map[string]any{
-		"userid":            p.UserID,
-		"name":              p.Name,
-		"hide_mobile":       p.HideMobile,
-		"dept_id_list":      p.DeptIDs(),
-		"active":            p.Active,
-		"admin":             p.Admin,
-		"boss":              p.Boss,
-		"exclusive_account": p.ExclusiveAccount,
-	}
-	s.text(m, "unionid", p.UnionID)
-	s.text(m, "avatar", p.Avatar)
+	m := map[string]any{"userid": p.UserID, "name": p.Name, "dept_id_list": p.DeptIDs()}
+	flags(m, p, "hide_mobile", "active", "admin", "boss", "exclusive_account")
+	s.texts(m, p, "unionid", "avatar")
 	if !app.ISV {
-		s.text(m, "telephone", p.Telephone)
+		s.texts(m, p, "telephone")
 	}
-	s.text(m, "job_number", p.JobNumber)
-	s.text(m, "title", p.Title)
+	s.texts(m, p, "job_number", "title")
 	if !app.NoMobileField && !app.ISV {
-		s.text(m, "state_code", p.StateCode)
-		s.text(m, "mobile", p.Mobile)
+		s.texts(m, p, "state_code", "mobile")
 	}
 	if !app.NoEmailField && !app.ISV {
-		s.text(m, "email", p.Email)
-		s.text(m, "org_email", p.OrgEmail)
-		s.text(m, "work_place", p.WorkPlace)
-		s.text(m, "remark", p.Remark)
+		s.texts(m, p, "email", "org_email", "work_place", "remark")
 		if len(p.Extension) > 0 {
 			b, _ := json.Marshal(p.Extension)
 			m["extension"] = string(b)
@@ -264,8 +265,7 @@ func (s *Server) userObject(p *dingbook.Person, app *appState, dept int64) map[s
 		}
 		roles = append(roles, s.adminRoles(p.UserID)...)
 		m["role_list"] = roles
-		m["real_authed"] = p.RealAuthed
-		m["senior"] = p.Senior
+		flags(m, p, "real_authed", "senior")
 		if !app.NoEmailField && !app.ISV && p.OrgEmail != "" {
 			m["org_email_type"] = p.OrgEmailType
 		}

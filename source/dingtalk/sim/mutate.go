@@ -5,6 +5,7 @@ import (
 	"maps"
 	mrand "math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/dingbook/dingbook"
 )
@@ -27,23 +28,11 @@ import (
 //   - RemoveDept refuses a department that still has members or
 //     sub-departments, as the console does.
 
-// diffKeys maps Person fields to the camelCase keys of diffInfo.
-var diffKeys = []struct {
-	key string
-	get func(p *dingbook.Person) any
-}{
-	{"name", func(p *dingbook.Person) any { return p.Name }},
-	{"mobile", func(p *dingbook.Person) any { return p.Mobile }},
-	{"stateCode", func(p *dingbook.Person) any { return p.StateCode }},
-	{"hideMobile", func(p *dingbook.Person) any { return p.HideMobile }},
-	{"telephone", func(p *dingbook.Person) any { return p.Telephone }},
-	{"email", func(p *dingbook.Person) any { return p.Email }},
-	{"orgEmail", func(p *dingbook.Person) any { return p.OrgEmail }},
-	{"jobNumber", func(p *dingbook.Person) any { return p.JobNumber }},
-	{"title", func(p *dingbook.Person) any { return p.Title }},
-	{"workPlace", func(p *dingbook.Person) any { return p.WorkPlace }},
-	{"remark", func(p *dingbook.Person) any { return p.Remark }},
-	{"managerUserid", func(p *dingbook.Person) any { return p.ManagerUserID }},
+// diffKeys maps Person fields to the camelCase keys of diffInfo: the
+// text and flag fields through the domain's accessor table (diffInfo
+// names them in camelCase: state_code is stateCode), the rest here.
+var diffKeys = append(fieldDiffs("name", "mobile", "state_code", "hide_mobile", "telephone", "email", "org_email",
+	"job_number", "title", "work_place", "remark", "manager_userid"), []diffKey{
 	{"hiredDate", func(p *dingbook.Person) any { return p.HiredDate }},
 	{"extension", func(p *dingbook.Person) any { return p.Extension }},
 	{"deptIdList", func(p *dingbook.Person) any { return p.DeptIDs() }},
@@ -56,6 +45,32 @@ var diffKeys = []struct {
 		}
 		return ids
 	}},
+}...)
+
+type diffKey struct {
+	key string
+	get func(p *dingbook.Person) any
+}
+
+// fieldDiffs returns the diffInfo entries of text and flag fields.
+func fieldDiffs(keys ...string) []diffKey {
+	var out []diffKey
+	for _, k := range keys {
+		camel := k
+		for i := strings.IndexByte(camel, '_'); i >= 0; i = strings.IndexByte(camel, '_') {
+			camel = camel[:i] + strings.ToUpper(camel[i+1:i+2]) + camel[i+2:]
+		}
+		f, _ := dingbook.Attribute(k)
+		switch f.Kind {
+		case dingbook.KindText:
+			out = append(out, diffKey{camel, func(p *dingbook.Person) any { return *f.Text(p) }})
+		case dingbook.KindFlag:
+			out = append(out, diffKey{camel, func(p *dingbook.Person) any { return *f.Flag(p) }})
+		default:
+			panic("sim: " + k + " is neither a text nor a flag field")
+		}
+	}
+	return out
 }
 
 // copyPerson returns p with its own Depts and Extension.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -387,6 +388,41 @@ func TestModifyDiffInfoOnTheWire(t *testing.T) {
 	if len(d.DiffInfo.Curr) != 2 || d.DiffInfo.Curr["jobNumber"] != "J-77" || d.DiffInfo.Prev["jobNumber"] != p.JobNumber ||
 		jsonOf(d.DiffInfo.Curr["deptIdList"]) != jsonOf(append(p.DeptIDs(), other)) {
 		t.Fatalf("diffInfo holds more or less than the changed keys: %s", m.Data)
+	}
+}
+
+// TestModifyDiffInfoNamesEveryField: a change of every text field, the
+// hidden flag, the hire date and the custom fields shows in diffInfo
+// under DingTalk's camelCase names (the field keys through the domain's
+// accessor table, state_code as stateCode).
+func TestModifyDiffInfoNamesEveryField(t *testing.T) {
+	h := newSim(t, sim.Config{})
+	c := h.openStream()
+	p := h.srv.Org().People[0]
+	if err := h.srv.UpdateUser(p.UserID, func(q *dingbook.Person) {
+		q.Name, q.Mobile, q.StateCode, q.HideMobile = q.Name+"改", "13900000001", "852", !q.HideMobile
+		q.Telephone, q.Email, q.OrgEmail, q.JobNumber = "8001", "x@example.com", "x@corp.example", "J-1"
+		q.Title, q.WorkPlace, q.Remark, q.ManagerUserID = "新职位", "新地点", "新备注", "someone-else"
+		q.HiredDate, q.Extension = q.HiredDate+86400000, map[string]string{"爱好": "新"}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := c.next("EVENT")
+	if m.Headers["eventType"] != "user_modify_org" {
+		t.Fatalf("event %s", m.Headers["eventType"])
+	}
+	var d struct {
+		DiffInfo struct {
+			Curr map[string]any `json:"curr"`
+		} `json:"diffInfo"`
+	}
+	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"email", "extension", "hideMobile", "hiredDate", "jobNumber", "managerUserid", "mobile", "name", "orgEmail", "remark", "stateCode", "telephone", "title", "workPlace"}
+	got := slices.Sorted(maps.Keys(d.DiffInfo.Curr))
+	if !slices.Equal(got, want) || d.DiffInfo.Curr["stateCode"] != "852" || d.DiffInfo.Curr["hideMobile"] != !p.HideMobile {
+		t.Fatalf("diffInfo keys %v, want %v: %s", got, want, m.Data)
 	}
 }
 

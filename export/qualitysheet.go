@@ -1,11 +1,15 @@
-package clean
+package export
+
+// The spreadsheet presentation of the quality report (Options.Quality):
+// the status column's header and texts, the highlighting of blank cells
+// and the Quality sheet's layout. The report itself is clean's, as data.
 
 import (
 	"fmt"
 	"strconv"
-	"sync"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/format/xlsx"
 )
 
@@ -56,64 +60,42 @@ func pick(m map[string]string, lang string) string {
 	return m["en"]
 }
 
-// XLSX is what a cleaned export adds to its workbook.
-type XLSX struct {
-	// StatusHeader heads the status column, appended after the exported
+// qualityLook is what a quality export adds to its workbook besides the
+// Quality sheet.
+type qualityLook struct {
+	// statusHeader heads the status column, appended after the exported
 	// fields (column index len(fields)).
-	StatusHeader string
-	// Status returns the status cell of a person: OK (正常) or Needs
-	// filling (需补充 / Perlu diisi) when the person has a FillProblems
-	// problem. Called in directory order (as the export does), it finds
-	// each person by position rather than by a table probe; any order
-	// gives the same answers. It is safe for concurrent use.
-	Status func(*dingbook.Person) string
-	// OK and NeedsFilling are the two status texts.
-	OK, NeedsFilling string
-	// Rules go into xlsx.Options.Conditional.
-	Rules []xlsx.Rule
-	// The quality sheet, for (*xlsx.Writer).AddSheet.
-	SheetName   string
-	SheetHeader []string
-	SheetRows   [][]string
+	statusHeader string
+	// ok and needsFilling are the two status texts: OK (正常), or Needs
+	// filling (需补充 / Perlu diisi) when the person has a
+	// clean.FillProblems problem.
+	ok, needsFilling string
+	// rules go into xlsx.Options.Conditional.
+	rules []xlsx.Rule
 }
 
-// XLSXExtras returns the status column, the conditional-formatting rules
-// and the quality sheet of r for a workbook whose columns are fields
-// (field keys as in dingbook.Fields, in column order) followed by the
-// status column. lang is the header language (zh, en, id). It is
-// XLSXColumn with Status answered from r, and r's sheet.
-func XLSXExtras(r *Report, lang string, fields []string) XLSX {
-	x := XLSXColumn(lang, fields)
-	var mu sync.Mutex
-	next := 0
-	x.Status = func(p *dingbook.Person) string {
-		mu.Lock()
-		s := r.problemsAt(p, &next)
-		mu.Unlock()
-		if s&FillProblems != 0 {
-			return x.NeedsFilling
-		}
-		return x.OK
+// status is the status text of a person with problems s.
+func (x qualityLook) status(s clean.Set) string {
+	if s&clean.FillProblems != 0 {
+		return x.needsFilling
 	}
-	x.SheetHeader, x.SheetRows = r.Sheet(lang)
-	return x
+	return x.ok
 }
 
-// XLSXColumn returns what a cleaned workbook needs before any row is
-// written: the status column's header and texts and the conditional
-// formatting rules (Status and the sheet are left empty; see XLSXExtras
-// and Report.Sheet).
+// newQualityLook returns the status column's header and texts and the
+// conditional formatting rules of a workbook whose columns are fields
+// (field keys as in dingbook.Fields, in column order) followed by the
+// status column; lang is the header language (zh, en, id).
 //
 // Rules mark blank cells of the mobile, mobile_e164 (blank when the mobile
 // is missing or invalid), title and job_number columns, of email or
 // org_email when only one of them is exported (a blank one of two is not
-// a problem by itself), and status cells that read NeedsFilling.
-func XLSXColumn(lang string, fields []string) XLSX {
-	x := XLSX{
-		StatusHeader: pick(statusHeader, lang),
-		OK:           pick(statusOK, lang),
-		NeedsFilling: pick(statusFill, lang),
-		SheetName:    QualitySheet,
+// a problem by itself), and status cells that read needsFilling.
+func newQualityLook(lang string, fields []string) qualityLook {
+	x := qualityLook{
+		statusHeader: pick(statusHeader, lang),
+		ok:           pick(statusOK, lang),
+		needsFilling: pick(statusFill, lang),
 	}
 	col := map[string]int{}
 	for i, f := range fields {
@@ -123,25 +105,25 @@ func XLSXColumn(lang string, fields []string) XLSX {
 	}
 	for _, f := range []string{"mobile", "mobile_e164", "title", "job_number"} {
 		if c, ok := col[f]; ok {
-			x.Rules = append(x.Rules, xlsx.Rule{Col: c, Kind: "blank"})
+			x.rules = append(x.rules, xlsx.Rule{Col: c, Kind: "blank"})
 		}
 	}
 	ce, hasE := col["email"]
 	co, hasO := col["org_email"]
 	switch {
 	case hasE && !hasO:
-		x.Rules = append(x.Rules, xlsx.Rule{Col: ce, Kind: "blank"})
+		x.rules = append(x.rules, xlsx.Rule{Col: ce, Kind: "blank"})
 	case hasO && !hasE:
-		x.Rules = append(x.Rules, xlsx.Rule{Col: co, Kind: "blank"})
+		x.rules = append(x.rules, xlsx.Rule{Col: co, Kind: "blank"})
 	}
-	x.Rules = append(x.Rules, xlsx.Rule{Col: len(fields), Kind: "equals", Value: x.NeedsFilling})
+	x.rules = append(x.rules, xlsx.Rule{Col: len(fields), Kind: "equals", Value: x.needsFilling})
 	return x
 }
 
-// Sheet renders the report as the quality sheet's header and rows:
-// totals, one row per problem, duplicate groups, and one row per
+// qualitySheet lays the report out as the Quality sheet's header and
+// rows: totals, one row per problem, duplicate groups, and one row per
 // department with its completeness rates.
-func (r *Report) Sheet(lang string) (header []string, rows [][]string) {
+func qualitySheet(r *clean.Report, lang string) (header []string, rows [][]string) {
 	w := sheetWords[lang]
 	if w == nil {
 		w = sheetWords["en"]
@@ -150,7 +132,7 @@ func (r *Report) Sheet(lang string) (header []string, rows [][]string) {
 	if labels == nil {
 		labels = ProblemLabels["en"]
 	}
-	share := func(n int) string { return pct(rate(n, max(r.People, 1))) }
+	share := func(n int) string { return clean.Percent(r.Share(n)) }
 	rows = [][]string{
 		{w[9], w[13], strconv.Itoa(r.People), "", "", "", "", "", r.Org},
 		{w[9], w[14], strconv.Itoa(r.PeopleWithProblems), share(r.PeopleWithProblems), "", "", "", "", ""},
@@ -164,14 +146,14 @@ func (r *Report) Sheet(lang string) (header []string, rows [][]string) {
 		rows = append(rows, []string{w[10], labels[p], strconv.Itoa(r.Counts[p]), share(r.Counts[p]), "", "", "", "", string(p)})
 	}
 	for _, g := range r.DuplicateGroups {
-		detail := g.memberList("; ")
+		detail := g.MemberList("; ")
 		if g.Key != "" { // "" when the export does not carry its field
 			detail = g.Key + "; " + detail
 		}
 		rows = append(rows, []string{w[11], labels[g.Problem], strconv.Itoa(len(g.Members)), "", "", "", "", "", detail})
 	}
 	for _, d := range r.Departments {
-		rows = append(rows, []string{w[12], d.Path, strconv.Itoa(d.Members), "", pct(d.MobileRate), pct(d.EmailRate), pct(d.TitleRate), pct(d.JobNumberRate), fmt.Sprintf("dept_id %d", d.DeptID)})
+		rows = append(rows, []string{w[12], d.Path, strconv.Itoa(d.Members), "", clean.Percent(d.MobileRate), clean.Percent(d.EmailRate), clean.Percent(d.TitleRate), clean.Percent(d.JobNumberRate), fmt.Sprintf("dept_id %d", d.DeptID)})
 	}
 	return append([]string(nil), w[:9]...), rows
 }

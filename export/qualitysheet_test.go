@@ -1,20 +1,24 @@
-package clean
+package export
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/dingbook/dingbook/internal/testorg"
 )
 
-// TestXLSXReadBackWithOpenpyxl writes a workbook the way a cleaned export
+// TestXLSXReadBackWithOpenpyxl writes a workbook the way a quality export
 // does (status column, conditional formats, Quality sheet) and reads it
 // back with openpyxl.
 func TestXLSXReadBackWithOpenpyxl(t *testing.T) {
@@ -22,36 +26,38 @@ func TestXLSXReadBackWithOpenpyxl(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Fatalf("%s is required (apt-get install python3-openpyxl): %v", python, err)
 	}
-	org := smallOrg()
+	org := testorg.Small()
 	dir := dingbook.OrgDirectory{Org: org}
-	r, err := Analyze(context.Background(), dir, Options{})
+	r, err := clean.Analyze(context.Background(), dir, clean.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fields := []string{"name", "mobile", "email", "title", "job_number"}
 	for _, lang := range []string{"zh", "id"} {
 		t.Run(lang, func(t *testing.T) {
-			x := XLSXExtras(r, lang, fields)
-			header := []string{"姓名", "手机", "邮箱", "职位", "工号", x.StatusHeader}
+			x := newQualityLook(lang, fields)
+			inOrder := r.InOrder()
+			sheetHeader, sheetRows := qualitySheet(r, lang)
+			header := []string{"姓名", "手机", "邮箱", "职位", "工号", x.statusHeader}
 			path := filepath.Join(t.TempDir(), "out.xlsx")
 			f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := xlsx.New(f, header, xlsx.Options{Conditional: x.Rules, TmpDir: t.TempDir()})
+			w, err := xlsx.New(f, header, xlsx.Options{Conditional: x.rules, TmpDir: t.TempDir()})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var wantStatus []string
 			for i := range org.People {
 				p := &org.People[i]
-				st := x.Status(p)
+				st := x.status(inOrder(p))
 				wantStatus = append(wantStatus, st)
 				if err := w.Write([]string{p.Name, p.Mobile, p.Email, p.Title, p.JobNumber, st}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := w.AddSheet(x.SheetName, x.SheetHeader, x.SheetRows); err != nil {
+			if err := w.AddSheet(QualitySheet, sheetHeader, sheetRows); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Close(); err != nil {
@@ -90,17 +96,17 @@ print(json.dumps({"sheets": wb.sheetnames, "cf": cf, "status": status, "header6"
 			if book := openpyxl.Read(t, path); !reflect.DeepEqual(book.Rows["Quality"], got.Quality) || len(book.Rows[book.Sheets[0]]) != len(org.People)+1 {
 				t.Errorf("openpyxl read the workbook differently the second time: %v", book.Rows)
 			}
-			if !reflect.DeepEqual(got.Status, wantStatus) || got.Header6 != x.StatusHeader {
-				t.Errorf("status column %q %v, want %q %v", got.Header6, got.Status, x.StatusHeader, wantStatus)
+			if !reflect.DeepEqual(got.Status, wantStatus) || got.Header6 != x.statusHeader {
+				t.Errorf("status column %q %v, want %q %v", got.Header6, got.Status, x.statusHeader, wantStatus)
 			}
 			// c (no title, missing manager), d (invalid email) and z
 			// (invalid phone, no job number) need filling; a and b only
 			// have duplicates, so they are OK.
-			if wantStatus[0] != x.OK || wantStatus[1] != x.OK || wantStatus[2] != x.NeedsFilling || wantStatus[3] != x.NeedsFilling || wantStatus[4] != x.NeedsFilling {
+			if wantStatus[0] != x.ok || wantStatus[1] != x.ok || wantStatus[2] != x.needsFilling || wantStatus[3] != x.needsFilling || wantStatus[4] != x.needsFilling {
 				t.Errorf("statuses %v", wantStatus)
 			}
-			if lang == "id" && x.NeedsFilling != "Perlu diisi" || lang == "zh" && x.NeedsFilling != "需补充" {
-				t.Errorf("%s: needs filling = %q", lang, x.NeedsFilling)
+			if lang == "id" && x.needsFilling != "Perlu diisi" || lang == "zh" && x.needsFilling != "需补充" {
+				t.Errorf("%s: needs filling = %q", lang, x.needsFilling)
 			}
 			// One rule per blank column (mobile, email, title, job number)
 			// and one for the status, over the data rows 2..6.
@@ -109,7 +115,7 @@ print(json.dumps({"sheets": wb.sheetnames, "cf": cf, "status": status, "header6"
 				ranges[c["range"].(string)] = true
 				if c["range"] == "F2:F6" {
 					f, _ := c["formula"].([]any)
-					if c["type"] != "cellIs" || c["operator"] != "equal" || len(f) != 1 || f[0] != `"`+x.NeedsFilling+`"` {
+					if c["type"] != "cellIs" || c["operator"] != "equal" || len(f) != 1 || f[0] != `"`+x.needsFilling+`"` {
 						t.Errorf("status rule %v", c)
 					}
 				} else if c["type"] != "containsBlanks" {
@@ -127,8 +133,8 @@ print(json.dumps({"sheets": wb.sheetnames, "cf": cf, "status": status, "header6"
 			if len(got.Sheets) != 2 || got.Sheets[1] != "Quality" {
 				t.Errorf("sheets %v", got.Sheets)
 			}
-			if len(got.Quality) != len(x.SheetRows)+1 || got.Quality[0][0] != x.SheetHeader[0] {
-				t.Fatalf("quality sheet has %d rows, want %d: %v", len(got.Quality), len(x.SheetRows)+1, got.Quality)
+			if len(got.Quality) != len(sheetRows)+1 || got.Quality[0][0] != sheetHeader[0] {
+				t.Fatalf("quality sheet has %d rows, want %d: %v", len(got.Quality), len(sheetRows)+1, got.Quality)
 			}
 			found := false
 			for _, row := range got.Quality {
@@ -143,14 +149,60 @@ print(json.dumps({"sheets": wb.sheetnames, "cf": cf, "status": status, "header6"
 	}
 }
 
-func TestXLSXExtrasRules(t *testing.T) {
-	r, _ := Analyze(context.Background(), dingbook.OrgDirectory{Org: smallOrg()}, Options{})
-	x := XLSXExtras(r, "en", []string{"name", "email", "org_email", "mobile_e164", "dept"})
+func TestQualityLookRules(t *testing.T) {
+	x := newQualityLook("en", []string{"name", "email", "org_email", "mobile_e164", "dept"})
 	want := []xlsx.Rule{{Col: 3, Kind: "blank"}, {Col: 5, Kind: "equals", Value: "Needs filling"}}
-	if !reflect.DeepEqual(x.Rules, want) {
-		t.Fatalf("rules %+v, want %+v", x.Rules, want)
+	if !reflect.DeepEqual(x.rules, want) {
+		t.Fatalf("rules %+v, want %+v", x.rules, want)
 	}
-	if x.StatusHeader != "Status" || x.OK != "OK" {
+	if x.statusHeader != "Status" || x.ok != "OK" {
 		t.Fatalf("%+v", x)
+	}
+}
+
+// The Quality sheet names at most clean.MaxGroupMembersShown members of a
+// duplicate group and counts the rest.
+func TestQualitySheetCapsGroups(t *testing.T) {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 25; i++ {
+		org.People = append(org.People, testorg.Person(fmt.Sprintf("u%02d", i), "张伟", 1))
+	}
+	r, err := clean.Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, clean.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows := qualitySheet(r, "en")
+	var detail string
+	for _, row := range rows {
+		if row[0] == "Duplicate" {
+			detail = row[8]
+		}
+	}
+	if !strings.HasPrefix(detail, "张伟; u00; ") || !strings.HasSuffix(detail, "; u09; … and 15 more") || strings.Contains(detail, "u10") {
+		t.Errorf("Quality sheet detail not capped: %q", detail)
+	}
+}
+
+// Imported rows are named by the member file's line (Person.SourceRow) in
+// the Quality sheet's duplicate groups, after the group's key.
+func TestQualitySheetNamesFileLines(t *testing.T) {
+	people := []dingbook.Person{
+		{Name: "甲", Mobile: "13800138000", Active: true, SourceRow: 4},
+		{Name: "乙", Mobile: "13900139000", Active: true, SourceRow: 5},
+		{Name: "丙", Mobile: "13800138000", Active: true, SourceRow: 9},
+	}
+	r, err := clean.Analyze(context.Background(), dingbook.OrgDirectory{Org: &dingbook.Org{People: people}}, clean.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rows := qualitySheet(r, "en")
+	found := false
+	for _, row := range rows {
+		if len(row) > 8 && strings.HasPrefix(row[8], "+8613800138000; row 4") && strings.Contains(row[8], "; row 9") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("Quality sheet rows %q", rows)
 	}
 }

@@ -1,10 +1,9 @@
-package clean
+package normalize
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"net/mail"
-	"strings"
 	"testing"
 
 	"github.com/dingbook/dingbook"
@@ -121,9 +120,9 @@ func TestNormalizeEmail(t *testing.T) {
 		{"", "", false},
 	}
 	for _, c := range cases {
-		got, ok := NormalizeEmail(c.in)
+		got, ok := Email(c.in)
 		if got != c.want || ok != c.valid {
-			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.valid)
+			t.Errorf("Email(%q) = %q, %v; want %q, %v", c.in, got, ok, c.want, c.valid)
 		}
 	}
 	if EmailKey("Zhang@Example.com") != EmailKey(" zhang@example.COM") {
@@ -142,49 +141,24 @@ func TestCleanName(t *testing.T) {
 		"Alice":                "Alice",
 	}
 	for in, want := range cases {
-		if got := CleanName(in); got != want {
-			t.Errorf("CleanName(%q) = %q, want %q", in, got, want)
+		if got := Name(in); got != want {
+			t.Errorf("Name(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 func TestNormalizeKeepsOriginal(t *testing.T) {
 	p := &dingbook.Person{Name: " 张三 ", Mobile: "138 0013 8000", StateCode: "86", Email: " A@B.COM ", Title: " 工程师 "}
-	n := Normalize(p, "")
+	n := Person(p, "")
 	if n.Name != "张三" || n.Mobile != "+8613800138000" || !n.MobileValid || n.Email != "A@b.com" || !n.EmailValid || n.Title != "工程师" {
-		t.Fatalf("Normalize = %+v", n)
+		t.Fatalf("Person = %+v", n)
 	}
 	if p.Mobile != "138 0013 8000" || p.Email != " A@B.COM " || p.Name != " 张三 " {
-		t.Fatalf("Normalize changed the person: %+v", p)
+		t.Fatalf("Person changed the person: %+v", p)
 	}
 }
 
-func TestParseProblems(t *testing.T) {
-	s, err := ParseProblems("missing-mobile, duplicate-mobile")
-	if err != nil || !s.Has(dingbook.ProblemMissingMobile) || !s.Has(dingbook.ProblemDuplicateMobile) || s.Has(dingbook.ProblemInactive) {
-		t.Fatalf("ParseProblems = %v, %v", s.List(), err)
-	}
-	_, err = ParseProblems("missing-mobile,nope")
-	if err == nil || dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), `"nope"`) {
-		t.Fatalf("unknown problem: err = %v", err)
-	}
-	if h := dingbook.ErrorHint(err); !strings.Contains(h, "duplicate-name") || !strings.Contains(h, "missing-mobile") {
-		t.Fatalf("hint does not list valid problems: %q", h)
-	}
-}
-
-func TestCleaned(t *testing.T) {
-	p := &dingbook.Person{Name: "张\u3000三 ", Mobile: " 138 0013 8000", Email: " A@B.COM ", OrgEmail: "bad@@x", Title: "\u200b工程师 ", JobNumber: " 007 "}
-	c := Cleaned(p)
-	if c.Name != "张三" || c.Mobile != p.Mobile || c.Email != "A@b.com" || c.OrgEmail != "bad@@x" || c.Title != "工程师" || c.JobNumber != "007" {
-		t.Fatalf("Cleaned = %+v", c)
-	}
-	if p.Name != "张\u3000三 " || p.Email != " A@B.COM " {
-		t.Fatalf("Cleaned changed its argument: %+v", p)
-	}
-}
-
-// TestDotAtomAgreesWithNetMail checks the shortcut in NormalizeEmail:
+// TestDotAtomAgreesWithNetMail checks the shortcut in Email:
 // every address it accepts without net/mail, net/mail accepts unchanged.
 func TestDotAtomAgreesWithNetMail(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -223,7 +197,7 @@ func TestPlainIsSafe(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"张三", "研发部经理", "zhang.san", "O'Brien"} {
-		if !plain(s) || CleanName(s) != s || CleanText(s) != s {
+		if !plain(s) || Name(s) != s || Text(s) != s {
 			t.Errorf("%q: plain %v", s, plain(s))
 		}
 	}

@@ -1,9 +1,9 @@
-package clean_test
+package normalize_test
 
 import (
 	"testing"
 
-	"github.com/dingbook/dingbook/clean"
+	"github.com/dingbook/dingbook/normalize"
 )
 
 // TestE164ExportCases: the mobile_e164 values the exporters write.
@@ -18,7 +18,7 @@ func TestE164ExportCases(t *testing.T) {
 		{"", "86", ""},
 	}
 	for _, c := range cases {
-		got, ok := clean.E164(c.mobile, c.sc, "CN")
+		got, ok := normalize.E164(c.mobile, c.sc, "CN")
 		if got != c.want || ok != (c.want != "") {
 			t.Errorf("E164(%q,%q) = %q,%v want %q", c.mobile, c.sc, got, ok, c.want)
 		}
@@ -34,7 +34,7 @@ func TestMaskPhone(t *testing.T) {
 		"":               "",
 	}
 	for in, want := range cases {
-		if got := clean.MaskPhone(in); got != want {
+		if got := normalize.MaskPhone(in); got != want {
 			t.Errorf("MaskPhone(%q) = %q, want %q", in, got, want)
 		}
 	}

@@ -1,39 +1,15 @@
-// Package clean normalises an organisation's contact data (phone numbers to
-// E.164, e-mail addresses, names), finds duplicates and builds the quality
-// report that `dingbook quality` prints and `dingbook export --clean` embeds
-// in a workbook.
-//
-// The problem definitions are the dingbook.Problem constants in the root
-// package; the generator (source/gen) injects exactly those and the tests
-// check that the cleaner finds exactly what was injected.
-//
-// Everything streams: Analyze reads a dingbook.Directory person by person
-// and never keeps Person values. It keeps a 64-bit hash per person id
-// (with the person's problems, and in directory order), and per duplicate
-// key (normalised mobile, e-mail, name-in-department) its hash and the
-// holder's position in flat pointer-free columns; a bit table tells which
-// keys may repeat, so only those keep their text and only those are
-// sorted at the end. Memory is proportional to the number of keys
-// (scripts/bench-clean.sh measures it). A manager who comes later in the
-// stream than their reports is resolved at the end. A second pass over
-// the same directory (WriteJSON, WriteText, EachPersonProblems, the
-// export's status column) looks every person's problems up in the report;
-// the status column, called in directory order, finds each person by
-// position (one key comparison) rather than by a table probe. Hashes use
-// hash/maphash with a fresh seed per report; the chance of any false
-// match among a million keys is about 3·10⁻⁸.
+// Package normalize puts a person's contact data into canonical form:
+// phone numbers to E.164 (E164), e-mail addresses (Email, EmailKey),
+// names and other text (Name, Text), and masks phone numbers for display
+// (MaskPhone). It is a leaf: it imports only the domain package, so that
+// both the cleaner (clean) and the file formats (format/...) use it
+// without the formats depending on the cleaner.
 //
 // Speed: phone numbers are checked against libphonenumber's metadata by
 // automata compiled from its patterns (phonefast.go), which answer
 // "certainly valid" or "certainly invalid" for nearly every number;
-// anything else goes to libphonenumber itself. People are normalised on
-// all CPUs in batches and committed in directory order.
-//
-// Person identity: a userid is one person however often it is listed (a
-// person in several departments is never their own duplicate). Imported
-// rows have no userid; each row is its own person unless Dedupe merged
-// them first, and reports name them by their 1-based row in the directory.
-package clean
+// anything else goes to libphonenumber itself.
+package normalize
 
 import (
 	"net/mail"
@@ -49,7 +25,7 @@ import (
 )
 
 // DefaultRegion is the region used for numbers without a state_code when
-// none is given (--region).
+// the caller gives none.
 const DefaultRegion = "CN"
 
 // ValidRegion reports whether region is a region libphonenumber knows
@@ -70,10 +46,10 @@ func isInvisible(r rune) bool {
 
 func isSpace(r rune) bool { return unicode.IsSpace(r) || isInvisible(r) }
 
-// CleanText trims whitespace (including full-width U+3000, NBSP and
+// Text trims whitespace (including full-width U+3000, NBSP and
 // zero-width characters) from both ends of s and removes zero-width
 // characters inside it.
-func CleanText(s string) string {
+func Text(s string) string {
 	if s == "" {
 		return s
 	}
@@ -121,12 +97,12 @@ var notPlain = func() (t [256]bool) {
 
 func isHan(r rune) bool { return unicode.Is(unicode.Han, r) }
 
-// CleanName removes stray whitespace from a person's name: both ends are
+// Name removes stray whitespace from a person's name: both ends are
 // trimmed (full-width spaces, NBSP and zero-width characters included),
 // runs of inner whitespace become one ASCII space, and whitespace between
 // two Han characters is dropped ("张　三" → "张三", "John  Smith" →
 // "John Smith").
-func CleanName(s string) string {
+func Name(s string) string {
 	if s == "" {
 		return s
 	}
@@ -163,12 +139,12 @@ func CleanName(s string) string {
 	return b.String()
 }
 
-// NormalizeEmail trims s and lower-cases its domain. valid reports whether
+// Email trims s and lower-cases its domain. valid reports whether
 // the result is one plain address: exactly one '@', a non-empty local part,
 // a domain with at least one dot and valid labels, accepted by
 // net/mail.ParseAddress without a display name. An empty s is not valid.
-func NormalizeEmail(s string) (string, bool) {
-	s = CleanText(s)
+func Email(s string) (string, bool) {
+	s = Text(s)
 	if s == "" {
 		return "", false
 	}
@@ -285,7 +261,7 @@ func validDomain(d string) bool {
 // EmailKey is the key under which two addresses are the same for duplicate
 // detection: the normalised address, wholly lower-cased.
 func EmailKey(s string) string {
-	n, _ := NormalizeEmail(s)
+	n, _ := Email(s)
 	return strings.ToLower(n)
 }
 
@@ -355,7 +331,7 @@ func stateCodeRegion(stateCode string) (int, string) {
 		ccOnce.Do(loadCCRegions)
 		return cc, ccRegions[cc]
 	}
-	sc := strings.TrimPrefix(CleanText(stateCode), "+")
+	sc := strings.TrimPrefix(Text(stateCode), "+")
 	if sc == "" {
 		return 0, ""
 	}
@@ -453,9 +429,9 @@ func e164Clean(s, r string) (string, bool) {
 	return phonenumbers.Format(num, phonenumbers.E164), true
 }
 
-// Normalized is a person's contact data normalised; the Person itself is
+// Contact is a person's contact data normalised; the Person itself is
 // left untouched, so the original values stay available.
-type Normalized struct {
+type Contact struct {
 	Name string `json:"name"`
 	// Mobile is the E.164 form; "" when the mobile is empty or invalid.
 	Mobile      string `json:"mobile,omitempty"`
@@ -470,35 +446,17 @@ type Normalized struct {
 	ManagerUserID string `json:"manager_userid,omitempty"`
 }
 
-// Normalize returns p's normalised contact data. region is the default
+// Person returns p's normalised contact data. region is the default
 // region for numbers without a state_code ("" = DefaultRegion).
-func Normalize(p *dingbook.Person, region string) Normalized {
-	n := Normalized{
-		Name:          CleanName(p.Name),
-		Title:         CleanText(p.Title),
-		JobNumber:     CleanText(p.JobNumber),
-		ManagerUserID: CleanText(p.ManagerUserID),
+func Person(p *dingbook.Person, region string) Contact {
+	n := Contact{
+		Name:          Name(p.Name),
+		Title:         Text(p.Title),
+		JobNumber:     Text(p.JobNumber),
+		ManagerUserID: Text(p.ManagerUserID),
 	}
 	n.Mobile, n.MobileValid = E164(p.Mobile, p.StateCode, region)
-	n.Email, n.EmailValid = NormalizeEmail(p.Email)
-	n.OrgEmail, n.OrgEmailValid = NormalizeEmail(p.OrgEmail)
+	n.Email, n.EmailValid = Email(p.Email)
+	n.OrgEmail, n.OrgEmailValid = Email(p.OrgEmail)
 	return n
-}
-
-// Cleaned returns a copy of p with its text fields cleaned for output:
-// the name (CleanName), e-mails (NormalizeEmail; an invalid one is only
-// trimmed), title, job number, telephone, work place and manager trimmed.
-// The mobile is kept as written (its E.164 form is E164's, the
-// mobile_e164 column); p itself is not changed.
-func Cleaned(p *dingbook.Person) *dingbook.Person {
-	c := *p
-	c.Name = CleanName(p.Name)
-	c.Email, _ = NormalizeEmail(p.Email)
-	c.OrgEmail, _ = NormalizeEmail(p.OrgEmail)
-	c.Title = CleanText(p.Title)
-	c.JobNumber = CleanText(p.JobNumber)
-	c.Telephone = CleanText(p.Telephone)
-	c.WorkPlace = CleanText(p.WorkPlace)
-	c.ManagerUserID = CleanText(p.ManagerUserID)
-	return &c
 }
