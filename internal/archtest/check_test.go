@@ -16,6 +16,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -96,12 +97,32 @@ func Load(dir string) ([]Package, error) {
 	for {
 		var p Package
 		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			return pkgs, nil
+			return pkgs, statTree(dir)
 		} else if err != nil {
 			return nil, fmt.Errorf("go list in %s: %v", dir, err)
 		}
 		pkgs = append(pkgs, p)
 	}
+}
+
+// statTree looks at every folder and Go file below dir (as go list does:
+// not testdata, nor names starting with . or _) from this process, so
+// that go test's cache, which sees only what the test itself opens, runs
+// the check again when a package or an import changes.
+func statTree(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() && path != dir && (name == "testdata" || strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_")) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && (strings.HasSuffix(name, ".go") || name == "go.mod" || name == "go.sum") {
+			_, err = os.Stat(path)
+		}
+		return err
+	})
 }
 
 // Check holds every package of the main module in pkgs (Load's answer) to
