@@ -514,17 +514,25 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 		}
 		return nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
 	}
+	return decodeAnswer(api, detail, resp.StatusCode, body, out, field)
+}
+
+// decodeAnswer reads an HTTP answer of api (status and body) into out: the
+// envelope's field ("result", "results", or "" for the whole body). It
+// returns an *APIError for a DingTalk error answer, an *errTransient for
+// retryable failures, or a *dingbook.Error when the data cannot be read.
+func decodeAnswer(api, detail string, status int, body []byte, out any, field string) (*APIError, error) {
 	trim := bytes.TrimSpace(body)
-	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}
+	if status >= 500 || status == 429 {
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d", status)}
 	}
 	if len(trim) == 0 || trim[0] != '{' {
 		// An HTML page: a gateway failure or a per-IP ban page.
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", resp.StatusCode, len(body))}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(body))}
 	}
 	var env envelope
 	if err := json.Unmarshal(trim, &env); err != nil {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with malformed JSON: %v", resp.StatusCode, err)}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with malformed JSON: %v", status, err)}
 	}
 	if env.ErrCode == nil && env.Status != nil && int(*env.Status) != 0 {
 		wait := time.Duration(env.Wait) * time.Second
