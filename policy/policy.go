@@ -74,7 +74,9 @@ func ParseKeep(s string) (time.Duration, error) {
 	}
 	if mult != 0 {
 		n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		if err != nil || n <= 0 || n > 36500 {
+		// !(n > 0) also refuses NaN; a period that rounds to zero is
+		// refused rather than replaced by the default.
+		if err != nil || !(n > 0) || n > 36500 || time.Duration(n*float64(mult)) <= 0 {
 			return 0, fmt.Errorf("retention %q is not a positive number of days or weeks, such as 30d or 2w", s)
 		}
 		return time.Duration(n * float64(mult)), nil
