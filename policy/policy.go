@@ -274,6 +274,10 @@ func Parse(b []byte) (*Policy, []Problem) {
 	line := func(key string) int { return keyLine(&root, key) }
 	// Validate what the file says before defaults are filled in.
 	for name, fields := range p.Profiles {
+		if len(fields) == 0 {
+			// "contact:" with its list mis-indented would empty the profile.
+			problems = append(problems, Problem{keyLine(&root, "profiles", name), fmt.Sprintf("profile %q lists no fields", name)})
+		}
 		for _, f := range fields {
 			if _, ok := dingbook.FieldByKey(f); !ok {
 				problems = append(problems, Problem{keyLine(&root, "profiles", name), fmt.Sprintf("profile %q: unknown field %q", name, f)})
