@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/fuzzseed"
 )
 
 // FuzzWriter writes one person with any name, phone, title, department,
@@ -24,12 +25,7 @@ import (
 // The seed corpus is testdata/fuzz/FuzzWriter.
 func FuzzWriter(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, stateCode, mobile, title, dept, company, email, remark string, v4 bool) {
-		tree := dingbook.NewTree([]dingbook.Department{
-			{ID: 1, Name: company},
-			{ID: 2, Name: dept, ParentID: 1},
-		})
-		p := &dingbook.Person{UserID: "u1", Name: name, StateCode: stateCode, Mobile: mobile, Title: title,
-			OrgEmail: email, Email: "other@example.com", Remark: remark, Depts: []dingbook.Membership{{DeptID: 2}}}
+		p, tree := fuzzPerson(name, stateCode, mobile, title, dept, company, email, remark)
 		opts := Options{CorpID: "ding1", Version: V3}
 		if v4 {
 			opts.Version = V4
@@ -124,6 +120,49 @@ func FuzzWriter(f *testing.F) {
 			t.Errorf("EMAIL %q, want %q", emails, wantEmails)
 		}
 	})
+}
+
+// fuzzPerson is FuzzWriter's person, in department dept of company.
+func fuzzPerson(name, stateCode, mobile, title, dept, company, email, remark string) (*dingbook.Person, *dingbook.Tree) {
+	tree := dingbook.NewTree([]dingbook.Department{
+		{ID: 1, Name: company},
+		{ID: 2, Name: dept, ParentID: 1},
+	})
+	return &dingbook.Person{UserID: "u1", Name: name, StateCode: stateCode, Mobile: mobile, Title: title,
+		OrgEmail: email, Email: "other@example.com", Remark: remark, Depts: []dingbook.Membership{{DeptID: 2}}}, tree
+}
+
+// TestVobjectReadsFuzzSeeds has python3-vobject read the card of every
+// FuzzWriter seed and checks that it reads what parseCards reads: the
+// strict parser is not more lenient than a real one.
+func TestVobjectReadsFuzzSeeds(t *testing.T) {
+	seeds, err := fuzzseed.Read("FuzzWriter")
+	if err != nil || len(seeds) < 5 {
+		t.Fatalf("%d FuzzWriter seeds: %v", len(seeds), err)
+	}
+	for label, a := range seeds {
+		p, tree := fuzzPerson(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
+		org := &dingbook.Org{People: []dingbook.Person{*p}}
+		version := V3
+		if a[8] == "true" {
+			version = V4
+		}
+		got, raw := parseWithVobject(t, org, tree, Options{CorpID: "ding1"}, version)
+		mine, err := parseCards(raw)
+		if err != nil || len(got) != 1 || len(mine) != 1 {
+			t.Fatalf("%s: vobject read %d cards, parseCards %d (%v)", label, len(got), len(mine), err)
+		}
+		g, m := got[0], mine[0]
+		if g.FN != m.props["FN"][0] || fmt.Sprint(g.N) != fmt.Sprint(m.props["N"]) || fmt.Sprint(g.Org) != fmt.Sprint(m.props["ORG"]) ||
+			g.UID != m.props["UID"][0] || g.Title != strings.Join(m.props["TITLE"], "") || len(g.Tels) != len(m.tels) || len(g.Emails) != len(m.emails) {
+			t.Errorf("%s: vobject read %+v\nparseCards read %+v", label, g, m)
+		}
+		for i, tel := range m.tels {
+			if fmt.Sprint(g.Tels[i][0]) != tel[1] {
+				t.Errorf("%s: vobject TEL %v, parseCards %q", label, g.Tels[i], tel)
+			}
+		}
+	}
 }
 
 // norm is what Escape promises a value reads back as: invalid UTF-8 as

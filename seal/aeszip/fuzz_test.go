@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dingbook/dingbook/internal/fuzzseed"
 )
 
 // fallbackPW protects the archive when the fuzzed password is refused.
@@ -158,34 +160,6 @@ func checkArchive(t *testing.T, archive []byte, pw string, want []entry) {
 	}
 }
 
-// readCorpus reads the arguments of one `go test fuzz v1` file.
-func readCorpus(t *testing.T, file string) []string {
-	t.Helper()
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if lines[0] != "go test fuzz v1" {
-		t.Fatalf("%s: not a fuzz corpus file", file)
-	}
-	var args []string
-	for _, l := range lines[1:] {
-		open, close := strings.IndexByte(l, '('), strings.LastIndexByte(l, ')')
-		if open < 0 || close < open {
-			t.Fatalf("%s: cannot read %q", file, l)
-		}
-		v := l[open+1 : close]
-		if strings.HasPrefix(v, `"`) || strings.HasPrefix(v, "`") {
-			if v, err = strconv.Unquote(v); err != nil {
-				t.Fatalf("%s: %q: %v", file, l, err)
-			}
-		}
-		args = append(args, v)
-	}
-	return args
-}
-
 // TestSevenZipReadsFuzzSeeds has 7-Zip test and extract the archive of
 // every FuzzWriter seed and of random entries (names from a mix of
 // scripts, folders and refused characters; contents from empty to
@@ -199,14 +173,13 @@ func TestSevenZipReadsFuzzSeeds(t *testing.T) {
 		entries []entry
 	}
 	var cases []archiveCase
-	seeds, _ := filepath.Glob("testdata/fuzz/FuzzWriter/*")
-	if len(seeds) < 5 {
-		t.Fatalf("only %d FuzzWriter seeds", len(seeds))
+	seeds, err := fuzzseed.Read("FuzzWriter")
+	if err != nil || len(seeds) < 5 {
+		t.Fatalf("%d FuzzWriter seeds: %v", len(seeds), err)
 	}
-	for _, s := range seeds {
-		a := readCorpus(t, s)
+	for name, a := range seeds {
 		chunk, _ := strconv.Atoi(a[5])
-		cases = append(cases, archiveCase{filepath.Base(s), a[4], chunk, []entry{{a[0], []byte(a[1])}, {a[2], []byte(a[3])}}})
+		cases = append(cases, archiveCase{name, a[4], chunk, []entry{{a[0], []byte(a[1])}, {a[2], []byte(a[3])}}})
 	}
 	rng := rand.New(rand.NewSource(15))
 	parts := []string{"名单", "export", "Müller", "ÉTÉ", "a b", "..", ".", "", "x:y", `back\slash`, "😀", "部门/子部门", "CON", "long" + strings.Repeat("x", 250)}
