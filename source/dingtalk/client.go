@@ -548,8 +548,8 @@ func decodeAnswer(api, detail string, status int, body []byte, out any, field st
 			ae.Gateway = true
 			if sc := codeFromString(string(env.SubCode)); sc != 0 {
 				ae.Code = sc
-			} else if m := subcodeRe.FindStringSubmatch(ae.Msg); m != nil {
-				ae.Code = codeFromString(m[1])
+			} else if m := subcodeRe.FindStringSubmatch(ae.Msg); m != nil && codeFromString(m[1]) != 0 {
+				ae.Code = codeFromString(m[1]) // "subcode=0" keeps 88: an error is never code 0
 			}
 			if env.SubMsg != "" && !strings.Contains(ae.Msg, string(env.SubMsg)) {
 				ae.Msg = strings.TrimSpace(ae.Msg + " " + string(env.SubMsg))
