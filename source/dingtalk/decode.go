@@ -212,7 +212,7 @@ func (v *Extension) UnmarshalJSON(b []byte) error {
 	}
 	var raw map[string]Str
 	if err := json.Unmarshal(b, &raw); err != nil {
-		// An extension that is not an object is kept whole under "".
+		// An extension that is not an object is dropped (TestDecodeTolerant).
 		return nil
 	}
 	if len(raw) == 0 {
