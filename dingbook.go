@@ -99,6 +99,11 @@ type Person struct {
 
 	// Depts lists every membership, in DingTalk's dept_id_list order.
 	Depts []Membership `json:"depts"`
+
+	// SourceRow is the line (row) of the member file the person was read
+	// from, 0 for people pulled from DingTalk: every message about an
+	// imported row names it, so import, quality and --dedupe agree.
+	SourceRow int `json:"source_row,omitempty"`
 }
 
 // DeptIDs returns the ids of the person's departments in order.
@@ -218,6 +223,25 @@ type Snapshot struct {
 	Org     Org       `json:"org"`
 	// Receipt is the completeness receipt of the pull (nil for imports).
 	Receipt *Receipt `json:"receipt,omitempty"`
+}
+
+// SheetInfo says what one sheet of an exported xlsx holds (the manifest
+// lists them).
+type SheetInfo struct {
+	Name string `json:"name"`
+	// Holds is "people" (the exported rows), "departments" (the
+	// department tree with headcounts), "quality" (the quality report of
+	// the exported people) or "extra".
+	Holds string `json:"holds"`
+	// Rows is the number of rows below the header.
+	Rows int `json:"rows"`
+	// Fields are the fields whose values the sheet holds: the exported
+	// fields for people; for quality, the fields it quotes (duplicate
+	// keys, people's userids and names); the rest is counts, labels and
+	// problem names.
+	Fields []string `json:"fields"`
+	// People is the number of people the quality report covers.
+	People int `json:"people,omitempty"`
 }
 
 // Receipt vouches for (or refuses to vouch for) the completeness of a pull.

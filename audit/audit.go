@@ -12,11 +12,14 @@
 // Record n stores prev_hash = hash of record n-1 (64 zeros for the first)
 // and hash = SHA-256("dingbook-audit-v1" 0x00 n 0x00 prev_hash 0x00 data),
 // where data is the record's canonical JSON as stored. SQLite triggers
-// refuse UPDATE and DELETE, and after every append the head (seq and hash)
-// is also written to audit.head in the state directory, so that Verify
-// catches edited, deleted, reordered and truncated records even when the
-// triggers were dropped. Head returns the head hash for anchoring
-// elsewhere (a ticket, an e-mail); VerifyAgainst checks an anchored hash.
+// refuse UPDATE and DELETE, and every append also writes the head (seq and
+// hash) to audit.head in the state directory, so that Verify catches
+// edited, deleted, reordered and truncated records even when the triggers
+// were dropped. While audit.head and the log disagree (missing,
+// unreadable, behind or ahead), Append refuses to write and Verify fails,
+// until Acknowledge records the gap ('dingbook audit acknowledge'). Head
+// returns the head hash for anchoring elsewhere (a ticket, an e-mail);
+// VerifyAgainst checks an anchored hash.
 package audit
 
 import (
@@ -44,8 +47,12 @@ const (
 	ActionConvert      = "convert"
 	ActionImport       = "import"
 	ActionPull         = "pull"
+	ActionPush         = "push" // rows written to a Google Sheet
 	ActionPurge        = "purge"
 	ActionPolicyChange = "policy-change"
+	// ActionAcknowledge records an administrator's acknowledgement of a
+	// gap between the log and its anchor (Acknowledge).
+	ActionAcknowledge = "audit-acknowledge"
 )
 
 // Outcomes.
@@ -122,8 +129,26 @@ func ChainHash(seq int64, prev, data string) string {
 }
 
 // Append adds r to the log and returns it with Seq, PrevHash and Hash set.
-// A zero Time is set to now; Outcome defaults to "ok".
+// A zero Time is set to now; Outcome defaults to "ok". It refuses to write
+// (an *dingbook.Error) while the log and its anchor audit.head disagree
+// (see CheckAnchor) until Acknowledge records the gap.
 func Append(ctx context.Context, db *store.DB, r Record) (Record, error) {
+	return appendRecord(ctx, db, r, false)
+}
+
+// Acknowledge records, as an administrator's decision with reason, the
+// gap between the log and its anchor that makes Append refuse (a missing,
+// unreadable or lagging audit.head, or a log shorter than its anchor).
+// The record (action audit-acknowledge) holds what the anchor and the log
+// said; dingbook writes again after it. Without a gap it refuses.
+func Acknowledge(ctx context.Context, db *store.DB, actor, reason string) (Record, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Record{}, &dingbook.Error{Code: dingbook.EINVALID, Message: "an acknowledgement needs a reason", Hint: "say what was investigated: --reason TEXT"}
+	}
+	return appendRecord(ctx, db, Record{Actor: actor, Action: ActionAcknowledge, Reason: reason}, true)
+}
+
+func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool) (Record, error) {
 	if r.Time.IsZero() {
 		r.Time = time.Now()
 	}
@@ -137,10 +162,6 @@ func Append(ctx context.Context, db *store.DB, r Record) (Record, error) {
 	}
 	if r.Action == "" || r.Actor == "" {
 		return r, fmt.Errorf("audit: record needs an action and an actor")
-	}
-	data, err := json.Marshal(&r)
-	if err != nil {
-		return r, err
 	}
 	// Not the request context: an interrupted command must still be able
 	// to record that it failed.
@@ -170,21 +191,135 @@ func Append(ctx context.Context, db *store.DB, r Record) (Record, error) {
 	if prev.Valid {
 		r.PrevHash = prev.String
 	}
+	var old []byte // the anchor as it was, restored if the commit fails
+	if db.Dir != "" {
+		var a anchor
+		a, old = readAnchor(db.Dir)
+		gap := a.gap(last.Int64, prev.String)
+		switch {
+		case ack && gap == "":
+			return r, &dingbook.Error{Code: dingbook.EINVALID, Message: "nothing to acknowledge: the audit log and " + HeadFile + " agree",
+				Hint: "run 'dingbook audit verify' to check the whole log"}
+		case ack:
+			r.Details = map[string]string{"gap": gap, "log_seq": strconv.FormatInt(last.Int64, 10), "log_hash": nonEmpty(prev.String, GenesisHash),
+				"anchor": strings.ToValidUTF8(strings.TrimSpace(string(old[:min(len(old), 200)])), "?")}
+		case gap != "":
+			return r, anchorError(r.Action, gap)
+		}
+	}
+	data, err := json.Marshal(&r)
+	if err != nil {
+		return r, err
+	}
 	r.Hash = ChainHash(r.Seq, r.PrevHash, string(data))
 	if _, err := conn.ExecContext(actx, `INSERT INTO audit_log (seq, time, actor, action, outcome, data, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?)`,
 		r.Seq, r.Time.Format(time.RFC3339Nano), r.Actor, r.Action, r.Outcome, string(data), r.PrevHash, r.Hash); err != nil {
 		return r, fmt.Errorf("audit: append: %w", err)
 	}
+	// The anchor is written while the transaction holds the write lock, so
+	// that no other process sees the log and the anchor disagree; if it
+	// cannot be written (a full disk), the record is rolled back.
+	path := filepath.Join(db.Dir, HeadFile)
+	if db.Dir != "" {
+		if err := writeAnchor(path, []byte(fmt.Sprintf("%d %s\n", r.Seq, r.Hash))); err != nil {
+			return r, &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit: cannot write the head anchor %s, so the %s was not recorded", path, r.Action),
+				Hint: "free space in the state directory (DINGBOOK_HOME) and run the command again", Err: err}
+		}
+	}
 	if _, err := conn.ExecContext(actx, "COMMIT"); err != nil {
+		if db.Dir != "" {
+			if old != nil {
+				writeAnchor(path, old)
+			} else {
+				os.Remove(path)
+			}
+		}
 		return r, fmt.Errorf("audit: commit: %w", err)
 	}
 	committed = true
-	if db.Dir != "" {
-		if err := fileutil.WriteFile(filepath.Join(db.Dir, HeadFile), []byte(fmt.Sprintf("%d %s\n", r.Seq, r.Hash)), true); err != nil {
-			return r, fmt.Errorf("audit: write head anchor: %w", err)
-		}
-	}
 	return r, nil
+}
+
+// writeAnchor writes audit.head atomically (a variable, so tests can make
+// it fail as a full disk would).
+var writeAnchor = defaultWriteAnchor
+
+func defaultWriteAnchor(path string, data []byte) error { return fileutil.WriteFile(path, data, true) }
+
+// anchor is what audit.head says: the seq and hash of the last record.
+type anchor struct {
+	seq        int64
+	hash       string
+	missing    bool
+	unreadable bool
+}
+
+// readAnchor reads dir's audit.head; raw is its content (nil when missing).
+func readAnchor(dir string) (a anchor, raw []byte) {
+	b, err := os.ReadFile(filepath.Join(dir, HeadFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return anchor{missing: true}, nil
+	}
+	if err != nil {
+		return anchor{unreadable: true}, nil
+	}
+	if _, err := fmt.Sscanf(string(b), "%d %s", &a.seq, &a.hash); err != nil || a.seq < 0 {
+		return anchor{unreadable: true}, b
+	}
+	return a, b
+}
+
+// gap says how the anchor and the log's head (seq, hash; 0 and "" for an
+// empty log) disagree, and which is behind; "" when they agree.
+func (a anchor) gap(seq int64, hash string) string {
+	switch {
+	case a.unreadable:
+		return fmt.Sprintf("the head anchor %s is unreadable (the log ends at record %d)", HeadFile, seq)
+	case a.missing && seq == 0:
+		return ""
+	case a.missing:
+		return fmt.Sprintf("the head anchor %s is missing although the log has %d records (it was deleted, and maybe the newest records with it)", HeadFile, seq)
+	case a.seq > seq:
+		return fmt.Sprintf("the log is behind its anchor: %s says %d records, the log ends at record %d (records %d to %d were deleted)", HeadFile, a.seq, seq, seq+1, a.seq)
+	case a.seq < seq:
+		return fmt.Sprintf("the anchor is behind the log: %s names record %d, the log ends at record %d (an anchor write failed, or %s was replaced by an old copy)", HeadFile, a.seq, seq, HeadFile)
+	case a.hash != hash:
+		return fmt.Sprintf("record %d differs from the head anchor in %s", seq, HeadFile)
+	}
+	return ""
+}
+
+func anchorError(action, gap string) error {
+	return &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("the audit log refuses to record this %s: %s", action, gap),
+		Hint: "run 'dingbook audit verify' and keep a copy of the state directory for investigation; once investigated, an administrator records the gap with 'dingbook audit acknowledge --reason TEXT', and dingbook writes again"}
+}
+
+// CheckAnchor returns the error Append would return now because the log
+// and its anchor disagree (nil when they agree), so that a command can
+// refuse before doing its work.
+func CheckAnchor(ctx context.Context, db *store.DB, action string) error {
+	if db.Dir == "" {
+		return nil
+	}
+	seq, hash, err := Head(ctx, db)
+	if err != nil {
+		return err
+	}
+	if seq == 0 {
+		hash = ""
+	}
+	a, _ := readAnchor(db.Dir)
+	if gap := a.gap(seq, hash); gap != "" {
+		return anchorError(action, gap)
+	}
+	return nil
+}
+
+func nonEmpty(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 const selectCols = `SELECT seq, time, actor, action, outcome, data, prev_hash, hash FROM audit_log`
@@ -299,6 +434,9 @@ type VerifyResult struct {
 	// of order (0 when OK).
 	FirstBad int64  `json:"first_bad,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// Acknowledged are the seqs of audit-acknowledge records: gaps between
+	// the log and its anchor an administrator recorded (audit show N).
+	Acknowledged []int64 `json:"acknowledged,omitempty"`
 }
 
 // Verify walks the whole chain and checks every link, every hash, the copy
@@ -356,6 +494,9 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		if r.Hash == anchor {
 			anchorFound = true
 		}
+		if r.Action == ActionAcknowledge {
+			res.Acknowledged = append(res.Acknowledged, r.Seq)
+		}
 		hashes[r.Seq] = r.Hash
 		prevHash = r.Hash
 		res.Records++
@@ -367,23 +508,22 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		return nil, err
 	}
 	if db.Dir != "" {
-		b, err := os.ReadFile(filepath.Join(db.Dir, HeadFile))
-		if err == nil {
-			var hseq int64
-			var hhash string
-			if _, err := fmt.Sscanf(string(b), "%d %s", &hseq, &hhash); err != nil {
-				return bad(res.HeadSeq+1, "the head anchor %s is unreadable", HeadFile)
-			}
-			if hseq > res.HeadSeq {
-				return bad(res.HeadSeq+1, "records %d to %d are missing: the log was truncated after record %d (anchor %s says %d records)", res.HeadSeq+1, hseq, res.HeadSeq, HeadFile, hseq)
-			}
-			if h, ok := hashes[hseq]; ok && h != hhash {
-				return bad(hseq, "record %d differs from the head anchor in %s", hseq, HeadFile)
-			}
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		} else if res.Records > 0 {
+		// The log and its anchor must agree; a gap an administrator
+		// acknowledged is behind the acknowledgement's record, which
+		// Append anchored.
+		a, _ := readAnchor(db.Dir)
+		switch {
+		case a.unreadable:
+			return bad(res.HeadSeq+1, "the head anchor %s is unreadable", HeadFile)
+		case a.missing && res.Records > 0:
 			return bad(res.HeadSeq+1, "the head anchor %s is missing although the log has %d records", HeadFile, res.Records)
+		case a.missing:
+		case a.seq > res.HeadSeq:
+			return bad(res.HeadSeq+1, "records %d to %d are missing: the log was truncated after record %d (anchor %s says %d records); the log is behind its anchor", res.HeadSeq+1, a.seq, res.HeadSeq, HeadFile, a.seq)
+		case a.seq < res.HeadSeq:
+			return bad(a.seq+1, "the anchor is behind the log: %s names record %d, the log ends at record %d; records %d to %d are not anchored (an anchor write failed, or %s was replaced by an old copy)", HeadFile, a.seq, res.HeadSeq, a.seq+1, res.HeadSeq, HeadFile)
+		case hashes[a.seq] != a.hash:
+			return bad(a.seq, "record %d differs from the head anchor in %s", a.seq, HeadFile)
 		}
 	}
 	if !anchorFound {

@@ -249,3 +249,15 @@ func TestConcurrentAppends(t *testing.T) {
 		t.Fatalf("%v %+v", err, res)
 	}
 }
+
+func TestReportCountsPushedRows(t *testing.T) {
+	recs := []audit.Record{
+		{Action: audit.ActionExport, Outcome: audit.OutcomeOK, Rows: 10},
+		{Action: audit.ActionPush, Outcome: audit.OutcomeOK, Rows: 7, Details: map[string]string{"spreadsheet_id": "s"}},
+		{Action: audit.ActionPush, Outcome: audit.OutcomeOK, Rows: 100, Details: map[string]string{"dry_run": "true"}},
+		{Action: audit.ActionPush, Outcome: audit.OutcomeRefused, Rows: 1000},
+	}
+	if rep := audit.NewReport(time.Time{}, time.Now(), recs); rep.Rows != 17 || rep.Totals["push/ok"] != 2 {
+		t.Fatalf("rows %d totals %v", rep.Rows, rep.Totals)
+	}
+}

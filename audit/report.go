@@ -26,7 +26,8 @@ func NewReport(since, until time.Time, recs []Record) *Report {
 	r := &Report{Since: since.UTC(), Until: until.UTC(), Records: recs, Totals: map[string]int{}}
 	for _, rec := range recs {
 		r.Totals[rec.Action+"/"+rec.Outcome]++
-		if rec.Outcome == OutcomeOK && (rec.Action == ActionExport || rec.Action == ActionConvert) {
+		// Rows that left: exports, conversions and pushes (not dry runs).
+		if rec.Outcome == OutcomeOK && (rec.Action == ActionExport || rec.Action == ActionConvert || rec.Action == ActionPush && rec.Details["dry_run"] == "") {
 			r.Rows += rec.Rows
 		}
 	}

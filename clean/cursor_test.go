@@ -116,7 +116,7 @@ func TestGroupMembersKeepUserIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Member{{UserID: "short", Row: 1}, {UserID: long, Row: 2}, {Row: 3}}
+	want := []Member{{UserID: "short", Row: 1, ord: 1}, {UserID: long, Row: 2, ord: 2}, {Row: 3, ord: 3}}
 	if len(r.DuplicateGroups) != 1 || !reflect.DeepEqual(r.DuplicateGroups[0].Members, want) || r.DuplicateGroups[0].Key != "+8613800138000" {
 		t.Fatalf("groups %+v", r.DuplicateGroups)
 	}

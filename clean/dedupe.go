@@ -24,8 +24,9 @@ type Merge struct {
 	// Key is the shared job number, or "E.164 mobile / name".
 	Key  string `json:"key"`
 	Name string `json:"name"`
-	// Kept is the 1-based position (in the org as given) of the row that
-	// absorbed the others; Merged are the positions of the absorbed rows.
+	// Kept is the row that absorbed the others and Merged are the absorbed
+	// rows: each person's SourceRow (the line of the member file), else
+	// its 1-based position in the org as given.
 	Kept   int   `json:"kept_row"`
 	Merged []int `json:"merged_rows"`
 	// Depts is the union of the departments, in order.
@@ -61,6 +62,9 @@ func DedupeRegion(org *dingbook.Org, rule, region string) ([]Merge, error) {
 	rows := make([]int, len(org.People))
 	for i := range rows {
 		rows[i] = i + 1
+		if r := org.People[i].SourceRow; r > 0 {
+			rows[i] = r
+		}
 	}
 	var merges []Merge
 	for _, ru := range rules {
@@ -188,11 +192,17 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// String describes m in one line for the terminal.
+// String describes m in one line for the terminal, naming at most
+// MaxGroupMembersShown merged rows ("… and 99,990 more"; Merged has them
+// all).
 func (m Merge) String() string {
-	rows := make([]string, len(m.Merged))
+	rows := make([]string, 0, min(len(m.Merged), MaxGroupMembersShown+1))
 	for i, r := range m.Merged {
-		rows[i] = fmt.Sprint(r)
+		if i == MaxGroupMembersShown {
+			rows = append(rows, "… and "+thousands(len(m.Merged)-i)+" more")
+			break
+		}
+		rows = append(rows, fmt.Sprint(r))
 	}
 	s := fmt.Sprintf("rows %s merged into row %d (%s, rule %s: %s)", strings.Join(rows, ", "), m.Kept, m.Name, m.Rule, m.Key)
 	if len(m.Conflicts) > 0 {

@@ -127,7 +127,8 @@ func (a *Analyzer) prepareBatch(people []dingbook.Person, b *Batch, managerExist
 	for i := range people {
 		pp := &b.prep[i]
 		a.r.prepare(&people[i], pp)
-		if managerExists == nil {
+		b.Fill[i] = false
+		if managerExists == nil || pp.skip {
 			continue
 		}
 		s := pp.set

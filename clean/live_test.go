@@ -16,7 +16,7 @@ import (
 // an export does, and returns its report and each person's Fill flag.
 // With missing, managers are checked against that list; otherwise
 // against the listed userids.
-func liveReport(t *testing.T, org *dingbook.Org, n int, missing []string) (*Report, []bool) {
+func liveReport(t *testing.T, org *dingbook.Org, n int, missing []string, opts Options) (*Report, []bool) {
 	t.Helper()
 	dir := dingbook.OrgDirectory{Org: org}
 	exists := MissingManagers(missing)
@@ -26,7 +26,8 @@ func liveReport(t *testing.T, org *dingbook.Org, n int, missing []string) (*Repo
 			t.Fatal(err)
 		}
 	}
-	l := NewLive(Options{Region: "CN", SizeHint: len(org.People)}, exists)
+	opts.Region, opts.SizeHint = "CN", len(org.People)
+	l := NewLive(opts, exists)
 	var fill []bool
 	for i := 0; i < len(org.People); i += n {
 		var b Batch
@@ -66,11 +67,11 @@ func TestLiveMatchesAnalyze(t *testing.T) {
 			for id := range want.MissingManagers {
 				missing = append(missing, id)
 			}
-			got, fill := liveReport(t, org, c.batch, nil)
+			got, fill := liveReport(t, org, c.batch, nil, Options{})
 			if a, b := reportJSON(t, want), reportJSON(t, got); a != b {
 				t.Fatalf("live report differs from Analyze:\nlive    %.600s\nanalyze %.600s", b, a)
 			}
-			got2, fill2 := liveReport(t, org, c.batch, missing)
+			got2, fill2 := liveReport(t, org, c.batch, missing, Options{})
 			if a, b := reportJSON(t, got), reportJSON(t, got2); a != b || !slices.Equal(fill, fill2) {
 				t.Fatal("managers checked against the missing list differ from the listed userids")
 			}
@@ -117,5 +118,86 @@ func TestIDSet(t *testing.T) {
 	}
 	if s := newIDSet([]uint64{7}); s.has(0) {
 		t.Error("0 found but never added")
+	}
+}
+
+// TestLiveMatchesAnalyzeSelected: with an export's selection (Select: a
+// part of the org, hidden mobiles left out) and its fields (Visible), the
+// live analysis still gives Analyze's report and the two-pass statuses;
+// the report covers the selected people only, judges managers against
+// everybody, and quotes only visible fields.
+func TestLiveMatchesAnalyzeSelected(t *testing.T) {
+	truth := gen.Generate(gen.Options{Users: 3000, Seed: 8})
+	org := &truth.Org
+	// Every third department, active people only, hidden mobiles out.
+	in := map[int64]bool{}
+	for i, d := range org.Depts {
+		in[d.ID] = i%3 == 1
+	}
+	sel := func(p *dingbook.Person) *dingbook.Person {
+		if !p.Active || !slices.ContainsFunc(p.Depts, func(m dingbook.Membership) bool { return in[m.DeptID] }) {
+			return nil
+		}
+		if p.HideMobile {
+			q := *p
+			q.Mobile = ""
+			return &q
+		}
+		return p
+	}
+	opts := Options{Select: sel, Visible: []string{"name", "dept", "mobile", "org_email"}}
+	want, err := Analyze(context.Background(), dingbook.OrgDirectory{Org: org}, Options{Region: "CN", Select: sel, Visible: opts.Visible})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, fill := liveReport(t, org, 64, nil, opts)
+	if a, b := reportJSON(t, want), reportJSON(t, got); a != b {
+		t.Fatalf("live report differs from Analyze:\nlive    %.600s\nanalyze %.600s", b, a)
+	}
+	x := XLSXExtras(want, "en", []string{"name"})
+	selected, outside := 0, 0
+	ids := map[string]bool{}
+	for _, p := range org.People {
+		ids[p.UserID] = true
+	}
+	for i := range org.People {
+		p := sel(&org.People[i])
+		if p == nil {
+			if fill[i] {
+				t.Fatalf("person %d is not selected but needs filling", i)
+			}
+			continue
+		}
+		selected++
+		if w := x.Status(p) == x.NeedsFilling; w != fill[i] {
+			t.Fatalf("person %d: live Fill %v, two-pass status says %v", i, fill[i], w)
+		}
+		if m := p.ManagerUserID; m != "" && ids[m] && sel(&org.People[slices.IndexFunc(org.People, func(q dingbook.Person) bool { return q.UserID == m })]) == nil {
+			outside++
+			if want.Problems(p).Has(dingbook.ProblemManagerNotFound) {
+				t.Fatalf("person %d: manager %s exists outside the selection, reported missing", i, m)
+			}
+		}
+	}
+	if want.People != selected || selected == 0 || selected == len(org.People) || outside == 0 {
+		t.Fatalf("report of %d people, %d selected of %d, %d with a manager outside", want.People, selected, len(org.People), outside)
+	}
+	kinds := map[dingbook.Problem]int{}
+	for _, g := range want.DuplicateGroups {
+		kinds[g.Problem]++
+		if (g.Problem == dingbook.ProblemDuplicateEmail) != (g.Key == "") {
+			t.Errorf("group %+v: email keys are hidden (personal email is not visible), others shown", g)
+		}
+		for _, m := range g.Members {
+			if m.UserID != "" || m.Name == "" || m.Row < 1 || m.Row > selected {
+				t.Errorf("group %+v: member %+v is not a selected row named by name only", g, m)
+			}
+		}
+	}
+	if kinds[dingbook.ProblemDuplicateEmail] == 0 || kinds[dingbook.ProblemDuplicateMobile] == 0 {
+		t.Fatalf("vacuous: duplicate groups %v", kinds)
+	}
+	if len(want.MissingManagers) != 0 || !slices.Equal(want.QuotedFields, []string{"name", "mobile"}) {
+		t.Fatalf("missing managers %v (manager_userid is not visible), quoted fields %v", want.MissingManagers, want.QuotedFields)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook"
@@ -29,8 +30,8 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	want := map[int]bool{}
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			if m.Name == "" {
-				want[m.Row] = true
+			if m.Name == "" && r.show.name {
+				want[m.ord] = true
 			}
 		}
 	}
@@ -41,6 +42,12 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 	row := 0  // people so far; the next person's ordinal
 	next := 0 // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
+		if r.sel != nil {
+			// The people the report covers, as it saw them.
+			if p = r.sel(p); p == nil {
+				return nil
+			}
+		}
 		if p.UserID != "" {
 			// A userid listed again is one person (and one row), as in
 			// Analyze: its first listing had a smaller ordinal.
@@ -59,12 +66,22 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		if s == 0 {
 			return nil
 		}
-		return fn(PersonProblems{UserID: p.UserID, Row: row, Name: CleanName(p.Name), Problems: s.List()})
+		pp := PersonProblems{Row: row, Problems: s.List()}
+		if p.SourceRow > 0 {
+			pp.Row = p.SourceRow // the member file's line
+		}
+		if r.show.userid {
+			pp.UserID = p.UserID
+		}
+		if r.show.name {
+			pp.Name = CleanName(p.Name)
+		}
+		return fn(pp)
 	})
 	for gi := range r.DuplicateGroups {
 		for mi := range r.DuplicateGroups[gi].Members {
 			m := &r.DuplicateGroups[gi].Members[mi]
-			if n, ok := names[m.Row]; ok {
+			if n, ok := names[m.ord]; ok {
 				m.Name = n
 			}
 		}
@@ -161,19 +178,21 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 	}
 	if len(r.DuplicateGroups) > 0 {
 		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
+		capped := false
 		for _, g := range r.DuplicateGroups {
-			fmt.Fprintf(bw, "  %s %s:", g.Problem, g.Key)
+			capped = capped || len(g.Members) > MaxGroupMembersShown
+			fmt.Fprintf(bw, "  %s", g.Problem)
+			if g.Key != "" {
+				fmt.Fprintf(bw, " %s", g.Key)
+			}
+			fmt.Fprint(bw, ":")
 			if g.DeptID != 0 {
 				fmt.Fprintf(bw, " (department %d)", g.DeptID)
 			}
-			for i, m := range g.Members {
-				sep := ","
-				if i == 0 {
-					sep = ""
-				}
-				fmt.Fprintf(bw, "%s %s", sep, memberLabel(m))
-			}
-			fmt.Fprintln(bw)
+			fmt.Fprintf(bw, " %s\n", g.memberList(", "))
+		}
+		if capped {
+			fmt.Fprintf(bw, "  (a group lists its first %d members here; 'dingbook quality --report FILE.json' writes them all)\n", MaxGroupMembersShown)
 		}
 	}
 	fmt.Fprintf(bw, "\nDepartments (direct members):\n")
@@ -238,6 +257,10 @@ func writeRow(w *bufio.Writer, cells []string, widths []int) {
 	w.WriteByte('\n')
 }
 
+// DisplayWidth is the number of terminal columns s takes (East Asian
+// wide characters count two).
+func DisplayWidth(s string) int { return cellWidth(s) }
+
 // cellWidth is the number of terminal columns s takes.
 func cellWidth(s string) int {
 	n := 0
@@ -250,6 +273,37 @@ func cellWidth(s string) int {
 		}
 	}
 	return n
+}
+
+// MaxGroupMembersShown is how many members of a duplicate group the text
+// report and the Quality sheet name; the rest are counted ("… and 99,990
+// more"). The JSON report (quality --json, --report) lists every member.
+const MaxGroupMembersShown = 10
+
+// memberList names g's first MaxGroupMembersShown members, separated by
+// sep, and counts the rest.
+func (g *DuplicateGroup) memberList(sep string) string {
+	var b strings.Builder
+	for i, m := range g.Members {
+		if i == MaxGroupMembersShown {
+			b.WriteString(sep + "… and " + thousands(len(g.Members)-i) + " more")
+			break
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(memberLabel(m))
+	}
+	return b.String()
+}
+
+// thousands formats n with commas between groups of three digits.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func memberLabel(m Member) string {

@@ -103,6 +103,57 @@ type Options struct {
 	// SizeHint is the expected number of people (0 = unknown); it sizes
 	// the key tables up front. An OrgDirectory's size is known anyway.
 	SizeHint int
+	// Select, when set, returns a person as the report should see them
+	// (an export's copy, its hidden mobile left out), or nil to leave
+	// them out: the report then covers only the people an export writes.
+	// People left out still exist as managers (manager-not-found is
+	// judged against everybody). It is called from many goroutines at
+	// once and must not keep the person.
+	Select func(*dingbook.Person) *dingbook.Person
+	// Visible, when not nil, lists the field keys whose values the report
+	// may quote (an export's fields; privacy.md R-MIN): a duplicate
+	// group's key only when its field is visible (mobile or mobile_e164;
+	// email and org_email both, as a key may come from either; name),
+	// people's userids and names only when userid and name are (names are
+	// then kept during the pass, so no second pass is needed), missing
+	// managers' userids only when manager_userid is. Otherwise a group
+	// names its people by row and the problem. Nil quotes everything: the
+	// admin's own report.
+	Visible []string
+}
+
+// shown is what a report may quote (Options.Visible).
+type shown struct {
+	restricted                           bool
+	mobile, email, name, userid, manager bool
+}
+
+func newShown(visible []string) shown {
+	if visible == nil {
+		return shown{mobile: true, email: true, name: true, userid: true, manager: true}
+	}
+	has := func(k string) bool { return slices.Contains(visible, k) }
+	return shown{restricted: true, mobile: has("mobile") || has("mobile_e164"), email: has("email") && has("org_email"),
+		name: has("name"), userid: has("userid"), manager: has("manager_userid")}
+}
+
+// QuotedFields returns the field keys of visible (Options.Visible) whose
+// values a report restricted to them quotes; nil for nil (everything).
+func QuotedFields(visible []string) []string {
+	if visible == nil {
+		return nil
+	}
+	s := newShown(visible)
+	out := []string{}
+	for _, f := range []struct {
+		key string
+		on  bool
+	}{{"userid", s.userid}, {"name", s.name}, {"mobile", s.mobile}, {"mobile_e164", s.mobile}, {"email", s.email}, {"org_email", s.email}, {"manager_userid", s.manager}} {
+		if f.on && slices.Contains(visible, f.key) {
+			out = append(out, f.key)
+		}
+	}
+	return out
 }
 
 // Report is the quality report of one organisation. The exported fields
@@ -129,7 +180,12 @@ type Report struct {
 	MissingManagers map[string]int `json:"missing_managers"`
 	// Merges lists what --dedupe merged before the analysis.
 	Merges []Merge `json:"merges,omitempty"`
+	// QuotedFields, when set, are the only fields whose values the report
+	// quotes (Options.Visible); absent, it quotes any (the admin's view).
+	QuotedFields []string `json:"quoted_fields,omitempty"`
 
+	show   shown
+	sel    func(*dingbook.Person) *dingbook.Person // Options.Select
 	region string
 	seed   maphash.Seed
 	seen   personTable // person key → first ordinal and problems
@@ -172,8 +228,11 @@ type DuplicateGroup struct {
 // without one by their 1-based position in the directory.
 type Member struct {
 	UserID string `json:"userid,omitempty"`
-	Row    int    `json:"row"`
-	Name   string `json:"name,omitempty"`
+	// Row is the line of the member file (Person.SourceRow) for people
+	// read from one, else the 1-based position.
+	Row  int    `json:"row"`
+	Name string `json:"name,omitempty"`
+	ord  int    // the 1-based position
 }
 
 // DeptQuality is one department's completeness over its direct members.
@@ -270,6 +329,15 @@ type Analyzer struct {
 	// copied into a few pointer-free chunks instead of kept as strings.
 	ids    []uint32
 	longID map[int32]string // ordinal → a userid longer than 255 bytes
+	// rows holds each ordinal's Person.SourceRow (the member file's line),
+	// once any person has one; nil for snapshots pulled from DingTalk.
+	rows []int32
+	// names holds each ordinal's cleaned name as a label location when a
+	// restricted report shows names (Options.Visible), else nil.
+	names []uint32
+	// others are the person keys of the people Options.Select left out,
+	// who still exist as managers.
+	others []uint64
 }
 
 // NewAnalyzer starts an analysis.
@@ -279,12 +347,17 @@ func NewAnalyzer(opts Options) *Analyzer {
 		region = DefaultRegion
 	}
 	r := &Report{
-		Region: region, region: region, seed: maphash.MakeSeed(),
-		Counts: map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
+		Region: region, region: region, seed: maphash.MakeSeed(), show: newShown(opts.Visible), sel: opts.Select,
+		QuotedFields: QuotedFields(opts.Visible),
+		Counts:       map[dingbook.Problem]int{}, GroupCounts: map[dingbook.Problem]int{},
 		seen: newPersonTable(0), MissingManagers: map[string]int{},
 		DuplicateGroups: []DuplicateGroup{}, Departments: []DeptQuality{},
 	}
-	return &Analyzer{r: r, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
+	a := &Analyzer{r: r, depts: map[int64]*deptStats{}, rowKeys: map[int32]uint64{}}
+	if r.show.restricted && r.show.name {
+		a.names = []uint32{}
+	}
+	return a
 }
 
 // personKey hashes a person's identity: the userid, or for imported rows
@@ -367,7 +440,9 @@ func intrinsic(p *dingbook.Person, region string) (Set, Normalized) {
 type prepared struct {
 	key      uint64
 	hasID    bool
+	skip     bool // left out by Options.Select: only key and hasID are set
 	userID   string
+	row      int // Person.SourceRow
 	set      Set
 	manager  string
 	mgrKey   uint64 // userKey(manager)
@@ -391,8 +466,19 @@ type preparedDept struct {
 
 func (r *Report) prepare(p *dingbook.Person, pp *prepared) {
 	*pp = prepared{depts: pp.depts[:0]}
+	if r.sel != nil {
+		if q := r.sel(p); q != nil {
+			p = q
+		} else {
+			pp.skip = true
+			if p.UserID != "" {
+				pp.key, pp.hasID = r.userKey(p.UserID), true // personKey's, for a userid
+			}
+			return
+		}
+	}
 	pp.key, pp.hasID = r.personKey(p)
-	pp.userID = p.UserID
+	pp.userID, pp.row = p.UserID, p.SourceRow
 	s, n := intrinsic(p, r.region)
 	pp.set = s
 	// A manager is found when a person's userid equals manager_userid
@@ -444,6 +530,12 @@ func (a *Analyzer) Add(p *dingbook.Person) {
 func (a *Analyzer) commit(pp *prepared) {
 	r := a.r
 	key := pp.key
+	if pp.skip {
+		if pp.hasID {
+			a.others = append(a.others, key)
+		}
+		return
+	}
 	ord := int32(len(a.ids))
 	if pp.hasID {
 		s := r.seen.find(key)
@@ -465,8 +557,15 @@ func (a *Analyzer) commit(pp *prepared) {
 		e.set |= pp.set
 		r.seen.put(key, e)
 	}
+	if a.names != nil {
+		var lab uint32
+		if pp.name != "" {
+			lab = a.keepText(pp.name, kindID, 0)
+		}
+		a.names = append(a.names, lab)
+	}
 	var lab uint32
-	if pp.userID != "" {
+	if pp.userID != "" && r.show.userid {
 		if len(pp.userID) > 255 {
 			if a.longID == nil {
 				a.longID = map[int32]string{}
@@ -477,6 +576,12 @@ func (a *Analyzer) commit(pp *prepared) {
 		}
 	}
 	a.ids = append(a.ids, lab)
+	if pp.row > 0 && a.rows == nil {
+		a.rows = make([]int32, ord, max(int(ord)+1, cap(a.ids)))
+	}
+	if a.rows != nil {
+		a.rows = append(a.rows, int32(pp.row))
+	}
 	r.ordKeys = append(r.ordKeys, key)
 	r.People++
 	if s := pp.set; s != 0 {
@@ -614,7 +719,10 @@ type mgrRef struct {
 const defaultBits = 1 << 24
 
 func (a *Analyzer) member(ord int32) Member {
-	m := Member{UserID: a.longID[ord], Row: int(ord) + 1}
+	m := Member{UserID: a.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
+	if int(ord) < len(a.rows) && a.rows[ord] > 0 {
+		m.Row = int(a.rows[ord])
+	}
 	if lab := a.ids[ord]; lab != 0 {
 		m.UserID, _ = a.label(kindID, lab)
 	}
@@ -690,7 +798,7 @@ func (a *Analyzer) groups() {
 	}
 	a.labels, a.bits, a.twice = nil, nil, nil
 	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
-		return cmp.Compare(x.Members[0].Row, y.Members[0].Row)
+		return cmp.Compare(x.Members[0].ord, y.Members[0].ord)
 	})
 }
 
@@ -701,8 +809,10 @@ func (a *Analyzer) groups() {
 func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	r := a.r
 	need := map[int32]Set{}
+	others := newIDSet(a.others)
+	a.others = nil
 	for i, m := range a.mgrRefs {
-		if _, ok := r.seen.get(m.key); ok {
+		if _, ok := r.seen.get(m.key); ok || others.has(m.key) {
 			continue
 		}
 		mgr, long := a.longMgr[i]
@@ -713,10 +823,17 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 		need[m.ord] |= Bit(dingbook.ProblemManagerNotFound)
 	}
 	a.mgrRefs, a.longMgr = nil, nil
+	if !r.show.manager {
+		r.MissingManagers = map[string]int{} // the count is Counts[manager-not-found]
+	}
+	labels := a.labels // groups drops them; restrictGroups reads the names kept
 	a.groups()
+	a.labels = labels
+	a.restrictGroups()
+	a.labels = nil
 	for _, g := range r.DuplicateGroups {
 		for _, m := range g.Members {
-			need[int32(m.Row-1)] |= Bit(g.Problem)
+			need[int32(m.ord-1)] |= Bit(g.Problem)
 		}
 		r.GroupCounts[g.Problem]++
 	}
@@ -754,6 +871,46 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	}
 	r.Totals = Totals{People: r.People, PeopleWithProblems: r.PeopleWithProblems, Problems: r.Counts, DuplicateGroups: len(r.DuplicateGroups)}
 	return r
+}
+
+// restrictGroups takes out of the duplicate groups what the report may
+// not quote (Options.Visible) and names the members from the names kept
+// during the pass.
+func (a *Analyzer) restrictGroups() {
+	r := a.r
+	if !r.show.restricted {
+		return
+	}
+	for gi := range r.DuplicateGroups {
+		g := &r.DuplicateGroups[gi]
+		switch g.Problem {
+		case dingbook.ProblemDuplicateMobile:
+			g.Key = keyIf(r.show.mobile, g.Key)
+		case dingbook.ProblemDuplicateEmail:
+			g.Key = keyIf(r.show.email, g.Key)
+		case dingbook.ProblemDuplicateName:
+			g.Key = keyIf(r.show.name, g.Key)
+		}
+		for mi := range g.Members {
+			m := &g.Members[mi]
+			if !r.show.userid {
+				m.UserID = ""
+			}
+			if a.names != nil {
+				if lab := a.names[m.ord-1]; lab != 0 {
+					m.Name, _ = a.label(kindID, lab)
+				}
+			}
+		}
+	}
+	a.names = nil
+}
+
+func keyIf(ok bool, key string) string {
+	if ok {
+		return key
+	}
+	return ""
 }
 
 func (r *Report) userKey(userid string) uint64 {

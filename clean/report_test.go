@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -330,5 +331,78 @@ func TestTextColumnsAlign(t *testing.T) {
 	}
 	if len(col) != 2 || col["欧阳娜娜"] != col["Budi Santoso"] {
 		t.Errorf("problems start at columns %v:\n%s", col, people)
+	}
+}
+
+// TestBigGroupIsCapped: a duplicate group of 25 people names its first
+// MaxGroupMembersShown members in the text report and the Quality sheet
+// and counts the rest; the JSON report keeps every member.
+func TestBigGroupIsCapped(t *testing.T) {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 25; i++ {
+		org.People = append(org.People, person(fmt.Sprintf("u%02d", i), "张伟", 1))
+	}
+	dir := dingbook.OrgDirectory{Org: org}
+	r, err := Analyze(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(context.Background(), &text, dir); err != nil {
+		t.Fatal(err)
+	}
+	want := "duplicate-name 张伟: (department 1) u00 (张伟), u01 (张伟), u02 (张伟), u03 (张伟), u04 (张伟), u05 (张伟), u06 (张伟), u07 (张伟), u08 (张伟), u09 (张伟), … and 15 more\n"
+	if !strings.Contains(text.String(), want) || strings.Contains(text.String(), "u10 (张伟),") || !strings.Contains(text.String(), "--report FILE.json") {
+		t.Errorf("text report does not cap the group at %d members:\n%s", MaxGroupMembersShown, text.String())
+	}
+	_, rows := r.Sheet("en")
+	var detail string
+	for _, row := range rows {
+		if row[0] == "Duplicate" {
+			detail = row[8]
+		}
+	}
+	if !strings.HasSuffix(detail, "; u09 (张伟); … and 15 more") || strings.Contains(detail, "u10") {
+		t.Errorf("Quality sheet detail not capped: %q", detail)
+	}
+	var js bytes.Buffer
+	if err := r.WriteJSON(context.Background(), &js, dir); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		DuplicateGroups []DuplicateGroup `json:"duplicate_groups"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.DuplicateGroups) != 1 || len(out.DuplicateGroups[0].Members) != 25 {
+		t.Errorf("JSON report should list all 25 members: %+v", out.DuplicateGroups)
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 15: "15", 999: "999", 1000: "1,000", 99990: "99,990", 1234567: "1,234,567"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestMergeStringIsCapped: a merge of 25 identical rows names its first
+// MaxGroupMembersShown merged rows on the terminal; Merged keeps them all.
+func TestMergeStringIsCapped(t *testing.T) {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 26; i++ {
+		p := person("", "张伟", 1)
+		p.JobNumber = "J1"
+		org.People = append(org.People, p)
+	}
+	merges, err := Dedupe(org, RuleJobNumber)
+	if err != nil || len(merges) != 1 || len(merges[0].Merged) != 25 {
+		t.Fatalf("merges %+v %v", merges, err)
+	}
+	want := "rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, … and 15 more merged into row 1 (张伟, rule job-number: J1)"
+	if s := merges[0].String(); s != want {
+		t.Errorf("String = %q\nwant     %q", s, want)
 	}
 }

@@ -164,9 +164,9 @@ func (r *Report) Sheet(lang string) (header []string, rows [][]string) {
 		rows = append(rows, []string{w[10], labels[p], strconv.Itoa(r.Counts[p]), share(r.Counts[p]), "", "", "", "", string(p)})
 	}
 	for _, g := range r.DuplicateGroups {
-		detail := g.Key
-		for _, m := range g.Members {
-			detail += "; " + memberLabel(m)
+		detail := g.memberList("; ")
+		if g.Key != "" { // "" when the export does not carry its field
+			detail = g.Key + "; " + detail
 		}
 		rows = append(rows, []string{w[11], labels[g.Problem], strconv.Itoa(len(g.Members)), "", "", "", "", "", detail})
 	}

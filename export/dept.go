@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"sort"
@@ -203,4 +204,23 @@ func (h *headcount) counts(id int64) (direct, total int) {
 		return c.direct, c.total
 	}
 	return 0, 0
+}
+
+// Headcount is a department's members: Direct in it, Total in it and its
+// sub-departments (each person once).
+type Headcount struct{ Direct, Total int }
+
+// Headcounts counts, over every person of dir (active or not), each
+// department's direct members and its members including sub-departments,
+// as the Departments sheet does.
+func Headcounts(ctx context.Context, dir dingbook.Directory, tree *dingbook.Tree) (map[int64]Headcount, error) {
+	h := newHeadcount(tree)
+	if err := dir.EachPerson(ctx, func(p *dingbook.Person) error { h.add(p); return nil }); err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Headcount, len(h.depts))
+	for id, c := range h.depts {
+		out[id] = Headcount{c.direct, c.total}
+	}
+	return out, nil
 }

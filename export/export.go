@@ -140,6 +140,11 @@ type Options struct {
 	Sheets []Sheet
 	// VCard opens vCard writers; required for the vcf format.
 	VCard VCardFunc
+	// Rows, when set, receives each exported person's userid and cells
+	// (the Fields, as in csv, never neutralised against formulas) after
+	// selection and hidden mobiles; cells is reused, so copy it. With
+	// Rows and no Formats no file is written (dingbook push).
+	Rows func(userid string, cells []string) error
 
 	// Now is the clock for file names; zero means time.Now().
 	Now time.Time
@@ -152,6 +157,11 @@ type File struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts xlsx cells longer than an Excel cell holds
+	// (xlsx.MaxCellChars), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
+	// Sheets describes the sheets of an xlsx, for the manifest.
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // LeftOut counts people a filter left out.
@@ -173,8 +183,8 @@ type Result struct {
 	Depts   []int64  `json:"dept_ids,omitempty"`
 	People  int      `json:"people_in_source"`
 	LeftOut LeftOut  `json:"left_out"`
-	// Quality is the quality report's totals over the whole source, when
-	// the xlsx carries it (Options.Quality).
+	// Quality is the quality report's totals over the exported people,
+	// when the xlsx carries it (Options.Quality).
 	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
@@ -424,8 +434,11 @@ func restrict(p *dingbook.Person, sel map[string]bool, mask bool) *dingbook.Pers
 	return &q
 }
 
-// output is one file being written.
+// output is one file being written. Its Write fails once ctx is done,
+// so that no writer (an xlsx being zipped, a long vCard) keeps working
+// after an interrupt.
 type output struct {
+	ctx    context.Context
 	format string
 	f      *fileutil.File
 	h      hash.Hash
@@ -435,9 +448,13 @@ type output struct {
 	xlsx   *xlsx.Writer
 	jsonl  *jsonl.Writer
 	pw     PersonWriter
+	sheets []dingbook.SheetInfo // xlsx, once closed
 }
 
 func (o *output) Write(b []byte) (int, error) {
+	if o.ctx.Err() != nil {
+		return 0, context.Cause(o.ctx)
+	}
 	n, err := o.f.Write(b)
 	o.h.Write(b[:n])
 	o.n += int64(n)
@@ -446,8 +463,11 @@ func (o *output) Write(b []byte) (int, error) {
 
 // Run exports d according to opts.
 func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, error) {
-	formats := opts.Formats
-	if len(formats) == 0 {
+	formats := make([]string, len(opts.Formats))
+	for i, f := range opts.Formats {
+		formats[i] = strings.ToLower(strings.TrimSpace(f)) // --format XLSX
+	}
+	if len(formats) == 0 && opts.Rows == nil {
 		formats = []string{"xlsx"}
 	}
 	seenFmt := map[string]bool{}
@@ -520,6 +540,29 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		return false
 	}
 
+	// exported returns p as the files hold it (without the mobile its
+	// owner hid, unless allowed), or nil and why it is left out. It is
+	// called for every person by the writer and, for the quality report,
+	// on the workers, so the report covers the exported people as
+	// exported.
+	exported := func(p *dingbook.Person) (*dingbook.Person, leftOut) {
+		if !selected(p, inSel) {
+			if opts.NoSubdepts && selected(p, inTree) && (opts.IncludeInactive || p.Active) {
+				return nil, outSubDept
+			}
+			return nil, outOfScope
+		}
+		if !opts.IncludeInactive && !p.Active {
+			return nil, outInactive
+		}
+		if opts.HideHiddenMobiles && p.HideMobile && p.Mobile != "" {
+			q := *p
+			q.Mobile, q.StateCode = "", ""
+			return &q, hiddenMobile
+		}
+		return p, 0
+	}
+
 	fields, err := ResolveFields(opts.Fields, opts.Profile, opts.Profiles, func() ([]string, error) {
 		keys := map[string]bool{}
 		err := d.EachPerson(ctx, func(p *dingbook.Person) error {
@@ -547,7 +590,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	xlsxHeader, xlsxOpts := header, opts.XLSX
 	var q *quality // the quality report: xlsx only
 	if opts.Quality && seenFmt["xlsx"] {
-		if q, err = newQuality(ctx, d, opts, lang, fields); err != nil {
+		sel := func(p *dingbook.Person) *dingbook.Person {
+			q, _ := exported(p)
+			return q
+		}
+		if q, err = newQuality(ctx, d, opts, lang, fields, sel, mask); err != nil {
 			return nil, err
 		}
 		defer q.close()
@@ -571,7 +618,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	if base == "" {
 		base = "export-" + now.UTC().Format("20060102T150405Z")
 	}
-	tmpDir, cleanup, err := fileutil.PrivateDir(opts.XLSX.TmpDir, "dingbook-xlsx-")
+	tmpDir, cleanup, err := fileutil.LockedDir(opts.XLSX.TmpDir, "xlsx-*")
 	if err != nil {
 		return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot create a private temporary directory", Hint: "check TMPDIR", Err: err}
 	}
@@ -596,7 +643,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			abort()
 			return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create " + path, Hint: "choose another --out directory, or remove the existing file", Err: err}
 		}
-		o := &output{format: format, f: f, h: sha256.New()}
+		o := &output{ctx: ctx, format: format, f: f, h: sha256.New()}
 		outs = append(outs, o)
 		switch format {
 		case "csv":
@@ -636,27 +683,33 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	m := &rowMaker{fields: fields, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
 	heads := newHeadcount(tree)
 	var row, xrow []string
-	// handle writes one person; st is their status cell ("" without the
-	// quality report).
-	handle := func(p *dingbook.Person, st string) error {
+	// handle writes person i of chunk c.
+	handle := func(c *pipeline.Chunk[clean.Batch], i int) error {
+		p := &c.People[i]
 		res.People++
 		heads.add(p) // the Departments sheet counts everyone
-		if !selected(p, inSel) {
-			if opts.NoSubdepts && selected(p, inTree) && (opts.IncludeInactive || p.Active) {
-				res.LeftOut.SubDepts++
-			}
-			return nil
-		}
-		if !opts.IncludeInactive && !p.Active {
+		p, why := exported(p)
+		switch why {
+		case outSubDept:
+			res.LeftOut.SubDepts++
+		case outInactive:
 			res.LeftOut.Inactive++
+		case hiddenMobile:
+			res.LeftOut.HiddenMobiles++
+		}
+		if p == nil {
 			return nil
 		}
 		res.Rows++
-		if opts.HideHiddenMobiles && p.HideMobile && p.Mobile != "" {
-			q := *p
-			q.Mobile, q.StateCode = "", ""
-			p = &q
-			res.LeftOut.HiddenMobiles++
+		st := "" // the status cell, with the quality report
+		if q != nil {
+			st = q.cell(c, i, p)
+		}
+		if opts.Rows != nil {
+			row = m.row(p, row)
+			if err := opts.Rows(p.UserID, row[:len(fields)]); err != nil {
+				return err
+			}
 		}
 		var vp *dingbook.Person
 		for _, o := range outs {
@@ -694,13 +747,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 
 	// One pass: the source is read on a goroutine of its own, the quality
 	// analysis (if any) runs on one more, and rows are written here.
-	pl := pipeline.Pipeline[clean.Batch]{Each: func(c *pipeline.Chunk[clean.Batch], i int) error {
-		st := ""
-		if q != nil {
-			st = q.cell(c, i)
-		}
-		return handle(&c.People[i], st)
-	}}
+	pl := pipeline.Pipeline[clean.Batch]{Each: handle}
 	if q != nil {
 		q.ride(&pl)
 	}
@@ -711,20 +758,29 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	} else {
 		err = pl.Run(ctx, d)
 	}
+	if err == nil && ctx.Err() != nil {
+		err = context.Cause(ctx)
+	}
 	if err != nil {
 		abort()
 		return nil, err
 	}
 	sheets := opts.Sheets
+	holds := map[string]dingbook.SheetInfo{DeptSheet: {Holds: "departments", Fields: []string{}}}
+	for _, s := range sheets {
+		holds[s.Name] = dingbook.SheetInfo{Holds: "extra", Fields: []string{}}
+	}
 	if q != nil {
-		rep, sheet := q.finish(d, lang)
+		rep, sheet := q.finish(d, lang, inTree)
 		sheets = append(slices.Clone(sheets), sheet)
 		res.Quality = &rep.Totals
+		holds[sheet.Name] = dingbook.SheetInfo{Holds: "quality", Fields: rep.QuotedFields, People: rep.People}
 	}
 
 	for _, o := range outs {
-		var err error
+		err := context.Cause(ctx)
 		switch {
+		case err != nil:
 		case o.csv != nil:
 			err = o.csv.Close()
 		case o.xlsx != nil:
@@ -736,6 +792,14 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			}
 			if err == nil {
 				err = o.xlsx.Close()
+			}
+			for _, s := range o.xlsx.Sheets() {
+				info := holds[s.Name]
+				if s.Main {
+					info = dingbook.SheetInfo{Holds: "people", Fields: fields}
+				}
+				info.Name, info.Rows = s.Name, s.Rows
+				o.sheets = append(o.sheets, info)
 			}
 		case o.jsonl != nil:
 			err = o.jsonl.Close()
@@ -754,10 +818,25 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			}
 			return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Message: "cannot save " + o.f.Path(), Hint: "check free space and permissions of the output directory", Err: err}
 		}
-		res.Files = append(res.Files, File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil))})
+		f := File{Path: o.f.Path(), Format: o.format, Rows: o.rows, Bytes: o.n, SHA256: hex.EncodeToString(o.h.Sum(nil)), Sheets: o.sheets}
+		if o.xlsx != nil {
+			f.TruncatedCells = o.xlsx.Truncated()
+		}
+		res.Files = append(res.Files, f)
 	}
 	return res, nil
 }
+
+// leftOut is why exported leaves a person out (or, hiddenMobile, writes
+// them without their mobile).
+type leftOut int
+
+const (
+	outOfScope leftOut = iota + 1
+	outSubDept
+	outInactive
+	hiddenMobile
+)
 
 // DeptSheet names the xlsx sheet with the department tree.
 const DeptSheet = "Departments"

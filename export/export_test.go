@@ -9,7 +9,6 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
+	"github.com/dingbook/dingbook/internal/openpyxl"
 	"github.com/dingbook/dingbook/source/console"
 )
 
@@ -330,18 +330,8 @@ func parseDeptCell(s string) [][]string {
 
 func TestXLSXWithDepartmentsSheet(t *testing.T) {
 	res, _ := run(t, export.Options{Formats: []string{"xlsx"}, Profile: "full", IncludeInactive: true})
-	p := res.Files[0].Path
-	script := `import json, sys, openpyxl
-wb = openpyxl.load_workbook(sys.argv[1])
-print(json.dumps({ws.title: [[c.value for c in r] for r in ws.iter_rows()] for ws in wb.worksheets}, ensure_ascii=False))`
-	out, err := exec.Command("/usr/bin/python3", "-c", script, p).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openpyxl: %v\n%s", err, out)
-	}
-	var book map[string][][]any
-	if err := json.Unmarshal(out, &book); err != nil {
-		t.Fatal(err)
-	}
+	// Every sheet, read by openpyxl in both its modes.
+	book := openpyxl.Read(t, res.Files[0].Path).Rows
 	main := book["通讯录"]
 	csvRes, _ := run(t, export.Options{Formats: []string{"csv"}, Profile: "full", IncludeInactive: true})
 	lines := parseCSV(t, readOut(t, csvRes, "csv"))
@@ -472,5 +462,28 @@ func TestFailureLeavesNothing(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("files left after a cancelled export: %v", entries)
+	}
+}
+
+// TestRowsHook: Options.Rows gets the selected people's cells (no
+// formula neutralisation: push writes them RAW), no file is written.
+func TestRowsHook(t *testing.T) {
+	var got []string
+	dir := filepath.Join(t.TempDir(), "out")
+	res, _ := run(t, export.Options{Dir: dir, Fields: []string{"name", "mobile", "job_number", "dept"}, Depts: []string{"研发部"},
+		Rows: func(userid string, cells []string) error {
+			got = append(got, userid+"|"+strings.Join(cells, "|"))
+			return nil
+		}})
+	want := []string{
+		"u1|王小明|13800138000|00123|研发部-后端组",
+		"u2|李四|+852-91234567||研发部,市场部",
+		`u3|=HYPERLINK("http://x","y")|13900139000||研发部-前端组`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Rows != 3 || res.LeftOut.Inactive != 1 || len(res.Files) != 0 {
+		t.Fatalf("rows:\n%s\nresult %+v", strings.Join(got, "\n"), res)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files written: %v", ents)
 	}
 }

@@ -13,6 +13,12 @@ import (
 // status column right after the fields (where its highlighting rule
 // expects it), the highlighting rules and the Quality sheet.
 //
+// The report covers only the exported people, as exported (sel: their
+// hidden mobiles left out), and quotes only values of the fields the
+// export carries (mobiles not when masked): a cell of the Quality sheet
+// holds a count, a label, a problem's name or an exported value of an
+// exported person (privacy.md R-MIN).
+//
 // It analyses the directory in the export's own pass (clean.Live) when
 // the directory can tell up front whether each manager exists (its
 // recorded missing managers, or its listed userids); otherwise in a pass
@@ -24,8 +30,15 @@ type quality struct {
 	rep    *clean.Report                 // two passes: the report
 }
 
-func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang string, fields []string) (*quality, error) {
-	copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize}
+func newQuality(ctx context.Context, d dingbook.Directory, opts Options, lang string, fields []string, sel func(*dingbook.Person) *dingbook.Person, mask bool) (*quality, error) {
+	visible := slices.Clone(fields)
+	if mask {
+		visible = slices.DeleteFunc(visible, func(f string) bool { return f == "mobile" || f == "mobile_e164" })
+	}
+	copts := clean.Options{Region: opts.Region, SizeHint: opts.QualitySize, Select: sel, Visible: visible}
+	if len(opts.Depts) > 0 {
+		copts.SizeHint = 0 // a part of the directory: let the tables grow
+	}
 	exists, err := managerCheck(ctx, d, opts.QualitySize)
 	if err != nil {
 		return nil, err
@@ -74,11 +87,12 @@ func (q *quality) ride(pl *pipeline.Pipeline[clean.Batch]) {
 	}
 }
 
-// cell is the status of person i of a chunk.
-func (q *quality) cell(c *pipeline.Chunk[clean.Batch], i int) string {
+// cell is the status of person i of a chunk; p is the person as
+// exported.
+func (q *quality) cell(c *pipeline.Chunk[clean.Batch], i int, p *dingbook.Person) string {
 	switch {
 	case q.live == nil:
-		return q.status(&c.People[i])
+		return q.status(p)
 	case c.Data.Fill[i]:
 		return q.x.NeedsFilling
 	default:
@@ -87,13 +101,19 @@ func (q *quality) cell(c *pipeline.Chunk[clean.Batch], i int) string {
 }
 
 // finish returns the report and the Quality sheet once the pass is over.
-func (q *quality) finish(d dingbook.Directory, lang string) (*clean.Report, Sheet) {
+// With a department selection (inTree: the selected departments and
+// their sub-departments), the sheet lists those departments only, as the
+// Departments sheet does.
+func (q *quality) finish(d dingbook.Directory, lang string, inTree map[int64]bool) (*clean.Report, Sheet) {
+	rep := q.rep
 	if q.live != nil {
-		rep := q.live.Report(d)
-		h, rows := rep.Sheet(lang)
-		return rep, Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
+		rep = q.live.Report(d)
 	}
-	return q.rep, Sheet{Name: q.x.SheetName, Header: q.x.SheetHeader, Rows: q.x.SheetRows}
+	if inTree != nil {
+		rep.Departments = slices.DeleteFunc(rep.Departments, func(dq clean.DeptQuality) bool { return !inTree[dq.DeptID] })
+	}
+	h, rows := rep.Sheet(lang)
+	return rep, Sheet{Name: q.x.SheetName, Header: h, Rows: rows}
 }
 
 // close ends an unfinished analysis (restoring the collector's target).

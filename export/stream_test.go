@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -80,18 +82,55 @@ func sheetRows(t *testing.T, path string) map[string][][]string {
 // a pass of its own first (it does not) write the same workbook: every
 // cell of every sheet, the status column included. The second directory
 // also reuses its Person between calls, which the pipeline must survive.
+//
+// The same holds for an export of one department (with its
+// sub-departments) in the minimal profile with hidden mobiles left out,
+// whose report covers only the exported people.
 func TestQualitySinglePassEqualsTwoPasses(t *testing.T) {
 	truth := gen.Generate(gen.Options{Users: 3000, Seed: 5})
 	org := &truth.Org
+	tree := dingbook.NewTree(org.Depts)
+	var big int64 // the department with the most sub-departments
+	for _, d := range org.Depts {
+		if d.ID != dingbook.RootDeptID && len(tree.Descendants(d.ID)) > len(tree.Descendants(big)) {
+			big = d.ID
+		}
+	}
+	inBig := map[int64]bool{}
+	for _, id := range tree.Descendants(big) {
+		inBig[id] = true
+	}
+	scoped := 0
+	for _, p := range org.People {
+		if p.Active && slices.ContainsFunc(p.Depts, func(m dingbook.Membership) bool { return inBig[m.DeptID] }) {
+			scoped++
+		}
+	}
+	if len(inBig) < 3 || scoped < 100 {
+		t.Fatalf("department %d: %d departments, %d active people", big, len(inBig), scoped)
+	}
+	for _, c := range []struct {
+		name string
+		opts export.Options
+		rows int
+	}{
+		{"whole org", export.Options{Profile: "full", IncludeInactive: true}, len(org.People)},
+		{"one department", export.Options{Profile: "minimal", Depts: []string{strconv.FormatInt(big, 10)}, HideHiddenMobiles: true}, scoped},
+	} {
+		t.Run(c.name, func(t *testing.T) { singlePassEqualsTwoPasses(t, org, c.opts, c.rows) })
+	}
+}
+
+func singlePassEqualsTwoPasses(t *testing.T, org *dingbook.Org, opts export.Options, rows int) {
 	run := func(d dingbook.Directory) map[string][][]string {
-		res, err := export.Run(context.Background(), d, export.Options{
-			Dir: t.TempDir(), Formats: []string{"xlsx", "jsonl"}, Profile: "full", Headers: "en",
-			IncludeInactive: true, Quality: true, QualitySize: len(org.People)})
+		o := opts
+		o.Dir, o.Formats, o.Headers, o.Quality, o.QualitySize = t.TempDir(), []string{"xlsx", "jsonl"}, "en", true, len(org.People)
+		res, err := export.Run(context.Background(), d, o)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Rows != len(org.People) {
-			t.Fatalf("%d rows, want %d", res.Rows, len(org.People))
+		if res.Rows != rows || res.Quality.People != rows {
+			t.Fatalf("%d rows, a report of %d people, want %d", res.Rows, res.Quality.People, rows)
 		}
 		return sheetRows(t, res.Files[0].Path)
 	}
@@ -145,7 +184,7 @@ func TestQualitySinglePassEqualsTwoPasses(t *testing.T) {
 	for _, r := range main[1:] {
 		counts[r[col]]++
 	}
-	if counts["OK"] == 0 || counts["Needs filling"] == 0 || counts["OK"]+counts["Needs filling"] != len(org.People) {
+	if counts["OK"] == 0 || counts["Needs filling"] == 0 || counts["OK"]+counts["Needs filling"] != rows {
 		t.Fatalf("status column %v", counts)
 	}
 	if len(single["Quality"]) < 10 {

@@ -72,6 +72,12 @@ type Request struct {
 	// BundleBase names the bundle file without its extension (default
 	// "dingbook-<export id>"); convert uses the OUT name the user gave.
 	BundleBase string
+	// Overwrite replaces an existing bundle of the same name (convert
+	// --overwrite); otherwise an existing file is refused.
+	Overwrite bool
+	// OutHint is the remedy when the bundle cannot be written (default:
+	// "choose a writable --out directory"); convert names OUT instead.
+	OutHint string
 	// Snapshot and Tenant identify the data exported; Source is e.g. the
 	// converted file's name or "dingtalk:<base url>".
 	Snapshot int64
@@ -102,13 +108,16 @@ type Decision struct {
 
 // needsPurpose reports whether the action must declare a purpose and basis.
 func needsPurpose(action string) bool {
-	return action == audit.ActionExport || action == audit.ActionConvert || action == audit.ActionImport
+	return action == audit.ActionExport || action == audit.ActionConvert || action == audit.ActionImport || action == audit.ActionPush
 }
 
 // writesData reports whether the action writes personal data out.
 func writesData(action string) bool {
-	return action == audit.ActionExport || action == audit.ActionConvert
+	return action == audit.ActionExport || action == audit.ActionConvert || action == audit.ActionPush
 }
+
+// MinKeep is the shortest --keep accepted.
+const MinKeep = time.Hour
 
 func refuse(format string, args ...any) *dingbook.Error {
 	return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf(format, args...)}
@@ -191,7 +200,7 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: unknown field%s", act, quoteList(unknown))}).
+		return nil, refuse("%s refused: unknown field%s", act, quoteList(unknown)).
 			WithHint("see the field list in 'dingbook policy show'; custom fields are written extension.<name>")
 	}
 	if len(refused) > 0 {
@@ -224,17 +233,26 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	}
 	// Retention.
 	max := time.Duration(pol.Retention.Max)
+	if act == audit.ActionPush && d.Keep == 0 {
+		d.Keep = time.Duration(pol.Sheets.Keep)
+	}
 	switch {
 	case d.Keep < 0:
 		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep must be positive", act)}).WithHint("use e.g. --keep 30d")
 	case d.Keep == 0:
 		d.Keep = time.Duration(pol.Retention.Default)
+	case d.Keep < MinKeep:
+		return nil, (&dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s refused: --keep %s is shorter than the minimum of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(MinKeep))}).
+			WithHint("use --keep 1h or more (the bundle would expire before it could be opened)")
 	case d.Keep > max:
 		return nil, refuse("%s refused: --keep %s is longer than the policy's maximum retention of %s", act, policy.FormatKeep(d.Keep), policy.FormatKeep(max)).
 			WithHint("use --keep %s or less; keeping exports forever is not allowed", policy.FormatKeep(max))
 	}
 	if d.Keep > max {
 		d.Keep = max
+	}
+	if act == audit.ActionPush {
+		return d, checkProcessor(pol)
 	}
 	// Encryption.
 	if d.Encrypt == "" {
@@ -253,6 +271,25 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 	return d, nil
 }
 
+// checkProcessor holds a push to the policy's processor rules: Google
+// processes the rows for the company, so the contract must be on record,
+// and a transfer abroad needs its mechanism and consent reference.
+func checkProcessor(pol *policy.Policy) error {
+	if strings.TrimSpace(pol.Sheets.ProcessorContract) == "" {
+		return refuse("push refused: Google would process the directory for the company, and the policy (%s) records no processor contract", pol.Source).
+			WithHint("set sheets.processor_contract in the policy file to the reference of the data-processing agreement with Google")
+	}
+	if pol.CrossBorder() && strings.TrimSpace(pol.Sheets.CrossBorderRef) == "" {
+		from := pol.Country
+		if from == "" {
+			from = "an unknown country (policy 'country' is not set)"
+		}
+		return refuse("push refused: Google processes in %s and the company is in %s, a cross-border transfer without a reference in the policy (%s)", pol.Sheets.ProcessorCountry, from, pol.Source).
+			WithHint("set sheets.cross_border_ref to the transfer mechanism and consent reference (e.g. the CAC standard contract filing), or set 'country' when Google processes in the company's country")
+	}
+	return nil
+}
+
 func quoteList(s []string) string {
 	q := make([]string, len(s))
 	for i, v := range s {
@@ -264,8 +301,10 @@ func quoteList(s []string) string {
 	return " " + q[0]
 }
 
-// checkFields holds the fields an export actually wrote to the policy.
-func checkFields(pol *policy.Policy, req *Request, fields []string) error {
+// CheckFields holds the fields an action wrote, or is about to write, to
+// the policy (Run checks what an export wrote; push checks its view
+// before writing).
+func CheckFields(pol *policy.Policy, req *Request, fields []string) error {
 	var refused, needJustify []string
 	for _, f := range fields {
 		switch {

@@ -84,7 +84,7 @@ func ListExports(ctx context.Context, db *store.DB, now time.Time) ([]Export, er
 
 // PurgeItem is one thing Purge deletes (or would delete).
 type PurgeItem struct {
-	Kind     string `json:"kind"` // "export", "snapshot" or "tmp"
+	Kind     string `json:"kind"` // "export", "snapshot", "sheet" or "tmp"
 	ID       string `json:"id"`
 	Path     string `json:"path,omitempty"`
 	Why      string `json:"why"`
@@ -96,9 +96,14 @@ type PurgeOptions struct {
 	DryRun bool
 	Actor  string
 	Now    time.Time
+	// ClearSheet removes the data rows of a pushed spreadsheet whose
+	// retention ended and returns how many went; nil leaves such sheets
+	// listed but not cleared.
+	ClearSheet func(ctx context.Context, s PushedSheet) (int, error)
 }
 
-// Purge deletes expired bundles and the snapshots older than the policy's
+// Purge deletes expired bundles, clears the rows of pushed spreadsheets
+// whose retention ended (PurgeOptions.ClearSheet), deletes the snapshots older than the policy's
 // snapshot_keep (always keeping the latest), and sweeps orphaned private
 // directories. Each deletion is recorded in the audit log. With DryRun it
 // only reports what would go.
@@ -150,6 +155,11 @@ func Purge(ctx context.Context, db *store.DB, pol *policy.Policy, opt PurgeOptio
 		}
 		it.AuditSeq = rec.Seq
 		items = append(items, it)
+	}
+	sheets, err := purgeSheets(ctx, db, pol.Hash, actor, now, opt)
+	items = append(items, sheets...)
+	if err != nil {
+		return items, err
 	}
 	if keep := time.Duration(pol.SnapshotKeep); keep > 0 {
 		snaps, err := db.Snapshots(ctx) // newest first

@@ -50,8 +50,8 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 	if !bundle {
 		return f
 	}
-	fs.StringVar(&f.Keep, "keep", "", "how long the bundle may be kept, e.g. 30d, 72h, 2w (default and maximum: the policy's)")
-	fs.StringVar(&f.Encrypt, "encrypt", "zip", "bundle encryption: zip (AES-256, opens in 7-Zip), age, or none (only if the policy allows)")
+	fs.StringVar(&f.Keep, "keep", "", "how long the bundle may be kept, e.g. 30d, 72h, 2w (at least 1h; default and maximum: the policy's)")
+	fs.StringVar(&f.Encrypt, "encrypt", "", "bundle encryption: zip (AES-256, opens in 7-Zip; the default), age (the default with --age-recipient), or none (only if the policy allows)")
 	fs.Var(&f.AgeRecipients, "age-recipient", "age public key (age1…) or SSH public key (ssh-ed25519 …, ssh-rsa …) to encrypt to; repeatable; implies --encrypt age")
 	fs.StringVar(&f.PassphraseFile, "passphrase-file", "", "read the bundle passphrase from this file (else $"+PassphraseEnv+", else one is generated and shown once)")
 	fs.BoolVar(&f.AskPassphrase, "ask-passphrase", false, "prompt for the bundle passphrase (stdin must be a terminal)")
@@ -67,10 +67,16 @@ func AddFlags(fs *flag.FlagSet, bundle bool) *Flags {
 func (f *Flags) Apply(req *Request, getenv func(string) string, stdinIsTTY bool, prompt func() (string, error)) error {
 	req.Purpose, req.Basis, req.Justification = f.Purpose, f.Basis, f.Justify
 	req.IncludeHiddenMobiles = f.IncludeHiddenMobiles
-	req.Encrypt = f.Encrypt
+	req.Encrypt = strings.ToLower(strings.TrimSpace(f.Encrypt))
 	req.AgeRecipients = f.AgeRecipients
-	if len(f.AgeRecipients) > 0 && (f.Encrypt == "" || f.Encrypt == "zip") {
-		req.Encrypt = "age"
+	if len(f.AgeRecipients) > 0 {
+		switch req.Encrypt {
+		case "":
+			req.Encrypt = "age"
+		case "zip":
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: "--encrypt zip and --age-recipient conflict: a zip is sealed with a passphrase, an age file for recipients",
+				Hint: "drop --encrypt zip to encrypt to the recipients with age, or drop --age-recipient for a passphrase zip"}
+		}
 	}
 	if f.Keep != "" {
 		d, err := policy.ParseKeep(f.Keep)

@@ -285,7 +285,7 @@ func TestRefusalsRecorded(t *testing.T) {
 		{"blank purpose", nil, govern.Request{Purpose: "  "}, dingbook.EPOLICY, "no purpose"},
 		{"unknown basis", nil, govern.Request{Purpose: "p", Basis: "because"}, dingbook.EINVALID, "legal basis"},
 		{"field not allowed", strict, govern.Request{Actor: "hr-admin", Purpose: "p", Fields: []string{"name", "extension.身份证"}, Justification: "j"}, dingbook.EPOLICY, `"extension.身份证" is not allowed`},
-		{"unknown field", nil, govern.Request{Purpose: "p", Fields: []string{"shoe_size"}}, dingbook.EINVALID, "unknown field"},
+		{"unknown field", nil, govern.Request{Purpose: "p", Fields: []string{"shoe_size"}}, dingbook.EPOLICY, "unknown field"},
 		{"profile not allowed", strict, govern.Request{Actor: "hr-admin", Purpose: "p", Profile: "full", Justification: "j"}, dingbook.EPOLICY, `profile "full" is not allowed`},
 		{"personal without justify", nil, govern.Request{Purpose: "p", Fields: []string{"name", "mobile"}}, dingbook.EPOLICY, "a justification"},
 		{"sensitive without justify", nil, govern.Request{Purpose: "p", Profile: "full"}, dingbook.EPOLICY, "a justification"},

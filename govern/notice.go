@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dingbook/dingbook/seal"
 )
 
 // Notice renders NOTICE.txt for a bundle in English, Indonesian and
@@ -21,7 +23,11 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "Purpose: %s\r\nLegal basis: %s\r\nRows: %d; fields: %s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
 	fmt.Fprintf(&b, "Delete this bundle and every copy by %s.\r\n", exp)
 	fmt.Fprintf(&b, "Use it only for the purpose above. Do not use it for marketing, do not sell it, do not pass it on.\r\n")
-	fmt.Fprintf(&b, "Keep it encrypted; send the passphrase separately from the file. Delete it after use.\r\n")
+	if m.Seal == seal.KindNone {
+		fmt.Fprintf(&b, "This bundle is NOT encrypted (the policy allows --encrypt none): keep it on encrypted storage only. Delete it after use.\r\n")
+	} else {
+		fmt.Fprintf(&b, "Keep it encrypted; send the passphrase separately from the file. Delete it after use.\r\n")
+	}
 	fmt.Fprintf(&b, "Questions or a suspected leak: data protection officer, %s.\r\n\r\n", m.DPOContact)
 
 	fmt.Fprintf(&b, "[Bahasa Indonesia]\r\n")
@@ -29,7 +35,11 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "Tujuan: %s\r\nDasar hukum: %s\r\nBaris: %d; kolom: %s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
 	fmt.Fprintf(&b, "Hapus paket ini beserta semua salinannya paling lambat %s.\r\n", exp)
 	fmt.Fprintf(&b, "Gunakan hanya untuk tujuan di atas. Dilarang digunakan untuk pemasaran, dijual, atau diteruskan kepada pihak lain.\r\n")
-	fmt.Fprintf(&b, "Simpan dalam keadaan terenkripsi; kirim kata sandi terpisah dari berkas. Hapus setelah digunakan.\r\n")
+	if m.Seal == seal.KindNone {
+		fmt.Fprintf(&b, "Paket ini TIDAK terenkripsi (kebijakan mengizinkan --encrypt none): simpan hanya di penyimpanan terenkripsi. Hapus setelah digunakan.\r\n")
+	} else {
+		fmt.Fprintf(&b, "Simpan dalam keadaan terenkripsi; kirim kata sandi terpisah dari berkas. Hapus setelah digunakan.\r\n")
+	}
 	fmt.Fprintf(&b, "Pertanyaan atau dugaan kebocoran: pejabat pelindungan data pribadi, %s.\r\n\r\n", m.DPOContact)
 
 	fmt.Fprintf(&b, "[中文]\r\n")
@@ -37,7 +47,11 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "处理目的：%s\r\n法律依据：%s\r\n行数：%d；字段：%s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
 	fmt.Fprintf(&b, "请在 %s 之前删除本文件及其所有副本。\r\n", exp)
 	fmt.Fprintf(&b, "仅限用于上述目的；不得用于营销，不得出售，不得转交他人。\r\n")
-	fmt.Fprintf(&b, "请保持加密存放，密码与文件分开发送；用完即删。\r\n")
+	if m.Seal == seal.KindNone {
+		fmt.Fprintf(&b, "本文件未加密（策略允许 --encrypt none）：请仅存放在加密存储中；用完即删。\r\n")
+	} else {
+		fmt.Fprintf(&b, "请保持加密存放，密码与文件分开发送；用完即删。\r\n")
+	}
 	fmt.Fprintf(&b, "如有疑问或怀疑泄露，请联系个人信息保护负责人：%s。\r\n", m.DPOContact)
 	return b.String()
 }

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -31,6 +30,9 @@ type ProducedFile struct {
 	Path   string // inside the directory given to produce
 	Format string // "xlsx", "csv", "vcf", "jsonl", …
 	Rows   int
+	// TruncatedCells counts cells cut short to fit the format (xlsx).
+	TruncatedCells int
+	Sheets         []dingbook.SheetInfo // an xlsx's sheets and what they hold
 }
 
 // Produced is what the produce callback reports. Fields, DeptScope, Masks,
@@ -44,6 +46,10 @@ type Produced struct {
 	Masks     []string
 	Tenant    string
 	Snapshot  int64
+	// Outputs and Details go into the audit record of a Guard action
+	// (push: the spreadsheet, counts and sharing).
+	Outputs []audit.Output
+	Details map[string]string
 }
 
 // ManifestFile describes one data file inside the bundle.
@@ -53,6 +59,11 @@ type ManifestFile struct {
 	Rows   int    `json:"rows"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	// TruncatedCells counts cells longer than the format holds (an Excel
+	// cell: 32,767 characters), which were cut short.
+	TruncatedCells int `json:"truncated_cells,omitempty"`
+	// Sheets lists an xlsx's sheets and what each holds.
+	Sheets []dingbook.SheetInfo `json:"sheets,omitempty"`
 }
 
 // ManifestSchema is the manifest.json schema version.
@@ -110,11 +121,11 @@ func DecisionFrom(ctx context.Context) *Decision {
 	return d
 }
 
-// TmpDirName is the folder under the state directory that holds private
-// export directories (export-*); Sweep empties it of orphans.
+// TmpDirName is the folder under the state directory that holds every
+// temporary file: private export directories (export-*) and the spill
+// directories of member files being read (import-*); Sweep empties it of
+// orphans.
 const TmpDirName = "tmp"
-
-const lockName = ".lock"
 
 // NewExportID returns a fresh, neutral export id: UTC time plus 4 random
 // hex digits, e.g. 20261126-102100-3fa9.
@@ -122,6 +133,23 @@ func NewExportID(now time.Time) string {
 	var b [2]byte
 	rand.Read(b[:])
 	return now.UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// checkOutDir makes the output directory (0700) if needed and checks that
+// a file can be created in it.
+func checkOutDir(dir, hint string) error {
+	fail := func(err error) error {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write to the output directory " + dir, Hint: nonEmpty(hint, "choose a writable --out directory"), Err: err}
+	}
+	if err := fileutil.MkdirPrivate(dir); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(dir, ".dingbook-probe-*")
+	if err != nil {
+		return fail(err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // Run governs one export: see the package documentation. It never returns
@@ -134,6 +162,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return nil, err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return nil, err
 	}
@@ -163,6 +194,13 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		if _, err := seal.ParseRecipients(req.AgeRecipients); err != nil {
 			return nil, refused(ctx, db, rec, err)
 		}
+	}
+
+	// The output directory is checked before the work: an unwritable --out
+	// fails now, not after every row was computed.
+	outDir := nonEmpty(req.OutDir, ".")
+	if err := checkOutDir(outDir, req.OutHint); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -216,7 +254,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 		// The export layer may add fields (the full profile adds custom
 		// fields): hold them to the policy too.
 		rec.Fields = produced.Fields
-		if err := checkFields(pol, req, produced.Fields); err != nil {
+		if err := CheckFields(pol, req, produced.Fields); err != nil {
 			wipe()
 			return nil, refused(ctx, db, rec, err)
 		}
@@ -245,6 +283,9 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			return nil, failed(ctx, db, rec, "export", err)
 		}
 		sum, n, err := hashFile(p)
+		if err == nil {
+			err = context.Cause(ctx) // a big file takes a while to hash
+		}
 		if err != nil {
 			return nil, failed(ctx, db, rec, "hash", err)
 		}
@@ -261,7 +302,7 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 			name = fmt.Sprintf("export-%s-%d%s", id, k, ext)
 		}
 		used[name] = true
-		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum})
+		files = append(files, ManifestFile{Name: name, Format: format, Rows: pf.Rows, Bytes: n, SHA256: sum, TruncatedCells: pf.TruncatedCells, Sheets: pf.Sheets})
 		entries = append(entries, seal.Entry{Name: name, Path: p})
 	}
 	man := &Manifest{
@@ -284,21 +325,20 @@ func Run(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, pr
 	entries = append(entries, seal.Entry{Name: "manifest.json", Path: mpath}, seal.Entry{Name: "NOTICE.txt", Path: npath})
 
 	// Seal atomically into the output directory.
-	outDir := nonEmpty(req.OutDir, ".")
-	if err := fileutil.MkdirPrivate(outDir); err != nil {
-		return nil, failed(ctx, db, rec, "output directory", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot create the output directory " + outDir, Hint: "choose a writable --out directory", Err: err})
+	if err := checkOutDir(outDir, req.OutHint); err != nil {
+		return nil, failed(ctx, db, rec, "output directory", err)
 	}
 	base := "dingbook-" + id
 	if req.BundleBase != "" {
 		base = req.BundleBase
 	}
 	bundle := filepath.Join(outDir, base+seal.Ext(dec.Encrypt))
-	f, err := fileutil.Create(bundle, false)
+	f, err := fileutil.Create(bundle, req.Overwrite)
 	if err != nil {
-		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: "choose a writable --out directory", Err: err})
+		return nil, failed(ctx, db, rec, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot write the bundle " + bundle, Hint: nonEmpty(req.OutHint, "choose a writable --out directory"), Err: err})
 	}
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{ctx: ctx, w: io.MultiWriter(f, h)}
 	err = seal.Write(cw, seal.Options{Kind: dec.Encrypt, Passphrase: pass, Recipients: req.AgeRecipients, Modified: now}, entries)
 	if err == nil {
 		err = context.Cause(ctx)
@@ -339,6 +379,9 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 	now := req.now().UTC()
 	rec := baseRecord(req, pol, now)
 	Sweep(db.Dir)
+	if err := audit.CheckAnchor(ctx, db, req.Action); err != nil {
+		return err
+	}
 	if _, err := NotePolicy(ctx, db, pol, req.Actor); err != nil {
 		return err
 	}
@@ -347,8 +390,24 @@ func Guard(ctx context.Context, db *store.DB, pol *policy.Policy, req *Request, 
 		return refused(ctx, db, rec, err)
 	}
 	rec.Basis = dec.Basis
+	if writesData(req.Action) {
+		// A push writes data out without a bundle: the record holds the
+		// decision and the expiry of what was written.
+		rec.Profile, rec.Fields, rec.IncludeHiddenMobiles, rec.Seal = dec.Profile, dec.Fields, dec.IncludeHiddenMobiles, ""
+		expires := now.Add(dec.Keep).Round(time.Second)
+		rec.Expires = &expires
+		ctx = context.WithValue(ctx, decisionKey{}, dec)
+	}
+	// fn may report what it did even when it fails or is refused (a push
+	// refused for its sharing records the sharing).
 	p, err := fn(ctx)
+	if p != nil {
+		rec.Outputs, rec.Details = p.Outputs, p.Details
+	}
 	if err != nil {
+		if dingbook.ErrorCode(err) == dingbook.EPOLICY {
+			return refused(ctx, db, rec, err)
+		}
 		return failed(ctx, db, rec, req.Action, err)
 	}
 	if p != nil {
@@ -408,14 +467,18 @@ func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) err
 func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
 	rec.Outcome = audit.OutcomeFailed
 	sum := sha256.Sum256([]byte(err.Error()))
-	rec.Details = map[string]string{"stage": stage, "error_sha256": hex.EncodeToString(sum[:8])}
+	details := map[string]string{}
+	for k, v := range rec.Details {
+		details[k] = v
+	}
+	details["stage"], details["error_sha256"] = stage, hex.EncodeToString(sum[:8])
+	rec.Details = details
 	var de *dingbook.Error
 	switch {
+	case errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by"):
+		rec.Reason = stage + " interrupted"
 	case stage == "export" || stage == audit.ActionImport || stage == audit.ActionPull:
 		rec.Reason = fmt.Sprintf("%s failed (%s)", stage, dingbook.ErrorCode(err))
-		if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "interrupted by") {
-			rec.Reason = stage + " interrupted"
-		}
 	case errors.As(err, &de):
 		rec.Reason = stage + " failed: " + de.Message
 	default:
@@ -427,60 +490,18 @@ func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, e
 	return err
 }
 
-// privateDir makes $home/tmp/export-XXXX (0700), locks it for this
-// process, and returns a wipe function that is safe to call many times
-// and from several goroutines.
+// privateDir makes $home/tmp/export-XXXX (0700), locked for this process
+// (fileutil.LockedDir).
 func privateDir(home string) (string, func(), error) {
-	root := filepath.Join(home, TmpDirName)
-	if err := fileutil.MkdirPrivate(root); err != nil {
-		return "", func() {}, err
-	}
-	dir, rm, err := fileutil.PrivateDir(root, "export-*")
-	if err != nil {
-		return "", func() {}, err
-	}
-	unlock, err := lockDir(dir)
-	if err != nil {
-		rm()
-		return "", func() {}, err
-	}
-	var mu sync.Mutex
-	return dir, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		os.RemoveAll(dir)
-		unlock()
-	}, nil
+	return fileutil.LockedDir(filepath.Join(home, TmpDirName), "export-*")
 }
 
-// Sweep removes private export directories under home/tmp that no live
-// process holds (left behind by a killed dingbook). Call it at the start
-// of every command; Run, Guard and Purge do.
+// Sweep removes the private directories under home/tmp (exports, the
+// spill files of member files being read) that no live process holds:
+// left behind by a killed dingbook. Call it at the start of every
+// command; Run, Guard and Purge do.
 func Sweep(home string) []string {
-	root := filepath.Join(home, TmpDirName)
-	ents, err := os.ReadDir(root)
-	if err != nil {
-		return nil
-	}
-	var removed []string
-	for _, e := range ents {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "export-") {
-			continue
-		}
-		dir := filepath.Join(root, e.Name())
-		stale := orphaned(dir)
-		if !stale {
-			if _, err := os.Stat(filepath.Join(dir, lockName)); errors.Is(err, os.ErrNotExist) {
-				if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
-					stale = true
-				}
-			}
-		}
-		if stale && os.RemoveAll(dir) == nil {
-			removed = append(removed, dir)
-		}
-	}
-	return removed
+	return fileutil.SweepDir(filepath.Join(home, TmpDirName))
 }
 
 func insideDir(dir, p string) (string, error) {
@@ -512,12 +533,18 @@ func hashFile(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, err
 }
 
+// countWriter counts what it writes, and fails once ctx is done (an
+// interrupt stops the sealing at once).
 type countWriter struct {
-	w io.Writer
-	n int64
+	ctx context.Context
+	w   io.Writer
+	n   int64
 }
 
 func (c *countWriter) Write(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err

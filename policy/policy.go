@@ -18,11 +18,19 @@
 //	  contact: [name, dept, title, mobile, org_email]
 //	sensitive_fields: [work_place]
 //	retention: {default: 30d, max: 90d}
-//	snapshot_keep: 90d
+//	snapshot_keep: 90d    # default: retention.max; purge deletes older snapshots
 //	allow_unencrypted: false
 //	allow_hidden_mobiles: false
 //	default_basis: hr-management
 //	exporters: [hr-admin, alice]
+//	country: ID
+//	sheets:
+//	  allowed_domains: [contoh.co.id]
+//	  allowed_emails: [auditor@partner.example]
+//	  processor_contract: "Google Workspace DPA, signed 2026-01-10"
+//	  processor_country: US
+//	  cross_border_ref: "UU PDP Art. 56 contract clauses, ref XB-2026-03"
+//	  keep: 30d
 package policy
 
 import (
@@ -145,9 +153,10 @@ type Policy struct {
 	// personal and sensitive). Work fields never need one.
 	JustifyClasses []string  `yaml:"justify_classes,omitempty" json:"justify_classes"`
 	Retention      Retention `yaml:"retention" json:"retention"`
-	// SnapshotKeep is how long stored snapshots are kept (the latest is
-	// always kept); zero keeps them all.
-	SnapshotKeep       Duration `yaml:"snapshot_keep,omitempty" json:"snapshot_keep,omitempty"`
+	// SnapshotKeep is how long stored snapshots are kept: 'dingbook purge'
+	// deletes older ones (the latest is always kept). Default: the
+	// retention maximum, so a snapshot lives no longer than an export may.
+	SnapshotKeep       Duration `yaml:"snapshot_keep" json:"snapshot_keep"`
 	AllowUnencrypted   bool     `yaml:"allow_unencrypted" json:"allow_unencrypted"`
 	AllowHiddenMobiles bool     `yaml:"allow_hidden_mobiles" json:"allow_hidden_mobiles"`
 	DefaultBasis       string   `yaml:"default_basis" json:"default_basis"`
@@ -155,11 +164,66 @@ type Policy struct {
 	AllowedBases []string `yaml:"allowed_bases,omitempty" json:"allowed_bases"`
 	// Exporters are the OS users who may export; empty means anyone.
 	Exporters []string `yaml:"exporters,omitempty" json:"exporters,omitempty"`
+	// Country is the company's country (ISO 3166-1 alpha-2, e.g. CN,
+	// ID); a processor elsewhere means a cross-border transfer. Empty:
+	// unknown, so every processor counts as cross-border.
+	Country string `yaml:"country,omitempty" json:"country,omitempty"`
+	// Sheets governs dingbook push --sheets.
+	Sheets Sheets `yaml:"sheets" json:"sheets"`
 
 	// Source is the file the policy came from, or "built-in defaults".
 	Source string `yaml:"-" json:"source"`
 	// Hash is the SHA-256 (hex) of the file's bytes, or of the defaults.
 	Hash string `yaml:"-" json:"hash"`
+}
+
+// Sheets governs pushes to Google Sheets. Google is a processor for the
+// company: a push needs the processor contract's reference, and a
+// cross-border reference when ProcessorCountry differs from the company's
+// Country. Sharing is denied unless listed: never "anyone", a domain only
+// when in AllowedDomains, a person or group only when in AllowedEmails or
+// at an allowed domain.
+type Sheets struct {
+	AllowedDomains []string `yaml:"allowed_domains,omitempty" json:"allowed_domains"`
+	AllowedEmails  []string `yaml:"allowed_emails,omitempty" json:"allowed_emails"`
+	// ProcessorContract references the data-processing agreement with
+	// Google (PIPL Art. 21, UU PDP Art. 51); required to push.
+	ProcessorContract string `yaml:"processor_contract,omitempty" json:"processor_contract"`
+	// ProcessorCountry is where Google processes the data (default US).
+	ProcessorCountry string `yaml:"processor_country,omitempty" json:"processor_country"`
+	// CrossBorderRef references the transfer mechanism and consent
+	// (PIPL Art. 38/39, UU PDP Art. 56); required when the processor's
+	// country differs from the company's.
+	CrossBorderRef string `yaml:"cross_border_ref,omitempty" json:"cross_border_ref"`
+	// Keep is how long pushed rows may stay in a sheet after the last
+	// push (default: retention.default; at most retention.max); purge
+	// then clears them.
+	Keep Duration `yaml:"keep,omitempty" json:"keep"`
+}
+
+// CrossBorder reports whether pushing to Google is a cross-border
+// transfer under this policy.
+func (p *Policy) CrossBorder() bool {
+	return p.Country == "" || !strings.EqualFold(p.Country, p.Sheets.ProcessorCountry)
+}
+
+// ShareAllowed reports whether a permission of a pushed sheet is within
+// the policy: typ is user, group, domain or anyone.
+func (p *Policy) ShareAllowed(typ, domain, email string) bool {
+	domainOK := func(d string) bool {
+		return d != "" && slices.ContainsFunc(p.Sheets.AllowedDomains, func(a string) bool { return strings.EqualFold(a, d) })
+	}
+	switch typ {
+	case "domain":
+		return domainOK(domain)
+	case "user", "group":
+		if slices.ContainsFunc(p.Sheets.AllowedEmails, func(a string) bool { return strings.EqualFold(a, email) }) {
+			return true
+		}
+		_, d, ok := strings.Cut(email, "@")
+		return ok && domainOK(d)
+	}
+	return false // anyone, and any type Drive adds later
 }
 
 // Default returns the safe defaults used when no policy file exists.
@@ -197,6 +261,9 @@ func (p *Policy) fill() {
 	if p.Retention.Max == 0 {
 		p.Retention.Max = Duration(90 * 24 * time.Hour)
 	}
+	if p.SnapshotKeep == 0 {
+		p.SnapshotKeep = p.Retention.Max
+	}
 	if p.DefaultBasis == "" {
 		p.DefaultBasis = "hr-management"
 	}
@@ -208,6 +275,12 @@ func (p *Policy) fill() {
 	}
 	if p.DPOContact == "" {
 		p.DPOContact = "(DPO contact not set in policy.yaml)"
+	}
+	if p.Sheets.ProcessorCountry == "" {
+		p.Sheets.ProcessorCountry = "US"
+	}
+	if p.Sheets.Keep == 0 {
+		p.Sheets.Keep = p.Retention.Default
 	}
 }
 
@@ -317,6 +390,19 @@ func Parse(b []byte) (*Policy, []Problem) {
 		problems = append(problems, Problem{line("default_profile"), fmt.Sprintf("default_profile %q is not defined", p.DefaultProfile)})
 	} else if !slices.Contains(p.AllowedProfiles, p.DefaultProfile) {
 		problems = append(problems, Problem{line("default_profile"), fmt.Sprintf("default_profile %q is not in allowed_profiles", p.DefaultProfile)})
+	}
+	for _, d := range p.Sheets.AllowedDomains {
+		if d == "" || strings.ContainsAny(d, "@ /") {
+			problems = append(problems, Problem{keyLine(&root, "sheets", "allowed_domains"), fmt.Sprintf("sheets.allowed_domains: %q is not a domain such as contoh.co.id", d)})
+		}
+	}
+	for _, e := range p.Sheets.AllowedEmails {
+		if !strings.Contains(e, "@") {
+			problems = append(problems, Problem{keyLine(&root, "sheets", "allowed_emails"), fmt.Sprintf("sheets.allowed_emails: %q is not an e-mail address", e)})
+		}
+	}
+	if p.Sheets.Keep > p.Retention.Max {
+		problems = append(problems, Problem{keyLine(&root, "sheets", "keep"), fmt.Sprintf("sheets.keep %s is longer than retention.max %s", FormatKeep(time.Duration(p.Sheets.Keep)), FormatKeep(time.Duration(p.Retention.Max)))})
 	}
 	if p.Retention.Default > p.Retention.Max {
 		problems = append(problems, Problem{line("retention"), fmt.Sprintf("retention: default %s is longer than max %s", FormatKeep(time.Duration(p.Retention.Default)), FormatKeep(time.Duration(p.Retention.Max)))})

@@ -148,3 +148,71 @@ profiles:
 		t.Fatalf("syntax error: %v", problems)
 	}
 }
+
+func TestSheetsPolicy(t *testing.T) {
+	p := Default()
+	// Safe defaults: nothing shared, no contract, Google counted abroad.
+	if p.Sheets.ProcessorContract != "" || len(p.Sheets.AllowedDomains)+len(p.Sheets.AllowedEmails) != 0 ||
+		p.Sheets.ProcessorCountry != "US" || time.Duration(p.Sheets.Keep) != 30*24*time.Hour || !p.CrossBorder() {
+		t.Fatalf("sheets defaults %+v", p.Sheets)
+	}
+	for _, c := range [][3]string{{"anyone", "", ""}, {"domain", "contoh.co.id", ""}, {"user", "", "a@contoh.co.id"}} {
+		if p.ShareAllowed(c[0], c[1], c[2]) {
+			t.Errorf("default policy allows %v", c)
+		}
+	}
+	src := "country: us\nretention: {default: 10d, max: 20d}\nsheets:\n  allowed_domains: [Contoh.co.id]\n  allowed_emails: [Auditor@partner.example]\n  processor_contract: DPA-1\n"
+	q, problems := Parse([]byte(src))
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if q.CrossBorder() || time.Duration(q.Sheets.Keep) != 10*24*time.Hour {
+		t.Errorf("country US and Google in US is not cross-border; keep follows retention.default: %+v", q.Sheets)
+	}
+	cases := []struct {
+		typ, domain, email string
+		ok                 bool
+	}{
+		{"anyone", "", "", false},
+		{"domain", "contoh.co.id", "", true},
+		{"domain", "other.example", "", false},
+		{"user", "", "staf@CONTOH.co.id", true},
+		{"group", "", "all@contoh.co.id", true},
+		{"user", "", "auditor@partner.example", true},
+		{"user", "", "someone@partner.example", false},
+		{"user", "", "contoh.co.id", false},
+	}
+	for _, c := range cases {
+		if got := q.ShareAllowed(c.typ, c.domain, c.email); got != c.ok {
+			t.Errorf("ShareAllowed(%s, %s, %s) = %v", c.typ, c.domain, c.email, got)
+		}
+	}
+	_, problems = Parse([]byte("retention: {max: 20d}\nsheets:\n  allowed_domains: [\"@x.com\"]\n  allowed_emails: [nobody]\n  keep: 30d\n"))
+	got := ""
+	for _, pr := range problems {
+		got += pr.String() + "\n"
+	}
+	for _, want := range []string{"line 3: sheets.allowed_domains", "line 4: sheets.allowed_emails", "line 5: sheets.keep 30d is longer than retention.max 20d"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("problems lack %q:\n%s", want, got)
+		}
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "sheets:") || !strings.Contains(y, "processor_country: US") {
+		t.Errorf("policy show lacks the sheets section:\n%s", y)
+	}
+}
+
+// snapshot_keep defaults to the retention maximum (snapshots are not kept
+// forever), follows a file's own maximum, and is shown.
+func TestSnapshotKeepDefault(t *testing.T) {
+	if d := time.Duration(Default().SnapshotKeep); d != 90*24*time.Hour {
+		t.Fatalf("default snapshot_keep %v", d)
+	}
+	p, problems := Parse([]byte("retention: {default: 7d, max: 14d}\n"))
+	if len(problems) > 0 || time.Duration(p.SnapshotKeep) != 14*24*time.Hour {
+		t.Fatalf("%v %v", problems, p.SnapshotKeep)
+	}
+	if !strings.Contains(string(p.YAML()), "snapshot_keep: 14d") {
+		t.Fatalf("not shown:\n%s", p.YAML())
+	}
+}

@@ -5,7 +5,8 @@
 #
 # The real-program checks need 7-Zip (7zz), age, sqlite3 and Debian's
 # python3 with openpyxl and vobject. They are installed with apt-get when
-# missing; the tests fail (never skip) if they still are.
+# missing; the tests fail (never skip) if they still are. gcc runs the
+# race detector over the Stream simulator and client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,7 @@ command -v 7zz >/dev/null 2>&1 || need_pkgs+=(7zip)
 command -v age >/dev/null 2>&1 || need_pkgs+=(age)
 command -v age-keygen >/dev/null 2>&1 || need_pkgs+=(age)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -26,7 +28,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3; do
+for tool in 7zz age age-keygen sqlite3 gcc; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }
@@ -45,3 +47,9 @@ go vet ./...
 
 echo "test.sh: go test" >&2
 go test -count=1 -timeout 40m ./... "$@"
+
+# The Stream simulator and client are concurrent (WebSocket readers and
+# writers, changes while API calls read): their tests run again under the
+# race detector.
+echo "test.sh: go test -race (Stream simulator and client)" >&2
+CGO_ENABLED=1 go test -race -count=1 -timeout 10m ./source/dingtalk/sim/ ./source/dingtalk/stream/

@@ -104,6 +104,10 @@ func ValidatePassphrase(pw, source string) error {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("passphrase from %s is only %d characters long", source, len(pw)),
 			Hint: "use at least 12 characters (zip encryption uses only 1000 PBKDF2 rounds), or let dingbook generate one"}
 	}
+	if strings.TrimSpace(pw) == "" || strings.Count(pw, pw[:1]) == len(pw) {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "passphrase from " + source + " is one character repeated (or only spaces)",
+			Hint: "use a passphrase with different characters, or let dingbook generate one (leave DINGBOOK_PASSPHRASE unset and omit --passphrase-file)"}
+	}
 	return nil
 }
 

@@ -350,7 +350,8 @@ func UID(p *dingbook.Person, corpID string) string {
 //   - ORG = company (opts.Company, else the root department's name), then
 //     the path of the person's first department joined with "/";
 //   - TEL;TYPE=CELL = the mobile in E.164 when it is valid with its state
-//     code (else as given), TEL;TYPE=WORK;TYPE=VOICE = telephone;
+//     code, else "+<state code> <mobile>" (see E164),
+//     TEL;TYPE=WORK;TYPE=VOICE = telephone;
 //   - EMAIL;TYPE=INTERNET;TYPE=WORK = org_email, EMAIL;TYPE=INTERNET = email;
 //   - NOTE = remark.
 //
@@ -414,9 +415,12 @@ func CardFor(p *dingbook.Person, tree *dingbook.Tree, opts Options) Card {
 }
 
 // E164 formats a mobile as E.164 (+<code><national>) when phonenumbers
-// says it is valid; otherwise it returns mobile unchanged. stateCode is the
-// dialling code without '+' ("86"); with stateCode "" the mobile must carry
-// its own "+<code>".
+// says it is valid. stateCode is the dialling code without '+' ("86");
+// with stateCode "" the mobile must carry its own "+<code>". A number
+// phonenumbers calls invalid still gets the state code DingTalk holds,
+// "+<code> <number>" (+62 8423540524): bare local digits would be dialled
+// in the phone's own country. Anything else (a masked number, text, no
+// state code) is returned unchanged.
 func E164(stateCode, mobile string) string {
 	raw := strings.TrimSpace(mobile)
 	if stateCode == "" && !strings.HasPrefix(raw, "+") {
@@ -425,7 +429,26 @@ func E164(stateCode, mobile string) string {
 	if e, ok := clean.E164(raw, stateCode, ""); ok {
 		return e
 	}
+	if stateCode != "" && !strings.HasPrefix(raw, "+") && dialable(raw) {
+		return "+" + stateCode + " " + strings.TrimPrefix(raw, stateCode+"-")
+	}
 	return raw
+}
+
+// dialable reports whether s is digits with only spaces, '-' and
+// parentheses between them (not masked, not text).
+func dialable(s string) bool {
+	digits := 0
+	for _, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r == ' ' || r == '-' || r == '(' || r == ')':
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 // String renders c as one card (for tests and previews).

@@ -163,7 +163,12 @@ func TestE164(t *testing.T) {
 		{"62", "81234567890", "+6281234567890"},
 		{"", "+62-812-3456-7890", "+6281234567890"},
 		{"86", "138****8000", "138****8000"},
-		{"86", "12345", "12345"},
+		{"86", "12345", "+86 12345"},
+		// Invalid for libphonenumber, but DingTalk holds the state code:
+		// never bare local digits a phone would dial in its own country.
+		{"62", "8423540524", "+62 8423540524"},
+		{"62", "62-8423540524", "+62 8423540524"},
+		{"62", "n/a", "n/a"},
 		{"", "13800138000", "13800138000"},
 	}
 	for _, tt := range tests {
@@ -257,7 +262,7 @@ func TestCardShape(t *testing.T) {
 		"TEL;TYPE=CELL:+8613800138000\r\nTEL;TYPE=WORK;TYPE=VOICE:8001\r\nEMAIL;TYPE=INTERNET;TYPE=WORK:xiaoming@example.com\r\nEMAIL;TYPE=INTERNET:xm@example.net\r\n",
 		"N:欧阳;娜娜;;;\r\n", `TITLE:产品经理\, 资深\; 负责人`,
 		"N:;Sukarno;;;\r\nFN:Sukarno\r\nORG:示例公司;R&D\\; Jakarta\\, ID/Ops\\\\Infra\r\n", "TEL;TYPE=CELL:+6281234567890\r\n",
-		"N:;Siti Nurhaliza;;;\r\n", "TEL;TYPE=CELL:8123\r\n",
+		"N:;Siti Nurhaliza;;;\r\n", "TEL;TYPE=CELL:+62 8123\r\n",
 		"N:Smith;John;;;\r\nFN:John Smith\r\nORG:示例公司\r\nTITLE:Line one\\nLine two\r\nTEL;TYPE=CELL:+12025550123\r\n", `NOTE:back\\slash`,
 		"N:;买买提·艾力;;;\r\nFN:买买提·艾力\r\nORG", "TEL;TYPE=CELL:138****0000\r\n",
 	} {

@@ -35,6 +35,7 @@ package xlsx
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
 	"io"
 	"math"
@@ -97,6 +98,7 @@ type Writer struct {
 	closed    bool
 	rowBuf    []any
 	firstMain bool
+	truncated int // cells cut to MaxCellChars
 }
 
 type sheet struct {
@@ -353,15 +355,55 @@ func (w *Writer) cells(row []string, vals []any) []any {
 			if !w.opts.KeepFormulaText {
 				v = Neutralise(v)
 			}
+			if len(v) > MaxCellChars && utf16Len(v) > MaxCellChars {
+				w.truncated++
+			}
 			vals[i] = v
 		}
 	}
 	return vals
 }
 
+// MaxCellChars is the most an Excel cell holds, in UTF-16 code units:
+// excelize cuts longer text to it.
+const MaxCellChars = excelize.TotalCellChars
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++
+		}
+	}
+	return n
+}
+
+// Truncated returns how many cells written so far were longer than
+// MaxCellChars and so were cut short.
+func (w *Writer) Truncated() int { return w.truncated }
+
 func cellName(col, row int) string {
 	s, _ := excelize.CoordinatesToCellName(col, row)
 	return s
+}
+
+// SheetRows is one sheet of a workbook: its name, its number of data
+// rows below the header, and whether it holds the main rows.
+type SheetRows struct {
+	Name string
+	Rows int
+	Main bool
+}
+
+// Sheets lists the workbook's sheets in order (complete after Close).
+func (w *Writer) Sheets() []SheetRows {
+	out := make([]SheetRows, len(w.sheets))
+	for i, s := range w.sheets {
+		out[i] = SheetRows{Name: s.name, Rows: s.rows, Main: s.isMain}
+	}
+	return out
 }
 
 // Rows returns the number of data rows written to the main sheet(s).
@@ -439,7 +481,7 @@ func (w *Writer) Close() error {
 	// excelize would build the whole zip in a bytes.Buffer before copying
 	// it out (hundreds of MB for a million rows); its ZipWriter hook lets
 	// the archive stream straight into out instead.
-	zw := &streamZip{Writer: zip.NewWriter(w.out)}
+	zw := &streamZip{Writer: zip.NewWriter(w.out), dims: w.dimensions()}
 	// Compressing a big sheet on one core is about a third of an export:
 	// pflate spreads it over all of them (archive/zip's own level, 5).
 	zw.RegisterCompressor(zip.Deflate, func(out io.Writer) (io.WriteCloser, error) { return pflate.NewWriter(out, 5) })
@@ -451,27 +493,133 @@ func (w *Writer) Close() error {
 	if err == nil {
 		err = zw.err
 	}
+	if err == nil {
+		err = zw.dimsWritten()
+	}
 	if err != nil {
 		return w.wrap(err)
 	}
 	return w.f.Close()
 }
 
+// dimensions returns the true <dimension ref> of every sheet, by the path
+// of its part in the archive: from A1 to its last column and row. The
+// StreamWriter writes a sheet's dimension before its rows, so it can only
+// write "A1"; readers that trust it (openpyxl's read-only mode) would then
+// see one cell. excelize keeps sheet N (its sheetId) in
+// xl/worksheets/sheetN.xml.
+func (w *Writer) dimensions() map[string]string {
+	ids := map[string]int{}
+	for id, name := range w.f.GetSheetMap() {
+		ids[name] = id
+	}
+	dims := map[string]string{}
+	for _, s := range w.sheets {
+		ref := "A1"
+		if last := cellName(s.cols, s.rows+1); last != ref {
+			ref += ":" + last
+		}
+		dims[fmt.Sprintf("xl/worksheets/sheet%d.xml", ids[s.name])] = ref
+	}
+	return dims
+}
+
 // streamZip is the archive/zip writer excelize uses by default, writing
 // to the output directly. It refuses an entry over 4 GiB: excelize marks
 // such entries zip64 by patching their local headers in its buffer, which
 // a streamed archive cannot do.
+//
+// It also writes each sheet's true dimension (dims: part path → ref) in
+// place of the "A1" the StreamWriter wrote.
 type streamZip struct {
 	*zip.Writer
-	err error
+	err  error
+	dims map[string]string
+	open *dimWriter // the sheet part being written, if any
 }
 
 func (z *streamZip) Create(name string) (io.Writer, error) {
+	if err := z.endPart(); err != nil {
+		return nil, err
+	}
 	fw, err := z.Writer.Create(name)
 	if err != nil {
 		return nil, err
 	}
-	return &entryWriter{z: z, w: fw, name: name}, nil
+	ew := &entryWriter{z: z, w: fw, name: name}
+	if ref, ok := z.dims[name]; ok {
+		z.open = &dimWriter{w: ew, ref: ref, name: name}
+		return z.open, nil
+	}
+	return ew, nil
+}
+
+// endPart ends the sheet part being written: it must have had its
+// dimension rewritten.
+func (z *streamZip) endPart() error {
+	d := z.open
+	if d == nil {
+		return nil
+	}
+	z.open = nil
+	if !d.done {
+		z.err = fmt.Errorf("%s: no <dimension> element before the sheet data", d.name)
+		return z.err
+	}
+	delete(z.dims, d.name)
+	return nil
+}
+
+// dimsWritten reports a sheet whose dimension was not rewritten.
+func (z *streamZip) dimsWritten() error {
+	if err := z.endPart(); err != nil {
+		return err
+	}
+	for name := range z.dims {
+		return fmt.Errorf("%s: the sheet was not written", name)
+	}
+	return nil
+}
+
+// dimWriter passes a sheet part through, with the ref of its first
+// <dimension> element (which comes before the sheet data) replaced by ref.
+type dimWriter struct {
+	w    io.Writer
+	ref  string
+	name string
+	buf  []byte // the start of the part, until the element is found
+	done bool
+}
+
+// maxDimSearch bounds how much of a part is held looking for the element.
+const maxDimSearch = 1 << 20
+
+func (d *dimWriter) Write(b []byte) (int, error) {
+	if d.done {
+		return d.w.Write(b)
+	}
+	d.buf = append(d.buf, b...)
+	const open = `<dimension ref="`
+	i := bytes.Index(d.buf, []byte(open))
+	end := -1
+	if i >= 0 {
+		end = bytes.IndexByte(d.buf[i+len(open):], '"')
+	}
+	if i < 0 || end < 0 {
+		if bytes.Contains(d.buf, []byte("<sheetData")) || len(d.buf) > maxDimSearch {
+			return 0, fmt.Errorf("%s: no <dimension> element before the sheet data", d.name)
+		}
+		return len(b), nil
+	}
+	start := i + len(open)
+	end += start
+	out := make([]byte, 0, len(d.buf)+len(d.ref))
+	out = append(append(append(out, d.buf[:start]...), d.ref...), d.buf[end:]...)
+	d.done, d.buf = true, nil
+	if _, err := d.w.Write(out); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 type entryWriter struct {

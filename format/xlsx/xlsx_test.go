@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/dingbook/dingbook/format/xlsx"
+	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/xuri/excelize/v2"
 )
 
 var header = []string{"姓名", "手机", "工号", "部门", "状态"}
@@ -79,6 +81,17 @@ func readWithPython(t *testing.T, path string) dump {
 	var d dump
 	if err := json.Unmarshal(out, &d); err != nil {
 		t.Fatalf("%v: %s", err, out)
+	}
+	// Every sheet reads the same in openpyxl's read-only mode, which
+	// trusts the sheet's declared dimension.
+	book := openpyxl.Read(t, path)
+	if !reflect.DeepEqual(book.Sheets, d.Sheets) {
+		t.Fatalf("sheets %v, then %v", d.Sheets, book.Sheets)
+	}
+	for _, s := range d.Sheets {
+		if !reflect.DeepEqual(book.Rows[s], d.Data[s].Rows) {
+			t.Fatalf("sheet %s: rows %v, then %v", s, d.Data[s].Rows, book.Rows[s])
+		}
 	}
 	return d
 }
@@ -289,5 +302,40 @@ func TestEmptyAndErrors(t *testing.T) {
 	defer w.Close()
 	if err := w.Write(make([]string, 6)); err == nil {
 		t.Fatal("too long row accepted")
+	}
+}
+
+// TestTrueDimension: every sheet declares the range it really covers
+// (from A1 to its last column and row), not the "A1" excelize's
+// StreamWriter writes before it knows the rows: openpyxl's read-only
+// mode, which trusts it, then reads every cell (readWithPython checks
+// both modes).
+func TestTrueDimension(t *testing.T) {
+	p := writeFile(t, xlsx.Options{MaxRows: 4, SampleRows: 2}, data, func(w *xlsx.Writer) {
+		if err := w.AddSheet("Quality", []string{"a", "b"}, [][]string{{"1"}, {"2", "3"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.AddSheet("Empty", []string{"only"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	want := map[string]string{"通讯录": "A1:E5", "通讯录 (2)": "A1:E4", "Quality": "A1:B3", "Empty": "A1"}
+	d := readWithPython(t, p)
+	if len(d.Sheets) != len(want) {
+		t.Fatalf("sheets %v", d.Sheets)
+	}
+	x, err := excelize.OpenFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for name, ref := range want {
+		got, err := x.GetSheetDimension(name)
+		if err != nil || got != ref {
+			t.Errorf("sheet %s: dimension %q (%v), want %q", name, got, err, ref)
+		}
+		if n := len(d.Data[name].Rows); n != map[string]int{"A1:E5": 5, "A1:E4": 4, "A1:B3": 3, "A1": 1}[ref] {
+			t.Errorf("sheet %s: %d rows read", name, n)
+		}
 	}
 }

@@ -15,10 +15,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -42,6 +45,9 @@ type Env struct {
 	StderrIsTTY bool
 	// StdinIsTTY allows interactive prompts.
 	StdinIsTTY bool
+	// Width is the terminal's width in columns for progress lines (nil or
+	// 0: 80).
+	Width func() int
 	// Actor is who runs the command (the OS user).
 	Actor string
 	// Dir is the working directory for relative paths ("" = process cwd).
@@ -61,7 +67,24 @@ func OSEnv() *Env {
 		StderrIsTTY: term.IsTerminal(int(os.Stderr.Fd())),
 		StdinIsTTY:  term.IsTerminal(int(os.Stdin.Fd())),
 		Actor:       actor,
+		Width: func() int {
+			w, _, err := term.GetSize(int(os.Stderr.Fd()))
+			if err != nil {
+				return 0
+			}
+			return w
+		},
 	}
+}
+
+// width is the terminal's width in columns (80 when unknown).
+func (env *Env) width() int {
+	if env.Width != nil {
+		if w := env.Width(); w > 0 {
+			return w
+		}
+	}
+	return 80
 }
 
 // Path resolves p against env.Dir.
@@ -106,14 +129,59 @@ const (
 	ExitNotFound   = 7
 )
 
+// MainOS runs dingbook as a process: with the real environment, and
+// SIGINT or SIGTERM cancelling the command's context (the cause is an
+// *Interrupted), so that every loop stops, private files are wiped and
+// the exit code is 128 + the signal's number (130, 143).
+func MainOS(args []string) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigc)
+	go func() {
+		if s, ok := <-sigc; ok {
+			cancel(&Interrupted{Signal: s})
+		}
+	}()
+	return Main(ctx, args, OSEnv())
+}
+
+// Interrupted is the cause of a command's context cancelled by a signal.
+type Interrupted struct{ Signal os.Signal }
+
+func (e *Interrupted) Error() string { return "interrupted by " + signalName(e.Signal) }
+
+// Is makes an Interrupted a context.Canceled.
+func (e *Interrupted) Is(target error) bool { return target == context.Canceled }
+
+// ExitCode is 128 + the signal's number, as a shell reports it.
+func (e *Interrupted) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return ExitError
+}
+
+func signalName(s os.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
 // Main runs dingbook with args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, args []string, env *Env) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return ExitUsage
-		}
+		return ExitUsage
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		usage(env.Stdout)
 		return ExitOK
 	}
 	if args[0] == "version" || args[0] == "--version" {
@@ -127,6 +195,19 @@ func Main(ctx context.Context, args []string, env *Env) int {
 		return ExitUsage
 	}
 	err := c.Run(ctx, env, args[1:])
+	var in *Interrupted
+	if err != nil && errors.As(context.Cause(ctx), &in) {
+		// Say why it stopped: in the command's own words when it has
+		// some (a pull says what it kept), else plainly.
+		var de *dingbook.Error
+		if errors.As(err, &de) && strings.Contains(de.Message, "interrupted") {
+			report(env.Stderr, err)
+		} else {
+			fmt.Fprintf(env.Stderr, "dingbook: error: %s: stopped\n", in)
+			fmt.Fprintln(env.Stderr, "dingbook: hint: its private working files were wiped; run the command again")
+		}
+		return in.ExitCode()
+	}
 	return report(env.Stderr, err)
 }
 
@@ -184,21 +265,45 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'dingbook <command> -h' for a command's flags.")
 }
 
-// NewFlags returns a FlagSet for command name that writes usage to env.Stderr.
+// helps holds each FlagSet's help printer (NewFlags), which ParseFlags
+// calls on -h: the flag package calls fs.Usage for -h and for bad flags
+// alike, but only -h may print the help (to stdout, exit 0); a bad flag is
+// one error on stderr with a hint.
+var helps sync.Map // *flag.FlagSet → func()
+
+// NewFlags returns a FlagSet for command name: -h prints the synopsis and
+// the flags to env.Stdout.
 func NewFlags(env *Env, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(env.Stderr, "Usage: dingbook %s\n\nFlags:\n", synopsis)
-		fs.PrintDefaults()
-	}
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	helps.Store(fs, func() { printHelp(env.Stdout, fs, synopsis) })
 	return fs
 }
 
-// ParseFlags parses args and turns a flag error into a usage *Error.
+// printHelp writes a command's synopsis and its flags ("Flags:" only when
+// it has any).
+func printHelp(w io.Writer, fs *flag.FlagSet, synopsis string) {
+	fmt.Fprintf(w, "Usage: dingbook %s\n", synopsis)
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n == 0 {
+		return
+	}
+	fmt.Fprint(w, "\nFlags:\n")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// ParseFlags parses args and turns a flag error into a usage *Error; -h
+// prints the help to stdout and returns flag.ErrHelp (exit 0).
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if h, ok := helps.Load(fs); ok {
+				h.(func())()
+			}
 			return err
 		}
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: err.Error(), Hint: "run 'dingbook " + fs.Name() + " -h' for the flags"}
@@ -244,6 +349,27 @@ func openDB(ctx context.Context, env *Env) (*store.DB, error) {
 	}
 	govern.Sweep(home)
 	return db, nil
+}
+
+// tmpRoot returns $DINGBOOK_HOME/tmp, where every temporary file goes
+// (member files' spill directories included), after sweeping what killed
+// commands left there.
+func tmpRoot(env *Env) (string, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return "", err
+	}
+	govern.Sweep(home)
+	return filepath.Join(home, govern.TmpDirName), nil
+}
+
+// snapshotID returns id, or the latest snapshot's id when id is 0
+// (--snapshot's default).
+func snapshotID(ctx context.Context, db *store.DB, id int64) (int64, error) {
+	if id != 0 {
+		return id, nil
+	}
+	return db.LatestSnapshotID(ctx)
 }
 
 // loadPolicy loads the policy (--policy path, resolved against the working

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report", Run: runAudit})
+	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge", Run: runAudit})
 }
 
 // govOpenDB opens the state database and sweeps private directories left
@@ -40,7 +40,7 @@ func govSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report'"}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|acknowledge'"}
 	if len(args) == 0 {
 		return usage
 	}
@@ -56,8 +56,10 @@ func runAudit(ctx context.Context, env *Env, args []string) error {
 		return auditHead(ctx, env, args)
 	case "report":
 		return auditReport(ctx, env, args)
-	case "-h", "--help", "help":
-		fmt.Fprintln(env.Stderr, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]")
+	case "acknowledge":
+		return auditAcknowledge(ctx, env, args)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]|acknowledge --reason TEXT")
 		return nil
 	}
 	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)
@@ -113,16 +115,18 @@ func govDash(s string) string {
 }
 
 func auditShow(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit show", "audit show N")
-	if err := ParseFlags(fs, args); err != nil {
+	fs := NewFlags(env, "audit show", "audit show [--json] N   (the record, always as JSON)")
+	fs.Bool("json", true, "write JSON (the only output of audit show)")
+	args, err := ParseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(args) != 1 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "audit show needs one record number", Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
-	seq, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	seq, err := strconv.ParseInt(args[0], 10, 64)
 	if err != nil || seq < 1 {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", fs.Arg(0)), Hint: "run 'dingbook audit list' and pick a SEQ"}
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("audit show: %q is not a record number", args[0]), Hint: "run 'dingbook audit list' and pick a SEQ"}
 	}
 	db, err := openDB(ctx, env)
 	if err != nil {
@@ -164,6 +168,9 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 		}
 	} else if res.OK {
 		fmt.Fprintf(env.Stdout, "audit log OK: %d records, head %d %s\n", res.Records, res.HeadSeq, res.HeadHash)
+		for _, seq := range res.Acknowledged {
+			fmt.Fprintf(env.Stdout, "acknowledged gap between the log and %s: record %d ('dingbook audit show %d')\n", audit.HeadFile, seq, seq)
+		}
 	}
 	if !res.OK {
 		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: fmt.Sprintf("audit log verification failed at record %d: %s", res.FirstBad, res.Problem),
@@ -172,8 +179,31 @@ func auditVerify(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// auditAcknowledge records, with a reason, the gap between the log and its
+// anchor that makes dingbook refuse to write; audit verify then passes
+// again, and lists the acknowledgement.
+func auditAcknowledge(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "audit acknowledge", "audit acknowledge --reason TEXT")
+	reason := fs.String("reason", "", "what was investigated and why dingbook may write again (recorded)")
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	db, err := openDB(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	r, err := audit.Acknowledge(ctx, db, env.Actor, *reason)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: recorded as audit record %d: %s\n", r.Seq, r.Details["gap"])
+	return nil
+}
+
 func auditHead(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit head", "audit head")
+	fs := NewFlags(env, "audit head", "audit head [--json]")
+	asJSON := fs.Bool("json", false, `write {"seq", "hash"} as JSON`)
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -186,18 +216,32 @@ func auditHead(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *asJSON {
+		return printJSON(env, struct {
+			Seq  int64  `json:"seq"`
+			Hash string `json:"hash"`
+		}{seq, hash})
+	}
 	fmt.Fprintf(env.Stdout, "%d %s\n", seq, hash)
 	return nil
 }
 
 func auditReport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "audit report", "audit report [--since 30d] [--until DATE] [--action A] [--format table|csv|json]")
+	fs := NewFlags(env, "audit report", "audit report [--since 30d] [--until DATE] [--action A] [--format table|csv|json] [--json]")
 	since := fs.String("since", "30d", "period back from now (30d) or a date")
 	until := fs.String("until", "", "end date (default now)")
 	action := fs.String("action", "", "only this action")
 	format := fs.String("format", "table", "table, csv or json")
+	asJSON := fs.Bool("json", false, "write JSON (the same as --format json)")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
+	}
+	*format = strings.ToLower(*format)
+	if *asJSON {
+		if *format != "table" && *format != "json" {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--json and --format %s conflict", *format), Hint: "give one of them"}
+		}
+		*format = "json"
 	}
 	now := env.Now()
 	s, err := govSince(*since, now)

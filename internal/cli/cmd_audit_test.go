@@ -14,6 +14,7 @@ import (
 
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -201,5 +202,57 @@ func TestPolicyCommands(t *testing.T) {
 	}
 	if code := g.run("policy"); code != ExitUsage {
 		t.Fatal("policy without subcommand accepted")
+	}
+}
+
+// TestDeletedTailAndAnchorRefused is the tampering of issue 15: with the
+// guard triggers dropped, the newest records deleted and audit.head
+// removed, the next export must not write a fresh anchor over the gap: it
+// is refused (no bundle), verify fails, and only a recorded
+// acknowledgement lets dingbook write again.
+func TestDeletedTailAndAnchorRefused(t *testing.T) {
+	g := newGovEnv(t)
+	seedExports(t, g) // records 1 (policy), 2 and 3 (exports)
+	saveSnapshot(t, g.Env, gen.Generate(gen.Options{Users: 20, Seed: 2}).Org)
+	sq, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Fatal("the sqlite3 CLI is required (Debian package sqlite3)")
+	}
+	script := "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 3;"
+	if out, err := exec.Command(sq, filepath.Join(g.home, store.DBName), script).CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+	if err := os.Remove(filepath.Join(g.home, "audit.head")); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "bundles")
+	export := []string{"export", "--purpose", "after the tampering", "--justify", "the test checks every field", "--out", out}
+	if code := g.run(export...); code == 0 || !strings.Contains(g.stderr.String(), "refuses to record this export") ||
+		!strings.Contains(g.stderr.String(), "audit.head is missing although the log has 2 records") || !strings.Contains(g.stderr.String(), "dingbook audit acknowledge --reason") {
+		t.Fatalf("export after the tampering: exit %d\n%s", code, g.stderr)
+	}
+	if m, _ := filepath.Glob(filepath.Join(out, "*")); len(m) != 0 {
+		t.Fatalf("a refused export left %v", m)
+	}
+	if _, err := os.Stat(filepath.Join(g.home, "audit.head")); !os.IsNotExist(err) {
+		t.Fatalf("audit.head was written again: %v", err)
+	}
+	if code := g.run("audit", "verify"); code == 0 || !strings.Contains(g.stderr.String(), "audit.head is missing") {
+		t.Fatalf("verify after the tampering: exit %d %s%s", code, g.stdout, g.stderr)
+	}
+	if code := g.run("audit", "acknowledge"); code != ExitUsage {
+		t.Fatalf("acknowledge without --reason: exit %d %s", code, g.stderr)
+	}
+	if code := g.run("audit", "acknowledge", "--reason", "records 3+ deleted by a test; reported to the DPO"); code != 0 || !strings.Contains(g.stderr.String(), "audit record 3") {
+		t.Fatalf("acknowledge: exit %d %s", code, g.stderr)
+	}
+	if code := g.run("audit", "verify"); code != 0 || !strings.Contains(g.stdout.String(), "acknowledged gap between the log and audit.head: record 3") {
+		t.Fatalf("verify after the acknowledgement: exit %d %s%s", code, g.stdout, g.stderr)
+	}
+	if code := g.run("audit", "show", "3"); code != 0 || !strings.Contains(g.stdout.String(), `"action": "audit-acknowledge"`) || !strings.Contains(g.stdout.String(), "missing although the log has 2 records") {
+		t.Fatalf("show 3: %s", g.stdout)
+	}
+	if code := g.run(export...); code != 0 {
+		t.Fatalf("export after the acknowledgement: exit %d %s", code, g.stderr)
 	}
 }

@@ -42,9 +42,9 @@ type CheckReport struct {
 }
 
 func runCheck(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "check", "check [--json] [--profile NAME] [--config FILE]")
+	fs := NewFlags(env, "check", "check [--json] [--config-profile NAME] [--config FILE]")
 	var cf credFlags
-	cf.register(fs)
+	cf.register(env, fs)
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout")
 	if err := ParseFlags(fs, args); err != nil {
 		return err
@@ -113,7 +113,7 @@ func runCheck(ctx context.Context, env *Env, args []string) error {
 			}
 			parts = append(parts, a.UserID+" ("+lvl+")")
 		}
-		rep.Items[len(rep.Items)-1].Detail = fmt.Sprintf("%d: %s", len(admins), strings.Join(parts, ", "))
+		rep.Items[len(rep.Items)-1].Detail = fmt.Sprintf("%d: %s", len(admins), summarize(parts, 5))
 	}
 	_, err = client.ListExternal(ctx, 0, 1)
 	add("external contacts (extcontact/list; only for --external)", "qyapi_ext_read", false, err, "granted")

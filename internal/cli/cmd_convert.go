@@ -3,12 +3,14 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/seal"
 )
 
 func init() {
@@ -36,7 +38,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code")
 	var cons consoleFlags
-	cons.register(fs)
+	cons.register(fs, "in-encoding")
 	overwrite := fs.Bool("overwrite", false, "replace OUT if it exists")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	pos, err := ParseInterspersed(fs, args)
@@ -50,6 +52,12 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 	in, out := env.Path(pos[0]), env.Path(pos[1])
 	format, err := convertFormat(out)
 	if err != nil {
+		return err
+	}
+	if *region, err = checkRegion(*region); err != nil {
+		return err
+	}
+	if err := checkSplit(ef.split, []string{format}); err != nil {
 		return err
 	}
 	if abs1, _ := filepath.Abs(in); abs1 != "" {
@@ -71,22 +79,38 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 	pol, err := loadPolicy(ctx, env, db, gf.Policy)
 	if err != nil {
 		return err
 	}
 	base := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
 	req := &govern.Request{Action: "convert", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile, Masks: opts.Mask,
-		OutDir: filepath.Dir(out), BundleBase: base, Source: "file:" + filepath.Base(in), Now: env.Now}
+		OutDir: filepath.Dir(out), BundleBase: base, Overwrite: *overwrite, OutHint: "name OUT in a writable directory",
+		Source: "file:" + filepath.Base(in), Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
 		return govern.Refuse(ctx, db, pol, req, err)
 	}
 	gx := &governedExport{db: db, pol: pol, req: req, quality: !*noQuality, region: *region, split: ef.split}
-	if _, err := gx.decide(ctx, &opts); err != nil {
+	dec, err := gx.decide(ctx, &opts)
+	if err != nil {
 		return err
 	}
-	dir, done, err := memberDirectory(env, in, co, &opts)
-	if err != nil {
+	if bundle := filepath.Join(req.OutDir, base+seal.Ext(dec.Encrypt)); !*overwrite {
+		if _, err := os.Lstat(bundle); err == nil {
+			return govern.Fail(ctx, db, pol, req, "bundle", &dingbook.Error{Code: dingbook.EINVALID, Message: "the bundle " + bundle + " already exists",
+				Hint: "add --overwrite to replace it, or name another OUT file"})
+		}
+	}
+	var dir dingbook.Directory
+	done := func(bool) {}
+	if cons.dedupe != "" {
+		org, err := dedupedMemberFile(ctx, env, in, co, cons.dedupe, *region)
+		if err != nil {
+			return govern.Fail(ctx, db, pol, req, "export", err)
+		}
+		dir = dingbook.OrgDirectory{Org: org}
+	} else if dir, done, err = memberDirectory(ctx, env, in, co, &opts); err != nil {
 		return govern.Fail(ctx, db, pol, req, "export", err)
 	}
 	if name, _ := dir.Info(); name != "" {

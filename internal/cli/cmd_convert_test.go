@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -106,5 +109,48 @@ func TestConvertVCFStreams(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(env.Dir, f)); !os.IsNotExist(err) {
 			t.Errorf("%s left behind: %v", f, err)
 		}
+	}
+}
+
+// TestConvertOverwrite: convert refuses to replace an existing OUT.zip with
+// a hint naming --overwrite (convert has no --out), and --overwrite replaces
+// it with the new bundle.
+func TestConvertOverwrite(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 30, Seed: 3})
+	plainFiles(t, env.Dir, "in", &truth.Org, "csv")
+	bundle := filepath.Join(env.Dir, "out.zip")
+	sums := []string{}
+	run := func(want int, extra ...string) {
+		t.Helper()
+		out.Reset()
+		errb.Reset()
+		args := append(withGov("convert", "in.csv", "out.csv", "--json"), extra...)
+		if code := Main(context.Background(), args, env); code != want {
+			t.Fatalf("%v: exit %d, want %d: %s", args, code, want, errb)
+		}
+		if want == 0 {
+			var sum ExportSummary
+			if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(bundle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := fmt.Sprintf("%x", sha256.Sum256(b)); got != sum.BundleSHA256 {
+				t.Fatalf("%s holds %s, the summary says %s", bundle, got, sum.BundleSHA256)
+			}
+			sums = append(sums, sum.BundleSHA256)
+		}
+	}
+	run(0)
+	run(ExitUsage)
+	if s := errb.String(); !strings.Contains(s, "out.zip already exists") || !strings.Contains(s, "--overwrite") || strings.Contains(s, "--out") {
+		t.Errorf("refusal should name the bundle and --overwrite, never --out:\n%s", s)
+	}
+	run(0, "--overwrite")
+	if sums[0] == sums[1] {
+		t.Error("--overwrite left the old bundle in place")
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/format/xlsx"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -181,6 +183,7 @@ func demoFiles(ctx context.Context, stateDir, dir string) (json.RawMessage, erro
 	}
 	opts := export.Options{Dir: dir, Formats: []string{"xlsx", "csv", "vcf", "jsonl"}, Profile: "full", IncludeInactive: true,
 		Headers: "zh", BaseName: "dingbook-demo", Overwrite: true, Quality: true, QualitySize: d.Len(),
+		XLSX: xlsx.Options{TmpDir: filepath.Join(stateDir, govern.TmpDirName)},
 		VCard: func(w io.Writer, company, corpID string) (export.PersonWriter, error) {
 			return vcard.New(w, vcard.Options{Company: company, CorpID: corpID}), nil
 		}}

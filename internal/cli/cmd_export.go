@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/pull"
 	"github.com/dingbook/dingbook/source/console"
+	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
@@ -90,15 +92,54 @@ type ExportSummary struct {
 	Quality *clean.Totals `json:"quality,omitempty"`
 }
 
+// openSnapshot opens snapshot id, or the latest when id is 0, as a
+// streamed directory, and returns the id.
+func openSnapshot(ctx context.Context, db *store.DB, id int64) (*store.SnapshotDirectory, int64, error) {
+	id, err := snapshotID(ctx, db, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	sd, err := db.Directory(ctx, id)
+	return sd, id, err
+}
+
 // readMemberFile reads an admin-console member file (source/console) and
 // tells people on stderr what the reader skipped or guessed.
-func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org, error) {
-	org, rep, err := console.ReadFile(path, opts)
+func readMemberFile(ctx context.Context, env *Env, path string, opts console.Options) (*dingbook.Org, error) {
+	org, rep, err := console.ReadFileContext(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
 	printMemberReport(env, path, rep)
 	return org, nil
+}
+
+// dedupedMemberFile reads a member file whole and merges the rows that are
+// one person (--dedupe RULE), telling people on stderr about every merge.
+func dedupedMemberFile(ctx context.Context, env *Env, path string, co console.Options, rule, region string) (*dingbook.Org, error) {
+	org, err := readMemberFile(ctx, env, path, co)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dedupeRows(env, org, rule, region); err != nil {
+		return nil, err
+	}
+	return org, nil
+}
+
+// dedupeRows merges the rows of org that are one person (--dedupe RULE) and
+// tells people on stderr about every merge, in one wording for every
+// command.
+func dedupeRows(env *Env, org *dingbook.Org, rule, region string) ([]clean.Merge, error) {
+	merges, err := clean.DedupeRegion(org, rule, region)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range merges {
+		fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
+	}
+	fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", rule, len(merges))
+	return merges, nil
 }
 
 // memberDirectory opens an admin-console member file as the source of an
@@ -110,9 +151,9 @@ func readMemberFile(env *Env, path string, opts console.Options) (*dingbook.Org,
 // whole tree, so those exports read the file whole. After export.Run,
 // call done with whether it succeeded: it tells people what the reader
 // skipped or guessed and closes the file.
-func memberDirectory(env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
+func memberDirectory(ctx context.Context, env *Env, path string, co console.Options, opts *export.Options) (dingbook.Directory, func(ok bool), error) {
 	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(env, path, co)
+		org, err := readMemberFile(ctx, env, path, co)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -172,7 +213,7 @@ func printMemberReport(env *Env, path string, rep *console.Report) {
 	}
 	fmt.Fprintln(env.Stderr)
 	if len(rep.Unknown) > 0 {
-		fmt.Fprintf(env.Stderr, "dingbook: kept unknown columns as custom fields: %s\n", strings.Join(rep.Unknown, ", "))
+		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), summarize(rep.Unknown, 10))
 	}
 	for i, w := range append(append([]string(nil), rep.Skipped...), rep.Warnings...) {
 		if i == 20 {
@@ -183,24 +224,31 @@ func printMemberReport(env *Env, path string, rep *console.Report) {
 	}
 }
 
-// consoleFlags are the flags for reading a console member file.
+// consoleFlags are the flags of every command that reads a console
+// member file (import, quality, export --from, convert): --map, --sheet,
+// --company, the file's encoding and --dedupe.
 type consoleFlags struct {
-	maps           listFlag
-	sheet, company string
+	maps                             listFlag
+	sheet, company, encoding, dedupe string
 }
 
-func (c *consoleFlags) register(fs *flag.FlagSet) {
-	fs.Var(&c.maps, "map", "map a column header to a field, e.g. --map '手机号码=mobile' (repeatable; '-' ignores the column)")
+// register defines the flags; encodingFlag names the input encoding's
+// flag: "encoding" where no output encoding exists (import, quality),
+// "in-encoding" where --encoding is the CSV output's (export, convert).
+func (c *consoleFlags) register(fs *flag.FlagSet, encodingFlag string) {
+	fs.Var(&c.maps, "map", "map a column header to a field, e.g. --map '手机号码=mobile' or '爱好=extension.爱好', '-' ignores the column (repeatable)")
 	fs.StringVar(&c.sheet, "sheet", "", "sheet of the member file to read (default: the first)")
 	fs.StringVar(&c.company, "company", "", "company (root department) name of the member file (default: the file name)")
+	fs.StringVar(&c.encoding, encodingFlag, "", "encoding of a CSV member file: "+strings.Join(console.Encodings, ", ")+" (default: detected)")
+	fs.StringVar(&c.dedupe, "dedupe", "", "merge member-file rows that are one person: job-number, mobile-name or default (job number, then mobile and name); every merge is reported")
 }
 
 func (c *consoleFlags) options() (console.Options, error) {
-	o := console.Options{Sheet: c.sheet, Company: c.company}
+	o := console.Options{Sheet: c.sheet, Company: c.company, Encoding: c.encoding}
 	for _, m := range c.maps {
 		h, k, ok := strings.Cut(m, "=")
 		if !ok || strings.TrimSpace(h) == "" || strings.TrimSpace(k) == "" {
-			return o, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--map %q is not HEADER=FIELD", m), Hint: "example: --map '手机号码=mobile'"}
+			return o, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--map %q is not '<header>=<field>'", m), Hint: "example: --map '手机号码=mobile'"}
 		}
 		if o.Map == nil {
 			o.Map = map[string]string{}
@@ -215,7 +263,6 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	gf := govern.AddFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
-	dedupe := fs.String("dedupe", "", "with --from: merge rows that are the same person: job-number, mobile-name or default")
 	var ef exportFlags
 	ef.register(fs, export.DefaultProfile)
 	formats := fs.String("format", "xlsx", "output formats, comma-separated: xlsx, csv, vcf, jsonl")
@@ -229,7 +276,8 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	from := fs.String("from", "", "export an admin-console member file (xlsx/csv) instead of a snapshot")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	var cons consoleFlags
-	cons.register(fs)
+	cons.register(fs, "in-encoding")
+	dedupe := &cons.dedupe
 	var cf credFlags
 	fs.StringVar(&cf.config, "config", "", "with --pull: config file with profiles (default $DINGBOOK_HOME/config.yaml)")
 	fs.StringVar(&cf.profile, "config-profile", "", "with --pull: profile of the config file to use")
@@ -239,6 +287,17 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "export takes no arguments, got " + strings.Join(fs.Args(), " "), Hint: "give departments with --dept; run 'dingbook export -h'"}
+	}
+	reg, err := checkRegion(*region)
+	if err != nil {
+		return err
+	}
+	*region = reg
+	if err := checkSplit(ef.split, splitList(*formats)); err != nil {
+		return err
+	}
+	if err := checkQPS(cf.qps); err != nil {
+		return err
 	}
 	n := 0
 	for _, b := range []bool{*snapID != 0, *doPull, *from != ""} {
@@ -286,22 +345,15 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
+		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
 		if *dedupe != "" {
-			org, err := readMemberFile(env, env.Path(*from), co)
+			org, err := dedupedMemberFile(ctx, env, env.Path(*from), co, *dedupe, *region)
 			if err != nil {
 				return err
 			}
-			merges, err := clean.DedupeRegion(org, *dedupe, *region)
-			if err != nil {
-				return err
-			}
-			for _, m := range merges {
-				fmt.Fprintf(env.Stderr, "dingbook: merged %s\n", m)
-			}
-			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
 			dir = dingbook.OrgDirectory{Org: org}
 		} else {
-			d, done, err := memberDirectory(env, env.Path(*from), co, &opts)
+			d, done, err := memberDirectory(ctx, env, env.Path(*from), co, &opts)
 			if err != nil {
 				return err
 			}
@@ -338,13 +390,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		dir = dingbook.OrgDirectory{Org: &res.Snapshot.Org}
 		sum.Source, sum.SnapshotID = res.Snapshot.Source, res.Snapshot.ID
 	default:
-		id := *snapID
-		if id == 0 {
-			if id, err = db.LatestSnapshotID(ctx); err != nil {
-				return err
-			}
-		}
-		sd, err := db.Directory(ctx, id)
+		sd, id, err := openSnapshot(ctx, db, *snapID)
 		if err != nil {
 			return err
 		}

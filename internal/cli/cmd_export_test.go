@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/openpyxl"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -106,6 +107,10 @@ print(len(ws.conditional_formatting))`
 	if err != nil {
 		t.Fatalf("openpyxl: %v\n%s", err, pyOut)
 	}
+	// Every sheet holds its rows for openpyxl in both its modes.
+	if book := openpyxl.Read(t, files["xlsx"]); len(book.Rows[book.Sheets[0]]) != active+1 || len(book.Rows["Quality"]) < 10 {
+		t.Errorf("xlsx read back: %d rows, Quality %d rows", len(book.Rows[book.Sheets[0]]), len(book.Rows["Quality"]))
+	}
 	lines := strings.Split(strings.TrimSpace(string(pyOut)), "\n")
 	if len(lines) != 3 || !strings.Contains(lines[0], "'Quality'") || lines[1] != "状态" && lines[1] != "数据状态" || lines[2] == "0" {
 		t.Errorf("xlsx quality parts: %q", lines)
@@ -131,7 +136,7 @@ func TestExportCommandErrors(t *testing.T) {
 	}
 	errb.Reset()
 	code = Main(context.Background(), withGov("export", "--fields", "name,salary"), env)
-	if code != ExitUsage || !strings.Contains(errb.String(), `unknown field "salary"`) {
+	if code != ExitPolicy || !strings.Contains(errb.String(), `unknown field "salary"`) {
 		t.Fatalf("unknown field: exit %d: %s", code, errb)
 	}
 	errb.Reset()
@@ -213,8 +218,8 @@ print(len(rows) - 1, rows[0][0])`
 	if sum.Quality != nil {
 		t.Errorf("a jsonl export reports quality totals: %+v", sum.Quality)
 	}
-	// An xlsx carries the quality report; its totals (over the whole
-	// file) come back in --json and on stderr.
+	// An xlsx carries the quality report; its totals (over the exported
+	// people: the inactive are left out) come back in --json and on stderr.
 	out.Reset()
 	errb.Reset()
 	if code := Main(context.Background(), withGov("export", "--from", in, "--format", "xlsx", "--out", "fromx", "--json"), env); code != 0 {
@@ -224,8 +229,8 @@ print(len(rows) - 1, rows[0][0])`
 	if err := json.Unmarshal(out.Bytes(), &sum); err != nil || sum.Quality == nil {
 		t.Fatalf("export --from xlsx: %v %s", err, out.String())
 	}
-	if q := sum.Quality; q.People != len(truth.Org.People) || q.PeopleWithProblems == 0 || q.Problems[dingbook.ProblemInactive] != len(truth.Org.People)-active {
-		t.Errorf("quality totals %+v, want %d people, %d inactive", q, len(truth.Org.People), len(truth.Org.People)-active)
+	if q := sum.Quality; q.People != active || active == len(truth.Org.People) || q.PeopleWithProblems == 0 || q.Problems[dingbook.ProblemInactive] != 0 {
+		t.Errorf("quality totals %+v, want the %d active people exported, none inactive", q, active)
 	}
 	if !strings.Contains(errb.String(), fmt.Sprintf("dingbook: quality: %d people, %d with problems", sum.Quality.People, sum.Quality.PeopleWithProblems)) {
 		t.Errorf("stderr lacks the quality line:\n%s", errb)

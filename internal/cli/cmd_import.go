@@ -4,36 +4,14 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strings"
 
 	"github.com/dingbook/dingbook"
-	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/source/console"
 )
 
 func init() {
 	Register(&Command{Name: "import", Short: "load an admin-console member file (xlsx/csv) into a snapshot", Run: runImport})
-}
-
-// headerMap is the repeatable --map '<header>=<field>' flag.
-type headerMap map[string]string
-
-func (m headerMap) String() string {
-	parts := make([]string, 0, len(m))
-	for h, k := range m {
-		parts = append(parts, h+"="+k)
-	}
-	return strings.Join(parts, ",")
-}
-
-func (m headerMap) Set(v string) error {
-	h, k, ok := strings.Cut(v, "=")
-	if !ok || strings.TrimSpace(h) == "" || strings.TrimSpace(k) == "" {
-		return fmt.Errorf("--map %q: want '<header>=<field>', e.g. '手机号=mobile'", v)
-	}
-	m[strings.TrimSpace(h)] = strings.TrimSpace(k)
-	return nil
 }
 
 // importSummary is the --json output of dingbook import.
@@ -54,17 +32,23 @@ type importSummary struct {
 }
 
 func runImport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "import", "import --purpose TEXT [--basis BASIS] [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--json] FILE")
+	fs := NewFlags(env, "import", "import --purpose TEXT [--basis BASIS] [--map '<header>=<field>']... [--sheet NAME] [--company NAME] [--encoding ENC] [--dedupe RULE] [--allow-empty] [--json] FILE")
 	gf := govern.AddFlags(fs, false)
-	maps := headerMap{}
-	fs.Var(maps, "map", "map a header dingbook does not know to a field, e.g. '手机号=mobile' or '爱好=extension.爱好' or 'Notes=-' to ignore it (repeatable)")
-	sheet := fs.String("sheet", "", "the sheet to read (default: the first)")
-	company := fs.String("company", "", "the organisation's name, for the root department (default: the file name)")
+	var cons consoleFlags
+	cons.register(fs, "encoding")
+	dedupe := &cons.dedupe
 	jsonOut := fs.Bool("json", false, "print a JSON summary on stdout")
-	dedupe := fs.String("dedupe", "", "merge rows that are the same person: job-number, mobile-name or default (job number, then mobile and name); every merge is reported")
 	region := fs.String("region", "CN", "default phone region for --dedupe mobile matching")
+	allowEmpty := fs.Bool("allow-empty", false, "store a file without members (a header only) as a snapshot, which then becomes the latest")
 	files, err := ParseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	co, err := cons.options()
+	if err != nil {
+		return err
+	}
+	if *region, err = checkRegion(*region); err != nil {
 		return err
 	}
 	if len(files) != 1 {
@@ -92,20 +76,23 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	)
 	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
 		var err error
-		org, rep, err = console.ReadFile(path, console.Options{Map: maps, Sheet: *sheet, Company: *company})
+		co.TmpDir = filepath.Join(db.Dir, govern.TmpDirName)
+		org, rep, err = console.ReadFileContext(ctx, path, co)
 		if err != nil {
 			return nil, err
 		}
+		if len(org.People) == 0 && !*allowEmpty {
+			return nil, dingbook.Errorf(dingbook.EINVALID, "%s holds no members (header row %d, then nothing); it would become the latest snapshot, and exports would be empty", filepath.Base(path), rep.HeaderRow).
+				WithHint("check that this is the right file (and --sheet); pass --allow-empty to store an empty snapshot on purpose")
+		}
 		if *dedupe != "" {
-			merges, err := clean.DedupeRegion(org, *dedupe, *region)
+			merges, err := dedupeRows(env, org, *dedupe, *region)
 			if err != nil {
 				return nil, err
 			}
 			for _, m := range merges {
-				fmt.Fprintf(env.Stderr, "dingbook: merged %s\n", m)
 				rep.Warnings = append(rep.Warnings, "merged "+m.String())
 			}
-			fmt.Fprintf(env.Stderr, "dingbook: --dedupe %s merged %d row group(s)\n", *dedupe, len(merges))
 		}
 		snap = &dingbook.Snapshot{Source: "file:" + filepath.Base(path), TakenAt: env.Now().UTC(), Org: *org}
 		if err := db.SaveSnapshot(ctx, snap); err != nil {
@@ -125,7 +112,7 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "dingbook: imported %d people in %d departments from %s (header row %d, %s) into snapshot %d\n",
 		len(org.People), len(org.Depts), filepath.Base(path), rep.HeaderRow, rep.Encoding, snap.ID)
 	if len(rep.Unknown) > 0 {
-		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), strings.Join(rep.Unknown, ", "))
+		fmt.Fprintf(env.Stderr, "dingbook: kept %d unknown column(s) as custom fields: %s\n", len(rep.Unknown), summarize(rep.Unknown, 10))
 	}
 	const show = 20
 	for i, s := range rep.Skipped {

@@ -40,9 +40,9 @@ type PullSummary struct {
 }
 
 func runPull(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "pull", "pull [--json] [--allow-partial] [--with-manager] [--external] [--count-restricted] [--fresh] [--qps N] [--profile NAME] [--config FILE]")
+	fs := NewFlags(env, "pull", "pull [--json] [--allow-partial] [--with-manager] [--external] [--count-restricted] [--fresh] [--qps N] [--config-profile NAME] [--config FILE]")
 	var cf credFlags
-	cf.register(fs)
+	cf.register(env, fs)
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	allowPartial := fs.Bool("allow-partial", false, "store a snapshot that cannot vouch for completeness (marked incomplete) and exit 0")
 	withManager := fs.Bool("with-manager", false, "fetch manager_userid with one v2/user/get per person")
@@ -78,9 +78,14 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	req := &govern.Request{Action: "pull", Actor: env.Actor, Source: "dingtalk:" + cred.BaseURL, Now: env.Now}
-	return govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
+	err = govern.Guard(ctx, db, pol, req, func(ctx context.Context) (*govern.Produced, error) {
 		return pullAndStore(ctx, env, db, opt, bar, cred, *allowPartial, *jsonOut)
 	})
+	if err != nil && ctx.Err() != nil {
+		return &dingbook.Error{Code: dingbook.EINTERNAL, Message: "pull interrupted; the departments fetched so far are kept",
+			Hint: "run 'dingbook pull' again: it resumes where it stopped, without fetching finished departments again ('--fresh' starts over)"}
+	}
+	return err
 }
 
 // pullAndStore runs the pull, prints the receipt, stores the snapshot when
@@ -208,6 +213,7 @@ func printReceipt(w io.Writer, res *pull.Result, cred *Credentials) {
 // 100 ms; it is nil (silent) when stderr is not a terminal.
 type progressBar struct {
 	w     io.Writer
+	width func() int
 	mu    sync.Mutex
 	last  time.Time
 	shown bool
@@ -217,7 +223,7 @@ func newProgressBar(env *Env) *progressBar {
 	if !env.StderrIsTTY {
 		return nil
 	}
-	return &progressBar{w: env.Stderr}
+	return &progressBar{w: env.Stderr, width: env.width}
 }
 
 func (b *progressBar) update(p pull.Progress) {
@@ -231,10 +237,13 @@ func (b *progressBar) update(p pull.Progress) {
 	const width = 24
 	filled := 0
 	if p.DeptsFound > 0 {
-		filled = width * p.DeptsListed / p.DeptsFound
+		filled = min(width, width*p.DeptsListed/p.DeptsFound)
 	}
-	fmt.Fprintf(b.w, "\r\x1b[K[%s%s] %d/%d departments, %d people, %d calls (%s)",
+	line := fmt.Sprintf("[%s%s] %d/%d departments, %d people, %d calls (%s)",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled), p.DeptsListed, p.DeptsFound, p.People, p.Calls, p.Phase)
+	// One column short of the width: a line that fills the last column
+	// wraps on some terminals.
+	fmt.Fprintf(b.w, "\r\x1b[K%s", fitLine(line, b.width()-1))
 	b.shown = true
 }
 

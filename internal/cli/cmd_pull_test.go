@@ -194,14 +194,14 @@ func TestPullProfileSecretFromEnv(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(home, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code := Main(context.Background(), []string{"pull", "--profile", "acme"}, env); code != ExitOK {
+	if code := Main(context.Background(), []string{"pull", "--config-profile", "acme"}, env); code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errb)
 	}
 	if !strings.Contains(errb.String(), "profile acme") {
 		t.Errorf("receipt does not name the profile:\n%s", errb)
 	}
 	errb.Reset()
-	if code := Main(context.Background(), []string{"pull", "--profile", "nope"}, env); code != ExitUsage || !strings.Contains(errb.String(), "acme") {
+	if code := Main(context.Background(), []string{"pull", "--config-profile", "nope"}, env); code != ExitUsage || !strings.Contains(errb.String(), "acme") {
 		t.Errorf("unknown profile: exit %d\n%s", code, errb)
 	}
 	// A secret file next to the config.

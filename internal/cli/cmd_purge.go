@@ -6,6 +6,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/sink/gsheets"
 )
 
 func init() {
@@ -32,7 +33,13 @@ func runPurge(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	items, err := govern.Purge(ctx, db, pol, govern.PurgeOptions{DryRun: *dry, Actor: env.Actor, Now: env.Now()})
+	opt := govern.PurgeOptions{DryRun: *dry, Actor: env.Actor, Now: env.Now()}
+	if env.Getenv(gsheets.CredentialsEnv) != "" {
+		opt.ClearSheet = func(ctx context.Context, s govern.PushedSheet) (int, error) {
+			return clearSheet(ctx, env, s)
+		}
+	}
+	items, err := govern.Purge(ctx, db, pol, opt)
 	if *asJSON {
 		if items == nil {
 			items = []govern.PurgeItem{}

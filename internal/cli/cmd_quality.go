@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/internal/fileutil"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/console"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -24,13 +26,15 @@ func init() {
 // summary line goes to stderr. --fail-on makes the exit status 1 (after
 // printing the report) when any listed problem occurs.
 func runQuality(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE] [--region CN] [--dedupe RULE] [--report FILE.json [--force]] [--json] [--fail-on PROBLEM,...]")
+	fs := NewFlags(env, "quality", "quality [--snapshot ID | --from FILE [--sheet NAME] [--map H=F]... [--company NAME] [--encoding ENC]] [--region CN] [--dedupe RULE] [--report FILE.json [--overwrite]] [--json] [--fail-on PROBLEM,...]")
 	snapID := fs.Int64("snapshot", 0, "report on snapshot `ID` (default: the newest)")
 	from := fs.String("from", "", "report on a `FILE` instead: a console member file (.xlsx/.csv) or an org in .json/.yaml")
 	region := fs.String("region", clean.DefaultRegion, "default `REGION` for mobiles without a state code (ISO 3166, e.g. CN, ID)")
-	dedupe := fs.String("dedupe", "", "merge imported rows (no userid) that are one person: `RULE` job-number, mobile-name or default (job-number, then mobile-name)")
-	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600)")
-	force := fs.Bool("force", false, "replace an existing --report file")
+	var cons consoleFlags
+	cons.register(fs, "encoding")
+	dedupe := &cons.dedupe
+	reportPath := fs.String("report", "", "also write the JSON report to `FILE.json` (mode 0600); it quotes only the fields of the policy's default profile and no hidden mobile")
+	force := overwriteFlag(env, fs, "replace an existing --report file")
 	jsonOut := fs.Bool("json", false, "print the report as JSON instead of text")
 	failOn := fs.String("fail-on", "", "exit with status 1 if any of these comma-separated `PROBLEMS` occurs (e.g. missing-mobile,duplicate-mobile)")
 	if err := ParseFlags(fs, args); err != nil {
@@ -42,9 +46,9 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	if *from != "" && *snapID != 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--from and --snapshot exclude each other", Hint: "choose either a file (--from) or a snapshot (--snapshot)"}
 	}
-	reg := strings.ToUpper(strings.TrimSpace(*region))
-	if !clean.ValidRegion(reg) {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--region %q is not a known region", *region), Hint: "use an ISO 3166 country code such as CN, ID, SG, US"}
+	reg, err := checkRegion(*region)
+	if err != nil {
+		return err
 	}
 	failSet, err := clean.ParseProblems(*failOn)
 	if err != nil {
@@ -62,7 +66,14 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	if *from != "" {
 		path := env.Path(*from)
 		source = "file:" + filepath.Base(path)
-		org, err = readOrgFile(path)
+		co, err := cons.options()
+		if err != nil {
+			return err
+		}
+		if co.TmpDir, err = tmpRoot(env); err != nil {
+			return err
+		}
+		org, err = readOrgFile(ctx, path, co)
 		if err != nil {
 			return err
 		}
@@ -76,11 +87,9 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		defer db.Close()
-		id := *snapID
-		if id == 0 {
-			if id, err = db.LatestSnapshotID(ctx); err != nil {
-				return err
-			}
+		id, err := snapshotID(ctx, db, *snapID)
+		if err != nil {
+			return err
 		}
 		source = fmt.Sprintf("snapshot:%d", id)
 		if infos, err := db.Snapshots(ctx); err == nil {
@@ -107,11 +116,8 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	var merges []clean.Merge
 	if org != nil {
 		if *dedupe != "" {
-			if merges, err = clean.DedupeRegion(org, *dedupe, reg); err != nil {
+			if merges, err = dedupeRows(env, org, *dedupe, reg); err != nil {
 				return err
-			}
-			for _, m := range merges {
-				fmt.Fprintf(env.Stderr, "dingbook: dedupe: %s\n", m)
 			}
 		}
 		dir = dingbook.OrgDirectory{Org: org}
@@ -126,19 +132,35 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	rep.Merges = merges
 
 	if *reportPath != "" {
+		// The file leaves the terminal: like an export, it quotes only
+		// the fields the policy's default profile exports, and never a
+		// hidden mobile (an analysis of its own).
 		path := env.Path(*reportPath)
+		pol, visible, err := defaultProfileFields(env)
+		if err != nil {
+			return err
+		}
+		frep, err := clean.Analyze(ctx, dir, clean.Options{Region: reg, SizeHint: sizeHint, Select: withoutHiddenMobile, Visible: slices.Clone(visible)})
+		if err != nil {
+			return err
+		}
+		frep.Source, frep.Merges = source, restrictMerges(merges, visible)
 		f, err := fileutil.Create(path, *force)
 		if err != nil {
-			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --force to replace it", Err: err}
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "choose another file name, or pass --overwrite to replace it", Err: err}
 		}
-		if err := rep.WriteJSON(ctx, f, dir); err != nil {
+		if err := frep.WriteJSON(ctx, f, dir); err != nil {
 			f.Abort()
 			return err
 		}
 		if err := f.Commit(); err != nil {
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot write the report %s", path), Hint: "check the directory's free space and permissions", Err: err}
 		}
-		fmt.Fprintf(env.Stderr, "dingbook: wrote %s\n", path)
+		quoted := "no field values (counts, rows and problems only)"
+		if len(frep.QuotedFields) > 0 {
+			quoted = "values of " + strings.Join(frep.QuotedFields, ", ") + " only"
+		}
+		fmt.Fprintf(env.Stderr, "dingbook: wrote %s: it quotes %s, as the policy's default profile %q allows, and no hidden mobile\n", path, quoted, pol.DefaultProfile)
 	}
 	if *jsonOut {
 		err = rep.WriteJSON(ctx, env.Stdout, dir)
@@ -168,9 +190,55 @@ func runQuality(ctx context.Context, env *Env, args []string) error {
 	return nil
 }
 
+// defaultProfileFields loads the policy of DINGBOOK_HOME and returns it
+// with the fields of its default profile: what a report that leaves the
+// export path (quality --report, diff) may quote.
+func defaultProfileFields(env *Env) (*policy.Policy, []string, error) {
+	home, err := store.Home(env.Getenv)
+	if err != nil {
+		return nil, nil, err
+	}
+	pp, missingOK := policy.Path("", home)
+	pol, err := policy.Load(pp, missingOK)
+	if err != nil {
+		return nil, nil, err
+	}
+	fields, _ := pol.ProfileFields(pol.DefaultProfile)
+	return pol, fields, nil
+}
+
+// withoutHiddenMobile is Options.Select for a report written to a file:
+// everybody, without the mobile they hid in DingTalk.
+func withoutHiddenMobile(p *dingbook.Person) *dingbook.Person {
+	if !p.HideMobile || p.Mobile == "" {
+		return p
+	}
+	q := *p
+	q.Mobile, q.StateCode = "", ""
+	return &q
+}
+
+// restrictMerges returns merges as a report limited to the visible
+// fields may quote them: a merge's key (a job number, or a mobile and a
+// name) and name only when those fields are visible.
+func restrictMerges(merges []clean.Merge, visible []string) []clean.Merge {
+	has := func(k string) bool { return slices.Contains(visible, k) }
+	out := slices.Clone(merges)
+	for i := range out {
+		m := &out[i]
+		if !(m.Rule == clean.RuleJobNumber && has("job_number") || m.Rule == clean.RuleMobileName && has("mobile") && has("name")) {
+			m.Key = ""
+		}
+		if !has("name") {
+			m.Name = ""
+		}
+	}
+	return out
+}
+
 // readOrgFile reads --from: an exact org (.json, .yaml, .yml) or a
 // console member file (anything else).
-func readOrgFile(path string) (*dingbook.Org, error) {
+func readOrgFile(ctx context.Context, path string, co console.Options) (*dingbook.Org, error) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".json", ".yaml", ".yml":
 		t, err := gen.Load(path)
@@ -179,7 +247,7 @@ func readOrgFile(path string) (*dingbook.Org, error) {
 		}
 		return &t.Org, nil
 	}
-	org, _, err := console.ReadFile(path, console.Options{})
+	org, _, err := console.ReadFileContext(ctx, path, co)
 	if err != nil {
 		return nil, err
 	}

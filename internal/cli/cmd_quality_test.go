@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,13 +69,56 @@ func TestQualityFromFile(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("report file: %v %v", fi, err)
 	}
+	// The admin's report on stdout quotes anything; the file quotes only
+	// what the policy's default profile (minimal) exports, no mobile, no
+	// userid, no personal e-mail, no hidden mobile, and says so.
 	saved, _ := os.ReadFile(filepath.Join(env.Dir, "r.json"))
-	if !bytes.Equal(saved, out.Bytes()) {
-		t.Errorf("report file differs from stdout")
+	var file struct {
+		People       int      `json:"people"`
+		QuotedFields []string `json:"quoted_fields"`
+		Groups       []struct {
+			Problem dingbook.Problem `json:"problem"`
+			Key     string           `json:"key"`
+			Members []struct {
+				UserID string `json:"userid"`
+				Name   string `json:"name"`
+			} `json:"members"`
+		} `json:"duplicate_groups"`
+	}
+	if err := json.Unmarshal(saved, &file); err != nil {
+		t.Fatal(err)
+	}
+	if file.People != 300 || !slices.Equal(file.QuotedFields, []string{"name"}) || len(file.Groups) == 0 {
+		t.Errorf("report file: %d people, quoted fields %v, %d groups", file.People, file.QuotedFields, len(file.Groups))
+	}
+	for _, g := range file.Groups {
+		if (g.Problem == dingbook.ProblemDuplicateName) != (g.Key != "") || g.Members[0].UserID != "" || g.Members[0].Name == "" {
+			t.Errorf("report file group %+v", g)
+		}
+	}
+	leaks := 0
+	for _, p := range truth.Org.People {
+		for _, v := range []string{p.UserID, p.Mobile, p.Email} {
+			if v != "" && bytes.Contains(saved, []byte(v)) {
+				leaks++
+			}
+		}
+	}
+	stdoutHas := 0
+	for _, p := range truth.Org.People {
+		if p.UserID != "" && bytes.Contains(out.Bytes(), []byte(p.UserID)) {
+			stdoutHas++
+		}
+	}
+	if leaks > 0 || stdoutHas == 0 {
+		t.Errorf("report file quotes %d userids, mobiles or personal e-mails (stdout quotes %d userids)", leaks, stdoutHas)
+	}
+	if !strings.Contains(errb.String(), `it quotes values of name only, as the policy's default profile "minimal" allows, and no hidden mobile`) {
+		t.Errorf("stderr does not say what the file quotes: %s", errb)
 	}
 	// The report file is not replaced without --force.
 	errb.Reset()
-	if code := Main(context.Background(), []string{"quality", "--from", "org.json", "--report", "r.json"}, env); code != ExitUsage || !strings.Contains(errb.String(), "--force") {
+	if code := Main(context.Background(), []string{"quality", "--from", "org.json", "--report", "r.json"}, env); code != ExitUsage || !strings.Contains(errb.String(), "--overwrite") {
 		t.Errorf("existing report: exit %d: %s", code, errb)
 	}
 	// --fail-on trips on a problem that occurs, not on one that does not.

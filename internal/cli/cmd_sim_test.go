@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingbook/dingbook/source/dingtalk/stream"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -20,6 +22,14 @@ import (
 // base URL, key and secret (parsed from the export lines) and a stop
 // function returning the exit code.
 func runSimCmd(t *testing.T, args ...string) (base, key, secret string, stop func() int) {
+	t.Helper()
+	exports, stop := runSimExports(t, args...)
+	return exports["DINGTALK_API_BASE"], exports["DINGTALK_APP_KEY"], exports["DINGTALK_APP_SECRET"], stop
+}
+
+// runSimExports starts "dingbook sim args..." in-process and returns every
+// "export NAME=VALUE" line it printed and a stop function.
+func runSimExports(t *testing.T, args ...string) (exports map[string]string, stop func() int) {
 	t.Helper()
 	ready := make(chan string, 1)
 	simReady = func(addr string) { ready <- addr }
@@ -38,25 +48,21 @@ func runSimCmd(t *testing.T, args ...string) (base, key, secret string, stop fun
 		cancel()
 		t.Fatal("sim did not start")
 	}
+	exports = map[string]string{}
 	for _, line := range strings.Split(stdout.String(), "\n") {
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_API_BASE="); ok {
-			base = v
-		}
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_KEY="); ok {
-			key = v
-		}
-		if v, ok := strings.CutPrefix(line, "export DINGTALK_APP_SECRET="); ok {
-			secret = v
+		if kv, ok := strings.CutPrefix(line, "export "); ok {
+			k, v, _ := strings.Cut(kv, "=")
+			exports[k] = v
 		}
 	}
-	if base == "" || key == "" || secret == "" {
+	if exports["DINGTALK_API_BASE"] == "" || exports["DINGTALK_APP_KEY"] == "" || exports["DINGTALK_APP_SECRET"] == "" {
 		cancel()
 		t.Fatalf("stdout lacks the export lines: %q", stdout.String())
 	}
 	if !strings.Contains(stderr.String(), "dingbook sim: serving") {
 		t.Errorf("stderr summary: %q", stderr.String())
 	}
-	return base, key, secret, func() int {
+	return exports, func() int {
 		cancel()
 		select {
 		case code := <-done:
@@ -173,5 +179,34 @@ func TestSimCommandOptions(t *testing.T) {
 	res.Body.Close()
 	if !strings.Contains(string(raw), `"authed_dept":["`+d+`"]`) || !strings.Contains(string(raw), `"errcode":"0"`) || strings.Contains(string(raw), `"mobile"`) {
 		t.Errorf("auth/scopes %s", raw)
+	}
+}
+
+// --churn changes the org and fires events a Stream client receives;
+// --dup-events sends each twice.
+func TestSimCommandChurnEvents(t *testing.T) {
+	base, key, secret, stop := runSimCmd(t, "--users", "60", "--depts", "6", "--churn", "15ms", "--dup-events", "--ack-timeout", "1s")
+	c := stream.New(stream.Config{APIBase: base, ClientID: key, ClientSecret: secret})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var types []string
+	err := c.Run(ctx, func(ctx context.Context, ev stream.Event) error {
+		if ev.ID == "" || len(ev.UserIDs) != 1 {
+			t.Errorf("event %+v", ev)
+		}
+		types = append(types, ev.Type)
+		if len(types) == 5 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) || len(types) < 5 {
+		t.Fatalf("Run: %v after %v", err, types)
+	}
+	if st := c.Stats(); st.Duplicates == 0 {
+		t.Errorf("--dup-events: no duplicate seen (%+v)", st)
+	}
+	if code := stop(); code != ExitOK {
+		t.Fatalf("sim exit %d", code)
 	}
 }

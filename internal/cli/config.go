@@ -3,7 +3,9 @@ package cli
 // Credentials and profiles.
 //
 // dingbook reads the DingTalk app's credentials from the environment
-// (DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_API_BASE) or from a named
+// (DINGTALK_APP_KEY, DINGTALK_APP_SECRET, DINGTALK_API_BASE; for login and
+// work notices also DINGTALK_API_V1_BASE, DINGTALK_LOGIN_BASE,
+// DINGTALK_CORP_ID and DINGTALK_AGENT_ID) or from a named
 // profile in a YAML config file ($DINGBOOK_HOME/config.yaml, or --config
 // FILE), for providers serving several organisations:
 //
@@ -26,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -78,17 +81,30 @@ type credFlags struct {
 	verbose bool
 }
 
-func (f *credFlags) register(fs *flag.FlagSet) {
+func (f *credFlags) register(env *Env, fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "config file with profiles (default $DINGBOOK_HOME/config.yaml)")
-	fs.StringVar(&f.profile, "profile", "", "profile of the config file to use")
+	fs.StringVar(&f.profile, "config-profile", "", "profile of the config file to use")
+	deprecate(env, fs, "profile", "config-profile")
 	fs.IntVar(&f.qps, "qps", 0, "calls per second per DingTalk API (default 20, or the profile's qps)")
 	fs.BoolVar(&f.verbose, "v", false, "log retries, throttling and token refreshes to stderr (never secrets)")
 }
 
-// LoadCredentials resolves the credentials: an explicit profile (--profile)
+// LoadCredentials resolves the credentials: an explicit profile (--config-profile)
 // first; otherwise DINGTALK_APP_KEY/DINGTALK_APP_SECRET; otherwise the
-// config file's default_profile.
+// config file's default_profile. An API base that is not an http(s) URL
+// is refused here, before any call.
 func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
+	c, err := loadCredentials(env, configPath, profile)
+	if err != nil {
+		return nil, err
+	}
+	if err := dingtalk.CheckBaseURL(c.BaseURL); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func loadCredentials(env *Env, configPath, profile string) (*Credentials, error) {
 	base := env.Getenv("DINGTALK_API_BASE")
 	if base == "" {
 		base = dingtalk.DefaultBaseURL
@@ -113,7 +129,7 @@ func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && !explicitConfig {
 			if profile != "" {
-				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--profile %s: there is no config file %s", profile, configPath),
+				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--config-profile %s: there is no config file %s", profile, configPath),
 					Hint: "create it with a 'profiles:' map, or pass --config FILE"}
 			}
 			return nil, &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
@@ -126,8 +142,8 @@ func LoadCredentials(env *Env, configPath, profile string) (*Credentials, error)
 		name = cf.DefaultProfile
 	}
 	if name == "" {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --profile was given", configPath),
-			Hint: "pass --profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
+		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s has no default_profile and no --config-profile was given", configPath),
+			Hint: "pass --config-profile NAME (one of: " + strings.Join(profileNames(cf), ", ") + ")"}
 	}
 	p, ok := cf.Profiles[name]
 	if !ok {
@@ -196,6 +212,9 @@ func profileNames(cf *ConfigFile) []string {
 
 // newClient builds the DingTalk client for a command.
 func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
+	if err := checkQPS(f.qps); err != nil {
+		return nil, nil, err
+	}
 	cred, err := LoadCredentials(env, f.config, f.profile)
 	if err != nil {
 		return nil, nil, err
@@ -205,6 +224,9 @@ func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
 		qps = f.qps
 	}
 	cfg := dingtalk.Config{BaseURL: cred.BaseURL, AppKey: cred.AppKey, AppSecret: cred.AppSecret, QPS: qps}
+	if err := loginConfig(env, &cfg); err != nil {
+		return nil, nil, err
+	}
 	if f.verbose {
 		var mu sync.Mutex
 		cfg.Logf = func(format string, args ...any) {
@@ -214,4 +236,23 @@ func newClient(env *Env, f *credFlags) (*dingtalk.Client, *Credentials, error) {
 		}
 	}
 	return dingtalk.New(cfg), cred, nil
+}
+
+// loginConfig reads what DingTalk login and work notices need from the
+// environment: DINGTALK_API_V1_BASE (default https://api.dingtalk.com),
+// DINGTALK_LOGIN_BASE (default https://login.dingtalk.com),
+// DINGTALK_CORP_ID and DINGTALK_AGENT_ID.
+func loginConfig(env *Env, cfg *dingtalk.Config) error {
+	cfg.APIV1Base = env.Getenv("DINGTALK_API_V1_BASE")
+	cfg.LoginBase = env.Getenv("DINGTALK_LOGIN_BASE")
+	cfg.CorpID = strings.TrimSpace(env.Getenv("DINGTALK_CORP_ID"))
+	if v := strings.TrimSpace(env.Getenv("DINGTALK_AGENT_ID")); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("DINGTALK_AGENT_ID %q is not an agentId", v),
+				Hint: "set it to the app's AgentId, a number (open-dev.dingtalk.com → the app → 凭证与基础信息 / Credentials)"}
+		}
+		cfg.AgentID = id
+	}
+	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/format/xlsx"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/seal"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -71,7 +73,7 @@ func (g *governedExport) run(ctx context.Context, dir dingbook.Directory, opts e
 				}
 				continue
 			}
-			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows})
+			p.Files = append(p.Files, govern.ProducedFile{Path: f.Path, Format: f.Format, Rows: f.Rows, TruncatedCells: f.TruncatedCells, Sheets: f.Sheets})
 		}
 		for _, id := range exp.Depts {
 			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
@@ -116,10 +118,20 @@ func governedSummary(res *govern.Result, exp *export.Result) GovernedSummary {
 	return s
 }
 
-// printGoverned tells people on stderr what was sealed where.
+// printGoverned tells people on stderr what was sealed where; a bundle
+// the policy let go out unencrypted is never called sealed.
 func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
+	plain := res.Manifest != nil && res.Manifest.Seal == seal.KindNone
+	verb := "sealed"
+	if plain {
+		verb = "packed unencrypted"
+	}
 	for _, f := range res.Files {
-		fmt.Fprintf(env.Stderr, "dingbook: sealed %s (%s, %d rows)\n", f.Name, f.Format, f.Rows)
+		fmt.Fprintf(env.Stderr, "dingbook: %s %s (%s, %d rows)\n", verb, f.Name, f.Format, f.Rows)
+		if f.TruncatedCells > 0 {
+			fmt.Fprintf(env.Stderr, "dingbook: warning: %s: %d cell(s) longer than %d characters, the most an Excel cell holds, were cut short (manifest.json counts them); csv and jsonl keep such text whole\n",
+				f.Name, f.TruncatedCells, xlsx.MaxCellChars)
+		}
 	}
 	if exp != nil {
 		fmt.Fprintf(env.Stderr, "dingbook: %s\n", exp)
@@ -131,7 +143,10 @@ func printGoverned(env *Env, res *govern.Result, exp *export.Result) {
 	if exp != nil && exp.LeftOut.HiddenMobiles > 0 {
 		fmt.Fprintln(env.Stderr, "dingbook: hint: hidden mobiles are written only where the policy allows --include-hidden-mobiles, with --justify")
 	}
-	if res.Passphrase == "" {
+	switch {
+	case plain:
+		fmt.Fprintf(env.Stderr, "dingbook: unencrypted bundle %s (a plain zip: --encrypt none, allowed by the policy); keep it on encrypted storage only\n", res.BundlePath)
+	case res.Passphrase == "":
 		fmt.Fprintf(env.Stderr, "dingbook: bundle %s\n", res.BundlePath)
 	}
 	govern.AnnouncePassphrase(env.Stderr, res)

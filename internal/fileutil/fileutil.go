@@ -4,10 +4,13 @@
 package fileutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 )
 
 // File is a file being written atomically: data goes to a hidden temporary
@@ -127,4 +130,66 @@ func MkdirPrivate(dir string) error {
 		return err
 	}
 	return nil
+}
+
+// LockName is the lock file inside a LockedDir.
+const LockName = ".lock"
+
+// LockedDir is PrivateDir (parent is created 0700 if missing) holding a
+// lock for the life of the process, so that SweepDir removes it once the
+// process is gone, even after a kill -9. The cleanup function wipes the
+// directory and releases the lock; it is safe to call many times and
+// from several goroutines.
+func LockedDir(parent, pattern string) (string, func(), error) {
+	if parent != "" {
+		if err := MkdirPrivate(parent); err != nil {
+			return "", func() {}, err
+		}
+	}
+	dir, rm, err := PrivateDir(parent, pattern)
+	if err != nil {
+		return "", func() {}, err
+	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		rm()
+		return "", func() {}, err
+	}
+	var mu sync.Mutex
+	return dir, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		os.RemoveAll(dir)
+		unlock()
+	}, nil
+}
+
+// SweepDir removes the directories under root that no live process holds:
+// LockedDirs whose process died, and directories without a lock file
+// older than ten minutes (made by a process killed before it could lock
+// them). It returns the directories removed.
+func SweepDir(root string) []string {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		stale := Orphaned(dir)
+		if !stale {
+			if _, err := os.Stat(filepath.Join(dir, LockName)); errors.Is(err, os.ErrNotExist) {
+				if st, err := os.Stat(dir); err == nil && time.Since(st.ModTime()) > 10*time.Minute {
+					stale = true
+				}
+			}
+		}
+		if stale && os.RemoveAll(dir) == nil {
+			removed = append(removed, dir)
+		}
+	}
+	return removed
 }

@@ -69,6 +69,9 @@ type Pipeline[T any] struct {
 func (pl Pipeline[T]) RunSync(ctx context.Context, d dingbook.Directory) error {
 	c := &Chunk[T]{People: make([]dingbook.Person, 0, Size)}
 	flush := func() error {
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
 		if pl.Prepare != nil {
 			pl.Prepare(c)
 		}
@@ -193,6 +196,10 @@ func (pl Pipeline[T]) Run(ctx context.Context, d dingbook.Directory) error {
 		}
 		if c.ready != nil {
 			<-c.ready
+		}
+		if err = ctx.Err(); err != nil {
+			err = context.Cause(ctx)
+			continue
 		}
 		for i := range c.People {
 			if err = pl.Each(c, i); err != nil {

@@ -20,7 +20,7 @@
 //     become hired_date milliseconds at midnight China time.
 //
 // xlsx files are read with excelize's streaming Rows() and a private
-// temporary directory; CSV is streamed through a decoder. Either way a
+// temporary directory (Options.TmpDir); CSV is streamed through a decoder. Either way a
 // goroutine parses rows ahead while they become people.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
@@ -68,7 +68,21 @@ type Options struct {
 	// name without its extension. Department paths that start with it are
 	// read below the root.
 	Company string
+	// TmpDir is where an xlsx reader makes its private 0700 directory for
+	// the sheets excelize unzips to disk (plaintext personal data), locked
+	// while it lives (fileutil.LockedDir); "" = the system's temporary
+	// directory. dingbook passes $DINGBOOK_HOME/tmp, which every command
+	// sweeps of directories a killed process left behind.
+	TmpDir string
+	// Encoding of a text (CSV) file: "" detects it (a byte-order mark,
+	// else UTF-8, else GB18030); "utf-8", "gb18030" (or "gbk"),
+	// "utf-16le" or "utf-16be" force it. Ignored for xlsx.
+	Encoding string
 }
+
+// Encodings are the values of Options.Encoding (the --encoding flag of
+// the commands that read a member file).
+var Encodings = []string{"utf-8", "gb18030", "gbk", "utf-16le", "utf-16be"}
 
 // Report says what the reader did.
 type Report struct {
@@ -82,6 +96,9 @@ type Report struct {
 	Delimiter string            `json:"delimiter,omitempty"`
 	Rows      int               `json:"rows"` // people read
 	Warnings  []string          `json:"warnings,omitempty"`
+	// LongRows counts rows with non-empty cells right of the header's
+	// last column; those cells are not read.
+	LongRows int `json:"long_rows,omitempty"`
 }
 
 // maxListed caps Skipped and Warnings so a damaged million-row file does
@@ -127,6 +144,11 @@ func sniffKind(head []byte) int {
 
 // ReadFile reads the member file at path.
 func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
+	return ReadFileContext(context.Background(), path, opts)
+}
+
+// ReadFileContext is ReadFile stopping with ctx's error once ctx is done.
+func ReadFileContext(ctx context.Context, path string, opts Options) (*dingbook.Org, *Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot open %s", path),
@@ -141,7 +163,7 @@ func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
 		return nil, nil, dingbook.Errorf(dingbook.EINVALID, "%s is a directory", path).
 			WithHint("give the member file exported from the DingTalk admin console (.xlsx or .csv)")
 	}
-	return read(f, st.Size(), path, opts, func(o excelize.Options) (*excelize.File, error) {
+	return read(ctx, f, st.Size(), path, opts, func(o excelize.Options) (*excelize.File, error) {
 		return excelize.OpenFile(path, o)
 	})
 }
@@ -149,18 +171,18 @@ func ReadFile(path string, opts Options) (*dingbook.Org, *Report, error) {
 // Read reads a member file of size bytes from r; name is used in messages
 // and as the default company name.
 func Read(r io.ReaderAt, size int64, name string, opts Options) (*dingbook.Org, *Report, error) {
-	return read(r, size, name, opts, func(o excelize.Options) (*excelize.File, error) {
+	return read(context.Background(), r, size, name, opts, func(o excelize.Options) (*excelize.File, error) {
 		return excelize.OpenReader(io.NewSectionReader(r, 0, size), o)
 	})
 }
 
-func read(r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
+func read(ctx context.Context, r io.ReaderAt, size int64, name string, opts Options, openX func(excelize.Options) (*excelize.File, error)) (*dingbook.Org, *Report, error) {
 	rd, err := open(r, size, name, opts, openX)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer rd.close()
-	err = rd.each(context.Background(), func(p *dingbook.Person, manager string, row int) error {
+	err = rd.each(ctx, func(p *dingbook.Person, manager string, row int) error {
 		rd.people = append(rd.people, *p)
 		rd.pending = append(rd.pending, pending{row: row, manager: manager})
 		return nil
@@ -223,7 +245,7 @@ func (rd *reader) close() {
 }
 
 func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) error {
-	tmp, cleanup, err := fileutil.PrivateDir("", "dingbook-import-")
+	tmp, cleanup, err := fileutil.LockedDir(rd.opts.TmpDir, "import-*")
 	if err != nil {
 		return err
 	}
@@ -267,14 +289,17 @@ func (rd *reader) readXLSX(open func(excelize.Options) (*excelize.File, error)) 
 			Hint: "open the file in Excel and save it again as .xlsx", Err: err}
 	}
 	rd.closers = append(rd.closers, func() { rows.Close() })
-	rd.next = func() ([]string, error) {
+	line := 0
+	rd.next = func() ([]string, int, error) {
 		if !rows.Next() {
 			if err := rows.Error(); err != nil {
-				return nil, err
+				return nil, line + 1, err
 			}
-			return nil, io.EOF
+			return nil, line + 1, io.EOF
 		}
-		return rows.Columns()
+		line++
+		cells, err := rows.Columns()
+		return cells, line, err
 	}
 	return nil
 }
@@ -288,7 +313,25 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 		dec  *encoding.Decoder
 		name string
 	)
+	switch enc := strings.ToLower(rd.opts.Encoding); {
+	case enc == "":
+	case enc == "utf-8" || enc == "utf8":
+		if bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}) {
+			src = io.NewSectionReader(r, 3, size-3)
+		}
+		name = "UTF-8"
+	case enc == "gb18030" || enc == "gbk":
+		dec, name = simplifiedchinese.GB18030.NewDecoder(), "GB18030"
+	case enc == "utf-16le":
+		dec, name = unicode.UTF16(unicode.LittleEndian, unicode.UseBOM).NewDecoder(), "UTF-16LE"
+	case enc == "utf-16be":
+		dec, name = unicode.UTF16(unicode.BigEndian, unicode.UseBOM).NewDecoder(), "UTF-16BE"
+	default:
+		return dingbook.Errorf(dingbook.EINVALID, "--encoding %q is not an encoding dingbook reads", rd.opts.Encoding).
+			WithHint("use one of: %s (or leave it out to detect the encoding)", strings.Join(Encodings, ", "))
+	}
 	switch {
+	case name != "":
 	case bytes.HasPrefix(head, []byte{0xEF, 0xBB, 0xBF}):
 		src, name = io.NewSectionReader(r, 3, size-3), "UTF-8 BOM"
 	case bytes.HasPrefix(head, []byte{0xFF, 0xFE}):
@@ -308,7 +351,7 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 		for i := 0; i < 3 && trim > 0 && !utf8.Valid(sample[:trim]); i++ {
 			trim--
 		}
-		if utf8.Valid(sample[:trim]) {
+		if utf8.Valid(sample[:trim]) || mostlyUTF8(sample[:trim]) {
 			name = "UTF-8"
 		} else {
 			dec, name = simplifiedchinese.GB18030.NewDecoder(), "GB18030"
@@ -333,20 +376,64 @@ func (rd *reader) readText(r io.ReaderAt, size int64) error {
 	cr.Comma = delim
 	cr.LazyQuotes = true
 	cr.FieldsPerRecord = -1
-	rd.next = func() ([]string, error) {
+	utf8Text := name == "UTF-8" || name == "UTF-8 BOM"
+	line := 0
+	rd.next = func() ([]string, int, error) {
 		rec, err := cr.Read()
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+		var pe *csv.ParseError
+		switch {
+		case err == nil:
+			line, _ = cr.FieldPos(0)
+		case errors.As(err, &pe):
+			return nil, pe.StartLine, err
+		default:
+			return nil, line + 1, err
 		}
 		for i, c := range rec {
-			if !utf8.ValidString(c) {
-				rec[i] = strings.ToValidUTF8(c, "\uFFFD")
-				rd.invalidUTF8 = true
+			if utf8.ValidString(c) {
+				continue
 			}
+			if utf8Text {
+				l, _ := cr.FieldPos(i)
+				return nil, l, rd.invalidText(l, i)
+			}
+			rec[i] = strings.ToValidUTF8(c, "\uFFFD")
+			rd.invalidUTF8 = true
 		}
-		return rec, err
+		return rec, line, nil
 	}
 	return nil
+}
+
+// invalidText is the error for bytes that are not UTF-8 in a file read as
+// UTF-8, in cell idx of the record starting at line (the line in the file).
+func (rd *reader) invalidText(line, idx int) error {
+	col, _ := excelize.ColumnNumberToName(idx + 1)
+	for _, c := range rd.cols {
+		if c.idx == idx {
+			col += " (" + c.header + ")"
+		}
+	}
+	return dingbook.Errorf(dingbook.EINVALID, "%s: invalid UTF-8 at row %d, column %s", rd.name, line, col).
+		WithHint("the file mixes encodings: save it again as CSV UTF-8 in Excel, or if it is GBK/GB18030 text give --encoding gb18030 (--in-encoding gb18030 with export and convert)")
+}
+
+// mostlyUTF8 reports whether text that is not valid UTF-8 is still UTF-8
+// with a few bad bytes (more well-formed multi-byte characters than bad
+// bytes) rather than GB18030, whose two-byte characters seldom form UTF-8.
+func mostlyUTF8(text []byte) bool {
+	good, bad := 0, 0
+	for len(text) > 0 {
+		r, n := utf8.DecodeRune(text)
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			bad++
+		case n > 1:
+			good++
+		}
+		text = text[n:]
+	}
+	return good > bad
 }
 
 // markup reports "HTML" or "XML" when text is a web page or an XML
@@ -438,16 +525,21 @@ type reader struct {
 
 	// next returns the next row (io.EOF at the end); after the header it
 	// runs on each's reading goroutine, which alone sets invalidUTF8.
-	next    func() ([]string, error)
+	// The int is the row's line in the file (a CSV record's first line,
+	// an xlsx row's number): the row number of every message.
+	next    func() ([]string, int, error)
 	closers []func()
 	header  int // header row, 1-based
 	rowNum  int // rows read so far
 
 	invalidUTF8 bool
-	cols        []column
-	depts       *deptBuilder
-	people      []dingbook.Person
-	pending     []pending
+	// headerWidth is the header row's number of cells; firstLong the
+	// first row with a non-empty cell beyond it.
+	headerWidth, firstLong int
+	cols                   []column
+	depts                  *deptBuilder
+	people                 []dingbook.Person
+	pending                []pending
 }
 
 type column struct {
@@ -502,17 +594,19 @@ func (rd *reader) readHeader() error {
 	rd.depts = newDeptBuilder(rd.company, rd.opts.Company == "")
 	var buffered [][]string
 	header := -1
+	var lines []int
 	rowNum := 0
 	for header < 0 {
-		row, err := rd.next()
+		row, line, err := rd.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return rd.readErr(rowNum+1, err)
+			return rd.readErr(line, err)
 		}
 		rowNum++
 		buffered = append(buffered, row)
+		lines = append(lines, line)
 		score := 0
 		for _, c := range row {
 			if c := cleanCell(c); c != "" && rd.keyFor(c) != "" {
@@ -533,25 +627,29 @@ func (rd *reader) readHeader() error {
 		return dingbook.Errorf(dingbook.EINVALID, "%s: no header row found in the first %d rows (looked for headers such as 姓名, 员工UserID, 手机, 部门, Name, Mobile, Nama)", where, headerScanRows).
 			WithHint("check that this is the member file from the DingTalk admin console (and the right --sheet); map your own headers with --map '<header>=<field>', e.g. --map '手机号=mobile'")
 	}
-	rd.rep.HeaderRow = header
+	rd.rep.HeaderRow = lines[header-1]
 	for i := 0; i < header-1; i++ {
 		if isInstruction(buffered[i]) {
-			rd.rep.skip("row %d: instructions (填写须知) above the header", i+1)
+			rd.rep.skip("row %d: instructions (填写须知) above the header", lines[i])
 		} else {
-			rd.rep.skip("row %d: above the header row", i+1)
+			rd.rep.skip("row %d: above the header row", lines[i])
 		}
 	}
-	rd.header, rd.rowNum = header, rowNum
-	return rd.setColumns(buffered[header-1], header)
+	rd.header, rd.rowNum = lines[header-1], lines[rowNum-1]
+	rd.headerWidth = len(buffered[header-1])
+	return rd.setColumns(buffered[header-1], rd.header)
 }
 
 // batchRows is how many rows the reading goroutine hands over at a time.
 const batchRows = 256
 
-// rowBatch is rows read ahead, then the error that ended the reading.
+// rowBatch is rows read ahead with their lines, then the error that
+// ended the reading and its line.
 type rowBatch struct {
-	rows [][]string
-	err  error
+	rows    [][]string
+	lines   []int
+	err     error
+	errLine int
 }
 
 // each turns the rows after the header into people, calling fn with each
@@ -574,25 +672,26 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 				return false
 			}
 		}
-		batch := make([][]string, 0, batchRows)
+		b := rowBatch{rows: make([][]string, 0, batchRows), lines: make([]int, 0, batchRows)}
 		for {
-			row, err := rd.next()
+			row, line, err := rd.next()
 			if errors.Is(err, io.EOF) {
-				if len(batch) > 0 {
-					send(rowBatch{rows: batch})
+				if len(b.rows) > 0 {
+					send(b)
 				}
 				return
 			}
 			if err != nil {
-				send(rowBatch{rows: batch, err: err})
+				b.err, b.errLine = err, line
+				send(b)
 				return
 			}
-			batch = append(batch, row)
-			if len(batch) == batchRows {
-				if !send(rowBatch{rows: batch}) {
+			b.rows, b.lines = append(b.rows, row), append(b.lines, line)
+			if len(b.rows) == batchRows {
+				if !send(b) {
 					return
 				}
-				batch = make([][]string, 0, batchRows)
+				b = rowBatch{rows: make([][]string, 0, batchRows), lines: make([]int, 0, batchRows)}
 			}
 		}
 	}()
@@ -604,9 +703,10 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		for _, cells := range b.rows {
-			rd.rowNum++
-			p, manager, ok, err := rd.row(rd.rowNum, rd.rowNum == rd.header+1, cells)
+		for i, cells := range b.rows {
+			first := rd.rowNum == rd.header
+			rd.rowNum = b.lines[i]
+			p, manager, ok, err := rd.row(rd.rowNum, first, cells)
 			if err != nil {
 				return err
 			}
@@ -618,8 +718,12 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 			}
 		}
 		if b.err != nil {
-			return rd.readErr(rd.rowNum+1, b.err)
+			return rd.readErr(b.errLine, b.err)
 		}
+	}
+	if rd.rep.LongRows > 0 {
+		rd.rep.warn("%s: %d row(s) have cells right of the header's last column (%d columns); those cells were not read (the first: row %d)",
+			rd.name, rd.rep.LongRows, rd.headerWidth, rd.firstLong)
 	}
 	// The reading goroutine has ended (ch is closed): invalidUTF8 is final.
 	if rd.invalidUTF8 {
@@ -629,6 +733,10 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 }
 
 func (rd *reader) readErr(row int, err error) error {
+	var de *dingbook.Error
+	if errors.As(err, &de) {
+		return err
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		row = pe.StartLine
@@ -686,7 +794,16 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (p dingbook.Pe
 		rd.rep.skip("row %d: empty", rowNum)
 		return p, "", false, nil
 	}
-	p = dingbook.Person{Active: true}
+	for _, c := range cells[min(rd.headerWidth, len(cells)):] {
+		if cleanCell(c) != "" {
+			if rd.rep.LongRows == 0 {
+				rd.firstLong = rowNum
+			}
+			rd.rep.LongRows++
+			break
+		}
+	}
+	p = dingbook.Person{Active: true, SourceRow: rowNum}
 	var (
 		paths                  [][]string
 		deptIDs                []int64

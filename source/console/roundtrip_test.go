@@ -64,7 +64,7 @@ func canonical(org *dingbook.Org) []string {
 			deps = append(deps, dep{tree.Path(m.DeptID), m.Leader})
 		}
 		q := p
-		q.Depts = nil
+		q.Depts, q.SourceRow = nil, 0 // the rows differ: the source has a note and a blank row
 		b, _ := json.Marshal(struct {
 			P     dingbook.Person
 			Depts []dep

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/ctxsleep"
 )
 
 // DefaultBaseURL is DingTalk's old-style API host.
@@ -41,6 +42,17 @@ type Config struct {
 	BaseURL   string // default DefaultBaseURL
 	AppKey    string
 	AppSecret string
+	// APIV1Base is the new-style API host (default DefaultAPIV1Base) and
+	// LoginBase the login page's host (default DefaultLoginBase); both
+	// serve the login (login.go).
+	APIV1Base string
+	LoginBase string
+	// CorpID is the organisation's corpId: a login that DingTalk reports
+	// for another corpId is refused. Empty skips that check (getbyunionid
+	// still refuses other organisations' people).
+	CorpID string
+	// AgentID is the app's agentId, needed for work notices.
+	AgentID int64
 	// QPS is the per-API call rate (default DefaultQPS); QPSFor overrides it
 	// for single APIs (keyed like "topapi/v2/user/list").
 	QPS    int
@@ -87,6 +99,56 @@ type Client struct {
 
 	stMu  sync.Mutex
 	stats Stats
+
+	// codesMu guards usedCodes: the auth codes this client has exchanged
+	// (login.go), so that a replayed callback is refused here even when
+	// DingTalk would answer it.
+	codesMu   sync.Mutex
+	usedCodes map[string]time.Time
+	// baseErr and v1BaseErr are the verdicts on cfg.BaseURL and
+	// cfg.APIV1Base (CheckBaseURL): every call to that host returns its
+	// verdict at once (exchange).
+	baseErr, v1BaseErr error
+}
+
+// MaxBody is the largest answer dingbook reads from DingTalk: a page of
+// users is tens of kilobytes, so anything near 16 MiB is not DingTalk and
+// is refused rather than buffered.
+const MaxBody = 16 << 20
+
+// CheckBaseURL checks that base (DINGTALK_API_BASE, a profile's api_base)
+// is an http or https URL with a host: anything else cannot work and is
+// refused at once instead of being retried as a network error.
+func CheckBaseURL(base string) error {
+	return checkBase(base, apiBaseSetting, DefaultBaseURL)
+}
+
+// The settings that name the hosts, for errors.
+const (
+	apiBaseSetting   = "DINGTALK_API_BASE (or the profile's api_base)"
+	apiV1BaseSetting = "DINGTALK_API_V1_BASE"
+)
+
+// checkBase is CheckBaseURL for the host that setting names (default def).
+func checkBase(base, setting, def string) error {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("DingTalk API base %q is not an http(s) URL", redactBase(base)),
+			Hint: "set " + setting + " to a URL such as " + def + ", or unset it for the default"}
+	}
+	return nil
+}
+
+// redactBase keeps a rejected base URL short and free of credentials
+// someone may have pasted into it.
+func redactBase(s string) string {
+	if i := strings.Index(s, "@"); i >= 0 {
+		s = "…" + s[i+1:]
+	}
+	if r := []rune(s); len(r) > 80 {
+		s = string(r[:80]) + "…"
+	}
+	return s
 }
 
 // New returns a Client for cfg.
@@ -95,6 +157,14 @@ func New(cfg Config) *Client {
 		cfg.BaseURL = DefaultBaseURL
 	}
 	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	if cfg.APIV1Base == "" {
+		cfg.APIV1Base = DefaultAPIV1Base
+	}
+	cfg.APIV1Base = strings.TrimRight(cfg.APIV1Base, "/")
+	if cfg.LoginBase == "" {
+		cfg.LoginBase = DefaultLoginBase
+	}
+	cfg.LoginBase = strings.TrimRight(cfg.LoginBase, "/")
 	if cfg.QPS <= 0 {
 		cfg.QPS = DefaultQPS
 	}
@@ -114,7 +184,8 @@ func New(cfg Config) *Client {
 		tr.MaxConnsPerHost = 0
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}}
+	return &Client{cfg: cfg, http: hc, limiters: map[string]*limiter{}, stats: Stats{Calls: map[string]int{}}, usedCodes: map[string]time.Time{},
+		baseErr: CheckBaseURL(cfg.BaseURL), v1BaseErr: checkBase(cfg.APIV1Base, apiV1BaseSetting, DefaultAPIV1Base)}
 }
 
 // BaseURL returns the API host the client talks to.
@@ -215,12 +286,8 @@ func (l *limiter) wait(ctx context.Context) error {
 		epoch := l.epoch
 		l.mu.Unlock()
 		if d := time.Until(slot); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			case <-t.C:
+			if err := sleep(ctx, d); err != nil {
+				return err
 			}
 		}
 		if err := ctx.Err(); err != nil {
@@ -293,7 +360,7 @@ func (c *Client) invalidate(tok string) {
 func (c *Client) fetchToken(ctx context.Context) (string, error) {
 	if c.cfg.AppKey == "" || c.cfg.AppSecret == "" {
 		return "", &dingbook.Error{Code: dingbook.EAUTH, Message: "no DingTalk app credentials",
-			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --profile with a config file"}
+			Hint: "set DINGTALK_APP_KEY and DINGTALK_APP_SECRET (the app's Client ID and Client Secret), or use --config-profile with a config file"}
 	}
 	q := url.Values{"appkey": {c.cfg.AppKey}, "appsecret": {c.cfg.AppSecret}}
 	var resp struct {
@@ -343,20 +410,24 @@ func (c *Client) Call(ctx context.Context, api string, body any, out any, detail
 // names the envelope member decoded into out ("result", "results" or ""
 // for the whole envelope).
 func (c *Client) call(ctx context.Context, api, method string, body any, out any, detail, field string) error {
-	var payload []byte
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		payload = b
+	payload, err := jsonBody(body)
+	if err != nil {
+		return err
 	}
-	err := c.do(ctx, api, method, nil, payload, detail, out, field)
+	err = c.do(ctx, api, method, nil, payload, detail, out, field)
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return userError(ae)
 	}
 	return err
+}
+
+// jsonBody encodes a request body (nil for none).
+func jsonBody(body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	return json.Marshal(body)
 }
 
 // envelope is the old-style response wrapper.
@@ -455,21 +526,28 @@ func (c *Client) do(ctx context.Context, api, method string, q url.Values, paylo
 			d = te.wait
 		}
 		c.logf("dingtalk: %s: %s; retry %d in %s", callName(api, detail), te.msg, attempt, d.Round(time.Millisecond))
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 }
+
+// sleep waits d, or until ctx ends.
+var sleep = ctxsleep.Sleep
 
 func callName(api, detail string) string {
 	if detail == "" {
 		return api
 	}
 	return api + " (" + detail + ")"
+}
+
+// tooBig refuses an answer over MaxBody (not retried: it would only come
+// again); setting names the host's setting and def its default.
+func tooBig(api, detail, setting, def string) error {
+	return &dingbook.Error{Code: dingbook.EINTERNAL,
+		Message: fmt.Sprintf("DingTalk %s answered more than %d MiB; refused without reading it", callName(api, detail), MaxBody>>20),
+		Hint:    "check that " + setting + " points at DingTalk (default " + def + ")"}
 }
 
 // backoff is 100 ms × 2^(n-1), capped at 5 s, with ±50% jitter.
@@ -484,51 +562,23 @@ func backoff(n int) time.Duration {
 // once performs one HTTP exchange. It returns an *APIError for a DingTalk
 // error answer, an *errTransient for retryable failures, or another error.
 func (c *Client) once(ctx context.Context, api, method string, q url.Values, payload []byte, detail string, out any, field string) (*APIError, error) {
-	u := c.cfg.BaseURL + "/" + api + "?" + q.Encode()
-	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	var rd io.Reader
-	if payload != nil {
-		rd = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(rctx, method, u, rd)
+	status, trim, _, err := c.exchange(ctx, api, detail, method, false, api+"?"+q.Encode(), payload, nil)
 	if err != nil {
-		return nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
+		return nil, err
 	}
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &errTransient{msg: "network: " + redactErr(err)}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
-	}
-	return decodeAnswer(api, detail, resp.StatusCode, body, out, field)
+	return decodeAnswer(api, detail, status, trim, out, field)
 }
 
-// decodeAnswer reads an HTTP answer of api (status and body) into out: the
-// envelope's field ("result", "results", or "" for the whole body). It
-// returns an *APIError for a DingTalk error answer, an *errTransient for
-// retryable failures, or a *dingbook.Error when the data cannot be read.
+// decodeAnswer reads an answer of api (HTTP status and body, as exchange
+// returns them) into out: the envelope's field ("result", "results", or
+// "" for the whole body). It returns an *APIError for a DingTalk error
+// answer, an *errTransient for retryable failures, or a *dingbook.Error
+// when the data cannot be read.
 func decodeAnswer(api, detail string, status int, body []byte, out any, field string) (*APIError, error) {
 	trim := bytes.TrimSpace(body)
-	if status >= 500 || status == 429 {
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d", status)}
-	}
 	if len(trim) == 0 || trim[0] != '{' {
 		// An HTML page: a gateway failure or a per-IP ban page.
-		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(body))}
+		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(trim))}
 	}
 	var env envelope
 	if err := json.Unmarshal(trim, &env); err != nil {
@@ -578,6 +628,64 @@ func decodeAnswer(api, detail string, status int, body []byte, out any, field st
 			Hint:    "report this with the request_id " + string(env.RequestID)}
 	}
 	return nil, nil
+}
+
+// exchange sends one HTTP request (JSON payload, extra headers) to path
+// on the old-style host, or the new-style host when v1 is set, and reads
+// the whole answer. Every call passes here: a malformed host is refused
+// at once (CheckBaseURL) and an answer over MaxBody is refused without
+// being buffered. Network failures, HTTP 5xx and 429 come back as
+// *errTransient; the body is returned trimmed.
+func (c *Client) exchange(ctx context.Context, api, detail, method string, v1 bool, path string, payload []byte, header http.Header) (status int, body []byte, h http.Header, err error) {
+	base, baseErr, setting, def := c.cfg.BaseURL, c.baseErr, apiBaseSetting, DefaultBaseURL
+	if v1 {
+		base, baseErr, setting, def = c.cfg.APIV1Base, c.v1BaseErr, apiV1BaseSetting, DefaultAPIV1Base
+	}
+	if baseErr != nil {
+		return 0, nil, nil, baseErr
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, base+"/"+path, rd)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("DingTalk %s: bad request: %s", api, redactErr(err))
+	}
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, nil, ctx.Err()
+		}
+		return 0, nil, nil, &errTransient{msg: "network: " + redactErr(err)}
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > MaxBody {
+		return 0, nil, nil, tooBig(api, detail, setting, def)
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, nil, ctx.Err()
+		}
+		return 0, nil, nil, &errTransient{msg: "reading the answer: " + redactErr(err)}
+	}
+	if len(body) > MaxBody {
+		return 0, nil, nil, tooBig(api, detail, setting, def)
+	}
+	if resp.StatusCode >= 500 || resp.StatusCode == 429 {
+		return resp.StatusCode, nil, nil, &errTransient{msg: fmt.Sprintf("HTTP %d", resp.StatusCode)}
+	}
+	return resp.StatusCode, bytes.TrimSpace(body), resp.Header, nil
 }
 
 // redactErr renders a transport error without its URL (which carries the

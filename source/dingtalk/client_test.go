@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -336,5 +337,102 @@ func TestSecretsNotInTransportErrors(t *testing.T) {
 	_, err := c.Token(context.Background())
 	if err == nil || strings.Contains(err.Error(), "topsecret-123") {
 		t.Errorf("%v", err)
+	}
+}
+
+// A base URL that is not http(s) is refused before any call, as bad
+// input, not retried as a network error.
+func TestBadBaseURLRefusedAtOnce(t *testing.T) {
+	for _, base := range []string{"notaurl", "ftp://oapi.dingtalk.com", "https://", "oapi.dingtalk.com"} {
+		c := New(Config{BaseURL: base, AppKey: "k", AppSecret: "s"})
+		_, err := c.Token(context.Background())
+		if dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "not an http(s) URL") {
+			t.Errorf("%s: %v (code %s)", base, err, dingbook.ErrorCode(err))
+		}
+		if st := c.Stats(); st.Retries != 0 {
+			t.Errorf("%s: %d retries", base, st.Retries)
+		}
+	}
+	for _, base := range []string{"http://127.0.0.1:8765", "https://oapi.dingtalk.com/"} {
+		if err := CheckBaseURL(base); err != nil {
+			t.Errorf("%s: %v", base, err)
+		}
+	}
+}
+
+// hugeServer answers every request with JSON of more than MaxBody bytes
+// (prefix, a long string, suffix), with a Content-Length unless chunked;
+// hits counts the requests.
+func hugeServer(t *testing.T, prefix, suffix string, chunked bool) (url string, hits func() int) {
+	var n int
+	var mu sync.Mutex
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if !chunked {
+			w.Header().Set("Content-Length", fmt.Sprint(MaxBody+100))
+		}
+		w.Write([]byte(prefix))
+		chunk := []byte(strings.Repeat("x", 1<<20))
+		for i := 0; i <= MaxBody>>20; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		w.Write([]byte(suffix))
+	}))
+	t.Cleanup(ts.Close)
+	return ts.URL, func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return n
+	}
+}
+
+// An answer over MaxBody is refused, once, without buffering it, with or
+// without a Content-Length.
+func TestHugeAnswerRefused(t *testing.T) {
+	for _, chunked := range []bool{false, true} {
+		u, hits := hugeServer(t, `{"errcode":0,"access_token":"`, `","expires_in":7200}`, chunked)
+		c := New(Config{BaseURL: u, AppKey: "k", AppSecret: "s"})
+		_, err := c.Token(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "more than 16 MiB") {
+			t.Fatalf("chunked %v: %v", chunked, err)
+		}
+		if n := hits(); n != 1 {
+			t.Errorf("chunked %v: %d requests, want 1 (not retried)", chunked, n)
+		}
+	}
+}
+
+// The v1.0 login calls pass the same checks as the old-style calls: a
+// malformed DINGTALK_API_V1_BASE is refused at once, and an answer over
+// MaxBody is refused once, without buffering it.
+func TestV1CallsCheckedLikeTheOthers(t *testing.T) {
+	for _, base := range []string{"notaurl", "ftp://api.dingtalk.com", "https://"} {
+		c := New(Config{APIV1Base: base, AppKey: "k", AppSecret: "s"})
+		_, err := c.UsersMe(context.Background(), "usertoken")
+		if dingbook.ErrorCode(err) != dingbook.EINVALID || !strings.Contains(err.Error(), "not an http(s) URL") {
+			t.Errorf("%s: %v (code %s)", base, err, dingbook.ErrorCode(err))
+		}
+		var de *dingbook.Error
+		if errors.As(err, &de) && !strings.Contains(de.Hint, "DINGTALK_API_V1_BASE") {
+			t.Errorf("%s: the hint should name DINGTALK_API_V1_BASE: %q", base, de.Hint)
+		}
+		if st := c.Stats(); st.Retries != 0 {
+			t.Errorf("%s: %d retries", base, st.Retries)
+		}
+	}
+	u, hits := hugeServer(t, `{"nick":"`, `","unionId":"u"}`, true)
+	c := New(Config{BaseURL: u, APIV1Base: u, AppKey: "k", AppSecret: "s"})
+	_, err := c.UsersMe(context.Background(), "usertoken")
+	var de *dingbook.Error
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "more than 16 MiB") || !strings.Contains(de.Hint, "DINGTALK_API_V1_BASE") {
+		t.Fatalf("users/me: %v", err)
+	}
+	if n := hits(); n != 1 {
+		t.Errorf("%d requests, want 1 (not retried)", n)
 	}
 }

@@ -58,6 +58,13 @@ type Truth struct {
 	Problems map[dingbook.Problem][]string
 	// Restricted lists the userids of access-restricted staff (sorted).
 	Restricted []string
+	// Admins is the admin state (AdminsOf): one primary admin and
+	// sub-admins with their department scopes.
+	Admins []Admin
+	// Accounts are DingTalk accounts that are not members (AccountsOf):
+	// outsiders, former members, external contacts' accounts and members
+	// of another organisation.
+	Accounts []Account
 }
 
 // problem rates (fraction of people); each gets at least one person in
@@ -130,6 +137,8 @@ func Generate(opts Options) *Truth {
 	}
 	sort.Strings(truth.Restricted)
 	CountMembers(&truth.Org)
+	truth.Admins = AdminsOf(&truth.Org)
+	truth.Accounts = AccountsOf(&truth.Org, opts.Seed)
 	return truth
 }
 

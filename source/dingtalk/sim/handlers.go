@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,10 @@ func (s *Server) deptListsubid(c *call) {
 func (s *Server) deptGet(c *call) {
 	d, ok := s.deptParam(c, true)
 	if !ok {
+		return
+	}
+	if s.readFails(strconv.FormatInt(d.ID, 10)) {
+		s.fail(c, -1, "系统繁忙")
 		return
 	}
 	if !c.app.deptInRange(d.ID) {
@@ -255,8 +260,9 @@ func (s *Server) userObject(p *dingbook.Person, app *appState, dept int64) map[s
 		m["leader_in_dept"] = leaders
 		roles := []any{}
 		if isLeader {
-			roles = append(roles, map[string]any{"group_name": "默认", "id": int64(4065312371), "name": "主管"})
+			roles = append(roles, roleEntry(roleLeader))
 		}
+		roles = append(roles, s.adminRoles(p.UserID)...)
 		m["role_list"] = roles
 		m["real_authed"] = p.RealAuthed
 		m["senior"] = p.Senior
@@ -451,6 +457,10 @@ func (s *Server) userListSimple(c *call) {
 }
 
 func (s *Server) userGet(c *call) {
+	if s.readFails(c.params["userid"]) {
+		s.fail(c, -1, "系统繁忙")
+		return
+	}
 	if p := s.findUser(c, "userid", 64, s.people, "找不到该用户"); p != nil {
 		s.ok(c, s.userObject(p, c.app, 0))
 	}
@@ -517,27 +527,9 @@ func (s *Server) userCount(c *call) {
 	s.ok(c, map[string]any{"count": n})
 }
 
-func (s *Server) userListAdmin(c *call) {
-	out := []any{}
-	for i, p := range s.admins {
-		level := 2
-		if i == 0 || p.Boss {
-			level = 1
-		}
-		out = append(out, map[string]any{"userid": p.UserID, "sys_level": level})
-	}
-	s.ok(c, out)
-}
-
 func (s *Server) userByMobile(c *call) {
 	if p := s.findUser(c, "mobile", 15, s.byMobile, "未找到该用户"); p != nil {
 		s.ok(c, map[string]any{"userid": p.UserID})
-	}
-}
-
-func (s *Server) userByUnionID(c *call) {
-	if p := s.findUser(c, "unionid", 100, s.byUnion, "找不到该用户"); p != nil {
-		s.ok(c, map[string]any{"contact_type": 0, "userid": p.UserID})
 	}
 }
 
@@ -624,6 +616,8 @@ func (s *Server) offsetSize(c *call, n int) (lo, hi int, ok bool) {
 }
 
 func (s *Server) extList(c *call) {
+	s.extMu.RLock()
+	defer s.extMu.RUnlock()
 	lo, hi, ok := s.offsetSize(c, len(s.org.External))
 	if !ok {
 		return
@@ -665,6 +659,8 @@ func (s *Server) extGet(c *call) {
 		s.fail(c, 400002, msgBadParam)
 		return
 	}
+	s.extMu.RLock()
+	defer s.extMu.RUnlock()
 	e := s.ext[id]
 	if e == nil {
 		s.fail(c, 33012, "无效的userId")

@@ -34,10 +34,23 @@ var oapis = map[string]api{
 	"/topapi/user/listadmin":                 {"POST", "qyapi_get_member", (*Server).userListAdmin},
 	"/topapi/user/getbyunionid":              {"POST", "qyapi_get_member", (*Server).userByUnionID},
 	"/topapi/v2/user/getbymobile":            {"POST", "qyapi_get_member_by_mobile", (*Server).userByMobile},
-	"/topapi/extcontact/list":                {"POST", "qyapi_ext_read", (*Server).extList},
-	"/topapi/extcontact/listlabelgroups":     {"POST", "qyapi_ext_read", (*Server).extLabelGroups},
-	"/topapi/extcontact/get":                 {"POST", "qyapi_ext_read", (*Server).extGet},
-	"/auth/scopes":                           {"GET", "qyapi_base", (*Server).authScopes},
+	"/topapi/v2/user/getuserinfo":            {"POST", "qyapi_base", (*Server).inAppUserInfo},
+	"/topapi/user/get_admin_scope":           {"POST", "qyapi_get_member", (*Server).adminScope},
+	"/topapi/role/list":                      {"POST", "qyapi_get_department_list", (*Server).roleList},
+	"/topapi/role/simplelist":                {"POST", "qyapi_get_department_list", (*Server).roleSimpleList},
+	"/topapi/role/getrole":                   {"POST", "qyapi_get_department_list", (*Server).roleGet},
+	"/topapi/role/getrolegroup":              {"POST", "qyapi_get_department_list", (*Server).roleGroup},
+	// the work notice's permission is not documented in serve.md or
+	// dingtalk-api.md: no scope is checked
+	"/topapi/message/corpconversation/asyncsend_v2": {"POST", "", (*Server).sendNotice},
+	"/topapi/extcontact/list":                       {"POST", "qyapi_ext_read", (*Server).extList},
+	"/topapi/extcontact/listlabelgroups":            {"POST", "qyapi_ext_read", (*Server).extLabelGroups},
+	"/topapi/extcontact/get":                        {"POST", "qyapi_ext_read", (*Server).extGet},
+	"/topapi/extcontact/create":                     {"POST", "", (*Server).extCreate},
+	"/topapi/extcontact/update":                     {"POST", "", (*Server).extUpdate},
+	"/topapi/extcontact/delete":                     {"POST", "", (*Server).extDelete},
+	"/auth/scopes":                                  {"GET", "qyapi_base", (*Server).authScopes},
+	failedResultPath:                                {"GET", "qyapi_base", (*Server).failedResult},
 }
 
 // APIName returns DingTalk's internal name for an oapi path:
@@ -294,7 +307,7 @@ func (s *Server) serveOapi(w http.ResponseWriter, r *http.Request) {
 		s.gateway(c, sub, msg)
 		return
 	}
-	if !app.scopes[a.scope] {
+	if a.scope != "" && !app.scopes[a.scope] {
 		s.gateway(c, "60011", fmt.Sprintf("应用尚未开通所需的权限：[%s]，点击链接申请并开通即可：https://open-dev.dingtalk.com/appscope/apply?content=%s%%23%s, {requiredScopes=[%s]}",
 			a.scope, app.Key, a.scope, a.scope))
 		return

@@ -9,12 +9,40 @@
 //   - new style (api.dingtalk.com): POST /v1.0/oauth2/accessToken,
 //     POST /v1.0/contact/users/search and /v1.0/contact/departments/search
 //     (token from the x-acs-dingtalk-access-token header; HTTP 4xx with
-//     {code,message,requestid}).
+//     {code,message,requestid}); for login POST /v1.0/oauth2/userAccessToken
+//     and GET /v1.0/contact/users/{me|unionId} with a user token;
+//   - the login page (login.dingtalk.com): GET /oauth2/auth, a plain HTML
+//     user picker, or ?sim_user=USERID|UNIONID to log in without it
+//     (login.go; serve.md §A and checklist items 33–39).
 //
 // The old-style endpoints served: v2/department/listsub, listsubid, get,
 // listparentbydept, listparentbyuser; v2/user/list, v2/user/get,
-// v2/user/getbymobile; user/listsimple, listid, count, listadmin,
-// getbyunionid; extcontact/list, listlabelgroups, get; auth/scopes.
+// v2/user/getbymobile, v2/user/getuserinfo; user/listsimple, listid,
+// count, listadmin, getbyunionid, get_admin_scope; role/list, simplelist,
+// getrole, getrolegroup; extcontact/list, listlabelgroups, get, and for
+// tests create, update, delete (extwrite.go);
+// message/corpconversation/asyncsend_v2 (recorded, see Notices);
+// auth/scopes.
+//
+// Login state comes from the generator (gen.Truth.Admins, .Accounts, or
+// derived from the org): one primary admin (sys_level 1), sub-admins
+// (sys_level 2) with department scopes, and DingTalk accounts that are not
+// members (outsiders, former members, external contacts' accounts,
+// members of another corpId). Auth codes live 5 minutes and are single
+// use; LoginCode and InAppCode issue them without the page. The
+// UNCONFIRMED login behaviours are switches in LoginConfig.
+//
+// Change events (§8, checklist 29–31): POST /v1.0/gateway/connections/open
+// and the Stream WebSocket (stream.go) deliver contact events with acks,
+// LATER and redelivery; GET /call_back/get_call_back_failed_result serves
+// the failed-push backlog (events.go); GET /v1.0/contact/empLeaveRecords
+// lists the leavers (leave.go, checklist 32). Tests change the organisation with
+// AddUser, UpdateUser, MoveUser, SetAdmin, RemoveUser, AddDept, UpdateDept
+// and RemoveDept (mutate.go): the next API call sees the change and the
+// matching events fire; the admin state follows SetAdmin and RemoveUser,
+// and a removed member's account becomes a former member's (login.go).
+// Stream faults: DropStreams, Disconnect,
+// Faults.DuplicateEvents, Faults.BacklogWhileDisconnected, FailReads.
 //
 // It serves an organisation from the generator's truth (source/gen) and
 // reproduces the behaviour described in docs dingtalk-api.md §1–§7 and
@@ -96,12 +124,20 @@ type App struct {
 	RangeUsers []string
 	// IPWhitelist lists the caller IPs allowed; empty allows any.
 	IPWhitelist []string
+	// RedirectURIs are the login redirect URLs registered for the app
+	// (开发配置 > 安全设置 > 重定向URL); /oauth2/auth refuses any other. Empty
+	// accepts any http(s) URL.
+	RedirectURIs []string
+	// AgentID is the app's agentId for work notices (0: any agent_id is
+	// accepted).
+	AgentID int64
 }
 
 // AllReadScopes are the scopes an App with nil Scopes holds.
 var AllReadScopes = []string{
 	"qyapi_base", "qyapi_get_department_list", "qyapi_get_department_member", "qyapi_get_member",
 	"qyapi_get_member_by_mobile", "qyapi_ext_read", "qyapi_addresslist_search", "Contact.Common.Read",
+	"Contact.User.Read", "Contact.User.mobile",
 }
 
 // Faults are injected failures; they may be changed at run time with
@@ -125,6 +161,13 @@ type Faults struct {
 	// client gives up (or HangFor, default 30 s, passes): a timeout.
 	HangRate float64
 	HangFor  time.Duration
+	// DuplicateEvents sends every EVENT frame twice (two messageIds, one
+	// eventId), as DingTalk may.
+	DuplicateEvents bool
+	// BacklogWhileDisconnected sends events fired while an app has no
+	// Stream connection to its failed-push backlog instead of holding
+	// them for the next connection.
+	BacklogWhileDisconnected bool
 }
 
 // Config configures a Server.
@@ -174,6 +217,8 @@ type Config struct {
 	Extras bool
 	// Faults are the initial injected faults.
 	Faults Faults
+	// Stream tunes the Stream gateway (stream.go).
+	Stream StreamConfig
 	// IPLimit, if > 0, is the number of calls one caller IP may make in a
 	// 20-second window over all APIs; beyond it the IP is blocked for
 	// IPBlock (default 5 minutes) and every request is answered
@@ -186,17 +231,23 @@ type Config struct {
 	Seed int64
 	// Logf, if set, receives one line per request (never secrets).
 	Logf func(format string, args ...any)
+
+	// Login, roles and work notices (serve.md §A, §E items 33–39).
+	Login LoginConfig
 }
 
-// DefaultAppKey is DefaultApp's key.
-const DefaultAppKey = "dingsimappkey0001"
+// DefaultAppKey is DefaultApp's key and DefaultAgentID its agentId.
+const (
+	DefaultAppKey        = "dingsimappkey0001"
+	DefaultAgentID int64 = 3000000001
+)
 
 // DefaultApp returns the simulator's demo app: all read scopes, the whole
 // org. Its secret is derived deterministically and marked as a simulator
 // secret; it is not a real credential.
 func DefaultApp() App {
 	sum := sha256.Sum256([]byte("dingbook simulator app " + DefaultAppKey))
-	return App{Key: DefaultAppKey, Secret: "simsecret-" + hex.EncodeToString(sum[:])[:54]}
+	return App{Key: DefaultAppKey, Secret: "simsecret-" + hex.EncodeToString(sum[:])[:54], AgentID: DefaultAgentID}
 }
 
 // Server is the simulator; it implements http.Handler.
@@ -212,8 +263,17 @@ type Server struct {
 	restricted map[string]bool
 	// members per department in "custom" order (dept order, userid).
 	members map[int64][]*dingbook.Person
-	admins  []*dingbook.Person
 	ext     map[string]*dingbook.ExternalContact
+	// extMu guards org.External and ext against extcontact writes.
+	extMu sync.RWMutex
+	// login holds login, roles and work notices (login.go).
+	login *loginState
+
+	// data guards the organisation and its look-ups above: API calls
+	// read under RLock, the changes of mutate.go write under Lock.
+	data   sync.RWMutex
+	owned  bool // org.People is the simulator's own copy (mutate.go)
+	events *eventState
 
 	mu      sync.Mutex
 	tokens  map[string]*token
@@ -297,62 +357,26 @@ func New(cfg Config) *Server {
 	// caller's Truth is never modified)
 	served := *org
 	served.Depts = append([]dingbook.Department(nil), org.Depts...)
-	gen.CountMembers(&served)
 	org = &served
 	s := &Server{
 		cfg:        cfg,
 		org:        org,
-		tree:       dingbook.NewTree(org.Depts),
 		apps:       map[string]*appState{},
-		people:     make(map[string]*dingbook.Person, len(org.People)),
-		byMobile:   make(map[string]*dingbook.Person, len(org.People)),
-		byUnion:    make(map[string]*dingbook.Person, len(org.People)),
 		restricted: restricted,
-		members:    make(map[int64][]*dingbook.Person, len(org.Depts)),
 		ext:        map[string]*dingbook.ExternalContact{},
 		tokens:     map[string]*token{},
 		calls:      map[string]int{},
 		windows:    map[string]*window{},
 		faults:     cfg.Faults,
 		rng:        mrand.New(mrand.NewPCG(uint64(cfg.Seed), 0x5eed)),
-		sorted:     map[sortKey][]*dingbook.Person{},
 		ipWin:      map[string]*ipState{},
 	}
 	if s.cfg.IPBlock <= 0 {
 		s.cfg.IPBlock = 5 * time.Minute
 	}
 	s.start = cfg.Now()
-	for i := range org.People {
-		p := &org.People[i]
-		s.people[p.UserID] = p
-		if p.Restricted {
-			s.restricted[p.UserID] = true
-		}
-		if p.Mobile != "" {
-			if _, dup := s.byMobile[p.Mobile]; !dup {
-				s.byMobile[p.Mobile] = p
-			}
-		}
-		if p.UnionID != "" {
-			s.byUnion[p.UnionID] = p
-		}
-		for _, m := range p.Depts {
-			s.members[m.DeptID] = append(s.members[m.DeptID], p)
-		}
-		if p.Admin {
-			s.admins = append(s.admins, p)
-		}
-	}
-	for d, ms := range s.members {
-		sort.SliceStable(ms, func(i, j int) bool {
-			a, _ := ms[i].Membership(d)
-			b, _ := ms[j].Membership(d)
-			if a.Order != b.Order {
-				return a.Order < b.Order
-			}
-			return ms[i].UserID < ms[j].UserID
-		})
-	}
+	s.index()
+	s.events = newEventState(s)
 	for i := range org.External {
 		s.ext[org.External[i].UserID] = &org.External[i]
 	}
@@ -382,7 +406,57 @@ func New(cfg Config) *Server {
 		}
 		s.apps[a.Key] = st
 	}
+	s.initLogin()
 	return s
+}
+
+// index (re)builds the look-ups from s.org: the department tree, member
+// counts, people by userid, mobile and unionid, members per department
+// in custom order; it voids the admin state derived from the org before
+// (login.go). It runs in New and after every change (mutate.go), with
+// s.data held for writing.
+func (s *Server) index() {
+	org := s.org
+	gen.CountMembers(org)
+	s.tree = dingbook.NewTree(org.Depts)
+	s.people = make(map[string]*dingbook.Person, len(org.People))
+	s.byMobile = make(map[string]*dingbook.Person, len(org.People))
+	s.byUnion = make(map[string]*dingbook.Person, len(org.People))
+	s.members = make(map[int64][]*dingbook.Person, len(org.Depts))
+	for i := range org.People {
+		p := &org.People[i]
+		s.people[p.UserID] = p
+		if p.Restricted {
+			s.restricted[p.UserID] = true
+		}
+		if p.Mobile != "" {
+			if _, dup := s.byMobile[p.Mobile]; !dup {
+				s.byMobile[p.Mobile] = p
+			}
+		}
+		if p.UnionID != "" {
+			s.byUnion[p.UnionID] = p
+		}
+		for _, m := range p.Depts {
+			s.members[m.DeptID] = append(s.members[m.DeptID], p)
+		}
+	}
+	for d, ms := range s.members {
+		sort.SliceStable(ms, func(i, j int) bool {
+			a, _ := ms[i].Membership(d)
+			b, _ := ms[j].Membership(d)
+			if a.Order != b.Order {
+				return a.Order < b.Order
+			}
+			return ms[i].UserID < ms[j].UserID
+		})
+	}
+	s.mu.Lock()
+	s.sorted = map[sortKey][]*dingbook.Person{}
+	s.mu.Unlock()
+	if s.login != nil {
+		s.login.orgChanged()
+	}
 }
 
 // Calls returns the number of calls (successful and failed) per API path,
@@ -424,7 +498,8 @@ func (s *Server) Faults() Faults {
 	return s.faults
 }
 
-// Org returns the organisation served.
+// Org returns the organisation served. The changes of mutate.go replace
+// its People and Depts: read it between changes, not while one runs.
 func (s *Server) Org() *dingbook.Org { return s.org }
 
 func (s *Server) logf(format string, args ...any) {
@@ -585,9 +660,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.getToken(w, r)
 	case path == "/v1.0/oauth2/accessToken":
 		s.accessToken(w, r)
+	case path == streamOpenPath:
+		s.streamOpen(w, r)
+	case path == streamConnectPath:
+		s.streamConnect(w, r)
+	case path == "/v1.0/oauth2/userAccessToken":
+		s.data.RLock()
+		defer s.data.RUnlock()
+		s.userAccessToken(w, r)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/v1.0/contact/users/"):
+		s.data.RLock()
+		defer s.data.RUnlock()
+		s.contactUser(w, r)
+	case path == "/oauth2/auth":
+		s.data.RLock()
+		defer s.data.RUnlock()
+		s.loginPage(w, r)
 	case strings.HasPrefix(path, "/v1.0/"):
+		s.data.RLock()
+		defer s.data.RUnlock()
 		s.serveV1(w, r)
-	case strings.HasPrefix(path, "/topapi/") || path == "/auth/scopes":
+	case strings.HasPrefix(path, "/topapi/") || path == "/auth/scopes" || path == failedResultPath:
+		s.data.RLock()
+		defer s.data.RUnlock()
 		s.serveOapi(w, r)
 	default:
 		s.logf("sim: %s %s → 404", r.Method, path)

@@ -19,13 +19,18 @@ var v1apis = map[string]string{
 func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	scope, known := v1apis[path]
+	if path == leaveRecordsPath {
+		scope, known = "Contact.Common.Read", r.Method == http.MethodGet
+	} else if r.Method != http.MethodPost {
+		known = false
+	}
 	status := http.StatusOK
 	defer func() { s.logf("sim: %s %s → HTTP %d", r.Method, path, status) }()
 	fail := func(st int, code, msg string, extra map[string]any) {
 		status = st
 		s.v1ErrorExtra(w, st, code, msg, extra)
 	}
-	if !known || r.Method != http.MethodPost {
+	if !known {
 		fail(http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.", nil)
 		return
 	}
@@ -50,11 +55,7 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if sub, msg := s.throttle(app, path); sub != "" {
-		code := "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"
-		if sub == "90002" {
-			code = "Forbidden.AccessDenied.QpsLimitForApi"
-		}
+	if code, msg := s.v1Throttle(app, path); code != "" {
 		fail(http.StatusForbidden, code, msg, nil)
 		return
 	}
@@ -65,6 +66,10 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.transient() {
 		fail(http.StatusInternalServerError, "system.busy", "系统繁忙", nil)
+		return
+	}
+	if path == leaveRecordsPath {
+		s.leaveRecords(w, r, func(msg string) { fail(http.StatusBadRequest, "invalidParameter.param.invalid", msg, nil) })
 		return
 	}
 	var body struct {
@@ -116,6 +121,19 @@ func (s *Server) serveV1(w http.ResponseWriter, r *http.Request) {
 	s.v1Headers(w)
 	w.WriteHeader(http.StatusOK)
 	writeJSON(w, map[string]any{"hasMore": hi < len(hits), "totalCount": len(hits), "list": list})
+}
+
+// v1Throttle applies the throttles to a v1.0 call; it returns the error
+// code and message of a refusal, or "".
+func (s *Server) v1Throttle(app *appState, path string) (string, string) {
+	sub, msg := s.throttle(app, path)
+	switch sub {
+	case "":
+		return "", ""
+	case "90002":
+		return "Forbidden.AccessDenied.QpsLimitForApi", msg
+	}
+	return "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi", msg
 }
 
 func orZero(n json.Number) string {
