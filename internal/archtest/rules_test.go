@@ -45,6 +45,7 @@ var rules = map[string]Rule{
 	// Test helpers: only tests import them (no other rule lists them).
 	"internal/openpyxl": {Watched: []string{"os/exec", "testing"}, Via: []string{testingFlag}},
 	"internal/testorg":  {Ours: []string{"."}},
+	"internal/fuzzseed": {},
 
 	// Sources and their simulators.
 	"source/dingtalk":        {Ours: []string{".", "internal/ctxsleep"}},
