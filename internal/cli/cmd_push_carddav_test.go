@@ -194,4 +194,3 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
-
