@@ -23,28 +23,29 @@ func init() {
 	Register(&Command{Name: "push", Short: "keep a Google Sheet or a CardDAV address book equal to a governed view of the directory", Run: runPush})
 }
 
-// PushSummary is what push --json prints (a contract for scripts).
+// PushSummary is what push --sheets --json prints (a contract for
+// scripts).
 type PushSummary struct {
-	SpreadsheetID string          `json:"spreadsheet_id"`
-	Rows          int             `json:"rows"`
-	Added         int             `json:"added"`
-	Changed       int             `json:"changed"`
-	Removed       int             `json:"removed"`
-	Writes        int             `json:"writes"`
-	Reads         int             `json:"reads"`
-	Sharing       []gsheets.Share `json:"sharing"`
+	SpreadsheetID string `json:"spreadsheet_id"`
+	PushCounts
+	Sharing []gsheets.Share `json:"sharing"`
 }
 
 // CardDAVSummary is what push --carddav --json prints (a contract for
 // scripts).
 type CardDAVSummary struct {
-	URL     string `json:"url"`
-	Rows    int    `json:"rows"`
-	Added   int    `json:"added"`
-	Changed int    `json:"changed"`
-	Removed int    `json:"removed"`
-	Writes  int    `json:"writes"`
-	Reads   int    `json:"reads"`
+	URL string `json:"url"`
+	PushCounts
+}
+
+// PushCounts are the counts every push --json prints.
+type PushCounts struct {
+	Rows    int `json:"rows"`
+	Added   int `json:"added"`
+	Changed int `json:"changed"`
+	Removed int `json:"removed"`
+	Writes  int `json:"writes"`
+	Reads   int `json:"reads"`
 }
 
 // pushTarget is where push writes: a Google Sheet (--sheets,
@@ -153,8 +154,8 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		if sh == nil {
 			sh = []gsheets.Share{}
 		}
-		return printJSON(env, PushSummary{SpreadsheetID: res.SpreadsheetID, Rows: res.Rows, Added: res.Added, Changed: res.Changed,
-			Removed: res.Removed, Writes: res.Writes, Reads: res.Reads, Sharing: sh})
+		return printJSON(env, PushSummary{SpreadsheetID: res.SpreadsheetID, PushCounts: PushCounts{Rows: res.Rows, Added: res.Added, Changed: res.Changed,
+			Removed: res.Removed, Writes: res.Writes, Reads: res.Reads}, Sharing: sh})
 	}
 	return nil
 }
@@ -211,7 +212,7 @@ func pushCardDAV(ctx context.Context, env *Env, a *app.App, pol *policy.Policy, 
 	url := app.CardDAVURL(res.URL)
 	fmt.Fprintf(env.Stderr, "dingbook: %s %d cards to %s: %d added, %d changed, %d removed (%d writes, %d reads)\n", verb, res.Rows, url, res.Added, res.Changed, res.Removed, res.Writes, res.Reads)
 	if jsonOut {
-		return printJSON(env, CardDAVSummary{URL: url, Rows: res.Rows, Added: res.Added, Changed: res.Changed, Removed: res.Removed, Writes: res.Writes, Reads: res.Reads})
+		return printJSON(env, CardDAVSummary{URL: url, PushCounts: PushCounts{Rows: res.Rows, Added: res.Added, Changed: res.Changed, Removed: res.Removed, Writes: res.Writes, Reads: res.Reads}})
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -60,16 +59,7 @@ func TestPushCardDAV(t *testing.T) {
 		if code := Main(context.Background(), append([]string{"push", "--json", "--carddav", book, "--purpose", "phones stay current"}, args...), env); code != 0 {
 			t.Fatalf("push %v: exit %d: %s", args, code, errb)
 		}
-		var raw map[string]json.RawMessage
-		if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
-			t.Fatalf("--json: %v: %s", err, out)
-		}
-		var keys []string
-		for k := range raw {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		if strings.Join(keys, ",") != "added,changed,reads,removed,rows,url,writes" {
+		if keys := jsonKeys(t, out.Bytes()); keys != "added,changed,reads,removed,rows,url,writes" {
 			t.Fatalf("--json keys %v", keys)
 		}
 		var s CardDAVSummary
