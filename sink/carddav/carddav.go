@@ -13,6 +13,7 @@ package carddav
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,6 +38,10 @@ const (
 // Prefix starts the UID and the resource name of every card dingbook owns.
 const Prefix = "dingbook-"
 
+// MultigetBatch is the number of cards one addressbook-multiget reads
+// unless Client.Batch says otherwise.
+const MultigetBatch = 500
+
 // HashProp is the card property holding the card's content hash.
 const HashProp = "X-DINGBOOK-HASH"
 
@@ -45,6 +50,7 @@ type Client struct {
 	URL            string // the collection, e.g. https://dav.example.com/alice/contacts/
 	User, Password string
 	HTTP           *http.Client
+	Batch          int // cards per addressbook-multiget; 0: MultigetBatch
 }
 
 // Card is one card to keep: UID (Prefix + a keyed id) and its vCard text
@@ -240,32 +246,34 @@ func (c *Client) list(ctx context.Context, base *url.URL, res *Result) (map[stri
 	if len(hrefs) == 0 {
 		return owned, nil
 	}
-	var b bytes.Buffer
-	b.WriteString(`<?xml version="1.0" encoding="utf-8"?><C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>`)
-	for _, h := range hrefs {
-		b.WriteString("<D:href>")
-		xml.EscapeText(&b, []byte(h))
-		b.WriteString("</D:href>")
-	}
-	b.WriteString(`</C:addressbook-multiget>`)
-	resp, err := c.do(ctx, "REPORT", base, base.Path, b.Bytes(), map[string]string{"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}, res, false)
-	if err != nil {
-		return nil, err
-	}
-	got, err := c.multistatus(resp, "REPORT", base.Path)
-	if err != nil {
-		return nil, err
-	}
-	for _, m := range got {
-		r, ok := owned[m.href]
-		if !ok {
-			continue
+	for batch := range slices.Chunk(hrefs, cmp.Or(c.Batch, MultigetBatch)) {
+		var b bytes.Buffer
+		b.WriteString(`<?xml version="1.0" encoding="utf-8"?><C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop>`)
+		for _, h := range batch {
+			b.WriteString("<D:href>")
+			xml.EscapeText(&b, []byte(h))
+			b.WriteString("</D:href>")
 		}
-		if m.etag != "" {
-			r.etag = m.etag
+		b.WriteString(`</C:addressbook-multiget>`)
+		resp, err := c.do(ctx, "REPORT", base, base.Path, b.Bytes(), map[string]string{"Depth": "1", "Content-Type": "application/xml; charset=utf-8"}, res, false)
+		if err != nil {
+			return nil, err
 		}
-		r.hash = cardHash(m.data)
-		owned[m.href] = r
+		got, err := c.multistatus(resp, "REPORT", base.Path)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range got {
+			r, ok := owned[m.href]
+			if !ok {
+				continue
+			}
+			if m.etag != "" {
+				r.etag = m.etag
+			}
+			r.hash = cardHash(m.data)
+			owned[m.href] = r
+		}
 	}
 	return owned, nil
 }

@@ -78,6 +78,17 @@ func TestPushRadicale(t *testing.T) {
 		t.Fatalf("an unchanged push read %d times, want 2 (PROPFIND and multiget)", r2.Reads)
 	}
 
+	// Owned cards are read in multigets of Batch cards: 3 cards in
+	// batches of 2 are one PROPFIND and two REPORTs.
+	batched, err := (&carddav.Client{URL: book, User: srv.User, Password: srv.Password, Batch: 2}).Push(ctx, cards, carddav.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts(t, batched, 0, 0, 0, 0)
+	if batched.Reads != 3 {
+		t.Fatalf("batched reads %d, want 3", batched.Reads)
+	}
+
 	cards[1] = card("dingbook-aa02", "Budi Santoso", "+6281299999999")
 	r3, err := c.Push(ctx, cards, carddav.Options{})
 	if err != nil {
@@ -96,6 +107,17 @@ func TestPushRadicale(t *testing.T) {
 	if r, _ := srv.Do("GET", u.Path+"dingbook-aa03.vcf", "", nil); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("the removed card is still there: %d", r.StatusCode)
 	}
+
+	// Resumable: a card lost (a push that stopped before writing it) is
+	// written by the next run, and only it.
+	if r, err := srv.Do("DELETE", u.Path+"dingbook-aa01.vcf", "", nil); err != nil || r.StatusCode/100 != 2 {
+		t.Fatalf("DELETE: %v %+v", err, r)
+	}
+	r5, err := c.Push(ctx, cards[:2], carddav.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts(t, r5, 1, 0, 0, 1)
 
 	after, _ := srv.Do("GET", u.Path+"other.vcf", "", nil)
 	if after.StatusCode != http.StatusOK || after.Body != before.Body || after.ETag != before.ETag {
