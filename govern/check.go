@@ -55,6 +55,10 @@ type Request struct {
 	Masks []string
 	// IncludeHiddenMobiles asks for mobiles people hid in DingTalk.
 	IncludeHiddenMobiles bool
+	// SelfHosted marks a push into a system the company runs itself (a
+	// CardDAV server): no processor contract or processor cross-border
+	// reference is needed (the sheets section's Google rules).
+	SelfHosted bool
 	// Keep is --keep; 0 means the policy's default.
 	Keep time.Duration
 	// Encrypt is "zip" (default), "age" or "none".
@@ -267,8 +271,10 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Keep = max
 	}
 	if act == audit.ActionPush {
-		if err := checkProcessor(pol); err != nil {
-			return d, err
+		if !req.SelfHosted {
+			if err := checkProcessor(pol); err != nil {
+				return d, err
+			}
 		}
 		return d, checkTransfer(pol, req, d.Fields, -1, req.now())
 	}
