@@ -56,6 +56,10 @@ type Request struct {
 	Masks []string
 	// IncludeHiddenMobiles asks for mobiles people hid in DingTalk.
 	IncludeHiddenMobiles bool
+	// SelfHosted marks a push into a system the company runs itself (a
+	// CardDAV server): no processor contract or processor cross-border
+	// reference is needed (the sheets section's Google rules).
+	SelfHosted bool
 	// Keep is how long the bundle may be kept; 0 means the policy's default
 	// (the CLI's --keep).
 	Keep time.Duration
@@ -262,8 +266,10 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Keep = max
 	}
 	if act == audit.ActionPush {
-		if err := checkProcessor(pol); err != nil {
-			return d, err
+		if !req.SelfHosted {
+			if err := checkProcessor(pol); err != nil {
+				return d, err
+			}
 		}
 		return d, checkTransfer(pol, req, d.Fields, -1, req.now())
 	}

@@ -692,3 +692,17 @@ func TestRunDecided(t *testing.T) {
 		t.Fatalf("record fields %v, want the decision's %v", r.Fields, dec.Fields)
 	}
 }
+
+// TestResolveSelfHostedPush: a push into the company's own server (CardDAV)
+// needs no processor contract; a push to Google still does.
+func TestResolveSelfHostedPush(t *testing.T) {
+	pol := policy.Default()
+	req := &govern.Request{Action: "push", Actor: "alice", Purpose: "phone directory"}
+	if _, err := govern.Resolve(pol, req); err == nil || !strings.Contains(err.Error(), "processor contract") {
+		t.Fatalf("push to Google without a contract: %v", err)
+	}
+	req.SelfHosted = true
+	if _, err := govern.Resolve(pol, req); err != nil {
+		t.Fatalf("self-hosted push: %v", err)
+	}
+}
