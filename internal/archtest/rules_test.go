@@ -46,6 +46,7 @@ var rules = map[string]Rule{
 	"internal/openpyxl": {Watched: []string{"os/exec", "testing"}, Via: []string{testingFlag}},
 	"internal/testorg":  {Ours: []string{"."}},
 	"internal/fuzzseed": {},
+	"internal/radicale": {Watched: []string{"os/exec", "testing"}, Via: []string{testingFlag}},
 
 	// Sources and their simulators.
 	"source/dingtalk":        {Ours: []string{".", "internal/ctxsleep"}},
@@ -54,6 +55,7 @@ var rules = map[string]Rule{
 	"source/gen":             {Ours: []string{".", "internal/fileutil"}},
 	"source/console":         {Ours: []string{".", "internal/fileutil", "internal/xlsxread", "normalize"}},
 	"sink/gsheets":           {Ours: []string{".", "internal/ctxsleep"}},
+	"sink/carddav":           {Ours: []string{"."}},
 	"sink/gsheets/sim":       {},
 
 	// Formats, cleaning, export.
@@ -78,14 +80,14 @@ var rules = map[string]Rule{
 	// library package, never a front end, a simulator or a test helper.
 	"app": {Ours: []string{".", "account", "audit", "clean", "diff", "export",
 		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
-		"normalize", "policy", "pull", "seal", "sink/gsheets", "source/console", "source/dingtalk",
+		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "source/console", "source/dingtalk",
 		"source/dingtalk/stream", "source/gen", "store"}, Via: []string{sqliteDriver}},
 
 	// The front end: flags, the terminal, signals, exit codes. It reaches
 	// the simulators for `dingbook sim` and `demo`.
 	"internal/cli": {Ours: []string{".", "account", "app", "audit", "clean", "diff", "export",
 		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
-		"normalize", "policy", "pull", "seal", "sink/gsheets", "sink/gsheets/sim", "source/console",
+		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "sink/gsheets/sim", "source/console",
 		"source/dingtalk", "source/dingtalk/sim", "source/dingtalk/stream", "source/gen", "store"},
 		Watched: []string{"flag", "os/signal", "golang.org/x/term"}, Process: true},
 	"cmd/dingbook": {Ours: []string{"internal/cli"}, Watched: []string{"runtime/debug"}, Via: []string{sqliteDriver}, Process: true},
