@@ -4,7 +4,9 @@ package main
 
 import (
 	"os"
+	"os/signal"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/dingbook/dingbook/internal/cli"
 )
@@ -18,5 +20,8 @@ func main() {
 			debug.SetMemoryLimit(limit)
 		}
 	}
-	os.Exit(cli.MainOS(os.Args[1:]))
+	// So are signal handlers: SIGINT and SIGTERM cancel the command.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(cli.MainOS(os.Args[1:], sigs))
 }

@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"os/user"
 	"path/filepath"
 	"sort"
@@ -129,18 +128,16 @@ const (
 	ExitNotFound   = 7
 )
 
-// MainOS runs dingbook as a process: with the real environment, and
-// SIGINT or SIGTERM cancelling the command's context (the cause is an
-// *Interrupted), so that every loop stops, private files are wiped and
+// MainOS runs dingbook as a process: with the real environment, and a
+// signal on sigs (main subscribes it to SIGINT and SIGTERM: process-wide
+// settings stay in main) cancelling the command's context (the cause is
+// an *Interrupted), so that every loop stops, private files are wiped and
 // the exit code is 128 + the signal's number (130, 143).
-func MainOS(args []string) int {
+func MainOS(args []string, sigs <-chan os.Signal) int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
-	sigc := make(chan os.Signal, 1)
-	signal.Notify(sigc, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigc)
 	go func() {
-		if s, ok := <-sigc; ok {
+		if s, ok := <-sigs; ok {
 			cancel(&Interrupted{Signal: s})
 		}
 	}()

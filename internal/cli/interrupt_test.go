@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,7 +23,9 @@ import (
 // cmd/dingbook runs it), so tests can signal or kill a real command.
 func TestMain(m *testing.M) {
 	if os.Getenv("DINGBOOK_CLI_CHILD") == "1" {
-		os.Exit(MainOS(os.Args[1:]))
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+		os.Exit(MainOS(os.Args[1:], sigs))
 	}
 	os.Exit(m.Run())
 }
