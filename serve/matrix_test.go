@@ -19,17 +19,21 @@ var passes = map[serve.Rule][]string{
 	serve.PrimaryAdmin: {"primary-admin"},
 }
 
-// What each route answers a plain request (no query, no body) from
-// someone its rule admits. A route without a row fails the test.
-var admitted = map[string]int{
-	"GET /healthz":                200,
-	"GET /{$}":                    200,
-	"GET /login":                  302,
-	"GET /auth/dingtalk/callback": 400, // no state cookie
-	"GET /auth/dingtalk/inapp":    400, // no code
-	"POST /logout":                303,
-	"GET /api/v1/me":              200,
-	"GET /api/v1/audit/head":      200,
+// The spec of each route: the rule it must have, and what it answers a
+// plain request (no query, no body) from someone the rule admits. A route
+// without a row, or with another rule, fails the test.
+var admitted = map[string]struct {
+	rule   serve.Rule
+	status int
+}{
+	"GET /healthz":                {serve.Anonymous, 200},
+	"GET /{$}":                    {serve.Anonymous, 200},
+	"GET /login":                  {serve.Anonymous, 302},
+	"GET /auth/dingtalk/callback": {serve.Anonymous, 400}, // no state cookie
+	"GET /auth/dingtalk/inapp":    {serve.Anonymous, 400}, // no code
+	"POST /logout":                {serve.Person, 303},
+	"GET /api/v1/me":              {serve.Person, 200},
+	"GET /api/v1/audit/head":      {serve.PrimaryAdmin, 200},
 }
 
 // TestAuthorizationMatrix requests every route of the route table as
@@ -91,8 +95,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		if _, ok := passes[rt.Rule]; !ok {
 			t.Errorf("route %s: rule %v has no row in the test's passes table", rt.Pattern, rt.Rule)
 		}
-		if _, ok := admitted[rt.Pattern]; !ok {
+		if spec, ok := admitted[rt.Pattern]; !ok {
 			t.Errorf("route %s has no row in the test's admitted table", rt.Pattern)
+		} else if spec.rule != rt.Rule {
+			t.Errorf("route %s has rule %v, want %v", rt.Pattern, rt.Rule, spec.rule)
 		}
 	}
 	if t.Failed() {
@@ -104,7 +110,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, rt := range routes {
 			method, path, _ := strings.Cut(rt.Pattern, " ")
 			path = strings.TrimSuffix(path, "{$}")
-			want := admitted[rt.Pattern]
+			want := admitted[rt.Pattern].status
 			if !slices.Contains(passes[rt.Rule], role) {
 				want = http.StatusForbidden
 				if !loggedIn {
