@@ -526,23 +526,42 @@ func TestSessionTimeouts(t *testing.T) {
 	}
 }
 
+// A complete pull ends the sessions of the people it finds gone, and
+// only theirs; the leaver cannot log in again.
 func TestLeaverSessionsEnded(t *testing.T) {
 	e := newEnv(t)
-	_, _, emp := demoUsers(t, e.sim)
+	ctx := context.Background()
+	_, sub, emp := demoUsers(t, e.sim)
 	b := e.browser(emp)
 	b.follow(e.url + "/login")
+	stays := e.browser(sub)
+	stays.follow(e.url + "/login")
 	if st, _ := b.me(); st != 200 {
 		t.Fatal(st)
 	}
 	if err := e.sim.RemoveUser(emp); err != nil {
 		t.Fatal(err)
 	}
-	n, err := e.app.EndSessions(context.Background(), emp, "pull", "left the organisation")
-	if err != nil || n != 1 {
-		t.Fatalf("EndSessions: %d %v", n, err)
+	pol, err := e.app.Policy(ctx, "", "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.app.Pull(ctx, pol, app.PullOptions{Actor: "tester", Client: e.srv.Client, BaseURL: e.simURL, AllowPartial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Snapshot.Receipt.Complete || res.SessionsEnded != 1 {
+		t.Fatalf("pull: complete %v, sessions ended %d", res.Snapshot.Receipt.Complete, res.SessionsEnded)
 	}
 	if st, _ := b.me(); st != 401 {
 		t.Errorf("a leaver's session still works: %d", st)
+	}
+	if st, _ := stays.me(); st != 200 {
+		t.Errorf("a member's session was ended: %d", st)
+	}
+	recs, _ := audit.List(ctx, e.app.DB, audit.Filter{Action: audit.ActionLogout})
+	if len(recs) != 1 || recs[0].Details["userid"] != emp || recs[0].Actor != "tester" {
+		t.Errorf("logout records: %+v", recs)
 	}
 	resp, _ := e.browser(emp).follow(e.url + "/login")
 	if resp.StatusCode != 403 {

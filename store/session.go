@@ -96,3 +96,21 @@ func (db *DB) UserSessions(ctx context.Context, userid string) (int, error) {
 }
 
 func tsNano(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// SessionUserIDs lists the userids that have a session, in order.
+func (db *DB) SessionUserIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.sdb.QueryContext(ctx, `SELECT DISTINCT userid FROM session ORDER BY userid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
