@@ -119,8 +119,8 @@ var (
 	ErrLoginNext = errors.New("the page to return to is not a local path")
 )
 
-// RefuseLogin records a refused login (via "browser" or "inapp") and
-// returns err unchanged. The actor is the DingTalk userid or unionid when
+// RefuseLogin records a refused login (via "browser" or "inapp"; a
+// failure to reach DingTalk as failed) and returns err unchanged. The actor is the DingTalk userid or unionid when
 // the refusal names one, else "anonymous".
 func (a *App) RefuseLogin(ctx context.Context, via string, err error) error {
 	actor := "anonymous"
@@ -138,8 +138,14 @@ func (a *App) RefuseLogin(ctx context.Context, via string, err error) error {
 	if errors.As(err, &de) && de.Message != "" {
 		msg = de.Message
 	}
-	rec := audit.Record{Time: a.now(), Actor: actor, Action: audit.ActionLogin, Outcome: audit.OutcomeRefused, Reason: msg,
-		Details: map[string]string{"via": via, "refusal": RefusalReason(err)}}
+	outcome, reason := audit.OutcomeRefused, RefusalReason(err)
+	if reason == "error" {
+		// DingTalk could not be asked (network, throttling): the login
+		// failed, nobody was refused
+		outcome = audit.OutcomeFailed
+	}
+	rec := audit.Record{Time: a.now(), Actor: actor, Action: audit.ActionLogin, Outcome: outcome, Reason: msg,
+		Details: map[string]string{"via": via, "refusal": reason}}
 	if _, aerr := audit.Append(ctx, a.DB, rec); aerr != nil {
 		return errors.Join(err, aerr)
 	}

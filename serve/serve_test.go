@@ -602,3 +602,23 @@ func TestLoginRateLimited(t *testing.T) {
 		t.Errorf("one token per minute: %d", c)
 	}
 }
+
+// DingTalk unreachable: the login fails with 502 and is recorded as
+// failed, not as a refusal of the person.
+func TestLoginDingTalkDown(t *testing.T) {
+	e := newEnv(t)
+	_, _, emp := demoUsers(t, e.sim)
+	b := e.browser(emp)
+	resp, _ := b.do("GET", e.url+"/login", nil)
+	resp, _ = b.do("GET", resp.Header.Get("Location")+"&sim_user="+emp, nil)
+	down := dingtalk.New(dingtalk.Config{BaseURL: "http://127.0.0.1:1", APIV1Base: "http://127.0.0.1:1", AppKey: "k", AppSecret: "s",
+		MaxRetries: 1, Timeout: time.Second, Now: e.clock.Now})
+	e.srv.Client = down
+	resp, body := b.do("GET", resp.Header.Get("Location"), nil)
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "127.0.0.1:1") {
+		t.Errorf("HTTP %d: %s", resp.StatusCode, body)
+	}
+	if recs := e.loginRecords(audit.OutcomeFailed); len(recs) != 1 || recs[0].Details["refusal"] != "error" {
+		t.Errorf("records: %+v", recs)
+	}
+}
