@@ -68,9 +68,10 @@ func RolesOf(sysLevel int) []string {
 
 // Login starts a session for the person DingTalk admitted (via "browser"
 // or "inapp") and records the login; the session row and the audit record
-// land in one transaction. It returns the cookie's token (random, 256
-// bits; only its hash is stored).
-func (a *App) Login(ctx context.Context, id *dingtalk.Identity, via string) (string, *Session, error) {
+// land in one transaction, which also ends the browser's previous session
+// (oldToken, "" when none). It returns the new cookie's token (random,
+// 256 bits; only its hash is stored).
+func (a *App) Login(ctx context.Context, id *dingtalk.Identity, via, oldToken string) (string, *Session, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
@@ -85,7 +86,14 @@ func (a *App) Login(ctx context.Context, id *dingtalk.Identity, via string) (str
 	}
 	rec := audit.Record{Time: now, Actor: id.UserID, Action: audit.ActionLogin, Outcome: audit.OutcomeOK,
 		Details: map[string]string{"via": via, "roles": strings.Join(s.Roles, ",")}}
-	if _, err := audit.AppendWith(ctx, a.DB, rec, func(tx *store.Tx, _ audit.Record) error { return tx.AddSession(*s) }); err != nil {
+	if _, err := audit.AppendWith(ctx, a.DB, rec, func(tx *store.Tx, _ audit.Record) error {
+		if oldToken != "" {
+			if _, err := tx.DeleteSession(sessionID(oldToken)); err != nil {
+				return err
+			}
+		}
+		return tx.AddSession(*s)
+	}); err != nil {
 		return "", nil, err
 	}
 	return token, s, nil

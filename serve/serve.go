@@ -320,8 +320,12 @@ func (s *Server) inApp(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 }
 
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, id *dingtalk.Identity, via, next string) {
-	// a new session id at every login: any cookie the browser had is replaced
-	token, _, err := s.App.Login(r.Context(), id, via)
+	// a new session id at every login: the browser's previous session ends
+	old := ""
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		old = c.Value
+	}
+	token, _, err := s.App.Login(r.Context(), id, via, old)
 	if err != nil {
 		s.fail(w, r, err)
 		return

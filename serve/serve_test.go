@@ -309,6 +309,12 @@ func TestNewSessionAtEveryLogin(t *testing.T) {
 	if first == second {
 		t.Error("a second login kept the session id")
 	}
+	if s, err := e.app.Session(context.Background(), first, app.SessionLimits{}); s != nil || err != nil {
+		t.Errorf("the previous session lives on: %+v %v", s, err)
+	}
+	if st, _ := b.me(); st != 200 {
+		t.Errorf("the new session: %d", st)
+	}
 }
 
 func sessionCookie(t *testing.T, b *browser) string {
