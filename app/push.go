@@ -16,6 +16,7 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/sink/gsheets"
+	"github.com/dingbook/dingbook/store"
 )
 
 // PushOptions is a push of a governed view of a snapshot into a Google
@@ -44,24 +45,10 @@ type PushOptions struct {
 // refusing a sheet shared beyond the policy.
 func (a *App) Push(ctx context.Context, pol *policy.Policy, o PushOptions) (*gsheets.Result, error) {
 	req := o.Request
-	req.Action = "push"
-	if req.Now == nil {
-		req.Now = a.Now
-	}
-	dec, err := govern.Resolve(pol, req)
-	if err != nil {
-		return nil, a.Refuse(ctx, pol, req, err)
-	}
-	opts := o.Export
-	opts.Fields, opts.Profile, opts.Profiles, opts.AllExtensions = dec.Fields, "", nil, dec.AllExtensions // the decision is the one authority on the fields
-	dir, id, err := a.snapshot(ctx, o.Snapshot)
+	dec, opts, dir, err := a.preparePush(ctx, pol, req, o.Export, o.Snapshot)
 	if err != nil {
 		return nil, err
 	}
-	req.Snapshot, req.Source = id, "snapshot:"+strconv.FormatInt(id, 10)
-	name, corp := dir.Info()
-	req.Tenant = cmp.Or(corp, name)
-
 	client, identity, err := o.Client()
 	if err != nil {
 		return nil, govern.Fail(ctx, a.DB, pol, req, "credentials", err)
@@ -101,6 +88,30 @@ func (a *App) Push(ctx context.Context, pol *policy.Policy, o PushOptions) (*gsh
 		return nil, err
 	}
 	return res, nil
+}
+
+// preparePush is the start every push shares: the request (action push)
+// resolved once (a refusal recorded), the export options holding the
+// decided fields, and the snapshot opened, naming the request's source
+// and tenant.
+func (a *App) preparePush(ctx context.Context, pol *policy.Policy, req *govern.Request, eo export.Options, snapshot int64) (*govern.Decision, export.Options, *store.SnapshotDirectory, error) {
+	req.Action = "push"
+	if req.Now == nil {
+		req.Now = a.Now
+	}
+	dec, err := govern.Resolve(pol, req)
+	if err != nil {
+		return nil, eo, nil, a.Refuse(ctx, pol, req, err)
+	}
+	eo.Fields, eo.Profile, eo.Profiles, eo.AllExtensions = dec.Fields, "", nil, dec.AllExtensions // the decision is the one authority on the fields
+	dir, id, err := a.snapshot(ctx, snapshot)
+	if err != nil {
+		return nil, eo, nil, err
+	}
+	req.Snapshot, req.Source = id, "snapshot:"+strconv.FormatInt(id, 10)
+	name, corp := dir.Info()
+	req.Tenant = cmp.Or(corp, name)
+	return dec, eo, dir, nil
 }
 
 // withRows makes o collect the rows of v (keyed by KeyHash) instead of

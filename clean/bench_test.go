@@ -3,6 +3,7 @@ package clean_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -280,7 +281,7 @@ func benchSnapshot(b *testing.B, n int) *store.SnapshotDirectory {
 	}
 	b.Cleanup(func() { db.Close() })
 	id, err := db.LatestSnapshotID(ctx)
-	if err != nil && !store.IsNoSnapshot(err) {
+	if err != nil && !errors.Is(err, store.ErrNoSnapshot) {
 		b.Fatal(err)
 	}
 	if err == nil {

@@ -151,6 +151,11 @@ type Options struct {
 	// selection and hidden mobiles; cells is reused, so copy it. With
 	// Rows and no Formats no file is written (dingbook push).
 	Rows func(userid string, cells []string) error
+	// People, when set, receives the copy of each exported person a vCard
+	// writer sees (only what the fields are made of, the mobile masked when
+	// asked) with the tree, after selection and hidden mobiles. With
+	// People and no Formats no file is written (dingbook push --carddav).
+	People func(p *dingbook.Person, tree *dingbook.Tree) error
 	// Consent, when set, is asked about each selected active person:
 	// those it returns false for (no current consent for a consent-based
 	// job) are left out and counted in LeftOut.NoConsent. It may be called
@@ -481,7 +486,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	for i, f := range opts.Formats {
 		formats[i] = strings.ToLower(strings.TrimSpace(f)) // --format XLSX
 	}
-	if len(formats) == 0 && opts.Rows == nil {
+	if len(formats) == 0 && opts.Rows == nil && opts.People == nil {
 		formats = []string{"xlsx"}
 	}
 	seenFmt := map[string]bool{}
@@ -741,6 +746,12 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 			}
 		}
 		var vp *dingbook.Person
+		if opts.People != nil {
+			vp = restrict(p, cols, mask)
+			if err := opts.People(vp, tree); err != nil {
+				return err
+			}
+		}
 		for _, o := range outs {
 			var err error
 			switch {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -482,6 +483,29 @@ func TestRowsHook(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Rows != 3 || res.LeftOut.Inactive != 1 || len(res.Files) != 0 {
 		t.Fatalf("rows:\n%s\nresult %+v", strings.Join(got, "\n"), res)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files written: %v", ents)
+	}
+}
+
+// TestPeopleHook: Options.People gets the selected people as a vCard
+// writer sees them (fields outside the selection empty, the tree for the
+// department path), and no file is written.
+func TestPeopleHook(t *testing.T) {
+	var got []string
+	dir := filepath.Join(t.TempDir(), "out")
+	res, _ := run(t, export.Options{Dir: dir, Fields: []string{"name", "dept"}, Depts: []string{"研发部"},
+		People: func(p *dingbook.Person, tree *dingbook.Tree) error {
+			if tree == nil {
+				t.Error("no tree")
+			}
+			got = append(got, p.UserID+"|"+p.Name+"|"+p.Mobile+"|"+p.JobNumber+"|"+strconv.Itoa(len(p.Depts)))
+			return nil
+		}})
+	want := []string{"u1|王小明|||1", "u2|李四|||2", `u3|=HYPERLINK("http://x","y")|||1`}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || res.Rows != 3 || len(res.Files) != 0 {
+		t.Fatalf("people:\n%s\nresult %+v", strings.Join(got, "\n"), res)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 		t.Errorf("files written: %v", ents)

@@ -37,10 +37,11 @@ type Request struct {
 	// Action is "export", "convert", "import", "pull", "purge" or
 	// "policy-change" (the audit.Action* constants).
 	Action string
-	// Actor is the OS user running the command.
+	// Actor is who asks (the CLI gives the OS user).
 	Actor string
-	// Purpose, Basis and Justification are --purpose, --basis (empty: the
-	// policy's default) and --justify.
+	// Purpose, Basis and Justification are the stated purpose, the legal
+	// basis (empty: the policy's default) and the justification (the CLI's
+	// --purpose, --basis and --justify).
 	Purpose, Basis, Justification string
 	// Fields are field keys (dingbook.FieldByKey); empty means the
 	// profile's fields.
@@ -51,11 +52,16 @@ type Request struct {
 	// DeptScope are the departments exported (ids preferred), with their
 	// sub-departments.
 	DeptScope []string
-	// Masks lists masked fields (e.g. "mobile" for --mask mobile).
+	// Masks lists masked fields (e.g. "mobile"; the CLI's --mask).
 	Masks []string
 	// IncludeHiddenMobiles asks for mobiles people hid in DingTalk.
 	IncludeHiddenMobiles bool
-	// Keep is --keep; 0 means the policy's default.
+	// SelfHosted marks a push into a system the company runs itself (a
+	// CardDAV server): no processor contract or processor cross-border
+	// reference is needed (the sheets section's Google rules).
+	SelfHosted bool
+	// Keep is how long the bundle may be kept; 0 means the policy's default
+	// (the CLI's --keep).
 	Keep time.Duration
 	// Encrypt is "zip" (default), "age" or "none".
 	Encrypt string
@@ -128,13 +134,6 @@ const MinKeep = time.Hour
 
 func refuse(format string, args ...any) *dingbook.Error {
 	return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf(format, args...)}
-}
-
-// Check reports whether pol allows req, as a *dingbook.Error with code
-// EPOLICY (or EINVALID for unknown names) and a hint with the remedy.
-func Check(pol *policy.Policy, req *Request) error {
-	_, err := Resolve(pol, req)
-	return err
 }
 
 // Resolve checks req against pol and fills in the defaults (basis,
@@ -267,8 +266,10 @@ func Resolve(pol *policy.Policy, req *Request) (*Decision, error) {
 		d.Keep = max
 	}
 	if act == audit.ActionPush {
-		if err := checkProcessor(pol); err != nil {
-			return d, err
+		if !req.SelfHosted {
+			if err := checkProcessor(pol); err != nil {
+				return d, err
+			}
 		}
 		return d, checkTransfer(pol, req, d.Fields, -1, req.now())
 	}

@@ -344,10 +344,10 @@ func TestRefusalsRecorded(t *testing.T) {
 		t.Fatalf("%v %+v", err, d)
 	}
 	// Import needs a purpose too; pull does not.
-	if err := govern.Check(policy.Default(), &govern.Request{Action: "import"}); dingbook.ErrorCode(err) != dingbook.EPOLICY {
+	if _, err := govern.Resolve(policy.Default(), &govern.Request{Action: "import"}); dingbook.ErrorCode(err) != dingbook.EPOLICY {
 		t.Fatalf("import without purpose: %v", err)
 	}
-	if err := govern.Check(policy.Default(), &govern.Request{Action: "pull"}); err != nil {
+	if _, err := govern.Resolve(policy.Default(), &govern.Request{Action: "pull"}); err != nil {
 		t.Fatalf("pull: %v", err)
 	}
 	// Default: minimal profile, no justification needed.
@@ -690,5 +690,19 @@ func TestRunDecided(t *testing.T) {
 	}
 	if r := lastRecord(t, db); r.Outcome != "ok" || strings.Join(r.Fields, ",") != strings.Join(dec.Fields, ",") {
 		t.Fatalf("record fields %v, want the decision's %v", r.Fields, dec.Fields)
+	}
+}
+
+// TestResolveSelfHostedPush: a push into the company's own server (CardDAV)
+// needs no processor contract; a push to Google still does.
+func TestResolveSelfHostedPush(t *testing.T) {
+	pol := policy.Default()
+	req := &govern.Request{Action: "push", Actor: "alice", Purpose: "phone directory"}
+	if _, err := govern.Resolve(pol, req); err == nil || !strings.Contains(err.Error(), "processor contract") {
+		t.Fatalf("push to Google without a contract: %v", err)
+	}
+	req.SelfHosted = true
+	if _, err := govern.Resolve(pol, req); err != nil {
+		t.Fatalf("self-hosted push: %v", err)
 	}
 }

@@ -106,8 +106,8 @@ type Result struct {
 	BundlePath string
 	// BundleSHA256 is the hash of the sealed bundle file.
 	BundleSHA256 string
-	// Passphrase is set when Run generated it: show it once, on stderr
-	// (AnnouncePassphrase), and never store it.
+	// Passphrase is set when Run generated it: the front end shows it once
+	// to the person who asked (the CLI on stderr) and never stores it.
 	Passphrase string
 	Expires    time.Time
 	Files      []ManifestFile
@@ -217,7 +217,7 @@ func RunDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Requ
 		}
 	}
 
-	// The output directory is checked before the work: an unwritable --out
+	// The output directory is checked before the work: an unwritable one
 	// fails now, not after every row was computed.
 	outDir := nonEmpty(req.OutDir, ".")
 	if err := checkOutDir(outDir, req.OutHint); err != nil {
@@ -521,7 +521,8 @@ func refused(ctx context.Context, db *store.DB, rec audit.Record, err error) err
 
 // failed records a failure. The reason names the stage and error code;
 // the producer's own message is kept out of the log (it might quote a row)
-// and only its hash is stored, so it can be matched with the stderr text.
+// and only its hash is stored, so it can be matched with the text the front
+// end showed.
 func failed(ctx context.Context, db *store.DB, rec audit.Record, stage string, err error) error {
 	rec.Outcome = audit.OutcomeFailed
 	sum := sha256.Sum256([]byte(err.Error()))

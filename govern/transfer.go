@@ -11,8 +11,8 @@ import (
 )
 
 // Transfer is where an export goes and the references that make it
-// lawful: --recipient, --recipient-country, --contract, --mechanism,
-// --consent-ref and --pia.
+// lawful (the CLI's --recipient, --recipient-country, --contract,
+// --mechanism, --consent-ref and --pia).
 type Transfer struct {
 	Recipient        string `json:"recipient,omitempty"`
 	RecipientCountry string `json:"recipient_country,omitempty"`

@@ -82,7 +82,9 @@ func ParseKeep(s string) (time.Duration, error) {
 	}
 	if mult != 0 {
 		n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-		if err != nil || n <= 0 || n > 36500 {
+		// !(n > 0) also refuses NaN; a period that rounds to zero is
+		// refused rather than replaced by the default.
+		if err != nil || !(n > 0) || n > 36500 || time.Duration(n*float64(mult)) <= 0 {
 			return 0, fmt.Errorf("retention %q is not a positive number of days or weeks, such as 30d or 2w", s)
 		}
 		return time.Duration(n * float64(mult)), nil
@@ -353,6 +355,10 @@ func Parse(b []byte) (*Policy, []Problem) {
 	line := func(key string) int { return keyLine(&root, key) }
 	// Validate what the file says before defaults are filled in.
 	for name, fields := range p.Profiles {
+		if len(fields) == 0 {
+			// "contact:" with its list mis-indented would empty the profile.
+			problems = append(problems, Problem{keyLine(&root, "profiles", name), fmt.Sprintf("profile %q lists no fields", name)})
+		}
 		for _, f := range fields {
 			if _, ok := dingbook.FieldByKey(f); !ok {
 				problems = append(problems, Problem{keyLine(&root, "profiles", name), fmt.Sprintf("profile %q: unknown field %q", name, f)})

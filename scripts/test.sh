@@ -6,7 +6,8 @@
 # The real-program checks need 7-Zip (7zz), age, sqlite3, Debian's
 # python3 with openpyxl and vobject, and LibreOffice headless (soffice, from
 # libreoffice-calc-nogui: the XLSX reader's differential test reads files
-# LibreOffice writes). They are installed with apt-get when missing; the
+# LibreOffice writes), and Radicale (push --carddav's tests start it on a
+# free loopback port). They are installed with apt-get when missing; the
 # tests fail (never skip) if they still are. gcc runs the race detector
 # over the Stream simulator and client.
 set -euo pipefail
@@ -19,6 +20,7 @@ command -v age-keygen >/dev/null 2>&1 || need_pkgs+=(age)
 command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
 command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
+command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -31,7 +33,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3 gcc soffice; do
+for tool in 7zz age age-keygen sqlite3 gcc soffice radicale; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }

@@ -399,11 +399,6 @@ func (tx *Tx) DeleteSnapshot(id int64) error {
 	return err
 }
 
-// IsNoSnapshot reports whether err says the database is empty.
-func IsNoSnapshot(err error) bool {
-	return errors.Is(err, ErrNoSnapshot)
-}
-
 // SnapshotDirectory is a stored snapshot read as a dingbook.Directory: the
 // departments are loaded, the people streamed from the database.
 type SnapshotDirectory struct {

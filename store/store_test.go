@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,7 +26,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.LatestSnapshotID(ctx); !store.IsNoSnapshot(err) {
+	if _, err := db.LatestSnapshotID(ctx); !errors.Is(err, store.ErrNoSnapshot) {
 		t.Fatalf("empty db: got %v", err)
 	}
 	org := dingbook.Org{Name: "示例公司", CorpID: "ding1",

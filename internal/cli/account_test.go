@@ -28,11 +28,10 @@ import (
 // acctEnv is a CLI environment with a clock the test moves.
 type acctEnv struct {
 	*Env
-	home        string
-	now         time.Time
-	out, errb   *bytes.Buffer
-	t           *testing.T
-	policyExtra string
+	home      string
+	now       time.Time
+	out, errb *bytes.Buffer
+	t         *testing.T
 }
 
 func newAcctEnv(t *testing.T) *acctEnv {

@@ -32,7 +32,7 @@ func convertFormat(path string) (string, error) {
 func runConvert(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "convert", "convert --purpose TEXT [flags] IN OUT   (IN: the console's .xlsx/.csv member file; OUT: .xlsx .csv .vcf .jsonl, sealed as OUT.zip by default)")
 	var ef exportFlags
-	ef.register(fs, "the policy's default")
+	ef.register(fs)
 	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, highlighting and Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code")
@@ -72,7 +72,7 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		Dir: filepath.Dir(out), Formats: []string{format}, Paths: map[string]string{format: out},
 		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(), Region: *region,
 	}
-	ef.apply(&opts, "")
+	ef.apply(&opts)
 	a, err := openApp(ctx, env)
 	if err != nil {
 		return err

@@ -44,9 +44,9 @@ type exportFlags struct {
 	split                                                  int
 }
 
-func (f *exportFlags) register(fs *flag.FlagSet, defaultProfile string) {
+func (f *exportFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.fields, "fields", "", "ordered field keys, comma-separated (e.g. name,dept,mobile,extension.爱好)")
-	fs.StringVar(&f.profile, "profile", "", "named field set: minimal, contact or full (default "+defaultProfile+")")
+	fs.StringVar(&f.profile, "profile", "", "named field set: minimal, contact or full (default: the policy's default_profile)")
 	fs.StringVar(&f.headers, "headers", "zh", "column header language: zh (as the console writes them), en or id")
 	fs.StringVar(&f.mask, "mask", "", "fields to mask: mobile (keeps the first 3 and last 4 digits)")
 	fs.StringVar(&f.encoding, "encoding", csv.UTF8BOM, "CSV encoding: utf-8-bom, utf-8, gb18030 or utf-16le")
@@ -56,12 +56,9 @@ func (f *exportFlags) register(fs *flag.FlagSet, defaultProfile string) {
 	fs.IntVar(&f.split, "split", 0, "vcf: at most N cards per file (for importers with limits); 0 = one file")
 }
 
-func (f *exportFlags) apply(o *export.Options, defaultProfile string) {
+func (f *exportFlags) apply(o *export.Options) {
 	o.Fields = splitList(f.fields)
 	o.Profile = f.profile
-	if len(o.Fields) == 0 && o.Profile == "" {
-		o.Profile = defaultProfile
-	}
 	o.Headers = f.headers
 	o.Mask = splitList(f.mask)
 	o.CSV = csv.Options{Encoding: f.encoding, LF: f.lf}
@@ -264,7 +261,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
 	var ef exportFlags
-	ef.register(fs, export.DefaultProfile)
+	ef.register(fs)
 	formats := fs.String("format", "xlsx", "output formats, comma-separated: xlsx, csv, vcf, jsonl")
 	out := fs.String("out", "dingbook-export", "output directory (created 0700)")
 	var depts listFlag
@@ -312,7 +309,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		Dir: env.Path(*out), Formats: splitList(*formats), Depts: depts, NoSubdepts: *noSub,
 		IncludeInactive: *inactive, Now: env.Now(), Region: *region,
 	}
-	ef.apply(&opts, "")
+	ef.apply(&opts)
 
 	a, err := openApp(ctx, env)
 	if err != nil {

@@ -69,16 +69,7 @@ func runPushJSON(t *testing.T, env *Env, out *bytes.Buffer, args ...string) Push
 	if err := Main(context.Background(), append([]string{"push", "--json", "--purpose", "phones stay current", "--impersonate", "admin@contoh.co.id"}, args...), env); err != 0 {
 		t.Fatalf("push %v: exit %d: %s", args, err, env.Stderr.(*bytes.Buffer))
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(out.Bytes(), &raw); err != nil {
-		t.Fatalf("--json: %v: %s", err, out)
-	}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if strings.Join(keys, ",") != "added,changed,reads,removed,rows,sharing,spreadsheet_id,writes" {
+	if keys := jsonKeys(t, out.Bytes()); keys != "added,changed,reads,removed,rows,sharing,spreadsheet_id,writes" {
 		t.Fatalf("--json keys %v", keys)
 	}
 	var s PushSummary
@@ -409,4 +400,19 @@ func TestPushHiddenMobilesAndDept(t *testing.T) {
 	if sum.Rows != want || want == 0 || want == len(rows)-1 || len(s.Strings(sum.SpreadsheetID)) != want+1 {
 		t.Fatalf("--dept %d: %+v, want %d rows", dept.ID, sum, want)
 	}
+}
+
+// jsonKeys lists the keys of the JSON object b, sorted and joined with ",".
+func jsonKeys(t *testing.T, b []byte) string {
+	t.Helper()
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatalf("--json: %v: %s", err, b)
+	}
+	keys := make([]string, 0, len(raw))
+	for k := range raw {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }

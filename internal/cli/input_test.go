@@ -573,3 +573,18 @@ func TestCheckSummarisesAdmins(t *testing.T) {
 	}
 	t.Fatalf("no administrators line: %s", errb)
 }
+
+// export -h and convert -h say that the policy picks the profile when none
+// is given (its default_profile), not a fixed "minimal".
+func TestProfileHelpNamesThePolicy(t *testing.T) {
+	for _, cmd := range []string{"export", "convert"} {
+		g := newGovEnv(t)
+		if code := g.run(cmd, "-h"); code != 0 {
+			t.Fatalf("%s -h: exit %d", cmd, code)
+		}
+		help := g.stdout.String()
+		if !strings.Contains(help, "(default: the policy's default_profile)") || strings.Contains(help, "default minimal") {
+			t.Errorf("%s -h: %s", cmd, help)
+		}
+	}
+}

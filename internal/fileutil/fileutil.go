@@ -6,7 +6,6 @@ package fileutil
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -93,20 +92,6 @@ func WriteFile(path string, data []byte, overwrite bool) error {
 		return err
 	}
 	return f.Commit()
-}
-
-// CopyInto writes r to path atomically with mode 0600.
-func CopyInto(path string, r io.Reader, overwrite bool) (int64, error) {
-	f, err := Create(path, overwrite)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(f, r)
-	if err != nil {
-		f.Abort()
-		return n, err
-	}
-	return n, f.Commit()
 }
 
 // PrivateDir creates a 0700 temporary directory under parent ("" for the

@@ -32,7 +32,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/dingbook/dingbook/internal/pflate"
 )
@@ -74,6 +76,9 @@ type Writer struct {
 	zw   *zip.Writer
 	pw   string
 	last *entryWriter
+	// names holds each entry name in lower case, and dirs the folders
+	// they imply, to refuse entries that would overwrite one another.
+	names, dirs map[string]bool
 }
 
 // NewWriter starts an archive on w whose entries are encrypted with
@@ -82,14 +87,69 @@ func NewWriter(w io.Writer, password string) (*Writer, error) {
 	if err := ValidatePassword(password); err != nil {
 		return nil, err
 	}
-	return &Writer{zw: zip.NewWriter(w), pw: password}, nil
+	return &Writer{zw: zip.NewWriter(w), pw: password, names: map[string]bool{}, dirs: map[string]bool{}}, nil
 }
 
-// Create adds an entry named name (UTF-8, slash-separated) and returns the
-// writer for its plaintext. The entry is finished by the next Create or by
+// checkName refuses an entry name that 7-Zip would not extract to the same
+// path on every system: it must be valid UTF-8, relative and
+// slash-separated, with no empty, "." or ".." part, no part longer than
+// 255 bytes, no control character and none of \ : * ? " < > | (which
+// Windows replaces), and must not repeat or contain an earlier entry's
+// name (ignoring case, as Windows and macOS do) nor be an earlier entry's
+// folder.
+func (w *Writer) checkName(name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("aeszip: entry name %q %s; use a relative slash-separated path of plain names", name, why)
+	}
+	if !utf8.ValidString(name) {
+		return bad("is not valid UTF-8")
+	}
+	if i := strings.IndexFunc(name, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || strings.ContainsRune(`\:*?"<>|`, r)
+	}); i >= 0 {
+		return bad(fmt.Sprintf("has the character %q", name[i:i+1]))
+	}
+	for _, part := range strings.Split(name, "/") {
+		switch {
+		case part == "" || part == "." || part == "..":
+			return bad(`has an empty, "." or ".." part (or starts or ends with /)`)
+		case len(part) > 255:
+			return bad("has a part longer than 255 bytes")
+		}
+	}
+	key := strings.ToLower(name)
+	if w.names[key] || w.dirs[key] {
+		return bad("repeats an earlier entry's name or folder")
+	}
+	for i := strings.IndexByte(key, '/'); i >= 0; i = next(key, i) {
+		if w.names[key[:i]] {
+			return bad("puts an entry inside an earlier entry")
+		}
+	}
+	w.names[key] = true
+	for i := strings.IndexByte(key, '/'); i >= 0; i = next(key, i) {
+		w.dirs[key[:i]] = true
+	}
+	return nil
+}
+
+// next returns the index of the next '/' in s after i, or -1.
+func next(s string, i int) int {
+	j := strings.IndexByte(s[i+1:], '/')
+	if j < 0 {
+		return -1
+	}
+	return i + 1 + j
+}
+
+// Create adds an entry named name (UTF-8, slash-separated, see checkName)
+// and returns the writer for its plaintext. The entry is finished by the next Create or by
 // Close.
 func (w *Writer) Create(name string, modified time.Time) (io.Writer, error) {
 	if err := w.finish(); err != nil {
+		return nil, err
+	}
+	if err := w.checkName(name); err != nil {
 		return nil, err
 	}
 	salt := make([]byte, saltLen)

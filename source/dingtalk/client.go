@@ -566,6 +566,16 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 	if err != nil {
 		return nil, err
 	}
+	return decodeAnswer(api, detail, status, trim, out, field)
+}
+
+// decodeAnswer reads an answer of api (HTTP status and body, as exchange
+// returns them) into out: the envelope's field ("result", "results", or
+// "" for the whole body). It returns an *APIError for a DingTalk error
+// answer, an *errTransient for retryable failures, or a *dingbook.Error
+// when the data cannot be read.
+func decodeAnswer(api, detail string, status int, body []byte, out any, field string) (*APIError, error) {
+	trim := bytes.TrimSpace(body)
 	if len(trim) == 0 || trim[0] != '{' {
 		// An HTML page: a gateway failure or a per-IP ban page.
 		return nil, &errTransient{msg: fmt.Sprintf("HTTP %d with a non-JSON answer (%d bytes)", status, len(trim))}
@@ -588,8 +598,8 @@ func (c *Client) once(ctx context.Context, api, method string, q url.Values, pay
 			ae.Gateway = true
 			if sc := codeFromString(string(env.SubCode)); sc != 0 {
 				ae.Code = sc
-			} else if m := subcodeRe.FindStringSubmatch(ae.Msg); m != nil {
-				ae.Code = codeFromString(m[1])
+			} else if m := subcodeRe.FindStringSubmatch(ae.Msg); m != nil && codeFromString(m[1]) != 0 {
+				ae.Code = codeFromString(m[1]) // "subcode=0" keeps 88: an error is never code 0
 			}
 			if env.SubMsg != "" && !strings.Contains(ae.Msg, string(env.SubMsg)) {
 				ae.Msg = strings.TrimSpace(ae.Msg + " " + string(env.SubMsg))

@@ -3,6 +3,7 @@ package dingtalk
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -38,13 +39,58 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 		*n = Int(v)
 		return nil
 	}
-	// A number written as 1.0 or 1e3: accept when integral.
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		return err
+	// A number written as 1.0 or 1e3: accept when it is exactly an
+	// integer that fits, never truncated, rounded or overflowed.
+	v, ok := integral(s)
+	if !ok {
+		return fmt.Errorf("%q is not an integer", s)
 	}
-	*n = Int(int64(f))
+	*n = Int(v)
 	return nil
+}
+
+// integral parses a decimal number with an optional fraction and exponent
+// (1.0, 1e3, -2.50E+1) exactly, reporting false unless its value is an
+// integer within int64.
+func integral(s string) (int64, bool) {
+	sign := ""
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		sign, s = s[:1], s[1:]
+	}
+	mant, expText, hasExp := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := intPart + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	exp := 0
+	if hasExp {
+		e, err := strconv.Atoi(expText)
+		if err != nil || e > 1<<30 || e < -1<<30 {
+			return 0, false
+		}
+		exp = e
+	}
+	// point: how many of digits stand before the decimal point.
+	trimmed := strings.TrimLeft(digits, "0")
+	if trimmed == "" {
+		return 0, true
+	}
+	point := int64(len(intPart)) - int64(len(digits)-len(trimmed)) + int64(exp)
+	digits = trimmed
+	if point <= 0 || point > 19 {
+		return 0, false
+	}
+	if int(point) < len(digits) {
+		if strings.Trim(digits[point:], "0") != "" {
+			return 0, false
+		}
+		digits = digits[:point]
+	} else {
+		digits += strings.Repeat("0", int(point)-len(digits))
+	}
+	v, err := strconv.ParseInt(sign+digits, 10, 64)
+	return v, err == nil
 }
 
 // Bool is a bool that accepts true/false, "true"/"false", 0/1 and null.
@@ -166,7 +212,7 @@ func (v *Extension) UnmarshalJSON(b []byte) error {
 	}
 	var raw map[string]Str
 	if err := json.Unmarshal(b, &raw); err != nil {
-		// An extension that is not an object is kept whole under "".
+		// An extension that is not an object is dropped (TestDecodeTolerant).
 		return nil
 	}
 	if len(raw) == 0 {

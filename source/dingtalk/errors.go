@@ -98,9 +98,6 @@ var (
 	}
 )
 
-// ScopeFor returns the permission scope code an API needs.
-func ScopeFor(api string) string { return apiScopeOf[api] }
-
 // MissingScope extracts the scope named by a 60011 message, falling back
 // to the scope the API is documented to need.
 func MissingScope(e *APIError) string {

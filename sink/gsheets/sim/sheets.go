@@ -37,13 +37,6 @@ func (sh *sheet) set(r, c int, v Cell) {
 	sh.cells[r] = row
 }
 
-func (sh *sheet) get(r, c int) Cell {
-	if r < len(sh.cells) && c < len(sh.cells[r]) {
-		return sh.cells[r][c]
-	}
-	return Cell{}
-}
-
 func trimCells(r []Cell) []Cell {
 	for len(r) > 0 && r[len(r)-1].Kind == "" {
 		r = r[:len(r)-1]

@@ -1,0 +1,2 @@
+// Package clean imports nothing.
+package clean

@@ -1,0 +1,2 @@
+// Package orphan has no rule.
+package orphan

@@ -1,0 +1,4 @@
+// Package store may import database/sql.
+package store
+
+import _ "database/sql"
