@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 
+	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/pull"
@@ -28,6 +29,9 @@ type PullOptions struct {
 type PullResult struct {
 	*pull.Result
 	Stored bool
+	// SessionsEnded counts the 'dingbook serve' sessions of people the
+	// pull found gone (only a complete pull ends them).
+	SessionsEnded int
 }
 
 // Pull pulls the organisation, governed (govern.Guard: the policy is
@@ -55,5 +59,33 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 		}
 		return &govern.Produced{Rows: rc.People, Snapshot: res.Snapshot.ID, Tenant: cmp.Or(res.Snapshot.Org.CorpID, res.Snapshot.Org.Name)}, nil
 	})
+	if err == nil && out.Stored && out.Snapshot.Receipt != nil && out.Snapshot.Receipt.Complete {
+		out.SessionsEnded, err = a.endLeaverSessions(ctx, &out.Snapshot.Org, o.Actor)
+	}
 	return out, err
+}
+
+// endLeaverSessions ends the sessions of everyone logged in who is not a
+// member of org (a complete pull's organisation): people who left.
+func (a *App) endLeaverSessions(ctx context.Context, org *dingbook.Org, actor string) (int, error) {
+	users, err := a.DB.SessionUserIDs(ctx)
+	if err != nil || len(users) == 0 {
+		return 0, err
+	}
+	members := make(map[string]bool, len(org.People))
+	for i := range org.People {
+		members[org.People[i].UserID] = true
+	}
+	ended := 0
+	for _, u := range users {
+		if members[u] {
+			continue
+		}
+		n, err := a.EndSessions(ctx, u, actor, "no longer a member of the organisation (pull)")
+		ended += n
+		if err != nil {
+			return ended, err
+		}
+	}
+	return ended, nil
 }

@@ -56,6 +56,11 @@ const (
 	// ActionAcknowledge records an administrator's acknowledgement of a
 	// gap between the log and its anchor (Acknowledge).
 	ActionAcknowledge = "audit-acknowledge"
+	// ActionLogin records a 'dingbook serve' login, admitted or refused;
+	// ActionLogout the end of a session (a logout, or a leaver's sessions
+	// ended).
+	ActionLogin  = "login"
+	ActionLogout = "logout"
 )
 
 // Outcomes.

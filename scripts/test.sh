@@ -54,7 +54,8 @@ echo "test.sh: go test" >&2
 go test -count=1 -timeout 40m ./... "$@"
 
 # The Stream simulator and client are concurrent (WebSocket readers and
-# writers, changes while API calls read): their tests run again under the
-# race detector.
-echo "test.sh: go test -race (Stream simulator and client)" >&2
-CGO_ENABLED=1 go test -race -count=1 -timeout 10m ./source/dingtalk/sim/ ./source/dingtalk/stream/
+# writers, changes while API calls read), and so is the web server
+# (requests sharing the store, the rate limiter and the DingTalk client):
+# their tests run again under the race detector.
+echo "test.sh: go test -race (Stream simulator and client, serve)" >&2
+CGO_ENABLED=1 go test -race -count=1 -timeout 10m ./source/dingtalk/sim/ ./source/dingtalk/stream/ ./serve/

@@ -83,11 +83,15 @@ var rules = map[string]Rule{
 		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "source/console", "source/dingtalk",
 		"source/dingtalk/stream", "source/gen", "store"}, Via: []string{sqliteDriver}},
 
+	// The web front end (dingbook serve): HTTP over app, never flags,
+	// signals or the terminal; DingTalk's login through source/dingtalk.
+	"serve": {Ours: []string{".", "app", "source/dingtalk"}, Via: []string{sqliteDriver}},
+
 	// The front end: flags, the terminal, signals, exit codes. It reaches
 	// the simulators for `dingbook sim` and `demo`.
 	"internal/cli": {Ours: []string{".", "account", "app", "audit", "clean", "diff", "export",
 		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
-		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "sink/gsheets/sim", "source/console",
+		"normalize", "policy", "pull", "seal", "serve", "sink/carddav", "sink/gsheets", "sink/gsheets/sim", "source/console",
 		"source/dingtalk", "source/dingtalk/sim", "source/dingtalk/stream", "source/gen", "store"},
 		Watched: []string{"flag", "os/signal", "golang.org/x/term"}, Process: true},
 	"cmd/dingbook": {Ours: []string{"internal/cli"}, Watched: []string{"os/signal", "runtime/debug"}, Via: []string{sqliteDriver}, Process: true},

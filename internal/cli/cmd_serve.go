@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/serve"
+)
+
+func init() {
+	Register(&Command{Name: "serve", Short: "the web portal: DingTalk login, sessions (in progress)", Run: runServe})
+}
+
+// serveReady, if set, receives the listening address (tests use it).
+var serveReady func(addr string)
+
+func runServe(ctx context.Context, env *Env, args []string) error {
+	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL]
+
+Serves dingbook's web portal: log in with DingTalk (the app's redirect URL
+must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz. It
+uses the app credentials of 'pull' and DINGTALK_API_V1_BASE,
+DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. Stops gracefully
+on Ctrl-C or SIGTERM.`)
+	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
+	baseURL := fs.String("base-url", "", "where browsers reach the server (default http://ADDR); an https URL makes cookies Secure")
+	var cf credFlags
+	cf.register(env, fs)
+	if err := ParseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "serve takes no arguments, got " + strings.Join(fs.Args(), " "), Hint: "run 'dingbook serve -h'"}
+	}
+	if *baseURL != "" {
+		u, err := url.Parse(*baseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--base-url %q is not an http(s) URL", *baseURL),
+				Hint: "give the URL browsers use, such as https://dingbook.example.com"}
+		}
+	}
+	client, _, err := newClient(env, &cf)
+	if err != nil {
+		return err
+	}
+	a, err := openApp(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --addr " + *addr, Hint: "choose a free address, such as 127.0.0.1:8081", Err: err}
+	}
+	base := *baseURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	srv := &serve.Server{App: a, Client: client, BaseURL: strings.TrimRight(base, "/"),
+		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...) }}
+	fmt.Fprintf(env.Stderr, "dingbook serve: listening on %s (login callback %s%s)\n", ln.Addr(), srv.BaseURL, serve.CallbackPath)
+	if serveReady != nil {
+		serveReady(ln.Addr().String())
+	}
+	if err := serve.Serve(ctx, ln, srv.Handler(), 10*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stderr, "dingbook serve: stopped")
+	return nil
+}

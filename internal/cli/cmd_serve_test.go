@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// dingbook serve over the simulator's exports: /healthz answers, /login
+// sends the browser to the configured login page with the callback below
+// --base-url, and a cancelled context (Ctrl-C) stops it with exit 0.
+func TestServeStartsAndStops(t *testing.T) {
+	exports, stopSim := runSimExports(t, "--users", "40", "--depts", "4", "--seed", "2", "--qps", "0")
+	defer stopSim()
+	exports["DINGBOOK_HOME"] = t.TempDir()
+	ready := make(chan string, 1)
+	serveReady = func(addr string) { ready <- addr }
+	t.Cleanup(func() { serveReady = nil })
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return exports[k] }, Now: time.Now}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/"}, env)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok\n" {
+		t.Errorf("/healthz: %d %q", resp.StatusCode, body)
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = hc.Get("http://" + addr + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, exports["DINGTALK_LOGIN_BASE"]+"/oauth2/auth?") ||
+		!strings.Contains(loc, "redirect_uri=https%3A%2F%2Fdingbook.example.com%2Fauth%2Fdingtalk%2Fcallback") {
+		t.Errorf("/login: %d %s", resp.StatusCode, loc)
+	}
+	if !strings.Contains(stderr.String(), "listening on "+addr) {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+	if strings.Contains(stderr.String(), exports["DINGTALK_APP_SECRET"]) {
+		t.Error("the app secret was printed")
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(stderr.String(), "dingbook serve: stopped") {
+			t.Errorf("exit %d, stderr %q", code, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestServeFlagsChecked(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--base-url", "ftp://x"}, "--base-url"},
+		{[]string{"serve", "--base-url", "dingbook.example.com"}, "--base-url"},
+		{[]string{"serve", "extra"}, "serve takes no arguments"},
+	} {
+		args := tc.args
+		var stdout, stderr bytes.Buffer
+		env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Now: time.Now}
+		code := Main(context.Background(), args, env)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
+		}
+	}
+}

@@ -1,0 +1,113 @@
+package serve
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+)
+
+// Rule says who may use a route. Every route has one; a route left at
+// RuleUnset makes Handler panic and the authorisation test fail.
+type Rule int
+
+const (
+	RuleUnset Rule = iota
+	// Anonymous: anyone, logged in or not.
+	Anonymous
+	// Person: any logged-in person (any member DingTalk admitted).
+	Person
+	// Admin: a primary admin or a sub-admin.
+	Admin
+	// PrimaryAdmin: the primary admin only.
+	PrimaryAdmin
+)
+
+func (r Rule) String() string {
+	switch r {
+	case Anonymous:
+		return "anonymous"
+	case Person:
+		return "person"
+	case Admin:
+		return "admin"
+	case PrimaryAdmin:
+		return "primary-admin"
+	}
+	return "unset"
+}
+
+// Allows reports whether a session (nil: nobody logged in) passes the
+// rule.
+func (r Rule) Allows(s *app.Session) bool {
+	switch r {
+	case Anonymous:
+		return true
+	case Person:
+		return s != nil
+	case Admin:
+		return s != nil && (slices.Contains(s.Roles, app.RoleAdmin) || slices.Contains(s.Roles, app.RoleSubAdmin))
+	case PrimaryAdmin:
+		return s != nil && slices.Contains(s.Roles, app.RoleAdmin)
+	}
+	return false
+}
+
+// codeRateLimit is the error code of a 429 answer.
+const codeRateLimit = "ratelimit"
+
+// Route is one entry of the route table.
+type Route struct {
+	// Pattern is the http.ServeMux pattern, method included.
+	Pattern string
+	Rule    Rule
+	// Limited routes are rate-limited per client address (the login).
+	Limited bool
+	handle  func(http.ResponseWriter, *http.Request, *app.Session)
+}
+
+// Routes is the route table: every route the server answers, with its
+// rule. Register new routes here only.
+func (s *Server) Routes() []Route {
+	return []Route{
+		{Pattern: "GET /healthz", Rule: Anonymous, handle: s.healthz},
+		{Pattern: "GET /{$}", Rule: Anonymous, handle: s.index},
+		{Pattern: "GET /login", Rule: Anonymous, Limited: true, handle: s.login},
+		{Pattern: "GET " + CallbackPath, Rule: Anonymous, Limited: true, handle: s.callback},
+		{Pattern: "GET /auth/dingtalk/inapp", Rule: Anonymous, Limited: true, handle: s.inApp},
+		{Pattern: "POST /logout", Rule: Person, handle: s.logout},
+		{Pattern: "GET /api/v1/me", Rule: Person, handle: s.me},
+		{Pattern: "GET /api/v1/audit/head", Rule: PrimaryAdmin, handle: s.auditHead},
+	}
+}
+
+// authorize wraps a route with its rule: the session is looked up, an
+// anonymous request to a route for logged-in people gets 401 (JSON under
+// /api/, never a redirect), a logged-in person without the role 403.
+func (s *Server) authorize(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.Limited && !s.limiter.allow(clientIP(r)) {
+			w.Header().Set("Retry-After", "60")
+			s.problem(w, r, http.StatusTooManyRequests, "Too many login attempts",
+				&dingbook.Error{Code: codeRateLimit, Message: "too many login attempts from this address", Hint: "wait a minute, then log in again"})
+			return
+		}
+		sess, err := s.session(r)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if !rt.Rule.Allows(sess) {
+			if sess == nil {
+				s.problem(w, r, http.StatusUnauthorized, "Please log in",
+					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})
+				return
+			}
+			s.problem(w, r, http.StatusForbidden, "Not allowed",
+				&dingbook.Error{Code: dingbook.EPERM, Message: r.URL.Path + " is for the " + rt.Rule.String() + " role", Hint: "ask an admin if you need it"})
+			return
+		}
+		rt.handle(w, r, sess)
+	})
+}

@@ -1,0 +1,116 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+)
+
+// Session is one logged-in browser of 'dingbook serve' (migration
+// 007_session.sql). ID is the hash of the cookie's token, never the token.
+type Session struct {
+	ID         string
+	UserID     string
+	Name       string
+	Roles      []string
+	AdminScope []int64
+	// Via is how the person logged in: "browser" or "inapp".
+	Via     string
+	Created time.Time
+	Seen    time.Time
+}
+
+// AddSession stores a new session, in the transaction that records the
+// login.
+func (tx *Tx) AddSession(s Session) error {
+	scope, err := json.Marshal(s.AdminScope)
+	if err != nil {
+		return err
+	}
+	_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO session (id, userid, name, roles, admin_scope, via, created_at, seen_at) VALUES (?,?,?,?,?,?,?,?)`,
+		s.ID, s.UserID, s.Name, strings.Join(s.Roles, ","), string(scope), s.Via, tsNano(s.Created), tsNano(s.Seen))
+	return err
+}
+
+// Session returns the session with id, or nil when there is none.
+func (db *DB) Session(ctx context.Context, id string) (*Session, error) {
+	var s Session
+	var roles, scope, created, seen string
+	err := db.sdb.QueryRowContext(ctx, `SELECT id, userid, name, roles, admin_scope, via, created_at, seen_at FROM session WHERE id = ?`, id).
+		Scan(&s.ID, &s.UserID, &s.Name, &roles, &scope, &s.Via, &created, &seen)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if roles != "" {
+		s.Roles = strings.Split(roles, ",")
+	}
+	if err := json.Unmarshal([]byte(scope), &s.AdminScope); err != nil {
+		return nil, err
+	}
+	s.Created, _ = time.Parse(time.RFC3339Nano, created)
+	s.Seen, _ = time.Parse(time.RFC3339Nano, seen)
+	return &s, nil
+}
+
+// TouchSession records that session id was used at t.
+func (db *DB) TouchSession(ctx context.Context, id string, t time.Time) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(tx.ctx, `UPDATE session SET seen_at = ? WHERE id = ?`, tsNano(t), id)
+		return err
+	})
+}
+
+// DeleteSession removes session id (a logout or a timeout); it reports
+// whether there was one.
+func (tx *Tx) DeleteSession(id string) (bool, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM session WHERE id = ?`, id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// DeleteUserSessions removes every session of userid (a person who left)
+// and returns how many there were.
+func (tx *Tx) DeleteUserSessions(userid string) (int, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM session WHERE userid = ?`, userid)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// UserSessions counts the sessions of userid.
+func (db *DB) UserSessions(ctx context.Context, userid string) (int, error) {
+	var n int
+	err := db.sdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM session WHERE userid = ?`, userid).Scan(&n)
+	return n, err
+}
+
+func tsNano(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// SessionUserIDs lists the userids that have a session, in order.
+func (db *DB) SessionUserIDs(ctx context.Context) ([]string, error) {
+	rows, err := db.sdb.QueryContext(ctx, `SELECT DISTINCT userid FROM session ORDER BY userid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
