@@ -200,16 +200,17 @@ func (idx *peopleIndex) view(v Viewer, p *dingbook.Person) DirPerson {
 // SearchPeople finds, in the latest complete snapshot, up to SearchLimit
 // people the session's person may see whose name (Chinese, pinyin in full
 // or as initials, English), job number, title or department contains q
-// (any case; spaces ignored). An empty q finds nobody.
+// (any case; spaces ignored). An empty q finds nobody, without reading
+// the snapshot.
 func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPerson, error) {
-	idx, err := a.directory(ctx)
-	if err != nil {
-		return nil, err
-	}
 	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
 	out := []DirPerson{}
 	if q == "" {
 		return out, nil
+	}
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
 	}
 	v := idx.viewer(s)
 	for i, k := range idx.keys {

@@ -109,6 +109,9 @@ func TestSearchPeople(t *testing.T) {
 	if _, err := a.SearchPeople(ctx, emp, "zs"); err == nil {
 		t.Fatal("a search without a snapshot succeeded")
 	}
+	if got, err := a.SearchPeople(ctx, emp, ""); err != nil || len(got) != 0 {
+		t.Fatalf("an empty search without a snapshot: %v %v", got, err)
+	}
 	saveDir(t, a, dirOrg(), true)
 	for q, want := range map[string][]string{
 		"张三":              {"alice"},

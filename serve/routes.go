@@ -2,7 +2,9 @@ package serve
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -79,12 +81,19 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /logout", Rule: Person, handle: s.logout},
 		{Pattern: "GET /api/v1/me", Rule: Person, handle: s.me},
 		{Pattern: "GET /api/v1/audit/head", Rule: PrimaryAdmin, handle: s.auditHead},
+		// the directory (directory.go)
+		{Pattern: "GET /people/{userid}", Rule: Person, handle: s.personPage},
+		{Pattern: "GET /departments/{dept_id}", Rule: Person, handle: s.deptPage},
+		{Pattern: "GET /api/v1/people", Rule: Person, handle: s.apiPeople},
+		{Pattern: "GET /api/v1/people/{userid}", Rule: Person, handle: s.apiPerson},
+		{Pattern: "GET /api/v1/departments", Rule: Person, handle: s.apiDepartments},
 	}
 }
 
 // authorize wraps a route with its rule: the session is looked up, an
 // anonymous request to a route for logged-in people gets 401 (JSON under
-// /api/, never a redirect), a logged-in person without the role 403.
+// /api/, never a redirect; a GET of a page is redirected to the login,
+// which returns to it), a logged-in person without the role 403.
 func (s *Server) authorize(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Limited && !s.limiter.allow(clientIP(r)) {
@@ -99,6 +108,12 @@ func (s *Server) authorize(rt Route) http.Handler {
 			return
 		}
 		if !rt.Rule.Allows(sess) {
+			if sess == nil && r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
+				// a page: log in, then come back
+				w.Header().Set("Cache-Control", "no-store")
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+				return
+			}
 			if sess == nil {
 				s.problem(w, r, http.StatusUnauthorized, "Please log in",
 					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})

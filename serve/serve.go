@@ -41,7 +41,7 @@ const CSP = "default-src 'self'; script-src 'self'; object-src 'none'; frame-anc
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"pathEscape": url.PathEscape}).ParseFS(templateFS, "templates/*.html"))
 
 // Server is dingbook's web front end over an App and a DingTalk client.
 type Server struct {
@@ -144,7 +144,7 @@ type pageData struct {
 	Session       *app.Session
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+func (s *Server) render(w http.ResponseWriter, status int, name string, d any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -178,6 +178,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) index(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
+		return
+	}
+	if sess != nil {
+		s.search(w, r, sess)
 		return
 	}
 	s.render(w, http.StatusOK, "index", pageData{Title: "dingbook", Session: sess})

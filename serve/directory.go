@@ -1,0 +1,115 @@
+package serve
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+)
+
+// The directory: the search page, person and department pages and their
+// JSON API. What a viewer sees is app's to decide (app/visibility.go);
+// these handlers only translate.
+
+// dirPage is the data of the directory's pages.
+type dirPage struct {
+	pageData
+	Query  string
+	People []app.DirPerson
+	Person *app.DirPerson
+	Dept   *app.DeptView
+}
+
+// People is the answer of GET /api/v1/people.
+type People struct {
+	People []app.DirPerson `json:"people"`
+}
+
+// dirFail answers a directory error: a person or department the viewer
+// may not see (or that does not exist) is 404, no complete snapshot yet
+// 503, anything else 500.
+func (s *Server) dirFail(w http.ResponseWriter, r *http.Request, err error) {
+	var de *dingbook.Error
+	switch {
+	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot":
+		s.problem(w, r, http.StatusServiceUnavailable, "The directory is empty", err)
+	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
+		s.problem(w, r, http.StatusNotFound, "Not found", err)
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// search is the home page of a logged-in person: the search form and,
+// with q, the results.
+func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	q := r.URL.Query().Get("q")
+	people, err := s.App.SearchPeople(r.Context(), sess, q)
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	s.render(w, http.StatusOK, "search", dirPage{pageData: pageData{Title: "Directory", Session: sess}, Query: q, People: people})
+}
+
+func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	s.render(w, http.StatusOK, "person", dirPage{pageData: pageData{Title: p.Name, Session: sess}, Person: p})
+}
+
+// deptID is the request's {dept_id}, or an answered 400.
+func (s *Server) deptID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("dept_id"), 10, 64)
+	if err != nil {
+		s.problem(w, r, http.StatusBadRequest, "No such department", &dingbook.Error{Code: dingbook.EINVALID, Field: "dept_id",
+			Message: "the department id " + strconv.Quote(r.PathValue("dept_id")) + " in " + r.URL.Path + " is not a number", Hint: "open the department tree at /departments/1"})
+		return 0, false
+	}
+	return id, true
+}
+
+func (s *Server) deptPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	id, ok := s.deptID(w, r)
+	if !ok {
+		return
+	}
+	d, err := s.App.Department(r.Context(), sess, id)
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	s.render(w, http.StatusOK, "department", dirPage{pageData: pageData{Title: d.Name, Session: sess}, Dept: d})
+}
+
+func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	people, err := s.App.SearchPeople(r.Context(), sess, r.URL.Query().Get("q"))
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, People{People: people})
+}
+
+func (s *Server) apiPerson(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) apiDepartments(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+	d, err := s.App.DirectoryTree(r.Context())
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
