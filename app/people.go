@@ -54,11 +54,11 @@ type peopleIndex struct {
 	deptPos  map[int64]int
 	people   []dingbook.Person
 	byID     map[string]int
-	// keys[i] is people[i]'s search text: lower-case name, pinyin in full
-	// and as initials, English names, job number, title and department
-	// names, without spaces, separated by newlines (which a query never
-	// holds).
-	keys []string
+	// names[i] is people[i]'s names as searched: lower-case name, pinyin
+	// in full and as initials, English names; others[i] the job number,
+	// title and department names. Each without spaces, separated by
+	// newlines (which a query never holds).
+	names, others []string
 }
 
 type peopleCache struct {
@@ -109,9 +109,9 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx.keys = make([]string, len(idx.people))
+	idx.names, idx.others = make([]string, len(idx.people)), make([]string, len(idx.people))
 	for i := range idx.people {
-		idx.keys[i] = idx.searchText(&idx.people[i])
+		idx.names[i], idx.others[i] = idx.searchText(&idx.people[i])
 	}
 	return idx, nil
 }
@@ -119,7 +119,7 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 // englishKeys are the custom fields (extension) that hold an English name.
 var englishKeys = []string{"english_name", "englishName", "英文名", "Nama Inggris"}
 
-func (idx *peopleIndex) searchText(p *dingbook.Person) string {
+func (idx *peopleIndex) searchText(p *dingbook.Person) (names, others string) {
 	var b strings.Builder
 	add := func(s string) {
 		if s != "" {
@@ -134,6 +134,8 @@ func (idx *peopleIndex) searchText(p *dingbook.Person) string {
 		add(p.Extension[k])
 		add(initials(p.Extension[k]))
 	}
+	names = b.String()
+	b.Reset()
 	add(p.JobNumber)
 	add(p.Title)
 	for _, m := range p.Depts {
@@ -141,7 +143,7 @@ func (idx *peopleIndex) searchText(p *dingbook.Person) string {
 			add(d.Name)
 		}
 	}
-	return b.String()
+	return names, b.String()
 }
 
 // initials are the first letters of a name's syllables: the pinyin
@@ -200,7 +202,8 @@ func (idx *peopleIndex) view(v Viewer, p *dingbook.Person) DirPerson {
 // SearchPeople finds, in the latest complete snapshot, up to SearchLimit
 // people the session's person may see whose name (Chinese, pinyin in full
 // or as initials, English), job number, title or department contains q
-// (any case; spaces ignored). An empty q finds nobody, without reading
+// (any case; spaces ignored), those found by name first. An empty q
+// finds nobody, without reading
 // the snapshot.
 func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPerson, error) {
 	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
@@ -213,12 +216,18 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 		return nil, err
 	}
 	v := idx.viewer(s)
-	for i, k := range idx.keys {
-		if !strings.Contains(k, q) {
+	var others []DirPerson
+	for i, names := range idx.names {
+		byName := strings.Contains(names, q)
+		if !byName && (len(others) == SearchLimit || !strings.Contains(idx.others[i], q)) {
 			continue
 		}
 		p := &idx.people[i]
 		if !v.CanSee(p) {
+			continue
+		}
+		if !byName {
+			others = append(others, idx.view(v, p))
 			continue
 		}
 		out = append(out, idx.view(v, p))
@@ -226,7 +235,8 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 			break
 		}
 	}
-	return out, nil
+	out = append(out, others...)
+	return out[:min(len(out), SearchLimit)], nil
 }
 
 // Person returns userid as the session's person may see them; a person

@@ -23,6 +23,8 @@ func dirOrg() dingbook.Org {
 		{UserID: "dave", Name: "赵六", Mobile: "13800000004", Restricted: true, Active: true, Depts: in(3)},
 		{UserID: "erin", Name: "Erin <img src=x onerror=alert(1)>", Mobile: "13800000005", Restricted: true, HideMobile: true, Active: true, Depts: in(4)},
 		{UserID: "sam", Name: "孙七", Title: "工程师", Mobile: "13800000006", Active: true, Depts: in(4)},
+		// a name that is also a department's: found by name first
+		{UserID: "yan", Name: "研发", Active: true, Depts: in(2)},
 	}}
 }
 
@@ -122,7 +124,7 @@ func TestSearchPeople(t *testing.T) {
 		"a-0001":          {"alice"},
 		"account manager": {"alice"},
 		"sales east":      {"bob"}, // dave is restricted there
-		"研发":              {"carol", "erin", "sam"},
+		"研发":              {"yan", "carol", "erin", "sam"},
 		"carol wang":      {"carol"},
 		"cw":              {"carol"},
 		"gongchengshi":    nil, // titles are not read as pinyin
@@ -167,7 +169,7 @@ func TestSearchPeople(t *testing.T) {
 		t.Errorf("department 3: %+v %v", dv, err)
 	}
 	dv, err = a.Department(ctx, emp, 2)
-	if err != nil || len(dv.Children) != 1 || dv.Children[0].ID != 3 || dv.HeadcountWithSub != 3 {
+	if err != nil || len(dv.Children) != 1 || dv.Children[0].ID != 3 || dv.HeadcountWithSub != 4 {
 		t.Errorf("department 2: %+v %v", dv, err)
 	}
 
