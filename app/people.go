@@ -79,6 +79,9 @@ func (a *App) directory(ctx context.Context) (*peopleIndex, error) {
 	if a.people.idx != nil && a.people.idx.snapshot == id {
 		return a.people.idx, nil
 	}
+	// the old index goes first: two of 100,000 people would double the
+	// peak memory
+	a.people.idx = nil
 	idx, err := a.buildIndex(ctx, id)
 	if err != nil {
 		return nil, err
@@ -101,17 +104,19 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	for i, d := range depts.Departments {
 		idx.deptPos[d.ID] = i
 	}
+	idx.names, idx.others = make([]string, 0, sd.Len()), make([]string, 0, sd.Len())
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
+		names, others := idx.searchText(p)
+		idx.names, idx.others = append(idx.names, names), append(idx.others, others)
+		// what the directory never shows stays in the snapshot: the
+		// custom fields alone would triple the index's memory
+		p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
 		idx.byID[p.UserID] = len(idx.people)
 		idx.people = append(idx.people, *p)
 		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	idx.names, idx.others = make([]string, len(idx.people)), make([]string, len(idx.people))
-	for i := range idx.people {
-		idx.names[i], idx.others[i] = idx.searchText(&idx.people[i])
 	}
 	return idx, nil
 }
