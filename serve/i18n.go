@@ -4,6 +4,8 @@ import (
 	"embed"
 	"encoding/json"
 	"net/http"
+
+	"github.com/dingbook/dingbook/app"
 	"sort"
 
 	"golang.org/x/text/language"
@@ -66,11 +68,17 @@ func CatalogueKeys() map[string][]string {
 var langName = map[string]string{"en": "English", "id": "Bahasa Indonesia", "zh": "中文"}
 
 // pickLang chooses the language of a request: a valid cookie first, then
-// Accept-Language, then English.
-func pickLang(r *http.Request) string {
+// the session's choice (sess may be nil), then Accept-Language, then
+// English.
+func pickLang(r *http.Request, sess *app.Session) string {
 	if c, err := r.Cookie(LangCookie); err == nil {
 		if _, ok := messageKeys[c.Value]; ok {
 			return c.Value
+		}
+	}
+	if sess != nil {
+		if _, ok := messageKeys[sess.Lang]; ok {
+			return sess.Lang
 		}
 	}
 	tags, _, _ := language.ParseAcceptLanguage(r.Header.Get("Accept-Language"))

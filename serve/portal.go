@@ -18,8 +18,8 @@ var staticFS embed.FS
 
 // setLang switches the language: POST /lang with lang (en, id, zh) and
 // next (a local path to return to). The choice is remembered in a cookie
-// for a year, which outlives and so also covers the session.
-func (s *Server) setLang(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+// for a year and, for a person logged in, in the session.
+func (s *Server) setLang(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	lang := r.PostFormValue("lang")
 	if _, ok := messageKeys[lang]; !ok {
 		s.problem(w, r, http.StatusBadRequest, "problem.lang",
@@ -29,6 +29,12 @@ func (s *Server) setLang(w http.ResponseWriter, r *http.Request, _ *app.Session)
 	next := r.PostFormValue("next")
 	if !localPath(next) {
 		next = "/"
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && sess != nil {
+		if err := s.App.SetSessionLang(r.Context(), c.Value, lang); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	s.setCookie(w, r, LangCookie, lang, "/", 365*24*3600)
 	http.Redirect(w, r, next, http.StatusSeeOther)

@@ -197,6 +197,14 @@ func TestLanguageSwitchRemembered(t *testing.T) {
 	if !strings.Contains(body, `<html lang="id">`) || !strings.Contains(body, "Masuk sebagai") || !strings.Contains(body, ">Keluar<") {
 		t.Errorf("after switching to Indonesian: %s", body)
 	}
+	// and in the session: without the cookie the session's choice wins
+	u, _ := url.Parse(e.url)
+	b.jar.SetCookies(u, []*http.Cookie{{Name: serve.LangCookie, Value: "", Path: "/", MaxAge: -1}})
+	_, body = b.lang("GET", e.url+"/", "zh-CN,en", nil)
+	if !strings.Contains(body, `<html lang="id">`) {
+		t.Errorf("the session forgot Indonesian: %.300s", body)
+	}
+	b.jar.SetCookies(u, []*http.Cookie{{Name: serve.LangCookie, Value: "id", Path: "/"}})
 	// errors too, in pages and in the JSON API (the code stays)
 	resp, body = b.lang("GET", e.url+"/api/v1/audit/head", "", nil)
 	var p struct{ Error, Message, Hint string }
@@ -216,12 +224,17 @@ func TestLanguageSwitchRemembered(t *testing.T) {
 			t.Errorf("next=%q: %d %q", next, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	// a forged cookie value falls back to Accept-Language
-	u, _ := url.Parse(e.url)
+	// a forged cookie value falls back to the session's choice (zh, just
+	// made), then Accept-Language
 	b.jar.SetCookies(u, []*http.Cookie{{Name: serve.LangCookie, Value: "xx", Path: "/"}})
-	_, body = b.lang("GET", e.url+"/", "zh", nil)
+	_, body = b.lang("GET", e.url+"/", "id", nil)
 	if !strings.Contains(body, `<html lang="zh">`) {
 		t.Errorf("forged language cookie: %.300s", body)
+	}
+	anon := e.browser("")
+	anon.jar.SetCookies(u, []*http.Cookie{{Name: serve.LangCookie, Value: "xx", Path: "/"}})
+	if _, body = anon.lang("GET", e.url+"/", "id", nil); !strings.Contains(body, `<html lang="id">`) {
+		t.Errorf("forged language cookie, no session: %.300s", body)
 	}
 }
 

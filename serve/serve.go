@@ -172,7 +172,7 @@ func (d pageData) Langs() []LangChoice {
 
 // render writes a page in the request's language.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
-	d.Lang = pickLang(r)
+	d.Lang = pickLang(r, d.Session)
 	if d.Path == "" {
 		d.Path = r.URL.RequestURI()
 	}
@@ -198,7 +198,7 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, key
 	if errors.As(err, &de) {
 		msg, hint, code = de.Message, de.Hint, de.Code
 	}
-	lang := pickLang(r)
+	lang := pickLang(r, nil)
 	mk, hk := key+".message", key+".hint"
 	if reason := app.RefusalReason(err); reason != "error" {
 		mk, hk, args = "refusal."+reason, "refusal."+reason+".hint", nil
