@@ -85,7 +85,7 @@ func TestHoldings(t *testing.T) {
 
 func TestSortHashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 7, 100_000} {
+	for _, n := range []int{0, 1, 7, 1 << 16, 100_000, 300_000} {
 		in := make([]uint64, n)
 		for i := range in {
 			in[i] = rng.Uint64()
@@ -271,5 +271,16 @@ func TestHasherSipHashKey(t *testing.T) {
 		if NewHasher(key).Sum(id) == sipHash24(k0, k1, id) {
 			t.Fatal("another key gave the same value")
 		}
+	}
+}
+
+func BenchmarkSortHashes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	in := make([]uint64, *benchPeople)
+	for i := range in {
+		in[i] = rng.Uint64()
+	}
+	for range b.N {
+		sortHashes(in)
 	}
 }
