@@ -197,33 +197,38 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// Holdings recorded before migration 007 hold HMAC-SHA256 hashes
-// (hashing = 1): who-has and AffectedPeople's HoldingByID still find their
+// Holdings recorded before migration 007 hold HMAC-SHA256 hashes: the
+// migration marks them (hashing = 1), and who-has still finds their
 // people beside the SipHash holdings recorded since.
 func TestHoldingsLegacyHashing(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
+	key, _ := HolderKey(dir)
+	legacy := NewHasherScheme(key, HashHMAC)
+	// A database as it was before 007, with one holding recorded then.
 	db, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	old := &Holding{Kind: KindExport, Ref: "old", Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	if err := db.AddHolding(ctx, old, []uint64{legacy.Sum("alice"), legacy.Sum("carol")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%007_holding_hashing.sql'`} {
+		if _, err := db.sdb.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	if db, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
 	defer db.Close()
-	key, _ := HolderKey(dir)
-	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	if err := db.AddHolding(ctx, &Holding{Kind: KindExport, Ref: "new", Time: now.Add(time.Hour)}, []uint64{NewHasher(key).Sum("alice"), NewHasher(key).Sum("bob")}); err != nil {
-		t.Fatal(err)
+	if back, _ := db.HoldingByID(ctx, old.ID); back == nil || back.Hashing != HashHMAC {
+		t.Fatalf("the old holding after the migration: %+v", back)
 	}
-	// An old holding, as the migration leaves it: the HMAC hashes, and
-	// hashing at its default.
-	old := &Holding{Kind: KindExport, Ref: "old", Time: now}
-	if err := db.AddHolding(ctx, old, []uint64{NewHasherScheme(key, HashHMAC).Sum("alice"), NewHasherScheme(key, HashHMAC).Sum("carol")}); err != nil {
+	if err := db.AddHolding(ctx, &Holding{Kind: KindExport, Ref: "new", Time: old.Time.Add(time.Hour)}, []uint64{NewHasher(key).Sum("alice"), NewHasher(key).Sum("bob")}); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := db.sdb.Exec(`UPDATE holding SET hashing = 1 WHERE id = ?`, old.ID); err != nil {
-		t.Fatal(err)
-	}
-	if back, _ := db.HoldingByID(ctx, old.ID); back.Hashing != HashHMAC {
-		t.Fatalf("old holding's hashing %d", back.Hashing)
 	}
 	for who, want := range map[string][]string{"alice": {"old", "new"}, "bob": {"new"}, "carol": {"old"}, "dave": nil} {
 		hs, err := db.WhoHas(ctx, key, []string{who}, time.Time{})
@@ -239,7 +244,7 @@ func TestHoldingsLegacyHashing(t *testing.T) {
 		}
 	}
 	// The new scheme's values are neither the HMAC's nor the id's.
-	if NewHasher(key).Sum("alice") == NewHasherScheme(key, HashHMAC).Sum("alice") {
+	if NewHasher(key).Sum("alice") == legacy.Sum("alice") {
 		t.Fatal("the schemes agree")
 	}
 }
