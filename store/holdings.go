@@ -78,7 +78,7 @@ func HolderKey(dir string) ([]byte, error) {
 }
 
 // Holding hash schemes (holding.hashing): how a holding's people were
-// hashed. Holdings recorded before migration 007 use HashHMAC; new ones
+// hashed. Holdings recorded before migration 008 use HashHMAC; new ones
 // HoldingHashing. WhoHas and AffectedPeople hash the person under the
 // scheme of each holding, so both kinds stay searchable.
 const (

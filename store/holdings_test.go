@@ -197,7 +197,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// Holdings recorded before migration 007 hold HMAC-SHA256 hashes: the
+// Holdings recorded before migration 008 hold HMAC-SHA256 hashes: the
 // migration marks them (hashing = 1), and who-has still finds their
 // people beside the SipHash holdings recorded since.
 func TestHoldingsLegacyHashing(t *testing.T) {
@@ -205,7 +205,7 @@ func TestHoldingsLegacyHashing(t *testing.T) {
 	dir := t.TempDir()
 	key, _ := HolderKey(dir)
 	legacy := NewHasherScheme(key, HashHMAC)
-	// A database as it was before 007, with one holding recorded then.
+	// A database as it was before 008, with one holding recorded then.
 	db, err := Open(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +214,7 @@ func TestHoldingsLegacyHashing(t *testing.T) {
 	if err := db.AddHolding(ctx, old, []uint64{legacy.Sum("alice"), legacy.Sum("carol")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%007_holding_hashing.sql'`} {
+	for _, q := range []string{`ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%008_holding_hashing.sql'`} {
 		if _, err := db.sdb.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
