@@ -95,13 +95,6 @@ const (
 
 const sipKeyLabel = "dingbook holding hash: siphash-2-4"
 
-func schemeName(s int) string {
-	if s == HashSipHash {
-		return "siphash-2-4"
-	}
-	return "hmac-sha256"
-}
-
 // Hasher computes the holders' hashes: a keyed PRF of the person's key
 // under the holder key (HoldingHashing; see HashHMAC and HashSipHash),
 // 64 bits. 64 bits keep a 500,000-person export at 4 MB and make a false
