@@ -21,7 +21,7 @@ type Session struct {
 	Via     string
 	Created time.Time
 	Seen    time.Time
-	// Lang is the language the person chose ("" for none; 008_session_lang.sql).
+	// Lang is the language the person chose ("" for none; 009_session_lang.sql).
 	Lang string
 }
 
