@@ -13,9 +13,8 @@ import (
 // JSON API. What a viewer sees is app's to decide (app/visibility.go);
 // these handlers only translate.
 
-// dirPage is the data of the directory's pages.
+// dirPage is the data of the directory's pages (pageData.Dir).
 type dirPage struct {
-	pageData
 	Query  string
 	People []app.DirPerson
 	Person *app.DirPerson
@@ -34,9 +33,9 @@ func (s *Server) dirFail(w http.ResponseWriter, r *http.Request, err error) {
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot":
-		s.problem(w, r, http.StatusServiceUnavailable, "The directory is empty", err)
+		s.problem(w, r, http.StatusServiceUnavailable, "problem.no_snapshot", err)
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
-		s.problem(w, r, http.StatusNotFound, "Not found", err)
+		s.problem(w, r, http.StatusNotFound, "problem.not_found", err)
 	default:
 		s.fail(w, r, err)
 	}
@@ -51,7 +50,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 		s.dirFail(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "search", dirPage{pageData: pageData{Title: "Directory", Session: sess}, Query: q, People: people})
+	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people}})
 }
 
 func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -60,14 +59,14 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Se
 		s.dirFail(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "person", dirPage{pageData: pageData{Title: p.Name, Session: sess}, Person: p})
+	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p}})
 }
 
 // deptID is the request's {dept_id}, or an answered 400.
 func (s *Server) deptID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("dept_id"), 10, 64)
 	if err != nil {
-		s.problem(w, r, http.StatusBadRequest, "No such department", &dingbook.Error{Code: dingbook.EINVALID, Field: "dept_id",
+		s.problem(w, r, http.StatusBadRequest, "problem.dept_id", &dingbook.Error{Code: dingbook.EINVALID, Field: "dept_id",
 			Message: "the department id " + strconv.Quote(r.PathValue("dept_id")) + " in " + r.URL.Path + " is not a number", Hint: "open the department tree at /departments/1"})
 		return 0, false
 	}
@@ -84,7 +83,7 @@ func (s *Server) deptPage(w http.ResponseWriter, r *http.Request, sess *app.Sess
 		s.dirFail(w, r, err)
 		return
 	}
-	s.render(w, http.StatusOK, "department", dirPage{pageData: pageData{Title: d.Name, Session: sess}, Dept: d})
+	s.render(w, r, http.StatusOK, "department", pageData{Title: "dir.dept.title", Session: sess, Dir: &dirPage{Dept: d}})
 }
 
 func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Session) {

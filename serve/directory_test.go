@@ -225,6 +225,11 @@ func TestDirectoryPages(t *testing.T) {
 		t.Errorf("the person page shows the hidden mobile, or not the person: %s", body)
 	}
 	checkHeaders(t, "person page", resp)
+	for lang, hidden := range map[string]string{"id": "Disembunyikan", "zh": "已隐藏"} {
+		if _, body := emp.lang("GET", e.url+"/people/"+c.hidden, lang, nil); !strings.Contains(body, hidden) || strings.Contains(body, c.hiddenMobile) {
+			t.Errorf("the person page in %s does not say %s: %s", lang, hidden, body)
+		}
+	}
 
 	// the search page, in Chinese and pinyin
 	for _, q := range []string{"张三丰", "zhangsanfeng", "zsf"} {

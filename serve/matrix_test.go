@@ -34,6 +34,10 @@ var admitted = map[string]struct {
 	"POST /logout":                {serve.Person, 303},
 	"GET /api/v1/me":              {serve.Person, 200},
 	"GET /api/v1/audit/head":      {serve.PrimaryAdmin, 200},
+	// portal.go
+	"POST /lang":            {serve.Anonymous, 400}, // no lang
+	"GET /inapp":            {serve.Anonymous, 200},
+	"GET /static/{file...}": {serve.Anonymous, 404}, // no such file
 	// the directory (its path parameters from pathParams)
 	"GET /people/{userid}":        {serve.Person, 200},
 	"GET /departments/{dept_id}":  {serve.Person, 200},
