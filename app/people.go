@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"unicode"
@@ -54,11 +55,12 @@ type peopleIndex struct {
 	deptPos  map[int64]int
 	people   []dingbook.Person
 	byID     map[string]int
-	// names[i] is people[i]'s names as searched: lower-case name, pinyin
-	// in full and as initials, English names; others[i] the job number,
-	// title and department names. Each without spaces, separated by
-	// newlines (which a query never holds).
-	names, others []string
+	// names holds people[i]'s names as searched (lower-case name, pinyin
+	// in full and as initials, English names), others their job number,
+	// title and department names: each text without spaces and ended by
+	// a newline (which a query never holds), all people's in one string
+	// so that a search is a few fast strings.Index calls.
+	names, others blob
 }
 
 type peopleCache struct {
@@ -104,10 +106,14 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	for i, d := range depts.Departments {
 		idx.deptPos[d.ID] = i
 	}
-	idx.names, idx.others = make([]string, 0, sd.Len()), make([]string, 0, sd.Len())
+	var names, others strings.Builder
+	idx.names.off, idx.others.off = make([]int32, 1, sd.Len()+1), make([]int32, 1, sd.Len()+1)
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
-		names, others := idx.searchText(p)
-		idx.names, idx.others = append(idx.names, names), append(idx.others, others)
+		n, o := idx.searchText(p)
+		names.WriteString(n)
+		others.WriteString(o)
+		idx.names.off = append(idx.names.off, int32(names.Len()))
+		idx.others.off = append(idx.others.off, int32(others.Len()))
 		// what the directory never shows stays in the snapshot: the
 		// custom fields alone would triple the index's memory
 		p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
@@ -118,7 +124,34 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
+	idx.names.text, idx.others.text = names.String(), others.String()
 	return idx, nil
+}
+
+// blob is every person's search text in one string: person i's is
+// text[off[i]:off[i+1]].
+type blob struct {
+	text string
+	off  []int32
+}
+
+// each calls fn with every person whose text contains q, in order, until
+// fn returns false.
+func (b *blob) each(q string, fn func(i int) bool) {
+	for pos := 0; pos < len(b.text); {
+		j := strings.Index(b.text[pos:], q)
+		if j < 0 {
+			return
+		}
+		// the person whose text holds the match: the last offset at or
+		// before it
+		i, _ := slices.BinarySearch(b.off, int32(pos+j)+1)
+		i--
+		if !fn(i) {
+			return
+		}
+		pos = int(b.off[i+1])
+	}
 }
 
 // englishKeys are the custom fields (extension) that hold an English name.
@@ -221,27 +254,24 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 		return nil, err
 	}
 	v := idx.viewer(s)
-	var others []DirPerson
-	for i, names := range idx.names {
-		byName := strings.Contains(names, q)
-		if !byName && (len(others) == SearchLimit || !strings.Contains(idx.others[i], q)) {
-			continue
+	// by name first, then by job number, title or department
+	byName := map[int]bool{}
+	idx.names.each(q, func(i int) bool {
+		byName[i] = true
+		if p := &idx.people[i]; v.CanSee(p) {
+			out = append(out, idx.view(v, p))
 		}
-		p := &idx.people[i]
-		if !v.CanSee(p) {
-			continue
-		}
-		if !byName {
-			others = append(others, idx.view(v, p))
-			continue
-		}
-		out = append(out, idx.view(v, p))
-		if len(out) == SearchLimit {
-			break
-		}
+		return len(out) < SearchLimit
+	})
+	if len(out) < SearchLimit {
+		idx.others.each(q, func(i int) bool {
+			if p := &idx.people[i]; !byName[i] && v.CanSee(p) {
+				out = append(out, idx.view(v, p))
+			}
+			return len(out) < SearchLimit
+		})
 	}
-	out = append(out, others...)
-	return out[:min(len(out), SearchLimit)], nil
+	return out, nil
 }
 
 // Person returns userid as the session's person may see them; a person
