@@ -216,3 +216,22 @@ func TestSnapshotKeepDefault(t *testing.T) {
 		t.Fatalf("not shown:\n%s", p.YAML())
 	}
 }
+
+// serve.quota_per_hour defaults to 200, follows the file, is shown by
+// 'policy show', and a negative quota is a problem on its line.
+func TestServeQuota(t *testing.T) {
+	if q := Default().Serve.QuotaPerHour; q != DefaultQuotaPerHour || q != 200 {
+		t.Fatalf("default quota %d", q)
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "quota_per_hour: 200") {
+		t.Fatalf("policy show lacks the quota:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  quota_per_hour: 50\n"))
+	if len(problems) > 0 || p.Serve.QuotaPerHour != 50 {
+		t.Fatalf("%v %d", problems, p.Serve.QuotaPerHour)
+	}
+	_, problems = Parse([]byte("company: x\nserve:\n  quota_per_hour: -3\n"))
+	if len(problems) != 1 || problems[0].Line != 3 || !strings.Contains(problems[0].Message, "serve.quota_per_hour -3") {
+		t.Fatalf("negative quota: %v", problems)
+	}
+}
