@@ -220,7 +220,7 @@ func TestSnapshotKeepDefault(t *testing.T) {
 // serve.quota_per_hour defaults to 200, follows the file, is shown by
 // 'policy show', and a negative quota is a problem on its line.
 func TestServeQuota(t *testing.T) {
-	if q := Default().Serve.QuotaPerHour; q != DefaultQuotaPerHour || q != 200 {
+	if q := Default().Serve.QuotaPerHour; q != 200 {
 		t.Fatalf("default quota %d", q)
 	}
 	if y := string(Default().YAML()); !strings.Contains(y, "quota_per_hour: 200") {
