@@ -70,7 +70,7 @@ type Route struct {
 // Routes is the route table: every route the server answers, with its
 // rule. Register new routes here only.
 func (s *Server) Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{Pattern: "GET /healthz", Rule: Anonymous, handle: s.healthz},
 		{Pattern: "GET /{$}", Rule: Anonymous, handle: s.index},
 		{Pattern: "GET /login", Rule: Anonymous, Limited: true, handle: s.login},
@@ -80,6 +80,8 @@ func (s *Server) Routes() []Route {
 		{Pattern: "GET /api/v1/me", Rule: Person, handle: s.me},
 		{Pattern: "GET /api/v1/audit/head", Rule: PrimaryAdmin, handle: s.auditHead},
 	}
+	routes = append(routes, s.adminRoutes()...)
+	return routes
 }
 
 // authorize wraps a route with its rule: the session is looked up, an
