@@ -14,6 +14,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/serve"
+	"github.com/dingbook/dingbook/source/gen"
 )
 
 func (e *env) loggedIn(user string) *browser {
@@ -213,4 +214,73 @@ func wantAdmins(t *testing.T, userid string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// /metrics: the Prometheus text format, requests by route pattern and
+// status class, the latency histogram (cumulative, +Inf = count), logins
+// by outcome, no userid or name anywhere; the same text without a login
+// at MetricsHandler (--metrics-addr), which answers only GET and HEAD.
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	primary, _, emp := demoUsers(t, e.sim)
+	b := e.loggedIn(emp)
+	for range 3 {
+		b.me()
+	}
+	anon := e.browser("")
+	anon.do("GET", e.url+"/api/v1/me", nil)                                       // 401
+	anon.do("GET", e.url+serve.CallbackPath+"?code=x&state=forged", nil)          // refused: state
+	e.browser(accountOf(t, gen.AccountOutsider).UnionID).follow(e.url + "/login") // refused: not a member
+	admin := e.loggedIn(primary)
+	resp, text := admin.do("GET", e.url+"/metrics", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" {
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`dingbook_http_requests_total{route="GET /api/v1/me",code="2xx"} 3`,
+		`dingbook_http_requests_total{route="GET /api/v1/me",code="4xx"} 1`,
+		`dingbook_http_request_duration_seconds_count{route="GET /api/v1/me"} 4`,
+		`dingbook_http_request_duration_seconds_bucket{route="GET /api/v1/me",le="+Inf"} 4`,
+		`dingbook_logins_total{outcome="ok",reason=""} 2`,
+		`dingbook_logins_total{outcome="refused",reason="state"} 1`,
+		`dingbook_logins_total{outcome="refused",reason="not-member"} 1`,
+		`dingbook_quota_hits_total 0`,
+		"# TYPE dingbook_http_request_duration_seconds histogram",
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// every line is a comment or name{labels} value; buckets cumulative
+	line := regexp.MustCompile(`^(# (HELP|TYPE) .+|[a-z_]+(\{[a-z_]+="[^"\n]*"(,[a-z_]+="[^"\n]*")*\})? [0-9.e+-]+)$`)
+	last := map[string]float64{}
+	for _, l := range strings.Split(strings.TrimSuffix(text, "\n"), "\n") {
+		if !line.MatchString(l) {
+			t.Errorf("not the exposition format: %q", l)
+		}
+		if strings.HasPrefix(l, "dingbook_http_request_duration_seconds_bucket") {
+			route := l[strings.Index(l, "route="):strings.Index(l, ",le=")]
+			var v float64
+			json.Unmarshal([]byte(l[strings.LastIndex(l, " ")+1:]), &v)
+			if v < last[route] {
+				t.Errorf("bucket not cumulative: %s", l)
+			}
+			last[route] = v
+		}
+	}
+	for _, p := range truth.Org.People {
+		if strings.Contains(text, p.UserID) || p.Name != "" && strings.Contains(text, p.Name) {
+			t.Fatalf("/metrics names %s", p.UserID)
+		}
+	}
+	// the separate address: no login, same metrics
+	ms := httptest.NewServer(e.srv.MetricsHandler())
+	t.Cleanup(ms.Close)
+	resp, plain := e.browser("").do("GET", ms.URL+"/metrics", nil)
+	if resp.StatusCode != 200 || !strings.Contains(plain, `dingbook_logins_total{outcome="refused",reason="state"} 1`) {
+		t.Errorf("MetricsHandler: %d %.200s", resp.StatusCode, plain)
+	}
+	if resp, _ := e.browser("").do("POST", ms.URL+"/metrics", nil); resp.StatusCode != 405 {
+		t.Errorf("POST to MetricsHandler: %d", resp.StatusCode)
+	}
 }
