@@ -173,9 +173,13 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 
 // MetricsHandler serves the metrics alone, for a separate listen address
 // (dingbook serve --metrics-addr) that Prometheus scrapes without a
-// DingTalk login. Call it after Handler.
+// DingTalk login, at /metrics only. Call it after Handler.
 func (s *Server) MetricsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			http.NotFound(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/"}, env)
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/", "--metrics-addr", "127.0.0.1:0"}, env)
 	}()
 	var addr string
 	select {
@@ -58,6 +59,22 @@ func TestServeStartsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "listening on "+addr) {
 		t.Errorf("stderr: %q", stderr.String())
+	}
+	// --metrics-addr: the metrics without a login (the /healthz and
+	// /login requests above counted)
+	m := regexp.MustCompile(`metrics on (http://\S+/metrics)\n`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no metrics address in %q", stderr.String())
+	}
+	resp, err = http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `dingbook_http_requests_total{route="GET /healthz",code="2xx"} 1`) ||
+		!strings.Contains(string(body), `dingbook_http_requests_total{route="GET /login",code="3xx"} 1`) {
+		t.Errorf("--metrics-addr: %d %s", resp.StatusCode, body)
 	}
 	if strings.Contains(stderr.String(), exports["DINGTALK_APP_SECRET"]) {
 		t.Error("the app secret was printed")
