@@ -84,8 +84,8 @@ var rules = map[string]Rule{
 		"source/dingtalk/stream", "source/gen", "store"}, Via: []string{sqliteDriver}},
 
 	// The web front end (dingbook serve): HTTP over app, never flags,
-	// signals or the terminal; DingTalk's login through source/dingtalk.
-	"serve": {Ours: []string{".", "app", "source/dingtalk"}, Via: []string{sqliteDriver}},
+	// signals or the terminal; DingTalk's login through source/dingtalk; the policy in force.
+	"serve": {Ours: []string{".", "app", "policy", "source/dingtalk"}, Via: []string{sqliteDriver}},
 
 	// The front end: flags, the terminal, signals, exit codes. It reaches
 	// the simulators for `dingbook sim` and `demo`.
