@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/internal/ctxsleep"
 	"github.com/dingbook/dingbook/policy"
 )
 
@@ -48,6 +49,11 @@ type PullJobs struct {
 	App *App
 	// Done, if set, is called with each finished job (a metric).
 	Done func(PullJob)
+	// Sleep waits for d or until ctx ends (nil: a timer); tests replace it
+	// to move their clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Logf receives a scheduled pull that could not start.
+	Logf func(format string, args ...any)
 
 	mu      sync.Mutex
 	running string
@@ -123,3 +129,43 @@ func (j *PullJobs) Get(id string) (PullJob, bool) {
 
 // Wait waits for the running pull (if any) to end.
 func (j *PullJobs) Wait() { j.wg.Wait() }
+
+// ScheduledActor is the actor of scheduled pulls in the audit log.
+const ScheduledActor = "schedule"
+
+// NextDaily returns the first hour:minute strictly after now, in now's
+// time zone.
+func NextDaily(now time.Time, hour, minute int) time.Time {
+	next := time.Date(now.Year(), now.Month(), now.Day(), hour, minute, 0, 0, now.Location())
+	if !next.After(now) {
+		next = time.Date(now.Year(), now.Month(), now.Day()+1, hour, minute, 0, 0, now.Location())
+	}
+	return next
+}
+
+// RunDaily starts a pull every day at hour:minute (the clock's time zone)
+// with actor ScheduledActor until ctx ends, one at a time: when a pull
+// (an admin's) is still running then, that day's scheduled one is
+// skipped and logged. Each pull's receipt is in its job and its audit
+// record. It waits for the last pull it started before returning.
+func (j *PullJobs) RunDaily(ctx context.Context, hour, minute int, pol *policy.Policy, o PullOptions) {
+	sleep := j.Sleep
+	if sleep == nil {
+		sleep = ctxsleep.Sleep
+	}
+	o.Actor = ScheduledActor
+	for {
+		now := j.App.now()
+		if err := sleep(ctx, NextDaily(now, hour, minute).Sub(now)); err != nil {
+			return
+		}
+		job, err := j.Start(ctx, pol, o)
+		if err != nil {
+			if j.Logf != nil {
+				j.Logf("scheduled pull skipped: pull %s is still running", job.ID)
+			}
+			continue
+		}
+		j.Wait()
+	}
+}

@@ -220,6 +220,19 @@ type Serve struct {
 	// make in an hour of the clock (default 200); past it, browsing
 	// pauses until the hour ends and their admins get a work notice.
 	QuotaPerHour int `yaml:"quota_per_hour" json:"quota_per_hour"`
+	// PullDailyAt is when 'dingbook serve' pulls every day ("02:00", the
+	// server's local time); empty: no scheduled pull.
+	PullDailyAt string `yaml:"pull_daily_at,omitempty" json:"pull_daily_at,omitempty"`
+}
+
+// PullTime returns PullDailyAt as hours and minutes (ok false when unset
+// or malformed).
+func (s Serve) PullTime() (hour, minute int, ok bool) {
+	t, err := time.Parse("15:04", s.PullDailyAt)
+	if err != nil || len(s.PullDailyAt) != 5 {
+		return 0, 0, false
+	}
+	return t.Hour(), t.Minute(), true
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
@@ -407,6 +420,9 @@ func Parse(b []byte) (*Policy, []Problem) {
 	}
 	if p.Serve.QuotaPerHour < 0 {
 		problems = append(problems, Problem{keyLine(&root, "serve", "quota_per_hour"), fmt.Sprintf("serve.quota_per_hour %d must be a positive number of views and searches per hour (or absent: %d)", p.Serve.QuotaPerHour, DefaultQuotaPerHour)})
+	}
+	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
+		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})
 	}
 	p.fill()
 	for _, name := range p.AllowedProfiles {

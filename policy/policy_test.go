@@ -235,3 +235,21 @@ func TestServeQuota(t *testing.T) {
 		t.Fatalf("negative quota: %v", problems)
 	}
 }
+
+// serve.pull_daily_at is a 24-hour HH:MM time; anything else is a problem
+// on its line.
+func TestServePullDailyAt(t *testing.T) {
+	p, problems := Parse([]byte("serve:\n  pull_daily_at: \"02:30\"\n"))
+	if h, m, ok := p.Serve.PullTime(); len(problems) > 0 || h != 2 || m != 30 || !ok {
+		t.Fatalf("%v %d:%d %v", problems, h, m, ok)
+	}
+	if _, _, ok := Default().Serve.PullTime(); ok {
+		t.Fatal("the defaults schedule a pull")
+	}
+	for _, bad := range []string{"2:30", "25:00", "02:60", "daily", "02:30:00"} {
+		_, problems := Parse([]byte("serve:\n  pull_daily_at: \"" + bad + "\"\n"))
+		if len(problems) != 1 || problems[0].Line != 2 || !strings.Contains(problems[0].Message, "pull_daily_at") {
+			t.Errorf("%q: %v", bad, problems)
+		}
+	}
+}

@@ -28,7 +28,7 @@ func (s *Server) adminRoutes() []Route {
 // it once).
 func (s *Server) initAdmin() {
 	s.metrics = newMetrics()
-	s.pulls = &app.PullJobs{App: s.App, Done: func(j app.PullJob) { s.metrics.pull(j.State) }}
+	s.pulls = &app.PullJobs{App: s.App, Done: func(j app.PullJob) { s.metrics.pull(j.State) }, Logf: s.logf}
 	s.quota = &app.Quota{App: s.App, Client: s.Client, Limit: s.policy().Serve.QuotaPerHour, Hit: s.metrics.quotaHit, Logf: s.logf}
 }
 
@@ -71,6 +71,18 @@ func (s *Server) browse(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	}
 	s.problem(w, r, http.StatusTooManyRequests, "Browsing paused", err)
 	return false
+}
+
+// RunSchedule pulls daily at the policy's serve.pull_daily_at until ctx
+// ends (at once when the policy schedules none), one pull at a time with
+// the admins' pulls; each is a job GET /api/v1/admin/pulls/{id} shows,
+// audited with the actor "schedule". Call it after Handler.
+func (s *Server) RunSchedule(ctx context.Context) {
+	h, m, ok := s.policy().Serve.PullTime()
+	if !ok {
+		return
+	}
+	s.pulls.RunDaily(ctx, h, m, s.policy(), app.PullOptions{Client: s.Client, BaseURL: s.Client.BaseURL()})
 }
 
 // PullStarted is the answer of POST /api/v1/admin/pulls.

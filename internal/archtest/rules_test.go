@@ -79,7 +79,7 @@ var rules = map[string]Rule{
 	// The use-case layer: every front end calls in here. It may use every
 	// library package, never a front end, a simulator or a test helper.
 	"app": {Ours: []string{".", "account", "audit", "clean", "diff", "export",
-		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
+		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/ctxsleep", "internal/fileutil",
 		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "source/console", "source/dingtalk",
 		"source/dingtalk/stream", "source/gen", "store"}, Via: []string{sqliteDriver}},
 

@@ -27,7 +27,7 @@ must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz,
 POST /api/v1/admin/pulls (admins), /metrics (admins; Prometheus scrapes
 --metrics-addr, which needs no login: keep it on loopback or a private
 network). The policy's serve.quota_per_hour limits each person's views
-and searches. It
+and searches; serve.pull_daily_at ("02:00") pulls every day. It
 uses the app credentials of 'pull' and DINGTALK_API_V1_BASE,
 DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. Stops gracefully
 on Ctrl-C or SIGTERM.`)
@@ -79,8 +79,8 @@ on Ctrl-C or SIGTERM.`)
 	defer srv.WaitPulls()
 	fmt.Fprintf(env.Stderr, "dingbook serve: listening on %s (login callback %s%s)\n", ln.Addr(), srv.BaseURL, serve.CallbackPath)
 	metricsDone := make(chan error, 1)
-	mctx, stopMetrics := context.WithCancel(ctx)
-	defer stopMetrics()
+	bg, stopBackground := context.WithCancel(ctx) // the metrics listener and the schedule
+	defer stopBackground()
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
@@ -88,15 +88,23 @@ on Ctrl-C or SIGTERM.`)
 			return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --metrics-addr " + *metricsAddr, Hint: "choose a free address, such as 127.0.0.1:9464", Err: err}
 		}
 		fmt.Fprintf(env.Stderr, "dingbook serve: metrics on http://%s/metrics\n", mln.Addr())
-		go func() { metricsDone <- serve.Serve(mctx, mln, srv.MetricsHandler(), time.Second) }()
+		go func() { metricsDone <- serve.Serve(bg, mln, srv.MetricsHandler(), time.Second) }()
 	} else {
 		metricsDone <- nil
+	}
+	schedDone := make(chan struct{})
+	if at := pol.Serve.PullDailyAt; at != "" {
+		fmt.Fprintf(env.Stderr, "dingbook serve: pulls daily at %s (serve.pull_daily_at, %s)\n", at, pol.Source)
+		go func() { srv.RunSchedule(bg); close(schedDone) }()
+	} else {
+		close(schedDone)
 	}
 	if serveReady != nil {
 		serveReady(ln.Addr().String())
 	}
 	err = serve.Serve(ctx, ln, h, 10*time.Second)
-	stopMetrics()
+	stopBackground()
+	<-schedDone
 	if merr := <-metricsDone; err == nil {
 		err = merr
 	}

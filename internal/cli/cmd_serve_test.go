@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -18,6 +20,10 @@ func TestServeStartsAndStops(t *testing.T) {
 	exports, stopSim := runSimExports(t, "--users", "40", "--depts", "4", "--seed", "2", "--qps", "0")
 	defer stopSim()
 	exports["DINGBOOK_HOME"] = t.TempDir()
+	// a daily pull scheduled (not due during the test): it starts and stops with serve
+	if err := os.WriteFile(filepath.Join(exports["DINGBOOK_HOME"], "policy.yaml"), []byte("serve:\n  pull_daily_at: \"02:00\"\n  quota_per_hour: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ready := make(chan string, 1)
 	serveReady = func(addr string) { ready <- addr }
 	t.Cleanup(func() { serveReady = nil })
@@ -56,6 +62,9 @@ func TestServeStartsAndStops(t *testing.T) {
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, exports["DINGTALK_LOGIN_BASE"]+"/oauth2/auth?") ||
 		!strings.Contains(loc, "redirect_uri=https%3A%2F%2Fdingbook.example.com%2Fauth%2Fdingtalk%2Fcallback") {
 		t.Errorf("/login: %d %s", resp.StatusCode, loc)
+	}
+	if !strings.Contains(stderr.String(), "pulls daily at 02:00 (serve.pull_daily_at") {
+		t.Errorf("no schedule in stderr: %q", stderr.String())
 	}
 	if !strings.Contains(stderr.String(), "listening on "+addr) {
 		t.Errorf("stderr: %q", stderr.String())
