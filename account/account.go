@@ -13,6 +13,7 @@ package account
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -141,12 +142,6 @@ func holdingsOf(ctx context.Context, db *store.DB, keys []string, since time.Tim
 	if err != nil {
 		return nil, err
 	}
-	h := store.NewHasher(key)
-	sums := make([]uint64, 0, len(keys))
-	for _, k := range keys {
-		if k != "" {
-			sums = append(sums, h.Sum(k))
-		}
-	}
-	return db.WhoHas(ctx, sums, since)
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	return db.WhoHas(ctx, key, keys, since)
 }

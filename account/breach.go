@@ -119,7 +119,11 @@ func AffectedPeople(ctx context.Context, db *store.DB, holdingID int64) ([]Affec
 	if err != nil {
 		return nil, 0, err
 	}
-	h := store.NewHasher(key)
+	hd, err := db.HoldingByID(ctx, holdingID)
+	if err != nil {
+		return nil, 0, err
+	}
+	h := store.NewHasherScheme(key, hd.Hashing)
 	want := make(map[uint64]bool, len(sums))
 	for _, s := range sums {
 		want[s] = true

@@ -128,7 +128,7 @@ func SubjectReport(ctx context.Context, db *store.DB, pol *policy.Policy, query,
 		return "", "", err
 	}
 	_, err = audit.Append(ctx, db, audit.Record{Time: now, Actor: nonEmpty(actor, "unknown"), Action: ActionSubjectReport, Rows: len(hs), PolicyHash: pol.Hash,
-		Details: map[string]string{"person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "lang": lang, "holdings": fmt.Sprint(len(hs))}})
+		Details: map[string]string{"person_hmac": fmt.Sprintf("%016x", store.NewHasherScheme(key, store.HashHMAC).Sum(person)), "lang": lang, "holdings": fmt.Sprint(len(hs))}})
 	return person, b.String(), err
 }
 

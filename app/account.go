@@ -101,7 +101,7 @@ func (a *App) WithdrawConsent(ctx context.Context, person, purpose, ref string, 
 		return err
 	}
 	_, err = audit.AppendWith(ctx, a.DB, audit.Record{Time: a.now(), Actor: actor, Action: account.ActionConsent, Rows: 1, Purpose: purpose,
-		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasher(key).Sum(person)), "reference": ref}},
+		Details: map[string]string{"op": "withdraw", "person_hmac": fmt.Sprintf("%016x", store.NewHasherScheme(key, store.HashHMAC).Sum(person)), "reference": ref}},
 		func(tx *store.Tx, _ audit.Record) error {
 			return tx.AddConsents([]store.Consent{{Person: person, Purpose: purpose, State: store.ConsentWithdrawn, Time: when, Reference: ref}})
 		})

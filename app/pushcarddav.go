@@ -57,7 +57,9 @@ func (a *App) PushCardDAV(ctx context.Context, pol *policy.Policy, o CardDAVOpti
 		o2 := opts
 		o2.HideHiddenMobiles = !dec.IncludeHiddenMobiles
 		o2.Formats, o2.Dir = nil, ""
-		h := store.NewHasher(key)
+		// The UID scheme is pinned: a change of the holdings' default
+		// scheme must not give every pushed card a new UID.
+		h := store.NewHasherScheme(key, store.HashHMAC)
 		var cards []carddav.Card
 		o2.People = func(p *dingbook.Person, tree *dingbook.Tree) error {
 			c := vcard.CardFor(p, tree, vcard.Options{Company: company})

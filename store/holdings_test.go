@@ -3,6 +3,9 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"flag"
 	"math/rand/v2"
 	"os"
@@ -62,7 +65,7 @@ func TestHoldings(t *testing.T) {
 		want  []string
 	}{{5, time.Time{}, []string{"e0"}}, {15000, time.Time{}, []string{"e0", "e1"}}, {19999, time.Time{}, []string{"e0", "e1", "e2"}},
 		{20000, time.Time{}, []string{"e2"}}, {20001, time.Time{}, nil}, {19999, now.Add(time.Hour), []string{"e1", "e2"}}} {
-		hs, err := db.WhoHas(ctx, []uint64{h.Sum("user" + strconv.Itoa(c.user))}, c.since)
+		hs, err := db.WhoHas(ctx, key, []string{"user" + strconv.Itoa(c.user)}, c.since)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,15 +78,14 @@ func TestHoldings(t *testing.T) {
 		}
 	}
 	// Another key matches nobody.
-	other := NewHasher(bytes.Repeat([]byte{1}, 32))
-	if hs, _ := db.WhoHas(ctx, []uint64{other.Sum("user5")}, time.Time{}); len(hs) != 0 {
+	if hs, _ := db.WhoHas(ctx, bytes.Repeat([]byte{1}, 32), []string{"user5"}, time.Time{}); len(hs) != 0 {
 		t.Fatalf("a different key matched: %v", hs)
 	}
 }
 
 func TestSortHashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	for _, n := range []int{0, 1, 7, 100_000} {
+	for _, n := range []int{0, 1, 7, 1 << 16, 100_000, 300_000} {
 		in := make([]uint64, n)
 		for i := range in {
 			in[i] = rng.Uint64()
@@ -130,7 +132,8 @@ func BenchmarkWhoHas(b *testing.B) {
 	var n int
 	db.sdb.QueryRow(`SELECT count(*) FROM holding`).Scan(&n)
 	rng := rand.New(rand.NewPCG(1, 2))
-	target := uint64(0x5eed5eed5eed5eed)
+	key, _ := HolderKey(db.Dir)
+	target := NewHasher(key).Sum("target")
 	sums := make([]uint64, *benchPeople)
 	for ; n < *benchHoldings; n++ {
 		for i := range sums {
@@ -145,7 +148,7 @@ func BenchmarkWhoHas(b *testing.B) {
 	}
 	b.ResetTimer()
 	for range b.N {
-		hs, err := db.WhoHas(ctx, []uint64{target, rng.Uint64()}, time.Time{})
+		hs, err := db.WhoHas(ctx, key, []string{"target", "stranger" + strconv.FormatUint(rng.Uint64(), 36)}, time.Time{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -192,4 +195,97 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Holdings recorded before migration 008 hold HMAC-SHA256 hashes: the
+// migration marks them (hashing = 1), and who-has still finds their
+// people beside the SipHash holdings recorded since.
+func TestHoldingsLegacyHashing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	key, _ := HolderKey(dir)
+	legacy := NewHasherScheme(key, HashHMAC)
+	// A database as it was before 008, with one holding recorded then.
+	db, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := &Holding{Kind: KindExport, Ref: "old", Time: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)}
+	if err := db.AddHolding(ctx, old, []uint64{legacy.Sum("alice"), legacy.Sum("carol")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%008_holding_hashing.sql'`} {
+		if _, err := db.sdb.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	if db, err = Open(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if back, _ := db.HoldingByID(ctx, old.ID); back == nil || back.Hashing != HashHMAC {
+		t.Fatalf("the old holding after the migration: %+v", back)
+	}
+	if err := db.AddHolding(ctx, &Holding{Kind: KindExport, Ref: "new", Time: old.Time.Add(time.Hour)}, []uint64{NewHasher(key).Sum("alice"), NewHasher(key).Sum("bob")}); err != nil {
+		t.Fatal(err)
+	}
+	for who, want := range map[string][]string{"alice": {"old", "new"}, "bob": {"new"}, "carol": {"old"}, "dave": nil} {
+		hs, err := db.WhoHas(ctx, key, []string{who}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, x := range hs {
+			got = append(got, x.Ref)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", who, got, want)
+		}
+	}
+	// The new scheme's values are neither the HMAC's nor the id's.
+	if NewHasher(key).Sum("alice") == legacy.Sum("alice") {
+		t.Fatal("the schemes agree")
+	}
+}
+
+// The SipHash key is derived from the holder key: another holder key
+// gives other values, the same key the same ones (checked against the
+// derivation written out with crypto/hmac).
+func TestHasherSipHashKey(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100 {
+		key := make([]byte, 32)
+		for i := range key {
+			key[i] = byte(rng.Uint32())
+		}
+		id := strconv.FormatUint(rng.Uint64(), 10+int(rng.Uint32()%27))[:1+rng.IntN(10)]
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte("dingbook holding hash: siphash-2-4"))
+		sk := m.Sum(nil)
+		k0, k1 := binary.LittleEndian.Uint64(sk), binary.LittleEndian.Uint64(sk[8:16])
+		if got, want := NewHasher(key).Sum(id), sipHash24(k0, k1, id); got != want {
+			t.Fatalf("%q: %016x, want %016x", id, got, want)
+		}
+		m = hmac.New(sha256.New, key)
+		m.Write([]byte(id))
+		if got, want := NewHasherScheme(key, HashHMAC).Sum(id), binary.BigEndian.Uint64(m.Sum(nil)); got != want {
+			t.Fatalf("hmac %q: %016x, want %016x", id, got, want)
+		}
+		key[0] ^= 1
+		if NewHasher(key).Sum(id) == sipHash24(k0, k1, id) {
+			t.Fatal("another key gave the same value")
+		}
+	}
+}
+
+func BenchmarkSortHashes(b *testing.B) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	in := make([]uint64, *benchPeople)
+	for i := range in {
+		in[i] = rng.Uint64()
+	}
+	for range b.N {
+		sortHashes(in)
+	}
 }
