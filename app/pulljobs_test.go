@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/audit"
-	"github.com/dingbook/dingbook/source/dingtalk"
-	"github.com/dingbook/dingbook/source/dingtalk/sim"
-	"github.com/dingbook/dingbook/source/gen"
 )
 
 func TestNextDaily(t *testing.T) {
@@ -43,11 +39,7 @@ func TestRunDaily(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 	a.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
-	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: 500}))
-	defer ts.Close()
-	key := sim.DefaultApp()
-	client := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 500})
+	client, simURL := simClient(t)
 	pol, err := a.Policy(ctx, "", "tester")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +59,7 @@ func TestRunDaily(t *testing.T) {
 			now = now.Add(d)
 			return nil
 		}}
-	jobs.RunDaily(ctx, 2, 0, pol, app.PullOptions{Client: client, BaseURL: ts.URL})
+	jobs.RunDaily(ctx, 2, 0, pol, app.PullOptions{Client: client, BaseURL: simURL})
 	if len(done) != 2 || len(slept) != 2 || slept[0] != 18*time.Hour || slept[1] != 24*time.Hour {
 		t.Fatalf("done %d, slept %v", len(done), slept)
 	}
