@@ -91,6 +91,10 @@ func (q *Quota) Spend(ctx context.Context, userid string) error {
 	if n == lim+1 {
 		// the first refusal of the hour: audited, the admins told
 		if aerr := q.crossed(ctx, userid, lim, until); aerr != nil {
+			// the refusal stands; the operator learns the record is missing
+			if q.Logf != nil {
+				q.Logf("quota: audit record for %s: %v", userid, aerr)
+			}
 			return errors.Join(err, aerr)
 		}
 	}
