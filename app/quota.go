@@ -28,6 +28,7 @@ var ErrQuota = errors.New("hourly quota of person views and searches used up")
 // QuotaError is Quota.Spend's refusal: the person may browse again at
 // Until (the end of the hour).
 type QuotaError struct {
+	Limit int
 	Until time.Time
 }
 
@@ -87,7 +88,7 @@ func (q *Quota) Spend(ctx context.Context, userid string) error {
 	err := &dingbook.Error{Code: CodeQuota,
 		Message: fmt.Sprintf("you have viewed or searched %d times this hour, the portal's limit per person", lim),
 		Hint:    "browsing pauses until " + until.Format("15:04 MST") + "; for a list of many people ask for an export instead",
-		Err:     &QuotaError{Until: until}}
+		Err:     &QuotaError{Limit: lim, Until: until}}
 	if n == lim+1 {
 		// the first refusal of the hour: audited, the admins told
 		if aerr := q.crossed(ctx, userid, lim, until); aerr != nil {

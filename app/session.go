@@ -199,6 +199,15 @@ func (a *App) Logout(ctx context.Context, token string) error {
 	return err
 }
 
+// SetSessionLang remembers the language chosen in the session of token
+// (the front end checks it is one it offers).
+func (a *App) SetSessionLang(ctx context.Context, token, lang string) error {
+	if token == "" {
+		return nil
+	}
+	return a.DB.SetSessionLang(ctx, sessionID(token), lang)
+}
+
 // EndSessions ends every session of userid (a person who left: a pull
 // calls it for the leavers it finds) and records it on actor's behalf
 // when there were any. It returns how many it ended.

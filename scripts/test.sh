@@ -7,7 +7,8 @@
 # python3 with openpyxl and vobject, and LibreOffice headless (soffice, from
 # libreoffice-calc-nogui: the XLSX reader's differential test reads files
 # LibreOffice writes), and Radicale (push --carddav's tests start it on a
-# free loopback port). They are installed with apt-get when missing; the
+# free loopback port), and Node (nodejs: serve's in-app login script runs
+# under it with a stand-in for DingTalk's JSAPI). They are installed with apt-get when missing; the
 # tests fail (never skip) if they still are. gcc runs the race detector
 # over the Stream simulator and client.
 set -euo pipefail
@@ -21,6 +22,7 @@ command -v sqlite3 >/dev/null 2>&1 || need_pkgs+=(sqlite3)
 command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
+command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs) # serve's in-app login script
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -33,7 +35,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3 gcc soffice radicale; do
+for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }

@@ -69,7 +69,7 @@ func (s *Server) browse(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	if d := qe.Until.Sub(s.now()); d > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((d+time.Second-1)/time.Second)))
 	}
-	s.problem(w, r, http.StatusTooManyRequests, "Browsing paused", err)
+	s.problem(w, r, http.StatusTooManyRequests, "problem.quota", err, qe.Limit, qe.Until.Format("15:04 MST"))
 	return false
 }
 
@@ -113,8 +113,8 @@ func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Ses
 func (s *Server) pullStatus(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 	job, ok := s.pulls.Get(r.PathValue("id"))
 	if !ok {
-		s.problem(w, r, http.StatusNotFound, "No such pull", &dingbook.Error{Code: dingbook.ENOTFOUND,
-			Message: "no pull " + r.PathValue("id") + " in this server's memory", Hint: "start one with POST /api/v1/admin/pulls; older pulls are in the audit log"})
+		s.problem(w, r, http.StatusNotFound, "problem.no_pull", &dingbook.Error{Code: dingbook.ENOTFOUND,
+			Message: "no pull " + r.PathValue("id") + " in this server's memory", Hint: "start one with POST /api/v1/admin/pulls; older pulls are in the audit log"}, r.PathValue("id"))
 		return
 	}
 	writeJSON(w, http.StatusOK, job)

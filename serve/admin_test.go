@@ -134,6 +134,10 @@ func TestQuotaCrossing(t *testing.T) {
 	if resp.StatusCode != 429 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "09:00") {
 		t.Errorf("the page past the quota: %d %s %.300s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
+	resp, body = b.do("GET", ts.URL+"/api/v1/test/browse", http.Header{"Accept-Language": {"id"}})
+	if resp.StatusCode != 429 || !strings.Contains(body, "Penelusuran dijeda sampai 09:00 UTC") {
+		t.Errorf("in Indonesian: %d %s", resp.StatusCode, body)
+	}
 	if code, _ := b.me(); code != 200 {
 		t.Errorf("/api/v1/me past the quota: %d", code)
 	}
@@ -180,7 +184,7 @@ func TestQuotaCrossing(t *testing.T) {
 		t.Errorf("09:01: %d %s", resp.StatusCode, body)
 	}
 	_, m := e.loggedIn(primary).do("GET", e.url+"/metrics", nil)
-	if !strings.Contains(m, "dingbook_quota_hits_total 3\n") {
+	if !strings.Contains(m, "dingbook_quota_hits_total 4\n") {
 		t.Errorf("metrics: quota hits:\n%s", m)
 	}
 }

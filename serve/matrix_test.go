@@ -39,6 +39,10 @@ var admitted = map[string]struct {
 	"POST /api/v1/admin/pulls":     {serve.Admin, 202},
 	"GET /api/v1/admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
 	"GET /metrics":                 {serve.Admin, 200},
+	// portal.go
+	"POST /lang":            {serve.Anonymous, 400}, // no lang
+	"GET /inapp":            {serve.Anonymous, 200},
+	"GET /static/{file...}": {serve.Anonymous, 404}, // no such file
 }
 
 // TestAuthorizationMatrix requests every route of the route table as

@@ -79,6 +79,11 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /logout", Rule: Person, handle: s.logout},
 		{Pattern: "GET /api/v1/me", Rule: Person, handle: s.me},
 		{Pattern: "GET /api/v1/audit/head", Rule: PrimaryAdmin, handle: s.auditHead},
+		// languages, the in-app login page and the embedded static files
+		// (portal.go)
+		{Pattern: "POST /lang", Rule: Anonymous, handle: s.setLang},
+		{Pattern: "GET /inapp", Rule: Anonymous, handle: s.inAppPage},
+		{Pattern: "GET /static/{file...}", Rule: Anonymous, handle: s.static},
 	}
 	routes = append(routes, s.adminRoutes()...)
 	return routes
@@ -91,7 +96,7 @@ func (s *Server) authorize(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Limited && !s.limiter.allow(clientIP(r)) {
 			w.Header().Set("Retry-After", "60")
-			s.problem(w, r, http.StatusTooManyRequests, "Too many login attempts",
+			s.problem(w, r, http.StatusTooManyRequests, "problem.ratelimit",
 				&dingbook.Error{Code: codeRateLimit, Message: "too many login attempts from this address", Hint: "wait a minute, then log in again"})
 			return
 		}
@@ -102,12 +107,12 @@ func (s *Server) authorize(rt Route) http.Handler {
 		}
 		if !rt.Rule.Allows(sess) {
 			if sess == nil {
-				s.problem(w, r, http.StatusUnauthorized, "Please log in",
+				s.problem(w, r, http.StatusUnauthorized, "problem.unauthorized",
 					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})
 				return
 			}
-			s.problem(w, r, http.StatusForbidden, "Not allowed",
-				&dingbook.Error{Code: dingbook.EPERM, Message: r.URL.Path + " is for the " + rt.Rule.String() + " role", Hint: "ask an admin if you need it"})
+			s.problem(w, r, http.StatusForbidden, "problem.forbidden",
+				&dingbook.Error{Code: dingbook.EPERM, Message: r.URL.Path + " is for the " + rt.Rule.String() + " role", Hint: "ask an admin if you need it"}, r.URL.Path, rt.Rule.String())
 			return
 		}
 		rt.handle(w, r, sess)

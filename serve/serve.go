@@ -100,8 +100,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.problem(w, r, http.StatusForbidden, "Cross-origin request refused",
-			&dingbook.Error{Code: dingbook.EPERM, Message: r.Method + " " + r.URL.Path + " came from another site", Hint: "use dingbook's own pages"})
+		s.problem(w, r, http.StatusForbidden, "problem.cross_origin",
+			&dingbook.Error{Code: dingbook.EPERM, Message: r.Method + " " + r.URL.Path + " came from another site", Hint: "use dingbook's own pages"}, r.Method, r.URL.Path)
 	}))
 	return securityHeaders(cop.Handler(mux))
 }
@@ -152,14 +152,47 @@ func (s *Server) session(r *http.Request) (*app.Session, error) {
 // ---- pages ----
 
 type pageData struct {
+	// Title is a catalogue key.
 	Title         string
 	Message, Hint string
 	Session       *app.Session
+	// Lang is the page's language ("en", "id", "zh"), Path the page's own
+	// path and query (the language switcher returns to it); render sets
+	// both.
+	Lang, Path string
+	// CorpID and ClientID, for the in-app login page's script.
+	CorpID, ClientID string
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, d pageData) {
+// T translates a catalogue key into the page's language: {{.T "key"}}.
+func (d pageData) T(key string, args ...any) string { return tr(d.Lang, key, args...) }
+
+// LangChoice is one entry of the language switcher.
+type LangChoice struct {
+	Code, Name string
+	Current    bool
+}
+
+// Langs lists the languages for the switcher.
+func (d pageData) Langs() []LangChoice {
+	var out []LangChoice
+	for _, tag := range Languages {
+		c := tag.String()
+		out = append(out, LangChoice{Code: c, Name: langName[c], Current: c == d.Lang})
+	}
+	return out
+}
+
+// render writes a page in the request's language.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Lang = pickLang(r, d.Session)
+	if d.Path == "" {
+		d.Path = r.URL.RequestURI()
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Language", d.Lang)
 	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Add("Vary", "Accept-Language, Cookie")
 	w.WriteHeader(status)
 	if err := pages.ExecuteTemplate(w, name, d); err != nil {
 		s.logf("serve: page %s: %v", name, err)
@@ -167,18 +200,33 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, d pageDa
 }
 
 // problem answers a refusal: JSON {"error","message","hint"} under /api/,
-// else a page.
-func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, title string, err error) {
+// else a page, in the request's language. key names the refusal in the
+// catalogue: key is the title, key+".message" (with args) and key+".hint"
+// the texts; a login refusal's texts are those of its reason
+// ("refusal.<reason>"). Without a text in the catalogue, err's (English)
+// message and hint are shown.
+func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, key string, err error, args ...any) {
 	msg, hint, code := err.Error(), "", ""
 	var de *dingbook.Error
 	if errors.As(err, &de) {
 		msg, hint, code = de.Message, de.Hint, de.Code
 	}
+	lang := pickLang(r, nil)
+	mk, hk := key+".message", key+".hint"
+	if reason := app.RefusalReason(err); reason != "error" {
+		mk, hk, args = "refusal."+reason, "refusal."+reason+".hint", nil
+	}
+	if hasKey(mk) {
+		msg = tr(lang, mk, args...)
+	}
+	if hasKey(hk) {
+		hint = tr(lang, hk)
+	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		writeJSON(w, status, map[string]string{"error": code, "message": msg, "hint": hint})
 		return
 	}
-	s.render(w, status, "problem", pageData{Title: title, Message: msg, Hint: hint})
+	s.render(w, r, status, "problem", pageData{Title: key, Message: msg, Hint: hint})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -193,7 +241,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request, sess *app.Session
 		http.NotFound(w, r)
 		return
 	}
-	s.render(w, http.StatusOK, "index", pageData{Title: "dingbook", Session: sess})
+	s.render(w, r, http.StatusOK, "index", pageData{Title: "index.title", Session: sess})
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ *app.Session) {
@@ -235,8 +283,8 @@ func (s *Server) auditHead(w http.ResponseWriter, r *http.Request, _ *app.Sessio
 // fail answers an internal failure (500) without its details, logging them.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
-	s.problem(w, r, http.StatusInternalServerError, "Something went wrong",
-		&dingbook.Error{Code: dingbook.EINTERNAL, Message: "the server could not answer " + r.URL.Path, Hint: "try again; if it persists, the operator's log says why"})
+	s.problem(w, r, http.StatusInternalServerError, "problem.internal",
+		&dingbook.Error{Code: dingbook.EINTERNAL, Message: "the server could not answer " + r.URL.Path, Hint: "try again; if it persists, the operator's log says why"}, r.URL.Path)
 }
 
 // ---- login ----
@@ -271,7 +319,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 		err := &dingbook.Error{Code: dingbook.EINVALID, Message: "the page to return to after login (next) must be a path on this server", Hint: "open /login without next, or with a path such as /", Err: app.ErrLoginNext}
 		s.App.RefuseLogin(r.Context(), "browser", err)
 		s.metrics.login("refused", app.RefusalReason(err))
-		s.problem(w, r, http.StatusBadRequest, "Login refused", err)
+		s.problem(w, r, http.StatusBadRequest, "problem.login_refused", err)
 		return
 	}
 	raw := make([]byte, 32)
@@ -371,7 +419,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, via string, err 
 	case "error":
 		status = http.StatusBadGateway
 	}
-	s.problem(w, r, status, "Login refused", err)
+	s.problem(w, r, status, "problem.login_refused", err)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *app.Session) {

@@ -21,6 +21,8 @@ type Session struct {
 	Via     string
 	Created time.Time
 	Seen    time.Time
+	// Lang is the language the person chose ("" for none; 009_session_lang.sql).
+	Lang string
 }
 
 // AddSession stores a new session, in the transaction that records the
@@ -39,8 +41,8 @@ func (tx *Tx) AddSession(s Session) error {
 func (db *DB) Session(ctx context.Context, id string) (*Session, error) {
 	var s Session
 	var roles, scope, created, seen string
-	err := db.sdb.QueryRowContext(ctx, `SELECT id, userid, name, roles, admin_scope, via, created_at, seen_at FROM session WHERE id = ?`, id).
-		Scan(&s.ID, &s.UserID, &s.Name, &roles, &scope, &s.Via, &created, &seen)
+	err := db.sdb.QueryRowContext(ctx, `SELECT id, userid, name, roles, admin_scope, via, created_at, seen_at, lang FROM session WHERE id = ?`, id).
+		Scan(&s.ID, &s.UserID, &s.Name, &roles, &scope, &s.Via, &created, &seen, &s.Lang)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -62,6 +64,14 @@ func (db *DB) Session(ctx context.Context, id string) (*Session, error) {
 func (db *DB) TouchSession(ctx context.Context, id string, t time.Time) error {
 	return db.Write(ctx, func(tx *Tx) error {
 		_, err := tx.tx.ExecContext(tx.ctx, `UPDATE session SET seen_at = ? WHERE id = ?`, tsNano(t), id)
+		return err
+	})
+}
+
+// SetSessionLang records the language chosen in session id.
+func (db *DB) SetSessionLang(ctx context.Context, id, lang string) error {
+	return db.Write(ctx, func(tx *Tx) error {
+		_, err := tx.tx.ExecContext(tx.ctx, `UPDATE session SET lang = ? WHERE id = ?`, lang, id)
 		return err
 	})
 }

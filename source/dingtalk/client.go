@@ -194,6 +194,10 @@ func (c *Client) BaseURL() string { return c.cfg.BaseURL }
 // AppKey returns the app key (not a secret).
 func (c *Client) AppKey() string { return c.cfg.AppKey }
 
+// CorpID returns the organisation's corpId (not a secret; the in-app
+// login page hands it to dd.requestAuthCode).
+func (c *Client) CorpID() string { return c.cfg.CorpID }
+
 // QPS returns the configured rate of api.
 func (c *Client) QPS(api string) int {
 	if q, ok := c.cfg.QPSFor[api]; ok && q > 0 {
