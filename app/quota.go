@@ -53,6 +53,9 @@ type Quota struct {
 	Hit func()
 	// Logf receives a failure to notify the admins (the refusal stands).
 	Logf func(format string, args ...any)
+	// NoticeText, if set, words the work notice (a front end's message
+	// catalogues); else it is in English.
+	NoticeText func(userid string, limit int, until time.Time) string
 
 	mu    sync.Mutex
 	hour  time.Time
@@ -127,8 +130,13 @@ func (q *Quota) notify(ctx context.Context, userid string, lim int, until time.T
 	if err != nil || len(admins) == 0 {
 		return nil, err
 	}
-	text := fmt.Sprintf("dingbook: %s has viewed or searched the directory more than %d times this hour; their browsing is paused until %s. Bulk access may be scraping: please check with them.",
-		userid, lim, until.UTC().Format("15:04 UTC"))
+	var text string
+	if q.NoticeText != nil {
+		text = q.NoticeText(userid, lim, until)
+	} else {
+		text = fmt.Sprintf("dingbook: %s has viewed or searched the directory more than %d times this hour; their browsing is paused until %s. Bulk access may be scraping: please check with them.",
+			userid, lim, until.Format("15:04 MST"))
+	}
 	_, err = q.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: admins, Msg: dingtalk.TextMsg(text)})
 	return admins, err
 }

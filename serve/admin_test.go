@@ -165,7 +165,10 @@ func TestQuotaCrossing(t *testing.T) {
 	if !slices.Equal(got, want) || !slices.Equal(slices.Sorted(slices.Values(n.Delivered)), want) {
 		t.Errorf("notice to %v (delivered %v), want %v", n.UserIDs, n.Delivered, want)
 	}
-	if !strings.Contains(string(n.Msg), emp) || !regexp.MustCompile(`more than 5 times`).Match(n.Msg) {
+	var msg struct{ Text struct{ Content string } }
+	json.Unmarshal(n.Msg, &msg)
+	if c := msg.Text.Content; !strings.Contains(c, emp+" has viewed or searched the directory more than 5 times this hour; their browsing is paused until 09:00 UTC") ||
+		!strings.Contains(c, "lebih dari 5 kali") || !strings.Contains(c, "已超过 5 次") {
 		t.Errorf("notice text: %s", n.Msg)
 	}
 	// still paused at 08:59; no second record or notice
