@@ -95,6 +95,56 @@ func (d *noticeData) revoked(lang string) string {
 		"zh": "无可撤销项（文件包已不在 dingbook 控制之下）；已要求持有人删除"}[lang]
 }
 
+// authorityText is the authority notice in each language, a format a
+// line; every language takes the same arguments line by line.
+var authorityText = map[string][13]string{
+	"en": {
+		"PERSONAL DATA BREACH NOTIFICATION - incident %s",
+		"To: the personal information protection authority (PIPL Art. 57) / the personal data protection institution (UU PDP Art. 46)",
+		"From: %s; data protection officer: %s",
+		"Notice due by %s (3 x 24 hours after discovery; %s)",
+		"",
+		"1. Personal data involved (categories): %s; %d people affected%s.",
+		"2. When and how: discovered %s. %s",
+		"   The data was in %s %s, made %s for the purpose \"%s\" (legal basis %s), given to %s, due for deletion %s; %s.",
+		"3. Cause: %s",
+		"4. Possible consequences and harm: %s.",
+		"5. Remedies taken by the controller: %s; the incident is recorded in the audit log (record %d).",
+		"6. What the affected people can do: be wary of calls, messages and e-mails that use this information; do not disclose passwords or verification codes; report suspicious contact to the data protection officer.",
+		"7. Contact: %s, data protection officer: %s.",
+	},
+	"id": {
+		"PEMBERITAHUAN KEGAGALAN PELINDUNGAN DATA PRIBADI - insiden %s",
+		"Kepada: lembaga penyelenggara pelindungan data pribadi (UU PDP Pasal 46) / otoritas pelindungan informasi pribadi (PIPL Pasal 57)",
+		"Dari: %s; pejabat pelindungan data pribadi: %s",
+		"Batas waktu pemberitahuan: %s (3 x 24 jam sejak diketahui; %s)",
+		"",
+		"1. Data pribadi yang terungkap: %s; %d orang terdampak%s.",
+		"2. Kapan dan bagaimana: diketahui pada %s. %s",
+		"   Data berada dalam %s %s, dibuat %s untuk tujuan \"%s\" (dasar hukum %s), diberikan kepada %s, wajib dihapus %s; %s.",
+		"3. Penyebab: %s",
+		"4. Kemungkinan akibat: %s.",
+		"5. Upaya penanganan dan pemulihan oleh pengendali: %s; insiden dicatat dalam log audit (catatan %d).",
+		"6. Yang dapat dilakukan subjek data: waspadai panggilan, pesan, dan surel yang memakai informasi ini; jangan memberikan kata sandi atau kode verifikasi; laporkan kontak mencurigakan kepada pejabat pelindungan data pribadi.",
+		"7. Kontak: %s, pejabat pelindungan data pribadi: %s.",
+	},
+	"zh": {
+		"个人信息安全事件报告 - 事件编号 %s",
+		"报送：履行个人信息保护职责的部门（《个人信息保护法》第五十七条）/ 印度尼西亚个人数据保护机构（UU PDP 第46条）",
+		"报告单位：%s；个人信息保护负责人：%s",
+		"报告时限：%s（发现后 3×24 小时；%s）",
+		"",
+		"一、涉及的个人信息种类：%s；受影响人数 %d 人%s。",
+		"二、发生时间与经过：发现时间 %s。%s",
+		"    数据所在：%s %s，生成于 %s，处理目的“%s”（法律依据 %s），接收方 %s，应于 %s 前删除；%s。",
+		"三、原因：%s",
+		"四、可能造成的危害：%s。",
+		"五、已采取的补救措施：%s；事件已记入审计日志（第 %d 条）。",
+		"六、个人可采取的减轻危害的措施：警惕利用上述信息的来电、短信和邮件；不要透露密码或验证码；如遇可疑联系请告知个人信息保护负责人。",
+		"七、联系方式：%s，个人信息保护负责人：%s。",
+	},
+}
+
 // authorityNotice is the notice to the authority with the items of PIPL
 // Art. 57 (categories, cause, possible harm, remedies, what people can do,
 // contact) and UU PDP Art. 46 (what data, when and how, consequences,
@@ -126,51 +176,62 @@ func authorityNotice(d *noticeData, lang string) string {
 	if d.unresolved > 0 {
 		unres = fmt.Sprintf(map[string]string{"en": " (%d of them are no longer in any stored snapshot)", "id": " (%d di antaranya tidak lagi ada di snapshot mana pun)", "zh": "（其中 %d 人已不在任何已存快照中）"}[lang], d.unresolved)
 	}
-	switch lang {
-	case "en":
-		w("PERSONAL DATA BREACH NOTIFICATION - incident %s", in.ID)
-		w("To: the personal information protection authority (PIPL Art. 57) / the personal data protection institution (UU PDP Art. 46)")
-		w("From: %s; data protection officer: %s", pol.Company, pol.DPOContact)
-		w("Notice due by %s (3 x 24 hours after discovery; %s)", d.t(in.Deadline), d.hoursLeft(lang))
-		w("")
-		w("1. Personal data involved (categories): %s; %d people affected%s.", fieldNames(h.Fields, lang), in.People, unres)
-		w("2. When and how: discovered %s. %s", d.t(in.DiscoveredAt), in.Description)
-		w("   The data was in %s %s, made %s for the purpose \"%s\" (legal basis %s), given to %s, due for deletion %s; %s.", h.Kind, h.Ref, d.t(h.Time), h.Purpose, nonEmpty(h.Basis, "-"), nonEmpty(h.Recipient, pol.Company), d.t(h.Expires), d.sealText(lang))
-		w("3. Cause: %s", in.Description)
-		w("4. Possible consequences and harm: %s.", harm)
-		w("5. Remedies taken by the controller: %s; the incident is recorded in the audit log (record %d).", d.revoked(lang), in.AuditSeq)
-		w("6. What the affected people can do: be wary of calls, messages and e-mails that use this information; do not disclose passwords or verification codes; report suspicious contact to the data protection officer.")
-		w("7. Contact: %s, data protection officer: %s.", pol.Company, pol.DPOContact)
-	case "id":
-		w("PEMBERITAHUAN KEGAGALAN PELINDUNGAN DATA PRIBADI - insiden %s", in.ID)
-		w("Kepada: lembaga penyelenggara pelindungan data pribadi (UU PDP Pasal 46) / otoritas pelindungan informasi pribadi (PIPL Pasal 57)")
-		w("Dari: %s; pejabat pelindungan data pribadi: %s", pol.Company, pol.DPOContact)
-		w("Batas waktu pemberitahuan: %s (3 x 24 jam sejak diketahui; %s)", d.t(in.Deadline), d.hoursLeft(lang))
-		w("")
-		w("1. Data pribadi yang terungkap: %s; %d orang terdampak%s.", fieldNames(h.Fields, lang), in.People, unres)
-		w("2. Kapan dan bagaimana: diketahui pada %s. %s", d.t(in.DiscoveredAt), in.Description)
-		w("   Data berada dalam %s %s, dibuat %s untuk tujuan \"%s\" (dasar hukum %s), diberikan kepada %s, wajib dihapus %s; %s.", h.Kind, h.Ref, d.t(h.Time), h.Purpose, nonEmpty(h.Basis, "-"), nonEmpty(h.Recipient, pol.Company), d.t(h.Expires), d.sealText(lang))
-		w("3. Penyebab: %s", in.Description)
-		w("4. Kemungkinan akibat: %s.", harm)
-		w("5. Upaya penanganan dan pemulihan oleh pengendali: %s; insiden dicatat dalam log audit (catatan %d).", d.revoked(lang), in.AuditSeq)
-		w("6. Yang dapat dilakukan subjek data: waspadai panggilan, pesan, dan surel yang memakai informasi ini; jangan memberikan kata sandi atau kode verifikasi; laporkan kontak mencurigakan kepada pejabat pelindungan data pribadi.")
-		w("7. Kontak: %s, pejabat pelindungan data pribadi: %s.", pol.Company, pol.DPOContact)
-	case "zh":
-		w("个人信息安全事件报告 - 事件编号 %s", in.ID)
-		w("报送：履行个人信息保护职责的部门（《个人信息保护法》第五十七条）/ 印度尼西亚个人数据保护机构（UU PDP 第46条）")
-		w("报告单位：%s；个人信息保护负责人：%s", pol.Company, pol.DPOContact)
-		w("报告时限：%s（发现后 3×24 小时；%s）", d.t(in.Deadline), d.hoursLeft(lang))
-		w("")
-		w("一、涉及的个人信息种类：%s；受影响人数 %d 人%s。", fieldNames(h.Fields, lang), in.People, unres)
-		w("二、发生时间与经过：发现时间 %s。%s", d.t(in.DiscoveredAt), in.Description)
-		w("    数据所在：%s %s，生成于 %s，处理目的“%s”（法律依据 %s），接收方 %s，应于 %s 前删除；%s。", h.Kind, h.Ref, d.t(h.Time), h.Purpose, nonEmpty(h.Basis, "-"), nonEmpty(h.Recipient, pol.Company), d.t(h.Expires), d.sealText(lang))
-		w("三、原因：%s", in.Description)
-		w("四、可能造成的危害：%s。", harm)
-		w("五、已采取的补救措施：%s；事件已记入审计日志（第 %d 条）。", d.revoked(lang), in.AuditSeq)
-		w("六、个人可采取的减轻危害的措施：警惕利用上述信息的来电、短信和邮件；不要透露密码或验证码；如遇可疑联系请告知个人信息保护负责人。")
-		w("七、联系方式：%s，个人信息保护负责人：%s。", pol.Company, pol.DPOContact)
+	l, ok := authorityText[lang]
+	if !ok {
+		return ""
 	}
+	w(l[0], in.ID)
+	w(l[1])
+	w(l[2], pol.Company, pol.DPOContact)
+	w(l[3], d.t(in.Deadline), d.hoursLeft(lang))
+	w(l[4])
+	w(l[5], fieldNames(h.Fields, lang), in.People, unres)
+	w(l[6], d.t(in.DiscoveredAt), in.Description)
+	w(l[7], h.Kind, h.Ref, d.t(h.Time), h.Purpose, nonEmpty(h.Basis, "-"), nonEmpty(h.Recipient, pol.Company), d.t(h.Expires), d.sealText(lang))
+	w(l[8], in.Description)
+	w(l[9], harm)
+	w(l[10], d.revoked(lang), in.AuditSeq)
+	w(l[11])
+	w(l[12], pol.Company, pol.DPOContact)
 	return b.String()
+}
+
+// personText is the notice to each person in each language, a format a
+// line; every language takes the same arguments line by line.
+var personText = map[string][9]string{
+	"en": {
+		"Subject: Notice of a personal data incident (%s)",
+		"",
+		"Dear «name»,",
+		"",
+		"On %s we discovered that a copy of the company address book holding your data may have been exposed: %s",
+		"Your data in it: %s. The copy was made on %s for \"%s\"; it was %s.",
+		"What we did: %s.",
+		"What you can do: be wary of calls, messages and e-mails that use this information; never disclose passwords or verification codes.",
+		"Questions: %s, data protection officer %s.",
+	},
+	"id": {
+		"Perihal: Pemberitahuan insiden data pribadi (%s)",
+		"",
+		"Yth. «name»,",
+		"",
+		"Pada %s kami mengetahui bahwa salinan buku alamat perusahaan yang memuat data Anda mungkin telah terungkap: %s",
+		"Data Anda di dalamnya: %s. Salinan dibuat pada %s untuk \"%s\"; salinan %s.",
+		"Yang telah kami lakukan: %s.",
+		"Yang dapat Anda lakukan: waspadai panggilan, pesan, dan surel yang memakai informasi ini; jangan pernah memberikan kata sandi atau kode verifikasi.",
+		"Pertanyaan: %s, pejabat pelindungan data pribadi %s.",
+	},
+	"zh": {
+		"主题：个人信息安全事件告知（%s）",
+		"",
+		"«name»，您好：",
+		"",
+		"我们于 %s 发现，一份含有您个人信息的公司通讯录副本可能已泄露：%s",
+		"其中涉及您的信息：%s。该副本生成于 %s，用途为“%s”；%s。",
+		"我们已采取的措施：%s。",
+		"您可以采取的措施：警惕利用上述信息的来电、短信和邮件；切勿透露密码或验证码。",
+		"如有疑问，请联系%s个人信息保护负责人：%s。",
+	},
 }
 
 // personNotice is the notice to each affected person, with the
@@ -179,37 +240,18 @@ func personNotice(d *noticeData, lang string) string {
 	in, h, pol := d.in, d.h, d.pol
 	var b strings.Builder
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\r\n", args...) }
-	switch lang {
-	case "en":
-		w("Subject: Notice of a personal data incident (%s)", in.ID)
-		w("")
-		w("Dear «name»,")
-		w("")
-		w("On %s we discovered that a copy of the company address book holding your data may have been exposed: %s", d.t(in.DiscoveredAt), in.Description)
-		w("Your data in it: %s. The copy was made on %s for \"%s\"; it was %s.", fieldNames(h.Fields, lang), d.t(h.Time), h.Purpose, d.sealText(lang))
-		w("What we did: %s.", d.revoked(lang))
-		w("What you can do: be wary of calls, messages and e-mails that use this information; never disclose passwords or verification codes.")
-		w("Questions: %s, data protection officer %s.", pol.Company, pol.DPOContact)
-	case "id":
-		w("Perihal: Pemberitahuan insiden data pribadi (%s)", in.ID)
-		w("")
-		w("Yth. «name»,")
-		w("")
-		w("Pada %s kami mengetahui bahwa salinan buku alamat perusahaan yang memuat data Anda mungkin telah terungkap: %s", d.t(in.DiscoveredAt), in.Description)
-		w("Data Anda di dalamnya: %s. Salinan dibuat pada %s untuk \"%s\"; salinan %s.", fieldNames(h.Fields, lang), d.t(h.Time), h.Purpose, d.sealText(lang))
-		w("Yang telah kami lakukan: %s.", d.revoked(lang))
-		w("Yang dapat Anda lakukan: waspadai panggilan, pesan, dan surel yang memakai informasi ini; jangan pernah memberikan kata sandi atau kode verifikasi.")
-		w("Pertanyaan: %s, pejabat pelindungan data pribadi %s.", pol.Company, pol.DPOContact)
-	case "zh":
-		w("主题：个人信息安全事件告知（%s）", in.ID)
-		w("")
-		w("«name»，您好：")
-		w("")
-		w("我们于 %s 发现，一份含有您个人信息的公司通讯录副本可能已泄露：%s", d.t(in.DiscoveredAt), in.Description)
-		w("其中涉及您的信息：%s。该副本生成于 %s，用途为“%s”；%s。", fieldNames(h.Fields, lang), d.t(h.Time), h.Purpose, d.sealText(lang))
-		w("我们已采取的措施：%s。", d.revoked(lang))
-		w("您可以采取的措施：警惕利用上述信息的来电、短信和邮件；切勿透露密码或验证码。")
-		w("如有疑问，请联系%s个人信息保护负责人：%s。", pol.Company, pol.DPOContact)
+	l, ok := personText[lang]
+	if !ok {
+		return ""
 	}
+	w(l[0], in.ID)
+	w(l[1])
+	w(l[2])
+	w(l[3])
+	w(l[4], d.t(in.DiscoveredAt), in.Description)
+	w(l[5], fieldNames(h.Fields, lang), d.t(h.Time), h.Purpose, d.sealText(lang))
+	w(l[6], d.revoked(lang))
+	w(l[7])
+	w(l[8], pol.Company, pol.DPOContact)
 	return b.String()
 }

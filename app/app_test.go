@@ -178,6 +178,17 @@ func TestExportRefusedIsRecorded(t *testing.T) {
 	}
 }
 
+// simClient serves a small generated organisation from the DingTalk
+// simulator and returns a client of it and its URL.
+func simClient(t *testing.T) (*dingtalk.Client, string) {
+	t.Helper()
+	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
+	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: 500}))
+	t.Cleanup(ts.Close)
+	key := sim.DefaultApp()
+	return dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 500}), ts.URL
+}
+
 // TestExportFromPull: an export whose source is a fresh pull runs Pull's
 // guard-pull-save sequence (one pull record, the snapshot stored, the
 // receipt handed to the hook) before the export's own record.
@@ -188,11 +199,7 @@ func TestExportFromPull(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
-	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: 500}))
-	defer ts.Close()
-	key := sim.DefaultApp()
-	client := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 500})
+	client, simURL := simClient(t)
 	pol, err := a.Policy(ctx, "", "tester")
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +208,7 @@ func TestExportFromPull(t *testing.T) {
 	hooks := &app.Hooks{Pulled: func(res *pull.Result) { receipts++ }}
 	req := &govern.Request{Actor: "tester", Purpose: "pull then export", Passphrase: "pull-export-pass-2026", OutDir: t.TempDir()}
 	res, err := a.Export(ctx, pol, app.ExportOptions{Request: req, Export: export.Options{Formats: []string{"csv"}},
-		Pull: &app.PullOptions{Client: client, BaseURL: ts.URL}, Hooks: hooks})
+		Pull: &app.PullOptions{Client: client, BaseURL: simURL}, Hooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +224,7 @@ func TestExportFromPull(t *testing.T) {
 	}
 	pl, exp := recs[0], recs[1] // oldest first
 	if exp.Action != "export" || exp.Outcome != audit.OutcomeOK || exp.Snapshot != res.SnapshotID ||
-		pl.Action != "pull" || pl.Outcome != audit.OutcomeOK || pl.Snapshot != res.SnapshotID || pl.Source != "dingtalk:"+ts.URL {
+		pl.Action != "pull" || pl.Outcome != audit.OutcomeOK || pl.Snapshot != res.SnapshotID || pl.Source != "dingtalk:"+simURL {
 		t.Fatalf("records: export %+v, pull %+v", exp, pl)
 	}
 }

@@ -202,11 +202,7 @@ func TestDedupe(t *testing.T) {
 
 func TestWriteJSON(t *testing.T) {
 	org := smallOrg()
-	dir := dingbook.OrgDirectory{Org: org}
-	r, err := Analyze(context.Background(), dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, dir := analyzed(t, org)
 	var buf bytes.Buffer
 	if err := r.WriteJSON(context.Background(), &buf, dir); err != nil {
 		t.Fatal(err)
@@ -230,13 +226,10 @@ func TestWriteJSON(t *testing.T) {
 	if out.DuplicateGroups[0].Members[1].Name != "张三" {
 		t.Errorf("member names not filled: %+v", out.DuplicateGroups[0])
 	}
-	var text bytes.Buffer
-	if err := r.WriteText(context.Background(), &text, dir); err != nil {
-		t.Fatal(err)
-	}
+	text := reportText(t, r, dir)
 	for _, s := range []string{"duplicate-mobile +8613800138000: a (张三), b (张三)", "invalid-phone,missing-job-number", "研发部"} {
-		if !strings.Contains(text.String(), s) {
-			t.Errorf("text report lacks %q:\n%s", s, text.String())
+		if !strings.Contains(text, s) {
+			t.Errorf("text report lacks %q:\n%s", s, text)
 		}
 	}
 }
@@ -277,18 +270,11 @@ func TestTextColumnsAlign(t *testing.T) {
 			{UserID: "u2", Name: "Budi Santoso", Active: true, Depts: []dingbook.Membership{{DeptID: 1}}},
 			{UserID: "a-very-long-userid-beyond-its-column", Name: "李", Active: true, Depts: []dingbook.Membership{{DeptID: 2}}},
 		}}
-	dir := dingbook.OrgDirectory{Org: org}
-	r, err := Analyze(context.Background(), dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	if err := r.WriteText(context.Background(), &text, dir); err != nil {
-		t.Fatal(err)
-	}
-	_, people, ok := strings.Cut(text.String(), "People with problems")
+	r, dir := analyzed(t, org)
+	text := reportText(t, r, dir)
+	_, people, ok := strings.Cut(text, "People with problems")
 	if !ok {
-		t.Fatal(text.String())
+		t.Fatal(text)
 	}
 	col := map[string]int{}
 	for _, line := range strings.Split(people, "\n") {
@@ -317,18 +303,11 @@ func TestBigGroupIsCapped(t *testing.T) {
 	for i := 0; i < 25; i++ {
 		org.People = append(org.People, person(fmt.Sprintf("u%02d", i), "张伟", 1))
 	}
-	dir := dingbook.OrgDirectory{Org: org}
-	r, err := Analyze(context.Background(), dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var text bytes.Buffer
-	if err := r.WriteText(context.Background(), &text, dir); err != nil {
-		t.Fatal(err)
-	}
+	r, dir := analyzed(t, org)
+	text := reportText(t, r, dir)
 	want := "duplicate-name 张伟: (department 1) u00 (张伟), u01 (张伟), u02 (张伟), u03 (张伟), u04 (张伟), u05 (张伟), u06 (张伟), u07 (张伟), u08 (张伟), u09 (张伟), … and 15 more\n"
-	if !strings.Contains(text.String(), want) || strings.Contains(text.String(), "u10 (张伟),") || !strings.Contains(text.String(), "--report FILE.json") {
-		t.Errorf("text report does not cap the group at %d members:\n%s", MaxGroupMembersShown, text.String())
+	if !strings.Contains(text, want) || strings.Contains(text, "u10 (张伟),") || !strings.Contains(text, "--report FILE.json") {
+		t.Errorf("text report does not cap the group at %d members:\n%s", MaxGroupMembersShown, text)
 	}
 	// The Quality sheet's detail (export's qualitySheet) is this list.
 	if detail := r.DuplicateGroups[0].MemberList("; "); !strings.HasSuffix(detail, "; u09 (张伟); … and 15 more") || strings.Contains(detail, "u10") {
@@ -374,4 +353,25 @@ func TestMergeStringIsCapped(t *testing.T) {
 	if s := merges[0].String(); s != want {
 		t.Errorf("String = %q\nwant     %q", s, want)
 	}
+}
+
+// analyzed analyzes org with the default options.
+func analyzed(t *testing.T, org *dingbook.Org) (*Report, dingbook.OrgDirectory) {
+	t.Helper()
+	dir := dingbook.OrgDirectory{Org: org}
+	r, err := Analyze(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, dir
+}
+
+// reportText is r's text report.
+func reportText(t *testing.T, r *Report, dir dingbook.OrgDirectory) string {
+	t.Helper()
+	var text bytes.Buffer
+	if err := r.WriteText(context.Background(), &text, dir); err != nil {
+		t.Fatal(err)
+	}
+	return text.String()
 }

@@ -17,11 +17,7 @@ func TestMembersNamedByFileLine(t *testing.T) {
 		{Name: "乙", Mobile: "13900139000", Active: true, SourceRow: 5},
 		{Name: "丙", Mobile: "13800138000", Active: true, SourceRow: 9},
 	}
-	dir := dingbook.OrgDirectory{Org: &dingbook.Org{People: people}}
-	r, err := Analyze(context.Background(), dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, dir := analyzed(t, &dingbook.Org{People: people})
 	if len(r.DuplicateGroups) != 1 || len(r.DuplicateGroups[0].Members) != 2 {
 		t.Fatalf("groups %+v", r.DuplicateGroups)
 	}

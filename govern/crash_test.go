@@ -167,13 +167,21 @@ func TestCrashBetweenSealAndRecord(t *testing.T) {
 			if !c.kept && (sweepRec == nil || sweepRec.Details["result"] != "deleted" || sweepRec.Outputs[0].Path != bundle) {
 				t.Fatalf("the sweep of %s is not recorded: %+v", bundle, sweepRec)
 			}
-			if in, err := db.ExportIntents(ctx); err != nil || len(in) != 0 {
-				t.Fatalf("intents left: %+v %v", in, err)
-			}
-			if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
-				t.Fatalf("verify: %+v %v", v, err)
-			}
+			checkSettled(t, db)
 		})
+	}
+}
+
+// checkSettled fails t unless every export intent is settled and the
+// audit chain verifies.
+func checkSettled(t *testing.T, db *store.DB) {
+	t.Helper()
+	ctx := context.Background()
+	if in, err := db.ExportIntents(ctx); err != nil || len(in) != 0 {
+		t.Fatalf("intents left: %+v %v", in, err)
+	}
+	if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
 
@@ -182,11 +190,7 @@ func TestCrashBetweenSealAndRecord(t *testing.T) {
 // audit record, in one verified chain.
 func TestConcurrentRuns(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	results := make([]*govern.Result, 2)
 	errs := make([]error, 2)
 	done := make(chan int)
@@ -222,9 +226,7 @@ func TestConcurrentRuns(t *testing.T) {
 	if exps, err := govern.ListExports(ctx, db, time.Now()); err != nil || len(exps) != 2 {
 		t.Fatalf("registry: %+v %v", exps, err)
 	}
-	if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
-		t.Fatalf("verify: %+v %v", v, err)
-	}
+	checkSettled(t, db)
 }
 
 // TestRecordFailureLeavesNothing: when recording fails inside its
@@ -233,11 +235,7 @@ func TestConcurrentRuns(t *testing.T) {
 // sealed bundle is deleted and the failure is recorded.
 func TestRecordFailureLeavesNothing(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	out := t.TempDir()
 	govern.SetCrashPoint(func(s string) {
 		if s == "registered" {
@@ -275,12 +273,7 @@ func TestRecordFailureLeavesNothing(t *testing.T) {
 	if _, err := db.FindHolding(ctx, store.KindExport, last.ExportID); err == nil {
 		t.Fatal("a holding survived the rollback")
 	}
-	if in, err := db.ExportIntents(ctx); err != nil || len(in) != 0 {
-		t.Fatalf("intents left: %+v %v", in, err)
-	}
-	if v, err := audit.Verify(ctx, db); err != nil || !v.OK {
-		t.Fatalf("verify: %+v %v", v, err)
-	}
+	checkSettled(t, db)
 }
 
 // TestSweepKeepsRecordedBundle: an orphan's intent names a path that a
@@ -289,11 +282,7 @@ func TestRecordFailureLeavesNothing(t *testing.T) {
 // orphan's own bytes over an older export's is deleted.
 func TestSweepKeepsRecordedBundle(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "home"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := newDB(t)
 	out := t.TempDir()
 	req := func() *govern.Request {
 		return &govern.Request{Action: "export", Actor: "u", Purpose: "p", OutDir: out, BundleBase: "people", Overwrite: true}

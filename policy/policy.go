@@ -170,6 +170,8 @@ type Policy struct {
 	Country string `yaml:"country,omitempty" json:"country,omitempty"`
 	// Sheets governs dingbook push --sheets.
 	Sheets Sheets `yaml:"sheets" json:"sheets"`
+	// Serve governs the portal of 'dingbook serve'.
+	Serve Serve `yaml:"serve" json:"serve"`
 
 	// Transfers (R-RECIPIENT, R-XBORDER, R-PIA-GATE, R-LOG-RETAIN): see
 	// transfer.go; an export's --recipient-country is compared with Country.
@@ -206,6 +208,31 @@ type Sheets struct {
 	// push (default: retention.default; at most retention.max); purge
 	// then clears them.
 	Keep Duration `yaml:"keep,omitempty" json:"keep"`
+}
+
+// DefaultQuotaPerHour is the portal's default quota of person views and
+// searches per person and hour.
+const DefaultQuotaPerHour = 200
+
+// Serve governs the portal ('dingbook serve').
+type Serve struct {
+	// QuotaPerHour is how many person views and searches one person may
+	// make in an hour of the clock (default 200); past it, browsing
+	// pauses until the hour ends and their admins get a work notice.
+	QuotaPerHour int `yaml:"quota_per_hour" json:"quota_per_hour"`
+	// PullDailyAt is when 'dingbook serve' pulls every day ("02:00", the
+	// server's local time); empty: no scheduled pull.
+	PullDailyAt string `yaml:"pull_daily_at,omitempty" json:"pull_daily_at,omitempty"`
+}
+
+// PullTime returns PullDailyAt as hours and minutes (ok false when unset
+// or malformed).
+func (s Serve) PullTime() (hour, minute int, ok bool) {
+	t, err := time.Parse("15:04", s.PullDailyAt)
+	if err != nil || len(s.PullDailyAt) != 5 {
+		return 0, 0, false
+	}
+	return t.Hour(), t.Minute(), true
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
@@ -285,6 +312,9 @@ func (p *Policy) fill() {
 	}
 	if p.Sheets.ProcessorCountry == "" {
 		p.Sheets.ProcessorCountry = "US"
+	}
+	if p.Serve.QuotaPerHour == 0 {
+		p.Serve.QuotaPerHour = DefaultQuotaPerHour
 	}
 	if p.Sheets.Keep == 0 {
 		p.Sheets.Keep = p.Retention.Default
@@ -387,6 +417,12 @@ func Parse(b []byte) (*Policy, []Problem) {
 	}
 	if p.DefaultBasis != "" && !slices.Contains(Bases, p.DefaultBasis) {
 		problems = append(problems, Problem{line("default_basis"), fmt.Sprintf("default_basis: unknown legal basis %q (use %s)", p.DefaultBasis, strings.Join(Bases, ", "))})
+	}
+	if p.Serve.QuotaPerHour < 0 {
+		problems = append(problems, Problem{keyLine(&root, "serve", "quota_per_hour"), fmt.Sprintf("serve.quota_per_hour %d must be a positive number of views and searches per hour (or absent: %d)", p.Serve.QuotaPerHour, DefaultQuotaPerHour)})
+	}
+	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
+		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})
 	}
 	p.fill()
 	for _, name := range p.AllowedProfiles {

@@ -216,3 +216,40 @@ func TestSnapshotKeepDefault(t *testing.T) {
 		t.Fatalf("not shown:\n%s", p.YAML())
 	}
 }
+
+// serve.quota_per_hour defaults to 200, follows the file, is shown by
+// 'policy show', and a negative quota is a problem on its line.
+func TestServeQuota(t *testing.T) {
+	if q := Default().Serve.QuotaPerHour; q != 200 {
+		t.Fatalf("default quota %d", q)
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "quota_per_hour: 200") {
+		t.Fatalf("policy show lacks the quota:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  quota_per_hour: 50\n"))
+	if len(problems) > 0 || p.Serve.QuotaPerHour != 50 {
+		t.Fatalf("%v %d", problems, p.Serve.QuotaPerHour)
+	}
+	_, problems = Parse([]byte("company: x\nserve:\n  quota_per_hour: -3\n"))
+	if len(problems) != 1 || problems[0].Line != 3 || !strings.Contains(problems[0].Message, "serve.quota_per_hour -3") {
+		t.Fatalf("negative quota: %v", problems)
+	}
+}
+
+// serve.pull_daily_at is a 24-hour HH:MM time; anything else is a problem
+// on its line.
+func TestServePullDailyAt(t *testing.T) {
+	p, problems := Parse([]byte("serve:\n  pull_daily_at: \"02:30\"\n"))
+	if h, m, ok := p.Serve.PullTime(); len(problems) > 0 || h != 2 || m != 30 || !ok {
+		t.Fatalf("%v %d:%d %v", problems, h, m, ok)
+	}
+	if _, _, ok := Default().Serve.PullTime(); ok {
+		t.Fatal("the defaults schedule a pull")
+	}
+	for _, bad := range []string{"2:30", "25:00", "02:60", "daily", "02:30:00"} {
+		_, problems := Parse([]byte("serve:\n  pull_daily_at: \"" + bad + "\"\n"))
+		if len(problems) != 1 || problems[0].Line != 2 || !strings.Contains(problems[0].Message, "pull_daily_at") {
+			t.Errorf("%q: %v", bad, problems)
+		}
+	}
+}

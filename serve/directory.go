@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -11,7 +12,9 @@ import (
 
 // The directory: the search page, person and department pages and their
 // JSON API. What a viewer sees is app's to decide (app/visibility.go);
-// these handlers only translate.
+// these handlers only translate. Each search, person view and department
+// page spends one from the person's hourly quota (browse); the tree and
+// an empty search do not.
 
 // dirPage is the data of the directory's pages (pageData.Dir).
 type dirPage struct {
@@ -45,6 +48,9 @@ func (s *Server) dirFail(w http.ResponseWriter, r *http.Request, err error) {
 // with q, the results.
 func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	q := r.URL.Query().Get("q")
+	if strings.TrimSpace(q) != "" && !s.browse(w, r, sess) {
+		return
+	}
 	people, err := s.App.SearchPeople(r.Context(), sess, q)
 	if err != nil {
 		s.dirFail(w, r, err)
@@ -54,6 +60,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 }
 
 func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	if !s.browse(w, r, sess) {
+		return
+	}
 	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
 	if err != nil {
 		s.dirFail(w, r, err)
@@ -75,7 +84,7 @@ func (s *Server) deptID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 
 func (s *Server) deptPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	id, ok := s.deptID(w, r)
-	if !ok {
+	if !ok || !s.browse(w, r, sess) {
 		return
 	}
 	d, err := s.App.Department(r.Context(), sess, id)
@@ -87,7 +96,11 @@ func (s *Server) deptPage(w http.ResponseWriter, r *http.Request, sess *app.Sess
 }
 
 func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	people, err := s.App.SearchPeople(r.Context(), sess, r.URL.Query().Get("q"))
+	q := r.URL.Query().Get("q")
+	if strings.TrimSpace(q) != "" && !s.browse(w, r, sess) {
+		return
+	}
+	people, err := s.App.SearchPeople(r.Context(), sess, q)
 	if err != nil {
 		s.dirFail(w, r, err)
 		return
@@ -96,6 +109,9 @@ func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Ses
 }
 
 func (s *Server) apiPerson(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	if !s.browse(w, r, sess) {
+		return
+	}
 	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
 	if err != nil {
 		s.dirFail(w, r, err)

@@ -272,3 +272,24 @@ func TestDirectoryPages(t *testing.T) {
 		t.Errorf("the sub-admin cannot open %s in scope: %d", c.rIn, resp.StatusCode)
 	}
 }
+
+// Searches, person views and department pages spend the hourly quota; the
+// tree and an empty search do not.
+func TestDirectorySpendsQuota(t *testing.T) {
+	e, c := newDirEnv(t)
+	e.srv.Quota().Limit = 4
+	emp := e.browser(c.emp).login()
+	for _, path := range []string{"/api/v1/departments", "/api/v1/people", "/", "/?q=", "/api/v1/people?q=zsf", "/api/v1/people/" + c.hidden, "/people/" + c.hidden, "/departments/1"} {
+		if resp, body := emp.do("GET", e.url+path, nil); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	for _, path := range []string{"/api/v1/people?q=zsf", "/api/v1/people/" + c.hidden, "/people/" + c.hidden, "/?q=zsf", "/departments/1"} {
+		if resp, _ := emp.do("GET", e.url+path, nil); resp.StatusCode != 429 {
+			t.Errorf("%s past the quota: %d", path, resp.StatusCode)
+		}
+	}
+	if resp, _ := emp.do("GET", e.url+"/api/v1/departments", nil); resp.StatusCode != 200 {
+		t.Errorf("the tree past the quota: %d", resp.StatusCode)
+	}
+}

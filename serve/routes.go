@@ -72,7 +72,7 @@ type Route struct {
 // Routes is the route table: every route the server answers, with its
 // rule. Register new routes here only.
 func (s *Server) Routes() []Route {
-	return []Route{
+	routes := []Route{
 		{Pattern: "GET /healthz", Rule: Anonymous, handle: s.healthz},
 		{Pattern: "GET /{$}", Rule: Anonymous, handle: s.index},
 		{Pattern: "GET /login", Rule: Anonymous, Limited: true, handle: s.login},
@@ -93,6 +93,8 @@ func (s *Server) Routes() []Route {
 		{Pattern: "GET /api/v1/people/{userid}", Rule: Person, handle: s.apiPerson},
 		{Pattern: "GET /api/v1/departments", Rule: Person, handle: s.apiDepartments},
 	}
+	routes = append(routes, s.adminRoutes()...)
+	return routes
 }
 
 // authorize wraps a route with its rule: the session is looked up, an

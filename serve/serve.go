@@ -22,6 +22,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 )
 
@@ -60,8 +61,17 @@ type Server struct {
 	// LoginEvery (zero: 10, one every 6 s).
 	LoginBurst int
 	LoginEvery time.Duration
+	// Policy is the policy in force (nil: the built-in defaults): the
+	// portal's quota, and the policy pulls are governed by.
+	Policy *policy.Policy
+	// Context is the server's lifetime: pulls started from the portal run
+	// under it (nil: never cancelled).
+	Context context.Context
 
 	limiter *limiter
+	metrics *metrics
+	pulls   *app.PullJobs
+	quota   *app.Quota
 }
 
 // Handler returns the server's handler: every route of Routes behind
@@ -78,12 +88,15 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.limiter = newLimiter(burst, every, s.now)
 	}
+	if s.metrics == nil {
+		s.initAdmin()
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.Routes() {
 		if rt.Rule == RuleUnset {
 			panic("serve: route " + rt.Pattern + " has no rule")
 		}
-		mux.Handle(rt.Pattern, s.authorize(rt))
+		mux.Handle(rt.Pattern, s.instrument(rt.Pattern, s.authorize(rt)))
 	}
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -311,6 +324,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 	if !localPath(next) {
 		err := &dingbook.Error{Code: dingbook.EINVALID, Message: "the page to return to after login (next) must be a path on this server", Hint: "open /login without next, or with a path such as /", Err: app.ErrLoginNext}
 		s.App.RefuseLogin(r.Context(), "browser", err)
+		s.metrics.login("refused", app.RefusalReason(err))
 		s.problem(w, r, http.StatusBadRequest, "problem.login_refused", err)
 		return
 	}
@@ -381,9 +395,11 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, id *dingtalk.Iden
 	}
 	token, _, err := s.App.Login(r.Context(), id, via, old)
 	if err != nil {
+		s.metrics.login("failed", "error")
 		s.fail(w, r, err)
 		return
 	}
+	s.metrics.login("ok", "")
 	s.setCookie(w, r, SessionCookie, token, "/", 0)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -397,6 +413,11 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, via string, err 
 		s.logf("serve: login (%s): %v", via, err)
 	}
 	err = s.App.RefuseLogin(r.Context(), via, err)
+	if reason == "error" {
+		s.metrics.login("failed", reason)
+	} else {
+		s.metrics.login("refused", reason)
+	}
 	status := http.StatusForbidden
 	switch reason {
 	case "state", "code-invalid", "code-reused", "declined":

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +48,9 @@ type env struct {
 	srv    *serve.Server
 	url    string
 	clock  *clock
+	// gate, when set, holds the simulator's department calls (a pull's
+	// walk) until it is closed.
+	gate atomic.Pointer[chan struct{}]
 }
 
 func newEnv(t *testing.T) *env {
@@ -59,7 +63,12 @@ func newEnvOf(t testing.TB, truth *gen.Truth) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)}}
 	e.sim = sim.New(sim.Config{Truth: truth, QPS: -1, Apps: []sim.App{sim.DefaultApp()}, Now: e.clock.Now})
-	sts := httptest.NewServer(e.sim)
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g := e.gate.Load(); g != nil && strings.Contains(r.URL.Path, "/department/") {
+			<-*g
+		}
+		e.sim.ServeHTTP(w, r)
+	}))
 	t.Cleanup(sts.Close)
 	e.simURL = sts.URL
 	a, err := app.Open(context.Background(), t.TempDir())
@@ -71,10 +80,11 @@ func newEnvOf(t testing.TB, truth *gen.Truth) *env {
 	e.app = a
 	appCfg := sim.DefaultApp()
 	client := dingtalk.New(dingtalk.Config{BaseURL: sts.URL, APIV1Base: sts.URL, LoginBase: sts.URL, AppKey: appCfg.Key,
-		AppSecret: appCfg.Secret, CorpID: e.sim.CorpID(), QPS: 1000, Now: e.clock.Now})
+		AppSecret: appCfg.Secret, CorpID: e.sim.CorpID(), AgentID: appCfg.AgentID, QPS: 1000, Now: e.clock.Now})
 	e.srv = &serve.Server{App: a, Client: client, LoginBurst: 1000}
 	ts := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(ts.Close)
+	t.Cleanup(e.srv.WaitPulls) // before the servers and the state close
 	e.srv.BaseURL = ts.URL
 	e.url = ts.URL
 	return e

@@ -79,13 +79,13 @@ var rules = map[string]Rule{
 	// The use-case layer: every front end calls in here. It may use every
 	// library package, never a front end, a simulator or a test helper.
 	"app": {Ours: []string{".", "account", "audit", "clean", "diff", "export",
-		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/fileutil",
+		"format/csv", "format/jsonl", "format/vcard", "format/xlsx", "govern", "internal/ctxsleep", "internal/fileutil",
 		"normalize", "policy", "pull", "seal", "sink/carddav", "sink/gsheets", "source/console", "source/dingtalk",
 		"source/dingtalk/stream", "source/gen", "store"}, Via: []string{sqliteDriver}},
 
 	// The web front end (dingbook serve): HTTP over app, never flags,
-	// signals or the terminal; DingTalk's login through source/dingtalk.
-	"serve": {Ours: []string{".", "app", "source/dingtalk"}, Via: []string{sqliteDriver}},
+	// signals or the terminal; DingTalk's login through source/dingtalk; the policy in force.
+	"serve": {Ours: []string{".", "app", "policy", "source/dingtalk"}, Via: []string{sqliteDriver}},
 
 	// The front end: flags, the terminal, signals, exit codes. It reaches
 	// the simulators for `dingbook sim` and `demo`.

@@ -491,6 +491,9 @@ func TestBreach(t *testing.T) {
 	if code := a.run("consent", "frob"); code != ExitUsage || !strings.Contains(a.errb.String(), `unknown consent subcommand "frob"`) {
 		t.Fatalf("consent frob: %d %s", code, a.errb)
 	}
+	if code := a.run("audit", "frob"); code != ExitUsage || !strings.Contains(a.errb.String(), `unknown audit subcommand "frob"`) || !strings.Contains(a.errb.String(), "|who-has|subject-report|export'") {
+		t.Fatalf("audit frob: %d %s", code, a.errb)
+	}
 }
 
 func TestBreachOnBundle(t *testing.T) {

@@ -40,39 +40,17 @@ func govSince(s string, now time.Time) (time.Time, error) {
 }
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
-	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: "audit needs a subcommand", Hint: "use 'dingbook audit list|show N|verify|head|report|acknowledge|who-has|subject-report|export'"}
-	if len(args) == 0 {
-		return usage
-	}
-	sub, args := args[0], args[1:]
-	switch sub {
-	case "list":
-		return auditList(ctx, env, args)
-	case "show":
-		return auditShow(ctx, env, args)
-	case "verify":
-		return auditVerify(ctx, env, args)
-	case "head":
-		return auditHead(ctx, env, args)
-	case "report":
-		return auditReport(ctx, env, args)
-	case "acknowledge":
-		return auditAcknowledge(ctx, env, args)
-	case "who-has":
-		return auditWhoHas(ctx, env, args)
-	case "subject-report":
-		return auditSubjectReport(ctx, env, args)
-	case "export":
-		return auditExport(ctx, env, args)
-	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(env.Stdout, "Usage: dingbook audit list|show N|verify [--head HASH]|head|report [--since 30d] [--format table|csv|json]|acknowledge --reason TEXT")
-		fmt.Fprintln(env.Stdout, "       dingbook audit who-has USERID|MOBILE|EMAIL [--since 90d] [--json]")
-		fmt.Fprintln(env.Stdout, "       dingbook audit subject-report USERID --lang en|id|zh [--out FILE]")
-		fmt.Fprintln(env.Stdout, "       dingbook audit export [--since DATE] --format jsonl [--out FILE]")
-		return nil
-	}
-	usage.Message = fmt.Sprintf("unknown audit subcommand %q", sub)
-	return usage
+	return dispatch(ctx, env, "audit", []subcommand{
+		{"list", "list", auditList},
+		{"show", "show N", auditShow},
+		{"verify", "verify [--head HASH]", auditVerify},
+		{"head", "head", auditHead},
+		{"report", "report [--since 30d] [--format table|csv|json]", auditReport},
+		{"acknowledge", "acknowledge --reason TEXT", auditAcknowledge},
+		{"who-has", "who-has USERID|MOBILE|EMAIL [--since 90d] [--json]", auditWhoHas},
+		{"subject-report", "subject-report USERID --lang en|id|zh [--out FILE]", auditSubjectReport},
+		{"export", "export [--since DATE] --format jsonl [--out FILE]", auditExport},
+	}, args)
 }
 
 func auditList(ctx context.Context, env *Env, args []string) error {

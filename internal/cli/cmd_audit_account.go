@@ -50,7 +50,7 @@ func openWithPolicy(ctx context.Context, env *Env, path string) (*app.App, *poli
 	return a, pol, nil
 }
 
-// subcommand is one subcommand of breach or consent.
+// subcommand is one subcommand of audit, breach or consent.
 type subcommand struct {
 	name, usage string
 	run         func(ctx context.Context, env *Env, args []string) error

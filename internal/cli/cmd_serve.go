@@ -23,12 +23,18 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL]
 
 Serves dingbook's web portal: log in with DingTalk (the app's redirect URL
-must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz. It
+must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz,
+POST /api/v1/admin/pulls (admins), /metrics (admins; Prometheus scrapes
+--metrics-addr, which needs no login: keep it on loopback or a private
+network). The policy's serve.quota_per_hour limits each person's views
+and searches; serve.pull_daily_at ("02:00") pulls every day. It
 uses the app credentials of 'pull' and DINGTALK_API_V1_BASE,
 DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. Stops gracefully
 on Ctrl-C or SIGTERM.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	baseURL := fs.String("base-url", "", "where browsers reach the server (default http://ADDR); an https URL makes cookies Secure")
+	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics without login at http://ADDR/metrics (e.g. 127.0.0.1:9464)")
+	polPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml, else safe defaults)")
 	var cf credFlags
 	cf.register(env, fs)
 	if err := ParseFlags(fs, args); err != nil {
@@ -53,6 +59,10 @@ on Ctrl-C or SIGTERM.`)
 		return err
 	}
 	defer a.Close()
+	pol, err := loadPolicy(ctx, env, a, *polPath)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --addr " + *addr, Hint: "choose a free address, such as 127.0.0.1:8081", Err: err}
@@ -61,13 +71,44 @@ on Ctrl-C or SIGTERM.`)
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
-	srv := &serve.Server{App: a, Client: client, BaseURL: strings.TrimRight(base, "/"),
+	srv := &serve.Server{App: a, Client: client, BaseURL: strings.TrimRight(base, "/"), Policy: pol, Context: ctx,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...) }}
+	h := srv.Handler()
+	// a pull started from the portal stops with the server (its context is
+	// ctx) and is waited for before the state closes
+	defer srv.WaitPulls()
 	fmt.Fprintf(env.Stderr, "dingbook serve: listening on %s (login callback %s%s)\n", ln.Addr(), srv.BaseURL, serve.CallbackPath)
+	metricsDone := make(chan error, 1)
+	bg, stopBackground := context.WithCancel(ctx) // the metrics listener and the schedule
+	defer stopBackground()
+	if *metricsAddr != "" {
+		mln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			ln.Close()
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --metrics-addr " + *metricsAddr, Hint: "choose a free address, such as 127.0.0.1:9464", Err: err}
+		}
+		fmt.Fprintf(env.Stderr, "dingbook serve: metrics on http://%s/metrics\n", mln.Addr())
+		go func() { metricsDone <- serve.Serve(bg, mln, srv.MetricsHandler(), time.Second) }()
+	} else {
+		metricsDone <- nil
+	}
+	schedDone := make(chan struct{})
+	if at := pol.Serve.PullDailyAt; at != "" {
+		fmt.Fprintf(env.Stderr, "dingbook serve: pulls daily at %s (serve.pull_daily_at, %s)\n", at, pol.Source)
+		go func() { srv.RunSchedule(bg); close(schedDone) }()
+	} else {
+		close(schedDone)
+	}
 	if serveReady != nil {
 		serveReady(ln.Addr().String())
 	}
-	if err := serve.Serve(ctx, ln, srv.Handler(), 10*time.Second); err != nil {
+	err = serve.Serve(ctx, ln, h, 10*time.Second)
+	stopBackground()
+	<-schedDone
+	if merr := <-metricsDone; err == nil {
+		err = merr
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(env.Stderr, "dingbook serve: stopped")

@@ -5,6 +5,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +20,10 @@ func TestServeStartsAndStops(t *testing.T) {
 	exports, stopSim := runSimExports(t, "--users", "40", "--depts", "4", "--seed", "2", "--qps", "0")
 	defer stopSim()
 	exports["DINGBOOK_HOME"] = t.TempDir()
+	// a daily pull scheduled (not due during the test): it starts and stops with serve
+	if err := os.WriteFile(filepath.Join(exports["DINGBOOK_HOME"], "policy.yaml"), []byte("serve:\n  pull_daily_at: \"02:00\"\n  quota_per_hour: 50\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ready := make(chan string, 1)
 	serveReady = func(addr string) { ready <- addr }
 	t.Cleanup(func() { serveReady = nil })
@@ -26,7 +33,7 @@ func TestServeStartsAndStops(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/"}, env)
+		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/", "--metrics-addr", "127.0.0.1:0"}, env)
 	}()
 	var addr string
 	select {
@@ -56,8 +63,27 @@ func TestServeStartsAndStops(t *testing.T) {
 		!strings.Contains(loc, "redirect_uri=https%3A%2F%2Fdingbook.example.com%2Fauth%2Fdingtalk%2Fcallback") {
 		t.Errorf("/login: %d %s", resp.StatusCode, loc)
 	}
+	if !strings.Contains(stderr.String(), "pulls daily at 02:00 (serve.pull_daily_at") {
+		t.Errorf("no schedule in stderr: %q", stderr.String())
+	}
 	if !strings.Contains(stderr.String(), "listening on "+addr) {
 		t.Errorf("stderr: %q", stderr.String())
+	}
+	// --metrics-addr: the metrics without a login (the /healthz and
+	// /login requests above counted)
+	m := regexp.MustCompile(`metrics on (http://\S+/metrics)\n`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("no metrics address in %q", stderr.String())
+	}
+	resp, err = http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `dingbook_http_requests_total{route="GET /healthz",code="2xx"} 1`) ||
+		!strings.Contains(string(body), `dingbook_http_requests_total{route="GET /login",code="3xx"} 1`) {
+		t.Errorf("--metrics-addr: %d %s", resp.StatusCode, body)
 	}
 	if strings.Contains(stderr.String(), exports["DINGTALK_APP_SECRET"]) {
 		t.Error("the app secret was printed")

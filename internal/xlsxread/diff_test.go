@@ -25,33 +25,24 @@ func excelizeRows(data []byte) (sheets []string, getRows, iterRows map[string][]
 		return nil, nil, nil, err
 	}
 	defer f.Close()
-	getRows, iterRows = map[string][][]string{}, map[string][][]string{}
 	sheets = f.GetSheetList()
-	for _, s := range sheets {
-		all, err := f.GetRows(s)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		getRows[s] = all
+	getRows, iterRows, err = sheetRows(sheets, func(s string) ([][]string, error) { return f.GetRows(s) }, func(s string) ([][]string, error) {
 		rows, err := f.Rows(s)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		var it [][]string
 		for rows.Next() {
 			cells, err := rows.Columns()
 			if err != nil {
 				rows.Close()
-				return nil, nil, nil, err
+				return nil, err
 			}
 			it = append(it, cells)
 		}
-		if err := rows.Close(); err != nil {
-			return nil, nil, nil, err
-		}
-		iterRows[s] = it
-	}
-	return sheets, getRows, iterRows, nil
+		return it, rows.Close()
+	})
+	return sheets, getRows, iterRows, err
 }
 
 // fastRows reads every sheet with this package.
@@ -60,34 +51,41 @@ func fastRows(data []byte) (sheets []string, getRows, iterRows map[string][][]st
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	getRows, iterRows = map[string][][]string{}, map[string][][]string{}
 	sheets = f.Sheets()
-	for _, s := range sheets {
-		all, err := f.GetRows(s)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		getRows[s] = all
+	getRows, iterRows, err = sheetRows(sheets, f.GetRows, func(s string) ([][]string, error) {
 		rows, err := f.Rows(s)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
+		defer rows.Close()
 		var it [][]string
 		for {
 			cells, err := rows.Next()
 			if err == io.EOF {
-				break
+				return it, nil
 			}
 			if err != nil {
-				rows.Close()
-				return nil, nil, nil, err
+				return nil, err
 			}
 			it = append(it, cells)
 		}
-		rows.Close()
-		iterRows[s] = it
+	})
+	return sheets, getRows, iterRows, err
+}
+
+// sheetRows reads each sheet both ways a reader offers: whole (all) and
+// row by row (iter).
+func sheetRows(sheets []string, all, iter func(sheet string) ([][]string, error)) (getRows, iterRows map[string][][]string, err error) {
+	getRows, iterRows = map[string][][]string{}, map[string][][]string{}
+	for _, s := range sheets {
+		if getRows[s], err = all(s); err != nil {
+			return nil, nil, err
+		}
+		if iterRows[s], err = iter(s); err != nil {
+			return nil, nil, err
+		}
 	}
-	return sheets, getRows, iterRows, nil
+	return getRows, iterRows, nil
 }
 
 // compare reads data with both readers. With mustRead the fast reader may

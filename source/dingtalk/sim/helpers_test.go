@@ -184,3 +184,26 @@ func wantSub(t *testing.T, r resp, sub string) {
 		t.Fatalf("want 88/%s: %s", sub, r.raw)
 	}
 }
+
+// alongside calls read over and over in the background while change runs,
+// until change is done or read returns false (after a t.Error).
+func alongside(read func() bool, change func()) {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !read() {
+				return
+			}
+		}
+	}()
+	change()
+	close(stop)
+	<-done
+}

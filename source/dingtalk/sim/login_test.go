@@ -293,53 +293,43 @@ func TestLoginDuringChanges(t *testing.T) {
 	}
 	dept := h.srv.Org().Depts[1].ID
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			q := url.Values{"redirect_uri": {"https://x.example/cb"}, "response_type": {"code"}, "client_id": {sim.DefaultAppKey},
-				"scope": {"openid"}, "prompt": {"consent"}, "sim_user": {emp}}
-			res, err := noRedirect.Get(h.ts.URL + "/oauth2/auth?" + q.Encode())
-			if err != nil || res.StatusCode != http.StatusFound {
-				t.Errorf("login page during changes: %v %v", res, err)
-				return
-			}
-			res.Body.Close()
-			if _, err := h.srv.LoginCode(emp, false); err != nil {
-				t.Error(err)
-				return
-			}
-			h.srv.Admins()
-			h.srv.DemoLogins()
-			h.srv.Accounts()
-			for _, r := range []resp{
-				h.post("/topapi/user/listadmin", tok, map[string]any{}),
-				h.post("/topapi/user/get_admin_scope", tok, map[string]any{"userid": emp}),
-				h.post("/topapi/v2/user/get", tok, map[string]any{"userid": emp}),
-				h.post("/topapi/role/simplelist", tok, map[string]any{"role_id": 1507113579}),
-			} {
-				if r.errcode() != "0" {
-					t.Errorf("a read during changes: %s", r.raw)
-					return
-				}
+	alongside(func() bool {
+		q := url.Values{"redirect_uri": {"https://x.example/cb"}, "response_type": {"code"}, "client_id": {sim.DefaultAppKey},
+			"scope": {"openid"}, "prompt": {"consent"}, "sim_user": {emp}}
+		res, err := noRedirect.Get(h.ts.URL + "/oauth2/auth?" + q.Encode())
+		if err != nil || res.StatusCode != http.StatusFound {
+			t.Errorf("login page during changes: %v %v", res, err)
+			return false
+		}
+		res.Body.Close()
+		if _, err := h.srv.LoginCode(emp, false); err != nil {
+			t.Error(err)
+			return false
+		}
+		h.srv.Admins()
+		h.srv.DemoLogins()
+		h.srv.Accounts()
+		for _, r := range []resp{
+			h.post("/topapi/user/listadmin", tok, map[string]any{}),
+			h.post("/topapi/user/get_admin_scope", tok, map[string]any{"userid": emp}),
+			h.post("/topapi/v2/user/get", tok, map[string]any{"userid": emp}),
+			h.post("/topapi/role/simplelist", tok, map[string]any{"role_id": 1507113579}),
+		} {
+			if r.errcode() != "0" {
+				t.Errorf("a read during changes: %s", r.raw)
+				return false
 			}
 		}
-	}()
-	for i := range 30 {
-		h.srv.SetAdmin(emp, i%2 == 0)
-		id := fmt.Sprint("churn-", i%3)
-		if i%2 == 0 {
-			h.srv.AddUser(dingbook.Person{UserID: id, UnionID: "union-" + id, Name: id, Depts: []dingbook.Membership{{DeptID: dept}}})
-		} else {
-			h.srv.RemoveUser(id)
+		return true
+	}, func() {
+		for i := range 30 {
+			h.srv.SetAdmin(emp, i%2 == 0)
+			id := fmt.Sprint("churn-", i%3)
+			if i%2 == 0 {
+				h.srv.AddUser(dingbook.Person{UserID: id, UnionID: "union-" + id, Name: id, Depts: []dingbook.Membership{{DeptID: dept}}})
+			} else {
+				h.srv.RemoveUser(id)
+			}
 		}
-	}
-	close(stop)
-	<-done
+	})
 }

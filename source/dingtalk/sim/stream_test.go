@@ -463,38 +463,28 @@ func TestChangesWhileReading(t *testing.T) {
 	h := newSim(t, sim.Config{})
 	tok := h.token()
 	dept := h.srv.Org().Depts[1].ID
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			for _, r := range []resp{
-				h.post("/topapi/v2/user/list", tok, map[string]any{"dept_id": dept, "cursor": 0, "size": 100}),
-				h.post("/topapi/v2/user/get", tok, map[string]any{"userid": "churn-0"}),
-				h.post("/topapi/v2/department/get", tok, map[string]any{"dept_id": dept}),
-				h.post("/topapi/user/count", tok, map[string]any{"only_active": false}),
-			} {
-				if c := r.errcode(); c != "0" && c != "60121" {
-					t.Errorf("a read during changes: %s", r.raw)
-					return
-				}
+	alongside(func() bool {
+		for _, r := range []resp{
+			h.post("/topapi/v2/user/list", tok, map[string]any{"dept_id": dept, "cursor": 0, "size": 100}),
+			h.post("/topapi/v2/user/get", tok, map[string]any{"userid": "churn-0"}),
+			h.post("/topapi/v2/department/get", tok, map[string]any{"dept_id": dept}),
+			h.post("/topapi/user/count", tok, map[string]any{"only_active": false}),
+		} {
+			if c := r.errcode(); c != "0" && c != "60121" {
+				t.Errorf("a read during changes: %s", r.raw)
+				return false
 			}
 		}
-	}()
-	for i := range 30 {
-		id := fmt.Sprint("churn-", i%3)
-		if i%2 == 0 {
-			h.srv.AddUser(dingbook.Person{UserID: id, Name: id, Depts: []dingbook.Membership{{DeptID: dept}}})
-		} else {
-			h.srv.UpdateUser(id, func(p *dingbook.Person) { p.Title = fmt.Sprint(i) })
-			h.srv.RemoveUser(id)
+		return true
+	}, func() {
+		for i := range 30 {
+			id := fmt.Sprint("churn-", i%3)
+			if i%2 == 0 {
+				h.srv.AddUser(dingbook.Person{UserID: id, Name: id, Depts: []dingbook.Membership{{DeptID: dept}}})
+			} else {
+				h.srv.UpdateUser(id, func(p *dingbook.Person) { p.Title = fmt.Sprint(i) })
+				h.srv.RemoveUser(id)
+			}
 		}
-	}
-	close(stop)
-	<-done
+	})
 }
