@@ -44,28 +44,48 @@ func (s *Server) dirFail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
-// search is the home page of a logged-in person: the search form and,
-// with q, the results.
-func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+// searchPeople runs the request's search (q), spending the quota when
+// there is one; false: it answered the request.
+func (s *Server) searchPeople(w http.ResponseWriter, r *http.Request, sess *app.Session) (string, []app.DirPerson, bool) {
 	q := r.URL.Query().Get("q")
 	if strings.TrimSpace(q) != "" && !s.browse(w, r, sess) {
-		return
+		return q, nil, false
 	}
 	people, err := s.App.SearchPeople(r.Context(), sess, q)
 	if err != nil {
 		s.dirFail(w, r, err)
+		return q, nil, false
+	}
+	return q, people, true
+}
+
+// search is the home page of a logged-in person: the search form and,
+// with q, the results.
+func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	q, people, ok := s.searchPeople(w, r, sess)
+	if !ok {
 		return
 	}
 	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people}})
 }
 
-func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+// person looks up the request's {userid} as the session's person may
+// see them, spending the quota; nil: it answered the request.
+func (s *Server) person(w http.ResponseWriter, r *http.Request, sess *app.Session) *app.DirPerson {
 	if !s.browse(w, r, sess) {
-		return
+		return nil
 	}
 	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
 	if err != nil {
 		s.dirFail(w, r, err)
+		return nil
+	}
+	return p
+}
+
+func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	p := s.person(w, r, sess)
+	if p == nil {
 		return
 	}
 	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p}})
@@ -96,25 +116,16 @@ func (s *Server) deptPage(w http.ResponseWriter, r *http.Request, sess *app.Sess
 }
 
 func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	q := r.URL.Query().Get("q")
-	if strings.TrimSpace(q) != "" && !s.browse(w, r, sess) {
-		return
-	}
-	people, err := s.App.SearchPeople(r.Context(), sess, q)
-	if err != nil {
-		s.dirFail(w, r, err)
+	_, people, ok := s.searchPeople(w, r, sess)
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, People{People: people})
 }
 
 func (s *Server) apiPerson(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	if !s.browse(w, r, sess) {
-		return
-	}
-	p, err := s.App.Person(r.Context(), sess, r.PathValue("userid"))
-	if err != nil {
-		s.dirFail(w, r, err)
+	p := s.person(w, r, sess)
+	if p == nil {
 		return
 	}
 	writeJSON(w, http.StatusOK, p)
