@@ -184,4 +184,19 @@ func TestSearchPeople(t *testing.T) {
 	if got, _ := a.SearchPeople(ctx, emp, "zhangsanfeng"); !slices.Equal(userids(got), []string{"alice"}) {
 		t.Errorf("the new snapshot was not picked up: %v", userids(got))
 	}
+
+	// a complete snapshot that did not mark the restricted staff (a pull
+	// without CountRestricted) is not used: it would show them to everyone
+	org = dirOrg()
+	org.People[0].Name = "张无忌"
+	s := &dingbook.Snapshot{Source: "test", TakenAt: time.Now(), Org: org, Receipt: &dingbook.Receipt{Complete: true, Restricted: -1}}
+	if err := a.DB.SaveSnapshot(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := a.SearchPeople(ctx, emp, "zhangwuji"); len(got) != 0 {
+		t.Errorf("a snapshot without restricted marks was searched: %v", userids(got))
+	}
+	if got, _ := a.SearchPeople(ctx, emp, "zhangsanfeng"); !slices.Equal(userids(got), []string{"alice"}) {
+		t.Errorf("the last marked snapshot is no longer searched: %v", userids(got))
+	}
 }

@@ -308,13 +308,18 @@ func (db *DB) LatestSnapshotID(ctx context.Context) (int64, error) {
 }
 
 // LatestCompleteSnapshotID returns the id of the newest snapshot whose
-// receipt vouches for completeness.
+// receipt vouches for completeness and that marks the access-restricted
+// staff (its receipt counted them: a pull with CountRestricted): the
+// portal hides restricted staff by that mark, so a snapshot without it
+// would show them to everyone.
 func (db *DB) LatestCompleteSnapshotID(ctx context.Context) (int64, error) {
 	var id int64
-	err := db.sdb.QueryRowContext(ctx, `SELECT id FROM snapshot WHERE complete ORDER BY id DESC LIMIT 1`).Scan(&id)
+	// SQLite: json_extract.
+	err := db.sdb.QueryRowContext(ctx, `SELECT id FROM snapshot WHERE complete AND json_extract(receipt, '$.restricted') >= 0
+		ORDER BY id DESC LIMIT 1`).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no complete snapshot in the state database",
-			Hint: "pull the organisation from DingTalk (dingbook pull, or an admin's pull now) first", Field: "snapshot"}
+		return 0, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no complete snapshot that marks access-restricted staff in the state database",
+			Hint: "pull the organisation from DingTalk counting restricted staff (dingbook pull --count-restricted, or an admin's pull now) first", Field: "snapshot"}
 	}
 	return id, err
 }
