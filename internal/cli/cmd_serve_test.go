@@ -107,6 +107,8 @@ func TestServeFlagsChecked(t *testing.T) {
 		{[]string{"serve", "--base-url", "ftp://x"}, "--base-url"},
 		{[]string{"serve", "--base-url", "dingbook.example.com"}, "--base-url"},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
+		{[]string{"serve", "--demo-dir", "x", "--addr", "127.0.0.1:0"}, "--demo-dir needs --demo"},
+		{[]string{"serve", "--demo", "--config-profile", "acme", "--addr", "127.0.0.1:0"}, "--config and --config-profile do not apply"},
 	} {
 		args := tc.args
 		var stdout, stderr bytes.Buffer
