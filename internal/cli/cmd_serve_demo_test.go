@@ -25,25 +25,9 @@ import (
 // roles DingTalk gives them, and stops on Ctrl-C (a cancelled context).
 func TestServeDemo(t *testing.T) {
 	dir := t.TempDir()
-	ready := make(chan string, 1)
-	serveReady = func(addr string) { ready <- addr }
-	t.Cleanup(func() { serveReady = nil })
 	var stdout, stderr bytes.Buffer
 	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }, Now: time.Now, Actor: "tester", Dir: dir}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--demo-dir", "portal-demo"}, env)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		t.Fatalf("serve --demo exited %d: %s", code, stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatal("serve --demo did not start")
-	}
+	addr, stop := startServe(t, env, &stderr, "serve", "--demo", "--addr", "127.0.0.1:0", "--demo-dir", "portal-demo")
 	out := stdout.String()
 	base := "http://" + addr
 	if !strings.Contains(out, "Portal    "+base+"/\n") {
@@ -111,15 +95,7 @@ func TestServeDemo(t *testing.T) {
 			}
 		}
 	}
-	cancel()
-	select {
-	case code := <-done:
-		if code != 0 || !strings.Contains(stderr.String(), "dingbook serve: stopped") {
-			t.Errorf("exit %d, stderr %q", code, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve --demo did not stop")
-	}
+	stop()
 	if strings.Contains(stdout.String()+stderr.String(), "simsecret-") {
 		t.Error("the simulator app's secret was printed")
 	}
