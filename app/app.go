@@ -32,6 +32,10 @@ type App struct {
 	DB *store.DB
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+
+	// people is the directory's search index of the latest complete
+	// snapshot (people.go), rebuilt when a newer one appears.
+	people peopleCache
 }
 
 // Open opens the state directory home (created 0700 if missing) and

@@ -68,7 +68,12 @@ const pullJobsKept = 100
 // Start starts App.Pull with pol and o in the background, under ctx (the
 // server's lifetime: cancelling it stops the pull). While one runs it
 // returns the running job and an error wrapping ErrPullRunning.
+//
+// A portal pull always marks access-restricted staff (CountRestricted):
+// the portal's visibility rules hide them by that mark, so a snapshot
+// without it would show them to everyone.
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
+	o.CountRestricted = true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {

@@ -71,6 +71,11 @@ func TestPullAPI(t *testing.T) {
 	if j.State != app.PullDone || j.Receipt == nil || !j.Receipt.Complete || j.Receipt.People != len(truth.Org.People) || j.Snapshot == 0 || j.Finished == nil {
 		t.Fatalf("after the pull: %+v (receipt %+v)", j, j.Receipt)
 	}
+	// A portal pull marks access-restricted staff: the visibility rules
+	// hide them by that mark.
+	if len(truth.Restricted) == 0 || j.Receipt.Restricted != len(truth.Restricted) {
+		t.Errorf("portal pull marked %d restricted people, want %d", j.Receipt.Restricted, len(truth.Restricted))
+	}
 	if resp, _ := admin.do("GET", e.url+"/api/v1/admin/pulls/nope", nil); resp.StatusCode != 404 {
 		t.Errorf("unknown pull: %d", resp.StatusCode)
 	}

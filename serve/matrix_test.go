@@ -43,7 +43,17 @@ var admitted = map[string]struct {
 	"POST /lang":            {serve.Anonymous, 400}, // no lang
 	"GET /inapp":            {serve.Anonymous, 200},
 	"GET /static/{file...}": {serve.Anonymous, 404}, // no such file
+	// the directory (its path parameters from pathParams)
+	"GET /people/{userid}":        {serve.Person, 200},
+	"GET /departments/{dept_id}":  {serve.Person, 200},
+	"GET /api/v1/people":          {serve.Person, 200},
+	"GET /api/v1/people/{userid}": {serve.Person, 200},
+	"GET /api/v1/departments":     {serve.Person, 200},
 }
+
+// pathParams fill the routes' path parameters: someone everybody may see
+// (set by the test: an unrestricted member), the root department.
+var pathParams = map[string]string{"{userid}": "", "{dept_id}": "1"}
 
 // TestAuthorizationMatrix requests every route of the route table as
 // every role and checks the status: the route's own answer when the rule
@@ -91,6 +101,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 		return b
 	}
+	// the directory reads the latest complete snapshot
+	pullSim(t, e)
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && p.UserID != leaver {
+			pathParams["{userid}"] = p.UserID
+			break
+		}
+	}
 	roles := []string{"anonymous", "employee", "external", "sub-admin", "primary-admin", "leaver"}
 	routes := e.srv.Routes()
 	// a logout ends the session: request it last
@@ -126,11 +144,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 		for _, rt := range routes {
 			method, path, _ := strings.Cut(rt.Pattern, " ")
 			path = strings.TrimSuffix(path, "{$}")
+			for k, v := range pathParams {
+				path = strings.ReplaceAll(path, k, v)
+			}
 			want := admitted[rt.Pattern].status
 			if !slices.Contains(passes[rt.Rule], role) {
 				want = http.StatusForbidden
 				if !loggedIn {
 					want = http.StatusUnauthorized
+					if method == "GET" && !strings.HasPrefix(path, "/api/") {
+						want = http.StatusFound // a page: to the login
+					}
 				}
 			}
 			resp, body := b.do(method, e.url+path, nil)

@@ -2,7 +2,9 @@ package serve
 
 import (
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -84,6 +86,12 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /lang", Rule: Anonymous, handle: s.setLang},
 		{Pattern: "GET /inapp", Rule: Anonymous, handle: s.inAppPage},
 		{Pattern: "GET /static/{file...}", Rule: Anonymous, handle: s.static},
+		// the directory (directory.go)
+		{Pattern: "GET /people/{userid}", Rule: Person, handle: s.personPage},
+		{Pattern: "GET /departments/{dept_id}", Rule: Person, handle: s.deptPage},
+		{Pattern: "GET /api/v1/people", Rule: Person, handle: s.apiPeople},
+		{Pattern: "GET /api/v1/people/{userid}", Rule: Person, handle: s.apiPerson},
+		{Pattern: "GET /api/v1/departments", Rule: Person, handle: s.apiDepartments},
 	}
 	routes = append(routes, s.adminRoutes()...)
 	return routes
@@ -91,7 +99,8 @@ func (s *Server) Routes() []Route {
 
 // authorize wraps a route with its rule: the session is looked up, an
 // anonymous request to a route for logged-in people gets 401 (JSON under
-// /api/, never a redirect), a logged-in person without the role 403.
+// /api/, never a redirect; a GET of a page is redirected to the login,
+// which returns to it), a logged-in person without the role 403.
 func (s *Server) authorize(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.Limited && !s.limiter.allow(clientIP(r)) {
@@ -106,6 +115,12 @@ func (s *Server) authorize(rt Route) http.Handler {
 			return
 		}
 		if !rt.Rule.Allows(sess) {
+			if sess == nil && r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
+				// a page: log in, then come back
+				w.Header().Set("Cache-Control", "no-store")
+				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+				return
+			}
 			if sess == nil {
 				s.problem(w, r, http.StatusUnauthorized, "problem.unauthorized",
 					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})

@@ -42,7 +42,7 @@ const CSP = "default-src 'self'; script-src 'self'; object-src 'none'; frame-anc
 //go:embed templates/*.html
 var templateFS embed.FS
 
-var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"pathEscape": url.PathEscape}).ParseFS(templateFS, "templates/*.html"))
 
 // Server is dingbook's web front end over an App and a DingTalk client.
 type Server struct {
@@ -162,6 +162,8 @@ type pageData struct {
 	Lang, Path string
 	// CorpID and ClientID, for the in-app login page's script.
 	CorpID, ClientID string
+	// Dir is the directory's pages' data (directory.go).
+	Dir *dirPage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
@@ -239,6 +241,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) index(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
+		return
+	}
+	if sess != nil {
+		s.search(w, r, sess)
 		return
 	}
 	s.render(w, r, http.StatusOK, "index", pageData{Title: "index.title", Session: sess})

@@ -41,7 +41,7 @@ func (c *clock) Add(d time.Duration) {
 // env is the DingTalk simulator and dingbook serve over a fresh state
 // directory, each a real HTTP server.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	sim    *sim.Server
 	simURL string
 	app    *app.App
@@ -54,6 +54,12 @@ type env struct {
 }
 
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvOf(t, truth)
+}
+
+// newEnvOf is newEnv over another organisation (tests or benchmarks).
+func newEnvOf(t testing.TB, truth *gen.Truth) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)}}
 	e.sim = sim.New(sim.Config{Truth: truth, QPS: -1, Apps: []sim.App{sim.DefaultApp()}, Now: e.clock.Now})

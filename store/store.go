@@ -307,6 +307,18 @@ func (db *DB) LatestSnapshotID(ctx context.Context) (int64, error) {
 	return id, err
 }
 
+// LatestCompleteSnapshotID returns the id of the newest snapshot whose
+// receipt vouches for completeness.
+func (db *DB) LatestCompleteSnapshotID(ctx context.Context) (int64, error) {
+	var id int64
+	err := db.sdb.QueryRowContext(ctx, `SELECT id FROM snapshot WHERE complete ORDER BY id DESC LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: "no complete snapshot in the state database",
+			Hint: "pull the organisation from DingTalk (dingbook pull, or an admin's pull now) first", Field: "snapshot"}
+	}
+	return id, err
+}
+
 // LoadSnapshot reads snapshot id whole.
 func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, error) {
 	s := &dingbook.Snapshot{ID: id}
