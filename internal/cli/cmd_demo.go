@@ -79,49 +79,19 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 
 	// 1. The simulator, serving a generated organisation on loopback.
 	fmt.Fprintf(env.Stderr, "dingbook demo: generating an organisation of %d people in %d departments (seed %d)\n", *users, *depts, *seed)
-	truth := gen.Generate(gen.Options{Users: *users, Depts: *depts, Seed: *seed})
-	srv := sim.New(sim.Config{Truth: truth})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ds, err := startDemoSim(*users, *depts, *seed)
 	if err != nil {
-		return fmt.Errorf("start the simulator: %w", err)
+		return err
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	defer hs.Close()
-	base := "http://" + ln.Addr().String()
-	app := sim.DefaultApp()
-	fmt.Fprintf(env.Stderr, "dingbook demo: DingTalk simulator at %s\n", base)
+	defer ds.Close()
+	truth := ds.Truth
+	fmt.Fprintf(env.Stderr, "dingbook demo: DingTalk simulator at %s\n", ds.Base)
 
 	passphrase := demoPassphrase()
-	vars := map[string]string{
-		"DINGTALK_API_BASE":   base,
-		"DINGTALK_APP_KEY":    app.Key,
-		"DINGTALK_APP_SECRET": app.Secret,
-		"DINGBOOK_HOME":       stateDir,
-		"DINGBOOK_PASSPHRASE": passphrase,
-	}
+	vars := ds.vars(stateDir)
+	vars["DINGBOOK_PASSPHRASE"] = passphrase
 	sub := func(name string, argv ...string) (json.RawMessage, error) {
-		var stdout, stderr bytes.Buffer
-		e := *env
-		e.Stdout, e.Stderr = &stdout, &stderr
-		e.StderrIsTTY, e.StdinIsTTY = false, false
-		e.Getenv = func(k string) string {
-			if v, ok := vars[k]; ok {
-				return v
-			}
-			return env.Getenv(k)
-		}
-		c := commands[name]
-		err := c.Run(ctx, &e, argv)
-		if err != nil {
-			env.Stderr.Write(stderr.Bytes())
-			return nil, fmt.Errorf("demo step 'dingbook %s %s': %w", name, strings.Join(argv, " "), err)
-		}
-		raw := bytes.TrimSpace(stdout.Bytes())
-		if !json.Valid(raw) {
-			return nil, fmt.Errorf("demo step 'dingbook %s': unexpected output", name)
-		}
-		return raw, nil
+		return runDemoStep(ctx, env, vars, name, argv...)
 	}
 
 	// 2. Pull the whole organisation, with the completeness receipt.
@@ -162,6 +132,81 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	printDemo(env, &sum, truth)
 	return nil
+}
+
+// demoSim is the DingTalk simulator the demos run in-process: a generated
+// organisation served on a free loopback port, with the simulator's
+// default app.
+type demoSim struct {
+	Sim   *sim.Server
+	Truth *gen.Truth
+	App   sim.App
+	Base  string // http://127.0.0.1:PORT: the API, the v1 API and the login page
+	hs    *http.Server
+}
+
+// startDemoSim generates an organisation and serves it; redirectURIs are
+// the login redirect URLs registered for the app (none: any).
+func startDemoSim(users, depts int, seed int64, redirectURIs ...string) (*demoSim, error) {
+	truth := gen.Generate(gen.Options{Users: users, Depts: depts, Seed: seed})
+	a := sim.DefaultApp()
+	a.RedirectURIs = redirectURIs
+	srv := sim.New(sim.Config{Truth: truth, Apps: []sim.App{a}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("start the simulator: %w", err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return &demoSim{Sim: srv, Truth: truth, App: a, Base: "http://" + ln.Addr().String(), hs: hs}, nil
+}
+
+// Close stops the simulator.
+func (d *demoSim) Close() { d.hs.Close() }
+
+// vars are the environment the demo's commands run with: the simulator's
+// URLs and app, and stateDir as DINGBOOK_HOME.
+func (d *demoSim) vars(stateDir string) map[string]string {
+	return map[string]string{
+		"DINGTALK_API_BASE":    d.Base,
+		"DINGTALK_API_V1_BASE": d.Base,
+		"DINGTALK_LOGIN_BASE":  d.Base,
+		"DINGTALK_CORP_ID":     d.Sim.CorpID(),
+		"DINGTALK_AGENT_ID":    strconv.FormatInt(d.App.AgentID, 10),
+		"DINGTALK_APP_KEY":     d.App.Key,
+		"DINGTALK_APP_SECRET":  d.App.Secret,
+		"DINGBOOK_HOME":        stateDir,
+	}
+}
+
+// withVars returns a copy of env whose Getenv answers vars first.
+func withVars(env *Env, vars map[string]string) *Env {
+	e := *env
+	e.Getenv = func(k string) string {
+		if v, ok := vars[k]; ok {
+			return v
+		}
+		return env.Getenv(k)
+	}
+	return &e
+}
+
+// runDemoStep runs 'dingbook NAME ARGV...' in-process with vars, quietly,
+// and returns its JSON output (its stderr is shown only when it fails).
+func runDemoStep(ctx context.Context, env *Env, vars map[string]string, name string, argv ...string) (json.RawMessage, error) {
+	var stdout, stderr bytes.Buffer
+	e := withVars(env, vars)
+	e.Stdout, e.Stderr = &stdout, &stderr
+	e.StderrIsTTY, e.StdinIsTTY = false, false
+	if err := commands[name].Run(ctx, e, argv); err != nil {
+		env.Stderr.Write(stderr.Bytes())
+		return nil, fmt.Errorf("demo step 'dingbook %s %s': %w", name, strings.Join(argv, " "), err)
+	}
+	raw := bytes.TrimSpace(stdout.Bytes())
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("demo step 'dingbook %s': unexpected output", name)
+	}
+	return raw, nil
 }
 
 // demoFiles exports the latest snapshot in stateDir in every format into
@@ -212,16 +257,7 @@ func demoPassphrase() string {
 
 func printDemo(env *Env, s *DemoSummary, truth *gen.Truth) {
 	w := env.Stdout
-	var pull struct {
-		SnapshotID  int64 `json:"snapshot_id"`
-		Departments int   `json:"departments"`
-		People      int   `json:"people"`
-		APICalls    int   `json:"api_calls"`
-		Complete    bool  `json:"complete"`
-		OrgCount    int   `json:"org_count"`
-		DurationMS  int64 `json:"duration_ms"`
-	}
-	json.Unmarshal(s.Pull, &pull)
+	pull := demoPullOf(s.Pull)
 	var exp struct {
 		Files []struct {
 			Path   string `json:"path"`
@@ -237,12 +273,7 @@ func printDemo(env *Env, s *DemoSummary, truth *gen.Truth) {
 
 	fmt.Fprintln(w, "dingbook demo — the whole job on a generated organisation")
 	fmt.Fprintln(w)
-	complete := "COMPLETE"
-	if !pull.Complete {
-		complete = "INCOMPLETE"
-	}
-	fmt.Fprintf(w, "Pull      %d people in %d departments, %d API calls, %.1fs — receipt: %s (user/count says %d)\n",
-		pull.People, pull.Departments, pull.APICalls, float64(pull.DurationMS)/1000, complete, pull.OrgCount)
+	fmt.Fprintf(w, "Pull      %s\n", pull)
 	if len(s.Quality) > 0 {
 		fmt.Fprintf(w, "Quality   %s\n", qualityLine(s.Quality))
 	}
@@ -264,6 +295,33 @@ func printDemo(env *Env, s *DemoSummary, truth *gen.Truth) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "State     %s (snapshot %d, audit log: DINGBOOK_HOME=%s dingbook audit list)\n", rel(s.Out, s.StateDir), pull.SnapshotID, s.StateDir)
 	fmt.Fprintf(w, "Truth     the generator injected %s\n", truthLine(truth))
+}
+
+// demoPull is what the demos read of 'pull --json'.
+type demoPull struct {
+	SnapshotID  int64 `json:"snapshot_id"`
+	Departments int   `json:"departments"`
+	People      int   `json:"people"`
+	APICalls    int   `json:"api_calls"`
+	Complete    bool  `json:"complete"`
+	OrgCount    int   `json:"org_count"`
+	DurationMS  int64 `json:"duration_ms"`
+}
+
+func demoPullOf(raw json.RawMessage) demoPull {
+	var p demoPull
+	json.Unmarshal(raw, &p)
+	return p
+}
+
+// String is the pull's one-line receipt.
+func (p demoPull) String() string {
+	complete := "COMPLETE"
+	if !p.Complete {
+		complete = "INCOMPLETE"
+	}
+	return fmt.Sprintf("%d people in %d departments, %d API calls, %.1fs — receipt: %s (user/count says %d)",
+		p.People, p.Departments, p.APICalls, float64(p.DurationMS)/1000, complete, p.OrgCount)
 }
 
 func qualityLine(raw json.RawMessage) string {

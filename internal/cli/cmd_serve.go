@@ -2,10 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -20,7 +22,7 @@ func init() {
 var serveReady func(addr string)
 
 func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL]
+	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL] [--demo [--demo-dir DIR]]
 
 Serves dingbook's web portal: log in with DingTalk (the app's redirect URL
 must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz,
@@ -30,11 +32,18 @@ network). The policy's serve.quota_per_hour limits each person's views
 and searches; serve.pull_daily_at ("02:00") pulls every day. It
 uses the app credentials of 'pull' and DINGTALK_API_V1_BASE,
 DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. Stops gracefully
-on Ctrl-C or SIGTERM.`)
+on Ctrl-C or SIGTERM.
+
+--demo needs none of that: it starts the DingTalk simulator in-process
+with a generated organisation, pulls it into DIR/state, serves the portal
+and prints login links for the primary admin, a sub-admin and an
+employee.`)
 	addr := fs.String("addr", "127.0.0.1:8080", "the address to listen on")
 	baseURL := fs.String("base-url", "", "where browsers reach the server (default http://ADDR); an https URL makes cookies Secure")
 	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics without login at http://ADDR/metrics (e.g. 127.0.0.1:9464)")
 	polPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml, else safe defaults)")
+	demo := fs.Bool("demo", false, "serve a generated organisation from the in-process DingTalk simulator, and print login links (no configuration needed)")
+	demoDir := fs.String("demo-dir", "dingbook-serve-demo", "with --demo: the directory of its state (DIR/state)")
 	var cf credFlags
 	cf.register(env, fs)
 	if err := ParseFlags(fs, args); err != nil {
@@ -50,6 +59,26 @@ on Ctrl-C or SIGTERM.`)
 				Hint: "give the URL browsers use, such as https://dingbook.example.com"}
 		}
 	}
+	// listen first: a busy address is reported before any other work
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return listenError("--addr", *addr, "127.0.0.1:8081", err)
+	}
+	defer ln.Close()
+	base := *baseURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	base = strings.TrimRight(base, "/")
+	var ds *demoSim
+	if *demo {
+		if ds, env, err = startServeDemo(ctx, env, &cf, *demoDir, base); err != nil {
+			return err
+		}
+		defer ds.Close()
+	} else if *demoDir != fs.Lookup("demo-dir").DefValue {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--demo-dir needs --demo", Hint: "add --demo, or leave --demo-dir out"}
+	}
 	client, _, err := newClient(env, &cf)
 	if err != nil {
 		return err
@@ -63,17 +92,12 @@ on Ctrl-C or SIGTERM.`)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --addr " + *addr, Hint: "choose a free address, such as 127.0.0.1:8081", Err: err}
-	}
-	base := *baseURL
-	if base == "" {
-		base = "http://" + ln.Addr().String()
-	}
-	srv := &serve.Server{App: a, Client: client, BaseURL: strings.TrimRight(base, "/"), Policy: pol, Context: ctx,
+	srv := &serve.Server{App: a, Client: client, BaseURL: base, Policy: pol, Context: ctx,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...) }}
 	h := srv.Handler()
+	if ds != nil {
+		h = simUserLogin(h, ds.Base)
+	}
 	// a pull started from the portal stops with the server (its context is
 	// ctx) and is waited for before the state closes
 	defer srv.WaitPulls()
@@ -84,8 +108,7 @@ on Ctrl-C or SIGTERM.`)
 	if *metricsAddr != "" {
 		mln, err := net.Listen("tcp", *metricsAddr)
 		if err != nil {
-			ln.Close()
-			return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on --metrics-addr " + *metricsAddr, Hint: "choose a free address, such as 127.0.0.1:9464", Err: err}
+			return listenError("--metrics-addr", *metricsAddr, "127.0.0.1:9465", err)
 		}
 		fmt.Fprintf(env.Stderr, "dingbook serve: metrics on http://%s/metrics\n", mln.Addr())
 		go func() { metricsDone <- serve.Serve(bg, mln, srv.MetricsHandler(), time.Second) }()
@@ -98,6 +121,9 @@ on Ctrl-C or SIGTERM.`)
 		go func() { srv.RunSchedule(bg); close(schedDone) }()
 	} else {
 		close(schedDone)
+	}
+	if ds != nil {
+		printServeDemo(env, ds, base)
 	}
 	if serveReady != nil {
 		serveReady(ln.Addr().String())
@@ -113,4 +139,14 @@ on Ctrl-C or SIGTERM.`)
 	}
 	fmt.Fprintln(env.Stderr, "dingbook serve: stopped")
 	return nil
+}
+
+// listenError explains why serve cannot listen on flag's addr: another
+// program holds it, or it is no address of this machine.
+func listenError(flag, addr, free string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s %s is busy: another program (perhaps another dingbook serve) is listening there", flag, addr),
+			Hint: fmt.Sprintf("stop that program, or choose a free address such as %s %s", flag, free), Err: err}
+	}
+	return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot listen on " + flag + " " + addr, Hint: "choose a free address, such as " + free, Err: err}
 }

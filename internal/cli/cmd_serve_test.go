@@ -24,25 +24,9 @@ func TestServeStartsAndStops(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(exports["DINGBOOK_HOME"], "policy.yaml"), []byte("serve:\n  pull_daily_at: \"02:00\"\n  quota_per_hour: 50\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan string, 1)
-	serveReady = func(addr string) { ready <- addr }
-	t.Cleanup(func() { serveReady = nil })
 	var stdout, stderr bytes.Buffer
 	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return exports[k] }, Now: time.Now}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- Main(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/", "--metrics-addr", "127.0.0.1:0"}, env)
-	}()
-	var addr string
-	select {
-	case addr = <-ready:
-	case code := <-done:
-		t.Fatalf("serve exited %d: %s", code, stderr.String())
-	case <-time.After(10 * time.Second):
-		t.Fatal("serve did not start")
-	}
+	addr, stop := startServe(t, env, &stderr, "serve", "--addr", "127.0.0.1:0", "--base-url", "https://dingbook.example.com/", "--metrics-addr", "127.0.0.1:0")
 	resp, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -88,14 +72,39 @@ func TestServeStartsAndStops(t *testing.T) {
 	if strings.Contains(stderr.String(), exports["DINGTALK_APP_SECRET"]) {
 		t.Error("the app secret was printed")
 	}
-	cancel()
+	stop()
+}
+
+// startServe runs 'dingbook ARGS' (a serve) in-process until it listens
+// and returns its address, and stop, which cancels its context (Ctrl-C)
+// and checks that it stopped cleanly with exit 0.
+func startServe(t *testing.T, env *Env, stderr *bytes.Buffer, args ...string) (addr string, stop func()) {
+	t.Helper()
+	ready := make(chan string, 1)
+	serveReady = func(addr string) { ready <- addr }
+	t.Cleanup(func() { serveReady = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, args, env) }()
 	select {
+	case addr = <-ready:
 	case code := <-done:
-		if code != 0 || !strings.Contains(stderr.String(), "dingbook serve: stopped") {
-			t.Errorf("exit %d, stderr %q", code, stderr.String())
+		t.Fatalf("%v exited %d: %s", args, code, stderr.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("%v did not start", args)
+	}
+	return addr, func() {
+		t.Helper()
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 || !strings.Contains(stderr.String(), "dingbook serve: stopped") {
+				t.Errorf("exit %d, stderr %q", code, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%v did not stop", args)
 		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("serve did not stop")
 	}
 }
 
@@ -107,6 +116,8 @@ func TestServeFlagsChecked(t *testing.T) {
 		{[]string{"serve", "--base-url", "ftp://x"}, "--base-url"},
 		{[]string{"serve", "--base-url", "dingbook.example.com"}, "--base-url"},
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
+		{[]string{"serve", "--demo-dir", "x", "--addr", "127.0.0.1:0"}, "--demo-dir needs --demo"},
+		{[]string{"serve", "--demo", "--config-profile", "acme", "--addr", "127.0.0.1:0"}, "--config and --config-profile do not apply"},
 	} {
 		args := tc.args
 		var stdout, stderr bytes.Buffer
