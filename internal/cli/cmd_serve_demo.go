@@ -45,8 +45,8 @@ func startServeDemo(ctx context.Context, env *Env, cf *credFlags, dir, base stri
 	}
 	fmt.Fprintf(env.Stderr, "dingbook serve --demo: DingTalk simulator at %s (API, v1 API and login page)\n", ds.Base)
 	vars := ds.vars(stateDir)
-	fmt.Fprintln(env.Stderr, "dingbook serve --demo: pulling (dingbook pull --with-manager --external)")
-	raw, err := runDemoStep(ctx, env, vars, "pull", "--json", "--with-manager", "--external")
+	fmt.Fprintln(env.Stderr, "dingbook serve --demo: pulling (dingbook pull --with-manager --external --count-restricted)")
+	raw, err := runDemoStep(ctx, env, vars, "pull", "--json", "--with-manager", "--external", "--count-restricted")
 	if err != nil {
 		ds.Close()
 		return nil, nil, err

@@ -80,6 +80,16 @@ func TestServeDemo(t *testing.T) {
 		if !slices.Equal(me.Roles, tc.roles) || me.Name == "" || !strings.Contains(link, me.UserID) {
 			t.Errorf("%s: me %+v, want roles %v", tc.role, me, tc.roles)
 		}
+		// the directory is served from the demo's pull (a snapshot that
+		// marks restricted staff, as the portal requires)
+		resp, err = browser.Get(base + "/api/v1/departments")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: /api/v1/departments: HTTP %d", tc.role, resp.StatusCode)
+		}
 		switch tc.role {
 		case "primary admin":
 			if !slices.Equal(me.AdminScope, []int64{dingbook.RootDeptID}) {
