@@ -32,6 +32,9 @@ type PullResult struct {
 	// SessionsEnded counts the 'dingbook serve' sessions of people the
 	// pull found gone (only a complete pull ends them).
 	SessionsEnded int
+	// AppPasswordsRevoked counts the CardDAV app passwords of people the
+	// pull found gone (only a complete pull revokes them).
+	AppPasswordsRevoked int
 }
 
 // Pull pulls the organisation, governed (govern.Guard: the policy is
@@ -61,6 +64,9 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 	})
 	if err == nil && out.Stored && out.Snapshot.Receipt != nil && out.Snapshot.Receipt.Complete {
 		out.SessionsEnded, err = a.endLeaverSessions(ctx, &out.Snapshot.Org, o.Actor)
+		if err == nil {
+			out.AppPasswordsRevoked, err = a.revokeLeaverAppPasswords(ctx, &out.Snapshot.Org, o.Actor)
+		}
 	}
 	return out, err
 }
@@ -69,8 +75,19 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 // member of org (a complete pull's organisation): people who left.
 func (a *App) endLeaverSessions(ctx context.Context, org *dingbook.Org, actor string) (int, error) {
 	users, err := a.DB.SessionUserIDs(ctx)
-	if err != nil || len(users) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	return forLeavers(org, users, func(u string) (int, error) {
+		return a.EndSessions(ctx, u, actor, "no longer a member of the organisation (pull)")
+	})
+}
+
+// forLeavers calls end for each of users who is not a member of org and
+// sums what it returns.
+func forLeavers(org *dingbook.Org, users []string, end func(userid string) (int, error)) (int, error) {
+	if len(users) == 0 {
+		return 0, nil
 	}
 	members := make(map[string]bool, len(org.People))
 	for i := range org.People {
@@ -81,7 +98,7 @@ func (a *App) endLeaverSessions(ctx context.Context, org *dingbook.Org, actor st
 		if members[u] {
 			continue
 		}
-		n, err := a.EndSessions(ctx, u, actor, "no longer a member of the organisation (pull)")
+		n, err := end(u)
 		ended += n
 		if err != nil {
 			return ended, err

@@ -61,6 +61,10 @@ const (
 	// ended).
 	ActionLogin  = "login"
 	ActionLogout = "logout"
+	// ActionAppPassword records a CardDAV app password created or
+	// revoked (Details["op"]: "create", "revoke"; a leaver's are revoked
+	// by the pull).
+	ActionAppPassword = "app-password"
 )
 
 // Outcomes.

@@ -17,6 +17,9 @@ var passes = map[serve.Rule][]string{
 	serve.Person:       {"employee", "sub-admin", "primary-admin"},
 	serve.Admin:        {"sub-admin", "primary-admin"},
 	serve.PrimaryAdmin: {"primary-admin"},
+	// a cookie session is no device: every role gets the 401 that asks
+	// for an app password
+	serve.Device: {},
 }
 
 // The spec of each route: the rule it must have, and what it answers a
@@ -49,6 +52,24 @@ var admitted = map[string]struct {
 	"GET /api/v1/people":          {serve.Person, 200},
 	"GET /api/v1/people/{userid}": {serve.Person, 200},
 	"GET /api/v1/departments":     {serve.Person, 200},
+	// i12-carddav: app passwords and the CardDAV address book (a device
+	// authenticates with Basic auth only: without it, 401 for everyone)
+	"POST /api/v1/app-passwords":        {serve.Person, 400}, // no body
+	"GET /api/v1/app-passwords":         {serve.Person, 200},
+	"DELETE /api/v1/app-passwords/{id}": {serve.Person, 404}, // no app password "{id}"
+	"GET /.well-known/carddav":          {serve.Anonymous, 301},
+	"PROPFIND /.well-known/carddav":     {serve.Anonymous, 301},
+	"OPTIONS /dav/{path...}":            {serve.Device, 401},
+	"PROPFIND /dav/{path...}":           {serve.Device, 401},
+	"REPORT /dav/{path...}":             {serve.Device, 401},
+	"GET /dav/{path...}":                {serve.Device, 401},
+	"PUT /dav/{path...}":                {serve.Device, 401},
+	"DELETE /dav/{path...}":             {serve.Device, 401},
+	"MKCOL /dav/{path...}":              {serve.Device, 401},
+	"PROPPATCH /dav/{path...}":          {serve.Device, 401},
+	"COPY /dav/{path...}":               {serve.Device, 401},
+	"MOVE /dav/{path...}":               {serve.Device, 401},
+	"POST /dav/{path...}":               {serve.Device, 401},
 }
 
 // pathParams fill the routes' path parameters: someone everybody may see
@@ -148,7 +169,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				path = strings.ReplaceAll(path, k, v)
 			}
 			want := admitted[rt.Pattern].status
-			if !slices.Contains(passes[rt.Rule], role) {
+			if rt.Rule == serve.Device {
+				want = http.StatusUnauthorized
+			} else if !slices.Contains(passes[rt.Rule], role) {
 				want = http.StatusForbidden
 				if !loggedIn {
 					want = http.StatusUnauthorized

@@ -24,6 +24,9 @@ const (
 	Admin
 	// PrimaryAdmin: the primary admin only.
 	PrimaryAdmin
+	// Device: a CardDAV client with a person's app password (Basic auth,
+	// carddav.go); a cookie session does not count.
+	Device
 )
 
 func (r Rule) String() string {
@@ -36,6 +39,8 @@ func (r Rule) String() string {
 		return "admin"
 	case PrimaryAdmin:
 		return "primary-admin"
+	case Device:
+		return "device"
 	}
 	return "unset"
 }
@@ -52,6 +57,8 @@ func (r Rule) Allows(s *app.Session) bool {
 		return s != nil && (slices.Contains(s.Roles, app.RoleAdmin) || slices.Contains(s.Roles, app.RoleSubAdmin))
 	case PrimaryAdmin:
 		return s != nil && slices.Contains(s.Roles, app.RoleAdmin)
+	case Device:
+		return s != nil && s.Via == app.ViaAppPassword
 	}
 	return false
 }
@@ -94,6 +101,9 @@ func (s *Server) Routes() []Route {
 		{Pattern: "GET /api/v1/departments", Rule: Person, handle: s.apiDepartments},
 	}
 	routes = append(routes, s.adminRoutes()...)
+	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
+	routes = append(routes, s.appPasswordRoutes()...)
+	routes = append(routes, s.cardDAVRoutes()...)
 	return routes
 }
 
@@ -109,9 +119,17 @@ func (s *Server) authorize(rt Route) http.Handler {
 				&dingbook.Error{Code: codeRateLimit, Message: "too many login attempts from this address", Hint: "wait a minute, then log in again"})
 			return
 		}
-		sess, err := s.session(r)
+		session := s.session
+		if rt.Rule == Device {
+			session = s.basicSession
+		}
+		sess, err := session(r)
 		if err != nil {
 			s.fail(w, r, err)
+			return
+		}
+		if rt.Rule == Device && sess == nil {
+			davUnauthorized(w)
 			return
 		}
 		if !rt.Rule.Allows(sess) {

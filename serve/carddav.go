@@ -1,0 +1,528 @@
+package serve
+
+import (
+	"encoding/xml"
+	"errors"
+	"html"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+)
+
+// The CardDAV address book: a small dedicated read-only WebDAV server
+// written with encoding/xml. go-webdav (v0.7.0) was not used: it has no
+// sync-collection, sync tokens, getctag or read-only privileges, which
+// are most of what a read-only directory needs, and wrapping it would
+// mean intercepting every request anyway.
+//
+// Layout (userid path-escaped):
+//
+//	/.well-known/carddav                      301 to /dav/
+//	/dav/                                     the root (current-user-principal)
+//	/dav/principals/<userid>/                 the principal
+//	/dav/books/<userid>/                      addressbook-home-set
+//	/dav/books/<userid>/directory/            the one address book
+//	/dav/books/<userid>/directory/<userid>.vcf a card
+//
+// Every /dav/ request is authenticated by an app password (Basic auth);
+// another person's paths are not found.
+
+// DAVRoot is the CardDAV root, below the base URL.
+const DAVRoot = "/dav/"
+
+// SyncTokenPrefix starts every sync token; the snapshot id follows.
+const SyncTokenPrefix = "urn:dingbook:sync:"
+
+// The namespaces of the properties served.
+const (
+	nsDAV     = "DAV:"
+	nsCardDAV = "urn:ietf:params:xml:ns:carddav"
+	nsCS      = "http://calendarserver.org/ns/"
+)
+
+func (s *Server) cardDAVRoutes() []Route {
+	rs := []Route{
+		{Pattern: "GET /.well-known/carddav", Rule: Anonymous, handle: s.wellKnownCardDAV},
+		{Pattern: "PROPFIND /.well-known/carddav", Rule: Anonymous, handle: s.wellKnownCardDAV},
+		{Pattern: "OPTIONS " + DAVRoot + "{path...}", Rule: Device, handle: s.davOptions},
+		{Pattern: "PROPFIND " + DAVRoot + "{path...}", Rule: Device, handle: s.davPropfind},
+		{Pattern: "REPORT " + DAVRoot + "{path...}", Rule: Device, handle: s.davReport},
+		{Pattern: "GET " + DAVRoot + "{path...}", Rule: Device, handle: s.davGet},
+	}
+	// read-only: every write is refused
+	for _, m := range []string{"PUT", "DELETE", "MKCOL", "PROPPATCH", "COPY", "MOVE", "POST"} {
+		rs = append(rs, Route{Pattern: m + " " + DAVRoot + "{path...}", Rule: Device, handle: s.davReadOnly})
+	}
+	return rs
+}
+
+// basicSession returns the session of the request's Basic auth app
+// password, or nil.
+func (s *Server) basicSession(r *http.Request) (*app.Session, error) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return nil, nil
+	}
+	return s.App.AppPasswordSession(r.Context(), user, pass)
+}
+
+// davUnauthorized asks a CardDAV client for its app password.
+func davUnauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Basic realm="dingbook", charset="UTF-8"`)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, "log in with your user name and an app password created in dingbook's portal (POST /api/v1/app-passwords)\n")
+}
+
+func (s *Server) wellKnownCardDAV(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+	http.Redirect(w, r, DAVRoot, http.StatusMovedPermanently)
+}
+
+func (s *Server) davOptions(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+	w.Header().Set("DAV", "1, 3, addressbook")
+	w.Header().Set("Allow", "OPTIONS, GET, HEAD, PROPFIND, REPORT")
+	w.WriteHeader(http.StatusOK)
+}
+
+func (s *Server) davReadOnly(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+	davError(w, http.StatusForbidden, "need-privileges")
+}
+
+// davError answers a WebDAV precondition failure: <d:error><d:cond/></d:error>.
+func davError(w http.ResponseWriter, status int, cond string) {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(status)
+	io.WriteString(w, xml.Header+`<d:error xmlns:d="DAV:"><d:`+cond+`/></d:error>`)
+}
+
+// davKind is what a /dav/ path names.
+type davKind int
+
+const (
+	davNone davKind = iota
+	davRootKind
+	davPrincipal
+	davHome
+	davBook
+	davCard
+)
+
+// davResource resolves a /dav/ path for the session's person: the kind,
+// and the card's name for a card.
+func davResource(sess *app.Session, path string) (davKind, string) {
+	me := url.PathEscape(sess.UserID)
+	rest := strings.TrimPrefix(path, DAVRoot)
+	switch strings.TrimSuffix(rest, "/") {
+	case "":
+		return davRootKind, ""
+	case "principals/" + me:
+		return davPrincipal, ""
+	case "books/" + me:
+		return davHome, ""
+	case "books/" + me + "/directory":
+		return davBook, ""
+	}
+	if name, ok := strings.CutPrefix(rest, "books/"+me+"/directory/"); ok && name != "" && !strings.Contains(name, "/") {
+		return davCard, name
+	}
+	return davNone, ""
+}
+
+func principalHref(sess *app.Session) string {
+	return DAVRoot + "principals/" + url.PathEscape(sess.UserID) + "/"
+}
+func homeHref(sess *app.Session) string {
+	return DAVRoot + "books/" + url.PathEscape(sess.UserID) + "/"
+}
+func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
+
+// book reads the session's person's latest book; false: it answered.
+func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
+	b, err := s.App.AddressBook(r.Context(), sess, snapshot)
+	if err == nil {
+		return b, true
+	}
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
+		http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
+		return nil, false
+	}
+	s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
+	http.Error(w, "the server could not answer", http.StatusInternalServerError)
+	return nil, false
+}
+
+func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	kind, name := davResource(sess, r.URL.Path)
+	if kind != davCard {
+		if kind == davNone {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "dingbook's CardDAV address book: add "+s.BaseURL+DAVRoot+" as a CardDAV account\n")
+		return
+	}
+	b, ok := s.book(w, r, sess, 0)
+	if !ok {
+		return
+	}
+	c := b.Card(name)
+	if c == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("ETag", c.ETag)
+	w.Header().Set("Cache-Control", "no-store")
+	if inm := r.Header.Get("If-None-Match"); inm != "" && slices.Contains(strings.Split(strings.ReplaceAll(inm, " ", ""), ","), c.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	w.Header().Set("Content-Type", "text/vcard; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(c.Body)))
+	io.WriteString(w, c.Body)
+}
+
+// davRequest is a PROPFIND or REPORT body, as far as this server reads it.
+type davRequest struct {
+	XMLName xml.Name
+	Allprop *struct{} `xml:"allprop"`
+	Prop    *struct {
+		Names []struct {
+			XMLName xml.Name
+		} `xml:",any"`
+	} `xml:"prop"`
+	Hrefs     []string `xml:"href"`
+	SyncToken *string  `xml:"sync-token"`
+	Limit     *struct {
+		NResults int `xml:"nresults"`
+	} `xml:"limit"`
+}
+
+// props are the names asked for (nil: all).
+func (d *davRequest) props() []xml.Name {
+	if d.Prop == nil {
+		return nil
+	}
+	out := []xml.Name{}
+	for _, n := range d.Prop.Names {
+		out = append(out, n.XMLName)
+	}
+	return out
+}
+
+func readDAVRequest(w http.ResponseWriter, r *http.Request) (*davRequest, bool) {
+	var d davRequest
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err == nil && len(strings.TrimSpace(string(body))) > 0 {
+		err = xml.Unmarshal(body, &d)
+	}
+	if err != nil {
+		http.Error(w, "the request body is not a WebDAV XML document: "+err.Error(), http.StatusBadRequest)
+		return nil, false
+	}
+	return &d, true
+}
+
+// multistatus collects a 207 answer.
+type multistatus struct{ b strings.Builder }
+
+func newMultistatus() *multistatus {
+	m := &multistatus{}
+	m.b.WriteString(xml.Header + `<d:multistatus xmlns:d="DAV:" xmlns:card="` + nsCardDAV + `" xmlns:cs="` + nsCS + `">`)
+	return m
+}
+
+// response adds href with the asked properties found in have (inner
+// XML) under 200 and those missing under 404; ask nil: all of have.
+func (m *multistatus) response(href string, have map[xml.Name]string, ask []xml.Name) {
+	m.b.WriteString("<d:response><d:href>" + html.EscapeString(href) + "</d:href>")
+	var found, missing strings.Builder
+	if ask == nil {
+		for _, n := range propOrder {
+			if v, ok := have[n]; ok {
+				writeProp(&found, n, v)
+			}
+		}
+	}
+	for _, n := range ask {
+		if v, ok := have[n]; ok {
+			writeProp(&found, n, v)
+		} else {
+			writeProp(&missing, n, "")
+		}
+	}
+	if found.Len() > 0 {
+		m.b.WriteString("<d:propstat><d:prop>" + found.String() + "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>")
+	}
+	if missing.Len() > 0 {
+		m.b.WriteString("<d:propstat><d:prop>" + missing.String() + "</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>")
+	}
+	m.b.WriteString("</d:response>")
+}
+
+// gone adds href as not found (a removed card).
+func (m *multistatus) gone(href string) {
+	m.b.WriteString("<d:response><d:href>" + html.EscapeString(href) + "</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>")
+}
+
+func (m *multistatus) write(w http.ResponseWriter, tail string) {
+	m.b.WriteString(tail + "</d:multistatus>")
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusMultiStatus)
+	io.WriteString(w, m.b.String())
+}
+
+func writeProp(b *strings.Builder, n xml.Name, inner string) {
+	prefix := map[string]string{nsDAV: "d:", nsCardDAV: "card:", nsCS: "cs:"}[n.Space]
+	open := prefix + n.Local
+	if prefix == "" {
+		open = `x:` + n.Local + ` xmlns:x="` + html.EscapeString(n.Space) + `"`
+		prefix = "x:"
+	}
+	if inner == "" {
+		b.WriteString("<" + open + "/>")
+		return
+	}
+	b.WriteString("<" + open + ">" + inner + "</" + prefix + n.Local + ">")
+}
+
+func dav(local string) xml.Name  { return xml.Name{Space: nsDAV, Local: local} }
+func card(local string) xml.Name { return xml.Name{Space: nsCardDAV, Local: local} }
+
+// propOrder is the order of properties in an allprop answer.
+var propOrder = []xml.Name{dav("resourcetype"), dav("displayname"), dav("current-user-principal"), dav("principal-URL"),
+	card("addressbook-home-set"), dav("current-user-privilege-set"), dav("supported-report-set"), card("supported-address-data"),
+	{Space: nsCS, Local: "getctag"}, dav("sync-token"), dav("getetag"), dav("getcontenttype"), dav("getcontentlength")}
+
+// readPriv is the only privilege anyone has.
+const readPriv = "<d:privilege><d:read/></d:privilege>"
+
+func hrefXML(h string) string { return "<d:href>" + html.EscapeString(h) + "</d:href>" }
+
+// collectionProps are the properties of the root, principal, home and book.
+func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKind, b *app.Book) map[xml.Name]string {
+	p := map[xml.Name]string{
+		dav("current-user-principal"):     hrefXML(principalHref(sess)),
+		dav("current-user-privilege-set"): readPriv,
+		dav("resourcetype"):               "<d:collection/>",
+	}
+	switch kind {
+	case davPrincipal:
+		p[dav("resourcetype")] = "<d:collection/><d:principal/>"
+		p[dav("principal-URL")] = hrefXML(principalHref(sess))
+		p[card("addressbook-home-set")] = hrefXML(homeHref(sess))
+		p[dav("displayname")] = html.EscapeString(sess.Name)
+	case davHome:
+		p[card("addressbook-home-set")] = hrefXML(homeHref(sess))
+	case davBook:
+		p[dav("resourcetype")] = "<d:collection/><card:addressbook/>"
+		p[dav("displayname")] = html.EscapeString(tr(pickLang(r, sess), "carddav.book_name"))
+		p[dav("supported-report-set")] = "<d:supported-report><d:report><d:sync-collection/></d:report></d:supported-report>" +
+			"<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>" +
+			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
+		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
+		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
+		p[dav("sync-token")] = SyncTokenPrefix + strconv.FormatInt(b.Snapshot, 10)
+	}
+	return p
+}
+
+// cardProps are a card's properties; address-data only when asked.
+func cardProps(c *app.BookCard, ask []xml.Name) map[xml.Name]string {
+	p := map[xml.Name]string{
+		dav("getetag"):                    html.EscapeString(c.ETag),
+		dav("getcontenttype"):             "text/vcard; charset=utf-8",
+		dav("getcontentlength"):           strconv.Itoa(len(c.Body)),
+		dav("resourcetype"):               "",
+		dav("current-user-privilege-set"): readPriv,
+	}
+	if slices.Contains(ask, card("address-data")) {
+		p[card("address-data")] = html.EscapeString(c.Body)
+	}
+	return p
+}
+
+func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	kind, name := davResource(sess, r.URL.Path)
+	if kind == davNone {
+		http.NotFound(w, r)
+		return
+	}
+	d, ok := readDAVRequest(w, r)
+	if !ok {
+		return
+	}
+	ask := d.props()
+	depth1 := r.Header.Get("Depth") != "0"
+	var b *app.Book
+	if kind == davBook || kind == davCard || (kind == davHome && depth1) {
+		if b, ok = s.book(w, r, sess, 0); !ok {
+			return
+		}
+	}
+	m := newMultistatus()
+	switch kind {
+	case davCard:
+		c := b.Card(name)
+		if c == nil {
+			http.NotFound(w, r)
+			return
+		}
+		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
+	case davBook:
+		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b), ask)
+		if depth1 {
+			for i := range b.Cards {
+				m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
+			}
+		}
+	case davHome:
+		m.response(homeHref(sess), s.collectionProps(r, sess, kind, nil), ask)
+		if depth1 {
+			// exactly one address book
+			m.response(bookHref(sess), s.collectionProps(r, sess, davBook, b), ask)
+		}
+	default:
+		href := DAVRoot
+		if kind == davPrincipal {
+			href = principalHref(sess)
+		}
+		m.response(href, s.collectionProps(r, sess, kind, nil), ask)
+	}
+	m.write(w, "")
+}
+
+func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	kind, _ := davResource(sess, r.URL.Path)
+	if kind != davBook {
+		davError(w, http.StatusForbidden, "supported-report")
+		return
+	}
+	d, ok := readDAVRequest(w, r)
+	if !ok {
+		return
+	}
+	ask := d.props()
+	switch d.XMLName {
+	case card("addressbook-multiget"):
+		b, ok := s.book(w, r, sess, 0)
+		if !ok {
+			return
+		}
+		m := newMultistatus()
+		for _, h := range d.Hrefs {
+			u, err := url.Parse(strings.TrimSpace(h))
+			if err != nil {
+				m.gone(h)
+				continue
+			}
+			k, name := davResource(sess, u.Path)
+			if c := b.Card(name); k == davCard && c != nil {
+				m.response(h, cardProps(c, ask), ask)
+			} else {
+				m.gone(h)
+			}
+		}
+		m.write(w, "")
+	case card("addressbook-query"):
+		// filters are not applied: every card matches (a client filters
+		// what it keeps)
+		b, ok := s.book(w, r, sess, 0)
+		if !ok {
+			return
+		}
+		m := newMultistatus()
+		for i := range b.Cards {
+			m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
+		}
+		m.write(w, "")
+	case dav("sync-collection"):
+		s.syncCollection(w, r, sess, d, ask)
+	default:
+		davError(w, http.StatusForbidden, "supported-report")
+	}
+}
+
+// syncCollection answers RFC 6578's report: an empty token gives every
+// card; a token (a snapshot the client saw) gives the cards added or
+// changed since as 200 and those removed (left, or moved out of this
+// person's sight) as 404. An unknown token is 403 valid-sync-token (400
+// for Thunderbird, which cannot recover from 403).
+func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *app.Session, d *davRequest, ask []xml.Name) {
+	token := ""
+	if d.SyncToken != nil {
+		token = strings.TrimSpace(*d.SyncToken)
+	}
+	var old *app.Book
+	if token != "" {
+		id, err := strconv.ParseInt(strings.TrimPrefix(token, SyncTokenPrefix), 10, 64)
+		if err == nil && strings.HasPrefix(token, SyncTokenPrefix) {
+			old, err = s.App.AddressBook(r.Context(), sess, id)
+			if err != nil && !errors.Is(err, app.ErrSyncToken) {
+				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
+				http.Error(w, "the server could not answer", http.StatusInternalServerError)
+				return
+			}
+		}
+		if old == nil || id <= 0 {
+			status := http.StatusForbidden
+			if strings.Contains(r.Header.Get("User-Agent"), "Thunderbird") {
+				status = http.StatusBadRequest
+			}
+			davError(w, status, "valid-sync-token")
+			return
+		}
+	}
+	b, ok := s.book(w, r, sess, 0)
+	if !ok {
+		return
+	}
+	type change struct {
+		c    *app.BookCard
+		name string // removed when c is nil
+	}
+	var changes []change
+	was := map[string]string{}
+	if old != nil {
+		for _, c := range old.Cards {
+			was[c.Name] = c.ETag
+		}
+	}
+	for i := range b.Cards {
+		c := &b.Cards[i]
+		if e, ok := was[c.Name]; !ok || e != c.ETag || old == nil {
+			changes = append(changes, change{c: c})
+		}
+		delete(was, c.Name)
+	}
+	if old != nil {
+		for _, c := range old.Cards {
+			if _, ok := was[c.Name]; ok {
+				changes = append(changes, change{name: c.Name})
+			}
+		}
+	}
+	if d.Limit != nil && d.Limit.NResults > 0 && len(changes) > d.Limit.NResults {
+		// a token names a whole snapshot: a part of the changes has no
+		// token of its own
+		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
+		return
+	}
+	m := newMultistatus()
+	for _, ch := range changes {
+		if ch.c == nil {
+			m.gone(bookHref(sess) + ch.name)
+			continue
+		}
+		m.response(bookHref(sess)+ch.c.Name, cardProps(ch.c, ask), ask)
+	}
+	m.write(w, "<d:sync-token>"+SyncTokenPrefix+strconv.FormatInt(b.Snapshot, 10)+"</d:sync-token>")
+}
