@@ -23,6 +23,7 @@ command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs) # serve's in-app login script
+command -v vdirsyncer >/dev/null 2>&1 || need_pkgs+=(vdirsyncer) # serve's CardDAV client test
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -35,7 +36,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node; do
+for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node vdirsyncer; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }
