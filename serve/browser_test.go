@@ -260,6 +260,9 @@ func TestRealBrowser(t *testing.T) {
 			t.Errorf("the person page in Indonesian does not say Disembunyikan:\n%s", body)
 		}
 		screenshot(t, ctx, shots, "employee")
+		if resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(e.url+"/metrics")); err != nil || resp.Status != 403 {
+			t.Errorf("the employee opens /metrics: %v %v, want 403", statusOf(resp), err)
+		}
 	})
 
 	t.Run("xss", func(t *testing.T) {
@@ -304,6 +307,7 @@ func TestRealBrowser(t *testing.T) {
 		if err != nil || resp.Status != 200 {
 			t.Errorf("the sub-admin opens the restricted %s in scope: %v %v", c.rIn, statusOf(resp), err)
 		}
+		screenshot(t, ctx, shots, "sub-admin")
 		resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(e.url+"/people/"+c.rOut))
 		if err != nil || resp.Status != 404 {
 			t.Errorf("the sub-admin opens the restricted %s outside scope: %v %v", c.rOut, statusOf(resp), err)
@@ -311,7 +315,13 @@ func TestRealBrowser(t *testing.T) {
 		if body := textOf(t, ctx); strings.Contains(body, c.rOutMobile) {
 			t.Errorf("the 404 page shows %s's mobile", c.rOut)
 		}
-		screenshot(t, ctx, shots, "sub-admin")
+		// the admin pages on main: the metrics are for admins, the audit
+		// head for the primary admin only
+		for path, want := range map[string]int64{"/metrics": 200, "/api/v1/audit/head": 403} {
+			if resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(e.url+path)); err != nil || resp.Status != want {
+				t.Errorf("the sub-admin opens %s: %v %v, want %d", path, statusOf(resp), err, want)
+			}
+		}
 	})
 
 	if d := rb.dialogsSeen(); len(d) != 0 {
