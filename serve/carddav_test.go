@@ -3,7 +3,6 @@ package serve_test
 import (
 	"encoding/json"
 	"encoding/xml"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -16,24 +15,10 @@ import (
 	"github.com/dingbook/dingbook/serve"
 )
 
-// send sends one request with a body and returns the response with its
-// body read.
+// send sends one request with a body to a path of the server.
 func (b *browser) send(method, path, body string, hdr http.Header) (*http.Response, string) {
 	b.e.t.Helper()
-	req, err := http.NewRequest(method, b.e.url+path, strings.NewReader(body))
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		b.e.t.Fatal(err)
-	}
-	data, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	return resp, string(data)
+	return b.doBody(method, b.e.url+path, body, hdr)
 }
 
 // newAppPassword creates an app password for the logged-in browser.

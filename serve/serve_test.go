@@ -110,7 +110,13 @@ func (e *env) browser(user string) *browser {
 // do sends one request and returns the response with its body read.
 func (b *browser) do(method, u string, hdr http.Header) (*http.Response, string) {
 	b.e.t.Helper()
-	req, err := http.NewRequest(method, u, nil)
+	return b.doBody(method, u, "", hdr)
+}
+
+// doBody is do with a request body.
+func (b *browser) doBody(method, u, body string, hdr http.Header) (*http.Response, string) {
+	b.e.t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	if err != nil {
 		b.e.t.Fatal(err)
 	}
@@ -121,10 +127,10 @@ func (b *browser) do(method, u string, hdr http.Header) (*http.Response, string)
 	if err != nil {
 		b.e.t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	b.seen = append(b.seen, resp)
-	return resp, string(body)
+	return resp, string(data)
 }
 
 // follow GETs u and follows redirects; it returns the last response.

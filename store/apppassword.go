@@ -45,10 +45,8 @@ func scanAppPassword(scan func(...any) error) (*AppPassword, error) {
 	if err := scan(&p.ID, &p.UserID, &p.Name, &p.Hash, &roles, &scope, &p.Lang, &created, &used); err != nil {
 		return nil, err
 	}
-	if roles != "" {
-		p.Roles = strings.Split(roles, ",")
-	}
-	if err := json.Unmarshal([]byte(scope), &p.AdminScope); err != nil {
+	var err error
+	if p.Roles, p.AdminScope, err = parseRoles(roles, scope); err != nil {
 		return nil, err
 	}
 	p.Created, _ = time.Parse(time.RFC3339Nano, created)
@@ -96,39 +94,17 @@ func (db *DB) TouchAppPassword(ctx context.Context, id string, t time.Time) erro
 // DeleteAppPassword removes userid's app password id; it reports whether
 // there was one.
 func (tx *Tx) DeleteAppPassword(userid, id string) (bool, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM app_password WHERE userid = ? AND id = ?`, userid, id)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := tx.affected(`DELETE FROM app_password WHERE userid = ? AND id = ?`, userid, id)
 	return n > 0, err
 }
 
 // DeleteUserAppPasswords removes every app password of userid (a person
 // who left) and returns how many there were.
 func (tx *Tx) DeleteUserAppPasswords(userid string) (int, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM app_password WHERE userid = ?`, userid)
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return tx.affected(`DELETE FROM app_password WHERE userid = ?`, userid)
 }
 
 // AppPasswordUserIDs lists the userids that have an app password, in order.
 func (db *DB) AppPasswordUserIDs(ctx context.Context) ([]string, error) {
-	rows, err := db.sdb.QueryContext(ctx, `SELECT DISTINCT userid FROM app_password ORDER BY userid`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return db.strings(ctx, `SELECT DISTINCT userid FROM app_password ORDER BY userid`)
 }

@@ -49,15 +49,24 @@ func (db *DB) Session(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if roles != "" {
-		s.Roles = strings.Split(roles, ",")
-	}
-	if err := json.Unmarshal([]byte(scope), &s.AdminScope); err != nil {
+	if s.Roles, s.AdminScope, err = parseRoles(roles, scope); err != nil {
 		return nil, err
 	}
 	s.Created, _ = time.Parse(time.RFC3339Nano, created)
 	s.Seen, _ = time.Parse(time.RFC3339Nano, seen)
 	return &s, nil
+}
+
+// parseRoles reads the stored roles (comma-separated) and admin scope
+// (JSON) of a session or an app password.
+func parseRoles(roles, scope string) ([]string, []int64, error) {
+	var list []string
+	if roles != "" {
+		list = strings.Split(roles, ",")
+	}
+	var ids []int64
+	err := json.Unmarshal([]byte(scope), &ids)
+	return list, ids, err
 }
 
 // TouchSession records that session id was used at t.
@@ -79,18 +88,19 @@ func (db *DB) SetSessionLang(ctx context.Context, id, lang string) error {
 // DeleteSession removes session id (a logout or a timeout); it reports
 // whether there was one.
 func (tx *Tx) DeleteSession(id string) (bool, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM session WHERE id = ?`, id)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := tx.affected(`DELETE FROM session WHERE id = ?`, id)
 	return n > 0, err
 }
 
 // DeleteUserSessions removes every session of userid (a person who left)
 // and returns how many there were.
 func (tx *Tx) DeleteUserSessions(userid string) (int, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `DELETE FROM session WHERE userid = ?`, userid)
+	return tx.affected(`DELETE FROM session WHERE userid = ?`, userid)
+}
+
+// affected runs a statement and returns how many rows it changed.
+func (tx *Tx) affected(query string, args ...any) (int, error) {
+	res, err := tx.tx.ExecContext(tx.ctx, query, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -109,7 +119,12 @@ func tsNano(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // SessionUserIDs lists the userids that have a session, in order.
 func (db *DB) SessionUserIDs(ctx context.Context) ([]string, error) {
-	rows, err := db.sdb.QueryContext(ctx, `SELECT DISTINCT userid FROM session ORDER BY userid`)
+	return db.strings(ctx, `SELECT DISTINCT userid FROM session ORDER BY userid`)
+}
+
+// strings runs a query of one text column and returns its values.
+func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := db.sdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
