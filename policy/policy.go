@@ -172,6 +172,8 @@ type Policy struct {
 	Sheets Sheets `yaml:"sheets" json:"sheets"`
 	// Serve governs the portal of 'dingbook serve'.
 	Serve Serve `yaml:"serve" json:"serve"`
+	// Requests governs the portal's export requests.
+	Requests Requests `yaml:"requests" json:"requests"`
 
 	// Transfers (R-RECIPIENT, R-XBORDER, R-PIA-GATE, R-LOG-RETAIN): see
 	// transfer.go; an export's --recipient-country is compared with Country.
@@ -233,6 +235,36 @@ func (s Serve) PullTime() (hour, minute int, ok bool) {
 		return 0, 0, false
 	}
 	return t.Hour(), t.Minute(), true
+}
+
+// Defaults of the export requests' rules.
+const (
+	DefaultRequestMaxDays   = 3
+	DefaultTwoApproversOver = 500
+)
+
+// Requests governs export requests ('dingbook serve'): how many days a
+// requester may ask for (default 3, the grant's 72 h), and above how many
+// people (default 500) two different approvers are needed.
+type Requests struct {
+	MaxDays          int `yaml:"max_days,omitempty" json:"max_days"`
+	TwoApproversOver int `yaml:"two_approvers_over,omitempty" json:"two_approvers_over"`
+}
+
+// MaxDaysOrDefault is MaxDays, or its default when unset.
+func (r Requests) MaxDaysOrDefault() int {
+	if r.MaxDays > 0 {
+		return r.MaxDays
+	}
+	return DefaultRequestMaxDays
+}
+
+// TwoApproversOverOrDefault is TwoApproversOver, or its default when unset.
+func (r Requests) TwoApproversOverOrDefault() int {
+	if r.TwoApproversOver > 0 {
+		return r.TwoApproversOver
+	}
+	return DefaultTwoApproversOver
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
