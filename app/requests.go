@@ -54,6 +54,9 @@ type RequestSpec struct {
 	Justification string     `json:"justification,omitempty"`
 	Days          int        `json:"days"`
 	Recipient     *Recipient `json:"recipient,omitempty"`
+	// PIA references the impact assessment the policy demands for
+	// sensitive fields, large scale or a transfer abroad (the CLI's --pia).
+	PIA string `json:"pia,omitempty"`
 }
 
 // Approval is one approver's yes, with the narrowing they chose (the
@@ -126,8 +129,9 @@ func (rq *Requests) governRequest(s *Session, spec RequestSpec, fields []string)
 	if spec.Profile != "" && len(fields) > 0 {
 		g.Profile = spec.Profile
 	}
+	g.Transfer.PIA = spec.PIA
 	if r := spec.Recipient; r != nil {
-		g.Transfer = govern.Transfer{Recipient: r.Organisation, RecipientCountry: r.Country, Contract: r.Contract}
+		g.Transfer.Recipient, g.Transfer.RecipientCountry, g.Transfer.Contract = r.Organisation, r.Country, r.Contract
 	}
 	return g
 }
