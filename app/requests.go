@@ -145,7 +145,7 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 	refuse := func(err error) (*ExportRequest, error) {
 		return nil, rq.App.Refuse(ctx, pol, g, err)
 	}
-	maxDays := pol.Requests.MaxDaysOrDefault()
+	maxDays := pol.Requests.MaxDays
 	switch {
 	case spec.Days <= 0:
 		return refuse(badRequest("days", "days must be a whole number of days, 1 or more (got %d)", spec.Days).WithHint("ask for the days you need, at most %d", maxDays))
@@ -216,7 +216,7 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 	if er.Basis == "" {
 		er.Basis = d.Basis
 	}
-	if rq.sensitive(pol, d.Fields) || len(people) > pol.Requests.TwoApproversOverOrDefault() {
+	if rq.sensitive(pol, d.Fields) || len(people) > pol.Requests.TwoApproversOver {
 		er.Needs = 2
 	}
 	if err := rq.save(ctx, er, "requested", s.UserID, ""); err != nil {
