@@ -227,6 +227,25 @@ func TestRequestApproveNarrower(t *testing.T) {
 	}
 }
 
+// TestRequestNoSelfApproval: an admin's own request is decided by the
+// others; they are never one of its approvers and cannot approve it.
+func TestRequestNoSelfApproval(t *testing.T) {
+	e := newReqEnv(t)
+	ctx := context.Background()
+	sub := e.session(e.sub.UserID)
+	er, err := e.rq.Create(ctx, sub, e.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(er.Approvers, e.sub.UserID) || !slices.Contains(er.Approvers, e.admin.UserID) {
+		t.Fatalf("approvers %v", er.Approvers)
+	}
+	_, err = e.rq.Approve(ctx, sub, er.ID, app.Approval{})
+	if code, _ := errField(err); code != dingbook.EPERM || !strings.Contains(err.Error(), "your own") {
+		t.Fatalf("self-approval: %v", err)
+	}
+}
+
 // TestRequestTwoApprovers: over the policy's people threshold, and for
 // sensitive fields, two different approvers are needed.
 func TestRequestTwoApprovers(t *testing.T) {
