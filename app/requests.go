@@ -241,36 +241,15 @@ func (rq *Requests) approvers(ctx context.Context, tree *dingbook.Tree, depts []
 	if rq.Client == nil {
 		return nil, nil
 	}
-	list, err := rq.Client.ListAdmin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, a := range list {
-		if a.UserID == requester {
-			continue
-		}
-		switch a.SysLevel {
-		case 1:
-			out = append(out, a.UserID)
-		case 2:
-			scope, err := rq.Client.AdminScope(ctx, a.UserID)
-			if err != nil {
-				return nil, err
-			}
-			under := map[int64]bool{}
-			for _, id := range scope {
-				for _, d := range tree.Descendants(id) {
-					under[d] = true
-				}
-			}
-			if len(depts) > 0 && !slices.ContainsFunc(depts, func(d int64) bool { return !under[d] }) {
-				out = append(out, a.UserID)
+	return adminsCovering(ctx, rq.Client, requester, func(scope []int64) bool {
+		under := map[int64]bool{}
+		for _, id := range scope {
+			for _, d := range tree.Descendants(id) {
+				under[d] = true
 			}
 		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out), nil
+		return len(depts) > 0 && !slices.ContainsFunc(depts, func(d int64) bool { return !under[d] })
+	})
 }
 
 // notify sends the approvers a work notice with the link; a failure is
