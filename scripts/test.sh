@@ -8,7 +8,9 @@
 # libreoffice-calc-nogui: the XLSX reader's differential test reads files
 # LibreOffice writes), and Radicale (push --carddav's tests start it on a
 # free loopback port), and Node (nodejs: serve's in-app login script runs
-# under it with a stand-in for DingTalk's JSAPI). They are installed with apt-get when missing; the
+# under it with a stand-in for DingTalk's JSAPI), and Debian's chromium
+# (serve's real-browser tests drive it with chromedp; fonts-wqy-zenhei
+# gives its screenshots Chinese glyphs). They are installed with apt-get when missing; the
 # tests fail (never skip) if they still are. gcc runs the race detector
 # over the Stream simulator and client.
 set -euo pipefail
@@ -23,6 +25,7 @@ command -v soffice >/dev/null 2>&1 || need_pkgs+=(libreoffice-calc-nogui)
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs) # serve's in-app login script
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium fonts-wqy-zenhei) # serve's real-browser tests
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -38,6 +41,7 @@ fi
 for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
+[ -x /usr/bin/chromium ] || { echo "test.sh: /usr/bin/chromium is still missing" >&2; exit 1; }
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }
 
 echo "test.sh: go $(go env GOVERSION), downloading modules" >&2
