@@ -165,24 +165,33 @@ func (q *Quota) AdminsOf(ctx context.Context, userid string) ([]string, error) {
 			id = tree.Dept(id).ParentID
 		}
 	}
-	list, err := q.Client.ListAdmin(ctx)
+	return adminsCovering(ctx, q.Client, userid, func(scope []int64) bool {
+		return slices.ContainsFunc(scope, func(d int64) bool { return covered[d] })
+	})
+}
+
+// adminsCovering returns, as DingTalk says now (user/listadmin,
+// get_admin_scope), the primary admins and the sub-admins whose scope
+// covers passes, sorted; never exclude.
+func adminsCovering(ctx context.Context, client *dingtalk.Client, exclude string, covers func(scope []int64) bool) ([]string, error) {
+	list, err := client.ListAdmin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, a := range list {
-		if a.UserID == userid {
+		if a.UserID == exclude {
 			continue
 		}
 		switch a.SysLevel {
 		case 1:
 			out = append(out, a.UserID)
 		case 2:
-			scope, err := q.Client.AdminScope(ctx, a.UserID)
+			scope, err := client.AdminScope(ctx, a.UserID)
 			if err != nil {
 				return nil, err
 			}
-			if slices.ContainsFunc(scope, func(d int64) bool { return covered[d] }) {
+			if covers(scope) {
 				out = append(out, a.UserID)
 			}
 		}

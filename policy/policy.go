@@ -172,6 +172,8 @@ type Policy struct {
 	Sheets Sheets `yaml:"sheets" json:"sheets"`
 	// Serve governs the portal of 'dingbook serve'.
 	Serve Serve `yaml:"serve" json:"serve"`
+	// Requests governs the portal's export requests.
+	Requests Requests `yaml:"requests" json:"requests"`
 
 	// Transfers (R-RECIPIENT, R-XBORDER, R-PIA-GATE, R-LOG-RETAIN): see
 	// transfer.go; an export's --recipient-country is compared with Country.
@@ -233,6 +235,20 @@ func (s Serve) PullTime() (hour, minute int, ok bool) {
 		return 0, 0, false
 	}
 	return t.Hour(), t.Minute(), true
+}
+
+// Defaults of the export requests' rules.
+const (
+	DefaultRequestMaxDays   = 3
+	DefaultTwoApproversOver = 500
+)
+
+// Requests governs export requests ('dingbook serve'): how many days a
+// requester may ask for (default 3, the grant's 72 h), and above how many
+// people (default 500) two different approvers are needed.
+type Requests struct {
+	MaxDays          int `yaml:"max_days" json:"max_days"`
+	TwoApproversOver int `yaml:"two_approvers_over" json:"two_approvers_over"`
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
@@ -315,6 +331,12 @@ func (p *Policy) fill() {
 	}
 	if p.Serve.QuotaPerHour == 0 {
 		p.Serve.QuotaPerHour = DefaultQuotaPerHour
+	}
+	if p.Requests.MaxDays == 0 {
+		p.Requests.MaxDays = DefaultRequestMaxDays
+	}
+	if p.Requests.TwoApproversOver == 0 {
+		p.Requests.TwoApproversOver = DefaultTwoApproversOver
 	}
 	if p.Sheets.Keep == 0 {
 		p.Sheets.Keep = p.Retention.Default
@@ -420,6 +442,12 @@ func Parse(b []byte) (*Policy, []Problem) {
 	}
 	if p.Serve.QuotaPerHour < 0 {
 		problems = append(problems, Problem{keyLine(&root, "serve", "quota_per_hour"), fmt.Sprintf("serve.quota_per_hour %d must be a positive number of views and searches per hour (or absent: %d)", p.Serve.QuotaPerHour, DefaultQuotaPerHour)})
+	}
+	if p.Requests.MaxDays < 0 {
+		problems = append(problems, Problem{keyLine(&root, "requests", "max_days"), fmt.Sprintf("requests.max_days %d must be a positive number of days (or absent: %d)", p.Requests.MaxDays, DefaultRequestMaxDays)})
+	}
+	if p.Requests.TwoApproversOver < 0 {
+		problems = append(problems, Problem{keyLine(&root, "requests", "two_approvers_over"), fmt.Sprintf("requests.two_approvers_over %d must be a positive number of people (or absent: %d)", p.Requests.TwoApproversOver, DefaultTwoApproversOver)})
 	}
 	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
 		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})

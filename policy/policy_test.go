@@ -236,6 +236,26 @@ func TestServeQuota(t *testing.T) {
 	}
 }
 
+// requests.max_days and requests.two_approvers_over default to 3 and
+// 500, follow the file, are shown by 'policy show'; negatives are
+// problems on their lines.
+func TestRequestRules(t *testing.T) {
+	if r := Default().Requests; r.MaxDays != 3 || r.TwoApproversOver != 500 {
+		t.Fatalf("defaults %+v", r)
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "max_days: 3") || !strings.Contains(y, "two_approvers_over: 500") {
+		t.Fatalf("policy show lacks the request rules:\n%s", y)
+	}
+	p, problems := Parse([]byte("requests:\n  max_days: 7\n  two_approvers_over: 20\n"))
+	if len(problems) > 0 || p.Requests.MaxDays != 7 || p.Requests.TwoApproversOver != 20 {
+		t.Fatalf("%v %+v", problems, p.Requests)
+	}
+	_, problems = Parse([]byte("company: x\nrequests:\n  max_days: -1\n  two_approvers_over: -5\n"))
+	if len(problems) != 2 || problems[0].Line != 3 || problems[1].Line != 4 || !strings.Contains(problems[0].Message, "requests.max_days -1") {
+		t.Fatalf("negatives: %v", problems)
+	}
+}
+
 // serve.pull_daily_at is a 24-hour HH:MM time; anything else is a problem
 // on its line.
 func TestServePullDailyAt(t *testing.T) {

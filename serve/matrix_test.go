@@ -70,6 +70,11 @@ var admitted = map[string]struct {
 	"COPY /dav/{path...}":               {serve.Device, 401},
 	"MOVE /dav/{path...}":               {serve.Device, 401},
 	"POST /dav/{path...}":               {serve.Device, 401},
+	// export requests (requests.go): no body, no request "{id}"
+	"POST /api/v1/requests":              {serve.Person, 400},
+	"GET /api/v1/requests":               {serve.Person, 200},
+	"POST /api/v1/requests/{id}/approve": {serve.Person, 404},
+	"POST /api/v1/requests/{id}/deny":    {serve.Person, 400}, // no reason
 }
 
 // pathParams fill the routes' path parameters: someone everybody may see

@@ -99,6 +99,11 @@ func (s *Server) Routes() []Route {
 		{Pattern: "GET /api/v1/people", Rule: Person, handle: s.apiPeople},
 		{Pattern: "GET /api/v1/people/{userid}", Rule: Person, handle: s.apiPerson},
 		{Pattern: "GET /api/v1/departments", Rule: Person, handle: s.apiDepartments},
+		// export requests (requests.go; issue 11)
+		{Pattern: "POST /api/v1/requests", Rule: Person, handle: s.apiCreateRequest},
+		{Pattern: "GET /api/v1/requests", Rule: Person, handle: s.apiRequests},
+		{Pattern: "POST /api/v1/requests/{id}/approve", Rule: Person, handle: s.apiApproveRequest},
+		{Pattern: "POST /api/v1/requests/{id}/deny", Rule: Person, handle: s.apiDenyRequest},
 	}
 	routes = append(routes, s.adminRoutes()...)
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
