@@ -53,7 +53,7 @@ func (a *App) CreateAppPassword(ctx context.Context, s *Session, name string) (*
 	handle := make([]byte, 8)
 	rand.Read(handle)
 	now := a.now()
-	p := AppPassword{ID: hex.EncodeToString(handle), UserID: s.UserID, Name: name, Hash: sessionID(password),
+	p := AppPassword{ID: hex.EncodeToString(handle), UserID: s.UserID, Name: name, Person: s.Name, Hash: sessionID(password),
 		Roles: slices.Clone(s.Roles), AdminScope: slices.Clone(s.AdminScope), Lang: s.Lang, Created: now}
 	if p.AdminScope == nil {
 		p.AdminScope = []int64{}
@@ -112,7 +112,7 @@ func (a *App) AppPasswordSession(ctx context.Context, username, password string)
 			return nil, err
 		}
 	}
-	return &Session{ID: p.ID, UserID: p.UserID, Roles: p.Roles, AdminScope: p.AdminScope, Via: ViaAppPassword,
+	return &Session{ID: p.ID, UserID: p.UserID, Name: p.Person, Roles: p.Roles, AdminScope: p.AdminScope, Via: ViaAppPassword,
 		Created: p.Created, Seen: now, Lang: p.Lang}, nil
 }
 

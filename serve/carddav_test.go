@@ -222,6 +222,11 @@ func TestCardDAVDiscoveryAndReadOnly(t *testing.T) {
 	}
 	ms = prop(principal, "0", `<d:propfind xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><card:addressbook-home-set/></d:prop></d:propfind>`)
 	home := propValue(ms.Responses[0].ok200(), "href")
+	dn := prop(principal, "0", `<d:propfind xmlns:d="DAV:"><d:prop><d:displayname/></d:prop></d:propfind>`)
+	if me, _ := e.app.Person(t.Context(), &app.Session{UserID: c.emp, Roles: []string{app.RoleEmployee}}, c.emp); me == nil ||
+		propValue(dn.Responses[0].ok200(), "displayname") != me.Name {
+		t.Errorf("the principal's displayname is not the person's name")
+	}
 	if home != "/dav/books/"+c.emp+"/" {
 		t.Fatalf("addressbook-home-set %q", home)
 	}

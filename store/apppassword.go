@@ -13,9 +13,11 @@ import (
 // (migration 010_app_password.sql). Hash is the password's SHA-256, never
 // the password.
 type AppPassword struct {
-	ID         string
-	UserID     string
-	Name       string
+	ID     string
+	UserID string
+	Name   string
+	// Person is the person's name (the session's), for the principal.
+	Person     string
 	Hash       string
 	Roles      []string
 	AdminScope []int64
@@ -32,17 +34,17 @@ func (tx *Tx) AddAppPassword(p AppPassword) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO app_password (id, userid, name, hash, roles, admin_scope, lang, created_at) VALUES (?,?,?,?,?,?,?,?)`,
-		p.ID, p.UserID, p.Name, p.Hash, strings.Join(p.Roles, ","), string(scope), p.Lang, tsNano(p.Created))
+	_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO app_password (id, userid, name, person, hash, roles, admin_scope, lang, created_at) VALUES (?,?,?,?,?,?,?,?,?)`,
+		p.ID, p.UserID, p.Name, p.Person, p.Hash, strings.Join(p.Roles, ","), string(scope), p.Lang, tsNano(p.Created))
 	return err
 }
 
-const appPasswordCols = `id, userid, name, hash, roles, admin_scope, lang, created_at, last_used_at`
+const appPasswordCols = `id, userid, name, person, hash, roles, admin_scope, lang, created_at, last_used_at`
 
 func scanAppPassword(scan func(...any) error) (*AppPassword, error) {
 	var p AppPassword
 	var roles, scope, created, used string
-	if err := scan(&p.ID, &p.UserID, &p.Name, &p.Hash, &roles, &scope, &p.Lang, &created, &used); err != nil {
+	if err := scan(&p.ID, &p.UserID, &p.Name, &p.Person, &p.Hash, &roles, &scope, &p.Lang, &created, &used); err != nil {
 		return nil, err
 	}
 	var err error
