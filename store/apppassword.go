@@ -10,7 +10,7 @@ import (
 )
 
 // AppPassword is one device's app password for the CardDAV address book
-// (migration 010_app_password.sql). Hash is the password's SHA-256, never
+// (migration 011_app_password.sql). Hash is the password's SHA-256, never
 // the password.
 type AppPassword struct {
 	ID     string
