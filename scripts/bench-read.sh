@@ -86,7 +86,7 @@ fi
 export DINGBOOK_HOME="$work/home" DINGBOOK_PASSPHRASE="bench-read-passphrase"
 mkdir -p "$DINGBOOK_HOME" && chmod 700 "$DINGBOOK_HOME"
 printf 'allow_unencrypted: true\n' >"$DINGBOOK_HOME/policy.yaml"
-common=(--purpose "bench-read" --justify "bench-read" --profile contact)
+common=(--purpose "bench-read" --justify "bench-read" --pia "PIA-BENCH" --profile contact)
 measure "dingbook convert → vcf (sealed)" "$work/dingbook" convert "${common[@]}" "$input" "$work/sealed.vcf"
 measure "dingbook convert → vcf (--encrypt none)" "$work/dingbook" convert "${common[@]}" --encrypt none "$input" "$work/plain.vcf"
 measure "dingbook export --from, 4 formats" "$work/dingbook" export "${common[@]}" --from "$input" \
