@@ -335,19 +335,12 @@ func (c *Client) multistatus(resp *response, method, href string) ([]member, err
 			if ps.Status != "" && !strings.Contains(ps.Status, " 200 ") {
 				continue
 			}
-			m.etag = cmpOr(m.etag, ps.Prop.ETag)
-			m.data = cmpOr(m.data, ps.Prop.AddressData)
+			m.etag = cmp.Or(m.etag, ps.Prop.ETag)
+			m.data = cmp.Or(m.data, ps.Prop.AddressData)
 		}
 		out = append(out, m)
 	}
 	return out, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 type response struct {
