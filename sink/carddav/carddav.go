@@ -172,7 +172,7 @@ func (c *Client) Push(ctx context.Context, cards []Card, o Options) (*Result, er
 	return res, nil
 }
 
-// Stamp adds the X-DINGBOOK-HASH line (the SHA-256 of data) before
+// Stamp adds the X-DINGBOOK-HASH line (the first 128 bits of data's SHA-256) before
 // END:VCARD and returns the card and its hash.
 func Stamp(data string) (string, string) {
 	sum := sha256.Sum256([]byte(data))
