@@ -27,6 +27,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -204,7 +205,7 @@ func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool, then fu
 			return err
 		}
 		r.Seq = last + 1
-		r.PrevHash = nonEmpty(prev, GenesisHash)
+		r.PrevHash = cmp.Or(prev, GenesisHash)
 		if db.Dir != "" {
 			var a anchor
 			a, old = readAnchor(db.Dir)
@@ -214,7 +215,7 @@ func appendRecord(ctx context.Context, db *store.DB, r Record, ack bool, then fu
 				return &dingbook.Error{Code: dingbook.EINVALID, Message: "nothing to acknowledge: the audit log and " + HeadFile + " agree",
 					Hint: "run 'dingbook audit verify' to check the whole log"}
 			case ack:
-				r.Details = map[string]string{"gap": gap, "log_seq": strconv.FormatInt(last, 10), "log_hash": nonEmpty(prev, GenesisHash),
+				r.Details = map[string]string{"gap": gap, "log_seq": strconv.FormatInt(last, 10), "log_hash": cmp.Or(prev, GenesisHash),
 					"anchor": strings.ToValidUTF8(strings.TrimSpace(string(old[:min(len(old), 200)])), "?")}
 			case gap != "":
 				return anchorError(r.Action, gap)
@@ -342,13 +343,6 @@ func CheckAnchor(ctx context.Context, db *store.DB, action string) error {
 	return gapErr
 }
 
-func nonEmpty(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // fromRow decodes a stored row; data is the hashed JSON and cols the
 // copy columns (time, actor, action, outcome) for Verify.
 func fromRow(row store.AuditRow) (Record, [4]string, error) {
@@ -397,7 +391,7 @@ func Get(ctx context.Context, db *store.DB, seq int64) (Record, error) {
 // log is empty).
 func Head(ctx context.Context, db *store.DB) (int64, string, error) {
 	seq, hash, err := db.AuditHead(ctx)
-	return seq, nonEmpty(hash, GenesisHash), err
+	return seq, cmp.Or(hash, GenesisHash), err
 }
 
 // LastPolicyHash returns the policy hash recorded by the last successful

@@ -45,7 +45,7 @@ func (tx *Tx) AddConsents(cs []Consent) error {
 			return fmt.Errorf("consent state %q is neither given nor withdrawn", c.State)
 		}
 		f, _ := json.Marshal(nonNil(c.Fields))
-		if _, err := st.ExecContext(tx.ctx, c.Person, ConsentPurpose(c.Purpose), c.State, c.Time.UTC().Format(time.RFC3339), c.Reference, string(f)); err != nil {
+		if _, err := st.ExecContext(tx.ctx, c.Person, ConsentPurpose(c.Purpose), c.State, ts(c.Time), c.Reference, string(f)); err != nil {
 			return err
 		}
 	}

@@ -171,7 +171,7 @@ func applyMigration(ctx context.Context, conn *sql.Conn, name, body string) (err
 	if _, err := conn.ExecContext(ctx, body); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)`, name, time.Now().UTC().Format(time.RFC3339)); err != nil {
+	if _, err := conn.ExecContext(ctx, `INSERT INTO schema_migration (name, applied_at) VALUES (?, ?)`, name, ts(time.Now())); err != nil {
 		return err
 	}
 	_, err = conn.ExecContext(ctx, `COMMIT`)
