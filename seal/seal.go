@@ -106,7 +106,7 @@ func ValidatePassphrase(pw, source string) error {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("passphrase from %s is only %d characters long", source, len(pw)),
 			Hint: "use at least 12 characters (zip encryption uses only 1000 PBKDF2 rounds), or let dingbook generate one"}
 	}
-	if strings.TrimSpace(pw) == "" || strings.Count(pw, pw[:1]) == len(pw) {
+	if strings.Count(pw, pw[:1]) == len(pw) { // all spaces included: ValidatePassword let only printable ASCII through
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "passphrase from " + source + " is one character repeated (or only spaces)",
 			Hint: "use a passphrase with different characters, or give none and let dingbook generate one", Field: "passphrase"}
 	}
