@@ -121,16 +121,14 @@ func (a *Analyzer) prepareBatch(people []dingbook.Person, b *Batch, managerExist
 func (l *Live) Report(dir dingbook.Directory) *Report {
 	r := l.a.Report(dir.Departments())
 	r.Org, r.CorpID = dir.Info()
-	l.a, l.exists = nil, nil
 	l.Close()
 	return r
 }
 
 // Close ends the analysis early (Report closes it too): it lets go of the
-// analysis's tables. It changes no
-// process-wide setting (the collector's target is left alone, so that
-// concurrent exports do not undo each other's). Safe to call more than
-// once.
+// analysis's tables. It changes no process-wide setting (the
+// collector's target is left alone, so that concurrent exports do not
+// undo each other's). Safe to call more than once.
 func (l *Live) Close() {
 	l.a, l.exists = nil, nil // the tables are garbage from now on
 }

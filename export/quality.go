@@ -115,7 +115,7 @@ func (q *quality) finish(d dingbook.Directory, lang string, inTree map[int64]boo
 	return rep, Sheet{Name: QualitySheet, Header: h, Rows: rows}
 }
 
-// close ends an unfinished analysis (restoring the collector's target).
+// close ends an unfinished analysis (letting go of its tables).
 func (q *quality) close() {
 	if q != nil && q.live != nil {
 		q.live.Close()

@@ -104,9 +104,9 @@ func ValidatePassphrase(pw, source string) error {
 	}
 	if len(pw) < 12 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("passphrase from %s is only %d characters long", source, len(pw)),
-			Hint: "use at least 12 characters (zip encryption uses only 1000 PBKDF2 rounds), or let dingbook generate one"}
+			Hint: "use at least 12 characters (zip encryption uses only 1000 PBKDF2 rounds), or let dingbook generate one", Field: "passphrase"}
 	}
-	if strings.TrimSpace(pw) == "" || strings.Count(pw, pw[:1]) == len(pw) {
+	if strings.Count(pw, pw[:1]) == len(pw) { // all spaces included: ValidatePassword let only printable ASCII through
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "passphrase from " + source + " is one character repeated (or only spaces)",
 			Hint: "use a passphrase with different characters, or give none and let dingbook generate one", Field: "passphrase"}
 	}

@@ -144,7 +144,7 @@ func LockedDir(parent, pattern string) (string, func(), error) {
 	return dir, func() {
 		mu.Lock()
 		defer mu.Unlock()
-		os.RemoveAll(dir)
+		rm()
 		unlock()
 	}, nil
 }
