@@ -18,8 +18,6 @@ func init() {
 	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge", Run: runAudit})
 }
 
-// govOpenDB opens the state database and sweeps private directories left
-// behind by killed commands.
 // govSince parses --since: a period back from now (30d, 12h, 2w) or a
 // date (2026-01-31) or an RFC 3339 time.
 func govSince(s string, now time.Time) (time.Time, error) {
