@@ -23,7 +23,7 @@ func init() {
 
 func runConsent(ctx context.Context, env *Env, args []string) error {
 	return dispatch(ctx, env, "consent", []subcommand{
-		{"import", "import FILE.csv   (columns: person,purpose,state,time,reference[,fields|profile])", consentImport},
+		{"import", "import FILE.csv [--policy FILE]   (columns: person,purpose,state,time,reference[,fields|profile])", consentImport},
 		{"withdraw", "withdraw PERSON --purpose TEXT [--reference REF] [--at TIME]", consentWithdraw},
 		{"list", "list [--purpose TEXT] [--person ID] [--fields LIST | --profile NAME] [--json]", consentList},
 	}, args)
