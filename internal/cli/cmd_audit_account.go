@@ -17,17 +17,9 @@ import (
 // oneArg parses fs and returns its single positional argument (flags may
 // come before or after it).
 func oneArg(fs *flag.FlagSet, args []string, what, hint string) (string, error) {
-	var pos []string
-	for {
-		if err := ParseFlags(fs, args); err != nil {
-			return "", err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			break
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
+	pos, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return "", err
 	}
 	if len(pos) != 1 {
 		return "", &dingbook.Error{Code: dingbook.EINVALID, Message: "give exactly one " + what, Hint: hint}
