@@ -358,6 +358,70 @@ func ParseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// oneArg parses fs and returns its single positional argument (flags may
+// come before or after it).
+func oneArg(fs *flag.FlagSet, args []string, what, hint string) (string, error) {
+	pos, err := ParseInterspersed(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", &dingbook.Error{Code: dingbook.EINVALID, Message: "give exactly one " + what, Hint: hint}
+	}
+	return pos[0], nil
+}
+
+// openWithPolicy opens the use-case layer and loads the policy (path ""
+// is $DINGBOOK_HOME/policy.yaml); the caller closes the App.
+func openWithPolicy(ctx context.Context, env *Env, path string) (*app.App, *policy.Policy, error) {
+	a, err := openApp(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, err := loadPolicy(ctx, env, a, path)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, pol, nil
+}
+
+// subcommand is one subcommand of audit, breach or consent.
+type subcommand struct {
+	name, usage string
+	run         func(ctx context.Context, env *Env, args []string) error
+}
+
+// dispatch runs the subcommand args[0] names, or prints the usage lines.
+func dispatch(ctx context.Context, env *Env, cmd string, subs []subcommand, args []string) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	usage := &dingbook.Error{Code: dingbook.EINVALID, Message: cmd + " needs a subcommand", Hint: "use 'dingbook " + cmd + " " + strings.Join(names, "|") + "' ('dingbook " + cmd + " -h' for more)"}
+	if len(args) == 0 {
+		return usage
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, env, args[1:])
+		}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		for i, s := range subs {
+			prefix := "Usage:"
+			if i > 0 {
+				prefix = "      "
+			}
+			fmt.Fprintf(env.Stdout, "%s dingbook %s %s\n", prefix, cmd, s.usage)
+		}
+		return nil
+	}
+	usage.Message = fmt.Sprintf("unknown %s subcommand %q", cmd, args[0])
+	return usage
+}
+
 // printJSON writes v to stdout as indented JSON: the --json output of
 // every command (HTML characters are not escaped).
 func printJSON(env *Env, v any) error {

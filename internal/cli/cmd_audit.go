@@ -18,8 +18,6 @@ func init() {
 	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge", Run: runAudit})
 }
 
-// govOpenDB opens the state database and sweeps private directories left
-// behind by killed commands.
 // govSince parses --since: a period back from now (30d, 12h, 2w) or a
 // date (2026-01-31) or an RFC 3339 time.
 func govSince(s string, now time.Time) (time.Time, error) {
@@ -41,15 +39,15 @@ func govSince(s string, now time.Time) (time.Time, error) {
 
 func runAudit(ctx context.Context, env *Env, args []string) error {
 	return dispatch(ctx, env, "audit", []subcommand{
-		{"list", "list", auditList},
-		{"show", "show N", auditShow},
-		{"verify", "verify [--head HASH]", auditVerify},
-		{"head", "head", auditHead},
-		{"report", "report [--since 30d] [--format table|csv|json]", auditReport},
+		{"list", "list [--since 30d] [--action export] [--limit N] [--json]", auditList},
+		{"show", "show [--json] N", auditShow},
+		{"verify", "verify [--head HASH] [--json]", auditVerify},
+		{"head", "head [--json]", auditHead},
+		{"report", "report [--since 30d] [--until DATE] [--action A] [--format table|csv|json] [--json]", auditReport},
 		{"acknowledge", "acknowledge --reason TEXT", auditAcknowledge},
 		{"who-has", "who-has USERID|MOBILE|EMAIL [--since 90d] [--json]", auditWhoHas},
-		{"subject-report", "subject-report USERID --lang en|id|zh [--out FILE]", auditSubjectReport},
-		{"export", "export [--since DATE] --format jsonl [--out FILE]", auditExport},
+		{"subject-report", "subject-report USERID|MOBILE|EMAIL --lang en|id|zh [--out FILE]", auditSubjectReport},
+		{"export", "export [--since 1y|DATE] --format jsonl [--out FILE]", auditExport},
 	}, args)
 }
 

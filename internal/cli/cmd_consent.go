@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -22,7 +23,7 @@ func init() {
 
 func runConsent(ctx context.Context, env *Env, args []string) error {
 	return dispatch(ctx, env, "consent", []subcommand{
-		{"import", "import FILE.csv   (columns: person,purpose,state,time,reference[,fields|profile])", consentImport},
+		{"import", "import FILE.csv [--policy FILE]   (columns: person,purpose,state,time,reference[,fields|profile])", consentImport},
 		{"withdraw", "withdraw PERSON --purpose TEXT [--reference REF] [--at TIME]", consentWithdraw},
 		{"list", "list [--purpose TEXT] [--person ID] [--fields LIST | --profile NAME] [--json]", consentList},
 	}, args)
@@ -32,18 +33,13 @@ func runConsent(ctx context.Context, env *Env, args []string) error {
 // are optional.
 var consentColumns = []string{"person", "purpose", "state", "time", "reference", "fields", "profile"}
 
-// readConsents reads a consent CSV: a header naming the columns (any
+// readConsents parses a consent CSV (b, read from path): a header naming the columns (any
 // order), then one entry a row. Errors name the file, row and column. A
 // profile column is resolved to the profile's fields under pol now, so
 // that a later change of the profile calls for fresh consent
 // (R-RECONSENT).
-func readConsents(path string, pol *policy.Policy) ([]store.Consent, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read " + path, Hint: "check the path of the consent file", Err: err}
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
+func readConsents(path string, b []byte, pol *policy.Policy) ([]store.Consent, error) {
+	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = -1
 	bad := func(row int, format string, args ...any) error {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s row %d: %s", path, row, fmt.Sprintf(format, args...)),
@@ -130,11 +126,14 @@ func consentImport(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer a.Close()
-	cs, err := readConsents(path, pol)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return &dingbook.Error{Code: dingbook.EINVALID, Message: "cannot read " + path, Hint: "check the path of the consent file", Err: err}
+	}
+	cs, err := readConsents(path, b, pol)
 	if err != nil {
 		return err
 	}
-	b, _ := os.ReadFile(path)
 	n, err := a.ImportConsents(ctx, cs, path, b, env.Actor)
 	if err != nil {
 		return err
