@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
@@ -55,12 +56,12 @@ type peopleIndex struct {
 	deptPos  map[int64]int
 	people   []dingbook.Person
 	byID     map[string]int
-	// names holds people[i]'s names as searched (lower-case name, pinyin
+	// names are the people's names as searched (lower-case name, pinyin
 	// in full and as initials, English names), others their job number,
-	// title and department names: each text without spaces and ended by
-	// a newline (which a query never holds), all people's in one string
-	// so that a search is a few fast strings.Index calls.
-	names, others blob
+	// title and department names: each distinct text once, with the
+	// people who have it, so that a search reads each title and
+	// department name once, not once per person.
+	names, others keyIndex
 }
 
 type peopleCache struct {
@@ -106,14 +107,10 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	for i, d := range depts.Departments {
 		idx.deptPos[d.ID] = i
 	}
-	var names, others strings.Builder
-	idx.names.off, idx.others.off = make([]int32, 1, sd.Len()+1), make([]int32, 1, sd.Len()+1)
+	var names, others keyBuilder
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
-		n, o := idx.searchText(p)
-		names.WriteString(n)
-		others.WriteString(o)
-		idx.names.off = append(idx.names.off, int32(names.Len()))
-		idx.others.off = append(idx.others.off, int32(others.Len()))
+		i := int32(len(idx.people))
+		idx.searchKeys(p, func(k string) { names.add(i, k) }, func(k string) { others.add(i, k) })
 		// what the directory never shows stays in the snapshot: the
 		// custom fields alone would triple the index's memory
 		p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
@@ -124,64 +121,135 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx.names.text, idx.others.text = names.String(), others.String()
+	idx.names, idx.others = names.index(), others.index()
 	return idx, nil
 }
 
-// blob is every person's search text in one string: person i's is
-// text[off[i]:off[i+1]].
-type blob struct {
+// keyIndex is a search index over texts (keys) shared by many people:
+// every distinct key once in one string, each followed by a newline
+// (which a query never holds), and the people who have it.
+type keyIndex struct {
 	text string
-	off  []int32
+	// off[k] is where key k starts in text; off[len(off)-1] is len(text)
+	off []int32
+	// people[at[k]:at[k+1]] are the people (positions in
+	// peopleIndex.people, ascending) who have key k
+	people, at []int32
 }
 
-// each calls fn with every person whose text contains q, in order, until
-// fn returns false.
-func (b *blob) each(q string, fn func(i int) bool) {
-	for pos := 0; pos < len(b.text); {
-		j := strings.Index(b.text[pos:], q)
+// keyBuilder builds a keyIndex person by person, in order.
+type keyBuilder struct {
+	ids   map[string]int32
+	text  strings.Builder
+	off   []int32
+	last  []int32    // the last person added to each key
+	pairs [][2]int32 // key, person
+}
+
+// add gives person the key k (lower-case, without spaces).
+func (b *keyBuilder) add(person int32, k string) {
+	if b.ids == nil {
+		b.ids, b.off = map[string]int32{}, []int32{0}
+	}
+	id, ok := b.ids[k]
+	if !ok {
+		id = int32(len(b.last))
+		b.ids[k] = id
+		b.text.WriteString(k)
+		b.text.WriteByte('\n')
+		b.off = append(b.off, int32(b.text.Len()))
+		b.last = append(b.last, -1)
+	}
+	if b.last[id] != person {
+		b.last[id] = person
+		b.pairs = append(b.pairs, [2]int32{id, person})
+	}
+}
+
+// index returns the keys' index: each key's people in the order added.
+func (b *keyBuilder) index() keyIndex {
+	x := keyIndex{text: b.text.String(), off: b.off, at: make([]int32, len(b.last)+1), people: make([]int32, len(b.pairs))}
+	if x.off == nil {
+		x.off = []int32{0}
+	}
+	for _, p := range b.pairs {
+		x.at[p[0]+1]++
+	}
+	for k := 1; k < len(x.at); k++ {
+		x.at[k] += x.at[k-1]
+	}
+	next := slices.Clone(x.at[:len(x.at)-1])
+	for _, p := range b.pairs {
+		x.people[next[p[0]]] = p[1]
+		next[p[0]]++
+	}
+	return x
+}
+
+// mark sets, in set, the bit of every person who has a key containing q,
+// unless it is set in skip (nil: none).
+func (x *keyIndex) mark(q string, set, skip bitset) {
+	for pos := 0; pos < len(x.text); {
+		j := strings.Index(x.text[pos:], q)
 		if j < 0 {
 			return
 		}
-		// the person whose text holds the match: the last offset at or
-		// before it
-		i, _ := slices.BinarySearch(b.off, int32(pos+j)+1)
-		i--
-		if !fn(i) {
-			return
+		// the key that holds the match: the last offset at or before it
+		k, _ := slices.BinarySearch(x.off, int32(pos+j)+1)
+		k--
+		for _, p := range x.people[x.at[k]:x.at[k+1]] {
+			if skip == nil || !skip.has(p) {
+				set.add(p)
+			}
 		}
-		pos = int(b.off[i+1])
+		pos = int(x.off[k+1])
+	}
+}
+
+// bitset holds a set of people by their position.
+type bitset []uint64
+
+func newBitset(n int) bitset      { return make(bitset, (n+63)/64) }
+func (s bitset) add(i int32)      { s[i>>6] |= 1 << (i & 63) }
+func (s bitset) has(i int32) bool { return s[i>>6]&(1<<(i&63)) != 0 }
+
+// each calls fn with the set's people in order until fn returns false.
+func (s bitset) each(fn func(i int) bool) {
+	for w, word := range s {
+		for word != 0 {
+			if !fn(w*64 + bits.TrailingZeros64(word)) {
+				return
+			}
+			word &= word - 1
+		}
 	}
 }
 
 // englishKeys are the custom fields (extension) that hold an English name.
 var englishKeys = []string{"english_name", "englishName", "英文名", "Nama Inggris"}
 
-func (idx *peopleIndex) searchText(p *dingbook.Person) (names, others string) {
-	var b strings.Builder
-	add := func(s string) {
-		if s != "" {
-			b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), "")))
-			b.WriteByte('\n')
+// searchKeys gives p's search keys to name (names) and other (job
+// number, title, department names): lower-case, without spaces.
+func (idx *peopleIndex) searchKeys(p *dingbook.Person, name, other func(string)) {
+	add := func(to func(string), s string) {
+		if s = strings.ToLower(strings.Join(strings.Fields(s), "")); s != "" {
+			to(s)
 		}
 	}
-	add(p.Name)
-	add(vcard.Phonetic(p.Name))
-	add(initials(p.Name))
+	add(name, p.Name)
+	add(name, vcard.Phonetic(p.Name))
+	add(name, initials(p.Name))
 	for _, k := range englishKeys {
-		add(p.Extension[k])
-		add(initials(p.Extension[k]))
+		add(name, p.Extension[k])
+		add(name, initials(p.Extension[k]))
 	}
-	names = b.String()
-	b.Reset()
-	add(p.JobNumber)
-	add(p.Title)
+	add(other, p.JobNumber)
+	add(other, p.Title)
 	for _, m := range p.Depts {
 		if d := idx.tree.Dept(m.DeptID); d != nil {
-			add(d.Name)
+			add(other, d.Name)
 		}
 	}
-	return names, b.String()
 }
 
 // initials are the first letters of a name's syllables: the pinyin
@@ -255,17 +323,15 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 	}
 	v := idx.viewer(s)
 	// by name first, then by job number, title or department
-	byName := map[int]bool{}
-	idx.names.each(q, func(i int) bool {
-		byName[i] = true
-		if p := &idx.people[i]; v.CanSee(p) {
-			out = append(out, idx.view(v, p))
+	byName, byOther := newBitset(len(idx.people)), newBitset(len(idx.people))
+	idx.names.mark(q, byName, nil)
+	idx.others.mark(q, byOther, byName)
+	for _, set := range []bitset{byName, byOther} {
+		if len(out) == SearchLimit {
+			break
 		}
-		return len(out) < SearchLimit
-	})
-	if len(out) < SearchLimit {
-		idx.others.each(q, func(i int) bool {
-			if p := &idx.people[i]; !byName[i] && v.CanSee(p) {
+		set.each(func(i int) bool {
+			if p := &idx.people[i]; v.CanSee(p) {
 				out = append(out, idx.view(v, p))
 			}
 			return len(out) < SearchLimit
