@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
@@ -135,6 +136,12 @@ type keyIndex struct {
 	// people[at[k]:at[k+1]] are the people (positions in
 	// peopleIndex.people, ascending) who have key k
 	people, at []int32
+	// grams are the distinct trigrams (three bytes from the start of a
+	// character, packed) of the keys, sorted; gramKeys[gramAt[g]:gramAt[g+1]]
+	// are the keys holding grams[g] (a query of three bytes or more is
+	// looked up instead of scanning text)
+	grams            []uint32
+	gramAt, gramKeys []int32
 }
 
 // keyBuilder builds a keyIndex person by person, in order.
@@ -183,12 +190,84 @@ func (b *keyBuilder) index() keyIndex {
 		x.people[next[p[0]]] = p[1]
 		next[p[0]]++
 	}
+	// each key's trigrams, as gram<<32 | key, sorted
+	var gk []uint64
+	for k := range len(x.off) - 1 {
+		from := len(gk)
+		eachGram(x.key(k), func(g uint32) { gk = append(gk, uint64(g)<<32|uint64(k)) })
+		slices.Sort(gk[from:])
+		gk = append(gk[:from], slices.Compact(gk[from:])...)
+	}
+	slices.Sort(gk)
+	x.gramKeys = make([]int32, len(gk))
+	for i, v := range gk {
+		if g := uint32(v >> 32); len(x.grams) == 0 || x.grams[len(x.grams)-1] != g {
+			x.grams = append(x.grams, g)
+			x.gramAt = append(x.gramAt, int32(i))
+		}
+		x.gramKeys[i] = int32(v)
+	}
+	x.gramAt = append(x.gramAt, int32(len(gk)))
+	x.grams = slices.Clip(x.grams)
 	return x
+}
+
+// key returns key k.
+func (x *keyIndex) key(k int) string { return x.text[x.off[k] : x.off[k+1]-1] }
+
+// eachGram calls fn with each trigram of s that starts a character: a
+// query found in a key starts a character there, so the query's
+// trigrams are among the key's.
+func eachGram(s string, fn func(uint32)) {
+	for i := 0; i+3 <= len(s); i++ {
+		if utf8.RuneStart(s[i]) {
+			fn(uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2]))
+		}
+	}
+}
+
+// candidates returns the keys that hold every trigram of q (q of three
+// bytes or more), or nil and false when q is too short to look up.
+func (x *keyIndex) candidates(q string) ([]int32, bool) {
+	if len(q) < 3 {
+		return nil, false
+	}
+	var best []int32
+	found := true
+	eachGram(q, func(g uint32) {
+		i, ok := slices.BinarySearch(x.grams, g)
+		if !ok {
+			found = false
+			return
+		}
+		if ks := x.gramKeys[x.gramAt[i]:x.gramAt[i+1]]; best == nil || len(ks) < len(best) {
+			best = ks
+		}
+	})
+	if !found {
+		return []int32{}, true
+	}
+	return best, true
 }
 
 // mark sets, in set, the bit of every person who has a key containing q,
 // unless it is set in skip (nil: none).
 func (x *keyIndex) mark(q string, set, skip bitset) {
+	add := func(k int) {
+		for _, p := range x.people[x.at[k]:x.at[k+1]] {
+			if skip == nil || !skip.has(p) {
+				set.add(p)
+			}
+		}
+	}
+	if keys, ok := x.candidates(q); ok {
+		for _, k := range keys {
+			if strings.Contains(x.key(int(k)), q) {
+				add(int(k))
+			}
+		}
+		return
+	}
 	for pos := 0; pos < len(x.text); {
 		j := strings.Index(x.text[pos:], q)
 		if j < 0 {
@@ -197,11 +276,7 @@ func (x *keyIndex) mark(q string, set, skip bitset) {
 		// the key that holds the match: the last offset at or before it
 		k, _ := slices.BinarySearch(x.off, int32(pos+j)+1)
 		k--
-		for _, p := range x.people[x.at[k]:x.at[k+1]] {
-			if skip == nil || !skip.has(p) {
-				set.add(p)
-			}
-		}
+		add(k)
 		pos = int(x.off[k+1])
 	}
 }
