@@ -36,6 +36,8 @@ type App struct {
 	// people is the directory's search index of the latest complete
 	// snapshot (people.go), rebuilt when a newer one appears.
 	people peopleCache
+	// sessions are the sessions read from the store (sessioncache.go).
+	sessions sessionCache
 }
 
 // Open opens the state directory home (created 0700 if missing) and

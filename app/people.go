@@ -68,19 +68,32 @@ type peopleIndex struct {
 type peopleCache struct {
 	mu  sync.Mutex
 	idx *peopleIndex
+	// gen is the store's generation when idx's snapshot was last found
+	// the latest
+	gen int64
 }
 
 // directory returns the index of the latest complete snapshot, building
 // it when a newer snapshot appeared since the last call (a pull by the
-// CLI or the schedule is picked up without a restart).
+// CLI or the schedule is picked up without a restart); the latest is
+// looked up again only after a commit (store.DB.Generation).
 func (a *App) directory(ctx context.Context) (*peopleIndex, error) {
-	id, err := a.DB.LatestCompleteSnapshotID(ctx)
+	// nothing committed since the last look: the same snapshot is latest
+	gen, err := a.DB.Generation(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a.people.mu.Lock()
 	defer a.people.mu.Unlock()
+	if a.people.idx != nil && a.people.gen == gen {
+		return a.people.idx, nil
+	}
+	id, err := a.DB.LatestCompleteSnapshotID(ctx)
+	if err != nil {
+		return nil, err
+	}
 	if a.people.idx != nil && a.people.idx.snapshot == id {
+		a.people.gen = gen
 		return a.people.idx, nil
 	}
 	// the old index goes first: two of 100,000 people would double the
@@ -90,7 +103,7 @@ func (a *App) directory(ctx context.Context) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.people.idx = idx
+	a.people.idx, a.people.gen = idx, gen
 	return idx, nil
 }
 

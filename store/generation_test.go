@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook/store"
+)
+
+// TestGeneration: the generation stays while nothing commits (reads
+// included) and changes at every commit: this process's, another
+// connection's (a second DB on the same directory) and another process's
+// (the sqlite3 program).
+func TestGeneration(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "home")
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	gen := func() int64 {
+		t.Helper()
+		g, err := db.Generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	g := gen()
+	if _, err := db.Session(ctx, "nosuch"); err != nil {
+		t.Fatal(err)
+	}
+	if g2 := gen(); g2 != g {
+		t.Fatalf("a read changed the generation: %d → %d", g, g2)
+	}
+	now := time.Now()
+	s := store.Session{ID: "s1", UserID: "alice", Roles: []string{"employee"}, AdminScope: []int64{}, Via: "browser", Created: now, Seen: now}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.AddSession(s) }); err != nil {
+		t.Fatal(err)
+	}
+	g2 := gen()
+	if g2 == g {
+		t.Fatal("this process's commit left the generation")
+	}
+	other, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := other.TouchSession(ctx, "s1", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	g3 := gen()
+	if g3 == g2 {
+		t.Fatal("another connection's commit left the generation")
+	}
+	if out, err := exec.Command("sqlite3", filepath.Join(dir, store.DBName), "DELETE FROM session WHERE id = 's1';").CombinedOutput(); err != nil {
+		t.Fatalf("sqlite3 (Debian package sqlite3): %v %s", err, out)
+	}
+	if g4 := gen(); g4 == g3 {
+		t.Fatal("another process's commit left the generation")
+	}
+}
