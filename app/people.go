@@ -188,6 +188,9 @@ func (b *keyBuilder) add(person int32, k string) {
 
 // index returns the keys' index: each key's people in the order added.
 func (b *keyBuilder) index() keyIndex {
+	// the builder's memory goes as soon as it can: the peak of the
+	// process is the index's build
+	b.ids = nil
 	x := keyIndex{text: b.text.String(), off: b.off, at: make([]int32, len(b.last)+1), people: make([]int32, len(b.pairs))}
 	if x.off == nil {
 		x.off = []int32{0}
@@ -203,8 +206,10 @@ func (b *keyBuilder) index() keyIndex {
 		x.people[next[p[0]]] = p[1]
 		next[p[0]]++
 	}
-	// each key's trigrams, as gram<<32 | key, sorted
-	var gk []uint64
+	b.pairs, b.last, next = nil, nil, nil
+	// each key's trigrams, as gram<<32 | key, sorted (at most one per
+	// byte of text)
+	gk := make([]uint64, 0, len(x.text))
 	for k := range len(x.off) - 1 {
 		from := len(gk)
 		eachGram(x.key(k), func(g uint32) { gk = append(gk, uint64(g)<<32|uint64(k)) })
