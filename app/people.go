@@ -149,12 +149,9 @@ type keyIndex struct {
 	// people[at[k]:at[k+1]] are the people (positions in
 	// peopleIndex.people, ascending) who have key k
 	people, at []int32
-	// grams are the distinct trigrams (three bytes from the start of a
-	// character, packed) of the keys, sorted; gramKeys[gramAt[g]:gramAt[g+1]]
-	// are the keys holding grams[g] (a query of three bytes or more is
-	// looked up instead of scanning text)
-	grams            []uint32
-	gramAt, gramKeys []int32
+	// bigrams and trigrams find the keys holding a query of two bytes,
+	// or of three or more, without scanning text
+	bigrams, trigrams grams
 }
 
 // keyBuilder builds a keyIndex person by person, in order.
@@ -207,65 +204,80 @@ func (b *keyBuilder) index() keyIndex {
 		next[p[0]]++
 	}
 	b.pairs, b.last, next = nil, nil, nil
-	// each key's trigrams, as gram<<32 | key, sorted (at most one per
-	// byte of text)
-	gk := make([]uint64, 0, len(x.text))
-	for k := range len(x.off) - 1 {
-		from := len(gk)
-		eachGram(x.key(k), func(g uint32) { gk = append(gk, uint64(g)<<32|uint64(k)) })
-		slices.Sort(gk[from:])
-		gk = append(gk[:from], slices.Compact(gk[from:])...)
-	}
-	slices.Sort(gk)
-	x.gramKeys = make([]int32, len(gk))
-	for i, v := range gk {
-		if g := uint32(v >> 32); len(x.grams) == 0 || x.grams[len(x.grams)-1] != g {
-			x.grams = append(x.grams, g)
-			x.gramAt = append(x.gramAt, int32(i))
-		}
-		x.gramKeys[i] = int32(v)
-	}
-	x.gramAt = append(x.gramAt, int32(len(gk)))
-	x.grams = slices.Clip(x.grams)
+	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
 	return x
 }
 
 // key returns key k.
 func (x *keyIndex) key(k int) string { return x.text[x.off[k] : x.off[k+1]-1] }
 
-// eachGram calls fn with each trigram of s that starts a character: a
-// query found in a key starts a character there, so the query's
-// trigrams are among the key's.
-func eachGram(s string, fn func(uint32)) {
-	for i := 0; i+3 <= len(s); i++ {
+// grams is an index of the keys by their n-grams (n bytes from the start
+// of a character, packed): keys[at[g]:at[g+1]] (ascending) hold gram[g].
+type grams struct {
+	n        int
+	gram     []uint32
+	at, keys []int32
+}
+
+// grams indexes the keys by their n-grams.
+func (x *keyIndex) grams(n int) grams {
+	// each key's n-grams as gram<<32 | key, sorted (at most one per byte
+	// of text)
+	gk := make([]uint64, 0, len(x.text))
+	for k := range len(x.off) - 1 {
+		from := len(gk)
+		eachGram(x.key(k), n, func(g uint32) { gk = append(gk, uint64(g)<<32|uint64(k)) })
+		slices.Sort(gk[from:])
+		gk = append(gk[:from], slices.Compact(gk[from:])...)
+	}
+	slices.Sort(gk)
+	t := grams{n: n, keys: make([]int32, len(gk))}
+	for i, v := range gk {
+		if g := uint32(v >> 32); len(t.gram) == 0 || t.gram[len(t.gram)-1] != g {
+			t.gram = append(t.gram, g)
+			t.at = append(t.at, int32(i))
+		}
+		t.keys[i] = int32(v)
+	}
+	t.at = append(t.at, int32(len(gk)))
+	t.gram = slices.Clip(t.gram)
+	return t
+}
+
+// eachGram calls fn with each n-gram (n ≤ 4) of s that starts a
+// character: a query found in a key starts a character there, so the
+// query's n-grams are among the key's.
+func eachGram(s string, n int, fn func(uint32)) {
+	for i := 0; i+n <= len(s); i++ {
 		if utf8.RuneStart(s[i]) {
-			fn(uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2]))
+			var g uint32
+			for _, c := range []byte(s[i : i+n]) {
+				g = g<<8 | uint32(c)
+			}
+			fn(g)
 		}
 	}
 }
 
-// candidates returns the keys that hold every trigram of q (q of three
-// bytes or more), or nil and false when q is too short to look up.
-func (x *keyIndex) candidates(q string) ([]int32, bool) {
-	if len(q) < 3 {
-		return nil, false
-	}
+// lookup returns the keys that hold every n-gram of q (len(q) ≥ n): a
+// superset of the keys containing q.
+func (t *grams) lookup(q string) []int32 {
 	var best []int32
 	found := true
-	eachGram(q, func(g uint32) {
-		i, ok := slices.BinarySearch(x.grams, g)
+	eachGram(q, t.n, func(g uint32) {
+		i, ok := slices.BinarySearch(t.gram, g)
 		if !ok {
 			found = false
 			return
 		}
-		if ks := x.gramKeys[x.gramAt[i]:x.gramAt[i+1]]; best == nil || len(ks) < len(best) {
+		if ks := t.keys[t.at[i]:t.at[i+1]]; best == nil || len(ks) < len(best) {
 			best = ks
 		}
 	})
 	if !found {
-		return []int32{}, true
+		return nil
 	}
-	return best, true
+	return best
 }
 
 // mark sets, in set, the bit of every person who has a key containing q,
@@ -278,8 +290,15 @@ func (x *keyIndex) mark(q string, set, skip bitset) {
 			}
 		}
 	}
-	if keys, ok := x.candidates(q); ok {
-		for _, k := range keys {
+	var t *grams
+	switch {
+	case len(q) >= 3:
+		t = &x.trigrams
+	case len(q) == 2:
+		t = &x.bigrams
+	}
+	if t != nil {
+		for _, k := range t.lookup(q) {
 			if strings.Contains(x.key(int(k)), q) {
 				add(int(k))
 			}

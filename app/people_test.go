@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,5 +263,17 @@ func TestSearchOrderAndLimit(t *testing.T) {
 	}
 	if got, _ := a.SearchPeople(ctx, emp, "李99"); !slices.Equal(userids(got), []string{"u099"}) {
 		t.Errorf("search 李99: %v", userids(got))
+	}
+	// a query of one byte (scanned) and of two (looked up by bigram)
+	for _, q := range []string{"1", "11"} {
+		want = nil
+		for _, p := range org.People {
+			if strings.Contains(p.Name, q) && !p.Restricted && len(want) < app.SearchLimit {
+				want = append(want, p.UserID)
+			}
+		}
+		if got, _ := a.SearchPeople(ctx, emp, q); len(want) < 5 || !slices.Equal(userids(got), want) {
+			t.Errorf("search %s:\n got %v\nwant %v", q, userids(got), want)
+		}
 	}
 }
