@@ -98,6 +98,8 @@ var rules = map[string]Rule{
 
 	// This package: test files only.
 	"internal/archtest": {},
+	// The load generator of scripts/bench-serve.sh: test files only.
+	"scripts/serveload": {},
 }
 
 // loadModule is Load's answer for this module, loaded once for the tests.

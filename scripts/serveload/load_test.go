@@ -37,7 +37,8 @@ var (
 // one such run: use -benchtime 1x). It reports each kind's p50/p95/p99,
 // the errors (a transport error or a status other than 200 and 404: a
 // person the viewer may not see is a correct 404), the requests per
-// second and the server's peak RSS.
+// second and the server's peak RSS (VmHWM), also as it was before the
+// load (after the logins and the index's build).
 //
 //	scripts/bench-serve.sh
 func BenchmarkServeHTTP(b *testing.B) {
@@ -80,6 +81,12 @@ func BenchmarkServeHTTP(b *testing.B) {
 	// the first directory request builds the server's index
 	if _, err := fetch(clients[0], base+"/api/v1/people?q=zs"); err != nil {
 		b.Fatal(err)
+	}
+	indexRSS := 0.0
+	if *serverPID != 0 {
+		if indexRSS, err = peakRSS(*serverPID); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	var mu sync.Mutex
@@ -154,6 +161,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(mb, "server-peak-RSS-MB")
+		// the peak before the load: logins and the index's build
+		b.ReportMetric(indexRSS, "server-peak-RSS-before-load-MB")
 	}
 }
 
