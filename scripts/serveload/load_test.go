@@ -1,7 +1,3 @@
-// Package serveload is the load generator of scripts/bench-serve.sh: a
-// benchmark that speaks only HTTP to a `dingbook serve` running as its own
-// process (against a `dingbook sim` of its own), so that the latencies and
-// the peak RSS are the server's alone. It has test files only.
 package serveload
 
 import (
@@ -11,11 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/url"
-	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,15 +22,13 @@ var (
 	sessions  = flag.Int("serveload.sessions", 50, "concurrent sessions, each a person logged in through the simulator's login page")
 )
 
-// BenchmarkServeHTTP is issue 10's load target: *sessions people, each
-// logged in through the simulator's DingTalk login page (?sim_user=), each
-// on its own goroutine, alternating a search and a person lookup through
-// the JSON API as fast as the server answers, for *duration (one b.N is
-// one such run: use -benchtime 1x). It reports each kind's p50/p95/p99,
-// the errors (a transport error or a status other than 200 and 404: a
-// person the viewer may not see is a correct 404), the requests per
-// second and the server's peak RSS (VmHWM), also as it was before the
-// load (after the logins and the index's build).
+// BenchmarkServeHTTP is issue 10's load target on a `dingbook serve`
+// running as its own process: *sessions people, each logged in through
+// the simulator's DingTalk login page (?sim_user=) from a loopback
+// address of their own, run the Workload (Run) for *duration (one b.N is
+// one such run: use -benchtime 1x). It reports Result's figures and the
+// server's peak RSS (VmHWM), also as it was before the load (after the
+// logins and the index's build).
 //
 //	scripts/bench-serve.sh
 func BenchmarkServeHTTP(b *testing.B) {
@@ -50,118 +40,46 @@ func BenchmarkServeHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var users, queries []string
-	for i, p := range tr.Org.People {
-		if p.Active && len(users) < *sessions && i%997 == 0 {
-			users = append(users, p.UserID)
-		}
-		if i%331 == 0 {
-			name := []rune(p.Name)
-			queries = append(queries, string(name[:min(2, len(name))]), p.Title)
-		}
-	}
-	queries = append(queries, "zs", "wang", "li")
-	ids := make([]string, 0, len(tr.Org.People))
-	for _, p := range tr.Org.People {
-		ids = append(ids, p.UserID)
-	}
-	if len(users) < *sessions {
-		b.Fatalf("the organisation has only %d people to log in, %d wanted", len(users), *sessions)
-	}
+	w := WorkloadOf(&tr.Org, *sessions)
 	tr = nil
+	if len(w.Users) < *sessions {
+		b.Fatalf("the organisation has only %d people to log in, %d wanted", len(w.Users), *sessions)
+	}
 	// each session comes from its own loopback address, like people at
 	// their own machines: the server rate-limits logins per address
-	clients := make([]*http.Client, len(users))
-	for i, u := range users {
+	clients := make([]*http.Client, len(w.Users))
+	for i, u := range w.Users {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(1+(i+1)/250), byte(1+(i+1)%250))}}
 		if clients[i], err = login(&http.Transport{DialContext: d.DialContext}, base, u); err != nil {
 			b.Fatal(err)
 		}
 	}
 	// the first directory request builds the server's index
-	if _, err := fetch(clients[0], base+"/api/v1/people?q=zs"); err != nil {
+	if _, err := Fetch(clients[0], base+"/api/v1/people?q=zs"); err != nil {
 		b.Fatal(err)
 	}
 	indexRSS := 0.0
 	if *serverPID != 0 {
-		if indexRSS, err = peakRSS(*serverPID); err != nil {
+		if indexRSS, err = PeakRSS(*serverPID); err != nil {
 			b.Fatal(err)
 		}
 	}
-
-	var mu sync.Mutex
-	var search, person []time.Duration
-	errs, notFound := 0, 0
-	var first error
 	b.ResetTimer()
-	start := time.Now()
+	var r Result
 	for range b.N {
-		end := time.Now().Add(*duration)
-		var wg sync.WaitGroup
-		for w, hc := range clients {
-			wg.Go(func() {
-				var ls, lp []time.Duration
-				bad, missing := 0, 0
-				var ferr error
-				for n := w; time.Now().Before(end); n++ {
-					path := "/api/v1/people/" + url.PathEscape(ids[(n*104729)%len(ids)])
-					if n%2 == 0 {
-						path = "/api/v1/people?q=" + url.QueryEscape(queries[(n/2)%len(queries)])
-					}
-					t := time.Now()
-					status, err := fetch(hc, base+path)
-					d := time.Since(t)
-					switch {
-					case err != nil && status != http.StatusNotFound:
-						bad++
-						if ferr == nil {
-							ferr = fmt.Errorf("GET %s: %w", path, err)
-						}
-						continue
-					case status == http.StatusNotFound:
-						missing++
-					}
-					if n%2 == 0 {
-						ls = append(ls, d)
-					} else {
-						lp = append(lp, d)
-					}
-				}
-				mu.Lock()
-				search, person = append(search, ls...), append(person, lp...)
-				errs, notFound = errs+bad, notFound+missing
-				if first == nil {
-					first = ferr
-				}
-				mu.Unlock()
-			})
-		}
-		wg.Wait()
+		r = Run(clients, base, w, *duration)
 	}
-	elapsed := time.Since(start)
 	b.StopTimer()
-	if first != nil {
-		b.Logf("first error: %v", first)
+	if r.First != nil {
+		b.Logf("first error: %v", r.First)
 	}
-	for name, d := range map[string][]time.Duration{"search": search, "person": person} {
-		if len(d) == 0 {
-			continue
-		}
-		slices.Sort(d)
-		for _, pc := range []int{50, 95, 99} {
-			b.ReportMetric(float64(d[len(d)*pc/100].Microseconds())/1000, fmt.Sprintf("%s-p%d-ms", name, pc))
-		}
-	}
-	b.ReportMetric(float64(errs), "errors")
-	b.ReportMetric(float64(notFound), "not-visible-404s")
-	b.ReportMetric(float64(len(search)+len(person))/elapsed.Seconds(), "req/s")
+	r.Report(b.ReportMetric)
 	if *serverPID != 0 {
-		mb, err := peakRSS(*serverPID)
+		mb, err := PeakRSS(*serverPID)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ReportMetric(mb, "server-peak-RSS-MB")
-		// the peak before the load: logins and the index's build
 		b.ReportMetric(indexRSS, "server-peak-RSS-before-load-MB")
 	}
 }
@@ -203,33 +121,4 @@ func login(transport http.RoundTripper, base, userid string) (*http.Client, erro
 		next = u.String()
 	}
 	return nil, fmt.Errorf("login %s: too many redirects", userid)
-}
-
-// fetch GETs u and reads the answer; a status other than 200 is an error.
-func fetch(hc *http.Client, u string) (int, error) {
-	resp, err := hc.Get(u)
-	if err != nil {
-		return 0, err
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.StatusCode != http.StatusOK {
-		err = fmt.Errorf("%s", resp.Status)
-	}
-	return resp.StatusCode, err
-}
-
-// peakRSS is the process's VmHWM in MB.
-func peakRSS(pid int) (float64, error) {
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(st), "\n") {
-		var kb float64
-		if _, err := fmt.Sscanf(l, "VmHWM: %f kB", &kb); err == nil {
-			return kb / 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
 }
