@@ -63,6 +63,9 @@ type peopleIndex struct {
 	// people who have it, so that a search reads each title and
 	// department name once, not once per person.
 	names, others keyIndex
+	// sets are a search's two bitsets (*[2]bitset, empty), reused: a
+	// search would otherwise leave 25 KB of garbage at 100,000 people
+	sets sync.Pool
 }
 
 type peopleCache struct {
@@ -435,7 +438,16 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 	}
 	v := idx.viewer(s)
 	// by name first, then by job number, title or department
-	byName, byOther := newBitset(len(idx.people)), newBitset(len(idx.people))
+	sets, _ := idx.sets.Get().(*[2]bitset)
+	if sets == nil {
+		sets = &[2]bitset{newBitset(len(idx.people)), newBitset(len(idx.people))}
+	}
+	defer func() {
+		clear(sets[0])
+		clear(sets[1])
+		idx.sets.Put(sets)
+	}()
+	byName, byOther := sets[0], sets[1]
 	idx.names.mark(q, byName, nil)
 	idx.others.mark(q, byOther, byName)
 	for _, set := range []bitset{byName, byOther} {
