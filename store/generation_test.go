@@ -4,6 +4,8 @@ import (
 	"context"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -64,4 +66,68 @@ func TestGeneration(t *testing.T) {
 	if g4 := gen(); g4 == g3 {
 		t.Fatal("another process's commit left the generation")
 	}
+}
+
+// TestGenerationConcurrent: callers that share queries never get a
+// generation from before a commit that ended before they called.
+func TestGenerationConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "home")
+	db, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	s := store.Session{ID: "s1", UserID: "alice", Roles: []string{"employee"}, AdminScope: []int64{}, Via: "browser", Created: now, Seen: now}
+	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.AddSession(s) }); err != nil {
+		t.Fatal(err)
+	}
+	// the one writer's commits: started, and ended (Write returned)
+	var started, ended atomic.Int64
+	stop := make(chan struct{})
+	var writer sync.WaitGroup
+	writer.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			started.Add(1)
+			if err := db.TouchSession(ctx, "s1", now.Add(time.Duration(i+1)*time.Second)); err != nil {
+				t.Error(err)
+				return
+			}
+			ended.Add(1)
+		}
+	})
+	var readers sync.WaitGroup
+	for range 8 {
+		readers.Go(func() {
+			prev, after := int64(-1), int64(0)
+			for until := ended.Load() + 100; ended.Load() < until; {
+				before := ended.Load()
+				g, err := db.Generation(ctx)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch {
+				case g != prev:
+					// after: the commits started when g was first
+					// returned (its query ran before that)
+					prev, after = g, started.Load()
+				case before > after:
+					// a commit that started after g's query ended
+					// before this call
+					t.Errorf("a commit ended after generation %d was first read and before this call, which read it again", g)
+					return
+				}
+			}
+		})
+	}
+	readers.Wait()
+	close(stop)
+	writer.Wait()
 }

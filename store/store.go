@@ -73,9 +73,7 @@ type DB struct {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	db.gen.mu.Lock()
-	db.gen.close()
-	db.gen.mu.Unlock()
+	db.gen.closeWait()
 	return db.sdb.Close()
 }
 
