@@ -16,6 +16,7 @@ type CardShare struct {
 	Kind          string     `json:"kind"`
 	TokenHash     string     `json:"-"`
 	Sharer        string     `json:"sharer"`
+	SharerName    string     `json:"sharer_name"`
 	Subject       string     `json:"subject"`
 	SubjectName   string     `json:"subject_name"`
 	Fields        []string   `json:"fields"`
@@ -38,8 +39,8 @@ func (tx *Tx) AddCardShare(c CardShare, h *Holding, hashes []uint64) error {
 	if c.TokenHash != "" {
 		token = c.TokenHash
 	}
-	if _, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO card_share (id, kind, token_hash, sharer, subject, subject_name, fields, include_mobile, snapshot_id, created_at, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		c.ID, c.Kind, token, c.Sharer, c.Subject, c.SubjectName, string(fields), c.IncludeMobile, c.Snapshot, tsNano(c.Created), tsNano(c.Expires), c.AuditSeq); err != nil {
+	if _, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO card_share (id, kind, token_hash, sharer, sharer_name, subject, subject_name, fields, include_mobile, snapshot_id, created_at, expires_at, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		c.ID, c.Kind, token, c.Sharer, c.SharerName, c.Subject, c.SubjectName, string(fields), c.IncludeMobile, c.Snapshot, tsNano(c.Created), tsNano(c.Expires), c.AuditSeq); err != nil {
 		return err
 	}
 	if h == nil {
@@ -50,14 +51,14 @@ func (tx *Tx) AddCardShare(c CardShare, h *Holding, hashes []uint64) error {
 
 // cardShareCols reads a share with its revocation: its own, or its
 // holding's (a breach revokes the holding).
-const cardShareCols = `SELECT s.id, s.kind, COALESCE(s.token_hash, ''), s.sharer, s.subject, s.subject_name, s.fields, s.include_mobile, s.snapshot_id, s.created_at, s.expires_at,
+const cardShareCols = `SELECT s.id, s.kind, COALESCE(s.token_hash, ''), s.sharer, s.sharer_name, s.subject, s.subject_name, s.fields, s.include_mobile, s.snapshot_id, s.created_at, s.expires_at,
 	COALESCE(s.revoked_at, h.revoked_at), s.audit_seq FROM card_share s LEFT JOIN holding h ON h.kind = '` + KindShare + `' AND h.ref = s.id `
 
 func scanCardShare(scan func(...any) error) (*CardShare, error) {
 	var c CardShare
 	var fields, created, expires string
 	var revoked sql.NullString
-	if err := scan(&c.ID, &c.Kind, &c.TokenHash, &c.Sharer, &c.Subject, &c.SubjectName, &fields, &c.IncludeMobile, &c.Snapshot, &created, &expires, &revoked, &c.AuditSeq); err != nil {
+	if err := scan(&c.ID, &c.Kind, &c.TokenHash, &c.Sharer, &c.SharerName, &c.Subject, &c.SubjectName, &fields, &c.IncludeMobile, &c.Snapshot, &created, &expires, &revoked, &c.AuditSeq); err != nil {
 		return nil, err
 	}
 	json.Unmarshal([]byte(fields), &c.Fields)

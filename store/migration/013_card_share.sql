@@ -2,8 +2,9 @@
 -- vCard download, QR code and share link. id is a public random handle
 -- (to list and revoke); a link's token is shown once and only its
 -- SHA-256 (hex) is kept in token_hash (NULL for a download). sharer
--- shared subject's card with fields (a JSON list of field keys), the
--- mobile only when include_mobile (the subject's own card, by choice).
+-- (named sharer_name) shared subject's (subject_name's) card with
+-- fields (a JSON list of field keys), the mobile only when
+-- include_mobile (the subject's own card, by choice).
 -- A link works until expires_at unless revoked_at is set (by the subject
 -- or the sharer, or by a breach through its holding of kind 'share').
 -- audit_seq is the 'card-share' audit record written in the same
@@ -13,6 +14,7 @@ CREATE TABLE card_share (
 	kind           TEXT NOT NULL,
 	token_hash     TEXT UNIQUE,
 	sharer         TEXT NOT NULL,
+	sharer_name    TEXT NOT NULL,
 	subject        TEXT NOT NULL,
 	subject_name   TEXT NOT NULL,
 	fields         TEXT NOT NULL,
