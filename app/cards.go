@@ -134,6 +134,9 @@ type CardShareRequest struct {
 	Hours int
 }
 
+// CardShareRow is one recorded share (store's row).
+type CardShareRow = store.CardShare
+
 // SharedCard is a recorded share: the card and, for a link, its token
 // (shown once; only its hash is stored).
 type SharedCard struct {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
-	"github.com/dingbook/dingbook/store"
 )
 
 // Business cards (issue 11 §3): from a person page anyone logged in
@@ -48,7 +47,7 @@ type cardPage struct {
 // person's card, or one they made. State is "download" (a vCard or QR
 // code: nothing to revoke), "live", "expired" or "revoked".
 type CardShare struct {
-	store.CardShare
+	app.CardShareRow
 	State string `json:"state"`
 	Own   bool   `json:"own"`
 }
@@ -233,7 +232,7 @@ func (s *Server) myShares(r *http.Request, sess *app.Session) ([]CardShare, erro
 	now := s.now()
 	out := []CardShare{}
 	for _, sh := range shs {
-		c := CardShare{CardShare: sh, State: "live", Own: sh.Subject == sess.UserID}
+		c := CardShare{CardShareRow: sh, State: "live", Own: sh.Subject == sess.UserID}
 		switch {
 		case sh.Kind != app.ShareLink:
 			c.State = "download"
