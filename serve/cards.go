@@ -88,16 +88,26 @@ func (s *Server) shareOf(w http.ResponseWriter, r *http.Request, sess *app.Sessi
 	mobile := r.Form.Get("mobile")
 	sh, err := s.App.ShareCard(r.Context(), sess, app.CardShareRequest{UserID: r.PathValue("userid"), Kind: kind,
 		IncludeMobile: mobile == "1" || mobile == "on", Hours: s.policy().Serve.ShareHours})
-	var de *dingbook.Error
-	switch {
-	case errors.As(err, &de) && de.Code == dingbook.EINVALID:
-		s.problem(w, r, http.StatusBadRequest, "card.bad_request", err)
-	case err != nil:
-		s.dirFail(w, r, err)
-	default:
-		return sh
+	if s.cardFail(w, r, err, dingbook.EINVALID, http.StatusBadRequest, "card.bad_request", s.dirFail) {
+		return nil
 	}
-	return nil
+	return sh
+}
+
+// cardFail answers err, when there is one: an error of code as status
+// with the catalogue's key, any other through other.
+func (s *Server) cardFail(w http.ResponseWriter, r *http.Request, err error, code string, status int, key string,
+	other func(http.ResponseWriter, *http.Request, error)) bool {
+	if err == nil {
+		return false
+	}
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == code {
+		s.problem(w, r, status, key, err)
+	} else {
+		other(w, r, err)
+	}
+	return true
 }
 
 // writeVCard answers a card's vCard as a download.
@@ -119,48 +129,33 @@ func (s *Server) cardVCF(w http.ResponseWriter, r *http.Request, sess *app.Sessi
 	}
 }
 
-// qr is the QR code of a card's vCard, or an answered 500 (a vCard too
-// long for a QR code).
-func (s *Server) qr(w http.ResponseWriter, r *http.Request, c *app.CardView) *qrcode.QRCode {
-	q, err := qrcode.New(c.VCard, qrLevel)
-	if err != nil {
-		s.fail(w, r, fmt.Errorf("QR code of %s's card (%d bytes): %w", c.UserID, len(c.VCard), err))
-		return nil
+// qrCard shares the request's {userid} card as a QR code and answers it
+// as image type, drawn by draw.
+func (s *Server) qrCard(w http.ResponseWriter, r *http.Request, sess *app.Session, typ string, draw func(*qrcode.QRCode) ([]byte, error)) {
+	sh := s.shareOf(w, r, sess, app.ShareQR)
+	if sh == nil {
+		return
 	}
-	return q
+	q, err := qrcode.New(sh.Card.VCard, qrLevel)
+	var img []byte
+	if err == nil {
+		img, err = draw(q)
+	}
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("QR code of %s's card (%d bytes): %w", sh.Card.UserID, len(sh.Card.VCard), err))
+		return
+	}
+	w.Header().Set("Content-Type", typ)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(img)
 }
 
 func (s *Server) cardPNG(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	sh := s.shareOf(w, r, sess, app.ShareQR)
-	if sh == nil {
-		return
-	}
-	q := s.qr(w, r, sh.Card)
-	if q == nil {
-		return
-	}
-	png, err := q.PNG(-qrModulePixels)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "image/png")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(png)
+	s.qrCard(w, r, sess, "image/png", func(q *qrcode.QRCode) ([]byte, error) { return q.PNG(-qrModulePixels) })
 }
 
 func (s *Server) cardSVG(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	sh := s.shareOf(w, r, sess, app.ShareQR)
-	if sh == nil {
-		return
-	}
-	q := s.qr(w, r, sh.Card)
-	if q == nil {
-		return
-	}
-	w.Header().Set("Content-Type", "image/svg+xml")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(qrSVG(q.Bitmap()))
+	s.qrCard(w, r, sess, "image/svg+xml", func(q *qrcode.QRCode) ([]byte, error) { return qrSVG(q.Bitmap()), nil })
 }
 
 // qrSVG draws a module grid (quiet zone included) as one SVG path, a
@@ -268,16 +263,7 @@ func (s *Server) apiMyShares(w http.ResponseWriter, r *http.Request, sess *app.S
 // request.
 func (s *Server) revokeShare(w http.ResponseWriter, r *http.Request, sess *app.Session) bool {
 	err := s.App.RevokeCardShare(r.Context(), sess, r.PathValue("id"))
-	var de *dingbook.Error
-	switch {
-	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
-		s.problem(w, r, http.StatusNotFound, "card.no_share", err)
-	case err != nil:
-		s.fail(w, r, err)
-	default:
-		return true
-	}
-	return false
+	return !s.cardFail(w, r, err, dingbook.ENOTFOUND, http.StatusNotFound, "card.no_share", s.fail)
 }
 
 func (s *Server) revokeSharePage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
