@@ -109,6 +109,8 @@ func (s *Server) Routes() []Route {
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
 	routes = append(routes, s.appPasswordRoutes()...)
 	routes = append(routes, s.cardDAVRoutes()...)
+	// business cards: vCard, QR code, share links (cards.go; issue 11 §3)
+	routes = append(routes, s.cardRoutes()...)
 	return routes
 }
 
