@@ -296,9 +296,9 @@ func TestServeRolesAndSessions(t *testing.T) {
 	}
 	for doc, want := range map[string]string{
 		"company: x\nserve:\n  approvers: [ok1, \"bad one\"]\n": `line 3: serve.approvers: "bad one" is not a DingTalk userid`,
-		"serve:\n  auditors: [\"\"]\n":                           `line 2: serve.auditors: "" is not a DingTalk userid`,
-		"serve:\n  session_idle: 13h\n":                          "line 2: serve.session_idle 13h is longer than serve.session_absolute 12h",
-		"serve:\n  session_absolute: forever\n":                  "line 2:",
+		"serve:\n  auditors: [\"\"]\n":                          `line 2: serve.auditors: "" is not a DingTalk userid`,
+		"serve:\n  session_idle: 13h\n":                         "line 2: serve.session_idle 13h is longer than serve.session_absolute 12h",
+		"serve:\n  session_absolute: forever\n":                 "line 2:",
 	} {
 		_, problems := Parse([]byte(doc))
 		if len(problems) != 1 || !strings.HasPrefix(problems[0].String(), want) {
