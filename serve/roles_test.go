@@ -172,25 +172,5 @@ func TestPolicyNarrowsSubAdmins(t *testing.T) {
 func TestSessionLimitsFromPolicy(t *testing.T) {
 	e := newEnv(t)
 	usePolicy(t, e, "serve:\n  session_idle: 10m\n  session_absolute: 1h\n")
-	_, _, emp := demoUsers(t, e.sim)
-	b := e.loggedIn(emp)
-	e.clock.Add(9 * time.Minute)
-	if st, _ := b.me(); st != 200 {
-		t.Fatalf("after 9 minutes: %d", st)
-	}
-	e.clock.Add(10 * time.Minute)
-	if st, _ := b.me(); st != 401 {
-		t.Errorf("after 10 idle minutes: %d", st)
-	}
-	b = e.loggedIn(emp)
-	for range 6 {
-		e.clock.Add(9 * time.Minute)
-		if st, _ := b.me(); st != 200 {
-			t.Fatalf("in use: %d", st)
-		}
-	}
-	e.clock.Add(7 * time.Minute)
-	if st, _ := b.me(); st != 401 {
-		t.Errorf("after an hour: %d", st)
-	}
+	checkSessionLimits(t, e, 10*time.Minute, time.Hour)
 }
