@@ -3,6 +3,7 @@ package serve_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,8 +157,8 @@ func TestPolicyNarrowsSubAdmins(t *testing.T) {
 	usePolicy(t, e, "serve:\n  sub_admins_may_pull: false\n")
 	primary, sub, _ := demoUsers(t, e.sim)
 	s, p := e.loggedIn(sub), e.loggedIn(primary)
-	if resp, _ := s.do("POST", e.url+"/api/v1/admin/pulls", nil); resp.StatusCode != 403 {
-		t.Errorf("a sub-admin pulled against the policy: %d", resp.StatusCode)
+	if resp, body := s.do("POST", e.url+"/api/v1/admin/pulls", nil); resp.StatusCode != 403 || !strings.Contains(body, "serve.sub_admins_may_pull: false") {
+		t.Errorf("a sub-admin pulled against the policy: %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := s.do("GET", e.url+"/metrics", nil); resp.StatusCode != 200 {
 		t.Errorf("the sub-admin lost other admin routes: %d", resp.StatusCode)

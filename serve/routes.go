@@ -171,6 +171,12 @@ func (s *Server) authorize(rt Route) http.Handler {
 					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})
 				return
 			}
+			if rt.Rule.Allows(sess) {
+				// DingTalk's roles admit the person; the policy narrows them
+				s.problem(w, r, http.StatusForbidden, "problem.narrowed",
+					&dingbook.Error{Code: dingbook.EPERM, Message: "the policy (serve.sub_admins_may_pull: false) lets only the primary admin use " + r.URL.Path, Hint: "ask the primary admin"}, r.URL.Path)
+				return
+			}
 			s.problem(w, r, http.StatusForbidden, "problem.forbidden",
 				&dingbook.Error{Code: dingbook.EPERM, Message: r.URL.Path + " is for the " + rt.Rule.String() + " role", Hint: "ask an admin if you need it"}, r.URL.Path, rt.Rule.String())
 			return
