@@ -365,6 +365,12 @@ func (p *Policy) fill() {
 	if p.Serve.QuotaPerHour == 0 {
 		p.Serve.QuotaPerHour = DefaultQuotaPerHour
 	}
+	if p.Serve.Approvers == nil {
+		p.Serve.Approvers = []string{}
+	}
+	if p.Serve.Auditors == nil {
+		p.Serve.Auditors = []string{}
+	}
 	if p.Serve.SessionIdle == 0 {
 		p.Serve.SessionIdle = Duration(DefaultSessionIdle)
 	}
