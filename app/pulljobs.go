@@ -35,6 +35,8 @@ type PullJob struct {
 	// errors name the API call, never the token).
 	Error         string `json:"error,omitempty"`
 	SessionsEnded int    `json:"sessions_ended,omitempty"`
+	// RolesChanged counts the people whose portal roles the pull changed.
+	RolesChanged int `json:"roles_changed,omitempty"`
 }
 
 // CodeBusy is the error code of a pull refused while another runs.
@@ -106,7 +108,7 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 			if res.Stored {
 				job.Snapshot = res.Snapshot.ID
 			}
-			job.SessionsEnded = res.SessionsEnded
+			job.SessionsEnded, job.RolesChanged = res.SessionsEnded, res.RolesChanged
 		}
 		if err != nil {
 			job.State, job.Error = PullFailed, err.Error()

@@ -203,6 +203,15 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 	if err != nil {
 		return nil, err
 	}
+	// the policy's approvers (serve.approvers) decide every request; the
+	// role never widens what they see in the directory
+	for _, u := range pol.Serve.Approvers {
+		if _, member := idx.byID[u]; member && u != s.UserID {
+			approvers = append(approvers, u)
+		}
+	}
+	slices.Sort(approvers)
+	approvers = slices.Compact(approvers)
 	if len(approvers) == 0 {
 		return refuse(&dingbook.Error{Code: dingbook.EPERM, Message: "no approver administers every department of this request (the requester cannot approve it)",
 			Hint: "ask for fewer departments, split the request by department, or ask the primary admin"})
@@ -233,8 +242,8 @@ func (rq *Requests) sensitive(pol *policy.Policy, fields []string) bool {
 	})
 }
 
-// approvers returns who may approve a request whose departments are
-// depts, as DingTalk says now (user/listadmin, get_admin_scope): the
+// approvers returns the admins who may approve a request whose
+// departments are depts, as DingTalk says now (user/listadmin, get_admin_scope): the
 // primary admins, and the sub-admins whose scope holds every one of the
 // departments or an ancestor of it. The requester is never one.
 func (rq *Requests) approvers(ctx context.Context, tree *dingbook.Tree, depts []int64, requester string) ([]string, error) {

@@ -104,6 +104,9 @@ func FormatKeep(d time.Duration) string {
 	if d%time.Hour == 0 {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
 	return d.String()
 }
 
@@ -232,6 +235,36 @@ type Serve struct {
 	// ShareHours is how long a business card's share link works (default
 	// 24).
 	ShareHours int `yaml:"share_hours" json:"share_hours"`
+	// Approvers (DingTalk userids) may approve every export request, beside
+	// the admins DingTalk names; the role never widens what they see in
+	// the directory. Auditors may read the audit log (as the primary admin
+	// may).
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers"`
+	Auditors  []string `yaml:"auditors,omitempty" json:"auditors"`
+	// SessionIdle and SessionAbsolute end a portal session after this long
+	// without use (default 30m) or after login (default 12h).
+	SessionIdle     Duration `yaml:"session_idle" json:"session_idle"`
+	SessionAbsolute Duration `yaml:"session_absolute" json:"session_absolute"`
+	// SubAdminsMayPull false narrows the sub-admins' rights: only the
+	// primary admin (and the schedule) may then start a pull. Absent: true.
+	// The policy can narrow DingTalk's admin rights, never widen them.
+	SubAdminsMayPull *bool `yaml:"sub_admins_may_pull,omitempty" json:"sub_admins_may_pull,omitempty"`
+}
+
+// Defaults of the portal's session limits.
+const (
+	DefaultSessionIdle     = 30 * time.Minute
+	DefaultSessionAbsolute = 12 * time.Hour
+)
+
+// SubAdminsPull reports whether sub-admins may start a pull (the policy
+// says nothing, or true).
+func (s Serve) SubAdminsPull() bool { return s.SubAdminsMayPull == nil || *s.SubAdminsMayPull }
+
+// badUserID reports whether a policy entry cannot be a DingTalk userid:
+// empty, or with spaces, commas or control characters.
+func badUserID(u string) bool {
+	return u == "" || len(u) > 64 || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == ',' || r == 0x7f })
 }
 
 // PullTime returns PullDailyAt as hours and minutes (ok false when unset
@@ -341,6 +374,18 @@ func (p *Policy) fill() {
 	}
 	if p.Serve.ShareHours == 0 {
 		p.Serve.ShareHours = DefaultShareHours
+	}
+	if p.Serve.Approvers == nil {
+		p.Serve.Approvers = []string{}
+	}
+	if p.Serve.Auditors == nil {
+		p.Serve.Auditors = []string{}
+	}
+	if p.Serve.SessionIdle == 0 {
+		p.Serve.SessionIdle = Duration(DefaultSessionIdle)
+	}
+	if p.Serve.SessionAbsolute == 0 {
+		p.Serve.SessionAbsolute = Duration(DefaultSessionAbsolute)
 	}
 	if p.Requests.MaxDays == 0 {
 		p.Requests.MaxDays = DefaultRequestMaxDays
@@ -465,7 +510,21 @@ func Parse(b []byte) (*Policy, []Problem) {
 	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
 		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})
 	}
+	for _, key := range []string{"approvers", "auditors"} {
+		list := p.Serve.Approvers
+		if key == "auditors" {
+			list = p.Serve.Auditors
+		}
+		for _, u := range list {
+			if badUserID(u) {
+				problems = append(problems, Problem{keyLine(&root, "serve", key), fmt.Sprintf("serve.%s: %q is not a DingTalk userid (no spaces or commas, at most 64 characters)", key, u)})
+			}
+		}
+	}
 	p.fill()
+	if p.Serve.SessionIdle > p.Serve.SessionAbsolute {
+		problems = append(problems, Problem{keyLine(&root, "serve", "session_idle"), fmt.Sprintf("serve.session_idle %s is longer than serve.session_absolute %s", FormatKeep(time.Duration(p.Serve.SessionIdle)), FormatKeep(time.Duration(p.Serve.SessionAbsolute)))})
+	}
 	for _, name := range p.AllowedProfiles {
 		if _, ok := p.Profiles[name]; !ok {
 			problems = append(problems, Problem{line("allowed_profiles"), fmt.Sprintf("allowed_profiles: profile %q is not defined", name)})

@@ -295,3 +295,36 @@ func TestServePullDailyAt(t *testing.T) {
 		}
 	}
 }
+
+// serve.approvers, serve.auditors, the session limits and
+// sub_admins_may_pull: defaults, the file's values, and a bad entry named
+// on its line.
+func TestServeRolesAndSessions(t *testing.T) {
+	d := Default()
+	if time.Duration(d.Serve.SessionIdle) != 30*time.Minute || time.Duration(d.Serve.SessionAbsolute) != 12*time.Hour ||
+		len(d.Serve.Approvers) != 0 || len(d.Serve.Auditors) != 0 || !d.Serve.SubAdminsPull() {
+		t.Fatalf("defaults: %+v", d.Serve)
+	}
+	if y := string(d.YAML()); !strings.Contains(y, "session_idle: 30m") || !strings.Contains(y, "session_absolute: 12h") {
+		t.Fatalf("policy show lacks the session limits:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  approvers: [dpo01, hr02]\n  auditors: [aud01]\n  session_idle: 15m\n  session_absolute: 8h\n  sub_admins_may_pull: false\n"))
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if strings.Join(p.Serve.Approvers, ",") != "dpo01,hr02" || strings.Join(p.Serve.Auditors, ",") != "aud01" ||
+		time.Duration(p.Serve.SessionIdle) != 15*time.Minute || time.Duration(p.Serve.SessionAbsolute) != 8*time.Hour || p.Serve.SubAdminsPull() {
+		t.Fatalf("parsed: %+v", p.Serve)
+	}
+	for doc, want := range map[string]string{
+		"company: x\nserve:\n  approvers: [ok1, \"bad one\"]\n": `line 3: serve.approvers: "bad one" is not a DingTalk userid`,
+		"serve:\n  auditors: [\"\"]\n":                          `line 2: serve.auditors: "" is not a DingTalk userid`,
+		"serve:\n  session_idle: 13h\n":                         "line 2: serve.session_idle 13h is longer than serve.session_absolute 12h",
+		"serve:\n  session_absolute: forever\n":                 "line 2:",
+	} {
+		_, problems := Parse([]byte(doc))
+		if len(problems) != 1 || !strings.HasPrefix(problems[0].String(), want) {
+			t.Errorf("%q: %v, want %q", doc, problems, want)
+		}
+	}
+}
