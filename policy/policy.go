@@ -225,6 +225,17 @@ type Serve struct {
 	// PullDailyAt is when 'dingbook serve' pulls every day ("02:00", the
 	// server's local time); empty: no scheduled pull.
 	PullDailyAt string `yaml:"pull_daily_at,omitempty" json:"pull_daily_at,omitempty"`
+	// ExternalShareSubdepartments: an external contact shared with a
+	// department (share_dept_ids) is visible to the members of its
+	// sub-departments too (absent: true; serve.md §B leaves DingTalk's
+	// own rule unconfirmed).
+	ExternalShareSubdepartments *bool `yaml:"external_share_subdepartments,omitempty" json:"external_share_subdepartments,omitempty"`
+}
+
+// ShareSubdepartments reports ExternalShareSubdepartments with its
+// default (true).
+func (s Serve) ShareSubdepartments() bool {
+	return s.ExternalShareSubdepartments == nil || *s.ExternalShareSubdepartments
 }
 
 // PullTime returns PullDailyAt as hours and minutes (ok false when unset
