@@ -70,7 +70,7 @@ func TestRunDaily(t *testing.T) {
 		}
 	}
 	// the portal's pulls fetch the external contacts too
-	snap, err := a.DB.Snapshot(ctx, done[1].Snapshot)
+	snap, err := a.DB.LoadSnapshot(context.Background(), done[1].Snapshot)
 	if err != nil || len(snap.Org.External) == 0 {
 		t.Fatalf("scheduled pull's snapshot: %v, %d external contacts", err, len(snap.Org.External))
 	}

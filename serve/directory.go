@@ -22,6 +22,10 @@ type dirPage struct {
 	People []app.DirPerson
 	Person *app.DirPerson
 	Dept   *app.DeptView
+	// External holds the external contacts a search found, Contact the
+	// one of an external contact's page (external.go).
+	External []app.DirExternal
+	Contact  *app.DirExternal
 }
 
 // People is the answer of GET /api/v1/people.
@@ -66,7 +70,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people}})
+	external, ok := s.searchExternal(w, r, sess, q)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people, External: external}})
 }
 
 // person looks up the request's {userid} as the session's person may

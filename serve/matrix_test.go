@@ -75,6 +75,12 @@ var admitted = map[string]struct {
 	"GET /api/v1/requests":               {serve.Person, 200},
 	"POST /api/v1/requests/{id}/approve": {serve.Person, 404},
 	"POST /api/v1/requests/{id}/deny":    {serve.Person, 400}, // no reason
+	// external contacts (external.go): no external contact "{id}"
+	"GET /external/{id}":                          {serve.Person, 404},
+	"POST /external/{id}/withdraw-consent":        {serve.Person, 404},
+	"GET /api/v1/external":                        {serve.Person, 200},
+	"GET /api/v1/external/{id}":                   {serve.Person, 404},
+	"POST /api/v1/external/{id}/withdraw-consent": {serve.Person, 404},
 }
 
 // pathParams fill the routes' path parameters: someone everybody may see

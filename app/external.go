@@ -1,0 +1,324 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"strconv"
+	"sync"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/account"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/store"
+)
+
+// External contacts in the portal (issue 10 §4, issue 11 §4): the
+// latest complete snapshot's external contacts, each visible only to whom
+// DingTalk shares it with (Viewer.SeesExternal), and gone from every
+// search, page, card and address book once its consent is withdrawn
+// (store.ExternalWithdrawals, 014_external_consent.sql). The index is
+// kept apart from the people's (people.go) and consulted beside it.
+
+// DirExternal is an external contact as a viewer may see it. External is
+// always true (a JSON reader tells it from a person by it).
+type DirExternal struct {
+	UserID      string  `json:"userid"`
+	External    bool    `json:"external"`
+	Name        string  `json:"name"`
+	CompanyName string  `json:"company_name,omitempty"`
+	Title       string  `json:"title,omitempty"`
+	LabelIDs    []int64 `json:"label_ids"`
+	StateCode   string  `json:"state_code,omitempty"`
+	Mobile      string  `json:"mobile,omitempty"`
+	Email       string  `json:"email,omitempty"`
+	Address     string  `json:"address,omitempty"`
+	// Follower is the person who follows the contact (负责人).
+	Follower DirRef `json:"follower"`
+	// CanWithdraw: the viewer may mark the contact's consent withdrawn
+	// (its follower, or an admin who sees it).
+	CanWithdraw bool `json:"can_withdraw"`
+}
+
+// DirRef names a person.
+type DirRef struct {
+	UserID string `json:"userid"`
+	Name   string `json:"name,omitempty"`
+}
+
+// ActionExternalConsent is the audit action of an external contact's
+// consent withdrawn.
+const ActionExternalConsent = account.ActionConsent
+
+// externalIndex is the external contacts of one complete snapshot.
+type externalIndex struct {
+	snapshot int64
+	contacts []dingbook.ExternalContact
+	byID     map[string]int
+	// text is each contact's search text (name, pinyin in full and as
+	// initials, company, title; lower-case, without spaces), one line each.
+	text []string
+}
+
+type externalCache struct {
+	mu  sync.Mutex
+	idx *externalIndex
+}
+
+// externals returns the external contacts of snapshot id, cached for the
+// latest.
+func (a *App) externals(ctx context.Context, id int64) (*externalIndex, error) {
+	a.external.mu.Lock()
+	defer a.external.mu.Unlock()
+	if a.external.idx != nil && a.external.idx.snapshot == id {
+		return a.external.idx, nil
+	}
+	list, err := a.DB.ExternalContacts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	x := &externalIndex{snapshot: id, contacts: list, byID: make(map[string]int, len(list)), text: make([]string, len(list))}
+	for i := range list {
+		e := &list[i]
+		x.byID[e.UserID] = i
+		var b strings.Builder
+		for _, s := range []string{e.Name, vcard.Phonetic(e.Name), initials(e.Name), e.CompanyName, e.Title} {
+			if s != "" {
+				b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), "")))
+				b.WriteByte('\n')
+			}
+		}
+		x.text[i] = b.String()
+	}
+	a.external.idx = x
+	return x, nil
+}
+
+// externalView is what one viewer sees of the external contacts of the
+// people index's snapshot: the contacts visible to them and not withdrawn.
+type externalView struct {
+	idx   *peopleIndex
+	x     *externalIndex
+	v     Viewer
+	gone  map[string]store.ExternalWithdrawal
+	subs  bool
+	admin bool
+}
+
+func (a *App) externalView(ctx context.Context, idx *peopleIndex, s *Session, pol *policy.Policy) (*externalView, error) {
+	x, err := a.externals(ctx, idx.snapshot)
+	if err != nil {
+		return nil, err
+	}
+	gone, err := a.DB.ExternalWithdrawals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := idx.viewer(s)
+	return &externalView{idx: idx, x: x, v: v, gone: gone, subs: pol.Serve.ShareSubdepartments(),
+		admin: v.Primary || len(v.Scope) > 0}, nil
+}
+
+// follower is e's follower in the snapshot, or nil.
+func (ev *externalView) follower(e *dingbook.ExternalContact) *dingbook.Person {
+	if i, ok := ev.idx.byID[e.FollowerUserID]; ok {
+		return &ev.idx.people[i]
+	}
+	return nil
+}
+
+// sees reports whether the viewer sees e (its consent not withdrawn).
+func (ev *externalView) sees(e *dingbook.ExternalContact) bool {
+	if _, gone := ev.gone[e.UserID]; gone {
+		return false
+	}
+	return ev.v.SeesExternal(e, ev.follower(e), ev.idx.tree, ev.subs)
+}
+
+func (ev *externalView) view(e *dingbook.ExternalContact) DirExternal {
+	out := DirExternal{UserID: e.UserID, External: true, Name: e.Name, CompanyName: e.CompanyName, Title: e.Title,
+		LabelIDs: slices.Clone(e.LabelIDs), StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email, Address: e.Address,
+		Follower: DirRef{UserID: e.FollowerUserID}}
+	if out.LabelIDs == nil {
+		out.LabelIDs = []int64{}
+	}
+	if f := ev.follower(e); f != nil {
+		out.Follower.Name = f.Name
+	}
+	out.CanWithdraw = e.FollowerUserID == ev.v.UserID || ev.admin
+	return out
+}
+
+// SearchExternal finds, in the latest complete snapshot, up to
+// SearchLimit external contacts the session's person may see whose name
+// (Chinese, pinyin in full or as initials), company or title contains q
+// (any case, spaces ignored). An empty q finds none.
+func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy, q string) ([]DirExternal, error) {
+	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
+	out := []DirExternal{}
+	if q == "" {
+		return out, nil
+	}
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := a.externalView(ctx, idx, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ev.x.contacts {
+		if e := &ev.x.contacts[i]; strings.Contains(ev.x.text[i], q) && ev.sees(e) {
+			out = append(out, ev.view(e))
+			if len(out) == SearchLimit {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// ExternalContact returns external contact id as the session's person may
+// see it; one they may not see, or whose consent was withdrawn, is not
+// found, exactly like one that does not exist.
+func (a *App) ExternalContact(ctx context.Context, s *Session, pol *policy.Policy, id string) (*DirExternal, error) {
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := a.externalView(ctx, idx, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	if i, ok := ev.x.byID[id]; ok && ev.sees(&ev.x.contacts[i]) {
+		d := ev.view(&ev.x.contacts[i])
+		return &d, nil
+	}
+	return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no external contact %q in the directory", id),
+		Hint: "search the directory for the contact's name or company", Field: "id"}
+}
+
+// WithdrawExternalConsent marks external contact id's consent withdrawn,
+// by the session's person: its follower, or an admin who sees it. From
+// then on it leaves every new export, card, search and address book. The
+// mark and its audit record (who, when, a keyed hash of the contact) are
+// one transaction. A contact already withdrawn is not found.
+func (a *App) WithdrawExternalConsent(ctx context.Context, s *Session, pol *policy.Policy, id string) error {
+	d, err := a.ExternalContact(ctx, s, pol, id)
+	if err != nil {
+		return err
+	}
+	if !d.CanWithdraw {
+		return &dingbook.Error{Code: dingbook.EPERM, Field: "id",
+			Message: fmt.Sprintf("only the follower of external contact %q or an admin may mark its consent withdrawn", id),
+			Hint:    "ask the contact's follower (" + d.Follower.UserID + ") or an admin"}
+	}
+	key, err := store.HolderKey(a.DB.Dir)
+	if err != nil {
+		return err
+	}
+	now := a.now()
+	_, err = audit.AppendWith(ctx, a.DB, audit.Record{Time: now, Actor: s.UserID, Action: ActionExternalConsent, Rows: 1,
+		Details: map[string]string{"op": "withdraw-external", "person_hmac": fmt.Sprintf("%016x", store.NewHasherScheme(key, store.HashHMAC).Sum(id)),
+			"follower": d.Follower.UserID}},
+		func(tx *store.Tx, _ audit.Record) error {
+			_, err := tx.WithdrawExternal(id, now, s.UserID)
+			return err
+		})
+	return err
+}
+
+// ExternalWithdrawals lists the external contacts whose consent is
+// withdrawn, when and by whom.
+func (a *App) ExternalWithdrawals(ctx context.Context) (map[string]store.ExternalWithdrawal, error) {
+	return a.DB.ExternalWithdrawals(ctx)
+}
+
+// ExternalCardName is the file name of external contact id's card in an
+// address book (apart from the people's <userid>.vcf).
+func ExternalCardName(id string) string { return "external-" + url.PathEscape(id) + ".vcf" }
+
+// AddressBookAt is AddressBook (the people's cards in snapshot, 0: the
+// latest complete one) with the cards of the external contacts the
+// session's person sees there, leaving out those whose consent was
+// withdrawn by withdrawal withdrawn (a Book.Withdrawn; -1: every
+// withdrawal so far). A sync token names both (Book.Version), so a sync
+// after a withdrawal reports the contact's card removed though the
+// snapshot is the same.
+func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot, withdrawn int64) (*Book, error) {
+	b, err := a.AddressBook(ctx, s, snapshot)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if idx.snapshot != b.Snapshot {
+		// an older snapshot a sync token names (AddressBook checked it)
+		if idx, err = a.buildIndex(ctx, b.Snapshot); err != nil {
+			return nil, err
+		}
+	}
+	ev, err := a.externalView(ctx, idx, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	for id, w := range ev.gone {
+		if withdrawn >= 0 && w.Seq > withdrawn {
+			delete(ev.gone, id) // withdrawn after the book the token names
+			continue
+		}
+		b.Withdrawn = max(b.Withdrawn, w.Seq)
+	}
+	if withdrawn >= 0 {
+		b.Withdrawn = withdrawn
+	}
+	all := sha256.New()
+	all.Write([]byte(b.CTag))
+	for i := range ev.x.contacts {
+		e := &ev.x.contacts[i]
+		if !ev.sees(e) {
+			continue
+		}
+		p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+		body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
+		sum := sha256.Sum256([]byte(body))
+		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+		name := ExternalCardName(e.UserID)
+		all.Write([]byte(name + etag))
+		b.Cards = append(b.Cards, BookCard{Name: name, ETag: etag, Body: body})
+	}
+	b.CTag += "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	return b, nil
+}
+
+// Version names the book in a sync token: its snapshot and the last
+// consent withdrawal applied ("<snapshot>.<withdrawn>").
+func (b *Book) Version() string {
+	return strconv.FormatInt(b.Snapshot, 10) + "." + strconv.FormatInt(b.Withdrawn, 10)
+}
+
+// ParseBookVersion reads a Book.Version; a bare snapshot id (a token
+// from before withdrawals were counted) gives withdrawn -1.
+func ParseBookVersion(v string) (snapshot, withdrawn int64, ok bool) {
+	sn, wd, two := strings.Cut(v, ".")
+	snapshot, err := strconv.ParseInt(sn, 10, 64)
+	if err != nil || snapshot <= 0 {
+		return 0, 0, false
+	}
+	if !two {
+		return snapshot, -1, true
+	}
+	withdrawn, err = strconv.ParseInt(wd, 10, 64)
+	if err != nil || withdrawn < 0 {
+		return 0, 0, false
+	}
+	return snapshot, withdrawn, true
+}
