@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/dingbook/dingbook"
