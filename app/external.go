@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -321,4 +324,67 @@ func ParseBookVersion(v string) (snapshot, withdrawn int64, ok bool) {
 		return 0, 0, false
 	}
 	return snapshot, withdrawn, true
+}
+
+// checkExternal checks the external contacts a request names (spec.External):
+// the basis must be consent; each contact must be one the requester sees
+// now (shared with them, consent not withdrawn) and have a consent
+// reference, its own (consent_refs) or the batch's (consent_ref). It
+// returns the contacts by follower.
+func (rq *Requests) checkExternal(ctx context.Context, s *Session, pol *policy.Policy, spec RequestSpec) (map[string][]string, error) {
+	for id := range spec.ConsentRefs {
+		if !slices.Contains(spec.External, id) {
+			return nil, badRequest("consent_refs", "consent_refs names %q, which is not among the external contacts asked for", id).WithHint("give consent references only for the contacts in external")
+		}
+	}
+	if len(spec.External) == 0 {
+		return nil, nil
+	}
+	if spec.Basis != "consent" {
+		return nil, (&dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("exporting external contacts needs the legal basis consent, not %q", spec.Basis)}).
+			WithField("basis").WithHint("set basis to consent and give the consent reference for the batch (consent_ref) or each contact (consent_refs)")
+	}
+	followers := map[string][]string{}
+	seen := map[string]bool{}
+	for _, id := range spec.External {
+		if seen[id] {
+			return nil, badRequest("external", "external contact %q is asked for twice", id).WithHint("name each contact once")
+		}
+		seen[id] = true
+		d, err := rq.App.ExternalContact(ctx, s, pol, id)
+		if err != nil {
+			var de *dingbook.Error
+			if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "id" {
+				return nil, (&dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("external contact %q is not in the directory, is not shared with you, or its consent was withdrawn", id)}).
+					WithField("external").WithHint("choose contacts from GET /api/v1/external?q=")
+			}
+			return nil, err
+		}
+		if strings.TrimSpace(spec.ConsentRefs[id]) == "" && strings.TrimSpace(spec.ConsentRef) == "" {
+			return nil, (&dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("external contact %q has no consent reference", id)}).
+				WithField("consent_ref").WithHint("give the reference of the contacts' consent for the batch (consent_ref) or for each contact (consent_refs)")
+		}
+		followers[d.Follower.UserID] = append(followers[d.Follower.UserID], id)
+	}
+	return followers, nil
+}
+
+// notifyFollowers tells the followers of the external contacts of an
+// approved request, by work notice, that their contacts are to be
+// exported; the notice is recorded (a failure too; the approval stands).
+func (rq *Requests) notifyFollowers(ctx context.Context, er *ExportRequest) {
+	if rq.Client == nil || len(er.Followers) == 0 {
+		return
+	}
+	for _, f := range slices.Sorted(maps.Keys(er.Followers)) {
+		ids := er.Followers[f]
+		text := fmt.Sprintf("dingbook: %d of the external contacts you follow (%s) are in an approved export by %s, on the basis of their consent, for: %s",
+			len(ids), strings.Join(ids, ", "), er.Requester, er.Purpose)
+		details := map[string]string{"step": "followers-notified", "request": er.ID, "follower": f, "contacts": strconv.Itoa(len(ids))}
+		outcome := audit.OutcomeOK
+		if _, err := rq.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: []string{f}, Msg: dingtalk.TextMsg(text)}); err != nil {
+			outcome, details["notice_error"] = audit.OutcomeFailed, err.Error()
+		}
+		audit.Append(ctx, rq.App.DB, audit.Record{Time: rq.App.now(), Actor: er.Requester, Action: ActionRequest, Outcome: outcome, Details: details})
+	}
 }

@@ -93,18 +93,6 @@ func newExtEnv(t *testing.T) (*env, extCast) {
 	return e, c
 }
 
-// getJSON GETs an API path and decodes the answer (on 200).
-func getJSON(t *testing.T, b *browser, path string, v any) int {
-	t.Helper()
-	resp, body := b.send("GET", path, "", nil)
-	if resp.StatusCode == 200 {
-		if err := json.Unmarshal([]byte(body), v); err != nil {
-			t.Fatalf("%s: %v: %s", path, err, body)
-		}
-	}
-	return resp.StatusCode
-}
-
 func externalIDs(l serve.ExternalList) []string {
 	var out []string
 	for _, x := range l.External {
@@ -143,7 +131,7 @@ func TestExternalVisibilityAPI(t *testing.T) {
 				want = tc.off
 			}
 			var x app.DirExternal
-			status := getJSON(t, b[tc.who], "/api/v1/external/"+c.contact, &x)
+			status := b[tc.who].getJSON("/api/v1/external/"+c.contact, &x)
 			if (status == 200) != want || (status != 200 && status != 404) {
 				t.Errorf("%s (switch off %v): GET /api/v1/external/%s: %d, want visible %v", tc.name, pol != nil, c.contact, status, want)
 			}
@@ -151,7 +139,7 @@ func TestExternalVisibilityAPI(t *testing.T) {
 				t.Errorf("%s: %+v", tc.name, x)
 			}
 			var l serve.ExternalList
-			if getJSON(t, b[tc.who], "/api/v1/external?q="+url.QueryEscape("panpan"), &l) != 200 || slices.Contains(externalIDs(l), c.contact) != want {
+			if b[tc.who].getJSON("/api/v1/external?q="+url.QueryEscape("panpan"), &l) != 200 || slices.Contains(externalIDs(l), c.contact) != want {
 				t.Errorf("%s (switch off %v): search: %v, want visible %v", tc.name, pol != nil, externalIDs(l), want)
 			}
 		}
@@ -160,13 +148,13 @@ func TestExternalVisibilityAPI(t *testing.T) {
 	// the other contact: its follower and the primary admin only
 	for who, want := range map[string]bool{c.unrelated: true, c.primary: true, c.follower: false, c.member: false} {
 		var x app.DirExternal
-		if st := getJSON(t, b[who], "/api/v1/external/"+c.other, &x); (st == 200) != want {
+		if st := b[who].getJSON("/api/v1/external/"+c.other, &x); (st == 200) != want {
 			t.Errorf("%s: GET %s: %d, want visible %v", who, c.other, st, want)
 		}
 	}
 	// the people's API keeps its contract: people only
 	var ps serve.People
-	if getJSON(t, b[c.follower], "/api/v1/people?q="+url.QueryEscape("潘潘"), &ps) != 200 || len(ps.People) != 0 {
+	if b[c.follower].getJSON("/api/v1/people?q="+url.QueryEscape("潘潘"), &ps) != 200 || len(ps.People) != 0 {
 		t.Errorf("people search found external contacts: %+v", ps)
 	}
 	// the pages: the search marks the contact as external, with its
@@ -227,11 +215,11 @@ func TestExternalConsentWithdrawn(t *testing.T) {
 	}
 	for _, b := range []*browser{follower, shared, member} {
 		var x app.DirExternal
-		if st := getJSON(t, b, "/api/v1/external/"+c.contact, &x); st != 404 {
+		if st := b.getJSON("/api/v1/external/"+c.contact, &x); st != 404 {
 			t.Errorf("%s sees the withdrawn contact: %d", b.simUser, st)
 		}
 		var l serve.ExternalList
-		if getJSON(t, b, "/api/v1/external?q=panpan", &l) != 200 || len(l.External) != 0 {
+		if b.getJSON("/api/v1/external?q=panpan", &l) != 200 || len(l.External) != 0 {
 			t.Errorf("%s finds the withdrawn contact: %v", b.simUser, externalIDs(l))
 		}
 		if resp, page := b.send("GET", "/?q=panpan", "", nil); resp.StatusCode != 200 || strings.Contains(page, "/external/"+c.contact) {
@@ -277,7 +265,71 @@ func TestExternalConsentWithdrawn(t *testing.T) {
 		t.Errorf("the admin's form: %d %s", resp.StatusCode, page)
 	}
 	var x app.DirExternal
-	if st := getJSON(t, unrelated, "/api/v1/external/"+c.other, &x); st != 404 {
+	if st := unrelated.getJSON("/api/v1/external/"+c.other, &x); st != 404 {
 		t.Errorf("the follower still sees the contact an admin withdrew: %d", st)
+	}
+}
+
+// Exporting external contacts takes a request with the basis consent and
+// a consent reference for each contact (or the batch), of contacts the
+// requester sees; the followers get a work notice when it is approved.
+func TestExternalExportRequest(t *testing.T) {
+	e, c := newExtEnv(t)
+	requester, primary := e.browser(c.member).login(), e.browser(c.primary).login()
+	body := func(basis, ref, refs string, ids ...string) string {
+		b, _ := json.Marshal(ids)
+		s := `{"external": ` + string(b) + `, "profile": "contact", "formats": ["vcf"], "purpose": "partner mailing", "basis": "` + basis + `", "justification": "to send the partners our new address", "days": 1`
+		if ref != "" {
+			s += `, "consent_ref": "` + ref + `"`
+		}
+		if refs != "" {
+			s += `, "consent_refs": ` + refs
+		}
+		return s + "}"
+	}
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		field      string
+	}{
+		{"basis not consent", body("hr-management", "C-1", "", c.contact), 422, "basis"},
+		{"no consent reference", body("consent", "", "", c.contact), 422, "consent_ref"},
+		{"a blank per-contact reference", body("consent", "", `{"`+c.contact+`": " "}`, c.contact), 422, "consent_ref"},
+		{"a contact not shared with the requester", body("consent", "C-1", "", c.other), 400, "external"},
+		{"an unknown contact", body("consent", "C-1", "", "ext-nosuch"), 400, "external"},
+		{"a reference for a contact not asked for", body("consent", "", `{"`+c.other+`": "C-2"}`, c.contact), 400, "consent_refs"},
+	} {
+		st, problem := requester.postJSON("/api/v1/requests", tc.body, "", nil)
+		if st != tc.status || !strings.Contains(problem["message"]+problem["hint"], tc.field) {
+			t.Errorf("%s: %d %v, want %d naming %s", tc.name, st, problem, tc.status, tc.field)
+		}
+	}
+	if rows, err := e.app.DB.ExportRequests(t.Context()); err != nil || len(rows) != 0 {
+		t.Fatalf("refused requests stored: %v %d", err, len(rows))
+	}
+	var created serve.RequestCreated
+	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "", `{"`+c.contact+`": "C-7"}`, c.contact), "", &created); st != 201 || !slices.Contains(created.Approvers, c.primary) {
+		t.Fatalf("create: %d %v %+v", st, problem, created)
+	}
+	before := len(e.sim.Notices())
+	if st, problem := primary.postJSON("/api/v1/requests/"+created.ID+"/approve", "", "", nil); st != 200 {
+		t.Fatalf("approve: %d %v", st, problem)
+	}
+	var told bool
+	for _, n := range e.sim.Notices()[before:] {
+		told = told || (slices.Equal(n.UserIDs, []string{c.follower}) && strings.Contains(string(n.Msg), c.contact))
+	}
+	if !told {
+		t.Errorf("the follower got no work notice: %+v", e.sim.Notices()[before:])
+	}
+	// once withdrawn, the contact cannot be asked for again
+	if st := func() int {
+		resp, _ := e.browser(c.follower).login().send("POST", "/api/v1/external/"+c.contact+"/withdraw-consent", "", nil)
+		return resp.StatusCode
+	}(); st != 200 {
+		t.Fatalf("withdraw: %d", st)
+	}
+	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "C-1", "", c.contact), "", nil); st != 400 || !strings.Contains(problem["message"], "withdrawn") {
+		t.Errorf("a request for a withdrawn contact: %d %v", st, problem)
 	}
 }
