@@ -114,7 +114,15 @@ type externalView struct {
 	admin bool
 }
 
+// externalView is the session's view of the external contacts of idx's
+// snapshot (nil: the latest complete one).
 func (a *App) externalView(ctx context.Context, idx *peopleIndex, s *Session, pol *policy.Policy) (*externalView, error) {
+	if idx == nil {
+		var err error
+		if idx, err = a.directory(ctx); err != nil {
+			return nil, err
+		}
+	}
 	x, err := a.externals(ctx, idx.snapshot)
 	if err != nil {
 		return nil, err
@@ -168,11 +176,7 @@ func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy
 	if q == "" {
 		return out, nil
 	}
-	idx, err := a.directory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := a.externalView(ctx, idx, s, pol)
+	ev, err := a.externalView(ctx, nil, s, pol)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +195,7 @@ func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy
 // see it; one they may not see, or whose consent was withdrawn, is not
 // found, exactly like one that does not exist.
 func (a *App) ExternalContact(ctx context.Context, s *Session, pol *policy.Policy, id string) (*DirExternal, error) {
-	idx, err := a.directory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ev, err := a.externalView(ctx, idx, s, pol)
+	ev, err := a.externalView(ctx, nil, s, pol)
 	if err != nil {
 		return nil, err
 	}
