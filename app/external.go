@@ -176,12 +176,30 @@ func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy
 	if q == "" {
 		return out, nil
 	}
-	ev, err := a.externalView(ctx, nil, s, pol)
+	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for i := range ev.x.contacts {
-		if e := &ev.x.contacts[i]; strings.Contains(ev.x.text[i], q) && ev.sees(e) {
+	x, err := a.externals(ctx, idx.snapshot)
+	if err != nil {
+		return nil, err
+	}
+	var hits []int
+	for i := range x.text {
+		if strings.Contains(x.text[i], q) {
+			hits = append(hits, i)
+		}
+	}
+	if len(hits) == 0 {
+		// most searches are for colleagues: no withdrawals to read
+		return out, nil
+	}
+	ev, err := a.externalView(ctx, idx, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range hits {
+		if e := &x.contacts[i]; ev.sees(e) {
 			out = append(out, ev.view(e))
 			if len(out) == SearchLimit {
 				break
