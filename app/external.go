@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +19,7 @@ import (
 	"github.com/dingbook/dingbook/account"
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
@@ -405,4 +408,82 @@ func (rq *Requests) notifyFollowers(ctx context.Context, er *ExportRequest) {
 		}
 		audit.Append(ctx, rq.App.DB, audit.Record{Time: rq.App.now(), Actor: er.Requester, Action: ActionRequest, Outcome: outcome, Details: details})
 	}
+}
+
+// ExternalCardsFile is the private file of an export's external
+// contacts (ExportOptions.External); the bundle names it like its other
+// files (export-<id>[-N].vcf).
+const ExternalCardsFile = "external-contacts.vcf"
+
+// externalExportable checks that an export may hold external contacts:
+// the basis is consent and the request names the consent's reference;
+// a member file holds none.
+func externalExportable(req *govern.Request, dec *govern.Decision, file bool) error {
+	switch {
+	case file:
+		return badRequest("external", "an admin-console member file holds no external contacts").WithHint("export external contacts from a snapshot pulled with external contacts (dingbook pull --external)")
+	case dec.Basis != "consent":
+		return (&dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("exporting external contacts needs the legal basis consent, not %q", dec.Basis)}).
+			WithField("basis").WithHint("set the basis to consent and give the reference of the contacts' consent (consent_ref)")
+	case strings.TrimSpace(req.Transfer.ConsentRef) == "":
+		return (&dingbook.Error{Code: dingbook.EPOLICY, Message: "exporting external contacts needs the reference of their consent"}).
+			WithField("consent_ref").WithHint("give the reference of the contacts' consent (the consent form, letter or ticket)")
+	}
+	return nil
+}
+
+// exportableExternal returns the external contacts of an export's source
+// (its pull's, else its snapshot's) whose consent is not withdrawn (never
+// nil).
+func (a *App) exportableExternal(ctx context.Context, out *ExportResult) ([]dingbook.ExternalContact, error) {
+	var list []dingbook.ExternalContact
+	if out.Pull != nil {
+		list = out.Pull.Snapshot.Org.External
+	} else {
+		var err error
+		if list, err = a.DB.ExternalContacts(ctx, out.SnapshotID); err != nil {
+			return nil, err
+		}
+	}
+	gone, err := a.DB.ExternalWithdrawals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := []dingbook.ExternalContact{}
+	for _, e := range list {
+		if _, ok := gone[e.UserID]; !ok {
+			keep = append(keep, e)
+		}
+	}
+	return keep, nil
+}
+
+// writeExternalCards writes list into dir/ExternalCardsFile as vCard 3.0
+// cards holding only the fields the decision allows (name, title, mobile
+// with its state code, email; the company as ORG with dept).
+func writeExternalCards(dir string, list []dingbook.ExternalContact, fields []string) (govern.ProducedFile, error) {
+	var b strings.Builder
+	for i := range list {
+		e := &list[i]
+		p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+		sc := p.StateCode
+		for _, f := range dingbook.Fields {
+			if f.Kind == dingbook.KindText && f.Text != nil && f.Key != "userid" && !slices.Contains(fields, f.Key) {
+				*f.Text(&p) = ""
+			}
+		}
+		if p.Mobile != "" {
+			p.StateCode = sc // the mobile's own country code, as the people's cards have it
+		}
+		o := vcard.Options{}
+		if slices.Contains(fields, "dept") {
+			o.Company = e.CompanyName
+		}
+		b.WriteString(vcard.CardFor(&p, nil, o).String())
+	}
+	path := filepath.Join(dir, ExternalCardsFile)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return govern.ProducedFile{}, err
+	}
+	return govern.ProducedFile{Path: path, Format: "vcf", Rows: len(list)}, nil
 }
