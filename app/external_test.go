@@ -118,7 +118,10 @@ func TestExportExternal(t *testing.T) {
 		t.Fatalf("refusals on record: %v %+v", err, recs)
 	}
 	gone := snap.Org.External[1]
-	if err := a.DB.Write(ctx, func(tx *store.Tx) error { _, err := tx.WithdrawExternal(gone.UserID, time.Now(), "follower"); return err }); err != nil {
+	if err := a.DB.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.WithdrawExternal(gone.UserID, time.Now(), "follower")
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	read := func(res *app.ExportResult) string {
