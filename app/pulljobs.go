@@ -73,9 +73,11 @@ const pullJobsKept = 100
 //
 // A portal pull always marks access-restricted staff (CountRestricted):
 // the portal's visibility rules hide them by that mark, so a snapshot
-// without it would show them to everyone.
+// without it would show them to everyone. It also pulls the external
+// contacts (External), which the portal shows to those they are shared
+// with (external.go).
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
-	o.CountRestricted = true
+	o.CountRestricted, o.External = true, true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {

@@ -249,6 +249,11 @@ type Serve struct {
 	// primary admin (and the schedule) may then start a pull. Absent: true.
 	// The policy can narrow DingTalk's admin rights, never widen them.
 	SubAdminsMayPull *bool `yaml:"sub_admins_may_pull,omitempty" json:"sub_admins_may_pull,omitempty"`
+	// ExternalShareSubdepartments: an external contact shared with a
+	// department (share_dept_ids) is visible to the members of its
+	// sub-departments too (absent: true; serve.md §B leaves DingTalk's
+	// own rule unconfirmed).
+	ExternalShareSubdepartments *bool `yaml:"external_share_subdepartments,omitempty" json:"external_share_subdepartments,omitempty"`
 }
 
 // Defaults of the portal's session limits.
@@ -265,6 +270,12 @@ func (s Serve) SubAdminsPull() bool { return s.SubAdminsMayPull == nil || *s.Sub
 // empty, or with spaces, commas or control characters.
 func badUserID(u string) bool {
 	return u == "" || len(u) > 64 || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == ',' || r == 0x7f })
+}
+
+// ShareSubdepartments reports ExternalShareSubdepartments with its
+// default (true).
+func (s Serve) ShareSubdepartments() bool {
+	return s.ExternalShareSubdepartments == nil || *s.ExternalShareSubdepartments
 }
 
 // PullTime returns PullDailyAt as hours and minutes (ok false when unset

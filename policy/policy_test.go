@@ -328,3 +328,18 @@ func TestServeRolesAndSessions(t *testing.T) {
 		}
 	}
 }
+
+// serve.external_share_subdepartments defaults to true and follows the file.
+func TestExternalShareSubdepartments(t *testing.T) {
+	if !Default().Serve.ShareSubdepartments() {
+		t.Error("default: sub-departments not included")
+	}
+	p, problems := Parse([]byte("serve:\n  external_share_subdepartments: false\n"))
+	if len(problems) > 0 || p.Serve.ShareSubdepartments() {
+		t.Fatalf("%v %v", problems, p.Serve.ShareSubdepartments())
+	}
+	p, problems = Parse([]byte("serve:\n  external_share_subdepartments: true\n"))
+	if len(problems) > 0 || !p.Serve.ShareSubdepartments() {
+		t.Fatalf("%v %v", problems, p.Serve.ShareSubdepartments())
+	}
+}

@@ -24,6 +24,10 @@ type dirPage struct {
 	Dept   *app.DeptView
 	// Offer: what the viewer may choose when sharing Person's card.
 	Offer app.CardOffer
+	// External holds the external contacts a search found, Contact the
+	// one of an external contact's page (external.go).
+	External []app.DirExternal
+	Contact  *app.DirExternal
 }
 
 // People is the answer of GET /api/v1/people.
@@ -68,7 +72,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people}})
+	external, ok := s.searchExternal(w, r, sess, q)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people, External: external}})
 }
 
 // person looks up the request's {userid} as the session's person may

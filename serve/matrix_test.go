@@ -111,6 +111,12 @@ var admitted = map[string]struct {
 	"POST /me/shares/{id}/revoke":   {serve.Person, 404},
 	"GET /api/v1/me/shares":         {serve.Person, 200},
 	"DELETE /api/v1/me/shares/{id}": {serve.Person, 404},
+	// external contacts (external.go): no external contact "{id}"
+	"GET /external/{id}":                          {serve.Person, 404},
+	"POST /external/{id}/withdraw-consent":        {serve.Person, 404},
+	"GET /api/v1/external":                        {serve.Person, 200},
+	"GET /api/v1/external/{id}":                   {serve.Person, 404},
+	"POST /api/v1/external/{id}/withdraw-consent": {serve.Person, 404},
 }
 
 // pathParams fill the routes' path parameters: the person of showsTarget
