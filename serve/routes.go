@@ -109,6 +109,8 @@ func (s *Server) Routes() []Route {
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
 	routes = append(routes, s.appPasswordRoutes()...)
 	routes = append(routes, s.cardDAVRoutes()...)
+	// grants and their one-time downloads (grants.go; issue 11)
+	routes = append(routes, s.grantRoutes()...)
 	return routes
 }
 
