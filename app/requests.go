@@ -318,7 +318,8 @@ func (rq *Requests) load(ctx context.Context, row store.ExportRequest) (*ExportR
 }
 
 // List returns the requests s made (role "mine") or may decide (role
-// "approver": those naming s as an approver).
+// "approver": those naming s as an approver; every request for the
+// Operator).
 func (rq *Requests) List(ctx context.Context, s *Session, role string) ([]ExportRequest, error) {
 	if role != "mine" && role != "approver" {
 		return nil, badRequest("role", "unknown role %q", role).WithHint("use role=mine or role=approver")
@@ -333,7 +334,7 @@ func (rq *Requests) List(ctx context.Context, s *Session, role string) ([]Export
 		if err != nil {
 			return nil, err
 		}
-		if role == "mine" && er.Requester == s.UserID || role == "approver" && slices.Contains(er.Approvers, s.UserID) {
+		if role == "mine" && er.Requester == s.UserID || role == "approver" && (rq.Operator || slices.Contains(er.Approvers, s.UserID)) {
 			out = append(out, *er)
 		}
 	}
