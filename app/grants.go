@@ -181,15 +181,27 @@ func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string
 }
 
 // load decodes a stored grant; an active or used grant past its time
-// becomes expired (recorded).
+// becomes expired, one whose holding a breach revoked revoked (recorded).
 func (gs *Grants) load(ctx context.Context, row store.Grant) (*Grant, error) {
 	var g Grant
 	if err := json.Unmarshal(row.Doc, &g); err != nil {
 		return nil, err
 	}
-	if (g.State == GrantActive || g.State == GrantUsed) && !gs.App.now().Before(g.ExpiresAt) {
+	if g.State != GrantActive && g.State != GrantUsed {
+		return &g, nil
+	}
+	if !gs.App.now().Before(g.ExpiresAt) {
 		g.State = GrantExpired
 		if err := gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil); err != nil {
+			return nil, err
+		}
+		return &g, nil
+	}
+	// a breach incident on the grant ('dingbook breach start --grant')
+	// revoked its holding: the grant ends with it
+	if h, err := gs.App.DB.FindHolding(ctx, store.KindGrant, g.ID); err == nil && h.Revoked != nil {
+		g.State, g.RevokedBy, g.Reason = GrantRevoked, "breach", "a breach incident revoked it"
+		if err := gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil); err != nil {
 			return nil, err
 		}
 	}

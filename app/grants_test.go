@@ -14,10 +14,12 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/account"
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/internal/openpyxl"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -328,4 +330,44 @@ func TestGrantExpiry(t *testing.T) {
 		t.Fatalf("purge left the expired grant's bundle: %v", left)
 	}
 	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "expired"})
+}
+
+// TestGrantBreach: a grant of two downloads whose first bundle leaked: a
+// breach incident on the grant revokes it, so the second download is
+// refused.
+func TestGrantBreach(t *testing.T) {
+	e := newReqEnv(t)
+	ctx := context.Background()
+	pol := policy.Default()
+	pol.Requests.Downloads = 2
+	e.rq.Policy = pol
+	er, err := e.rq.Create(ctx, e.session(e.emp), e.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.rq.Approve(ctx, e.session(e.sub.UserID), er.ID, app.Approval{Fields: []string{"name"}}); err != nil {
+		t.Fatal(err)
+	}
+	gs := &app.Grants{App: e.a, Policy: pol}
+	list, _ := gs.List(ctx, e.session(e.emp), "")
+	g := list[0]
+	me := e.fresh(e.emp)
+	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := gs.Get(ctx, g.ID); got.State != app.GrantActive || got.DownloadsLeft != 1 {
+		t.Fatalf("after one of two downloads %+v", got)
+	}
+	if _, err := e.a.StartBreach(ctx, pol, account.BreachStart{Kind: store.KindGrant, Ref: g.ID, DiscoveredAt: e.now, Description: "bundle mailed to a wrong address", Actor: "dpo"}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := gs.Get(ctx, g.ID); got.State != app.GrantRevoked {
+		t.Fatalf("after the breach %+v", got)
+	}
+	if _, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{}); err == nil {
+		t.Fatal("a second bundle after the breach")
+	}
 }
