@@ -371,3 +371,63 @@ func TestGrantBreach(t *testing.T) {
 		t.Fatal("a second bundle after the breach")
 	}
 }
+
+// TestGrantAgeBundle: with the grantee's age recipient the bundle is
+// sealed to it (no passphrase), age decrypts it with their key, and the
+// manifest names the grant; a malformed recipient is refused and the
+// download is not taken.
+func TestGrantAgeBundle(t *testing.T) {
+	ageBin, keygen := tool(t, "age"), tool(t, "age-keygen")
+	tool(t, "tar")
+	e, gs, g := grantEnv(t)
+	ctx := context.Background()
+	me := e.fresh(e.emp)
+	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.txt")
+	if o, err := exec.Command(keygen, "-o", key).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, o)
+	}
+	pub, _ := exec.Command(keygen, "-y", key).Output()
+	if _, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{AgeRecipient: "age1nonsense"}); err == nil {
+		t.Fatal("a malformed age recipient was accepted")
+	}
+	if got, _ := gs.Get(ctx, g.ID); got.DownloadsLeft != 1 {
+		t.Fatalf("a refused bundle took the download: %+v", got)
+	}
+	b, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{AgeRecipient: strings.TrimSpace(string(pub))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Passphrase != "" {
+		t.Fatal("an age bundle came with a passphrase")
+	}
+	f, err := gs.Download(ctx, me, b.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(f.Name, ".tar.age") {
+		t.Fatalf("bundle name %s", f.Name)
+	}
+	sealed := filepath.Join(dir, f.Name)
+	out, _ := os.Create(sealed)
+	io.Copy(out, f.File)
+	out.Close()
+	f.File.Close()
+	tarFile := filepath.Join(dir, "b.tar")
+	if o, err := exec.Command(ageBin, "-d", "-i", key, "-o", tarFile, sealed).CombinedOutput(); err != nil {
+		t.Fatalf("age -d: %v %s", err, o)
+	}
+	x := filepath.Join(dir, "x")
+	os.Mkdir(x, 0o700)
+	if o, err := exec.Command("tar", "-xf", tarFile, "-C", x).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, o)
+	}
+	var man govern.Manifest
+	mb, _ := os.ReadFile(filepath.Join(x, "manifest.json"))
+	if err := json.Unmarshal(mb, &man); err != nil || man.Seal != "age" || man.Grant == nil || man.Grant.ID != g.ID {
+		t.Fatalf("manifest %v %s", err, mb)
+	}
+}
