@@ -22,12 +22,7 @@ func TestGrantsAPI(t *testing.T) {
 	e := newEnv(t)
 	pullSim(t, e)
 	_, sub, emp := demoUsers(t, e.sim)
-	var dept int64
-	for _, a := range e.sim.Admins() {
-		if a.UserID == sub {
-			dept = a.Scope[0]
-		}
-	}
+	dept := scopeDept(e, sub)
 	requester, approver := e.browser(emp).login(), e.browser(sub).login()
 	ask := `{"departments": [` + itoa(dept) + `], "profile": "contact", "formats": ["csv"], "purpose": "legal review", "basis": "hr-management", "justification": "to call the team", "days": 3}`
 	approve := func() string {
@@ -138,4 +133,15 @@ func TestGrantsAPI(t *testing.T) {
 	if st, _ := requester.postJSON("/api/v1/grants/"+id2+"/bundle", "", "", nil); st != 422 {
 		t.Fatalf("a revoked grant's bundle: %d", st)
 	}
+}
+
+// scopeDept is the first department of admin userid's scope.
+func scopeDept(e *env, userid string) int64 {
+	for _, a := range e.sim.Admins() {
+		if a.UserID == userid {
+			return a.Scope[0]
+		}
+	}
+	e.t.Fatalf("%s is no admin", userid)
+	return 0
 }

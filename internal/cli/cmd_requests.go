@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -79,17 +80,30 @@ func requestsList(ctx context.Context, env *Env, args []string) error {
 
 func requestsShow(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "requests show", "requests show ID [--json]")
+	return onRequest(ctx, env, fs, args, nil, func(rq *app.Requests, id string) (*app.ExportRequest, error) {
+		return rq.Get(ctx, id)
+	})
+}
+
+// onRequest parses fs (adding --json) with its one request id, opens the
+// requests for the operator (policy file *policyPath, read once parsed;
+// nil: the default), runs fn on the id and prints the request fn returns.
+func onRequest(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, policyPath *string, fn func(rq *app.Requests, id string) (*app.ExportRequest, error)) error {
 	asJSON := fs.Bool("json", false, "write the request as JSON")
 	id, err := oneArg(fs, args, "request id", "'dingbook requests list' shows them")
 	if err != nil {
 		return err
 	}
-	a, rq, err := cliRequests(ctx, env, "")
+	path := ""
+	if policyPath != nil {
+		path = *policyPath
+	}
+	a, rq, err := cliRequests(ctx, env, path)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	er, err := rq.Get(ctx, id)
+	er, err := fn(rq, id)
 	if err != nil {
 		return err
 	}
@@ -130,57 +144,29 @@ func requestsApprove(ctx context.Context, env *Env, args []string) error {
 	fields := fs.String("fields", "", "approve only these of the requested fields (comma-separated)")
 	days := fs.Int("days", 0, "approve fewer days than asked for")
 	policyPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml)")
-	asJSON := fs.Bool("json", false, "write the request as JSON")
-	id, err := oneArg(fs, args, "request id", "'dingbook requests list --state pending' shows them")
-	if err != nil {
-		return err
-	}
-	n := app.Approval{Fields: splitList(*fields), Days: *days}
-	for _, d := range splitList(*depts) {
-		v, err := strconv.ParseInt(d, 10, 64)
-		if err != nil {
-			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--departments: %q is not a dept_id", d), Hint: "give the numeric dept_ids, e.g. --departments 400001,400002"}
+	return onRequest(ctx, env, fs, args, policyPath, func(rq *app.Requests, id string) (*app.ExportRequest, error) {
+		n := app.Approval{Fields: splitList(*fields), Days: *days}
+		for _, d := range splitList(*depts) {
+			v, err := strconv.ParseInt(d, 10, 64)
+			if err != nil {
+				return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--departments: %q is not a dept_id", d), Hint: "give the numeric dept_ids, e.g. --departments 400001,400002"}
+			}
+			n.Departments = append(n.Departments, v)
 		}
-		n.Departments = append(n.Departments, v)
-	}
-	if *days < 0 {
-		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("--days %d is negative", *days), Hint: "give fewer days than asked for, or leave --days out"}
-	}
-	a, rq, err := cliRequests(ctx, env, *policyPath)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	er, err := rq.Approve(ctx, operator(env), id, n)
-	if err != nil {
-		return err
-	}
-	if !*asJSON {
-		if er.State == app.RequestApproved {
+		er, err := rq.Approve(ctx, operator(env), id, n)
+		if err == nil && er.State == app.RequestApproved {
 			fmt.Fprintf(env.Stderr, "dingbook: approved %s; %s's grant is listed by 'dingbook grants list'\n", er.ID, er.Requester)
-		} else {
+		} else if err == nil {
 			fmt.Fprintf(env.Stderr, "dingbook: approval recorded; %s needs %d more approver(s)\n", er.ID, er.Needs-len(er.Approvals))
 		}
-	}
-	return printRequest(env, er, *asJSON)
+		return er, err
+	})
 }
 
 func requestsDeny(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "requests deny", "requests deny ID --reason TEXT [--json]")
 	reason := fs.String("reason", "", "why (the requester sees it; required)")
-	asJSON := fs.Bool("json", false, "write the request as JSON")
-	id, err := oneArg(fs, args, "request id", "'dingbook requests list --state pending' shows them")
-	if err != nil {
-		return err
-	}
-	a, rq, err := cliRequests(ctx, env, "")
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	er, err := rq.Deny(ctx, operator(env), id, *reason)
-	if err != nil {
-		return err
-	}
-	return printRequest(env, er, *asJSON)
+	return onRequest(ctx, env, fs, args, nil, func(rq *app.Requests, id string) (*app.ExportRequest, error) {
+		return rq.Deny(ctx, operator(env), id, *reason)
+	})
 }
