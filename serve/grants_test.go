@@ -76,6 +76,9 @@ func TestGrantsAPI(t *testing.T) {
 			t.Errorf("%s: %d %v, want %d with %q", name, st, p, c.status, c.want)
 		}
 	}
+	if st := requester.getJSON("/api/v1/grants", &list); st != 200 || list.Grants[0].Terms != nil || list.Grants[0].DownloadsLeft != 1 {
+		t.Fatalf("refused bodies changed the grant: %+v", list.Grants)
+	}
 	var terms map[string]string
 	if st := requester.getJSON(base+"/terms", &terms); st != 200 || terms["terms_version"] != "1" || terms["text"] == "" {
 		t.Fatalf("terms: %d %v", st, terms)
