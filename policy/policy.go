@@ -216,6 +216,10 @@ type Sheets struct {
 // searches per person and hour.
 const DefaultQuotaPerHour = 200
 
+// DefaultShareHours is how long a business card's share link works
+// unless the policy says otherwise (serve.share_hours).
+const DefaultShareHours = 24
+
 // Serve governs the portal ('dingbook serve').
 type Serve struct {
 	// QuotaPerHour is how many person views and searches one person may
@@ -225,6 +229,9 @@ type Serve struct {
 	// PullDailyAt is when 'dingbook serve' pulls every day ("02:00", the
 	// server's local time); empty: no scheduled pull.
 	PullDailyAt string `yaml:"pull_daily_at,omitempty" json:"pull_daily_at,omitempty"`
+	// ShareHours is how long a business card's share link works (default
+	// 24).
+	ShareHours int `yaml:"share_hours" json:"share_hours"`
 }
 
 // PullTime returns PullDailyAt as hours and minutes (ok false when unset
@@ -372,6 +379,9 @@ func (p *Policy) fill() {
 	if p.Serve.QuotaPerHour == 0 {
 		p.Serve.QuotaPerHour = DefaultQuotaPerHour
 	}
+	if p.Serve.ShareHours == 0 {
+		p.Serve.ShareHours = DefaultShareHours
+	}
 	if p.Requests.MaxDays == 0 {
 		p.Requests.MaxDays = DefaultRequestMaxDays
 	}
@@ -488,6 +498,9 @@ func Parse(b []byte) (*Policy, []Problem) {
 	}
 	if p.Serve.QuotaPerHour < 0 {
 		problems = append(problems, Problem{keyLine(&root, "serve", "quota_per_hour"), fmt.Sprintf("serve.quota_per_hour %d must be a positive number of views and searches per hour (or absent: %d)", p.Serve.QuotaPerHour, DefaultQuotaPerHour)})
+	}
+	if p.Serve.ShareHours < 0 || p.Serve.ShareHours > 24*365 {
+		problems = append(problems, Problem{keyLine(&root, "serve", "share_hours"), fmt.Sprintf("serve.share_hours %d must be a number of hours from 1 to 8760 (or absent: %d)", p.Serve.ShareHours, DefaultShareHours)})
 	}
 	if p.Requests.MaxDays < 0 {
 		problems = append(problems, Problem{keyLine(&root, "requests", "max_days"), fmt.Sprintf("requests.max_days %d must be a positive number of days (or absent: %d)", p.Requests.MaxDays, DefaultRequestMaxDays)})

@@ -236,6 +236,28 @@ func TestServeQuota(t *testing.T) {
 	}
 }
 
+// serve.share_hours (a card's share link) defaults to 24, follows the
+// file, is shown by 'policy show'; a negative or over a year is a problem
+// on its line.
+func TestServeShareHours(t *testing.T) {
+	if h := Default().Serve.ShareHours; h != 24 {
+		t.Fatalf("default share_hours %d", h)
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "share_hours: 24") {
+		t.Fatalf("policy show lacks share_hours:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  share_hours: 2\n"))
+	if len(problems) > 0 || p.Serve.ShareHours != 2 {
+		t.Fatalf("%v %d", problems, p.Serve.ShareHours)
+	}
+	for _, bad := range []string{"-1", "8761"} {
+		_, problems = Parse([]byte("company: x\nserve:\n  share_hours: " + bad + "\n"))
+		if len(problems) != 1 || problems[0].Line != 3 || !strings.Contains(problems[0].Message, "serve.share_hours "+bad) {
+			t.Errorf("share_hours %s: %v", bad, problems)
+		}
+	}
+}
+
 // requests.max_days and requests.two_approvers_over default to 3 and
 // 500, follow the file, are shown by 'policy show'; negatives are
 // problems on their lines.

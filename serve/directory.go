@@ -22,6 +22,8 @@ type dirPage struct {
 	People []app.DirPerson
 	Person *app.DirPerson
 	Dept   *app.DeptView
+	// Offer: what the viewer may choose when sharing Person's card.
+	Offer app.CardOffer
 }
 
 // People is the answer of GET /api/v1/people.
@@ -88,7 +90,12 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Se
 	if p == nil {
 		return
 	}
-	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p}})
+	offer, err := s.App.CardOffer(r.Context(), sess, p.UserID)
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p, Offer: offer}})
 }
 
 // deptID is the request's {dept_id}, or an answered 400.

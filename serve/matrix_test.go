@@ -82,6 +82,18 @@ var admitted = map[string]struct {
 	"POST /api/v1/grants/{id}/bundle":       {serve.Person, 404},
 	"POST /api/v1/grants/{id}/revoke":       {serve.Person, 404},
 	"GET /grants/download/{token}":          {serve.Person, 404},
+	// business cards (cards.go): the cards of pathParams' person, a
+	// share link "{token}" and a share "{id}" that do not exist
+	"GET /people/{userid}/card.vcf": {serve.Person, 200},
+	"GET /people/{userid}/card.png": {serve.Person, 200},
+	"GET /people/{userid}/card.svg": {serve.Person, 200},
+	"POST /people/{userid}/share":   {serve.Person, 200},
+	"GET /s/{token}":                {serve.Anonymous, 404},
+	"GET /s/{token}/card.vcf":       {serve.Anonymous, 404},
+	"GET /me/shares":                {serve.Person, 200},
+	"POST /me/shares/{id}/revoke":   {serve.Person, 404},
+	"GET /api/v1/me/shares":         {serve.Person, 200},
+	"DELETE /api/v1/me/shares/{id}": {serve.Person, 404},
 }
 
 // pathParams fill the routes' path parameters: someone everybody may see

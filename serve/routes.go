@@ -111,6 +111,8 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.cardDAVRoutes()...)
 	// grants and their one-time downloads (grants.go; issue 11)
 	routes = append(routes, s.grantRoutes()...)
+	// business cards: vCard, QR code, share links (cards.go; issue 11 §3)
+	routes = append(routes, s.cardRoutes()...)
 	return routes
 }
 

@@ -164,6 +164,8 @@ type pageData struct {
 	CorpID, ClientID string
 	// Dir is the directory's pages' data (directory.go).
 	Dir *dirPage
+	// Card is the card pages' data (cards.go).
+	Card *cardPage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
