@@ -292,14 +292,54 @@ func (s Serve) PullTime() (hour, minute int, ok bool) {
 const (
 	DefaultRequestMaxDays   = 3
 	DefaultTwoApproversOver = 500
+	DefaultGrantDownloads   = 1
 )
 
 // Requests governs export requests ('dingbook serve'): how many days a
-// requester may ask for (default 3, the grant's 72 h), and above how many
-// people (default 500) two different approvers are needed.
+// requester may ask for (default 3, the grant's 72 h), above how many
+// people (default 500) two different approvers are needed, how many
+// downloads a grant allows (default 1) and the confidentiality terms a
+// grantee accepts before the download.
 type Requests struct {
-	MaxDays          int `yaml:"max_days" json:"max_days"`
-	TwoApproversOver int `yaml:"two_approvers_over" json:"two_approvers_over"`
+	MaxDays          int   `yaml:"max_days" json:"max_days"`
+	TwoApproversOver int   `yaml:"two_approvers_over" json:"two_approvers_over"`
+	Downloads        int   `yaml:"downloads" json:"downloads"`
+	Terms            Terms `yaml:"terms" json:"terms"`
+}
+
+// Terms are the confidentiality terms in English, Indonesian and Chinese,
+// with their version (an acceptance records both the version and the
+// SHA-256 of the text shown). Absent: the built-in DefaultTerms.
+type Terms struct {
+	Version string `yaml:"version" json:"version"`
+	EN      string `yaml:"en" json:"en"`
+	ID      string `yaml:"id" json:"id"`
+	ZH      string `yaml:"zh" json:"zh"`
+}
+
+// Text returns the terms in lang ("en", "id" or "zh"; anything else:
+// English) and the language chosen.
+func (t Terms) Text(lang string) (string, string) {
+	switch lang {
+	case "id":
+		return t.ID, "id"
+	case "zh":
+		return t.ZH, "zh"
+	}
+	return t.EN, "en"
+}
+
+// DefaultTerms are the built-in confidentiality terms (version "1").
+var DefaultTerms = Terms{
+	Version: "1",
+	EN: "I will use this address-book data only for the purpose stated in my request and approved. " +
+		"I will keep it confidential and encrypted, will not copy it, pass it on, sell it or use it for marketing, " +
+		"and will delete the file and every copy by its expiry. I will report a loss or suspected leak to the data protection officer at once.",
+	ID: "Saya akan menggunakan data buku alamat ini hanya untuk tujuan yang dinyatakan dalam permintaan saya dan yang disetujui. " +
+		"Saya akan menjaga kerahasiaannya dan menyimpannya terenkripsi, tidak akan menyalin, meneruskan, menjual, atau menggunakannya untuk pemasaran, " +
+		"dan akan menghapus berkas beserta semua salinannya paling lambat pada tanggal kedaluwarsanya. Saya akan segera melaporkan kehilangan atau dugaan kebocoran kepada pejabat pelindungan data pribadi.",
+	ZH: "本人仅将本通讯录数据用于申请中所述并经批准的目的。本人将对其保密并加密存放，不复制、不转交、不出售、不用于营销，" +
+		"并在到期前删除该文件及其所有副本。如有遗失或疑似泄露，本人将立即报告个人信息保护负责人。",
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
@@ -403,6 +443,12 @@ func (p *Policy) fill() {
 	}
 	if p.Requests.TwoApproversOver == 0 {
 		p.Requests.TwoApproversOver = DefaultTwoApproversOver
+	}
+	if p.Requests.Downloads == 0 {
+		p.Requests.Downloads = DefaultGrantDownloads
+	}
+	if p.Requests.Terms == (Terms{}) {
+		p.Requests.Terms = DefaultTerms
 	}
 	if p.Sheets.Keep == 0 {
 		p.Sheets.Keep = p.Retention.Default
@@ -517,6 +563,12 @@ func Parse(b []byte) (*Policy, []Problem) {
 	}
 	if p.Requests.TwoApproversOver < 0 {
 		problems = append(problems, Problem{keyLine(&root, "requests", "two_approvers_over"), fmt.Sprintf("requests.two_approvers_over %d must be a positive number of people (or absent: %d)", p.Requests.TwoApproversOver, DefaultTwoApproversOver)})
+	}
+	if p.Requests.Downloads < 0 {
+		problems = append(problems, Problem{keyLine(&root, "requests", "downloads"), fmt.Sprintf("requests.downloads %d must be a positive number of downloads (or absent: %d)", p.Requests.Downloads, DefaultGrantDownloads)})
+	}
+	if t := p.Requests.Terms; t != (Terms{}) && (strings.TrimSpace(t.Version) == "" || strings.TrimSpace(t.EN) == "" || strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.ZH) == "") {
+		problems = append(problems, Problem{keyLine(&root, "requests", "terms"), "requests.terms needs a version and the text in en, id and zh (or leave it out for the built-in terms, version 1)"})
 	}
 	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
 		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})

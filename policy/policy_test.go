@@ -343,3 +343,25 @@ func TestExternalShareSubdepartments(t *testing.T) {
 		t.Fatalf("%v %v", problems, p.Serve.ShareSubdepartments())
 	}
 }
+
+// requests.downloads defaults to 1 and requests.terms to the built-in
+// version 1; a policy's own terms need a version and all three texts.
+func TestGrantPolicy(t *testing.T) {
+	if r := Default().Requests; r.Downloads != 1 || r.Terms != DefaultTerms || r.Terms.Version != "1" {
+		t.Fatalf("defaults %+v", r)
+	}
+	p, problems := Parse([]byte("requests:\n  downloads: 2\n  terms:\n    version: \"2026-11\"\n    en: Keep it secret.\n    id: Rahasiakan.\n    zh: 请保密。\n"))
+	if len(problems) > 0 || p.Requests.Downloads != 2 || p.Requests.Terms.Version != "2026-11" {
+		t.Fatalf("%v %+v", problems, p.Requests)
+	}
+	if text, lang := p.Requests.Terms.Text("zh"); text != "请保密。" || lang != "zh" {
+		t.Fatalf("zh terms %q %q", text, lang)
+	}
+	if text, lang := p.Requests.Terms.Text("fr"); text != "Keep it secret." || lang != "en" {
+		t.Fatalf("fallback terms %q %q", text, lang)
+	}
+	_, problems = Parse([]byte("company: x\nrequests:\n  downloads: -1\n  terms:\n    version: \"2\"\n    en: only English\n"))
+	if len(problems) != 2 || problems[0].Line != 3 || problems[1].Line != 4 || !strings.Contains(problems[1].Message, "requests.terms") {
+		t.Fatalf("problems %+v", problems)
+	}
+}

@@ -99,6 +99,13 @@ var admitted = map[string]struct {
 	"GET /api/v1/requests":               {serve.Person, 200},
 	"POST /api/v1/requests/{id}/approve": {serve.Person, 404},
 	"POST /api/v1/requests/{id}/deny":    {serve.Person, 400}, // no reason
+	// grants (grants.go): no grant "{id}", no body, no link "{token}"
+	"GET /api/v1/grants":                    {serve.Person, 200},
+	"GET /api/v1/grants/{id}/terms":         {serve.Person, 404},
+	"POST /api/v1/grants/{id}/accept-terms": {serve.Person, 400},
+	"POST /api/v1/grants/{id}/bundle":       {serve.Person, 404},
+	"POST /api/v1/grants/{id}/revoke":       {serve.Person, 404},
+	"GET /grants/download/{token}":          {serve.Person, 404},
 	// business cards (cards.go): the cards of pathParams' person, a
 	// share link "{token}" and a share "{id}" that do not exist
 	"GET /people/{userid}/card.vcf": {serve.Person, 200},

@@ -276,6 +276,8 @@ var fieldFlags = map[string]string{
 	"policy":                 "--policy FILE",
 	"encoding":               "--encoding",
 	"split":                  "--split N",
+	"departments":            "--departments IDS",
+	"days":                   "--days N",
 }
 
 func usage(w io.Writer) {
