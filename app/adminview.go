@@ -182,3 +182,28 @@ func (a *App) RecentPulls(ctx context.Context, n int) ([]PullRecord, error) {
 	}
 	return out, nil
 }
+
+// Audit verify states (VerifyState).
+const (
+	AuditOK     = "ok"
+	AuditBroken = "broken"
+	AuditAnchor = "anchor"
+)
+
+// VerifyState sums a verification up: the chain is whole (AuditOK), a
+// record is edited, missing or out of order (AuditBroken, at FirstBad),
+// or the chain and its head anchor disagree (AuditAnchor).
+func VerifyState(v *audit.VerifyResult) string {
+	switch {
+	case v.OK:
+		return AuditOK
+	case strings.Contains(v.Problem, audit.HeadFile) || strings.Contains(v.Problem, "anchor"):
+		return AuditAnchor
+	}
+	return AuditBroken
+}
+
+// LatestAudit returns the last n audit records, oldest first.
+func (a *App) LatestAudit(ctx context.Context, n int) ([]audit.Record, error) {
+	return a.AuditRecords(ctx, audit.Filter{Limit: n})
+}

@@ -103,12 +103,18 @@ type PullStarted struct {
 	ID string `json:"id"`
 }
 
-func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+// beginPull starts an admin's pull in the background, under the
+// server's lifetime (the API's POST and the pulls page's form).
+func (s *Server) beginPull(sess *app.Session) (app.PullJob, error) {
 	ctx := s.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	job, err := s.pulls.Start(ctx, s.policy(), app.PullOptions{Actor: sess.UserID, Client: s.Client, BaseURL: s.Client.BaseURL()})
+	return s.pulls.Start(ctx, s.policy(), app.PullOptions{Actor: sess.UserID, Client: s.Client, BaseURL: s.Client.BaseURL()})
+}
+
+func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	job, err := s.beginPull(sess)
 	if errors.Is(err, app.ErrPullRunning) {
 		var de *dingbook.Error
 		errors.As(err, &de)

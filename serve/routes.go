@@ -106,6 +106,8 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /api/v1/requests/{id}/deny", Rule: Person, handle: s.apiDenyRequest},
 	}
 	routes = append(routes, s.adminRoutes()...)
+	// the admin pages (adminpages.go)
+	routes = append(routes, s.adminPageRoutes()...)
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
 	routes = append(routes, s.appPasswordRoutes()...)
 	routes = append(routes, s.cardDAVRoutes()...)

@@ -164,6 +164,8 @@ type pageData struct {
 	CorpID, ClientID string
 	// Dir is the directory's pages' data (directory.go).
 	Dir *dirPage
+	// Admin is the admin pages' data (adminpages.go).
+	Admin *adminPage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
