@@ -125,10 +125,10 @@ type pullRow struct {
 	Snapshot                         int64
 	// Receipt: Complete (and HasReceipt), the counts, the restricted
 	// count (-1 unknown) and the duration.
-	HasReceipt, Complete           bool
+	HasReceipt, Complete            bool
 	People, Departments, Restricted int
-	Duration                       string
-	Problems                       []string
+	Duration                        string
+	Problems                        []string
 }
 
 func receiptRow(p *pullRow, rc *dingbook.Receipt) {

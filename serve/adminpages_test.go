@@ -405,4 +405,3 @@ func TestAdminAuditAndExports(t *testing.T) {
 		t.Errorf("without the anchor: %.1500s", page)
 	}
 }
-
