@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -290,11 +291,7 @@ func barChart(title string, bars []bar, scale float64) template.HTML {
 	b.WriteString(`<title>` + xmlEscape(title) + `</title>`)
 	for i, br := range bars {
 		y := i * chartRowH
-		label := []rune(br.Label)
-		short := br.Label
-		if len(label) > 34 {
-			short = "…" + string(label[len(label)-33:])
-		}
+		short := shorten(br.Label, chartLabelW-16)
 		v := br.Value / scale
 		v = min(max(v, 0), 1)
 		fmt.Fprintf(&b, `<g><title>%s: %s</title>`, xmlEscape(br.Label), xmlEscape(br.Text))
@@ -305,6 +302,25 @@ func barChart(title string, bars []bar, scale float64) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// shorten keeps the end of label (a path's most specific part) that fits
+// in about width units at the charts' font size, "…" in front of what it
+// cut: a Han, kana or Hangul character is about 13 units, others 7.5.
+func shorten(label string, width int) string {
+	rs := []rune(label)
+	w := 0.0
+	for i := len(rs) - 1; i >= 0; i-- {
+		if unicode.In(rs[i], unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || rs[i] >= 0xFF00 && rs[i] <= 0xFFEF {
+			w += 13
+		} else {
+			w += 7.5
+		}
+		if w > float64(width) {
+			return "…" + string(rs[i+2:])
+		}
+	}
+	return label
 }
 
 // xmlEscape escapes text for XML content and attribute values.
