@@ -176,10 +176,8 @@ func (s *Server) adminPullNow(w http.ResponseWriter, r *http.Request, sess *app.
 
 // adminPull is one pull's status page.
 func (s *Server) adminPull(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	job, ok := s.pulls.Get(r.PathValue("id"))
+	job, ok := s.pullJob(w, r)
 	if !ok {
-		s.problem(w, r, http.StatusNotFound, "problem.no_pull", &dingbook.Error{Code: dingbook.ENOTFOUND,
-			Message: "no pull " + r.PathValue("id") + " in this server's memory", Hint: "start one on /admin/pulls; older pulls are listed there"}, r.PathValue("id"))
 		return
 	}
 	a := s.adminData(sess)

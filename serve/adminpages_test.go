@@ -35,16 +35,9 @@ func newAdminEnv(t *testing.T) (*env, adminCast) {
 	e := newEnv(t)
 	var c adminCast
 	c.primary, c.sub, c.emp = demoUsers(t, e.sim)
-	tree := dingbook.NewTree(truth.Org.Depts)
 	c.scope = map[int64]bool{}
-	for _, a := range e.sim.Admins() {
-		if a.UserID == c.sub {
-			for _, id := range a.Scope {
-				for _, d := range tree.Descendants(id) {
-					c.scope[d] = true
-				}
-			}
-		}
+	for _, d := range adminScope(e, c.sub) {
+		c.scope[d] = true
 	}
 	members := map[int64]int{}
 	for _, p := range truth.Org.People {
@@ -68,6 +61,21 @@ func newAdminEnv(t *testing.T) (*env, adminCast) {
 	}
 	pullSim(t, e)
 	return e, c
+}
+
+// adminScope is the departments a sub-admin of the simulator administers,
+// sub-departments included.
+func adminScope(e *env, sub string) []int64 {
+	tree := dingbook.NewTree(truth.Org.Depts)
+	var scope []int64
+	for _, a := range e.sim.Admins() {
+		if a.UserID == sub {
+			for _, id := range a.Scope {
+				scope = append(scope, tree.Descendants(id)...)
+			}
+		}
+	}
+	return scope
 }
 
 // deptPaths maps each department of the latest complete snapshot to its
