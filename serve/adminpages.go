@@ -132,12 +132,21 @@ type pullRow struct {
 	Problems                        []string
 }
 
-func receiptRow(p *pullRow, rc *dingbook.Receipt) {
+// receiptRow adds a receipt to a pull's row. Why a pull failed or is
+// incomplete may name any department (one outside the app's range): the
+// primary admin's pages only say it.
+func (a *adminPage) receiptRow(p *pullRow, rc *dingbook.Receipt) {
+	if !a.Primary {
+		p.Reason = ""
+	}
 	if rc == nil {
 		return
 	}
 	p.HasReceipt, p.Complete, p.People, p.Departments, p.Restricted = true, rc.Complete, rc.People, rc.Departments, rc.Restricted
-	p.Duration, p.Problems = rc.Duration.Round(time.Millisecond).String(), rc.Problems
+	p.Duration = rc.Duration.Round(time.Millisecond).String()
+	if a.Primary {
+		p.Problems = rc.Problems
+	}
 }
 
 // recentPulls is how many pulls the pulls page lists.
@@ -157,7 +166,7 @@ func (s *Server) adminPulls(w http.ResponseWriter, r *http.Request, sess *app.Se
 	}
 	for _, p := range pulls {
 		row := pullRow{Time: fmtTime(p.Time), Actor: p.Actor, Outcome: p.Outcome, Reason: p.Reason, Snapshot: p.Snapshot}
-		receiptRow(&row, p.Receipt)
+		a.receiptRow(&row, p.Receipt)
 		a.Pulls = append(a.Pulls, row)
 	}
 	s.render(w, r, http.StatusOK, "admin-pulls", pageData{Title: "admin.pulls.title", Session: sess, Admin: a})
@@ -182,7 +191,7 @@ func (s *Server) adminPull(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	}
 	a := s.adminData(sess)
 	row := pullRow{ID: job.ID, Time: fmtTime(job.Started), Actor: job.Actor, Outcome: job.State, Reason: job.Error, Snapshot: job.Snapshot}
-	receiptRow(&row, job.Receipt)
+	a.receiptRow(&row, job.Receipt)
 	a.Job = &row
 	s.render(w, r, http.StatusOK, "admin-pull", pageData{Title: "admin.pull.title", Session: sess, Admin: a})
 }

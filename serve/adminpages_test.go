@@ -335,6 +335,19 @@ func TestAdminPullForm(t *testing.T) {
 	if resp, _ := emp.doBody("POST", e.url+"/admin/pulls", "", nil); resp.StatusCode != 403 {
 		t.Errorf("employee pull now: %d", resp.StatusCode)
 	}
+	// why a pull failed may name a department outside a sub-admin's
+	// scope: only the primary admin's page says it
+	why := "department " + deptPaths(t, e)[c.outside] + " is outside the contact range"
+	if _, err := audit.Append(t.Context(), e.app.DB, audit.Record{Actor: "schedule", Action: audit.ActionPull, Outcome: audit.OutcomeFailed, Reason: why}); err != nil {
+		t.Fatal(err)
+	}
+	if _, page := admin.do("GET", e.url+"/admin/pulls", nil); !strings.Contains(page, why) {
+		t.Errorf("the primary admin's pulls page lacks the failed pull's reason")
+	}
+	resp, page = e.loggedIn(c.sub).do("GET", e.url+"/admin/pulls", nil)
+	if resp.StatusCode != 200 || strings.Contains(page, why) || strings.Count(page, "<tr>") != 4 {
+		t.Errorf("the sub-admin's pulls page: %d, %d rows, reason shown %v", resp.StatusCode, strings.Count(page, "<tr>"), strings.Contains(page, why))
+	}
 }
 
 // The audit page: newest first, paged, with the verify status (ok, an
