@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -48,11 +50,25 @@ func scopeOf(s *Session, depts []dingbook.Department) (Viewer, func(*dingbook.Pe
 // ScopedQuality analyses the latest complete snapshot (App.Quality) over
 // the people the session's admin administers, and keeps the departments
 // of their scope.
+// A report is computed once per snapshot and scope (a view of 100,000
+// people reads the whole snapshot).
 func (a *App) ScopedQuality(ctx context.Context, s *Session) (*AdminQuality, error) {
 	id, err := a.DB.LatestCompleteSnapshotID(ctx)
 	if err != nil {
 		return nil, err
 	}
+	key := fmt.Sprintf("quality %d %s", id, scopeKey(s))
+	if q, ok := a.admin.get(key); ok {
+		return q.(*AdminQuality), nil
+	}
+	q, err := a.scopedQuality(ctx, s, id)
+	if err == nil {
+		a.admin.put(key, q)
+	}
+	return q, err
+}
+
+func (a *App) scopedQuality(ctx context.Context, s *Session, id int64) (*AdminQuality, error) {
 	sd, err := a.DB.Directory(ctx, id)
 	if err != nil {
 		return nil, err
@@ -85,7 +101,32 @@ func (a *App) ScopedQuality(ctx context.Context, s *Session) (*AdminQuality, err
 // changes of people administered in either; departments are named only
 // when in scope (a move out of scope shows no destination), and the
 // sides' people count the scope's.
+// Like ScopedQuality, a result is computed once per pair of snapshots,
+// default profile and scope.
 func (a *App) ScopedDiff(ctx context.Context, s *Session) (*DiffResult, error) {
+	list, err := a.DB.Snapshots(ctx) // newest first
+	if err != nil {
+		return nil, err
+	}
+	pol, _, err := DefaultProfileFields(a.DB.Dir)
+	if err != nil {
+		return nil, err
+	}
+	key := ""
+	if len(list) >= 2 {
+		key = fmt.Sprintf("diff %d %d %s %s", list[1].ID, list[0].ID, pol.DefaultProfile, scopeKey(s))
+		if d, ok := a.admin.get(key); ok {
+			return d.(*DiffResult), nil
+		}
+	}
+	d, err := a.scopedDiff(ctx, s)
+	if err == nil && key != "" && d.From.Snapshot == list[1].ID && d.To.Snapshot == list[0].ID {
+		a.admin.put(key, d)
+	}
+	return d, err
+}
+
+func (a *App) scopedDiff(ctx context.Context, s *Session) (*DiffResult, error) {
 	res, err := a.Diff(ctx, nil)
 	if err != nil || slices.Contains(s.Roles, RoleAdmin) {
 		return res, err
@@ -206,4 +247,44 @@ func VerifyState(v *audit.VerifyResult) string {
 // LatestAudit returns the last n audit records, oldest first.
 func (a *App) LatestAudit(ctx context.Context, n int) ([]audit.Record, error) {
 	return a.AuditRecords(ctx, audit.Filter{Limit: n})
+}
+
+// scopeKey names what a session's admin may see: everything (the primary
+// admin) or their scope's departments.
+func scopeKey(s *Session) string {
+	if slices.Contains(s.Roles, RoleAdmin) {
+		return "all"
+	}
+	if !slices.Contains(s.Roles, RoleSubAdmin) {
+		return "none"
+	}
+	ids := slices.Clone(s.AdminScope)
+	slices.Sort(ids)
+	return fmt.Sprint(ids)
+}
+
+// adminCache keeps the admin pages' latest reports, at most
+// adminCacheSize; it forgets them all when full (a new snapshot makes
+// every key new).
+type adminCache struct {
+	mu sync.Mutex
+	m  map[string]any
+}
+
+const adminCacheSize = 32
+
+func (c *adminCache) get(key string) (any, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[key]
+	return v, ok
+}
+
+func (c *adminCache) put(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= adminCacheSize {
+		c.m = map[string]any{}
+	}
+	c.m[key] = v
 }
