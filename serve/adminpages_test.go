@@ -18,6 +18,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
+	"github.com/dingbook/dingbook/policy"
 )
 
 const hostileDept = `<script>alert("x")</script> R&D 'lab'`
@@ -334,6 +335,13 @@ func TestAdminPullForm(t *testing.T) {
 	}
 	if resp, _ := emp.doBody("POST", e.url+"/admin/pulls", "", nil); resp.StatusCode != 403 {
 		t.Errorf("employee pull now: %d", resp.StatusCode)
+	}
+	// the policy's schedule and its next run (the clock is 08:00 UTC)
+	pol := policy.Default()
+	pol.Serve.PullDailyAt = "02:00"
+	e.srv.Policy = pol
+	if _, page := admin.do("GET", e.url+"/admin/pulls", nil); !strings.Contains(page, "Every day at 02:00 (policy serve.pull_daily_at); next run 2026-12-01 02:00 UTC.") {
+		t.Errorf("the pulls page lacks the schedule: %.1500s", page)
 	}
 	// why a pull failed may name a department outside a sub-admin's
 	// scope: only the primary admin's page says it
