@@ -39,6 +39,9 @@ type App struct {
 	// admin caches the admin pages' reports per snapshot and scope
 	// (adminview.go).
 	admin adminCache
+	// external is the external contacts of the latest complete snapshot
+	// (external.go).
+	external externalCache
 }
 
 // Open opens the state directory home (created 0700 if missing) and

@@ -17,7 +17,7 @@ import (
 // §4): one block of the route table.
 func (s *Server) adminRoutes() []Route {
 	return []Route{
-		{Pattern: "POST /api/v1/admin/pulls", Rule: Admin, handle: s.startPull},
+		{Pattern: "POST /api/v1/admin/pulls", Rule: Puller, handle: s.startPull},
 		{Pattern: "GET /api/v1/admin/pulls/{id}", Rule: Admin, handle: s.pullStatus},
 		// admins may read the metrics in the browser; Prometheus scrapes
 		// them at --metrics-addr, which needs no login

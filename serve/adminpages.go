@@ -23,16 +23,16 @@ import (
 // here, inline in the page, with attributes only (the CSP forbids inline
 // styles) and every label escaped.
 
-// auditRule is the rule of the audit log's pages (the primary admin for
-// now; an auditor role may join it).
-const auditRule = PrimaryAdmin
+// auditRule is the rule of the audit log's pages: the auditors (the
+// primary admin and those the policy names).
+const auditRule = Auditor
 
 // adminPageRoutes are the admin pages: one block of the route table.
 func (s *Server) adminPageRoutes() []Route {
 	return []Route{
 		{Pattern: "GET /admin", Rule: Admin, handle: s.adminHome},
 		{Pattern: "GET /admin/pulls", Rule: Admin, handle: s.adminPulls},
-		{Pattern: "POST /admin/pulls", Rule: Admin, handle: s.adminPullNow},
+		{Pattern: "POST /admin/pulls", Rule: Puller, handle: s.adminPullNow},
 		{Pattern: "GET /admin/pulls/{id}", Rule: Admin, handle: s.adminPull},
 		{Pattern: "GET /admin/quality", Rule: Admin, handle: s.adminQuality},
 		{Pattern: "GET /admin/changes", Rule: Admin, handle: s.adminChanges},
@@ -46,8 +46,10 @@ func (s *Server) adminPageRoutes() []Route {
 
 // adminPage is the data of the admin pages (pageData.Admin).
 type adminPage struct {
-	// Primary: the primary admin (the exports and audit pages are theirs).
-	Primary bool
+	// Primary: the primary admin (the exports page is theirs); MayPull:
+	// the person may start a pull (Puller); MayAudit: read the audit log
+	// (auditRule).
+	Primary, MayPull, MayAudit bool
 	// Scope names the sub-admin's departments (empty: the whole
 	// organisation).
 	Scope []string
@@ -92,8 +94,12 @@ func fmtTime(t time.Time) string {
 // Admin link).
 func (d pageData) IsAdmin() bool { return Admin.Allows(d.Session) }
 
+// IsAuditor reports whether the page's person may read the audit log (an
+// auditor who is no admin finds it in the nav bar).
+func (d pageData) IsAuditor() bool { return auditRule.Allows(d.Session) }
+
 func (s *Server) adminData(sess *app.Session) *adminPage {
-	return &adminPage{Primary: PrimaryAdmin.Allows(sess)}
+	return &adminPage{Primary: PrimaryAdmin.Allows(sess), MayPull: Puller.AllowsUnder(sess, s.policy()), MayAudit: auditRule.AllowsUnder(sess, s.policy())}
 }
 
 // adminHome links to the admin pages and names the admin's scope.

@@ -19,6 +19,7 @@ import (
 	"github.com/dingbook/dingbook/export"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/gen"
 )
 
 const hostileDept = `<script>alert("x")</script> R&D 'lab'`
@@ -385,7 +386,7 @@ func TestAdminAuditAndExports(t *testing.T) {
 	}
 	// enough records for two pages
 	for range 60 {
-		e.app.RefuseLogin(t.Context(), "browser", &dingbook.Error{Code: dingbook.EAUTH, Message: "test refusal", Err: app.ErrLoginState})
+		e.app.RefuseLogin(t.Context(), "browser", "192.0.2.1", &dingbook.Error{Code: dingbook.EAUTH, Message: "test refusal", Err: app.ErrLoginState})
 	}
 	head, _, err := e.app.AuditHead(t.Context())
 	if err != nil {
@@ -432,5 +433,44 @@ func TestAdminAuditAndExports(t *testing.T) {
 	}
 	if _, page = admin.do("GET", e.url+"/admin/audit", nil); !strings.Contains(page, "The chain and its head anchor (audit.head) disagree.") {
 		t.Errorf("without the anchor: %.1500s", page)
+	}
+}
+
+// The policy's roles: an auditor who is no admin finds the audit log in
+// the nav bar and reads it, without the other admin pages; with
+// sub_admins_may_pull false a sub-admin's pulls page offers no "Pull now"
+// and the form's POST is refused.
+func TestAdminPagesPolicyRoles(t *testing.T) {
+	e, c := newAdminEnv(t)
+	auditor := ""
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && !slices.Contains([]string{c.primary, c.sub, c.emp}, p.UserID) &&
+			!slices.ContainsFunc(e.sim.Admins(), func(a gen.Admin) bool { return a.UserID == p.UserID }) {
+			auditor = p.UserID
+			break
+		}
+	}
+	usePolicy(t, e, "serve:\n  auditors: ["+auditor+"]\n  sub_admins_may_pull: false\n")
+	aud, sub := e.loggedIn(auditor), e.loggedIn(c.sub)
+	_, home := aud.do("GET", e.url+"/", nil)
+	if !strings.Contains(home, `href="/admin/audit"`) || strings.Contains(home, `href="/admin"`) {
+		t.Errorf("the auditor's nav bar: %.1000s", home)
+	}
+	resp, page := aud.do("GET", e.url+"/admin/audit", nil)
+	if resp.StatusCode != 200 || !strings.Contains(page, "The chain verifies") || strings.Contains(page, `href="/admin/pulls"`) {
+		t.Errorf("the auditor's audit page: %d %.1500s", resp.StatusCode, page)
+	}
+	if resp, _ := aud.do("GET", e.url+"/admin", nil); resp.StatusCode != 403 {
+		t.Errorf("the auditor's /admin: %d, want 403", resp.StatusCode)
+	}
+	_, page = sub.do("GET", e.url+"/admin/pulls", nil)
+	if strings.Contains(page, `action="/admin/pulls"`) || !strings.Contains(page, "only the primary admin") {
+		t.Errorf("the sub-admin's pulls page under sub_admins_may_pull false: %.1500s", page)
+	}
+	if resp, _ := sub.doBody("POST", e.url+"/admin/pulls", "", nil); resp.StatusCode != 403 {
+		t.Errorf("the sub-admin's pull now: %d, want 403", resp.StatusCode)
+	}
+	if _, page := sub.do("GET", e.url+"/admin", nil); strings.Contains(page, `href="/admin/audit"`) {
+		t.Errorf("the sub-admin's admin home links to the audit log")
 	}
 }

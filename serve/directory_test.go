@@ -16,7 +16,7 @@ import (
 // pullSim pulls the simulator's organisation into the state database (a
 // complete snapshot, which the directory reads), flagging the
 // access-restricted staff.
-func pullSim(t *testing.T, e *env) {
+func pullSim(t *testing.T, e *env) *app.PullResult {
 	t.Helper()
 	pol, err := e.app.Policy(t.Context(), "", "tester")
 	if err != nil {
@@ -26,6 +26,7 @@ func pullSim(t *testing.T, e *env) {
 	if err != nil || !res.Snapshot.Receipt.Complete {
 		t.Fatalf("pull: %v", err)
 	}
+	return res
 }
 
 const xssName = `<img src=x onerror=alert(1)>`
