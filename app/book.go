@@ -33,6 +33,9 @@ type Book struct {
 	Cards    []BookCard
 	// CTag changes whenever any card of the book does.
 	CTag string
+	// Withdrawn is the last external contact's consent withdrawal the
+	// book applies (AddressBookAt, external.go).
+	Withdrawn int64
 }
 
 // Card returns the card named name, or nil.

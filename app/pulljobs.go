@@ -35,6 +35,8 @@ type PullJob struct {
 	// errors name the API call, never the token).
 	Error         string `json:"error,omitempty"`
 	SessionsEnded int    `json:"sessions_ended,omitempty"`
+	// RolesChanged counts the people whose portal roles the pull changed.
+	RolesChanged int `json:"roles_changed,omitempty"`
 }
 
 // CodeBusy is the error code of a pull refused while another runs.
@@ -71,9 +73,11 @@ const pullJobsKept = 100
 //
 // A portal pull always marks access-restricted staff (CountRestricted):
 // the portal's visibility rules hide them by that mark, so a snapshot
-// without it would show them to everyone.
+// without it would show them to everyone. It also pulls the external
+// contacts (External), which the portal shows to those they are shared
+// with (external.go).
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
-	o.CountRestricted = true
+	o.CountRestricted, o.External = true, true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {
@@ -106,7 +110,7 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 			if res.Stored {
 				job.Snapshot = res.Snapshot.ID
 			}
-			job.SessionsEnded = res.SessionsEnded
+			job.SessionsEnded, job.RolesChanged = res.SessionsEnded, res.RolesChanged
 		}
 		if err != nil {
 			job.State, job.Error = PullFailed, err.Error()

@@ -35,7 +35,7 @@ func TestSessionCacheNeverOutlivesTheStore(t *testing.T) {
 	a.Now = func() time.Time { return now }
 	login := func(userid string) string {
 		t.Helper()
-		token, _, err := a.Login(ctx, &dingtalk.Identity{UserID: userid}, "browser", "")
+		token, _, err := a.Login(ctx, &dingtalk.Identity{UserID: userid}, app.LoginOptions{Via: "browser"})
 		if err != nil {
 			t.Fatal(err)
 		}

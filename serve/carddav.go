@@ -36,7 +36,8 @@ import (
 // DAVRoot is the CardDAV root, below the base URL.
 const DAVRoot = "/dav/"
 
-// SyncTokenPrefix starts every sync token; the snapshot id follows.
+// SyncTokenPrefix starts every sync token; the book's version follows
+// (app.Book.Version: the snapshot id, then the withdrawals applied).
 const SyncTokenPrefix = "urn:dingbook:sync:"
 
 // The namespaces of the properties served.
@@ -144,7 +145,7 @@ func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 
 // book reads the session's person's latest book; false: it answered.
 func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
-	b, err := s.App.AddressBook(r.Context(), sess, snapshot)
+	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot, -1)
 	if err == nil {
 		return b, true
 	}
@@ -330,7 +331,7 @@ func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKin
 			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
 		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
 		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
-		p[dav("sync-token")] = SyncTokenPrefix + strconv.FormatInt(b.Snapshot, 10)
+		p[dav("sync-token")] = SyncTokenPrefix + b.Version()
 	}
 	return p
 }
@@ -463,9 +464,12 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	}
 	var old *app.Book
 	if token != "" {
-		id, err := strconv.ParseInt(strings.TrimPrefix(token, SyncTokenPrefix), 10, 64)
-		if err == nil && strings.HasPrefix(token, SyncTokenPrefix) {
-			old, err = s.App.AddressBook(r.Context(), sess, id)
+		// the token names a snapshot and the external contacts' consent
+		// withdrawals applied (app.Book.Version)
+		id, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
+		if ok && strings.HasPrefix(token, SyncTokenPrefix) {
+			var err error
+			old, err = s.App.AddressBookAt(r.Context(), sess, s.policy(), id, withdrawn)
 			if err != nil && !errors.Is(err, app.ErrSyncToken) {
 				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
 				http.Error(w, "the server could not answer", http.StatusInternalServerError)
@@ -524,5 +528,5 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 		}
 		m.response(bookHref(sess)+ch.c.Name, cardProps(ch.c, ask), ask)
 	}
-	m.write(w, "<d:sync-token>"+SyncTokenPrefix+strconv.FormatInt(b.Snapshot, 10)+"</d:sync-token>")
+	m.write(w, "<d:sync-token>"+SyncTokenPrefix+b.Version()+"</d:sync-token>")
 }
