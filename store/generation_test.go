@@ -18,12 +18,7 @@ import (
 // (the sqlite3 program).
 func TestGeneration(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "home")
-	db, err := store.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db, dir := openDB(t)
 	gen := func() int64 {
 		t.Helper()
 		g, err := db.Generation(ctx)
@@ -39,11 +34,7 @@ func TestGeneration(t *testing.T) {
 	if g2 := gen(); g2 != g {
 		t.Fatalf("a read changed the generation: %d → %d", g, g2)
 	}
-	now := time.Now()
-	s := store.Session{ID: "s1", UserID: "alice", Roles: []string{"employee"}, AdminScope: []int64{}, Via: "browser", Created: now, Seen: now}
-	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.AddSession(s) }); err != nil {
-		t.Fatal(err)
-	}
+	now := addSession(t, db, "s1")
 	g2 := gen()
 	if g2 == g {
 		t.Fatal("this process's commit left the generation")
@@ -72,17 +63,8 @@ func TestGeneration(t *testing.T) {
 // generation from before a commit that ended before they called.
 func TestGenerationConcurrent(t *testing.T) {
 	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "home")
-	db, err := store.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	now := time.Now()
-	s := store.Session{ID: "s1", UserID: "alice", Roles: []string{"employee"}, AdminScope: []int64{}, Via: "browser", Created: now, Seen: now}
-	if err := db.Write(ctx, func(tx *store.Tx) error { return tx.AddSession(s) }); err != nil {
-		t.Fatal(err)
-	}
+	db, _ := openDB(t)
+	now := addSession(t, db, "s1")
 	// the one writer's commits: started, and ended (Write returned)
 	var started, ended atomic.Int64
 	stop := make(chan struct{})
@@ -130,4 +112,27 @@ func TestGenerationConcurrent(t *testing.T) {
 	readers.Wait()
 	close(stop)
 	writer.Wait()
+}
+
+// openDB opens a new state database, closed at the test's end.
+func openDB(t *testing.T) (*store.DB, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "home")
+	db, err := store.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, dir
+}
+
+// addSession commits a session id and returns its time.
+func addSession(t *testing.T, db *store.DB, id string) time.Time {
+	t.Helper()
+	now := time.Now()
+	s := store.Session{ID: id, UserID: "alice", Roles: []string{"employee"}, AdminScope: []int64{}, Via: "browser", Created: now, Seen: now}
+	if err := db.Write(context.Background(), func(tx *store.Tx) error { return tx.AddSession(s) }); err != nil {
+		t.Fatal(err)
+	}
+	return now
 }
