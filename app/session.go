@@ -218,7 +218,7 @@ func (a *App) Session(ctx context.Context, token string, lim SessionLimits) (*Se
 		return nil, nil
 	}
 	id := sessionID(token)
-	s, err := a.DB.Session(ctx, id)
+	s, err := a.cachedSession(ctx, id)
 	if err != nil || s == nil {
 		return nil, err
 	}

@@ -67,10 +67,15 @@ type DB struct {
 	// (which gives up after busy_timeout); other processes are kept out by
 	// BEGIN IMMEDIATE.
 	wsem chan struct{}
+	// gen watches for commits (Generation, generation.go)
+	gen generation
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sdb.Close() }
+func (db *DB) Close() error {
+	db.gen.closeWait()
+	return db.sdb.Close()
+}
 
 // Open opens (creating if needed) the state database in dir and applies
 // pending migrations.
