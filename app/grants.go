@@ -138,7 +138,7 @@ func (gs *Grants) grantOf(ctx context.Context, er *ExportRequest) error {
 	pol := gs.policy()
 	days := min(er.Granted.Days, pol.Requests.MaxDays)
 	approved := er.Approvals[len(er.Approvals)-1].At
-	g := &Grant{ID: "g-" + strings.TrimPrefix(er.ID, "r-"), RequestID: er.ID, Grantee: er.Requester, State: GrantActive,
+	g := &Grant{ID: GrantIDOf(er.ID), RequestID: er.ID, Grantee: er.Requester, State: GrantActive,
 		Departments: er.Granted.Departments, UserIDs: er.UserIDs, Fields: er.Granted.Fields, Formats: er.Formats,
 		Purpose: er.Purpose, Basis: er.Basis, Justification: er.Justification, Recipient: er.Recipient, PIA: er.PIA,
 		Approvers: er.Approvers, Created: approved, ExpiresAt: approved.Truncate(time.Second).Add(time.Duration(days) * 24 * time.Hour),
@@ -166,6 +166,9 @@ func (gs *Grants) grantOf(ctx context.Context, er *ExportRequest) error {
 	}
 	return err
 }
+
+// GrantIDOf is the id of the grant of request id.
+func GrantIDOf(requestID string) string { return "g-" + strings.TrimPrefix(requestID, "r-") }
 
 // record is the audit record of a step of g's life.
 func (gs *Grants) record(g *Grant, step, actor, reason string) audit.Record {
