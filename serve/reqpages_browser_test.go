@@ -165,7 +165,7 @@ func TestRealBrowserExportRequest(t *testing.T) {
 			if !strings.Contains(text, "asks to export") || !strings.Contains(text, "申请导出") || !strings.Contains(text, "meminta ekspor") {
 				t.Errorf("the approvers' notice is not in the three languages:\n%s", text)
 			}
-			link = regexp.MustCompile(regexp.QuoteMeta(e.url)+`/requests/\S+`).FindString(text)
+			link = regexp.MustCompile(regexp.QuoteMeta(e.url) + `/requests/\S+`).FindString(text)
 		}
 	}
 	if link != e.url+"/requests/"+rid {
