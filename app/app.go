@@ -36,6 +36,9 @@ type App struct {
 	// people is the directory's search index of the latest complete
 	// snapshot (people.go), rebuilt when a newer one appears.
 	people peopleCache
+	// admin caches the admin pages' reports per snapshot and scope
+	// (adminview.go).
+	admin adminCache
 	// external is the external contacts of the latest complete snapshot
 	// (external.go).
 	external externalCache

@@ -45,15 +45,7 @@ func newDirEnv(t *testing.T) (*env, dirCast) {
 	e := newEnv(t)
 	var c dirCast
 	c.primary, c.sub, c.emp = demoUsers(t, e.sim)
-	tree := dingbook.NewTree(truth.Org.Depts)
-	var scope []int64
-	for _, a := range e.sim.Admins() {
-		if a.UserID == c.sub {
-			for _, id := range a.Scope {
-				scope = append(scope, tree.Descendants(id)...)
-			}
-		}
-	}
+	scope := adminScope(e, c.sub)
 	person := map[string]*dingbook.Person{}
 	for i := range truth.Org.People {
 		person[truth.Org.People[i].UserID] = &truth.Org.People[i]

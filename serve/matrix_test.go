@@ -66,6 +66,16 @@ var admitted = map[string]struct {
 	"POST /api/v1/admin/pulls":     {serve.Puller, 202},
 	"GET /api/v1/admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
 	"GET /metrics":                 {serve.Admin, 200},
+	// the admin pages (adminpages.go): the form starts a pull and shows
+	// its page; the changes page says it needs two snapshots
+	"GET /admin":            {serve.Admin, 200},
+	"GET /admin/pulls":      {serve.Admin, 200},
+	"POST /admin/pulls":     {serve.Puller, 303},
+	"GET /admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
+	"GET /admin/quality":    {serve.Admin, 200},
+	"GET /admin/changes":    {serve.Admin, 200},
+	"GET /admin/exports":    {serve.PrimaryAdmin, 200},
+	"GET /admin/audit":      {serve.Auditor, 200},
 	// portal.go
 	"POST /lang":            {serve.Anonymous, 400}, // no lang
 	"GET /inapp":            {serve.Anonymous, 200},

@@ -128,6 +128,8 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /api/v1/requests/{id}/deny", Rule: Person, handle: s.apiDenyRequest},
 	}
 	routes = append(routes, s.adminRoutes()...)
+	// the admin pages (adminpages.go)
+	routes = append(routes, s.adminPageRoutes()...)
 	// external contacts (external.go; issues 10 and 11 §4)
 	routes = append(routes, s.externalRoutes()...)
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)

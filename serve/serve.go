@@ -179,6 +179,8 @@ type pageData struct {
 	CorpID, ClientID string
 	// Dir is the directory's pages' data (directory.go).
 	Dir *dirPage
+	// Admin is the admin pages' data (adminpages.go).
+	Admin *adminPage
 	// Card is the card pages' data (cards.go).
 	Card *cardPage
 	// Req is the request and grant pages' data (reqpages.go).
