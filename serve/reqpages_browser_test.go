@@ -144,6 +144,7 @@ func TestRealBrowserExportRequest(t *testing.T) {
 	if msg, err := chromedp.Run(ec, chromedp.Text(chromedp.CSS("#error"))); err != nil || !strings.Contains(msg, "justification") {
 		t.Fatalf("the form's refusal says %q (%v)", msg, err)
 	}
+	screenshot(t, ec, shots, "request-form")
 	if n := len(e.sim.Notices()); n != 0 {
 		t.Fatalf("a refused request sent %d notices", n)
 	}
@@ -174,6 +175,7 @@ func TestRealBrowserExportRequest(t *testing.T) {
 	sc := rb.tab(60 * time.Second)
 	do(t, sc, "opening the notice's link", chromedp.Navigate(link))
 	pickSimUser(t, sc, e, sub, "/requests/"+rid)
+	screenshot(t, sc, shots, "request-approver")
 	// approve a narrower version: without email and job_number
 	do(t, sc, "approving fewer fields",
 		chromedp.Click(chromedp.CSS(`#keep-fields input[value="email"]`)),
