@@ -21,7 +21,6 @@ import (
 	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
-	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -391,19 +390,20 @@ func (rq *Requests) checkExternal(ctx context.Context, s *Session, pol *policy.P
 }
 
 // notifyFollowers tells the followers of the external contacts of an
-// approved request, by work notice, that their contacts are to be
-// exported; the notice is recorded (a failure too; the approval stands).
+// approved request, by work notice in their language, that their
+// contacts are to be exported; the notice is recorded (a failure too; the
+// approval stands).
 func (rq *Requests) notifyFollowers(ctx context.Context, er *ExportRequest) {
 	if rq.Client == nil || len(er.Followers) == 0 {
 		return
 	}
 	for _, f := range slices.Sorted(maps.Keys(er.Followers)) {
 		ids := er.Followers[f]
-		text := fmt.Sprintf("dingbook: %d of the external contacts you follow (%s) are in an approved export by %s, on the basis of their consent, for: %s",
-			len(ids), strings.Join(ids, ", "), er.Requester, er.Purpose)
-		details := map[string]string{"step": "followers-notified", "request": er.ID, "follower": f, "contacts": strconv.Itoa(len(ids))}
+		n := notice{client: rq.Client, say: rq.Say, key: "request.notice.followers", args: []any{len(ids), short(strings.Join(ids, ", ")), er.Requester, short(er.Purpose)}}
+		how, err := n.send(ctx, rq.App, []string{f})
+		details := map[string]string{"step": "followers-notified", "request": er.ID, "follower": f, "contacts": strconv.Itoa(len(ids)), "to": how}
 		outcome := audit.OutcomeOK
-		if _, err := rq.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: []string{f}, Msg: dingtalk.TextMsg(text)}); err != nil {
+		if err != nil {
 			outcome, details["notice_error"] = audit.OutcomeFailed, err.Error()
 		}
 		audit.Append(ctx, rq.App.DB, audit.Record{Time: rq.App.now(), Actor: er.Requester, Action: ActionRequest, Outcome: outcome, Details: details})

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/serve"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -322,6 +326,24 @@ func TestExternalExportRequest(t *testing.T) {
 	if !told {
 		t.Errorf("the follower got no work notice: %+v", e.sim.Notices()[before:])
 	}
+	// a second grant of the same contact, to bundle after the withdrawal
+	var second serve.RequestCreated
+	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "C-8", "", c.contact), "", &second); st != 201 {
+		t.Fatalf("create: %d %v", st, problem)
+	}
+	if st, problem := primary.postJSON("/api/v1/requests/"+second.ID+"/approve", "", "", nil); st != 200 {
+		t.Fatalf("approve: %d %v", st, problem)
+	}
+	// the grant's bundle carries the contact; its follower is told at the
+	// download
+	cards, notices := grantBundleCards(t, e, requester, app.GrantIDOf(created.ID))
+	if strings.Count(cards, "BEGIN:VCARD") != 1 || !strings.Contains(cards, "潘潘") || !strings.Contains(cards, "pan@partner.example.com") {
+		t.Errorf("the grant's bundle lacks the contact:\n%s", cards)
+	}
+	if len(notices) != 1 || !slices.Equal(notices[0].UserIDs, []string{c.follower}) || !strings.Contains(noticeText(t, notices[0]), "were downloaded by "+c.member) ||
+		!strings.Contains(noticeText(t, notices[0]), c.contact) {
+		t.Errorf("the follower's notice at the download: %+v", notices)
+	}
 	// once withdrawn, the contact cannot be asked for again
 	if st := func() int {
 		resp, _ := e.browser(c.follower).login().send("POST", "/api/v1/external/"+c.contact+"/withdraw-consent", "", nil)
@@ -329,7 +351,44 @@ func TestExternalExportRequest(t *testing.T) {
 	}(); st != 200 {
 		t.Fatalf("withdraw: %d", st)
 	}
+	// and the grant made before leaves it out; nobody is told
+	cards, notices = grantBundleCards(t, e, requester, app.GrantIDOf(second.ID))
+	if strings.Contains(cards, "BEGIN:VCARD") || len(notices) != 0 {
+		t.Errorf("the bundle after the withdrawal holds %q; notices %+v", cards, notices)
+	}
 	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "C-1", "", c.contact), "", nil); st != 400 || !strings.Contains(problem["message"], "withdrawn") {
 		t.Errorf("a request for a withdrawn contact: %d %v", st, problem)
 	}
+}
+
+// grantBundleCards accepts the terms of grant id for b, its grantee,
+// makes its bundle, downloads it and returns the vCards it holds and the
+// work notices sent by the download.
+func grantBundleCards(t *testing.T, e *env, b *browser, id string) (string, []sim.Notice) {
+	t.Helper()
+	if st, p := b.postJSON("/api/v1/grants/"+id+"/accept-terms", `{"accept": true}`, "", nil); st != 200 {
+		t.Fatalf("accept-terms: %d %v", st, p)
+	}
+	var ready serve.BundleReady
+	if st, p := b.postJSON("/api/v1/grants/"+id+"/bundle", "", "", &ready); st != 200 {
+		t.Fatalf("bundle: %d %v", st, p)
+	}
+	before := len(e.sim.Notices())
+	resp, zipped := b.do("GET", ready.DownloadURL, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	dir := t.TempDir()
+	zip := filepath.Join(dir, "b.zip")
+	os.WriteFile(zip, []byte(zipped), 0o600)
+	if o, err := exec.Command("7zz", "x", "-p"+ready.Passphrase, "-o"+filepath.Join(dir, "x"), zip).CombinedOutput(); err != nil {
+		t.Fatalf("7zz x: %v\n%s", err, o)
+	}
+	vcfs, _ := filepath.Glob(filepath.Join(dir, "x", "*.vcf"))
+	cards := ""
+	for _, f := range vcfs {
+		b, _ := os.ReadFile(f)
+		cards += string(b)
+	}
+	return cards, e.sim.Notices()[before:]
 }

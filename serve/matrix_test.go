@@ -116,6 +116,20 @@ var admitted = map[string]struct {
 	"POST /api/v1/grants/{id}/bundle":       {serve.Person, 404},
 	"POST /api/v1/grants/{id}/revoke":       {serve.Person, 404},
 	"GET /grants/download/{token}":          {serve.Person, 404},
+	// the pages of requests and grants (reqpages.go): no request or
+	// grant "{id}"; an empty form is shown again with its refusal
+	"GET /requests/new":              {serve.Person, 200},
+	"POST /requests":                 {serve.Person, 400},
+	"GET /requests":                  {serve.Person, 200},
+	"GET /requests/inbox":            {serve.Person, 200},
+	"GET /requests/{id}":             {serve.Person, 404},
+	"POST /requests/{id}/approve":    {serve.Person, 404},
+	"POST /requests/{id}/deny":       {serve.Person, 404},
+	"GET /grants":                    {serve.Person, 200},
+	"GET /grants/{id}":               {serve.Person, 404},
+	"POST /grants/{id}/accept-terms": {serve.Person, 404},
+	"POST /grants/{id}/bundle":       {serve.Person, 404},
+	"POST /grants/{id}/revoke":       {serve.Person, 404},
 	// business cards (cards.go): the cards of pathParams' person, a
 	// share link "{token}" and a share "{id}" that do not exist
 	"GET /people/{userid}/card.vcf": {serve.Person, 200},
