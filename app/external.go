@@ -40,10 +40,13 @@ type DirExternal struct {
 	CompanyName string  `json:"company_name,omitempty"`
 	Title       string  `json:"title,omitempty"`
 	LabelIDs    []int64 `json:"label_ids"`
-	StateCode   string  `json:"state_code,omitempty"`
-	Mobile      string  `json:"mobile,omitempty"`
-	Email       string  `json:"email,omitempty"`
-	Address     string  `json:"address,omitempty"`
+	// Labels name LabelIDs, in their order (a label without a name: a
+	// snapshot pulled before names were, or one DingTalk no longer lists).
+	Labels    []dingbook.ExternalLabel `json:"labels"`
+	StateCode string                   `json:"state_code,omitempty"`
+	Mobile    string                   `json:"mobile,omitempty"`
+	Email     string                   `json:"email,omitempty"`
+	Address   string                   `json:"address,omitempty"`
 	// Follower is the person who follows the contact (负责人).
 	Follower DirRef `json:"follower"`
 	// CanWithdraw: the viewer may mark the contact's consent withdrawn
@@ -160,6 +163,15 @@ func (ev *externalView) view(e *dingbook.ExternalContact) DirExternal {
 		Follower: DirRef{UserID: e.FollowerUserID}}
 	if out.LabelIDs == nil {
 		out.LabelIDs = []int64{}
+	}
+	out.Labels = slices.Clone(e.Labels)
+	if len(out.Labels) != len(out.LabelIDs) {
+		c := *e
+		c.NameLabels(nil)
+		out.Labels = c.Labels
+	}
+	if out.Labels == nil {
+		out.Labels = []dingbook.ExternalLabel{}
 	}
 	if f := ev.follower(e); f != nil {
 		out.Follower.Name = f.Name

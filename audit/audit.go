@@ -358,12 +358,15 @@ type Filter struct {
 	Action       string
 	Actor        string
 	Limit        int // 0: all
+	// Skip leaves out the newest Skip matching records (with Limit: a
+	// page of the log, read by seeking).
+	Skip int
 }
 
 // List returns records matching f in seq order.
 func List(ctx context.Context, db *store.DB, f Filter) ([]Record, error) {
 	var out []Record
-	err := db.EachAudit(ctx, store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Actor: f.Actor, Last: f.Limit}, func(row store.AuditRow) error {
+	err := db.EachAudit(ctx, store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Actor: f.Actor, Last: f.Limit, Skip: f.Skip}, func(row store.AuditRow) error {
 		r, _, err := fromRow(row)
 		if err != nil {
 			return fmt.Errorf("audit record %d: %w", r.Seq, err)

@@ -139,7 +139,8 @@ func TestExternalVisibilityAPI(t *testing.T) {
 			if (status == 200) != want || (status != 200 && status != 404) {
 				t.Errorf("%s (switch off %v): GET /api/v1/external/%s: %d, want visible %v", tc.name, pol != nil, c.contact, status, want)
 			}
-			if status == 200 && (!x.External || x.CompanyName != "合作伙伴有限公司" || len(x.LabelIDs) != 1 || x.Follower.UserID != c.follower) {
+			if status == 200 && (!x.External || x.CompanyName != "合作伙伴有限公司" || len(x.LabelIDs) != 1 || x.Follower.UserID != c.follower ||
+				!slices.Equal(x.Labels, []dingbook.ExternalLabel{{ID: 1561077310, Name: "客户", Group: "类型"}})) {
 				t.Errorf("%s: %+v", tc.name, x)
 			}
 			var l serve.ExternalList
@@ -165,11 +166,11 @@ func TestExternalVisibilityAPI(t *testing.T) {
 	// company and label; the contact's page offers the follower the form
 	resp, page := b[c.member].send("GET", "/?q="+url.QueryEscape("潘"), "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(page, `/external/`+c.contact) || !strings.Contains(page, "External contact") ||
-		!strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, "1561077310") || strings.Contains(page, "/external/"+c.other) {
+		!strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, `<span title="类型">客户</span>`) || strings.Contains(page, "1561077310") || strings.Contains(page, "/external/"+c.other) {
 		t.Errorf("search page: %d %s", resp.StatusCode, page)
 	}
 	_, page = b[c.follower].send("GET", "/external/"+c.contact, "", nil)
-	if !strings.Contains(page, `action="/external/`+c.contact+`/withdraw-consent"`) || !strings.Contains(page, "合作伙伴有限公司") {
+	if !strings.Contains(page, `action="/external/`+c.contact+`/withdraw-consent"`) || !strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, `<dd><span title="类型">客户</span></dd>`) {
 		t.Errorf("follower's page: %s", page)
 	}
 	resp, page = b[c.member].send("GET", "/external/"+c.contact, "", nil)

@@ -66,6 +66,13 @@ var admitted = map[string]struct {
 	"POST /api/v1/admin/pulls":     {serve.Puller, 202},
 	"GET /api/v1/admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
 	"GET /metrics":                 {serve.Admin, 200},
+	// the admin pages' JSON (adminapi.go); the changes answer only a
+	// note while there is one snapshot
+	"GET /api/v1/admin/quality": {serve.Admin, 200},
+	"GET /api/v1/admin/changes": {serve.Admin, 200},
+	"GET /api/v1/admin/pulls":   {serve.Admin, 200},
+	"GET /api/v1/admin/exports": {serve.PrimaryAdmin, 200},
+	"GET /api/v1/audit":         {serve.Auditor, 200},
 	// the admin pages (adminpages.go): the form starts a pull and shows
 	// its page; the changes page says it needs two snapshots
 	"GET /admin":            {serve.Admin, 200},
