@@ -20,12 +20,8 @@ type Grant struct {
 // already has its grant.
 func (tx *Tx) InsertGrant(g Grant) (bool, error) {
 	// SQLite: INSERT OR IGNORE
-	res, err := tx.tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO export_grant (id, request_id, grantee, state, doc, created_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
+	n, err := tx.affected(`INSERT OR IGNORE INTO export_grant (id, request_id, grantee, state, doc, created_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
 		g.ID, g.RequestID, g.Grantee, g.State, string(g.Doc), tsNano(g.Created), tsNano(g.Updated))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
 	return n > 0, err
 }
 
@@ -91,11 +87,7 @@ func (tx *Tx) AddGrantDownload(d GrantDownload) error {
 // the transaction that records the download. It reports false when the
 // link was used already (or is unknown): a link works once.
 func (tx *Tx) UseGrantDownload(hash string, t time.Time) (bool, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE grant_download SET used_at = ? WHERE token_hash = ? AND used_at = ''`, tsNano(t), hash)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := tx.affected(`UPDATE grant_download SET used_at = ? WHERE token_hash = ? AND used_at = ''`, tsNano(t), hash)
 	return n > 0, err
 }
 
