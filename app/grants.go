@@ -221,33 +221,39 @@ func (gs *Grants) Get(ctx context.Context, id string) (*Grant, error) {
 }
 
 // sync makes the grants of approved requests that have none yet (an
-// approval whose grant was not written, e.g. a crash between the two).
-func (gs *Grants) sync(ctx context.Context) error {
+// approval whose grant was not written, e.g. a crash between the two),
+// and returns every grant's row (read again only when it made one).
+func (gs *Grants) sync(ctx context.Context) ([]store.Grant, error) {
 	rows, err := gs.App.DB.ExportRequests(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	have, err := gs.App.DB.Grants(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	made := map[string]bool{}
 	for _, g := range have {
 		made[g.RequestID] = true
 	}
+	added := false
 	for _, row := range rows {
 		if row.State != RequestApproved || made[row.ID] {
 			continue
 		}
 		var er ExportRequest
 		if err := json.Unmarshal(row.Doc, &er); err != nil {
-			return err
+			return nil, err
 		}
 		if err := gs.grantOf(ctx, &er); err != nil {
-			return err
+			return nil, err
 		}
+		added = true
 	}
-	return nil
+	if added {
+		return gs.App.DB.Grants(ctx)
+	}
+	return have, nil
 }
 
 // List returns the grants s holds (role "mine", the default) or may
@@ -260,10 +266,7 @@ func (gs *Grants) List(ctx context.Context, s *Session, role string) ([]Grant, e
 	if role != "mine" && role != "approver" {
 		return nil, badRequest("role", "unknown role %q", role).WithHint("use role=mine or role=approver")
 	}
-	if err := gs.sync(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := gs.App.DB.Grants(ctx)
+	rows, err := gs.sync(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -434,7 +437,7 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if g.DownloadsLeft <= 0 {
 		g.State = GrantUsed
 	}
-	dl := store.GrantDownload{TokenHash: tokenHash(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
+	dl := store.GrantDownload{TokenHash: sessionID(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
 	err = gs.save(ctx, g, "bundle", s.UserID, "", map[string]string{"export_id": res.ExportID, "sha256": res.BundleSHA256, "seal": res.Decision.Encrypt},
 		func(tx *store.Tx) error { return tx.AddGrantDownload(dl) })
 	if err != nil {
@@ -442,11 +445,6 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 		return nil, err
 	}
 	return &GrantBundle{Token: token, Passphrase: res.Passphrase, ExpiresAt: g.ExpiresAt, ExportID: res.ExportID, SHA256: res.BundleSHA256}, nil
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // grantOrg is the organisation g's bundle holds, from the latest complete
@@ -504,7 +502,7 @@ func gone(format string, args ...any) error {
 // bundle's SHA-256) in one transaction, and the file is deleted from disk
 // (the open File still reads it).
 func (gs *Grants) Download(ctx context.Context, s *Session, token string) (*GrantFile, error) {
-	dl, err := gs.App.DB.GrantDownloadByHash(ctx, tokenHash(token))
+	dl, err := gs.App.DB.GrantDownloadByHash(ctx, sessionID(token))
 	if err != nil {
 		return nil, err
 	}
