@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -113,17 +114,10 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, sess *app.Ses
 			}
 		}
 		for _, id := range sess.AdminScope {
-			a.Scope = append(a.Scope, cmpOr(names[id], strconv.FormatInt(id, 10)))
+			a.Scope = append(a.Scope, cmp.Or(names[id], strconv.FormatInt(id, 10)))
 		}
 	}
 	s.render(w, r, http.StatusOK, "admin", pageData{Title: "admin.title", Session: sess, Admin: a})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // pullRow is one pull as the pulls pages show it.
@@ -221,15 +215,6 @@ const chartedDepts = 30
 
 func pct(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" }
 
-// completeness is the share of the four contact fields (mobile, e-mail,
-// title, job number) filled in over a department's direct members.
-func completeness(members, mobile, email, title, job int) float64 {
-	if members == 0 {
-		return 1
-	}
-	return float64(mobile+email+title+job) / float64(4*members)
-}
-
 // adminQuality: the latest complete snapshot's quality in the admin's
 // scope, as two bar charts and their tables.
 func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -242,26 +227,19 @@ func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, sess *app.
 	a := s.adminData(sess)
 	a.Quality, a.TakenAt = q, fmtTime(q.TakenAt)
 	var bars []bar
-	for _, d := range q.Departments {
-		dq := d
+	for _, dq := range q.Departments {
 		if dq.Members == 0 {
 			continue
 		}
-		c := completeness(dq.Members, dq.WithMobile, dq.WithEmail, dq.WithTitle, dq.WithJobNumber)
+		// completeness: the share of the four contact fields filled in
+		// over the department's direct members
+		c := (dq.MobileRate + dq.EmailRate + dq.TitleRate + dq.JobNumberRate) / 4
 		a.DeptRows = append(a.DeptRows, deptRow{Path: dq.Path, Members: dq.Members, Complete: pct(c),
 			Mobile: pct(dq.MobileRate), Email: pct(dq.EmailRate), Title: pct(dq.TitleRate), JobNum: pct(dq.JobNumberRate)})
 		bars = append(bars, bar{Label: dq.Path, Value: c, Text: pct(c)})
 	}
 	a.DeptsInReport = len(bars)
-	slices.SortStableFunc(bars, func(x, y bar) int {
-		switch {
-		case x.Value < y.Value:
-			return -1
-		case x.Value > y.Value:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(bars, func(x, y bar) int { return cmp.Compare(x.Value, y.Value) })
 	bars = bars[:min(len(bars), chartedDepts)]
 	a.ChartedDepts = len(bars)
 	a.DeptChart = barChart(tr(lang, "admin.quality.dept_chart"), bars, 1)
