@@ -158,7 +158,10 @@ func (gs *Grants) record(g *Grant, step, actor, reason string) audit.Record {
 }
 
 // save stores g with the audit record of step (details added to it) in
-// one transaction, with more writes when given.
+// one transaction, with more writes when given. Every step starts from a
+// live grant (active or used): one revoked or expired since g was read
+// (a revocation by an approver or the CLI during a bundle's export) stays
+// so, and save answers CodeGone.
 func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string, details map[string]string, more func(*store.Tx) error) error {
 	doc, err := json.Marshal(g)
 	if err != nil {
@@ -169,7 +172,11 @@ func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string
 		rec.Details[k] = v
 	}
 	_, err = audit.AppendWith(ctx, gs.App.DB, rec, func(tx *store.Tx, _ audit.Record) error {
-		if err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}); err != nil {
+		ok, err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}, GrantActive, GrantUsed)
+		if err == nil && !ok {
+			err = gone("grant %s was revoked or expired meanwhile", g.ID)
+		}
+		if err != nil {
 			return err
 		}
 		if more != nil {
@@ -192,20 +199,28 @@ func (gs *Grants) load(ctx context.Context, row store.Grant) (*Grant, error) {
 	}
 	if !gs.App.now().Before(g.ExpiresAt) {
 		g.State = GrantExpired
-		if err := gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil); err != nil {
-			return nil, err
-		}
-		return &g, nil
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil))
 	}
 	// a breach incident on the grant ('dingbook breach start --grant')
 	// revoked its holding: the grant ends with it
 	if h, err := gs.App.DB.FindHolding(ctx, store.KindGrant, g.ID); err == nil && h.Revoked != nil {
 		g.State, g.RevokedBy, g.Reason = GrantRevoked, "breach", "a breach incident revoked it"
-		if err := gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil); err != nil {
-			return nil, err
-		}
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil))
 	}
 	return &g, nil
+}
+
+// ended is g after load recorded its end (err, save's answer): when
+// another request recorded an end first, the stored grant.
+func (gs *Grants) ended(ctx context.Context, g *Grant, err error) (*Grant, error) {
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == CodeGone {
+		return gs.Get(ctx, g.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // Get returns grant id, or a not-found error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -26,10 +27,16 @@ func (tx *Tx) InsertGrant(g Grant) (bool, error) {
 }
 
 // UpdateGrant replaces a grant's state and doc, in the transaction that
-// records the change in the audit log.
-func (tx *Tx) UpdateGrant(g Grant) error {
-	_, err := tx.tx.ExecContext(tx.ctx, `UPDATE export_grant SET state = ?, doc = ?, updated_at = ? WHERE id = ?`, g.State, string(g.Doc), tsNano(g.Updated), g.ID)
-	return err
+// records the change in the audit log, when its stored state is one of
+// from. It reports false (and writes nothing) otherwise: the grant
+// changed meanwhile (another request or process ended it).
+func (tx *Tx) UpdateGrant(g Grant, from ...string) (bool, error) {
+	args := []any{g.State, string(g.Doc), tsNano(g.Updated), g.ID}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	n, err := tx.affected(`UPDATE export_grant SET state = ?, doc = ?, updated_at = ? WHERE id = ? AND state IN (?`+strings.Repeat(",?", max(len(from)-1, 0))+`)`, args...)
+	return n > 0, err
 }
 
 // Grant returns the grant with id, or nil when there is none.
