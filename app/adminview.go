@@ -240,7 +240,7 @@ func VerifyState(v *audit.VerifyResult) string {
 	switch {
 	case v.OK:
 		return AuditOK
-	case strings.Contains(v.Problem, audit.HeadFile) || strings.Contains(v.Problem, "anchor"):
+	case v.Anchor:
 		return AuditAnchor
 	}
 	return AuditBroken

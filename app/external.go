@@ -275,6 +275,12 @@ func (a *App) ExternalWithdrawals(ctx context.Context) (map[string]store.Externa
 	return a.DB.ExternalWithdrawals(ctx)
 }
 
+// externalPerson is external contact e as the person its vCard is made
+// from (UID "external-<id>", apart from the people's).
+func externalPerson(e *dingbook.ExternalContact) dingbook.Person {
+	return dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+}
+
 // ExternalCardName is the file name of external contact id's card in an
 // address book (apart from the people's <userid>.vcf).
 func ExternalCardName(id string) string { return "external-" + url.PathEscape(id) + ".vcf" }
@@ -322,7 +328,7 @@ func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy,
 		if !ev.sees(e) {
 			continue
 		}
-		p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+		p := externalPerson(e)
 		body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
 		sum := sha256.Sum256([]byte(body))
 		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
@@ -477,7 +483,7 @@ func writeExternalCards(dir string, list []dingbook.ExternalContact, fields []st
 	var b strings.Builder
 	for i := range list {
 		e := &list[i]
-		p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+		p := externalPerson(e)
 		sc := p.StateCode
 		for _, f := range dingbook.Fields {
 			if f.Kind == dingbook.KindText && f.Text != nil && f.Key != "userid" && !slices.Contains(fields, f.Key) {

@@ -178,7 +178,10 @@ func (gs *Grants) record(g *Grant, step, actor, reason string) audit.Record {
 }
 
 // save stores g with the audit record of step (details added to it) in
-// one transaction, with more writes when given.
+// one transaction, with more writes when given. Every step starts from a
+// live grant (active or used): one revoked or expired since g was read
+// (a revocation by an approver or the CLI during a bundle's export) stays
+// so, and save answers CodeGone.
 func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string, details map[string]string, more func(*store.Tx) error) error {
 	doc, err := json.Marshal(g)
 	if err != nil {
@@ -189,7 +192,11 @@ func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string
 		rec.Details[k] = v
 	}
 	_, err = audit.AppendWith(ctx, gs.App.DB, rec, func(tx *store.Tx, _ audit.Record) error {
-		if err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}); err != nil {
+		ok, err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}, GrantActive, GrantUsed)
+		if err == nil && !ok {
+			err = gone("grant %s was revoked or expired meanwhile", g.ID)
+		}
+		if err != nil {
 			return err
 		}
 		if more != nil {
@@ -212,20 +219,28 @@ func (gs *Grants) load(ctx context.Context, row store.Grant) (*Grant, error) {
 	}
 	if !gs.App.now().Before(g.ExpiresAt) {
 		g.State = GrantExpired
-		if err := gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil); err != nil {
-			return nil, err
-		}
-		return &g, nil
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil))
 	}
 	// a breach incident on the grant ('dingbook breach start --grant')
 	// revoked its holding: the grant ends with it
 	if h, err := gs.App.DB.FindHolding(ctx, store.KindGrant, g.ID); err == nil && h.Revoked != nil {
 		g.State, g.RevokedBy, g.Reason = GrantRevoked, "breach", "a breach incident revoked it"
-		if err := gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil); err != nil {
-			return nil, err
-		}
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil))
 	}
 	return &g, nil
+}
+
+// ended is g after load recorded its end (err, save's answer): when
+// another request recorded an end first, the stored grant.
+func (gs *Grants) ended(ctx context.Context, g *Grant, err error) (*Grant, error) {
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == CodeGone {
+		return gs.Get(ctx, g.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // Get returns grant id, or a not-found error.
@@ -241,33 +256,39 @@ func (gs *Grants) Get(ctx context.Context, id string) (*Grant, error) {
 }
 
 // sync makes the grants of approved requests that have none yet (an
-// approval whose grant was not written, e.g. a crash between the two).
-func (gs *Grants) sync(ctx context.Context) error {
+// approval whose grant was not written, e.g. a crash between the two),
+// and returns every grant's row (read again only when it made one).
+func (gs *Grants) sync(ctx context.Context) ([]store.Grant, error) {
 	rows, err := gs.App.DB.ExportRequests(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	have, err := gs.App.DB.Grants(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	made := map[string]bool{}
 	for _, g := range have {
 		made[g.RequestID] = true
 	}
+	added := false
 	for _, row := range rows {
 		if row.State != RequestApproved || made[row.ID] {
 			continue
 		}
 		var er ExportRequest
 		if err := json.Unmarshal(row.Doc, &er); err != nil {
-			return err
+			return nil, err
 		}
 		if err := gs.grantOf(ctx, &er); err != nil {
-			return err
+			return nil, err
 		}
+		added = true
 	}
-	return nil
+	if added {
+		return gs.App.DB.Grants(ctx)
+	}
+	return have, nil
 }
 
 // List returns the grants s holds (role "mine", the default) or may
@@ -280,10 +301,7 @@ func (gs *Grants) List(ctx context.Context, s *Session, role string) ([]Grant, e
 	if role != "mine" && role != "approver" {
 		return nil, badRequest("role", "unknown role %q", role).WithHint("use role=mine or role=approver")
 	}
-	if err := gs.sync(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := gs.App.DB.Grants(ctx)
+	rows, err := gs.sync(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -486,7 +504,7 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 			g.Bundled[res.ExportID] = append(g.Bundled[res.ExportID], e.UserID)
 		}
 	}
-	dl := store.GrantDownload{TokenHash: tokenHash(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
+	dl := store.GrantDownload{TokenHash: sessionID(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
 	err = gs.save(ctx, g, "bundle", s.UserID, "", map[string]string{"export_id": res.ExportID, "sha256": res.BundleSHA256, "seal": res.Decision.Encrypt},
 		func(tx *store.Tx) error { return tx.AddGrantDownload(dl) })
 	if err != nil {
@@ -494,11 +512,6 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 		return nil, err
 	}
 	return &GrantBundle{Token: token, Passphrase: res.Passphrase, ExpiresAt: g.ExpiresAt, ExportID: res.ExportID, SHA256: res.BundleSHA256}, nil
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // grantOrg is the organisation g's bundle holds, from the latest complete
@@ -615,7 +628,7 @@ func gone(format string, args ...any) error {
 // bundle's SHA-256) in one transaction, and the file is deleted from disk
 // (the open File still reads it).
 func (gs *Grants) Download(ctx context.Context, s *Session, token string) (*GrantFile, error) {
-	dl, err := gs.App.DB.GrantDownloadByHash(ctx, tokenHash(token))
+	dl, err := gs.App.DB.GrantDownloadByHash(ctx, sessionID(token))
 	if err != nil {
 		return nil, err
 	}

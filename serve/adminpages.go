@@ -1,6 +1,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -114,17 +115,10 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, sess *app.Ses
 			}
 		}
 		for _, id := range sess.AdminScope {
-			a.Scope = append(a.Scope, cmpOr(names[id], strconv.FormatInt(id, 10)))
+			a.Scope = append(a.Scope, cmp.Or(names[id], strconv.FormatInt(id, 10)))
 		}
 	}
 	s.render(w, r, http.StatusOK, "admin", pageData{Title: "admin.title", Session: sess, Admin: a})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // pullRow is one pull as the pulls pages show it.
@@ -247,15 +241,6 @@ const chartedDepts = 30
 
 func pct(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" }
 
-// completeness is the share of the four contact fields (mobile, e-mail,
-// title, job number) filled in over a department's direct members.
-func completeness(members, mobile, email, title, job int) float64 {
-	if members == 0 {
-		return 1
-	}
-	return float64(mobile+email+title+job) / float64(4*members)
-}
-
 // deptCompleteness is a department of the quality report with its
 // completeness (GET /api/v1/admin/quality lists them): the share of the
 // four contact fields filled in, and each field's share.
@@ -277,7 +262,7 @@ func shownDepts(q *app.AdminQuality) []deptCompleteness {
 	for _, d := range q.Departments {
 		if d.Members > 0 {
 			out = append(out, deptCompleteness{DeptID: d.DeptID, Path: d.Path, Members: d.Members,
-				Completeness: completeness(d.Members, d.WithMobile, d.WithEmail, d.WithTitle, d.WithJobNumber),
+				Completeness: (d.MobileRate + d.EmailRate + d.TitleRate + d.JobNumberRate) / 4,
 				MobileRate:   d.MobileRate, EmailRate: d.EmailRate, TitleRate: d.TitleRate, JobNumberRate: d.JobNumberRate})
 		}
 	}
@@ -303,15 +288,7 @@ func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, sess *app.
 		bars = append(bars, bar{Label: dq.Path, Value: c, Text: pct(c)})
 	}
 	a.DeptsInReport = len(bars)
-	slices.SortStableFunc(bars, func(x, y bar) int {
-		switch {
-		case x.Value < y.Value:
-			return -1
-		case x.Value > y.Value:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(bars, func(x, y bar) int { return cmp.Compare(x.Value, y.Value) })
 	bars = bars[:min(len(bars), chartedDepts)]
 	a.ChartedDepts = len(bars)
 	a.DeptChart = barChart(tr(lang, "admin.quality.dept_chart"), bars, 1)
