@@ -185,6 +185,8 @@ type pageData struct {
 	Card *cardPage
 	// Req is the request and grant pages' data (reqpages.go).
 	Req *reqPage
+	// Dev is the devices page's data (devices.go).
+	Dev *devicePage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
