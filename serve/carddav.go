@@ -187,6 +187,7 @@ func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	}
 	w.Header().Set("Content-Type", "text/vcard; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(c.Body)))
+	carriedCards(w, 1)
 	io.WriteString(w, c.Body)
 }
 
@@ -233,8 +234,11 @@ func readDAVRequest(w http.ResponseWriter, r *http.Request) (*davRequest, bool) 
 	return &d, true
 }
 
-// multistatus collects a 207 answer.
-type multistatus struct{ b strings.Builder }
+// multistatus collects a 207 answer; cards counts its address-data.
+type multistatus struct {
+	b     strings.Builder
+	cards int
+}
 
 func newMultistatus() *multistatus {
 	m := &multistatus{}
@@ -261,6 +265,9 @@ func (m *multistatus) response(href string, have map[xml.Name]string, ask []xml.
 			writeProp(&missing, n, "")
 		}
 	}
+	if _, ok := have[card("address-data")]; ok {
+		m.cards++
+	}
 	if found.Len() > 0 {
 		m.b.WriteString("<d:propstat><d:prop>" + found.String() + "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>")
 	}
@@ -280,6 +287,7 @@ func (m *multistatus) write(w http.ResponseWriter, tail string) {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusMultiStatus)
+	carriedCards(w, m.cards)
 	io.WriteString(w, m.b.String())
 }
 

@@ -73,6 +73,8 @@ type Server struct {
 	// Context is the server's lifetime: pulls started from the portal run
 	// under it (nil: never cancelled).
 	Context context.Context
+	// RequestLog, if set, receives every answered request (requestlog.go).
+	RequestLog func(RequestLogEntry)
 
 	limiter *limiter
 	metrics *metrics
