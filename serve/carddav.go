@@ -234,10 +234,37 @@ func readDAVRequest(w http.ResponseWriter, r *http.Request) (*davRequest, bool) 
 	return &d, true
 }
 
-// multistatus collects a 207 answer; cards counts its address-data.
+// multistatus collects a 207 answer; cards counts its address-data. A
+// streamed one (stream) goes out in pieces as it grows, so that a book
+// of 100,000 cards is never held whole.
 type multistatus struct {
 	b     strings.Builder
 	cards int
+	out   http.ResponseWriter // streaming to, once stream was called
+}
+
+// streamChunk is how much a streamed multistatus holds before it writes.
+const streamChunk = 64 << 10
+
+// stream sends the 207's header now and the answer as it grows: call it
+// once nothing can fail any more.
+func (m *multistatus) stream(w http.ResponseWriter) {
+	m.header(w)
+	m.out = w
+}
+
+func (m *multistatus) header(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusMultiStatus)
+}
+
+// flush writes what a streamed answer holds, once it holds atLeast.
+func (m *multistatus) flush(atLeast int) {
+	if m.out != nil && m.b.Len() >= atLeast {
+		io.WriteString(m.out, m.b.String())
+		m.b.Reset()
+	}
 }
 
 func newMultistatus() *multistatus {
@@ -275,19 +302,23 @@ func (m *multistatus) response(href string, have map[xml.Name]string, ask []xml.
 		m.b.WriteString("<d:propstat><d:prop>" + missing.String() + "</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>")
 	}
 	m.b.WriteString("</d:response>")
+	m.flush(streamChunk)
 }
 
 // gone adds href as not found (a removed card).
 func (m *multistatus) gone(href string) {
 	m.b.WriteString("<d:response><d:href>" + html.EscapeString(href) + "</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>")
+	m.flush(streamChunk)
 }
 
 func (m *multistatus) write(w http.ResponseWriter, tail string) {
 	m.b.WriteString(tail + "</d:multistatus>")
-	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusMultiStatus)
 	carriedCards(w, m.cards)
+	if m.out != nil {
+		m.flush(0)
+		return
+	}
+	m.header(w)
 	io.WriteString(w, m.b.String())
 }
 
@@ -391,6 +422,7 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 	case davBook:
 		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b), ask)
 		if depth1 {
+			m.stream(w)
 			for i := range b.Cards {
 				m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
 			}
@@ -521,6 +553,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 		return
 	}
 	m := newMultistatus()
+	m.stream(w)
 	for _, ch := range changes {
 		if ch.c == nil {
 			m.gone(bookHref(sess) + ch.name)

@@ -328,6 +328,7 @@ func (s *Server) addressbookQuery(w http.ResponseWriter, r *http.Request, sess *
 		limit = d.Limit.NResults
 	}
 	m := newMultistatus()
+	m.stream(w)
 	n := 0
 	for i := range b.Cards {
 		c := &b.Cards[i]

@@ -1,0 +1,124 @@
+package serveload
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook/source/gen"
+)
+
+// BenchmarkCardDAVInitialSync is issue 12's initial sync on a `dingbook
+// serve` running as its own process: one person logs in through the
+// simulator's login page, creates an app password
+// (POST /api/v1/app-passwords) and, as a CardDAV client, asks for the
+// whole book (REPORT sync-collection with an empty token, getetag and
+// address-data), reading the answer as it streams. It reports the cards,
+// the seconds to the last byte, and the server's peak RSS (VmHWM) before
+// and after; then a sync from the token it got (nothing changed).
+//
+//	scripts/bench-carddav.sh
+func BenchmarkCardDAVInitialSync(b *testing.B) {
+	if *serverURL == "" || *truthFile == "" {
+		b.Fatal("-serveload.url and -serveload.truth are needed: run scripts/bench-carddav.sh")
+	}
+	base := strings.TrimRight(*serverURL, "/")
+	tr, err := gen.Load(*truthFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := WorkloadOf(&tr.Org, 1)
+	tr = nil
+	hc, err := login(http.DefaultTransport, base, w.Users[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := hc.Post(base+"/api/v1/app-passwords", "application/json", strings.NewReader(`{"name":"bench"}`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pw struct{ Username, Password string }
+	err = json.NewDecoder(resp.Body).Decode(&pw)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		b.Fatalf("POST /api/v1/app-passwords: %s %v", resp.Status, err)
+	}
+	book := base + "/dav/books/" + pw.Username + "/directory/"
+	report := func(token string) (cards int, next string, d time.Duration) {
+		body := `<d:sync-collection xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:sync-token>` + token +
+			`</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/><card:address-data/></d:prop></d:sync-collection>`
+		req, _ := http.NewRequest("REPORT", book, strings.NewReader(body))
+		req.SetBasicAuth(pw.Username, pw.Password)
+		req.Header.Set("Content-Type", "application/xml; charset=utf-8")
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusMultiStatus {
+			msg, _ := io.ReadAll(resp.Body)
+			b.Fatalf("REPORT sync-collection: %s %s", resp.Status, msg)
+		}
+		// read as a client does: token by token, never the whole answer
+		dec := xml.NewDecoder(resp.Body)
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			if se, ok := tok.(xml.StartElement); ok {
+				switch se.Name.Local {
+				case "address-data":
+					cards++
+				case "sync-token":
+					var t string
+					if err := dec.DecodeElement(&t, &se); err != nil {
+						b.Fatal(err)
+					}
+					next = t
+				}
+			}
+		}
+		return cards, next, time.Since(start)
+	}
+	before := 0.0
+	if *serverPID != 0 {
+		if before, err = PeakRSS(*serverPID); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var cards int
+	var token string
+	var took time.Duration
+	b.ResetTimer()
+	for range b.N {
+		cards, token, took = report("")
+	}
+	b.StopTimer()
+	if cards < 1000 || token == "" {
+		b.Fatalf("the initial sync gave %d cards, token %q", cards, token)
+	}
+	b.ReportMetric(float64(cards), "cards")
+	b.ReportMetric(took.Seconds(), "initial-sync-s")
+	if *serverPID != 0 {
+		mb, err := PeakRSS(*serverPID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(mb, "server-peak-RSS-MB")
+		b.ReportMetric(before, "server-peak-RSS-before-MB")
+	}
+	n, _, d := report(token)
+	if n != 0 {
+		b.Fatalf("a sync from the latest token gave %d cards", n)
+	}
+	b.ReportMetric(float64(d.Microseconds())/1000, "unchanged-sync-ms")
+}
