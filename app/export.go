@@ -371,14 +371,17 @@ func VCard(version string) func(w io.Writer, company, corpID string) (export.Per
 	}
 }
 
-// sizeOf returns the number of people in d when it is known up front (0
-// otherwise), so the cleaner can size its tables.
+// sizeOf returns the number of people in d when it is known up front,
+// or an estimate (a streamed member file's SizeHint), 0 otherwise, so
+// the cleaner can size its tables.
 func sizeOf(d dingbook.Directory) int {
 	switch d := d.(type) {
 	case dingbook.OrgDirectory:
 		return len(d.Org.People)
 	case interface{ Len() int }:
 		return d.Len()
+	case interface{ SizeHint() int }:
+		return d.SizeHint()
 	}
 	return 0
 }

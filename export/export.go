@@ -80,6 +80,10 @@ type Sheet struct {
 	Name   string
 	Header []string
 	Rows   [][]string
+	// Row, when set, makes the sheet's Len rows one at a time instead
+	// of Rows (see xlsx.Writer.AddSheetFunc).
+	Len int
+	Row func(i int) []string
 }
 
 // Options say what to export and where.
@@ -798,6 +802,10 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	} else {
 		err = pl.Run(ctx, d)
 	}
+	// The last row's cells must not outlive the pass: a member file's
+	// text may pin its shared-strings table through them.
+	clear(row[:cap(row)])
+	clear(xrow[:cap(xrow)])
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
@@ -826,7 +834,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		case o.xlsx != nil:
 			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, heads))
 			for _, s := range sheets {
-				if err == nil {
+				switch {
+				case err != nil:
+				case s.Row != nil:
+					err = o.xlsx.AddSheetFunc(s.Name, s.Header, s.Len, s.Row)
+				default:
 					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
 				}
 			}

@@ -276,6 +276,14 @@ func (s *Stream) Progress() (rows int, frac float64) {
 	return rows, s.rd.progress()
 }
 
+// SizeHint estimates the number of people from what the workbook says
+// its sheet spans (0 when unknown: a CSV, a sheet without a dimension),
+// so that an analysis riding along can size its tables once instead of
+// growing them. It is an estimate: rows may be empty or skipped.
+func (s *Stream) SizeHint() int {
+	return max(0, s.rd.rowsHint-s.rd.header)
+}
+
 // Close releases the file and the temporary directory.
 func (s *Stream) Close() error {
 	s.rd.close()

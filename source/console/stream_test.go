@@ -299,6 +299,11 @@ wb.save(sys.argv[1])
 	if got := s.ExtensionKeys(); !slices.Equal(got, []string{"爱好", "编号", "血型"}) {
 		t.Errorf("ExtensionKeys %q", got)
 	}
+	// openpyxl writes the sheet's dimension (A1:F601): 600 people below
+	// the header.
+	if got := s.SizeHint(); got != 600 {
+		t.Errorf("SizeHint = %d, want 600", got)
+	}
 	n := 0
 	rep, err := StreamFile(context.Background(), path, Options{Company: "示例"}, func(p *dingbook.Person, tree *dingbook.Tree) error {
 		if got := tree.PathString(p.Depts[0].DeptID, "-"); got != fmt.Sprintf("研发部-组%d", n%4) {
