@@ -169,20 +169,18 @@ func (s *Stream) EachPerson(ctx context.Context, fn func(*dingbook.Person) error
 	// million-row file costs ~20 MB instead of ~80 MB; a false match needs
 	// a hash collision (odds ~n²/2⁶⁵, 3·10⁻⁸ for a million userids).
 	seed := maphash.MakeSeed()
-	userids := map[uint64]struct{}{}
+	userids := newHashSet(s.SizeHint())
 	unresolved := 0
 	var held []dingbook.Person
 	var anc []int64
 	err := rd.each(ctx, func(p *dingbook.Person, manager string, row int) error {
 		if p.UserID != "" {
-			h := maphash.String(seed, p.UserID)
-			if _, dup := userids[h]; dup {
+			if userids.add(maphash.String(seed, p.UserID)) {
 				rd.rep.warn("%s: userid %q appears more than once", rd.rowName(row), p.UserID)
 			}
-			userids[h] = struct{}{}
 		}
 		if manager != "" {
-			if _, ok := userids[maphash.String(seed, manager)]; ok {
+			if userids.has(maphash.String(seed, manager)) {
 				p.ManagerUserID = manager
 			} else {
 				unresolved++
