@@ -102,8 +102,9 @@ func memberHooks(env *Env) *app.Hooks {
 //
 //   - 400 for a command that streams a member file without writing an
 //     xlsx (convert to csv, vcf or jsonl; export --from FILE --format
-//     without xlsx; not with --dedupe, manager_userid or the full profile,
-//     which read the file whole), with MemoryLimit beside it. A stream's live heap is small (rows in flight, the
+//     without xlsx; not with --dedupe, which reads the file whole, nor
+//     with manager_userid or the full profile, whose first pass keeps an
+//     index of every userid and name), with MemoryLimit beside it. A stream's live heap is small (rows in flight, the
 //     tree, a hash per userid), so the collector may run less often:
 //     ~15% less CPU, ~100 MB more heap at most.
 //   - 50 for an export or convert that writes an xlsx with its quality
