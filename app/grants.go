@@ -327,16 +327,23 @@ func (gs *Grants) mayRevoke(s *Session, g *Grant) bool {
 }
 
 // Show returns grant id to its grantee and to those who may revoke it;
-// to anyone else it is not found, like one that does not exist.
+// to anyone else it is not found, in the same words as one that does not
+// exist, and nothing is written (load records an expiry only for them).
 func (gs *Grants) Show(ctx context.Context, s *Session, id string) (*Grant, error) {
-	g, err := gs.Get(ctx, id)
+	row, err := gs.App.DB.Grant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if g.Grantee != s.UserID && !gs.mayRevoke(s, g) {
-		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no grant %q you may see", id), Hint: "list your grants at /grants"}
+	if row != nil {
+		var g Grant
+		if err := json.Unmarshal(row.Doc, &g); err != nil {
+			return nil, err
+		}
+		if g.Grantee == s.UserID || gs.mayRevoke(s, &g) {
+			return gs.load(ctx, *row)
+		}
 	}
-	return g, nil
+	return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no grant %q you may see", id), Hint: "list your grants at /grants (GET /api/v1/grants)"}
 }
 
 // held returns grant id when s is its grantee.
