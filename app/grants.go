@@ -700,15 +700,18 @@ func (gs *Grants) Revoke(ctx context.Context, s *Session, id, reason string) (*G
 	if g.State != GrantActive && g.State != GrantUsed {
 		return nil, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("grant %s is %s already", id, g.State), Hint: "list grants with GET /api/v1/grants?role=approver"}
 	}
-	dls, err := gs.App.DB.GrantDownloads(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	holding, _ := gs.App.DB.FindHolding(ctx, store.KindGrant, id) // none before a bundle
 	now := gs.App.now()
 	g.State, g.RevokedBy, g.Reason = GrantRevoked, s.UserID, reason
+	// the links and holdings are read and ended under the write lock: a
+	// bundle registered before it commits is ended too, one after it
+	// finds the grant revoked (save) and deletes its own file
 	var pending []store.GrantDownload
 	err = gs.save(ctx, g, "revoked", s.UserID, reason, nil, func(tx *store.Tx) error {
+		dls, err := tx.GrantDownloads(id)
+		if err != nil {
+			return err
+		}
+		pending = nil
 		for _, dl := range dls {
 			if dl.Used.IsZero() {
 				pending = append(pending, dl)
@@ -717,11 +720,8 @@ func (gs *Grants) Revoke(ctx context.Context, s *Session, id, reason string) (*G
 				}
 			}
 		}
-		if holding != nil {
-			_, err := tx.RevokeHolding(holding.ID, now)
-			return err
-		}
-		return nil
+		_, err = tx.RevokeHoldingsOf(store.KindGrant, id, now)
+		return err
 	})
 	if err != nil {
 		return nil, err
