@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -181,9 +180,7 @@ func (a *App) ShareCard(ctx context.Context, s *Session, req CardShareRequest) (
 		if hours <= 0 {
 			hours = DefaultShareHours
 		}
-		raw := make([]byte, 32)
-		rand.Read(raw)
-		out.Token = base64.RawURLEncoding.EncodeToString(raw)
+		out.Token = NewToken()
 		sh.TokenHash, sh.Expires = sessionID(out.Token), now.Add(time.Duration(hours)*time.Hour)
 		key, err := store.HolderKey(a.DB.Dir)
 		if err != nil {

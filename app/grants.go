@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -495,9 +493,7 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := NewToken()
 	g.DownloadsLeft--
 	if g.DownloadsLeft <= 0 {
 		g.State = GrantUsed
