@@ -35,6 +35,9 @@ const ActionGrant = "grant"
 // the bundle.
 const StepUpAge = 5 * time.Minute
 
+// StepUpMinutes is StepUpAge in whole minutes, for the texts that name it.
+func StepUpMinutes() int { return int(StepUpAge / time.Minute) }
+
 // States of a grant: active (downloads left), used (none left), revoked,
 // expired.
 const (
@@ -450,8 +453,8 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	}
 	now := gs.App.now()
 	if age := now.Sub(s.Created); age > StepUpAge {
-		return nil, &dingbook.Error{Code: CodeStepUp, Message: fmt.Sprintf("the bundle needs a DingTalk login no older than 5 minutes (yours is %d minutes old)", int(age.Minutes())),
-			Hint: "log in with DingTalk again, then ask for the bundle within 5 minutes"}
+		return nil, &dingbook.Error{Code: CodeStepUp, Message: fmt.Sprintf("the bundle needs a DingTalk login no older than %d minutes (yours is %d minutes old)", StepUpMinutes(), int(age.Minutes())),
+			Hint: fmt.Sprintf("log in with DingTalk again, then ask for the bundle within %d minutes", StepUpMinutes())}
 	}
 	if err := gs.save(ctx, g, "stepped-up", s.UserID, "", map[string]string{"login_at": s.Created.UTC().Format(time.RFC3339), "via": s.Via}, nil); err != nil {
 		return nil, err

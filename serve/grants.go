@@ -165,8 +165,8 @@ func (s *Server) refuseGrant(w http.ResponseWriter, r *http.Request, err error) 
 	case app.CodeStepUp:
 		lang := pickLang(r, nil)
 		login := stepUpLogin(r.PathValue("id"))
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": app.CodeStepUp, "message": tr(lang, "grant.step_up.message"),
-			"hint": tr(lang, "grant.step_up.hint", login), "login": login})
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": app.CodeStepUp, "message": tr(lang, "grant.step_up.message", app.StepUpMinutes()),
+			"hint": tr(lang, "grant.step_up.hint", login, app.StepUpMinutes()), "login": login})
 	case app.CodeGone:
 		s.problem(w, r, http.StatusGone, "grant.gone", err)
 	default:
