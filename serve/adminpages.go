@@ -370,7 +370,7 @@ var xmlEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`,
 // admin's scope.
 func (s *Server) adminChanges(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	a := s.adminData(sess)
-	d, err := s.App.ScopedDiff(r.Context(), sess)
+	d, err := s.App.ScopedDiff(r.Context(), sess, s.policy())
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
