@@ -258,19 +258,27 @@ func assertSteps(t *testing.T, e *reqEnv, want []string) {
 	}
 }
 
-// TestGrantRevoke: the grantee cannot revoke; an approver can; the link
-// of a bundle not downloaded is gone and its file deleted.
-func TestGrantRevoke(t *testing.T) {
+// bundledGrant is grantEnv's grant with its terms accepted and a bundle
+// made by the grantee (me, logged in just now).
+func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+	t.Helper()
 	e, gs, g := grantEnv(t)
-	ctx := context.Background()
 	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
+	if _, err := gs.AcceptTerms(context.Background(), me, g.ID, "en", true); err != nil {
 		t.Fatal(err)
 	}
-	b, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{})
+	b, err := gs.Bundle(context.Background(), me, g.ID, app.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, gs, g, me, b
+}
+
+// TestGrantRevoke: the grantee cannot revoke; an approver can; the link
+// of a bundle not downloaded is gone and its file deleted.
+func TestGrantRevoke(t *testing.T) {
+	e, gs, g, me, b := bundledGrant(t)
+	ctx := context.Background()
 	if _, err := gs.Revoke(ctx, me, g.ID, "mine"); errCode(err) != dingbook.EPERM {
 		t.Fatalf("the grantee revoked: %v", err)
 	}
@@ -301,16 +309,8 @@ func TestGrantRevoke(t *testing.T) {
 // the grant and its holding as they were, rather than a revoked grant
 // whose holding stays live; the revocation then ends both.
 func TestGrantRevokeStoreError(t *testing.T) {
-	e, gs, g := grantEnv(t)
+	e, gs, g, me, b := bundledGrant(t)
 	ctx := context.Background()
-	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
-		t.Fatal(err)
-	}
-	b, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	f, err := gs.Download(ctx, me, b.Token)
 	if err != nil {
 		t.Fatal(err)
