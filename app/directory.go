@@ -100,8 +100,14 @@ type DiffResult struct {
 }
 
 // Diff compares two stored snapshots: ids[0] against ids[1]; with one id,
-// that snapshot against the newest; with none, the last two.
+// that snapshot against the newest; with none, the last two. It quotes
+// the fields of the default profile of the state directory's policy.
 func (a *App) Diff(ctx context.Context, ids []int64) (*DiffResult, error) {
+	return a.diff(ctx, ids, nil)
+}
+
+// diff is Diff under pol (nil: the state directory's policy file).
+func (a *App) diff(ctx context.Context, ids []int64, pol *policy.Policy) (*DiffResult, error) {
 	list, err := a.DB.Snapshots(ctx) // newest first
 	if err != nil {
 		return nil, err
@@ -131,10 +137,12 @@ func (a *App) Diff(ctx context.Context, ids []int64) (*DiffResult, error) {
 			Message: fmt.Sprintf("snapshots %d and %d are of different organisations (%s, %s)", sa.ID, sb.ID, sa.OrgName, sb.OrgName),
 			Hint:    "compare two snapshots of one organisation", Field: "snapshot"}
 	}
-	pol, quoted, err := DefaultProfileFields(a.DB.Dir)
-	if err != nil {
-		return nil, err
+	if pol == nil {
+		if pol, _, err = DefaultProfileFields(a.DB.Dir); err != nil {
+			return nil, err
+		}
 	}
+	quoted, _ := pol.ProfileFields(pol.DefaultProfile)
 	da, err := a.DB.Directory(ctx, sa.ID)
 	if err != nil {
 		return nil, err
