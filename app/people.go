@@ -50,6 +50,9 @@ const SearchLimit = 50
 // people, the tree with headcounts, and each person's search text.
 type peopleIndex struct {
 	snapshot int64
+	// rev is the last revision of the live directory applied (live.go).
+	rev      int64
+	deptList []dingbook.Department
 	tree     *dingbook.Tree
 	depts    *Departments
 	deptPos  map[int64]int
@@ -68,28 +71,13 @@ type peopleCache struct {
 	idx *peopleIndex
 }
 
-// directory returns the index of the latest complete snapshot, building
-// it when a newer snapshot appeared since the last call (a pull by the
-// CLI or the schedule is picked up without a restart).
+// directory returns the index of the live directory (live.go): the
+// latest complete snapshot with the revisions after it, built when a
+// newer snapshot appeared since the last call (a pull by the CLI or the
+// schedule is picked up without a restart) and brought up to date when
+// new revisions were committed.
 func (a *App) directory(ctx context.Context) (*peopleIndex, error) {
-	id, err := a.DB.LatestCompleteSnapshotID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.people.mu.Lock()
-	defer a.people.mu.Unlock()
-	if a.people.idx != nil && a.people.idx.snapshot == id {
-		return a.people.idx, nil
-	}
-	// the old index goes first: two of 100,000 people would double the
-	// peak memory
-	a.people.idx = nil
-	idx, err := a.buildIndex(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	a.people.idx = idx
-	return idx, nil
+	return a.liveDirectory(ctx)
 }
 
 func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
@@ -101,31 +89,55 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx := &peopleIndex{snapshot: id, tree: dingbook.NewTree(sd.Departments()), depts: depts,
-		deptPos: make(map[int64]int, len(depts.Departments)), people: make([]dingbook.Person, 0, sd.Len()), byID: make(map[string]int, sd.Len())}
-	for i, d := range depts.Departments {
-		idx.deptPos[d.ID] = i
-	}
-	var names, others strings.Builder
-	idx.names.off, idx.others.off = make([]int32, 1, sd.Len()+1), make([]int32, 1, sd.Len()+1)
+	idx, b := newIndex(id, sd.Departments(), depts, sd.Len())
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
-		n, o := idx.searchText(p)
-		names.WriteString(n)
-		others.WriteString(o)
-		idx.names.off = append(idx.names.off, int32(names.Len()))
-		idx.others.off = append(idx.others.off, int32(others.Len()))
-		// what the directory never shows stays in the snapshot: the
-		// custom fields alone would triple the index's memory
-		p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
-		idx.byID[p.UserID] = len(idx.people)
-		idx.people = append(idx.people, *p)
+		idx.add(b, p, nil)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	idx.names.text, idx.others.text = names.String(), others.String()
+	idx.finish(b)
 	return idx, nil
+}
+
+// indexBuild holds an index's search texts while it is built.
+type indexBuild struct{ names, others strings.Builder }
+
+// newIndex starts the index of snapshot id for about n people; add them,
+// then call finish.
+func newIndex(id int64, deptList []dingbook.Department, depts *Departments, n int) (*peopleIndex, *indexBuild) {
+	idx := &peopleIndex{snapshot: id, deptList: deptList, tree: dingbook.NewTree(deptList), depts: depts,
+		deptPos: make(map[int64]int, len(depts.Departments)), people: make([]dingbook.Person, 0, n), byID: make(map[string]int, n)}
+	for i, d := range depts.Departments {
+		idx.deptPos[d.ID] = i
+	}
+	idx.names.off, idx.others.off = make([]int32, 1, n+1), make([]int32, 1, n+1)
+	return idx, &indexBuild{}
+}
+
+// add appends p with its search texts (text nil: computed from p; else
+// {names, others} taken from an older index).
+func (idx *peopleIndex) add(b *indexBuild, p *dingbook.Person, text []string) {
+	var n, o string
+	if text != nil {
+		n, o = text[0], text[1]
+	} else {
+		n, o = idx.searchText(p)
+	}
+	b.names.WriteString(n)
+	b.others.WriteString(o)
+	idx.names.off = append(idx.names.off, int32(b.names.Len()))
+	idx.others.off = append(idx.others.off, int32(b.others.Len()))
+	// what the directory never shows stays in the snapshot: the
+	// custom fields alone would triple the index's memory
+	p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
+	idx.byID[p.UserID] = len(idx.people)
+	idx.people = append(idx.people, *p)
+}
+
+func (idx *peopleIndex) finish(b *indexBuild) {
+	idx.names.text, idx.others.text = b.names.String(), b.others.String()
 }
 
 // blob is every person's search text in one string: person i's is

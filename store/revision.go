@@ -152,6 +152,13 @@ func (db *DB) LatestRevision(ctx context.Context) (*Revision, error) {
 	return r, err
 }
 
+// BaseStart returns the first revision of base (0: none).
+func (db *DB) BaseStart(ctx context.Context, base int64) (int64, error) {
+	var rev sql.NullInt64
+	err := db.sdb.QueryRowContext(ctx, `SELECT MIN(rev) FROM revision WHERE base = ?`, base).Scan(&rev)
+	return rev.Int64, err
+}
+
 // LastReset returns the newest revision that started the log afresh (0:
 // none): a sync token before it is no longer valid.
 func (db *DB) LastReset(ctx context.Context) (int64, error) {
