@@ -86,7 +86,7 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 		if err != nil {
 			return nil, err
 		}
-		idx, err := old.apply(ctx, revs)
+		idx, err := old.apply(ctx, revs, rev)
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 	if err != nil {
 		return nil, err
 	}
-	if idx, err = idx.apply(ctx, revs); err != nil {
+	if idx, err = idx.apply(ctx, revs, rev); err != nil {
 		return nil, err
 	}
 	a.people.idx = idx
@@ -117,12 +117,8 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 
 // apply returns a new index: idx with the event revisions of its base
 // among revs (the others are in the base already, or belong to older
-// bases) and rev set to the last of revs. idx itself is not changed.
-func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision) (*peopleIndex, error) {
-	if len(revs) == 0 {
-		return idx, nil
-	}
-	last := revs[len(revs)-1].Rev
+// bases) and rev set to last. idx itself is not changed.
+func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last int64) (*peopleIndex, error) {
 	changed := map[string]*dingbook.Person{} // userid → after (nil: gone)
 	var order []string
 	deptList := idx.deptList

@@ -36,8 +36,11 @@ import (
 // DAVRoot is the CardDAV root, below the base URL.
 const DAVRoot = "/dav/"
 
-// SyncTokenPrefix starts every sync token; the snapshot id follows.
-const SyncTokenPrefix = "urn:dingbook:sync:"
+// SyncTokenPrefix starts every sync token (a URI, RFC 6578); the live
+// directory's revision number follows. The tokens of earlier versions
+// (urn:dingbook:sync:SNAPSHOT) get 403 valid-sync-token, and the client
+// syncs afresh.
+const SyncTokenPrefix = "https://dingbook.invalid/sync/"
 
 // The namespaces of the properties served.
 const (
@@ -330,7 +333,7 @@ func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKin
 			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
 		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
 		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
-		p[dav("sync-token")] = SyncTokenPrefix + strconv.FormatInt(b.Snapshot, 10)
+		p[dav("sync-token")] = SyncTokenPrefix + strconv.FormatInt(b.Rev, 10)
 	}
 	return p
 }
@@ -452,27 +455,42 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 }
 
 // syncCollection answers RFC 6578's report: an empty token gives every
-// card; a token (a snapshot the client saw) gives the cards added or
-// changed since as 200 and those removed (left, or moved out of this
-// person's sight) as 404. An unknown token is 403 valid-sync-token (400
-// for Thunderbird, which cannot recover from 403).
+// card; a token (a revision of the live directory the client saw) gives
+// the cards added or changed since as 200 and those removed (left, or
+// moved out of this person's sight) as 404, from the change log
+// (app.BookSince). An unknown token is 403 valid-sync-token (400 for
+// Thunderbird, which cannot recover from 403).
 func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *app.Session, d *davRequest, ask []xml.Name) {
 	token := ""
 	if d.SyncToken != nil {
 		token = strings.TrimSpace(*d.SyncToken)
 	}
-	var old *app.Book
-	if token != "" {
-		id, err := strconv.ParseInt(strings.TrimPrefix(token, SyncTokenPrefix), 10, 64)
+	var changed []app.BookCard
+	var removed []string
+	var rev int64
+	if token == "" {
+		b, ok := s.book(w, r, sess, 0)
+		if !ok {
+			return
+		}
+		changed, rev = b.Cards, b.Rev
+	} else {
+		var ch *app.BookChanges
+		since, err := strconv.ParseInt(strings.TrimPrefix(token, SyncTokenPrefix), 10, 64)
 		if err == nil && strings.HasPrefix(token, SyncTokenPrefix) {
-			old, err = s.App.AddressBook(r.Context(), sess, id)
+			ch, err = s.App.BookSince(r.Context(), sess, since)
 			if err != nil && !errors.Is(err, app.ErrSyncToken) {
+				var de *dingbook.Error
+				if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
+					http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
+					return
+				}
 				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
 				http.Error(w, "the server could not answer", http.StatusInternalServerError)
 				return
 			}
 		}
-		if old == nil || id <= 0 {
+		if ch == nil {
 			status := http.StatusForbidden
 			if strings.Contains(r.Header.Get("User-Agent"), "Thunderbird") {
 				status = http.StatusBadRequest
@@ -480,49 +498,20 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			davError(w, status, "valid-sync-token")
 			return
 		}
+		changed, removed, rev = ch.Changed, ch.Removed, ch.Rev
 	}
-	b, ok := s.book(w, r, sess, 0)
-	if !ok {
-		return
-	}
-	type change struct {
-		c    *app.BookCard
-		name string // removed when c is nil
-	}
-	var changes []change
-	was := map[string]string{}
-	if old != nil {
-		for _, c := range old.Cards {
-			was[c.Name] = c.ETag
-		}
-	}
-	for i := range b.Cards {
-		c := &b.Cards[i]
-		if e, ok := was[c.Name]; !ok || e != c.ETag || old == nil {
-			changes = append(changes, change{c: c})
-		}
-		delete(was, c.Name)
-	}
-	if old != nil {
-		for _, c := range old.Cards {
-			if _, ok := was[c.Name]; ok {
-				changes = append(changes, change{name: c.Name})
-			}
-		}
-	}
-	if d.Limit != nil && d.Limit.NResults > 0 && len(changes) > d.Limit.NResults {
-		// a token names a whole snapshot: a part of the changes has no
+	if d.Limit != nil && d.Limit.NResults > 0 && len(changed)+len(removed) > d.Limit.NResults {
+		// a token names a whole revision: a part of its changes has no
 		// token of its own
 		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
 		return
 	}
 	m := newMultistatus()
-	for _, ch := range changes {
-		if ch.c == nil {
-			m.gone(bookHref(sess) + ch.name)
-			continue
-		}
-		m.response(bookHref(sess)+ch.c.Name, cardProps(ch.c, ask), ask)
+	for i := range changed {
+		m.response(bookHref(sess)+changed[i].Name, cardProps(&changed[i], ask), ask)
 	}
-	m.write(w, "<d:sync-token>"+SyncTokenPrefix+strconv.FormatInt(b.Snapshot, 10)+"</d:sync-token>")
+	for _, name := range removed {
+		m.gone(bookHref(sess) + name)
+	}
+	m.write(w, "<d:sync-token>"+SyncTokenPrefix+strconv.FormatInt(rev, 10)+"</d:sync-token>")
 }
