@@ -216,6 +216,25 @@ func (a *App) Bridge(ctx context.Context, id int64) (*store.Revision, error) {
 	return a.bridge(ctx, id)
 }
 
+// reconcile makes a complete pull's snapshot the live directory's base
+// when the log is in use (dingbook serve ran on this state), and returns
+// the drift by kind (nil when the log is not in use or the snapshot does
+// not qualify as a base: without restricted staff counted).
+func (a *App) reconcile(ctx context.Context, snap *dingbook.Snapshot) (map[string]int, error) {
+	last, err := a.DB.LatestRevision(ctx)
+	if err != nil || last == nil {
+		return nil, err
+	}
+	if id, err := a.DB.LatestCompleteSnapshotID(ctx); err != nil || id != snap.ID {
+		return nil, nil
+	}
+	r, err := a.Bridge(ctx, snap.ID)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return r.DriftCounts(), nil
+}
+
 // bridge is Bridge with a.live.mu held.
 func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 	last, err := a.DB.LatestRevision(ctx)
@@ -284,7 +303,7 @@ func (a *App) drift(ctx context.Context, old *peopleIndex, id int64, r *store.Re
 	}
 	for i := range newDepts {
 		d := &newDepts[i]
-		if w, ok := was[d.ID]; !ok || !sameJSON(&w, d) {
+		if w, ok := was[d.ID]; !ok || !sameDept(&w, d) {
 			r.Depts = append(r.Depts, store.DeptChange{ID: d.ID, After: d})
 		}
 		delete(was, d.ID)
@@ -305,6 +324,13 @@ func cardDiffers(a *dingbook.Person, ta *dingbook.Tree, b *dingbook.Person, tb *
 		return true
 	}
 	return vcard.CardFor(a, ta, vcard.Options{}).String() != vcard.CardFor(b, tb, vcard.Options{}).String()
+}
+
+// sameDept reports whether two records of a department agree on what the
+// directory shows of it: its name and place in the tree (its manager list
+// or order are not shown, and DingTalk changes them without an event).
+func sameDept(a, b *dingbook.Department) bool {
+	return a.ID == b.ID && a.Name == b.Name && a.ParentID == b.ParentID
 }
 
 func sameJSON(a, b any) bool {
@@ -430,7 +456,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 	for _, id := range ids {
 		d := depts[id]
 		i := slices.IndexFunc(idx.deptList, func(x dingbook.Department) bool { return x.ID == id })
-		if d == nil && i < 0 || d != nil && i >= 0 && sameJSON(&idx.deptList[i], d) {
+		if d == nil && i < 0 || d != nil && i >= 0 && sameDept(&idx.deptList[i], d) {
 			continue
 		}
 		r.Depts = append(r.Depts, store.DeptChange{ID: id, After: d})
