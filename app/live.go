@@ -165,7 +165,7 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 		switch {
 		case !ok:
 			people = append(people, *p)
-			reuse = append(reuse, !deptsChanged)
+			reuse = append(reuse, true)
 		case after != nil:
 			people = append(people, *after)
 			reuse = append(reuse, false)
@@ -187,8 +187,15 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 	for i := range people {
 		var text []string
 		if reuse[i] {
+			// the names of an unchanged person are kept (the index no
+			// longer holds the custom fields their English name came
+			// from); the rest is recomputed when a department changed,
+			// its names being part of it
 			j := idx.byID[people[i].UserID]
 			text = []string{idx.names.text[idx.names.off[j]:idx.names.off[j+1]], idx.others.text[idx.others.off[j]:idx.others.off[j+1]]}
+			if deptsChanged {
+				_, text[1] = n.searchText(&people[i])
+			}
 		}
 		n.add(b, &people[i], text)
 	}

@@ -1,0 +1,189 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/store"
+)
+
+// addEvent commits an event revision on the live directory's base.
+func addEvent(t *testing.T, a *app.App, id string, people []store.PersonChange, depts []store.DeptChange) int64 {
+	t.Helper()
+	ctx := context.Background()
+	base, err := a.DB.LatestCompleteSnapshotID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Revision{At: time.Now(), Cause: store.CauseEvent, EventID: id, Base: base, People: people, Depts: depts}
+	if err := a.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) }); err != nil {
+		t.Fatal(err)
+	}
+	return r.Rev
+}
+
+func personOf(org dingbook.Org, userid string) *dingbook.Person {
+	for i := range org.People {
+		if org.People[i].UserID == userid {
+			p := org.People[i]
+			return &p
+		}
+	}
+	return nil
+}
+
+// TestLiveIndexFollowsRevisions: the index applied revision by revision
+// (copy-on-write) equals one built afresh from the snapshot and the log,
+// for search, people and the tree with its headcounts.
+func TestLiveIndexFollowsRevisions(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	org := dirOrg()
+	saveDir(t, a, org, true)
+	boss := dirSessions()["primary"]
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice := personOf(org, "alice")
+	moved := *alice
+	moved.Title, moved.Depts = "Regional Lead", []dingbook.Membership{{DeptID: 3}}
+	zoe := &dingbook.Person{UserID: "zoe", Name: "周八", Active: true, Depts: []dingbook.Membership{{DeptID: 4}},
+		Extension: map[string]string{"english_name": "Zoe Zhou"}}
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "zoe", Op: store.OpUpsert, After: zoe}}, nil)
+	if p, err := a.Person(ctx, boss, "zoe"); err != nil || p.Name != "周八" {
+		t.Fatalf("the joiner: %+v %v", p, err)
+	}
+	addEvent(t, a, "e2", []store.PersonChange{{UserID: "sam", Op: store.OpRemove, Before: personOf(org, "sam")},
+		{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	addEvent(t, a, "e3", nil, []store.DeptChange{{ID: 4, After: &dingbook.Department{ID: 4, Name: "Research", ParentID: 1}},
+		{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal", ParentID: 1}}})
+
+	look := func(a *app.App) string {
+		t.Helper()
+		var out []any
+		for _, q := range []string{"zoe", "zhou", "research", "研发部", "regional", "孙七", "sales"} {
+			ps, err := a.SearchPeople(ctx, boss, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, q, userids(ps))
+		}
+		_, err := a.Person(ctx, boss, "sam")
+		out = append(out, "sam", errors.Is(err, err) && err != nil)
+		tree, err := a.DirectoryTree(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dv, err := a.Department(ctx, boss, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tree.Departments, userids(dv.People))
+		b, _ := json.Marshal(out)
+		return string(b)
+	}
+	live := look(a)
+	// what the changes must show
+	if ps, _ := a.SearchPeople(ctx, boss, "Zoe Zhou"); !slices.Equal(userids(ps), []string{"zoe"}) {
+		t.Errorf("English name of the joiner: %v", userids(ps))
+	}
+	if ps, _ := a.SearchPeople(ctx, boss, "research"); !slices.Contains(userids(ps), "carol") || !slices.Contains(userids(ps), "zoe") {
+		t.Errorf("the renamed department's members: %v", userids(ps))
+	}
+	if ps, _ := a.SearchPeople(ctx, boss, "孙七"); len(ps) != 0 {
+		t.Errorf("the leaver is still found: %v", userids(ps))
+	}
+	tree, _ := a.DirectoryTree(ctx)
+	counts := map[int64]int{}
+	for _, d := range tree.Departments {
+		counts[d.ID] = d.Headcount
+	}
+	if counts[2] != 1 || counts[3] != 3 || counts[4] != 3 || counts[5] != 0 || len(tree.Departments) != 5 {
+		t.Errorf("headcounts after the revisions: %v (%d departments)", counts, len(tree.Departments))
+	}
+	// a fresh process builds the same from the snapshot and the log
+	b, err := app.Open(ctx, a.DB.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if fresh := look(b); fresh != live {
+		t.Errorf("incremental and fresh indexes differ:\n live  %s\n fresh %s", live, fresh)
+	}
+}
+
+// TestBookSince: the changes since a token come from the log, seen by the
+// viewer: a card for who is visible now, a removal for who was visible
+// then and is not now, nothing for who was never visible; a change of the
+// viewer's own record compares the whole book.
+func TestBookSince(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	org := dirOrg()
+	saveDir(t, a, org, true)
+	bob := dirSessions()["sales-east"] // dept 3; sees dave (restricted, dept 3), not erin (restricted, dept 4)
+	start, err := a.AddressBook(ctx, bob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := a.BookSince(ctx, bob, start.Rev); err != nil || len(ch.Changed)+len(ch.Removed) != 0 || ch.Rev != start.Rev {
+		t.Fatalf("nothing changed: %+v %v", ch, err)
+	}
+	at := func(id string, f func(p *dingbook.Person)) store.PersonChange {
+		before := personOf(org, id)
+		after := *before
+		f(&after)
+		return store.PersonChange{UserID: id, Op: store.OpUpsert, After: &after, Before: before}
+	}
+	rev := addEvent(t, a, "m1", []store.PersonChange{
+		at("alice", func(p *dingbook.Person) { p.Mobile = "13999999999" }),
+		at("dave", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 4}} }),
+		at("erin", func(p *dingbook.Person) { p.Title = "Secret" }),
+	}, nil)
+	ch, err := a.BookSince(ctx, bob, start.Rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, c := range ch.Changed {
+		changed = append(changed, c.Name)
+	}
+	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Full || ch.Rev != rev {
+		t.Errorf("since %d: changed %v removed %v full %v rev %d", start.Rev, changed, ch.Removed, ch.Full, ch.Rev)
+	}
+	// bob himself moves to dept 2: his whole book is compared
+	addEvent(t, a, "m2", []store.PersonChange{at("bob", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 2}} })}, nil)
+	now, err := a.AddressBook(ctx, bob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err = a.BookSince(ctx, bob, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// in dept 2 bob sees neither restricted person of dept 4
+	slices.Sort(ch.Removed)
+	if !ch.Full || len(ch.Changed) != len(now.Cards) || !slices.Equal(ch.Removed, []string{"dave.vcf", "erin.vcf"}) || len(now.Cards) != len(org.People)-2 {
+		t.Errorf("after bob's move: full %v, %d cards of %d, removed %v", ch.Full, len(ch.Changed), len(now.Cards), ch.Removed)
+	}
+	// tokens outside the log
+	for _, tok := range []int64{0, -1, now.Rev + 1} {
+		if _, err := a.BookSince(ctx, bob, tok); !errors.Is(err, app.ErrSyncToken) {
+			t.Errorf("token %d: %v", tok, err)
+		}
+	}
+}
