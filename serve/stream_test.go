@@ -101,7 +101,7 @@ func TestStreamEvents(t *testing.T) {
 	run := e.startStream(t)
 	var someone, leaver string
 	for _, p := range truth.Org.People {
-		if p.Active && !p.Restricted && !p.HideMobile && !p.Senior && p.Mobile != "" && !slices.Contains([]string{primary, emp}, p.UserID) {
+		if p.Active && !p.Admin && !p.Restricted && !p.HideMobile && !p.Senior && p.Mobile != "" && !slices.Contains([]string{primary, emp}, p.UserID) {
 			if someone == "" {
 				someone = p.UserID
 			} else if leaver == "" {
@@ -190,6 +190,22 @@ func TestStreamEvents(t *testing.T) {
 	}
 	if resp, _ := ldev.req("PROPFIND", "/dav/", "", http.Header{"Depth": {"0"}}); resp.StatusCode != 401 {
 		t.Errorf("the leaver's app password after user_leave_org: %d", resp.StatusCode)
+	}
+
+	// an admin role given (the simulator makes a sub-admin): the person's sessions end (the next login
+	// carries it) and their app passwords take it at once
+	ab := e.browser(someone).login()
+	ab.newAppPassword("tablet")
+	if err := e.sim.SetAdmin(someone, true); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the admin's session ended", func() bool { st, _ := ab.me(); return st == 401 }, nil)
+	aps, err := e.app.DB.UserAppPasswords(t.Context(), someone)
+	if err != nil || len(aps) != 1 || !slices.Contains(aps[0].Roles, app.RoleSubAdmin) || len(aps[0].AdminScope) == 0 {
+		t.Errorf("the new admin's app password: %+v %v", aps, err)
+	}
+	if st, me := e.browser(someone).login().me(); st != 200 || !slices.Contains(me.Roles, app.RoleSubAdmin) {
+		t.Errorf("the new admin logs in again: %d %+v", st, me)
 	}
 
 	// downtime: the events fired meanwhile go to the backlog, which the
