@@ -177,10 +177,20 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 			reuse = append(reuse, false)
 		}
 	}
-	org := &dingbook.Org{Name: idx.depts.Org, Depts: deptList, People: people}
-	depts, err := departmentsOf(ctx, dingbook.OrgDirectory{Org: org}, idx.snapshot)
-	if err != nil {
-		return nil, err
+	// the headcounts change only with a joiner, a leaver, a move or a
+	// department
+	depts := idx.depts
+	moved := deptsChanged
+	for u, after := range changed {
+		before := idx.person(u)
+		moved = moved || before == nil || after == nil || !slices.Equal(before.DeptIDs(), after.DeptIDs())
+	}
+	if moved {
+		org := &dingbook.Org{Name: idx.depts.Org, Depts: deptList, People: people}
+		var err error
+		if depts, err = departmentsOf(ctx, dingbook.OrgDirectory{Org: org}, idx.snapshot); err != nil {
+			return nil, err
+		}
 	}
 	n, b := newIndex(idx.snapshot, deptList, depts, len(people))
 	n.rev = last

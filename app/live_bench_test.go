@@ -1,0 +1,101 @@
+package app_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
+)
+
+// liveBench is a saved generated organisation of n people with its live
+// directory built.
+func liveBench(b *testing.B, n int) (*app.App, []dingbook.Person, int64) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: n, Depts: max(5, n/50), Seed: 7})
+	a, err := app.Open(ctx, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	s := &dingbook.Snapshot{Source: "bench", TakenAt: time.Now(), Org: truth.Org, Receipt: &dingbook.Receipt{Complete: true}}
+	if err := a.DB.SaveSnapshot(ctx, s); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return a, truth.Org.People, s.ID
+}
+
+// changeEvent commits one event revision changing k people's mobiles.
+func changeEvent(b *testing.B, a *app.App, people []dingbook.Person, base int64, seq, k int) {
+	var ch []store.PersonChange
+	for j := range k {
+		p := people[(seq*k+j)*7919%len(people)]
+		before := p
+		p.Mobile = fmt.Sprintf("139%08d", seq*k+j)
+		ch = append(ch, store.PersonChange{UserID: p.UserID, Op: store.OpUpsert, After: &p, Before: &before})
+	}
+	r := &store.Revision{At: time.Now(), Cause: store.CauseEvent, EventID: fmt.Sprint("bench-", seq), Base: base, People: ch}
+	if err := a.DB.Write(context.Background(), func(tx *store.Tx) error { return tx.AddRevision(r) }); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkLiveApply measures how the live directory's index of 100,000
+// people follows one event revision (one changed person): the
+// copy-on-write application (reusing every unchanged person's search
+// text) and its swap, per revision.
+func BenchmarkLiveApply(b *testing.B) {
+	ctx := context.Background()
+	a, people, base := liveBench(b, 100_000)
+	sess := &app.Session{UserID: people[0].UserID, Roles: app.RolesOf(0)}
+	var ms runtime.MemStats
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		changeEvent(b, a, people, base, i, 1)
+		i++
+		b.StartTimer()
+		if _, err := a.Person(ctx, sess, people[0].UserID); err != nil { // applies the revision
+			b.Fatal(err)
+		}
+	}
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "heap-MB")
+}
+
+// BenchmarkSyncSince measures a CardDAV sync-collection's work in app
+// (BookSince) from a token 10 changes old, with 1,000 and 100,000 cards:
+// it reads the change log, not the book.
+func BenchmarkSyncSince(b *testing.B) {
+	for _, n := range []int{1_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			ctx := context.Background()
+			a, people, base := liveBench(b, n)
+			sess := &app.Session{UserID: people[len(people)/2].UserID, Roles: app.RolesOf(0)}
+			book, err := a.AddressBook(ctx, sess, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range 10 {
+				changeEvent(b, a, people, base, i, 1)
+			}
+			if _, err := a.Person(ctx, sess, sess.UserID); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				ch, err := a.BookSince(ctx, sess, book.Rev)
+				if err != nil || len(ch.Changed)+len(ch.Removed) == 0 {
+					b.Fatalf("%v %v", ch, err)
+				}
+			}
+		})
+	}
+}
