@@ -298,10 +298,8 @@ func (a *App) drift(ctx context.Context, old *peopleIndex, id int64, r *store.Re
 	seen := make(map[string]bool, len(old.people))
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
 		seen[p.UserID] = true
-		q := *p
-		q.Extension, q.Remark, q.Avatar, q.LoginID, q.ManagerUserID = nil, "", "", "", ""
 		before := old.person(p.UserID)
-		if before == nil || cardDiffers(before, old.tree, &q, tree) {
+		if before == nil || cardDiffers(before, old.tree, trimmed(p), tree) {
 			r.People = append(r.People, store.PersonChange{UserID: p.UserID, Op: store.OpUpsert, After: p, Before: before})
 		}
 		return nil
@@ -501,10 +499,10 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 	return res, err
 }
 
-// trimmed is p as the index keeps it.
+// trimmed is p as the index keeps it (a copy).
 func trimmed(p *dingbook.Person) *dingbook.Person {
 	q := *p
-	q.Extension, q.Remark, q.Avatar, q.LoginID, q.ManagerUserID = nil, "", "", "", ""
+	trim(&q)
 	return &q
 }
 

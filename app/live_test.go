@@ -28,6 +28,19 @@ func addEvent(t *testing.T, a *app.App, id string, people []store.PersonChange, 
 	return r.Rev
 }
 
+// liveApp is an App over dirOrg's complete snapshot.
+func liveApp(t *testing.T) (*app.App, dingbook.Org) {
+	t.Helper()
+	a, err := app.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	org := dirOrg()
+	saveDir(t, a, org, true)
+	return a, org
+}
+
 func personOf(org dingbook.Org, userid string) *dingbook.Person {
 	for i := range org.People {
 		if org.People[i].UserID == userid {
@@ -43,13 +56,7 @@ func personOf(org dingbook.Org, userid string) *dingbook.Person {
 // for search, people and the tree with its headcounts.
 func TestLiveIndexFollowsRevisions(t *testing.T) {
 	ctx := context.Background()
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	org := dirOrg()
-	saveDir(t, a, org, true)
+	a, org := liveApp(t)
 	boss := dirSessions()["primary"]
 	if _, err := a.DirectoryTree(ctx); err != nil {
 		t.Fatal(err)
@@ -128,13 +135,7 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 // viewer's own record compares the whole book.
 func TestBookSince(t *testing.T) {
 	ctx := context.Background()
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	org := dirOrg()
-	saveDir(t, a, org, true)
+	a, org := liveApp(t)
 	bob := dirSessions()["sales-east"] // dept 3; sees dave (restricted, dept 3), not erin (restricted, dept 4)
 	start, err := a.AddressBook(ctx, bob, 0)
 	if err != nil {

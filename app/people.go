@@ -129,11 +129,15 @@ func (idx *peopleIndex) add(b *indexBuild, p *dingbook.Person, text []string) {
 	b.others.WriteString(o)
 	idx.names.off = append(idx.names.off, int32(b.names.Len()))
 	idx.others.off = append(idx.others.off, int32(b.others.Len()))
-	// what the directory never shows stays in the snapshot: the
-	// custom fields alone would triple the index's memory
-	p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
+	trim(p)
 	idx.byID[p.UserID] = len(idx.people)
 	idx.people = append(idx.people, *p)
+}
+
+// trim drops what the directory never shows from p: it stays in the
+// snapshot (the custom fields alone would triple the index's memory).
+func trim(p *dingbook.Person) {
+	p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
 }
 
 func (idx *peopleIndex) finish(b *indexBuild) {
