@@ -128,6 +128,9 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 			continue
 		}
 		for _, c := range r.People {
+			if c.Op == store.OpUpsert && c.After == nil {
+				continue // only the card changed (a department's path)
+			}
 			if _, ok := changed[c.UserID]; !ok {
 				order = append(order, c.UserID)
 			}
@@ -467,22 +470,44 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 			r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpUpsert, After: after, Before: before})
 		}
 	}
-	ids := slices.Sorted(maps.Keys(depts))
-	for _, id := range ids {
+	deptList := slices.Clone(idx.deptList)
+	var renamed []int64 // renamed or moved: their members' cards may change
+	for _, id := range slices.Sorted(maps.Keys(depts)) {
 		d := depts[id]
-		i := slices.IndexFunc(idx.deptList, func(x dingbook.Department) bool { return x.ID == id })
-		if d == nil && i < 0 || d != nil && i >= 0 && sameDept(&idx.deptList[i], d) {
+		i := slices.IndexFunc(deptList, func(x dingbook.Department) bool { return x.ID == id })
+		switch {
+		case d == nil && i < 0, d != nil && i >= 0 && sameDept(&deptList[i], d):
 			continue
+		case d == nil:
+			deptList = slices.Delete(deptList, i, i+1)
+		case i < 0:
+			deptList = append(deptList, *d)
+		default:
+			deptList[i] = *d
+			renamed = append(renamed, id)
 		}
 		r.Depts = append(r.Depts, store.DeptChange{ID: id, After: d})
-		if d == nil || i < 0 || d.Name == idx.deptList[i].Name {
-			continue
+	}
+	if len(renamed) > 0 {
+		// the cards that show a renamed or moved department's path: its
+		// members' and its sub-departments'
+		tree := dingbook.NewTree(deptList)
+		under := map[int64]bool{}
+		for _, id := range renamed {
+			for _, t := range []*dingbook.Tree{idx.tree, tree} {
+				for _, x := range t.Descendants(id) {
+					under[x] = true
+				}
+			}
 		}
-		// a renamed department changes its members' cards
 		for j := range idx.people {
 			p := &idx.people[j]
-			if _, member := p.Membership(id); member && users[p.UserID] == nil {
-				r.People = append(r.People, store.PersonChange{UserID: p.UserID, Op: store.OpUpsert, After: p, Before: p})
+			if _, ok := users[p.UserID]; ok || !slices.ContainsFunc(p.Depts, func(m dingbook.Membership) bool { return under[m.DeptID] }) {
+				continue
+			}
+			if cardDiffers(p, idx.tree, p, tree) {
+				// the card changed, the record did not: no After
+				r.People = append(r.People, store.PersonChange{UserID: p.UserID, Op: store.OpUpsert, Before: p})
 			}
 		}
 	}

@@ -39,7 +39,8 @@ type Revision struct {
 }
 
 // PersonChange is one card's change. After is the person after an
-// upsert (nil for a remove); Before is what decides who could see them
+// upsert (nil for a remove, and for an upsert of the card alone: a
+// department of theirs was renamed or moved); Before is what decides who could see them
 // before (departments, restricted and hidden-mobile flags), nil when they
 // were not in the directory.
 type PersonChange struct {
