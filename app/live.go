@@ -159,6 +159,9 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 		cp.rev = last
 		return &cp, nil
 	}
+	if !deptsChanged && !slices.ContainsFunc(order, func(u string) bool { return changed[u] == nil || idx.person(u) == nil }) {
+		return idx.patch(ctx, changed, last)
+	}
 	// the people after: the unchanged keep their place, joiners follow
 	people := make([]dingbook.Person, 0, len(idx.people)+len(changed))
 	reuse := make([]bool, 0, cap(people))
@@ -214,6 +217,50 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 	}
 	n.finish(b)
 	return n, nil
+}
+
+// patch is apply's fast path when only existing people changed: the
+// positions, the id map and the tree stay, shared with idx (an index is
+// never changed once built); the headcounts are recounted only after a
+// move.
+func (idx *peopleIndex) patch(ctx context.Context, changed map[string]*dingbook.Person, last int64) (*peopleIndex, error) {
+	n := *idx
+	n.rev = last
+	n.people = slices.Clone(idx.people)
+	var b indexBuild
+	b.names.Grow(len(idx.names.text) + 1024)
+	b.others.Grow(len(idx.others.text) + 1024)
+	n.names.off, n.others.off = make([]int32, 1, len(n.people)+1), make([]int32, 1, len(n.people)+1)
+	moved := false
+	for i := range n.people {
+		p := &n.people[i]
+		if after, ok := changed[p.UserID]; ok {
+			moved = moved || !slices.Equal(p.DeptIDs(), after.DeptIDs())
+			names, others := n.searchText(after)
+			b.names.WriteString(names)
+			b.others.WriteString(others)
+			*p = *trimmed(after)
+		} else {
+			b.names.WriteString(idx.names.text[idx.names.off[i]:idx.names.off[i+1]])
+			b.others.WriteString(idx.others.text[idx.others.off[i]:idx.others.off[i+1]])
+		}
+		n.names.off = append(n.names.off, int32(b.names.Len()))
+		n.others.off = append(n.others.off, int32(b.others.Len()))
+	}
+	n.finish(&b)
+	if moved {
+		org := &dingbook.Org{Name: idx.depts.Org, Depts: idx.deptList, People: n.people}
+		depts, err := departmentsOf(ctx, dingbook.OrgDirectory{Org: org}, idx.snapshot)
+		if err != nil {
+			return nil, err
+		}
+		n.depts = depts
+		n.deptPos = make(map[int64]int, len(depts.Departments))
+		for i, d := range depts.Departments {
+			n.deptPos[d.ID] = i
+		}
+	}
+	return &n, nil
 }
 
 // person returns userid's record in the index, or nil.

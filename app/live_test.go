@@ -75,10 +75,19 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	addEvent(t, a, "e3", nil, []store.DeptChange{{ID: 4, After: &dingbook.Department{ID: 4, Name: "Research", ParentID: 1}},
 		{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal", ParentID: 1}}})
 
+	// only existing people change: the fast path (positions kept)
+	carol := personOf(org, "carol")
+	carol2 := *carol
+	carol2.Title, carol2.Depts = "Auditor", []dingbook.Membership{{DeptID: 2}}
+	addEvent(t, a, "e4", []store.PersonChange{{UserID: "carol", Op: store.OpUpsert, After: &carol2, Before: carol}}, nil)
+	if ps, _ := a.SearchPeople(ctx, boss, "auditor"); !slices.Equal(userids(ps), []string{"carol"}) {
+		t.Errorf("the changed title: %v", userids(ps))
+	}
+
 	look := func(a *app.App) string {
 		t.Helper()
 		var out []any
-		for _, q := range []string{"zoe", "zhou", "research", "研发部", "regional", "孙七", "sales"} {
+		for _, q := range []string{"zoe", "zhou", "research", "研发部", "regional", "孙七", "sales", "carol", "auditor"} {
 			ps, err := a.SearchPeople(ctx, boss, q)
 			if err != nil {
 				t.Fatal(err)
@@ -104,7 +113,7 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	if ps, _ := a.SearchPeople(ctx, boss, "Zoe Zhou"); !slices.Equal(userids(ps), []string{"zoe"}) {
 		t.Errorf("English name of the joiner: %v", userids(ps))
 	}
-	if ps, _ := a.SearchPeople(ctx, boss, "research"); !slices.Contains(userids(ps), "carol") || !slices.Contains(userids(ps), "zoe") {
+	if ps, _ := a.SearchPeople(ctx, boss, "research"); !slices.Contains(userids(ps), "erin") || !slices.Contains(userids(ps), "zoe") {
 		t.Errorf("the renamed department's members: %v", userids(ps))
 	}
 	if ps, _ := a.SearchPeople(ctx, boss, "孙七"); len(ps) != 0 {
@@ -115,7 +124,7 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	for _, d := range tree.Departments {
 		counts[d.ID] = d.Headcount
 	}
-	if counts[2] != 1 || counts[3] != 3 || counts[4] != 3 || counts[5] != 0 || len(tree.Departments) != 5 {
+	if counts[2] != 2 || counts[3] != 3 || counts[4] != 2 || counts[5] != 0 || len(tree.Departments) != 5 {
 		t.Errorf("headcounts after the revisions: %v (%d departments)", counts, len(tree.Departments))
 	}
 	// a fresh process builds the same from the snapshot and the log
