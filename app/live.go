@@ -434,7 +434,8 @@ type EventResult struct {
 
 // ApplyEvent applies one Stream contact event to the live directory: it
 // re-reads what the event names (v2/user/get, v2/department/get; 60121
-// or 60003 means gone), ends a leaver's sessions and app passwords and
+// or 60003 means gone, 50002 or 50004 out of the contact range, which a
+// pull would not list either), ends a leaver's sessions and app passwords and
 // an admin's sessions on a role change (their next login carries the new
 // roles; their app passwords take the new roles at once), and commits
 // the changes with the event's id as one revision. An error leaves
@@ -452,7 +453,9 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 	for _, u := range ev.UserIDs {
 		p, err := c.GetUser(ctx, u)
 		switch {
-		case dingtalk.Code(err) == dingtalk.CodeUserNotFound:
+		case dingtalk.Code(err) == dingtalk.CodeUserNotFound, dingtalk.Code(err) == dingtalk.CodeUserOutOfRange:
+			// gone, or out of the app's contact range: not in the
+			// directory, as a pull would not list them
 			users[u] = nil
 		case err != nil:
 			return nil, fmt.Errorf("re-reading user %s of event %s (%s): %w", u, ev.ID, ev.Type, err)
@@ -467,7 +470,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 	for _, id := range ev.DeptIDs {
 		d, err := c.GetDept(ctx, id)
 		switch {
-		case dingtalk.Code(err) == dingtalk.CodeDeptNotFound:
+		case dingtalk.Code(err) == dingtalk.CodeDeptNotFound, dingtalk.Code(err) == dingtalk.CodeDeptOutOfRange:
 			depts[id] = nil
 		case err != nil:
 			return nil, fmt.Errorf("re-reading department %d of event %s (%s): %w", id, ev.ID, ev.Type, err)

@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/source/dingtalk"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
+	"github.com/dingbook/dingbook/source/dingtalk/stream"
+	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -195,5 +200,49 @@ func TestBookSince(t *testing.T) {
 		if _, err := a.BookSince(ctx, bob, tok); !errors.Is(err, app.ErrSyncToken) {
 			t.Errorf("token %d: %v", tok, err)
 		}
+	}
+}
+
+// TestApplyEventOutOfRange: an event naming someone outside the app's
+// contact range (v2/user/get answers 50002) is applied as "not in the
+// directory", as a pull would not list them, instead of failing for ever
+// (it would be answered LATER at every delivery).
+func TestApplyEventOutOfRange(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
+	var inRange int64
+	for _, d := range truth.Org.Depts {
+		if d.ID != dingbook.RootDeptID {
+			inRange = d.ID
+			break
+		}
+	}
+	key := sim.DefaultApp()
+	key.RangeDepts = []int64{inRange}
+	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: -1, Apps: []sim.App{key}}))
+	defer ts.Close()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// the directory as the app may see it: the range's people
+	org := truth.Org
+	org.People = slices.DeleteFunc(slices.Clone(org.People), func(p dingbook.Person) bool { return !slices.Contains(p.DeptIDs(), inRange) })
+	saveDir(t, a, org, true)
+	var outsider string
+	for _, p := range truth.Org.People {
+		if !slices.Contains(p.DeptIDs(), inRange) && len(p.Depts) > 0 {
+			outsider = p.UserID
+			break
+		}
+	}
+	if _, err := c.GetUser(ctx, outsider); dingtalk.Code(err) != dingtalk.CodeUserOutOfRange {
+		t.Fatalf("the outsider's re-read: %v, want 50002", err)
+	}
+	res, err := a.ApplyEvent(ctx, c, stream.Event{ID: "out-1", Type: stream.UserModify, UserIDs: []string{outsider}})
+	if err != nil || res.Rev == 0 || res.Changes != 0 {
+		t.Errorf("an event outside the contact range: %+v %v", res, err)
 	}
 }
