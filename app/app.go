@@ -42,6 +42,12 @@ type App struct {
 	// "change", "department") of every difference a new base showed that
 	// the events had missed (a metric).
 	Drift func(counts map[string]int)
+	// admin caches the admin pages' reports per snapshot and scope
+	// (adminview.go).
+	admin adminCache
+	// external is the external contacts of the latest complete snapshot
+	// (external.go).
+	external externalCache
 }
 
 // Open opens the state directory home (created 0700 if missing) and

@@ -135,13 +135,13 @@ func (a *App) RevokeUserAppPasswords(ctx context.Context, userid, actor, reason 
 }
 
 // revokeLeaverAppPasswords revokes the app passwords of everyone who is
-// not a member of org (a complete pull's organisation).
+// not an active member of org (a complete pull's organisation).
 func (a *App) revokeLeaverAppPasswords(ctx context.Context, org *dingbook.Org, actor string) (int, error) {
 	users, err := a.DB.AppPasswordUserIDs(ctx)
 	if err != nil {
 		return 0, err
 	}
 	return forLeavers(org, users, func(u string) (int, error) {
-		return a.RevokeUserAppPasswords(ctx, u, actor, "no longer a member of the organisation (pull)")
+		return a.RevokeUserAppPasswords(ctx, u, actor, "no longer an active member of the organisation (pull)")
 	})
 }

@@ -9,13 +9,16 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/policy"
 )
 
 // The CardDAV address book: each person's book is the directory as they
 // may see it (visibility.go) in one complete snapshot, one vCard 3.0
-// card per person, the cards the vcf export writes. A book is identified
-// by its snapshot (the sync token names it), so a client's last token
-// and the latest snapshot give what changed for this person.
+// card per person, the cards the vcf export writes, and a card per
+// external contact they see (external.go). A sync token names the live
+// directory's revision and the last consent withdrawal applied
+// (Book.Version), so a client's last token gives what changed for this
+// person (BookSince).
 
 // BookCard is one card of a person's address book.
 type BookCard struct {
@@ -30,11 +33,15 @@ type BookCard struct {
 // Book is a person's address book in one snapshot.
 type Book struct {
 	Snapshot int64
-	// Rev is the live directory's revision (the sync token).
+	// Rev is the live directory's revision (with Withdrawn, the sync
+	// token: Version).
 	Rev   int64
 	Cards []BookCard
 	// CTag changes whenever any card of the book does.
 	CTag string
+	// Withdrawn is the last external contact's consent withdrawal the
+	// book applies (AddressBookAt, external.go).
+	Withdrawn int64
 }
 
 // Card returns the card named name, or nil.
@@ -121,18 +128,23 @@ type BookChanges struct {
 	// Full: the viewer's own record changed since the token, so the
 	// changes come from a full comparison of the book.
 	Full bool
+	// Withdrawn is the last external contact's consent withdrawal the
+	// changes apply (with Rev, the next token: Version).
+	Withdrawn int64
 }
 
 // BookSince returns what changed in the session's person's book since
-// revision rev (a sync token), from the change log: for each person
+// the sync token (rev, withdrawn) (Book.Version): the people's cards from
+// the change log, the external contacts' from a comparison when their
+// base, the withdrawals or a follower changed (externalSince). People: for each person
 // changed since, visible now gives their card, visible before (with the
 // record they had at rev) their removal, neither nothing; the work is
 // proportional to the changes, not to the book. If the viewer's own
 // record changed since rev (their departments or roles), the book is
 // compared in full instead: every card, and every changed or unseen
 // person removed. A token before the log's last reset, after its end or
-// not positive is ErrSyncToken.
-func (a *App) BookSince(ctx context.Context, s *Session, rev int64) (*BookChanges, error) {
+// not positive, or naming a withdrawal not made, is ErrSyncToken.
+func (a *App) BookSince(ctx context.Context, s *Session, pol *policy.Policy, rev, withdrawn int64) (*BookChanges, error) {
 	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
@@ -166,14 +178,17 @@ func (a *App) BookSince(ctx context.Context, s *Session, rev int64) (*BookChange
 				out.Removed = append(out.Removed, cardName(c.UserID))
 			}
 		}
-		return out, nil
-	}
-	for _, c := range changes {
-		if p := idx.person(c.UserID); p != nil && v.CanSee(p) {
-			out.Changed = append(out.Changed, idx.card(v, p))
-		} else if c.Before != nil && v.CanSee(c.Before) {
-			out.Removed = append(out.Removed, cardName(c.UserID))
+	} else {
+		for _, c := range changes {
+			if p := idx.person(c.UserID); p != nil && v.CanSee(p) {
+				out.Changed = append(out.Changed, idx.card(v, p))
+			} else if c.Before != nil && v.CanSee(c.Before) {
+				out.Removed = append(out.Removed, cardName(c.UserID))
+			}
 		}
+	}
+	if err := a.externalSince(ctx, idx, s, pol, rev, withdrawn, changes, out); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

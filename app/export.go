@@ -47,6 +47,14 @@ type ExportOptions struct {
 	Pull     *PullOptions
 	File     *FileSource
 
+	// External also writes the source's external contacts (a snapshot's
+	// or a pull's) as vCards with the decided fields only, in a vcf file
+	// of their own (external.go; the manifest counts its cards): it needs
+	// the basis consent and a consent reference
+	// (Request.Transfer.ConsentRef), and leaves out the contacts whose
+	// consent was withdrawn.
+	External bool
+
 	Hooks *Hooks
 }
 
@@ -85,8 +93,14 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	}
 	gx := &governed{app: a, pol: pol, req: req, quality: o.Quality, split: o.Split, hooks: o.Hooks}
 	opts := o.Export
-	if _, err := gx.decide(ctx, &opts); err != nil {
+	dec, err := gx.decide(ctx, &opts)
+	if err != nil {
 		return nil, err
+	}
+	if o.External {
+		if err := externalExportable(req, dec, o.File != nil); err != nil {
+			return nil, a.Refuse(ctx, pol, req, err)
+		}
 	}
 	out := &ExportResult{}
 	var dir dingbook.Directory
@@ -103,6 +117,7 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	case o.Pull != nil:
 		po := *o.Pull
 		po.Actor, po.Hooks = req.Actor, o.Hooks
+		po.External = po.External || o.External
 		pr, err := a.Pull(ctx, pol, po)
 		if err != nil {
 			return nil, err
@@ -123,7 +138,11 @@ func (a *App) Export(ctx context.Context, pol *policy.Policy, o ExportOptions) (
 	}
 	name, corp := dir.Info()
 	req.Tenant = cmp.Or(corp, name)
-	var err error
+	if o.External {
+		if gx.external, err = a.exportableExternal(ctx, out); err != nil {
+			return nil, err
+		}
+	}
 	out.Bundle, out.Export, err = gx.run(ctx, dir, opts, done)
 	if err != nil {
 		return nil, err
@@ -298,6 +317,9 @@ type governed struct {
 	split   int
 	hooks   *Hooks
 	dec     *govern.Decision // decide's, for run
+	// external are the external contacts to write (ExportOptions.External;
+	// nil: none asked for).
+	external []dingbook.ExternalContact
 }
 
 // decide resolves the request against the policy before anything is read,
@@ -357,6 +379,14 @@ func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.
 		}
 		for _, id := range exp.Depts {
 			p.DeptScope = append(p.DeptScope, strconv.FormatInt(id, 10))
+		}
+		if g.external != nil {
+			f, err := writeExternalCards(pdir, g.external, dec.Fields)
+			if err != nil {
+				return nil, err
+			}
+			p.Files = append(p.Files, f)
+			p.Details["external_contacts"] = strconv.Itoa(f.Rows)
 		}
 		return p, nil
 	})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/source/dingtalk/stream"
 	"github.com/dingbook/dingbook/store"
@@ -432,19 +433,22 @@ type EventResult struct {
 	// Changes counts the cards the revision changed.
 	Changes int
 	// SessionsEnded and AppPasswordsRevoked count a leaver's sessions and
-	// app passwords ended, and an admin's sessions ended on a role change.
+	// app passwords ended.
 	SessionsEnded, AppPasswordsRevoked int
+	// RolesChanged counts the people whose roles an admin change changed
+	// in their sessions and app passwords (0 or 1).
+	RolesChanged int
 }
 
 // ApplyEvent applies one Stream contact event to the live directory: it
 // re-reads what the event names (v2/user/get, v2/department/get; 60121
 // or 60003 means gone, 50002 or 50004 out of the contact range, which a
-// pull would not list either), ends a leaver's sessions and app passwords and
-// an admin's sessions on a role change (their next login carries the new
-// roles; their app passwords take the new roles at once), and commits
+// pull would not list either), ends a leaver's sessions and app passwords,
+// gives an admin change's person their new roles in their sessions and
+// app passwords (as a pull does, with the policy pol's roles), and commits
 // the changes with the event's id as one revision. An error leaves
 // nothing committed: the event is to be delivered again.
-func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Event) (*EventResult, error) {
+func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, ev stream.Event) (*EventResult, error) {
 	res := &EventResult{}
 	if ok, err := a.DB.EventApplied(ctx, ev.ID); err != nil || ok {
 		return res, err
@@ -497,8 +501,8 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, ev stream.Even
 				res.AppPasswordsRevoked += n
 			}
 		case ev.Type == stream.AdminAdd || ev.Type == stream.AdminRemove:
-			n, err = a.roleChanged(ctx, c, u, actor, ev.Type)
-			res.SessionsEnded += n
+			n, err = a.roleChanged(ctx, c, pol, u, ev.Type)
+			res.RolesChanged += n
 		}
 		if err != nil {
 			return nil, err
@@ -613,30 +617,25 @@ func restricted(ctx context.Context, c *dingtalk.Client, p *dingbook.Person) (bo
 	return true, nil
 }
 
-// roleChanged follows an admin change of userid: their sessions end (the
-// next login carries DingTalk's roles) and their app passwords take the
-// roles and admin scope DingTalk gives now.
-func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, userid, actor, why string) (int, error) {
-	admins, err := c.ListAdmin(ctx)
+// roleChanged follows an admin change of userid as a pull's role
+// refresh does (setRoles, roles.go): their sessions and app passwords
+// take the roles and admin scope DingTalk and the policy give now (a
+// demoted admin gets 403 at their next admin request, without logging in
+// again), audited as a role change. It returns 1 when their roles
+// changed, 0 when they hold nothing or their roles are the same (an
+// event delivered again).
+func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, userid, why string) (int, error) {
+	held, err := a.DB.HeldRoles(ctx)
 	if err != nil {
 		return 0, err
 	}
-	level := 0
-	for _, ad := range admins {
-		if ad.UserID == userid {
-			level = ad.SysLevel
-		}
+	held = slices.DeleteFunc(held, func(h store.HeldRoles) bool { return h.UserID != userid })
+	if len(held) == 0 {
+		return 0, nil
 	}
-	roles := RolesOf(level)
-	var scope []int64
-	if slices.Contains(roles, RoleSubAdmin) {
-		if scope, err = c.AdminScope(ctx, userid); err != nil {
-			return 0, err
-		}
+	admins, err := c.ListAdmin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("re-reading the admins for event %s: %w", why, err)
 	}
-	slices.Sort(scope)
-	if err := a.DB.Write(ctx, func(tx *store.Tx) error { return tx.SetAppPasswordRoles(userid, roles, scope) }); err != nil {
-		return 0, err
-	}
-	return a.EndSessions(ctx, userid, actor, "admin role changed (DingTalk event "+why+")")
+	return a.setRoles(ctx, c, pol, held, admins, "DingTalk's admin list changed (event "+why+")")
 }

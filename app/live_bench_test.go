@@ -9,6 +9,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
 )
@@ -105,7 +106,7 @@ func BenchmarkSyncSince(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				ch, err := a.BookSince(ctx, sess, book.Rev)
+				ch, err := a.BookSince(ctx, sess, policy.Default(), book.Rev, book.Withdrawn)
 				if err != nil || len(ch.Changed)+len(ch.Removed) == 0 {
 					b.Fatalf("%v %v", ch, err)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/dingtalk/stream"
@@ -151,11 +152,12 @@ func TestBookSince(t *testing.T) {
 	ctx := context.Background()
 	a, org := liveApp(t)
 	bob := dirSessions()["sales-east"] // dept 3; sees dave (restricted, dept 3), not erin (restricted, dept 4)
+	pol := policy.Default()
 	start, err := a.AddressBook(ctx, bob, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch, err := a.BookSince(ctx, bob, start.Rev); err != nil || len(ch.Changed)+len(ch.Removed) != 0 || ch.Rev != start.Rev {
+	if ch, err := a.BookSince(ctx, bob, pol, start.Rev, start.Withdrawn); err != nil || len(ch.Changed)+len(ch.Removed) != 0 || ch.Rev != start.Rev {
 		t.Fatalf("nothing changed: %+v %v", ch, err)
 	}
 	at := func(id string, f func(p *dingbook.Person)) store.PersonChange {
@@ -169,7 +171,7 @@ func TestBookSince(t *testing.T) {
 		at("dave", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 4}} }),
 		at("erin", func(p *dingbook.Person) { p.Title = "Secret" }),
 	}, nil)
-	ch, err := a.BookSince(ctx, bob, start.Rev)
+	ch, err := a.BookSince(ctx, bob, pol, start.Rev, start.Withdrawn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +188,7 @@ func TestBookSince(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err = a.BookSince(ctx, bob, rev)
+	ch, err = a.BookSince(ctx, bob, pol, rev, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestBookSince(t *testing.T) {
 	}
 	// tokens outside the log
 	for _, tok := range []int64{0, -1, now.Rev + 1} {
-		if _, err := a.BookSince(ctx, bob, tok); !errors.Is(err, app.ErrSyncToken) {
+		if _, err := a.BookSince(ctx, bob, pol, tok, 0); !errors.Is(err, app.ErrSyncToken) {
 			t.Errorf("token %d: %v", tok, err)
 		}
 	}
@@ -241,8 +243,102 @@ func TestApplyEventOutOfRange(t *testing.T) {
 	if _, err := c.GetUser(ctx, outsider); dingtalk.Code(err) != dingtalk.CodeUserOutOfRange {
 		t.Fatalf("the outsider's re-read: %v, want 50002", err)
 	}
-	res, err := a.ApplyEvent(ctx, c, stream.Event{ID: "out-1", Type: stream.UserModify, UserIDs: []string{outsider}})
+	res, err := a.ApplyEvent(ctx, c, policy.Default(), stream.Event{ID: "out-1", Type: stream.UserModify, UserIDs: []string{outsider}})
 	if err != nil || res.Rev == 0 || res.Changes != 0 {
 		t.Errorf("an event outside the contact range: %+v %v", res, err)
+	}
+}
+
+// TestBookSinceExternal: a sync token names the live directory's
+// revision and the consent withdrawals applied; the external contacts'
+// cards since a token are compared only when the base, the withdrawals
+// or a follower changed: a withdrawal removes its card, a new base gives
+// the changed and newly shared cards, a follower's move gives every card
+// again; a token naming a withdrawal not made is refused.
+func TestBookSinceExternal(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	org := dirOrg()
+	org.External = []dingbook.ExternalContact{
+		{UserID: "x1", Name: "客户一", CompanyName: "甲公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
+		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x3", Name: "客户三", FollowerUserID: "carol"},
+	}
+	saveDir(t, a, org, true)
+	pol := policy.Default()
+	bob := dirSessions()["sales-east"] // dept 3: sees x1 and x2, not x3
+	since := func(b *app.Book) (changed []string, ch *app.BookChanges) {
+		t.Helper()
+		rev, w, ok := app.ParseBookVersion(b.Version())
+		if !ok {
+			t.Fatalf("token %q", b.Version())
+		}
+		ch, err := a.BookSince(ctx, bob, pol, rev, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ch.Changed {
+			changed = append(changed, c.Name)
+		}
+		slices.Sort(changed)
+		slices.Sort(ch.Removed)
+		return changed, ch
+	}
+	book := func() *app.Book {
+		t.Helper()
+		b, err := a.AddressBookAt(ctx, bob, pol, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	start := book()
+	if start.Card("external-x1.vcf") == nil || start.Card("external-x2.vcf") == nil || start.Card("external-x3.vcf") != nil || start.Withdrawn != 0 {
+		t.Fatalf("bob's first book: %d cards, withdrawn %d", len(start.Cards), start.Withdrawn)
+	}
+	if changed, ch := since(start); len(changed)+len(ch.Removed) != 0 || ch.Version() != start.Version() {
+		t.Errorf("nothing changed: %v %v %s", changed, ch.Removed, ch.Version())
+	}
+	// a withdrawal: the same revision, the card removed
+	if err := a.DB.Write(ctx, func(tx *store.Tx) error { _, err := tx.WithdrawExternal("x2", time.Now(), "carol"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	changed, ch := since(start)
+	if len(changed) != 0 || !slices.Equal(ch.Removed, []string{"external-x2.vcf"}) || ch.Rev != start.Rev || ch.Withdrawn == 0 {
+		t.Errorf("after the withdrawal: changed %v removed %v, token %s", changed, ch.Removed, ch.Version())
+	}
+	afterWithdrawal := book()
+	if afterWithdrawal.Version() != ch.Version() {
+		t.Errorf("the book's token %s, the sync's %s", afterWithdrawal.Version(), ch.Version())
+	}
+	if _, err := a.BookSince(ctx, bob, pol, start.Rev, ch.Withdrawn+1); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("a token naming a withdrawal not made: %v", err)
+	}
+	// a new base: x1 changed, x3 now shared with bob, x4 new but not his
+	org2 := dirOrg()
+	org2.External = []dingbook.ExternalContact{
+		{UserID: "x1", Name: "客户一", CompanyName: "乙公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
+		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x3", Name: "客户三", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x4", Name: "客户四", FollowerUserID: "carol"},
+	}
+	saveDir(t, a, org2, true)
+	changed, ch = since(afterWithdrawal)
+	if !slices.Equal(changed, []string{"external-x1.vcf", "external-x3.vcf"}) || len(ch.Removed) != 0 || ch.Rev <= afterWithdrawal.Rev {
+		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)
+	}
+	newBase := book()
+	// x1's follower moves: what bob saw is not known, every card again
+	alice := personOf(org2, "alice")
+	moved := *alice
+	moved.Depts = []dingbook.Membership{{DeptID: 4}}
+	addEvent(t, a, "alice-moves", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	changed, ch = since(newBase)
+	if !slices.Contains(changed, "external-x1.vcf") || !slices.Contains(changed, "external-x3.vcf") || !slices.Contains(changed, "alice.vcf") || slices.Contains(changed, "external-x2.vcf") {
+		t.Errorf("after the follower's move: changed %v removed %v", changed, ch.Removed)
 	}
 }

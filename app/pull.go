@@ -39,6 +39,9 @@ type PullResult struct {
 	// what the new snapshot showed that the live directory's events had
 	// missed (live.go); nil when the live directory is not in use.
 	Drift map[string]int `json:"drift,omitempty"`
+	// RolesChanged counts the people whose roles or admin scope changed
+	// in their sessions and app passwords (a complete pull re-reads them).
+	RolesChanged int
 }
 
 // Pull pulls the organisation, governed (govern.Guard: the policy is
@@ -74,31 +77,35 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 		if err == nil {
 			out.Drift, err = a.reconcile(ctx, out.Snapshot)
 		}
+		if err == nil {
+			out.RolesChanged, err = a.refreshRoles(ctx, o.Client, pol)
+		}
 	}
 	return out, err
 }
 
-// endLeaverSessions ends the sessions of everyone logged in who is not a
-// member of org (a complete pull's organisation): people who left.
+// endLeaverSessions ends the sessions of everyone logged in who is not an
+// active member of org (a complete pull's organisation): people who left
+// or were deactivated.
 func (a *App) endLeaverSessions(ctx context.Context, org *dingbook.Org, actor string) (int, error) {
 	users, err := a.DB.SessionUserIDs(ctx)
 	if err != nil {
 		return 0, err
 	}
 	return forLeavers(org, users, func(u string) (int, error) {
-		return a.EndSessions(ctx, u, actor, "no longer a member of the organisation (pull)")
+		return a.EndSessions(ctx, u, actor, "no longer an active member of the organisation (pull)")
 	})
 }
 
-// forLeavers calls end for each of users who is not a member of org and
-// sums what it returns.
+// forLeavers calls end for each of users who is not an active member of
+// org and sums what it returns.
 func forLeavers(org *dingbook.Org, users []string, end func(userid string) (int, error)) (int, error) {
 	if len(users) == 0 {
 		return 0, nil
 	}
 	members := make(map[string]bool, len(org.People))
 	for i := range org.People {
-		members[org.People[i].UserID] = true
+		members[org.People[i].UserID] = org.People[i].Active
 	}
 	ended := 0
 	for _, u := range users {

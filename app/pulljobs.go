@@ -38,6 +38,8 @@ type PullJob struct {
 	// Drift counts what the pull found that DingTalk's events had missed
 	// (PullResult.Drift).
 	Drift map[string]int `json:"drift,omitempty"`
+	// RolesChanged counts the people whose portal roles the pull changed.
+	RolesChanged int `json:"roles_changed,omitempty"`
 }
 
 // CodeBusy is the error code of a pull refused while another runs.
@@ -74,9 +76,11 @@ const pullJobsKept = 100
 //
 // A portal pull always marks access-restricted staff (CountRestricted):
 // the portal's visibility rules hide them by that mark, so a snapshot
-// without it would show them to everyone.
+// without it would show them to everyone. It also pulls the external
+// contacts (External), which the portal shows to those they are shared
+// with (external.go).
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
-	o.CountRestricted = true
+	o.CountRestricted, o.External = true, true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {
@@ -109,7 +113,7 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 			if res.Stored {
 				job.Snapshot = res.Snapshot.ID
 			}
-			job.SessionsEnded = res.SessionsEnded
+			job.SessionsEnded, job.RolesChanged = res.SessionsEnded, res.RolesChanged
 			job.Drift = res.Drift
 		}
 		if err != nil {

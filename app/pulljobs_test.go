@@ -69,6 +69,11 @@ func TestRunDaily(t *testing.T) {
 			t.Errorf("pull %d: %+v", i, j)
 		}
 	}
+	// the portal's pulls fetch the external contacts too
+	snap, err := a.DB.LoadSnapshot(context.Background(), done[1].Snapshot)
+	if err != nil || len(snap.Org.External) == 0 {
+		t.Fatalf("scheduled pull's snapshot: %v, %d external contacts", err, len(snap.Org.External))
+	}
 	recs, err := audit.List(context.Background(), a.DB, audit.Filter{Action: audit.ActionPull, Actor: app.ScheduledActor})
 	if err != nil || len(recs) != 2 {
 		t.Fatalf("audit: %v %d", err, len(recs))

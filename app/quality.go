@@ -28,6 +28,9 @@ type QualityOptions struct {
 	// no hidden mobile, from an analysis of its own.
 	Shareable bool
 	Hooks     *Hooks
+	// Select, when set, limits the report to the people it returns (a
+	// sub-admin's scope, clean.Options.Select); it must not keep them.
+	Select func(*dingbook.Person) *dingbook.Person
 }
 
 // QualityResult is a quality report. Dir is the analysed directory, for
@@ -107,7 +110,7 @@ func quality(ctx context.Context, home, source string, org *dingbook.Org, dir di
 		dir = dingbook.OrgDirectory{Org: org}
 	}
 	mc := &managerCounter{Directory: dir}
-	rep, err := clean.Analyze(ctx, mc, clean.Options{Region: o.Region, SizeHint: size})
+	rep, err := clean.Analyze(ctx, mc, clean.Options{Region: o.Region, SizeHint: size, Select: o.Select})
 	if err != nil {
 		return nil, err
 	}

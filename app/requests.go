@@ -57,6 +57,12 @@ type RequestSpec struct {
 	// PIA references the impact assessment the policy demands for
 	// sensitive fields, large scale or a transfer abroad (the CLI's --pia).
 	PIA string `json:"pia,omitempty"`
+	// External names external contacts (their ids) to export: the basis
+	// must be consent, with a consent reference for the batch
+	// (ConsentRef) or for each contact (ConsentRefs); see external.go.
+	External    []string          `json:"external,omitempty"`
+	ConsentRef  string            `json:"consent_ref,omitempty"`
+	ConsentRefs map[string]string `json:"consent_refs,omitempty"`
 }
 
 // Approval is one approver's yes, with the narrowing they chose (the
@@ -90,6 +96,9 @@ type ExportRequest struct {
 	Created   time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Notified  int       `json:"notified"`
+	// Followers maps the follower of each external contact asked for to
+	// the contacts' ids: they are told when it is approved (external.go).
+	Followers map[string][]string `json:"external_followers,omitempty"`
 }
 
 // Formats a request may name.
@@ -107,6 +116,10 @@ type Requests struct {
 	Policy *policy.Policy
 	// Link returns the page an approver opens for request id (nil: none).
 	Link func(id string) string
+	// Operator is the CLI: the person at the terminal holds the state
+	// directory and decides any request as an approver would (never
+	// their own, never twice).
+	Operator bool
 }
 
 func (rq *Requests) policy() *policy.Policy {
@@ -160,7 +173,7 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 			return refuse(badRequest("formats", "unknown format %q", f).WithHint("choose formats from %s", strings.Join(requestFormats, ", ")))
 		}
 	}
-	if len(spec.Departments) == 0 && len(spec.UserIDs) == 0 {
+	if len(spec.Departments) == 0 && len(spec.UserIDs) == 0 && len(spec.External) == 0 {
 		return refuse(badRequest("departments", "no departments and no people asked for").WithHint("name the departments (dept_id) or people (userid) whose data you need"))
 	}
 	if spec.Recipient != nil && (strings.TrimSpace(spec.Recipient.Organisation) == "" || strings.TrimSpace(spec.Recipient.Country) == "" || strings.TrimSpace(spec.Recipient.Contract) == "") {
@@ -186,6 +199,15 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 	}
 	people := map[string]bool{}
 	covering := slices.Clone(spec.Departments)
+	followers, err := rq.checkExternal(ctx, s, pol, spec)
+	if err != nil {
+		return refuse(err)
+	}
+	for f := range followers {
+		if i, ok := idx.byID[f]; ok {
+			covering = append(covering, idx.people[i].DeptIDs()...)
+		}
+	}
 	for _, u := range spec.UserIDs {
 		i, ok := idx.byID[u]
 		if !ok {
@@ -203,13 +225,22 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 	if err != nil {
 		return nil, err
 	}
+	// the policy's approvers (serve.approvers) decide every request; the
+	// role never widens what they see in the directory
+	for _, u := range pol.Serve.Approvers {
+		if _, member := idx.byID[u]; member && u != s.UserID {
+			approvers = append(approvers, u)
+		}
+	}
+	slices.Sort(approvers)
+	approvers = slices.Compact(approvers)
 	if len(approvers) == 0 {
 		return refuse(&dingbook.Error{Code: dingbook.EPERM, Message: "no approver administers every department of this request (the requester cannot approve it)",
 			Hint: "ask for fewer departments, split the request by department, or ask the primary admin"})
 	}
 	now := rq.App.now()
 	er := &ExportRequest{ID: newRequestID(), State: RequestPending, Requester: s.UserID, RequestSpec: spec, Resolved: d.Fields,
-		People: len(people), Needs: 1, Approvers: approvers, Approvals: []Approval{}, Created: now, ExpiresAt: now.Add(RequestExpiry)}
+		People: len(people), Needs: 1, Approvers: approvers, Approvals: []Approval{}, Created: now, ExpiresAt: now.Add(RequestExpiry), Followers: followers}
 	if d.Profile != "" {
 		er.Profile = d.Profile
 	}
@@ -233,8 +264,8 @@ func (rq *Requests) sensitive(pol *policy.Policy, fields []string) bool {
 	})
 }
 
-// approvers returns who may approve a request whose departments are
-// depts, as DingTalk says now (user/listadmin, get_admin_scope): the
+// approvers returns the admins who may approve a request whose
+// departments are depts, as DingTalk says now (user/listadmin, get_admin_scope): the
 // primary admins, and the sub-admins whose scope holds every one of the
 // departments or an ancestor of it. The requester is never one.
 func (rq *Requests) approvers(ctx context.Context, tree *dingbook.Tree, depts []int64, requester string) ([]string, error) {
@@ -314,7 +345,8 @@ func (rq *Requests) load(ctx context.Context, row store.ExportRequest) (*ExportR
 }
 
 // List returns the requests s made (role "mine") or may decide (role
-// "approver": those naming s as an approver).
+// "approver": those naming s as an approver; every request for the
+// Operator).
 func (rq *Requests) List(ctx context.Context, s *Session, role string) ([]ExportRequest, error) {
 	if role != "mine" && role != "approver" {
 		return nil, badRequest("role", "unknown role %q", role).WithHint("use role=mine or role=approver")
@@ -329,7 +361,7 @@ func (rq *Requests) List(ctx context.Context, s *Session, role string) ([]Export
 		if err != nil {
 			return nil, err
 		}
-		if role == "mine" && er.Requester == s.UserID || role == "approver" && slices.Contains(er.Approvers, s.UserID) {
+		if role == "mine" && er.Requester == s.UserID || role == "approver" && (rq.Operator || slices.Contains(er.Approvers, s.UserID)) {
 			out = append(out, *er)
 		}
 	}
@@ -345,7 +377,7 @@ func (rq *Requests) decidable(ctx context.Context, s *Session, id string) (*Expo
 	switch {
 	case er.Requester == s.UserID:
 		return nil, &dingbook.Error{Code: dingbook.EPERM, Message: "you cannot decide your own export request", Hint: "one of its approvers decides it: " + strings.Join(er.Approvers, ", ")}
-	case !slices.Contains(er.Approvers, s.UserID):
+	case !slices.Contains(er.Approvers, s.UserID) && !rq.Operator:
 		return nil, &dingbook.Error{Code: dingbook.EPERM, Message: fmt.Sprintf("you are not an approver of export request %s (its departments are outside your admin scope)", id), Hint: "its approvers are " + strings.Join(er.Approvers, ", ")}
 	case er.State != RequestPending:
 		return nil, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("export request %s is %s, no longer pending", id, er.State), Hint: "the requester may ask again"}
@@ -399,6 +431,13 @@ func (rq *Requests) Approve(ctx context.Context, s *Session, id string, n Approv
 		step = "approved-first"
 	}
 	if err := rq.save(ctx, er, step, s.UserID, ""); err != nil {
+		return nil, err
+	}
+	if er.State == RequestApproved {
+		rq.notifyFollowers(ctx, er)
+	}
+	// an approved request becomes a grant (grants.go)
+	if err := (&Grants{App: rq.App, Policy: rq.Policy}).grantOf(ctx, er); err != nil {
 		return nil, err
 	}
 	return er, nil

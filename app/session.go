@@ -13,24 +13,39 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
 )
 
 // Roles a session carries. Every person admitted is an employee (a member
 // of the organisation); DingTalk's sys_level 1 adds admin, 2 sub-admin.
-// Approver and auditor come from the policy later.
+// Approver and auditor come from the policy (serve.approvers,
+// serve.auditors): an approver may approve every export request, an
+// auditor read the audit log; neither sees more of the directory.
 const (
 	RoleEmployee = "employee"
 	RoleAdmin    = "admin"
 	RoleSubAdmin = "sub-admin"
+	RoleApprover = "approver"
+	RoleAuditor  = "auditor"
 )
 
-// Default session limits (the policy may set them later).
+// Default session limits (the policy's serve.session_idle and
+// serve.session_absolute).
 const (
-	DefaultSessionIdle     = 30 * time.Minute
-	DefaultSessionAbsolute = 12 * time.Hour
+	DefaultSessionIdle     = policy.DefaultSessionIdle
+	DefaultSessionAbsolute = policy.DefaultSessionAbsolute
 )
+
+// SessionLimitsOf returns the session limits of a policy (nil: the
+// defaults).
+func SessionLimitsOf(pol *policy.Policy) SessionLimits {
+	if pol == nil {
+		return SessionLimits{}
+	}
+	return SessionLimits{Idle: time.Duration(pol.Serve.SessionIdle), Absolute: time.Duration(pol.Serve.SessionAbsolute)}
+}
 
 // SessionLimits end a session after Idle without use or Absolute after
 // login, whichever comes first (zero: the defaults).
@@ -66,18 +81,43 @@ func RolesOf(sysLevel int) []string {
 	return []string{RoleEmployee}
 }
 
-// Login starts a session for the person DingTalk admitted (via "browser"
-// or "inapp") and records the login; the session row and the audit record
-// land in one transaction, which also ends the browser's previous session
-// (oldToken, "" when none). It returns the new cookie's token (random,
-// 256 bits; only its hash is stored).
-func (a *App) Login(ctx context.Context, id *dingtalk.Identity, via, oldToken string) (string, *Session, error) {
+// RolesFor returns the roles of userid, whom DingTalk gives sysLevel,
+// under the policy (nil: none of its roles): RolesOf's, then approver and
+// auditor when the policy names them.
+func RolesFor(sysLevel int, userid string, pol *policy.Policy) []string {
+	roles := RolesOf(sysLevel)
+	if pol != nil && slices.Contains(pol.Serve.Approvers, userid) {
+		roles = append(roles, RoleApprover)
+	}
+	if pol != nil && slices.Contains(pol.Serve.Auditors, userid) {
+		roles = append(roles, RoleAuditor)
+	}
+	return roles
+}
+
+// LoginOptions are the circumstances of a login.
+type LoginOptions struct {
+	// Via is "browser" or "inapp".
+	Via string
+	// OldToken is the browser's previous session ("" when none): it ends.
+	OldToken string
+	// Addr is the client's address, for the audit record.
+	Addr string
+	// Policy names approvers and auditors (nil: none).
+	Policy *policy.Policy
+}
+
+// Login starts a session for the person DingTalk admitted and records the
+// login; the session row and the audit record land in one transaction,
+// which also ends the browser's previous session. It returns the new
+// cookie's token (random, 256 bits; only its hash is stored).
+func (a *App) Login(ctx context.Context, id *dingtalk.Identity, o LoginOptions) (string, *Session, error) {
 	raw := make([]byte, 32)
 	rand.Read(raw)
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := a.now()
-	s := &Session{ID: sessionID(token), UserID: id.UserID, Roles: RolesOf(id.SysLevel),
-		AdminScope: slices.Clone(id.AdminScope), Via: via, Created: now, Seen: now}
+	s := &Session{ID: sessionID(token), UserID: id.UserID, Roles: RolesFor(id.SysLevel, id.UserID, o.Policy),
+		AdminScope: slices.Clone(id.AdminScope), Via: o.Via, Created: now, Seen: now}
 	if s.AdminScope == nil {
 		s.AdminScope = []int64{}
 	}
@@ -85,10 +125,10 @@ func (a *App) Login(ctx context.Context, id *dingtalk.Identity, via, oldToken st
 		s.Name = id.Person.Name
 	}
 	rec := audit.Record{Time: now, Actor: id.UserID, Action: audit.ActionLogin, Outcome: audit.OutcomeOK,
-		Details: map[string]string{"via": via, "roles": strings.Join(s.Roles, ",")}}
+		Details: withAddr(map[string]string{"via": o.Via, "roles": strings.Join(s.Roles, ",")}, o.Addr)}
 	if _, err := audit.AppendWith(ctx, a.DB, rec, func(tx *store.Tx, _ audit.Record) error {
-		if oldToken != "" {
-			if _, err := tx.DeleteSession(sessionID(oldToken)); err != nil {
+		if o.OldToken != "" {
+			if _, err := tx.DeleteSession(sessionID(o.OldToken)); err != nil {
 				return err
 			}
 		}
@@ -127,10 +167,20 @@ var (
 	ErrLoginNext = errors.New("the page to return to is not a local path")
 )
 
+// withAddr adds the client's address (addr, when known) to an audit
+// record's details.
+func withAddr(details map[string]string, addr string) map[string]string {
+	if addr != "" {
+		details["addr"] = addr
+	}
+	return details
+}
+
 // RefuseLogin records a refused login (via "browser" or "inapp"; a
-// failure to reach DingTalk as failed) and returns err unchanged. The actor is the DingTalk userid or unionid when
+// failure to reach DingTalk as failed) from the client address addr and
+// returns err unchanged. The actor is the DingTalk userid or unionid when
 // the refusal names one, else "anonymous".
-func (a *App) RefuseLogin(ctx context.Context, via string, err error) error {
+func (a *App) RefuseLogin(ctx context.Context, via, addr string, err error) error {
 	actor := "anonymous"
 	var lr *dingtalk.LoginRefusal
 	if errors.As(err, &lr) {
@@ -153,7 +203,7 @@ func (a *App) RefuseLogin(ctx context.Context, via string, err error) error {
 		outcome = audit.OutcomeFailed
 	}
 	rec := audit.Record{Time: a.now(), Actor: actor, Action: audit.ActionLogin, Outcome: outcome, Reason: msg,
-		Details: map[string]string{"via": via, "refusal": reason}}
+		Details: withAddr(map[string]string{"via": via, "refusal": reason}, addr)}
 	if _, aerr := audit.Append(ctx, a.DB, rec); aerr != nil {
 		return errors.Join(err, aerr)
 	}

@@ -80,3 +80,50 @@ func (v Viewer) SeesMobile(p *dingbook.Person) bool {
 	}
 	return p.UserID == v.UserID || v.Administers(p)
 }
+
+// SeesExternal reports whether the viewer may see external contact e
+// (follower is the person following it in the snapshot, nil when gone).
+// DingTalk's model has exactly three grantees (serve.md §B, from the
+// extcontact/create and update docs): the follower (follower_user_id),
+// the people in share_user_ids and the members of the departments in
+// share_dept_ids; with subdepts (policy serve.external_share_subdepartments,
+// default true: serve.md §B leaves DingTalk's rule unconfirmed and
+// advises the setting) also the members of their sub-departments. Admins
+// manage all external contacts in DingTalk's console (serve.md §B:
+// 管理后台 > 通讯录 > 外部联系人, and its rule "plus dingbook admins"), so
+// the primary admin sees them all and a sub-admin those followed by a
+// person they administer or shared with a department of their scope.
+func (v Viewer) SeesExternal(e *dingbook.ExternalContact, follower *dingbook.Person, tree *dingbook.Tree, subdepts bool) bool {
+	if v.Primary || (v.UserID != "" && (e.FollowerUserID == v.UserID || slices.Contains(e.ShareUserIDs, v.UserID))) {
+		return true
+	}
+	if follower != nil && follower.UserID == e.FollowerUserID && len(v.Scope) > 0 && v.Administers(follower) {
+		return true
+	}
+	for _, s := range e.ShareDeptIDs {
+		if v.Scope[s] {
+			return true
+		}
+		for _, d := range v.Depts {
+			if d == s || (subdepts && below(tree, d, s)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// below reports whether department d is a descendant of department top.
+func below(tree *dingbook.Tree, d, top int64) bool {
+	seen := 0
+	for dd := tree.Dept(d); dd != nil && seen < 1000; dd = tree.Dept(dd.ParentID) {
+		if dd.ParentID == top {
+			return true
+		}
+		if dd.ParentID == dd.ID {
+			return false
+		}
+		seen++
+	}
+	return false
+}

@@ -93,6 +93,21 @@ type Request struct {
 	Now func() time.Time
 	// Transfer names the recipient and the references a transfer needs.
 	Transfer
+	// Grant names the portal grant a download serves (nil otherwise):
+	// the manifest and NOTICE name it, and the holding is the grant's
+	// (store.KindGrant, its id) rather than an export's.
+	Grant *GrantRef
+}
+
+// GrantRef is the grant behind a portal download, as the manifest names
+// it.
+type GrantRef struct {
+	ID           string    `json:"id"`
+	Request      string    `json:"request_id"`
+	Grantee      string    `json:"grantee"`
+	Approvers    []string  `json:"approvers"`
+	Expires      time.Time `json:"expires_at"`
+	TermsVersion string    `json:"terms_version"`
 }
 
 func (r *Request) now() time.Time {

@@ -24,6 +24,9 @@ func Notice(m *Manifest) string {
 	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
 		fmt.Fprintf(&b, "Recipient: %s; country: %s; contract/mechanism: %s; consent: %s; impact assessment: %s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
 	}
+	if g := m.Grant; g != nil {
+		fmt.Fprintf(&b, "Grant %s (request %s) to %s, approved by %s, valid until %s; confidentiality terms version %s accepted.\r\n", g.ID, g.Request, g.Grantee, strings.Join(g.Approvers, ", "), g.Expires.UTC().Format("2006-01-02 15:04 UTC"), g.TermsVersion)
+	}
 	fmt.Fprintf(&b, "Delete this bundle and every copy by %s.\r\n", exp)
 	fmt.Fprintf(&b, "Use it only for the purpose above. Do not use it for marketing, do not sell it, do not pass it on.\r\n")
 	if m.Seal == seal.KindNone {
@@ -39,6 +42,9 @@ func Notice(m *Manifest) string {
 	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
 		fmt.Fprintf(&b, "Penerima: %s; negara: %s; kontrak/mekanisme: %s; persetujuan: %s; penilaian dampak: %s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
 	}
+	if g := m.Grant; g != nil {
+		fmt.Fprintf(&b, "Izin %s (permintaan %s) untuk %s, disetujui oleh %s, berlaku sampai %s; ketentuan kerahasiaan versi %s telah diterima.\r\n", g.ID, g.Request, g.Grantee, strings.Join(g.Approvers, ", "), g.Expires.UTC().Format("2006-01-02 15:04 UTC"), g.TermsVersion)
+	}
 	fmt.Fprintf(&b, "Hapus paket ini beserta semua salinannya paling lambat %s.\r\n", exp)
 	fmt.Fprintf(&b, "Gunakan hanya untuk tujuan di atas. Dilarang digunakan untuk pemasaran, dijual, atau diteruskan kepada pihak lain.\r\n")
 	if m.Seal == seal.KindNone {
@@ -53,6 +59,9 @@ func Notice(m *Manifest) string {
 	fmt.Fprintf(&b, "处理目的：%s\r\n法律依据：%s\r\n行数：%d；字段：%s\r\n", m.Purpose, m.Basis, m.Rows, strings.Join(m.Fields, ", "))
 	if t := m.Transfer; t.Recipient != "" || t.RecipientCountry != "" {
 		fmt.Fprintf(&b, "接收方：%s；国家/地区：%s；合同/出境机制：%s；单独同意：%s；个人信息保护影响评估：%s\r\n", nonEmpty(t.Recipient, m.Company), nonEmpty(t.RecipientCountry, "-"), refs(t.Contract, t.Mechanism), nonEmpty(t.ConsentRef, "-"), nonEmpty(t.PIA, "-"))
+	}
+	if g := m.Grant; g != nil {
+		fmt.Fprintf(&b, "授权 %s（申请 %s）授予 %s，由 %s 批准，有效期至 %s；已接受保密条款第 %s 版。\r\n", g.ID, g.Request, g.Grantee, strings.Join(g.Approvers, "、"), g.Expires.UTC().Format("2006-01-02 15:04 UTC"), g.TermsVersion)
 	}
 	fmt.Fprintf(&b, "请在 %s 之前删除本文件及其所有副本。\r\n", exp)
 	fmt.Fprintf(&b, "仅限用于上述目的；不得用于营销，不得出售，不得转交他人。\r\n")

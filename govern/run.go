@@ -98,6 +98,8 @@ type Manifest struct {
 	DPOContact           string         `json:"dpo_contact"`
 	PolicyHash           string         `json:"policy_hash"`
 	Transfer
+	// Grant names the portal grant a download served.
+	Grant *GrantRef `json:"grant,omitempty"`
 }
 
 // Result is a finished export.
@@ -327,7 +329,7 @@ func RunDecided(ctx context.Context, db *store.DB, pol *policy.Policy, req *Requ
 		Created: now, Expires: expires, Purpose: req.Purpose, Basis: dec.Basis, Justification: req.Justification,
 		Profile: dec.Profile, Fields: rec.Fields, Masks: rec.Masks, DeptScope: rec.DeptScope,
 		IncludeHiddenMobiles: dec.IncludeHiddenMobiles, Rows: produced.Rows, Files: files, Seal: dec.Encrypt,
-		Company: pol.Company, DPOContact: pol.DPOContact, PolicyHash: pol.Hash, Transfer: req.Transfer,
+		Company: pol.Company, DPOContact: pol.DPOContact, PolicyHash: pol.Hash, Transfer: req.Transfer, Grant: req.Grant,
 	}
 	mb, _ := json.MarshalIndent(man, "", "  ")
 	mpath := filepath.Join(dir, "manifest.json")

@@ -104,6 +104,9 @@ func FormatKeep(d time.Duration) string {
 	if d%time.Hour == 0 {
 		return fmt.Sprintf("%dh", d/time.Hour)
 	}
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
 	return d.String()
 }
 
@@ -216,6 +219,10 @@ type Sheets struct {
 // searches per person and hour.
 const DefaultQuotaPerHour = 200
 
+// DefaultShareHours is how long a business card's share link works
+// unless the policy says otherwise (serve.share_hours).
+const DefaultShareHours = 24
+
 // Serve governs the portal ('dingbook serve').
 type Serve struct {
 	// QuotaPerHour is how many person views and searches one person may
@@ -225,6 +232,50 @@ type Serve struct {
 	// PullDailyAt is when 'dingbook serve' pulls every day ("02:00", the
 	// server's local time); empty: no scheduled pull.
 	PullDailyAt string `yaml:"pull_daily_at,omitempty" json:"pull_daily_at,omitempty"`
+	// ShareHours is how long a business card's share link works (default
+	// 24).
+	ShareHours int `yaml:"share_hours" json:"share_hours"`
+	// Approvers (DingTalk userids) may approve every export request, beside
+	// the admins DingTalk names; the role never widens what they see in
+	// the directory. Auditors may read the audit log (as the primary admin
+	// may).
+	Approvers []string `yaml:"approvers,omitempty" json:"approvers"`
+	Auditors  []string `yaml:"auditors,omitempty" json:"auditors"`
+	// SessionIdle and SessionAbsolute end a portal session after this long
+	// without use (default 30m) or after login (default 12h).
+	SessionIdle     Duration `yaml:"session_idle" json:"session_idle"`
+	SessionAbsolute Duration `yaml:"session_absolute" json:"session_absolute"`
+	// SubAdminsMayPull false narrows the sub-admins' rights: only the
+	// primary admin (and the schedule) may then start a pull. Absent: true.
+	// The policy can narrow DingTalk's admin rights, never widen them.
+	SubAdminsMayPull *bool `yaml:"sub_admins_may_pull,omitempty" json:"sub_admins_may_pull,omitempty"`
+	// ExternalShareSubdepartments: an external contact shared with a
+	// department (share_dept_ids) is visible to the members of its
+	// sub-departments too (absent: true; serve.md §B leaves DingTalk's
+	// own rule unconfirmed).
+	ExternalShareSubdepartments *bool `yaml:"external_share_subdepartments,omitempty" json:"external_share_subdepartments,omitempty"`
+}
+
+// Defaults of the portal's session limits.
+const (
+	DefaultSessionIdle     = 30 * time.Minute
+	DefaultSessionAbsolute = 12 * time.Hour
+)
+
+// SubAdminsPull reports whether sub-admins may start a pull (the policy
+// says nothing, or true).
+func (s Serve) SubAdminsPull() bool { return s.SubAdminsMayPull == nil || *s.SubAdminsMayPull }
+
+// badUserID reports whether a policy entry cannot be a DingTalk userid:
+// empty, or with spaces, commas or control characters.
+func badUserID(u string) bool {
+	return u == "" || len(u) > 64 || strings.ContainsFunc(u, func(r rune) bool { return r <= ' ' || r == ',' || r == 0x7f })
+}
+
+// ShareSubdepartments reports ExternalShareSubdepartments with its
+// default (true).
+func (s Serve) ShareSubdepartments() bool {
+	return s.ExternalShareSubdepartments == nil || *s.ExternalShareSubdepartments
 }
 
 // PullTime returns PullDailyAt as hours and minutes (ok false when unset
@@ -241,14 +292,54 @@ func (s Serve) PullTime() (hour, minute int, ok bool) {
 const (
 	DefaultRequestMaxDays   = 3
 	DefaultTwoApproversOver = 500
+	DefaultGrantDownloads   = 1
 )
 
 // Requests governs export requests ('dingbook serve'): how many days a
-// requester may ask for (default 3, the grant's 72 h), and above how many
-// people (default 500) two different approvers are needed.
+// requester may ask for (default 3, the grant's 72 h), above how many
+// people (default 500) two different approvers are needed, how many
+// downloads a grant allows (default 1) and the confidentiality terms a
+// grantee accepts before the download.
 type Requests struct {
-	MaxDays          int `yaml:"max_days" json:"max_days"`
-	TwoApproversOver int `yaml:"two_approvers_over" json:"two_approvers_over"`
+	MaxDays          int   `yaml:"max_days" json:"max_days"`
+	TwoApproversOver int   `yaml:"two_approvers_over" json:"two_approvers_over"`
+	Downloads        int   `yaml:"downloads" json:"downloads"`
+	Terms            Terms `yaml:"terms" json:"terms"`
+}
+
+// Terms are the confidentiality terms in English, Indonesian and Chinese,
+// with their version (an acceptance records both the version and the
+// SHA-256 of the text shown). Absent: the built-in DefaultTerms.
+type Terms struct {
+	Version string `yaml:"version" json:"version"`
+	EN      string `yaml:"en" json:"en"`
+	ID      string `yaml:"id" json:"id"`
+	ZH      string `yaml:"zh" json:"zh"`
+}
+
+// Text returns the terms in lang ("en", "id" or "zh"; anything else:
+// English) and the language chosen.
+func (t Terms) Text(lang string) (string, string) {
+	switch lang {
+	case "id":
+		return t.ID, "id"
+	case "zh":
+		return t.ZH, "zh"
+	}
+	return t.EN, "en"
+}
+
+// DefaultTerms are the built-in confidentiality terms (version "1").
+var DefaultTerms = Terms{
+	Version: "1",
+	EN: "I will use this address-book data only for the purpose stated in my request and approved. " +
+		"I will keep it confidential and encrypted, will not copy it, pass it on, sell it or use it for marketing, " +
+		"and will delete the file and every copy by its expiry. I will report a loss or suspected leak to the data protection officer at once.",
+	ID: "Saya akan menggunakan data buku alamat ini hanya untuk tujuan yang dinyatakan dalam permintaan saya dan yang disetujui. " +
+		"Saya akan menjaga kerahasiaannya dan menyimpannya terenkripsi, tidak akan menyalin, meneruskan, menjual, atau menggunakannya untuk pemasaran, " +
+		"dan akan menghapus berkas beserta semua salinannya paling lambat pada tanggal kedaluwarsanya. Saya akan segera melaporkan kehilangan atau dugaan kebocoran kepada pejabat pelindungan data pribadi.",
+	ZH: "本人仅将本通讯录数据用于申请中所述并经批准的目的。本人将对其保密并加密存放，不复制、不转交、不出售、不用于营销，" +
+		"并在到期前删除该文件及其所有副本。如有遗失或疑似泄露，本人将立即报告个人信息保护负责人。",
 }
 
 // CrossBorder reports whether pushing to Google is a cross-border
@@ -332,11 +423,32 @@ func (p *Policy) fill() {
 	if p.Serve.QuotaPerHour == 0 {
 		p.Serve.QuotaPerHour = DefaultQuotaPerHour
 	}
+	if p.Serve.ShareHours == 0 {
+		p.Serve.ShareHours = DefaultShareHours
+	}
+	if p.Serve.Approvers == nil {
+		p.Serve.Approvers = []string{}
+	}
+	if p.Serve.Auditors == nil {
+		p.Serve.Auditors = []string{}
+	}
+	if p.Serve.SessionIdle == 0 {
+		p.Serve.SessionIdle = Duration(DefaultSessionIdle)
+	}
+	if p.Serve.SessionAbsolute == 0 {
+		p.Serve.SessionAbsolute = Duration(DefaultSessionAbsolute)
+	}
 	if p.Requests.MaxDays == 0 {
 		p.Requests.MaxDays = DefaultRequestMaxDays
 	}
 	if p.Requests.TwoApproversOver == 0 {
 		p.Requests.TwoApproversOver = DefaultTwoApproversOver
+	}
+	if p.Requests.Downloads == 0 {
+		p.Requests.Downloads = DefaultGrantDownloads
+	}
+	if p.Requests.Terms == (Terms{}) {
+		p.Requests.Terms = DefaultTerms
 	}
 	if p.Sheets.Keep == 0 {
 		p.Sheets.Keep = p.Retention.Default
@@ -443,16 +555,39 @@ func Parse(b []byte) (*Policy, []Problem) {
 	if p.Serve.QuotaPerHour < 0 {
 		problems = append(problems, Problem{keyLine(&root, "serve", "quota_per_hour"), fmt.Sprintf("serve.quota_per_hour %d must be a positive number of views and searches per hour (or absent: %d)", p.Serve.QuotaPerHour, DefaultQuotaPerHour)})
 	}
+	if p.Serve.ShareHours < 0 || p.Serve.ShareHours > 24*365 {
+		problems = append(problems, Problem{keyLine(&root, "serve", "share_hours"), fmt.Sprintf("serve.share_hours %d must be a number of hours from 1 to 8760 (or absent: %d)", p.Serve.ShareHours, DefaultShareHours)})
+	}
 	if p.Requests.MaxDays < 0 {
 		problems = append(problems, Problem{keyLine(&root, "requests", "max_days"), fmt.Sprintf("requests.max_days %d must be a positive number of days (or absent: %d)", p.Requests.MaxDays, DefaultRequestMaxDays)})
 	}
 	if p.Requests.TwoApproversOver < 0 {
 		problems = append(problems, Problem{keyLine(&root, "requests", "two_approvers_over"), fmt.Sprintf("requests.two_approvers_over %d must be a positive number of people (or absent: %d)", p.Requests.TwoApproversOver, DefaultTwoApproversOver)})
 	}
+	if p.Requests.Downloads < 0 {
+		problems = append(problems, Problem{keyLine(&root, "requests", "downloads"), fmt.Sprintf("requests.downloads %d must be a positive number of downloads (or absent: %d)", p.Requests.Downloads, DefaultGrantDownloads)})
+	}
+	if t := p.Requests.Terms; t != (Terms{}) && (strings.TrimSpace(t.Version) == "" || strings.TrimSpace(t.EN) == "" || strings.TrimSpace(t.ID) == "" || strings.TrimSpace(t.ZH) == "") {
+		problems = append(problems, Problem{keyLine(&root, "requests", "terms"), "requests.terms needs a version and the text in en, id and zh (or leave it out for the built-in terms, version 1)"})
+	}
 	if _, _, ok := p.Serve.PullTime(); !ok && p.Serve.PullDailyAt != "" {
 		problems = append(problems, Problem{keyLine(&root, "serve", "pull_daily_at"), fmt.Sprintf("serve.pull_daily_at %q is not a time of day such as \"02:00\" (24-hour HH:MM)", p.Serve.PullDailyAt)})
 	}
+	for _, key := range []string{"approvers", "auditors"} {
+		list := p.Serve.Approvers
+		if key == "auditors" {
+			list = p.Serve.Auditors
+		}
+		for _, u := range list {
+			if badUserID(u) {
+				problems = append(problems, Problem{keyLine(&root, "serve", key), fmt.Sprintf("serve.%s: %q is not a DingTalk userid (no spaces or commas, at most 64 characters)", key, u)})
+			}
+		}
+	}
 	p.fill()
+	if p.Serve.SessionIdle > p.Serve.SessionAbsolute {
+		problems = append(problems, Problem{keyLine(&root, "serve", "session_idle"), fmt.Sprintf("serve.session_idle %s is longer than serve.session_absolute %s", FormatKeep(time.Duration(p.Serve.SessionIdle)), FormatKeep(time.Duration(p.Serve.SessionAbsolute)))})
+	}
 	for _, name := range p.AllowedProfiles {
 		if _, ok := p.Profiles[name]; !ok {
 			problems = append(problems, Problem{line("allowed_profiles"), fmt.Sprintf("allowed_profiles: profile %q is not defined", name)})

@@ -236,6 +236,28 @@ func TestServeQuota(t *testing.T) {
 	}
 }
 
+// serve.share_hours (a card's share link) defaults to 24, follows the
+// file, is shown by 'policy show'; a negative or over a year is a problem
+// on its line.
+func TestServeShareHours(t *testing.T) {
+	if h := Default().Serve.ShareHours; h != 24 {
+		t.Fatalf("default share_hours %d", h)
+	}
+	if y := string(Default().YAML()); !strings.Contains(y, "share_hours: 24") {
+		t.Fatalf("policy show lacks share_hours:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  share_hours: 2\n"))
+	if len(problems) > 0 || p.Serve.ShareHours != 2 {
+		t.Fatalf("%v %d", problems, p.Serve.ShareHours)
+	}
+	for _, bad := range []string{"-1", "8761"} {
+		_, problems = Parse([]byte("company: x\nserve:\n  share_hours: " + bad + "\n"))
+		if len(problems) != 1 || problems[0].Line != 3 || !strings.Contains(problems[0].Message, "serve.share_hours "+bad) {
+			t.Errorf("share_hours %s: %v", bad, problems)
+		}
+	}
+}
+
 // requests.max_days and requests.two_approvers_over default to 3 and
 // 500, follow the file, are shown by 'policy show'; negatives are
 // problems on their lines.
@@ -271,5 +293,75 @@ func TestServePullDailyAt(t *testing.T) {
 		if len(problems) != 1 || problems[0].Line != 2 || !strings.Contains(problems[0].Message, "pull_daily_at") {
 			t.Errorf("%q: %v", bad, problems)
 		}
+	}
+}
+
+// serve.approvers, serve.auditors, the session limits and
+// sub_admins_may_pull: defaults, the file's values, and a bad entry named
+// on its line.
+func TestServeRolesAndSessions(t *testing.T) {
+	d := Default()
+	if time.Duration(d.Serve.SessionIdle) != 30*time.Minute || time.Duration(d.Serve.SessionAbsolute) != 12*time.Hour ||
+		len(d.Serve.Approvers) != 0 || len(d.Serve.Auditors) != 0 || !d.Serve.SubAdminsPull() {
+		t.Fatalf("defaults: %+v", d.Serve)
+	}
+	if y := string(d.YAML()); !strings.Contains(y, "session_idle: 30m") || !strings.Contains(y, "session_absolute: 12h") {
+		t.Fatalf("policy show lacks the session limits:\n%s", y)
+	}
+	p, problems := Parse([]byte("serve:\n  approvers: [dpo01, hr02]\n  auditors: [aud01]\n  session_idle: 15m\n  session_absolute: 8h\n  sub_admins_may_pull: false\n"))
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if strings.Join(p.Serve.Approvers, ",") != "dpo01,hr02" || strings.Join(p.Serve.Auditors, ",") != "aud01" ||
+		time.Duration(p.Serve.SessionIdle) != 15*time.Minute || time.Duration(p.Serve.SessionAbsolute) != 8*time.Hour || p.Serve.SubAdminsPull() {
+		t.Fatalf("parsed: %+v", p.Serve)
+	}
+	for doc, want := range map[string]string{
+		"company: x\nserve:\n  approvers: [ok1, \"bad one\"]\n": `line 3: serve.approvers: "bad one" is not a DingTalk userid`,
+		"serve:\n  auditors: [\"\"]\n":                          `line 2: serve.auditors: "" is not a DingTalk userid`,
+		"serve:\n  session_idle: 13h\n":                         "line 2: serve.session_idle 13h is longer than serve.session_absolute 12h",
+		"serve:\n  session_absolute: forever\n":                 "line 2:",
+	} {
+		_, problems := Parse([]byte(doc))
+		if len(problems) != 1 || !strings.HasPrefix(problems[0].String(), want) {
+			t.Errorf("%q: %v, want %q", doc, problems, want)
+		}
+	}
+}
+
+// serve.external_share_subdepartments defaults to true and follows the file.
+func TestExternalShareSubdepartments(t *testing.T) {
+	if !Default().Serve.ShareSubdepartments() {
+		t.Error("default: sub-departments not included")
+	}
+	p, problems := Parse([]byte("serve:\n  external_share_subdepartments: false\n"))
+	if len(problems) > 0 || p.Serve.ShareSubdepartments() {
+		t.Fatalf("%v %v", problems, p.Serve.ShareSubdepartments())
+	}
+	p, problems = Parse([]byte("serve:\n  external_share_subdepartments: true\n"))
+	if len(problems) > 0 || !p.Serve.ShareSubdepartments() {
+		t.Fatalf("%v %v", problems, p.Serve.ShareSubdepartments())
+	}
+}
+
+// requests.downloads defaults to 1 and requests.terms to the built-in
+// version 1; a policy's own terms need a version and all three texts.
+func TestGrantPolicy(t *testing.T) {
+	if r := Default().Requests; r.Downloads != 1 || r.Terms != DefaultTerms || r.Terms.Version != "1" {
+		t.Fatalf("defaults %+v", r)
+	}
+	p, problems := Parse([]byte("requests:\n  downloads: 2\n  terms:\n    version: \"2026-11\"\n    en: Keep it secret.\n    id: Rahasiakan.\n    zh: 请保密。\n"))
+	if len(problems) > 0 || p.Requests.Downloads != 2 || p.Requests.Terms.Version != "2026-11" {
+		t.Fatalf("%v %+v", problems, p.Requests)
+	}
+	if text, lang := p.Requests.Terms.Text("zh"); text != "请保密。" || lang != "zh" {
+		t.Fatalf("zh terms %q %q", text, lang)
+	}
+	if text, lang := p.Requests.Terms.Text("fr"); text != "Keep it secret." || lang != "en" {
+		t.Fatalf("fallback terms %q %q", text, lang)
+	}
+	_, problems = Parse([]byte("company: x\nrequests:\n  downloads: -1\n  terms:\n    version: \"2\"\n    en: only English\n"))
+	if len(problems) != 2 || problems[0].Line != 3 || problems[1].Line != 4 || !strings.Contains(problems[1].Message, "requests.terms") {
+		t.Fatalf("problems %+v", problems)
 	}
 }

@@ -27,6 +27,7 @@ command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs) # serve's in-app login script
 command -v vdirsyncer >/dev/null 2>&1 || need_pkgs+=(vdirsyncer) # serve's CardDAV client test
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium fonts-wqy-zenhei) # serve's real-browser tests
+command -v zbarimg >/dev/null 2>&1 || need_pkgs+=(zbar-tools) # serve's card QR codes, decoded
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
 /usr/bin/python3 -c 'import vobject' >/dev/null 2>&1 || need_pkgs+=(python3-vobject)
 
@@ -43,6 +44,7 @@ for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node vdirsyncer; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 [ -x /usr/bin/chromium ] || { echo "test.sh: /usr/bin/chromium is still missing" >&2; exit 1; }
+command -v zbarimg >/dev/null || { echo "test.sh: zbarimg (zbar-tools) is still missing" >&2; exit 1; }
 /usr/bin/python3 -c 'import openpyxl, vobject' || { echo "test.sh: python3-openpyxl/python3-vobject missing" >&2; exit 1; }
 
 echo "test.sh: go $(go env GOVERSION), downloading modules" >&2

@@ -17,7 +17,7 @@ import (
 // §4): one block of the route table.
 func (s *Server) adminRoutes() []Route {
 	return []Route{
-		{Pattern: "POST /api/v1/admin/pulls", Rule: Admin, handle: s.startPull},
+		{Pattern: "POST /api/v1/admin/pulls", Rule: Puller, handle: s.startPull},
 		{Pattern: "GET /api/v1/admin/pulls/{id}", Rule: Admin, handle: s.pullStatus},
 		// admins may read the metrics in the browser; Prometheus scrapes
 		// them at --metrics-addr, which needs no login
@@ -104,12 +104,18 @@ type PullStarted struct {
 	ID string `json:"id"`
 }
 
-func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+// beginPull starts an admin's pull in the background, under the
+// server's lifetime (the API's POST and the pulls page's form).
+func (s *Server) beginPull(sess *app.Session) (app.PullJob, error) {
 	ctx := s.Context
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	job, err := s.pulls.Start(ctx, s.policy(), app.PullOptions{Actor: sess.UserID, Client: s.Client, BaseURL: s.Client.BaseURL()})
+	return s.pulls.Start(ctx, s.policy(), app.PullOptions{Actor: sess.UserID, Client: s.Client, BaseURL: s.Client.BaseURL()})
+}
+
+func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	job, err := s.beginPull(sess)
 	if errors.Is(err, app.ErrPullRunning) {
 		var de *dingbook.Error
 		errors.As(err, &de)
@@ -124,12 +130,18 @@ func (s *Server) startPull(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	writeJSON(w, http.StatusAccepted, PullStarted{ID: job.ID})
 }
 
-func (s *Server) pullStatus(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+// pullJob is the request's pull {id}; false: it answered 404.
+func (s *Server) pullJob(w http.ResponseWriter, r *http.Request) (app.PullJob, bool) {
 	job, ok := s.pulls.Get(r.PathValue("id"))
 	if !ok {
 		s.problem(w, r, http.StatusNotFound, "problem.no_pull", &dingbook.Error{Code: dingbook.ENOTFOUND,
 			Message: "no pull " + r.PathValue("id") + " in this server's memory", Hint: "start one with POST /api/v1/admin/pulls; older pulls are in the audit log"}, r.PathValue("id"))
-		return
 	}
-	writeJSON(w, http.StatusOK, job)
+	return job, ok
+}
+
+func (s *Server) pullStatus(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+	if job, ok := s.pullJob(w, r); ok {
+		writeJSON(w, http.StatusOK, job)
+	}
 }

@@ -36,10 +36,11 @@ import (
 // DAVRoot is the CardDAV root, below the base URL.
 const DAVRoot = "/dav/"
 
-// SyncTokenPrefix starts every sync token (a URI, RFC 6578); the live
-// directory's revision number follows. The tokens of earlier versions
-// (urn:dingbook:sync:SNAPSHOT) get 403 valid-sync-token, and the client
-// syncs afresh.
+// SyncTokenPrefix starts every sync token (a URI, RFC 6578); the book's
+// version follows (app.Book.Version: the live directory's revision, then
+// the external contacts' consent withdrawals applied). The tokens of
+// earlier versions (urn:dingbook:sync:SNAPSHOT[.WITHDRAWN], or a bare
+// revision) get 403 valid-sync-token, and the client syncs afresh.
 const SyncTokenPrefix = "https://dingbook.invalid/sync/"
 
 // The namespaces of the properties served.
@@ -147,7 +148,7 @@ func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 
 // book reads the session's person's latest book; false: it answered.
 func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
-	b, err := s.App.AddressBook(r.Context(), sess, snapshot)
+	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot)
 	if err == nil {
 		return b, true
 	}
@@ -333,7 +334,7 @@ func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKin
 			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
 		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
 		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
-		p[dav("sync-token")] = SyncTokenPrefix + strconv.FormatInt(b.Rev, 10)
+		p[dav("sync-token")] = SyncTokenPrefix + b.Version()
 	}
 	return p
 }
@@ -467,18 +468,19 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	}
 	var changed []app.BookCard
 	var removed []string
-	var rev int64
+	var version string
 	if token == "" {
 		b, ok := s.book(w, r, sess, 0)
 		if !ok {
 			return
 		}
-		changed, rev = b.Cards, b.Rev
+		changed, version = b.Cards, b.Version()
 	} else {
 		var ch *app.BookChanges
-		since, err := strconv.ParseInt(strings.TrimPrefix(token, SyncTokenPrefix), 10, 64)
-		if err == nil && strings.HasPrefix(token, SyncTokenPrefix) {
-			ch, err = s.App.BookSince(r.Context(), sess, since)
+		rev, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
+		if ok && strings.HasPrefix(token, SyncTokenPrefix) {
+			var err error
+			ch, err = s.App.BookSince(r.Context(), sess, s.policy(), rev, withdrawn)
 			if err != nil && !errors.Is(err, app.ErrSyncToken) {
 				var de *dingbook.Error
 				if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
@@ -498,7 +500,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			davError(w, status, "valid-sync-token")
 			return
 		}
-		changed, removed, rev = ch.Changed, ch.Removed, ch.Rev
+		changed, removed, version = ch.Changed, ch.Removed, ch.Version()
 	}
 	if d.Limit != nil && d.Limit.NResults > 0 && len(changed)+len(removed) > d.Limit.NResults {
 		// a token names a whole revision: a part of its changes has no
@@ -513,5 +515,5 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	for _, name := range removed {
 		m.gone(bookHref(sess) + name)
 	}
-	m.write(w, "<d:sync-token>"+SyncTokenPrefix+strconv.FormatInt(rev, 10)+"</d:sync-token>")
+	m.write(w, "<d:sync-token>"+SyncTokenPrefix+version+"</d:sync-token>")
 }

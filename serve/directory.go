@@ -22,6 +22,12 @@ type dirPage struct {
 	People []app.DirPerson
 	Person *app.DirPerson
 	Dept   *app.DeptView
+	// Offer: what the viewer may choose when sharing Person's card.
+	Offer app.CardOffer
+	// External holds the external contacts a search found, Contact the
+	// one of an external contact's page (external.go).
+	External []app.DirExternal
+	Contact  *app.DirExternal
 }
 
 // People is the answer of GET /api/v1/people.
@@ -66,7 +72,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	if !ok {
 		return
 	}
-	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people}})
+	external, ok := s.searchExternal(w, r, sess, q)
+	if !ok {
+		return
+	}
+	s.render(w, r, http.StatusOK, "search", pageData{Title: "index.title", Session: sess, Dir: &dirPage{Query: q, People: people, External: external}})
 }
 
 // person looks up the request's {userid} as the session's person may
@@ -88,7 +98,12 @@ func (s *Server) personPage(w http.ResponseWriter, r *http.Request, sess *app.Se
 	if p == nil {
 		return
 	}
-	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p}})
+	offer, err := s.App.CardOffer(r.Context(), sess, p.UserID)
+	if err != nil {
+		s.dirFail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "person", pageData{Title: "dir.person.title", Session: sess, Dir: &dirPage{Person: p, Offer: offer}})
 }
 
 // deptID is the request's {dept_id}, or an answered 400.

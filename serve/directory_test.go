@@ -16,7 +16,7 @@ import (
 // pullSim pulls the simulator's organisation into the state database (a
 // complete snapshot, which the directory reads), flagging the
 // access-restricted staff.
-func pullSim(t *testing.T, e *env) {
+func pullSim(t *testing.T, e *env) *app.PullResult {
 	t.Helper()
 	pol, err := e.app.Policy(t.Context(), "", "tester")
 	if err != nil {
@@ -26,6 +26,7 @@ func pullSim(t *testing.T, e *env) {
 	if err != nil || !res.Snapshot.Receipt.Complete {
 		t.Fatalf("pull: %v", err)
 	}
+	return res
 }
 
 const xssName = `<img src=x onerror=alert(1)>`
@@ -44,15 +45,7 @@ func newDirEnv(t *testing.T) (*env, dirCast) {
 	e := newEnv(t)
 	var c dirCast
 	c.primary, c.sub, c.emp = demoUsers(t, e.sim)
-	tree := dingbook.NewTree(truth.Org.Depts)
-	var scope []int64
-	for _, a := range e.sim.Admins() {
-		if a.UserID == c.sub {
-			for _, id := range a.Scope {
-				scope = append(scope, tree.Descendants(id)...)
-			}
-		}
-	}
+	scope := adminScope(e, c.sub)
 	person := map[string]*dingbook.Person{}
 	for i := range truth.Org.People {
 		person[truth.Org.People[i].UserID] = &truth.Org.People[i]

@@ -2,25 +2,49 @@ package serve_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/serve"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
+// The roles of the matrix: nobody logged in, an employee, an external
+// contact's DingTalk account (refused at login), a sub-admin whose scope
+// holds the person the routes' {userid} names and one whose scope does
+// not, the primary admin, an auditor and an approver the policy names
+// (ordinary employees otherwise), and a person who left (their session
+// ended by the pull that saw them gone).
+var roles = []string{"anonymous", "employee", "external", "sub-admin-in", "sub-admin-out", "primary-admin", "auditor", "approver", "leaver"}
+
 // Who passes each rule, independently of serve.Rule.Allows. A rule added
 // to serve without a row here fails the test.
 var passes = map[serve.Rule][]string{
-	serve.Anonymous:    {"anonymous", "employee", "external", "sub-admin", "primary-admin", "leaver"},
-	serve.Person:       {"employee", "sub-admin", "primary-admin"},
-	serve.Admin:        {"sub-admin", "primary-admin"},
+	serve.Anonymous:    roles,
+	serve.Person:       {"employee", "sub-admin-in", "sub-admin-out", "primary-admin", "auditor", "approver"},
+	serve.Admin:        {"sub-admin-in", "sub-admin-out", "primary-admin"},
+	serve.Puller:       {"sub-admin-in", "sub-admin-out", "primary-admin"},
 	serve.PrimaryAdmin: {"primary-admin"},
+	serve.Auditor:      {"primary-admin", "auditor"},
 	// a cookie session is no device: every role gets the 401 that asks
 	// for an app password
 	serve.Device: {},
 }
+
+// The routes about the person {userid} names (every pattern with
+// {userid}): an access-restricted member inside the first sub-admin's
+// scope, whom only admins within scope (and their own department, none
+// of the roles) may see; everyone else admitted gets 404, as for a person
+// who does not exist.
+func showsTarget(pattern string) bool { return strings.Contains(pattern, "{userid}") }
+
+// seesTarget are the roles that see {userid}.
+var seesTarget = []string{"sub-admin-in", "primary-admin"}
 
 // The spec of each route: the rule it must have, and what it answers a
 // plain request (no query, no body) from someone the rule admits. A route
@@ -36,12 +60,22 @@ var admitted = map[string]struct {
 	"GET /auth/dingtalk/inapp":    {serve.Anonymous, 400}, // no code
 	"POST /logout":                {serve.Person, 303},
 	"GET /api/v1/me":              {serve.Person, 200},
-	"GET /api/v1/audit/head":      {serve.PrimaryAdmin, 200},
+	"GET /api/v1/audit/head":      {serve.Auditor, 200},
 	// i10-admin: the pull API (each pull is waited for, so the next
 	// admin's starts afresh) and the metrics
-	"POST /api/v1/admin/pulls":     {serve.Admin, 202},
+	"POST /api/v1/admin/pulls":     {serve.Puller, 202},
 	"GET /api/v1/admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
 	"GET /metrics":                 {serve.Admin, 200},
+	// the admin pages (adminpages.go): the form starts a pull and shows
+	// its page; the changes page says it needs two snapshots
+	"GET /admin":            {serve.Admin, 200},
+	"GET /admin/pulls":      {serve.Admin, 200},
+	"POST /admin/pulls":     {serve.Puller, 303},
+	"GET /admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
+	"GET /admin/quality":    {serve.Admin, 200},
+	"GET /admin/changes":    {serve.Admin, 200},
+	"GET /admin/exports":    {serve.PrimaryAdmin, 200},
+	"GET /admin/audit":      {serve.Auditor, 200},
 	// portal.go
 	"POST /lang":            {serve.Anonymous, 400}, // no lang
 	"GET /inapp":            {serve.Anonymous, 200},
@@ -75,24 +109,81 @@ var admitted = map[string]struct {
 	"GET /api/v1/requests":               {serve.Person, 200},
 	"POST /api/v1/requests/{id}/approve": {serve.Person, 404},
 	"POST /api/v1/requests/{id}/deny":    {serve.Person, 400}, // no reason
+	// grants (grants.go): no grant "{id}", no body, no link "{token}"
+	"GET /api/v1/grants":                    {serve.Person, 200},
+	"GET /api/v1/grants/{id}/terms":         {serve.Person, 404},
+	"POST /api/v1/grants/{id}/accept-terms": {serve.Person, 400},
+	"POST /api/v1/grants/{id}/bundle":       {serve.Person, 404},
+	"POST /api/v1/grants/{id}/revoke":       {serve.Person, 404},
+	"GET /grants/download/{token}":          {serve.Person, 404},
+	// business cards (cards.go): the cards of pathParams' person, a
+	// share link "{token}" and a share "{id}" that do not exist
+	"GET /people/{userid}/card.vcf": {serve.Person, 200},
+	"GET /people/{userid}/card.png": {serve.Person, 200},
+	"GET /people/{userid}/card.svg": {serve.Person, 200},
+	"POST /people/{userid}/share":   {serve.Person, 200},
+	"GET /s/{token}":                {serve.Anonymous, 404},
+	"GET /s/{token}/card.vcf":       {serve.Anonymous, 404},
+	"GET /me/shares":                {serve.Person, 200},
+	"POST /me/shares/{id}/revoke":   {serve.Person, 404},
+	"GET /api/v1/me/shares":         {serve.Person, 200},
+	"DELETE /api/v1/me/shares/{id}": {serve.Person, 404},
+	// external contacts (external.go): no external contact "{id}"
+	"GET /external/{id}":                          {serve.Person, 404},
+	"POST /external/{id}/withdraw-consent":        {serve.Person, 404},
+	"GET /api/v1/external":                        {serve.Person, 200},
+	"GET /api/v1/external/{id}":                   {serve.Person, 404},
+	"POST /api/v1/external/{id}/withdraw-consent": {serve.Person, 404},
 }
 
-// pathParams fill the routes' path parameters: someone everybody may see
-// (set by the test: an unrestricted member), the root department.
+// pathParams fill the routes' path parameters: the person of showsTarget
+// (set by the test), the root department.
 var pathParams = map[string]string{"{userid}": "", "{dept_id}": "1"}
 
 // TestAuthorizationMatrix requests every route of the route table as
 // every role and checks the status: the route's own answer when the rule
-// admits the role, 401 without a session, 403 with one.
+// admits the role (404 for a person the role may not see), 401 without a
+// session, 403 with one.
 func TestAuthorizationMatrix(t *testing.T) {
-	e := newEnv(t)
-	primary, sub, emp := demoUsers(t, e.sim)
-	leaver := ""
-	for _, p := range truth.Org.People {
-		if p.Active && p.UserID != emp && !slices.ContainsFunc(e.sim.Admins(), func(a gen.Admin) bool { return a.UserID == p.UserID }) {
-			leaver = p.UserID
+	e, c := newDirEnv(t)
+	pathParams["{userid}"] = c.rIn
+	member := func(uid string) *dingbook.Person {
+		for i := range truth.Org.People {
+			if truth.Org.People[i].UserID == uid {
+				return &truth.Org.People[i]
+			}
+		}
+		t.Fatalf("no person %s", uid)
+		return nil
+	}
+	// the second sub-admin's scope must not hold c.rIn's department
+	tree := dingbook.NewTree(truth.Org.Depts)
+	subOut, rInDept := "", c.rInDept(t, e)
+	for _, a := range e.sim.Admins() {
+		if a.SysLevel == 2 && a.UserID != c.sub {
+			subOut = a.UserID
+			for _, id := range a.Scope {
+				if slices.Contains(tree.Descendants(id), rInDept) {
+					t.Fatalf("sub-admin %s's scope %v holds department %d", a.UserID, a.Scope, rInDept)
+				}
+			}
 		}
 	}
+	// an auditor, an approver and a leaver-to-be: ordinary members, none
+	// in c.rIn's department, nobody of the cast
+	var free []string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && !slices.Contains(p.DeptIDs(), rInDept) && p.UnionID != "" &&
+			!slices.Contains([]string{c.primary, c.sub, subOut, c.emp, c.hidden, c.xss, c.rIn, c.rOut}, p.UserID) &&
+			!slices.ContainsFunc(e.sim.Admins(), func(a gen.Admin) bool { return a.UserID == p.UserID }) {
+			free = append(free, p.UserID)
+		}
+	}
+	if subOut == "" || len(free) < 3 || slices.Contains(member(c.emp).DeptIDs(), rInDept) {
+		t.Fatalf("the org lacks the matrix's cast: second sub-admin %q, %d free people", subOut, len(free))
+	}
+	auditor, approver, leaver := free[0], free[1], free[2]
+	usePolicy(t, e, "serve:\n  auditors: ["+auditor+"]\n  approvers: ["+approver+"]\n")
 	// each role's browser, logged in the way the role can be
 	login := func(role string) *browser {
 		switch role {
@@ -107,35 +198,27 @@ func TestAuthorizationMatrix(t *testing.T) {
 			return b
 		case "leaver":
 			// logged in while a member; the pull that sees them gone ends
-			// their sessions
-			b := e.browser(leaver)
-			if resp, _ := b.follow(e.url + "/login"); resp.StatusCode != 200 {
-				t.Fatalf("the leaver-to-be could not log in: %d", resp.StatusCode)
-			}
+			// their session
+			b := e.loggedIn(leaver)
 			if err := e.sim.RemoveUser(leaver); err != nil {
 				t.Fatal(err)
 			}
-			if n, err := e.app.EndSessions(t.Context(), leaver, "pull", "left"); n != 1 || err != nil {
-				t.Fatalf("EndSessions: %d %v", n, err)
+			if res := pullSim(t, e); res.SessionsEnded != 1 {
+				t.Fatalf("the pull ended %d sessions, want the leaver's", res.SessionsEnded)
 			}
 			return b
 		}
-		user := map[string]string{"employee": emp, "sub-admin": sub, "primary-admin": primary}[role]
-		b := e.browser(user)
-		if resp, _ := b.follow(e.url + "/login"); resp.StatusCode != 200 {
-			t.Fatalf("%s could not log in: %d", role, resp.StatusCode)
+		user := map[string]string{"employee": c.emp, "sub-admin-in": c.sub, "sub-admin-out": subOut, "primary-admin": c.primary,
+			"auditor": auditor, "approver": approver}[role]
+		b := e.loggedIn(user)
+		// the roles in the session are the role's
+		want := map[string][]string{"employee": {"employee"}, "sub-admin-in": {"employee", "sub-admin"}, "sub-admin-out": {"employee", "sub-admin"},
+			"primary-admin": {"employee", "admin"}, "auditor": {"employee", "auditor"}, "approver": {"employee", "approver"}}[role]
+		if st, me := b.me(); st != 200 || !slices.Equal(me.Roles, want) {
+			t.Fatalf("%s: /api/v1/me %d roles %v, want %v", role, st, me.Roles, want)
 		}
 		return b
 	}
-	// the directory reads the latest complete snapshot
-	pullSim(t, e)
-	for _, p := range truth.Org.People {
-		if p.Active && !p.Restricted && p.UserID != leaver {
-			pathParams["{userid}"] = p.UserID
-			break
-		}
-	}
-	roles := []string{"anonymous", "employee", "external", "sub-admin", "primary-admin", "leaver"}
 	routes := e.srv.Routes()
 	// a logout ends the session: request it last
 	slices.SortStableFunc(routes, func(a, b serve.Route) int {
@@ -174,16 +257,17 @@ func TestAuthorizationMatrix(t *testing.T) {
 				path = strings.ReplaceAll(path, k, v)
 			}
 			want := admitted[rt.Pattern].status
-			if rt.Rule == serve.Device {
+			switch {
+			case rt.Rule == serve.Device:
 				want = http.StatusUnauthorized
-			} else if !slices.Contains(passes[rt.Rule], role) {
+			case !slices.Contains(passes[rt.Rule], role) && loggedIn:
 				want = http.StatusForbidden
-				if !loggedIn {
-					want = http.StatusUnauthorized
-					if method == "GET" && !strings.HasPrefix(path, "/api/") {
-						want = http.StatusFound // a page: to the login
-					}
-				}
+			case !slices.Contains(passes[rt.Rule], role) && method == "GET" && !strings.HasPrefix(path, "/api/"):
+				want = http.StatusFound // a page: to the login
+			case !slices.Contains(passes[rt.Rule], role):
+				want = http.StatusUnauthorized
+			case showsTarget(rt.Pattern) && !slices.Contains(seesTarget, role):
+				want = http.StatusNotFound
 			}
 			resp, body := b.do(method, e.url+path, nil)
 			e.srv.WaitPulls()
@@ -193,6 +277,32 @@ func TestAuthorizationMatrix(t *testing.T) {
 			checkHeaders(t, method+" "+path+" as "+role, resp)
 		}
 	}
+}
+
+// rInDept is the department of the restricted person inside the
+// sub-admin's scope, as the latest snapshot has it.
+func (c dirCast) rInDept(t *testing.T, e *env) int64 {
+	t.Helper()
+	p, _, err := e.app.DB.LatestPerson(t.Context(), c.rIn)
+	if err != nil || p == nil || len(p.Depts) != 1 {
+		t.Fatalf("%s is not in the snapshot with one department: %v %v", c.rIn, p, err)
+	}
+	return p.Depts[0].DeptID
+}
+
+// usePolicy writes doc as the state directory's policy (which pulls then
+// load) and makes it the server's.
+func usePolicy(t *testing.T, e *env, doc string) *policy.Policy {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(e.app.DB.Dir, policy.FileName), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol, err := e.app.Policy(t.Context(), "", "tester")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Policy = pol
+	return pol
 }
 
 // checkHeaders asserts the security headers every response carries.

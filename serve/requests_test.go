@@ -51,12 +51,7 @@ func TestRequestsAPI(t *testing.T) {
 	e := newEnv(t)
 	pullSim(t, e)
 	_, sub, emp := demoUsers(t, e.sim)
-	var dept int64
-	for _, a := range e.sim.Admins() {
-		if a.UserID == sub {
-			dept = a.Scope[0]
-		}
-	}
+	dept := scopeDept(e, sub)
 	requester, approver := e.browser(emp).login(), e.browser(sub).login()
 	good := `{"departments": [` + itoa(dept) + `], "profile": "contact", "formats": ["xlsx", "csv"], "purpose": "legal review", "basis": "hr-management", "justification": "to call the team", "days": 3}`
 

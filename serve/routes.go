@@ -8,6 +8,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/policy"
 )
 
 // Rule says who may use a route. Every route has one; a route left at
@@ -27,6 +28,13 @@ const (
 	// Device: a CardDAV client with a person's app password (Basic auth,
 	// carddav.go); a cookie session does not count.
 	Device
+	// Auditor: an auditor the policy names (serve.auditors), or the
+	// primary admin: the audit log's read routes.
+	Auditor
+	// Puller: an admin who may start a pull: the primary admin, and
+	// sub-admins unless the policy narrows it (serve.sub_admins_may_pull:
+	// false; authorize checks the policy).
+	Puller
 )
 
 func (r Rule) String() string {
@@ -41,22 +49,36 @@ func (r Rule) String() string {
 		return "primary-admin"
 	case Device:
 		return "device"
+	case Auditor:
+		return "auditor"
+	case Puller:
+		return "puller"
 	}
 	return "unset"
 }
 
 // Allows reports whether a session (nil: nobody logged in) passes the
-// rule.
-func (r Rule) Allows(s *app.Session) bool {
+// rule under the built-in policy; AllowsUnder applies a policy's
+// narrowing.
+func (r Rule) Allows(s *app.Session) bool { return r.AllowsUnder(s, nil) }
+
+// AllowsUnder reports whether a session (nil: nobody logged in) passes
+// the rule under pol (nil: the defaults). The policy only narrows.
+func (r Rule) AllowsUnder(s *app.Session, pol *policy.Policy) bool {
+	has := func(role string) bool { return s != nil && slices.Contains(s.Roles, role) }
 	switch r {
 	case Anonymous:
 		return true
 	case Person:
 		return s != nil
 	case Admin:
-		return s != nil && (slices.Contains(s.Roles, app.RoleAdmin) || slices.Contains(s.Roles, app.RoleSubAdmin))
+		return has(app.RoleAdmin) || has(app.RoleSubAdmin)
+	case Puller:
+		return has(app.RoleAdmin) || has(app.RoleSubAdmin) && (pol == nil || pol.Serve.SubAdminsPull())
 	case PrimaryAdmin:
-		return s != nil && slices.Contains(s.Roles, app.RoleAdmin)
+		return has(app.RoleAdmin)
+	case Auditor:
+		return has(app.RoleAdmin) || has(app.RoleAuditor)
 	case Device:
 		return s != nil && s.Via == app.ViaAppPassword
 	}
@@ -87,7 +109,7 @@ func (s *Server) Routes() []Route {
 		{Pattern: "GET /auth/dingtalk/inapp", Rule: Anonymous, Limited: true, handle: s.inApp},
 		{Pattern: "POST /logout", Rule: Person, handle: s.logout},
 		{Pattern: "GET /api/v1/me", Rule: Person, handle: s.me},
-		{Pattern: "GET /api/v1/audit/head", Rule: PrimaryAdmin, handle: s.auditHead},
+		{Pattern: "GET /api/v1/audit/head", Rule: Auditor, handle: s.auditHead},
 		// languages, the in-app login page and the embedded static files
 		// (portal.go)
 		{Pattern: "POST /lang", Rule: Anonymous, handle: s.setLang},
@@ -106,9 +128,17 @@ func (s *Server) Routes() []Route {
 		{Pattern: "POST /api/v1/requests/{id}/deny", Rule: Person, handle: s.apiDenyRequest},
 	}
 	routes = append(routes, s.adminRoutes()...)
+	// the admin pages (adminpages.go)
+	routes = append(routes, s.adminPageRoutes()...)
+	// external contacts (external.go; issues 10 and 11 §4)
+	routes = append(routes, s.externalRoutes()...)
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
 	routes = append(routes, s.appPasswordRoutes()...)
 	routes = append(routes, s.cardDAVRoutes()...)
+	// grants and their one-time downloads (grants.go; issue 11)
+	routes = append(routes, s.grantRoutes()...)
+	// business cards: vCard, QR code, share links (cards.go; issue 11 §3)
+	routes = append(routes, s.cardRoutes()...)
 	return routes
 }
 
@@ -137,7 +167,7 @@ func (s *Server) authorize(rt Route) http.Handler {
 			davUnauthorized(w)
 			return
 		}
-		if !rt.Rule.Allows(sess) {
+		if !rt.Rule.AllowsUnder(sess, s.policy()) {
 			if sess == nil && r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, "/api/") {
 				// a page: log in, then come back
 				w.Header().Set("Cache-Control", "no-store")
@@ -147,6 +177,12 @@ func (s *Server) authorize(rt Route) http.Handler {
 			if sess == nil {
 				s.problem(w, r, http.StatusUnauthorized, "problem.unauthorized",
 					&dingbook.Error{Code: dingbook.EAUTH, Message: "you are not logged in (or your session ended)", Hint: "log in at /login"})
+				return
+			}
+			if rt.Rule.Allows(sess) {
+				// DingTalk's roles admit the person; the policy narrows them
+				s.problem(w, r, http.StatusForbidden, "problem.narrowed",
+					&dingbook.Error{Code: dingbook.EPERM, Message: "the policy (serve.sub_admins_may_pull: false) lets only the primary admin use " + r.URL.Path, Hint: "ask the primary admin"}, r.URL.Path)
 				return
 			}
 			s.problem(w, r, http.StatusForbidden, "problem.forbidden",

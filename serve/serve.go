@@ -16,6 +16,7 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -51,8 +52,13 @@ type Server struct {
 	// BaseURL is where browsers reach the server (e.g.
 	// https://dingbook.example.com); the login callback is below it.
 	BaseURL string
-	// Limits are the session timeouts (zero: app's defaults).
+	// Limits are the session timeouts (zero: the policy's serve.session_idle
+	// and serve.session_absolute).
 	Limits app.SessionLimits
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For,
+	// X-Forwarded-Proto and X-Forwarded-Host are believed (proxy.go); a
+	// request from any other peer is taken as it comes.
+	TrustedProxies []netip.Prefix
 	// Logf, if set, receives one line per failure worth an operator's
 	// attention (never a token or a cookie).
 	Logf func(format string, args ...any)
@@ -103,7 +109,7 @@ func (s *Server) Handler() http.Handler {
 		s.problem(w, r, http.StatusForbidden, "problem.cross_origin",
 			&dingbook.Error{Code: dingbook.EPERM, Message: r.Method + " " + r.URL.Path + " came from another site", Hint: "use dingbook's own pages"}, r.Method, r.URL.Path)
 	}))
-	return securityHeaders(cop.Handler(mux))
+	return securityHeaders(s.forwarded(cop.Handler(mux)))
 }
 
 func securityHeaders(next http.Handler) http.Handler {
@@ -130,9 +136,10 @@ func (s *Server) logf(format string, args ...any) {
 }
 
 // secure reports whether cookies must be Secure: the request came over
-// TLS or the base URL is https.
+// TLS (to us, or to a trusted proxy that says X-Forwarded-Proto: https) or
+// the base URL is https.
 func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || strings.HasPrefix(strings.ToLower(s.BaseURL), "https://")
+	return r.TLS != nil || forwardedHTTPS(r) || strings.HasPrefix(strings.ToLower(s.BaseURL), "https://")
 }
 
 func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value, path string, maxAge int) {
@@ -146,7 +153,15 @@ func (s *Server) session(r *http.Request) (*app.Session, error) {
 	if err != nil {
 		return nil, nil
 	}
-	return s.App.Session(r.Context(), c.Value, s.Limits)
+	return s.App.Session(r.Context(), c.Value, s.limits())
+}
+
+// limits are the session timeouts: Limits, else the policy's.
+func (s *Server) limits() app.SessionLimits {
+	if s.Limits != (app.SessionLimits{}) {
+		return s.Limits
+	}
+	return app.SessionLimitsOf(s.policy())
 }
 
 // ---- pages ----
@@ -164,6 +179,10 @@ type pageData struct {
 	CorpID, ClientID string
 	// Dir is the directory's pages' data (directory.go).
 	Dir *dirPage
+	// Admin is the admin pages' data (adminpages.go).
+	Admin *adminPage
+	// Card is the card pages' data (cards.go).
+	Card *cardPage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
@@ -323,7 +342,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 	}
 	if !localPath(next) {
 		err := &dingbook.Error{Code: dingbook.EINVALID, Message: "the page to return to after login (next) must be a path on this server", Hint: "open /login without next, or with a path such as /", Err: app.ErrLoginNext}
-		s.App.RefuseLogin(r.Context(), "browser", err)
+		s.App.RefuseLogin(r.Context(), "browser", clientIP(r), err)
 		s.metrics.login("refused", app.RefusalReason(err))
 		s.problem(w, r, http.StatusBadRequest, "problem.login_refused", err)
 		return
@@ -393,7 +412,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, id *dingtalk.Iden
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		old = c.Value
 	}
-	token, _, err := s.App.Login(r.Context(), id, via, old)
+	token, _, err := s.App.Login(r.Context(), id, app.LoginOptions{Via: via, OldToken: old, Addr: clientIP(r), Policy: s.policy()})
 	if err != nil {
 		s.metrics.login("failed", "error")
 		s.fail(w, r, err)
@@ -412,7 +431,7 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, via string, err 
 		// DingTalk failed (network, throttling): not a refusal of the person
 		s.logf("serve: login (%s): %v", via, err)
 	}
-	err = s.App.RefuseLogin(r.Context(), via, err)
+	err = s.App.RefuseLogin(r.Context(), via, clientIP(r), err)
 	if reason == "error" {
 		s.metrics.login("failed", reason)
 	} else {
@@ -439,8 +458,10 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ *app.Session) 
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-// ---- the client's address, for rate limits ----
+// ---- the client's address, for rate limits and audit records ----
 
+// clientIP is the client's address: the peer's, or the one a trusted proxy
+// forwarded (forwarded has put it in RemoteAddr).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -527,30 +527,37 @@ func TestUnauthorizedAPIIsJSON(t *testing.T) {
 
 func TestSessionTimeouts(t *testing.T) {
 	e := newEnv(t)
+	checkSessionLimits(t, e, 30*time.Minute, 12*time.Hour)
+}
+
+// checkSessionLimits checks that an employee's session ends after idle
+// without use, and absolute after login while in use.
+func checkSessionLimits(t *testing.T, e *env, idle, absolute time.Duration) {
+	t.Helper()
 	_, _, emp := demoUsers(t, e.sim)
-	b := e.browser(emp)
-	b.follow(e.url + "/login")
-	// idle: used within 30 minutes it lives, after 30 idle minutes it ends
-	e.clock.Add(29 * time.Minute)
+	b := e.loggedIn(emp)
+	// idle: used within the idle time it lives, after it it ends
+	e.clock.Add(idle - time.Minute)
 	if st, _ := b.me(); st != 200 {
-		t.Fatalf("after 29 minutes: %d", st)
+		t.Fatalf("after %v: %d", idle-time.Minute, st)
 	}
-	e.clock.Add(30 * time.Minute)
+	e.clock.Add(idle)
 	if st, _ := b.me(); st != 401 {
-		t.Errorf("after 30 idle minutes: %d", st)
+		t.Errorf("after %v idle: %d", idle, st)
 	}
-	// absolute: in use every 20 minutes, it ends 12 hours after login
-	b = e.browser(emp)
-	b.follow(e.url + "/login")
-	for elapsed := time.Duration(0); elapsed < 12*time.Hour-20*time.Minute; elapsed += 20 * time.Minute {
-		e.clock.Add(20 * time.Minute)
+	// absolute: in use at every step, it ends absolute after login
+	b = e.loggedIn(emp)
+	step := idle * 2 / 3
+	var elapsed time.Duration
+	for ; elapsed+step < absolute; elapsed += step {
+		e.clock.Add(step)
 		if st, _ := b.me(); st != 200 {
-			t.Fatalf("after %v in use: %d", elapsed+20*time.Minute, st)
+			t.Fatalf("after %v in use: %d", elapsed+step, st)
 		}
 	}
-	e.clock.Add(20 * time.Minute)
+	e.clock.Add(absolute - elapsed)
 	if st, _ := b.me(); st != 401 {
-		t.Errorf("after 12 hours: %d", st)
+		t.Errorf("after %v: %d", absolute, st)
 	}
 }
 

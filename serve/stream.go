@@ -38,12 +38,12 @@ func (s *Server) RunStream(ctx context.Context, c *stream.Client) error {
 		if !slices.Contains(contactEvents, ev.Type) {
 			return nil
 		}
-		res, err := s.App.ApplyEvent(ctx, s.Client, ev)
+		res, err := s.App.ApplyEvent(ctx, s.Client, s.policy(), ev)
 		if err != nil {
 			return err
 		}
-		if res.SessionsEnded > 0 || res.AppPasswordsRevoked > 0 {
-			s.logf("serve: DingTalk event %s: %d sessions ended, %d app passwords revoked", ev.Type, res.SessionsEnded, res.AppPasswordsRevoked)
+		if res.SessionsEnded > 0 || res.AppPasswordsRevoked > 0 || res.RolesChanged > 0 {
+			s.logf("serve: DingTalk event %s: %d sessions ended, %d app passwords revoked, %d people's roles changed", ev.Type, res.SessionsEnded, res.AppPasswordsRevoked, res.RolesChanged)
 		}
 		return nil
 	})

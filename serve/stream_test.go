@@ -12,6 +12,8 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/dingtalk/stream"
@@ -192,14 +194,21 @@ func TestStreamEvents(t *testing.T) {
 		t.Errorf("the leaver's app password after user_leave_org: %d", resp.StatusCode)
 	}
 
-	// an admin role given (the simulator makes a sub-admin): the person's sessions end (the next login
-	// carries it) and their app passwords take it at once
+	// an admin role given (the simulator makes a sub-admin): as after a pull (app/roles.go), the
+	// person's session and app passwords take it at once, without a new login, audited
 	ab := e.browser(someone).login()
 	ab.newAppPassword("tablet")
 	if err := e.sim.SetAdmin(someone, true); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the admin's session ended", func() bool { st, _ := ab.me(); return st == 401 }, nil)
+	waitFor(t, "the admin's session re-roled", func() bool {
+		st, me := ab.me()
+		return st == 200 && slices.Contains(me.Roles, app.RoleSubAdmin)
+	}, nil)
+	if recs, err := e.app.AuditRecords(t.Context(), audit.Filter{Action: app.ActionRoleChange}); err != nil || len(recs) != 1 ||
+		recs[0].Details["userid"] != someone || !strings.Contains(recs[0].Reason, stream.AdminAdd) {
+		t.Errorf("the role change's audit record: %+v %v", recs, err)
+	}
 	aps, err := e.app.DB.UserAppPasswords(t.Context(), someone)
 	if err != nil || len(aps) != 1 || !slices.Contains(aps[0].Roles, app.RoleSubAdmin) || len(aps[0].AdminScope) == 0 {
 		t.Errorf("the new admin's app password: %+v %v", aps, err)
@@ -283,7 +292,7 @@ func TestStreamEvents(t *testing.T) {
 	if !(app.EventDeduper{App: a2}).Seen(last.EventID) {
 		t.Error("the restarted server's deduper does not know an applied event")
 	}
-	res, err := a2.ApplyEvent(t.Context(), e.srv.Client, stream.Event{ID: last.EventID, Type: stream.UserAdd, UserIDs: []string{"joiner-s3"}})
+	res, err := a2.ApplyEvent(t.Context(), e.srv.Client, policy.Default(), stream.Event{ID: last.EventID, Type: stream.UserAdd, UserIDs: []string{"joiner-s3"}})
 	if err != nil || res.Rev != 0 {
 		t.Errorf("an applied event again after a restart: %+v %v", res, err)
 	}

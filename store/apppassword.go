@@ -110,14 +110,3 @@ func (tx *Tx) DeleteUserAppPasswords(userid string) (int, error) {
 func (db *DB) AppPasswordUserIDs(ctx context.Context) ([]string, error) {
 	return db.strings(ctx, `SELECT DISTINCT userid FROM app_password ORDER BY userid`)
 }
-
-// SetAppPasswordRoles gives every app password of userid new roles and
-// admin scope (DingTalk changed the person's admin role).
-func (tx *Tx) SetAppPasswordRoles(userid string, roles []string, scope []int64) error {
-	b, err := json.Marshal(scope)
-	if err != nil {
-		return err
-	}
-	_, err = tx.tx.ExecContext(tx.ctx, `UPDATE app_password SET roles = ?, admin_scope = ? WHERE userid = ?`, strings.Join(roles, ","), string(b), userid)
-	return err
-}

@@ -160,6 +160,17 @@ func (db *DB) BaseStart(ctx context.Context, base int64) (int64, error) {
 	return rev.Int64, err
 }
 
+// RevisionBase returns the base snapshot of revision rev (0: no such
+// revision).
+func (db *DB) RevisionBase(ctx context.Context, rev int64) (int64, error) {
+	var base int64
+	err := db.sdb.QueryRowContext(ctx, `SELECT base FROM revision WHERE rev = ?`, rev).Scan(&base)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return base, err
+}
+
 // LastReset returns the newest revision that started the log afresh (0:
 // none): a sync token before it is no longer valid.
 func (db *DB) LastReset(ctx context.Context) (int64, error) {

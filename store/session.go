@@ -139,3 +139,52 @@ func (db *DB) strings(ctx context.Context, query string, args ...any) ([]string,
 	}
 	return out, rows.Err()
 }
+
+// HeldRoles are the roles and admin scope a person's sessions or app
+// passwords carry (one row per distinct pair).
+type HeldRoles struct {
+	UserID     string
+	Roles      []string
+	AdminScope []int64
+}
+
+// HeldRoles lists the distinct roles and admin scopes of every live
+// session and app password, by userid.
+func (db *DB) HeldRoles(ctx context.Context) ([]HeldRoles, error) {
+	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, roles, admin_scope FROM session UNION SELECT userid, roles, admin_scope FROM app_password ORDER BY 1, 2, 3`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []HeldRoles
+	for rows.Next() {
+		var h HeldRoles
+		var roles, scope string
+		if err := rows.Scan(&h.UserID, &roles, &scope); err != nil {
+			return nil, err
+		}
+		if h.Roles, h.AdminScope, err = parseRoles(roles, scope); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// SetUserRoles gives every session and app password of userid new roles
+// and admin scope (DingTalk changed them) and returns how many it changed.
+func (tx *Tx) SetUserRoles(userid string, roles []string, scope []int64) (int, error) {
+	js, err := json.Marshal(scope)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, table := range []string{"session", "app_password"} {
+		m, err := tx.affected(`UPDATE `+table+` SET roles = ?, admin_scope = ? WHERE userid = ?`, strings.Join(roles, ","), string(js), userid)
+		if err != nil {
+			return n, err
+		}
+		n += m
+	}
+	return n, nil
+}

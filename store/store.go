@@ -361,29 +361,37 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 		s.Org.Depts = append(s.Org.Depts, d)
 	}
 	rows.Close()
-	rows, err = db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE snapshot_id = ? ORDER BY seq`, id)
-	if err != nil {
+	if s.Org.External, err = db.ExternalContacts(ctx, id); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var b []byte
-		var x dingbook.ExternalContact
-		if err := rows.Scan(&b); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if err := json.Unmarshal(b, &x); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		s.Org.External = append(s.Org.External, x)
-	}
-	rows.Close()
 	err = db.EachPerson(ctx, id, func(p *dingbook.Person) error {
 		s.Org.People = append(s.Org.People, *p)
 		return nil
 	})
 	return s, err
+}
+
+// ExternalContacts reads the external contacts of snapshot id, in stored
+// order.
+func (db *DB) ExternalContacts(ctx context.Context, id int64) ([]dingbook.ExternalContact, error) {
+	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE snapshot_id = ? ORDER BY seq`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []dingbook.ExternalContact
+	for rows.Next() {
+		var b []byte
+		var x dingbook.ExternalContact
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(b, &x); err != nil {
+			return nil, fmt.Errorf("snapshot %d external contact: %w", id, err)
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
 
 // EachPerson streams the people of snapshot id in stored order.

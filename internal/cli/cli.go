@@ -276,6 +276,8 @@ var fieldFlags = map[string]string{
 	"policy":                 "--policy FILE",
 	"encoding":               "--encoding",
 	"split":                  "--split N",
+	"departments":            "--departments IDS",
+	"days":                   "--days N",
 }
 
 func usage(w io.Writer) {
@@ -454,4 +456,22 @@ func loadPolicy(ctx context.Context, env *Env, a *app.App, path string) (*policy
 		path = env.Path(path)
 	}
 	return a.Policy(ctx, path, env.Actor)
+}
+
+// localLayouts are the times a person types, read in local time.
+var localLayouts = []string{time.DateOnly, "2006-01-02 15:04", "2006-01-02T15:04", time.DateTime, "2006-01-02T15:04:05"}
+
+// parseLocalTime parses a time given on the command line or in a file
+// people write: RFC 3339, or a date, or a date and time in local time
+// (one of localLayouts). Every command's time flag reads through it.
+func parseLocalTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, true
+	}
+	for _, layout := range localLayouts {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }

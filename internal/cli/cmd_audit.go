@@ -24,10 +24,7 @@ func govSince(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.ParseInLocation("2006-01-02", s, time.Local); err == nil {
+	if t, ok := parseLocalTime(s); ok {
 		return t, nil
 	}
 	d, err := policy.ParseKeep(s)

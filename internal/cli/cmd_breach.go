@@ -26,16 +26,10 @@ func runBreach(ctx context.Context, env *Env, args []string) error {
 	}, args)
 }
 
-// parseWhen parses a time given on the command line: RFC 3339, or
-// "2006-01-02 15:04" / "2006-01-02T15:04" in local time.
+// parseWhen parses a time flag (parseLocalTime) or says how to write one.
 func parseWhen(flagName, s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
+	if t, ok := parseLocalTime(s); ok {
 		return t, nil
-	}
-	for _, layout := range []string{"2006-01-02 15:04", "2006-01-02T15:04", "2006-01-02 15:04:05", "2006-01-02T15:04:05"} {
-		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
-			return t, nil
-		}
 	}
 	return time.Time{}, &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("%s %q is not a time", flagName, s), Hint: "use e.g. " + flagName + " 2026-11-30T08:15:00+07:00 or \"2026-11-30 08:15\" (local time)"}
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/policy"
@@ -85,7 +84,8 @@ func readConsents(path string, b []byte, pol *policy.Policy) ([]store.Consent, e
 		case c.State != store.ConsentGiven && c.State != store.ConsentWithdrawn:
 			return nil, bad(row, "column state is %q, not given or withdrawn", get("state"))
 		}
-		if c.Time, err = consentTime(get("time")); err != nil {
+		var ok bool
+		if c.Time, ok = parseLocalTime(get("time")); !ok {
 			return nil, bad(row, "column time: %q is not a time such as 2026-11-30 or 2026-11-30T08:00:00Z", get("time"))
 		}
 		for _, k := range strings.FieldsFunc(get("fields"), func(r rune) bool { return r == ' ' || r == ';' || r == '|' }) {
@@ -104,13 +104,6 @@ func readConsents(path string, b []byte, pol *policy.Policy) ([]store.Consent, e
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-func consentTime(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	return time.ParseInLocation(time.DateOnly, s, time.Local)
 }
 
 func consentImport(ctx context.Context, env *Env, args []string) error {

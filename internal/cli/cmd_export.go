@@ -256,7 +256,7 @@ func (c *consoleFlags) options() (console.Options, error) {
 }
 
 func runExport(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "export", "export --purpose TEXT [--basis BASIS] [--justify TEXT] [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--keep 30d] [--encrypt zip|age|none] [--snapshot ID | --pull | --from FILE] [--json]")
+	fs := NewFlags(env, "export", "export --purpose TEXT [--basis BASIS] [--justify TEXT] [--format xlsx,csv,vcf,jsonl] [--out DIR] [--dept NAME|PATH|ID]... [--no-subdepts] [--fields LIST | --profile NAME] [--headers zh|en|id] [--include-inactive] [--mask mobile] [--keep 30d] [--encrypt zip|age|none] [--snapshot ID | --pull | --from FILE] [--external] [--json]")
 	gf := addGovFlags(fs, true)
 	noQuality := fs.Bool("no-quality", false, "xlsx: leave out the status column, the highlighting of blank or invalid cells and the Quality sheet")
 	region := fs.String("region", "CN", "default phone region for numbers without a country code (quality checks)")
@@ -272,6 +272,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	doPull := fs.Bool("pull", false, "pull from DingTalk first, then export that snapshot")
 	from := fs.String("from", "", "export an admin-console member file (xlsx/csv) instead of a snapshot")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
+	external := fs.Bool("external", false, "also write the external contacts (外部联系人) as vCards of the chosen fields, in a vcf file of their own; needs --basis consent and --consent-ref (those whose consent was withdrawn are left out)")
 	var cons consoleFlags
 	cons.register(fs, "in-encoding")
 	dedupe := &cons.dedupe
@@ -329,7 +330,7 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 		return a.Refuse(ctx, pol, req, &dingbook.Error{Code: dingbook.EINVALID, Message: "--dedupe works only with --from FILE", Hint: "snapshots pulled from DingTalk are keyed by userid already"})
 	}
 	hooks := withProgress(env, memberHooks(env), *jsonOut)
-	eo := app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split, Snapshot: *snapID, Hooks: hooks}
+	eo := app.ExportOptions{Request: req, Export: opts, Quality: !*noQuality, Split: ef.split, Snapshot: *snapID, Hooks: hooks, External: *external}
 	switch {
 	case *from != "":
 		co, err := cons.options()

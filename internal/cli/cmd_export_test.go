@@ -326,3 +326,38 @@ func TestExportSplitVCF(t *testing.T) {
 		t.Errorf("%d cards in all, want 90", total)
 	}
 }
+
+// export --external writes the snapshot's external contacts as vCards
+// only with --basis consent and --consent-ref; without them it is refused
+// with the flag named.
+func TestExportExternal(t *testing.T) {
+	env, out, errb := exportEnv(t)
+	truth := gen.Generate(gen.Options{Users: 120, Seed: 4})
+	saveSnapshot(t, env, truth.Org)
+	if code := Main(context.Background(), withGov("export", "--format", "csv", "--out", "out", "--profile", "contact", "--external"), env); code == 0 ||
+		!strings.Contains(errb.String(), "consent") || !strings.Contains(errb.String(), "--basis") {
+		t.Fatalf("without consent: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	if code := Main(context.Background(), withGov("export", "--format", "csv", "--out", "out", "--profile", "contact", "--external", "--basis", "consent"), env); code == 0 ||
+		!strings.Contains(errb.String(), "--consent-ref") {
+		t.Fatalf("without a consent reference: exit %d: %s", code, errb)
+	}
+	errb.Reset()
+	code := Main(context.Background(), withGov("export", "--format", "csv", "--out", "out", "--profile", "contact", "--external", "--basis", "consent", "--consent-ref", "C-2026-9", "--json"), env)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb)
+	}
+	var sum ExportSummary
+	if err := json.Unmarshal(out.Bytes(), &sum); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	files, _ := unbundle(t, sum.Bundle)
+	vcf, err := os.ReadFile(files["vcf"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(vcf), "BEGIN:VCARD"); n != len(truth.Org.External) || !strings.Contains(string(vcf), truth.Org.External[0].CompanyName) {
+		t.Fatalf("%d external cards, want %d:\n%.400s", n, len(truth.Org.External), vcf)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -24,7 +25,8 @@ func init() {
 var serveReady func(addr string)
 
 func runServe(ctx context.Context, env *Env, args []string) error {
-	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL] [--stream=true|false] [--demo [--demo-dir DIR]]
+	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL] [--tls-cert FILE --tls-key FILE]
+      [--trusted-proxy CIDR]... [--stream=true|false] [--demo [--demo-dir DIR]]
 
 Serves dingbook's web portal: log in with DingTalk (the app's redirect URL
 must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz,
@@ -39,6 +41,18 @@ contact event to the directory at once (a leaver's sessions and app
 passwords end); a pull reconciles what the events missed. Stops gracefully
 on Ctrl-C or SIGTERM.
 
+Roles come from DingTalk (primary admin, sub-admins and their scopes),
+read at each login and again after each complete pull; the policy adds
+serve.approvers and serve.auditors (userids), may narrow admins
+(serve.sub_admins_may_pull: false) and sets serve.session_idle (30m) and
+serve.session_absolute (12h).
+
+HTTPS: --tls-cert and --tls-key (PEM files) make it serve TLS itself.
+Behind a reverse proxy, --trusted-proxy names the proxy's addresses
+(CIDR or IP; repeatable or comma-separated): only requests from them have
+X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host believed; give
+--base-url as browsers see it.
+
 --demo needs none of that: it starts the DingTalk simulator in-process
 with a generated organisation, pulls it into DIR/state, serves the portal
 and prints login links for the primary admin, a sub-admin and an
@@ -47,6 +61,10 @@ employee.`)
 	baseURL := fs.String("base-url", "", "where browsers reach the server (default http://ADDR); an https URL makes cookies Secure")
 	metricsAddr := fs.String("metrics-addr", "", "also serve Prometheus metrics without login at http://ADDR/metrics (e.g. 127.0.0.1:9464)")
 	polPath := fs.String("policy", "", "policy file (default $DINGBOOK_HOME/policy.yaml, else safe defaults)")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key); cookies are then Secure")
+	tlsKey := fs.String("tls-key", "", "the private key (PEM) of --tls-cert")
+	var proxies listFlag
+	fs.Var(&proxies, "trusted-proxy", "a reverse proxy's address or network (CIDR), whose X-Forwarded-For/-Proto/-Host are believed; repeatable or comma-separated")
 	demo := fs.Bool("demo", false, "serve a generated organisation from the in-process DingTalk simulator, and print login links (no configuration needed)")
 	streamOn := fs.Bool("stream", true, "follow DingTalk's contact events over a Stream connection (the app's event subscription must use Stream mode); false: only pulls update the directory")
 	demoDir := fs.String("demo-dir", "dingbook-serve-demo", "with --demo: the directory of its state (DIR/state)")
@@ -65,6 +83,22 @@ employee.`)
 				Hint: "give the URL browsers use, such as https://dingbook.example.com"}
 		}
 	}
+	trusted, err := serve.ParseTrustedProxies(proxies)
+	if err != nil {
+		return err
+	}
+	var tlsConf *tls.Config
+	if *tlsCert != "" || *tlsKey != "" {
+		if *tlsCert == "" || *tlsKey == "" {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: "--tls-cert and --tls-key go together", Hint: "give both the certificate and its private key (PEM files), or neither"}
+		}
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("cannot load the TLS certificate %s with the key %s", *tlsCert, *tlsKey),
+				Hint: "give a PEM certificate (chain) and its matching PEM private key", Err: err}
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	// listen first: a busy address is reported before any other work
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -74,6 +108,12 @@ employee.`)
 	base := *baseURL
 	if base == "" {
 		base = "http://" + ln.Addr().String()
+		if tlsConf != nil {
+			base = "https://" + ln.Addr().String()
+		}
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	base = strings.TrimRight(base, "/")
 	var ds *demoSim
@@ -98,7 +138,7 @@ employee.`)
 	if err != nil {
 		return err
 	}
-	srv := &serve.Server{App: a, Client: client, BaseURL: base, Policy: pol, Context: ctx,
+	srv := &serve.Server{App: a, Client: client, BaseURL: base, Policy: pol, Context: ctx, TrustedProxies: trusted,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...) }}
 	h := srv.Handler()
 	if ds != nil {

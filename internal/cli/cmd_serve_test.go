@@ -3,8 +3,18 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -118,6 +128,9 @@ func TestServeFlagsChecked(t *testing.T) {
 		{[]string{"serve", "extra"}, "serve takes no arguments"},
 		{[]string{"serve", "--demo-dir", "x", "--addr", "127.0.0.1:0"}, "--demo-dir needs --demo"},
 		{[]string{"serve", "--demo", "--config-profile", "acme", "--addr", "127.0.0.1:0"}, "--config and --config-profile do not apply"},
+		{[]string{"serve", "--tls-cert", "cert.pem", "--addr", "127.0.0.1:0"}, "--tls-cert and --tls-key go together"},
+		{[]string{"serve", "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem", "--addr", "127.0.0.1:0"}, "cannot load the TLS certificate /nonexistent/cert.pem"},
+		{[]string{"serve", "--trusted-proxy", "10.0.0.0/8,proxy.example", "--addr", "127.0.0.1:0"}, "--trusted-proxy proxy.example is not a CIDR prefix"},
 	} {
 		args := tc.args
 		var stdout, stderr bytes.Buffer
@@ -127,4 +140,83 @@ func TestServeFlagsChecked(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q", args, code, stderr.String())
 		}
 	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// (PEM, 0600) and returns their paths and the certificate.
+func selfSigned(t *testing.T) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dingbook test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// dingbook serve --tls-cert --tls-key serves HTTPS with that certificate:
+// the base URL defaults to https, the login callback is below it and the
+// cookies are Secure; plain HTTP to the port gets no page.
+func TestServeTLS(t *testing.T) {
+	exports, stopSim := runSimExports(t, "--users", "20", "--depts", "3", "--seed", "2", "--qps", "0")
+	defer stopSim()
+	exports["DINGBOOK_HOME"] = t.TempDir()
+	certFile, keyFile, cert := selfSigned(t)
+	var stdout, stderr bytes.Buffer
+	env := &Env{Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return exports[k] }, Now: time.Now}
+	addr, stop := startServe(t, env, &stderr, "serve", "--addr", "127.0.0.1:0", "--tls-cert", certFile, "--tls-key", keyFile,
+		"--trusted-proxy", "127.0.0.1")
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "ok\n" || resp.TLS == nil {
+		t.Errorf("https /healthz: %d %q", resp.StatusCode, body)
+	}
+	resp, err = hc.Get("https://" + addr + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.Contains(loc, "redirect_uri="+url.QueryEscape("https://"+addr+"/auth/dingtalk/callback")) {
+		t.Errorf("/login over https: %d %s", resp.StatusCode, loc)
+	}
+	if cs := resp.Cookies(); len(cs) == 0 || !cs[0].Secure || !cs[0].HttpOnly {
+		t.Errorf("cookies over https: %+v", cs)
+	}
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Errorf("plain http answered: %d %q", resp.StatusCode, body)
+		}
+	}
+	stop()
 }

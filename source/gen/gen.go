@@ -583,7 +583,8 @@ func (g *generator) inject(t *Truth) {
 	}
 }
 
-// externals adds external contacts (one per 20 people, at most 2000).
+// externals adds external contacts (one per 20 people, at most 2000),
+// each followed by a person, some shared with a person or a department.
 func (g *generator) externals() {
 	n := min(len(g.org.People)/20, 2000)
 	for i := 0; i < n; i++ {
@@ -602,8 +603,18 @@ func (g *generator) externals() {
 			e.StateCode, e.Mobile = "62", "813"+mobile8(90000000+i)
 			e.CompanyName = "PT Mitra " + strconv.Itoa(i%17)
 		}
-		if len(g.org.People) > 0 {
-			e.FollowerUserID = g.org.People[i%len(g.org.People)].UserID
+		if n := len(g.org.People); n > 0 {
+			e.FollowerUserID = g.org.People[i%n].UserID
+			// shares without the random source (the rest of the org stays
+			// as it was): every third contact is shared with a colleague,
+			// every fourth with a department (the portal's visibility
+			// rules, serve.md §B)
+			if i%3 == 1 {
+				e.ShareUserIDs = []string{g.org.People[(i*7+3)%n].UserID}
+			}
+			if d := len(g.org.Depts); d > 1 && i%4 == 2 {
+				e.ShareDeptIDs = []int64{g.org.Depts[1+(i*5)%(d-1)].ID}
+			}
 		}
 		g.org.External = append(g.org.External, e)
 	}

@@ -366,3 +366,40 @@ func TestTruthAcrossSeeds(t *testing.T) {
 		}
 	}
 }
+
+// The generated external contacts have followers and some are shared with
+// a colleague or a department that exist, the same for the same seed.
+func TestExternalShares(t *testing.T) {
+	tr := gen.Generate(gen.Options{Users: 200, Depts: 20, Seed: 1})
+	people, depts := map[string]bool{}, map[int64]bool{}
+	for _, p := range tr.Org.People {
+		people[p.UserID] = true
+	}
+	for _, d := range tr.Org.Depts {
+		depts[d.ID] = true
+	}
+	users, ds := 0, 0
+	for _, e := range tr.Org.External {
+		if !people[e.FollowerUserID] {
+			t.Errorf("%s: follower %q is nobody", e.UserID, e.FollowerUserID)
+		}
+		for _, u := range e.ShareUserIDs {
+			users++
+			if !people[u] {
+				t.Errorf("%s: shared with nobody %q", e.UserID, u)
+			}
+		}
+		for _, d := range e.ShareDeptIDs {
+			ds++
+			if !depts[d] || d == tr.Org.Depts[0].ID {
+				t.Errorf("%s: shared with department %d", e.UserID, d)
+			}
+		}
+	}
+	if users == 0 || ds == 0 {
+		t.Errorf("%d shares with people, %d with departments", users, ds)
+	}
+	if again := gen.Generate(gen.Options{Users: 200, Depts: 20, Seed: 1}); !reflect.DeepEqual(again.Org.External, tr.Org.External) {
+		t.Error("external contacts differ for the same seed")
+	}
+}

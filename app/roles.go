@@ -1,0 +1,95 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/dingtalk"
+	"github.com/dingbook/dingbook/store"
+)
+
+// ActionRoleChange is the audit action of a person's roles changed in
+// their live sessions and app passwords after a pull (actor RoleActor,
+// Details userid, from, to, scope_from, scope_to).
+const ActionRoleChange = "role-change"
+
+// RoleActor is the actor of the role changes dingbook makes itself.
+const RoleActor = "dingbook"
+
+// refreshRoles re-reads the roles of everyone with a live session or app
+// password, as a login does (user/listadmin, get_admin_scope for
+// sub-admins, the policy's approvers and auditors), after a complete
+// pull: a person whose roles or admin scope changed keeps their sessions
+// with the new roles (a demoted admin gets 403 at their next admin
+// request, without logging in again), each change audited. The people
+// the pull found gone have already lost their sessions. It returns how
+// many people's roles changed.
+func (a *App) refreshRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy) (int, error) {
+	held, err := a.DB.HeldRoles(ctx)
+	if err != nil || len(held) == 0 || client == nil {
+		return 0, err
+	}
+	admins, err := client.ListAdmin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("the snapshot is stored, but the admins could not be re-read for the portal's sessions: %w", err)
+	}
+	return a.setRoles(ctx, client, pol, held, admins, "DingTalk's admin list or the policy changed (pull)")
+}
+
+// setRoles gives each person of held (sorted by userid) the roles and
+// admin scope that admins (user/listadmin), get_admin_scope and the
+// policy give them now, in all their sessions and app passwords, where
+// they differ; each change is a role-change record with reason. It
+// returns how many people's roles changed.
+func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy, held []store.HeldRoles, admins []dingtalk.Admin, reason string) (int, error) {
+	level := map[string]int{}
+	for _, ad := range admins {
+		level[ad.UserID] = ad.SysLevel
+	}
+	changed := 0
+	var err error
+	for i, h := range held {
+		if i > 0 && held[i-1].UserID == h.UserID {
+			continue // sorted by userid: this person is done
+		}
+		roles := RolesFor(level[h.UserID], h.UserID, pol)
+		scope := []int64{}
+		switch level[h.UserID] {
+		case 1:
+			scope = []int64{dingbook.RootDeptID}
+		case 2:
+			if scope, err = client.AdminScope(ctx, h.UserID); err != nil {
+				return changed, err
+			}
+		}
+		if !slices.ContainsFunc(held, func(x store.HeldRoles) bool {
+			return x.UserID == h.UserID && (!slices.Equal(x.Roles, roles) || !slices.Equal(x.AdminScope, scope))
+		}) {
+			continue
+		}
+		rec := audit.Record{Time: a.now(), Actor: RoleActor, Action: ActionRoleChange, Outcome: audit.OutcomeOK, Reason: reason,
+			Details: map[string]string{"userid": h.UserID, "from": strings.Join(h.Roles, ","), "to": strings.Join(roles, ","),
+				"scope_from": ints(h.AdminScope), "scope_to": ints(scope)}}
+		if _, err := audit.AppendWith(ctx, a.DB, rec, func(tx *store.Tx, _ audit.Record) error {
+			_, err := tx.SetUserRoles(h.UserID, roles, scope)
+			return err
+		}); err != nil {
+			return changed, err
+		}
+		changed++
+	}
+	return changed, nil
+}
+
+func ints(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ",")
+}

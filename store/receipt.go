@@ -1,0 +1,29 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dingbook/dingbook"
+)
+
+// SnapshotReceipt returns the receipt stored with snapshot id: nil for a
+// snapshot without one (an import) or no such snapshot.
+func (db *DB) SnapshotReceipt(ctx context.Context, id int64) (*dingbook.Receipt, error) {
+	var receipt sql.NullString
+	err := db.sdb.QueryRowContext(ctx, `SELECT receipt FROM snapshot WHERE id = ?`, id).Scan(&receipt)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !receipt.Valid {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rc := new(dingbook.Receipt)
+	if err := json.Unmarshal([]byte(receipt.String), rc); err != nil {
+		return nil, fmt.Errorf("snapshot %d receipt: %w", id, err)
+	}
+	return rc, nil
+}
