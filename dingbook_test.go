@@ -143,3 +143,18 @@ func TestWithHintCopies(t *testing.T) {
 		t.Fatal("errors.Is matched an equal-looking error that is not a copy")
 	}
 }
+
+// NameLabels names a contact's label ids in their order; an id the
+// organisation no longer lists keeps its id without a name.
+func TestNameLabels(t *testing.T) {
+	x := dingbook.ExternalContact{LabelIDs: []int64{2, 9, 1}}
+	x.NameLabels(map[int64]dingbook.ExternalLabel{1: {ID: 1, Name: "客户", Group: "类型"}, 2: {ID: 2, Name: "VIP", Group: "等级"}})
+	want := []dingbook.ExternalLabel{{ID: 2, Name: "VIP", Group: "等级"}, {ID: 9}, {ID: 1, Name: "客户", Group: "类型"}}
+	if !slices.Equal(x.Labels, want) {
+		t.Errorf("labels %+v, want %+v", x.Labels, want)
+	}
+	x.NameLabels(nil)
+	if !slices.Equal(x.Labels, []dingbook.ExternalLabel{{ID: 2}, {ID: 9}, {ID: 1}}) {
+		t.Errorf("without names: %+v", x.Labels)
+	}
+}

@@ -18,6 +18,31 @@ type ExternalContact struct {
 	LabelIDs       []int64  `json:"label_ids,omitempty"`
 	ShareDeptIDs   []int64  `json:"share_dept_ids,omitempty"`
 	ShareUserIDs   []string `json:"share_user_ids,omitempty"`
+	// Labels names LabelIDs (topapi/extcontact/listlabelgroups at the
+	// pull), in LabelIDs' order; a label the organisation no longer lists
+	// has no name.
+	Labels []ExternalLabel `json:"labels,omitempty"`
+}
+
+// ExternalLabel is one of an external contact's labels (标签): its id,
+// name and the name of its group (e.g. 客户 in 类型).
+type ExternalLabel struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Group string `json:"group"`
+}
+
+// NameLabels sets x.Labels from x.LabelIDs and the organisation's labels
+// by id.
+func (x *ExternalContact) NameLabels(byID map[int64]ExternalLabel) {
+	x.Labels = nil
+	for _, id := range x.LabelIDs {
+		l, ok := byID[id]
+		if !ok {
+			l = ExternalLabel{ID: id}
+		}
+		x.Labels = append(x.Labels, l)
+	}
 }
 
 // Directory is a readable organisation: the department tree in memory and

@@ -73,3 +73,12 @@ func (acc *accountability) details(exp *export.Result) map[string]string {
 	}
 	return d
 }
+
+// addExternal records the external contacts an export writes in its
+// holding, by their userid as people are ('audit who-has' finds a
+// contact's userid by its mobile or e-mail too: store.FindPeople).
+func (acc *accountability) addExternal(list []dingbook.ExternalContact) {
+	for i := range list {
+		acc.holders.Add(&dingbook.Person{UserID: list[i].UserID})
+	}
+}

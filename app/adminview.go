@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -238,15 +240,53 @@ func VerifyState(v *audit.VerifyResult) string {
 	switch {
 	case v.OK:
 		return AuditOK
-	case strings.Contains(v.Problem, audit.HeadFile) || strings.Contains(v.Problem, "anchor"):
+	case v.Anchor:
 		return AuditAnchor
 	}
 	return AuditBroken
 }
 
-// LatestAudit returns the last n audit records, oldest first.
-func (a *App) LatestAudit(ctx context.Context, n int) ([]audit.Record, error) {
-	return a.AuditRecords(ctx, audit.Filter{Limit: n})
+// AuditPage returns page (from 1) of the audit log, size records a page,
+// newest first: the store seeks to it (LIMIT/OFFSET), so a late page
+// does not read the newer records.
+func (a *App) AuditPage(ctx context.Context, page, size int) ([]audit.Record, error) {
+	recs, err := a.AuditRecords(ctx, audit.Filter{Limit: size, Skip: (max(page, 1) - 1) * size})
+	slices.Reverse(recs)
+	return recs, err
+}
+
+// verifyMaxAge is how long CachedVerifyAudit trusts a verification of an
+// unchanged head: an edit that leaves the head as it was (a record in the
+// middle rewritten behind the store's back) shows within this time, or at
+// the next record.
+const verifyMaxAge = 10 * time.Minute
+
+// verified is a verification and when it ran.
+type verified struct {
+	res *audit.VerifyResult
+	at  time.Time
+}
+
+// CachedVerifyAudit is VerifyAudit(ctx, "") for the audit pages, which
+// show the verify status on every view: the result is kept by the
+// chain's head (seq and hash) and the head anchor file's content, so a
+// view while neither changed reads no record (up to verifyMaxAge). The
+// CLI's 'audit verify' always walks the chain.
+func (a *App) CachedVerifyAudit(ctx context.Context) (*audit.VerifyResult, error) {
+	seq, hash, err := a.AuditHead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	anchor, _ := os.ReadFile(filepath.Join(a.DB.Dir, audit.HeadFile))
+	key := fmt.Sprintf("verify %d %s %q", seq, hash, anchor)
+	if v, ok := a.admin.get(key); ok && a.now().Sub(v.(verified).at) < verifyMaxAge {
+		return v.(verified).res, nil
+	}
+	res, err := a.VerifyAudit(ctx, "")
+	if err == nil {
+		a.admin.put(key, verified{res: res, at: a.now()})
+	}
+	return res, err
 }
 
 // scopeKey names what a session's admin may see: everything (the primary

@@ -48,6 +48,8 @@ type App struct {
 	// external is the external contacts of the latest complete snapshot
 	// (external.go).
 	external externalCache
+	// sessions are the sessions read from the store (sessioncache.go).
+	sessions sessionCache
 }
 
 // Open opens the state directory home (created 0700 if missing) and

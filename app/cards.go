@@ -94,7 +94,13 @@ func (idx *peopleIndex) cardOf(p *dingbook.Person, mobile bool) *CardView {
 // mobileOffered reports whether viewer v may put p's mobile on a card:
 // only on their own card, and never a mobile DingTalk hides.
 func mobileOffered(v Viewer, p *dingbook.Person) bool {
-	return p.UserID == v.UserID && p.Mobile != "" && !p.HideMobile && !p.Senior
+	return p.UserID == v.UserID && mobileShareable(p)
+}
+
+// mobileShareable reports whether p has a mobile that may go on a card
+// (one DingTalk does not hide).
+func mobileShareable(p *dingbook.Person) bool {
+	return p.Mobile != "" && !mobileHidden(p)
 }
 
 // cardSubject finds userid for the session's person: someone they may not
@@ -237,7 +243,7 @@ func (a *App) SharedCardByToken(ctx context.Context, token string) (*CardView, *
 		return nil, sh, ErrShareGone
 	}
 	p := &idx.people[i]
-	return idx.cardOf(p, sh.IncludeMobile && !p.HideMobile && !p.Senior && p.Mobile != ""), sh, nil
+	return idx.cardOf(p, sh.IncludeMobile && mobileShareable(p)), sh, nil
 }
 
 // CardShares lists the shares of the session's person's card and the

@@ -358,6 +358,9 @@ func (g *governed) run(ctx context.Context, dir dingbook.Directory, opts export.
 		stop := g.hooks.exporting(dir, &o)
 		exp, err = export.Run(ctx, dir, o)
 		stop()
+		if err == nil {
+			acc.addExternal(g.external) // their cards go in the bundle too
+		}
 		acc.holders.Close() // the last hashes are made while govern seals
 		done(err == nil)
 		if err != nil {

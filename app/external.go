@@ -21,7 +21,6 @@ import (
 	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
-	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -41,10 +40,13 @@ type DirExternal struct {
 	CompanyName string  `json:"company_name,omitempty"`
 	Title       string  `json:"title,omitempty"`
 	LabelIDs    []int64 `json:"label_ids"`
-	StateCode   string  `json:"state_code,omitempty"`
-	Mobile      string  `json:"mobile,omitempty"`
-	Email       string  `json:"email,omitempty"`
-	Address     string  `json:"address,omitempty"`
+	// Labels name LabelIDs, in their order (a label without a name: a
+	// snapshot pulled before names were, or one DingTalk no longer lists).
+	Labels    []dingbook.ExternalLabel `json:"labels"`
+	StateCode string                   `json:"state_code,omitempty"`
+	Mobile    string                   `json:"mobile,omitempty"`
+	Email     string                   `json:"email,omitempty"`
+	Address   string                   `json:"address,omitempty"`
 	// Follower is the person who follows the contact (负责人).
 	Follower DirRef `json:"follower"`
 	// CanWithdraw: the viewer may mark the contact's consent withdrawn
@@ -162,6 +164,15 @@ func (ev *externalView) view(e *dingbook.ExternalContact) DirExternal {
 	if out.LabelIDs == nil {
 		out.LabelIDs = []int64{}
 	}
+	out.Labels = slices.Clone(e.Labels)
+	if len(out.Labels) != len(out.LabelIDs) {
+		c := *e
+		c.NameLabels(nil)
+		out.Labels = c.Labels
+	}
+	if out.Labels == nil {
+		out.Labels = []dingbook.ExternalLabel{}
+	}
 	if f := ev.follower(e); f != nil {
 		out.Follower.Name = f.Name
 	}
@@ -264,6 +275,12 @@ func (a *App) ExternalWithdrawals(ctx context.Context) (map[string]store.Externa
 	return a.DB.ExternalWithdrawals(ctx)
 }
 
+// externalPerson is external contact e as the person its vCard is made
+// from (UID "external-<id>", apart from the people's).
+func externalPerson(e *dingbook.ExternalContact) dingbook.Person {
+	return dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+}
+
 // ExternalCardName is the file name of external contact id's card in an
 // address book (apart from the people's <userid>.vcf).
 func ExternalCardName(id string) string { return "external-" + url.PathEscape(id) + ".vcf" }
@@ -326,7 +343,7 @@ func (ev *externalView) cards() []BookCard {
 
 // externalCard is e's card in an address book.
 func externalCard(e *dingbook.ExternalContact) BookCard {
-	p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+	p := externalPerson(e)
 	body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
 	sum := sha256.Sum256([]byte(body))
 	return BookCard{Name: ExternalCardName(e.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
@@ -484,19 +501,20 @@ func (rq *Requests) checkExternal(ctx context.Context, s *Session, pol *policy.P
 }
 
 // notifyFollowers tells the followers of the external contacts of an
-// approved request, by work notice, that their contacts are to be
-// exported; the notice is recorded (a failure too; the approval stands).
+// approved request, by work notice in their language, that their
+// contacts are to be exported; the notice is recorded (a failure too; the
+// approval stands).
 func (rq *Requests) notifyFollowers(ctx context.Context, er *ExportRequest) {
 	if rq.Client == nil || len(er.Followers) == 0 {
 		return
 	}
 	for _, f := range slices.Sorted(maps.Keys(er.Followers)) {
 		ids := er.Followers[f]
-		text := fmt.Sprintf("dingbook: %d of the external contacts you follow (%s) are in an approved export by %s, on the basis of their consent, for: %s",
-			len(ids), strings.Join(ids, ", "), er.Requester, er.Purpose)
-		details := map[string]string{"step": "followers-notified", "request": er.ID, "follower": f, "contacts": strconv.Itoa(len(ids))}
+		n := notice{client: rq.Client, say: rq.Say, key: "request.notice.followers", args: []any{len(ids), short(strings.Join(ids, ", ")), er.Requester, short(er.Purpose)}}
+		how, err := n.send(ctx, rq.App, []string{f})
+		details := map[string]string{"step": "followers-notified", "request": er.ID, "follower": f, "contacts": strconv.Itoa(len(ids)), "to": how}
 		outcome := audit.OutcomeOK
-		if _, err := rq.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: []string{f}, Msg: dingtalk.TextMsg(text)}); err != nil {
+		if err != nil {
 			outcome, details["notice_error"] = audit.OutcomeFailed, err.Error()
 		}
 		audit.Append(ctx, rq.App.DB, audit.Record{Time: rq.App.now(), Actor: er.Requester, Action: ActionRequest, Outcome: outcome, Details: details})
@@ -558,7 +576,7 @@ func writeExternalCards(dir string, list []dingbook.ExternalContact, fields []st
 	var b strings.Builder
 	for i := range list {
 		e := &list[i]
-		p := dingbook.Person{UserID: "external-" + e.UserID, Name: e.Name, Title: e.Title, StateCode: e.StateCode, Mobile: e.Mobile, Email: e.Email}
+		p := externalPerson(e)
 		sc := p.StateCode
 		for _, f := range dingbook.Fields {
 			if f.Kind == dingbook.KindText && f.Text != nil && f.Key != "userid" && !slices.Contains(fields, f.Key) {

@@ -163,6 +163,19 @@ func TestExportExternal(t *testing.T) {
 	if err != nil || r.Details["external_contacts"] != strconv.Itoa(len(snap.Org.External)-1) || r.Basis != "consent" {
 		t.Errorf("audit record: %v %+v", err, r)
 	}
+	// the holding records the contacts written, found by their userid,
+	// mobile (with or without the country code) or e-mail as people are;
+	// the withdrawn contact is in none
+	exportID := r.ExportID
+	for _, q := range []string{kept.UserID, kept.Mobile, "+" + kept.StateCode + " " + kept.Mobile, strings.ToUpper(kept.Email)} {
+		wh, err := a.WhoHas(ctx, q, time.Time{})
+		if err != nil || wh.Person != kept.UserID || len(wh.Holdings) != 1 || wh.Holdings[0].ID != exportID || wh.Holdings[0].Kind != store.KindExport {
+			t.Errorf("who-has %q: %v %+v, want export %s", q, err, wh, exportID)
+		}
+	}
+	if wh, err := a.WhoHas(ctx, gone.UserID, time.Time{}); err != nil || len(wh.Holdings) != 0 {
+		t.Errorf("who-has the withdrawn contact: %v %+v", err, wh)
+	}
 	// the minimal profile: no mobile, no personal e-mail
 	res, err = export1("consent", "C-2026-17", "minimal")
 	if err != nil {

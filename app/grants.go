@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"github.com/dingbook/dingbook/govern"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
+	"github.com/dingbook/dingbook/source/dingtalk"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -88,6 +90,15 @@ type Grant struct {
 	Terms         *TermsAcceptance `json:"terms,omitempty"`
 	RevokedBy     string           `json:"revoked_by,omitempty"`
 	Reason        string           `json:"reason,omitempty"`
+	// External are the external contacts the request named, with their
+	// consent references and followers (RequestSpec.External); Bundled
+	// the contacts each bundle held, by its export id (withdrawn ones
+	// and ones the grantee no longer sees are left out).
+	External    []string            `json:"external,omitempty"`
+	ConsentRef  string              `json:"consent_ref,omitempty"`
+	ConsentRefs map[string]string   `json:"consent_refs,omitempty"`
+	Followers   map[string][]string `json:"external_followers,omitempty"`
+	Bundled     map[string][]string `json:"external_bundled,omitempty"`
 }
 
 // Grants are the grants' use cases over an App.
@@ -97,6 +108,11 @@ type Grants struct {
 	// Operator is the CLI: the person at the terminal holds the state
 	// directory (every snapshot) and may revoke any grant.
 	Operator bool
+	// Client sends the followers of external contacts a work notice when
+	// a bundle holding their contacts is downloaded (nil: none), in the
+	// texts of Say.
+	Client *dingtalk.Client
+	Say    Say
 }
 
 func (gs *Grants) policy() *policy.Policy {
@@ -122,11 +138,12 @@ func (gs *Grants) grantOf(ctx context.Context, er *ExportRequest) error {
 	pol := gs.policy()
 	days := min(er.Granted.Days, pol.Requests.MaxDays)
 	approved := er.Approvals[len(er.Approvals)-1].At
-	g := &Grant{ID: "g-" + strings.TrimPrefix(er.ID, "r-"), RequestID: er.ID, Grantee: er.Requester, State: GrantActive,
+	g := &Grant{ID: GrantIDOf(er.ID), RequestID: er.ID, Grantee: er.Requester, State: GrantActive,
 		Departments: er.Granted.Departments, UserIDs: er.UserIDs, Fields: er.Granted.Fields, Formats: er.Formats,
 		Purpose: er.Purpose, Basis: er.Basis, Justification: er.Justification, Recipient: er.Recipient, PIA: er.PIA,
 		Approvers: er.Approvers, Created: approved, ExpiresAt: approved.Truncate(time.Second).Add(time.Duration(days) * 24 * time.Hour),
-		Downloads: pol.Requests.Downloads, DownloadsLeft: pol.Requests.Downloads}
+		Downloads: pol.Requests.Downloads, DownloadsLeft: pol.Requests.Downloads,
+		External: er.External, ConsentRef: er.ConsentRef, ConsentRefs: er.ConsentRefs, Followers: er.Followers}
 	for _, a := range er.Approvals {
 		g.ApprovedBy = append(g.ApprovedBy, a.By)
 	}
@@ -150,6 +167,9 @@ func (gs *Grants) grantOf(ctx context.Context, er *ExportRequest) error {
 	return err
 }
 
+// GrantIDOf is the id of the grant of request id.
+func GrantIDOf(requestID string) string { return "g-" + strings.TrimPrefix(requestID, "r-") }
+
 // record is the audit record of a step of g's life.
 func (gs *Grants) record(g *Grant, step, actor, reason string) audit.Record {
 	return audit.Record{Time: gs.App.now(), Actor: actor, Action: ActionGrant, Outcome: audit.OutcomeOK, Reason: reason, Purpose: g.Purpose, Basis: g.Basis,
@@ -158,7 +178,10 @@ func (gs *Grants) record(g *Grant, step, actor, reason string) audit.Record {
 }
 
 // save stores g with the audit record of step (details added to it) in
-// one transaction, with more writes when given.
+// one transaction, with more writes when given. Every step starts from a
+// live grant (active or used): one revoked or expired since g was read
+// (a revocation by an approver or the CLI during a bundle's export) stays
+// so, and save answers CodeGone.
 func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string, details map[string]string, more func(*store.Tx) error) error {
 	doc, err := json.Marshal(g)
 	if err != nil {
@@ -169,7 +192,11 @@ func (gs *Grants) save(ctx context.Context, g *Grant, step, actor, reason string
 		rec.Details[k] = v
 	}
 	_, err = audit.AppendWith(ctx, gs.App.DB, rec, func(tx *store.Tx, _ audit.Record) error {
-		if err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}); err != nil {
+		ok, err := tx.UpdateGrant(store.Grant{ID: g.ID, State: g.State, Doc: doc, Updated: gs.App.now()}, GrantActive, GrantUsed)
+		if err == nil && !ok {
+			err = gone("grant %s was revoked or expired meanwhile", g.ID)
+		}
+		if err != nil {
 			return err
 		}
 		if more != nil {
@@ -192,20 +219,28 @@ func (gs *Grants) load(ctx context.Context, row store.Grant) (*Grant, error) {
 	}
 	if !gs.App.now().Before(g.ExpiresAt) {
 		g.State = GrantExpired
-		if err := gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil); err != nil {
-			return nil, err
-		}
-		return &g, nil
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil))
 	}
 	// a breach incident on the grant ('dingbook breach start --grant')
 	// revoked its holding: the grant ends with it
 	if h, err := gs.App.DB.FindHolding(ctx, store.KindGrant, g.ID); err == nil && h.Revoked != nil {
 		g.State, g.RevokedBy, g.Reason = GrantRevoked, "breach", "a breach incident revoked it"
-		if err := gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil); err != nil {
-			return nil, err
-		}
+		return gs.ended(ctx, &g, gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil))
 	}
 	return &g, nil
+}
+
+// ended is g after load recorded its end (err, save's answer): when
+// another request recorded an end first, the stored grant.
+func (gs *Grants) ended(ctx context.Context, g *Grant, err error) (*Grant, error) {
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == CodeGone {
+		return gs.Get(ctx, g.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // Get returns grant id, or a not-found error.
@@ -221,33 +256,39 @@ func (gs *Grants) Get(ctx context.Context, id string) (*Grant, error) {
 }
 
 // sync makes the grants of approved requests that have none yet (an
-// approval whose grant was not written, e.g. a crash between the two).
-func (gs *Grants) sync(ctx context.Context) error {
+// approval whose grant was not written, e.g. a crash between the two),
+// and returns every grant's row (read again only when it made one).
+func (gs *Grants) sync(ctx context.Context) ([]store.Grant, error) {
 	rows, err := gs.App.DB.ExportRequests(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	have, err := gs.App.DB.Grants(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	made := map[string]bool{}
 	for _, g := range have {
 		made[g.RequestID] = true
 	}
+	added := false
 	for _, row := range rows {
 		if row.State != RequestApproved || made[row.ID] {
 			continue
 		}
 		var er ExportRequest
 		if err := json.Unmarshal(row.Doc, &er); err != nil {
-			return err
+			return nil, err
 		}
 		if err := gs.grantOf(ctx, &er); err != nil {
-			return err
+			return nil, err
 		}
+		added = true
 	}
-	return nil
+	if added {
+		return gs.App.DB.Grants(ctx)
+	}
+	return have, nil
 }
 
 // List returns the grants s holds (role "mine", the default) or may
@@ -260,10 +301,7 @@ func (gs *Grants) List(ctx context.Context, s *Session, role string) ([]Grant, e
 	if role != "mine" && role != "approver" {
 		return nil, badRequest("role", "unknown role %q", role).WithHint("use role=mine or role=approver")
 	}
-	if err := gs.sync(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := gs.App.DB.Grants(ctx)
+	rows, err := gs.sync(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -280,8 +318,25 @@ func (gs *Grants) List(ctx context.Context, s *Session, role string) ([]Grant, e
 	return out, nil
 }
 
+// MayRevoke reports whether s may revoke g: its request's approvers, the
+// primary admin and the CLI's operator.
+func (gs *Grants) MayRevoke(s *Session, g *Grant) bool { return gs.mayRevoke(s, g) }
+
 func (gs *Grants) mayRevoke(s *Session, g *Grant) bool {
 	return gs.Operator || slices.Contains(g.Approvers, s.UserID) || slices.Contains(s.Roles, RoleAdmin)
+}
+
+// Show returns grant id to its grantee and to those who may revoke it;
+// to anyone else it is not found, like one that does not exist.
+func (gs *Grants) Show(ctx context.Context, s *Session, id string) (*Grant, error) {
+	g, err := gs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if g.Grantee != s.UserID && !gs.mayRevoke(s, g) {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no grant %q you may see", id), Hint: "list your grants at /grants"}
+	}
+	return g, nil
 }
 
 // held returns grant id when s is its grantee.
@@ -419,6 +474,12 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 		req.Transfer.Recipient, req.Transfer.RecipientCountry, req.Transfer.Contract = r.Organisation, r.Country, r.Contract
 	}
 	gx := &governed{app: gs.App, pol: pol, req: req}
+	if len(g.External) > 0 {
+		req.Transfer.ConsentRef = g.consentRefs()
+		if gx.external, err = gs.App.grantExternal(ctx, s, pol, g); err != nil {
+			return nil, err
+		}
+	}
 	opts := export.Options{Formats: g.Formats}
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return nil, err
@@ -434,7 +495,16 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if g.DownloadsLeft <= 0 {
 		g.State = GrantUsed
 	}
-	dl := store.GrantDownload{TokenHash: tokenHash(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
+	if gx.external != nil {
+		if g.Bundled == nil {
+			g.Bundled = map[string][]string{}
+		}
+		g.Bundled[res.ExportID] = []string{}
+		for _, e := range gx.external {
+			g.Bundled[res.ExportID] = append(g.Bundled[res.ExportID], e.UserID)
+		}
+	}
+	dl := store.GrantDownload{TokenHash: sessionID(token), GrantID: g.ID, ExportID: res.ExportID, Path: res.BundlePath, SHA256: res.BundleSHA256, Created: now, Expires: g.ExpiresAt}
 	err = gs.save(ctx, g, "bundle", s.UserID, "", map[string]string{"export_id": res.ExportID, "sha256": res.BundleSHA256, "seal": res.Decision.Encrypt},
 		func(tx *store.Tx) error { return tx.AddGrantDownload(dl) })
 	if err != nil {
@@ -442,11 +512,6 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 		return nil, err
 	}
 	return &GrantBundle{Token: token, Passphrase: res.Passphrase, ExpiresAt: g.ExpiresAt, ExportID: res.ExportID, SHA256: res.BundleSHA256}, nil
-}
-
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
 }
 
 // grantOrg is the organisation g's bundle holds, from the latest complete
@@ -486,6 +551,65 @@ func (a *App) grantOrg(ctx context.Context, s *Session, g *Grant) (*dingbook.Org
 	return org, idx.snapshot, err
 }
 
+// consentRefs are the consent references of g's external contacts, for
+// the bundle's manifest and NOTICE: the batch's, then each contact's.
+func (g *Grant) consentRefs() string {
+	var refs []string
+	if g.ConsentRef != "" {
+		refs = append(refs, g.ConsentRef)
+	}
+	for _, id := range slices.Sorted(maps.Keys(g.ConsentRefs)) {
+		refs = append(refs, id+": "+g.ConsentRefs[id])
+	}
+	return strings.Join(refs, "; ")
+}
+
+// grantExternal are the external contacts of g for its bundle, from the
+// latest complete snapshot: those it names whose consent is not
+// withdrawn and whom s, the grantee, still sees (never nil).
+func (a *App) grantExternal(ctx context.Context, s *Session, pol *policy.Policy, g *Grant) ([]dingbook.ExternalContact, error) {
+	ev, err := a.externalView(ctx, nil, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	out := []dingbook.ExternalContact{}
+	for _, id := range g.External {
+		if i, ok := ev.x.byID[id]; ok && ev.sees(&ev.x.contacts[i]) {
+			out = append(out, ev.x.contacts[i])
+		}
+	}
+	return out, nil
+}
+
+// tellFollowers sends the followers of the external contacts in bundle
+// exportID of g a work notice in their language: their contacts were
+// downloaded. Each notice is a grant record (a failure too).
+func (gs *Grants) tellFollowers(ctx context.Context, g *Grant, exportID string) {
+	sent := g.Bundled[exportID]
+	if gs.Client == nil || len(sent) == 0 {
+		return
+	}
+	for _, f := range slices.Sorted(maps.Keys(g.Followers)) {
+		var ids []string
+		for _, id := range g.Followers[f] {
+			if slices.Contains(sent, id) {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		n := notice{client: gs.Client, say: gs.Say, key: "grant.notice.followers", args: []any{len(ids), short(strings.Join(ids, ", ")), g.Grantee, short(g.Purpose)}}
+		how, err := n.send(ctx, gs.App, []string{f})
+		rec := gs.record(g, "followers-notified", g.Grantee, "")
+		rec.Details["follower"], rec.Details["contacts"], rec.Details["to"], rec.Details["export_id"] = f, strconv.Itoa(len(ids)), how, exportID
+		if err != nil {
+			rec.Outcome, rec.Details["notice_error"] = audit.OutcomeFailed, err.Error()
+		}
+		audit.Append(ctx, gs.App.DB, rec)
+	}
+}
+
 // GrantFile is a bundle being downloaded: read it from File (already
 // removed from disk), then close it.
 type GrantFile struct {
@@ -504,7 +628,7 @@ func gone(format string, args ...any) error {
 // bundle's SHA-256) in one transaction, and the file is deleted from disk
 // (the open File still reads it).
 func (gs *Grants) Download(ctx context.Context, s *Session, token string) (*GrantFile, error) {
-	dl, err := gs.App.DB.GrantDownloadByHash(ctx, tokenHash(token))
+	dl, err := gs.App.DB.GrantDownloadByHash(ctx, sessionID(token))
 	if err != nil {
 		return nil, err
 	}
@@ -551,6 +675,7 @@ func (gs *Grants) Download(ctx context.Context, s *Session, token string) (*Gran
 		return nil, err
 	}
 	os.Remove(dl.Path)
+	gs.tellFollowers(ctx, g, dl.ExportID)
 	return &GrantFile{File: f, Name: filepath.Base(dl.Path), Size: st.Size()}, nil
 }
 

@@ -296,6 +296,30 @@ func TestGrantRevoke(t *testing.T) {
 	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "revoked"})
 }
 
+// TestGrantRevokedMeanwhile: a bundle or download that ends after the
+// grant was revoked (by an approver, or the CLI in another process,
+// during the bundle's export) does not bring the grant back: its write is
+// refused as gone and the grant stays revoked.
+func TestGrantRevokedMeanwhile(t *testing.T) {
+	e, gs, g := grantEnv(t)
+	ctx := context.Background()
+	stale, err := gs.Get(ctx, g.ID)
+	if err != nil || stale.State != app.GrantActive {
+		t.Fatalf("the grant: %v %+v", err, stale)
+	}
+	if _, err := gs.Revoke(ctx, e.session(e.sub.UserID), g.ID, "cancelled"); err != nil {
+		t.Fatal(err)
+	}
+	stale.DownloadsLeft--
+	if err := gs.SaveGrant(ctx, stale, "bundle"); errCode(err) != app.CodeGone {
+		t.Fatalf("a bundle's write over a revoked grant: %v", err)
+	}
+	if now, err := gs.Get(ctx, g.ID); err != nil || now.State != app.GrantRevoked || now.RevokedBy != e.sub.UserID {
+		t.Fatalf("after the late write: %v %+v", err, now)
+	}
+	assertSteps(t, e, []string{"granted", "revoked"})
+}
+
 // TestGrantExpiry: past its time a grant is expired (recorded), gives no
 // bundle, its link is gone, and purge deletes the bundle not downloaded.
 func TestGrantExpiry(t *testing.T) {

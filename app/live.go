@@ -44,13 +44,42 @@ type liveState struct {
 
 // liveDirectory returns the index of the live directory, bridging to a
 // new base first when a newer complete snapshot appeared (a pull by the
-// CLI or the schedule is picked up without a restart).
+// CLI or the schedule is picked up without a restart). The latest
+// snapshot and revision are looked up again only after a commit
+// (store.DB.Generation).
 func (a *App) liveDirectory(ctx context.Context) (*peopleIndex, error) {
 	return a.liveIndex(ctx, false)
 }
 
 // liveIndex is liveDirectory; locked says the caller holds a.live.mu.
 func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) {
+	// nothing committed since the last look: the cached index is current
+	gen, err := a.DB.Generation(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.people.mu.Lock()
+	idx := a.people.idx
+	current := idx != nil && a.people.gen == gen
+	a.people.mu.Unlock()
+	if current {
+		return idx, nil
+	}
+	if idx, err = a.liveLookup(ctx, locked); err != nil {
+		return nil, err
+	}
+	a.people.mu.Lock()
+	if a.people.idx == idx {
+		// up to date with every commit before gen was read
+		a.people.gen = gen
+	}
+	a.people.mu.Unlock()
+	return idx, nil
+}
+
+// liveLookup is liveIndex after a commit: it looks for a new base and new
+// revisions.
+func (a *App) liveLookup(ctx context.Context, locked bool) (*peopleIndex, error) {
 	id, err := a.DB.LatestCompleteSnapshotID(ctx)
 	if err != nil {
 		return nil, err
@@ -160,32 +189,32 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 		}
 	}
 	if len(changed) == 0 && !deptsChanged {
-		cp := *idx
-		cp.rev = last
-		return &cp, nil
+		return idx.derive(last), nil
 	}
 	if !deptsChanged && !slices.ContainsFunc(order, func(u string) bool { return changed[u] == nil || idx.person(u) == nil }) {
 		return idx.patch(ctx, changed, last)
 	}
 	// the people after: the unchanged keep their place, joiners follow
 	people := make([]dingbook.Person, 0, len(idx.people)+len(changed))
-	reuse := make([]bool, 0, cap(people))
+	english := make([]string, 0, cap(people))
 	for i := range idx.people {
 		p := &idx.people[i]
 		after, ok := changed[p.UserID]
 		switch {
 		case !ok:
+			// an unchanged person's English names are kept (the index
+			// no longer holds the custom fields they came from)
 			people = append(people, *p)
-			reuse = append(reuse, true)
+			english = append(english, idx.english[i])
 		case after != nil:
-			people = append(people, *after)
-			reuse = append(reuse, false)
+			people = append(people, *trimmed(after))
+			english = append(english, englishOf(after))
 		}
 	}
 	for _, u := range order {
 		if _, ok := idx.byID[u]; !ok && changed[u] != nil {
-			people = append(people, *changed[u])
-			reuse = append(reuse, false)
+			people = append(people, *trimmed(changed[u]))
+			english = append(english, englishOf(changed[u]))
 		}
 	}
 	// the headcounts change only with a joiner, a leaver, a move or a
@@ -203,25 +232,17 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 			return nil, err
 		}
 	}
-	n, b := newIndex(idx.snapshot, deptList, depts, len(people))
-	n.rev = last
-	for i := range people {
-		var text []string
-		if reuse[i] {
-			// the names of an unchanged person are kept (the index no
-			// longer holds the custom fields their English name came
-			// from); the rest is recomputed when a department changed,
-			// its names being part of it
-			j := idx.byID[people[i].UserID]
-			text = []string{idx.names.text[idx.names.off[j]:idx.names.off[j+1]], idx.others.text[idx.others.off[j]:idx.others.off[j+1]]}
-			if deptsChanged {
-				_, text[1] = n.searchText(&people[i])
-			}
-		}
-		n.add(b, &people[i], text)
-	}
-	n.finish(b)
+	n := &peopleIndex{snapshot: idx.snapshot, rev: last, deptList: deptList, tree: dingbook.NewTree(deptList), depts: depts,
+		people: people, english: english}
+	n.finish()
 	return n, nil
+}
+
+// derive is a new index sharing everything of idx (an index is never
+// changed once built), at revision last.
+func (idx *peopleIndex) derive(last int64) *peopleIndex {
+	return &peopleIndex{snapshot: idx.snapshot, rev: last, deptList: idx.deptList, tree: idx.tree, depts: idx.depts,
+		deptPos: idx.deptPos, people: idx.people, english: idx.english, byID: idx.byID, names: idx.names, others: idx.others}
 }
 
 // patch is apply's fast path when only existing people changed: the
@@ -229,30 +250,17 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 // never changed once built); the headcounts are recounted only after a
 // move.
 func (idx *peopleIndex) patch(ctx context.Context, changed map[string]*dingbook.Person, last int64) (*peopleIndex, error) {
-	n := *idx
-	n.rev = last
-	n.people = slices.Clone(idx.people)
-	var b indexBuild
-	b.names.Grow(len(idx.names.text) + 1024)
-	b.others.Grow(len(idx.others.text) + 1024)
-	n.names.off, n.others.off = make([]int32, 1, len(n.people)+1), make([]int32, 1, len(n.people)+1)
+	n := idx.derive(last)
+	n.people, n.english = slices.Clone(idx.people), slices.Clone(idx.english)
 	moved := false
 	for i := range n.people {
 		p := &n.people[i]
 		if after, ok := changed[p.UserID]; ok {
 			moved = moved || !slices.Equal(p.DeptIDs(), after.DeptIDs())
-			names, others := n.searchText(after)
-			b.names.WriteString(names)
-			b.others.WriteString(others)
-			*p = *trimmed(after)
-		} else {
-			b.names.WriteString(idx.names.text[idx.names.off[i]:idx.names.off[i+1]])
-			b.others.WriteString(idx.others.text[idx.others.off[i]:idx.others.off[i+1]])
+			*p, n.english[i] = *trimmed(after), englishOf(after)
 		}
-		n.names.off = append(n.names.off, int32(b.names.Len()))
-		n.others.off = append(n.others.off, int32(b.others.Len()))
 	}
-	n.finish(&b)
+	n.names, n.others = n.keys()
 	if moved {
 		org := &dingbook.Org{Name: idx.depts.Org, Depts: idx.deptList, People: n.people}
 		depts, err := departmentsOf(ctx, dingbook.OrgDirectory{Org: org}, idx.snapshot)
@@ -265,7 +273,7 @@ func (idx *peopleIndex) patch(ctx context.Context, changed map[string]*dingbook.
 			n.deptPos[d.ID] = i
 		}
 	}
-	return &n, nil
+	return n, nil
 }
 
 // person returns userid's record in the index, or nil.

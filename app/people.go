@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"sync"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
@@ -57,18 +59,27 @@ type peopleIndex struct {
 	depts    *Departments
 	deptPos  map[int64]int
 	people   []dingbook.Person
-	byID     map[string]int
-	// names holds people[i]'s names as searched (lower-case name, pinyin
+	// english[i] holds people[i]'s English names (custom fields, which
+	// the index drops), each ended by a newline; mostly empty
+	english []string
+	byID    map[string]int
+	// names are the people's names as searched (lower-case name, pinyin
 	// in full and as initials, English names), others their job number,
-	// title and department names: each text without spaces and ended by
-	// a newline (which a query never holds), all people's in one string
-	// so that a search is a few fast strings.Index calls.
-	names, others blob
+	// title and department names: each distinct text once, with the
+	// people who have it, so that a search reads each title and
+	// department name once, not once per person.
+	names, others keyIndex
+	// sets are a search's two bitsets (*[2]bitset, empty), reused: a
+	// search would otherwise leave 25 KB of garbage at 100,000 people
+	sets sync.Pool
 }
 
 type peopleCache struct {
 	mu  sync.Mutex
 	idx *peopleIndex
+	// gen is the store's generation when idx's snapshot was last found
+	// the latest
+	gen int64
 }
 
 // directory returns the index of the live directory (live.go): the
@@ -89,115 +100,289 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, b := newIndex(id, sd.Departments(), depts, sd.Len())
+	idx := &peopleIndex{snapshot: id, deptList: sd.Departments(), depts: depts, people: make([]dingbook.Person, 0, sd.Len())}
+	idx.tree = dingbook.NewTree(idx.deptList)
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
-		idx.add(b, p, nil)
+		idx.english = append(idx.english, englishOf(p))
+		trim(p)
+		idx.people = append(idx.people, *p)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	idx.finish(b)
+	idx.finish()
 	return idx, nil
 }
 
-// indexBuild holds an index's search texts while it is built.
-type indexBuild struct{ names, others strings.Builder }
-
-// newIndex starts the index of snapshot id for about n people; add them,
-// then call finish.
-func newIndex(id int64, deptList []dingbook.Department, depts *Departments, n int) (*peopleIndex, *indexBuild) {
-	idx := &peopleIndex{snapshot: id, deptList: deptList, tree: dingbook.NewTree(deptList), depts: depts,
-		deptPos: make(map[int64]int, len(depts.Departments)), people: make([]dingbook.Person, 0, n), byID: make(map[string]int, n)}
-	for i, d := range depts.Departments {
+// finish makes the maps and the search keys of idx's people (keyBuilder
+// over all of them).
+func (idx *peopleIndex) finish() {
+	idx.deptPos = make(map[int64]int, len(idx.depts.Departments))
+	for i, d := range idx.depts.Departments {
 		idx.deptPos[d.ID] = i
 	}
-	idx.names.off, idx.others.off = make([]int32, 1, n+1), make([]int32, 1, n+1)
-	return idx, &indexBuild{}
+	idx.byID = make(map[string]int, len(idx.people))
+	for i := range idx.people {
+		idx.byID[idx.people[i].UserID] = i
+	}
+	idx.names, idx.others = idx.keys()
 }
 
-// add appends p with its search texts (text nil: computed from p; else
-// {names, others} taken from an older index).
-func (idx *peopleIndex) add(b *indexBuild, p *dingbook.Person, text []string) {
-	var n, o string
-	if text != nil {
-		n, o = text[0], text[1]
-	} else {
-		n, o = idx.searchText(p)
+// keys builds the search keys' indexes of idx's people.
+func (idx *peopleIndex) keys() (names, others keyIndex) {
+	var nb, ob keyBuilder
+	for i := range idx.people {
+		idx.searchKeys(&idx.people[i], idx.english[i], func(k string) { nb.add(int32(i), k) }, func(k string) { ob.add(int32(i), k) })
 	}
-	b.names.WriteString(n)
-	b.others.WriteString(o)
-	idx.names.off = append(idx.names.off, int32(b.names.Len()))
-	idx.others.off = append(idx.others.off, int32(b.others.Len()))
-	trim(p)
-	idx.byID[p.UserID] = len(idx.people)
-	idx.people = append(idx.people, *p)
+	return nb.index(), ob.index()
 }
 
 // trim drops what the directory never shows from p: it stays in the
-// snapshot (the custom fields alone would triple the index's memory).
+// snapshot (the custom fields alone would triple the index's memory;
+// the English names the search needs are kept apart, englishOf).
 func trim(p *dingbook.Person) {
 	p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
 }
 
-func (idx *peopleIndex) finish(b *indexBuild) {
-	idx.names.text, idx.others.text = b.names.String(), b.others.String()
-}
-
-// blob is every person's search text in one string: person i's is
-// text[off[i]:off[i+1]].
-type blob struct {
+// keyIndex is a search index over texts (keys) shared by many people:
+// every distinct key once in one string, each followed by a newline
+// (which a query never holds), and the people who have it.
+type keyIndex struct {
 	text string
-	off  []int32
+	// off[k] is where key k starts in text; off[len(off)-1] is len(text)
+	off []int32
+	// people[at[k]:at[k+1]] are the people (positions in
+	// peopleIndex.people, ascending) who have key k
+	people, at []int32
+	// bigrams and trigrams find the keys holding a query of two bytes,
+	// or of three or more, without scanning text
+	bigrams, trigrams grams
 }
 
-// each calls fn with every person whose text contains q, in order, until
-// fn returns false.
-func (b *blob) each(q string, fn func(i int) bool) {
-	for pos := 0; pos < len(b.text); {
-		j := strings.Index(b.text[pos:], q)
+// keyBuilder builds a keyIndex person by person, in order.
+type keyBuilder struct {
+	ids   map[string]int32
+	text  strings.Builder
+	off   []int32
+	last  []int32    // the last person added to each key
+	pairs [][2]int32 // key, person
+}
+
+// add gives person the key k (lower-case, without spaces).
+func (b *keyBuilder) add(person int32, k string) {
+	if b.ids == nil {
+		b.ids, b.off = map[string]int32{}, []int32{0}
+	}
+	id, ok := b.ids[k]
+	if !ok {
+		id = int32(len(b.last))
+		b.ids[k] = id
+		b.text.WriteString(k)
+		b.text.WriteByte('\n')
+		b.off = append(b.off, int32(b.text.Len()))
+		b.last = append(b.last, -1)
+	}
+	if b.last[id] != person {
+		b.last[id] = person
+		b.pairs = append(b.pairs, [2]int32{id, person})
+	}
+}
+
+// index returns the keys' index: each key's people in the order added.
+func (b *keyBuilder) index() keyIndex {
+	// the builder's memory goes as soon as it can: the peak of the
+	// process is the index's build
+	b.ids = nil
+	x := keyIndex{text: b.text.String(), off: b.off, at: make([]int32, len(b.last)+1), people: make([]int32, len(b.pairs))}
+	if x.off == nil {
+		x.off = []int32{0}
+	}
+	for _, p := range b.pairs {
+		x.at[p[0]+1]++
+	}
+	for k := 1; k < len(x.at); k++ {
+		x.at[k] += x.at[k-1]
+	}
+	next := slices.Clone(x.at[:len(x.at)-1])
+	for _, p := range b.pairs {
+		x.people[next[p[0]]] = p[1]
+		next[p[0]]++
+	}
+	b.pairs, b.last, next = nil, nil, nil
+	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
+	return x
+}
+
+// key returns key k.
+func (x *keyIndex) key(k int) string { return x.text[x.off[k] : x.off[k+1]-1] }
+
+// grams is an index of the keys by their n-grams (n bytes from the start
+// of a character, packed): keys[at[g]:at[g+1]] (ascending) hold gram[g].
+type grams struct {
+	n        int
+	gram     []uint32
+	at, keys []int32
+}
+
+// grams indexes the keys by their n-grams.
+func (x *keyIndex) grams(n int) grams {
+	// each key's n-grams as gram<<32 | key, sorted (at most one per byte
+	// of text)
+	gk := make([]uint64, 0, len(x.text))
+	for k := range len(x.off) - 1 {
+		from := len(gk)
+		eachGram(x.key(k), n, func(g uint32) { gk = append(gk, uint64(g)<<32|uint64(k)) })
+		slices.Sort(gk[from:])
+		gk = append(gk[:from], slices.Compact(gk[from:])...)
+	}
+	slices.Sort(gk)
+	t := grams{n: n, keys: make([]int32, len(gk))}
+	for i, v := range gk {
+		if g := uint32(v >> 32); len(t.gram) == 0 || t.gram[len(t.gram)-1] != g {
+			t.gram = append(t.gram, g)
+			t.at = append(t.at, int32(i))
+		}
+		t.keys[i] = int32(v)
+	}
+	t.at = append(t.at, int32(len(gk)))
+	t.gram = slices.Clip(t.gram)
+	return t
+}
+
+// eachGram calls fn with each n-gram (n ≤ 4) of s that starts a
+// character: a query found in a key starts a character there, so the
+// query's n-grams are among the key's.
+func eachGram(s string, n int, fn func(uint32)) {
+	for i := 0; i+n <= len(s); i++ {
+		if utf8.RuneStart(s[i]) {
+			var g uint32
+			for _, c := range []byte(s[i : i+n]) {
+				g = g<<8 | uint32(c)
+			}
+			fn(g)
+		}
+	}
+}
+
+// lookup returns the keys that hold every n-gram of q (len(q) ≥ n): a
+// superset of the keys containing q.
+func (t *grams) lookup(q string) []int32 {
+	var best []int32
+	found := true
+	eachGram(q, t.n, func(g uint32) {
+		i, ok := slices.BinarySearch(t.gram, g)
+		if !ok {
+			found = false
+			return
+		}
+		if ks := t.keys[t.at[i]:t.at[i+1]]; best == nil || len(ks) < len(best) {
+			best = ks
+		}
+	})
+	if !found {
+		return nil
+	}
+	return best
+}
+
+// mark sets, in set, the bit of every person who has a key containing q,
+// unless it is set in skip (nil: none).
+func (x *keyIndex) mark(q string, set, skip bitset) {
+	add := func(k int) {
+		for _, p := range x.people[x.at[k]:x.at[k+1]] {
+			if skip == nil || !skip.has(p) {
+				set.add(p)
+			}
+		}
+	}
+	var t *grams
+	switch {
+	case len(q) >= 3:
+		t = &x.trigrams
+	case len(q) == 2:
+		t = &x.bigrams
+	}
+	if t != nil {
+		for _, k := range t.lookup(q) {
+			if strings.Contains(x.key(int(k)), q) {
+				add(int(k))
+			}
+		}
+		return
+	}
+	for pos := 0; pos < len(x.text); {
+		j := strings.Index(x.text[pos:], q)
 		if j < 0 {
 			return
 		}
-		// the person whose text holds the match: the last offset at or
-		// before it
-		i, _ := slices.BinarySearch(b.off, int32(pos+j)+1)
-		i--
-		if !fn(i) {
-			return
+		// the key that holds the match: the last offset at or before it
+		k, _ := slices.BinarySearch(x.off, int32(pos+j)+1)
+		k--
+		add(k)
+		pos = int(x.off[k+1])
+	}
+}
+
+// bitset holds a set of people by their position.
+type bitset []uint64
+
+func newBitset(n int) bitset      { return make(bitset, (n+63)/64) }
+func (s bitset) add(i int32)      { s[i>>6] |= 1 << (i & 63) }
+func (s bitset) has(i int32) bool { return s[i>>6]&(1<<(i&63)) != 0 }
+
+// each calls fn with the set's people in order until fn returns false.
+func (s bitset) each(fn func(i int) bool) {
+	for w, word := range s {
+		for word != 0 {
+			if !fn(w*64 + bits.TrailingZeros64(word)) {
+				return
+			}
+			word &= word - 1
 		}
-		pos = int(b.off[i+1])
 	}
 }
 
 // englishKeys are the custom fields (extension) that hold an English name.
 var englishKeys = []string{"english_name", "englishName", "英文名", "Nama Inggris"}
 
-func (idx *peopleIndex) searchText(p *dingbook.Person) (names, others string) {
+// englishOf is p's English names (from its custom fields), each ended
+// by a newline.
+func englishOf(p *dingbook.Person) string {
 	var b strings.Builder
-	add := func(s string) {
-		if s != "" {
-			b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), "")))
+	for _, k := range englishKeys {
+		if v := p.Extension[k]; v != "" {
+			b.WriteString(v)
 			b.WriteByte('\n')
 		}
 	}
-	add(p.Name)
-	add(vcard.Phonetic(p.Name))
-	add(initials(p.Name))
-	for _, k := range englishKeys {
-		add(p.Extension[k])
-		add(initials(p.Extension[k]))
-	}
-	names = b.String()
-	b.Reset()
-	add(p.JobNumber)
-	add(p.Title)
-	for _, m := range p.Depts {
-		if d := idx.tree.Dept(m.DeptID); d != nil {
-			add(d.Name)
+	return b.String()
+}
+
+// searchKeys gives p's search keys to name (names, English names from
+// english, englishOf) and other (job number, title, department names):
+// lower-case, without spaces.
+func (idx *peopleIndex) searchKeys(p *dingbook.Person, english string, name, other func(string)) {
+	add := func(to func(string), s string) {
+		if s = strings.ToLower(strings.Join(strings.Fields(s), "")); s != "" {
+			to(s)
 		}
 	}
-	return names, b.String()
+	add(name, p.Name)
+	add(name, vcard.Phonetic(p.Name))
+	add(name, initials(p.Name))
+	for e := range strings.Lines(english) {
+		e = e[:len(e)-1]
+		add(name, e)
+		add(name, initials(e))
+	}
+	add(other, p.JobNumber)
+	add(other, p.Title)
+	for _, m := range p.Depts {
+		if d := idx.tree.Dept(m.DeptID); d != nil {
+			add(other, d.Name)
+		}
+	}
 }
 
 // initials are the first letters of a name's syllables: the pinyin
@@ -271,17 +456,24 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 	}
 	v := idx.viewer(s)
 	// by name first, then by job number, title or department
-	byName := map[int]bool{}
-	idx.names.each(q, func(i int) bool {
-		byName[i] = true
-		if p := &idx.people[i]; v.CanSee(p) {
-			out = append(out, idx.view(v, p))
+	sets, _ := idx.sets.Get().(*[2]bitset)
+	if sets == nil {
+		sets = &[2]bitset{newBitset(len(idx.people)), newBitset(len(idx.people))}
+	}
+	defer func() {
+		clear(sets[0])
+		clear(sets[1])
+		idx.sets.Put(sets)
+	}()
+	byName, byOther := sets[0], sets[1]
+	idx.names.mark(q, byName, nil)
+	idx.others.mark(q, byOther, byName)
+	for _, set := range []bitset{byName, byOther} {
+		if len(out) == SearchLimit {
+			break
 		}
-		return len(out) < SearchLimit
-	})
-	if len(out) < SearchLimit {
-		idx.others.each(q, func(i int) bool {
-			if p := &idx.people[i]; !byName[i] && v.CanSee(p) {
+		set.each(func(i int) bool {
+			if p := &idx.people[i]; v.CanSee(p) {
 				out = append(out, idx.view(v, p))
 			}
 			return len(out) < SearchLimit

@@ -3,7 +3,9 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,5 +200,80 @@ func TestSearchPeople(t *testing.T) {
 	}
 	if got, _ := a.SearchPeople(ctx, emp, "zhangsanfeng"); !slices.Equal(userids(got), []string{"alice"}) {
 		t.Errorf("the last marked snapshot is no longer searched: %v", userids(got))
+	}
+}
+
+// TestSearchOrderAndLimit: a search gives at most SearchLimit people,
+// those found by name first, then those found by job number, title or
+// department, each group in the snapshot's order, each person once (a
+// person found both ways counts as found by name), the people the viewer
+// may not see left out without taking a place.
+func TestSearchOrderAndLimit(t *testing.T) {
+	a, err := app.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx := context.Background()
+	org := dingbook.Org{CorpID: "ding1", Name: "Company", Depts: []dingbook.Department{{ID: 1, Name: "Company"}, {ID: 2, Name: "销售部", ParentID: 1}}}
+	var want []string
+	for i := range 120 {
+		p := dingbook.Person{UserID: fmt.Sprintf("u%03d", i), Name: fmt.Sprintf("李%d", i), Title: "王牌销售", Active: true,
+			Depts: []dingbook.Membership{{DeptID: 2}}}
+		if i >= 100 {
+			// found by name (and by title)
+			p.Name = fmt.Sprintf("王%d", i)
+		}
+		if i%10 == 3 {
+			// restricted in a department the viewer is not in
+			p.Restricted = true
+		}
+		org.People = append(org.People, p)
+	}
+	for i := 100; i < 120; i++ {
+		if i%10 != 3 {
+			want = append(want, fmt.Sprintf("u%03d", i))
+		}
+	}
+	for i := 0; len(want) < app.SearchLimit; i++ {
+		if i%10 != 3 {
+			want = append(want, fmt.Sprintf("u%03d", i))
+		}
+	}
+	saveDir(t, a, org, true)
+	emp := &app.Session{UserID: "outsider", Roles: app.RolesOf(0)}
+	got, err := a.SearchPeople(ctx, emp, "王")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(userids(got), want) {
+		t.Errorf("search 王:\n got %v\nwant %v", userids(got), want)
+	}
+	// every match of a shared title, in order, to the limit
+	got, _ = a.SearchPeople(ctx, emp, "销售")
+	if len(got) != app.SearchLimit || got[0].UserID != "u000" || got[3].UserID != "u004" {
+		t.Errorf("search 销售: %d people, starting %v", len(got), userids(got)[:min(5, len(got))])
+	}
+	// a department's name and a job number
+	if got, _ := a.SearchPeople(ctx, emp, "销售部"); len(got) != app.SearchLimit {
+		t.Errorf("search 销售部: %d people", len(got))
+	}
+	if got, _ := a.SearchPeople(ctx, emp, "李119"); len(got) != 0 {
+		t.Errorf("search 李119 (renamed 王119): %v", userids(got))
+	}
+	if got, _ := a.SearchPeople(ctx, emp, "李99"); !slices.Equal(userids(got), []string{"u099"}) {
+		t.Errorf("search 李99: %v", userids(got))
+	}
+	// a query of one byte (scanned) and of two (looked up by bigram)
+	for _, q := range []string{"1", "11"} {
+		want = nil
+		for _, p := range org.People {
+			if strings.Contains(p.Name, q) && !p.Restricted && len(want) < app.SearchLimit {
+				want = append(want, p.UserID)
+			}
+		}
+		if got, _ := a.SearchPeople(ctx, emp, q); len(want) < 5 || !slices.Equal(userids(got), want) {
+			t.Errorf("search %s:\n got %v\nwant %v", q, userids(got), want)
+		}
 	}
 }

@@ -80,6 +80,8 @@ type ExportRequest struct {
 	ID        string `json:"id"`
 	State     string `json:"state"`
 	Requester string `json:"requester"`
+	// RequesterName is the requester's name at the request.
+	RequesterName string `json:"requester_name,omitempty"`
 	RequestSpec
 	// Fields resolved by the policy (the profile's, or those asked).
 	Resolved []string `json:"resolved_fields"`
@@ -114,8 +116,11 @@ type Requests struct {
 	App    *App
 	Client *dingtalk.Client
 	Policy *policy.Policy
-	// Link returns the page an approver opens for request id (nil: none).
+	// Link returns the page of request id, which its notices link to
+	// (nil: none).
 	Link func(id string) string
+	// Say renders the notices' texts in a language (nil: their keys).
+	Say Say
 	// Operator is the CLI: the person at the terminal holds the state
 	// directory and decides any request as an approver would (never
 	// their own, never twice).
@@ -239,7 +244,7 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 			Hint: "ask for fewer departments, split the request by department, or ask the primary admin"})
 	}
 	now := rq.App.now()
-	er := &ExportRequest{ID: newRequestID(), State: RequestPending, Requester: s.UserID, RequestSpec: spec, Resolved: d.Fields,
+	er := &ExportRequest{ID: newRequestID(), State: RequestPending, Requester: s.UserID, RequesterName: s.Name, RequestSpec: spec, Resolved: d.Fields,
 		People: len(people), Needs: 1, Approvers: approvers, Approvals: []Approval{}, Created: now, ExpiresAt: now.Add(RequestExpiry), Followers: followers}
 	if d.Profile != "" {
 		er.Profile = d.Profile
@@ -283,22 +288,68 @@ func (rq *Requests) approvers(ctx context.Context, tree *dingbook.Tree, depts []
 	})
 }
 
-// notify sends the approvers a work notice with the link; a failure is
-// recorded, the request stands.
+// notify sends the approvers a work notice with the link to the
+// request's page, each in their language; a failure is recorded, the
+// request stands.
 func (rq *Requests) notify(ctx context.Context, er *ExportRequest) {
 	if rq.Client == nil {
 		return
 	}
-	text := fmt.Sprintf("dingbook: %s asks to export %d people's data (%s) for %d days: %s", er.Requester, er.People, strings.Join(er.Resolved, ", "), er.Days, er.Purpose)
-	if rq.Link != nil {
-		text += " " + rq.Link(er.ID)
+	who := er.Requester
+	if er.RequesterName != "" {
+		who = er.RequesterName + " (" + er.Requester + ")"
 	}
-	details := map[string]string{"step": "notified", "request": er.ID, "approvers": strings.Join(er.Approvers, ",")}
+	n := rq.notice("request.notice.asked", er.ID, who, er.People, len(er.Resolved), er.Days, short(er.Purpose))
+	rq.sendNotice(ctx, er, n, "notified", er.Approvers)
+}
+
+// notice is the work notice key (args) about request id, linking to its
+// page.
+func (rq *Requests) notice(key, id string, args ...any) notice {
+	n := notice{client: rq.Client, say: rq.Say, key: key, args: args}
+	if rq.Link != nil {
+		n.link = rq.Link(id)
+	}
+	return n
+}
+
+// sendNotice sends n to users and records it as step of er's life (a
+// failure too: the decision stands).
+func (rq *Requests) sendNotice(ctx context.Context, er *ExportRequest, n notice, step string, users []string) {
+	how, err := n.send(ctx, rq.App, users)
+	details := map[string]string{"step": step, "request": er.ID, "to": how}
+	if step == "notified" {
+		details["approvers"] = strings.Join(users, ",")
+	}
 	outcome := audit.OutcomeOK
-	if _, err := rq.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: er.Approvers, Msg: dingtalk.TextMsg(text)}); err != nil {
+	if err != nil {
 		outcome, details["notice_error"] = audit.OutcomeFailed, err.Error()
 	}
 	audit.Append(ctx, rq.App.DB, audit.Record{Time: rq.App.now(), Actor: er.Requester, Action: ActionRequest, Outcome: outcome, Details: details})
+}
+
+// tellRequester sends the requester the decision of er, in their
+// language, with the link to its page.
+func (rq *Requests) tellRequester(ctx context.Context, er *ExportRequest) {
+	if rq.Client == nil {
+		return
+	}
+	var n notice
+	switch er.State {
+	case RequestApproved:
+		g := er.Granted
+		narrowed := len(g.Fields) < len(er.Resolved) || len(g.Departments) < len(er.Departments) || g.Days < er.Days
+		key := "request.notice.approved"
+		if narrowed {
+			key = "request.notice.approved_narrowed"
+		}
+		n = rq.notice(key, er.ID, short(er.Purpose), len(g.Fields), g.Days)
+	case RequestDenied:
+		n = rq.notice("request.notice.denied", er.ID, short(er.Purpose), short(er.Reason))
+	default:
+		return
+	}
+	rq.sendNotice(ctx, er, n, "requester-notified", []string{er.Requester})
 }
 
 // save stores er and its audit record in one transaction.
@@ -374,15 +425,41 @@ func (rq *Requests) decidable(ctx context.Context, s *Session, id string) (*Expo
 	if err != nil {
 		return nil, err
 	}
+	if err := rq.mayDecide(s, er); err != nil {
+		return nil, err
+	}
+	return er, nil
+}
+
+// mayDecide refuses s's decision of er when s may not decide it now.
+func (rq *Requests) mayDecide(s *Session, er *ExportRequest) error {
+	id := er.ID
 	switch {
 	case er.Requester == s.UserID:
-		return nil, &dingbook.Error{Code: dingbook.EPERM, Message: "you cannot decide your own export request", Hint: "one of its approvers decides it: " + strings.Join(er.Approvers, ", ")}
+		return &dingbook.Error{Code: dingbook.EPERM, Message: "you cannot decide your own export request", Hint: "one of its approvers decides it: " + strings.Join(er.Approvers, ", ")}
 	case !slices.Contains(er.Approvers, s.UserID) && !rq.Operator:
-		return nil, &dingbook.Error{Code: dingbook.EPERM, Message: fmt.Sprintf("you are not an approver of export request %s (its departments are outside your admin scope)", id), Hint: "its approvers are " + strings.Join(er.Approvers, ", ")}
+		return &dingbook.Error{Code: dingbook.EPERM, Message: fmt.Sprintf("you are not an approver of export request %s (its departments are outside your admin scope)", id), Hint: "its approvers are " + strings.Join(er.Approvers, ", ")}
 	case er.State != RequestPending:
-		return nil, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("export request %s is %s, no longer pending", id, er.State), Hint: "the requester may ask again"}
+		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("export request %s is %s, no longer pending", id, er.State), Hint: "the requester may ask again"}
 	case slices.ContainsFunc(er.Approvals, func(a Approval) bool { return a.By == s.UserID }):
-		return nil, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("you already approved export request %s; it needs a second, different approver", id), Hint: "ask another of its approvers: " + strings.Join(er.Approvers, ", ")}
+		return &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("you already approved export request %s; it needs a second, different approver", id), Hint: "ask another of its approvers: " + strings.Join(er.Approvers, ", ")}
+	}
+	return nil
+}
+
+// MayDecide reports whether s may approve or deny er now.
+func (rq *Requests) MayDecide(s *Session, er *ExportRequest) bool { return rq.mayDecide(s, er) == nil }
+
+// Show returns request id to s, its requester, one of its approvers or
+// the primary admin; to anyone else it is not found, like one that does
+// not exist.
+func (rq *Requests) Show(ctx context.Context, s *Session, id string) (*ExportRequest, error) {
+	er, err := rq.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if er.Requester != s.UserID && !slices.Contains(er.Approvers, s.UserID) && !slices.Contains(s.Roles, RoleAdmin) && !rq.Operator {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no export request %q you may see", id), Hint: "list your requests at /requests"}
 	}
 	return er, nil
 }
@@ -433,12 +510,13 @@ func (rq *Requests) Approve(ctx context.Context, s *Session, id string, n Approv
 	if err := rq.save(ctx, er, step, s.UserID, ""); err != nil {
 		return nil, err
 	}
-	if er.State == RequestApproved {
-		rq.notifyFollowers(ctx, er)
-	}
 	// an approved request becomes a grant (grants.go)
 	if err := (&Grants{App: rq.App, Policy: rq.Policy}).grantOf(ctx, er); err != nil {
 		return nil, err
+	}
+	if er.State == RequestApproved {
+		rq.notifyFollowers(ctx, er)
+		rq.tellRequester(ctx, er)
 	}
 	return er, nil
 }
@@ -456,6 +534,7 @@ func (rq *Requests) Deny(ctx context.Context, s *Session, id, reason string) (*E
 	if err := rq.save(ctx, er, "denied", s.UserID, reason); err != nil {
 		return nil, err
 	}
+	rq.tellRequester(ctx, er)
 	return er, nil
 }
 

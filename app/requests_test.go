@@ -221,9 +221,15 @@ func TestRequestApproveNarrower(t *testing.T) {
 			steps = append(steps, r.Details["step"]+":"+r.Actor)
 		}
 	}
-	want := []string{"requested:" + e.emp, "notified:" + e.emp, "approved:" + e.sub.UserID}
+	want := []string{"requested:" + e.emp, "notified:" + e.emp, "approved:" + e.sub.UserID, "requester-notified:" + e.emp}
 	if !slices.Equal(steps, want) {
 		t.Fatalf("audit steps %v, want %v", steps, want)
+	}
+	// the requester is told, with the link to the request's page
+	notices = e.srv.Notices()
+	if last := notices[len(notices)-1]; !slices.Equal(last.UserIDs, []string{e.emp}) || !strings.Contains(string(last.Msg), "/requests/"+er.ID) ||
+		!strings.Contains(string(last.Msg), "request.notice.approved_narrowed") {
+		t.Fatalf("the requester's notice: %+v %s", last, last.Msg)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/dingtalk"
@@ -52,23 +51,25 @@ func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy
 		level[ad.UserID] = ad.SysLevel
 	}
 	changed := 0
-	var err error
-	for i, h := range held {
-		if i > 0 && held[i-1].UserID == h.UserID {
-			continue // sorted by userid: this person is done
+	for start := 0; start < len(held); {
+		// held is sorted by userid: rows are this person's run
+		h := held[start]
+		end := start + 1
+		for end < len(held) && held[end].UserID == h.UserID {
+			end++
 		}
+		rows := held[start:end]
+		start = end
 		roles := RolesFor(level[h.UserID], h.UserID, pol)
-		scope := []int64{}
-		switch level[h.UserID] {
-		case 1:
-			scope = []int64{dingbook.RootDeptID}
-		case 2:
-			if scope, err = client.AdminScope(ctx, h.UserID); err != nil {
-				return changed, err
-			}
+		scope, err := client.ScopeOf(ctx, h.UserID, level[h.UserID])
+		if err != nil {
+			return changed, err
 		}
-		if !slices.ContainsFunc(held, func(x store.HeldRoles) bool {
-			return x.UserID == h.UserID && (!slices.Equal(x.Roles, roles) || !slices.Equal(x.AdminScope, scope))
+		if scope == nil {
+			scope = []int64{}
+		}
+		if !slices.ContainsFunc(rows, func(x store.HeldRoles) bool {
+			return !slices.Equal(x.Roles, roles) || !slices.Equal(x.AdminScope, scope)
 		}) {
 			continue
 		}

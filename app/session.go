@@ -105,6 +105,9 @@ type LoginOptions struct {
 	Addr string
 	// Policy names approvers and auditors (nil: none).
 	Policy *policy.Policy
+	// Lang is the language the person chose before logging in ("": none),
+	// kept in the session (the language of their work notices).
+	Lang string
 }
 
 // Login starts a session for the person DingTalk admitted and records the
@@ -117,7 +120,7 @@ func (a *App) Login(ctx context.Context, id *dingtalk.Identity, o LoginOptions) 
 	token := base64.RawURLEncoding.EncodeToString(raw)
 	now := a.now()
 	s := &Session{ID: sessionID(token), UserID: id.UserID, Roles: RolesFor(id.SysLevel, id.UserID, o.Policy),
-		AdminScope: slices.Clone(id.AdminScope), Via: o.Via, Created: now, Seen: now}
+		AdminScope: slices.Clone(id.AdminScope), Via: o.Via, Created: now, Seen: now, Lang: o.Lang}
 	if s.AdminScope == nil {
 		s.AdminScope = []int64{}
 	}
@@ -218,7 +221,7 @@ func (a *App) Session(ctx context.Context, token string, lim SessionLimits) (*Se
 		return nil, nil
 	}
 	id := sessionID(token)
-	s, err := a.DB.Session(ctx, id)
+	s, err := a.cachedSession(ctx, id)
 	if err != nil || s == nil {
 		return nil, err
 	}

@@ -75,11 +75,12 @@ func (v Viewer) CanSee(p *dingbook.Person) bool {
 // every employee but themselves and the admins within whose scope they
 // are (who see it in DingTalk's admin console).
 func (v Viewer) SeesMobile(p *dingbook.Person) bool {
-	if !p.HideMobile && !p.Senior {
-		return true
-	}
-	return p.UserID == v.UserID || v.Administers(p)
+	return !mobileHidden(p) || p.UserID == v.UserID || v.Administers(p)
 }
+
+// mobileHidden reports whether DingTalk hides p's mobile from colleagues
+// (hide_mobile or executive mode).
+func mobileHidden(p *dingbook.Person) bool { return p.HideMobile || p.Senior }
 
 // SeesExternal reports whether the viewer may see external contact e
 // (follower is the person following it in the snapshot, nil when gone).

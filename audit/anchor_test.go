@@ -128,8 +128,8 @@ func TestAnchorAheadOrMissingRefused(t *testing.T) {
 			if _, err := audit.Append(context.Background(), db, audit.Record{Actor: "a", Action: audit.ActionPull}); err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("append: %v, want %q", err, c.want)
 			}
-			if res, _ := audit.Verify(context.Background(), db); res.OK {
-				t.Fatal("verify passed")
+			if res, _ := audit.Verify(context.Background(), db); res.OK || !res.Anchor {
+				t.Fatalf("verify: %+v, want an anchor disagreement", res)
 			}
 			if _, err := audit.Acknowledge(context.Background(), db, "admin", "investigated"); err != nil {
 				t.Fatal(err)

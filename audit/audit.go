@@ -358,12 +358,15 @@ type Filter struct {
 	Action       string
 	Actor        string
 	Limit        int // 0: all
+	// Skip leaves out the newest Skip matching records (with Limit: a
+	// page of the log, read by seeking).
+	Skip int
 }
 
 // List returns records matching f in seq order.
 func List(ctx context.Context, db *store.DB, f Filter) ([]Record, error) {
 	var out []Record
-	err := db.EachAudit(ctx, store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Actor: f.Actor, Last: f.Limit}, func(row store.AuditRow) error {
+	err := db.EachAudit(ctx, store.AuditQuery{Since: f.Since, Until: f.Until, Action: f.Action, Actor: f.Actor, Last: f.Limit, Skip: f.Skip}, func(row store.AuditRow) error {
 		r, _, err := fromRow(row)
 		if err != nil {
 			return fmt.Errorf("audit record %d: %w", r.Seq, err)
@@ -418,6 +421,9 @@ type VerifyResult struct {
 	// of order (0 when OK).
 	FirstBad int64  `json:"first_bad,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// Anchor: the chain is whole but disagrees with its head anchor
+	// (audit.head, or the anchor VerifyAgainst was given); Problem says how.
+	Anchor bool `json:"-"`
 	// Acknowledged are the seqs of audit-acknowledge records: gaps between
 	// the log and its anchor an administrator recorded (audit show N).
 	Acknowledged []int64 `json:"acknowledged,omitempty"`
@@ -438,6 +444,10 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		res.FirstBad = seq
 		res.Problem = fmt.Sprintf(format, args...)
 		return res, nil
+	}
+	badAnchor := func(seq int64, format string, args ...any) (*VerifyResult, error) {
+		res.Anchor = true
+		return bad(seq, format, args...)
 	}
 	prevHash := GenesisHash
 	var expect int64 = 1
@@ -502,20 +512,20 @@ func VerifyAgainst(ctx context.Context, db *store.DB, anchor string) (*VerifyRes
 		a, _ := readAnchor(db.Dir)
 		switch {
 		case a.unreadable:
-			return bad(res.HeadSeq+1, "the head anchor %s is unreadable", HeadFile)
+			return badAnchor(res.HeadSeq+1, "the head anchor %s is unreadable", HeadFile)
 		case a.missing && res.Records > 0:
-			return bad(res.HeadSeq+1, "the head anchor %s is missing although the log has %d records", HeadFile, res.Records)
+			return badAnchor(res.HeadSeq+1, "the head anchor %s is missing although the log has %d records", HeadFile, res.Records)
 		case a.missing:
 		case a.seq > res.HeadSeq:
-			return bad(res.HeadSeq+1, "records %d to %d are missing: the log was truncated after record %d (anchor %s says %d records); the log is behind its anchor", res.HeadSeq+1, a.seq, res.HeadSeq, HeadFile, a.seq)
+			return badAnchor(res.HeadSeq+1, "records %d to %d are missing: the log was truncated after record %d (anchor %s says %d records); the log is behind its anchor", res.HeadSeq+1, a.seq, res.HeadSeq, HeadFile, a.seq)
 		case a.seq < res.HeadSeq:
-			return bad(a.seq+1, "the anchor is behind the log: %s names record %d, the log ends at record %d; records %d to %d are not anchored (an anchor write failed, or %s was replaced by an old copy)", HeadFile, a.seq, res.HeadSeq, a.seq+1, res.HeadSeq, HeadFile)
+			return badAnchor(a.seq+1, "the anchor is behind the log: %s names record %d, the log ends at record %d; records %d to %d are not anchored (an anchor write failed, or %s was replaced by an old copy)", HeadFile, a.seq, res.HeadSeq, a.seq+1, res.HeadSeq, HeadFile)
 		case hashes[a.seq] != a.hash:
-			return bad(a.seq, "record %d differs from the head anchor in %s", a.seq, HeadFile)
+			return badAnchor(a.seq, "record %d differs from the head anchor in %s", a.seq, HeadFile)
 		}
 	}
 	if !anchorFound {
-		return bad(res.HeadSeq+1, "the anchored head hash %.16s… is not in the log: records up to it were edited or removed", anchor)
+		return badAnchor(res.HeadSeq+1, "the anchored head hash %.16s… is not in the log: records up to it were edited or removed", anchor)
 	}
 	res.OK = true
 	return res, nil

@@ -87,8 +87,8 @@ func TestChainVerifies(t *testing.T) {
 		t.Fatalf("anchor of record 3 not found: %+v", res)
 	}
 	res, _ = audit.VerifyAgainst(context.Background(), db, strings.Repeat("f", 64))
-	if res.OK {
-		t.Fatal("an unknown anchor verified")
+	if res.OK || !res.Anchor {
+		t.Fatalf("an unknown anchor verified: %+v", res)
 	}
 	recs, err := audit.List(context.Background(), db, audit.Filter{Since: time.Date(2026, 11, 4, 0, 0, 0, 0, time.UTC)})
 	if err != nil || len(recs) != 2 || recs[0].Seq != 4 {
@@ -146,8 +146,8 @@ func TestTamperDetected(t *testing.T) {
 			if res.OK {
 				t.Fatalf("tampering (%s) not detected", c.sql)
 			}
-			if res.FirstBad != c.firstBad || !strings.Contains(res.Problem, c.word) {
-				t.Fatalf("first bad = %d (%s), want %d with %q", res.FirstBad, res.Problem, c.firstBad, c.word)
+			if res.FirstBad != c.firstBad || !strings.Contains(res.Problem, c.word) || res.Anchor != (c.word == "truncated") {
+				t.Fatalf("first bad = %d (%s, anchor %v), want %d with %q (a truncation is found only by the anchor)", res.FirstBad, res.Problem, res.Anchor, c.firstBad, c.word)
 			}
 		})
 	}

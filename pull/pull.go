@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -265,6 +266,16 @@ func Run(ctx context.Context, opt Options) (*Result, error) {
 		ext, err := r.c.AllExternal(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if slices.ContainsFunc(ext, func(x dingbook.ExternalContact) bool { return len(x.LabelIDs) > 0 }) {
+			// the labels' names (listlabelgroups), kept with each contact
+			labels, err := r.c.ExternalLabels(ctx)
+			if err != nil {
+				return nil, err
+			}
+			for i := range ext {
+				ext[i].NameLabels(labels)
+			}
 		}
 		org.External = ext
 	}

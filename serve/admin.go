@@ -16,13 +16,13 @@ import (
 // adminRoutes are the admin API's routes and the metrics (issue 10 §1,
 // §4): one block of the route table.
 func (s *Server) adminRoutes() []Route {
-	return []Route{
+	return append([]Route{
 		{Pattern: "POST /api/v1/admin/pulls", Rule: Puller, handle: s.startPull},
 		{Pattern: "GET /api/v1/admin/pulls/{id}", Rule: Admin, handle: s.pullStatus},
 		// admins may read the metrics in the browser; Prometheus scrapes
 		// them at --metrics-addr, which needs no login
 		{Pattern: "GET /metrics", Rule: Admin, handle: s.metricsPage},
-	}
+	}, s.adminAPIRoutes()...) // the admin pages' JSON (adminapi.go)
 }
 
 // initAdmin makes the pull jobs, the quota and the metrics (Handler calls
@@ -140,8 +140,9 @@ func (s *Server) pullJob(w http.ResponseWriter, r *http.Request) (app.PullJob, b
 	return job, ok
 }
 
-func (s *Server) pullStatus(w http.ResponseWriter, r *http.Request, _ *app.Session) {
+// pullStatus answers a pull as the admin's page shows it (pullView).
+func (s *Server) pullStatus(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	if job, ok := s.pullJob(w, r); ok {
-		writeJSON(w, http.StatusOK, job)
+		writeJSON(w, http.StatusOK, s.pullView(sess, job))
 	}
 }

@@ -1,6 +1,8 @@
 package serve
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"html/template"
@@ -113,29 +115,33 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request, sess *app.Ses
 			}
 		}
 		for _, id := range sess.AdminScope {
-			a.Scope = append(a.Scope, cmpOr(names[id], strconv.FormatInt(id, 10)))
+			a.Scope = append(a.Scope, cmp.Or(names[id], strconv.FormatInt(id, 10)))
 		}
 	}
 	s.render(w, r, http.StatusOK, "admin", pageData{Title: "admin.title", Session: sess, Admin: a})
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // pullRow is one pull as the pulls pages show it.
+// GET /api/v1/admin/pulls lists the same rows, with its JSON names; a
+// sub-admin's rows, like their page, hold no reason and no problem list.
 type pullRow struct {
-	ID, Time, Actor, Outcome, Reason string
-	Snapshot                         int64
+	ID      string    `json:"id,omitempty"`
+	Time    string    `json:"-"`
+	At      time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Outcome string    `json:"outcome"`
+	Reason  string    `json:"reason,omitempty"`
+	// Snapshot is the snapshot the pull stored (0: none).
+	Snapshot int64 `json:"snapshot,omitempty"`
 	// Receipt: Complete (and HasReceipt), the counts, the restricted
 	// count (-1 unknown) and the duration.
-	HasReceipt, Complete            bool
-	People, Departments, Restricted int
-	Duration                        string
-	Problems                        []string
+	HasReceipt  bool     `json:"has_receipt"`
+	Complete    bool     `json:"complete"`
+	People      int      `json:"people"`
+	Departments int      `json:"departments"`
+	Restricted  int      `json:"restricted"`
+	Duration    string   `json:"duration"`
+	Problems    []string `json:"problems,omitempty"`
 }
 
 // receiptRow adds a receipt to a pull's row. Why a pull failed or is
@@ -165,17 +171,26 @@ func (s *Server) adminPulls(w http.ResponseWriter, r *http.Request, sess *app.Se
 		a.Schedule = s.policy().Serve.PullDailyAt
 		a.NextPull = fmtTime(app.NextDaily(s.now(), h, m))
 	}
-	pulls, err := s.App.RecentPulls(r.Context(), recentPulls)
-	if err != nil {
+	if err := s.pullRows(r.Context(), a); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.render(w, r, http.StatusOK, "admin-pulls", pageData{Title: "admin.pulls.title", Session: sess, Admin: a})
+}
+
+// pullRows fills a.Pulls with the recent pulls as a's admin may see them
+// (the pulls page and GET /api/v1/admin/pulls).
+func (s *Server) pullRows(ctx context.Context, a *adminPage) error {
+	pulls, err := s.App.RecentPulls(ctx, recentPulls)
+	if err != nil {
+		return err
+	}
 	for _, p := range pulls {
-		row := pullRow{Time: fmtTime(p.Time), Actor: p.Actor, Outcome: p.Outcome, Reason: p.Reason, Snapshot: p.Snapshot}
+		row := pullRow{Time: fmtTime(p.Time), At: p.Time, Actor: p.Actor, Outcome: p.Outcome, Reason: p.Reason, Snapshot: p.Snapshot}
 		a.receiptRow(&row, p.Receipt)
 		a.Pulls = append(a.Pulls, row)
 	}
-	s.render(w, r, http.StatusOK, "admin-pulls", pageData{Title: "admin.pulls.title", Session: sess, Admin: a})
+	return nil
 }
 
 // adminPullNow starts a pull (as POST /api/v1/admin/pulls) and shows its
@@ -196,10 +211,15 @@ func (s *Server) adminPull(w http.ResponseWriter, r *http.Request, sess *app.Ses
 		return
 	}
 	a := s.adminData(sess)
-	row := pullRow{ID: job.ID, Time: fmtTime(job.Started), Actor: job.Actor, Outcome: job.State, Reason: job.Error, Snapshot: job.Snapshot}
+	a.jobRow(job)
+	s.render(w, r, http.StatusOK, "admin-pull", pageData{Title: "admin.pull.title", Session: sess, Admin: a})
+}
+
+// jobRow sets a.Job to a pull job's row as a's admin may see it.
+func (a *adminPage) jobRow(job app.PullJob) {
+	row := pullRow{ID: job.ID, Time: fmtTime(job.Started), At: job.Started, Actor: job.Actor, Outcome: job.State, Reason: job.Error, Snapshot: job.Snapshot}
 	a.receiptRow(&row, job.Receipt)
 	a.Job = &row
-	s.render(w, r, http.StatusOK, "admin-pull", pageData{Title: "admin.pull.title", Session: sess, Admin: a})
 }
 
 // deptRow is one department's completeness.
@@ -221,13 +241,32 @@ const chartedDepts = 30
 
 func pct(f float64) string { return strconv.Itoa(int(f*100+0.5)) + "%" }
 
-// completeness is the share of the four contact fields (mobile, e-mail,
-// title, job number) filled in over a department's direct members.
-func completeness(members, mobile, email, title, job int) float64 {
-	if members == 0 {
-		return 1
+// deptCompleteness is a department of the quality report with its
+// completeness (GET /api/v1/admin/quality lists them): the share of the
+// four contact fields filled in, and each field's share.
+type deptCompleteness struct {
+	DeptID        int64   `json:"dept_id"`
+	Path          string  `json:"path"`
+	Members       int     `json:"members"`
+	Completeness  float64 `json:"completeness"`
+	MobileRate    float64 `json:"mobile_rate"`
+	EmailRate     float64 `json:"email_rate"`
+	TitleRate     float64 `json:"title_rate"`
+	JobNumberRate float64 `json:"job_number_rate"`
+}
+
+// shownDepts are the departments of q the quality page and API show:
+// those with direct members, with their completeness.
+func shownDepts(q *app.AdminQuality) []deptCompleteness {
+	out := []deptCompleteness{}
+	for _, d := range q.Departments {
+		if d.Members > 0 {
+			out = append(out, deptCompleteness{DeptID: d.DeptID, Path: d.Path, Members: d.Members,
+				Completeness: (d.MobileRate + d.EmailRate + d.TitleRate + d.JobNumberRate) / 4,
+				MobileRate:   d.MobileRate, EmailRate: d.EmailRate, TitleRate: d.TitleRate, JobNumberRate: d.JobNumberRate})
+		}
 	}
-	return float64(mobile+email+title+job) / float64(4*members)
+	return out
 }
 
 // adminQuality: the latest complete snapshot's quality in the admin's
@@ -242,26 +281,14 @@ func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, sess *app.
 	a := s.adminData(sess)
 	a.Quality, a.TakenAt = q, fmtTime(q.TakenAt)
 	var bars []bar
-	for _, d := range q.Departments {
-		dq := d
-		if dq.Members == 0 {
-			continue
-		}
-		c := completeness(dq.Members, dq.WithMobile, dq.WithEmail, dq.WithTitle, dq.WithJobNumber)
+	for _, dq := range shownDepts(q) {
+		c := dq.Completeness
 		a.DeptRows = append(a.DeptRows, deptRow{Path: dq.Path, Members: dq.Members, Complete: pct(c),
 			Mobile: pct(dq.MobileRate), Email: pct(dq.EmailRate), Title: pct(dq.TitleRate), JobNum: pct(dq.JobNumberRate)})
 		bars = append(bars, bar{Label: dq.Path, Value: c, Text: pct(c)})
 	}
 	a.DeptsInReport = len(bars)
-	slices.SortStableFunc(bars, func(x, y bar) int {
-		switch {
-		case x.Value < y.Value:
-			return -1
-		case x.Value > y.Value:
-			return 1
-		}
-		return 0
-	})
+	slices.SortStableFunc(bars, func(x, y bar) int { return cmp.Compare(x.Value, y.Value) })
 	bars = bars[:min(len(bars), chartedDepts)]
 	a.ChartedDepts = len(bars)
 	a.DeptChart = barChart(tr(lang, "admin.quality.dept_chart"), bars, 1)
@@ -357,90 +384,130 @@ func (s *Server) adminChanges(w http.ResponseWriter, r *http.Request, sess *app.
 	s.render(w, r, http.StatusOK, "admin-changes", pageData{Title: "admin.changes.title", Session: sess, Admin: a})
 }
 
-// exportRow is one registered bundle.
+// exportRow is one registered bundle (GET /api/v1/admin/exports lists
+// the same rows, with its JSON names).
 type exportRow struct {
-	File, Actor, Created, Purpose, Expires, Purged, State string
-	Rows                                                  int
+	ID        string     `json:"id"`
+	File      string     `json:"file"`
+	Actor     string     `json:"actor"`
+	Created   string     `json:"-"`
+	CreatedAt time.Time  `json:"created"`
+	Purpose   string     `json:"purpose"`
+	Expires   string     `json:"-"`
+	ExpiresAt time.Time  `json:"expires"`
+	Purged    string     `json:"-"`
+	PurgedAt  *time.Time `json:"purged,omitempty"`
+	State     string     `json:"state"`
+	Rows      int        `json:"rows"`
 }
 
-// adminExports: the registered bundles with their expiry.
-func (s *Server) adminExports(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	list, err := s.App.Exports(r.Context())
+// exportRows fills a.Exports with the registered bundles, newest first.
+func (s *Server) exportRows(ctx context.Context, a *adminPage) error {
+	list, err := s.App.Exports(ctx)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
-	a := s.adminData(sess)
 	for i := len(list) - 1; i >= 0; i-- { // newest first
 		e := list[i]
-		row := exportRow{File: filepath.Base(e.Path), Actor: e.Actor, Created: fmtTime(e.Created), Expires: fmtTime(e.Expires), State: e.State, Rows: e.Rows}
+		row := exportRow{ID: e.ID, File: filepath.Base(e.Path), Actor: e.Actor, Created: fmtTime(e.Created), CreatedAt: e.Created,
+			Expires: fmtTime(e.Expires), ExpiresAt: e.Expires, PurgedAt: e.Purged, State: e.State, Rows: e.Rows}
 		if e.Purged != nil {
 			row.Purged = fmtTime(*e.Purged)
 		}
-		if rec, err := s.App.AuditRecord(r.Context(), e.AuditSeq); err == nil {
+		if rec, err := s.App.AuditRecord(ctx, e.AuditSeq); err == nil {
 			row.Purpose = rec.Purpose
 		}
 		a.Exports = append(a.Exports, row)
 	}
+	return nil
+}
+
+// adminExports: the registered bundles with their expiry.
+func (s *Server) adminExports(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	a := s.adminData(sess)
+	if err := s.exportRows(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	s.render(w, r, http.StatusOK, "admin-exports", pageData{Title: "admin.exports.title", Session: sess, Admin: a})
 }
 
-// auditRow is one audit record.
+// auditRow is one audit record (GET /api/v1/audit lists the same rows,
+// with its JSON names).
 type auditRow struct {
-	Seq                                   int64
-	Time, Actor, Action, Outcome, Details string
+	Seq     int64     `json:"seq"`
+	Time    string    `json:"-"`
+	At      time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Outcome string    `json:"outcome"`
+	Details string    `json:"details,omitempty"`
 }
 
 // auditPageSize is how many records an audit page shows.
 const auditPageSize = 50
 
-// adminAudit: the audit log, newest first, a page at a time (?page=N),
-// with the chain's verify status.
-func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	page := 1
-	if p := r.URL.Query().Get("page"); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 {
-			s.problem(w, r, http.StatusBadRequest, "admin.audit.bad_page", &dingbook.Error{Code: dingbook.EINVALID, Field: "page",
-				Message: "the page (page) must be a number from 1", Hint: "open /admin/audit"})
-			return
-		}
-		page = n
+// auditPageNumber is the request's ?page=N (1 without it); false: it
+// answered 400.
+func (s *Server) auditPageNumber(w http.ResponseWriter, r *http.Request) (int, bool) {
+	p := r.URL.Query().Get("page")
+	if p == "" {
+		return 1, true
 	}
-	v, err := s.App.VerifyAudit(r.Context(), "")
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 {
+		s.problem(w, r, http.StatusBadRequest, "admin.audit.bad_page", &dingbook.Error{Code: dingbook.EINVALID, Field: "page",
+			Message: "the page (page) must be a number from 1", Hint: "open " + r.URL.Path + " without ?page"})
+		return 0, false
+	}
+	return n, true
+}
+
+// auditRows fills a with page (from 1) of the audit log, newest first,
+// the chain's verify status (cached by the chain's head) and the paging
+// (the audit page and GET /api/v1/audit).
+func (s *Server) auditRows(ctx context.Context, a *adminPage, page int) error {
+	v, err := s.App.CachedVerifyAudit(ctx)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
-	head, _, err := s.App.AuditHead(r.Context())
+	head, _, err := s.App.AuditHead(ctx)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
-	recs, err := s.App.LatestAudit(r.Context(), page*auditPageSize)
+	recs, err := s.App.AuditPage(ctx, page, auditPageSize)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
-	a := s.adminData(sess)
 	a.AuditState, a.AuditMsg, a.AuditFirstBad, a.AuditRecords = app.VerifyState(v), v.Problem, v.FirstBad, v.Records
 	a.Page = page
-	// recs are the last page*size records, oldest first: this page is the
-	// oldest size of them, newest first
-	n := len(recs) - (page-1)*auditPageSize
-	for i := n - 1; i >= 0 && i >= n-auditPageSize; i-- {
-		rec := recs[i]
+	for _, rec := range recs {
 		details := rec.Reason
 		if details == "" && rec.ExportID != "" {
 			details = rec.ExportID
 		}
-		a.Audit = append(a.Audit, auditRow{Seq: rec.Seq, Time: fmtTime(rec.Time), Actor: rec.Actor, Action: rec.Action, Outcome: rec.Outcome, Details: details})
+		a.Audit = append(a.Audit, auditRow{Seq: rec.Seq, Time: fmtTime(rec.Time), At: rec.Time, Actor: rec.Actor, Action: rec.Action, Outcome: rec.Outcome, Details: details})
 	}
 	if page > 1 {
 		a.PrevPage = page - 1
 	}
 	if int64(page*auditPageSize) < head {
 		a.NextPage = page + 1
+	}
+	return nil
+}
+
+// adminAudit: the audit log, newest first, a page at a time (?page=N),
+// with the chain's verify status.
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	page, ok := s.auditPageNumber(w, r)
+	if !ok {
+		return
+	}
+	a := s.adminData(sess)
+	if err := s.auditRows(r.Context(), a, page); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "admin-audit", pageData{Title: "admin.audit.title", Session: sess, Admin: a})
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -417,6 +418,13 @@ func TestAdminAuditAndExports(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sqlite3: %v %s", err, out)
 	}
+	// the verification is kept by the chain's head: an edit behind the
+	// store's back shows once it is older than the cache's 10 minutes, or
+	// at once with the next record
+	if _, page = admin.do("GET", e.url+"/admin/audit", nil); !strings.Contains(page, "The chain verifies") {
+		t.Errorf("the cached verification was not used: %.1500s", page)
+	}
+	e.clock.Add(11 * time.Minute)
 	_, page = admin.do("GET", e.url+"/admin/audit", nil)
 	if !strings.Contains(page, "The chain is broken at record 3.") {
 		t.Errorf("after editing record 3: %.1500s", page)
@@ -424,8 +432,9 @@ func TestAdminAuditAndExports(t *testing.T) {
 	if _, err := exec.Command("sqlite3", db, "UPDATE audit_log SET actor = (SELECT json_extract(data, '$.actor')) WHERE seq = 3").CombinedOutput(); err != nil {
 		t.Fatal(err)
 	}
+	e.app.RefuseLogin(t.Context(), "browser", "192.0.2.1", &dingbook.Error{Code: dingbook.EAUTH, Message: "test refusal", Err: app.ErrLoginState})
 	if _, page = admin.do("GET", e.url+"/admin/audit", nil); !strings.Contains(page, "The chain verifies") {
-		t.Fatalf("after restoring record 3: %.1500s", page)
+		t.Fatalf("after restoring record 3 and a new record: %.1500s", page)
 	}
 	// the anchor gone: a disagreement
 	if err := os.Remove(filepath.Join(e.app.DB.Dir, audit.HeadFile)); err != nil {

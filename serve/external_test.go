@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/serve"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
 	"github.com/dingbook/dingbook/source/gen"
 )
 
@@ -135,7 +139,8 @@ func TestExternalVisibilityAPI(t *testing.T) {
 			if (status == 200) != want || (status != 200 && status != 404) {
 				t.Errorf("%s (switch off %v): GET /api/v1/external/%s: %d, want visible %v", tc.name, pol != nil, c.contact, status, want)
 			}
-			if status == 200 && (!x.External || x.CompanyName != "合作伙伴有限公司" || len(x.LabelIDs) != 1 || x.Follower.UserID != c.follower) {
+			if status == 200 && (!x.External || x.CompanyName != "合作伙伴有限公司" || len(x.LabelIDs) != 1 || x.Follower.UserID != c.follower ||
+				!slices.Equal(x.Labels, []dingbook.ExternalLabel{{ID: 1561077310, Name: "客户", Group: "类型"}})) {
 				t.Errorf("%s: %+v", tc.name, x)
 			}
 			var l serve.ExternalList
@@ -161,11 +166,11 @@ func TestExternalVisibilityAPI(t *testing.T) {
 	// company and label; the contact's page offers the follower the form
 	resp, page := b[c.member].send("GET", "/?q="+url.QueryEscape("潘"), "", nil)
 	if resp.StatusCode != 200 || !strings.Contains(page, `/external/`+c.contact) || !strings.Contains(page, "External contact") ||
-		!strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, "1561077310") || strings.Contains(page, "/external/"+c.other) {
+		!strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, `<span title="类型">客户</span>`) || strings.Contains(page, "1561077310") || strings.Contains(page, "/external/"+c.other) {
 		t.Errorf("search page: %d %s", resp.StatusCode, page)
 	}
 	_, page = b[c.follower].send("GET", "/external/"+c.contact, "", nil)
-	if !strings.Contains(page, `action="/external/`+c.contact+`/withdraw-consent"`) || !strings.Contains(page, "合作伙伴有限公司") {
+	if !strings.Contains(page, `action="/external/`+c.contact+`/withdraw-consent"`) || !strings.Contains(page, "合作伙伴有限公司") || !strings.Contains(page, `<dd><span title="类型">客户</span></dd>`) {
 		t.Errorf("follower's page: %s", page)
 	}
 	resp, page = b[c.member].send("GET", "/external/"+c.contact, "", nil)
@@ -322,6 +327,24 @@ func TestExternalExportRequest(t *testing.T) {
 	if !told {
 		t.Errorf("the follower got no work notice: %+v", e.sim.Notices()[before:])
 	}
+	// a second grant of the same contact, to bundle after the withdrawal
+	var second serve.RequestCreated
+	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "C-8", "", c.contact), "", &second); st != 201 {
+		t.Fatalf("create: %d %v", st, problem)
+	}
+	if st, problem := primary.postJSON("/api/v1/requests/"+second.ID+"/approve", "", "", nil); st != 200 {
+		t.Fatalf("approve: %d %v", st, problem)
+	}
+	// the grant's bundle carries the contact; its follower is told at the
+	// download
+	cards, notices := grantBundleCards(t, e, requester, app.GrantIDOf(created.ID))
+	if strings.Count(cards, "BEGIN:VCARD") != 1 || !strings.Contains(cards, "潘潘") || !strings.Contains(cards, "pan@partner.example.com") {
+		t.Errorf("the grant's bundle lacks the contact:\n%s", cards)
+	}
+	if len(notices) != 1 || !slices.Equal(notices[0].UserIDs, []string{c.follower}) || !strings.Contains(noticeText(t, notices[0]), "were downloaded by "+c.member) ||
+		!strings.Contains(noticeText(t, notices[0]), c.contact) {
+		t.Errorf("the follower's notice at the download: %+v", notices)
+	}
 	// once withdrawn, the contact cannot be asked for again
 	if st := func() int {
 		resp, _ := e.browser(c.follower).login().send("POST", "/api/v1/external/"+c.contact+"/withdraw-consent", "", nil)
@@ -329,7 +352,44 @@ func TestExternalExportRequest(t *testing.T) {
 	}(); st != 200 {
 		t.Fatalf("withdraw: %d", st)
 	}
+	// and the grant made before leaves it out; nobody is told
+	cards, notices = grantBundleCards(t, e, requester, app.GrantIDOf(second.ID))
+	if strings.Contains(cards, "BEGIN:VCARD") || len(notices) != 0 {
+		t.Errorf("the bundle after the withdrawal holds %q; notices %+v", cards, notices)
+	}
 	if st, problem := requester.postJSON("/api/v1/requests", body("consent", "C-1", "", c.contact), "", nil); st != 400 || !strings.Contains(problem["message"], "withdrawn") {
 		t.Errorf("a request for a withdrawn contact: %d %v", st, problem)
 	}
+}
+
+// grantBundleCards accepts the terms of grant id for b, its grantee,
+// makes its bundle, downloads it and returns the vCards it holds and the
+// work notices sent by the download.
+func grantBundleCards(t *testing.T, e *env, b *browser, id string) (string, []sim.Notice) {
+	t.Helper()
+	if st, p := b.postJSON("/api/v1/grants/"+id+"/accept-terms", `{"accept": true}`, "", nil); st != 200 {
+		t.Fatalf("accept-terms: %d %v", st, p)
+	}
+	var ready serve.BundleReady
+	if st, p := b.postJSON("/api/v1/grants/"+id+"/bundle", "", "", &ready); st != 200 {
+		t.Fatalf("bundle: %d %v", st, p)
+	}
+	before := len(e.sim.Notices())
+	resp, zipped := b.do("GET", ready.DownloadURL, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("download: %d", resp.StatusCode)
+	}
+	dir := t.TempDir()
+	zip := filepath.Join(dir, "b.zip")
+	os.WriteFile(zip, []byte(zipped), 0o600)
+	if o, err := exec.Command("7zz", "x", "-p"+ready.Passphrase, "-o"+filepath.Join(dir, "x"), zip).CombinedOutput(); err != nil {
+		t.Fatalf("7zz x: %v\n%s", err, o)
+	}
+	vcfs, _ := filepath.Glob(filepath.Join(dir, "x", "*.vcf"))
+	cards := ""
+	for _, f := range vcfs {
+		b, _ := os.ReadFile(f)
+		cards += string(b)
+	}
+	return cards, e.sim.Notices()[before:]
 }

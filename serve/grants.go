@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +28,7 @@ func (s *Server) grantRoutes() []Route {
 }
 
 func (s *Server) grants() *app.Grants {
-	return &app.Grants{App: s.App, Policy: s.Policy}
+	return &app.Grants{App: s.App, Policy: s.Policy, Client: s.Client, Say: tr}
 }
 
 // GrantList is the answer of GET /api/v1/grants.
@@ -151,7 +150,7 @@ func (s *Server) grantDownload(w http.ResponseWriter, r *http.Request, sess *app
 
 // refuseGrant answers a grant's refusal: the terms not accepted 403, a
 // login older than the step-up allows 403 with the login link that
-// returns to the grants, a used, revoked or expired link 410 Gone; the
+// returns to the grant's page, a used, revoked or expired link 410 Gone; the
 // rest as a request's refusal.
 func (s *Server) refuseGrant(w http.ResponseWriter, r *http.Request, err error) {
 	var de *dingbook.Error
@@ -164,7 +163,7 @@ func (s *Server) refuseGrant(w http.ResponseWriter, r *http.Request, err error) 
 		s.problem(w, r, http.StatusForbidden, "grant.terms", err)
 	case app.CodeStepUp:
 		lang := pickLang(r, nil)
-		login := "/login?next=" + url.QueryEscape("/api/v1/grants")
+		login := stepUpLogin(r.PathValue("id"))
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": app.CodeStepUp, "message": tr(lang, "grant.step_up.message"),
 			"hint": tr(lang, "grant.step_up.hint", login), "login": login})
 	case app.CodeGone:

@@ -89,7 +89,7 @@ func TestGrantsAPI(t *testing.T) {
 	}
 	// a login older than 5 minutes: 403 step-up with the way back
 	e.clock.Add(6 * time.Minute)
-	if st, p := requester.postJSON(base+"/bundle", "", "id", nil); st != 403 || p["error"] != "step-up" || !strings.Contains(p["hint"], "/login?next=") || !strings.Contains(p["message"], "5 menit") {
+	if st, p := requester.postJSON(base+"/bundle", "", "id", nil); st != 403 || p["error"] != "step-up" || p["login"] != "/login?next=%2Fgrants%2F"+id || !strings.Contains(p["hint"], p["login"]) || !strings.Contains(p["message"], "5 menit") {
 		t.Fatalf("a stale login: %d %v", st, p)
 	}
 	requester = e.browser(emp).login()

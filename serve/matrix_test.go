@@ -66,6 +66,13 @@ var admitted = map[string]struct {
 	"POST /api/v1/admin/pulls":     {serve.Puller, 202},
 	"GET /api/v1/admin/pulls/{id}": {serve.Admin, 404}, // no pull "{id}"
 	"GET /metrics":                 {serve.Admin, 200},
+	// the admin pages' JSON (adminapi.go); the changes answer only a
+	// note while there is one snapshot
+	"GET /api/v1/admin/quality": {serve.Admin, 200},
+	"GET /api/v1/admin/changes": {serve.Admin, 200},
+	"GET /api/v1/admin/pulls":   {serve.Admin, 200},
+	"GET /api/v1/admin/exports": {serve.PrimaryAdmin, 200},
+	"GET /api/v1/audit":         {serve.Auditor, 200},
 	// the admin pages (adminpages.go): the form starts a pull and shows
 	// its page; the changes page says it needs two snapshots
 	"GET /admin":            {serve.Admin, 200},
@@ -116,6 +123,20 @@ var admitted = map[string]struct {
 	"POST /api/v1/grants/{id}/bundle":       {serve.Person, 404},
 	"POST /api/v1/grants/{id}/revoke":       {serve.Person, 404},
 	"GET /grants/download/{token}":          {serve.Person, 404},
+	// the pages of requests and grants (reqpages.go): no request or
+	// grant "{id}"; an empty form is shown again with its refusal
+	"GET /requests/new":              {serve.Person, 200},
+	"POST /requests":                 {serve.Person, 400},
+	"GET /requests":                  {serve.Person, 200},
+	"GET /requests/inbox":            {serve.Person, 200},
+	"GET /requests/{id}":             {serve.Person, 404},
+	"POST /requests/{id}/approve":    {serve.Person, 404},
+	"POST /requests/{id}/deny":       {serve.Person, 404},
+	"GET /grants":                    {serve.Person, 200},
+	"GET /grants/{id}":               {serve.Person, 404},
+	"POST /grants/{id}/accept-terms": {serve.Person, 404},
+	"POST /grants/{id}/bundle":       {serve.Person, 404},
+	"POST /grants/{id}/revoke":       {serve.Person, 404},
 	// business cards (cards.go): the cards of pathParams' person, a
 	// share link "{token}" and a share "{id}" that do not exist
 	"GET /people/{userid}/card.vcf": {serve.Person, 200},

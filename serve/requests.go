@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/dingbook/dingbook"
@@ -18,9 +19,9 @@ const MaxBodyBytes = 64 << 10
 // requests are the export requests' use cases (app.Requests) over the
 // server's App, DingTalk client and policy.
 func (s *Server) requests() *app.Requests {
-	return &app.Requests{App: s.App, Client: s.Client, Policy: s.Policy,
+	return &app.Requests{App: s.App, Client: s.Client, Policy: s.Policy, Say: tr,
 		Link: func(id string) string {
-			return strings.TrimRight(s.BaseURL, "/") + "/api/v1/requests?role=approver#" + id
+			return strings.TrimRight(s.BaseURL, "/") + "/requests/" + url.PathEscape(id)
 		}}
 }
 
@@ -61,23 +62,8 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, v any, optiona
 // 400, a policy refusal 422, a permission 403, an unknown request 404
 // (an unknown department or person named in a body is bad input: 400).
 func (s *Server) refuseRequest(w http.ResponseWriter, r *http.Request, err error) {
-	var de *dingbook.Error
-	if !errors.As(err, &de) {
-		s.fail(w, r, err)
-		return
-	}
-	status := http.StatusBadRequest
-	switch de.Code {
-	case dingbook.EPOLICY:
-		status = http.StatusUnprocessableEntity
-	case dingbook.EPERM:
-		status = http.StatusForbidden
-	case dingbook.ENOTFOUND:
-		if de.Field == "" {
-			status = http.StatusNotFound
-		}
-	case dingbook.EINVALID:
-	default:
+	status := refusalStatus(err)
+	if status == 0 {
 		s.fail(w, r, err)
 		return
 	}

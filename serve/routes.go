@@ -139,6 +139,8 @@ func (s *Server) Routes() []Route {
 	routes = append(routes, s.grantRoutes()...)
 	// business cards: vCard, QR code, share links (cards.go; issue 11 §3)
 	routes = append(routes, s.cardRoutes()...)
+	// the pages of requests and grants (reqpages.go; issue 11)
+	routes = append(routes, s.requestPageRoutes()...)
 	return routes
 }
 

@@ -183,6 +183,8 @@ type pageData struct {
 	Admin *adminPage
 	// Card is the card pages' data (cards.go).
 	Card *cardPage
+	// Req is the request and grant pages' data (reqpages.go).
+	Req *reqPage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.
@@ -412,7 +414,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, id *dingtalk.Iden
 	if c, err := r.Cookie(SessionCookie); err == nil {
 		old = c.Value
 	}
-	token, _, err := s.App.Login(r.Context(), id, app.LoginOptions{Via: via, OldToken: old, Addr: clientIP(r), Policy: s.policy()})
+	// the language chosen before the login is the session's (and its
+	// work notices')
+	lang := ""
+	if c, err := r.Cookie(LangCookie); err == nil {
+		if _, ok := messageKeys[c.Value]; ok {
+			lang = c.Value
+		}
+	}
+	token, _, err := s.App.Login(r.Context(), id, app.LoginOptions{Via: via, OldToken: old, Addr: clientIP(r), Policy: s.policy(), Lang: lang})
 	if err != nil {
 		s.metrics.login("failed", "error")
 		s.fail(w, r, err)

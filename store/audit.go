@@ -81,8 +81,10 @@ type AuditQuery struct {
 	Action       string
 	Outcome      string
 	Actor        string
-	// Last keeps only the last Last rows (still in order).
-	Last int
+	// Last keeps only the last Last rows (still in order); Skip leaves
+	// out the newest Skip rows before them (a page of the log seeks:
+	// LIMIT Last OFFSET Skip, without reading the newer rows).
+	Last, Skip int
 	// Stored walks the rows in the order they were inserted (SQLite:
 	// rowid order) instead of by seq, so that verification sees reordering.
 	Stored bool
@@ -111,7 +113,7 @@ func (db *DB) EachAudit(ctx context.Context, q AuditQuery, fn func(AuditRow) err
 		order = ` ORDER BY rowid`
 	}
 	if q.Last > 0 {
-		s = `SELECT * FROM (` + s + ` ORDER BY seq DESC LIMIT ` + strconv.Itoa(q.Last) + `)`
+		s = `SELECT * FROM (` + s + ` ORDER BY seq DESC LIMIT ` + strconv.Itoa(q.Last) + ` OFFSET ` + strconv.Itoa(max(q.Skip, 0)) + `)`
 	}
 	rows, err := db.sdb.QueryContext(ctx, s+order, args...)
 	if err != nil {

@@ -20,11 +20,7 @@ type ExternalWithdrawal struct {
 // keeps its first mark (false).
 func (tx *Tx) WithdrawExternal(contact string, t time.Time, actor string) (bool, error) {
 	// SQLite: INSERT OR IGNORE.
-	res, err := tx.tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO external_consent (contact, withdrawn_at, withdrawn_by) VALUES (?,?,?)`, contact, tsNano(t), actor)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := tx.affected(`INSERT OR IGNORE INTO external_consent (contact, withdrawn_at, withdrawn_by) VALUES (?,?,?)`, contact, tsNano(t), actor)
 	return n == 1, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -20,20 +21,22 @@ type Grant struct {
 // already has its grant.
 func (tx *Tx) InsertGrant(g Grant) (bool, error) {
 	// SQLite: INSERT OR IGNORE
-	res, err := tx.tx.ExecContext(tx.ctx, `INSERT OR IGNORE INTO export_grant (id, request_id, grantee, state, doc, created_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
+	n, err := tx.affected(`INSERT OR IGNORE INTO export_grant (id, request_id, grantee, state, doc, created_at, updated_at) VALUES (?,?,?,?,?,?,?)`,
 		g.ID, g.RequestID, g.Grantee, g.State, string(g.Doc), tsNano(g.Created), tsNano(g.Updated))
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
 	return n > 0, err
 }
 
 // UpdateGrant replaces a grant's state and doc, in the transaction that
-// records the change in the audit log.
-func (tx *Tx) UpdateGrant(g Grant) error {
-	_, err := tx.tx.ExecContext(tx.ctx, `UPDATE export_grant SET state = ?, doc = ?, updated_at = ? WHERE id = ?`, g.State, string(g.Doc), tsNano(g.Updated), g.ID)
-	return err
+// records the change in the audit log, when its stored state is one of
+// from. It reports false (and writes nothing) otherwise: the grant
+// changed meanwhile (another request or process ended it).
+func (tx *Tx) UpdateGrant(g Grant, from ...string) (bool, error) {
+	args := []any{g.State, string(g.Doc), tsNano(g.Updated), g.ID}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	n, err := tx.affected(`UPDATE export_grant SET state = ?, doc = ?, updated_at = ? WHERE id = ? AND state IN (?`+strings.Repeat(",?", max(len(from)-1, 0))+`)`, args...)
+	return n > 0, err
 }
 
 // Grant returns the grant with id, or nil when there is none.
@@ -91,11 +94,7 @@ func (tx *Tx) AddGrantDownload(d GrantDownload) error {
 // the transaction that records the download. It reports false when the
 // link was used already (or is unknown): a link works once.
 func (tx *Tx) UseGrantDownload(hash string, t time.Time) (bool, error) {
-	res, err := tx.tx.ExecContext(tx.ctx, `UPDATE grant_download SET used_at = ? WHERE token_hash = ? AND used_at = ''`, tsNano(t), hash)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := tx.affected(`UPDATE grant_download SET used_at = ? WHERE token_hash = ? AND used_at = ''`, tsNano(t), hash)
 	return n > 0, err
 }
 

@@ -597,7 +597,9 @@ func containsHash(b []byte, want uint64) bool {
 // FindPeople returns the userids of the people in the stored snapshots
 // whose userid is id, or whose mobile or e-mail matches id (a mobile
 // matches on its digits, with or without the country code; an e-mail
-// case-insensitively), newest snapshot first, without duplicates.
+// case-insensitively), newest snapshot first, without duplicates; then
+// those of the snapshots' external contacts (an export with --external
+// records them in its holding by their userid).
 func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
@@ -610,39 +612,73 @@ func (db *DB) FindPeople(ctx context.Context, id string) ([]string, error) {
 	if isMobile {
 		like = d[max(0, len(d)-7):] // stored mobiles may be formatted; the tail is there
 	}
+	// matches reports whether a person or contact with these fields is
+	// the one id names.
+	matches := func(uid, mobile, stateCode string, emails ...string) bool {
+		switch {
+		case uid == id:
+			return true
+		case isMail:
+			return slices.ContainsFunc(emails, func(e string) bool { return strings.EqualFold(strings.TrimSpace(e), id) })
+		case isMobile:
+			pd := digits(mobile)
+			return pd != "" && (pd == d || digits(stateCode)+pd == d || strings.TrimLeft(d, "0") == pd)
+		}
+		return false
+	}
+	var out []string
+	seen := map[string]bool{}
+	add := func(uid string) {
+		if uid != "" && !seen[uid] {
+			seen[uid] = true
+			out = append(out, uid)
+		}
+	}
 	// SQLite: CAST(data AS TEXT) LIKE over the stored JSON.
 	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, data FROM snapshot_person WHERE userid = ? OR CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, id, "%"+likeEscape(like)+"%")
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
-	seen := map[string]bool{}
 	for rows.Next() {
 		var uid, data string
 		if err := rows.Scan(&uid, &data); err != nil {
 			return nil, err
 		}
-		match := uid == id
-		if !match {
-			var p dingbook.Person
-			if err := json.Unmarshal([]byte(data), &p); err != nil {
-				return nil, err
-			}
-			switch {
-			case isMail:
-				match = strings.EqualFold(strings.TrimSpace(p.Email), id) || strings.EqualFold(strings.TrimSpace(p.OrgEmail), id)
-			case isMobile:
-				pd := digits(p.Mobile)
-				match = pd != "" && (pd == d || digits(p.StateCode)+pd == d || strings.TrimLeft(d, "0") == pd)
-			}
+		if uid == id {
+			add(uid)
+			continue
 		}
-		if key := uid; match && key != "" && !seen[key] {
-			seen[key] = true
-			out = append(out, key)
+		var p dingbook.Person
+		if err := json.Unmarshal([]byte(data), &p); err != nil {
+			return nil, err
+		}
+		if matches(uid, p.Mobile, p.StateCode, p.Email, p.OrgEmail) {
+			add(uid)
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	ext, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_external WHERE CAST(data AS TEXT) LIKE ? ESCAPE '\' ORDER BY snapshot_id DESC`, "%"+likeEscape(like)+"%")
+	if err != nil {
+		return nil, err
+	}
+	defer ext.Close()
+	for ext.Next() {
+		var data string
+		if err := ext.Scan(&data); err != nil {
+			return nil, err
+		}
+		var x dingbook.ExternalContact
+		if err := json.Unmarshal([]byte(data), &x); err != nil {
+			return nil, err
+		}
+		if matches(x.UserID, x.Mobile, x.StateCode, x.Email) {
+			add(x.UserID)
+		}
+	}
+	return out, ext.Err()
 }
 
 func likeEscape(s string) string {

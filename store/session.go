@@ -32,8 +32,8 @@ func (tx *Tx) AddSession(s Session) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO session (id, userid, name, roles, admin_scope, via, created_at, seen_at) VALUES (?,?,?,?,?,?,?,?)`,
-		s.ID, s.UserID, s.Name, strings.Join(s.Roles, ","), string(scope), s.Via, tsNano(s.Created), tsNano(s.Seen))
+	_, err = tx.tx.ExecContext(tx.ctx, `INSERT INTO session (id, userid, name, roles, admin_scope, via, created_at, seen_at, lang) VALUES (?,?,?,?,?,?,?,?,?)`,
+		s.ID, s.UserID, s.Name, strings.Join(s.Roles, ","), string(scope), s.Via, tsNano(s.Created), tsNano(s.Seen), s.Lang)
 	return err
 }
 
@@ -83,6 +83,18 @@ func (db *DB) SetSessionLang(ctx context.Context, id, lang string) error {
 		_, err := tx.tx.ExecContext(tx.ctx, `UPDATE session SET lang = ? WHERE id = ?`, lang, id)
 		return err
 	})
+}
+
+// UserLang is the language userid chose in their most recently used
+// session ("" when none of their sessions has one): the language of the
+// work notices they are sent.
+func (db *DB) UserLang(ctx context.Context, userid string) (string, error) {
+	var lang string
+	err := db.sdb.QueryRowContext(ctx, `SELECT lang FROM session WHERE userid = ? AND lang != '' ORDER BY seen_at DESC LIMIT 1`, userid).Scan(&lang)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return lang, err
 }
 
 // DeleteSession removes session id (a logout or a timeout); it reports

@@ -67,10 +67,15 @@ type DB struct {
 	// (which gives up after busy_timeout); other processes are kept out by
 	// BEGIN IMMEDIATE.
 	wsem chan struct{}
+	// gen watches for commits (Generation, generation.go)
+	gen generation
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.sdb.Close() }
+func (db *DB) Close() error {
+	db.gen.closeWait()
+	return db.sdb.Close()
+}
 
 // Open opens (creating if needed) the state database in dir and applies
 // pending migrations.
@@ -337,11 +342,8 @@ func (db *DB) LoadSnapshot(ctx context.Context, id int64) (*dingbook.Snapshot, e
 		return nil, err
 	}
 	s.TakenAt, _ = time.Parse(time.RFC3339Nano, taken)
-	if receipt.Valid {
-		s.Receipt = new(dingbook.Receipt)
-		if err := json.Unmarshal([]byte(receipt.String), s.Receipt); err != nil {
-			return nil, fmt.Errorf("snapshot %d receipt: %w", id, err)
-		}
+	if s.Receipt, err = decodeReceipt(id, receipt); err != nil {
+		return nil, err
 	}
 	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {

@@ -98,6 +98,9 @@ var rules = map[string]Rule{
 
 	// This package: test files only.
 	"internal/archtest": {},
+	// The load of scripts/bench-serve.sh (serve's benchmark runs it too):
+	// HTTP and the domain.
+	"scripts/serveload": {Ours: []string{"."}},
 }
 
 // loadModule is Load's answer for this module, loaded once for the tests.

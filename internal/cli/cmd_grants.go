@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/dingbook/dingbook"
@@ -39,6 +41,9 @@ func grantsList(ctx context.Context, env *Env, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("grants list: unexpected argument %q", fs.Arg(0)), Hint: "use 'dingbook grants list [--state STATE]'"}
+	}
+	if err := checkState("grants list", *state, app.GrantActive, app.GrantUsed, app.GrantRevoked, app.GrantExpired); err != nil {
+		return err
 	}
 	a, gs, err := cliGrants(ctx, env)
 	if err != nil {
@@ -92,4 +97,14 @@ func grantsRevoke(ctx context.Context, env *Env, args []string) error {
 	}
 	fmt.Fprintf(env.Stdout, "dingbook: revoked %s (%s's grant); its download links answer 410 Gone\n", g.ID, g.Grantee)
 	return nil
+}
+
+// checkState refuses a --state that is none of states (a typo would list
+// nothing, as if there were nothing to list).
+func checkState(cmd, state string, states ...string) error {
+	if state == "" || slices.Contains(states, state) {
+		return nil
+	}
+	return &dingbook.Error{Code: dingbook.EINVALID, Field: "state", Message: fmt.Sprintf("%s: --state %q is not one of %s", cmd, state, strings.Join(states, ", ")),
+		Hint: "use --state " + states[0] + ", or leave --state out to list all"}
 }

@@ -52,6 +52,9 @@ func requestsList(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("requests list: unexpected argument %q", fs.Arg(0)), Hint: "use 'dingbook requests show ID' for one request"}
 	}
+	if err := checkState("requests list", *state, app.RequestPending, app.RequestApproved, app.RequestDenied, app.RequestExpired); err != nil {
+		return err
+	}
 	a, rq, err := cliRequests(ctx, env, "")
 	if err != nil {
 		return err

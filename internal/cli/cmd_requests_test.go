@@ -124,6 +124,12 @@ func TestRequestsAndGrantsCommands(t *testing.T) {
 	if code := g.run("grants", "list", "--state", "revoked"); code != 0 || !strings.Contains(g.stdout.String(), gid) {
 		t.Fatalf("grants list --state revoked: %d %s", code, g.stdout)
 	}
+	// a misspelt state is refused, not answered with an empty list
+	for _, args := range [][]string{{"requests", "list", "--state", "aproved"}, {"grants", "list", "--state", "revokd"}} {
+		if code := g.run(args...); code != ExitUsage || !strings.Contains(g.stderr.String(), `--state "`+args[3]+`" is not one of`) {
+			t.Fatalf("%v: %d %s %s", args, code, g.stdout, g.stderr)
+		}
+	}
 	for _, args := range [][]string{{"requests", "-h"}, {"grants", "revoke", "-h"}, {"requests", "approve", "-h"}} {
 		if code := g.run(args...); code != 0 || !strings.Contains(g.stdout.String(), "Usage: dingbook "+args[0]) {
 			t.Fatalf("%v: %d %s", args, code, g.stdout)

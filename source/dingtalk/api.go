@@ -20,6 +20,7 @@ const (
 	APIUserCount    = "topapi/user/count"
 	APIListAdmin    = "topapi/user/listadmin"
 	APIExtList      = "topapi/extcontact/list"
+	APIExtLabels    = "topapi/extcontact/listlabelgroups"
 	APIListID       = "topapi/user/listid"
 	PageSize        = 100
 	ExtPageSize     = 100
@@ -256,6 +257,50 @@ func (c *Client) AllExternal(ctx context.Context) ([]dingbook.ExternalContact, e
 		all = append(all, page...)
 		if len(page) < ExtPageSize {
 			return all, nil
+		}
+	}
+}
+
+// ListLabelGroups returns one page of the external contacts' label groups
+// (extcontact/listlabelgroups), each group's labels named with the
+// group's name.
+func (c *Client) ListLabelGroups(ctx context.Context, offset, size int) ([][]dingbook.ExternalLabel, error) {
+	if size <= 0 || size > ExtPageSize {
+		size = ExtPageSize
+	}
+	var ans labelGroupsAnswer
+	if err := c.call(ctx, APIExtLabels, http.MethodPost, map[string]any{"offset": offset, "size": size}, &ans, fmt.Sprintf("offset %d", offset), ""); err != nil {
+		return nil, err
+	}
+	groups, err := ans.groups()
+	if err != nil {
+		return nil, &dingbook.Error{Code: dingbook.EINTERNAL, Err: err,
+			Message: fmt.Sprintf("DingTalk %s returned label groups dingbook cannot read", callName(APIExtLabels, fmt.Sprintf("offset %d", offset))),
+			Hint:    "report this with the answer's request_id"}
+	}
+	out := make([][]dingbook.ExternalLabel, len(groups))
+	for i, g := range groups {
+		out[i] = g.labels()
+	}
+	return out, nil
+}
+
+// ExternalLabels pages extcontact/listlabelgroups until a page has fewer
+// than size groups, and returns every label by id.
+func (c *Client) ExternalLabels(ctx context.Context) (map[int64]dingbook.ExternalLabel, error) {
+	byID := map[int64]dingbook.ExternalLabel{}
+	for offset := 0; ; offset += ExtPageSize {
+		page, err := c.ListLabelGroups(ctx, offset, ExtPageSize)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page {
+			for _, l := range g {
+				byID[l.ID] = l
+			}
+		}
+		if len(page) < ExtPageSize {
+			return byID, nil
 		}
 	}
 }

@@ -436,3 +436,43 @@ func TestV1CallsCheckedLikeTheOthers(t *testing.T) {
 		t.Errorf("%d requests, want 1 (not retried)", n)
 	}
 }
+
+// extcontact/listlabelgroups: the simulator's labels by id, with their
+// groups' names; the answer's plausible variants (the "result" wrapper,
+// a list object, label_list/label_id/label_name/group_name, numbers as
+// strings) read the same.
+func TestExternalLabels(t *testing.T) {
+	_, u := serve(t, sim.Config{Truth: gen.Generate(gen.Options{Users: 20, Depts: 3, Seed: 3}), QPS: -1})
+	got, err := client(u, sim.DefaultApp(), 1000).ExternalLabels(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(gen.ExternalLabels) {
+		t.Fatalf("%d labels, want %d: %v", len(got), len(gen.ExternalLabels), got)
+	}
+	for _, l := range gen.ExternalLabels {
+		if got[l.ID] != l {
+			t.Errorf("label %d: %+v, want %+v", l.ID, got[l.ID], l)
+		}
+	}
+	want := []dingbook.ExternalLabel{{ID: 7, Name: "客户", Group: "类型"}, {ID: 8, Name: "VIP", Group: "类型"}}
+	for _, body := range []string{
+		`{"errcode":0,"results":[{"name":"类型","color":-15220075,"labels":[{"name":"客户","id":7},{"name":"VIP","id":"8"}]}],"request_id":"x"}`,
+		`{"errcode":0,"result":[{"name":"类型","color":"-15220075","labels":[{"name":"客户","id":7},{"name":"VIP","id":8}]}]}`,
+		`{"errcode":0,"result":{"list":[{"group_name":"类型","label_list":[{"label_name":"客户","label_id":7},{"label_name":"VIP","label_id":8}]}]}}`,
+		`{"errcode":0,"result":{"results":[{"name":"类型","labels":[{"name":"客户","id":7},{"name":"VIP","id":8},{"name":"no id"}]}]}}`,
+	} {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "gettoken") {
+				w.Write([]byte(`{"errcode":0,"access_token":"tok","expires_in":7200}`))
+				return
+			}
+			w.Write([]byte(body))
+		}))
+		groups, err := New(Config{BaseURL: ts.URL, AppKey: "k", AppSecret: "s"}).ListLabelGroups(context.Background(), 0, 100)
+		ts.Close()
+		if err != nil || len(groups) != 1 || fmt.Sprint(groups[0]) != fmt.Sprint(want) {
+			t.Errorf("%s:\n got %v %v", body, groups, err)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package dingtalk
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -395,4 +397,75 @@ func (x *ExtContact) Contact() dingbook.ExternalContact {
 		Remark: string(x.Remark), FollowerUserID: string(x.FollowerUserID), LabelIDs: []int64(x.LabelIDs),
 		ShareDeptIDs: []int64(x.ShareDeptIDs), ShareUserIDs: []string(x.ShareUserIDs),
 	}
+}
+
+// labelGroupsAnswer is extcontact/listlabelgroups' answer. The documented
+// shape is a top-level "results" list of groups; the "result" wrapper
+// (a list, or an object with "list" or "results") is accepted too, as
+// are label_list / label_id / label_name / group_name for the
+// documented names (the shape is UNCONFIRMED beyond the doc's example).
+type labelGroupsAnswer struct {
+	Results json.RawMessage `json:"results"`
+	Result  json.RawMessage `json:"result"`
+}
+
+func (a *labelGroupsAnswer) groups() ([]ExtLabelGroup, error) {
+	raw := a.Results
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = a.Result
+	}
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] == '{' {
+		var inner struct {
+			List    json.RawMessage `json:"list"`
+			Results json.RawMessage `json:"results"`
+		}
+		if err := json.Unmarshal(raw, &inner); err != nil {
+			return nil, err
+		}
+		raw = inner.List
+		if len(raw) == 0 {
+			raw = inner.Results
+		}
+		if len(raw) == 0 || string(raw) == "null" {
+			return nil, nil
+		}
+	}
+	var out []ExtLabelGroup
+	err := json.Unmarshal(raw, &out)
+	return out, err
+}
+
+// ExtLabelGroup is one label group of extcontact/listlabelgroups.
+type ExtLabelGroup struct {
+	Name      Str        `json:"name"`
+	GroupName Str        `json:"group_name"`
+	Color     Int        `json:"color"`
+	Labels    []ExtLabel `json:"labels"`
+	LabelList []ExtLabel `json:"label_list"`
+}
+
+// ExtLabel is one label of a group.
+type ExtLabel struct {
+	ID        Int `json:"id"`
+	LabelID   Int `json:"label_id"`
+	Name      Str `json:"name"`
+	LabelName Str `json:"label_name"`
+}
+
+// labels returns g's labels, each with the group's name.
+func (g *ExtLabelGroup) labels() []dingbook.ExternalLabel {
+	group := cmp.Or(string(g.Name), string(g.GroupName))
+	var out []dingbook.ExternalLabel
+	for _, l := range append(slices.Clone(g.Labels), g.LabelList...) {
+		id := cmp.Or(int64(l.ID), int64(l.LabelID))
+		if id == 0 {
+			continue
+		}
+		out = append(out, dingbook.ExternalLabel{ID: id, Name: cmp.Or(string(l.Name), string(l.LabelName)), Group: group})
+	}
+	return out
 }

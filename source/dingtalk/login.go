@@ -471,14 +471,21 @@ func (c *Client) Roles(ctx context.Context, userid string) (level int, scope []i
 			level = a.SysLevel
 		}
 	}
-	switch level {
-	case 0:
-		return 0, nil, nil
-	case 1:
-		return 1, []int64{dingbook.RootDeptID}, nil
-	}
-	scope, err = c.AdminScope(ctx, userid)
+	scope, err = c.ScopeOf(ctx, userid, level)
 	return level, scope, err
+}
+
+// ScopeOf returns the departments an admin of level (user/listadmin's
+// sys_level) manages: the whole organisation ([1]) for the primary admin,
+// get_admin_scope for a sub-admin, nil for anyone else.
+func (c *Client) ScopeOf(ctx context.Context, userid string, level int) ([]int64, error) {
+	switch level {
+	case 1:
+		return []int64{dingbook.RootDeptID}, nil
+	case 2:
+		return c.AdminScope(ctx, userid)
+	}
+	return nil, nil
 }
 
 // Identity is a person DingTalk login admitted.

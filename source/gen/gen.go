@@ -597,7 +597,8 @@ func (g *generator) externals() {
 			Email:       fmt.Sprintf("%s.%d@partner.example.com", stem, i),
 			CompanyName: "合作伙伴" + strconv.Itoa(i%17) + "有限公司",
 			Title:       g.pick(titlesZh),
-			LabelIDs:    []int64{1561077310 + int64(i%3)},
+			LabelIDs:    []int64{ExternalLabels[i%len(ExternalLabels)].ID},
+			Labels:      []dingbook.ExternalLabel{ExternalLabels[i%len(ExternalLabels)]},
 		}
 		if indo {
 			e.StateCode, e.Mobile = "62", "813"+mobile8(90000000+i)
@@ -653,4 +654,13 @@ func CountMembers(org *dingbook.Org) {
 			}
 		}
 	}
+}
+
+// ExternalLabels are the organisation's labels of external contacts (the
+// simulator's topapi/extcontact/listlabelgroups, by group in this order);
+// each generated contact has one.
+var ExternalLabels = []dingbook.ExternalLabel{
+	{ID: 1561077310, Name: "客户", Group: "类型"},
+	{ID: 1561077311, Name: "供应商", Group: "类型"},
+	{ID: 1561077312, Name: "合作伙伴", Group: "类型"},
 }

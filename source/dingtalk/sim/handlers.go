@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/source/gen"
 )
 
 // ---- range ----
@@ -629,13 +630,19 @@ func (s *Server) extList(c *call) {
 	s.reply(c, map[string]any{"errcode": 0, "errmsg": "ok", "results": out})
 }
 
-var labelGroups = []map[string]any{
-	{"name": "类型", "color": -15220075, "labels": []any{
-		map[string]any{"name": "客户", "id": int64(1561077310)},
-		map[string]any{"name": "供应商", "id": int64(1561077311)},
-		map[string]any{"name": "合作伙伴", "id": int64(1561077312)},
-	}},
-}
+// labelGroups are gen.ExternalLabels grouped as listlabelgroups answers
+// them ("color" a signed int, as DingTalk's example).
+var labelGroups = func() []map[string]any {
+	var out []map[string]any
+	for _, l := range gen.ExternalLabels {
+		if len(out) == 0 || out[len(out)-1]["name"] != l.Group {
+			out = append(out, map[string]any{"name": l.Group, "color": -15220075, "labels": []any{}})
+		}
+		g := out[len(out)-1]
+		g["labels"] = append(g["labels"].([]any), map[string]any{"name": l.Name, "id": l.ID})
+	}
+	return out
+}()
 
 func (s *Server) extLabelGroups(c *call) {
 	lo, hi, ok := s.offsetSize(c, len(labelGroups))
