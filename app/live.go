@@ -194,12 +194,21 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 	if !deptsChanged && !slices.ContainsFunc(order, func(u string) bool { return changed[u] == nil || idx.person(u) == nil }) {
 		return idx.patch(ctx, changed, last)
 	}
-	// the people after: the unchanged keep their place, joiners follow
+	// the people after: the unchanged keep their place, joiners follow;
+	// shift takes idx's positions to the new ones (nil: the same, no
+	// leaver), fresh are the changed people's and joiners' new ones
 	people := make([]dingbook.Person, 0, len(idx.people)+len(changed))
 	english := make([]string, 0, cap(people))
+	var shift, fresh []int32
+	if slices.ContainsFunc(order, func(u string) bool { return changed[u] == nil && idx.person(u) != nil }) {
+		shift = make([]int32, len(idx.people))
+	}
 	for i := range idx.people {
 		p := &idx.people[i]
 		after, ok := changed[p.UserID]
+		if shift != nil {
+			shift[i] = int32(len(people))
+		}
 		switch {
 		case !ok:
 			// an unchanged person's English names are kept (the index
@@ -207,12 +216,16 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 			people = append(people, *p)
 			english = append(english, idx.english[i])
 		case after != nil:
+			fresh = append(fresh, int32(len(people)))
 			people = append(people, *trimmed(after))
 			english = append(english, englishOf(after))
+		default:
+			shift[i] = -1
 		}
 	}
 	for _, u := range order {
 		if _, ok := idx.byID[u]; !ok && changed[u] != nil {
+			fresh = append(fresh, int32(len(people)))
 			people = append(people, *trimmed(changed[u]))
 			english = append(english, englishOf(changed[u]))
 		}
@@ -234,7 +247,28 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 	}
 	n := &peopleIndex{snapshot: idx.snapshot, rev: last, deptList: deptList, tree: dingbook.NewTree(deptList), depts: depts,
 		people: people, english: english}
-	n.finish()
+	n.maps()
+	if deptsChanged {
+		// a department's name is a key of its members: those of the
+		// departments renamed, added or removed have keys anew
+		renamed := map[int64]bool{}
+		for _, d := range idx.deptList {
+			if nd := n.tree.Dept(d.ID); nd == nil || nd.Name != d.Name {
+				renamed[d.ID] = true
+			}
+		}
+		for _, d := range deptList {
+			if idx.tree.Dept(d.ID) == nil {
+				renamed[d.ID] = true
+			}
+		}
+		for i := range people {
+			if slices.ContainsFunc(people[i].Depts, func(m dingbook.Membership) bool { return renamed[m.DeptID] }) {
+				fresh = append(fresh, int32(i))
+			}
+		}
+	}
+	n.follow(idx, shift, fresh)
 	return n, nil
 }
 
@@ -242,7 +276,7 @@ func (idx *peopleIndex) apply(ctx context.Context, revs []store.Revision, last i
 // changed once built), at revision last.
 func (idx *peopleIndex) derive(last int64) *peopleIndex {
 	return &peopleIndex{snapshot: idx.snapshot, rev: last, deptList: idx.deptList, tree: idx.tree, depts: idx.depts,
-		deptPos: idx.deptPos, people: idx.people, english: idx.english, byID: idx.byID, names: idx.names, others: idx.others}
+		deptPos: idx.deptPos, people: idx.people, english: idx.english, byID: idx.byID, names: idx.names, others: idx.others, ov: idx.ov}
 }
 
 // patch is apply's fast path when only existing people changed: the
@@ -253,14 +287,15 @@ func (idx *peopleIndex) patch(ctx context.Context, changed map[string]*dingbook.
 	n := idx.derive(last)
 	n.people, n.english = slices.Clone(idx.people), slices.Clone(idx.english)
 	moved := false
-	for i := range n.people {
+	var fresh []int32
+	for u, after := range changed {
+		i := idx.byID[u]
 		p := &n.people[i]
-		if after, ok := changed[p.UserID]; ok {
-			moved = moved || !slices.Equal(p.DeptIDs(), after.DeptIDs())
-			*p, n.english[i] = *trimmed(after), englishOf(after)
-		}
+		moved = moved || !slices.Equal(p.DeptIDs(), after.DeptIDs())
+		*p, n.english[i] = *trimmed(after), englishOf(after)
+		fresh = append(fresh, int32(i))
 	}
-	n.names, n.others = n.keys()
+	n.follow(idx, nil, fresh)
 	if moved {
 		org := &dingbook.Org{Name: idx.depts.Org, Depts: idx.deptList, People: n.people}
 		depts, err := departmentsOf(ctx, dingbook.OrgDirectory{Org: org}, idx.snapshot)
@@ -274,6 +309,90 @@ func (idx *peopleIndex) patch(ctx context.Context, changed map[string]*dingbook.
 		}
 	}
 	return n, nil
+}
+
+// overlay is what changed in the live directory since its index's key
+// indexes (names, others) were built over the people then (the base
+// positions): a revision is applied without building them again (at
+// 100,000 people that takes most of a second). A search takes the base
+// keys' matches to their current positions, leaving out the stale ones,
+// and adds the matches of the changed people's own keys.
+type overlay struct {
+	// pos takes a base position to the current one (-1: gone; the
+	// people stay in order, joiners at the end); nil: the same
+	pos []int32
+	// stale holds the current positions whose base keys no longer hold:
+	// changed people, members of renamed departments
+	stale bitset
+	// people are the current positions of the changed people and the
+	// joiners (ascending), names and others their own keys (scanned,
+	// without grams: they are few)
+	people        []int32
+	names, others keyIndex
+}
+
+// overlayMax is the most people an overlay holds before the key indexes
+// are built again: 5% of the people (at least 64).
+var overlayMax = func(people int) int { return max(people/20, 64) }
+
+// follow gives n (made from idx by a revision: moved takes idx's
+// positions to n's, nil: the same; fresh are n's positions of the people
+// whose keys changed, joiners included) idx's key indexes with an
+// overlay, or builds them again when the overlay grew past overlayMax.
+func (n *peopleIndex) follow(idx *peopleIndex, moved, fresh []int32) {
+	to := func(i int32) int32 {
+		if moved == nil {
+			return i
+		}
+		return moved[i]
+	}
+	ov := &overlay{stale: newBitset(len(n.people))}
+	if old := idx.ov; old == nil {
+		ov.pos = moved
+	} else {
+		ov.pos = old.pos
+		if moved != nil && old.pos != nil {
+			ov.pos = make([]int32, len(old.pos))
+			for b, i := range old.pos {
+				ov.pos[b] = -1
+				if i >= 0 {
+					ov.pos[b] = moved[i]
+				}
+			}
+		} else if moved != nil {
+			ov.pos = moved
+		}
+		old.stale.each(func(i int) bool {
+			if j := to(int32(i)); j >= 0 {
+				ov.stale.add(j)
+			}
+			return true
+		})
+		for _, i := range old.people {
+			if j := to(i); j >= 0 {
+				ov.people = append(ov.people, j)
+			}
+		}
+	}
+	for _, i := range fresh {
+		if int(i) < len(n.people) {
+			ov.stale.add(i)
+		}
+	}
+	ov.people = append(ov.people, fresh...)
+	slices.Sort(ov.people)
+	ov.people = slices.Compact(ov.people)
+	if len(ov.people) > overlayMax(len(n.people)) {
+		n.ov = nil
+		n.names, n.others = n.keys()
+		return
+	}
+	var nb, ob keyBuilder
+	for _, i := range ov.people {
+		n.searchKeys(&n.people[i], n.english[i], func(k string) { nb.add(i, k) }, func(k string) { ob.add(i, k) })
+	}
+	ov.names, ov.others = nb.keys(), ob.keys()
+	n.names, n.others, n.ov = idx.names, idx.others, ov
 }
 
 // person returns userid's record in the index, or nil.

@@ -58,15 +58,48 @@ func personOf(org dingbook.Org, userid string) *dingbook.Person {
 }
 
 // TestLiveIndexFollowsRevisions: the index applied revision by revision
-// (copy-on-write) equals one built afresh from the snapshot and the log,
-// for search, people and the tree with its headcounts.
+// (copy-on-write, its key indexes with an overlay) equals one built
+// afresh from the snapshot and the log, for search, people and the tree
+// with its headcounts; after every revision its searches (Chinese,
+// pinyin, initials, English names, titles, departments, job numbers)
+// find what an index built afresh from the same people finds, with the
+// overlay and when it outgrew its limit (the key indexes built again).
 func TestLiveIndexFollowsRevisions(t *testing.T) {
+	t.Run("overlay", func(t *testing.T) { testLiveIndex(t, true) })
+	t.Run("rebuilt", func(t *testing.T) {
+		defer app.SetOverlayMax(func(int) int { return 1 })()
+		testLiveIndex(t, false)
+	})
+}
+
+func testLiveIndex(t *testing.T, overlay bool) {
 	ctx := context.Background()
 	a, org := liveApp(t)
 	boss := dirSessions()["primary"]
 	if _, err := a.DirectoryTree(ctx); err != nil {
 		t.Fatal(err)
 	}
+	queries := []string{"张三", "王", "五", "zhangsan", "wangwu", "zhou", "zs", "ww", "zb", "carol", "Carol Wang", "zoe zhou", "zz", "cw",
+		"account", "regional", "auditor", "工程师", "manager", "sales", "sales east", "研发", "研发部", "research", "legal", "a-0001",
+		"a", "e", "zh", "an", "孙七", "新人", "xinren", "erin", "<img"}
+	rebuilt := false
+	same := func(step string) {
+		t.Helper()
+		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rebuilt = rebuilt || overlaid < 0
+		if overlay && overlaid < 0 && step != "the snapshot" {
+			t.Errorf("%s: no overlay, the key indexes were built again", step)
+		}
+		for i, q := range queries {
+			if !slices.Equal(live[i], fresh[i]) {
+				t.Errorf("%s: search %q: live %v, afresh %v", step, q, live[i], fresh[i])
+			}
+		}
+	}
+	same("the snapshot")
 	alice := personOf(org, "alice")
 	moved := *alice
 	moved.Title, moved.Depts = "Regional Lead", []dingbook.Membership{{DeptID: 3}}
@@ -76,10 +109,13 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	if p, err := a.Person(ctx, boss, "zoe"); err != nil || p.Name != "周八" {
 		t.Fatalf("the joiner: %+v %v", p, err)
 	}
+	same("a joiner")
 	addEvent(t, a, "e2", []store.PersonChange{{UserID: "sam", Op: store.OpRemove, Before: personOf(org, "sam")},
 		{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	same("a leaver and a change")
 	addEvent(t, a, "e3", nil, []store.DeptChange{{ID: 4, After: &dingbook.Department{ID: 4, Name: "Research", ParentID: 1}},
 		{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal", ParentID: 1}}})
+	same("a department renamed, one added")
 
 	// only existing people change: the fast path (positions kept)
 	carol := personOf(org, "carol")
@@ -88,6 +124,24 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	addEvent(t, a, "e4", []store.PersonChange{{UserID: "carol", Op: store.OpUpsert, After: &carol2, Before: carol}}, nil)
 	if ps, _ := a.SearchPeople(ctx, boss, "auditor"); !slices.Equal(userids(ps), []string{"carol"}) {
 		t.Errorf("the changed title: %v", userids(ps))
+	}
+	same("a change in place")
+	// a second leaver (positions moved twice), a joiner in the new
+	// department, a department removed
+	xin := &dingbook.Person{UserID: "xin", Name: "新人", Title: "Counsel", Active: true, Depts: []dingbook.Membership{{DeptID: 5}}}
+	bob := personOf(org, "bob")
+	bob2 := *bob
+	bob2.Name = "李四四"
+	addEvent(t, a, "e5", []store.PersonChange{{UserID: "yan", Op: store.OpRemove, Before: personOf(org, "yan")},
+		{UserID: "xin", Op: store.OpUpsert, After: xin}, {UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	same("a second leaver, a joiner")
+	addEvent(t, a, "e6", nil, []store.DeptChange{{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal & Compliance", ParentID: 1}}})
+	same("the new department renamed")
+	addEvent(t, a, "e7", []store.PersonChange{{UserID: "xin", Op: store.OpRemove, Before: xin},
+		{UserID: "bob", Op: store.OpUpsert, After: bob, Before: &bob2}}, nil)
+	same("the joiner left, a change undone")
+	if !overlay && !rebuilt {
+		t.Error("the overlay over its limit did not build the key indexes again")
 	}
 
 	look := func(a *app.App) string {
@@ -130,7 +184,7 @@ func TestLiveIndexFollowsRevisions(t *testing.T) {
 	for _, d := range tree.Departments {
 		counts[d.ID] = d.Headcount
 	}
-	if counts[2] != 2 || counts[3] != 3 || counts[4] != 2 || counts[5] != 0 || len(tree.Departments) != 5 {
+	if counts[2] != 1 || counts[3] != 3 || counts[4] != 2 || counts[5] != 0 || len(tree.Departments) != 5 {
 		t.Errorf("headcounts after the revisions: %v (%d departments)", counts, len(tree.Departments))
 	}
 	// a fresh process builds the same from the snapshot and the log

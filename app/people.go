@@ -69,6 +69,9 @@ type peopleIndex struct {
 	// people who have it, so that a search reads each title and
 	// department name once, not once per person.
 	names, others keyIndex
+	// ov is what changed since names and others were built (live.go);
+	// nil: they hold people's keys as they are
+	ov *overlay
 	// sets are a search's two bitsets (*[2]bitset, empty), reused: a
 	// search would otherwise leave 25 KB of garbage at 100,000 people
 	sets sync.Pool
@@ -118,6 +121,12 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 // finish makes the maps and the search keys of idx's people (keyBuilder
 // over all of them).
 func (idx *peopleIndex) finish() {
+	idx.maps()
+	idx.names, idx.others = idx.keys()
+}
+
+// maps makes idx's maps: departments' and people's positions.
+func (idx *peopleIndex) maps() {
 	idx.deptPos = make(map[int64]int, len(idx.depts.Departments))
 	for i, d := range idx.depts.Departments {
 		idx.deptPos[d.ID] = i
@@ -126,7 +135,6 @@ func (idx *peopleIndex) finish() {
 	for i := range idx.people {
 		idx.byID[idx.people[i].UserID] = i
 	}
-	idx.names, idx.others = idx.keys()
 }
 
 // keys builds the search keys' indexes of idx's people.
@@ -189,8 +197,17 @@ func (b *keyBuilder) add(person int32, k string) {
 	}
 }
 
-// index returns the keys' index: each key's people in the order added.
+// index returns the keys' index: each key's people in the order added,
+// with the keys' bigrams and trigrams.
 func (b *keyBuilder) index() keyIndex {
+	x := b.keys()
+	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
+	return x
+}
+
+// keys is index without the grams (a search scans the keys' text: for
+// a few keys).
+func (b *keyBuilder) keys() keyIndex {
 	// the builder's memory goes as soon as it can: the peak of the
 	// process is the index's build
 	b.ids = nil
@@ -210,7 +227,6 @@ func (b *keyBuilder) index() keyIndex {
 		next[p[0]]++
 	}
 	b.pairs, b.last, next = nil, nil, nil
-	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
 	return x
 }
 
@@ -287,10 +303,22 @@ func (t *grams) lookup(q string) []int32 {
 }
 
 // mark sets, in set, the bit of every person who has a key containing q,
-// unless it is set in skip (nil: none).
-func (x *keyIndex) mark(q string, set, skip bitset) {
+// unless it is set in skip (nil: none). With an overlay ov, x's people
+// are base positions: each is taken to its current one, unless gone or
+// stale.
+func (x *keyIndex) mark(q string, set, skip bitset, ov *overlay) {
 	add := func(k int) {
 		for _, p := range x.people[x.at[k]:x.at[k+1]] {
+			if ov != nil {
+				if ov.pos != nil {
+					if p = ov.pos[p]; p < 0 {
+						continue
+					}
+				}
+				if ov.stale.has(p) {
+					continue
+				}
+			}
 			if skip == nil || !skip.has(p) {
 				set.add(p)
 			}
@@ -298,9 +326,9 @@ func (x *keyIndex) mark(q string, set, skip bitset) {
 	}
 	var t *grams
 	switch {
-	case len(q) >= 3:
+	case len(q) >= 3 && x.trigrams.n > 0:
 		t = &x.trigrams
-	case len(q) == 2:
+	case len(q) == 2 && x.bigrams.n > 0:
 		t = &x.bigrams
 	}
 	if t != nil {
@@ -445,16 +473,22 @@ func (idx *peopleIndex) view(v Viewer, p *dingbook.Person) DirPerson {
 // finds nobody, without reading
 // the snapshot.
 func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPerson, error) {
-	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
-	out := []DirPerson{}
-	if q == "" {
-		return out, nil
+	if q = normQuery(q); q == "" {
+		return []DirPerson{}, nil
 	}
 	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v := idx.viewer(s)
+	return idx.search(idx.viewer(s), q), nil
+}
+
+// normQuery is q as searched: lower-case, without spaces.
+func normQuery(q string) string { return strings.ToLower(strings.Join(strings.Fields(q), "")) }
+
+// search is SearchPeople in idx for v, q normalised.
+func (idx *peopleIndex) search(v Viewer, q string) []DirPerson {
+	out := []DirPerson{}
 	// by name first, then by job number, title or department
 	sets, _ := idx.sets.Get().(*[2]bitset)
 	if sets == nil {
@@ -466,8 +500,14 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 		idx.sets.Put(sets)
 	}()
 	byName, byOther := sets[0], sets[1]
-	idx.names.mark(q, byName, nil)
-	idx.others.mark(q, byOther, byName)
+	idx.names.mark(q, byName, nil, idx.ov)
+	if idx.ov != nil {
+		idx.ov.names.mark(q, byName, nil, nil)
+	}
+	idx.others.mark(q, byOther, byName, idx.ov)
+	if idx.ov != nil {
+		idx.ov.others.mark(q, byOther, byName, nil)
+	}
 	for _, set := range []bitset{byName, byOther} {
 		if len(out) == SearchLimit {
 			break
@@ -479,7 +519,7 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 			return len(out) < SearchLimit
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Person returns userid as the session's person may see them; a person
