@@ -125,6 +125,7 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 			return nil, err
 		}
 		a.people.idx = idx
+		a.rebuildLater(idx)
 		return idx, nil
 	}
 	// the old index goes first: two of 100,000 people would double the
@@ -146,7 +147,31 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 		return nil, err
 	}
 	a.people.idx = idx
+	a.rebuildLater(idx)
 	return idx, nil
+}
+
+// rebuildLater builds idx's key indexes again in the background when
+// its overlay outgrew overlayMax (a.people.mu held): readers and events
+// go on with the overlay meanwhile; the rebuilt index replaces idx only
+// if it is still the latest (else the next revision tries again, and an
+// overlay twice over the limit is rebuilt at once, follow).
+func (a *App) rebuildLater(idx *peopleIndex) {
+	if idx.ov == nil || len(idx.ov.people) <= overlayMax(len(idx.people)) || a.people.rebuilding {
+		return
+	}
+	a.people.rebuilding = true
+	go func() {
+		f := idx.derive(idx.rev)
+		f.ov = nil
+		f.names, f.others = f.keys()
+		a.people.mu.Lock()
+		defer a.people.mu.Unlock()
+		a.people.rebuilding = false
+		if a.people.idx == idx {
+			a.people.idx = f
+		}
+	}()
 }
 
 // apply returns a new index: idx with the event revisions of its base
@@ -332,13 +357,15 @@ type overlay struct {
 }
 
 // overlayMax is the most people an overlay holds before the key indexes
-// are built again: 5% of the people (at least 64).
+// are built again (in the background, rebuildLater; at once past twice
+// as many): 5% of the people (at least 64).
 var overlayMax = func(people int) int { return max(people/20, 64) }
 
 // follow gives n (made from idx by a revision: moved takes idx's
 // positions to n's, nil: the same; fresh are n's positions of the people
 // whose keys changed, joiners included) idx's key indexes with an
-// overlay, or builds them again when the overlay grew past overlayMax.
+// overlay, or builds them again when the overlay grew past twice
+// overlayMax (past overlayMax, rebuildLater does it in the background).
 func (n *peopleIndex) follow(idx *peopleIndex, moved, fresh []int32) {
 	to := func(i int32) int32 {
 		if moved == nil {
@@ -382,7 +409,7 @@ func (n *peopleIndex) follow(idx *peopleIndex, moved, fresh []int32) {
 	ov.people = append(ov.people, fresh...)
 	slices.Sort(ov.people)
 	ov.people = slices.Compact(ov.people)
-	if len(ov.people) > overlayMax(len(n.people)) {
+	if len(ov.people) > 2*overlayMax(len(n.people)) {
 		n.ov = nil
 		n.names, n.others = n.keys()
 		return

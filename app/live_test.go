@@ -198,6 +198,45 @@ func testLiveIndex(t *testing.T, overlay bool) {
 	}
 }
 
+// TestLiveIndexRebuildsInBackground: an overlay past its limit (here 1
+// person) is replaced by key indexes built afresh in the background,
+// finding the same.
+func TestLiveIndexRebuildsInBackground(t *testing.T) {
+	defer app.SetOverlayMax(func(int) int { return 1 })()
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := personOf(org, "alice"), personOf(org, "bob")
+	alice2, bob2 := *alice, *bob
+	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
+		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	queries := []string{"counsel", "account", "张三", "lisi", "sales"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range queries {
+			if !slices.Equal(live[i], fresh[i]) {
+				t.Errorf("search %q: live %v, afresh %v", q, live[i], fresh[i])
+			}
+		}
+		if !slices.Equal(live[0], []string{"alice", "bob"}) {
+			t.Errorf("counsel: %v", live[0])
+		}
+		if overlaid < 0 {
+			return
+		}
+		if overlaid != 2 || time.Now().After(deadline) {
+			t.Fatalf("the overlay of %d people was not rebuilt", overlaid)
+		}
+	}
+}
+
 // TestBookSince: the changes since a token come from the log, seen by the
 // viewer: a card for who is visible now, a removal for who was visible
 // then and is not now, nothing for who was never visible; a change of the

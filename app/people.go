@@ -83,6 +83,8 @@ type peopleCache struct {
 	// gen is the store's generation when idx's snapshot was last found
 	// the latest
 	gen int64
+	// rebuilding: idx's key indexes are being built again (live.go)
+	rebuilding bool
 }
 
 // directory returns the index of the live directory (live.go): the
