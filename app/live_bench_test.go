@@ -4,13 +4,11 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
-	"github.com/dingbook/dingbook/format/vcard"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/source/gen"
 	"github.com/dingbook/dingbook/store"
@@ -137,13 +135,7 @@ func BenchmarkLiveSearch(b *testing.B) {
 		b.Fatal(err)
 	}
 	apply := time.Since(start)
-	var queries []string
-	for i := range 200 {
-		p := people[(i*7919)%len(people)]
-		name := []rune(p.Name)
-		queries = append(queries, string(name[:min(2, len(name))]), vcard.Phonetic(p.Name), p.Title)
-	}
-	queries = append(queries, "zs", "wl", "nobody-at-all")
+	queries := benchQueries(people)
 	var search []time.Duration
 	for i := 0; b.Loop(); i++ {
 		t := time.Now()
@@ -152,8 +144,6 @@ func BenchmarkLiveSearch(b *testing.B) {
 		}
 		search = append(search, time.Since(t))
 	}
-	slices.Sort(search)
 	b.ReportMetric(float64(apply.Microseconds())/1000, "apply-ms")
-	b.ReportMetric(float64(search[len(search)/2].Microseconds())/1000, "search-p50-ms")
-	b.ReportMetric(float64(search[len(search)*99/100].Microseconds())/1000, "search-p99-ms")
+	reportPercentiles(b, "search", search)
 }
