@@ -20,6 +20,7 @@
 package dingbook
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -196,9 +197,30 @@ func (t *Tree) Descendants(id int64) []int64 {
 // part of the path). The root's own path is its name alone.
 func (t *Tree) Path(id int64) []string {
 	var names []string
-	seen := map[int64]bool{}
-	for cur := t.byID[id]; cur != nil && !seen[cur.ID]; cur = t.byID[cur.ParentID] {
-		seen[cur.ID] = true
+	// The ids on the way up, to stop at a cycle: a short list searched
+	// in place (paths are a few levels deep; this runs for every person
+	// of an export), a map only for a very deep one.
+	var few [16]int64
+	up := few[:0]
+	var seen map[int64]bool
+	visited := func(id int64) bool {
+		if seen != nil {
+			return seen[id]
+		}
+		return slices.Contains(up, id)
+	}
+	for cur := t.byID[id]; cur != nil && !visited(cur.ID); cur = t.byID[cur.ParentID] {
+		switch {
+		case seen != nil:
+			seen[cur.ID] = true
+		case len(up) < len(few):
+			up = append(up, cur.ID)
+		default:
+			seen = map[int64]bool{cur.ID: true}
+			for _, x := range up {
+				seen[x] = true
+			}
+		}
 		if cur.ID == RootDeptID && len(names) > 0 {
 			break
 		}

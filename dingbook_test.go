@@ -158,3 +158,39 @@ func TestNameLabels(t *testing.T) {
 		t.Errorf("without names: %+v", x.Labels)
 	}
 }
+
+// Path stops at a cycle, on a short path and on one deeper than the ids
+// it keeps in place, and walks a deep chain to the root.
+func TestTreePathDeepAndCycles(t *testing.T) {
+	depts := []dingbook.Department{{ID: 1, Name: "co"}}
+	var want []string
+	for i := int64(2); i <= 41; i++ {
+		depts = append(depts, dingbook.Department{ID: i, Name: fmt.Sprint("d", i), ParentID: i - 1})
+		want = append(want, fmt.Sprint("d", i))
+	}
+	// a cycle of 3 and one of 30, outside the root's tree
+	depts = append(depts, dingbook.Department{ID: 100, Name: "a", ParentID: 102}, dingbook.Department{ID: 101, Name: "b", ParentID: 100},
+		dingbook.Department{ID: 102, Name: "c", ParentID: 101})
+	var long []string
+	for i := int64(200); i < 230; i++ {
+		parent := i - 1
+		if i == 200 {
+			parent = 229
+		}
+		depts = append(depts, dingbook.Department{ID: i, Name: fmt.Sprint("x", i), ParentID: parent})
+	}
+	for i := int64(229); i >= 200; i-- {
+		long = append(long, fmt.Sprint("x", i))
+	}
+	slices.Reverse(long)
+	tree := dingbook.NewTree(depts)
+	if got := tree.Path(41); !reflect.DeepEqual(got, want) {
+		t.Errorf("deep path = %v", got)
+	}
+	if got := tree.Path(102); !reflect.DeepEqual(got, []string{"a", "b", "c"}) {
+		t.Errorf("short cycle = %v", got)
+	}
+	if got := tree.Path(229); !reflect.DeepEqual(got, long) {
+		t.Errorf("long cycle = %v, want %v", got, long)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/clean"
 	"github.com/dingbook/dingbook/diff"
+	"github.com/dingbook/dingbook/policy"
 )
 
 // What the admin pages of 'dingbook serve' show, limited to the admin's
@@ -81,14 +82,7 @@ func (a *App) scopedQuality(ctx context.Context, s *Session, id int64) (*AdminQu
 		return nil, err
 	}
 	r := res.Report
-	out := &AdminQuality{Snapshot: id, People: r.People, PeopleWithProblems: r.PeopleWithProblems, Counts: r.Counts}
-	if infos, err := a.DB.Snapshots(ctx); err == nil {
-		for _, si := range infos {
-			if si.ID == id {
-				out.TakenAt = si.TakenAt
-			}
-		}
-	}
+	out := &AdminQuality{Snapshot: id, TakenAt: sd.TakenAt(), People: r.People, PeopleWithProblems: r.PeopleWithProblems, Counts: r.Counts}
 	for _, d := range r.Departments {
 		if v.Primary || v.Scope[d.DeptID] {
 			out.Departments = append(out.Departments, d)
@@ -103,33 +97,34 @@ func (a *App) scopedQuality(ctx context.Context, s *Session, id int64) (*AdminQu
 // changes of people administered in either; departments are named only
 // when in scope (a move out of scope shows no destination), and the
 // sides' people count the scope's.
-// Like ScopedQuality, a result is computed once per pair of snapshots,
-// default profile and scope.
-func (a *App) ScopedDiff(ctx context.Context, s *Session) (*DiffResult, error) {
-	list, err := a.DB.Snapshots(ctx) // newest first
-	if err != nil {
-		return nil, err
+// The values quoted are those of pol's default profile (pol is the
+// policy the server holds; nil: the built-in defaults). Like
+// ScopedQuality, a result is computed once per pair of snapshots, policy
+// (its hash) and scope.
+func (a *App) ScopedDiff(ctx context.Context, s *Session, pol *policy.Policy) (*DiffResult, error) {
+	if pol == nil {
+		pol = policy.Default()
 	}
-	pol, _, err := DefaultProfileFields(a.DB.Dir)
+	list, err := a.DB.Snapshots(ctx) // newest first
 	if err != nil {
 		return nil, err
 	}
 	key := ""
 	if len(list) >= 2 {
-		key = fmt.Sprintf("diff %d %d %s %s", list[1].ID, list[0].ID, pol.DefaultProfile, scopeKey(s))
+		key = fmt.Sprintf("diff %d %d %s %s", list[1].ID, list[0].ID, pol.Hash, scopeKey(s))
 		if d, ok := a.admin.get(key); ok {
 			return d.(*DiffResult), nil
 		}
 	}
-	d, err := a.scopedDiff(ctx, s)
+	d, err := a.scopedDiff(ctx, s, pol)
 	if err == nil && key != "" && d.From.Snapshot == list[1].ID && d.To.Snapshot == list[0].ID {
 		a.admin.put(key, d)
 	}
 	return d, err
 }
 
-func (a *App) scopedDiff(ctx context.Context, s *Session) (*DiffResult, error) {
-	res, err := a.Diff(ctx, nil)
+func (a *App) scopedDiff(ctx context.Context, s *Session, pol *policy.Policy) (*DiffResult, error) {
+	res, err := a.diff(ctx, nil, pol)
 	if err != nil || slices.Contains(s.Roles, RoleAdmin) {
 		return res, err
 	}

@@ -52,7 +52,7 @@ func BenchmarkAdminPages(b *testing.B) {
 			view func() error
 		}{
 			{"quality", func() error { _, err := a.ScopedQuality(ctx, c.s); return err }},
-			{"changes", func() error { _, err := a.ScopedDiff(ctx, c.s); return err }},
+			{"changes", func() error { _, err := a.ScopedDiff(ctx, c.s, nil); return err }},
 		} {
 			b.Run(page.name+"/"+c.name, func(b *testing.B) {
 				start := time.Now()

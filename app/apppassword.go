@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"slices"
 	"strings"
@@ -47,9 +46,7 @@ func (a *App) CreateAppPassword(ctx context.Context, s *Session, name string) (*
 			Message: "the app password's name must be 1 to 100 characters without control characters",
 			Hint:    `name the device, e.g. {"name":"iPhone"}`}
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	password := base64.RawURLEncoding.EncodeToString(raw)
+	password := NewToken()
 	handle := make([]byte, 8)
 	rand.Read(handle)
 	now := a.now()

@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"strconv"
@@ -34,6 +33,14 @@ const (
 	ShareVCard = "vcard"
 	ShareQR    = "qr"
 	ShareLink  = "link"
+)
+
+// States of a card share (CardShareRow.StateAt).
+const (
+	ShareLive     = "live"
+	ShareExpired  = "expired"
+	ShareRevoked  = "revoked"
+	ShareDownload = "download"
 )
 
 // DefaultShareHours is how long a share link works when the policy says
@@ -141,7 +148,25 @@ type CardShareRequest struct {
 }
 
 // CardShareRow is one recorded share (store's row).
-type CardShareRow = store.CardShare
+type CardShareRow struct {
+	store.CardShare
+}
+
+// StateAt is the share's state at now, the one rule every front end
+// shows: ShareDownload for a vCard or QR code (nothing to revoke); a link
+// is ShareRevoked once revoked, else ShareExpired from its expiry on, else
+// ShareLive (SharedCardByToken serves only a live one).
+func (sh *CardShareRow) StateAt(now time.Time) string {
+	switch {
+	case sh.Kind != ShareLink:
+		return ShareDownload
+	case sh.Revoked != nil:
+		return ShareRevoked
+	case !now.Before(sh.Expires):
+		return ShareExpired
+	}
+	return ShareLive
+}
 
 // SharedCard is a recorded share: the card and, for a link, its token
 // (shown once; only its hash is stored).
@@ -181,9 +206,7 @@ func (a *App) ShareCard(ctx context.Context, s *Session, req CardShareRequest) (
 		if hours <= 0 {
 			hours = DefaultShareHours
 		}
-		raw := make([]byte, 32)
-		rand.Read(raw)
-		out.Token = base64.RawURLEncoding.EncodeToString(raw)
+		out.Token = NewToken()
 		sh.TokenHash, sh.Expires = sessionID(out.Token), now.Add(time.Duration(hours)*time.Hour)
 		key, err := store.HolderKey(a.DB.Dir)
 		if err != nil {
@@ -231,7 +254,7 @@ func (a *App) SharedCardByToken(ctx context.Context, token string) (*CardView, *
 		return nil, nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Field: "share", Message: "there is no such card link",
 			Hint: "check that the whole link was copied"}
 	}
-	if sh.Revoked != nil || !a.now().Before(sh.Expires) {
+	if (&CardShareRow{*sh}).StateAt(a.now()) != ShareLive {
 		return nil, sh, ErrShareGone
 	}
 	idx, err := a.directory(ctx)
@@ -248,8 +271,13 @@ func (a *App) SharedCardByToken(ctx context.Context, token string) (*CardView, *
 
 // CardShares lists the shares of the session's person's card and the
 // shares they made, newest first.
-func (a *App) CardShares(ctx context.Context, s *Session) ([]store.CardShare, error) {
-	return a.DB.CardSharesOf(ctx, s.UserID)
+func (a *App) CardShares(ctx context.Context, s *Session) ([]CardShareRow, error) {
+	shs, err := a.DB.CardSharesOf(ctx, s.UserID)
+	out := make([]CardShareRow, len(shs))
+	for i, sh := range shs {
+		out[i] = CardShareRow{sh}
+	}
+	return out, err
 }
 
 // RevokeCardShare revokes share link id of the session's person's card or

@@ -56,6 +56,12 @@ func (a *App) Departments(ctx context.Context, id int64) (*Departments, error) {
 	if err != nil {
 		return nil, err
 	}
+	return departmentsOf(ctx, dir, id)
+}
+
+// departmentsOf is Departments over any directory (the live directory's
+// people in memory, too).
+func departmentsOf(ctx context.Context, dir dingbook.Directory, id int64) (*Departments, error) {
 	depts := dir.Departments()
 	tree := dingbook.NewTree(depts)
 	counts, err := export.Headcounts(ctx, dir, tree)
@@ -100,8 +106,14 @@ type DiffResult struct {
 }
 
 // Diff compares two stored snapshots: ids[0] against ids[1]; with one id,
-// that snapshot against the newest; with none, the last two.
+// that snapshot against the newest; with none, the last two. It quotes
+// the fields of the default profile of the state directory's policy.
 func (a *App) Diff(ctx context.Context, ids []int64) (*DiffResult, error) {
+	return a.diff(ctx, ids, nil)
+}
+
+// diff is Diff under pol (nil: the state directory's policy file).
+func (a *App) diff(ctx context.Context, ids []int64, pol *policy.Policy) (*DiffResult, error) {
 	list, err := a.DB.Snapshots(ctx) // newest first
 	if err != nil {
 		return nil, err
@@ -131,10 +143,12 @@ func (a *App) Diff(ctx context.Context, ids []int64) (*DiffResult, error) {
 			Message: fmt.Sprintf("snapshots %d and %d are of different organisations (%s, %s)", sa.ID, sb.ID, sa.OrgName, sb.OrgName),
 			Hint:    "compare two snapshots of one organisation", Field: "snapshot"}
 	}
-	pol, quoted, err := DefaultProfileFields(a.DB.Dir)
-	if err != nil {
-		return nil, err
+	if pol == nil {
+		if pol, _, err = DefaultProfileFields(a.DB.Dir); err != nil {
+			return nil, err
+		}
 	}
+	quoted, _ := pol.ProfileFields(pol.DefaultProfile)
 	da, err := a.DB.Directory(ctx, sa.ID)
 	if err != nil {
 		return nil, err

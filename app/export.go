@@ -227,29 +227,31 @@ func Dedupe(org *dingbook.Org, rule, region string, h *Hooks) ([]clean.Merge, er
 }
 
 // memberDirectory opens an admin-console member file as the source of an
-// export. Unless manager_userid is among the fields, it streams the file
-// (console.Stream): read in step with the writing, never held whole; the
-// fields of profile "full" then come from the header (every custom
-// column). A department selection needs every department up front: a
-// first pass reads the tree (the rows go by unkept), the second streams
-// the people. A streamed read resolves a manager only to someone in the
-// same or an earlier row, so exports of manager_userid read the file
-// whole. After export.Run, call done with whether it succeeded: it tells
-// the hooks what the reader skipped or guessed and closes the file.
+// export. It streams the file (console.Stream): read in step with the
+// writing, never held whole; the fields of profile "full" then come from
+// the header (every custom column). A department selection needs every
+// department up front: a first pass reads the tree (the rows go by
+// unkept), the second streams the people. A streamed read alone resolves
+// a manager only to someone in the same or an earlier row, so an export
+// of manager_userid makes a first pass that keeps only what resolving
+// needs (console.ReadManagers: a hash per userid and per name), and the
+// stream resolves managers as the file read whole would. After
+// export.Run, call done with whether it succeeded: it tells the hooks
+// what the reader skipped or guessed and closes the file.
 func memberDirectory(ctx context.Context, path string, co console.Options, opts *export.Options, h *Hooks) (dingbook.Directory, func(ok bool), error) {
-	whole := func() (dingbook.Directory, func(ok bool), error) {
-		org, err := readMemberFile(ctx, path, co, h)
-		if err != nil {
+	var mgrs *console.Managers
+	if slices.Contains(opts.Fields, "manager_userid") {
+		var err error
+		if mgrs, err = console.ReadManagers(ctx, path, co); err != nil {
 			return nil, nil, err
 		}
-		return dingbook.OrgDirectory{Org: org}, func(bool) {}, nil
-	}
-	if slices.Contains(opts.Fields, "manager_userid") {
-		return whole()
 	}
 	st, err := console.Open(path, co)
 	if err != nil {
 		return nil, nil, err
+	}
+	if mgrs != nil {
+		st.ResolveManagers(mgrs)
 	}
 	if opts.AllExtensions {
 		// The header lists every custom column: the fields are known now.
@@ -404,14 +406,17 @@ func VCard(version string) func(w io.Writer, company, corpID string) (export.Per
 	}
 }
 
-// sizeOf returns the number of people in d when it is known up front (0
-// otherwise), so the cleaner can size its tables.
+// sizeOf returns the number of people in d when it is known up front,
+// or an estimate (a streamed member file's SizeHint), 0 otherwise, so
+// the cleaner can size its tables.
 func sizeOf(d dingbook.Directory) int {
 	switch d := d.(type) {
 	case dingbook.OrgDirectory:
 		return len(d.Org.People)
 	case interface{ Len() int }:
 		return d.Len()
+	case interface{ SizeHint() int }:
+		return d.SizeHint()
 	}
 	return 0
 }

@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +34,9 @@ const ActionGrant = "grant"
 // StepUpAge is how old a DingTalk login may be when the grantee asks for
 // the bundle.
 const StepUpAge = 5 * time.Minute
+
+// StepUpMinutes is StepUpAge in whole minutes, for the texts that name it.
+func StepUpMinutes() int { return int(StepUpAge / time.Minute) }
 
 // States of a grant: active (downloads left), used (none left), revoked,
 // expired.
@@ -327,16 +328,23 @@ func (gs *Grants) mayRevoke(s *Session, g *Grant) bool {
 }
 
 // Show returns grant id to its grantee and to those who may revoke it;
-// to anyone else it is not found, like one that does not exist.
+// to anyone else it is not found, in the same words as one that does not
+// exist, and nothing is written (load records an expiry only for them).
 func (gs *Grants) Show(ctx context.Context, s *Session, id string) (*Grant, error) {
-	g, err := gs.Get(ctx, id)
+	row, err := gs.App.DB.Grant(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if g.Grantee != s.UserID && !gs.mayRevoke(s, g) {
-		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no grant %q you may see", id), Hint: "list your grants at /grants"}
+	if row != nil {
+		var g Grant
+		if err := json.Unmarshal(row.Doc, &g); err != nil {
+			return nil, err
+		}
+		if g.Grantee == s.UserID || gs.mayRevoke(s, &g) {
+			return gs.load(ctx, *row)
+		}
 	}
-	return g, nil
+	return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("there is no grant %q you may see", id), Hint: "list your grants at /grants (GET /api/v1/grants)"}
 }
 
 // held returns grant id when s is its grantee.
@@ -445,8 +453,8 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	}
 	now := gs.App.now()
 	if age := now.Sub(s.Created); age > StepUpAge {
-		return nil, &dingbook.Error{Code: CodeStepUp, Message: fmt.Sprintf("the bundle needs a DingTalk login no older than 5 minutes (yours is %d minutes old)", int(age.Minutes())),
-			Hint: "log in with DingTalk again, then ask for the bundle within 5 minutes"}
+		return nil, &dingbook.Error{Code: CodeStepUp, Message: fmt.Sprintf("the bundle needs a DingTalk login no older than %d minutes (yours is %d minutes old)", StepUpMinutes(), int(age.Minutes())),
+			Hint: fmt.Sprintf("log in with DingTalk again, then ask for the bundle within %d minutes", StepUpMinutes())}
 	}
 	if err := gs.save(ctx, g, "stepped-up", s.UserID, "", map[string]string{"login_at": s.Created.UTC().Format(time.RFC3339), "via": s.Via}, nil); err != nil {
 		return nil, err
@@ -488,9 +496,7 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := NewToken()
 	g.DownloadsLeft--
 	if g.DownloadsLeft <= 0 {
 		g.State = GrantUsed
@@ -693,15 +699,18 @@ func (gs *Grants) Revoke(ctx context.Context, s *Session, id, reason string) (*G
 	if g.State != GrantActive && g.State != GrantUsed {
 		return nil, &dingbook.Error{Code: dingbook.EPOLICY, Message: fmt.Sprintf("grant %s is %s already", id, g.State), Hint: "list grants with GET /api/v1/grants?role=approver"}
 	}
-	dls, err := gs.App.DB.GrantDownloads(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	holding, _ := gs.App.DB.FindHolding(ctx, store.KindGrant, id) // none before a bundle
 	now := gs.App.now()
 	g.State, g.RevokedBy, g.Reason = GrantRevoked, s.UserID, reason
+	// the links and holdings are read and ended under the write lock: a
+	// bundle registered before it commits is ended too, one after it
+	// finds the grant revoked (save) and deletes its own file
 	var pending []store.GrantDownload
 	err = gs.save(ctx, g, "revoked", s.UserID, reason, nil, func(tx *store.Tx) error {
+		dls, err := tx.GrantDownloads(id)
+		if err != nil {
+			return err
+		}
+		pending = nil
 		for _, dl := range dls {
 			if dl.Used.IsZero() {
 				pending = append(pending, dl)
@@ -710,11 +719,8 @@ func (gs *Grants) Revoke(ctx context.Context, s *Session, id, reason string) (*G
 				}
 			}
 		}
-		if holding != nil {
-			_, err := tx.RevokeHolding(holding.ID, now)
-			return err
-		}
-		return nil
+		_, err = tx.RevokeHoldingsOf(store.KindGrant, id, now)
+		return err
 	})
 	if err != nil {
 		return nil, err

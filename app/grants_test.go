@@ -258,19 +258,27 @@ func assertSteps(t *testing.T, e *reqEnv, want []string) {
 	}
 }
 
-// TestGrantRevoke: the grantee cannot revoke; an approver can; the link
-// of a bundle not downloaded is gone and its file deleted.
-func TestGrantRevoke(t *testing.T) {
+// bundledGrant is grantEnv's grant with its terms accepted and a bundle
+// made by the grantee (me, logged in just now).
+func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+	t.Helper()
 	e, gs, g := grantEnv(t)
-	ctx := context.Background()
 	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
+	if _, err := gs.AcceptTerms(context.Background(), me, g.ID, "en", true); err != nil {
 		t.Fatal(err)
 	}
-	b, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{})
+	b, err := gs.Bundle(context.Background(), me, g.ID, app.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, gs, g, me, b
+}
+
+// TestGrantRevoke: the grantee cannot revoke; an approver can; the link
+// of a bundle not downloaded is gone and its file deleted.
+func TestGrantRevoke(t *testing.T) {
+	e, gs, g, me, b := bundledGrant(t)
+	ctx := context.Background()
 	if _, err := gs.Revoke(ctx, me, g.ID, "mine"); errCode(err) != dingbook.EPERM {
 		t.Fatalf("the grantee revoked: %v", err)
 	}
@@ -294,6 +302,53 @@ func TestGrantRevoke(t *testing.T) {
 		t.Fatal("a revoked grant was revoked again")
 	}
 	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "revoked"})
+}
+
+// TestGrantRevokeStoreError: a store error on a revocation's way (the
+// holding table unreadable, after the one download) fails it, leaving
+// the grant and its holding as they were, rather than a revoked grant
+// whose holding stays live; the revocation then ends both.
+func TestGrantRevokeStoreError(t *testing.T) {
+	e, gs, g, me, b := bundledGrant(t)
+	ctx := context.Background()
+	f, err := gs.Download(ctx, me, b.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.File.Close()
+	sqlite := func(q string) string {
+		t.Helper()
+		out, err := exec.Command("sqlite3", filepath.Join(e.a.DB.Dir, store.DBName), q).CombinedOutput()
+		if err != nil {
+			t.Fatalf("sqlite3 (Debian package sqlite3) %s: %v %s", q, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	live := "SELECT count(*) FROM holding WHERE kind = 'grant' AND ref = '" + g.ID + "' AND revoked_at IS NULL;"
+	if n := sqlite(live); n != "1" {
+		t.Fatalf("the bundle's live holdings: %s", n)
+	}
+
+	sqlite("ALTER TABLE holding RENAME TO holding_away;")
+	if _, err := gs.Revoke(ctx, e.session(e.sub.UserID), g.ID, "cancelled"); err == nil {
+		t.Error("a revocation that could not reach the holding succeeded")
+	}
+	sqlite("ALTER TABLE holding_away RENAME TO holding;")
+	if now, err := gs.Get(ctx, g.ID); err != nil || now.State != app.GrantUsed || sqlite(live) != "1" {
+		t.Fatalf("after the failed revocation: %v %+v", err, now)
+	}
+
+	r, err := gs.Revoke(ctx, e.session(e.sub.UserID), g.ID, "cancelled")
+	if err != nil || r.State != app.GrantRevoked {
+		t.Fatalf("revoke: %v %+v", err, r)
+	}
+	if n := sqlite(live); n != "0" {
+		t.Errorf("%s of the revoked grant's holdings are live", n)
+	}
+	if res, err := e.a.VerifyAudit(ctx, ""); err != nil || !res.OK {
+		t.Fatalf("audit verify: %v %+v", err, res)
+	}
+	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "downloaded", "revoked"})
 }
 
 // TestGrantRevokedMeanwhile: a bundle or download that ends after the

@@ -13,8 +13,9 @@ import (
 
 // TestMemberDirectoryDeptStreams: a department selection of a member file
 // is served by the streamed source with the tree of a first pass (a
-// *treeStream), not by the file read whole; manager_userid still reads it
-// whole.
+// *treeStream), not by the file read whole; so is manager_userid, its
+// managers resolved from a first pass's index as the file read whole
+// would resolve them.
 func TestMemberDirectoryDeptStreams(t *testing.T) {
 	dir := t.TempDir()
 	truth := gen.Generate(gen.Options{Users: 300, Seed: 11})
@@ -42,7 +43,26 @@ func TestMemberDirectoryDeptStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer done2(false)
-	if _, ok := d.(dingbook.OrgDirectory); !ok {
-		t.Errorf("manager_userid source %T, want the file read whole", d)
+	if _, ok := d.(*treeStream); !ok {
+		t.Fatalf("manager_userid source %T, want a *treeStream", d)
+	}
+	want := map[string]string{}
+	for _, p := range org.People {
+		want[p.UserID] = p.ManagerUserID
+	}
+	managers := 0
+	if err := d.EachPerson(context.Background(), func(p *dingbook.Person) error {
+		if p.ManagerUserID != want[p.UserID] {
+			t.Errorf("%s: manager %q, the file read whole %q", p.UserID, p.ManagerUserID, want[p.UserID])
+		}
+		if p.ManagerUserID != "" {
+			managers++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if managers == 0 {
+		t.Error("no manager resolved")
 	}
 }

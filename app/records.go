@@ -40,6 +40,12 @@ func (a *App) AuditRecord(ctx context.Context, seq int64) (audit.Record, error) 
 	return audit.Get(ctx, a.DB, seq)
 }
 
+// AuditRecordsOf returns the audit records numbered seqs, by seq (one
+// without a record is left out), in one read (not one per record).
+func (a *App) AuditRecordsOf(ctx context.Context, seqs []int64) (map[int64]audit.Record, error) {
+	return audit.GetSeqs(ctx, a.DB, seqs)
+}
+
 // VerifyAudit walks the whole chain, and checks that it holds anchor (a
 // head hash noted earlier) unless anchor is "".
 func (a *App) VerifyAudit(ctx context.Context, anchor string) (*audit.VerifyResult, error) {

@@ -115,9 +115,7 @@ type LoginOptions struct {
 // which also ends the browser's previous session. It returns the new
 // cookie's token (random, 256 bits; only its hash is stored).
 func (a *App) Login(ctx context.Context, id *dingtalk.Identity, o LoginOptions) (string, *Session, error) {
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	token := base64.RawURLEncoding.EncodeToString(raw)
+	token := NewToken()
 	now := a.now()
 	s := &Session{ID: sessionID(token), UserID: id.UserID, Roles: RolesFor(id.SysLevel, id.UserID, o.Policy),
 		AdminScope: slices.Clone(id.AdminScope), Via: o.Via, Created: now, Seen: now, Lang: o.Lang}
@@ -283,4 +281,13 @@ func (a *App) EndSessions(ctx context.Context, userid, actor, reason string) (in
 func sessionID(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
+}
+
+// NewToken is a fresh secret (a session's cookie, an app password, a
+// one-time link, a login's state): 32 random bytes (256 bits), base64url
+// without padding. Where it is kept, only its SHA-256 (sessionID) is.
+func NewToken() string {
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	return base64.RawURLEncoding.EncodeToString(raw)
 }

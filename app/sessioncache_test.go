@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"os/exec"
 	"path/filepath"
@@ -83,4 +84,14 @@ func TestSessionCacheNeverOutlivesTheStore(t *testing.T) {
 	}
 	now = now.Add(app.DefaultSessionIdle)
 	gone("the idle limit", token)
+}
+
+// TestNewToken: a token is 32 random bytes in base64url without padding,
+// a fresh one each time.
+func TestNewToken(t *testing.T) {
+	a, b := app.NewToken(), app.NewToken()
+	raw, err := base64.RawURLEncoding.DecodeString(a)
+	if err != nil || len(raw) != 32 || a == b {
+		t.Fatalf("tokens %q %q: %v, %d bytes", a, b, err, len(raw))
+	}
 }

@@ -390,6 +390,24 @@ func Get(ctx context.Context, db *store.DB, seq int64) (Record, error) {
 	return r, err
 }
 
+// GetSeqs returns the records numbered seqs, by seq (a number without a
+// record is left out), read together rather than one by one.
+func GetSeqs(ctx context.Context, db *store.DB, seqs []int64) (map[int64]Record, error) {
+	rows, err := db.AuditRecordsBySeq(ctx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]Record, len(rows))
+	for _, row := range rows {
+		r, _, err := fromRow(row)
+		if err != nil {
+			return nil, fmt.Errorf("audit record %d: %w", row.Seq, err)
+		}
+		out[r.Seq] = r
+	}
+	return out, nil
+}
+
 // Head returns the last record's seq and hash (0 and GenesisHash when the
 // log is empty).
 func Head(ctx context.Context, db *store.DB) (int64, string, error) {

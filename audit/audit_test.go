@@ -263,3 +263,26 @@ func TestReportCountsPushedRows(t *testing.T) {
 		t.Fatalf("rows %d totals %v", rep.Rows, rep.Totals)
 	}
 }
+
+// TestGetSeqs: the records of a list of seqs, read in batches of 500: each
+// asked for that exists, by its seq, and nothing for a seq without one.
+func TestGetSeqs(t *testing.T) {
+	db, _ := newLog(t, 520)
+	var seqs []int64
+	for s := int64(520); s >= 1; s-- { // more than one batch
+		seqs = append(seqs, s)
+	}
+	seqs = append(seqs, 9999)
+	recs, err := audit.GetSeqs(context.Background(), db, seqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != len(seqs)-1 {
+		t.Fatalf("%d records for %d seqs (one without a record)", len(recs), len(seqs))
+	}
+	for _, s := range seqs[:len(seqs)-1] {
+		if r, ok := recs[s]; !ok || r.Seq != s || r.Purpose != fmt.Sprintf("purpose %d", s) {
+			t.Errorf("seq %d: %v %+v", s, ok, r)
+		}
+	}
+}

@@ -80,6 +80,10 @@ type Sheet struct {
 	Name   string
 	Header []string
 	Rows   [][]string
+	// Row, when set, makes the sheet's Len rows one at a time instead
+	// of Rows (see xlsx.Writer.AddSheetFunc).
+	Len int
+	Row func(i int) []string
 }
 
 // Options say what to export and where.
@@ -419,14 +423,23 @@ func (m *rowMaker) depts(key string, p *dingbook.Person) string {
 // code and hidden flag, masked when asked; the org e-mail with its
 // type), so that no value outside the selection reaches the file.
 func restrict(p *dingbook.Person, fields []dingbook.Field, mask bool) *dingbook.Person {
-	q := dingbook.Person{UserID: p.UserID, UnionID: p.UnionID, Name: p.Name, Active: p.Active}
+	q := new(dingbook.Person)
+	restrictInto(q, p, fields, mask)
+	return q
+}
+
+// restrictInto is restrict into dst (reused by the vCard writer, which
+// keeps nothing of the person).
+func restrictInto(dst, p *dingbook.Person, fields []dingbook.Field, mask bool) {
+	*dst = dingbook.Person{UserID: p.UserID, UnionID: p.UnionID, Name: p.Name, Active: p.Active}
+	q := dst
 	for i := range fields {
 		f := &fields[i]
 		switch f.Kind {
 		case dingbook.KindText:
-			*f.Text(&q) = *f.Text(p)
+			*f.Text(q) = *f.Text(p)
 		case dingbook.KindFlag:
-			*f.Flag(&q) = *f.Flag(p)
+			*f.Flag(q) = *f.Flag(p)
 		case dingbook.KindDate:
 			q.HiredDate = p.HiredDate
 		case dingbook.KindDepts:
@@ -450,7 +463,6 @@ func restrict(p *dingbook.Person, fields []dingbook.Field, mask bool) *dingbook.
 	if mask {
 		q.Mobile = normalize.MaskPhone(q.Mobile)
 	}
-	return &q
 }
 
 // output is one file being written. Its Write fails once ctx is done,
@@ -709,6 +721,7 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	m := &rowMaker{cols: cols, tree: tree, paths: map[int64]string{}, yes: yn[0], no: yn[1], mask: mask, region: opts.Region, extra: opts.Extra}
 	heads := newHeadcount(tree)
 	var row, xrow []string
+	var card dingbook.Person // the vCard writers' restricted copy
 	// handle writes person i of chunk c.
 	handle := func(c *pipeline.Chunk[clean.Batch], i int) error {
 		p := &c.People[i]
@@ -772,7 +785,8 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 				err = o.jsonl.WritePerson(p, tree)
 			case o.pw != nil:
 				if vp == nil {
-					vp = restrict(p, cols, mask)
+					restrictInto(&card, p, cols, mask)
+					vp = &card
 				}
 				err = o.pw.WritePerson(vp, tree)
 			}
@@ -798,6 +812,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 	} else {
 		err = pl.Run(ctx, d)
 	}
+	// The last row's cells must not outlive the pass: a member file's
+	// text may pin its shared-strings table through them.
+	clear(row[:cap(row)])
+	clear(xrow[:cap(xrow)])
+	card = dingbook.Person{}
 	if err == nil && ctx.Err() != nil {
 		err = context.Cause(ctx)
 	}
@@ -826,7 +845,11 @@ func Run(ctx context.Context, d dingbook.Directory, opts Options) (*Result, erro
 		case o.xlsx != nil:
 			err = o.xlsx.AddSheet(DeptSheet, deptHeader[lang], deptRows(tree, depts, inTree, heads))
 			for _, s := range sheets {
-				if err == nil {
+				switch {
+				case err != nil:
+				case s.Row != nil:
+					err = o.xlsx.AddSheetFunc(s.Name, s.Header, s.Len, s.Row)
+				default:
 					err = o.xlsx.AddSheet(s.Name, s.Header, s.Rows)
 				}
 			}

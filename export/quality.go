@@ -111,8 +111,8 @@ func (q *quality) finish(d dingbook.Directory, lang string, inTree map[int64]boo
 	if inTree != nil {
 		rep.Departments = slices.DeleteFunc(rep.Departments, func(dq clean.DeptQuality) bool { return !inTree[dq.DeptID] })
 	}
-	h, rows := qualitySheet(rep, lang)
-	return rep, Sheet{Name: QualitySheet, Header: h, Rows: rows}
+	h, n, row := qualityRows(rep, lang)
+	return rep, Sheet{Name: QualitySheet, Header: h, Len: n, Row: row}
 }
 
 // close ends an unfinished analysis (letting go of its tables).

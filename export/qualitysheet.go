@@ -124,6 +124,17 @@ func newQualityLook(lang string, fields []string) qualityLook {
 // rows: totals, one row per problem, duplicate groups, and one row per
 // department with its completeness rates.
 func qualitySheet(r *clean.Report, lang string) (header []string, rows [][]string) {
+	header, n, row := qualityRows(r, lang)
+	for i := range n {
+		rows = append(rows, row(i))
+	}
+	return header, rows
+}
+
+// qualityRows is qualitySheet's layout with its n rows made one at a
+// time by row (a big organisation's duplicate groups make a long sheet,
+// which is then never held as text).
+func qualityRows(r *clean.Report, lang string) (header []string, n int, row func(i int) []string) {
 	w := sheetWords[lang]
 	if w == nil {
 		w = sheetWords["en"]
@@ -133,27 +144,32 @@ func qualitySheet(r *clean.Report, lang string) (header []string, rows [][]strin
 		labels = ProblemLabels["en"]
 	}
 	share := func(n int) string { return clean.Percent(r.Share(n)) }
-	rows = [][]string{
-		{w[9], w[13], strconv.Itoa(r.People), "", "", "", "", "", r.Org},
-		{w[9], w[14], strconv.Itoa(r.PeopleWithProblems), share(r.PeopleWithProblems), "", "", "", "", ""},
-	}
 	groups := 0
 	for _, n := range r.GroupCounts {
 		groups += n
 	}
-	rows = append(rows, []string{w[9], w[15], strconv.Itoa(groups), "", "", "", "", "", ""})
+	head := [][]string{
+		{w[9], w[13], strconv.Itoa(r.People), "", "", "", "", "", r.Org},
+		{w[9], w[14], strconv.Itoa(r.PeopleWithProblems), share(r.PeopleWithProblems), "", "", "", "", ""},
+		{w[9], w[15], strconv.Itoa(groups), "", "", "", "", "", ""},
+	}
 	for _, p := range dingbook.AllProblems {
-		rows = append(rows, []string{w[10], labels[p], strconv.Itoa(r.Counts[p]), share(r.Counts[p]), "", "", "", "", string(p)})
+		head = append(head, []string{w[10], labels[p], strconv.Itoa(r.Counts[p]), share(r.Counts[p]), "", "", "", "", string(p)})
 	}
-	for _, g := range r.DuplicateGroups {
-		detail := g.MemberList("; ")
-		if g.Key != "" { // "" when the export does not carry its field
-			detail = g.Key + "; " + detail
+	row = func(i int) []string {
+		if i < len(head) {
+			return head[i]
 		}
-		rows = append(rows, []string{w[11], labels[g.Problem], strconv.Itoa(len(g.Members)), "", "", "", "", "", detail})
+		if i -= len(head); i < len(r.DuplicateGroups) {
+			g := &r.DuplicateGroups[i]
+			detail := g.MemberList("; ")
+			if g.Key != "" { // "" when the export does not carry its field
+				detail = g.Key + "; " + detail
+			}
+			return []string{w[11], labels[g.Problem], strconv.Itoa(len(g.Members)), "", "", "", "", "", detail}
+		}
+		d := &r.Departments[i-len(r.DuplicateGroups)]
+		return []string{w[12], d.Path, strconv.Itoa(d.Members), "", clean.Percent(d.MobileRate), clean.Percent(d.EmailRate), clean.Percent(d.TitleRate), clean.Percent(d.JobNumberRate), fmt.Sprintf("dept_id %d", d.DeptID)}
 	}
-	for _, d := range r.Departments {
-		rows = append(rows, []string{w[12], d.Path, strconv.Itoa(d.Members), "", clean.Percent(d.MobileRate), clean.Percent(d.EmailRate), clean.Percent(d.TitleRate), clean.Percent(d.JobNumberRate), fmt.Sprintf("dept_id %d", d.DeptID)})
-	}
-	return append([]string(nil), w[:9]...), rows
+	return append([]string(nil), w[:9]...), len(head) + len(r.DuplicateGroups) + len(r.Departments), row
 }

@@ -16,6 +16,13 @@
 #   BenchmarkExportXLSX        gen.Generate's org held in memory (its RSS
 #                              includes the generated org); FULL=1 only
 #
+#   the CLI                    'dingbook export' of that same snapshot to
+#                              XLSX as a user runs it (the quality report,
+#                              the collector settings cmd/dingbook makes),
+#                              under /usr/bin/time: wall, CPU, peak RSS.
+#                              Target (issue 14): ≤ 400 MB for the 22
+#                              columns of profile full. CLI=0 skips it
+#
 # The machine may be shared: COUNT=N repeats the variants in alternation N
 # times and prints each variant's median wall time (s/export).
 #
@@ -49,3 +56,15 @@ for b in "${benches[@]}"; do
 			awk -v name="$b/$v" '{a[NR] = $1} END {if (NR) printf "  %-36s %s\n", name, a[int((NR + 1) / 2)]}'
 	done
 done
+if [ "${SNAPSHOT:-1}" = 1 ] && [ "${CLI:-1}" = 1 ]; then
+	# The snapshot the benchmark stored is a state directory of its own.
+	CGO_ENABLED=0 go build -o "$(dirname "$bin")/dingbook" ./cmd/dingbook
+	printf 'allow_unencrypted: true\n' >"$DINGBOOK_BENCH_DB/policy.yaml"
+	profile="${DINGBOOK_BENCH_PROFILE:-contact}"
+	log="$(dirname "$bin")/cli.time"
+	DINGBOOK_HOME="$DINGBOOK_BENCH_DB" DINGBOOK_PASSPHRASE=bench-clean-passphrase /usr/bin/time -f '%e %U %S %M' -o "$log" \
+		"$(dirname "$bin")/dingbook" export --purpose bench-clean --justify bench-clean --pia PIA-BENCH --profile "$profile" \
+		--encrypt none --format xlsx --out "$(dirname "$bin")/cli-out" >/dev/null 2>&1
+	read -r secs user sys kb <"$log"
+	printf '  %-36s %s s wall, %.1f s CPU, peak RSS %d MB\n' "dingbook export ($profile, xlsx)" "$secs" "$(echo "$user + $sys" | bc -l)" "$((kb / 1024))"
+fi

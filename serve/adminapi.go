@@ -64,7 +64,7 @@ type AdminChangesAnswer struct {
 }
 
 func (s *Server) apiAdminChanges(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	d, err := s.App.ScopedDiff(r.Context(), sess)
+	d, err := s.App.ScopedDiff(r.Context(), sess, s.policy())
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:

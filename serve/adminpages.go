@@ -370,7 +370,7 @@ var xmlEscape = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`,
 // admin's scope.
 func (s *Server) adminChanges(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	a := s.adminData(sess)
-	d, err := s.App.ScopedDiff(r.Context(), sess)
+	d, err := s.App.ScopedDiff(r.Context(), sess, s.policy())
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
@@ -407,6 +407,14 @@ func (s *Server) exportRows(ctx context.Context, a *adminPage) error {
 	if err != nil {
 		return err
 	}
+	seqs := make([]int64, len(list))
+	for i, e := range list {
+		seqs[i] = e.AuditSeq
+	}
+	recs, err := s.App.AuditRecordsOf(ctx, seqs)
+	if err != nil {
+		return err
+	}
 	for i := len(list) - 1; i >= 0; i-- { // newest first
 		e := list[i]
 		row := exportRow{ID: e.ID, File: filepath.Base(e.Path), Actor: e.Actor, Created: fmtTime(e.Created), CreatedAt: e.Created,
@@ -414,9 +422,7 @@ func (s *Server) exportRows(ctx context.Context, a *adminPage) error {
 		if e.Purged != nil {
 			row.Purged = fmtTime(*e.Purged)
 		}
-		if rec, err := s.App.AuditRecord(ctx, e.AuditSeq); err == nil {
-			row.Purpose = rec.Purpose
-		}
+		row.Purpose = recs[e.AuditSeq].Purpose
 		a.Exports = append(a.Exports, row)
 	}
 	return nil

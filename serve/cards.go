@@ -44,8 +44,9 @@ type cardPage struct {
 }
 
 // CardShare is one entry of GET /api/v1/me/shares: a share of the
-// person's card, or one they made. State is "download" (a vCard or QR
-// code: nothing to revoke), "live", "expired" or "revoked".
+// person's card, or one they made. State is app's CardShareRow.StateAt:
+// "download" (a vCard or QR code: nothing to revoke), "live", "expired"
+// or "revoked".
 type CardShare struct {
 	app.CardShareRow
 	State string `json:"state"`
@@ -227,16 +228,7 @@ func (s *Server) myShares(r *http.Request, sess *app.Session) ([]CardShare, erro
 	now := s.now()
 	out := []CardShare{}
 	for _, sh := range shs {
-		c := CardShare{CardShareRow: sh, State: "live", Own: sh.Subject == sess.UserID}
-		switch {
-		case sh.Kind != app.ShareLink:
-			c.State = "download"
-		case sh.Revoked != nil:
-			c.State = "revoked"
-		case !now.Before(sh.Expires):
-			c.State = "expired"
-		}
-		out = append(out, c)
+		out = append(out, CardShare{CardShareRow: sh, State: sh.StateAt(now), Own: sh.Subject == sess.UserID})
 	}
 	return out, nil
 }

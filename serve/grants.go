@@ -46,9 +46,10 @@ func (s *Server) apiGrants(w http.ResponseWriter, r *http.Request, sess *app.Ses
 }
 
 // apiGrantTerms answers the confidentiality terms in the person's
-// language (the text whose hash an acceptance records).
+// language (the text whose hash an acceptance records) to the grant's
+// grantee and those who may revoke it; to anyone else 404, as Show.
 func (s *Server) apiGrantTerms(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	if _, err := s.grants().Get(r.Context(), r.PathValue("id")); err != nil {
+	if _, err := s.grants().Show(r.Context(), sess, r.PathValue("id")); err != nil {
 		s.refuseGrant(w, r, err)
 		return
 	}
@@ -164,8 +165,8 @@ func (s *Server) refuseGrant(w http.ResponseWriter, r *http.Request, err error) 
 	case app.CodeStepUp:
 		lang := pickLang(r, nil)
 		login := stepUpLogin(r.PathValue("id"))
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": app.CodeStepUp, "message": tr(lang, "grant.step_up.message"),
-			"hint": tr(lang, "grant.step_up.hint", login), "login": login})
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": app.CodeStepUp, "message": tr(lang, "grant.step_up.message", app.StepUpMinutes()),
+			"hint": tr(lang, "grant.step_up.hint", login, app.StepUpMinutes()), "login": login})
 	case app.CodeGone:
 		s.problem(w, r, http.StatusGone, "grant.gone", err)
 	default:

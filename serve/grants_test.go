@@ -1,6 +1,8 @@
 package serve_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -9,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/serve"
 )
 
@@ -89,7 +93,7 @@ func TestGrantsAPI(t *testing.T) {
 	}
 	// a login older than 5 minutes: 403 step-up with the way back
 	e.clock.Add(6 * time.Minute)
-	if st, p := requester.postJSON(base+"/bundle", "", "id", nil); st != 403 || p["error"] != "step-up" || p["login"] != "/login?next=%2Fgrants%2F"+id || !strings.Contains(p["hint"], p["login"]) || !strings.Contains(p["message"], "5 menit") {
+	if st, p := requester.postJSON(base+"/bundle", "", "id", nil); st != 403 || p["error"] != "step-up" || p["login"] != "/login?next=%2Fgrants%2F"+id || !strings.Contains(p["hint"], p["login"]) || !strings.Contains(p["message"], fmt.Sprintf("%d menit", app.StepUpMinutes())) || !strings.Contains(p["hint"], fmt.Sprintf("%d menit", app.StepUpMinutes())) {
 		t.Fatalf("a stale login: %d %v", st, p)
 	}
 	requester = e.browser(emp).login()
@@ -147,4 +151,72 @@ func scopeDept(e *env, userid string) int64 {
 	}
 	e.t.Fatalf("%s is no admin", userid)
 	return 0
+}
+
+// TestGrantTermsHidden: a grant's terms answer its grantee and those who
+// may revoke it; anyone else gets the 404 of a grant that does not exist,
+// and the lookup writes nothing, not even the expiry of a grant past its
+// time.
+func TestGrantTermsHidden(t *testing.T) {
+	e := newEnv(t)
+	pullSim(t, e)
+	_, sub, emp := demoUsers(t, e.sim)
+	requester, approver := e.browser(emp).login(), e.browser(sub).login()
+	ask := `{"departments": [` + itoa(scopeDept(e, sub)) + `], "profile": "contact", "formats": ["csv"], "purpose": "legal review", "basis": "hr-management", "justification": "to call the team", "days": 3}`
+	var created serve.RequestCreated
+	if st, p := requester.postJSON("/api/v1/requests", ask, "", &created); st != 201 {
+		t.Fatalf("create: %d %v", st, p)
+	}
+	if st, p := approver.postJSON("/api/v1/requests/"+created.ID+"/approve", `{"fields": ["name"]}`, "", nil); st != 200 {
+		t.Fatalf("approve: %d %v", st, p)
+	}
+	var list serve.GrantList
+	if st := requester.getJSON("/api/v1/grants", &list); st != 200 || len(list.Grants) != 1 {
+		t.Fatalf("the grantee's grants: %d %+v", st, list)
+	}
+	id := list.Grants[0].ID
+	admins := map[string]bool{emp: true}
+	for _, a := range e.sim.Admins() {
+		admins[a.UserID] = true
+	}
+	other := ""
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && !admins[p.UserID] {
+			other = p.UserID
+			break
+		}
+	}
+	if other == "" {
+		t.Fatal("the organisation lacks a third ordinary employee")
+	}
+
+	e.clock.Add(4 * 24 * time.Hour) // past the grant's 3 days
+	outsider := e.browser(other).login()
+	grantRecords := func() int {
+		recs, err := audit.List(t.Context(), e.app.DB, audit.Filter{Action: app.ActionGrant})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(recs)
+	}
+	before := grantRecords()
+	message := func(path string) string {
+		resp, body := outsider.do("GET", e.url+path, nil)
+		var p map[string]string
+		json.Unmarshal([]byte(body), &p)
+		if resp.StatusCode != 404 || p["message"] == "" {
+			t.Fatalf("an outsider's GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		return p["message"] + p["hint"]
+	}
+	if got, none := message("/api/v1/grants/"+id+"/terms"), message("/api/v1/grants/g-nosuch/terms"); strings.ReplaceAll(got, id, "g-nosuch") != none {
+		t.Errorf("an existing grant answers unlike a missing one:\n%s\n%s", got, none)
+	}
+	if after := grantRecords(); after != before {
+		t.Errorf("an outsider's look at the terms wrote %d grant records", after-before)
+	}
+	var terms map[string]string
+	if st := e.browser(sub).login().getJSON("/api/v1/grants/"+id+"/terms", &terms); st != 200 || terms["text"] == "" {
+		t.Fatalf("the approver's terms: %d %v", st, terms)
+	}
 }

@@ -65,9 +65,10 @@ type reqPage struct {
 	MayRevoke bool
 	// StepUp: the login is older than app.StepUpAge (Login goes through
 	// DingTalk again and back to the grant).
-	StepUp bool
-	Login  string
-	Bundle *BundleReady
+	StepUp        bool
+	StepUpMinutes int
+	Login         string
+	Bundle        *BundleReady
 	// DeptName names the departments of the snapshot.
 	DeptName map[int64]string
 }
@@ -458,7 +459,7 @@ func (s *Server) grantView(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	}
 	lang := pickLang(r, sess)
 	p := &reqPage{Grant: g, Terms: gs.Terms(lang), Grantee: g.Grantee == sess.UserID, MayRevoke: gs.MayRevoke(sess, g), Bundle: b,
-		StepUp: s.now().Sub(sess.Created) > app.StepUpAge, Login: stepUpLogin(g.ID)}
+		StepUp: s.now().Sub(sess.Created) > app.StepUpAge, StepUpMinutes: app.StepUpMinutes(), Login: stepUpLogin(g.ID)}
 	if err := s.withDepts(r, p); err != nil {
 		s.dirFail(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -226,8 +227,9 @@ func TestGrantPages(t *testing.T) {
 	// DingTalk's login, back to the grant
 	e.clock.Add(6 * time.Minute)
 	login := "/login?next=" + url.QueryEscape(page)
-	if _, p := requester.do("GET", e.url+page, nil); !strings.Contains(p, `href="/login?next=%2fgrants%2f`+gid+`"`) && !strings.Contains(p, `href="`+login+`"`) {
-		t.Errorf("the page offers no step-up to %s:\n%s", login, p)
+	if _, p := requester.do("GET", e.url+page, nil); !strings.Contains(p, `href="/login?next=%2fgrants%2f`+gid+`"`) && !strings.Contains(p, `href="`+login+`"`) ||
+		!strings.Contains(p, fmt.Sprintf("no older than %d minutes.", app.StepUpMinutes())) {
+		t.Errorf("the page offers no step-up to %s within %d minutes:\n%s", login, app.StepUpMinutes(), p)
 	}
 	if resp, _ := requester.form(page+"/bundle", url.Values{}, ""); resp.StatusCode != 303 || resp.Header.Get("Location") != login {
 		t.Fatalf("a stale login's bundle: %d to %q, want %s", resp.StatusCode, resp.Header.Get("Location"), login)

@@ -10,6 +10,7 @@ import (
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/audit"
+	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/serve"
 )
 
@@ -175,6 +176,32 @@ func TestPolicyNarrowsSubAdmins(t *testing.T) {
 		t.Errorf("the primary admin could not pull: %d %s", resp.StatusCode, body)
 	}
 	e.srv.WaitPulls()
+}
+
+// TestNarrowedByNamesTheSetting: a rule that a policy narrows below what
+// DingTalk's roles admit names the setting that narrowed it (the 403's
+// message), and a rule no policy narrows names none.
+func TestNarrowedByNamesTheSetting(t *testing.T) {
+	doc := "serve:\n  sub_admins_may_pull: false\n"
+	pol, problems := policy.Parse([]byte(doc))
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	sessions := [][]string{{app.RoleEmployee}, {app.RoleEmployee, app.RoleSubAdmin}, {app.RoleEmployee, app.RoleAdmin}, {app.RoleEmployee, app.RoleAuditor}}
+	for r := serve.RuleUnset + 1; r.String() != "unset"; r++ {
+		narrowed := false
+		for _, roles := range sessions {
+			s := &app.Session{UserID: "u", Roles: roles}
+			narrowed = narrowed || r.Allows(s) && !r.AllowsUnder(s, pol)
+		}
+		by := r.NarrowedBy()
+		if narrowed != (by != "") {
+			t.Errorf("rule %v: narrowed %v, named setting %q", r, narrowed, by)
+		}
+		if key, value, _ := strings.Cut(by, ": "); by != "" && !strings.Contains(doc, strings.TrimPrefix(key, "serve.")+": "+value) {
+			t.Errorf("rule %v names %q, not the setting that narrowed it", r, by)
+		}
+	}
 }
 
 // serve.session_idle and serve.session_absolute feed the session limits.

@@ -57,6 +57,16 @@ func (r Rule) String() string {
 	return "unset"
 }
 
+// NarrowedBy names the policy setting that can narrow the rule below
+// what DingTalk's roles admit ("" for a rule the policy cannot narrow):
+// the 403 of a person the setting refuses names it.
+func (r Rule) NarrowedBy() string {
+	if r == Puller {
+		return "serve.sub_admins_may_pull: false"
+	}
+	return ""
+}
+
 // Allows reports whether a session (nil: nobody logged in) passes the
 // rule under the built-in policy; AllowsUnder applies a policy's
 // narrowing.
@@ -185,8 +195,9 @@ func (s *Server) authorize(rt Route) http.Handler {
 			}
 			if rt.Rule.Allows(sess) {
 				// DingTalk's roles admit the person; the policy narrows them
+				by := rt.Rule.NarrowedBy()
 				s.problem(w, r, http.StatusForbidden, "problem.narrowed",
-					&dingbook.Error{Code: dingbook.EPERM, Message: "the policy (serve.sub_admins_may_pull: false) lets only the primary admin use " + r.URL.Path, Hint: "ask the primary admin"}, r.URL.Path)
+					&dingbook.Error{Code: dingbook.EPERM, Message: "the policy (" + by + ") does not let you use " + r.URL.Path, Hint: "ask the primary admin"}, by, r.URL.Path)
 				return
 			}
 			s.problem(w, r, http.StatusForbidden, "problem.forbidden",

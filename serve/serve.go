@@ -7,7 +7,6 @@ package serve
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"embed"
 	"encoding/base64"
@@ -353,9 +352,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *app.Session) {
 		s.problem(w, r, http.StatusBadRequest, "problem.login_refused", err)
 		return
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	st := loginState{State: base64.RawURLEncoding.EncodeToString(raw), Next: next}
+	st := loginState{State: app.NewToken(), Next: next}
 	b, _ := json.Marshal(st)
 	s.setCookie(w, r, StateCookie, base64.RawURLEncoding.EncodeToString(b), "/auth/dingtalk/", 600)
 	w.Header().Set("Cache-Control", "no-store")

@@ -9,7 +9,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -73,6 +75,37 @@ func (db *DB) AuditRecord(ctx context.Context, seq int64) (r AuditRow, ok bool, 
 		return r, false, nil
 	}
 	return r, err == nil, err
+}
+
+// AuditRecordsBySeq returns the rows whose seq is in seqs (one that has
+// none is left out), in no particular order: one query per 500 seqs, not
+// one per row.
+func (db *DB) AuditRecordsBySeq(ctx context.Context, seqs []int64) ([]AuditRow, error) {
+	var out []AuditRow
+	for batch := range slices.Chunk(seqs, 500) {
+		args := make([]any, len(batch))
+		for i, s := range batch {
+			args[i] = s
+		}
+		rows, err := db.sdb.QueryContext(ctx, auditCols+` WHERE seq IN (?`+strings.Repeat(",?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			r, err := scanAudit(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // AuditQuery selects rows for EachAudit. Zero fields do not filter.

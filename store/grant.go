@@ -123,9 +123,11 @@ func (db *DB) GrantDownloadByHash(ctx context.Context, hash string) (*GrantDownl
 	return d, err
 }
 
-// GrantDownloads lists the links of grant id, oldest first.
-func (db *DB) GrantDownloads(ctx context.Context, id string) ([]GrantDownload, error) {
-	rows, err := db.sdb.QueryContext(ctx, grantDownloadCols+` WHERE grant_id = ? ORDER BY created_at`, id)
+// GrantDownloads lists the links of grant id, oldest first, inside the
+// transaction: a revocation reads them under the write lock, so no
+// bundle's link lands between its read and its commit.
+func (tx *Tx) GrantDownloads(id string) ([]GrantDownload, error) {
+	rows, err := tx.tx.QueryContext(tx.ctx, grantDownloadCols+` WHERE grant_id = ? ORDER BY created_at`, id)
 	if err != nil {
 		return nil, err
 	}

@@ -450,6 +450,13 @@ func (tx *Tx) RevokeHolding(id int64, t time.Time) (bool, error) {
 	return n > 0, err
 }
 
+// RevokeHoldingsOf marks every holding of kind with ref that is not
+// revoked yet (a grant has one per bundle) revoked at t, in the
+// transaction of the audit record that says so. It reports how many.
+func (tx *Tx) RevokeHoldingsOf(kind, ref string, t time.Time) (int, error) {
+	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE kind = ? AND ref = ? AND revoked_at IS NULL`, ts(t), kind, ref)
+}
+
 const holdingCols = `SELECT id, kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing FROM holding`
 
 func scanHolding(row interface{ Scan(...any) error }) (Holding, error) {

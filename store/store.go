@@ -434,11 +434,15 @@ type SnapshotDirectory struct {
 	name   string
 	corp   string
 	people int
+	taken  time.Time
 	depts  []dingbook.Department
 }
 
 // Len returns the number of people in the snapshot.
 func (d *SnapshotDirectory) Len() int { return d.people }
+
+// TakenAt returns when the snapshot was taken.
+func (d *SnapshotDirectory) TakenAt() time.Time { return d.taken }
 
 var (
 	_ dingbook.Directory            = (*SnapshotDirectory)(nil)
@@ -449,13 +453,15 @@ var (
 // Directory opens snapshot id as a Directory.
 func (db *DB) Directory(ctx context.Context, id int64) (*SnapshotDirectory, error) {
 	d := &SnapshotDirectory{db: db, id: id}
-	err := db.sdb.QueryRowContext(ctx, `SELECT org_name, corp_id, people FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp, &d.people)
+	var taken string
+	err := db.sdb.QueryRowContext(ctx, `SELECT org_name, corp_id, people, taken_at FROM snapshot WHERE id = ?`, id).Scan(&d.name, &d.corp, &d.people, &taken)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no snapshot %d", id), Hint: "run 'dingbook snapshots' to list them"}
 	}
 	if err != nil {
 		return nil, err
 	}
+	d.taken, _ = time.Parse(time.RFC3339Nano, taken)
 	rows, err := db.sdb.QueryContext(ctx, `SELECT data FROM snapshot_dept WHERE snapshot_id = ? ORDER BY seq`, id)
 	if err != nil {
 		return nil, err
@@ -585,6 +591,12 @@ func (db *DB) WipeData(ctx context.Context, t time.Time) (WipeCounts, error) {
 			`DELETE FROM pull_user`, `DELETE FROM pull_dept`, `DELETE FROM pull_run`} {
 			if _, err := tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		// the live directory's change log holds people's records too
+		for _, t := range revisionTables {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+				return fmt.Errorf("DELETE FROM %s: %w", t, err)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE purged_at IS NULL`, ts(t)); err != nil {

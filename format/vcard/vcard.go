@@ -88,6 +88,10 @@ type Writer struct {
 	err   error
 	cards int
 	line  []byte
+	raw   []byte // the line being made, before folding
+	// units remembers the ORG unit of each department of unitTree.
+	unitTree *dingbook.Tree
+	units    map[int64]string
 }
 
 // New returns a Writer on w. An unknown Version is reported by the first
@@ -112,7 +116,34 @@ func (w *Writer) WritePerson(p *dingbook.Person, tree *dingbook.Tree) error {
 	if w.err != nil {
 		return w.err
 	}
-	return w.WriteCard(CardFor(p, tree, w.opts))
+	return w.WriteCard(cardFor(p, tree, w.opts, w.unit))
+}
+
+// unit is tree.PathString(id, "/"), remembered per department: every
+// person of a department has the same ORG. A department's path is fixed
+// once the department is in the tree (a tree grows by departments whose
+// parents it holds already); a path that does not reach the root yet is
+// not remembered.
+func (w *Writer) unit(tree *dingbook.Tree, id int64) string {
+	if tree != w.unitTree {
+		w.unitTree, w.units = tree, map[int64]string{}
+	}
+	if u, ok := w.units[id]; ok {
+		return u
+	}
+	u := tree.PathString(id, "/")
+	top := id
+	for hops := 0; hops < 1000; hops++ { // a cycle stops here too
+		d := tree.Dept(top)
+		if d == nil || d.ParentID == 0 || d.ParentID == d.ID {
+			break
+		}
+		top = d.ParentID
+	}
+	if top == dingbook.RootDeptID {
+		w.units[id] = u
+	}
+	return u
 }
 
 // WriteCard writes c. FN falls back to the joined N components, and N is
@@ -123,32 +154,32 @@ func (w *Writer) WriteCard(c Card) error {
 	}
 	v4 := w.opts.Version == V4
 	w.prop("BEGIN:VCARD")
-	w.prop("VERSION:" + w.opts.Version)
+	w.prop("VERSION:", w.opts.Version)
 	w.prop("PRODID:" + ProdID)
 	if c.UID != "" {
 		if v4 {
-			w.prop("UID;VALUE=text:" + Escape(c.UID))
+			w.prop("UID;VALUE=text:", Escape(c.UID))
 		} else {
-			w.prop("UID:" + Escape(c.UID))
+			w.prop("UID:", Escape(c.UID))
 		}
 	}
-	w.prop("N:" + Structured(c.Family, c.Given, "", "", ""))
+	w.structured("N:", c.Family, c.Given, "", "", "")
 	fn := c.FN
 	if strings.TrimSpace(fn) == "" {
 		fn = strings.TrimSpace(c.Family + c.Given)
 	}
-	w.prop("FN:" + Escape(fn))
+	w.prop("FN:", Escape(fn))
 	if c.PhoneticFamily != "" {
-		w.prop("X-PHONETIC-LAST-NAME:" + Escape(c.PhoneticFamily))
+		w.prop("X-PHONETIC-LAST-NAME:", Escape(c.PhoneticFamily))
 	}
 	if c.PhoneticGiven != "" {
-		w.prop("X-PHONETIC-FIRST-NAME:" + Escape(c.PhoneticGiven))
+		w.prop("X-PHONETIC-FIRST-NAME:", Escape(c.PhoneticGiven))
 	}
 	if len(c.Org) > 0 {
-		w.prop("ORG:" + Structured(c.Org...))
+		w.structured("ORG:", c.Org...)
 	}
 	if c.Title != "" {
-		w.prop("TITLE:" + Escape(c.Title))
+		w.prop("TITLE:", Escape(c.Title))
 	}
 	for _, t := range c.Tels {
 		if strings.TrimSpace(t.Number) == "" {
@@ -157,12 +188,12 @@ func (w *Writer) WriteCard(c Card) error {
 		if v4 {
 			types := lower(t.Types)
 			if isE164(t.Number) {
-				w.prop("TEL;VALUE=uri" + params(types) + ":tel:" + t.Number)
+				w.typed("TEL;VALUE=uri", types, ":tel:", t.Number)
 			} else {
-				w.prop("TEL;VALUE=text" + params(types) + ":" + Escape(t.Number))
+				w.typed("TEL;VALUE=text", types, ":", Escape(t.Number))
 			}
 		} else {
-			w.prop("TEL" + params(t.Types) + ":" + Escape(t.Number))
+			w.typed("TEL", t.Types, ":", Escape(t.Number))
 		}
 	}
 	for _, e := range c.Emails {
@@ -179,13 +210,13 @@ func (w *Writer) WriteCard(c Card) error {
 				}
 			}
 		}
-		w.prop("EMAIL" + params(types) + ":" + Escape(e.Address))
+		w.typed("EMAIL", types, ":", Escape(e.Address))
 	}
 	if c.Note != "" {
-		w.prop("NOTE:" + Escape(c.Note))
+		w.prop("NOTE:", Escape(c.Note))
 	}
 	if w.opts.Now != nil {
-		w.prop("REV:" + w.opts.Now().UTC().Format("20060102T150405Z"))
+		w.prop("REV:", w.opts.Now().UTC().Format("20060102T150405Z"))
 	}
 	w.prop("END:VCARD")
 	if w.err == nil {
@@ -205,26 +236,53 @@ func (w *Writer) Close() error {
 	return w.err
 }
 
-func (w *Writer) prop(line string) {
+// prop writes the content line made of parts, folded. The parts are
+// put together in the writer's own buffer (a card's lines would
+// otherwise be strings made and dropped for every person).
+func (w *Writer) prop(parts ...string) {
+	w.raw = w.raw[:0]
+	for _, p := range parts {
+		w.raw = append(w.raw, p...)
+	}
+	w.flush()
+}
+
+// structured writes name followed by components joined with `;`, each
+// escaped (as Structured).
+func (w *Writer) structured(name string, components ...string) {
+	w.raw = append(w.raw[:0], name...)
+	for i, c := range components {
+		if i > 0 {
+			w.raw = append(w.raw, ';')
+		}
+		w.raw = append(w.raw, Escape(c)...)
+	}
+	w.flush()
+}
+
+// typed writes name, the TYPE parameters of types (as params), then
+// sep and value.
+func (w *Writer) typed(name string, types []string, sep, value string) {
+	w.raw = append(w.raw[:0], name...)
+	for _, t := range types {
+		if t != "" {
+			w.raw = append(w.raw, ";TYPE="...)
+			w.raw = append(w.raw, t...)
+		}
+	}
+	w.raw = append(append(w.raw, sep...), value...)
+	w.flush()
+}
+
+// flush folds the line in w.raw and writes it.
+func (w *Writer) flush() {
 	if w.err != nil {
 		return
 	}
-	w.line = AppendFolded(w.line[:0], line)
+	w.line = appendFolded(w.line[:0], w.raw)
 	if _, err := w.bw.Write(w.line); err != nil {
 		w.err = err
 	}
-}
-
-func params(types []string) string {
-	var b strings.Builder
-	for _, t := range types {
-		if t == "" {
-			continue
-		}
-		b.WriteString(";TYPE=")
-		b.WriteString(t)
-	}
-	return b.String()
 }
 
 func lower(s []string) []string {
@@ -253,6 +311,10 @@ func isE164(s string) bool {
 // space, which counts towards its 75 octets. Lines of 75 octets or fewer
 // are not folded.
 func AppendFolded(dst []byte, line string) []byte {
+	return appendFolded(dst, line)
+}
+
+func appendFolded[S string | []byte](dst []byte, line S) []byte {
 	limit := MaxLine
 	for len(line) > limit {
 		cut := limit
@@ -358,6 +420,11 @@ func UID(p *dingbook.Person, corpID string) string {
 // Hidden or masked mobiles are written exactly as given: the export layer
 // decides what p contains.
 func CardFor(p *dingbook.Person, tree *dingbook.Tree, opts Options) Card {
+	return cardFor(p, tree, opts, func(tree *dingbook.Tree, id int64) string { return tree.PathString(id, "/") })
+}
+
+// cardFor is CardFor with unit giving a department's path.
+func cardFor(p *dingbook.Person, tree *dingbook.Tree, opts Options, unit func(*dingbook.Tree, int64) string) Card {
 	name := strings.TrimSpace(p.Name)
 	c := Card{UID: UID(p, opts.CorpID), FN: name, Title: p.Title, Note: p.Remark}
 	if o, ok := opts.Names[p.UserID]; ok && p.UserID != "" {
@@ -383,15 +450,15 @@ func CardFor(p *dingbook.Person, tree *dingbook.Tree, opts Options) Card {
 			company = root.Name
 		}
 	}
-	var unit string
+	var u string
 	if tree != nil && len(p.Depts) > 0 && p.Depts[0].DeptID != dingbook.RootDeptID {
 		if tree.Dept(p.Depts[0].DeptID) != nil {
-			unit = tree.PathString(p.Depts[0].DeptID, "/")
+			u = unit(tree, p.Depts[0].DeptID)
 		}
 	}
 	switch {
-	case unit != "":
-		c.Org = []string{company, unit}
+	case u != "":
+		c.Org = []string{company, u}
 	case company != "":
 		c.Org = []string{company}
 	}

@@ -308,3 +308,31 @@ func TestWriteErrorSticks(t *testing.T) {
 		t.Fatalf("Close = %v", err)
 	}
 }
+
+// A writer remembers each department's ORG unit, but not one whose path
+// does not reach the root yet: a growing tree (a member file streamed)
+// may add the parent later.
+func TestWriterUnitsOfAGrowingTree(t *testing.T) {
+	tree := &dingbook.Tree{}
+	tree.Add(dingbook.Department{ID: 1, Name: "示例公司"})
+	tree.Add(dingbook.Department{ID: 3, Name: "后端组", ParentID: 2})
+	var b strings.Builder
+	w := New(&b, Options{})
+	p := &dingbook.Person{UserID: "u1", Name: "王小明", Depts: []dingbook.Membership{{DeptID: 3}}}
+	if err := w.WritePerson(p, tree); err != nil {
+		t.Fatal(err)
+	}
+	tree.Add(dingbook.Department{ID: 2, Name: "研发部", ParentID: 1})
+	for range 2 {
+		if err := w.WritePerson(p, tree); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if got := strings.Count(b.String(), "ORG:示例公司;后端组\r\n"); got != 1 {
+		t.Errorf("%d cards before the parent came", got)
+	}
+	if got := strings.Count(b.String(), "ORG:示例公司;研发部/后端组\r\n"); got != 2 {
+		t.Errorf("%d cards with the whole path:\n%s", got, b.String())
+	}
+}

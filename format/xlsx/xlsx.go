@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -339,7 +340,9 @@ func (w *Writer) put(row []string) error {
 	w.total++
 	w.sheets[len(w.sheets)-1].rows = w.row
 	vals := w.cells(row, w.rowBuf[:len(w.header)])
-	if err := w.sw.SetRow(cellName(1, w.row+1), vals); err != nil {
+	err := w.sw.SetRow(cellName(1, w.row+1), vals)
+	clear(vals) // the caller's text is not kept past the call
+	if err != nil {
 		return w.wrap(err)
 	}
 	return nil
@@ -413,6 +416,14 @@ func (w *Writer) Rows() int { return w.total + len(w.sample) }
 // own StreamWriter (with a frozen header, text format and autofilter).
 // Call it after the main rows; the sheet appears after the main sheet(s).
 func (w *Writer) AddSheet(name string, header []string, rows [][]string) error {
+	return w.AddSheetFunc(name, header, len(rows), func(i int) []string { return rows[i] })
+}
+
+// AddSheetFunc is AddSheet for n rows made one at a time by row(i) (in
+// order, from 0; the first ones twice, to size the columns), so that a
+// long sheet is never held whole. row's result may be reused by the
+// next call.
+func (w *Writer) AddSheetFunc(name string, header []string, n int, row func(i int) []string) error {
 	if w.closed {
 		return fmt.Errorf("%s: AddSheet after Close", w.opts.Name)
 	}
@@ -421,23 +432,27 @@ func (w *Writer) AddSheet(name string, header []string, rows [][]string) error {
 			return err
 		}
 	}
-	if len(rows) > MaxDataRows {
-		return dingbook.Errorf(dingbook.EINVALID, "%s: sheet %q would have %d rows, more than a sheet holds (%d)", w.opts.Name, name, len(rows), MaxDataRows)
+	if n > MaxDataRows {
+		return dingbook.Errorf(dingbook.EINVALID, "%s: sheet %q would have %d rows, more than a sheet holds (%d)", w.opts.Name, name, n, MaxDataRows)
 	}
 	if idx, _ := w.f.GetSheetIndex(name); idx >= 0 {
 		return dingbook.Errorf(dingbook.EINVALID, "%s: sheet %q already exists", w.opts.Name, name)
 	}
-	s, err := w.newSheet(name, header, columnWidths(header, rows[:min(len(rows), w.opts.SampleRows)]), false)
+	sample := make([][]string, min(n, w.opts.SampleRows))
+	for i := range sample {
+		sample[i] = slices.Clone(row(i))
+	}
+	s, err := w.newSheet(name, header, columnWidths(header, sample), false)
 	if err != nil {
 		return w.wrap(err)
 	}
 	vals := make([]any, len(header))
-	for i, r := range rows {
-		if err := s.sw.SetRow(cellName(1, i+2), w.cells(r, vals)); err != nil {
+	for i := range n {
+		if err := s.sw.SetRow(cellName(1, i+2), w.cells(row(i), vals)); err != nil {
 			return w.wrap(err)
 		}
 	}
-	s.rows = len(rows)
+	s.rows = n
 	return nil
 }
 

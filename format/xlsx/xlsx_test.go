@@ -339,3 +339,28 @@ func TestTrueDimension(t *testing.T) {
 		}
 	}
 }
+
+// AddSheetFunc writes the rows its function makes one at a time, even
+// when that function reuses its result, as AddSheet writes them held.
+func TestAddSheetFunc(t *testing.T) {
+	rows := [][]string{{"1", "一二三四五六七八九十一二三四五六"}, {"=2", "b"}, {"3"}}
+	held := writeFile(t, xlsx.Options{SampleRows: 2}, data, func(w *xlsx.Writer) {
+		if err := w.AddSheet("Quality", []string{"a", "b"}, rows); err != nil {
+			t.Fatal(err)
+		}
+	})
+	var buf []string
+	made := writeFile(t, xlsx.Options{SampleRows: 2}, data, func(w *xlsx.Writer) {
+		err := w.AddSheetFunc("Quality", []string{"a", "b"}, len(rows), func(i int) []string {
+			buf = append(buf[:0], rows[i]...)
+			return buf
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	a, b := readWithPython(t, held).Data["Quality"], readWithPython(t, made).Data["Quality"]
+	if !reflect.DeepEqual(a, b) || len(b.Rows) != 4 {
+		t.Errorf("AddSheetFunc wrote %+v, AddSheet %+v", b, a)
+	}
+}

@@ -105,22 +105,27 @@ func TestGCPercent(t *testing.T) {
 	for _, c := range []struct {
 		args []string
 		want int // 0: the default
+		// limit is the soft memory limit, 0 for none
+		limit int64
 	}{
-		{[]string{"convert", "--purpose", "p", "in.xlsx", "out.vcf"}, StreamGCPercent},
-		{[]string{"convert", "in.csv", "OUT.XLSX"}, qualityGCPercent},
-		{[]string{"convert", "--no-quality", "in.csv", "out.xlsx"}, 0},
-		{[]string{"export", "--from", "in.xlsx", "--format", "csv,vcf"}, StreamGCPercent},
-		{[]string{"export", "--from=in.xlsx", "-format=jsonl"}, StreamGCPercent},
-		{[]string{"export", "--from", "in.xlsx"}, qualityGCPercent}, // the default format is xlsx
-		{[]string{"export", "--purpose", "p"}, qualityGCPercent},
-		{[]string{"export", "--format", "csv"}, 0}, // a snapshot, not a file
-		{[]string{"export", "--format", "xlsx", "--no-quality"}, 0},
-		{[]string{"quality", "--json"}, analyzeGCPercent},
-		{[]string{"convert", "--dedupe", "default", "in.xlsx", "out.vcf"}, 0},                // read whole
-		{[]string{"export", "--from", "in.xlsx", "--format", "vcf", "--profile", "full"}, 0}, // manager_userid: whole
-		{[]string{"export", "--from", "in.xlsx", "--format", "csv", "--fields", "name,manager_userid"}, 0},
-		{[]string{"pull"}, 0},
-		{nil, 0},
+		{[]string{"convert", "--purpose", "p", "in.xlsx", "out.vcf"}, StreamGCPercent, streamMemoryLimit},
+		{[]string{"convert", "in.csv", "OUT.XLSX"}, qualityGCPercent, streamXLSXMemoryLimit},
+		{[]string{"convert", "--fields", "name,manager_userid", "in.csv", "OUT.XLSX"}, qualityGCPercent, 0}, // read whole
+		{[]string{"convert", "--no-quality", "in.csv", "out.xlsx"}, 0, 0},
+		{[]string{"export", "--from", "in.xlsx", "--format", "csv,vcf"}, StreamGCPercent, streamMemoryLimit},
+		{[]string{"export", "--from=in.xlsx", "-format=jsonl"}, StreamGCPercent, streamMemoryLimit},
+		{[]string{"export", "--from", "in.xlsx"}, qualityGCPercent, streamXLSXMemoryLimit}, // the default format is xlsx
+		{[]string{"export", "--from", "in.xlsx", "--format", "xlsx,csv,jsonl,vcf"}, qualityGCPercent, streamXLSXMemoryLimit},
+		{[]string{"export", "--from", "in.xlsx", "--dedupe", "default"}, qualityGCPercent, 0}, // read whole
+		{[]string{"export", "--purpose", "p"}, qualityGCPercent, 0},                           // a snapshot
+		{[]string{"export", "--format", "csv"}, 0, 0},                                         // a snapshot, not a file
+		{[]string{"export", "--format", "xlsx", "--no-quality"}, 0, 0},
+		{[]string{"quality", "--json"}, analyzeGCPercent, 0},
+		{[]string{"convert", "--dedupe", "default", "in.xlsx", "out.vcf"}, 0, 0},                // read whole
+		{[]string{"export", "--from", "in.xlsx", "--format", "vcf", "--profile", "full"}, 0, 0}, // manager_userid: whole
+		{[]string{"export", "--from", "in.xlsx", "--format", "csv", "--fields", "name,manager_userid"}, 0, 0},
+		{[]string{"pull"}, 0, 0},
+		{nil, 0, 0},
 	} {
 		pct, ok := GCPercent(c.args)
 		if !ok {
@@ -129,9 +134,9 @@ func TestGCPercent(t *testing.T) {
 		if pct != c.want {
 			t.Errorf("%v: %d (%v), want %d", c.args, pct, ok, c.want)
 		}
-		// A soft memory limit goes with GOGC=400, and only with it.
-		if limit, ok := MemoryLimit(c.args); ok != (c.want == StreamGCPercent) || ok && limit != streamMemoryLimit {
-			t.Errorf("%v: memory limit %d (%v)", c.args, limit, ok)
+		// A soft memory limit goes with a streamed member file.
+		if limit, ok := MemoryLimit(c.args); ok != (c.limit != 0) || limit != c.limit {
+			t.Errorf("%v: memory limit %d (%v), want %d", c.args, limit, ok, c.limit)
 		}
 	}
 }

@@ -26,6 +26,7 @@ type Rows struct {
 	pendingRow []string
 
 	prefix  []byte // the sheet up to <sheetData …>, for checkTail
+	dimRows int    // the last row of the <dimension> element, 0 if none
 	attrs   []attr // the row tag's, reused
 	scratch []byte
 	buf     []byte // the row's decoded text
@@ -85,6 +86,12 @@ func (r *Rows) start() error {
 		}
 		if se, ok := tok.(xml.StartElement); ok {
 			switch se.Name.Local {
+			case "dimension":
+				for _, a := range se.Attr {
+					if a.Name.Local == "ref" && a.Name.Space == "" {
+						r.dimRows = dimensionRows(a.Value)
+					}
+				}
 			case "row", "c":
 				return w.unsupported(int(d.InputOffset()), "a <%s> outside <sheetData>", se.Name.Local)
 			case "sheetData":
@@ -118,7 +125,10 @@ func (r *Rows) Next() ([]string, error) {
 			return nil, err
 		}
 		if end {
-			r.done = true
+			// The rows handed over keep the strings they use; the table
+			// itself (tens of MB for a big file) is let go now, not when
+			// the caller closes the reader after its own work.
+			r.done, r.sst, r.spans = true, nil, nil
 			return nil, io.EOF
 		}
 		r.pending, r.pendingNum, r.pendingRow = true, num, cells
@@ -178,6 +188,36 @@ func (t tailReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// SizeHint estimates the number of rows from the sheet's <dimension>
+// element (what the writer said the sheet spans), for sizing tables; 0
+// when there is none. It is capped by what the sheet part can hold (a
+// row takes at least minRowBytes), so a false dimension cannot make a
+// caller reserve much more than the part's size.
+func (r *Rows) SizeHint() int {
+	return min(r.dimRows, int(r.total/minRowBytes))
+}
+
+// minRowBytes is the fewest bytes of sheet XML a row with a value takes:
+// <row><c><v>1</v></c></row>.
+const minRowBytes = 26
+
+// dimensionRows returns the last row of a dimension reference ("A1:L1000"
+// → 1000, "A1" → 1), 0 if it is not one.
+func dimensionRows(ref string) int {
+	if i := strings.LastIndexByte(ref, ':'); i >= 0 {
+		ref = ref[i+1:]
+	}
+	i := 0
+	for i < len(ref) && (ref[i] >= 'A' && ref[i] <= 'Z' || ref[i] >= 'a' && ref[i] <= 'z' || ref[i] == '$') {
+		i++
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(ref[i:], "$"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
 // Progress returns the fraction of the sheet read so far, from 0 to 1. It
 // may be called from any goroutine.
 func (r *Rows) Progress() float64 {
@@ -190,6 +230,7 @@ func (r *Rows) Progress() float64 {
 // Close stops reading.
 func (r *Rows) Close() error {
 	r.w.in.close()
+	r.sst, r.spans = nil, nil
 	return nil
 }
 

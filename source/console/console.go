@@ -569,6 +569,9 @@ type reader struct {
 	// fraction of the file read (both for Stream.Progress).
 	rowsRead atomic.Int64
 	progress func() float64
+	// rowsHint is the sheet's last row as its <dimension> says, 0 if
+	// unknown (Stream.SizeHint).
+	rowsHint int
 	notesMu  sync.Mutex // fallbackNote's notes, until flushNotes
 	notes    []string
 	// headerWidth is the header row's number of cells; firstLong the
@@ -761,6 +764,9 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 			return rd.readErr(b.errLine, b.err)
 		}
 	}
+	// The last row's text must not outlive the pass (it may pin the
+	// workbook's shared strings).
+	rd.person = dingbook.Person{}
 	if rd.rep.LongRows > 0 {
 		rd.rep.warn("%s: %d row(s) have cells right of the header's last column (%d columns); those cells were not read (the first: row %d)",
 			rd.name, rd.rep.LongRows, rd.headerWidth, rd.firstLong)
@@ -791,7 +797,9 @@ func (rd *reader) readErr(row int, err error) error {
 func (rd *reader) setColumns(cells []string, row int) error {
 	taken := map[string]string{}
 	for i, raw := range cells {
-		h := cleanCell(raw)
+		// A copy: the header stays in the report and the columns, and a
+		// cell's text may pin a whole shared-strings table.
+		h := strings.Clone(cleanCell(raw))
 		if h == "" {
 			continue
 		}

@@ -32,6 +32,7 @@ func (rd *reader) readFastXLSX(r io.ReaderAt, size int64, open func(excelize.Opt
 		return false
 	}
 	rd.rep.Sheet, rd.rep.Encoding = sheet, "xlsx"
+	rd.rowsHint = rows.SizeHint()
 	rd.numeric, rd.date1904 = true, fx.Date1904()
 	rd.closers = append(rd.closers, func() { rows.Close() })
 	var fellBack atomic.Bool

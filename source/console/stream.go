@@ -46,6 +46,75 @@ type Stream struct {
 	done bool
 	// hold: people wait until the company is named (see above).
 	hold bool
+	// mgrs, when set, resolves managers as ReadFile does (ResolveManagers).
+	mgrs *Managers
+}
+
+// Managers is what resolving the 直属主管 cells as ReadFile does needs
+// from the whole file, without its rows: a 64-bit hash of every userid,
+// and per name (hashed) how many people have it and the first one's
+// userid. A million people cost ~70 MB instead of the file read whole
+// (~1.5 GB); a false match needs a hash collision (see EachPerson).
+type Managers struct {
+	seed  maphash.Seed
+	users *hashSet
+	names map[uint64]nameRef
+}
+
+type nameRef struct {
+	n      int32
+	userid string
+}
+
+// ReadManagers reads the member file at path once (a first pass: rows go
+// by unkept) for Stream.ResolveManagers.
+func ReadManagers(ctx context.Context, path string, opts Options) (*Managers, error) {
+	s, err := Open(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	m := &Managers{seed: maphash.MakeSeed(), users: newHashSet(s.SizeHint()), names: make(map[uint64]nameRef, min(s.SizeHint(), 1<<22))}
+	err = s.rd.each(ctx, func(p *dingbook.Person, _ string, _ int) error {
+		if p.UserID != "" {
+			m.users.add(maphash.String(m.seed, p.UserID))
+		}
+		k := maphash.String(m.seed, p.Name)
+		r := m.names[k]
+		if r.n == 0 {
+			r.userid = strings.Clone(p.UserID) // not a piece of the workbook's shared strings
+		}
+		r.n++
+		m.names[k] = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// ResolveManagers makes EachPerson resolve managers as ReadFile does (a
+// userid anywhere in the file, or the name of exactly one person with a
+// userid), from m, ReadManagers' first pass over the same file. Call it
+// before EachPerson.
+func (s *Stream) ResolveManagers(m *Managers) { s.mgrs = m }
+
+// resolve sets p's manager from the cell's text as ReadFile's finish
+// does, with its warnings.
+func (m *Managers) resolve(rd *reader, p *dingbook.Person, manager string, row int) {
+	if m.users.has(maphash.String(m.seed, manager)) {
+		p.ManagerUserID = manager
+		return
+	}
+	switch r := m.names[maphash.String(m.seed, manager)]; {
+	case r.n == 1 && r.userid != "":
+		p.ManagerUserID = r.userid
+	case r.n > 1:
+		rd.rep.warn("%s: manager %q matches %d people by name; left empty", rd.rowName(row), manager, r.n)
+	default:
+		rd.rep.warn("%s: manager %q matches no userid and no person with a userid; left empty", rd.rowName(row), manager)
+	}
 }
 
 // Open opens the member file at path and reads it up to its header row;
@@ -169,20 +238,20 @@ func (s *Stream) EachPerson(ctx context.Context, fn func(*dingbook.Person) error
 	// million-row file costs ~20 MB instead of ~80 MB; a false match needs
 	// a hash collision (odds ~n²/2⁶⁵, 3·10⁻⁸ for a million userids).
 	seed := maphash.MakeSeed()
-	userids := map[uint64]struct{}{}
+	userids := newHashSet(s.SizeHint())
 	unresolved := 0
 	var held []dingbook.Person
 	var anc []int64
 	err := rd.each(ctx, func(p *dingbook.Person, manager string, row int) error {
 		if p.UserID != "" {
-			h := maphash.String(seed, p.UserID)
-			if _, dup := userids[h]; dup {
+			if userids.add(maphash.String(seed, p.UserID)) {
 				rd.rep.warn("%s: userid %q appears more than once", rd.rowName(row), p.UserID)
 			}
-			userids[h] = struct{}{}
 		}
-		if manager != "" {
-			if _, ok := userids[maphash.String(seed, manager)]; ok {
+		if manager != "" && s.mgrs != nil {
+			s.mgrs.resolve(rd, p, manager, row)
+		} else if manager != "" {
+			if userids.has(maphash.String(seed, manager)) {
 				p.ManagerUserID = manager
 			} else {
 				unresolved++
@@ -274,6 +343,14 @@ func (s *Stream) Progress() (rows int, frac float64) {
 		return rows, -1
 	}
 	return rows, s.rd.progress()
+}
+
+// SizeHint estimates the number of people from what the workbook says
+// its sheet spans (0 when unknown: a CSV, a sheet without a dimension),
+// so that an analysis riding along can size its tables once instead of
+// growing them. It is an estimate: rows may be empty or skipped.
+func (s *Stream) SizeHint() int {
+	return max(0, s.rd.rowsHint-s.rd.header)
 }
 
 // Close releases the file and the temporary directory.

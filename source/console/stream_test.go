@@ -299,6 +299,11 @@ wb.save(sys.argv[1])
 	if got := s.ExtensionKeys(); !slices.Equal(got, []string{"爱好", "编号", "血型"}) {
 		t.Errorf("ExtensionKeys %q", got)
 	}
+	// openpyxl writes the sheet's dimension (A1:F601): 600 people below
+	// the header.
+	if got := s.SizeHint(); got != 600 {
+		t.Errorf("SizeHint = %d, want 600", got)
+	}
 	n := 0
 	rep, err := StreamFile(context.Background(), path, Options{Company: "示例"}, func(p *dingbook.Person, tree *dingbook.Tree) error {
 		if got := tree.PathString(p.Depts[0].DeptID, "-"); got != fmt.Sprintf("研发部-组%d", n%4) {
@@ -309,5 +314,54 @@ wb.save(sys.argv[1])
 	})
 	if err != nil || n != 600 || rep.Rows != 600 || rep.Sheet != "Sheet" {
 		t.Errorf("StreamFile: %v, %d people, report %+v", err, n, rep)
+	}
+}
+
+// TestStreamResolveManagers: with the first pass's index (ReadManagers),
+// a stream resolves every manager ReadFile resolves (names, rows further
+// down) and warns about the rest as ReadFile does.
+func TestStreamResolveManagers(t *testing.T) {
+	dir := t.TempDir()
+	body := "姓名,员工UserID,部门,直属主管\n" +
+		"甲,a,技术部,\n" +
+		"乙,b,技术部,甲\n" + // a name
+		"丁,d,市场部,e\n" + // a userid further down
+		"戊,e,市场部,无此人\n" + // nobody
+		"己,f,市场部,庚\n" + // a name two people have
+		"庚,g,市场部,\n" +
+		"庚,h,市场部,a\n"
+	for _, path := range []string{writeFile(t, dir, "m.csv", []byte(body)), consoleXLSX(t, dir)} {
+		org, rep, err := ReadFile(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadManagers(context.Background(), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.ResolveManagers(m)
+		var got []string
+		if err := s.EachPerson(context.Background(), func(p *dingbook.Person) error {
+			got = append(got, p.ManagerUserID)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		var want []string
+		for _, p := range org.People {
+			want = append(want, p.ManagerUserID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: managers %q, ReadFile %q", path, got, want)
+		}
+		sw, rw := slices.Sorted(slices.Values(s.Report().Warnings)), slices.Sorted(slices.Values(rep.Warnings))
+		if !slices.Equal(sw, rw) {
+			t.Errorf("%s: warnings\n%q\nReadFile\n%q", path, sw, rw)
+		}
 	}
 }

@@ -1,0 +1,79 @@
+package xlsxread
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+func openRows(t *testing.T, data []byte) *Rows {
+	t.Helper()
+	f, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.Rows("Sheet1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// SizeHint reads the dimension's last row, capped by what the part can
+// hold, and 0 without a dimension.
+func TestSizeHint(t *testing.T) {
+	body := strings.Repeat(`<row><c t="s"><v>0</v></c></row>`, 40)
+	sheet := func(dim string) string {
+		return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">` + dim + `<sheetData>` + body + `</sheetData></worksheet>`
+	}
+	for _, c := range []struct {
+		dim  string
+		want func(total int64) int
+	}{
+		{`<dimension ref="A1:L40"/>`, func(int64) int { return 40 }},
+		{`<dimension ref="$A$1:$C$7"/>`, func(int64) int { return 7 }},
+		{`<dimension ref="B3"/>`, func(int64) int { return 3 }},
+		{``, func(int64) int { return 0 }},
+		{`<dimension ref="nonsense:"/>`, func(int64) int { return 0 }},
+		// A false dimension reserves no more than the part can hold.
+		{`<dimension ref="A1:A1048576"/>`, func(total int64) int { return int(total / minRowBytes) }},
+	} {
+		rows := openRows(t, handWorkbook(sheet(c.dim), sstDoc))
+		if got, want := rows.SizeHint(), c.want(rows.total); got != want || got > 1000 {
+			t.Errorf("%s: SizeHint = %d, want %d", c.dim, got, want)
+		}
+		rows.Close()
+	}
+}
+
+// The shared strings are let go at the end of the sheet (the rows keep
+// the strings they hold), not only by Close.
+func TestSharedStringsLetGoAtEnd(t *testing.T) {
+	rows := openRows(t, handWorkbook(sheetHead+`<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2" t="s"><v>2</v></c></row>`+sheetTail, sstDoc))
+	defer rows.Close()
+	var got []string
+	for {
+		row, err := rows.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows.sst == nil {
+			t.Fatal("the shared strings were let go before the end")
+		}
+		got = append(got, row...)
+	}
+	if rows.sst != nil || rows.spans != nil {
+		t.Error("the shared strings are still held after the last row")
+	}
+	if strings.Join(got, "|") != "姓名|张三" {
+		t.Errorf("rows = %q", got)
+	}
+	if _, err := rows.Next(); err != io.EOF {
+		t.Errorf("Next after the end = %v", err)
+	}
+}
