@@ -12,6 +12,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/serve"
+	"github.com/dingbook/dingbook/store"
 )
 
 // requestLog records the server's answered requests (serve.Server's
@@ -192,11 +193,12 @@ func fnOf(body string) string {
 // into a folder: first exactly the people they may see; then the
 // organisation changes in the simulator (a joiner, a mobile change, a
 // leaver, someone moved out of the person's sight), the changes reach
-// serve, and the next sync transfers exactly those changes, counted in
+// serve as DingTalk's Stream events, and the next sync transfers exactly those changes, counted in
 // serve's request log. khard lists the synced contacts by name. A write
 // from the client is refused and the next sync still works.
 func TestVdirsyncer(t *testing.T) {
 	e, c := newDirEnv(t)
+	e.startStream(t) // serve follows DingTalk's contact events
 	p := e.browser(c.emp).login().newAppPassword("vdirsyncer")
 	book := "/dav/books/" + c.emp + "/directory/"
 	v := newVdirsyncer(t, e.url+book, p.Username, p.Password)
@@ -277,7 +279,16 @@ func TestVdirsyncer(t *testing.T) {
 	if err := e.sim.UpdateUser(moved, func(q *dingbook.Person) { q.Restricted, q.Depts = true, []dingbook.Membership{{DeptID: rOutDept}} }); err != nil {
 		t.Fatal(err)
 	}
-	applyChanges(t, e)
+	// the events flow: wait until serve has applied and acknowledged them
+	waitFor(t, "the changes' events", func() bool {
+		j, ch, l, m := e.lookup(t, "joiner-1"), e.lookup(t, changed), e.lookup(t, c.hidden), e.lookup(t, moved)
+		q, backlog := e.sim.Pending("")
+		return j != nil && ch != nil && ch.Mobile == newMobile && l == nil && m != nil && len(m.Departments) == 1 &&
+			m.Departments[0].ID == rOutDept && q == 0 && backlog == 0
+	}, nil)
+	if pulls := revisions(t, e); len(pulls) < 4 || slices.ContainsFunc(pulls[len(pulls)-4:], func(r store.Revision) bool { return r.Cause != store.CauseEvent }) {
+		t.Fatalf("the changes did not come as event revisions: %+v", pulls)
+	}
 
 	mark = e.reqs.mark()
 	v.must("sync")
@@ -330,7 +341,3 @@ func TestVdirsyncer(t *testing.T) {
 		t.Errorf("the sync after a refused upload: %d cards transferred %v; folder unchanged %v", n, reqs, maps.Equal(v.cards(), after))
 	}
 }
-
-// applyChanges brings the simulator's changes into serve: a pull (until
-// serve follows DingTalk's Stream events).
-func applyChanges(t *testing.T, e *env) { pullSim(t, e) }
