@@ -73,7 +73,7 @@ addr=$(sed -n 's/.*listening on \([0-9.:]*\).*/\1/p' "$work/serve.log" | head -1
 	-serveload.url "http://$addr" -serveload.truth "$work/truth.json" -serveload.pid "$serve_pid" | grep -E '^Benchmark|FAIL|carddav_test'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 kill "$serve_pid"
-if grep -v -e 'listening on' -e 'stopped' "$work/serve.log" | grep -q .; then
+if grep -v -e 'listening on' -e 'stopped' -e 'contact events' -e 'stream: connected' "$work/serve.log" | grep -q .; then
 	echo "serve's log:"
 	cat "$work/serve.log"
 fi

@@ -149,17 +149,37 @@ func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 // book reads the session's person's latest book; false: it answered.
 func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
 	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot)
+	return b, !s.bookFailed(w, r, err)
+}
+
+// bookCards is book with its cards rendered as they are written
+// (app.BookCards): for answers that carry the whole book.
+func (s *Server) bookCards(w http.ResponseWriter, r *http.Request, sess *app.Session) (*app.BookCards, bool) {
+	b, err := s.App.AddressBookCards(r.Context(), sess, s.policy())
+	return b, !s.bookFailed(w, r, err)
+}
+
+// bookCard is the card named name of the session's person's latest book
+// (nil: none); false: it answered.
+func (s *Server) bookCard(w http.ResponseWriter, r *http.Request, sess *app.Session, name string) (*app.BookCard, bool) {
+	c, err := s.App.BookCard(r.Context(), sess, s.policy(), name)
+	return c, !s.bookFailed(w, r, err)
+}
+
+// bookFailed answers err of reading a book (503 before the first
+// complete snapshot, else 500); false: err is nil.
+func (s *Server) bookFailed(w http.ResponseWriter, r *http.Request, err error) bool {
 	if err == nil {
-		return b, true
+		return false
 	}
 	var de *dingbook.Error
 	if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
 		http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
-		return nil, false
+		return true
 	}
 	s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
 	http.Error(w, "the server could not answer", http.StatusInternalServerError)
-	return nil, false
+	return true
 }
 
 func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -173,11 +193,10 @@ func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 		io.WriteString(w, "dingbook's CardDAV address book: add "+s.BaseURL+DAVRoot+" as a CardDAV account\n")
 		return
 	}
-	b, ok := s.book(w, r, sess, 0)
+	c, ok := s.bookCard(w, r, sess, name)
 	if !ok {
 		return
 	}
-	c := b.Card(name)
 	if c == nil {
 		http.NotFound(w, r)
 		return
@@ -459,19 +478,18 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	ask := d.props()
 	switch d.XMLName {
 	case card("addressbook-multiget"):
-		b, ok := s.book(w, r, sess, 0)
-		if !ok {
-			return
-		}
+		// each card rendered alone: clients fetch a big book in batches
 		m := newMultistatus()
 		for _, h := range d.Hrefs {
-			u, err := url.Parse(strings.TrimSpace(h))
-			if err != nil {
-				m.gone(h)
-				continue
+			var c *app.BookCard
+			if u, err := url.Parse(strings.TrimSpace(h)); err == nil {
+				if k, name := davResource(sess, u.Path); k == davCard {
+					if c, ok = s.bookCard(w, r, sess, name); !ok {
+						return
+					}
+				}
 			}
-			k, name := davResource(sess, u.Path)
-			if c := b.Card(name); k == davCard && c != nil {
+			if c != nil {
 				m.response(h, cardProps(c, ask), ask)
 			} else {
 				m.gone(h)
@@ -498,29 +516,25 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	if d.SyncToken != nil {
 		token = strings.TrimSpace(*d.SyncToken)
 	}
-	var changed []app.BookCard
+	// the cards to send (n with the removed), one at a time: the whole
+	// book for an empty token, rendered as it is written
+	var cards func(yield func(*app.BookCard) bool)
 	var removed []string
 	var version string
+	n := 0
 	if token == "" {
-		b, ok := s.book(w, r, sess, 0)
+		b, ok := s.bookCards(w, r, sess)
 		if !ok {
 			return
 		}
-		changed, version = b.Cards, b.Version()
+		cards, n, version = b.All, b.Len(), b.Version()
 	} else {
 		var ch *app.BookChanges
 		rev, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
 		if ok && strings.HasPrefix(token, SyncTokenPrefix) {
 			var err error
 			ch, err = s.App.BookSince(r.Context(), sess, s.policy(), rev, withdrawn)
-			if err != nil && !errors.Is(err, app.ErrSyncToken) {
-				var de *dingbook.Error
-				if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
-					http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
-					return
-				}
-				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
-				http.Error(w, "the server could not answer", http.StatusInternalServerError)
+			if err != nil && !errors.Is(err, app.ErrSyncToken) && s.bookFailed(w, r, err) {
 				return
 			}
 		}
@@ -532,9 +546,16 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			davError(w, status, "valid-sync-token")
 			return
 		}
-		changed, removed, version = ch.Changed, ch.Removed, ch.Version()
+		cards = func(yield func(*app.BookCard) bool) {
+			for i := range ch.Changed {
+				if !yield(&ch.Changed[i]) {
+					return
+				}
+			}
+		}
+		n, removed, version = len(ch.Changed)+len(ch.Removed), ch.Removed, ch.Version()
 	}
-	if d.Limit != nil && d.Limit.NResults > 0 && len(changed)+len(removed) > d.Limit.NResults {
+	if d.Limit != nil && d.Limit.NResults > 0 && n > d.Limit.NResults {
 		// a token names a whole revision: a part of its changes has no
 		// token of its own
 		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
@@ -542,8 +563,8 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	}
 	m := newMultistatus()
 	m.stream(w)
-	for i := range changed {
-		m.response(bookHref(sess)+changed[i].Name, cardProps(&changed[i], ask), ask)
+	for c := range cards {
+		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	}
 	for _, name := range removed {
 		m.gone(bookHref(sess) + name)

@@ -319,7 +319,7 @@ func (s *Server) addressbookQuery(w http.ResponseWriter, r *http.Request, sess *
 			return
 		}
 	}
-	b, ok := s.book(w, r, sess, 0)
+	b, ok := s.bookCards(w, r, sess)
 	if !ok {
 		return
 	}
@@ -330,8 +330,7 @@ func (s *Server) addressbookQuery(w http.ResponseWriter, r *http.Request, sess *
 	m := newMultistatus()
 	m.stream(w)
 	n := 0
-	for i := range b.Cards {
-		c := &b.Cards[i]
+	for c := range b.All {
 		if d.Filter != nil && len(d.Filter.Props) > 0 && !d.Filter.matches(parseCard(c.Body)) {
 			continue
 		}
