@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook/policy"
@@ -38,6 +41,25 @@ func (b *BookCards) Len() int {
 		}
 	}
 	return n
+}
+
+// CTag is the book's getctag, AddressBookAt's Book.CTag: every card is
+// rendered for it, none kept.
+func (b *BookCards) CTag() string {
+	people := sha256.New()
+	for i := range b.idx.people {
+		if p := &b.idx.people[i]; b.v.CanSee(p) {
+			c := b.idx.card(b.v, p)
+			people.Write([]byte(c.Name + c.ETag))
+		}
+	}
+	ctag := strconv.FormatInt(b.idx.rev, 10) + "-" + hex.EncodeToString(people.Sum(nil)[:8])
+	external := sha256.New()
+	external.Write([]byte(ctag))
+	for _, c := range b.external {
+		external.Write([]byte(c.Name + c.ETag))
+	}
+	return ctag + "-" + hex.EncodeToString(external.Sum(nil)[:8])
 }
 
 // All renders the cards in AddressBookAt's order (the people, then the

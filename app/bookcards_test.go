@@ -47,7 +47,7 @@ func TestBookCards(t *testing.T) {
 		for c := range bc.All {
 			got = append(got, *c)
 		}
-		if !slices.Equal(got, b.Cards) || bc.Version() != b.Version() || bc.Len() != len(b.Cards) {
+		if !slices.Equal(got, b.Cards) || bc.Version() != b.Version() || bc.Len() != len(b.Cards) || bc.CTag() != b.CTag {
 			t.Errorf("%s: cards one at a time %d (Len %d, version %s), the book %d (version %s)", who, len(got), bc.Len(), bc.Version(), len(b.Cards), b.Version())
 		}
 		for _, c := range b.Cards {

@@ -146,14 +146,9 @@ func homeHref(sess *app.Session) string {
 }
 func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 
-// book reads the session's person's latest book; false: it answered.
-func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
-	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot)
-	return b, !s.bookFailed(w, r, err)
-}
-
-// bookCards is book with its cards rendered as they are written
-// (app.BookCards): for answers that carry the whole book.
+// bookCards is the session's person's latest book, its cards rendered as
+// they are written (app.BookCards: never the whole book held); false: it
+// answered.
 func (s *Server) bookCards(w http.ResponseWriter, r *http.Request, sess *app.Session) (*app.BookCards, bool) {
 	b, err := s.App.AddressBookCards(r.Context(), sess, s.policy())
 	return b, !s.bookFailed(w, r, err)
@@ -372,7 +367,9 @@ const readPriv = "<d:privilege><d:read/></d:privilege>"
 func hrefXML(h string) string { return "<d:href>" + html.EscapeString(h) + "</d:href>" }
 
 // collectionProps are the properties of the root, principal, home and book.
-func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKind, b *app.Book) map[xml.Name]string {
+// The book's getctag is computed only when asked (ask nil: allprop): it
+// renders every card.
+func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKind, b *app.BookCards, ask []xml.Name) map[xml.Name]string {
 	p := map[xml.Name]string{
 		dav("current-user-principal"):     hrefXML(principalHref(sess)),
 		dav("current-user-privilege-set"): readPriv,
@@ -393,7 +390,9 @@ func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKin
 			"<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>" +
 			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
 		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
-		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
+		if ctag := (xml.Name{Space: nsCS, Local: "getctag"}); ask == nil || slices.Contains(ask, ctag) {
+			p[ctag] = html.EscapeString(b.CTag())
+		}
 		p[dav("sync-token")] = SyncTokenPrefix + b.Version()
 	}
 	return p
@@ -426,41 +425,45 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 	}
 	ask := d.props()
 	depth1 := r.Header.Get("Depth") != "0"
-	var b *app.Book
-	if kind == davBook || kind == davCard || (kind == davHome && depth1) {
-		if b, ok = s.book(w, r, sess, 0); !ok {
+	var b *app.BookCards
+	if kind == davBook || (kind == davHome && depth1) {
+		if b, ok = s.bookCards(w, r, sess); !ok {
 			return
 		}
 	}
 	m := newMultistatus()
 	switch kind {
 	case davCard:
-		c := b.Card(name)
+		c, ok := s.bookCard(w, r, sess, name)
+		if !ok {
+			return
+		}
 		if c == nil {
 			http.NotFound(w, r)
 			return
 		}
 		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	case davBook:
-		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b), ask)
+		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b, ask), ask)
 		if depth1 {
+			// each card rendered as it is written
 			m.stream(w)
-			for i := range b.Cards {
-				m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
+			for c := range b.All {
+				m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 			}
 		}
 	case davHome:
-		m.response(homeHref(sess), s.collectionProps(r, sess, kind, nil), ask)
+		m.response(homeHref(sess), s.collectionProps(r, sess, kind, nil, ask), ask)
 		if depth1 {
 			// exactly one address book
-			m.response(bookHref(sess), s.collectionProps(r, sess, davBook, b), ask)
+			m.response(bookHref(sess), s.collectionProps(r, sess, davBook, b, ask), ask)
 		}
 	default:
 		href := DAVRoot
 		if kind == davPrincipal {
 			href = principalHref(sess)
 		}
-		m.response(href, s.collectionProps(r, sess, kind, nil), ask)
+		m.response(href, s.collectionProps(r, sess, kind, nil, ask), ask)
 	}
 	m.write(w, "")
 }

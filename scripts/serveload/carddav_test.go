@@ -127,4 +127,41 @@ func BenchmarkCardDAVInitialSync(b *testing.B) {
 		b.Fatalf("a sync from the latest token gave %d cards", n)
 	}
 	b.ReportMetric(float64(d.Microseconds())/1000, "unchanged-sync-ms")
+	// the listing of a client without sync-collection (vdirsyncer, iOS
+	// and Thunderbird before their first token): PROPFIND Depth 1 with
+	// the ETags
+	req, _ := http.NewRequest("PROPFIND", book, strings.NewReader(`<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>`))
+	req.SetBasicAuth(pw.Username, pw.Password)
+	req.Header.Set("Depth", "1")
+	start := time.Now()
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	listed := 0
+	dec := xml.NewDecoder(resp.Body)
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "response" {
+			listed++
+		}
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMultiStatus || listed != cards+1 {
+		b.Fatalf("PROPFIND Depth 1: %s, %d responses for %d cards and the book", resp.Status, listed, cards)
+	}
+	b.ReportMetric(time.Since(start).Seconds(), "propfind-depth1-s")
+	if *serverPID != 0 {
+		mb, err := PeakRSS(*serverPID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(mb, "server-peak-RSS-after-propfind-MB")
+	}
 }
