@@ -48,7 +48,7 @@ waitfor() {
 }
 
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)   ($(go env GOVERSION), $(nproc) CPUs)"
-go test ./serve/ -run '^$' -bench '^BenchmarkCardDAVSync$' -benchtime 50x | grep -E '^Benchmark|FAIL'
+go test ./serve/ -run '^$' -bench '^BenchmarkCardDAVSync$' -benchtime 500x -count 3 | grep -E '^Benchmark|FAIL'
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 CGO_ENABLED=0 go build -o "$work/dingbook" ./cmd/dingbook
