@@ -17,18 +17,8 @@ import (
 // or unknown is nil.
 func TestBookCards(t *testing.T) {
 	ctx := context.Background()
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	org := dirOrg()
-	org.External = []dingbook.ExternalContact{
-		{UserID: "x1", Name: "客户一", CompanyName: "甲公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
-		{UserID: "x3", Name: "客户三", FollowerUserID: "carol"},
-	}
-	saveDir(t, a, org, true)
-	p := *personOf(org, "carol")
+	a := externalApp(t)
+	p := *personOf(dirOrg(), "carol")
 	before := p
 	p.Title = "Changed"
 	addEvent(t, a, "ev-1", []store.PersonChange{{UserID: p.UserID, Op: store.OpUpsert, After: &p, Before: &before}}, nil)
@@ -57,7 +47,7 @@ func TestBookCards(t *testing.T) {
 			}
 			checked++
 		}
-		for _, q := range org.People {
+		for _, q := range dirOrg().People {
 			name := q.UserID + ".vcf"
 			if b.Card(name) == nil {
 				if one, err := a.BookCard(ctx, s, pol, name); one != nil || err != nil {
@@ -76,4 +66,18 @@ func TestBookCards(t *testing.T) {
 	if checked < 10 {
 		t.Errorf("only %d cards checked", checked)
 	}
+}
+
+// externalApp is an App over dirOrg's complete snapshot with three
+// external contacts: x1 shared with department 3, x2 with bob, x3 with
+// nobody (bob, in department 3, sees x1 and x2).
+func externalApp(t *testing.T) *app.App {
+	t.Helper()
+	org := dirOrg()
+	org.External = []dingbook.ExternalContact{
+		{UserID: "x1", Name: "客户一", CompanyName: "甲公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
+		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x3", Name: "客户三", FollowerUserID: "carol"},
+	}
+	return appOver(t, org)
 }

@@ -52,14 +52,7 @@ func (s *Server) renderDevices(w http.ResponseWriter, r *http.Request, sess *app
 		s.fail(w, r, err)
 		return
 	}
-	for _, x := range ps {
-		e := AppPassword{ID: x.ID, Name: x.Name, Created: x.Created}
-		if !x.LastUsed.IsZero() {
-			e.LastUsed = &x.LastUsed
-		}
-		p.List = append(p.List, e)
-	}
-	p.CardDAVURL = strings.TrimSuffix(s.BaseURL, "/") + DAVRoot
+	p.List, p.CardDAVURL = appPasswordsOf(ps), s.cardDAVURL()
 	if u, err := url.Parse(s.BaseURL); err == nil {
 		p.Host = u.Host
 	}
@@ -84,7 +77,7 @@ func (s *Server) createDeviceForm(w http.ResponseWriter, r *http.Request, sess *
 		s.fail(w, r, err)
 	default:
 		s.renderDevices(w, r, sess, http.StatusCreated, &devicePage{New: &NewAppPassword{ID: np.ID, Username: np.Username, Password: np.Password,
-			CardDAVURL: strings.TrimSuffix(s.BaseURL, "/") + DAVRoot}, Name: strings.TrimSpace(name)})
+			CardDAVURL: s.cardDAVURL()}, Name: strings.TrimSpace(name)})
 	}
 }
 

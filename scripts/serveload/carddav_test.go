@@ -65,29 +65,16 @@ func BenchmarkCardDAVInitialSync(b *testing.B) {
 			msg, _ := io.ReadAll(resp.Body)
 			b.Fatalf("REPORT sync-collection: %s %s", resp.Status, msg)
 		}
-		// read as a client does: token by token, never the whole answer
-		dec := xml.NewDecoder(resp.Body)
-		for {
-			tok, err := dec.Token()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			if se, ok := tok.(xml.StartElement); ok {
-				switch se.Name.Local {
-				case "address-data":
-					cards++
-				case "sync-token":
-					var t string
-					if err := dec.DecodeElement(&t, &se); err != nil {
-						b.Fatal(err)
-					}
-					next = t
+		eachElement(b, resp.Body, func(dec *xml.Decoder, se xml.StartElement) {
+			switch se.Name.Local {
+			case "address-data":
+				cards++
+			case "sync-token":
+				if err := dec.DecodeElement(&next, &se); err != nil {
+					b.Fatal(err)
 				}
 			}
-		}
+		})
 		return cards, next, time.Since(start)
 	}
 	// the first directory request builds the server's index: the peak
@@ -139,19 +126,11 @@ func BenchmarkCardDAVInitialSync(b *testing.B) {
 		b.Fatal(err)
 	}
 	listed := 0
-	dec := xml.NewDecoder(resp.Body)
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "response" {
+	eachElement(b, resp.Body, func(_ *xml.Decoder, se xml.StartElement) {
+		if se.Name.Local == "response" {
 			listed++
 		}
-	}
+	})
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMultiStatus || listed != cards+1 {
 		b.Fatalf("PROPFIND Depth 1: %s, %d responses for %d cards and the book", resp.Status, listed, cards)
@@ -163,5 +142,23 @@ func BenchmarkCardDAVInitialSync(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(mb, "server-peak-RSS-after-propfind-MB")
+	}
+}
+
+// eachElement reads an XML answer as a client does, token by token (never
+// the whole answer held), calling f at each element's start.
+func eachElement(b *testing.B, r io.Reader, f func(dec *xml.Decoder, se xml.StartElement)) {
+	dec := xml.NewDecoder(r)
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			f(dec, se)
+		}
 	}
 }
