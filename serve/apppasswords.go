@@ -94,14 +94,23 @@ func appPasswordsOf(ps []app.AppPassword) []AppPassword {
 func (s *Server) cardDAVURL() string { return strings.TrimSuffix(s.BaseURL, "/") + DAVRoot }
 
 func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	if s.revokeOwnAppPassword(w, r, sess, "problem.app_password") {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// revokeOwnAppPassword revokes the session's person's app password {id};
+// false: it answered (404 titled notFound for an id not theirs).
+func (s *Server) revokeOwnAppPassword(w http.ResponseWriter, r *http.Request, sess *app.Session, notFound string) bool {
 	err := s.App.RevokeAppPassword(r.Context(), sess, r.PathValue("id"))
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
-		s.problem(w, r, http.StatusNotFound, "problem.app_password", err)
+		s.problem(w, r, http.StatusNotFound, notFound, err)
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		w.WriteHeader(http.StatusNoContent)
+		return true
 	}
+	return false
 }

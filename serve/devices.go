@@ -82,14 +82,7 @@ func (s *Server) createDeviceForm(w http.ResponseWriter, r *http.Request, sess *
 }
 
 func (s *Server) revokeDeviceForm(w http.ResponseWriter, r *http.Request, sess *app.Session) {
-	err := s.App.RevokeAppPassword(r.Context(), sess, r.PathValue("id"))
-	var de *dingbook.Error
-	switch {
-	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
-		s.problem(w, r, http.StatusNotFound, "device.not_found", err)
-	case err != nil:
-		s.fail(w, r, err)
-	default:
+	if s.revokeOwnAppPassword(w, r, sess, "device.not_found") {
 		http.Redirect(w, r, "/me/devices", http.StatusSeeOther)
 	}
 }
