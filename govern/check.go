@@ -94,8 +94,9 @@ type Request struct {
 	// Transfer names the recipient and the references a transfer needs.
 	Transfer
 	// Grant names the portal grant a download serves (nil otherwise):
-	// the manifest and NOTICE name it, and the holding is the grant's
-	// (store.KindGrant, its id) rather than an export's.
+	// the manifest and NOTICE name it, and the holding is of kind
+	// store.KindGrant (ref the export id, GrantID the grant's id) rather
+	// than an export's.
 	Grant *GrantRef
 }
 
