@@ -324,7 +324,7 @@ func TestGrantRevokeStoreError(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	live := "SELECT count(*) FROM holding WHERE kind = 'grant' AND ref = '" + g.ID + "' AND revoked_at IS NULL;"
+	live := "SELECT count(*) FROM holding WHERE kind = 'grant' AND grant_id = '" + g.ID + "' AND revoked_at IS NULL;"
 	if n := sqlite(live); n != "1" {
 		t.Fatalf("the bundle's live holdings: %s", n)
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
+	"github.com/dingbook/dingbook/store"
 )
 
 // Request is what a command asks to do.
@@ -98,6 +99,11 @@ type Request struct {
 	// store.KindGrant (ref the export id, GrantID the grant's id) rather
 	// than an export's.
 	Grant *GrantRef
+	// Recording, when set, runs inside the transaction that records the
+	// bundle and registers its holding (a grant's check that it is still
+	// live): its error undoes both, the bundle is deleted and the export
+	// recorded as failed.
+	Recording func(*store.Tx) error
 }
 
 // GrantRef is the grant behind a portal download, as the manifest names

@@ -59,6 +59,11 @@ func registerExport(pol *policy.Policy, req *Request, path, sum string, n int64,
 		if err := tx.RegisterExport(e, h, holders); err != nil {
 			return err
 		}
+		if req.Recording != nil {
+			if err := req.Recording(tx); err != nil {
+				return err
+			}
+		}
 		return tx.DeleteExportIntent(rec.ExportID)
 	}
 }

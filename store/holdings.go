@@ -463,6 +463,15 @@ func (tx *Tx) RevokeHoldingsOf(kind, ref string, t time.Time) (int, error) {
 	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE `+holdingsOf+` AND revoked_at IS NULL`, ts(t), kind, ref, ref)
 }
 
+// DiscardHolding marks the holding of kind with ref (one bundle) revoked
+// and purged at t, unless it is already: its bundle was deleted before
+// anyone could fetch it (a grant's bundle whose recording failed). In the
+// transaction of the audit record that says so.
+func (tx *Tx) DiscardHolding(kind, ref string, t time.Time) error {
+	_, err := tx.tx.ExecContext(tx.ctx, `UPDATE holding SET revoked_at = COALESCE(revoked_at, ?), purged_at = COALESCE(purged_at, ?) WHERE kind = ? AND ref = ?`, ts(t), ts(t), kind, ref)
+	return err
+}
+
 // holdingsOf picks the holdings of a kind and a ref (args kind, ref,
 // ref): the holding whose ref it is, or the bundles of the grant whose id
 // it is.
