@@ -7,3 +7,7 @@ import "context"
 func (gs *Grants) SaveGrant(ctx context.Context, g *Grant, step string) error {
 	return gs.save(ctx, g, step, g.Grantee, "", nil, nil)
 }
+
+// OnStage calls f as Bundle reaches each stage ("export", "exported"):
+// tests revoke a grant there, as another request or process would.
+func (gs *Grants) OnStage(f func(stage string)) { gs.stage = f }
