@@ -175,12 +175,8 @@ func TestGrantBundleBreachOne(t *testing.T) {
 func TestGrantRevokedDuringBundle(t *testing.T) {
 	for _, stage := range []string{"export", "exported"} {
 		t.Run(stage, func(t *testing.T) {
-			e, gs, g := grantEnv(t)
+			e, gs, g, me := acceptedGrant(t)
 			ctx := context.Background()
-			me := e.fresh(e.emp)
-			if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
-				t.Fatal(err)
-			}
 			gs.OnStage(func(s string) {
 				if s != stage {
 					return
@@ -227,12 +223,8 @@ func TestGrantRevokedDuringBundle(t *testing.T) {
 // its holding revoked and purged with a record, and the grant keeps its
 // download (a discarded bundle is no breach); the next bundle works.
 func TestGrantBundleSaveFails(t *testing.T) {
-	e, gs, g := grantEnv(t)
+	e, gs, g, me := acceptedGrant(t)
 	ctx := context.Background()
-	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
-		t.Fatal(err)
-	}
 	gs.OnStage(func(s string) {
 		if s == "exported" {
 			e.sqlite3(t, "ALTER TABLE grant_download RENAME TO grant_download_away;")
@@ -279,16 +271,8 @@ func TestGrantBundleSaveFails(t *testing.T) {
 // table renamed) is an error, not a live grant: the breach that revoked
 // its holding must not go unseen.
 func TestGrantLoadHoldingError(t *testing.T) {
-	e, gs, g := grantEnv(t)
+	e, gs, g, me, b := bundledGrant(t)
 	ctx := context.Background()
-	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
-		t.Fatal(err)
-	}
-	b, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// a breach revoked the holding; the grant has not been read since
 	e.sqlite3(t, "UPDATE holding SET revoked_at = '"+e.now.UTC().Format(time.RFC3339)+"' WHERE grant_id = '"+g.ID+"';")
 	e.sqlite3(t, "ALTER TABLE holding RENAME TO holding_away;")

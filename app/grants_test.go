@@ -258,15 +258,23 @@ func assertSteps(t *testing.T, e *reqEnv, want []string) {
 	}
 }
 
-// bundledGrant is grantEnv's grant with its terms accepted and a bundle
-// made by the grantee (me, logged in just now).
-func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+// acceptedGrant is grantEnv's grant with its terms accepted by the
+// grantee (me, logged in just now).
+func acceptedGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session) {
 	t.Helper()
 	e, gs, g := grantEnv(t)
 	me := e.fresh(e.emp)
 	if _, err := gs.AcceptTerms(context.Background(), me, g.ID, "en", true); err != nil {
 		t.Fatal(err)
 	}
+	return e, gs, g, me
+}
+
+// bundledGrant is grantEnv's grant with its terms accepted and a bundle
+// made by the grantee (me, logged in just now).
+func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+	t.Helper()
+	e, gs, g, me := acceptedGrant(t)
 	b, err := gs.Bundle(context.Background(), me, g.ID, app.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
