@@ -68,6 +68,11 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	if err != nil {
 		return nil, err
 	}
+	// a grant's bundle discarded before anyone could fetch it (revoked
+	// and purged at once) exposed nobody: the incident covers the others
+	if given := slices.DeleteFunc(slices.Clone(hs), func(h store.Holding) bool { return h.Revoked != nil && h.Purged != nil }); len(given) > 0 {
+		hs = given
+	}
 	h, err := merged(ctx, db, hs)
 	if err != nil {
 		return nil, err

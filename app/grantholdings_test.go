@@ -264,7 +264,18 @@ func TestGrantBundleSaveFails(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.a.DB.Dir, app.GrantsDir)); err != nil || b.ExportID == hs[0].Ref {
 		t.Fatalf("the second bundle %v %+v", err, b)
 	}
-	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle-discarded", "stepped-up", "bundle"})
+	// a breach on the grant covers the bundle given, not the discarded one
+	in, err := e.a.StartBreach(ctx, e.rq.Policy, account.BreachStart{Kind: store.KindGrant, Ref: g.ID, DiscoveredAt: e.now, Description: "laptop stolen", Actor: "dpo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if given := grantHoldings(t, e, b.ExportID); len(in.HoldingIDs) != 1 || in.HoldingIDs[0] != given[0].ID {
+		t.Fatalf("the incident covers %v, want only bundle %s's holding %+v", in.HoldingIDs, b.ExportID, given)
+	}
+	if got, err := gs.Get(ctx, g.ID); err != nil || got.State != app.GrantRevoked {
+		t.Fatalf("after the breach: %v %+v", err, got)
+	}
+	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle-discarded", "stepped-up", "bundle", "revoked"})
 }
 
 // TestGrantLoadHoldingError: a grant whose holdings cannot be read (the
