@@ -36,6 +36,12 @@ type App struct {
 	// people is the directory's search index of the latest complete
 	// snapshot (people.go), rebuilt when a newer one appears.
 	people peopleCache
+	// live serialises the live directory's writers (live.go).
+	live liveState
+	// Drift, if set, receives the counts by kind ("joiner", "leaver",
+	// "change", "department") of every difference a new base showed that
+	// the events had missed (a metric).
+	Drift func(counts map[string]int)
 	// admin caches the admin pages' reports per snapshot and scope
 	// (adminview.go).
 	admin adminCache

@@ -9,13 +9,16 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
+	"github.com/dingbook/dingbook/policy"
 )
 
 // The CardDAV address book: each person's book is the directory as they
 // may see it (visibility.go) in one complete snapshot, one vCard 3.0
-// card per person, the cards the vcf export writes. A book is identified
-// by its snapshot (the sync token names it), so a client's last token
-// and the latest snapshot give what changed for this person.
+// card per person, the cards the vcf export writes, and a card per
+// external contact they see (external.go). A sync token names the live
+// directory's revision and the last consent withdrawal applied
+// (Book.Version), so a client's last token gives what changed for this
+// person (BookSince).
 
 // BookCard is one card of a person's address book.
 type BookCard struct {
@@ -30,7 +33,10 @@ type BookCard struct {
 // Book is a person's address book in one snapshot.
 type Book struct {
 	Snapshot int64
-	Cards    []BookCard
+	// Rev is the live directory's revision (with Withdrawn, the sync
+	// token: Version).
+	Rev   int64
+	Cards []BookCard
 	// CTag changes whenever any card of the book does.
 	CTag string
 	// Withdrawn is the last external contact's consent withdrawal the
@@ -82,24 +88,107 @@ func (a *App) AddressBook(ctx context.Context, s *Session, snapshot int64) (*Boo
 // book is the session's person's book over this index.
 func (idx *peopleIndex) book(s *Session) *Book {
 	v := idx.viewer(s)
-	b := &Book{Snapshot: idx.snapshot}
+	b := &Book{Snapshot: idx.snapshot, Rev: idx.rev}
 	all := sha256.New()
 	for i := range idx.people {
 		p := &idx.people[i]
 		if !v.CanSee(p) {
 			continue
 		}
-		q := *p
-		if !v.SeesMobile(p) {
-			q.Mobile = ""
-		}
-		body := vcard.CardFor(&q, idx.tree, vcard.Options{}).String()
-		sum := sha256.Sum256([]byte(body))
-		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-		name := url.PathEscape(p.UserID) + ".vcf"
-		all.Write([]byte(name + etag))
-		b.Cards = append(b.Cards, BookCard{Name: name, ETag: etag, Body: body})
+		c := idx.card(v, p)
+		all.Write([]byte(c.Name + c.ETag))
+		b.Cards = append(b.Cards, c)
 	}
-	b.CTag = strconv.FormatInt(idx.snapshot, 10) + "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	b.CTag = strconv.FormatInt(idx.rev, 10) + "-" + hex.EncodeToString(all.Sum(nil)[:8])
 	return b
+}
+
+// cardName is userid's card's file name in the collection.
+func cardName(userid string) string { return url.PathEscape(userid) + ".vcf" }
+
+// card is p's card as v may see it (v sees p).
+func (idx *peopleIndex) card(v Viewer, p *dingbook.Person) BookCard {
+	q := *p
+	if !v.SeesMobile(p) {
+		q.Mobile = ""
+	}
+	body := vcard.CardFor(&q, idx.tree, vcard.Options{}).String()
+	sum := sha256.Sum256([]byte(body))
+	return BookCard{Name: cardName(p.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+}
+
+// BookChanges is what changed in a person's book since a sync token.
+type BookChanges struct {
+	// Rev is the revision the changes lead to (the next token).
+	Rev int64
+	// Changed are the cards added or changed, Removed the names of cards
+	// gone from the book (the person left, or is out of sight now).
+	Changed []BookCard
+	Removed []string
+	// Full: the viewer's own record changed since the token, so the
+	// changes come from a full comparison of the book.
+	Full bool
+	// Withdrawn is the last external contact's consent withdrawal the
+	// changes apply (with Rev, the next token: Version).
+	Withdrawn int64
+}
+
+// BookSince returns what changed in the session's person's book since
+// the sync token (rev, withdrawn) (Book.Version): the people's cards from
+// the change log, the external contacts' from a comparison when their
+// base, the withdrawals or a follower changed (externalSince). People: for each person
+// changed since, visible now gives their card, visible before (with the
+// record they had at rev) their removal, neither nothing; the work is
+// proportional to the changes, not to the book. If the viewer's own
+// record changed since rev (their departments or roles), the book is
+// compared in full instead: every card, and every changed or unseen
+// person removed. A token before the log's last reset, after its end or
+// not positive, or naming a withdrawal not made, is ErrSyncToken.
+func (a *App) BookSince(ctx context.Context, s *Session, pol *policy.Policy, rev, withdrawn int64) (*BookChanges, error) {
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	reset, err := a.DB.LastReset(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rev <= 0 || rev < reset || rev > idx.rev {
+		return nil, ErrSyncToken
+	}
+	changes, err := a.DB.ChangedSince(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	v := idx.viewer(s)
+	out := &BookChanges{Rev: idx.rev}
+	for _, c := range changes {
+		out.Full = out.Full || c.UserID == s.UserID
+	}
+	if out.Full {
+		b := idx.book(s)
+		out.Changed = b.Cards
+		for i := range idx.people {
+			if p := &idx.people[i]; !v.CanSee(p) {
+				out.Removed = append(out.Removed, cardName(p.UserID))
+			}
+		}
+		for _, c := range changes {
+			if idx.person(c.UserID) == nil {
+				out.Removed = append(out.Removed, cardName(c.UserID))
+			}
+		}
+	} else {
+		for _, c := range changes {
+			if p := idx.person(c.UserID); p != nil && v.CanSee(p) {
+				out.Changed = append(out.Changed, idx.card(v, p))
+			} else if c.Before != nil && v.CanSee(c.Before) {
+				out.Removed = append(out.Removed, cardName(c.UserID))
+			}
+		}
+	}
+	if err := a.externalSince(ctx, idx, s, pol, rev, withdrawn, changes, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -56,6 +56,12 @@ func (a *App) Departments(ctx context.Context, id int64) (*Departments, error) {
 	if err != nil {
 		return nil, err
 	}
+	return departmentsOf(ctx, dir, id)
+}
+
+// departmentsOf is Departments over any directory (the live directory's
+// people in memory, too).
+func departmentsOf(ctx context.Context, dir dingbook.Directory, id int64) (*Departments, error) {
 	depts := dir.Departments()
 	tree := dingbook.NewTree(depts)
 	counts, err := export.Headcounts(ctx, dir, tree)

@@ -11,3 +11,42 @@ func (gs *Grants) SaveGrant(ctx context.Context, g *Grant, step string) error {
 // OnStage calls f as Bundle reaches each stage ("export", "exported"):
 // tests revoke a grant there, as another request or process would.
 func (gs *Grants) OnStage(f func(stage string)) { gs.stage = f }
+
+// SearchLiveAndFresh searches the live directory's index (as it follows
+// the revisions, with its overlay) and an index built afresh from the
+// same people for s with each query, and returns both results (userids)
+// and the number of people in the live index's overlay (-1: none).
+func (a *App) SearchLiveAndFresh(ctx context.Context, s *Session, queries []string) (live, fresh [][]string, overlaid int, err error) {
+	idx, err := a.directory(ctx)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	f := &peopleIndex{snapshot: idx.snapshot, rev: idx.rev, deptList: idx.deptList, tree: idx.tree, depts: idx.depts,
+		people: idx.people, english: idx.english}
+	f.finish()
+	ids := func(ps []DirPerson) []string {
+		out := []string{}
+		for _, p := range ps {
+			out = append(out, p.UserID)
+		}
+		return out
+	}
+	for _, q := range queries {
+		q = normQuery(q)
+		live = append(live, ids(idx.search(idx.viewer(s), q)))
+		fresh = append(fresh, ids(f.search(f.viewer(s), q)))
+	}
+	overlaid = -1
+	if idx.ov != nil {
+		overlaid = len(idx.ov.people)
+	}
+	return live, fresh, overlaid, nil
+}
+
+// SetOverlayMax sets the most people the live index's overlay holds
+// (people: how many there are) and returns a function restoring it.
+func SetOverlayMax(fn func(people int) int) (restore func()) {
+	old := overlayMax
+	overlayMax = fn
+	return func() { overlayMax = old }
+}

@@ -286,13 +286,12 @@ func externalPerson(e *dingbook.ExternalContact) dingbook.Person {
 func ExternalCardName(id string) string { return "external-" + url.PathEscape(id) + ".vcf" }
 
 // AddressBookAt is AddressBook (the people's cards in snapshot, 0: the
-// latest complete one) with the cards of the external contacts the
-// session's person sees there, leaving out those whose consent was
-// withdrawn by withdrawal withdrawn (a Book.Withdrawn; -1: every
-// withdrawal so far). A sync token names both (Book.Version), so a sync
-// after a withdrawal reports the contact's card removed though the
-// snapshot is the same.
-func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot, withdrawn int64) (*Book, error) {
+// live directory) with the cards of the external contacts the session's
+// person sees there, leaving out those whose consent is withdrawn;
+// Book.Withdrawn is the last withdrawal so far. A sync token names both
+// (Book.Version), so a sync after a withdrawal reports the contact's card
+// removed though no person changed (BookSince).
+func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot int64) (*Book, error) {
 	b, err := a.AddressBook(ctx, s, snapshot)
 	if err != nil {
 		return nil, err
@@ -302,7 +301,7 @@ func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy,
 		return nil, err
 	}
 	if idx.snapshot != b.Snapshot {
-		// an older snapshot a sync token names (AddressBook checked it)
+		// an older snapshot (AddressBook checked it)
 		if idx, err = a.buildIndex(ctx, b.Snapshot); err != nil {
 			return nil, err
 		}
@@ -311,57 +310,151 @@ func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy,
 	if err != nil {
 		return nil, err
 	}
-	for id, w := range ev.gone {
-		if withdrawn >= 0 && w.Seq > withdrawn {
-			delete(ev.gone, id) // withdrawn after the book the token names
-			continue
-		}
-		b.Withdrawn = max(b.Withdrawn, w.Seq)
-	}
-	if withdrawn >= 0 {
-		b.Withdrawn = withdrawn
-	}
+	b.Withdrawn = lastWithdrawal(ev.gone)
 	all := sha256.New()
 	all.Write([]byte(b.CTag))
-	for i := range ev.x.contacts {
-		e := &ev.x.contacts[i]
-		if !ev.sees(e) {
-			continue
-		}
-		p := externalPerson(e)
-		body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
-		sum := sha256.Sum256([]byte(body))
-		etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-		name := ExternalCardName(e.UserID)
-		all.Write([]byte(name + etag))
-		b.Cards = append(b.Cards, BookCard{Name: name, ETag: etag, Body: body})
+	for _, c := range ev.cards() {
+		all.Write([]byte(c.Name + c.ETag))
+		b.Cards = append(b.Cards, c)
 	}
 	b.CTag += "-" + hex.EncodeToString(all.Sum(nil)[:8])
 	return b, nil
 }
 
-// Version names the book in a sync token: its snapshot and the last
-// consent withdrawal applied ("<snapshot>.<withdrawn>").
-func (b *Book) Version() string {
-	return strconv.FormatInt(b.Snapshot, 10) + "." + strconv.FormatInt(b.Withdrawn, 10)
+// lastWithdrawal is the newest of the withdrawals (0: none).
+func lastWithdrawal(gone map[string]store.ExternalWithdrawal) int64 {
+	var last int64
+	for _, w := range gone {
+		last = max(last, w.Seq)
+	}
+	return last
 }
 
-// ParseBookVersion reads a Book.Version; a bare snapshot id (a token
-// from before withdrawals were counted) gives withdrawn -1.
-func ParseBookVersion(v string) (snapshot, withdrawn int64, ok bool) {
-	sn, wd, two := strings.Cut(v, ".")
-	snapshot, err := strconv.ParseInt(sn, 10, 64)
-	if err != nil || snapshot <= 0 {
-		return 0, 0, false
+// cards are the cards of the external contacts the view's viewer sees.
+func (ev *externalView) cards() []BookCard {
+	var out []BookCard
+	for i := range ev.x.contacts {
+		if e := &ev.x.contacts[i]; ev.sees(e) {
+			out = append(out, externalCard(e))
+		}
 	}
-	if !two {
-		return snapshot, -1, true
+	return out
+}
+
+// externalCard is e's card in an address book.
+func externalCard(e *dingbook.ExternalContact) BookCard {
+	p := externalPerson(e)
+	body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
+	sum := sha256.Sum256([]byte(body))
+	return BookCard{Name: ExternalCardName(e.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+}
+
+// externalSince adds to out what changed among the external contacts'
+// cards of the session's person's book since the sync token (rev,
+// withdrawn), and sets out.Withdrawn. External contacts change only with
+// a new base (a pull) or a consent withdrawal, and who sees one only
+// with the viewer's or its follower's record (departments, and so the
+// department tree above them): when none of these differs, nothing
+// changed and nothing is read beyond the withdrawals. Otherwise the
+// cards of the token's base with the withdrawals the token names are
+// compared with now's; when a record changed (the viewer's, out.Full, or
+// a follower's), what the viewer saw then is not known, so every card is
+// given again and every card of the token's base not seen now removed.
+func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, pol *policy.Policy, rev, withdrawn int64, changes []store.PersonChange, out *BookChanges) error {
+	ev, err := a.externalView(ctx, idx, s, pol)
+	if err != nil {
+		return err
+	}
+	out.Withdrawn = lastWithdrawal(ev.gone)
+	if withdrawn > out.Withdrawn {
+		return ErrSyncToken
+	}
+	base, err := a.DB.RevisionBase(ctx, rev)
+	if err != nil {
+		return err
+	}
+	if base == 0 {
+		return ErrSyncToken
+	}
+	moved := out.Full
+	if !moved && len(ev.x.contacts) > 0 {
+		followers := map[string]bool{}
+		for i := range ev.x.contacts {
+			followers[ev.x.contacts[i].FollowerUserID] = true
+		}
+		moved = slices.ContainsFunc(changes, func(c store.PersonChange) bool { return followers[c.UserID] })
+	}
+	if base == idx.snapshot && withdrawn == out.Withdrawn && !moved {
+		return nil
+	}
+	// then: the token's base, without the withdrawals made after it
+	old := *ev
+	if base != idx.snapshot {
+		list, err := a.DB.ExternalContacts(ctx, base)
+		if err != nil {
+			return err
+		}
+		old.x = &externalIndex{snapshot: base, contacts: list}
+	}
+	old.gone = map[string]store.ExternalWithdrawal{}
+	for id, w := range ev.gone {
+		if w.Seq <= withdrawn {
+			old.gone[id] = w
+		}
+	}
+	now := ev.cards()
+	seen := make(map[string]string, len(now))
+	for _, c := range now {
+		seen[c.Name] = c.ETag
+	}
+	was := map[string]string{}
+	if moved {
+		for i := range old.x.contacts {
+			was[ExternalCardName(old.x.contacts[i].UserID)] = ""
+		}
+	} else {
+		for _, c := range old.cards() {
+			was[c.Name] = c.ETag
+		}
+	}
+	for _, c := range now {
+		if e, ok := was[c.Name]; !ok || e != c.ETag || moved {
+			out.Changed = append(out.Changed, c)
+		}
+	}
+	for i := range old.x.contacts {
+		name := ExternalCardName(old.x.contacts[i].UserID)
+		if _, ok := was[name]; ok && seen[name] == "" {
+			out.Removed = append(out.Removed, name)
+		}
+	}
+	return nil
+}
+
+// Version names the book in a sync token: the live directory's revision
+// and the last consent withdrawal applied ("<rev>.<withdrawn>").
+func (b *Book) Version() string { return bookVersion(b.Rev, b.Withdrawn) }
+
+// Version names the book the changes lead to (Book.Version).
+func (c *BookChanges) Version() string { return bookVersion(c.Rev, c.Withdrawn) }
+
+func bookVersion(rev, withdrawn int64) string {
+	return strconv.FormatInt(rev, 10) + "." + strconv.FormatInt(withdrawn, 10)
+}
+
+// ParseBookVersion reads a Book.Version. A bare number (a token of the
+// snapshot or revision forms before) is not one: ok is false.
+func ParseBookVersion(v string) (rev, withdrawn int64, ok bool) {
+	r, wd, two := strings.Cut(v, ".")
+	rev, err := strconv.ParseInt(r, 10, 64)
+	if err != nil || rev <= 0 || !two {
+		return 0, 0, false
 	}
 	withdrawn, err = strconv.ParseInt(wd, 10, 64)
 	if err != nil || withdrawn < 0 {
 		return 0, 0, false
 	}
-	return snapshot, withdrawn, true
+	return rev, withdrawn, true
 }
 
 // checkExternal checks the external contacts a request names (spec.External):

@@ -77,13 +77,13 @@ func TestParseBookVersion(t *testing.T) {
 		in    string
 		s, w  int64
 		valid bool
-	}{{"12.3", 12, 3, true}, {"12", 12, -1, true}, {"12.0", 12, 0, true}, {"0.1", 0, 0, false}, {"x", 0, 0, false}, {"12.-1", 0, 0, false}, {"12.x", 0, 0, false}} {
+	}{{"12.3", 12, 3, true}, {"12", 0, 0, false}, {"12.0", 12, 0, true}, {"0.1", 0, 0, false}, {"x", 0, 0, false}, {"12.-1", 0, 0, false}, {"12.x", 0, 0, false}} {
 		s, w, ok := app.ParseBookVersion(tc.in)
 		if ok != tc.valid || (ok && (s != tc.s || w != tc.w)) {
 			t.Errorf("%q: %d %d %v", tc.in, s, w, ok)
 		}
 	}
-	if v := (&app.Book{Snapshot: 7, Withdrawn: 2}).Version(); v != "7.2" {
+	if v := (&app.Book{Snapshot: 7, Rev: 9, Withdrawn: 2}).Version(); v != "9.2" {
 		t.Errorf("Version %q", v)
 	}
 }

@@ -52,17 +52,26 @@ const SearchLimit = 50
 // people, the tree with headcounts, and each person's search text.
 type peopleIndex struct {
 	snapshot int64
+	// rev is the last revision of the live directory applied (live.go).
+	rev      int64
+	deptList []dingbook.Department
 	tree     *dingbook.Tree
 	depts    *Departments
 	deptPos  map[int64]int
 	people   []dingbook.Person
-	byID     map[string]int
+	// english[i] holds people[i]'s English names (custom fields, which
+	// the index drops), each ended by a newline; mostly empty
+	english []string
+	byID    map[string]int
 	// names are the people's names as searched (lower-case name, pinyin
 	// in full and as initials, English names), others their job number,
 	// title and department names: each distinct text once, with the
 	// people who have it, so that a search reads each title and
 	// department name once, not once per person.
 	names, others keyIndex
+	// ov is what changed since names and others were built (live.go);
+	// nil: they hold people's keys as they are
+	ov *overlay
 	// sets are a search's two bitsets (*[2]bitset, empty), reused: a
 	// search would otherwise leave 25 KB of garbage at 100,000 people
 	sets sync.Pool
@@ -74,40 +83,17 @@ type peopleCache struct {
 	// gen is the store's generation when idx's snapshot was last found
 	// the latest
 	gen int64
+	// rebuilding: idx's key indexes are being built again (live.go)
+	rebuilding bool
 }
 
-// directory returns the index of the latest complete snapshot, building
-// it when a newer snapshot appeared since the last call (a pull by the
-// CLI or the schedule is picked up without a restart); the latest is
-// looked up again only after a commit (store.DB.Generation).
+// directory returns the index of the live directory (live.go): the
+// latest complete snapshot with the revisions after it, built when a
+// newer snapshot appeared since the last call (a pull by the CLI or the
+// schedule is picked up without a restart) and brought up to date when
+// new revisions were committed.
 func (a *App) directory(ctx context.Context) (*peopleIndex, error) {
-	// nothing committed since the last look: the same snapshot is latest
-	gen, err := a.DB.Generation(ctx)
-	if err != nil {
-		return nil, err
-	}
-	a.people.mu.Lock()
-	defer a.people.mu.Unlock()
-	if a.people.idx != nil && a.people.gen == gen {
-		return a.people.idx, nil
-	}
-	id, err := a.DB.LatestCompleteSnapshotID(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if a.people.idx != nil && a.people.idx.snapshot == id {
-		a.people.gen = gen
-		return a.people.idx, nil
-	}
-	// the old index goes first: two of 100,000 people would double the
-	// peak memory
-	a.people.idx = nil
-	idx, err := a.buildIndex(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	a.people.idx, a.people.gen = idx, gen
-	return idx, nil
+	return a.liveDirectory(ctx)
 }
 
 func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
@@ -119,27 +105,54 @@ func (a *App) buildIndex(ctx context.Context, id int64) (*peopleIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx := &peopleIndex{snapshot: id, tree: dingbook.NewTree(sd.Departments()), depts: depts,
-		deptPos: make(map[int64]int, len(depts.Departments)), people: make([]dingbook.Person, 0, sd.Len()), byID: make(map[string]int, sd.Len())}
-	for i, d := range depts.Departments {
-		idx.deptPos[d.ID] = i
-	}
-	var names, others keyBuilder
+	idx := &peopleIndex{snapshot: id, deptList: sd.Departments(), depts: depts, people: make([]dingbook.Person, 0, sd.Len())}
+	idx.tree = dingbook.NewTree(idx.deptList)
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
-		i := int32(len(idx.people))
-		idx.searchKeys(p, func(k string) { names.add(i, k) }, func(k string) { others.add(i, k) })
-		// what the directory never shows stays in the snapshot: the
-		// custom fields alone would triple the index's memory
-		p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
-		idx.byID[p.UserID] = len(idx.people)
+		idx.english = append(idx.english, englishOf(p))
+		trim(p)
 		idx.people = append(idx.people, *p)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	idx.names, idx.others = names.index(), others.index()
+	idx.finish()
 	return idx, nil
+}
+
+// finish makes the maps and the search keys of idx's people (keyBuilder
+// over all of them).
+func (idx *peopleIndex) finish() {
+	idx.maps()
+	idx.names, idx.others = idx.keys()
+}
+
+// maps makes idx's maps: departments' and people's positions.
+func (idx *peopleIndex) maps() {
+	idx.deptPos = make(map[int64]int, len(idx.depts.Departments))
+	for i, d := range idx.depts.Departments {
+		idx.deptPos[d.ID] = i
+	}
+	idx.byID = make(map[string]int, len(idx.people))
+	for i := range idx.people {
+		idx.byID[idx.people[i].UserID] = i
+	}
+}
+
+// keys builds the search keys' indexes of idx's people.
+func (idx *peopleIndex) keys() (names, others keyIndex) {
+	var nb, ob keyBuilder
+	for i := range idx.people {
+		idx.searchKeys(&idx.people[i], idx.english[i], func(k string) { nb.add(int32(i), k) }, func(k string) { ob.add(int32(i), k) })
+	}
+	return nb.index(), ob.index()
+}
+
+// trim drops what the directory never shows from p: it stays in the
+// snapshot (the custom fields alone would triple the index's memory;
+// the English names the search needs are kept apart, englishOf).
+func trim(p *dingbook.Person) {
+	p.Extension, p.Remark, p.Avatar, p.LoginID, p.ManagerUserID = nil, "", "", "", ""
 }
 
 // keyIndex is a search index over texts (keys) shared by many people:
@@ -186,8 +199,17 @@ func (b *keyBuilder) add(person int32, k string) {
 	}
 }
 
-// index returns the keys' index: each key's people in the order added.
+// index returns the keys' index: each key's people in the order added,
+// with the keys' bigrams and trigrams.
 func (b *keyBuilder) index() keyIndex {
+	x := b.keys()
+	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
+	return x
+}
+
+// keys is index without the grams (a search scans the keys' text: for
+// a few keys).
+func (b *keyBuilder) keys() keyIndex {
 	// the builder's memory goes as soon as it can: the peak of the
 	// process is the index's build
 	b.ids = nil
@@ -207,7 +229,6 @@ func (b *keyBuilder) index() keyIndex {
 		next[p[0]]++
 	}
 	b.pairs, b.last, next = nil, nil, nil
-	x.bigrams, x.trigrams = x.grams(2), x.grams(3)
 	return x
 }
 
@@ -284,10 +305,22 @@ func (t *grams) lookup(q string) []int32 {
 }
 
 // mark sets, in set, the bit of every person who has a key containing q,
-// unless it is set in skip (nil: none).
-func (x *keyIndex) mark(q string, set, skip bitset) {
+// unless it is set in skip (nil: none). With an overlay ov, x's people
+// are base positions: each is taken to its current one, unless gone or
+// stale.
+func (x *keyIndex) mark(q string, set, skip bitset, ov *overlay) {
 	add := func(k int) {
 		for _, p := range x.people[x.at[k]:x.at[k+1]] {
+			if ov != nil {
+				if ov.pos != nil {
+					if p = ov.pos[p]; p < 0 {
+						continue
+					}
+				}
+				if ov.stale.has(p) {
+					continue
+				}
+			}
 			if skip == nil || !skip.has(p) {
 				set.add(p)
 			}
@@ -295,9 +328,9 @@ func (x *keyIndex) mark(q string, set, skip bitset) {
 	}
 	var t *grams
 	switch {
-	case len(q) >= 3:
+	case len(q) >= 3 && x.trigrams.n > 0:
 		t = &x.trigrams
-	case len(q) == 2:
+	case len(q) == 2 && x.bigrams.n > 0:
 		t = &x.bigrams
 	}
 	if t != nil {
@@ -343,9 +376,23 @@ func (s bitset) each(fn func(i int) bool) {
 // englishKeys are the custom fields (extension) that hold an English name.
 var englishKeys = []string{"english_name", "englishName", "英文名", "Nama Inggris"}
 
-// searchKeys gives p's search keys to name (names) and other (job
-// number, title, department names): lower-case, without spaces.
-func (idx *peopleIndex) searchKeys(p *dingbook.Person, name, other func(string)) {
+// englishOf is p's English names (from its custom fields), each ended
+// by a newline.
+func englishOf(p *dingbook.Person) string {
+	var b strings.Builder
+	for _, k := range englishKeys {
+		if v := p.Extension[k]; v != "" {
+			b.WriteString(v)
+			b.WriteByte('\n')
+		}
+	}
+	return b.String()
+}
+
+// searchKeys gives p's search keys to name (names, English names from
+// english, englishOf) and other (job number, title, department names):
+// lower-case, without spaces.
+func (idx *peopleIndex) searchKeys(p *dingbook.Person, english string, name, other func(string)) {
 	add := func(to func(string), s string) {
 		if s = strings.ToLower(strings.Join(strings.Fields(s), "")); s != "" {
 			to(s)
@@ -354,9 +401,10 @@ func (idx *peopleIndex) searchKeys(p *dingbook.Person, name, other func(string))
 	add(name, p.Name)
 	add(name, vcard.Phonetic(p.Name))
 	add(name, initials(p.Name))
-	for _, k := range englishKeys {
-		add(name, p.Extension[k])
-		add(name, initials(p.Extension[k]))
+	for e := range strings.Lines(english) {
+		e = e[:len(e)-1]
+		add(name, e)
+		add(name, initials(e))
 	}
 	add(other, p.JobNumber)
 	add(other, p.Title)
@@ -427,16 +475,22 @@ func (idx *peopleIndex) view(v Viewer, p *dingbook.Person) DirPerson {
 // finds nobody, without reading
 // the snapshot.
 func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPerson, error) {
-	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
-	out := []DirPerson{}
-	if q == "" {
-		return out, nil
+	if q = normQuery(q); q == "" {
+		return []DirPerson{}, nil
 	}
 	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	v := idx.viewer(s)
+	return idx.search(idx.viewer(s), q), nil
+}
+
+// normQuery is q as searched: lower-case, without spaces.
+func normQuery(q string) string { return strings.ToLower(strings.Join(strings.Fields(q), "")) }
+
+// search is SearchPeople in idx for v, q normalised.
+func (idx *peopleIndex) search(v Viewer, q string) []DirPerson {
+	out := []DirPerson{}
 	// by name first, then by job number, title or department
 	sets, _ := idx.sets.Get().(*[2]bitset)
 	if sets == nil {
@@ -448,8 +502,14 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 		idx.sets.Put(sets)
 	}()
 	byName, byOther := sets[0], sets[1]
-	idx.names.mark(q, byName, nil)
-	idx.others.mark(q, byOther, byName)
+	idx.names.mark(q, byName, nil, idx.ov)
+	if idx.ov != nil {
+		idx.ov.names.mark(q, byName, nil, nil)
+	}
+	idx.others.mark(q, byOther, byName, idx.ov)
+	if idx.ov != nil {
+		idx.ov.others.mark(q, byOther, byName, nil)
+	}
 	for _, set := range []bitset{byName, byOther} {
 		if len(out) == SearchLimit {
 			break
@@ -461,7 +521,7 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 			return len(out) < SearchLimit
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Person returns userid as the session's person may see them; a person

@@ -35,6 +35,10 @@ type PullResult struct {
 	// AppPasswordsRevoked counts the CardDAV app passwords of people the
 	// pull found gone (only a complete pull revokes them).
 	AppPasswordsRevoked int
+	// Drift counts by kind ("joiner", "leaver", "change", "department")
+	// what the new snapshot showed that the live directory's events had
+	// missed (live.go); nil when the live directory is not in use.
+	Drift map[string]int `json:"drift,omitempty"`
 	// RolesChanged counts the people whose roles or admin scope changed
 	// in their sessions and app passwords (a complete pull re-reads them).
 	RolesChanged int
@@ -69,6 +73,9 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 		out.SessionsEnded, err = a.endLeaverSessions(ctx, &out.Snapshot.Org, o.Actor)
 		if err == nil {
 			out.AppPasswordsRevoked, err = a.revokeLeaverAppPasswords(ctx, &out.Snapshot.Org, o.Actor)
+		}
+		if err == nil {
+			out.Drift, err = a.reconcile(ctx, out.Snapshot)
 		}
 		if err == nil {
 			out.RolesChanged, err = a.refreshRoles(ctx, o.Client, pol)

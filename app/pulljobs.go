@@ -35,6 +35,9 @@ type PullJob struct {
 	// errors name the API call, never the token).
 	Error         string `json:"error,omitempty"`
 	SessionsEnded int    `json:"sessions_ended,omitempty"`
+	// Drift counts what the pull found that DingTalk's events had missed
+	// (PullResult.Drift).
+	Drift map[string]int `json:"drift,omitempty"`
 	// RolesChanged counts the people whose portal roles the pull changed.
 	RolesChanged int `json:"roles_changed,omitempty"`
 }
@@ -111,6 +114,7 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 				job.Snapshot = res.Snapshot.ID
 			}
 			job.SessionsEnded, job.RolesChanged = res.SessionsEnded, res.RolesChanged
+			job.Drift = res.Drift
 		}
 		if err != nil {
 			job.State, job.Error = PullFailed, err.Error()

@@ -37,6 +37,15 @@ func (a *App) refreshRoles(ctx context.Context, client *dingtalk.Client, pol *po
 	if err != nil {
 		return 0, fmt.Errorf("the snapshot is stored, but the admins could not be re-read for the portal's sessions: %w", err)
 	}
+	return a.setRoles(ctx, client, pol, held, admins, "DingTalk's admin list or the policy changed (pull)")
+}
+
+// setRoles gives each person of held (sorted by userid) the roles and
+// admin scope that admins (user/listadmin), get_admin_scope and the
+// policy give them now, in all their sessions and app passwords, where
+// they differ; each change is a role-change record with reason. It
+// returns how many people's roles changed.
+func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy, held []store.HeldRoles, admins []dingtalk.Admin, reason string) (int, error) {
 	level := map[string]int{}
 	for _, ad := range admins {
 		level[ad.UserID] = ad.SysLevel
@@ -64,8 +73,7 @@ func (a *App) refreshRoles(ctx context.Context, client *dingtalk.Client, pol *po
 		}) {
 			continue
 		}
-		rec := audit.Record{Time: a.now(), Actor: RoleActor, Action: ActionRoleChange, Outcome: audit.OutcomeOK,
-			Reason: "DingTalk's admin list or the policy changed (pull)",
+		rec := audit.Record{Time: a.now(), Actor: RoleActor, Action: ActionRoleChange, Outcome: audit.OutcomeOK, Reason: reason,
 			Details: map[string]string{"userid": h.UserID, "from": strings.Join(h.Roles, ","), "to": strings.Join(roles, ","),
 				"scope_from": ints(h.AdminScope), "scope_to": ints(scope)}}
 		if _, err := audit.AppendWith(ctx, a.DB, rec, func(tx *store.Tx, _ audit.Record) error {

@@ -29,6 +29,7 @@ func (s *Server) adminRoutes() []Route {
 // it once).
 func (s *Server) initAdmin() {
 	s.metrics = newMetrics()
+	s.App.Drift = s.metrics.driftFound
 	s.pulls = &app.PullJobs{App: s.App, Done: func(j app.PullJob) { s.metrics.pull(j.State) }, Logf: s.logf}
 	s.quota = &app.Quota{App: s.App, Client: s.Client, Limit: s.policy().Serve.QuotaPerHour, Hit: s.metrics.quotaHit, Logf: s.logf,
 		NoticeText: quotaNotice}

@@ -36,9 +36,12 @@ import (
 // DAVRoot is the CardDAV root, below the base URL.
 const DAVRoot = "/dav/"
 
-// SyncTokenPrefix starts every sync token; the book's version follows
-// (app.Book.Version: the snapshot id, then the withdrawals applied).
-const SyncTokenPrefix = "urn:dingbook:sync:"
+// SyncTokenPrefix starts every sync token (a URI, RFC 6578); the book's
+// version follows (app.Book.Version: the live directory's revision, then
+// the external contacts' consent withdrawals applied). The tokens of
+// earlier versions (urn:dingbook:sync:SNAPSHOT[.WITHDRAWN], or a bare
+// revision) get 403 valid-sync-token, and the client syncs afresh.
+const SyncTokenPrefix = "https://dingbook.invalid/sync/"
 
 // The namespaces of the properties served.
 const (
@@ -145,7 +148,7 @@ func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 
 // book reads the session's person's latest book; false: it answered.
 func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
-	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot, -1)
+	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot)
 	if err == nil {
 		return b, true
 	}
@@ -453,30 +456,43 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 }
 
 // syncCollection answers RFC 6578's report: an empty token gives every
-// card; a token (a snapshot the client saw) gives the cards added or
-// changed since as 200 and those removed (left, or moved out of this
-// person's sight) as 404. An unknown token is 403 valid-sync-token (400
-// for Thunderbird, which cannot recover from 403).
+// card; a token (a revision of the live directory the client saw) gives
+// the cards added or changed since as 200 and those removed (left, or
+// moved out of this person's sight) as 404, from the change log
+// (app.BookSince). An unknown token is 403 valid-sync-token (400 for
+// Thunderbird, which cannot recover from 403).
 func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *app.Session, d *davRequest, ask []xml.Name) {
 	token := ""
 	if d.SyncToken != nil {
 		token = strings.TrimSpace(*d.SyncToken)
 	}
-	var old *app.Book
-	if token != "" {
-		// the token names a snapshot and the external contacts' consent
-		// withdrawals applied (app.Book.Version)
-		id, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
+	var changed []app.BookCard
+	var removed []string
+	var version string
+	if token == "" {
+		b, ok := s.book(w, r, sess, 0)
+		if !ok {
+			return
+		}
+		changed, version = b.Cards, b.Version()
+	} else {
+		var ch *app.BookChanges
+		rev, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
 		if ok && strings.HasPrefix(token, SyncTokenPrefix) {
 			var err error
-			old, err = s.App.AddressBookAt(r.Context(), sess, s.policy(), id, withdrawn)
+			ch, err = s.App.BookSince(r.Context(), sess, s.policy(), rev, withdrawn)
 			if err != nil && !errors.Is(err, app.ErrSyncToken) {
+				var de *dingbook.Error
+				if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
+					http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
+					return
+				}
 				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
 				http.Error(w, "the server could not answer", http.StatusInternalServerError)
 				return
 			}
 		}
-		if old == nil || id <= 0 {
+		if ch == nil {
 			status := http.StatusForbidden
 			if strings.Contains(r.Header.Get("User-Agent"), "Thunderbird") {
 				status = http.StatusBadRequest
@@ -484,49 +500,20 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			davError(w, status, "valid-sync-token")
 			return
 		}
+		changed, removed, version = ch.Changed, ch.Removed, ch.Version()
 	}
-	b, ok := s.book(w, r, sess, 0)
-	if !ok {
-		return
-	}
-	type change struct {
-		c    *app.BookCard
-		name string // removed when c is nil
-	}
-	var changes []change
-	was := map[string]string{}
-	if old != nil {
-		for _, c := range old.Cards {
-			was[c.Name] = c.ETag
-		}
-	}
-	for i := range b.Cards {
-		c := &b.Cards[i]
-		if e, ok := was[c.Name]; !ok || e != c.ETag || old == nil {
-			changes = append(changes, change{c: c})
-		}
-		delete(was, c.Name)
-	}
-	if old != nil {
-		for _, c := range old.Cards {
-			if _, ok := was[c.Name]; ok {
-				changes = append(changes, change{name: c.Name})
-			}
-		}
-	}
-	if d.Limit != nil && d.Limit.NResults > 0 && len(changes) > d.Limit.NResults {
-		// a token names a whole snapshot: a part of the changes has no
+	if d.Limit != nil && d.Limit.NResults > 0 && len(changed)+len(removed) > d.Limit.NResults {
+		// a token names a whole revision: a part of its changes has no
 		// token of its own
 		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
 		return
 	}
 	m := newMultistatus()
-	for _, ch := range changes {
-		if ch.c == nil {
-			m.gone(bookHref(sess) + ch.name)
-			continue
-		}
-		m.response(bookHref(sess)+ch.c.Name, cardProps(ch.c, ask), ask)
+	for i := range changed {
+		m.response(bookHref(sess)+changed[i].Name, cardProps(&changed[i], ask), ask)
 	}
-	m.write(w, "<d:sync-token>"+SyncTokenPrefix+b.Version()+"</d:sync-token>")
+	for _, name := range removed {
+		m.gone(bookHref(sess) + name)
+	}
+	m.write(w, "<d:sync-token>"+SyncTokenPrefix+version+"</d:sync-token>")
 }

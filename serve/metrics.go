@@ -25,6 +25,7 @@ type metrics struct {
 	logins   map[[2]string]uint64 // outcome, reason
 	pulls    map[string]uint64    // outcome
 	quota    uint64
+	drift    map[string]uint64 // kind
 }
 
 // latencyBuckets are the histogram's upper bounds in seconds.
@@ -38,7 +39,7 @@ type histogram struct {
 
 func newMetrics() *metrics {
 	return &metrics{requests: map[[2]string]uint64{}, latency: map[string]*histogram{},
-		logins: map[[2]string]uint64{}, pulls: map[string]uint64{}}
+		logins: map[[2]string]uint64{}, pulls: map[string]uint64{}, drift: map[string]uint64{}}
 }
 
 func (m *metrics) request(pattern string, status int, d time.Duration) {
@@ -67,6 +68,16 @@ func (m *metrics) login(outcome, reason string) {
 func (m *metrics) pull(outcome string) {
 	m.mu.Lock()
 	m.pulls[outcome]++
+	m.mu.Unlock()
+}
+
+// driftFound counts the differences, by kind, a new base showed that the
+// events had missed (app.App.Drift).
+func (m *metrics) driftFound(counts map[string]int) {
+	m.mu.Lock()
+	for k, n := range counts {
+		m.drift[k] += uint64(n)
+	}
 	m.mu.Unlock()
 }
 
@@ -133,6 +144,11 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintln(w, "# HELP dingbook_quota_hits_total Person views and searches refused past the hourly quota.")
 	fmt.Fprintln(w, "# TYPE dingbook_quota_hits_total counter")
 	fmt.Fprintf(w, "dingbook_quota_hits_total %d\n", m.quota)
+	fmt.Fprintln(w, "# HELP dingbook_drift_total Differences a pull found that DingTalk's change events had missed, by kind (joiner, leaver, change, department).")
+	fmt.Fprintln(w, "# TYPE dingbook_drift_total counter")
+	for _, k := range sortedKeys(m.drift, strings.Compare) {
+		fmt.Fprintf(w, "dingbook_drift_total{kind=%s} %d\n", label(k), m.drift[k])
+	}
 }
 
 // statusWriter remembers the status a handler wrote.

@@ -593,6 +593,12 @@ func (db *DB) WipeData(ctx context.Context, t time.Time) (WipeCounts, error) {
 				return fmt.Errorf("%s: %w", q, err)
 			}
 		}
+		// the live directory's change log holds people's records too
+		for _, t := range revisionTables {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+				return fmt.Errorf("DELETE FROM %s: %w", t, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE export SET purged_at = ? WHERE purged_at IS NULL`, ts(t)); err != nil {
 			return err
 		}

@@ -85,7 +85,7 @@ var rules = map[string]Rule{
 
 	// The web front end (dingbook serve): HTTP over app, never flags,
 	// signals or the terminal; DingTalk's login through source/dingtalk; the policy in force.
-	"serve": {Ours: []string{".", "app", "policy", "source/dingtalk"}, Via: []string{sqliteDriver}},
+	"serve": {Ours: []string{".", "app", "policy", "source/dingtalk", "source/dingtalk/stream"}, Via: []string{sqliteDriver}},
 
 	// The front end: flags, the terminal, signals, exit codes. It reaches
 	// the simulators for `dingbook sim` and `demo`.

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/serve"
+	"github.com/dingbook/dingbook/source/dingtalk/stream"
 )
 
 func init() {
@@ -24,7 +26,7 @@ var serveReady func(addr string)
 
 func runServe(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "serve", `serve [--addr 127.0.0.1:8080] [--base-url URL] [--tls-cert FILE --tls-key FILE]
-      [--trusted-proxy CIDR]... [--demo [--demo-dir DIR]]
+      [--trusted-proxy CIDR]... [--stream=true|false] [--demo [--demo-dir DIR]]
 
 Serves dingbook's web portal: log in with DingTalk (the app's redirect URL
 must be BASE-URL/auth/dingtalk/callback), GET /api/v1/me, /healthz,
@@ -33,7 +35,10 @@ POST /api/v1/admin/pulls (admins), /metrics (admins; Prometheus scrapes
 network). The policy's serve.quota_per_hour limits each person's views
 and searches; serve.pull_daily_at ("02:00") pulls every day. It
 uses the app credentials of 'pull' and DINGTALK_API_V1_BASE,
-DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. Stops gracefully
+DINGTALK_LOGIN_BASE, DINGTALK_CORP_ID, DINGTALK_AGENT_ID. With --stream
+(the default) it keeps a Stream connection to DingTalk and applies each
+contact event to the directory at once (a leaver's sessions and app
+passwords end); a pull reconciles what the events missed. Stops gracefully
 on Ctrl-C or SIGTERM.
 
 Roles come from DingTalk (primary admin, sub-admins and their scopes),
@@ -61,6 +66,7 @@ employee.`)
 	var proxies listFlag
 	fs.Var(&proxies, "trusted-proxy", "a reverse proxy's address or network (CIDR), whose X-Forwarded-For/-Proto/-Host are believed; repeatable or comma-separated")
 	demo := fs.Bool("demo", false, "serve a generated organisation from the in-process DingTalk simulator, and print login links (no configuration needed)")
+	streamOn := fs.Bool("stream", true, "follow DingTalk's contact events over a Stream connection (the app's event subscription must use Stream mode); false: only pulls update the directory")
 	demoDir := fs.String("demo-dir", "dingbook-serve-demo", "with --demo: the directory of its state (DIR/state)")
 	var cf credFlags
 	cf.register(env, fs)
@@ -119,7 +125,7 @@ employee.`)
 	} else if *demoDir != fs.Lookup("demo-dir").DefValue {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: "--demo-dir needs --demo", Hint: "add --demo, or leave --demo-dir out"}
 	}
-	client, _, err := newClient(env, &cf)
+	client, cred, err := newClient(env, &cf)
 	if err != nil {
 		return err
 	}
@@ -162,6 +168,20 @@ employee.`)
 	} else {
 		close(schedDone)
 	}
+	streamDone := make(chan struct{})
+	if *streamOn {
+		v1 := cmp.Or(env.Getenv("DINGTALK_API_V1_BASE"), stream.DefaultAPIBase)
+		sc := srv.StreamClient(stream.Config{APIBase: v1, ClientID: cred.AppKey, ClientSecret: cred.AppSecret})
+		fmt.Fprintln(env.Stderr, "dingbook serve: following DingTalk's contact events (Stream mode; --stream=false turns it off)")
+		go func() {
+			defer close(streamDone)
+			if err := srv.RunStream(bg, sc); err != nil && bg.Err() == nil {
+				fmt.Fprintf(env.Stderr, "dingbook: the Stream connection stopped: %v (pulls still update the directory)\n", err)
+			}
+		}()
+	} else {
+		close(streamDone)
+	}
 	if ds != nil {
 		printServeDemo(env, ds, base)
 	}
@@ -171,6 +191,7 @@ employee.`)
 	err = serve.Serve(ctx, ln, h, 10*time.Second)
 	stopBackground()
 	<-schedDone
+	<-streamDone
 	if merr := <-metricsDone; err == nil {
 		err = merr
 	}

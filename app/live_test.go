@@ -1,0 +1,437 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/app"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/dingtalk"
+	"github.com/dingbook/dingbook/source/dingtalk/sim"
+	"github.com/dingbook/dingbook/source/dingtalk/stream"
+	"github.com/dingbook/dingbook/source/gen"
+	"github.com/dingbook/dingbook/store"
+)
+
+// addEvent commits an event revision on the live directory's base.
+func addEvent(t *testing.T, a *app.App, id string, people []store.PersonChange, depts []store.DeptChange) int64 {
+	t.Helper()
+	ctx := context.Background()
+	base, err := a.DB.LatestCompleteSnapshotID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &store.Revision{At: time.Now(), Cause: store.CauseEvent, EventID: id, Base: base, People: people, Depts: depts}
+	if err := a.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) }); err != nil {
+		t.Fatal(err)
+	}
+	return r.Rev
+}
+
+// liveApp is an App over dirOrg's complete snapshot.
+func liveApp(t *testing.T) (*app.App, dingbook.Org) {
+	t.Helper()
+	a, err := app.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	org := dirOrg()
+	saveDir(t, a, org, true)
+	return a, org
+}
+
+func personOf(org dingbook.Org, userid string) *dingbook.Person {
+	for i := range org.People {
+		if org.People[i].UserID == userid {
+			p := org.People[i]
+			return &p
+		}
+	}
+	return nil
+}
+
+// TestLiveIndexFollowsRevisions: the index applied revision by revision
+// (copy-on-write, its key indexes with an overlay) equals one built
+// afresh from the snapshot and the log, for search, people and the tree
+// with its headcounts; after every revision its searches (Chinese,
+// pinyin, initials, English names, titles, departments, job numbers)
+// find what an index built afresh from the same people finds, with the
+// overlay and when it outgrew its limit (the key indexes built again).
+func TestLiveIndexFollowsRevisions(t *testing.T) {
+	t.Run("overlay", func(t *testing.T) { testLiveIndex(t, true) })
+	t.Run("rebuilt", func(t *testing.T) {
+		defer app.SetOverlayMax(func(int) int { return 1 })()
+		testLiveIndex(t, false)
+	})
+}
+
+func testLiveIndex(t *testing.T, overlay bool) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	queries := []string{"张三", "王", "五", "zhangsan", "wangwu", "zhou", "zs", "ww", "zb", "carol", "Carol Wang", "zoe zhou", "zz", "cw",
+		"account", "regional", "auditor", "工程师", "manager", "sales", "sales east", "研发", "研发部", "research", "legal", "a-0001",
+		"a", "e", "zh", "an", "孙七", "新人", "xinren", "erin", "<img"}
+	rebuilt := false
+	same := func(step string) {
+		t.Helper()
+		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rebuilt = rebuilt || overlaid < 0
+		if overlay && overlaid < 0 && step != "the snapshot" {
+			t.Errorf("%s: no overlay, the key indexes were built again", step)
+		}
+		for i, q := range queries {
+			if !slices.Equal(live[i], fresh[i]) {
+				t.Errorf("%s: search %q: live %v, afresh %v", step, q, live[i], fresh[i])
+			}
+		}
+	}
+	same("the snapshot")
+	alice := personOf(org, "alice")
+	moved := *alice
+	moved.Title, moved.Depts = "Regional Lead", []dingbook.Membership{{DeptID: 3}}
+	zoe := &dingbook.Person{UserID: "zoe", Name: "周八", Active: true, Depts: []dingbook.Membership{{DeptID: 4}},
+		Extension: map[string]string{"english_name": "Zoe Zhou"}}
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "zoe", Op: store.OpUpsert, After: zoe}}, nil)
+	if p, err := a.Person(ctx, boss, "zoe"); err != nil || p.Name != "周八" {
+		t.Fatalf("the joiner: %+v %v", p, err)
+	}
+	same("a joiner")
+	addEvent(t, a, "e2", []store.PersonChange{{UserID: "sam", Op: store.OpRemove, Before: personOf(org, "sam")},
+		{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	same("a leaver and a change")
+	addEvent(t, a, "e3", nil, []store.DeptChange{{ID: 4, After: &dingbook.Department{ID: 4, Name: "Research", ParentID: 1}},
+		{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal", ParentID: 1}}})
+	same("a department renamed, one added")
+
+	// only existing people change: the fast path (positions kept)
+	carol := personOf(org, "carol")
+	carol2 := *carol
+	carol2.Title, carol2.Depts = "Auditor", []dingbook.Membership{{DeptID: 2}}
+	addEvent(t, a, "e4", []store.PersonChange{{UserID: "carol", Op: store.OpUpsert, After: &carol2, Before: carol}}, nil)
+	if ps, _ := a.SearchPeople(ctx, boss, "auditor"); !slices.Equal(userids(ps), []string{"carol"}) {
+		t.Errorf("the changed title: %v", userids(ps))
+	}
+	same("a change in place")
+	// a second leaver (positions moved twice), a joiner in the new
+	// department, a department removed
+	xin := &dingbook.Person{UserID: "xin", Name: "新人", Title: "Counsel", Active: true, Depts: []dingbook.Membership{{DeptID: 5}}}
+	bob := personOf(org, "bob")
+	bob2 := *bob
+	bob2.Name = "李四四"
+	addEvent(t, a, "e5", []store.PersonChange{{UserID: "yan", Op: store.OpRemove, Before: personOf(org, "yan")},
+		{UserID: "xin", Op: store.OpUpsert, After: xin}, {UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	same("a second leaver, a joiner")
+	addEvent(t, a, "e6", nil, []store.DeptChange{{ID: 5, After: &dingbook.Department{ID: 5, Name: "Legal & Compliance", ParentID: 1}}})
+	same("the new department renamed")
+	addEvent(t, a, "e7", []store.PersonChange{{UserID: "xin", Op: store.OpRemove, Before: xin},
+		{UserID: "bob", Op: store.OpUpsert, After: bob, Before: &bob2}}, nil)
+	same("the joiner left, a change undone")
+	if !overlay && !rebuilt {
+		t.Error("the overlay over its limit did not build the key indexes again")
+	}
+
+	look := func(a *app.App) string {
+		t.Helper()
+		var out []any
+		for _, q := range []string{"zoe", "zhou", "research", "研发部", "regional", "孙七", "sales", "carol", "auditor"} {
+			ps, err := a.SearchPeople(ctx, boss, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, q, userids(ps))
+		}
+		_, err := a.Person(ctx, boss, "sam")
+		out = append(out, "sam", errors.Is(err, err) && err != nil)
+		tree, err := a.DirectoryTree(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dv, err := a.Department(ctx, boss, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, tree.Departments, userids(dv.People))
+		b, _ := json.Marshal(out)
+		return string(b)
+	}
+	live := look(a)
+	// what the changes must show
+	if ps, _ := a.SearchPeople(ctx, boss, "Zoe Zhou"); !slices.Equal(userids(ps), []string{"zoe"}) {
+		t.Errorf("English name of the joiner: %v", userids(ps))
+	}
+	if ps, _ := a.SearchPeople(ctx, boss, "research"); !slices.Contains(userids(ps), "erin") || !slices.Contains(userids(ps), "zoe") {
+		t.Errorf("the renamed department's members: %v", userids(ps))
+	}
+	if ps, _ := a.SearchPeople(ctx, boss, "孙七"); len(ps) != 0 {
+		t.Errorf("the leaver is still found: %v", userids(ps))
+	}
+	tree, _ := a.DirectoryTree(ctx)
+	counts := map[int64]int{}
+	for _, d := range tree.Departments {
+		counts[d.ID] = d.Headcount
+	}
+	if counts[2] != 1 || counts[3] != 3 || counts[4] != 2 || counts[5] != 0 || len(tree.Departments) != 5 {
+		t.Errorf("headcounts after the revisions: %v (%d departments)", counts, len(tree.Departments))
+	}
+	// a fresh process builds the same from the snapshot and the log
+	b, err := app.Open(ctx, a.DB.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if fresh := look(b); fresh != live {
+		t.Errorf("incremental and fresh indexes differ:\n live  %s\n fresh %s", live, fresh)
+	}
+}
+
+// TestLiveIndexRebuildsInBackground: an overlay past its limit (here 1
+// person) is replaced by key indexes built afresh in the background,
+// finding the same.
+func TestLiveIndexRebuildsInBackground(t *testing.T) {
+	defer app.SetOverlayMax(func(int) int { return 1 })()
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := personOf(org, "alice"), personOf(org, "bob")
+	alice2, bob2 := *alice, *bob
+	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
+		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	queries := []string{"counsel", "account", "张三", "lisi", "sales"}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, q := range queries {
+			if !slices.Equal(live[i], fresh[i]) {
+				t.Errorf("search %q: live %v, afresh %v", q, live[i], fresh[i])
+			}
+		}
+		if !slices.Equal(live[0], []string{"alice", "bob"}) {
+			t.Errorf("counsel: %v", live[0])
+		}
+		if overlaid < 0 {
+			return
+		}
+		if overlaid != 2 || time.Now().After(deadline) {
+			t.Fatalf("the overlay of %d people was not rebuilt", overlaid)
+		}
+	}
+}
+
+// TestBookSince: the changes since a token come from the log, seen by the
+// viewer: a card for who is visible now, a removal for who was visible
+// then and is not now, nothing for who was never visible; a change of the
+// viewer's own record compares the whole book.
+func TestBookSince(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	bob := dirSessions()["sales-east"] // dept 3; sees dave (restricted, dept 3), not erin (restricted, dept 4)
+	pol := policy.Default()
+	start, err := a.AddressBook(ctx, bob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := a.BookSince(ctx, bob, pol, start.Rev, start.Withdrawn); err != nil || len(ch.Changed)+len(ch.Removed) != 0 || ch.Rev != start.Rev {
+		t.Fatalf("nothing changed: %+v %v", ch, err)
+	}
+	at := func(id string, f func(p *dingbook.Person)) store.PersonChange {
+		before := personOf(org, id)
+		after := *before
+		f(&after)
+		return store.PersonChange{UserID: id, Op: store.OpUpsert, After: &after, Before: before}
+	}
+	rev := addEvent(t, a, "m1", []store.PersonChange{
+		at("alice", func(p *dingbook.Person) { p.Mobile = "13999999999" }),
+		at("dave", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 4}} }),
+		at("erin", func(p *dingbook.Person) { p.Title = "Secret" }),
+	}, nil)
+	ch, err := a.BookSince(ctx, bob, pol, start.Rev, start.Withdrawn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changed []string
+	for _, c := range ch.Changed {
+		changed = append(changed, c.Name)
+	}
+	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Full || ch.Rev != rev {
+		t.Errorf("since %d: changed %v removed %v full %v rev %d", start.Rev, changed, ch.Removed, ch.Full, ch.Rev)
+	}
+	// bob himself moves to dept 2: his whole book is compared
+	addEvent(t, a, "m2", []store.PersonChange{at("bob", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 2}} })}, nil)
+	now, err := a.AddressBook(ctx, bob, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err = a.BookSince(ctx, bob, pol, rev, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// in dept 2 bob sees neither restricted person of dept 4
+	slices.Sort(ch.Removed)
+	if !ch.Full || len(ch.Changed) != len(now.Cards) || !slices.Equal(ch.Removed, []string{"dave.vcf", "erin.vcf"}) || len(now.Cards) != len(org.People)-2 {
+		t.Errorf("after bob's move: full %v, %d cards of %d, removed %v", ch.Full, len(ch.Changed), len(now.Cards), ch.Removed)
+	}
+	// tokens outside the log
+	for _, tok := range []int64{0, -1, now.Rev + 1} {
+		if _, err := a.BookSince(ctx, bob, pol, tok, 0); !errors.Is(err, app.ErrSyncToken) {
+			t.Errorf("token %d: %v", tok, err)
+		}
+	}
+}
+
+// TestApplyEventOutOfRange: an event naming someone outside the app's
+// contact range (v2/user/get answers 50002) is applied as "not in the
+// directory", as a pull would not list them, instead of failing for ever
+// (it would be answered LATER at every delivery).
+func TestApplyEventOutOfRange(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 60, Depts: 5, Seed: 3})
+	var inRange int64
+	for _, d := range truth.Org.Depts {
+		if d.ID != dingbook.RootDeptID {
+			inRange = d.ID
+			break
+		}
+	}
+	key := sim.DefaultApp()
+	key.RangeDepts = []int64{inRange}
+	ts := httptest.NewServer(sim.New(sim.Config{Truth: truth, QPS: -1, Apps: []sim.App{key}}))
+	defer ts.Close()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// the directory as the app may see it: the range's people
+	org := truth.Org
+	org.People = slices.DeleteFunc(slices.Clone(org.People), func(p dingbook.Person) bool { return !slices.Contains(p.DeptIDs(), inRange) })
+	saveDir(t, a, org, true)
+	var outsider string
+	for _, p := range truth.Org.People {
+		if !slices.Contains(p.DeptIDs(), inRange) && len(p.Depts) > 0 {
+			outsider = p.UserID
+			break
+		}
+	}
+	if _, err := c.GetUser(ctx, outsider); dingtalk.Code(err) != dingtalk.CodeUserOutOfRange {
+		t.Fatalf("the outsider's re-read: %v, want 50002", err)
+	}
+	res, err := a.ApplyEvent(ctx, c, policy.Default(), stream.Event{ID: "out-1", Type: stream.UserModify, UserIDs: []string{outsider}})
+	if err != nil || res.Rev == 0 || res.Changes != 0 {
+		t.Errorf("an event outside the contact range: %+v %v", res, err)
+	}
+}
+
+// TestBookSinceExternal: a sync token names the live directory's
+// revision and the consent withdrawals applied; the external contacts'
+// cards since a token are compared only when the base, the withdrawals
+// or a follower changed: a withdrawal removes its card, a new base gives
+// the changed and newly shared cards, a follower's move gives every card
+// again; a token naming a withdrawal not made is refused.
+func TestBookSinceExternal(t *testing.T) {
+	ctx := context.Background()
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	org := dirOrg()
+	org.External = []dingbook.ExternalContact{
+		{UserID: "x1", Name: "客户一", CompanyName: "甲公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
+		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x3", Name: "客户三", FollowerUserID: "carol"},
+	}
+	saveDir(t, a, org, true)
+	pol := policy.Default()
+	bob := dirSessions()["sales-east"] // dept 3: sees x1 and x2, not x3
+	since := func(b *app.Book) (changed []string, ch *app.BookChanges) {
+		t.Helper()
+		rev, w, ok := app.ParseBookVersion(b.Version())
+		if !ok {
+			t.Fatalf("token %q", b.Version())
+		}
+		ch, err := a.BookSince(ctx, bob, pol, rev, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range ch.Changed {
+			changed = append(changed, c.Name)
+		}
+		slices.Sort(changed)
+		slices.Sort(ch.Removed)
+		return changed, ch
+	}
+	book := func() *app.Book {
+		t.Helper()
+		b, err := a.AddressBookAt(ctx, bob, pol, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	start := book()
+	if start.Card("external-x1.vcf") == nil || start.Card("external-x2.vcf") == nil || start.Card("external-x3.vcf") != nil || start.Withdrawn != 0 {
+		t.Fatalf("bob's first book: %d cards, withdrawn %d", len(start.Cards), start.Withdrawn)
+	}
+	if changed, ch := since(start); len(changed)+len(ch.Removed) != 0 || ch.Version() != start.Version() {
+		t.Errorf("nothing changed: %v %v %s", changed, ch.Removed, ch.Version())
+	}
+	// a withdrawal: the same revision, the card removed
+	if err := a.DB.Write(ctx, func(tx *store.Tx) error { _, err := tx.WithdrawExternal("x2", time.Now(), "carol"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	changed, ch := since(start)
+	if len(changed) != 0 || !slices.Equal(ch.Removed, []string{"external-x2.vcf"}) || ch.Rev != start.Rev || ch.Withdrawn == 0 {
+		t.Errorf("after the withdrawal: changed %v removed %v, token %s", changed, ch.Removed, ch.Version())
+	}
+	afterWithdrawal := book()
+	if afterWithdrawal.Version() != ch.Version() {
+		t.Errorf("the book's token %s, the sync's %s", afterWithdrawal.Version(), ch.Version())
+	}
+	if _, err := a.BookSince(ctx, bob, pol, start.Rev, ch.Withdrawn+1); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("a token naming a withdrawal not made: %v", err)
+	}
+	// a new base: x1 changed, x3 now shared with bob, x4 new but not his
+	org2 := dirOrg()
+	org2.External = []dingbook.ExternalContact{
+		{UserID: "x1", Name: "客户一", CompanyName: "乙公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
+		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x3", Name: "客户三", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
+		{UserID: "x4", Name: "客户四", FollowerUserID: "carol"},
+	}
+	saveDir(t, a, org2, true)
+	changed, ch = since(afterWithdrawal)
+	if !slices.Equal(changed, []string{"external-x1.vcf", "external-x3.vcf"}) || len(ch.Removed) != 0 || ch.Rev <= afterWithdrawal.Rev {
+		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)
+	}
+	newBase := book()
+	// x1's follower moves: what bob saw is not known, every card again
+	alice := personOf(org2, "alice")
+	moved := *alice
+	moved.Depts = []dingbook.Membership{{DeptID: 4}}
+	addEvent(t, a, "alice-moves", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	changed, ch = since(newBase)
+	if !slices.Contains(changed, "external-x1.vcf") || !slices.Contains(changed, "external-x3.vcf") || !slices.Contains(changed, "alice.vcf") || slices.Contains(changed, "external-x2.vcf") {
+		t.Errorf("after the follower's move: changed %v removed %v", changed, ch.Removed)
+	}
+}
