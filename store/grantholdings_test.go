@@ -42,16 +42,8 @@ func TestGrantHoldingsMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	// the database as it was before 016
-	for _, q := range []string{`UPDATE holding SET ref = grant_id WHERE grant_id <> ''`, `DROP INDEX holding_grant`, `ALTER TABLE holding DROP COLUMN grant_id`,
-		`ALTER TABLE incident DROP COLUMN holding_ids`, `DELETE FROM schema_migration WHERE name LIKE '%016_grant_holdings.sql'`} {
-		if _, err := db.sdb.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
-	if db, err = Open(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
+	db = reopenAfter(t, db, `UPDATE holding SET ref = grant_id WHERE grant_id <> ''`, `DROP INDEX holding_grant`, `ALTER TABLE holding DROP COLUMN grant_id`,
+		`ALTER TABLE incident DROP COLUMN holding_ids`, `DELETE FROM schema_migration WHERE name LIKE '%016_grant_holdings.sql'`)
 	defer db.Close()
 	for _, c := range []struct{ ref, wantRef, wantGrant string }{
 		{"g-1", "20261101-000000-ab12", "g-1"}, {"20261101-000000-ab12", "20261101-000000-ab12", "g-1"}, {"g-2", "g-2", "g-2"},
