@@ -460,7 +460,7 @@ func (tx *Tx) RevokeHolding(id int64, t time.Time) (bool, error) {
 // KindGrant, a grant id names every bundle of the grant. It reports how
 // many.
 func (tx *Tx) RevokeHoldingsOf(kind, ref string, t time.Time) (int, error) {
-	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE `+holdingsOf+` AND revoked_at IS NULL`, ts(t), kind, ref, ref)
+	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE `+holdingsOf+` AND revoked_at IS NULL`, ts(t), kind, ref, kind, ref)
 }
 
 // DiscardHolding marks the holding of kind with ref (one bundle) revoked
@@ -473,9 +473,10 @@ func (tx *Tx) DiscardHolding(kind, ref string, t time.Time) error {
 }
 
 // holdingsOf picks the holdings of a kind and a ref (args kind, ref,
-// ref): the holding whose ref it is, or the bundles of the grant whose id
-// it is.
-const holdingsOf = `kind = ? AND (ref = ? OR (grant_id = ? AND grant_id <> ''))`
+// kind, ref): the holding whose ref it is, or the bundles of the grant
+// whose id it is. Written as a union so that each side reads its own
+// index (an OR reads every holding of the kind).
+const holdingsOf = `id IN (SELECT id FROM holding WHERE kind = ? AND ref = ? UNION ALL SELECT id FROM holding WHERE kind = ? AND grant_id = ? AND grant_id <> '')`
 
 const holdingCols = `SELECT id, kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing, grant_id FROM holding`
 
@@ -516,7 +517,7 @@ func (db *DB) FindHolding(ctx context.Context, kind, ref string) (*Holding, erro
 // export id) or, for kind KindGrant, every bundle of the grant whose id
 // it is. None is a not-found error.
 func (db *DB) FindHoldings(ctx context.Context, kind, ref string) ([]Holding, error) {
-	rows, err := db.sdb.QueryContext(ctx, holdingCols+` WHERE `+holdingsOf+` ORDER BY id`, kind, ref, ref)
+	rows, err := db.sdb.QueryContext(ctx, holdingCols+` WHERE `+holdingsOf+` ORDER BY id`, kind, ref, kind, ref)
 	if err != nil {
 		return nil, err
 	}
