@@ -8,6 +8,10 @@ func (gs *Grants) SaveGrant(ctx context.Context, g *Grant, step string) error {
 	return gs.save(ctx, g, step, g.Grantee, "", nil, nil)
 }
 
+// OnStage calls f as Bundle reaches each stage ("export", "exported"):
+// tests revoke a grant there, as another request or process would.
+func (gs *Grants) OnStage(f func(stage string)) { gs.stage = f }
+
 // SearchLiveAndFresh searches the live directory's index (as it follows
 // the revisions, with its overlay) and an index built afresh from the
 // same people for s with each query, and returns both results (userids)
