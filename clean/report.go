@@ -348,27 +348,23 @@ type deptStats struct{ members, mobile, email, title, job int }
 type keyEntry struct {
 	h   uint64
 	ord int32
-	// lab is 1 + where the key's text (and department) is in
-	// Analyzer.labels, or 0 when the text was not kept: only keys that may
-	// have been seen before keep it (see Analyzer.bits), and the second
-	// holder of a key always does, so every duplicate group has its text.
-	lab uint32
 }
 
 // keyList holds the keyEntries of one kind as columns (12 bytes a key
-// instead of 16): hashes, ordinals, and the few texts kept, by index.
+// instead of 16): hashes and ordinals; and the texts kept.
 type keyList struct {
 	hs   []uint64
 	ords []int32
-	labs []labAt // in index order
+	// texts maps the hash of a key that may have been seen before (see
+	// Analyzer.bits) to 1 + where its text (and department) is in
+	// Analyzer.labels. The second holder of a key always finds its bit
+	// set, so every duplicate group has its text; each text is kept once,
+	// however many hold it (in a big organisation where most names
+	// repeat, a copy per holder was ~25 MB).
+	texts map[uint64]uint32
 }
 
-type labAt struct{ i, lab uint32 }
-
-func (l *keyList) add(h uint64, ord int32, lab uint32) {
-	if lab != 0 {
-		l.labs = append(l.labs, labAt{uint32(len(l.hs)), lab})
-	}
+func (l *keyList) add(h uint64, ord int32) {
 	l.hs = append(l.hs, h)
 	l.ords = append(l.ords, ord)
 }
@@ -730,11 +726,18 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 	if a.bits[w]&b == 0 {
 		// Certainly the key's first holder: its text is not needed.
 		a.bits[w] |= b
-		a.keys[kind].add(h, ord, 0)
+		a.keys[kind].add(h, ord)
 		return
 	}
 	a.twice[w] |= b
-	a.keys[kind].add(h, ord, a.keepText(label, kind, dept))
+	l := &a.keys[kind]
+	if l.texts == nil {
+		l.texts = map[uint64]uint32{}
+	}
+	if _, ok := l.texts[h]; !ok {
+		l.texts[h] = a.keepText(label, kind, dept)
+	}
+	l.add(h, ord)
 }
 
 // touch reads the bit-table words that committing pp will test, all at
@@ -768,7 +771,7 @@ func (a *Analyzer) touch(pp []prepared) {
 }
 
 // keepText copies a key's text (cut to 255 bytes) and, for a name, its
-// department into the label chunks and returns where (see keyEntry.lab).
+// department into the label chunks and returns where (see keyList.texts).
 func (a *Analyzer) keepText(label string, kind int, dept int64) uint32 {
 	return keepIn(&a.labels, label, kind, dept)
 }
@@ -810,7 +813,7 @@ type mgrRef struct {
 const defaultBits = 1 << 24
 
 // label returns a key's text and, for a name, its department, from lab
-// (keyEntry.lab, not 0).
+// (a keyList.texts value, not 0).
 func (a *Analyzer) label(kind int, lab uint32) (string, int64) { return labelIn(a.labels, kind, lab) }
 
 // labelIn is label from the chunks labels.
@@ -838,17 +841,9 @@ func (a *Analyzer) groups() {
 		l := &a.keys[kind]
 		var ks []keyEntry
 		mask := uint64(len(a.bits)*64 - 1)
-		j := 0 // next of l.labs
 		for i, h := range l.hs {
 			if b := h & mask; a.twice[b/64]&(1<<(b%64)) != 0 {
-				k := keyEntry{h: h, ord: l.ords[i]}
-				for j < len(l.labs) && int(l.labs[j].i) < i {
-					j++
-				}
-				if j < len(l.labs) && int(l.labs[j].i) == i {
-					k.lab = l.labs[j].lab
-				}
-				ks = append(ks, k)
+				ks = append(ks, keyEntry{h: h, ord: l.ords[i]})
 			}
 		}
 		slices.SortFunc(ks, func(x, y keyEntry) int {
@@ -864,10 +859,10 @@ func (a *Analyzer) groups() {
 			}
 			if j-i >= 2 {
 				g := DuplicateGroup{Problem: kindProblem[kind], store: st}
+				if lab := l.texts[ks[i].h]; lab != 0 {
+					g.Key, g.DeptID = a.label(kind, lab)
+				}
 				for k := i; k < j; k++ {
-					if g.Key == "" && ks[k].lab != 0 {
-						g.Key, g.DeptID = a.label(kind, ks[k].lab)
-					}
 					if k > i && ks[k].ord == ks[k-1].ord {
 						continue
 					}
