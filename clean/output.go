@@ -2,6 +2,7 @@ package clean
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -113,12 +114,34 @@ func (r *Report) WriteJSON(ctx context.Context, w io.Writer, dir dingbook.Direct
 	if err := r.EachPersonProblems(ctx, dir, nil); err != nil {
 		return err
 	}
-	head, err := json.MarshalIndent(r, "", "  ")
+	// The summary without its groups, which are then written one at a
+	// time where their empty list was: the same bytes as MarshalIndent of
+	// the whole report, without a million members' JSON in memory at once.
+	c := *r
+	c.DuplicateGroups = []DuplicateGroup{}
+	head, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return err
 	}
 	head = head[:len(head)-2] // drop "\n}"
-	bw.Write(head)
+	const empty = "\n  \"duplicate_groups\": []"
+	at := bytes.Index(head, []byte(empty)) + len(empty) - 1 // the "]"; keys are unique and values escaped
+	bw.Write(head[:at])
+	for i := range r.DuplicateGroups {
+		b, err := json.MarshalIndent(&r.DuplicateGroups[i], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(r.DuplicateGroups) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.Write(head[at:])
 	bw.WriteString(",\n  \"persons\": [")
 	first := true
 	err = r.EachPersonProblems(ctx, dir, func(pp PersonProblems) error {

@@ -428,3 +428,32 @@ func reportText(t *testing.T, r *Report, dir dingbook.OrgDirectory) string {
 	}
 	return text.String()
 }
+
+// TestJSONGroupsStreamed: WriteJSON writes the duplicate groups one at a
+// time into the summary, and the bytes are those of MarshalIndent of the
+// whole report (every member of every group), with and without groups.
+func TestJSONGroupsStreamed(t *testing.T) {
+	big := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 25; i++ {
+		big.People = append(big.People, person(fmt.Sprintf("u%02d", i), "张伟", 1))
+	}
+	none := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}, People: []dingbook.Person{person("a", "甲", 1)}}
+	for name, org := range map[string]*dingbook.Org{"small": smallOrg(), "big group": big, "no group": none} {
+		r, dir := analyzed(t, org)
+		var js bytes.Buffer
+		if err := r.WriteJSON(context.Background(), &js, dir); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := string(whole[:len(whole)-2]) + ",\n  \"persons\": ["
+		if !strings.HasPrefix(js.String(), want) {
+			t.Errorf("%s: WriteJSON starts\n%.2000s\nwant\n%.2000s", name, js.String(), want)
+		}
+		if n := strings.Count(want, `"row"`); name == "big group" && n != 25 {
+			t.Errorf("%s: %d members in the summary, want 25", name, n)
+		}
+	}
+}
