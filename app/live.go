@@ -674,7 +674,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	r := &store.Revision{At: a.now(), Cause: store.CauseEvent, EventID: ev.ID, EventType: ev.Type, Base: idx.snapshot}
 	// an admin change changes what that person's book holds: recorded as
-	// a change of their own record, their next sync compares in full
+	// a change of their own record, their next sync starts afresh
 	admin := ev.Type == stream.AdminAdd || ev.Type == stream.AdminRemove
 	for _, u := range slices.Sorted(maps.Keys(users)) {
 		before, after := idx.person(u), users[u]

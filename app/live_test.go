@@ -239,8 +239,9 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 
 // TestBookSince: the changes since a token come from the log, seen by the
 // viewer: a card for who is visible now, a removal for who was visible
-// then and is not now, nothing for who was never visible; a change of the
-// viewer's own record compares the whole book.
+// then and is not now, nothing for who was never visible; after a change
+// of the viewer's own record the token is refused (a sync afresh), never
+// answered with removals naming people the viewer could not see.
 func TestBookSince(t *testing.T) {
 	ctx := context.Background()
 	a, org := liveApp(t)
@@ -272,23 +273,23 @@ func TestBookSince(t *testing.T) {
 	for _, c := range ch.Changed {
 		changed = append(changed, c.Name)
 	}
-	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Full || ch.Rev != rev {
-		t.Errorf("since %d: changed %v removed %v full %v rev %d", start.Rev, changed, ch.Removed, ch.Full, ch.Rev)
+	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Rev != rev {
+		t.Errorf("since %d: changed %v removed %v rev %d", start.Rev, changed, ch.Removed, ch.Rev)
 	}
-	// bob himself moves to dept 2: his whole book is compared
+	// bob himself moves to dept 2: what he could see at rev is not known,
+	// and removing every card he cannot see now would name erin, whom he
+	// never could see: his token is refused, and a fresh book has neither
 	addEvent(t, a, "m2", []store.PersonChange{at("bob", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 2}} })}, nil)
 	now, err := a.AddressBook(ctx, bob, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err = a.BookSince(ctx, bob, pol, rev, 0)
-	if err != nil {
-		t.Fatal(err)
+	if ch, err := a.BookSince(ctx, bob, pol, rev, 0); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("after bob's move: %+v %v, want ErrSyncToken", ch, err)
 	}
 	// in dept 2 bob sees neither restricted person of dept 4
-	slices.Sort(ch.Removed)
-	if !ch.Full || len(ch.Changed) != len(now.Cards) || !slices.Equal(ch.Removed, []string{"dave.vcf", "erin.vcf"}) || len(now.Cards) != len(org.People)-2 {
-		t.Errorf("after bob's move: full %v, %d cards of %d, removed %v", ch.Full, len(ch.Changed), len(now.Cards), ch.Removed)
+	if now.Card("dave.vcf") != nil || now.Card("erin.vcf") != nil || len(now.Cards) != len(org.People)-2 {
+		t.Errorf("after bob's move: %d cards of %d", len(now.Cards), len(org.People))
 	}
 	// tokens outside the log
 	for _, tok := range []int64{0, -1, now.Rev + 1} {
@@ -418,6 +419,7 @@ func TestBookSinceExternal(t *testing.T) {
 		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
 		{UserID: "x3", Name: "客户三", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
 		{UserID: "x4", Name: "客户四", FollowerUserID: "carol"},
+		{UserID: "x5", Name: "客户五", FollowerUserID: "yan"},
 	}
 	saveDir(t, a, org2, true)
 	changed, ch = since(afterWithdrawal)
@@ -425,13 +427,37 @@ func TestBookSinceExternal(t *testing.T) {
 		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)
 	}
 	newBase := book()
-	// x1's follower moves: what bob saw is not known, every card again
-	alice := personOf(org2, "alice")
-	moved := *alice
-	moved.Depts = []dingbook.Membership{{DeptID: 4}}
-	addEvent(t, a, "alice-moves", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	// sam, sub-admin of Sales, sees x5 through its follower yan (Sales),
+	// none of carol's (R&D)
+	sam := dirSessions()["sub-admin"]
+	samBase, err := a.AddressBookAt(ctx, sam, pol, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if samBase.Card("external-x5.vcf") == nil || samBase.Card("external-x3.vcf") != nil || samBase.Card("external-x4.vcf") != nil {
+		t.Fatalf("sam's book: %d cards", len(samBase.Cards))
+	}
+	// x1's and x5's followers move to R&D: bob sees x1 through his
+	// department, whatever its follower's, so only their cards change
+	// for him; sam no longer sees x5, and his removals name only what he
+	// saw (not x2, x3 or x4, which he never could)
+	var moves []store.PersonChange
+	for _, u := range []string{"alice", "yan"} {
+		p := personOf(org2, u)
+		moved := *p
+		moved.Depts = []dingbook.Membership{{DeptID: 4}}
+		moves = append(moves, store.PersonChange{UserID: u, Op: store.OpUpsert, After: &moved, Before: p})
+	}
+	addEvent(t, a, "followers-move", moves, nil)
 	changed, ch = since(newBase)
-	if !slices.Contains(changed, "external-x1.vcf") || !slices.Contains(changed, "external-x3.vcf") || !slices.Contains(changed, "alice.vcf") || slices.Contains(changed, "external-x2.vcf") {
+	if !slices.Equal(changed, []string{"alice.vcf", "yan.vcf"}) || len(ch.Removed) != 0 {
 		t.Errorf("after the follower's move: changed %v removed %v", changed, ch.Removed)
+	}
+	ch, err = a.BookSince(ctx, sam, pol, samBase.Rev, samBase.Withdrawn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ch.Removed, []string{"external-x5.vcf"}) || slices.ContainsFunc(ch.Changed, func(c app.BookCard) bool { return c.Name == "external-x5.vcf" }) {
+		t.Errorf("sam after the follower's move: removed %v", ch.Removed)
 	}
 }
