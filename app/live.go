@@ -794,5 +794,35 @@ func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, pol *policy.P
 	if err != nil {
 		return 0, fmt.Errorf("re-reading the admins for event %s: %w", why, err)
 	}
-	return a.setRoles(ctx, c, pol, held, admins, "DingTalk's admin list changed (event "+why+")")
+	changed, err := a.setRoles(ctx, c, pol, held, admins, "DingTalk's admin list changed (event "+why+")")
+	return len(changed), err
+}
+
+// ownChange records, when the live directory's log is in use, that what
+// the people userids may see changed though their records did not (their
+// roles, changed by a pull): a change of their own record in a revision
+// of cause "pull" on the current base (the index does not follow it), so
+// their next sync is refused and starts afresh (BookSince): a demoted
+// admin's device drops what they may no longer see, a promoted one's
+// gains it. An admin event records it in its own revision instead.
+func (a *App) ownChange(ctx context.Context, userids []string) error {
+	if len(userids) == 0 {
+		return nil
+	}
+	a.live.mu.Lock()
+	defer a.live.mu.Unlock()
+	last, err := a.DB.LatestRevision(ctx)
+	if err != nil || last == nil {
+		return err
+	}
+	idx, err := a.liveIndex(ctx, true)
+	if err != nil {
+		return err
+	}
+	r := &store.Revision{At: a.now(), Cause: store.CausePull, Base: idx.snapshot}
+	for _, u := range userids {
+		// the card alone (no After): the record is the same
+		r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpUpsert, Before: idx.person(u)})
+	}
+	return a.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) })
 }
