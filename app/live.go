@@ -553,6 +553,14 @@ func cardDiffers(a *dingbook.Person, ta *dingbook.Tree, b *dingbook.Person, tb *
 	return vcard.CardFor(a, ta, vcard.Options{}).String() != vcard.CardFor(b, tb, vcard.Options{}).String()
 }
 
+// differs reports whether after, a re-read of before (idx's record),
+// differs in anything idx holds: beside the card, what the directory's
+// page shows and the search finds (job number, work place, English
+// names).
+func (idx *peopleIndex) differs(before, after *dingbook.Person) bool {
+	return !sameJSON(before, trimmed(after)) || idx.english[idx.byID[before.UserID]] != englishOf(after)
+}
+
 // sameDept reports whether two records of a department agree on what the
 // directory shows of it: its name and place in the tree (its manager list
 // or order are not shown, and DingTalk changes them without an event).
@@ -681,7 +689,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 		switch {
 		case after == nil && before != nil:
 			r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpRemove, Before: before})
-		case after != nil && (before == nil || cardDiffers(before, idx.tree, trimmed(after), idx.tree) || admin):
+		case after != nil && (before == nil || admin || idx.differs(before, after)):
 			r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpUpsert, After: after, Before: before})
 		}
 	}

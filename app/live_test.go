@@ -347,8 +347,9 @@ func TestApplyEventOutOfRange(t *testing.T) {
 // revision and the consent withdrawals applied; the external contacts'
 // cards since a token are compared only when the base, the withdrawals
 // or a follower changed: a withdrawal removes its card, a new base gives
-// the changed and newly shared cards, a follower's move gives every card
-// again; a token naming a withdrawal not made is refused.
+// the changed and newly shared cards, a follower's move changes nothing
+// for an employee and removes, for a sub-admin, only the cards they saw;
+// a token naming a withdrawal not made is refused.
 func TestBookSinceExternal(t *testing.T) {
 	ctx := context.Background()
 	a, err := app.Open(ctx, t.TempDir())
@@ -459,5 +460,48 @@ func TestBookSinceExternal(t *testing.T) {
 	}
 	if !slices.Equal(ch.Removed, []string{"external-x5.vcf"}) || slices.ContainsFunc(ch.Changed, func(c app.BookCard) bool { return c.Name == "external-x5.vcf" }) {
 		t.Errorf("sam after the follower's move: removed %v", ch.Removed)
+	}
+}
+
+// TestApplyEventDirectoryField: an event changing only what the
+// directory shows beside the card (job number, work place) is applied:
+// the person's page and the search follow it at once, not at the next
+// pull.
+func TestApplyEventDirectoryField(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	saveDir(t, a, truth.Org, true)
+	var who string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && len(p.Depts) > 0 {
+			who = p.UserID
+			break
+		}
+	}
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.JobNumber, p.WorkPlace = "JN-EVENT-7", "新工位" }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ApplyEvent(ctx, c, policy.Default(), stream.Event{ID: "jn-1", Type: stream.UserModify, UserIDs: []string{who}})
+	if err != nil || res.Rev == 0 || res.Changes != 1 {
+		t.Fatalf("the event: %+v %v", res, err)
+	}
+	boss := dirSessions()["primary"]
+	p, err := a.Person(ctx, boss, who)
+	if err != nil || p.JobNumber != "JN-EVENT-7" || p.WorkPlace != "新工位" {
+		t.Errorf("after the event: %+v %v", p, err)
+	}
+	hits, err := a.SearchPeople(ctx, boss, "jn-event-7")
+	if err != nil || !slices.Equal(userids(hits), []string{who}) {
+		t.Errorf("a search for the new job number: %v %v", userids(hits), err)
 	}
 }
