@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
@@ -448,8 +449,13 @@ func (a *App) Bridge(ctx context.Context, id int64) (*store.Revision, error) {
 // reconcile makes a complete pull's snapshot the live directory's base
 // when the log is in use (dingbook serve ran on this state), and returns
 // the drift by kind (nil when the log is not in use or the snapshot does
-// not qualify as a base: without restricted staff counted).
-func (a *App) reconcile(ctx context.Context, snap *dingbook.Snapshot) (map[string]int, error) {
+// not qualify as a base: without restricted staff counted). The pull
+// read each person once, at some time while it ran: what an event
+// changed meanwhile may be older in the snapshot than in the live
+// directory (a mobile hidden, a person gone), so whoever the previous
+// base's events named since the pull began is read again through c and
+// applied over the new base (rereadAfter).
+func (a *App) reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
 	last, err := a.DB.LatestRevision(ctx)
 	if err != nil || last == nil {
 		return nil, err
@@ -458,10 +464,65 @@ func (a *App) reconcile(ctx context.Context, snap *dingbook.Snapshot) (map[strin
 		return nil, nil
 	}
 	r, err := a.Bridge(ctx, snap.ID)
-	if err != nil || r == nil {
+	if err != nil {
 		return nil, err
 	}
+	began := snap.TakenAt
+	if snap.Receipt != nil {
+		began = began.Add(-snap.Receipt.Duration)
+	}
+	if err := a.rereadAfter(ctx, c, pol, snap.ID, began); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, nil // bridged already (by the live directory, on a read)
+	}
 	return r.DriftCounts(), nil
+}
+
+// rereadAfter reads again the people and departments that the events of
+// the base before base (the snapshot just bridged to) named from began
+// on, and commits what differs from base as one revision
+// (ApplyEvent, event type "reconcile").
+func (a *App) rereadAfter(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, base int64, began time.Time) error {
+	bridged, err := a.DB.BaseStart(ctx, base)
+	if err != nil || bridged <= 1 {
+		return err
+	}
+	prev, err := a.DB.RevisionBase(ctx, bridged-1)
+	if err != nil {
+		return err
+	}
+	from, err := a.DB.BaseStart(ctx, prev)
+	if err != nil {
+		return err
+	}
+	revs, err := a.DB.Revisions(ctx, from-1, bridged-1)
+	if err != nil {
+		return err
+	}
+	ev := stream.Event{Type: "reconcile"}
+	for _, r := range revs {
+		if r.Cause != store.CauseEvent || r.Base != prev || r.At.Before(began) {
+			continue
+		}
+		for _, p := range r.People {
+			if p.After != nil || p.Op == store.OpRemove { // not a card alone (a department's path: its department is read)
+				ev.UserIDs = append(ev.UserIDs, p.UserID)
+			}
+		}
+		for _, d := range r.Depts {
+			ev.DeptIDs = append(ev.DeptIDs, d.ID)
+		}
+	}
+	if len(ev.UserIDs)+len(ev.DeptIDs) == 0 {
+		return nil
+	}
+	slices.Sort(ev.UserIDs)
+	slices.Sort(ev.DeptIDs)
+	ev.UserIDs, ev.DeptIDs = slices.Compact(ev.UserIDs), slices.Compact(ev.DeptIDs)
+	_, err = a.ApplyEvent(ctx, c, pol, ev)
+	return err
 }
 
 // bridge is Bridge with a.live.mu held.
@@ -615,8 +676,10 @@ type EventResult struct {
 // nothing committed: the event is to be delivered again.
 func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, ev stream.Event) (*EventResult, error) {
 	res := &EventResult{}
-	if ok, err := a.DB.EventApplied(ctx, ev.ID); err != nil || ok {
-		return res, err
+	if ev.ID != "" {
+		if ok, err := a.DB.EventApplied(ctx, ev.ID); err != nil || ok {
+			return res, err
+		}
 	}
 	if _, err := a.liveDirectory(ctx); err != nil {
 		return nil, err

@@ -505,3 +505,75 @@ func TestApplyEventDirectoryField(t *testing.T) {
 		t.Errorf("a search for the new job number: %v %v", userids(hits), err)
 	}
 }
+
+// TestReconcileKeepsEventsDuringPull: a pull reads each person once
+// while it runs; an event applied after the pull read someone (here: a
+// mobile hidden) must not be undone by the pull's older snapshot when it
+// becomes the base: whoever the events named since the pull began is
+// read again and applied over the new base.
+func TestReconcileKeepsEventsDuringPull(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	pol := policy.Default()
+	saveDir(t, a, truth.Org, true)
+	var who string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && !p.HideMobile && !p.Senior && p.Mobile != "" && len(p.Depts) > 0 {
+			who = p.UserID
+			break
+		}
+	}
+	var colleague *app.Session
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Admin && p.UserID != who {
+			colleague = &app.Session{UserID: p.UserID, Roles: app.RolesOf(0)}
+			break
+		}
+	}
+	mobile := func() string {
+		t.Helper()
+		p, err := a.Person(ctx, colleague, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Mobile
+	}
+	if mobile() == "" {
+		t.Fatal("the mobile is hidden before the event")
+	}
+	// the pull begins and reads who (the truth as it is now) ...
+	began := time.Now()
+	pulled := &dingbook.Snapshot{Source: "test", Org: truth.Org, Receipt: &dingbook.Receipt{Complete: true}}
+	// ... who hides their mobile, the event is applied ...
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.HideMobile = true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "hide-1", Type: stream.UserModify, UserIDs: []string{who}}); err != nil {
+		t.Fatal(err)
+	}
+	if mobile() != "" {
+		t.Fatal("the event did not hide the mobile")
+	}
+	// ... and the pull ends, its snapshot older than the event for who
+	pulled.TakenAt = time.Now()
+	pulled.Receipt.Duration = pulled.TakenAt.Sub(began)
+	if err := a.DB.SaveSnapshot(ctx, pulled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reconcile(ctx, c, pol, pulled); err != nil {
+		t.Fatal(err)
+	}
+	if m := mobile(); m != "" {
+		t.Errorf("the new base shows the mobile hidden during the pull: %q", m)
+	}
+}
