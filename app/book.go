@@ -112,9 +112,13 @@ func (idx *peopleIndex) card(v Viewer, p *dingbook.Person) BookCard {
 	if !v.SeesMobile(p) {
 		q.Mobile = ""
 	}
-	body := vcard.CardFor(&q, idx.tree, vcard.Options{}).String()
+	return bookCard(cardName(p.UserID), vcard.CardFor(&q, idx.tree, vcard.Options{}).String())
+}
+
+// bookCard is the card name with body, its ETag a hash of the body.
+func bookCard(name, body string) BookCard {
 	sum := sha256.Sum256([]byte(body))
-	return BookCard{Name: cardName(p.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+	return BookCard{Name: name, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
 }
 
 // BookChanges is what changed in a person's book since a sync token.

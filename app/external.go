@@ -98,7 +98,7 @@ func (a *App) externals(ctx context.Context, id int64) (*externalIndex, error) {
 		var b strings.Builder
 		for _, s := range []string{e.Name, vcard.Phonetic(e.Name), initials(e.Name), e.CompanyName, e.Title} {
 			if s != "" {
-				b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), "")))
+				b.WriteString(normQuery(s))
 				b.WriteByte('\n')
 			}
 		}
@@ -191,9 +191,8 @@ func (ev *externalView) view(e *dingbook.ExternalContact) DirExternal {
 // (Chinese, pinyin in full or as initials), company or title contains q
 // (any case, spaces ignored). An empty q finds none.
 func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy, q string) ([]DirExternal, error) {
-	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
 	out := []DirExternal{}
-	if q == "" {
+	if q = normQuery(q); q == "" {
 		return out, nil
 	}
 	idx, err := a.directory(ctx)
@@ -350,9 +349,7 @@ func (ev *externalView) cards() []BookCard {
 // externalCard is e's card in an address book.
 func externalCard(e *dingbook.ExternalContact) BookCard {
 	p := externalPerson(e)
-	body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
-	sum := sha256.Sum256([]byte(body))
-	return BookCard{Name: ExternalCardName(e.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+	return bookCard(ExternalCardName(e.UserID), vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String())
 }
 
 // externalSince adds to out what changed among the external contacts'
