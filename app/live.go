@@ -471,11 +471,21 @@ func (a *App) reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Pol
 	if snap.Receipt != nil {
 		began = began.Add(-snap.Receipt.Duration)
 	}
+	if r == nil {
+		// bridged already: the live directory found the snapshot on a
+		// read between the pull's save and now
+		start, err := a.DB.BaseStart(ctx, snap.ID)
+		if err != nil {
+			return nil, err
+		}
+		revs, err := a.DB.Revisions(ctx, start-1, start)
+		if err != nil || len(revs) != 1 || revs[0].Cause != store.CausePull {
+			return nil, err
+		}
+		r = &revs[0]
+	}
 	if err := a.rereadAfter(ctx, c, pol, snap.ID, began); err != nil {
 		return nil, err
-	}
-	if r == nil {
-		return nil, nil // bridged already (by the live directory, on a read)
 	}
 	return r.DriftCounts(), nil
 }

@@ -577,3 +577,28 @@ func TestReconcileKeepsEventsDuringPull(t *testing.T) {
 		t.Errorf("the new base shows the mobile hidden during the pull: %q", m)
 	}
 }
+
+// TestReconcileAfterReadBridged: when the live directory found the
+// pull's snapshot on a read (between the pull's save and its reconcile)
+// and bridged to it first, the pull still reports the drift.
+func TestReconcileAfterReadBridged(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	if _, err := a.DirectoryTree(ctx); err != nil { // the log starts
+		t.Fatal(err)
+	}
+	org2 := org
+	org2.People = slices.Clone(org.People)
+	org2.People[0].Title = "漂移"
+	snap := &dingbook.Snapshot{Source: "test", TakenAt: time.Now(), Org: org2, Receipt: &dingbook.Receipt{Complete: true}}
+	if err := a.DB.SaveSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DirectoryTree(ctx); err != nil { // a read bridges first
+		t.Fatal(err)
+	}
+	drift, err := a.Reconcile(ctx, nil, policy.Default(), snap)
+	if err != nil || drift["change"] != 1 {
+		t.Errorf("the pull's drift after a read bridged: %v %v, want one change", drift, err)
+	}
+}
