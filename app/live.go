@@ -525,7 +525,7 @@ func (a *App) rereadAfter(ctx context.Context, c *dingtalk.Client, pol *policy.P
 			ev.DeptIDs = append(ev.DeptIDs, d.ID)
 		}
 	}
-	if len(ev.UserIDs)+len(ev.DeptIDs) == 0 {
+	if len(ev.UserIDs)+len(ev.DeptIDs) == 0 || c == nil {
 		return nil
 	}
 	slices.Sort(ev.UserIDs)
