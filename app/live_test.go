@@ -463,23 +463,31 @@ func TestBookSinceExternal(t *testing.T) {
 	}
 }
 
+// simApp is an App and the simulator of a small generated organisation,
+// with a client of it.
+func simApp(t *testing.T) (*app.App, *sim.Server, *dingtalk.Client, *gen.Truth) {
+	t.Helper()
+	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, s, c, truth
+}
+
 // TestApplyEventDirectoryField: an event changing only what the
 // directory shows beside the card (job number, work place) is applied:
 // the person's page and the search follow it at once, not at the next
 // pull.
 func TestApplyEventDirectoryField(t *testing.T) {
 	ctx := context.Background()
-	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
-	s := sim.New(sim.Config{Truth: truth, QPS: -1})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	key := sim.DefaultApp()
-	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, s, c, truth := simApp(t)
 	saveDir(t, a, truth.Org, true)
 	var who string
 	for _, p := range truth.Org.People {
@@ -513,17 +521,7 @@ func TestApplyEventDirectoryField(t *testing.T) {
 // read again and applied over the new base.
 func TestReconcileKeepsEventsDuringPull(t *testing.T) {
 	ctx := context.Background()
-	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
-	s := sim.New(sim.Config{Truth: truth, QPS: -1})
-	ts := httptest.NewServer(s)
-	defer ts.Close()
-	key := sim.DefaultApp()
-	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	a, s, c, truth := simApp(t)
 	pol := policy.Default()
 	saveDir(t, a, truth.Org, true)
 	var who string
