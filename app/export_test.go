@@ -1,6 +1,12 @@
 package app
 
-import "context"
+import (
+	"context"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/dingtalk"
+)
 
 // SaveGrant writes g as Bundle and Download do when they end: tests hand
 // it a copy read before a revocation, as a bundle's export racing one.
@@ -49,4 +55,10 @@ func SetOverlayMax(fn func(people int) int) (restore func()) {
 	old := overlayMax
 	overlayMax = fn
 	return func() { overlayMax = old }
+}
+
+// Reconcile is what a complete pull does with its stored snapshot snap
+// once the live directory's log is in use (reconcile).
+func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
+	return a.reconcile(ctx, c, pol, snap)
 }
