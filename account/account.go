@@ -32,6 +32,9 @@ type Holding struct {
 	Fields    []string `json:"fields"`
 	ExpiresAt string   `json:"expires_at"`
 	Purged    bool     `json:"purged"`
+	// Grant is the grant a bundle of kind grant was made for (ID is the
+	// bundle's export id).
+	Grant string `json:"grant,omitempty"`
 }
 
 // WhoHasResult is 'audit who-has --json'.
@@ -53,7 +56,7 @@ func fromStore(h *store.Holding) Holding {
 		f = []string{}
 	}
 	return Holding{Kind: h.Kind, ID: h.Ref, Time: rfc(h.Time), Purpose: h.Purpose, Recipient: h.Recipient,
-		Fields: f, ExpiresAt: rfc(h.Expires), Purged: h.Purged != nil}
+		Fields: f, ExpiresAt: rfc(h.Expires), Purged: h.Purged != nil, Grant: h.GrantID}
 }
 
 // Resolve finds the person a query names: a userid, a mobile or an e-mail,

@@ -64,7 +64,16 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 	if b.DiscoveredAt.After(b.Now.Add(time.Minute)) {
 		return nil, &dingbook.Error{Code: dingbook.EINVALID, Message: "--discovered-at " + b.DiscoveredAt.Format(time.RFC3339) + " is in the future", Hint: "give the time the breach was discovered"}
 	}
-	h, err := db.FindHolding(ctx, b.Kind, b.Ref)
+	hs, err := db.FindHoldings(ctx, b.Kind, b.Ref)
+	if err != nil {
+		return nil, err
+	}
+	// a grant's bundle discarded before anyone could fetch it (revoked
+	// and purged at once) exposed nobody: the incident covers the others
+	if given := slices.DeleteFunc(slices.Clone(hs), func(h store.Holding) bool { return h.Revoked != nil && h.Purged != nil }); len(given) > 0 {
+		hs = given
+	}
+	h, err := merged(ctx, db, hs)
 	if err != nil {
 		return nil, err
 	}
@@ -79,18 +88,30 @@ func StartBreach(ctx context.Context, db *store.DB, pol *policy.Policy, b Breach
 		DiscoveredAt: b.DiscoveredAt, Deadline: b.DiscoveredAt.Add(NoticeHours * time.Hour),
 		Description: b.Description, HoldingID: h.ID, People: h.People, Fields: h.Fields, Revoked: revoked,
 	}
+	for _, x := range hs {
+		in.HoldingIDs = append(in.HoldingIDs, x.ID)
+	}
 	rec := audit.Record{Time: b.Now, Actor: nonEmpty(b.Actor, "unknown"), Action: ActionBreachStart, Reason: b.Description,
 		Fields: h.Fields, Rows: h.People, PolicyHash: pol.Hash,
 		Details: map[string]string{"incident": in.ID, "holding_kind": h.Kind, "holding_id": h.Ref,
 			"discovered_at": rfc(in.DiscoveredAt), "deadline": rfc(in.Deadline), "revoked": strings.Join(revoked, ", ")}}
+	if h.GrantID != "" {
+		var refs []string
+		for _, x := range hs {
+			refs = append(refs, x.Ref)
+		}
+		rec.Details["grant"], rec.Details["holdings"] = h.GrantID, strings.Join(refs, ",")
+	}
 	if h.Kind == store.KindExport {
 		rec.ExportID = h.Ref
 	}
 	// The revocation, the record and the incident: one transaction.
 	_, err = audit.AppendWith(ctx, db, rec, func(tx *store.Tx, out audit.Record) error {
 		if b.Kind != store.KindExport {
-			if _, err := tx.RevokeHolding(h.ID, b.Now); err != nil {
-				return fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
+			for _, x := range hs {
+				if _, err := tx.RevokeHolding(x.ID, b.Now); err != nil {
+					return fmt.Errorf("revoke %s %s: %w", b.Kind, b.Ref, err)
+				}
 			}
 		}
 		in.AuditSeq = out.Seq
@@ -107,38 +128,60 @@ type Affected struct {
 	UserID, Name, Email, OrgEmail, Mobile string
 }
 
-// AffectedPeople matches the incident's holding against every stored
-// person. It returns those found (newest snapshot first) and how many of
-// the holding's people no snapshot knows any more.
-func AffectedPeople(ctx context.Context, db *store.DB, holdingID int64) ([]Affected, int, error) {
-	sums, err := db.HoldingHashes(ctx, holdingID)
-	if err != nil {
-		return nil, 0, err
-	}
+// AffectedPeople matches the incident's holdings (one, or a grant's
+// bundles) against every stored person. It returns those found (newest
+// snapshot first, each once) and how many of the holdings' people no
+// snapshot knows any more.
+func AffectedPeople(ctx context.Context, db *store.DB, holdingIDs ...int64) ([]Affected, int, error) {
 	key, err := store.HolderKey(db.Dir)
 	if err != nil {
 		return nil, 0, err
 	}
-	hd, err := db.HoldingByID(ctx, holdingID)
-	if err != nil {
-		return nil, 0, err
+	// the hashes sought, by the scheme their holding used
+	want := map[int]map[uint64]bool{}
+	for _, id := range holdingIDs {
+		hd, err := db.HoldingByID(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		sums, err := db.HoldingHashes(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if want[hd.Hashing] == nil {
+			want[hd.Hashing] = make(map[uint64]bool, len(sums))
+		}
+		for _, s := range sums {
+			want[hd.Hashing][s] = true
+		}
 	}
-	h := store.NewHasherScheme(key, hd.Hashing)
-	want := make(map[uint64]bool, len(sums))
-	for _, s := range sums {
-		want[s] = true
+	hashers := map[int]*store.Hasher{}
+	for scheme := range want {
+		hashers[scheme] = store.NewHasherScheme(key, scheme)
 	}
 	var out []Affected
 	err = db.EachStoredPerson(ctx, func(_ int64, p *dingbook.Person) error {
-		if k := store.PersonKey(p); k != "" {
-			if s := h.Sum(k); want[s] {
-				delete(want, s)
-				out = append(out, Affected{UserID: p.UserID, Name: p.Name, Email: p.Email, OrgEmail: p.OrgEmail, Mobile: p.Mobile})
+		k := store.PersonKey(p)
+		if k == "" {
+			return nil
+		}
+		found := false
+		for scheme, w := range want {
+			if s := hashers[scheme].Sum(k); w[s] {
+				delete(w, s)
+				found = true
 			}
+		}
+		if found {
+			out = append(out, Affected{UserID: p.UserID, Name: p.Name, Email: p.Email, OrgEmail: p.OrgEmail, Mobile: p.Mobile})
 		}
 		return nil
 	})
-	return out, len(want), err
+	unresolved := 0
+	for _, w := range want {
+		unresolved += len(w)
+	}
+	return out, unresolved, err
 }
 
 // Report is what BreachReport wrote.
@@ -170,7 +213,15 @@ func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lan
 	if err != nil {
 		return nil, err
 	}
-	h, err := db.HoldingByID(ctx, in.HoldingID)
+	var hs []store.Holding
+	for _, id := range in.HoldingIDs {
+		x, err := db.HoldingByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, *x)
+	}
+	h, err := merged(ctx, db, hs)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +229,7 @@ func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lan
 	if r, err := audit.Get(ctx, db, h.AuditSeq); err == nil {
 		seal = r.Seal
 	}
-	people, unresolved, err := AffectedPeople(ctx, db, h.ID)
+	people, unresolved, err := AffectedPeople(ctx, db, in.HoldingIDs...)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +271,43 @@ func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lan
 		Rows: len(people), Outputs: outs, PolicyHash: pol.Hash,
 		Details: map[string]string{"incident": in.ID, "lang": lang, "unresolved": strconv.Itoa(unresolved), "hours_left": strconv.FormatFloat(rep.HoursLeft, 'f', 1, 64)}})
 	return rep, err
+}
+
+// merged is the holding an incident names: hs's one, or for a grant's
+// bundles (oldest first) one holding over them all, named by the grant:
+// the fields of any, the people of any (each once), the latest expiry.
+func merged(ctx context.Context, db *store.DB, hs []store.Holding) (*store.Holding, error) {
+	h := hs[0]
+	if len(hs) == 1 {
+		return &h, nil
+	}
+	h.Ref = h.GrantID
+	people := map[int]map[uint64]bool{} // by hash scheme
+	for _, x := range hs {
+		for _, f := range x.Fields {
+			if !slices.Contains(h.Fields, f) {
+				h.Fields = append(h.Fields, f)
+			}
+		}
+		if x.Expires.After(h.Expires) {
+			h.Expires = x.Expires
+		}
+		sums, err := db.HoldingHashes(ctx, x.ID)
+		if err != nil {
+			return nil, err
+		}
+		if people[x.Hashing] == nil {
+			people[x.Hashing] = map[uint64]bool{}
+		}
+		for _, s := range sums {
+			people[x.Hashing][s] = true
+		}
+	}
+	h.People = 0
+	for _, p := range people {
+		h.People += len(p)
+	}
+	return &h, nil
 }
 
 func nonEmpty(s, def string) string {

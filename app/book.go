@@ -112,9 +112,13 @@ func (idx *peopleIndex) card(v Viewer, p *dingbook.Person) BookCard {
 	if !v.SeesMobile(p) {
 		q.Mobile = ""
 	}
-	body := vcard.CardFor(&q, idx.tree, vcard.Options{}).String()
+	return bookCard(cardName(p.UserID), vcard.CardFor(&q, idx.tree, vcard.Options{}).String())
+}
+
+// bookCard is the card name with body, its ETag a hash of the body.
+func bookCard(name, body string) BookCard {
 	sum := sha256.Sum256([]byte(body))
-	return BookCard{Name: cardName(p.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+	return BookCard{Name: name, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
 }
 
 // BookChanges is what changed in a person's book since a sync token.
@@ -125,9 +129,6 @@ type BookChanges struct {
 	// gone from the book (the person left, or is out of sight now).
 	Changed []BookCard
 	Removed []string
-	// Full: the viewer's own record changed since the token, so the
-	// changes come from a full comparison of the book.
-	Full bool
 	// Withdrawn is the last external contact's consent withdrawal the
 	// changes apply (with Rev, the next token: Version).
 	Withdrawn int64
@@ -140,10 +141,12 @@ type BookChanges struct {
 // changed since, visible now gives their card, visible before (with the
 // record they had at rev) their removal, neither nothing; the work is
 // proportional to the changes, not to the book. If the viewer's own
-// record changed since rev (their departments or roles), the book is
-// compared in full instead: every card, and every changed or unseen
-// person removed. A token before the log's last reset, after its end or
-// not positive, or naming a withdrawal not made, is ErrSyncToken.
+// record changed since rev (their departments or roles), what they could
+// see then is not known, and removing every card they cannot see now
+// would name people they never could (access-restricted staff): the
+// token is ErrSyncToken, and the client syncs afresh from an empty one.
+// A token before the log's last reset, after its end or not positive,
+// or naming a withdrawal not made, is ErrSyncToken too.
 func (a *App) BookSince(ctx context.Context, s *Session, pol *policy.Policy, rev, withdrawn int64) (*BookChanges, error) {
 	idx, err := a.directory(ctx)
 	if err != nil {
@@ -160,31 +163,18 @@ func (a *App) BookSince(ctx context.Context, s *Session, pol *policy.Policy, rev
 	if err != nil {
 		return nil, err
 	}
+	for _, c := range changes {
+		if c.UserID == s.UserID {
+			return nil, ErrSyncToken
+		}
+	}
 	v := idx.viewer(s)
 	out := &BookChanges{Rev: idx.rev}
 	for _, c := range changes {
-		out.Full = out.Full || c.UserID == s.UserID
-	}
-	if out.Full {
-		b := idx.book(s)
-		out.Changed = b.Cards
-		for i := range idx.people {
-			if p := &idx.people[i]; !v.CanSee(p) {
-				out.Removed = append(out.Removed, cardName(p.UserID))
-			}
-		}
-		for _, c := range changes {
-			if idx.person(c.UserID) == nil {
-				out.Removed = append(out.Removed, cardName(c.UserID))
-			}
-		}
-	} else {
-		for _, c := range changes {
-			if p := idx.person(c.UserID); p != nil && v.CanSee(p) {
-				out.Changed = append(out.Changed, idx.card(v, p))
-			} else if c.Before != nil && v.CanSee(c.Before) {
-				out.Removed = append(out.Removed, cardName(c.UserID))
-			}
+		if p := idx.person(c.UserID); p != nil && v.CanSee(p) {
+			out.Changed = append(out.Changed, idx.card(v, p))
+		} else if c.Before != nil && v.CanSee(c.Before) {
+			out.Removed = append(out.Removed, cardName(c.UserID))
 		}
 	}
 	if err := a.externalSince(ctx, idx, s, pol, rev, withdrawn, changes, out); err != nil {

@@ -1,12 +1,22 @@
 package app
 
-import "context"
+import (
+	"context"
+
+	"github.com/dingbook/dingbook"
+	"github.com/dingbook/dingbook/policy"
+	"github.com/dingbook/dingbook/source/dingtalk"
+)
 
 // SaveGrant writes g as Bundle and Download do when they end: tests hand
 // it a copy read before a revocation, as a bundle's export racing one.
 func (gs *Grants) SaveGrant(ctx context.Context, g *Grant, step string) error {
 	return gs.save(ctx, g, step, g.Grantee, "", nil, nil)
 }
+
+// OnStage calls f as Bundle reaches each stage ("export", "exported"):
+// tests revoke a grant there, as another request or process would.
+func (gs *Grants) OnStage(f func(stage string)) { gs.stage = f }
 
 // SearchLiveAndFresh searches the live directory's index (as it follows
 // the revisions, with its overlay) and an index built afresh from the
@@ -45,4 +55,10 @@ func SetOverlayMax(fn func(people int) int) (restore func()) {
 	old := overlayMax
 	overlayMax = fn
 	return func() { overlayMax = old }
+}
+
+// Reconcile is what a complete pull does with its stored snapshot snap
+// once the live directory's log is in use (reconcile).
+func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
+	return a.reconcile(ctx, c, pol, snap)
 }

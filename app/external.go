@@ -103,7 +103,7 @@ func (a *App) externals(ctx context.Context, id int64) (*externalIndex, error) {
 		var b strings.Builder
 		for _, s := range []string{e.Name, vcard.Phonetic(e.Name), initials(e.Name), e.CompanyName, e.Title} {
 			if s != "" {
-				b.WriteString(strings.ToLower(strings.Join(strings.Fields(s), "")))
+				b.WriteString(normQuery(s))
 				b.WriteByte('\n')
 			}
 		}
@@ -122,6 +122,9 @@ type externalView struct {
 	gone  map[string]store.ExternalWithdrawal
 	subs  bool
 	admin bool
+	// then, if set, holds followers' records at an earlier revision (nil:
+	// not in the directory then), used instead of idx's (externalSince)
+	then map[string]*dingbook.Person
 }
 
 // externalView is the session's view of the external contacts of idx's
@@ -148,6 +151,9 @@ func (a *App) externalView(ctx context.Context, idx *peopleIndex, s *Session, po
 
 // follower is e's follower in the snapshot, or nil.
 func (ev *externalView) follower(e *dingbook.ExternalContact) *dingbook.Person {
+	if p, ok := ev.then[e.FollowerUserID]; ok {
+		return p
+	}
 	if i, ok := ev.idx.byID[e.FollowerUserID]; ok {
 		return &ev.idx.people[i]
 	}
@@ -190,9 +196,8 @@ func (ev *externalView) view(e *dingbook.ExternalContact) DirExternal {
 // (Chinese, pinyin in full or as initials), company or title contains q
 // (any case, spaces ignored). An empty q finds none.
 func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy, q string) ([]DirExternal, error) {
-	q = strings.ToLower(strings.Join(strings.Fields(q), ""))
 	out := []DirExternal{}
-	if q == "" {
+	if q = normQuery(q); q == "" {
 		return out, nil
 	}
 	idx, err := a.directory(ctx)
@@ -349,9 +354,7 @@ func (ev *externalView) cards() []BookCard {
 // externalCard is e's card in an address book.
 func externalCard(e *dingbook.ExternalContact) BookCard {
 	p := externalPerson(e)
-	body := vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String()
-	sum := sha256.Sum256([]byte(body))
-	return BookCard{Name: ExternalCardName(e.UserID), ETag: `"` + hex.EncodeToString(sum[:16]) + `"`, Body: body}
+	return bookCard(ExternalCardName(e.UserID), vcard.CardFor(&p, nil, vcard.Options{Company: e.CompanyName}).String())
 }
 
 // externalSince adds to out what changed among the external contacts'
@@ -362,9 +365,11 @@ func externalCard(e *dingbook.ExternalContact) BookCard {
 // department tree above them): when none of these differs, nothing
 // changed and nothing is read beyond the withdrawals. Otherwise the
 // cards of the token's base with the withdrawals the token names are
-// compared with now's; when a record changed (the viewer's, out.Full, or
-// a follower's), what the viewer saw then is not known, so every card is
-// given again and every card of the token's base not seen now removed.
+// compared with now's (the viewer's own record is unchanged: BookSince).
+// When a follower's record changed, which matters to a sub-admin only
+// (SeesExternal), every card seen now is given again, and the cards the
+// viewer saw then (with the followers' records at rev, the changes'
+// Before) and not now are removed: never a contact they could not see.
 func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, pol *policy.Policy, rev, withdrawn int64, changes []store.PersonChange, out *BookChanges) error {
 	ev, err := a.externalView(ctx, idx, s, pol)
 	if err != nil {
@@ -381,8 +386,8 @@ func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, p
 	if base == 0 {
 		return ErrSyncToken
 	}
-	moved := out.Full
-	if !moved && len(ev.x.contacts) > 0 {
+	moved := false
+	if !ev.v.Primary && len(ev.v.Scope) > 0 && len(ev.x.contacts) > 0 {
 		moved = slices.ContainsFunc(changes, func(c store.PersonChange) bool { return ev.x.followers[c.UserID] })
 	}
 	if base == idx.snapshot && withdrawn == out.Withdrawn && !moved {
@@ -397,6 +402,13 @@ func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, p
 		}
 		old.x = &externalIndex{snapshot: base, contacts: list}
 	}
+	if moved {
+		// who followed then: the records at rev of those changed since
+		old.then = make(map[string]*dingbook.Person, len(changes))
+		for _, c := range changes {
+			old.then[c.UserID] = c.Before
+		}
+	}
 	old.gone = map[string]store.ExternalWithdrawal{}
 	for id, w := range ev.gone {
 		if w.Seq <= withdrawn {
@@ -409,14 +421,8 @@ func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, p
 		seen[c.Name] = c.ETag
 	}
 	was := map[string]string{}
-	if moved {
-		for i := range old.x.contacts {
-			was[ExternalCardName(old.x.contacts[i].UserID)] = ""
-		}
-	} else {
-		for _, c := range old.cards() {
-			was[c.Name] = c.ETag
-		}
+	for _, c := range old.cards() {
+		was[c.Name] = c.ETag
 	}
 	for _, c := range now {
 		if e, ok := was[c.Name]; !ok || e != c.ETag || moved {

@@ -114,6 +114,10 @@ type Grants struct {
 	// texts of Say.
 	Client *dingtalk.Client
 	Say    Say
+	// stage, when set (tests), is called as Bundle reaches a stage:
+	// "export" before the bundle's export, "exported" between its
+	// recording and the grant's.
+	stage func(string)
 }
 
 func (gs *Grants) policy() *policy.Policy {
@@ -222,9 +226,15 @@ func (gs *Grants) load(ctx context.Context, row store.Grant) (*Grant, error) {
 		g.State = GrantExpired
 		return gs.ended(ctx, &g, gs.save(ctx, &g, "expired", "dingbook", "its time ended", nil, nil))
 	}
-	// a breach incident on the grant ('dingbook breach start --grant')
-	// revoked its holding: the grant ends with it
-	if h, err := gs.App.DB.FindHolding(ctx, store.KindGrant, g.ID); err == nil && h.Revoked != nil {
+	// a breach incident on the grant or one of its bundles ('dingbook
+	// breach start --grant') revoked a holding: the grant ends with it (a
+	// bundle discarded before anyone could fetch it is revoked and purged,
+	// no breach)
+	hs, err := gs.App.DB.FindHoldings(ctx, store.KindGrant, g.ID)
+	if err != nil && dingbook.ErrorCode(err) != dingbook.ENOTFOUND {
+		return nil, fmt.Errorf("grant %s: read its holdings: %w", g.ID, err)
+	}
+	if slices.ContainsFunc(hs, func(h store.Holding) bool { return h.Revoked != nil && h.Purged == nil }) {
 		g.State, g.RevokedBy, g.Reason = GrantRevoked, "breach", "a breach incident revoked it"
 		return gs.ended(ctx, &g, gs.save(ctx, &g, "revoked", "dingbook", g.Reason, nil, nil))
 	}
@@ -477,6 +487,16 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if o.AgeRecipient != "" {
 		req.Encrypt, req.AgeRecipients = seal.KindAge, []string{o.AgeRecipient}
 	}
+	// the bundle's holding is registered only while the grant is live: a
+	// revocation that commits first refuses it (and the bundle is
+	// deleted); one that commits after revokes it with the grant's others
+	req.Recording = func(tx *store.Tx) error {
+		state, err := tx.GrantState(g.ID)
+		if err == nil && state != GrantActive {
+			err = gone("grant %s was revoked or expired meanwhile", g.ID)
+		}
+		return err
+	}
 	req.Transfer.PIA = g.PIA
 	if r := g.Recipient; r != nil {
 		req.Transfer.Recipient, req.Transfer.RecipientCountry, req.Transfer.Contract = r.Organisation, r.Country, r.Contract
@@ -492,10 +512,13 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 	if _, err := gx.decide(ctx, &opts); err != nil {
 		return nil, err
 	}
+	gs.reach("export")
 	res, _, err := gx.run(ctx, dingbook.OrgDirectory{Org: org}, opts, func(bool) {})
 	if err != nil {
 		return nil, err
 	}
+	gs.reach("exported")
+	discard := gs.record(g, "bundle-discarded", s.UserID, "")
 	token := NewToken()
 	g.DownloadsLeft--
 	if g.DownloadsLeft <= 0 {
@@ -515,9 +538,33 @@ func (gs *Grants) Bundle(ctx context.Context, s *Session, id string, o BundleOpt
 		func(tx *store.Tx) error { return tx.AddGrantDownload(dl) })
 	if err != nil {
 		os.Remove(res.BundlePath) // registered: its record says what it held; nobody can fetch it
+		gs.discard(ctx, discard, res, err)
 		return nil, err
 	}
 	return &GrantBundle{Token: token, Passphrase: res.Passphrase, ExpiresAt: g.ExpiresAt, ExportID: res.ExportID, SHA256: res.BundleSHA256}, nil
+}
+
+func (gs *Grants) reach(stage string) {
+	if gs.stage != nil {
+		gs.stage(stage)
+	}
+}
+
+// discard records that the bundle of res, whose grant's record failed
+// (why), was deleted unfetched: its export purged and its holding revoked
+// and purged, in the transaction of rec (the grant's "bundle-discarded"
+// record), so that no holding stays live for a bundle nobody has. A
+// failure here is recorded no further: the bundle is gone either way.
+func (gs *Grants) discard(ctx context.Context, rec audit.Record, res *govern.Result, why error) {
+	now := gs.App.now()
+	rec.Outcome, rec.Reason = audit.OutcomeFailed, "the grant's record failed ("+dingbook.ErrorCode(why)+"): the bundle was deleted unfetched"
+	rec.Details["export_id"], rec.Details["sha256"] = res.ExportID, res.BundleSHA256
+	audit.AppendWith(context.WithoutCancel(ctx), gs.App.DB, rec, func(tx *store.Tx, _ audit.Record) error {
+		if err := tx.MarkExportPurged(res.ExportID, now); err != nil {
+			return err
+		}
+		return tx.DiscardHolding(store.KindGrant, res.ExportID, now)
+	})
 }
 
 // grantOrg is the organisation g's bundle holds, from the latest complete
@@ -701,9 +748,10 @@ func (gs *Grants) Revoke(ctx context.Context, s *Session, id, reason string) (*G
 	}
 	now := gs.App.now()
 	g.State, g.RevokedBy, g.Reason = GrantRevoked, s.UserID, reason
-	// the links and holdings are read and ended under the write lock: a
-	// bundle registered before it commits is ended too, one after it
-	// finds the grant revoked (save) and deletes its own file
+	// the links and holdings (every bundle's, by the grant's id) are read
+	// and ended under the write lock: a bundle registered before it
+	// commits is ended too, one after it is refused in its recording
+	// transaction (govern.Request.Recording) and deletes its own file
 	var pending []store.GrantDownload
 	err = gs.save(ctx, g, "revoked", s.UserID, reason, nil, func(tx *store.Tx) error {
 		dls, err := tx.GrantDownloads(id)

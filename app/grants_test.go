@@ -258,15 +258,23 @@ func assertSteps(t *testing.T, e *reqEnv, want []string) {
 	}
 }
 
-// bundledGrant is grantEnv's grant with its terms accepted and a bundle
-// made by the grantee (me, logged in just now).
-func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+// acceptedGrant is grantEnv's grant with its terms accepted by the
+// grantee (me, logged in just now).
+func acceptedGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session) {
 	t.Helper()
 	e, gs, g := grantEnv(t)
 	me := e.fresh(e.emp)
 	if _, err := gs.AcceptTerms(context.Background(), me, g.ID, "en", true); err != nil {
 		t.Fatal(err)
 	}
+	return e, gs, g, me
+}
+
+// bundledGrant is grantEnv's grant with its terms accepted and a bundle
+// made by the grantee (me, logged in just now).
+func bundledGrant(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session, *app.GrantBundle) {
+	t.Helper()
+	e, gs, g, me := acceptedGrant(t)
 	b, err := gs.Bundle(context.Background(), me, g.ID, app.BundleOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -316,15 +324,8 @@ func TestGrantRevokeStoreError(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.File.Close()
-	sqlite := func(q string) string {
-		t.Helper()
-		out, err := exec.Command("sqlite3", filepath.Join(e.a.DB.Dir, store.DBName), q).CombinedOutput()
-		if err != nil {
-			t.Fatalf("sqlite3 (Debian package sqlite3) %s: %v %s", q, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	live := "SELECT count(*) FROM holding WHERE kind = 'grant' AND ref = '" + g.ID + "' AND revoked_at IS NULL;"
+	sqlite := func(q string) string { return e.sqlite3(t, q) }
+	live := "SELECT count(*) FROM holding WHERE kind = 'grant' AND grant_id = '" + g.ID + "' AND revoked_at IS NULL;"
 	if n := sqlite(live); n != "1" {
 		t.Fatalf("the bundle's live holdings: %s", n)
 	}
@@ -349,6 +350,17 @@ func TestGrantRevokeStoreError(t *testing.T) {
 		t.Fatalf("audit verify: %v %+v", err, res)
 	}
 	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "downloaded", "revoked"})
+}
+
+// sqlite3 runs q on the state directory's database with the sqlite3
+// program and returns its output.
+func (e *reqEnv) sqlite3(t *testing.T, q string) string {
+	t.Helper()
+	out, err := exec.Command("sqlite3", filepath.Join(e.a.DB.Dir, store.DBName), q).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sqlite3 (Debian package sqlite3) %s: %v %s", q, err, out)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // TestGrantRevokedMeanwhile: a bundle or download that ends after the
@@ -411,10 +423,11 @@ func TestGrantExpiry(t *testing.T) {
 	assertSteps(t, e, []string{"granted", "terms-accepted", "stepped-up", "bundle", "expired"})
 }
 
-// TestGrantBreach: a grant of two downloads whose first bundle leaked: a
-// breach incident on the grant revokes it, so the second download is
-// refused.
-func TestGrantBreach(t *testing.T) {
+// twoDownloads is a grant of the employee for two downloads (policy
+// requests.downloads: 2), its terms accepted by me, the grantee logged
+// in just now.
+func twoDownloads(t *testing.T) (*reqEnv, *app.Grants, *app.Grant, *app.Session) {
+	t.Helper()
 	e := newReqEnv(t)
 	ctx := context.Background()
 	pol := policy.Default()
@@ -428,19 +441,30 @@ func TestGrantBreach(t *testing.T) {
 		t.Fatal(err)
 	}
 	gs := &app.Grants{App: e.a, Policy: pol}
-	list, _ := gs.List(ctx, e.session(e.emp), "")
-	g := list[0]
+	list, err := gs.List(ctx, e.session(e.emp), "")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("the grantee's grants: %v %+v", err, list)
+	}
 	me := e.fresh(e.emp)
-	if _, err := gs.AcceptTerms(ctx, me, g.ID, "en", true); err != nil {
+	if _, err := gs.AcceptTerms(ctx, me, list[0].ID, "en", true); err != nil {
 		t.Fatal(err)
 	}
+	return e, gs, &list[0], me
+}
+
+// TestGrantBreach: a grant of two downloads whose first bundle leaked: a
+// breach incident on the grant revokes it, so the second download is
+// refused.
+func TestGrantBreach(t *testing.T) {
+	e, gs, g, me := twoDownloads(t)
+	ctx := context.Background()
 	if _, err := gs.Bundle(ctx, me, g.ID, app.BundleOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := gs.Get(ctx, g.ID); got.State != app.GrantActive || got.DownloadsLeft != 1 {
 		t.Fatalf("after one of two downloads %+v", got)
 	}
-	if _, err := e.a.StartBreach(ctx, pol, account.BreachStart{Kind: store.KindGrant, Ref: g.ID, DiscoveredAt: e.now, Description: "bundle mailed to a wrong address", Actor: "dpo"}); err != nil {
+	if _, err := e.a.StartBreach(ctx, e.rq.Policy, account.BreachStart{Kind: store.KindGrant, Ref: g.ID, DiscoveredAt: e.now, Description: "bundle mailed to a wrong address", Actor: "dpo"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := gs.Get(ctx, g.ID); got.State != app.GrantRevoked {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/format/vcard"
@@ -448,8 +449,13 @@ func (a *App) Bridge(ctx context.Context, id int64) (*store.Revision, error) {
 // reconcile makes a complete pull's snapshot the live directory's base
 // when the log is in use (dingbook serve ran on this state), and returns
 // the drift by kind (nil when the log is not in use or the snapshot does
-// not qualify as a base: without restricted staff counted).
-func (a *App) reconcile(ctx context.Context, snap *dingbook.Snapshot) (map[string]int, error) {
+// not qualify as a base: without restricted staff counted). The pull
+// read each person once, at some time while it ran: what an event
+// changed meanwhile may be older in the snapshot than in the live
+// directory (a mobile hidden, a person gone), so whoever the previous
+// base's events named since the pull began is read again through c and
+// applied over the new base (rereadAfter).
+func (a *App) reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
 	last, err := a.DB.LatestRevision(ctx)
 	if err != nil || last == nil {
 		return nil, err
@@ -458,10 +464,75 @@ func (a *App) reconcile(ctx context.Context, snap *dingbook.Snapshot) (map[strin
 		return nil, nil
 	}
 	r, err := a.Bridge(ctx, snap.ID)
-	if err != nil || r == nil {
+	if err != nil {
+		return nil, err
+	}
+	began := snap.TakenAt
+	if snap.Receipt != nil {
+		began = began.Add(-snap.Receipt.Duration)
+	}
+	if r == nil {
+		// bridged already: the live directory found the snapshot on a
+		// read between the pull's save and now
+		start, err := a.DB.BaseStart(ctx, snap.ID)
+		if err != nil {
+			return nil, err
+		}
+		revs, err := a.DB.Revisions(ctx, start-1, start)
+		if err != nil || len(revs) != 1 || revs[0].Cause != store.CausePull {
+			return nil, err
+		}
+		r = &revs[0]
+	}
+	if err := a.rereadAfter(ctx, c, pol, snap.ID, began); err != nil {
 		return nil, err
 	}
 	return r.DriftCounts(), nil
+}
+
+// rereadAfter reads again the people and departments that the events of
+// the base before base (the snapshot just bridged to) named from began
+// on, and commits what differs from base as one revision
+// (ApplyEvent, event type "reconcile").
+func (a *App) rereadAfter(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, base int64, began time.Time) error {
+	bridged, err := a.DB.BaseStart(ctx, base)
+	if err != nil || bridged <= 1 {
+		return err
+	}
+	prev, err := a.DB.RevisionBase(ctx, bridged-1)
+	if err != nil {
+		return err
+	}
+	from, err := a.DB.BaseStart(ctx, prev)
+	if err != nil {
+		return err
+	}
+	revs, err := a.DB.Revisions(ctx, from-1, bridged-1)
+	if err != nil {
+		return err
+	}
+	ev := stream.Event{Type: "reconcile"}
+	for _, r := range revs {
+		if r.Cause != store.CauseEvent || r.Base != prev || r.At.Before(began) {
+			continue
+		}
+		for _, p := range r.People {
+			if p.After != nil || p.Op == store.OpRemove { // not a card alone (a department's path: its department is read)
+				ev.UserIDs = append(ev.UserIDs, p.UserID)
+			}
+		}
+		for _, d := range r.Depts {
+			ev.DeptIDs = append(ev.DeptIDs, d.ID)
+		}
+	}
+	if len(ev.UserIDs)+len(ev.DeptIDs) == 0 || c == nil {
+		return nil
+	}
+	slices.Sort(ev.UserIDs)
+	slices.Sort(ev.DeptIDs)
+	ev.UserIDs, ev.DeptIDs = slices.Compact(ev.UserIDs), slices.Compact(ev.DeptIDs)
+	_, err = a.ApplyEvent(ctx, c, pol, ev)
+	return err
 }
 
 // bridge is Bridge with a.live.mu held.
@@ -553,6 +624,14 @@ func cardDiffers(a *dingbook.Person, ta *dingbook.Tree, b *dingbook.Person, tb *
 	return vcard.CardFor(a, ta, vcard.Options{}).String() != vcard.CardFor(b, tb, vcard.Options{}).String()
 }
 
+// differs reports whether after, a re-read of before (idx's record),
+// differs in anything idx holds: beside the card, what the directory's
+// page shows and the search finds (job number, work place, English
+// names).
+func (idx *peopleIndex) differs(before, after *dingbook.Person) bool {
+	return !sameJSON(before, trimmed(after)) || idx.english[idx.byID[before.UserID]] != englishOf(after)
+}
+
 // sameDept reports whether two records of a department agree on what the
 // directory shows of it: its name and place in the tree (its manager list
 // or order are not shown, and DingTalk changes them without an event).
@@ -607,8 +686,10 @@ type EventResult struct {
 // nothing committed: the event is to be delivered again.
 func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, ev stream.Event) (*EventResult, error) {
 	res := &EventResult{}
-	if ok, err := a.DB.EventApplied(ctx, ev.ID); err != nil || ok {
-		return res, err
+	if ev.ID != "" {
+		if ok, err := a.DB.EventApplied(ctx, ev.ID); err != nil || ok {
+			return res, err
+		}
 	}
 	if _, err := a.liveDirectory(ctx); err != nil {
 		return nil, err
@@ -674,14 +755,14 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	r := &store.Revision{At: a.now(), Cause: store.CauseEvent, EventID: ev.ID, EventType: ev.Type, Base: idx.snapshot}
 	// an admin change changes what that person's book holds: recorded as
-	// a change of their own record, their next sync compares in full
+	// a change of their own record, their next sync starts afresh
 	admin := ev.Type == stream.AdminAdd || ev.Type == stream.AdminRemove
 	for _, u := range slices.Sorted(maps.Keys(users)) {
 		before, after := idx.person(u), users[u]
 		switch {
 		case after == nil && before != nil:
 			r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpRemove, Before: before})
-		case after != nil && (before == nil || cardDiffers(before, idx.tree, trimmed(after), idx.tree) || admin):
+		case after != nil && (before == nil || admin || idx.differs(before, after)):
 			r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpUpsert, After: after, Before: before})
 		}
 	}
@@ -794,5 +875,35 @@ func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, pol *policy.P
 	if err != nil {
 		return 0, fmt.Errorf("re-reading the admins for event %s: %w", why, err)
 	}
-	return a.setRoles(ctx, c, pol, held, admins, "DingTalk's admin list changed (event "+why+")")
+	changed, err := a.setRoles(ctx, c, pol, held, admins, "DingTalk's admin list changed (event "+why+")")
+	return len(changed), err
+}
+
+// ownChange records, when the live directory's log is in use, that what
+// the people userids may see changed though their records did not (their
+// roles, changed by a pull): a change of their own record in a revision
+// of cause "pull" on the current base (the index does not follow it), so
+// their next sync is refused and starts afresh (BookSince): a demoted
+// admin's device drops what they may no longer see, a promoted one's
+// gains it. An admin event records it in its own revision instead.
+func (a *App) ownChange(ctx context.Context, userids []string) error {
+	if len(userids) == 0 {
+		return nil
+	}
+	a.live.mu.Lock()
+	defer a.live.mu.Unlock()
+	last, err := a.DB.LatestRevision(ctx)
+	if err != nil || last == nil {
+		return err
+	}
+	idx, err := a.liveIndex(ctx, true)
+	if err != nil {
+		return err
+	}
+	r := &store.Revision{At: a.now(), Cause: store.CausePull, Base: idx.snapshot}
+	for _, u := range userids {
+		// the card alone (no After): the record is the same
+		r.People = append(r.People, store.PersonChange{UserID: u, Op: store.OpUpsert, Before: idx.person(u)})
+	}
+	return a.DB.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) })
 }

@@ -245,8 +245,9 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 
 // TestBookSince: the changes since a token come from the log, seen by the
 // viewer: a card for who is visible now, a removal for who was visible
-// then and is not now, nothing for who was never visible; a change of the
-// viewer's own record compares the whole book.
+// then and is not now, nothing for who was never visible; after a change
+// of the viewer's own record the token is refused (a sync afresh), never
+// answered with removals naming people the viewer could not see.
 func TestBookSince(t *testing.T) {
 	ctx := context.Background()
 	a, org := liveApp(t)
@@ -278,23 +279,23 @@ func TestBookSince(t *testing.T) {
 	for _, c := range ch.Changed {
 		changed = append(changed, c.Name)
 	}
-	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Full || ch.Rev != rev {
-		t.Errorf("since %d: changed %v removed %v full %v rev %d", start.Rev, changed, ch.Removed, ch.Full, ch.Rev)
+	if !slices.Equal(changed, []string{"alice.vcf"}) || !slices.Equal(ch.Removed, []string{"dave.vcf"}) || ch.Rev != rev {
+		t.Errorf("since %d: changed %v removed %v rev %d", start.Rev, changed, ch.Removed, ch.Rev)
 	}
-	// bob himself moves to dept 2: his whole book is compared
+	// bob himself moves to dept 2: what he could see at rev is not known,
+	// and removing every card he cannot see now would name erin, whom he
+	// never could see: his token is refused, and a fresh book has neither
 	addEvent(t, a, "m2", []store.PersonChange{at("bob", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 2}} })}, nil)
 	now, err := a.AddressBook(ctx, bob, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err = a.BookSince(ctx, bob, pol, rev, 0)
-	if err != nil {
-		t.Fatal(err)
+	if ch, err := a.BookSince(ctx, bob, pol, rev, 0); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("after bob's move: %+v %v, want ErrSyncToken", ch, err)
 	}
 	// in dept 2 bob sees neither restricted person of dept 4
-	slices.Sort(ch.Removed)
-	if !ch.Full || len(ch.Changed) != len(now.Cards) || !slices.Equal(ch.Removed, []string{"dave.vcf", "erin.vcf"}) || len(now.Cards) != len(org.People)-2 {
-		t.Errorf("after bob's move: full %v, %d cards of %d, removed %v", ch.Full, len(ch.Changed), len(now.Cards), ch.Removed)
+	if now.Card("dave.vcf") != nil || now.Card("erin.vcf") != nil || len(now.Cards) != len(org.People)-2 {
+		t.Errorf("after bob's move: %d cards of %d", len(now.Cards), len(org.People))
 	}
 	// tokens outside the log
 	for _, tok := range []int64{0, -1, now.Rev + 1} {
@@ -352,8 +353,9 @@ func TestApplyEventOutOfRange(t *testing.T) {
 // revision and the consent withdrawals applied; the external contacts'
 // cards since a token are compared only when the base, the withdrawals
 // or a follower changed: a withdrawal removes its card, a new base gives
-// the changed and newly shared cards, a follower's move gives every card
-// again; a token naming a withdrawal not made is refused.
+// the changed and newly shared cards, a follower's move changes nothing
+// for an employee and removes, for a sub-admin, only the cards they saw;
+// a token naming a withdrawal not made is refused.
 func TestBookSinceExternal(t *testing.T) {
 	ctx := context.Background()
 	a := externalApp(t)
@@ -413,6 +415,7 @@ func TestBookSinceExternal(t *testing.T) {
 		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
 		{UserID: "x3", Name: "客户三", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
 		{UserID: "x4", Name: "客户四", FollowerUserID: "carol"},
+		{UserID: "x5", Name: "客户五", FollowerUserID: "yan"},
 	}
 	saveDir(t, a, org2, true)
 	changed, ch = since(afterWithdrawal)
@@ -420,13 +423,175 @@ func TestBookSinceExternal(t *testing.T) {
 		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)
 	}
 	newBase := book()
-	// x1's follower moves: what bob saw is not known, every card again
-	alice := personOf(org2, "alice")
-	moved := *alice
-	moved.Depts = []dingbook.Membership{{DeptID: 4}}
-	addEvent(t, a, "alice-moves", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &moved, Before: alice}}, nil)
+	// sam, sub-admin of Sales, sees x5 through its follower yan (Sales),
+	// none of carol's (R&D)
+	sam := dirSessions()["sub-admin"]
+	samBase, err := a.AddressBookAt(ctx, sam, pol, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if samBase.Card("external-x5.vcf") == nil || samBase.Card("external-x3.vcf") != nil || samBase.Card("external-x4.vcf") != nil {
+		t.Fatalf("sam's book: %d cards", len(samBase.Cards))
+	}
+	// x1's and x5's followers move to R&D: bob sees x1 through his
+	// department, whatever its follower's, so only their cards change
+	// for him; sam no longer sees x5, and his removals name only what he
+	// saw (not x2, x3 or x4, which he never could)
+	var moves []store.PersonChange
+	for _, u := range []string{"alice", "yan"} {
+		p := personOf(org2, u)
+		moved := *p
+		moved.Depts = []dingbook.Membership{{DeptID: 4}}
+		moves = append(moves, store.PersonChange{UserID: u, Op: store.OpUpsert, After: &moved, Before: p})
+	}
+	addEvent(t, a, "followers-move", moves, nil)
 	changed, ch = since(newBase)
-	if !slices.Contains(changed, "external-x1.vcf") || !slices.Contains(changed, "external-x3.vcf") || !slices.Contains(changed, "alice.vcf") || slices.Contains(changed, "external-x2.vcf") {
+	if !slices.Equal(changed, []string{"alice.vcf", "yan.vcf"}) || len(ch.Removed) != 0 {
 		t.Errorf("after the follower's move: changed %v removed %v", changed, ch.Removed)
+	}
+	ch, err = a.BookSince(ctx, sam, pol, samBase.Rev, samBase.Withdrawn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ch.Removed, []string{"external-x5.vcf"}) || slices.ContainsFunc(ch.Changed, func(c app.BookCard) bool { return c.Name == "external-x5.vcf" }) {
+		t.Errorf("sam after the follower's move: removed %v", ch.Removed)
+	}
+}
+
+// simApp is an App and the simulator of a small generated organisation,
+// with a client of it.
+func simApp(t *testing.T) (*app.App, *sim.Server, *dingtalk.Client, *gen.Truth) {
+	t.Helper()
+	truth := gen.Generate(gen.Options{Users: 30, Depts: 3, Seed: 5})
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, s, c, truth
+}
+
+// TestApplyEventDirectoryField: an event changing only what the
+// directory shows beside the card (job number, work place) is applied:
+// the person's page and the search follow it at once, not at the next
+// pull.
+func TestApplyEventDirectoryField(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	saveDir(t, a, truth.Org, true)
+	var who string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && len(p.Depts) > 0 {
+			who = p.UserID
+			break
+		}
+	}
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.JobNumber, p.WorkPlace = "JN-EVENT-7", "新工位" }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ApplyEvent(ctx, c, policy.Default(), stream.Event{ID: "jn-1", Type: stream.UserModify, UserIDs: []string{who}})
+	if err != nil || res.Rev == 0 || res.Changes != 1 {
+		t.Fatalf("the event: %+v %v", res, err)
+	}
+	boss := dirSessions()["primary"]
+	p, err := a.Person(ctx, boss, who)
+	if err != nil || p.JobNumber != "JN-EVENT-7" || p.WorkPlace != "新工位" {
+		t.Errorf("after the event: %+v %v", p, err)
+	}
+	hits, err := a.SearchPeople(ctx, boss, "jn-event-7")
+	if err != nil || !slices.Equal(userids(hits), []string{who}) {
+		t.Errorf("a search for the new job number: %v %v", userids(hits), err)
+	}
+}
+
+// TestReconcileKeepsEventsDuringPull: a pull reads each person once
+// while it runs; an event applied after the pull read someone (here: a
+// mobile hidden) must not be undone by the pull's older snapshot when it
+// becomes the base: whoever the events named since the pull began is
+// read again and applied over the new base.
+func TestReconcileKeepsEventsDuringPull(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	pol := policy.Default()
+	saveDir(t, a, truth.Org, true)
+	var who string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Restricted && !p.HideMobile && !p.Senior && p.Mobile != "" && len(p.Depts) > 0 {
+			who = p.UserID
+			break
+		}
+	}
+	var colleague *app.Session
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Admin && p.UserID != who {
+			colleague = &app.Session{UserID: p.UserID, Roles: app.RolesOf(0)}
+			break
+		}
+	}
+	mobile := func() string {
+		t.Helper()
+		p, err := a.Person(ctx, colleague, who)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Mobile
+	}
+	if mobile() == "" {
+		t.Fatal("the mobile is hidden before the event")
+	}
+	// the pull begins and reads who (the truth as it is now) ...
+	began := time.Now()
+	pulled := &dingbook.Snapshot{Source: "test", Org: truth.Org, Receipt: &dingbook.Receipt{Complete: true}}
+	// ... who hides their mobile, the event is applied ...
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.HideMobile = true }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "hide-1", Type: stream.UserModify, UserIDs: []string{who}}); err != nil {
+		t.Fatal(err)
+	}
+	if mobile() != "" {
+		t.Fatal("the event did not hide the mobile")
+	}
+	// ... and the pull ends, its snapshot older than the event for who
+	pulled.TakenAt = time.Now()
+	pulled.Receipt.Duration = pulled.TakenAt.Sub(began)
+	if err := a.DB.SaveSnapshot(ctx, pulled); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Reconcile(ctx, c, pol, pulled); err != nil {
+		t.Fatal(err)
+	}
+	if m := mobile(); m != "" {
+		t.Errorf("the new base shows the mobile hidden during the pull: %q", m)
+	}
+}
+
+// TestReconcileAfterReadBridged: when the live directory found the
+// pull's snapshot on a read (between the pull's save and its reconcile)
+// and bridged to it first, the pull still reports the drift.
+func TestReconcileAfterReadBridged(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	if _, err := a.DirectoryTree(ctx); err != nil { // the log starts
+		t.Fatal(err)
+	}
+	org2 := org
+	org2.People = slices.Clone(org.People)
+	org2.People[0].Title = "漂移"
+	snap := &dingbook.Snapshot{Source: "test", TakenAt: time.Now(), Org: org2, Receipt: &dingbook.Receipt{Complete: true}}
+	if err := a.DB.SaveSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.DirectoryTree(ctx); err != nil { // a read bridges first
+		t.Fatal(err)
+	}
+	drift, err := a.Reconcile(ctx, nil, policy.Default(), snap)
+	if err != nil || drift["change"] != 1 {
+		t.Errorf("the pull's drift after a read bridged: %v %v, want one change", drift, err)
 	}
 }

@@ -394,7 +394,7 @@ func englishOf(p *dingbook.Person) string {
 // lower-case, without spaces.
 func (idx *peopleIndex) searchKeys(p *dingbook.Person, english string, name, other func(string)) {
 	add := func(to func(string), s string) {
-		if s = strings.ToLower(strings.Join(strings.Fields(s), "")); s != "" {
+		if s = normQuery(s); s != "" {
 			to(s)
 		}
 	}
@@ -485,7 +485,8 @@ func (a *App) SearchPeople(ctx context.Context, s *Session, q string) ([]DirPers
 	return idx.search(idx.viewer(s), q), nil
 }
 
-// normQuery is q as searched: lower-case, without spaces.
+// normQuery is q as searched (and a key as indexed): lower-case,
+// without spaces.
 func normQuery(q string) string { return strings.ToLower(strings.Join(strings.Fields(q), "")) }
 
 // search is SearchPeople in idx for v, q normalised.

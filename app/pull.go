@@ -75,7 +75,7 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 			out.AppPasswordsRevoked, err = a.revokeLeaverAppPasswords(ctx, &out.Snapshot.Org, o.Actor)
 		}
 		if err == nil {
-			out.Drift, err = a.reconcile(ctx, out.Snapshot)
+			out.Drift, err = a.reconcile(ctx, o.Client, pol, out.Snapshot)
 		}
 		if err == nil {
 			out.RolesChanged, err = a.refreshRoles(ctx, o.Client, pol)

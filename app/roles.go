@@ -26,8 +26,9 @@ const RoleActor = "dingbook"
 // pull: a person whose roles or admin scope changed keeps their sessions
 // with the new roles (a demoted admin gets 403 at their next admin
 // request, without logging in again), each change audited. The people
-// the pull found gone have already lost their sessions. It returns how
-// many people's roles changed.
+// the pull found gone have already lost their sessions. Their next
+// CardDAV sync starts afresh (ownChange). It returns how many people's
+// roles changed.
 func (a *App) refreshRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy) (int, error) {
 	held, err := a.DB.HeldRoles(ctx)
 	if err != nil || len(held) == 0 || client == nil {
@@ -37,20 +38,25 @@ func (a *App) refreshRoles(ctx context.Context, client *dingtalk.Client, pol *po
 	if err != nil {
 		return 0, fmt.Errorf("the snapshot is stored, but the admins could not be re-read for the portal's sessions: %w", err)
 	}
-	return a.setRoles(ctx, client, pol, held, admins, "DingTalk's admin list or the policy changed (pull)")
+	changed, err := a.setRoles(ctx, client, pol, held, admins, "DingTalk's admin list or the policy changed (pull)")
+	if oerr := a.ownChange(ctx, changed); err == nil {
+		err = oerr
+	}
+	return len(changed), err
 }
 
 // setRoles gives each person of held (sorted by userid) the roles and
 // admin scope that admins (user/listadmin), get_admin_scope and the
 // policy give them now, in all their sessions and app passwords, where
 // they differ; each change is a role-change record with reason. It
-// returns how many people's roles changed.
-func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy, held []store.HeldRoles, admins []dingtalk.Admin, reason string) (int, error) {
+// returns the people whose roles changed (those changed before an error
+// too).
+func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy.Policy, held []store.HeldRoles, admins []dingtalk.Admin, reason string) ([]string, error) {
 	level := map[string]int{}
 	for _, ad := range admins {
 		level[ad.UserID] = ad.SysLevel
 	}
-	changed := 0
+	var changed []string
 	for start := 0; start < len(held); {
 		// held is sorted by userid: rows are this person's run
 		h := held[start]
@@ -82,7 +88,7 @@ func (a *App) setRoles(ctx context.Context, client *dingtalk.Client, pol *policy
 		}); err != nil {
 			return changed, err
 		}
-		changed++
+		changed = append(changed, h.UserID)
 	}
 	return changed, nil
 }

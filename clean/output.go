@@ -2,6 +2,7 @@ package clean
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,18 +29,32 @@ type PersonProblems struct {
 // problem, in directory order. It also fills in the names of duplicate
 // group members.
 func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory, fn func(PersonProblems) error) error {
-	want := map[int]bool{}
-	for _, g := range r.DuplicateGroups {
-		for _, m := range g.Members {
-			if m.Name == "" && r.show.name {
-				want[m.ord] = true
+	// The members' names, unless the pass kept them (a restricted report
+	// showing names) or an earlier call found them: each member's
+	// ordinal is marked, and the names are copied into the store's chunks.
+	var want []bool
+	var st *memberStore
+	if r.show.name {
+		for _, g := range r.DuplicateGroups {
+			if g.store == nil || g.store.names != nil {
+				continue
+			}
+			st = g.store
+			if want == nil {
+				want = make([]bool, len(r.ordKeys))
+			}
+			for _, o := range g.ords {
+				want[o] = true
 			}
 		}
 	}
-	if fn == nil && len(want) == 0 {
+	if fn == nil && want == nil {
 		return nil // every name is known already: no pass needed
 	}
-	names := map[int]string{}
+	var names []uint32
+	if want != nil {
+		names = make([]uint32, len(want))
+	}
 	row := 0  // people so far; the next person's ordinal
 	next := 0 // for problemsAt
 	err := dir.EachPerson(ctx, func(p *dingbook.Person) error {
@@ -57,8 +72,10 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 			}
 		}
 		row++
-		if want[row] {
-			names[row] = normalize.Name(p.Name)
+		if row <= len(want) && want[row-1] {
+			if n := normalize.Name(p.Name); n != "" {
+				names[row-1] = keepIn(&st.labels, n, kindID, 0)
+			}
 		}
 		if fn == nil {
 			return nil
@@ -79,12 +96,10 @@ func (r *Report) EachPersonProblems(ctx context.Context, dir dingbook.Directory,
 		}
 		return fn(pp)
 	})
-	for gi := range r.DuplicateGroups {
-		for mi := range r.DuplicateGroups[gi].Members {
-			m := &r.DuplicateGroups[gi].Members[mi]
-			if n, ok := names[m.ord]; ok {
-				m.Name = n
-			}
+	if st != nil && err == nil {
+		st.names = names
+		for gi := range r.DuplicateGroups {
+			r.DuplicateGroups[gi].shown()
 		}
 	}
 	return err
@@ -99,12 +114,34 @@ func (r *Report) WriteJSON(ctx context.Context, w io.Writer, dir dingbook.Direct
 	if err := r.EachPersonProblems(ctx, dir, nil); err != nil {
 		return err
 	}
-	head, err := json.MarshalIndent(r, "", "  ")
+	// The summary without its groups, which are then written one at a
+	// time where their empty list was: the same bytes as MarshalIndent of
+	// the whole report, without a million members' JSON in memory at once.
+	c := *r
+	c.DuplicateGroups = []DuplicateGroup{}
+	head, err := json.MarshalIndent(&c, "", "  ")
 	if err != nil {
 		return err
 	}
 	head = head[:len(head)-2] // drop "\n}"
-	bw.Write(head)
+	const empty = "\n  \"duplicate_groups\": []"
+	at := bytes.Index(head, []byte(empty)) + len(empty) - 1 // the "]"; keys are unique and values escaped
+	bw.Write(head[:at])
+	for i := range r.DuplicateGroups {
+		b, err := json.MarshalIndent(&r.DuplicateGroups[i], "    ", "  ")
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(b)
+	}
+	if len(r.DuplicateGroups) > 0 {
+		bw.WriteString("\n  ")
+	}
+	bw.Write(head[at:])
 	bw.WriteString(",\n  \"persons\": [")
 	first := true
 	err = r.EachPersonProblems(ctx, dir, func(pp PersonProblems) error {
@@ -182,7 +219,7 @@ func (r *Report) WriteText(ctx context.Context, w io.Writer, dir dingbook.Direct
 		fmt.Fprintf(bw, "\nDuplicate groups: %d (never merged; review them)\n", len(r.DuplicateGroups))
 		capped := false
 		for _, g := range r.DuplicateGroups {
-			capped = capped || len(g.Members) > MaxGroupMembersShown
+			capped = capped || g.Len() > MaxGroupMembersShown
 			fmt.Fprintf(bw, "  %s", g.Problem)
 			if g.Key != "" {
 				fmt.Fprintf(bw, " %s", g.Key)
@@ -288,13 +325,15 @@ func (g *DuplicateGroup) MemberList(sep string) string {
 	var b strings.Builder
 	for i, m := range g.Members {
 		if i == MaxGroupMembersShown {
-			b.WriteString(sep + "… and " + thousands(len(g.Members)-i) + " more")
 			break
 		}
 		if i > 0 {
 			b.WriteString(sep)
 		}
 		b.WriteString(memberLabel(m))
+	}
+	if n := g.Len(); n > MaxGroupMembersShown {
+		b.WriteString(sep + "… and " + thousands(n-MaxGroupMembersShown) + " more")
 	}
 	return b.String()
 }

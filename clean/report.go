@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"hash/maphash"
 	"math/bits"
 	"runtime"
@@ -203,8 +204,9 @@ type Report struct {
 
 // entry is what the report keeps per person key.
 type entry struct {
-	ord int32
-	set Set
+	ord  int32
+	set  Set
+	used bool // a personTable slot in use
 }
 
 // Totals are the report's headline numbers.
@@ -221,8 +223,91 @@ type DuplicateGroup struct {
 	// Key is the shared E.164 mobile, e-mail address or name.
 	Key string `json:"key"`
 	// DeptID is the department of a duplicate-name group.
-	DeptID  int64    `json:"dept_id,omitempty"`
-	Members []Member `json:"members"`
+	DeptID int64 `json:"dept_id,omitempty"`
+	// Members names the group's first MaxGroupMembersShown members, the
+	// ones the text report and the Quality sheet name (every member in a
+	// group read back from JSON). Len counts them all, EachMember gives
+	// them all, and the JSON report lists them all: a report keeps its
+	// groups' members as ordinals (4 bytes each) and makes the rest from
+	// what the analysis kept (a million people in duplicate groups took
+	// ~80 MB as Members).
+	Members []Member     `json:"members"`
+	ords    []int32      // every member's 0-based ordinal, in directory order
+	store   *memberStore // names the members from ords
+}
+
+// Len is the number of the group's members.
+func (g *DuplicateGroup) Len() int {
+	if g.store != nil {
+		return len(g.ords)
+	}
+	return len(g.Members)
+}
+
+// EachMember calls fn for every member of the group, in directory order.
+func (g *DuplicateGroup) EachMember(fn func(Member) error) error {
+	if g.store == nil {
+		for _, m := range g.Members {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, o := range g.ords {
+		if err := fn(g.store.member(o)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarshalJSON writes the group with every member (Members holds only
+// the first ones).
+func (g DuplicateGroup) MarshalJSON() ([]byte, error) {
+	type plain DuplicateGroup // the fields without this method
+	p := plain(g)
+	if g.store != nil {
+		p.Members = make([]Member, 0, len(g.ords))
+		g.EachMember(func(m Member) error { p.Members = append(p.Members, m); return nil })
+	}
+	return json.Marshal(p)
+}
+
+// shown materialises the members that Members holds (again, once names
+// have been added to the store).
+func (g *DuplicateGroup) shown() {
+	g.Members = g.Members[:0]
+	for _, o := range g.ords[:min(len(g.ords), MaxGroupMembersShown)] {
+		g.Members = append(g.Members, g.store.member(o))
+	}
+}
+
+// memberStore is what a report keeps to name duplicate groups' members
+// from their ordinals: the analysis's pointer-free chunks of texts, with
+// each ordinal's userid, member-file row and name located in them.
+type memberStore struct {
+	labels [][]byte         // the Analyzer's texts (see keepText)
+	ids    []uint32         // Analyzer.ids
+	longID map[int32]string // Analyzer.longID
+	rows   []int32          // Analyzer.rows
+	names  []uint32         // each ordinal's cleaned name, nil until known
+}
+
+func (s *memberStore) member(ord int32) Member {
+	m := Member{UserID: s.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
+	if int(ord) < len(s.rows) && s.rows[ord] > 0 {
+		m.Row = int(s.rows[ord])
+	}
+	if lab := s.ids[ord]; lab != 0 {
+		m.UserID, _ = labelIn(s.labels, kindID, lab)
+	}
+	if int(ord) < len(s.names) {
+		if lab := s.names[ord]; lab != 0 {
+			m.Name, _ = labelIn(s.labels, kindID, lab)
+		}
+	}
+	return m
 }
 
 // Member names one person of a group: by userid, or for imported rows
@@ -263,27 +348,23 @@ type deptStats struct{ members, mobile, email, title, job int }
 type keyEntry struct {
 	h   uint64
 	ord int32
-	// lab is 1 + where the key's text (and department) is in
-	// Analyzer.labels, or 0 when the text was not kept: only keys that may
-	// have been seen before keep it (see Analyzer.bits), and the second
-	// holder of a key always does, so every duplicate group has its text.
-	lab uint32
 }
 
 // keyList holds the keyEntries of one kind as columns (12 bytes a key
-// instead of 16): hashes, ordinals, and the few texts kept, by index.
+// instead of 16): hashes and ordinals; and the texts kept.
 type keyList struct {
 	hs   []uint64
 	ords []int32
-	labs []labAt // in index order
+	// texts maps the hash of a key that may have been seen before (see
+	// Analyzer.bits) to 1 + where its text (and department) is in
+	// Analyzer.labels. The second holder of a key always finds its bit
+	// set, so every duplicate group has its text; each text is kept once,
+	// however many hold it (in a big organisation where most names
+	// repeat, a copy per holder was ~25 MB).
+	texts map[uint64]uint32
 }
 
-type labAt struct{ i, lab uint32 }
-
-func (l *keyList) add(h uint64, ord int32, lab uint32) {
-	if lab != 0 {
-		l.labs = append(l.labs, labAt{uint32(len(l.hs)), lab})
-	}
+func (l *keyList) add(h uint64, ord int32) {
 	l.hs = append(l.hs, h)
 	l.ords = append(l.ords, ord)
 }
@@ -540,11 +621,11 @@ func (a *Analyzer) commit(pp *prepared) {
 	ord := int32(len(a.ids))
 	if pp.hasID {
 		s := r.seen.find(key)
-		if s.used {
+		if s.e.used {
 			return // the same person listed again: nothing new to learn
 		}
 		if r.seen.n+1 <= len(r.seen.slots)*3/4 {
-			*s = slot{key: key, e: entry{ord: ord, set: pp.set}, used: true}
+			*s = slot{key: key, e: entry{ord: ord, set: pp.set, used: true}}
 			r.seen.n++
 		} else {
 			r.seen.put(key, entry{ord: ord, set: pp.set})
@@ -645,11 +726,18 @@ func (a *Analyzer) addKey(kind int, h uint64, ord int32, label string, dept int6
 	if a.bits[w]&b == 0 {
 		// Certainly the key's first holder: its text is not needed.
 		a.bits[w] |= b
-		a.keys[kind].add(h, ord, 0)
+		a.keys[kind].add(h, ord)
 		return
 	}
 	a.twice[w] |= b
-	a.keys[kind].add(h, ord, a.keepText(label, kind, dept))
+	l := &a.keys[kind]
+	if l.texts == nil {
+		l.texts = map[uint64]uint32{}
+	}
+	if _, ok := l.texts[h]; !ok {
+		l.texts[h] = a.keepText(label, kind, dept)
+	}
+	l.add(h, ord)
 }
 
 // touch reads the bit-table words that committing pp will test, all at
@@ -683,8 +771,13 @@ func (a *Analyzer) touch(pp []prepared) {
 }
 
 // keepText copies a key's text (cut to 255 bytes) and, for a name, its
-// department into the label chunks and returns where (see keyEntry.lab).
+// department into the label chunks and returns where (see keyList.texts).
 func (a *Analyzer) keepText(label string, kind int, dept int64) uint32 {
+	return keepIn(&a.labels, label, kind, dept)
+}
+
+// keepIn is keepText into the chunks *labels.
+func keepIn(labels *[][]byte, label string, kind int, dept int64) uint32 {
 	if len(label) > 255 {
 		label = label[:255]
 	}
@@ -692,12 +785,12 @@ func (a *Analyzer) keepText(label string, kind int, dept int64) uint32 {
 	if kind == kindName {
 		size += 8
 	}
-	n := len(a.labels)
-	if n == 0 || len(a.labels[n-1])+size > labChunkSize {
-		a.labels = append(a.labels, make([]byte, 0, labChunkSize))
+	n := len(*labels)
+	if n == 0 || len((*labels)[n-1])+size > labChunkSize {
+		*labels = append(*labels, make([]byte, 0, labChunkSize))
 		n++
 	}
-	c := &a.labels[n-1]
+	c := &(*labels)[n-1]
 	loc := uint32(n-1)<<labChunkBits | uint32(len(*c))
 	*c = append(*c, byte(len(label)))
 	*c = append(*c, label...)
@@ -719,22 +812,14 @@ type mgrRef struct {
 // (2 MiB); presize scales it to about 16 bits per key.
 const defaultBits = 1 << 24
 
-func (a *Analyzer) member(ord int32) Member {
-	m := Member{UserID: a.longID[ord], Row: int(ord) + 1, ord: int(ord) + 1}
-	if int(ord) < len(a.rows) && a.rows[ord] > 0 {
-		m.Row = int(a.rows[ord])
-	}
-	if lab := a.ids[ord]; lab != 0 {
-		m.UserID, _ = a.label(kindID, lab)
-	}
-	return m
-}
-
 // label returns a key's text and, for a name, its department, from lab
-// (keyEntry.lab, not 0).
-func (a *Analyzer) label(kind int, lab uint32) (string, int64) {
+// (a keyList.texts value, not 0).
+func (a *Analyzer) label(kind int, lab uint32) (string, int64) { return labelIn(a.labels, kind, lab) }
+
+// labelIn is label from the chunks labels.
+func labelIn(labels [][]byte, kind int, lab uint32) (string, int64) {
 	loc := lab - 1
-	c := a.labels[loc>>labChunkBits]
+	c := labels[loc>>labChunkBits]
 	off := int(loc & (labChunkSize - 1))
 	end := off + 1 + int(c[off])
 	var dept int64
@@ -745,26 +830,20 @@ func (a *Analyzer) label(kind int, lab uint32) (string, int64) {
 }
 
 // groups sorts the keys and turns every run of two or more people sharing
-// a key into a duplicate group (members in directory order).
+// a key into a duplicate group (members in directory order, as ordinals
+// named through the report's memberStore).
 func (a *Analyzer) groups() {
 	r := a.r
+	st := &memberStore{labels: a.labels, ids: a.ids, longID: a.longID, rows: a.rows, names: a.names}
 	for kind := range a.keys {
 		// Only keys whose hash bucket received a second key can be shared
 		// (a few percent): sort those alone.
 		l := &a.keys[kind]
 		var ks []keyEntry
 		mask := uint64(len(a.bits)*64 - 1)
-		j := 0 // next of l.labs
 		for i, h := range l.hs {
 			if b := h & mask; a.twice[b/64]&(1<<(b%64)) != 0 {
-				k := keyEntry{h: h, ord: l.ords[i]}
-				for j < len(l.labs) && int(l.labs[j].i) < i {
-					j++
-				}
-				if j < len(l.labs) && int(l.labs[j].i) == i {
-					k.lab = l.labs[j].lab
-				}
-				ks = append(ks, k)
+				ks = append(ks, keyEntry{h: h, ord: l.ords[i]})
 			}
 		}
 		slices.SortFunc(ks, func(x, y keyEntry) int {
@@ -779,17 +858,18 @@ func (a *Analyzer) groups() {
 				j++
 			}
 			if j-i >= 2 {
-				g := DuplicateGroup{Problem: kindProblem[kind]}
+				g := DuplicateGroup{Problem: kindProblem[kind], store: st}
+				if lab := l.texts[ks[i].h]; lab != 0 {
+					g.Key, g.DeptID = a.label(kind, lab)
+				}
 				for k := i; k < j; k++ {
-					if g.Key == "" && ks[k].lab != 0 {
-						g.Key, g.DeptID = a.label(kind, ks[k].lab)
-					}
 					if k > i && ks[k].ord == ks[k-1].ord {
 						continue
 					}
-					g.Members = append(g.Members, a.member(ks[k].ord))
+					g.ords = append(g.ords, ks[k].ord)
 				}
-				if len(g.Members) >= 2 {
+				if len(g.ords) >= 2 {
+					g.ords = slices.Clip(g.ords)
 					r.DuplicateGroups = append(r.DuplicateGroups, g)
 				}
 			}
@@ -797,10 +877,17 @@ func (a *Analyzer) groups() {
 		}
 		a.keys[kind] = keyList{}
 	}
-	a.labels, a.bits, a.twice = nil, nil, nil
-	slices.SortStableFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
-		return cmp.Compare(x.Members[0].ord, y.Members[0].ord)
+	a.labels, a.bits, a.twice, a.ids, a.longID, a.rows, a.names = nil, nil, nil, nil, nil, nil, nil
+	// By first member, then problem, key, department and the other
+	// members: the same order on every run (the hashes' seed is random).
+	slices.SortFunc(r.DuplicateGroups, func(x, y DuplicateGroup) int {
+		return cmp.Or(cmp.Compare(x.ords[0], y.ords[0]),
+			cmp.Compare(slices.Index(kindProblem[:], x.Problem), slices.Index(kindProblem[:], y.Problem)),
+			strings.Compare(x.Key, y.Key), cmp.Compare(x.DeptID, y.DeptID), slices.Compare(x.ords, y.ords))
 	})
+	for i := range r.DuplicateGroups {
+		r.DuplicateGroups[i].shown()
+	}
 }
 
 // Report finishes the analysis: it resolves managers (a manager may come
@@ -809,7 +896,7 @@ func (a *Analyzer) groups() {
 // organisation's departments, for names, paths and order.
 func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	r := a.r
-	need := map[int32]Set{}
+	need := make([]Set, len(r.ordKeys)) // by ordinal: the problems found now
 	others := newIDSet(a.others)
 	a.others = nil
 	for i, m := range a.mgrRefs {
@@ -827,34 +914,34 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	if !r.show.manager {
 		r.MissingManagers = map[string]int{} // the count is Counts[manager-not-found]
 	}
-	labels := a.labels // groups drops them; restrictGroups reads the names kept
 	a.groups()
-	a.labels = labels
 	a.restrictGroups()
-	a.labels = nil
 	for _, g := range r.DuplicateGroups {
-		for _, m := range g.Members {
-			need[int32(m.ord-1)] |= Bit(g.Problem)
+		for _, o := range g.ords {
+			need[o] |= Bit(g.Problem)
 		}
 		r.GroupCounts[g.Problem]++
 	}
-	if len(need) > 0 {
-		keyOf := r.ordKeys // ordinal → person key
-		for ord, s := range need {
-			if e, _ := r.seen.get(keyOf[ord]); e.set == 0 {
-				r.PeopleWithProblems++
-			}
-			for _, p := range s.List() {
-				r.Counts[p]++
-			}
+	keyOf := r.ordKeys // ordinal → person key
+	for ord, s := range need {
+		if s == 0 {
+			continue
 		}
-		for ord, s := range need {
+		if e, _ := r.seen.get(keyOf[ord]); e.set == 0 {
+			r.PeopleWithProblems++
+		}
+		for _, p := range s.List() {
+			r.Counts[p]++
+		}
+	}
+	for ord, s := range need {
+		if s != 0 {
 			r.seen.find(keyOf[ord]).e.set |= s
 		}
 	}
 	r.sets = make([]Set, len(r.ordKeys))
 	for i := range r.seen.slots {
-		if s := &r.seen.slots[i]; s.used {
+		if s := &r.seen.slots[i]; s.e.used {
 			r.sets[s.e.ord] = s.e.set
 		}
 	}
@@ -874,9 +961,10 @@ func (a *Analyzer) Report(depts []dingbook.Department) *Report {
 	return r
 }
 
-// restrictGroups takes out of the duplicate groups what the report may
-// not quote (Options.Visible) and names the members from the names kept
-// during the pass.
+// restrictGroups takes out of the duplicate groups the keys the report
+// may not quote (Options.Visible); the members were named by the names
+// kept during the pass, and have userids only when the report may quote
+// them (commit keeps them only then).
 func (a *Analyzer) restrictGroups() {
 	r := a.r
 	if !r.show.restricted {
@@ -892,19 +980,7 @@ func (a *Analyzer) restrictGroups() {
 		case dingbook.ProblemDuplicateName:
 			g.Key = keyIf(r.show.name, g.Key)
 		}
-		for mi := range g.Members {
-			m := &g.Members[mi]
-			if !r.show.userid {
-				m.UserID = ""
-			}
-			if a.names != nil {
-				if lab := a.names[m.ord-1]; lab != 0 {
-					m.Name, _ = a.label(kindID, lab)
-				}
-			}
-		}
 	}
-	a.names = nil
 }
 
 func keyIf(ok bool, key string) string {
@@ -1097,7 +1173,7 @@ func (r *Report) problemsAt(p *dingbook.Person, next *int) Set {
 func (r *Report) buildIndex() {
 	r.index = make([]int32, max(16, r.seen.len()+r.seen.len()/3+1))
 	for i := range r.seen.slots {
-		if s := &r.seen.slots[i]; s.used {
+		if s := &r.seen.slots[i]; s.e.used {
 			*r.indexSlot(s.key) = s.e.ord + 1
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -247,7 +248,7 @@ func TestKeyTextsWithCrowdedBits(t *testing.T) {
 		for i := range truth.People {
 			a.Add(&truth.People[i])
 		}
-		return a.Report(truth.Depts).DuplicateGroups
+		return plainGroups(t, a.Report(truth.Depts).DuplicateGroups)
 	}
 	want, got := run(0), run(1)
 	if !reflect.DeepEqual(want, got) || len(want) != 3 {
@@ -258,6 +259,21 @@ func TestKeyTextsWithCrowdedBits(t *testing.T) {
 			t.Errorf("group %+v", g)
 		}
 	}
+}
+
+// plainGroups returns groups as plain values with every member (as the
+// JSON report has them), without the store that names them.
+func plainGroups(t *testing.T, groups []DuplicateGroup) []DuplicateGroup {
+	t.Helper()
+	out := make([]DuplicateGroup, len(groups))
+	for i, g := range groups {
+		out[i] = DuplicateGroup{Problem: g.Problem, Key: g.Key, DeptID: g.DeptID}
+		g.EachMember(func(m Member) error { out[i].Members = append(out[i].Members, m); return nil })
+		if len(out[i].Members) != g.Len() {
+			t.Fatalf("group %d: %d members given, Len %d", i, len(out[i].Members), g.Len())
+		}
+	}
+	return out
 }
 
 // TestTextColumnsAlign: in the text report, names in Chinese (two
@@ -324,7 +340,44 @@ func TestBigGroupIsCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out.DuplicateGroups) != 1 || len(out.DuplicateGroups[0].Members) != 25 {
-		t.Errorf("JSON report should list all 25 members: %+v", out.DuplicateGroups)
+		t.Fatalf("JSON report should list all 25 members: %+v", out.DuplicateGroups)
+	}
+	for i, m := range out.DuplicateGroups[0].Members {
+		if m.UserID != fmt.Sprintf("u%02d", i) || m.Name != "张伟" || m.Row != i+1 {
+			t.Errorf("JSON member %d: %+v", i, m)
+		}
+	}
+	// In memory the group names only the members shown; the rest are
+	// ordinals, counted by Len.
+	if g := &r.DuplicateGroups[0]; len(g.Members) != MaxGroupMembersShown || g.Len() != 25 {
+		t.Errorf("group holds %d members, Len %d; want %d and 25", len(g.Members), g.Len(), MaxGroupMembersShown)
+	}
+}
+
+// TestGroupOrderIsStable: groups that share their first member come in
+// the same order on every run (problem, then key, then department),
+// although the analysis hashes with a new random seed each time.
+func TestGroupOrderIsStable(t *testing.T) {
+	org := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}, {ID: 2, Name: "甲"}, {ID: 3, Name: "乙"}, {ID: 4, Name: "丙"}}}
+	a := person("a", "张三", 4, 3, 2)
+	a.Mobile, a.Email, a.OrgEmail = "13800138000", "a@example.com", "z@example.com"
+	org.People = append(org.People, a)
+	for i, d := range []int64{2, 3, 4} {
+		p := person(fmt.Sprint("b", i), "张三", d)
+		p.Email, p.OrgEmail, p.Mobile = "a@example.com", "z@example.com", "13800138000"
+		org.People = append(org.People, p)
+	}
+	want := []string{"duplicate-mobile +8613800138000 0", "duplicate-email a@example.com 0", "duplicate-email z@example.com 0",
+		"duplicate-name 张三 2", "duplicate-name 张三 3", "duplicate-name 张三 4"}
+	for run := range 20 {
+		r, _ := analyzed(t, org)
+		var got []string
+		for _, g := range r.DuplicateGroups {
+			got = append(got, fmt.Sprintf("%s %s %d", g.Problem, g.Key, g.DeptID))
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("run %d: groups in the order\n%q\nwant\n%q", run, got, want)
+		}
 	}
 }
 
@@ -374,4 +427,33 @@ func reportText(t *testing.T, r *Report, dir dingbook.OrgDirectory) string {
 		t.Fatal(err)
 	}
 	return text.String()
+}
+
+// TestJSONGroupsStreamed: WriteJSON writes the duplicate groups one at a
+// time into the summary, and the bytes are those of MarshalIndent of the
+// whole report (every member of every group), with and without groups.
+func TestJSONGroupsStreamed(t *testing.T) {
+	big := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}}
+	for i := 0; i < 25; i++ {
+		big.People = append(big.People, person(fmt.Sprintf("u%02d", i), "张伟", 1))
+	}
+	none := &dingbook.Org{Name: "测试", Depts: []dingbook.Department{{ID: 1, Name: "测试"}}, People: []dingbook.Person{person("a", "甲", 1)}}
+	for name, org := range map[string]*dingbook.Org{"small": smallOrg(), "big group": big, "no group": none} {
+		r, dir := analyzed(t, org)
+		var js bytes.Buffer
+		if err := r.WriteJSON(context.Background(), &js, dir); err != nil {
+			t.Fatal(err)
+		}
+		whole, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := string(whole[:len(whole)-2]) + ",\n  \"persons\": ["
+		if !strings.HasPrefix(js.String(), want) {
+			t.Errorf("%s: WriteJSON starts\n%.2000s\nwant\n%.2000s", name, js.String(), want)
+		}
+		if n := strings.Count(want, `"row"`); name == "big group" && n != 25 {
+			t.Errorf("%s: %d members in the summary, want 25", name, n)
+		}
+	}
 }

@@ -3,7 +3,7 @@ package clean
 import "math/bits"
 
 // personTable maps person keys (64-bit hashes) to their entry: an
-// open-addressing table with linear probing, 16 bytes a slot at a load
+// open-addressing table with linear probing, 16 bytes a slot (TestSlotSize) at a load
 // of at most 3/4. It replaces a Go map, which took about twice the
 // memory for a million people.
 type personTable struct {
@@ -12,9 +12,8 @@ type personTable struct {
 }
 
 type slot struct {
-	key  uint64
-	e    entry
-	used bool
+	key uint64
+	e   entry // e.used marks a slot in use (in entry's padding: 16 bytes a slot, not 24)
 }
 
 func newPersonTable(hint int) personTable {
@@ -29,7 +28,7 @@ func (t *personTable) find(key uint64) *slot {
 			i = 0
 		}
 		s := &t.slots[i]
-		if !s.used || s.key == key {
+		if !s.e.used || s.key == key {
 			return s
 		}
 	}
@@ -40,8 +39,10 @@ func (t *personTable) get(key uint64) (entry, bool) {
 	if len(t.slots) == 0 {
 		return entry{}, false
 	}
-	if s := t.find(key); s.used {
-		return s.e, true
+	if s := t.find(key); s.e.used {
+		e := s.e
+		e.used = false // the table's mark, not the caller's
+		return e, true
 	}
 	return entry{}, false
 }
@@ -52,16 +53,17 @@ func (t *personTable) put(key uint64, e entry) {
 		old := t.slots
 		t.slots = make([]slot, max(16, 2*len(old)))
 		for i := range old {
-			if old[i].used {
+			if old[i].e.used {
 				*t.find(old[i].key) = old[i]
 			}
 		}
 	}
 	s := t.find(key)
-	if !s.used {
+	if !s.e.used {
 		t.n++
 	}
-	*s = slot{key: key, e: e, used: true}
+	e.used = true
+	*s = slot{key: key, e: e}
 }
 
 // len returns the number of keys.

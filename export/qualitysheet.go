@@ -166,7 +166,7 @@ func qualityRows(r *clean.Report, lang string) (header []string, n int, row func
 			if g.Key != "" { // "" when the export does not carry its field
 				detail = g.Key + "; " + detail
 			}
-			return []string{w[11], labels[g.Problem], strconv.Itoa(len(g.Members)), "", "", "", "", "", detail}
+			return []string{w[11], labels[g.Problem], strconv.Itoa(g.Len()), "", "", "", "", "", detail}
 		}
 		d := &r.Departments[i-len(r.DuplicateGroups)]
 		return []string{w[12], d.Path, strconv.Itoa(d.Members), "", clean.Percent(d.MobileRate), clean.Percent(d.EmailRate), clean.Percent(d.TitleRate), clean.Percent(d.JobNumberRate), fmt.Sprintf("dept_id %d", d.DeptID)}

@@ -30,6 +30,7 @@ import (
 	"github.com/dingbook/dingbook/audit"
 	"github.com/dingbook/dingbook/policy"
 	"github.com/dingbook/dingbook/seal"
+	"github.com/dingbook/dingbook/store"
 )
 
 // Request is what a command asks to do.
@@ -94,9 +95,15 @@ type Request struct {
 	// Transfer names the recipient and the references a transfer needs.
 	Transfer
 	// Grant names the portal grant a download serves (nil otherwise):
-	// the manifest and NOTICE name it, and the holding is the grant's
-	// (store.KindGrant, its id) rather than an export's.
+	// the manifest and NOTICE name it, and the holding is of kind
+	// store.KindGrant (ref the export id, GrantID the grant's id) rather
+	// than an export's.
 	Grant *GrantRef
+	// Recording, when set, runs inside the transaction that records the
+	// bundle and registers its holding (a grant's check that it is still
+	// live): its error undoes both, the bundle is deleted and the export
+	// recorded as failed.
+	Recording func(*store.Tx) error
 }
 
 // GrantRef is the grant behind a portal download, as the manifest names

@@ -47,15 +47,22 @@ func registerExport(pol *policy.Policy, req *Request, path, sum string, n int64,
 	return func(tx *store.Tx, rec audit.Record) error {
 		e := store.ExportRow{ID: rec.ExportID, Created: rec.Time, Actor: rec.Actor, Action: req.Action, Path: path, Seal: rec.Seal,
 			SHA256: sum, Bytes: n, Rows: rec.Rows, Expires: *rec.Expires, AuditSeq: rec.Seq}
-		kind, ref := store.KindExport, rec.ExportID
+		// a grant's bundle is a holding of its own (a grant may give
+		// several), keyed by its export id and naming the grant
+		kind, grant := store.KindExport, ""
 		if req.Grant != nil {
-			kind, ref = store.KindGrant, req.Grant.ID
+			kind, grant = store.KindGrant, req.Grant.ID
 		}
-		h := &store.Holding{Kind: kind, Ref: ref, Time: rec.Time, Actor: rec.Actor, Purpose: rec.Purpose, Basis: rec.Basis,
+		h := &store.Holding{Kind: kind, Ref: rec.ExportID, GrantID: grant, Time: rec.Time, Actor: rec.Actor, Purpose: rec.Purpose, Basis: rec.Basis,
 			Recipient: nonEmpty(rec.Recipient, pol.Company), RecipientCountry: nonEmpty(rec.RecipientCountry, pol.Country), Fields: rec.Fields, Snapshot: rec.Snapshot,
 			Expires: *rec.Expires, AuditSeq: rec.Seq}
 		if err := tx.RegisterExport(e, h, holders); err != nil {
 			return err
+		}
+		if req.Recording != nil {
+			if err := req.Recording(tx); err != nil {
+				return err
+			}
 		}
 		return tx.DeleteExportIntent(rec.ExportID)
 	}

@@ -112,21 +112,28 @@ func textOf(t *testing.T, ctx context.Context) string {
 	return s
 }
 
-// waitURL waits until the tab's location passes ok (a click or a form
-// submission navigates after the action returns); it returns the location.
+// waitURL waits until the tab's location passes ok and its document has
+// loaded (a click or a form submission navigates after the action
+// returns); it returns the location. A read that meets the navigation
+// itself ("Inspected target navigated or closed") is tried again: the
+// page is still changing.
 func waitURL(t *testing.T, ctx context.Context, what string, ok func(*url.URL) bool) *url.URL {
 	t.Helper()
+	var last string
 	for {
-		u := locationOf(t, ctx)
-		if ok(u) {
-			if err := chromedp.Do(ctx, chromedp.WaitReady(chromedp.CSS("body"))); err != nil {
-				t.Fatalf("%s: %v", what, err)
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.readyState === "complete" ? document.location.href : ""`))
+		if err == nil && s != "" {
+			last = s
+			if u, perr := url.Parse(s); perr == nil && ok(u) {
+				return u
 			}
-			return u
+		}
+		if err != nil && !strings.Contains(err.Error(), "navigated") && !strings.Contains(err.Error(), "context") {
+			t.Fatalf("%s: %v", what, err)
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s: still at %s", what, u)
+			t.Fatalf("%s: still at %s", what, last)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

@@ -28,12 +28,18 @@ func (e *env) roleChanges() []audit.Record {
 // route after the second pull, without logging in again; their app
 // password carries the new roles too; an employee made admin gains the
 // role the same way. Each change is audited (actor dingbook, the userid).
+// The demoted sub-admin's CardDAV sync token is refused after the pull
+// (the device syncs afresh, dropping what they may no longer see).
 func TestRolesReadAfterPull(t *testing.T) {
 	e := newEnv(t)
 	pullSim(t, e)
 	primaryID, sub, emp := demoUsers(t, e.sim)
 	admin, person := e.loggedIn(sub), e.loggedIn(emp)
-	admin.newAppPassword("phone")
+	pw := admin.newAppPassword("phone")
+	dev := device{b: admin, user: pw.Username, pass: pw.Password}
+	book := "/dav/books/" + sub + "/directory/"
+	resp, out := dev.req("REPORT", book, syncReport("", 0), nil)
+	first := parseMS(t, resp, out)
 	if resp, body := admin.do("POST", e.url+"/api/v1/admin/pulls", nil); resp.StatusCode != 202 {
 		t.Fatalf("the sub-admin's pull: %d %s", resp.StatusCode, body)
 	}
@@ -89,6 +95,9 @@ func TestRolesReadAfterPull(t *testing.T) {
 	if len(recs) != 2 || got[sub].Actor != app.RoleActor || got[sub].Details["from"] != "employee,sub-admin" || got[sub].Details["to"] != "employee" ||
 		got[emp].Details["to"] != "employee,sub-admin" || got[emp].Details["scope_to"] == "" {
 		t.Errorf("role-change records: %+v", recs)
+	}
+	if resp, out := dev.req("REPORT", book, syncReport(first.SyncToken, 0), nil); resp.StatusCode != 403 || !strings.Contains(out, "valid-sync-token") {
+		t.Errorf("the demoted sub-admin's sync token: %d %s, want 403 valid-sync-token", resp.StatusCode, out)
 	}
 	// the next pull finds nothing more to change
 	if res := pullSim(t, e); res.RolesChanged != 0 {

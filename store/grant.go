@@ -142,3 +142,15 @@ func (tx *Tx) GrantDownloads(id string) ([]GrantDownload, error) {
 	}
 	return out, rows.Err()
 }
+
+// GrantState returns the stored state of grant id ("" when there is
+// none), inside the transaction: a bundle's recording checks under the
+// write lock that its grant is still live.
+func (tx *Tx) GrantState(id string) (string, error) {
+	var state string
+	err := tx.tx.QueryRowContext(tx.ctx, `SELECT state FROM export_grant WHERE id = ?`, id).Scan(&state)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return state, err
+}

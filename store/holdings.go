@@ -249,6 +249,10 @@ type Holding struct {
 	Revoked          *time.Time `json:"revoked_at,omitempty"`
 	AuditSeq         int64      `json:"audit_seq"`
 	Hashing          int        `json:"-"` // HashHMAC or HashSipHash; set when recorded
+	// GrantID is the grant a bundle of kind KindGrant was made for (its
+	// Ref is the bundle's export id: a grant of several downloads has a
+	// holding per bundle); "" for other kinds.
+	GrantID string `json:"grant,omitempty"`
 }
 
 // bucketBits is how many top bits of a hash pick its bucket: 8,192
@@ -322,8 +326,8 @@ func insertHolding(ctx context.Context, tx *sql.Tx, h *Holding, hashes []uint64)
 	h.People = len(hashes)
 	h.Hashing = HoldingHashing
 	fields, _ := json.Marshal(nonNil(h.Fields))
-	res, err := tx.ExecContext(ctx, `INSERT INTO holding (kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-		h.Kind, h.Ref, ts(h.Time), h.Actor, h.Purpose, h.Basis, h.Recipient, h.RecipientCountry, string(fields), h.People, h.Snapshot, ts(h.Expires), nullTime(h.Purged), nullTime(h.Revoked), h.AuditSeq, h.Hashing)
+	res, err := tx.ExecContext(ctx, `INSERT INTO holding (kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing, grant_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		h.Kind, h.Ref, ts(h.Time), h.Actor, h.Purpose, h.Basis, h.Recipient, h.RecipientCountry, string(fields), h.People, h.Snapshot, ts(h.Expires), nullTime(h.Purged), nullTime(h.Revoked), h.AuditSeq, h.Hashing, h.GrantID)
 	if err != nil {
 		return fmt.Errorf("record holding %s %s: %w", h.Kind, h.Ref, err)
 	}
@@ -451,19 +455,36 @@ func (tx *Tx) RevokeHolding(id int64, t time.Time) (bool, error) {
 }
 
 // RevokeHoldingsOf marks every holding of kind with ref that is not
-// revoked yet (a grant has one per bundle) revoked at t, in the
-// transaction of the audit record that says so. It reports how many.
+// revoked yet revoked at t, in the transaction of the audit record that
+// says so: as FindHoldings, ref names one holding or, for kind
+// KindGrant, a grant id names every bundle of the grant. It reports how
+// many.
 func (tx *Tx) RevokeHoldingsOf(kind, ref string, t time.Time) (int, error) {
-	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE kind = ? AND ref = ? AND revoked_at IS NULL`, ts(t), kind, ref)
+	return tx.affected(`UPDATE holding SET revoked_at = ? WHERE `+holdingsOf+` AND revoked_at IS NULL`, ts(t), kind, ref, kind, ref)
 }
 
-const holdingCols = `SELECT id, kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing FROM holding`
+// DiscardHolding marks the holding of kind with ref (one bundle) revoked
+// and purged at t, unless it is already: its bundle was deleted before
+// anyone could fetch it (a grant's bundle whose recording failed). In the
+// transaction of the audit record that says so.
+func (tx *Tx) DiscardHolding(kind, ref string, t time.Time) error {
+	_, err := tx.tx.ExecContext(tx.ctx, `UPDATE holding SET revoked_at = COALESCE(revoked_at, ?), purged_at = COALESCE(purged_at, ?) WHERE kind = ? AND ref = ?`, ts(t), ts(t), kind, ref)
+	return err
+}
+
+// holdingsOf picks the holdings of a kind and a ref (args kind, ref,
+// kind, ref): the holding whose ref it is, or the bundles of the grant
+// whose id it is. Written as a union so that each side reads its own
+// index (an OR reads every holding of the kind).
+const holdingsOf = `id IN (SELECT id FROM holding WHERE kind = ? AND ref = ? UNION ALL SELECT id FROM holding WHERE kind = ? AND grant_id = ? AND grant_id <> '')`
+
+const holdingCols = `SELECT id, kind, ref, time, actor, purpose, basis, recipient, recipient_country, fields, people, snapshot_id, expires_at, purged_at, revoked_at, audit_seq, hashing, grant_id FROM holding`
 
 func scanHolding(row interface{ Scan(...any) error }) (Holding, error) {
 	var h Holding
 	var t, fields, exp string
 	var purged, revoked sql.NullString
-	if err := row.Scan(&h.ID, &h.Kind, &h.Ref, &t, &h.Actor, &h.Purpose, &h.Basis, &h.Recipient, &h.RecipientCountry, &fields, &h.People, &h.Snapshot, &exp, &purged, &revoked, &h.AuditSeq, &h.Hashing); err != nil {
+	if err := row.Scan(&h.ID, &h.Kind, &h.Ref, &t, &h.Actor, &h.Purpose, &h.Basis, &h.Recipient, &h.RecipientCountry, &fields, &h.People, &h.Snapshot, &exp, &purged, &revoked, &h.AuditSeq, &h.Hashing, &h.GrantID); err != nil {
 		return h, err
 	}
 	h.Time, _ = time.Parse(time.RFC3339, t)
@@ -481,17 +502,41 @@ func scanHolding(row interface{ Scan(...any) error }) (Holding, error) {
 	return h, nil
 }
 
-// FindHolding returns the holding of kind with ref (an export id, a grant
-// id, …).
+// FindHolding returns the holding of kind with ref (an export id, a
+// share's id, …; for a grant, the oldest of FindHoldings).
 func (db *DB) FindHolding(ctx context.Context, kind, ref string) (*Holding, error) {
-	h, err := scanHolding(db.sdb.QueryRowContext(ctx, holdingCols+` WHERE kind = ? AND ref = ?`, kind, ref))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no %s %q on record", kind, ref), Hint: "run 'dingbook exports' (or 'dingbook audit list') to see the recorded ids"}
-	}
+	hs, err := db.FindHoldings(ctx, kind, ref)
 	if err != nil {
 		return nil, err
 	}
-	return &h, nil
+	return &hs[0], nil
+}
+
+// FindHoldings returns the holdings of kind with ref, oldest first: the
+// one whose ref it is (an export id, a share's id, a grant bundle's
+// export id) or, for kind KindGrant, every bundle of the grant whose id
+// it is. None is a not-found error.
+func (db *DB) FindHoldings(ctx context.Context, kind, ref string) ([]Holding, error) {
+	rows, err := db.sdb.QueryContext(ctx, holdingCols+` WHERE `+holdingsOf+` ORDER BY id`, kind, ref, kind, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Holding
+	for rows.Next() {
+		h, err := scanHolding(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, &dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("no %s %q on record", kind, ref), Hint: "run 'dingbook exports' (or 'dingbook audit list') to see the recorded ids"}
+	}
+	return out, nil
 }
 
 // HoldingByID returns holding id.

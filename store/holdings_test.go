@@ -214,15 +214,7 @@ func TestHoldingsLegacyHashing(t *testing.T) {
 	if err := db.AddHolding(ctx, old, []uint64{legacy.Sum("alice"), legacy.Sum("carol")}); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%008_holding_hashing.sql'`} {
-		if _, err := db.sdb.Exec(q); err != nil {
-			t.Fatal(q, err)
-		}
-	}
-	db.Close()
-	if db, err = Open(ctx, dir); err != nil {
-		t.Fatal(err)
-	}
+	db = reopenAfter(t, db, `ALTER TABLE holding DROP COLUMN hashing`, `DELETE FROM schema_migration WHERE name LIKE '%008_holding_hashing.sql'`)
 	defer db.Close()
 	if back, _ := db.HoldingByID(ctx, old.ID); back == nil || back.Hashing != HashHMAC {
 		t.Fatalf("the old holding after the migration: %+v", back)
@@ -247,6 +239,24 @@ func TestHoldingsLegacyHashing(t *testing.T) {
 	if NewHasher(key).Sum("alice") == legacy.Sum("alice") {
 		t.Fatal("the schemes agree")
 	}
+}
+
+// reopenAfter runs qs on db (turning it into a database as it was before
+// a migration, whose schema_migration row qs delete), closes it and opens
+// its directory again, which applies the migration.
+func reopenAfter(t *testing.T, db *DB, qs ...string) *DB {
+	t.Helper()
+	for _, q := range qs {
+		if _, err := db.sdb.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	db, err := Open(context.Background(), db.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // The SipHash key is derived from the holder key: another holder key

@@ -13,17 +13,21 @@ import (
 
 // Incident is a breach incident: a holding that was lost or exposed.
 type Incident struct {
-	ID           string     `json:"id"`
-	OpenedAt     time.Time  `json:"opened_at"`
-	DiscoveredAt time.Time  `json:"discovered_at"`
-	Deadline     time.Time  `json:"deadline"`
-	Description  string     `json:"description"`
-	HoldingID    int64      `json:"-"`
-	People       int        `json:"people"`
-	Fields       []string   `json:"fields"`
-	Revoked      []string   `json:"revoked"`
-	Closed       *time.Time `json:"closed_at,omitempty"`
-	AuditSeq     int64      `json:"audit_seq"`
+	ID           string    `json:"id"`
+	OpenedAt     time.Time `json:"opened_at"`
+	DiscoveredAt time.Time `json:"discovered_at"`
+	Deadline     time.Time `json:"deadline"`
+	Description  string    `json:"description"`
+	HoldingID    int64     `json:"-"`
+	// HoldingIDs are every holding the incident covers (a grant's
+	// bundles), HoldingID first; read back as [HoldingID] for an incident
+	// recorded before migration 016.
+	HoldingIDs []int64    `json:"-"`
+	People     int        `json:"people"`
+	Fields     []string   `json:"fields"`
+	Revoked    []string   `json:"revoked"`
+	Closed     *time.Time `json:"closed_at,omitempty"`
+	AuditSeq   int64      `json:"audit_seq"`
 }
 
 // AddIncident records a new incident, in the transaction of its audit
@@ -31,19 +35,28 @@ type Incident struct {
 func (tx *Tx) AddIncident(in *Incident) error {
 	f, _ := json.Marshal(nonNil(in.Fields))
 	r, _ := json.Marshal(nonNil(in.Revoked))
-	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq)
+	ids := in.HoldingIDs
+	if len(ids) == 0 {
+		ids = []int64{in.HoldingID}
+	}
+	hs, _ := json.Marshal(ids)
+	_, err := tx.tx.ExecContext(tx.ctx, `INSERT INTO incident (id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, audit_seq, holding_ids) VALUES (?,?,?,?,?,?,?,?,?,?,?)`,
+		in.ID, ts(in.OpenedAt), ts(in.DiscoveredAt), ts(in.Deadline), in.Description, in.HoldingID, in.People, string(f), string(r), in.AuditSeq, string(hs))
 	return err
 }
 
-const incidentCols = `SELECT id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, closed_at, audit_seq FROM incident`
+const incidentCols = `SELECT id, opened_at, discovered_at, deadline, description, holding_id, people, fields, revoked, closed_at, audit_seq, holding_ids FROM incident`
 
 func scanIncident(row interface{ Scan(...any) error }) (*Incident, error) {
 	in := &Incident{}
-	var opened, disc, dl, f, r string
+	var opened, disc, dl, f, r, hs string
 	var closed sql.NullString
-	if err := row.Scan(&in.ID, &opened, &disc, &dl, &in.Description, &in.HoldingID, &in.People, &f, &r, &closed, &in.AuditSeq); err != nil {
+	if err := row.Scan(&in.ID, &opened, &disc, &dl, &in.Description, &in.HoldingID, &in.People, &f, &r, &closed, &in.AuditSeq, &hs); err != nil {
 		return nil, err
+	}
+	json.Unmarshal([]byte(hs), &in.HoldingIDs)
+	if len(in.HoldingIDs) == 0 {
+		in.HoldingIDs = []int64{in.HoldingID}
 	}
 	in.OpenedAt, _ = time.Parse(time.RFC3339, opened)
 	in.DiscoveredAt, _ = time.Parse(time.RFC3339, disc)

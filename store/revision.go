@@ -76,9 +76,27 @@ func jsonOrNull(v any, isNil bool) (any, error) {
 	return string(b), err
 }
 
+// ErrBaseChanged is AddRevision's answer to an event revision on a base
+// that is no longer the live directory's (another process, a CLI pull,
+// bridged to a new snapshot after the event was read): nothing was
+// written, and the event is to be applied again over the new base.
+var ErrBaseChanged = errors.New("the live directory's base changed while the event was applied: apply it again")
+
 // AddRevision appends r and its changes and sets r.Rev. An event whose
-// eventId is in the log already is ErrEventApplied.
+// eventId is in the log already is ErrEventApplied; an event on a base
+// other than the latest revision's is ErrBaseChanged (apply would leave
+// it out: it reads only its base's events).
 func (tx *Tx) AddRevision(r *Revision) error {
+	if r.Cause == CauseEvent {
+		var base int64
+		err := tx.tx.QueryRowContext(tx.ctx, `SELECT base FROM revision ORDER BY rev DESC LIMIT 1`).Scan(&base)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err == nil && base != r.Base {
+			return ErrBaseChanged
+		}
+	}
 	var eventID any
 	if r.EventID != "" {
 		var n int

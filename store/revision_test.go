@@ -84,3 +84,38 @@ func TestRevisionLog(t *testing.T) {
 		t.Fatalf("changed since 3: %+v", ch)
 	}
 }
+
+// An event revision on a base that is no longer the latest (another
+// process bridged to a new snapshot meanwhile) is refused, nothing
+// written: the live directory's index would leave it out.
+func TestRevisionOnOldBase(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	add := func(r *store.Revision) error {
+		return db.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) })
+	}
+	for _, r := range []*store.Revision{
+		{At: time.Now(), Cause: store.CausePull, Base: 1, Reset: true},
+		{At: time.Now(), Cause: store.CausePull, Base: 2},
+	} {
+		if err := add(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := &store.Revision{At: time.Now(), Cause: store.CauseEvent, EventID: "ev-late", Base: 1,
+		People: []store.PersonChange{{UserID: "u1", Op: store.OpUpsert, After: &dingbook.Person{UserID: "u1"}}}}
+	if err := add(late); !errors.Is(err, store.ErrBaseChanged) {
+		t.Fatalf("an event on the old base: %v, want ErrBaseChanged", err)
+	}
+	if ok, err := db.EventApplied(ctx, "ev-late"); ok || err != nil {
+		t.Errorf("the refused event is in the log: %v %v", ok, err)
+	}
+	late.Base = 2
+	if err := add(late); err != nil || late.Rev != 3 {
+		t.Errorf("the event on the new base: rev %d %v", late.Rev, err)
+	}
+}

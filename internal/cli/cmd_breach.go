@@ -47,7 +47,7 @@ func breachStart(ctx context.Context, env *Env, args []string) error {
 	refs := map[string]*string{}
 	for _, k := range []struct{ flag, kind, help string }{
 		{"bundle", store.KindExport, "the lost or exposed bundle: its export id ('dingbook exports' lists them)"},
-		{"grant", store.KindGrant, "the exposed grant download"},
+		{"grant", store.KindGrant, "the exposed grant: its id (every bundle of it) or one bundle's export id; the grant is revoked"},
 		{"share", store.KindShare, "the exposed card share (its links are disabled)"},
 		{"device", store.KindDevice, "the lost CardDAV device (its app password is revoked)"},
 	} {

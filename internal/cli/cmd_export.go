@@ -197,10 +197,11 @@ const (
 // collections while the heap is small and collects more often only near
 // it (measured: 266 MB, no slower). A member file streamed into an xlsx
 // with its quality report (GOGC=50) gets one too: the analysis's tables
-// and the workbook's shared strings are live together (~230 MB for a
-// million people, ~300 MB at the report's end), and GOGC=50 alone lets
-// the heap grow half as much again (1M people to xlsx, csv, jsonl and
-// vcf: 507 → 340 MB peak RSS, no more CPU time; GC stays at 1-2%).
+// and the workbook's shared strings are live together (~200 MB for a
+// million people, at most, the report's end included), and GOGC=50 alone
+// lets the heap grow half as much again (1M people to xlsx, csv, jsonl
+// and vcf: 507 → 340 MB peak RSS at 280 MiB, then 269 MB at 248 MiB once
+// the live heap fell from ~234 to ~203 MB; no more CPU time, GC at 1-3%).
 func MemoryLimit(args []string) (int64, bool) {
 	switch pct, streamedXLSX, ok := memorySettings(args); {
 	case ok && pct == StreamGCPercent:
@@ -216,7 +217,7 @@ func MemoryLimit(args []string) (int64, bool) {
 // report.
 const (
 	streamMemoryLimit     = 256 << 20
-	streamXLSXMemoryLimit = 280 << 20
+	streamXLSXMemoryLimit = 248 << 20
 )
 
 // printMemberReport tells people on stderr what the reader skipped or

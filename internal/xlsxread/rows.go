@@ -191,10 +191,12 @@ func (t tailReader) Read(p []byte) (int, error) {
 // SizeHint estimates the number of rows from the sheet's <dimension>
 // element (what the writer said the sheet spans), for sizing tables; 0
 // when there is none. It is capped by what the sheet part can hold (a
-// row takes at least minRowBytes), so a false dimension cannot make a
-// caller reserve much more than the part's size.
+// row takes at least minRowBytes) and by a sheet's most rows (maxRows, which Next refuses past):
+// the part's size is what the zip's directory claims, so a false
+// dimension with a false size still cannot make a caller reserve more
+// than a full sheet's tables.
 func (r *Rows) SizeHint() int {
-	return min(r.dimRows, int(r.total/minRowBytes))
+	return min(r.dimRows, int(min(r.total/minRowBytes, maxRows)))
 }
 
 // minRowBytes is the fewest bytes of sheet XML a row with a value takes:

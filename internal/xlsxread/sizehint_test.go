@@ -2,6 +2,7 @@ package xlsxread
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"strings"
 	"testing"
@@ -75,5 +76,41 @@ func TestSharedStringsLetGoAtEnd(t *testing.T) {
 	}
 	if _, err := rows.Next(); err != io.EOF {
 		t.Errorf("Next after the end = %v", err)
+	}
+}
+
+// A false dimension with a false size in the zip's directory (a crafted
+// file) reserves no more than a full sheet: SizeHint stays within
+// Excel's 2^20 rows, however large the part claims to be.
+func TestSizeHintFalsePartSize(t *testing.T) {
+	sheet := `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:A999999999"/><sheetData>` +
+		// more than the first chunks the reader inflates, so that the
+		// false size is found only at the end of the part
+		strings.Repeat(`<row><c t="s"><v>0</v></c></row>`, 100000) + `</sheetData></worksheet>`
+	data := handWorkbook(sheet, sstDoc)
+	// the sheet's central directory entry claims 4 GB inflated
+	name := []byte("xl/worksheets/sheet1.xml")
+	patched := false
+	for i := 0; i+46 <= len(data); i++ {
+		if binary.LittleEndian.Uint32(data[i:]) != 0x02014b50 {
+			continue
+		}
+		n := int(binary.LittleEndian.Uint16(data[i+28:]))
+		if i+46+n <= len(data) && bytes.Equal(data[i+46:i+46+n], name) {
+			binary.LittleEndian.PutUint32(data[i+24:], 0xFFFFFFFE)
+			patched = true
+		}
+	}
+	if !patched {
+		t.Fatal("no central directory entry for the sheet")
+	}
+	rows := openRows(t, data)
+	defer rows.Close()
+	if rows.total != 0xFFFFFFFE {
+		t.Fatalf("the part claims %d bytes", rows.total)
+	}
+	if got := rows.SizeHint(); got != 1<<20 {
+		t.Errorf("SizeHint = %d, want 1<<20", got)
 	}
 }
