@@ -39,6 +39,15 @@ func TestCardDAVAddressbookQuery(t *testing.T) {
 	if got := cardNames(t, query(`<card:filter/>`, 0), book); !slices.Equal(got, listed) {
 		t.Errorf("an empty filter: %d cards, want %d", len(got), len(listed))
 	}
+	// Evolution's listing: address-data with a property subset (not
+	// applied: the whole card) and an empty filter
+	evo := `<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/>` +
+		`<card:address-data><card:prop name="VERSION"/><card:prop name="UID"/></card:address-data></d:prop>` +
+		`<card:filter test="anyof"/></card:addressbook-query>`
+	resp, out = dev.req("REPORT", book, evo, http.Header{"Depth": {"1"}})
+	if ms := parseMS(t, resp, out); len(ms.Responses) != len(listed) || !strings.Contains(propValue(ms.Responses[0].ok200(), "address-data"), "UID:") {
+		t.Errorf("Evolution's listing: %d cards, want %d", len(ms.Responses), len(listed))
+	}
 	body := map[string]string{}
 	for _, r := range all.Responses {
 		body[strings.TrimPrefix(r.Href, book)] = strings.ReplaceAll(propValue(r.ok200(), "address-data"), "\r\n", "\n")
