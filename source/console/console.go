@@ -1019,6 +1019,12 @@ func (rd *reader) parse(r *parsed, rowNum int, firstData bool, cells []string) {
 	if len(r.deptIDs) != len(r.paths) {
 		r.deptIDs = nil
 	}
+	// The memberships are made here, on a worker; commit fills in the ids.
+	if len(r.paths) == 0 {
+		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
+	} else {
+		p.Depts = make([]dingbook.Membership, 0, len(r.paths))
+	}
 }
 
 // commit does, in row order, what parse left of row rowNum: the report's
@@ -1043,7 +1049,7 @@ func (rd *reader) commit(r *parsed, rowNum int) (ok bool, err error) {
 		return false, nil
 	}
 	p := &r.p
-	for i, path := range r.paths {
+	for i, path := range r.paths { // p.Depts has room for them (parse)
 		var want int64
 		if r.deptIDs != nil {
 			want = r.deptIDs[i]
@@ -1113,7 +1119,8 @@ func (b *deptBuilder) lookup(path []string) int64 {
 	if len(path) == 0 {
 		return dingbook.RootDeptID
 	}
-	return b.byPath[pathKey(path)]
+	id, _ := b.known(path)
+	return id
 }
 
 // finish resolves managers, fills department leaders and counts, and
