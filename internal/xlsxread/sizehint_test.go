@@ -2,7 +2,9 @@ package xlsxread
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -75,5 +77,42 @@ func TestSharedStringsLetGoAtEnd(t *testing.T) {
 	}
 	if _, err := rows.Next(); err != io.EOF {
 		t.Errorf("Next after the end = %v", err)
+	}
+}
+
+// Rows' cells are cut from shared blocks: a row kept while many more are
+// read (more cells than a block holds, rows of varying width) keeps its
+// own cells, and appending to one does not write into the next.
+func TestRowsKeptAcrossBlocks(t *testing.T) {
+	var b strings.Builder
+	want := [][]string{}
+	for i := 1; i <= 3*cellBlock/5; i++ {
+		fmt.Fprintf(&b, `<row r="%d">`, i)
+		var row []string
+		for c := 0; c < 1+i%9; c++ {
+			fmt.Fprintf(&b, `<c r="%s%d" t="inlineStr"><is><t>r%dc%d</t></is></c>`, string(rune('A'+c)), i, i, c)
+			row = append(row, fmt.Sprintf("r%dc%d", i, c))
+		}
+		b.WriteString(`</row>`)
+		want = append(want, row)
+	}
+	rows := openRows(t, handWorkbook(sheetHead+b.String()+sheetTail, sstDoc))
+	defer rows.Close()
+	var got [][]string
+	for {
+		row, err := rows.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, row)
+	}
+	for _, row := range got {
+		_ = append(row, "appended")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d rows read; the kept rows differ from the sheet's", len(got))
 	}
 }
