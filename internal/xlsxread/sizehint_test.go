@@ -96,18 +96,14 @@ func TestRowsKeptAcrossBlocks(t *testing.T) {
 		b.WriteString(`</row>`)
 		want = append(want, row)
 	}
-	rows := openRows(t, handWorkbook(sheetHead+b.String()+sheetTail, sstDoc))
-	defer rows.Close()
-	var got [][]string
-	for {
-		row, err := rows.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, row)
+	data := handWorkbook(sheetHead+b.String()+sheetTail, sstDoc)
+	f, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.GetRows("Sheet1") // keeps every row while reading on
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, row := range got {
 		_ = append(row, "appended")
