@@ -24,7 +24,8 @@
 // support, with excelize's streaming Rows() and a private temporary
 // directory (Options.TmpDir), with a warning saying so; CSV is streamed
 // through a decoder. Either way a
-// goroutine parses rows ahead while they become people.
+// goroutine reads rows ahead, and workers (one per core) turn them into
+// people, handed over in file order.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
 // each person as soon as its row is read, with a department tree that grows
