@@ -4,6 +4,7 @@ import (
 	"flag"
 	"net/http"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -47,16 +48,34 @@ func BenchmarkServeLoad(b *testing.B) {
 	if _, err := serveload.Fetch(clients[0], e.url+"/api/v1/people?q=zs"); err != nil {
 		b.Fatal(err)
 	}
+	cpu0, err := serveload.ProcCPU(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mem0, mem1 runtime.MemStats
+	runtime.ReadMemStats(&mem0)
 	b.ResetTimer()
 	var r serveload.Result
 	for range b.N {
 		r = serveload.Run(clients, e.url, w, *loadFor)
 	}
 	b.StopTimer()
+	runtime.ReadMemStats(&mem1)
+	cpu1, err := serveload.ProcCPU(os.Getpid())
+	if err != nil {
+		b.Fatal(err)
+	}
 	if r.First != nil {
 		b.Logf("first error: %v", r.First)
 	}
 	r.Report(b.ReportMetric)
+	// per request, the server's and the client's together: the figures a
+	// shared machine does not blur
+	r.PerRequest(b.ReportMetric, cpu1-cpu0, "CPU-µs/req")
+	if n := len(r.Search) + len(r.Person); n > 0 {
+		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(n), "allocs/req")
+		b.ReportMetric(float64(mem1.TotalAlloc-mem0.TotalAlloc)/float64(n), "B/req")
+	}
 	if mb, err := serveload.PeakRSS(os.Getpid()); err == nil {
 		b.ReportMetric(mb, "peak-RSS-MB")
 	}
