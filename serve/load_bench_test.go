@@ -3,8 +3,12 @@ package serve_test
 import (
 	"flag"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"runtime"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,27 +31,7 @@ var loadFor = flag.Duration("serveload.duration", 20*time.Second, "how long Benc
 // the server alone, in its own process.
 func BenchmarkServeLoad(b *testing.B) {
 	const sessions = 50
-	tr := gen.Generate(gen.Options{Users: 100_000, Depts: 2000, Seed: 7})
-	e := newEnvOf(b, tr)
-	// the load is the point here, not the quota
-	e.srv.Quota().Limit = 1 << 30
-	s := &dingbook.Snapshot{Source: "bench", TakenAt: time.Now(), Org: tr.Org, Receipt: &dingbook.Receipt{Complete: true}}
-	if err := e.app.DB.SaveSnapshot(b.Context(), s); err != nil {
-		b.Fatal(err)
-	}
-	w := serveload.WorkloadOf(&tr.Org, sessions)
-	// log each session in through the simulator's login page
-	var clients []*http.Client
-	for _, u := range w.Users {
-		clients = append(clients, &http.Client{Jar: e.browser(u).login().jar})
-	}
-	if len(clients) < sessions {
-		b.Fatalf("only %d sessions", len(clients))
-	}
-	// warm the index
-	if _, err := serveload.Fetch(clients[0], e.url+"/api/v1/people?q=zs"); err != nil {
-		b.Fatal(err)
-	}
+	e, w, clients := loadEnv(b, sessions)
 	cpu0, err := serveload.ProcCPU(os.Getpid())
 	if err != nil {
 		b.Fatal(err)
@@ -79,4 +63,89 @@ func BenchmarkServeLoad(b *testing.B) {
 	if mb, err := serveload.PeakRSS(os.Getpid()); err == nil {
 		b.ReportMetric(mb, "peak-RSS-MB")
 	}
+}
+
+// loadEnv is the load's server: 100,000 people in a complete snapshot,
+// the quota out of the way, and sessions people logged in through the
+// simulator's login page (their clients, keeping their connections).
+func loadEnv(b *testing.B, sessions int) (*env, serveload.Workload, []*http.Client) {
+	tr := gen.Generate(gen.Options{Users: 100_000, Depts: 2000, Seed: 7})
+	e := newEnvOf(b, tr)
+	// the load is the point here, not the quota
+	e.srv.Quota().Limit = 1 << 30
+	s := &dingbook.Snapshot{Source: "bench", TakenAt: time.Now(), Org: tr.Org, Receipt: &dingbook.Receipt{Complete: true}}
+	if err := e.app.DB.SaveSnapshot(b.Context(), s); err != nil {
+		b.Fatal(err)
+	}
+	w := serveload.WorkloadOf(&tr.Org, sessions)
+	// log each session in through the simulator's login page; the
+	// sessions keep their connections (http.DefaultTransport keeps 2 idle
+	// per host: the others would dial again for every request)
+	transport := &http.Transport{MaxIdleConnsPerHost: sessions}
+	b.Cleanup(transport.CloseIdleConnections)
+	var clients []*http.Client
+	for _, u := range w.Users {
+		clients = append(clients, &http.Client{Jar: e.browser(u).login().jar, Transport: transport})
+	}
+	if len(clients) < sessions {
+		b.Fatalf("only %d sessions", len(clients))
+	}
+	// warm the index
+	if _, err := serveload.Fetch(clients[0], e.url+"/api/v1/people?q=zs"); err != nil {
+		b.Fatal(err)
+	}
+	return e, w, clients
+}
+
+// BenchmarkServeRequests is the handler alone, without the network and
+// the load generator: the load's searches and person lookups
+// (serveload.Workload.Path) served one at a time by Server.Handler into a
+// recorder, for the CPU time and allocations of each kind of request
+// (the request and the recorder themselves included):
+//
+//	go test ./serve/ -run '^$' -bench ServeRequests -benchmem -count 5
+func BenchmarkServeRequests(b *testing.B) {
+	e, w, clients := loadEnv(b, 50)
+	u, err := url.Parse(e.url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var cookies []string
+	for _, c := range clients {
+		var kv []string
+		for _, ck := range c.Jar.Cookies(u) {
+			kv = append(kv, ck.Name+"="+ck.Value)
+		}
+		cookies = append(cookies, strings.Join(kv, "; "))
+	}
+	h := e.srv.Handler()
+	for parity, kind := range []string{"search", "person"} {
+		b.Run(kind, func(b *testing.B) {
+			n := 0
+			cpu0 := processCPU(b)
+			for b.Loop() {
+				path := w.Path(2*n + parity)
+				r := httptest.NewRequest(http.MethodGet, path, nil)
+				r.Header.Set("Cookie", cookies[n%len(cookies)])
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code != http.StatusOK && rec.Code != http.StatusNotFound {
+					b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
+				}
+				n++
+			}
+			// the process's CPU time, the collector's included: on a
+			// shared machine steadier than the wall clock's ns/op
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(n), "CPU-ns/op")
+		})
+	}
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -46,6 +46,15 @@ func WorkloadOf(org *dingbook.Org, sessions int) Workload {
 	return w
 }
 
+// Path is the n-th request of the load: a search through the JSON API
+// for even n, a person lookup for odd n.
+func (w Workload) Path(n int) string {
+	if n%2 == 0 {
+		return "/api/v1/people?q=" + url.QueryEscape(w.Queries[(n/2)%len(w.Queries)])
+	}
+	return "/api/v1/people/" + url.PathEscape(w.IDs[(n*104729)%len(w.IDs)])
+}
+
 // Result is a run's figures.
 type Result struct {
 	Search, Person []time.Duration
@@ -69,10 +78,7 @@ func Run(clients []*http.Client, base string, w Workload, d time.Duration) Resul
 		wg.Go(func() {
 			var mine Result
 			for n := c; time.Now().Before(end); n++ {
-				path := "/api/v1/people/" + url.PathEscape(w.IDs[(n*104729)%len(w.IDs)])
-				if n%2 == 0 {
-					path = "/api/v1/people?q=" + url.QueryEscape(w.Queries[(n/2)%len(w.Queries)])
-				}
+				path := w.Path(n)
 				t := time.Now()
 				status, err := Fetch(hc, base+path)
 				took := time.Since(t)
