@@ -24,8 +24,7 @@ var jsonBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return 
 func writeJSONBytes(w http.ResponseWriter, status int, encode func([]byte) []byte) {
 	bp := jsonBufs.Get().(*[]byte)
 	b := append(encode((*bp)[:0]), '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	w.Write(b)
 	if cap(b) <= 1<<20 {
