@@ -50,3 +50,11 @@ func (a *App) cachedSession(ctx context.Context, id string) (*Session, error) {
 	c.mu.Unlock()
 	return stored, nil
 }
+
+// OneLook returns a context under which the caches that check the
+// database's generation (the sessions here, the live directory) check it
+// once, at the first look, and trust that answer for the rest of the
+// context (store.DB.OneLook): for a request that only reads (a GET),
+// one query instead of one per cache. The request then sees the database
+// as it was when it began.
+func (a *App) OneLook(ctx context.Context) context.Context { return a.DB.OneLook(ctx) }

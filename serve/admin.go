@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -46,11 +47,17 @@ func quotaNotice(userid string, limit int, until time.Time) string {
 	return strings.Join(parts, "\n\n")
 }
 
+// defaultPolicy is the built-in policy, made once: a policy is read,
+// never changed, and making one (its hash) cost more than the rest of a
+// request.
+var defaultPolicy = sync.OnceValue(policy.Default)
+
+// policy is the policy in force: Policy, else the built-in defaults.
 func (s *Server) policy() *policy.Policy {
 	if s.Policy != nil {
 		return s.Policy
 	}
-	return policy.Default()
+	return defaultPolicy()
 }
 
 // Quota is the per-person hourly quota of person views and searches that

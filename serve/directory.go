@@ -135,7 +135,7 @@ func (s *Server) apiPeople(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, People{People: people})
+	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte { return appendPeople(b, people) })
 }
 
 func (s *Server) apiPerson(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -143,7 +143,7 @@ func (s *Server) apiPerson(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	if p == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, p)
+	writeJSONBytes(w, http.StatusOK, func(b []byte) []byte { return appendPerson(b, p) })
 }
 
 func (s *Server) apiDepartments(w http.ResponseWriter, r *http.Request, _ *app.Session) {

@@ -3,11 +3,13 @@ package serve
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dingbook/dingbook/app"
@@ -19,44 +21,55 @@ import (
 // patterns, status classes, outcomes and refusal reasons only: never a
 // userid, a name, an address or a query.
 type metrics struct {
-	mu       sync.Mutex
-	requests map[[2]string]uint64 // pattern, status class
-	latency  map[string]*histogram
-	logins   map[[2]string]uint64 // outcome, reason
-	pulls    map[string]uint64    // outcome
-	quota    uint64
-	drift    map[string]uint64 // kind
+	mu     sync.Mutex
+	routes map[string]*routeStats // by pattern
+	logins map[[2]string]uint64   // outcome, reason
+	pulls  map[string]uint64      // outcome
+	quota  uint64
+	drift  map[string]uint64 // kind
 }
 
 // latencyBuckets are the histogram's upper bounds in seconds.
 var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last is +Inf
-	sum    float64
-	n      uint64
+// routeStats are one route's requests by status class and its latency
+// histogram, counted without a lock (every request counts here).
+type routeStats struct {
+	classes [10]atomic.Uint64 // by status/100 (net/http's are 100 to 999)
+	buckets []atomic.Uint64   // per bucket, not cumulative; the last is +Inf
+	sum     atomic.Uint64     // the latencies' sum in seconds, float64 bits
 }
 
 func newMetrics() *metrics {
-	return &metrics{requests: map[[2]string]uint64{}, latency: map[string]*histogram{},
+	return &metrics{routes: map[string]*routeStats{},
 		logins: map[[2]string]uint64{}, pulls: map[string]uint64{}, drift: map[string]uint64{}}
 }
 
-func (m *metrics) request(pattern string, status int, d time.Duration) {
-	class := strconv.Itoa(status/100) + "xx"
-	sec := d.Seconds()
+// route returns pattern's counts, made at the first call (instrument
+// calls it once per route, not per request).
+func (m *metrics) route(pattern string) *routeStats {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.requests[[2]string{pattern, class}]++
-	h := m.latency[pattern]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(latencyBuckets)+1)}
-		m.latency[pattern] = h
+	rs := m.routes[pattern]
+	if rs == nil {
+		rs = &routeStats{buckets: make([]atomic.Uint64, len(latencyBuckets)+1)}
+		m.routes[pattern] = rs
 	}
+	return rs
+}
+
+// request counts one request answered with status after d.
+func (rs *routeStats) request(status int, d time.Duration) {
+	sec := d.Seconds()
+	rs.classes[min(max(status/100, 0), len(rs.classes)-1)].Add(1)
 	i, _ := slices.BinarySearch(latencyBuckets, sec)
-	h.counts[i]++
-	h.sum += sec
-	h.n++
+	rs.buckets[i].Add(1)
+	for {
+		old := rs.sum.Load()
+		if rs.sum.CompareAndSwap(old, math.Float64bits(math.Float64frombits(old)+sec)) {
+			return
+		}
+	}
 }
 
 func (m *metrics) login(outcome, reason string) {
@@ -112,24 +125,37 @@ func cmpPair(a, b [2]string) int {
 func (m *metrics) write(w io.Writer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	patterns := sortedKeys(m.routes, strings.Compare)
 	fmt.Fprintln(w, "# HELP dingbook_http_requests_total HTTP requests by route pattern and status class.")
 	fmt.Fprintln(w, "# TYPE dingbook_http_requests_total counter")
-	for _, k := range sortedKeys(m.requests, cmpPair) {
-		fmt.Fprintf(w, "dingbook_http_requests_total{route=%s,code=%s} %d\n", label(k[0]), label(k[1]), m.requests[k])
+	for _, p := range patterns {
+		for c := range m.routes[p].classes {
+			if n := m.routes[p].classes[c].Load(); n > 0 {
+				fmt.Fprintf(w, "dingbook_http_requests_total{route=%s,code=%s} %d\n", label(p), label(strconv.Itoa(c)+"xx"), n)
+			}
+		}
 	}
 	fmt.Fprintln(w, "# HELP dingbook_http_request_duration_seconds HTTP request latency by route pattern.")
 	fmt.Fprintln(w, "# TYPE dingbook_http_request_duration_seconds histogram")
-	for _, p := range sortedKeys(m.latency, strings.Compare) {
-		h := m.latency[p]
+	for _, p := range patterns {
+		h := m.routes[p]
+		counts := make([]uint64, len(h.buckets))
+		var total uint64
+		for i := range h.buckets {
+			counts[i] = h.buckets[i].Load()
+			total += counts[i]
+		}
+		if total == 0 {
+			continue // a route not asked for yet
+		}
 		var cum uint64
 		for i, b := range latencyBuckets {
-			cum += h.counts[i]
+			cum += counts[i]
 			fmt.Fprintf(w, "dingbook_http_request_duration_seconds_bucket{route=%s,le=%s} %d\n", label(p), label(strconv.FormatFloat(b, 'g', -1, 64)), cum)
 		}
-		cum += h.counts[len(latencyBuckets)]
-		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", label(p), cum)
-		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_sum{route=%s} %s\n", label(p), strconv.FormatFloat(h.sum, 'g', -1, 64))
-		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_count{route=%s} %d\n", label(p), h.n)
+		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_bucket{route=%s,le=\"+Inf\"} %d\n", label(p), total)
+		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_sum{route=%s} %s\n", label(p), strconv.FormatFloat(math.Float64frombits(h.sum.Load()), 'g', -1, 64))
+		fmt.Fprintf(w, "dingbook_http_request_duration_seconds_count{route=%s} %d\n", label(p), total)
 	}
 	fmt.Fprintln(w, "# HELP dingbook_logins_total Logins by outcome (ok, refused, failed) and refusal reason.")
 	fmt.Fprintln(w, "# TYPE dingbook_logins_total counter")
@@ -178,6 +204,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // instrument counts a route's requests and their latency under its
 // pattern.
 func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
+	stats := s.metrics.route(pattern)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -185,8 +212,9 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		s.metrics.request(pattern, sw.status, time.Since(start))
-		s.logRequest(r, sw, time.Since(start))
+		d := time.Since(start)
+		stats.request(sw.status, d)
+		s.logRequest(r, sw, d)
 	})
 }
 

@@ -84,8 +84,12 @@ func lastValue(h http.Header, key string) string {
 // https makes cookies Secure.
 func (s *Server) forwarded(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(s.TrustedProxies) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
 		peer, ok := hopAddr(r.RemoteAddr)
-		if len(s.TrustedProxies) == 0 || !ok || !s.trusted(peer) {
+		if !ok || !s.trusted(peer) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -168,6 +168,11 @@ func (s *Server) authorize(rt Route) http.Handler {
 				&dingbook.Error{Code: codeRateLimit, Message: "too many login attempts from this address", Hint: "wait a minute, then log in again"})
 			return
 		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			// a read: the session and the directory check the store for
+			// commits once between them
+			r = r.WithContext(s.App.OneLook(r.Context()))
+		}
 		session := s.session
 		if rt.Rule == Device {
 			session = s.basicSession

@@ -113,12 +113,23 @@ func (s *Server) Handler() http.Handler {
 	return securityHeaders(s.forwarded(cop.Handler(mux)))
 }
 
+// Header values every response (or every JSON answer) carries, made once
+// and shared: a header's slice is replaced (Set) or grown into a new one
+// (Add, its capacity is its length), never written into.
+var (
+	cspHeader        = []string{CSP}
+	nosniffHeader    = []string{"nosniff"}
+	sameOriginHeader = []string{"same-origin"}
+	jsonHeader       = []string{"application/json"}
+	noStoreHeader    = []string{"no-store"}
+)
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "same-origin")
+		h["Content-Security-Policy"] = cspHeader
+		h["X-Content-Type-Options"] = nosniffHeader
+		h["Referrer-Policy"] = sameOriginHeader
 		next.ServeHTTP(w, r)
 	})
 }
@@ -256,10 +267,16 @@ func (s *Server) problem(w http.ResponseWriter, r *http.Request, status int, key
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	jsonHeaders(w)
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// jsonHeaders sets a JSON answer's Content-Type and Cache-Control.
+func jsonHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h["Content-Type"] = jsonHeader
+	h["Cache-Control"] = noStoreHeader
 }
 
 func (s *Server) index(w http.ResponseWriter, r *http.Request, sess *app.Session) {

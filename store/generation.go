@@ -37,8 +37,47 @@ type genRound struct {
 // generation read before it is current, so a cache of rows can check one
 // number instead of querying them again. SQLite: PRAGMA data_version on a
 // connection that never writes (it changes for every other connection's
-// commit).
+// commit). Under a context of OneLook, the first number read is the
+// answer for the rest of it.
 func (db *DB) Generation(ctx context.Context) (int64, error) {
+	look, _ := ctx.Value(oneLookKey{}).(*oneLook)
+	if look == nil || look.db != db {
+		return db.generation(ctx)
+	}
+	look.mu.Lock()
+	defer look.mu.Unlock()
+	if !look.read {
+		v, err := db.generation(ctx)
+		if err != nil {
+			return 0, err
+		}
+		look.v, look.read = v, true
+	}
+	return look.v, nil
+}
+
+// oneLook is a context's generation (OneLook), once read.
+type oneLook struct {
+	db   *DB
+	mu   sync.Mutex
+	v    int64
+	read bool
+}
+
+type oneLookKey struct{}
+
+// OneLook returns a context under which Generation reads the database's
+// generation once, at its first call, and answers that number after: the
+// caches that check it (a request's session, then its directory) see the
+// database as it was at that first look, one query instead of one each.
+// For a reader only (a GET): one that commits and then reads through a
+// cache could be answered from before its own commit.
+func (db *DB) OneLook(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oneLookKey{}, &oneLook{db: db})
+}
+
+// generation reads the generation (Generation without OneLook).
+func (db *DB) generation(ctx context.Context) (int64, error) {
 	g := &db.gen
 	g.mu.Lock()
 	defer g.mu.Unlock()

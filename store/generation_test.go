@@ -59,6 +59,39 @@ func TestGeneration(t *testing.T) {
 	}
 }
 
+// TestGenerationOneLook: under OneLook the first generation read is the
+// answer for the rest of the context, even past a commit; another
+// context, or another database under it, reads it afresh.
+func TestGenerationOneLook(t *testing.T) {
+	ctx := context.Background()
+	db, dir := openDB(t)
+	look := db.OneLook(ctx)
+	g, err := db.Generation(look)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSession(t, db, "s1")
+	if g2, err := db.Generation(look); err != nil || g2 != g {
+		t.Fatalf("under OneLook after a commit: %d %v, want the first look's %d", g2, err, g)
+	}
+	if g3, err := db.Generation(ctx); err != nil || g3 == g {
+		t.Fatalf("without OneLook after a commit: %d %v, want a new generation", g3, err)
+	}
+	other, err := store.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	og, err := other.Generation(look)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addSession(t, other, "s2")
+	if og2, err := other.Generation(look); err != nil || og2 == og {
+		t.Fatalf("another database under the look after a commit: %d %v, want a new generation", og2, err)
+	}
+}
+
 // TestGenerationConcurrent: callers that share queries never get a
 // generation from before a commit that ended before they called.
 func TestGenerationConcurrent(t *testing.T) {

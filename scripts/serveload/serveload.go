@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,15 @@ func WorkloadOf(org *dingbook.Org, sessions int) Workload {
 	return w
 }
 
+// Path is the n-th request of the load: a search through the JSON API
+// for even n, a person lookup for odd n.
+func (w Workload) Path(n int) string {
+	if n%2 == 0 {
+		return "/api/v1/people?q=" + url.QueryEscape(w.Queries[(n/2)%len(w.Queries)])
+	}
+	return "/api/v1/people/" + url.PathEscape(w.IDs[(n*104729)%len(w.IDs)])
+}
+
 // Result is a run's figures.
 type Result struct {
 	Search, Person []time.Duration
@@ -68,10 +78,7 @@ func Run(clients []*http.Client, base string, w Workload, d time.Duration) Resul
 		wg.Go(func() {
 			var mine Result
 			for n := c; time.Now().Before(end); n++ {
-				path := "/api/v1/people/" + url.PathEscape(w.IDs[(n*104729)%len(w.IDs)])
-				if n%2 == 0 {
-					path = "/api/v1/people?q=" + url.QueryEscape(w.Queries[(n/2)%len(w.Queries)])
-				}
+				path := w.Path(n)
 				t := time.Now()
 				status, err := Fetch(hc, base+path)
 				took := time.Since(t)
@@ -135,6 +142,38 @@ func Fetch(hc *http.Client, u string) (int, error) {
 		err = fmt.Errorf("%s", resp.Status)
 	}
 	return resp.StatusCode, err
+}
+
+// ProcCPU is the CPU time (user and system) process pid has used so far,
+// from /proc/PID/stat (in clock ticks of 10 ms, Linux's USER_HZ).
+func ProcCPU(pid int) (time.Duration, error) {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// the fields after the command's name, which is in parentheses and
+	// may hold spaces: utime and stime are the 12th and 13th
+	f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: no utime and stime", pid)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
+// PerRequest reports cpu (the CPU time a process used during the run)
+// per request of r, in µs, as unit.
+func (r *Result) PerRequest(report func(n float64, unit string), cpu time.Duration, unit string) {
+	if n := len(r.Search) + len(r.Person); n > 0 {
+		report(float64(cpu.Microseconds())/float64(n), unit)
+	}
 }
 
 // PeakRSS is the process's peak resident set (VmHWM) in MB.
