@@ -863,11 +863,10 @@ func restricted(ctx context.Context, c *dingtalk.Client, p *dingbook.Person) (bo
 // changed, 0 when they hold nothing or their roles are the same (an
 // event delivered again).
 func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, userid, why string) (int, error) {
-	held, err := a.DB.HeldRoles(ctx)
+	held, err := a.DB.HeldRolesOf(ctx, userid)
 	if err != nil {
 		return 0, err
 	}
-	held = slices.DeleteFunc(held, func(h store.HeldRoles) bool { return h.UserID != userid })
 	if len(held) == 0 {
 		return 0, nil
 	}
