@@ -62,3 +62,11 @@ func SetOverlayMax(fn func(people int) int) (restore func()) {
 func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
 	return a.reconcile(ctx, c, pol, snap)
 }
+
+// HoldRebuild makes the live index's background rebuild call hold first
+// (with the App's background context) on its goroutine.
+func (a *App) HoldRebuild(hold func(ctx context.Context)) {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	a.people.beforeRebuild = hold
+}

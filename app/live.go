@@ -156,7 +156,8 @@ func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) 
 }
 
 // rebuildLater builds idx's key indexes again in the background when
-// its overlay outgrew overlayMax (a.people.mu held): readers and events
+// its overlay outgrew overlayMax (a.people.mu held), on a goroutine of
+// the App (App.Close cancels it and waits for it): readers and events
 // go on with the overlay meanwhile; the rebuilt index replaces idx only
 // if it is still the latest (else the next revision tries again, and an
 // overlay twice over the limit is rebuilt at once, follow).
@@ -164,18 +165,23 @@ func (a *App) rebuildLater(idx *peopleIndex) {
 	if idx.ov == nil || len(idx.ov.people) <= overlayMax(len(idx.people)) || a.people.rebuilding {
 		return
 	}
-	a.people.rebuilding = true
-	go func() {
-		f := idx.derive(idx.rev)
-		f.ov = nil
-		f.names, f.others = f.keys()
+	a.people.rebuilding = a.goBackground(func(ctx context.Context) {
+		if a.people.beforeRebuild != nil {
+			a.people.beforeRebuild(ctx)
+		}
+		var f *peopleIndex
+		if ctx.Err() == nil { // else the App is closing
+			f = idx.derive(idx.rev)
+			f.ov = nil
+			f.names, f.others = f.keys()
+		}
 		a.people.mu.Lock()
 		defer a.people.mu.Unlock()
 		a.people.rebuilding = false
-		if a.people.idx == idx {
+		if f != nil && a.people.idx == idx && ctx.Err() == nil {
 			a.people.idx = f
 		}
-	}()
+	})
 }
 
 // apply returns a new index: idx with the event revisions of its base

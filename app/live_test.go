@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -234,6 +235,51 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 		if overlaid != 2 || time.Now().After(deadline) {
 			t.Fatalf("the overlay of %d people was not rebuilt", overlaid)
 		}
+	}
+}
+
+// TestCloseStopsRebuild: the index's background rebuild belongs to the
+// App: Close cancels it and returns only once it has ended, so no
+// goroutine outlives the App (or reads its closed database).
+func TestCloseStopsRebuild(t *testing.T) {
+	defer app.SetOverlayMax(func(int) int { return 1 })()
+	ctx := context.Background()
+	a, org := liveApp(t)
+	started := make(chan struct{})
+	var ended atomic.Bool
+	a.HoldRebuild(func(ctx context.Context) {
+		close(started)
+		<-ctx.Done() // held until the App closes
+		ended.Store(true)
+	})
+	if _, err := a.DirectoryTree(ctx); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := personOf(org, "alice"), personOf(org, "bob")
+	alice2, bob2 := *alice, *bob
+	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
+		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	if _, err := a.DirectoryTree(ctx); err != nil { // applies the revision: the overlay outgrew its limit
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no background rebuild started")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not cancel the background rebuild")
+	}
+	if !ended.Load() {
+		t.Error("Close returned while the background rebuild still ran")
 	}
 }
 

@@ -85,6 +85,9 @@ type peopleCache struct {
 	gen int64
 	// rebuilding: idx's key indexes are being built again (live.go)
 	rebuilding bool
+	// beforeRebuild, if set, runs first on the rebuild's goroutine (tests
+	// hold the rebuild there)
+	beforeRebuild func(ctx context.Context)
 }
 
 // directory returns the index of the live directory (live.go): the
