@@ -689,7 +689,10 @@ type EventResult struct {
 // gives an admin change's person their new roles in their sessions and
 // app passwords (as a pull does, with the policy pol's roles), and commits
 // the changes with the event's id as one revision. An error leaves
-// nothing committed: the event is to be delivered again.
+// nothing committed: the event is to be delivered again. Before any
+// complete snapshot (no base) only the sessions' part is done (a leaver's
+// end, an admin change's roles) and the rest is dropped (Rev 0, no
+// error): the first complete pull reads what the event changed.
 func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, ev stream.Event) (*EventResult, error) {
 	res := &EventResult{}
 	if ev.ID != "" {
@@ -697,8 +700,14 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 			return res, err
 		}
 	}
-	if _, err := a.liveDirectory(ctx); err != nil {
+	base, err := a.hasBase(ctx)
+	if err != nil {
 		return nil, err
+	}
+	if base {
+		if _, err := a.liveDirectory(ctx); err != nil {
+			return nil, err
+		}
 	}
 	// re-read outside the lock: DingTalk may be slow, readers must not wait
 	users := map[string]*dingbook.Person{}
@@ -711,6 +720,8 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 			users[u] = nil
 		case err != nil:
 			return nil, fmt.Errorf("re-reading user %s of event %s (%s): %w", u, ev.ID, ev.Type, err)
+		case !base:
+			users[u] = p // only whether they are gone matters
 		default:
 			if p.Restricted, err = restricted(ctx, c, p); err != nil {
 				return nil, fmt.Errorf("checking whether user %s of event %s is access-restricted: %w", u, ev.ID, err)
@@ -720,6 +731,9 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	depts := map[int64]*dingbook.Department{}
 	for _, id := range ev.DeptIDs {
+		if !base {
+			break // nothing to apply them to
+		}
 		d, err := c.GetDept(ctx, id)
 		switch {
 		case dingtalk.Code(err) == dingtalk.CodeDeptNotFound, dingtalk.Code(err) == dingtalk.CodeDeptOutOfRange:
@@ -751,6 +765,13 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 		if err != nil {
 			return nil, err
 		}
+	}
+	if !base {
+		// no complete snapshot yet: the directory's change cannot be
+		// applied, and need not be (the first complete pull reads the
+		// organisation as it is then); the event is acknowledged, not
+		// answered LATER for ever
+		return res, nil
 	}
 
 	a.live.mu.Lock()
@@ -824,6 +845,17 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	// the index follows now, off the readers' path
 	_, err = a.indexAt(ctx, idx.snapshot, r.Rev)
 	return res, err
+}
+
+// hasBase reports whether the live directory has a base: a complete
+// snapshot that marks restricted staff.
+func (a *App) hasBase(ctx context.Context) (bool, error) {
+	_, err := a.DB.LatestCompleteSnapshotID(ctx)
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // trimmed is p as the index keeps it (a copy).

@@ -560,6 +560,64 @@ func TestApplyEventDirectoryField(t *testing.T) {
 	}
 }
 
+// TestApplyEventWithoutBase: before any complete snapshot an event is
+// not answered LATER for ever: a leaver's sessions and app passwords end
+// at once (they need no directory), and the other events are
+// acknowledged without a revision (the first pull reads what they
+// changed).
+func TestApplyEventWithoutBase(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	pol := policy.Default()
+	var leaver, stayer string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Admin && len(p.Depts) > 0 {
+			if leaver == "" {
+				leaver = p.UserID
+			} else if stayer == "" {
+				stayer = p.UserID
+			}
+		}
+	}
+	var tokens []string
+	for _, u := range []string{leaver, stayer} {
+		token, sess, err := a.Login(ctx, &dingtalk.Identity{UserID: u}, app.LoginOptions{Via: "browser"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.CreateAppPassword(ctx, sess, "phone"); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, token)
+	}
+	if err := s.UpdateUser(stayer, func(p *dingbook.Person) { p.Title = "无基线" }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "nb-1", Type: stream.UserModify, UserIDs: []string{stayer}})
+	if err != nil || res.Rev != 0 || res.SessionsEnded != 0 {
+		t.Errorf("a change without a base: %+v %v, want acknowledged, nothing applied", res, err)
+	}
+	if err := s.RemoveUser(leaver); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.ApplyEvent(ctx, c, pol, stream.Event{ID: "nb-2", Type: stream.UserLeave, UserIDs: []string{leaver}})
+	if err != nil || res.SessionsEnded != 1 || res.AppPasswordsRevoked != 1 || res.Rev != 0 {
+		t.Errorf("a leaver without a base: %+v %v, want 1 session and 1 app password ended", res, err)
+	}
+	for i, token := range tokens {
+		sess, err := a.Session(ctx, token, app.SessionLimits{})
+		if err != nil || (sess != nil) != (i == 1) {
+			t.Errorf("session %d after the leaver's event: %+v %v", i, sess, err)
+		}
+	}
+	if n, err := a.DB.UserSessions(ctx, stayer); err != nil || n != 1 {
+		t.Errorf("the stayer's sessions: %d %v", n, err)
+	}
+	if r, err := a.DB.LatestRevision(ctx); r != nil || err != nil {
+		t.Errorf("a revision without a base: %+v %v", r, err)
+	}
+}
+
 // TestReconcileKeepsEventsDuringPull: a pull reads each person once
 // while it runs; an event applied after the pull read someone (here: a
 // mobile hidden) must not be undone by the pull's older snapshot when it
