@@ -63,10 +63,19 @@ func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Pol
 	return a.reconcile(ctx, c, pol, snap)
 }
 
-// HoldRebuild makes the live index's background rebuild call hold first
-// (with the App's background context) on its goroutine.
-func (a *App) HoldRebuild(hold func(ctx context.Context)) {
+// HoldAt makes the live index's work call hold at each stage ("bridge",
+// "build", and "rebuild" on the background rebuild's goroutine with the
+// App's background context).
+func (a *App) HoldAt(hold func(ctx context.Context, stage string)) {
 	a.people.mu.Lock()
 	defer a.people.mu.Unlock()
-	a.people.beforeRebuild = hold
+	a.people.hold = hold
+}
+
+// CachedSnapshot is the snapshot of the index the App holds (0: none).
+func (a *App) CachedSnapshot() int64 {
+	if idx := a.cachedIndex(); idx != nil {
+		return idx.snapshot
+	}
+	return 0
 }

@@ -50,13 +50,26 @@ type liveState struct {
 // new base first when a newer complete snapshot appeared (a pull by the
 // CLI or the schedule is picked up without a restart). The latest
 // snapshot and revision are looked up again only after a commit
-// (store.DB.Generation).
+// (store.DB.Generation). A reader does not wait for another's bridge or
+// build of a new base's index: it is served the index it had meanwhile.
 func (a *App) liveDirectory(ctx context.Context) (*peopleIndex, error) {
-	return a.liveIndex(ctx, false)
+	return a.liveIndex(ctx, false, false)
 }
 
-// liveIndex is liveDirectory; locked says the caller holds a.live.mu.
-func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) {
+// WarmDirectory brings the live directory's index up to date now (a
+// bridge to a new base, its index built): a pull in the serving process
+// calls it right after storing its snapshot, so that no reader meets the
+// work (readers keep the old index while it runs).
+func (a *App) WarmDirectory(ctx context.Context) error {
+	_, err := a.liveIndex(ctx, false, true)
+	return err
+}
+
+// liveIndex is liveDirectory; locked says the caller holds a.live.mu,
+// wait that it waits for (or does) a bridge or a new base's index being
+// made elsewhere instead of taking the index it had (a writer of the
+// log must apply its change to the newest base).
+func (a *App) liveIndex(ctx context.Context, locked, wait bool) (*peopleIndex, error) {
 	// nothing committed since the last look: the cached index is current
 	gen, err := a.DB.Generation(ctx)
 	if err != nil {
@@ -69,11 +82,12 @@ func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) 
 	if current {
 		return idx, nil
 	}
-	if idx, err = a.liveLookup(ctx, locked); err != nil {
+	idx, stale, err := a.liveLookup(ctx, locked, wait || locked)
+	if err != nil {
 		return nil, err
 	}
 	a.people.mu.Lock()
-	if a.people.idx == idx {
+	if a.people.idx == idx && !stale {
 		// up to date with every commit before gen was read
 		a.people.gen = gen
 	}
@@ -82,77 +96,123 @@ func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) 
 }
 
 // liveLookup is liveIndex after a commit: it looks for a new base and new
-// revisions.
-func (a *App) liveLookup(ctx context.Context, locked bool) (*peopleIndex, error) {
+// revisions. Without wait, while another goroutine bridges to a new base
+// or builds its index, it returns the index it had (stale: not the
+// newest).
+func (a *App) liveLookup(ctx context.Context, locked, wait bool) (idx *peopleIndex, stale bool, err error) {
 	id, err := a.DB.LatestCompleteSnapshotID(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	last, err := a.DB.LatestRevision(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if last == nil || last.Base != id {
 		if !locked {
-			a.live.mu.Lock()
+			if !wait && !a.live.mu.TryLock() {
+				if old := a.cachedIndex(); old != nil {
+					return old, true, nil // someone bridges: the old index meanwhile
+				}
+				a.live.mu.Lock()
+			} else if wait {
+				a.live.mu.Lock()
+			}
 		}
 		_, err := a.bridge(ctx, id)
 		if !locked {
 			a.live.mu.Unlock()
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if last, err = a.DB.LatestRevision(ctx); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return a.indexAt(ctx, id, last.Rev)
+	return a.indexAt(ctx, id, last.Rev, wait)
+}
+
+// holdAt calls the tests' hold at stage, if set.
+func (a *App) holdAt(ctx context.Context, stage string) {
+	a.people.mu.Lock()
+	hold := a.people.hold
+	a.people.mu.Unlock()
+	if hold != nil {
+		hold(ctx, stage)
+	}
+}
+
+// cachedIndex is the index the App holds (nil: none).
+func (a *App) cachedIndex() *peopleIndex {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	return a.people.idx
 }
 
 // indexAt returns the index of base id with every revision up to rev,
-// from the cached one when it can.
-func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) {
-	a.people.mu.Lock()
-	defer a.people.mu.Unlock()
-	old := a.people.idx
+// from the cached one when it can. The store is read and the index made
+// without a.people.mu (readers go on with the cached index); the result
+// replaces the cached one only if it is newer (install). A new base's
+// index is built by one goroutine at a time (a.people.build); without
+// wait, while another builds it, the cached index is returned (stale).
+func (a *App) indexAt(ctx context.Context, id, rev int64, wait bool) (idx *peopleIndex, stale bool, err error) {
+	old := a.cachedIndex()
 	if old != nil && old.snapshot == id && old.rev >= rev {
-		return old, nil
+		return old, false, nil
+	}
+	if old == nil || old.snapshot != id {
+		if wait || old == nil {
+			a.people.build.Lock()
+		} else if !a.people.build.TryLock() {
+			return old, true, nil
+		}
+		defer a.people.build.Unlock()
+		// the build may have been done meanwhile
+		if old = a.cachedIndex(); old != nil && old.snapshot == id && old.rev >= rev {
+			return old, false, nil
+		}
 	}
 	if old != nil && old.snapshot == id {
 		revs, err := a.DB.Revisions(ctx, old.rev, rev)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		idx, err := old.apply(ctx, revs, rev)
-		if err != nil {
-			return nil, err
+		if idx, err = old.apply(ctx, revs, rev); err != nil {
+			return nil, false, err
 		}
-		a.people.idx = idx
-		a.rebuildLater(idx)
-		return idx, nil
+		return a.install(idx), false, nil
 	}
-	// the old index goes first: two of 100,000 people would double the
-	// peak memory
-	a.people.idx = nil
-	idx, err := a.buildIndex(ctx, id)
-	if err != nil {
-		return nil, err
+	// the old index stays for the readers meanwhile: the peak memory
+	// holds two indexes while the new one is built
+	a.holdAt(ctx, "build")
+	if idx, err = a.buildIndex(ctx, id); err != nil {
+		return nil, false, err
 	}
 	start, err := a.DB.BaseStart(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	revs, err := a.DB.Revisions(ctx, start, rev)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if idx, err = idx.apply(ctx, revs, rev); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	a.people.idx = idx
-	a.rebuildLater(idx)
-	return idx, nil
+	return a.install(idx), false, nil
+}
+
+// install makes idx the cached index unless the cached one is as new
+// (revisions are numbered across bases), and returns idx.
+func (a *App) install(idx *peopleIndex) *peopleIndex {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	if cur := a.people.idx; cur == nil || cur.rev < idx.rev {
+		a.people.idx = idx
+		a.rebuildLater(idx)
+	}
+	return idx
 }
 
 // rebuildLater builds idx's key indexes again in the background when
@@ -166,9 +226,7 @@ func (a *App) rebuildLater(idx *peopleIndex) {
 		return
 	}
 	a.people.rebuilding = a.goBackground(func(ctx context.Context) {
-		if a.people.beforeRebuild != nil {
-			a.people.beforeRebuild(ctx)
-		}
+		a.holdAt(ctx, "rebuild")
 		var f *peopleIndex
 		if ctx.Err() == nil { // else the App is closing
 			f = idx.derive(idx.rev)
@@ -550,7 +608,7 @@ func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 	r := &store.Revision{At: a.now(), Cause: store.CausePull, Base: id}
 	var old *peopleIndex
 	if last != nil {
-		old, err = a.indexAt(ctx, last.Base, last.Rev)
+		old, _, err = a.indexAt(ctx, last.Base, last.Rev, true)
 		var de *dingbook.Error
 		if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND {
 			old, err = nil, nil // the old base was purged: start afresh
@@ -559,6 +617,7 @@ func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 			return nil, err
 		}
 	}
+	a.holdAt(ctx, "bridge")
 	if old == nil {
 		// the log starts here: no token before it is valid
 		r.Reset = true
@@ -776,7 +835,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 
 	a.live.mu.Lock()
 	defer a.live.mu.Unlock()
-	idx, err := a.liveIndex(ctx, true)
+	idx, err := a.liveIndex(ctx, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -843,7 +902,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	res.Rev, res.Changes = r.Rev, len(r.People)
 	// the index follows now, off the readers' path
-	_, err = a.indexAt(ctx, idx.snapshot, r.Rev)
+	_, _, err = a.indexAt(ctx, idx.snapshot, r.Rev, true)
 	return res, err
 }
 
@@ -933,7 +992,7 @@ func (a *App) ownChange(ctx context.Context, userids []string) error {
 	if err != nil || last == nil {
 		return err
 	}
-	idx, err := a.liveIndex(ctx, true)
+	idx, err := a.liveIndex(ctx, true, true)
 	if err != nil {
 		return err
 	}

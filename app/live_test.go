@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -247,7 +248,10 @@ func TestCloseStopsRebuild(t *testing.T) {
 	a, org := liveApp(t)
 	started := make(chan struct{})
 	var ended atomic.Bool
-	a.HoldRebuild(func(ctx context.Context) {
+	a.HoldAt(func(ctx context.Context, stage string) {
+		if stage != "rebuild" {
+			return
+		}
 		close(started)
 		<-ctx.Done() // held until the App closes
 		ended.Store(true)
@@ -280,6 +284,70 @@ func TestCloseStopsRebuild(t *testing.T) {
 	}
 	if !ended.Load() {
 		t.Error("Close returned while the background rebuild still ran")
+	}
+}
+
+// TestReadersKeepOldIndex: while a new snapshot becomes the base (its
+// bridge, then its index built, here by the pulling goroutine's
+// WarmDirectory), readers are answered at once from the index they had,
+// not held until the work ends; once it ends they see the new base.
+func TestReadersKeepOldIndex(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	title := func() string {
+		t.Helper()
+		p, err := a.Person(ctx, boss, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Title
+	}
+	before := title()
+	for _, stage := range []string{"bridge", "build"} {
+		next := org
+		next.People = slices.Clone(org.People)
+		next.People[slices.IndexFunc(next.People, func(p dingbook.Person) bool { return p.UserID == "alice" })].Title = "Title after " + stage
+		saveDir(t, a, next, true)
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		a.HoldAt(func(_ context.Context, s string) {
+			if s == stage {
+				once.Do(func() { close(entered); <-release })
+			}
+		})
+		warmed := make(chan error, 1)
+		go func() { warmed <- a.WarmDirectory(ctx) }()
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the warm never reached it", stage)
+		}
+		read := make(chan string, 1)
+		go func() {
+			p, err := a.Person(ctx, boss, "alice")
+			if err != nil {
+				read <- err.Error()
+				return
+			}
+			read <- p.Title
+		}()
+		select {
+		case got := <-read:
+			if got != before {
+				t.Errorf("%s: a reader meanwhile got %q, want the old index's %q", stage, got, before)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: a reader waited for the new base's work", stage)
+		}
+		close(release)
+		if err := <-warmed; err != nil {
+			t.Fatal(err)
+		}
+		a.HoldAt(nil)
+		if before = title(); before != "Title after "+stage {
+			t.Errorf("after the %s: %q", stage, before)
+		}
 	}
 }
 

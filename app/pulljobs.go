@@ -104,6 +104,14 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 	go func() {
 		defer j.wg.Done()
 		res, err := j.App.Pull(ctx, pol, o)
+		if err == nil && res.Stored && res.Snapshot.Receipt != nil && res.Snapshot.Receipt.Complete {
+			// the new base's index is made here, not by the next reader
+			// (readers keep the old one meanwhile); a failure leaves it
+			// to the next read
+			if werr := j.App.WarmDirectory(ctx); werr != nil && j.Logf != nil {
+				j.Logf("pull %s: the directory's index of the new snapshot: %v", job.ID, werr)
+			}
+		}
 		j.mu.Lock()
 		now := j.App.now()
 		job.Finished = &now
