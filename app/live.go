@@ -77,9 +77,11 @@ func (a *App) liveIndex(ctx context.Context, locked, wait bool) (*peopleIndex, e
 	}
 	a.people.mu.Lock()
 	idx := a.people.idx
-	current := idx != nil && a.people.gen == gen
+	current := idx != nil && (a.people.gen == gen || (a.people.warming && !wait && !locked))
 	a.people.mu.Unlock()
 	if current {
+		// (or a new base is being made in the background: the index
+		// meanwhile)
 		return idx, nil
 	}
 	idx, stale, err := a.liveLookup(ctx, locked, wait || locked)
@@ -96,9 +98,10 @@ func (a *App) liveIndex(ctx context.Context, locked, wait bool) (*peopleIndex, e
 }
 
 // liveLookup is liveIndex after a commit: it looks for a new base and new
-// revisions. Without wait, while another goroutine bridges to a new base
-// or builds its index, it returns the index it had (stale: not the
-// newest).
+// revisions. Without wait, a new base (its bridge and its index) is made
+// in the background (warmLater) and the index the App had is returned
+// meanwhile (stale: not the newest); only without one does the caller
+// wait. New revisions of the same base are applied at once (quick).
 func (a *App) liveLookup(ctx context.Context, locked, wait bool) (idx *peopleIndex, stale bool, err error) {
 	id, err := a.DB.LatestCompleteSnapshotID(ctx)
 	if err != nil {
@@ -109,15 +112,12 @@ func (a *App) liveLookup(ctx context.Context, locked, wait bool) (idx *peopleInd
 		return nil, false, err
 	}
 	if last == nil || last.Base != id {
+		if old := a.cachedIndex(); old != nil && !wait {
+			a.warmLater()
+			return old, true, nil
+		}
 		if !locked {
-			if !wait && !a.live.mu.TryLock() {
-				if old := a.cachedIndex(); old != nil {
-					return old, true, nil // someone bridges: the old index meanwhile
-				}
-				a.live.mu.Lock()
-			} else if wait {
-				a.live.mu.Lock()
-			}
+			a.live.mu.Lock()
 		}
 		_, err := a.bridge(ctx, id)
 		if !locked {
@@ -150,23 +150,42 @@ func (a *App) cachedIndex() *peopleIndex {
 	return a.people.idx
 }
 
+// warmLater makes the live directory's new base (WarmDirectory) on a
+// goroutine of the App, unless one does already; readers meanwhile keep
+// the index the App has.
+func (a *App) warmLater() {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	if a.people.warming {
+		return
+	}
+	a.people.warming = a.goBackground(func(ctx context.Context) {
+		// an error leaves the work to the next read
+		_ = a.WarmDirectory(ctx)
+		a.people.mu.Lock()
+		a.people.warming = false
+		a.people.mu.Unlock()
+	})
+}
+
 // indexAt returns the index of base id with every revision up to rev,
 // from the cached one when it can. The store is read and the index made
 // without a.people.mu (readers go on with the cached index); the result
 // replaces the cached one only if it is newer (install). A new base's
 // index is built by one goroutine at a time (a.people.build); without
-// wait, while another builds it, the cached index is returned (stale).
+// wait, it is built in the background (warmLater) and the cached index
+// returned meanwhile (stale).
 func (a *App) indexAt(ctx context.Context, id, rev int64, wait bool) (idx *peopleIndex, stale bool, err error) {
 	old := a.cachedIndex()
 	if old != nil && old.snapshot == id && old.rev >= rev {
 		return old, false, nil
 	}
 	if old == nil || old.snapshot != id {
-		if wait || old == nil {
-			a.people.build.Lock()
-		} else if !a.people.build.TryLock() {
+		if old != nil && !wait {
+			a.warmLater()
 			return old, true, nil
 		}
+		a.people.build.Lock()
 		defer a.people.build.Unlock()
 		// the build may have been done meanwhile
 		if old = a.cachedIndex(); old != nil && old.snapshot == id && old.rev >= rev {

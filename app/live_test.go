@@ -537,6 +537,7 @@ func TestBookSinceExternal(t *testing.T) {
 		{UserID: "x5", Name: "客户五", FollowerUserID: "yan"},
 	}
 	saveDir(t, a, org2, true)
+	pickUp(t, a)
 	changed, ch = since(afterWithdrawal)
 	if !slices.Equal(changed, []string{"external-x1.vcf", "external-x3.vcf"}) || len(ch.Removed) != 0 || ch.Rev <= afterWithdrawal.Rev {
 		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)

@@ -83,6 +83,8 @@ type peopleCache struct {
 	// build is held while a new base's index is built (live.go): one at
 	// a time, and readers meanwhile keep idx
 	build sync.Mutex
+	// warming: a new base is being made in the background (warmLater)
+	warming bool
 	// gen is the store's generation when idx's snapshot was last found
 	// the latest
 	gen int64
