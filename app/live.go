@@ -573,6 +573,22 @@ func (a *App) reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Pol
 	return r.DriftCounts(), nil
 }
 
+// pruneRevisions drops the live directory's revisions older than the
+// policy's serve.revisions_keep and those of purged snapshots, except
+// base's (the new base a complete pull just reconciled): the log does not
+// grow for ever, and a device whose sync token is older syncs afresh
+// (BookSince: ErrSyncToken, 403 valid-sync-token).
+func (a *App) pruneRevisions(ctx context.Context, pol *policy.Policy, base int64) error {
+	keep := policy.DefaultRevisionsKeep
+	if pol != nil && pol.Serve.RevisionsKeep > 0 {
+		keep = time.Duration(pol.Serve.RevisionsKeep)
+	}
+	return a.DB.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.PruneRevisions(a.now().Add(-keep), base)
+		return err
+	})
+}
+
 // rereadAfter reads again the people and departments that the events of
 // the base before base (the snapshot just bridged to) named from began
 // on, and commits what differs from base as one revision

@@ -687,6 +687,83 @@ func TestApplyEventWithoutBase(t *testing.T) {
 	}
 }
 
+// TestPullPrunesRevisions: a complete pull drops the revisions older
+// than serve.revisions_keep (of the bases before the new one): a device
+// whose token is older is refused (ErrSyncToken: CardDAV's 403
+// valid-sync-token) and syncs afresh; a token since the new base is
+// still answered.
+func TestPullPrunesRevisions(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	var mu sync.Mutex
+	now := time.Now()
+	a.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	pol := policy.Default()
+	pol.Serve.RevisionsKeep = policy.Duration(7 * 24 * time.Hour)
+	pull := func() *app.PullResult {
+		t.Helper()
+		res, err := a.Pull(ctx, pol, app.PullOptions{Actor: "tester", Client: c, CountRestricted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.WarmDirectory(ctx); err != nil { // as PullJobs does
+			t.Fatal(err)
+		}
+		return res
+	}
+	pull()
+	var who *dingbook.Person
+	for i := range truth.Org.People {
+		if p := &truth.Org.People[i]; p.Active && !p.Admin && !p.Restricted && len(p.Depts) > 0 {
+			who = p
+			break
+		}
+	}
+	sess := &app.Session{UserID: who.UserID, Roles: app.RolesOf(0)}
+	book, err := a.AddressBook(ctx, sess, 0) // the log starts
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range truth.Org.People[len(truth.Org.People)-2:] {
+		if err := s.UpdateUser(u.UserID, func(p *dingbook.Person) { p.Title = "改名" }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "t-" + u.UserID, Type: stream.UserModify, UserIDs: []string{u.UserID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a week and a day later, the next pull
+	mu.Lock()
+	now = now.Add(8 * 24 * time.Hour)
+	mu.Unlock()
+	res := pull()
+	if res.Drift == nil {
+		t.Fatal("the log was not in use")
+	}
+	revs, err := a.DB.Revisions(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range revs {
+		if r.Base != res.Snapshot.ID {
+			t.Errorf("revision %d of base %d (%s) was kept past serve.revisions_keep", r.Rev, r.Base, r.At)
+		}
+	}
+	if len(revs) == 0 {
+		t.Fatal("the new base's revisions were pruned")
+	}
+	if _, err := a.BookSince(ctx, sess, pol, book.Rev, book.Withdrawn); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("a token older than the revisions kept: %v, want ErrSyncToken", err)
+	}
+	fresh, err := a.AddressBook(ctx, sess, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := a.BookSince(ctx, sess, pol, fresh.Rev, fresh.Withdrawn); err != nil || len(ch.Changed)+len(ch.Removed) != 0 {
+		t.Errorf("a token of the new base: %+v %v", ch, err)
+	}
+}
+
 // TestReconcileKeepsEventsDuringPull: a pull reads each person once
 // while it runs; an event applied after the pull read someone (here: a
 // mobile hidden) must not be undone by the pull's older snapshot when it

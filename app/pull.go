@@ -77,6 +77,9 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 		if err == nil {
 			out.Drift, err = a.reconcile(ctx, o.Client, pol, out.Snapshot)
 		}
+		if err == nil && out.Drift != nil {
+			err = a.pruneRevisions(ctx, pol, out.Snapshot.ID)
+		}
 		if err == nil {
 			out.RolesChanged, err = a.refreshRoles(ctx, o.Client, pol)
 		}
