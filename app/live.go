@@ -798,10 +798,17 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	if err != nil {
 		return nil, err
 	}
+	var known *peopleIndex // for the departments' sizes (restrictedCheck)
 	if base {
-		if _, err := a.liveDirectory(ctx); err != nil {
+		if known, err = a.liveDirectory(ctx); err != nil {
 			return nil, err
 		}
+	}
+	rc := restrictedCheck{c: c, idx: known}
+	if len(ev.UserIDs) > 1 {
+		// a reconcile names many people, mostly of the same departments:
+		// each department is listed once
+		rc.listed = map[int64]map[string]bool{}
 	}
 	// re-read outside the lock: DingTalk may be slow, readers must not wait
 	users := map[string]*dingbook.Person{}
@@ -817,7 +824,7 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 		case !base:
 			users[u] = p // only whether they are gone matters
 		default:
-			if p.Restricted, err = restricted(ctx, c, p); err != nil {
+			if p.Restricted, err = rc.restricted(ctx, p); err != nil {
 				return nil, fmt.Errorf("checking whether user %s of event %s is access-restricted: %w", u, ev.ID, err)
 			}
 			users[u] = p
@@ -959,32 +966,77 @@ func trimmed(p *dingbook.Person) *dingbook.Person {
 	return &q
 }
 
+// restrictedCheck tells whether re-read people are access-restricted
+// staff.
+type restrictedCheck struct {
+	c *dingtalk.Client
+	// idx, if set, gives the departments' sizes: the smallest is listed
+	// first
+	idx *peopleIndex
+	// listed, if set, keeps each department's listing (the userids it
+	// shows without contain_access_limit) for the next person; else a
+	// listing stops where the person is found
+	listed map[int64]map[string]bool
+}
+
 // restricted reports whether p is access-restricted staff: absent from
 // every one of their departments' listings without contain_access_limit
-// (how a pull with CountRestricted marks them).
-func restricted(ctx context.Context, c *dingtalk.Client, p *dingbook.Person) (bool, error) {
-	if len(p.Depts) == 0 {
-		return false, nil
+// (how a pull with CountRestricted marks them). The departments are
+// listed smallest first, and the first listing that shows p ends the
+// check: a person who is not restricted (nearly everyone) costs the
+// pages of their smallest department up to them, not every page of
+// every department (a person directly in a department of thousands).
+func (rc *restrictedCheck) restricted(ctx context.Context, p *dingbook.Person) (bool, error) {
+	depts := p.DeptIDs()
+	if rc.idx != nil {
+		size := func(id int64) int {
+			if i, ok := rc.idx.deptPos[id]; ok {
+				return rc.idx.depts.Departments[i].Headcount
+			}
+			return 0 // new: not listed yet
+		}
+		slices.SortStableFunc(depts, func(x, y int64) int { return size(x) - size(y) })
 	}
-	for _, m := range p.Depts {
+	for _, d := range depts {
+		set, ok := rc.listed[d]
+		if ok {
+			if set[p.UserID] {
+				return false, nil
+			}
+			continue
+		}
+		if rc.listed != nil {
+			set = map[string]bool{}
+		}
 		var cursor dingtalk.Cursor
 		for {
-			page, err := c.ListSimple(ctx, m.DeptID, cursor, dingtalk.PageSize, false)
+			page, err := rc.c.ListSimple(ctx, d, cursor, dingtalk.PageSize, false)
 			if err != nil {
 				return false, err
 			}
+			found := false
 			for _, u := range page.List {
-				if string(u.UserID) == p.UserID {
-					return false, nil
+				found = found || string(u.UserID) == p.UserID
+				if set != nil {
+					set[string(u.UserID)] = true
 				}
+			}
+			if found && set == nil {
+				return false, nil
 			}
 			if !bool(page.HasMore) {
 				break
 			}
 			cursor = page.NextCursor
 		}
+		if set != nil {
+			rc.listed[d] = set
+			if set[p.UserID] {
+				return false, nil
+			}
+		}
 	}
-	return true, nil
+	return len(depts) > 0, nil
 }
 
 // roleChanged follows an admin change of userid as a pull's role

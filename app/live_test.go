@@ -764,6 +764,107 @@ func TestPullPrunesRevisions(t *testing.T) {
 	}
 }
 
+// TestApplyEventRestrictedCost: whether a re-read person is
+// access-restricted is found by listing their smallest department first,
+// stopping where they are listed, and an event naming many people lists
+// each department once; a person moved into a department as restricted
+// staff still becomes restricted.
+func TestApplyEventRestrictedCost(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 400, Depts: 4, Seed: 11})
+	var big, small int64
+	for _, d := range truth.Org.Depts {
+		if d.ID == dingbook.RootDeptID {
+			continue
+		}
+		if big == 0 {
+			big = d.ID
+		} else if small == 0 {
+			small = d.ID
+		}
+	}
+	// 300 people directly in big (three pages of listsimple), a few in
+	// small; who is in both, big first
+	var who string
+	var many []string
+	for i := range truth.Org.People {
+		p := &truth.Org.People[i]
+		p.Restricted = false
+		switch {
+		case i < 300:
+			p.Depts = []dingbook.Membership{{DeptID: big}}
+			if i%50 == 0 {
+				many = append(many, p.UserID)
+			}
+		case i < 305:
+			p.Depts = []dingbook.Membership{{DeptID: small}}
+		}
+	}
+	truth.Restricted = nil
+	who = truth.Org.People[299].UserID
+	truth.Org.People[299].Depts = []dingbook.Membership{{DeptID: big}, {DeptID: small}}
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	saveDir(t, a, truth.Org, true)
+	pol := policy.Default()
+	lists := func(ev stream.Event) int {
+		t.Helper()
+		before := s.Calls()["/topapi/user/listsimple"]
+		if _, err := a.ApplyEvent(ctx, c, pol, ev); err != nil {
+			t.Fatal(err)
+		}
+		return s.Calls()["/topapi/user/listsimple"] - before
+	}
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.Title = "改" }); err != nil {
+		t.Fatal(err)
+	}
+	if n := lists(stream.Event{ID: "r-1", Type: stream.UserModify, UserIDs: []string{who}}); n != 1 {
+		t.Errorf("a person in a small and a big department: %d listsimple pages, want 1 (the small one's)", n)
+	}
+	for _, u := range many {
+		if err := s.UpdateUser(u, func(p *dingbook.Person) { p.Title = "改" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := 0 // of one listing of big
+	for cursor := dingtalk.Cursor(nil); ; pages++ {
+		page, err := c.ListSimple(ctx, big, cursor, dingtalk.PageSize, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bool(page.HasMore) {
+			pages++
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if n := lists(stream.Event{ID: "r-2", Type: "reconcile", UserIDs: many}); n != pages || pages < 3 {
+		t.Errorf("%d people of one department of 300: %d listsimple pages, want %d (listed once)", len(many), n, pages)
+	}
+	// moved into small as restricted staff: restricted
+	moved := truth.Org.People[0].UserID
+	if err := s.UpdateUser(moved, func(p *dingbook.Person) { p.Restricted, p.Depts = true, []dingbook.Membership{{DeptID: small}} }); err != nil {
+		t.Fatal(err)
+	}
+	lists(stream.Event{ID: "r-3", Type: stream.UserModify, UserIDs: []string{moved}})
+	emp := &app.Session{UserID: truth.Org.People[1].UserID, Roles: app.RolesOf(0)} // in big: may not see small's restricted staff
+	if _, err := a.Person(ctx, emp, moved); err == nil {
+		t.Error("the person moved into a department as restricted staff is visible outside it")
+	}
+	boss := &app.Session{UserID: truth.Org.People[1].UserID, Roles: app.RolesOf(1)}
+	if p, err := a.Person(ctx, boss, moved); err != nil || p.Departments[0].ID != small {
+		t.Errorf("the moved person as the admin sees them: %+v %v", p, err)
+	}
+}
+
 // TestReconcileKeepsEventsDuringPull: a pull reads each person once
 // while it runs; an event applied after the pull read someone (here: a
 // mobile hidden) must not be undone by the pull's older snapshot when it
