@@ -706,9 +706,6 @@ func TestPullPrunesRevisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := a.WarmDirectory(ctx); err != nil { // as PullJobs does
-			t.Fatal(err)
-		}
 		return res
 	}
 	pull()

@@ -78,9 +78,9 @@ const pullJobsKept = 100
 // the portal's visibility rules hide them by that mark, so a snapshot
 // without it would show them to everyone. It also pulls the external
 // contacts (External), which the portal shows to those they are shared
-// with (external.go).
+// with (external.go), and makes the new base's index (Warm).
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
-	o.CountRestricted, o.External = true, true
+	o.CountRestricted, o.External, o.Warm = true, true, true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {
@@ -104,14 +104,6 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 	go func() {
 		defer j.wg.Done()
 		res, err := j.App.Pull(ctx, pol, o)
-		if err == nil && res.Stored && res.Snapshot.Receipt != nil && res.Snapshot.Receipt.Complete {
-			// the new base's index is made here, not by the next reader
-			// (readers keep the old one meanwhile); a failure leaves it
-			// to the next read
-			if werr := j.App.WarmDirectory(ctx); werr != nil && j.Logf != nil {
-				j.Logf("pull %s: the directory's index of the new snapshot: %v", job.ID, werr)
-			}
-		}
 		j.mu.Lock()
 		now := j.App.now()
 		job.Finished = &now
