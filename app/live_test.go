@@ -200,6 +200,20 @@ func testLiveIndex(t *testing.T, overlay bool) {
 	}
 }
 
+// twoCounsels builds a's index, then commits an event retitling alice
+// and bob "Counsel" and "Chief Counsel".
+func twoCounsels(t *testing.T, a *app.App, org dingbook.Org) {
+	t.Helper()
+	if _, err := a.DirectoryTree(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := personOf(org, "alice"), personOf(org, "bob")
+	alice2, bob2 := *alice, *bob
+	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
+		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+}
+
 // TestLiveIndexRebuildsInBackground: an overlay past its limit (here 1
 // person) is replaced by key indexes built afresh in the background,
 // finding the same.
@@ -208,14 +222,7 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 	ctx := context.Background()
 	a, org := liveApp(t)
 	boss := dirSessions()["primary"]
-	if _, err := a.DirectoryTree(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice, bob := personOf(org, "alice"), personOf(org, "bob")
-	alice2, bob2 := *alice, *bob
-	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
-	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
-		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	twoCounsels(t, a, org)
 	queries := []string{"counsel", "account", "张三", "lisi", "sales"}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
@@ -256,14 +263,7 @@ func TestCloseStopsRebuild(t *testing.T) {
 		<-ctx.Done() // held until the App closes
 		ended.Store(true)
 	})
-	if _, err := a.DirectoryTree(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice, bob := personOf(org, "alice"), personOf(org, "bob")
-	alice2, bob2 := *alice, *bob
-	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
-	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
-		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	twoCounsels(t, a, org)
 	if _, err := a.DirectoryTree(ctx); err != nil { // applies the revision: the overlay outgrew its limit
 		t.Fatal(err)
 	}
