@@ -77,11 +77,9 @@ func (a *App) liveIndex(ctx context.Context, locked, wait bool) (*peopleIndex, e
 	}
 	a.people.mu.Lock()
 	idx := a.people.idx
-	current := idx != nil && (a.people.gen == gen || (a.people.warming && !wait && !locked))
+	current := idx != nil && a.people.gen == gen
 	a.people.mu.Unlock()
 	if current {
-		// (or a new base is being made in the background: the index
-		// meanwhile)
 		return idx, nil
 	}
 	idx, stale, err := a.liveLookup(ctx, locked, wait || locked)
