@@ -72,6 +72,9 @@ type externalIndex struct {
 	// text is each contact's search text (name, pinyin in full and as
 	// initials, company, title; lower-case, without spaces), one line each.
 	text []string
+	// followers are the contacts' followers' userids (externalSince asks
+	// whether a change names one, per sync: never rebuilt per request).
+	followers map[string]bool
 }
 
 type externalCache struct {
@@ -91,10 +94,12 @@ func (a *App) externals(ctx context.Context, id int64) (*externalIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	x := &externalIndex{snapshot: id, contacts: list, byID: make(map[string]int, len(list)), text: make([]string, len(list))}
+	x := &externalIndex{snapshot: id, contacts: list, byID: make(map[string]int, len(list)), text: make([]string, len(list)),
+		followers: map[string]bool{}}
 	for i := range list {
 		e := &list[i]
 		x.byID[e.UserID] = i
+		x.followers[e.FollowerUserID] = true
 		var b strings.Builder
 		for _, s := range []string{e.Name, vcard.Phonetic(e.Name), initials(e.Name), e.CompanyName, e.Title} {
 			if s != "" {
@@ -383,11 +388,7 @@ func (a *App) externalSince(ctx context.Context, idx *peopleIndex, s *Session, p
 	}
 	moved := false
 	if !ev.v.Primary && len(ev.v.Scope) > 0 && len(ev.x.contacts) > 0 {
-		followers := map[string]bool{}
-		for i := range ev.x.contacts {
-			followers[ev.x.contacts[i].FollowerUserID] = true
-		}
-		moved = slices.ContainsFunc(changes, func(c store.PersonChange) bool { return followers[c.UserID] })
+		moved = slices.ContainsFunc(changes, func(c store.PersonChange) bool { return ev.x.followers[c.UserID] })
 	}
 	if base == idx.snapshot && withdrawn == out.Withdrawn && !moved {
 		return nil

@@ -39,14 +39,20 @@ func addEvent(t *testing.T, a *app.App, id string, people []store.PersonChange, 
 // liveApp is an App over dirOrg's complete snapshot.
 func liveApp(t *testing.T) (*app.App, dingbook.Org) {
 	t.Helper()
+	org := dirOrg()
+	return appOver(t, org), org
+}
+
+// appOver is an App over org as its complete snapshot.
+func appOver(t *testing.T, org dingbook.Org) *app.App {
+	t.Helper()
 	a, err := app.Open(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })
-	org := dirOrg()
 	saveDir(t, a, org, true)
-	return a, org
+	return a
 }
 
 func personOf(org dingbook.Org, userid string) *dingbook.Person {
@@ -466,18 +472,7 @@ func TestApplyEventOutOfRange(t *testing.T) {
 // a token naming a withdrawal not made is refused.
 func TestBookSinceExternal(t *testing.T) {
 	ctx := context.Background()
-	a, err := app.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	org := dirOrg()
-	org.External = []dingbook.ExternalContact{
-		{UserID: "x1", Name: "客户一", CompanyName: "甲公司", FollowerUserID: "alice", ShareDeptIDs: []int64{3}},
-		{UserID: "x2", Name: "客户二", FollowerUserID: "carol", ShareUserIDs: []string{"bob"}},
-		{UserID: "x3", Name: "客户三", FollowerUserID: "carol"},
-	}
-	saveDir(t, a, org, true)
+	a := externalApp(t)
 	pol := policy.Default()
 	bob := dirSessions()["sales-east"] // dept 3: sees x1 and x2, not x3
 	since := func(b *app.Book) (changed []string, ch *app.BookChanges) {

@@ -26,6 +26,7 @@ command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev) # go test -race
 command -v radicale >/dev/null 2>&1 || need_pkgs+=(radicale)
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs) # serve's in-app login script
 command -v vdirsyncer >/dev/null 2>&1 || need_pkgs+=(vdirsyncer) # serve's CardDAV client test
+command -v khard >/dev/null 2>&1 || need_pkgs+=(khard) # lists what vdirsyncer synced
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium fonts-wqy-zenhei) # serve's real-browser tests
 command -v zbarimg >/dev/null 2>&1 || need_pkgs+=(zbar-tools) # serve's card QR codes, decoded
 /usr/bin/python3 -c 'import openpyxl' >/dev/null 2>&1 || need_pkgs+=(python3-openpyxl)
@@ -40,7 +41,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
-for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node vdirsyncer; do
+for tool in 7zz age age-keygen sqlite3 gcc soffice radicale node vdirsyncer khard; do
 	command -v "$tool" >/dev/null || { echo "test.sh: $tool is still missing" >&2; exit 1; }
 done
 [ -x /usr/bin/chromium ] || { echo "test.sh: /usr/bin/chromium is still missing" >&2; exit 1; }

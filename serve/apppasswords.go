@@ -64,8 +64,7 @@ func (s *Server) createAppPassword(w http.ResponseWriter, r *http.Request, sess 
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, NewAppPassword{ID: p.ID, Username: p.Username, Password: p.Password,
-		CardDAVURL: strings.TrimSuffix(s.BaseURL, "/") + DAVRoot})
+	writeJSON(w, http.StatusCreated, NewAppPassword{ID: p.ID, Username: p.Username, Password: p.Password, CardDAVURL: s.cardDAVURL()})
 }
 
 func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -74,26 +73,44 @@ func (s *Server) listAppPasswords(w http.ResponseWriter, r *http.Request, sess *
 		s.fail(w, r, err)
 		return
 	}
-	out := AppPasswords{AppPasswords: []AppPassword{}}
+	writeJSON(w, http.StatusOK, AppPasswords{AppPasswords: appPasswordsOf(ps)})
+}
+
+// appPasswordsOf lists stored app passwords as the API and the devices
+// page show them.
+func appPasswordsOf(ps []app.AppPassword) []AppPassword {
+	out := []AppPassword{}
 	for _, p := range ps {
 		e := AppPassword{ID: p.ID, Name: p.Name, Created: p.Created}
 		if !p.LastUsed.IsZero() {
 			e.LastUsed = &p.LastUsed
 		}
-		out.AppPasswords = append(out.AppPasswords, e)
+		out = append(out, e)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
+// cardDAVURL is the CardDAV root's address, for a client's setup.
+func (s *Server) cardDAVURL() string { return strings.TrimSuffix(s.BaseURL, "/") + DAVRoot }
+
 func (s *Server) revokeAppPassword(w http.ResponseWriter, r *http.Request, sess *app.Session) {
+	if s.revokeOwnAppPassword(w, r, sess, "problem.app_password") {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// revokeOwnAppPassword revokes the session's person's app password {id};
+// false: it answered (404 titled notFound for an id not theirs).
+func (s *Server) revokeOwnAppPassword(w http.ResponseWriter, r *http.Request, sess *app.Session, notFound string) bool {
 	err := s.App.RevokeAppPassword(r.Context(), sess, r.PathValue("id"))
 	var de *dingbook.Error
 	switch {
 	case errors.As(err, &de) && de.Code == dingbook.ENOTFOUND:
-		s.problem(w, r, http.StatusNotFound, "problem.app_password", err)
+		s.problem(w, r, http.StatusNotFound, notFound, err)
 	case err != nil:
 		s.fail(w, r, err)
 	default:
-		w.WriteHeader(http.StatusNoContent)
+		return true
 	}
+	return false
 }

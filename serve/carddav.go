@@ -146,20 +146,35 @@ func homeHref(sess *app.Session) string {
 }
 func bookHref(sess *app.Session) string { return homeHref(sess) + "directory/" }
 
-// book reads the session's person's latest book; false: it answered.
-func (s *Server) book(w http.ResponseWriter, r *http.Request, sess *app.Session, snapshot int64) (*app.Book, bool) {
-	b, err := s.App.AddressBookAt(r.Context(), sess, s.policy(), snapshot)
+// bookCards is the session's person's latest book, its cards rendered as
+// they are written (app.BookCards: never the whole book held); false: it
+// answered.
+func (s *Server) bookCards(w http.ResponseWriter, r *http.Request, sess *app.Session) (*app.BookCards, bool) {
+	b, err := s.App.AddressBookCards(r.Context(), sess, s.policy())
+	return b, !s.bookFailed(w, r, err)
+}
+
+// bookCard is the card named name of the session's person's latest book
+// (nil: none); false: it answered.
+func (s *Server) bookCard(w http.ResponseWriter, r *http.Request, sess *app.Session, name string) (*app.BookCard, bool) {
+	c, err := s.App.BookCard(r.Context(), sess, s.policy(), name)
+	return c, !s.bookFailed(w, r, err)
+}
+
+// bookFailed answers err of reading a book (503 before the first
+// complete snapshot, else 500); false: err is nil.
+func (s *Server) bookFailed(w http.ResponseWriter, r *http.Request, err error) bool {
 	if err == nil {
-		return b, true
+		return false
 	}
 	var de *dingbook.Error
 	if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
 		http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
-		return nil, false
+		return true
 	}
 	s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
 	http.Error(w, "the server could not answer", http.StatusInternalServerError)
-	return nil, false
+	return true
 }
 
 func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Session) {
@@ -173,11 +188,10 @@ func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 		io.WriteString(w, "dingbook's CardDAV address book: add "+s.BaseURL+DAVRoot+" as a CardDAV account\n")
 		return
 	}
-	b, ok := s.book(w, r, sess, 0)
+	c, ok := s.bookCard(w, r, sess, name)
 	if !ok {
 		return
 	}
-	c := b.Card(name)
 	if c == nil {
 		http.NotFound(w, r)
 		return
@@ -190,6 +204,7 @@ func (s *Server) davGet(w http.ResponseWriter, r *http.Request, sess *app.Sessio
 	}
 	w.Header().Set("Content-Type", "text/vcard; charset=utf-8")
 	w.Header().Set("Content-Length", strconv.Itoa(len(c.Body)))
+	carriedCards(w, 1)
 	io.WriteString(w, c.Body)
 }
 
@@ -207,6 +222,8 @@ type davRequest struct {
 	Limit     *struct {
 		NResults int `xml:"nresults"`
 	} `xml:"limit"`
+	// Filter is addressbook-query's (carddavquery.go).
+	Filter *cardFilter `xml:"filter"`
 }
 
 // props are the names asked for (nil: all).
@@ -234,8 +251,38 @@ func readDAVRequest(w http.ResponseWriter, r *http.Request) (*davRequest, bool) 
 	return &d, true
 }
 
-// multistatus collects a 207 answer.
-type multistatus struct{ b strings.Builder }
+// multistatus collects a 207 answer; cards counts its address-data. A
+// streamed one (stream) goes out in pieces as it grows, so that a book
+// of 100,000 cards is never held whole.
+type multistatus struct {
+	b     strings.Builder
+	cards int
+	out   http.ResponseWriter // streaming to, once stream was called
+}
+
+// streamChunk is how much a streamed multistatus holds before it writes.
+const streamChunk = 64 << 10
+
+// stream sends the 207's header now and the answer as it grows: call it
+// once nothing can fail any more.
+func (m *multistatus) stream(w http.ResponseWriter) {
+	m.header(w)
+	m.out = w
+}
+
+func (m *multistatus) header(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusMultiStatus)
+}
+
+// flush writes what a streamed answer holds, once it holds atLeast.
+func (m *multistatus) flush(atLeast int) {
+	if m.out != nil && m.b.Len() >= atLeast {
+		io.WriteString(m.out, m.b.String())
+		m.b.Reset()
+	}
+}
 
 func newMultistatus() *multistatus {
 	m := &multistatus{}
@@ -262,6 +309,9 @@ func (m *multistatus) response(href string, have map[xml.Name]string, ask []xml.
 			writeProp(&missing, n, "")
 		}
 	}
+	if _, ok := have[card("address-data")]; ok {
+		m.cards++
+	}
 	if found.Len() > 0 {
 		m.b.WriteString("<d:propstat><d:prop>" + found.String() + "</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>")
 	}
@@ -269,18 +319,23 @@ func (m *multistatus) response(href string, have map[xml.Name]string, ask []xml.
 		m.b.WriteString("<d:propstat><d:prop>" + missing.String() + "</d:prop><d:status>HTTP/1.1 404 Not Found</d:status></d:propstat>")
 	}
 	m.b.WriteString("</d:response>")
+	m.flush(streamChunk)
 }
 
 // gone adds href as not found (a removed card).
 func (m *multistatus) gone(href string) {
 	m.b.WriteString("<d:response><d:href>" + html.EscapeString(href) + "</d:href><d:status>HTTP/1.1 404 Not Found</d:status></d:response>")
+	m.flush(streamChunk)
 }
 
 func (m *multistatus) write(w http.ResponseWriter, tail string) {
 	m.b.WriteString(tail + "</d:multistatus>")
-	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusMultiStatus)
+	carriedCards(w, m.cards)
+	if m.out != nil {
+		m.flush(0)
+		return
+	}
+	m.header(w)
 	io.WriteString(w, m.b.String())
 }
 
@@ -312,7 +367,9 @@ const readPriv = "<d:privilege><d:read/></d:privilege>"
 func hrefXML(h string) string { return "<d:href>" + html.EscapeString(h) + "</d:href>" }
 
 // collectionProps are the properties of the root, principal, home and book.
-func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKind, b *app.Book) map[xml.Name]string {
+// The book's getctag is computed only when asked (ask nil: allprop): it
+// renders every card.
+func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKind, b *app.BookCards, ask []xml.Name) map[xml.Name]string {
 	p := map[xml.Name]string{
 		dav("current-user-principal"):     hrefXML(principalHref(sess)),
 		dav("current-user-privilege-set"): readPriv,
@@ -333,7 +390,9 @@ func (s *Server) collectionProps(r *http.Request, sess *app.Session, kind davKin
 			"<d:supported-report><d:report><card:addressbook-multiget/></d:report></d:supported-report>" +
 			"<d:supported-report><d:report><card:addressbook-query/></d:report></d:supported-report>"
 		p[card("supported-address-data")] = `<card:address-data-type content-type="text/vcard" version="3.0"/>`
-		p[xml.Name{Space: nsCS, Local: "getctag"}] = html.EscapeString(b.CTag)
+		if ctag := (xml.Name{Space: nsCS, Local: "getctag"}); ask == nil || slices.Contains(ask, ctag) {
+			p[ctag] = html.EscapeString(b.CTag())
+		}
 		p[dav("sync-token")] = SyncTokenPrefix + b.Version()
 	}
 	return p
@@ -366,40 +425,45 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 	}
 	ask := d.props()
 	depth1 := r.Header.Get("Depth") != "0"
-	var b *app.Book
-	if kind == davBook || kind == davCard || (kind == davHome && depth1) {
-		if b, ok = s.book(w, r, sess, 0); !ok {
+	var b *app.BookCards
+	if kind == davBook || (kind == davHome && depth1) {
+		if b, ok = s.bookCards(w, r, sess); !ok {
 			return
 		}
 	}
 	m := newMultistatus()
 	switch kind {
 	case davCard:
-		c := b.Card(name)
+		c, ok := s.bookCard(w, r, sess, name)
+		if !ok {
+			return
+		}
 		if c == nil {
 			http.NotFound(w, r)
 			return
 		}
 		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	case davBook:
-		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b), ask)
+		m.response(bookHref(sess), s.collectionProps(r, sess, kind, b, ask), ask)
 		if depth1 {
-			for i := range b.Cards {
-				m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
+			// each card rendered as it is written
+			m.stream(w)
+			for c := range b.All {
+				m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 			}
 		}
 	case davHome:
-		m.response(homeHref(sess), s.collectionProps(r, sess, kind, nil), ask)
+		m.response(homeHref(sess), s.collectionProps(r, sess, kind, nil, ask), ask)
 		if depth1 {
 			// exactly one address book
-			m.response(bookHref(sess), s.collectionProps(r, sess, davBook, b), ask)
+			m.response(bookHref(sess), s.collectionProps(r, sess, davBook, b, ask), ask)
 		}
 	default:
 		href := DAVRoot
 		if kind == davPrincipal {
 			href = principalHref(sess)
 		}
-		m.response(href, s.collectionProps(r, sess, kind, nil), ask)
+		m.response(href, s.collectionProps(r, sess, kind, nil, ask), ask)
 	}
 	m.write(w, "")
 }
@@ -417,19 +481,18 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	ask := d.props()
 	switch d.XMLName {
 	case card("addressbook-multiget"):
-		b, ok := s.book(w, r, sess, 0)
-		if !ok {
-			return
-		}
+		// each card rendered alone: clients fetch a big book in batches
 		m := newMultistatus()
 		for _, h := range d.Hrefs {
-			u, err := url.Parse(strings.TrimSpace(h))
-			if err != nil {
-				m.gone(h)
-				continue
+			var c *app.BookCard
+			if u, err := url.Parse(strings.TrimSpace(h)); err == nil {
+				if k, name := davResource(sess, u.Path); k == davCard {
+					if c, ok = s.bookCard(w, r, sess, name); !ok {
+						return
+					}
+				}
 			}
-			k, name := davResource(sess, u.Path)
-			if c := b.Card(name); k == davCard && c != nil {
+			if c != nil {
 				m.response(h, cardProps(c, ask), ask)
 			} else {
 				m.gone(h)
@@ -437,17 +500,7 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 		}
 		m.write(w, "")
 	case card("addressbook-query"):
-		// filters are not applied: every card matches (a client filters
-		// what it keeps)
-		b, ok := s.book(w, r, sess, 0)
-		if !ok {
-			return
-		}
-		m := newMultistatus()
-		for i := range b.Cards {
-			m.response(bookHref(sess)+b.Cards[i].Name, cardProps(&b.Cards[i], ask), ask)
-		}
-		m.write(w, "")
+		s.addressbookQuery(w, r, sess, d, ask) // carddavquery.go
 	case dav("sync-collection"):
 		s.syncCollection(w, r, sess, d, ask)
 	default:
@@ -466,29 +519,25 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	if d.SyncToken != nil {
 		token = strings.TrimSpace(*d.SyncToken)
 	}
-	var changed []app.BookCard
+	// the cards to send (n with the removed), one at a time: the whole
+	// book for an empty token, rendered as it is written
+	var cards func(yield func(*app.BookCard) bool)
 	var removed []string
 	var version string
+	n := 0
 	if token == "" {
-		b, ok := s.book(w, r, sess, 0)
+		b, ok := s.bookCards(w, r, sess)
 		if !ok {
 			return
 		}
-		changed, version = b.Cards, b.Version()
+		cards, n, version = b.All, b.Len(), b.Version()
 	} else {
 		var ch *app.BookChanges
 		rev, withdrawn, ok := app.ParseBookVersion(strings.TrimPrefix(token, SyncTokenPrefix))
 		if ok && strings.HasPrefix(token, SyncTokenPrefix) {
 			var err error
 			ch, err = s.App.BookSince(r.Context(), sess, s.policy(), rev, withdrawn)
-			if err != nil && !errors.Is(err, app.ErrSyncToken) {
-				var de *dingbook.Error
-				if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND && de.Field == "snapshot" {
-					http.Error(w, "no complete snapshot yet: an admin must pull the organisation first", http.StatusServiceUnavailable)
-					return
-				}
-				s.logf("serve: %s %s: %v", r.Method, r.URL.Path, err)
-				http.Error(w, "the server could not answer", http.StatusInternalServerError)
+			if err != nil && !errors.Is(err, app.ErrSyncToken) && s.bookFailed(w, r, err) {
 				return
 			}
 		}
@@ -500,17 +549,25 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			davError(w, status, "valid-sync-token")
 			return
 		}
-		changed, removed, version = ch.Changed, ch.Removed, ch.Version()
+		cards = func(yield func(*app.BookCard) bool) {
+			for i := range ch.Changed {
+				if !yield(&ch.Changed[i]) {
+					return
+				}
+			}
+		}
+		n, removed, version = len(ch.Changed)+len(ch.Removed), ch.Removed, ch.Version()
 	}
-	if d.Limit != nil && d.Limit.NResults > 0 && len(changed)+len(removed) > d.Limit.NResults {
+	if d.Limit != nil && d.Limit.NResults > 0 && n > d.Limit.NResults {
 		// a token names a whole revision: a part of its changes has no
 		// token of its own
 		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
 		return
 	}
 	m := newMultistatus()
-	for i := range changed {
-		m.response(bookHref(sess)+changed[i].Name, cardProps(&changed[i], ask), ask)
+	m.stream(w)
+	for c := range cards {
+		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	}
 	for _, name := range removed {
 		m.gone(bookHref(sess) + name)

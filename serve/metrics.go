@@ -151,10 +151,12 @@ func (m *metrics) write(w io.Writer) {
 	}
 }
 
-// statusWriter remembers the status a handler wrote.
+// statusWriter remembers the status a handler wrote, and the cards it
+// carried (RequestLogEntry.Cards).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	cards  int
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -184,6 +186,7 @@ func (s *Server) instrument(pattern string, next http.Handler) http.Handler {
 			sw.status = http.StatusOK
 		}
 		s.metrics.request(pattern, sw.status, time.Since(start))
+		s.logRequest(r, sw, time.Since(start))
 	})
 }
 

@@ -71,7 +71,7 @@ func TestCatalogues(t *testing.T) {
 	// keys used: {{.T "key"}} in templates, "prefix.key" literals in Go
 	used := map[string]string{}
 	tmpl := regexp.MustCompile(`\.T "([^"]+)"`)
-	goKey := regexp.MustCompile(`"((?:index|lang|problem|refusal|inapp|card|admin|request|grant)\.[a-z0-9_.-]+)"`)
+	goKey := regexp.MustCompile(`"((?:index|lang|problem|refusal|inapp|card|admin|request|grant|device)\.[a-z0-9_.-]+)"`)
 	files, _ := filepath.Glob("templates/*.html")
 	gofiles, _ := filepath.Glob("*.go")
 	if len(files) == 0 || len(gofiles) == 0 {

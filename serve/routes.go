@@ -145,6 +145,8 @@ func (s *Server) Routes() []Route {
 	// app passwords and the CardDAV address book (apppasswords.go, carddav.go)
 	routes = append(routes, s.appPasswordRoutes()...)
 	routes = append(routes, s.cardDAVRoutes()...)
+	// the devices page: app passwords in the portal (devices.go)
+	routes = append(routes, s.devicePageRoutes()...)
 	// grants and their one-time downloads (grants.go; issue 11)
 	routes = append(routes, s.grantRoutes()...)
 	// business cards: vCard, QR code, share links (cards.go; issue 11 §3)

@@ -72,6 +72,8 @@ type Server struct {
 	// Context is the server's lifetime: pulls started from the portal run
 	// under it (nil: never cancelled).
 	Context context.Context
+	// RequestLog, if set, receives every answered request (requestlog.go).
+	RequestLog func(RequestLogEntry)
 
 	limiter *limiter
 	metrics *metrics
@@ -184,6 +186,8 @@ type pageData struct {
 	Card *cardPage
 	// Req is the request and grant pages' data (reqpages.go).
 	Req *reqPage
+	// Dev is the devices page's data (devices.go).
+	Dev *devicePage
 }
 
 // T translates a catalogue key into the page's language: {{.T "key"}}.

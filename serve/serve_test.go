@@ -51,6 +51,8 @@ type env struct {
 	// gate, when set, holds the simulator's department calls (a pull's
 	// walk) until it is closed.
 	gate atomic.Pointer[chan struct{}]
+	// reqs is the server's request log (RequestLog).
+	reqs requestLog
 }
 
 func newEnv(t *testing.T) *env {
@@ -81,7 +83,7 @@ func newEnvOf(t testing.TB, truth *gen.Truth) *env {
 	appCfg := sim.DefaultApp()
 	client := dingtalk.New(dingtalk.Config{BaseURL: sts.URL, APIV1Base: sts.URL, LoginBase: sts.URL, AppKey: appCfg.Key,
 		AppSecret: appCfg.Secret, CorpID: e.sim.CorpID(), AgentID: appCfg.AgentID, QPS: 1000, Now: e.clock.Now})
-	e.srv = &serve.Server{App: a, Client: client, LoginBurst: 1000}
+	e.srv = &serve.Server{App: a, Client: client, LoginBurst: 1000, RequestLog: e.reqs.add}
 	ts := httptest.NewServer(e.srv.Handler())
 	t.Cleanup(ts.Close)
 	t.Cleanup(e.srv.WaitPulls) // before the servers and the state close

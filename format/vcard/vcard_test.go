@@ -7,6 +7,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,25 @@ func TestWriterUnitsOfAGrowingTree(t *testing.T) {
 	}
 	if got := strings.Count(b.String(), "ORG:示例公司;研发部/后端组\r\n"); got != 2 {
 		t.Errorf("%d cards with the whole path:\n%s", got, b.String())
+	}
+}
+
+// Card.String allocates about a card's size, not the stream Writer's
+// 64 KB buffer (serve renders each card of a book with it).
+func TestCardStringAllocates(t *testing.T) {
+	c := Card{UID: "dingtalk-u1", Family: "张", Given: "三", FN: "张三", Org: []string{"Acme", "R&D"}, Title: "Engineer",
+		Tels: []Tel{{Number: "+8613800000000", Types: []string{"CELL"}}}, Emails: []Email{{Address: "zs@example.com", Types: []string{"INTERNET"}}}}
+	want := c.String()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 200
+	for range n {
+		if c.String() != want {
+			t.Fatal("String is not stable")
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 8<<10 {
+		t.Errorf("Card.String allocates %d bytes per card, want at most 8 KB", per)
 	}
 }

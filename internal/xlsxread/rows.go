@@ -30,8 +30,12 @@ type Rows struct {
 	attrs   []attr // the row tag's, reused
 	scratch []byte
 	buf     []byte // the row's decoded text
-	spans   []span
-	err     error
+	// cells is the unused rest of a block that rows' cells are cut from
+	// (one allocation per cellBlock cells, not one per row); a block is
+	// never written again once cut.
+	cells []string
+	spans []span
+	err   error
 }
 
 // span is one cell value: a string already made (shared strings, slow
@@ -41,6 +45,9 @@ type span struct {
 	a, b  int
 	inBuf bool
 }
+
+// cellBlock is how many cells are allocated at a time.
+const cellBlock = 4096
 
 // maxPrefix bounds how far the sheet is searched for <sheetData>.
 const maxPrefix = 16 << 20
@@ -128,7 +135,7 @@ func (r *Rows) Next() ([]string, error) {
 			// The rows handed over keep the strings they use; the table
 			// itself (tens of MB for a big file) is let go now, not when
 			// the caller closes the reader after its own work.
-			r.done, r.sst, r.spans = true, nil, nil
+			r.done, r.sst, r.spans, r.cells = true, nil, nil, nil
 			return nil, io.EOF
 		}
 		r.pending, r.pendingNum, r.pendingRow = true, num, cells
@@ -232,7 +239,7 @@ func (r *Rows) Progress() float64 {
 // Close stops reading.
 func (r *Rows) Close() error {
 	r.w.in.close()
-	r.sst, r.spans = nil, nil
+	r.sst, r.spans, r.cells = nil, nil, nil
 	return nil
 }
 
@@ -444,7 +451,10 @@ func (r *Rows) parseRow(seg []byte) (num int, cells []string, at int, ok bool) {
 		return num, nil, 0, true
 	}
 	s := string(r.buf)
-	cells = make([]string, len(r.spans))
+	if len(r.cells) < len(r.spans) {
+		r.cells = make([]string, max(cellBlock, len(r.spans)))
+	}
+	cells, r.cells = r.cells[:len(r.spans):len(r.spans)], r.cells[len(r.spans):]
 	for k, sp := range r.spans {
 		if sp.inBuf {
 			cells[k] = s[sp.a:sp.b]

@@ -3,7 +3,9 @@ package xlsxread
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -112,5 +114,38 @@ func TestSizeHintFalsePartSize(t *testing.T) {
 	}
 	if got := rows.SizeHint(); got != 1<<20 {
 		t.Errorf("SizeHint = %d, want 1<<20", got)
+	}
+}
+
+// Rows' cells are cut from shared blocks: a row kept while many more are
+// read (more cells than a block holds, rows of varying width) keeps its
+// own cells, and appending to one does not write into the next.
+func TestRowsKeptAcrossBlocks(t *testing.T) {
+	var b strings.Builder
+	want := [][]string{}
+	for i := 1; i <= 3*cellBlock/5; i++ {
+		fmt.Fprintf(&b, `<row r="%d">`, i)
+		var row []string
+		for c := 0; c < 1+i%9; c++ {
+			fmt.Fprintf(&b, `<c r="%s%d" t="inlineStr"><is><t>r%dc%d</t></is></c>`, string(rune('A'+c)), i, i, c)
+			row = append(row, fmt.Sprintf("r%dc%d", i, c))
+		}
+		b.WriteString(`</row>`)
+		want = append(want, row)
+	}
+	data := handWorkbook(sheetHead+b.String()+sheetTail, sstDoc)
+	f, err := Open(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.GetRows("Sheet1") // keeps every row while reading on
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range got {
+		_ = append(row, "appended")
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%d rows read; the kept rows differ from the sheet's", len(got))
 	}
 }

@@ -24,7 +24,8 @@
 // support, with excelize's streaming Rows() and a private temporary
 // directory (Options.TmpDir), with a warning saying so; CSV is streamed
 // through a decoder. Either way a
-// goroutine parses rows ahead while they become people.
+// goroutine reads rows ahead, and workers (one per core) turn them into
+// people, handed over in file order.
 //
 // ReadFile returns the whole Org. Open returns a Stream that hands over
 // each person as soon as its row is read, with a department tree that grows
@@ -43,6 +44,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -547,7 +549,6 @@ func sniffDelimiter(text []byte, enc string) rune {
 
 // reader turns rows into an Org.
 type reader struct {
-	person   dingbook.Person // the row being read (row)
 	opts     Options
 	rep      *Report
 	name     string
@@ -686,35 +687,78 @@ func (rd *reader) readHeader() error {
 const batchRows = 256
 
 // rowBatch is rows read ahead with their lines, then the error that
-// ended the reading and its line.
+// ended the reading and its line; once a worker has parsed it (ready is
+// closed), out holds what each row made.
 type rowBatch struct {
 	rows    [][]string
 	lines   []int
+	first   bool // rows[0] is the first row after the header
 	err     error
 	errLine int
+	out     []parsed
+	ready   chan struct{}
 }
 
 // each turns the rows after the header into people, calling fn with each
-// person, the raw manager cell and the row number. A goroutine reads the
-// rows ahead (excelize's XML parsing) while rows are turned into people and
-// fn runs on the calling goroutine, so reading overlaps what fn does.
+// person, the raw manager cell and the row number, in file order, on the
+// calling goroutine. A goroutine reads the rows ahead (the XML scanning)
+// and hands them over in batches; workers (one per core) parse each batch
+// into people (parse: cells, phones, dates, department paths), and the
+// calling goroutine takes the batches in order, does what needs the rows
+// before (commit: the department tree, leaders, the report's counts and
+// messages, in row order, so they are as a single goroutine makes them)
+// and runs fn. Reading, parsing and fn so overlap on every core.
 func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager string, row int) error) error {
-	ch := make(chan rowBatch, 8)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	order := make(chan *rowBatch, 4+2*workers)
+	work := make(chan *rowBatch, 4+2*workers)
+	free := make(chan *rowBatch, 8+4*workers)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				for i, cells := range b.rows {
+					rd.parse(&b.out[i], b.lines[i], b.first && i == 0, cells)
+				}
+				close(b.ready)
+			}
+		}()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		defer close(ch)
-		send := func(b rowBatch) bool {
+		defer close(order)
+		defer close(work)
+		send := func(b *rowBatch) bool {
+			b.out = slices.Grow(b.out[:0], len(b.rows))[:len(b.rows)]
 			select {
-			case ch <- b:
+			case work <- b:
+			case <-done:
+				return false
+			}
+			select {
+			case order <- b:
 				return true
 			case <-done:
 				return false
 			}
 		}
-		b := rowBatch{rows: make([][]string, 0, batchRows), lines: make([]int, 0, batchRows)}
+		newBatch := func() *rowBatch {
+			select {
+			case b := <-free:
+				clear(b.rows)
+				b.rows, b.lines = b.rows[:0], b.lines[:0]
+				b.ready = make(chan struct{})
+				return b
+			default:
+				return &rowBatch{rows: make([][]string, 0, batchRows), lines: make([]int, 0, batchRows), ready: make(chan struct{})}
+			}
+		}
+		b := newBatch()
+		b.first = true
 		for {
 			row, line, err := rd.next()
 			if errors.Is(err, io.EOF) {
@@ -733,45 +777,49 @@ func (rd *reader) each(ctx context.Context, fn func(p *dingbook.Person, manager 
 				if !send(b) {
 					return
 				}
-				b = rowBatch{rows: make([][]string, 0, batchRows), lines: make([]int, 0, batchRows)}
+				b = newBatch()
 			}
 		}
 	}()
 	defer func() {
 		close(done)
+		for range order { // let the reader stop
+		}
 		wg.Wait()
 	}()
-	for b := range ch {
+	for b := range order {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		rd.rowsRead.Add(int64(len(b.rows)))
-		for i, cells := range b.rows {
-			first := rd.rowNum == rd.header
+		<-b.ready
+		for i := range b.out {
+			r := &b.out[i]
 			rd.rowNum = b.lines[i]
-			p, manager, ok, err := rd.row(rd.rowNum, first, cells)
+			ok, err := rd.commit(r, rd.rowNum)
 			if err != nil {
 				return err
 			}
-			if !ok {
-				continue
+			if ok {
+				if err := fn(&r.p, r.manager, rd.rowNum); err != nil {
+					return err
+				}
 			}
-			if err := fn(&p, manager, rd.rowNum); err != nil {
-				return err
-			}
+			*r = parsed{warns: r.warns[:0]} // its text must not outlive the pass (it may pin the shared strings)
 		}
 		if b.err != nil {
 			return rd.readErr(b.errLine, b.err)
 		}
+		select {
+		case free <- b:
+		default:
+		}
 	}
-	// The last row's text must not outlive the pass (it may pin the
-	// workbook's shared strings).
-	rd.person = dingbook.Person{}
 	if rd.rep.LongRows > 0 {
 		rd.rep.warn("%s: %d row(s) have cells right of the header's last column (%d columns); those cells were not read (the first: row %d)",
 			rd.name, rd.rep.LongRows, rd.headerWidth, rd.firstLong)
 	}
-	// The reading goroutine has ended (ch is closed): invalidUTF8 is final.
+	// The reading goroutine has ended (order is closed): invalidUTF8 is final.
 	rd.flushNotes()
 	if rd.invalidUTF8 {
 		rd.rep.warn("%s has bytes that are not valid %s; they were replaced by �", rd.name, rd.rep.Encoding)
@@ -824,9 +872,26 @@ func (rd *reader) setColumns(cells []string, row int) error {
 	return nil
 }
 
-// row turns the cells of row rowNum into a person; ok is false for rows
-// that hold nobody (empty, no name, the template's sample row).
-func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Person, manager string, ok bool, err error) {
+// parsed is what parse made of a row, for commit.
+type parsed struct {
+	p       dingbook.Person // without its departments
+	manager string
+	skip    string   // why the row holds nobody ("" = it holds a person)
+	warns   []string // the row's warnings, in order
+	long    bool     // a non-empty cell right of the header's last column
+	err     error
+	paths   [][]string
+	deptIDs []int64
+	leader  string
+	leaderC column
+}
+
+// parse turns the cells of row rowNum into r: everything about the row
+// that needs no other row. It runs on each's workers, so it reads the
+// reader's settings and nothing else of it; commit does the rest in row
+// order.
+func (rd *reader) parse(r *parsed, rowNum int, firstData bool, cells []string) {
+	*r = parsed{warns: r.warns[:0]}
 	get := func(c column) string {
 		if c.idx < len(cells) {
 			return cleanCell(cells[c.idx])
@@ -841,29 +906,19 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 		}
 	}
 	if empty {
-		rd.rep.skip("row %d: empty", rowNum)
-		return dingbook.Person{}, "", false, nil
+		r.skip = fmt.Sprintf("row %d: empty", rowNum)
+		return
 	}
 	for _, c := range cells[min(rd.headerWidth, len(cells)):] {
 		if cleanCell(c) != "" {
-			if rd.rep.LongRows == 0 {
-				rd.firstLong = rowNum
-			}
-			rd.rep.LongRows++
+			r.long = true
 			break
 		}
 	}
-	// The person is built in the reader's own Person (setting fields
-	// through the accessor table would otherwise move it to the heap on
-	// every row) and returned as a copy.
-	p := &rd.person
+	warn := func(format string, args ...any) { r.warns = append(r.warns, fmt.Sprintf(format, args...)) }
+	p := &r.p
 	*p = dingbook.Person{Active: true, SourceRow: rowNum}
-	var (
-		paths                  [][]string
-		deptIDs                []int64
-		leader, stateCol, e164 string
-		leaderCol              column
-	)
+	var stateCol, e164 string
 	for _, c := range rd.cols {
 		v := get(c)
 		if v == "" {
@@ -871,10 +926,10 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 		}
 		switch c.key {
 		case "mobile":
-			sc, nat, warn := parseMobile(v)
+			sc, nat, w := parseMobile(v)
 			p.StateCode, p.Mobile = sc, nat
-			if warn != "" {
-				rd.rep.warn("%s: %s", rd.where(rowNum, c), warn)
+			if w != "" {
+				warn("%s: %s", rd.where(rowNum, c), w)
 			}
 		case "mobile_e164":
 			e164 = v
@@ -884,7 +939,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 		case "telephone":
 			t, lost := repairNumber(v)
 			if lost {
-				rd.rep.warn("%s: %q is in exponent form: digits were lost when the file was saved; kept as written", rd.where(rowNum, c), v)
+				warn("%s: %q is in exponent form: digits were lost when the file was saved; kept as written", rd.where(rowNum, c), v)
 			}
 			p.Telephone = t
 		case "job_number":
@@ -892,34 +947,36 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 		case "hired_date":
 			ms, err := parseDate(v, rd.numeric, rd.date1904)
 			if err != nil {
-				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				r.err = dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write dates as 2021-03-01 (or 2021/3/1, 2021年3月1日, 20210301), or as Excel dates")
+				return
 			}
 			p.HiredDate = ms
 		case keyDept:
 			ps, warns, err := ParseDeptCellWarn(v)
 			if err != nil {
-				return *p, "", false, dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
+				r.err = dingbook.Errorf(dingbook.EINVALID, "%s: %v", rd.where(rowNum, c), err).
 					WithHint("write departments as 上级部门-下级部门, several separated by ','; escape a '-' or ',' inside a name as \\- or \\,")
+				return
 			}
 			for _, w := range warns {
-				rd.rep.warn("%s: %s", rd.where(rowNum, c), w)
+				warn("%s: %s", rd.where(rowNum, c), w)
 			}
-			paths = ps
+			r.paths = ps
 		case "dept_id_list":
 			for _, s := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '，' }) {
 				id, err := strconv.ParseInt(s, 10, 64)
 				if err != nil || id <= 0 {
-					rd.rep.warn("%s: %q is not a list of department ids; ignored", rd.where(rowNum, c), v)
-					deptIDs = nil
+					warn("%s: %q is not a list of department ids; ignored", rd.where(rowNum, c), v)
+					r.deptIDs = nil
 					break
 				}
-				deptIDs = append(deptIDs, id)
+				r.deptIDs = append(r.deptIDs, id)
 			}
 		case keyLeader:
-			leader, leaderCol = v, c
+			r.leader, r.leaderC = v, c
 		case keyMgr:
-			manager = v
+			r.manager = v
 		case keyIgnore:
 		default:
 			switch c.f.Kind {
@@ -928,7 +985,7 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 			case dingbook.KindFlag: // active, admin, boss, hide_mobile
 				b, ok := parseBool(v)
 				if !ok {
-					rd.rep.warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
+					warn("%s: %q is not yes/no (是/否, Y/N, true/false); ignored", rd.where(rowNum, c), v)
 					continue
 				}
 				*c.f.Flag(p) = b
@@ -941,32 +998,62 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 		}
 	}
 	if p.Name == "" {
-		rd.rep.skip("row %d: no name", rowNum)
-		return *p, "", false, nil
+		r.skip = fmt.Sprintf("row %d: no name", rowNum)
+		return
 	}
 	if firstData && (strings.Contains(p.Name, "示例") || strings.Contains(p.Name, "样例")) {
-		rd.rep.skip("row %d: the template's sample row (%s)", rowNum, p.Name)
-		return *p, "", false, nil
+		r.skip = fmt.Sprintf("row %d: the template's sample row (%s)", rowNum, p.Name)
+		return
 	}
 	if p.Mobile == "" && e164 != "" {
 		p.StateCode, p.Mobile, _ = parseMobile(e164)
 	}
 	if stateCol != "" {
 		if p.StateCode != "" && p.StateCode != stateCol && strings.HasPrefix(strings.TrimSpace(p.Mobile), "+") {
-			rd.rep.warn("%s: country code %s differs from the mobile's +%s", rd.rowName(rowNum), stateCol, p.StateCode)
+			warn("%s: country code %s differs from the mobile's +%s", rd.rowName(rowNum), stateCol, p.StateCode)
 		}
 		if p.StateCode == "" && p.Mobile != "" {
 			p.Mobile = withStateCode(stateCol, p.Mobile)
 		}
 		p.StateCode = stateCol
 	}
-	if len(deptIDs) != len(paths) {
-		deptIDs = nil
+	if len(r.deptIDs) != len(r.paths) {
+		r.deptIDs = nil
 	}
-	for i, path := range paths {
+	// The memberships are made here, on a worker; commit fills in the ids.
+	if len(r.paths) == 0 {
+		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
+	} else {
+		p.Depts = make([]dingbook.Membership, 0, len(r.paths))
+	}
+}
+
+// commit does, in row order, what parse left of row rowNum: the report's
+// count and messages, the departments (which grow the tree) and the
+// leaders. ok is false for rows that hold nobody (empty, no name, the
+// template's sample row).
+func (rd *reader) commit(r *parsed, rowNum int) (ok bool, err error) {
+	if r.long {
+		if rd.rep.LongRows == 0 {
+			rd.firstLong = rowNum
+		}
+		rd.rep.LongRows++
+	}
+	for _, w := range r.warns {
+		rd.rep.Warnings = appendCapped(rd.rep.Warnings, w)
+	}
+	if r.err != nil {
+		return false, r.err
+	}
+	if r.skip != "" {
+		rd.rep.Skipped = appendCapped(rd.rep.Skipped, r.skip)
+		return false, nil
+	}
+	p := &r.p
+	for i, path := range r.paths { // p.Depts has room for them (parse)
 		var want int64
-		if deptIDs != nil {
-			want = deptIDs[i]
+		if r.deptIDs != nil {
+			want = r.deptIDs[i]
 		}
 		id := rd.depts.id(path, want)
 		if _, dup := p.Membership(id); !dup {
@@ -976,10 +1063,10 @@ func (rd *reader) row(rowNum int, firstData bool, cells []string) (_ dingbook.Pe
 	if len(p.Depts) == 0 {
 		p.Depts = []dingbook.Membership{{DeptID: dingbook.RootDeptID}}
 	}
-	if leader != "" {
-		rd.applyLeader(p, paths, leader, rowNum, leaderCol)
+	if r.leader != "" {
+		rd.applyLeader(p, r.paths, r.leader, rowNum, r.leaderC)
 	}
-	return *p, manager, true, nil
+	return true, nil
 }
 
 // applyLeader reads a 部门主管 cell: one yes/no for every department, a
@@ -1033,7 +1120,8 @@ func (b *deptBuilder) lookup(path []string) int64 {
 	if len(path) == 0 {
 		return dingbook.RootDeptID
 	}
-	return b.byPath[pathKey(path)]
+	id, _ := b.known(path)
+	return id
 }
 
 // finish resolves managers, fills department leaders and counts, and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dingbook/dingbook"
 )
@@ -21,11 +22,67 @@ func ParseDeptCell(cell string) ([][]string, error) {
 }
 
 // ParseDeptCellWarn is ParseDeptCell that also returns warnings, e.g. for
-// full-width separators.
+// full-width separators. The names may share cell's memory.
 func ParseDeptCellWarn(cell string) (paths [][]string, warnings []string, err error) {
 	if strings.TrimSpace(cell) == "" {
 		return nil, nil, nil
 	}
+	if strings.IndexByte(cell, '\\') < 0 && utf8.ValidString(cell) {
+		return splitDeptCell(cell)
+	}
+	return parseDeptCell(cell)
+}
+
+// splitDeptCell is ParseDeptCellWarn for a cell of valid UTF-8 without
+// backslashes (nearly every cell): its names are pieces of cell, and
+// every path shares one slice, so a million rows make two slices each
+// instead of a string per name.
+func splitDeptCell(cell string) (paths [][]string, warnings []string, err error) {
+	full := strings.Count(cell, "，") + strings.Count(cell, "；")
+	seps := strings.Count(cell, ",") + full
+	paths = make([][]string, 0, seps+1)
+	names := make([]string, 0, seps+1+strings.Count(cell, "-"))
+	start, first := 0, 0 // the name's and the path's first
+	endName := func(end int) error {
+		n := strings.TrimSpace(cell[start:end])
+		if n == "" {
+			return fmt.Errorf("empty department name in %q", cell)
+		}
+		names = append(names, n)
+		return nil
+	}
+	endPath := func() {
+		paths = append(paths, names[first:len(names):len(names)])
+		first = len(names)
+	}
+	for i, r := range cell {
+		switch r {
+		case '-':
+			if err := endName(i); err != nil {
+				return nil, nil, err
+			}
+			start = i + 1
+		case ',', '，', '；':
+			if err := endName(i); err != nil {
+				return nil, nil, err
+			}
+			endPath()
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	if err := endName(len(cell)); err != nil {
+		return nil, nil, err
+	}
+	endPath()
+	if full > 0 {
+		warnings = append(warnings, fmt.Sprintf("department cell %q uses full-width separators (，or ；); read them as ','", cell))
+	}
+	return paths, warnings, nil
+}
+
+// parseDeptCell is ParseDeptCellWarn for any cell: escapes, and bytes
+// that are not UTF-8 (read as U+FFFD).
+func parseDeptCell(cell string) (paths [][]string, warnings []string, err error) {
 	var (
 		path      []string
 		name      strings.Builder
@@ -100,6 +157,9 @@ type deptBuilder struct {
 	tree *dingbook.Tree
 	// index is the position of each id in depts.
 	index map[int64]int
+	// key is scratch for a path's key: a department already known is
+	// found without making its key (most rows name known ones).
+	key []byte
 }
 
 func newDeptBuilder(company string, guessed bool) *deptBuilder {
@@ -117,15 +177,23 @@ func newDeptBuilder(company string, guessed bool) *deptBuilder {
 	}
 }
 
-func pathKey(path []string) string {
-	var b strings.Builder
+// appendPathKey appends the key of path in byPath to dst: its names
+// joined by NUL bytes.
+func appendPathKey(dst []byte, path []string) []byte {
 	for i, p := range path {
 		if i > 0 {
-			b.WriteByte(0)
+			dst = append(dst, 0)
 		}
-		b.WriteString(p)
+		dst = append(dst, p...)
 	}
-	return b.String()
+	return dst
+}
+
+// known returns the id of path if it is known.
+func (b *deptBuilder) known(path []string) (int64, bool) {
+	b.key = appendPathKey(b.key[:0], path)
+	id, ok := b.byPath[string(b.key)]
+	return id, ok
 }
 
 // id returns the id of path, creating it (and its ancestors) if needed.
@@ -142,14 +210,15 @@ func (b *deptBuilder) id(path []string, want int64) int64 {
 	if want == dingbook.RootDeptID && len(path) == 1 && b.guessedRoot {
 		// dingbook's own export: the root written with id 1 names the
 		// company the file name only guessed.
-		b.root, b.depts[0].Name, b.guessedRoot = path[0], path[0], false
-		b.tree.Dept(dingbook.RootDeptID).Name = path[0]
+		root := strings.Clone(path[0])
+		b.root, b.depts[0].Name, b.guessedRoot = root, root, false
+		b.tree.Dept(dingbook.RootDeptID).Name = root
 		return dingbook.RootDeptID
 	}
-	key := pathKey(path)
-	if id, ok := b.byPath[key]; ok {
+	if id, ok := b.known(path); ok {
 		return id
 	}
+	key := string(b.key)
 	parent := b.id(path[:len(path)-1], 0)
 	id := want
 	if id <= 0 || b.used[id] {
@@ -162,7 +231,9 @@ func (b *deptBuilder) id(path []string, want int64) int64 {
 	}
 	b.used[id] = true
 	b.byPath[key] = id
-	d := dingbook.Department{ID: id, Name: path[len(path)-1], ParentID: parent, Order: int64(len(b.depts))}
+	// The name is copied: it may be a piece of the workbook's shared
+	// strings, which the tree must not keep.
+	d := dingbook.Department{ID: id, Name: strings.Clone(path[len(path)-1]), ParentID: parent, Order: int64(len(b.depts))}
 	b.index[id] = len(b.depts)
 	b.depts = append(b.depts, d)
 	b.tree.Add(d)

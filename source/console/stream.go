@@ -16,8 +16,9 @@ import (
 // Stream is a member file opened for a single streaming pass: each row
 // becomes a person as soon as it is read, and the department tree grows as
 // rows arrive (department ids are a hash of the path, so no row needs a
-// later one). A goroutine parses the file ahead of the caller, so reading
-// overlaps whatever the caller does with each person. Memory stays small:
+// later one). A goroutine reads the file ahead of the caller and workers
+// parse its rows into people on every core, so reading and parsing overlap
+// whatever the caller does with each person. Memory stays small:
 // a few thousand rows in flight, the tree, and a hash of each userid seen.
 //
 // Stream implements dingbook.Directory (Info, Departments, EachPerson) and

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -363,5 +364,77 @@ func TestStreamResolveManagers(t *testing.T) {
 		if !slices.Equal(sw, rw) {
 			t.Errorf("%s: warnings\n%q\nReadFile\n%q", path, sw, rw)
 		}
+	}
+}
+
+// TestRowsInOrderOnWorkers: rows are parsed on several workers, yet the
+// warnings, skipped rows, departments (created in order of first
+// appearance) and people come in file order, as with one worker.
+func TestRowsInOrderOnWorkers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("姓名,员工UserID,手机,部门\n")
+	const n = 5000
+	var wantWarn, wantSkip []string
+	var wantDepts []string
+	seenDept := map[string]bool{}
+	for i := 0; i < n; i++ {
+		row := i + 2
+		name, userid, mobile := fmt.Sprintf("员工%d", i), fmt.Sprintf("u%d", i), fmt.Sprintf("138%08d", i)
+		dept := fmt.Sprintf("部门%d", (i*7919)%1500)
+		switch {
+		case i%13 == 5:
+			name = ""
+			wantSkip = append(wantSkip, fmt.Sprintf("row %d: no name", row))
+		case i%11 == 3:
+			mobile = "1380013800" // ten digits: truncated
+			wantWarn = append(wantWarn, fmt.Sprintf("row %d, column C (手机): mobile \"1380013800\" looks truncated", row))
+		case i%17 == 9:
+			userid = "u0"
+			wantWarn = append(wantWarn, fmt.Sprintf("row %d: userid \"u0\" appears more than once", row))
+		}
+		if name != "" && !seenDept[dept] {
+			seenDept[dept] = true
+			wantDepts = append(wantDepts, dept)
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s\n", name, userid, mobile, dept)
+	}
+	path := writeFile(t, t.TempDir(), "order.csv", []byte(b.String()))
+	strip := func(list []string) []string {
+		out := make([]string, len(list))
+		for i, s := range list {
+			out[i] = strings.TrimPrefix(s, path+", ")
+		}
+		return out
+	}
+	read := func(procs int) ([]dingbook.Person, []dingbook.Department, *Report) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		people, depts, _, rep, _ := streamed(t, path, Options{})
+		return people, depts, rep
+	}
+	onePeople, oneDepts, oneRep := read(1)
+	people, depts, rep := read(4)
+	if !slices.Equal(strip(rep.Warnings), wantWarn) {
+		t.Errorf("warnings:\n%q\nwant\n%q", strip(rep.Warnings), wantWarn)
+	}
+	if !slices.Equal(rep.Skipped, wantSkip) {
+		t.Errorf("skipped:\n%q\nwant\n%q", rep.Skipped, wantSkip)
+	}
+	var got []string
+	for _, d := range depts[1:] {
+		got = append(got, d.Name)
+	}
+	if !slices.Equal(got, wantDepts) {
+		t.Errorf("departments in the order %q, want %q", got, wantDepts)
+	}
+	if len(people) != n-len(wantSkip) {
+		t.Errorf("%d people, want %d", len(people), n-len(wantSkip))
+	}
+	for i := 1; i < len(people); i++ {
+		if people[i].SourceRow <= people[i-1].SourceRow {
+			t.Fatalf("person %d (row %d) after row %d", i, people[i].SourceRow, people[i-1].SourceRow)
+		}
+	}
+	if !reflect.DeepEqual(people, onePeople) || !reflect.DeepEqual(depts, oneDepts) || !reflect.DeepEqual(rep, oneRep) {
+		t.Error("four workers read the file differently from one")
 	}
 }

@@ -128,7 +128,10 @@ func parseMobile(raw string) (stateCode, national, warn string) {
 	if s == "" {
 		return "", "", ""
 	}
-	compact := mobileSeparators.Replace(s)
+	compact := s
+	if strings.ContainsAny(s, " -()\u00a0") { // Replace would copy s even when there is nothing to replace
+		compact = mobileSeparators.Replace(s)
+	}
 	if strings.HasPrefix(s, "+") || strings.HasPrefix(s, "＋") {
 		s = "+" + strings.TrimPrefix(strings.TrimPrefix(s, "+"), "＋")
 		compact = "+" + strings.TrimLeft(compact, "+＋")

@@ -42,6 +42,25 @@ func TestParseDeptCell(t *testing.T) {
 	}
 }
 
+// TestSplitDeptCell: the quick split of plain cells gives the general
+// parser's paths, warnings and errors.
+func TestSplitDeptCell(t *testing.T) {
+	for _, in := range []string{"技术部", "市场部-杭州分部,技术部-前端组-React", " 市场部 - 杭州分部 , 技术部 ",
+		"市场部，技术部；销售部", "a-b，c-d,e", " x ", "技术部--前端", "技术部,,销售部", "-技术部", "技术部-", "a, ,b", "a-\t-b",
+		"部门\u3000-组", "研发中心-平台部-基础架构组,研发中心-平台部"} {
+		got, warns, err := splitDeptCell(in)
+		want, wantWarns, wantErr := parseDeptCell(in)
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(warns, wantWarns) || (err == nil) != (wantErr == nil) ||
+			err != nil && err.Error() != wantErr.Error() {
+			t.Errorf("splitDeptCell(%q) = %q, %q, %v; parseDeptCell: %q, %q, %v", in, got, warns, err, want, wantWarns, wantErr)
+		}
+	}
+	// Not UTF-8: the general parser reads the bytes as U+FFFD.
+	if got, _, _ := ParseDeptCellWarn("a\xffb-c"); !reflect.DeepEqual(got, [][]string{{"a\uFFFDb", "c"}}) {
+		t.Errorf("ParseDeptCellWarn of a byte that is not UTF-8 = %q", got)
+	}
+}
+
 func TestParseMobile(t *testing.T) {
 	tests := []struct{ in, sc, nat, warn string }{
 		{"13800138000", "86", "13800138000", ""},

@@ -1,0 +1,33 @@
+package serve
+
+import (
+	"net/http"
+	"time"
+)
+
+// RequestLogEntry is one answered request, as Server.RequestLog receives
+// it: never a query string, header or body (they may carry secrets).
+type RequestLogEntry struct {
+	Method string
+	// Path is the request's path, without its query.
+	Path   string
+	Status int
+	// Cards counts the vCards the answer carried: 1 for a card's GET, one
+	// per address-data of a REPORT or PROPFIND (CardDAV clients' transfers).
+	Cards    int
+	Duration time.Duration
+}
+
+// logRequest hands a request to RequestLog, if set.
+func (s *Server) logRequest(r *http.Request, sw *statusWriter, d time.Duration) {
+	if s.RequestLog != nil {
+		s.RequestLog(RequestLogEntry{Method: r.Method, Path: r.URL.Path, Status: sw.status, Cards: sw.cards, Duration: d})
+	}
+}
+
+// carriedCards records that the answer on w carries n cards.
+func carriedCards(w http.ResponseWriter, n int) {
+	if sw, ok := w.(*statusWriter); ok {
+		sw.cards += n
+	}
+}
