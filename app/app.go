@@ -12,6 +12,7 @@ package app
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/dingbook/dingbook"
@@ -50,6 +51,53 @@ type App struct {
 	external externalCache
 	// sessions are the sessions read from the store (sessioncache.go).
 	sessions sessionCache
+	// bg are the App's background goroutines (the live index's rebuild):
+	// Close cancels and waits for them.
+	bg background
+}
+
+// background runs an App's goroutines under a context that Close
+// cancels, and lets Close wait for them.
+type background struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// goBackground runs f on a goroutine of its own under the App's
+// background context, unless the App is closed (false: f does not run).
+func (a *App) goBackground(f func(ctx context.Context)) bool {
+	b := &a.bg
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	if b.ctx == nil {
+		b.ctx, b.cancel = context.WithCancel(context.Background())
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f(b.ctx)
+	}()
+	return true
+}
+
+// Close stops the App's background work (waiting for it to end) and
+// closes the state database.
+func (a *App) Close() error {
+	b := &a.bg
+	b.mu.Lock()
+	b.closed = true
+	if b.cancel != nil {
+		b.cancel()
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	return a.DB.Close()
 }
 
 // Open opens the state directory home (created 0700 if missing) and
@@ -62,9 +110,6 @@ func Open(ctx context.Context, home string) (*App, error) {
 	govern.Sweep(home)
 	return &App{DB: db}, nil
 }
-
-// Close closes the state database.
-func (a *App) Close() error { return a.DB.Close() }
 
 func (a *App) now() time.Time {
 	if a.Now != nil {

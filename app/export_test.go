@@ -62,3 +62,20 @@ func SetOverlayMax(fn func(people int) int) (restore func()) {
 func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, snap *dingbook.Snapshot) (map[string]int, error) {
 	return a.reconcile(ctx, c, pol, snap)
 }
+
+// HoldAt makes the live index's work call hold at each stage ("bridge",
+// "build", and "rebuild" on the background rebuild's goroutine with the
+// App's background context).
+func (a *App) HoldAt(hold func(ctx context.Context, stage string)) {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	a.people.hold = hold
+}
+
+// CachedSnapshot is the snapshot of the index the App holds (0: none).
+func (a *App) CachedSnapshot() int64 {
+	if idx := a.cachedIndex(); idx != nil {
+		return idx.snapshot
+	}
+	return 0
+}

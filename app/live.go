@@ -50,13 +50,26 @@ type liveState struct {
 // new base first when a newer complete snapshot appeared (a pull by the
 // CLI or the schedule is picked up without a restart). The latest
 // snapshot and revision are looked up again only after a commit
-// (store.DB.Generation).
+// (store.DB.Generation). A reader does not wait for another's bridge or
+// build of a new base's index: it is served the index it had meanwhile.
 func (a *App) liveDirectory(ctx context.Context) (*peopleIndex, error) {
-	return a.liveIndex(ctx, false)
+	return a.liveIndex(ctx, false, false)
 }
 
-// liveIndex is liveDirectory; locked says the caller holds a.live.mu.
-func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) {
+// WarmDirectory brings the live directory's index up to date now (a
+// bridge to a new base, its index built): a pull in the serving process
+// calls it right after storing its snapshot, so that no reader meets the
+// work (readers keep the old index while it runs).
+func (a *App) WarmDirectory(ctx context.Context) error {
+	_, err := a.liveIndex(ctx, false, true)
+	return err
+}
+
+// liveIndex is liveDirectory; locked says the caller holds a.live.mu,
+// wait that it waits for (or does) a bridge or a new base's index being
+// made elsewhere instead of taking the index it had (a writer of the
+// log must apply its change to the newest base).
+func (a *App) liveIndex(ctx context.Context, locked, wait bool) (*peopleIndex, error) {
 	// nothing committed since the last look: the cached index is current
 	gen, err := a.DB.Generation(ctx)
 	if err != nil {
@@ -69,11 +82,12 @@ func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) 
 	if current {
 		return idx, nil
 	}
-	if idx, err = a.liveLookup(ctx, locked); err != nil {
+	idx, stale, err := a.liveLookup(ctx, locked, wait || locked)
+	if err != nil {
 		return nil, err
 	}
 	a.people.mu.Lock()
-	if a.people.idx == idx {
+	if a.people.idx == idx && !stale {
 		// up to date with every commit before gen was read
 		a.people.gen = gen
 	}
@@ -82,17 +96,24 @@ func (a *App) liveIndex(ctx context.Context, locked bool) (*peopleIndex, error) 
 }
 
 // liveLookup is liveIndex after a commit: it looks for a new base and new
-// revisions.
-func (a *App) liveLookup(ctx context.Context, locked bool) (*peopleIndex, error) {
+// revisions. Without wait, a new base (its bridge and its index) is made
+// in the background (warmLater) and the index the App had is returned
+// meanwhile (stale: not the newest); only without one does the caller
+// wait. New revisions of the same base are applied at once (quick).
+func (a *App) liveLookup(ctx context.Context, locked, wait bool) (idx *peopleIndex, stale bool, err error) {
 	id, err := a.DB.LatestCompleteSnapshotID(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	last, err := a.DB.LatestRevision(ctx)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if last == nil || last.Base != id {
+		if old := a.cachedIndex(); old != nil && !wait {
+			a.warmLater()
+			return old, true, nil
+		}
 		if !locked {
 			a.live.mu.Lock()
 		}
@@ -101,62 +122,119 @@ func (a *App) liveLookup(ctx context.Context, locked bool) (*peopleIndex, error)
 			a.live.mu.Unlock()
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if last, err = a.DB.LatestRevision(ctx); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
-	return a.indexAt(ctx, id, last.Rev)
+	return a.indexAt(ctx, id, last.Rev, wait)
+}
+
+// holdAt calls the tests' hold at stage, if set.
+func (a *App) holdAt(ctx context.Context, stage string) {
+	a.people.mu.Lock()
+	hold := a.people.hold
+	a.people.mu.Unlock()
+	if hold != nil {
+		hold(ctx, stage)
+	}
+}
+
+// cachedIndex is the index the App holds (nil: none).
+func (a *App) cachedIndex() *peopleIndex {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	return a.people.idx
+}
+
+// warmLater makes the live directory's new base (WarmDirectory) on a
+// goroutine of the App, unless one does already; readers meanwhile keep
+// the index the App has.
+func (a *App) warmLater() {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	if a.people.warming {
+		return
+	}
+	a.people.warming = a.goBackground(func(ctx context.Context) {
+		// an error leaves the work to the next read
+		_ = a.WarmDirectory(ctx)
+		a.people.mu.Lock()
+		a.people.warming = false
+		a.people.mu.Unlock()
+	})
 }
 
 // indexAt returns the index of base id with every revision up to rev,
-// from the cached one when it can.
-func (a *App) indexAt(ctx context.Context, id, rev int64) (*peopleIndex, error) {
-	a.people.mu.Lock()
-	defer a.people.mu.Unlock()
-	old := a.people.idx
+// from the cached one when it can. The store is read and the index made
+// without a.people.mu (readers go on with the cached index); the result
+// replaces the cached one only if it is newer (install). A new base's
+// index is built by one goroutine at a time (a.people.build); without
+// wait, it is built in the background (warmLater) and the cached index
+// returned meanwhile (stale).
+func (a *App) indexAt(ctx context.Context, id, rev int64, wait bool) (idx *peopleIndex, stale bool, err error) {
+	old := a.cachedIndex()
 	if old != nil && old.snapshot == id && old.rev >= rev {
-		return old, nil
+		return old, false, nil
+	}
+	if old == nil || old.snapshot != id {
+		if old != nil && !wait {
+			a.warmLater()
+			return old, true, nil
+		}
+		a.people.build.Lock()
+		defer a.people.build.Unlock()
+		// the build may have been done meanwhile
+		if old = a.cachedIndex(); old != nil && old.snapshot == id && old.rev >= rev {
+			return old, false, nil
+		}
 	}
 	if old != nil && old.snapshot == id {
 		revs, err := a.DB.Revisions(ctx, old.rev, rev)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		idx, err := old.apply(ctx, revs, rev)
-		if err != nil {
-			return nil, err
+		if idx, err = old.apply(ctx, revs, rev); err != nil {
+			return nil, false, err
 		}
-		a.people.idx = idx
-		a.rebuildLater(idx)
-		return idx, nil
+		return a.install(idx), false, nil
 	}
-	// the old index goes first: two of 100,000 people would double the
-	// peak memory
-	a.people.idx = nil
-	idx, err := a.buildIndex(ctx, id)
-	if err != nil {
-		return nil, err
+	// the old index stays for the readers meanwhile: the peak memory
+	// holds two indexes while the new one is built
+	a.holdAt(ctx, "build")
+	if idx, err = a.buildIndex(ctx, id); err != nil {
+		return nil, false, err
 	}
 	start, err := a.DB.BaseStart(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	revs, err := a.DB.Revisions(ctx, start, rev)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if idx, err = idx.apply(ctx, revs, rev); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	a.people.idx = idx
-	a.rebuildLater(idx)
-	return idx, nil
+	return a.install(idx), false, nil
+}
+
+// install makes idx the cached index unless the cached one is as new
+// (revisions are numbered across bases), and returns idx.
+func (a *App) install(idx *peopleIndex) *peopleIndex {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	if cur := a.people.idx; cur == nil || cur.rev < idx.rev {
+		a.people.idx = idx
+		a.rebuildLater(idx)
+	}
+	return idx
 }
 
 // rebuildLater builds idx's key indexes again in the background when
-// its overlay outgrew overlayMax (a.people.mu held): readers and events
+// its overlay outgrew overlayMax (a.people.mu held), on a goroutine of
+// the App (App.Close cancels it and waits for it): readers and events
 // go on with the overlay meanwhile; the rebuilt index replaces idx only
 // if it is still the latest (else the next revision tries again, and an
 // overlay twice over the limit is rebuilt at once, follow).
@@ -164,18 +242,21 @@ func (a *App) rebuildLater(idx *peopleIndex) {
 	if idx.ov == nil || len(idx.ov.people) <= overlayMax(len(idx.people)) || a.people.rebuilding {
 		return
 	}
-	a.people.rebuilding = true
-	go func() {
-		f := idx.derive(idx.rev)
-		f.ov = nil
-		f.names, f.others = f.keys()
+	a.people.rebuilding = a.goBackground(func(ctx context.Context) {
+		a.holdAt(ctx, "rebuild")
+		var f *peopleIndex
+		if ctx.Err() == nil { // else the App is closing
+			f = idx.derive(idx.rev)
+			f.ov = nil
+			f.names, f.others = f.keys()
+		}
 		a.people.mu.Lock()
 		defer a.people.mu.Unlock()
 		a.people.rebuilding = false
-		if a.people.idx == idx {
+		if f != nil && a.people.idx == idx && ctx.Err() == nil {
 			a.people.idx = f
 		}
-	}()
+	})
 }
 
 // apply returns a new index: idx with the event revisions of its base
@@ -490,6 +571,22 @@ func (a *App) reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Pol
 	return r.DriftCounts(), nil
 }
 
+// pruneRevisions drops the live directory's revisions older than the
+// policy's serve.revisions_keep and those of purged snapshots, except
+// base's (the new base a complete pull just reconciled): the log does not
+// grow for ever, and a device whose sync token is older syncs afresh
+// (BookSince: ErrSyncToken, 403 valid-sync-token).
+func (a *App) pruneRevisions(ctx context.Context, pol *policy.Policy, base int64) error {
+	keep := policy.DefaultRevisionsKeep
+	if pol != nil && pol.Serve.RevisionsKeep > 0 {
+		keep = time.Duration(pol.Serve.RevisionsKeep)
+	}
+	return a.DB.Write(ctx, func(tx *store.Tx) error {
+		_, err := tx.PruneRevisions(a.now().Add(-keep), base)
+		return err
+	})
+}
+
 // rereadAfter reads again the people and departments that the events of
 // the base before base (the snapshot just bridged to) named from began
 // on, and commits what differs from base as one revision
@@ -544,7 +641,7 @@ func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 	r := &store.Revision{At: a.now(), Cause: store.CausePull, Base: id}
 	var old *peopleIndex
 	if last != nil {
-		old, err = a.indexAt(ctx, last.Base, last.Rev)
+		old, _, err = a.indexAt(ctx, last.Base, last.Rev, true)
 		var de *dingbook.Error
 		if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND {
 			old, err = nil, nil // the old base was purged: start afresh
@@ -553,6 +650,7 @@ func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 			return nil, err
 		}
 	}
+	a.holdAt(ctx, "bridge")
 	if old == nil {
 		// the log starts here: no token before it is valid
 		r.Reset = true
@@ -683,7 +781,10 @@ type EventResult struct {
 // gives an admin change's person their new roles in their sessions and
 // app passwords (as a pull does, with the policy pol's roles), and commits
 // the changes with the event's id as one revision. An error leaves
-// nothing committed: the event is to be delivered again.
+// nothing committed: the event is to be delivered again. Before any
+// complete snapshot (no base) only the sessions' part is done (a leaver's
+// end, an admin change's roles) and the rest is dropped (Rev 0, no
+// error): the first complete pull reads what the event changed.
 func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, ev stream.Event) (*EventResult, error) {
 	res := &EventResult{}
 	if ev.ID != "" {
@@ -691,8 +792,21 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 			return res, err
 		}
 	}
-	if _, err := a.liveDirectory(ctx); err != nil {
+	base, err := a.hasBase(ctx)
+	if err != nil {
 		return nil, err
+	}
+	var known *peopleIndex // for the departments' sizes (restrictedCheck)
+	if base {
+		if known, err = a.liveDirectory(ctx); err != nil {
+			return nil, err
+		}
+	}
+	rc := restrictedCheck{c: c, idx: known}
+	if len(ev.UserIDs) > 1 {
+		// a reconcile names many people, mostly of the same departments:
+		// each department is listed once
+		rc.listed = map[int64]map[string]bool{}
 	}
 	// re-read outside the lock: DingTalk may be slow, readers must not wait
 	users := map[string]*dingbook.Person{}
@@ -705,8 +819,10 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 			users[u] = nil
 		case err != nil:
 			return nil, fmt.Errorf("re-reading user %s of event %s (%s): %w", u, ev.ID, ev.Type, err)
+		case !base:
+			users[u] = p // only whether they are gone matters
 		default:
-			if p.Restricted, err = restricted(ctx, c, p); err != nil {
+			if p.Restricted, err = rc.restricted(ctx, p); err != nil {
 				return nil, fmt.Errorf("checking whether user %s of event %s is access-restricted: %w", u, ev.ID, err)
 			}
 			users[u] = p
@@ -714,6 +830,9 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	depts := map[int64]*dingbook.Department{}
 	for _, id := range ev.DeptIDs {
+		if !base {
+			break // nothing to apply them to
+		}
 		d, err := c.GetDept(ctx, id)
 		switch {
 		case dingtalk.Code(err) == dingtalk.CodeDeptNotFound, dingtalk.Code(err) == dingtalk.CodeDeptOutOfRange:
@@ -746,10 +865,17 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 			return nil, err
 		}
 	}
+	if !base {
+		// no complete snapshot yet: the directory's change cannot be
+		// applied, and need not be (the first complete pull reads the
+		// organisation as it is then); the event is acknowledged, not
+		// answered LATER for ever
+		return res, nil
+	}
 
 	a.live.mu.Lock()
 	defer a.live.mu.Unlock()
-	idx, err := a.liveIndex(ctx, true)
+	idx, err := a.liveIndex(ctx, true, true)
 	if err != nil {
 		return nil, err
 	}
@@ -816,8 +942,19 @@ func (a *App) ApplyEvent(ctx context.Context, c *dingtalk.Client, pol *policy.Po
 	}
 	res.Rev, res.Changes = r.Rev, len(r.People)
 	// the index follows now, off the readers' path
-	_, err = a.indexAt(ctx, idx.snapshot, r.Rev)
+	_, _, err = a.indexAt(ctx, idx.snapshot, r.Rev, true)
 	return res, err
+}
+
+// hasBase reports whether the live directory has a base: a complete
+// snapshot that marks restricted staff.
+func (a *App) hasBase(ctx context.Context) (bool, error) {
+	_, err := a.DB.LatestCompleteSnapshotID(ctx)
+	var de *dingbook.Error
+	if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // trimmed is p as the index keeps it (a copy).
@@ -827,32 +964,77 @@ func trimmed(p *dingbook.Person) *dingbook.Person {
 	return &q
 }
 
+// restrictedCheck tells whether re-read people are access-restricted
+// staff.
+type restrictedCheck struct {
+	c *dingtalk.Client
+	// idx, if set, gives the departments' sizes: the smallest is listed
+	// first
+	idx *peopleIndex
+	// listed, if set, keeps each department's listing (the userids it
+	// shows without contain_access_limit) for the next person; else a
+	// listing stops where the person is found
+	listed map[int64]map[string]bool
+}
+
 // restricted reports whether p is access-restricted staff: absent from
 // every one of their departments' listings without contain_access_limit
-// (how a pull with CountRestricted marks them).
-func restricted(ctx context.Context, c *dingtalk.Client, p *dingbook.Person) (bool, error) {
-	if len(p.Depts) == 0 {
-		return false, nil
+// (how a pull with CountRestricted marks them). The departments are
+// listed smallest first, and the first listing that shows p ends the
+// check: a person who is not restricted (nearly everyone) costs the
+// pages of their smallest department up to them, not every page of
+// every department (a person directly in a department of thousands).
+func (rc *restrictedCheck) restricted(ctx context.Context, p *dingbook.Person) (bool, error) {
+	depts := p.DeptIDs()
+	if rc.idx != nil {
+		size := func(id int64) int {
+			if i, ok := rc.idx.deptPos[id]; ok {
+				return rc.idx.depts.Departments[i].Headcount
+			}
+			return 0 // new: not listed yet
+		}
+		slices.SortStableFunc(depts, func(x, y int64) int { return size(x) - size(y) })
 	}
-	for _, m := range p.Depts {
+	for _, d := range depts {
+		set, ok := rc.listed[d]
+		if ok {
+			if set[p.UserID] {
+				return false, nil
+			}
+			continue
+		}
+		if rc.listed != nil {
+			set = map[string]bool{}
+		}
 		var cursor dingtalk.Cursor
 		for {
-			page, err := c.ListSimple(ctx, m.DeptID, cursor, dingtalk.PageSize, false)
+			page, err := rc.c.ListSimple(ctx, d, cursor, dingtalk.PageSize, false)
 			if err != nil {
 				return false, err
 			}
+			found := false
 			for _, u := range page.List {
-				if string(u.UserID) == p.UserID {
-					return false, nil
+				found = found || string(u.UserID) == p.UserID
+				if set != nil {
+					set[string(u.UserID)] = true
 				}
+			}
+			if found && set == nil {
+				return false, nil
 			}
 			if !bool(page.HasMore) {
 				break
 			}
 			cursor = page.NextCursor
 		}
+		if set != nil {
+			rc.listed[d] = set
+			if set[p.UserID] {
+				return false, nil
+			}
+		}
 	}
-	return true, nil
+	return len(depts) > 0, nil
 }
 
 // roleChanged follows an admin change of userid as a pull's role
@@ -863,11 +1045,10 @@ func restricted(ctx context.Context, c *dingtalk.Client, p *dingbook.Person) (bo
 // changed, 0 when they hold nothing or their roles are the same (an
 // event delivered again).
 func (a *App) roleChanged(ctx context.Context, c *dingtalk.Client, pol *policy.Policy, userid, why string) (int, error) {
-	held, err := a.DB.HeldRoles(ctx)
+	held, err := a.DB.HeldRolesOf(ctx, userid)
 	if err != nil {
 		return 0, err
 	}
-	held = slices.DeleteFunc(held, func(h store.HeldRoles) bool { return h.UserID != userid })
 	if len(held) == 0 {
 		return 0, nil
 	}
@@ -896,7 +1077,7 @@ func (a *App) ownChange(ctx context.Context, userids []string) error {
 	if err != nil || last == nil {
 		return err
 	}
-	idx, err := a.liveIndex(ctx, true)
+	idx, err := a.liveIndex(ctx, true, true)
 	if err != nil {
 		return err
 	}

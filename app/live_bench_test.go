@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,4 +148,85 @@ func BenchmarkLiveSearch(b *testing.B) {
 	}
 	b.ReportMetric(float64(apply.Microseconds())/1000, "apply-ms")
 	reportPercentiles(b, "search", search)
+}
+
+// BenchmarkPullReadLatency measures the longest directory read (a
+// person's page) while a pull's snapshot of 100,000 people becomes the
+// live directory's base: stored, reconciled (the bridge and its drift)
+// and its index made by the pulling goroutine (WarmDirectory), with two
+// readers reading every 5 ms throughout (max-read-ms), and how long that takes
+// (pull-ms), with the heap's peak (sampled every 20 ms, peak-heap-MB:
+// the benchmark's own two organisations of 100,000 people included).
+func BenchmarkPullReadLatency(b *testing.B) {
+	ctx := context.Background()
+	a, people, base := liveBench(b, 100_000)
+	snap, err := a.DB.LoadSnapshot(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess := &app.Session{UserID: people[0].UserID, Roles: app.RolesOf(1)}
+	var worst, pulls time.Duration
+	var peak uint64
+	for i := 0; b.Loop(); i++ {
+		next := &dingbook.Snapshot{Source: "bench", Org: snap.Org, Receipt: &dingbook.Receipt{Complete: true}}
+		next.Org.People = slices.Clone(snap.Org.People)
+		next.Org.People[i%len(people)].Title = fmt.Sprint("pulled ", i)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		wg.Go(func() {
+			var ms runtime.MemStats
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				runtime.ReadMemStats(&ms)
+				mu.Lock()
+				peak = max(peak, ms.HeapAlloc)
+				mu.Unlock()
+			}
+		})
+		for r := range 2 {
+			wg.Go(func() {
+				for j := r; ; j++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					t := time.Now()
+					if _, err := a.Person(ctx, sess, people[j*7919%len(people)].UserID); err != nil {
+						b.Error(err)
+						return
+					}
+					d := time.Since(t)
+					mu.Lock()
+					worst = max(worst, d)
+					mu.Unlock()
+					time.Sleep(5 * time.Millisecond) // about 400 reads a second in all
+				}
+			})
+		}
+		time.Sleep(50 * time.Millisecond)
+		start := time.Now()
+		next.TakenAt = start
+		if err := a.DB.SaveSnapshot(ctx, next); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Reconcile(ctx, nil, policy.Default(), next); err != nil {
+			b.Fatal(err)
+		}
+		if err := a.WarmDirectory(ctx); err != nil {
+			b.Fatal(err)
+		}
+		pulls += time.Since(start)
+		time.Sleep(50 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+	}
+	b.ReportMetric(float64(worst.Microseconds())/1000, "max-read-ms")
+	b.ReportMetric(float64(pulls.Microseconds())/1000/float64(b.N), "pull-ms")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http/httptest"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,6 +206,20 @@ func testLiveIndex(t *testing.T, overlay bool) {
 	}
 }
 
+// twoCounsels builds a's index, then commits an event retitling alice
+// and bob "Counsel" and "Chief Counsel".
+func twoCounsels(t *testing.T, a *app.App, org dingbook.Org) {
+	t.Helper()
+	if _, err := a.DirectoryTree(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := personOf(org, "alice"), personOf(org, "bob")
+	alice2, bob2 := *alice, *bob
+	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
+	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
+		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+}
+
 // TestLiveIndexRebuildsInBackground: an overlay past its limit (here 1
 // person) is replaced by key indexes built afresh in the background,
 // finding the same.
@@ -212,14 +228,7 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 	ctx := context.Background()
 	a, org := liveApp(t)
 	boss := dirSessions()["primary"]
-	if _, err := a.DirectoryTree(ctx); err != nil {
-		t.Fatal(err)
-	}
-	alice, bob := personOf(org, "alice"), personOf(org, "bob")
-	alice2, bob2 := *alice, *bob
-	alice2.Title, bob2.Title = "Counsel", "Chief Counsel"
-	addEvent(t, a, "e1", []store.PersonChange{{UserID: "alice", Op: store.OpUpsert, After: &alice2, Before: alice},
-		{UserID: "bob", Op: store.OpUpsert, After: &bob2, Before: bob}}, nil)
+	twoCounsels(t, a, org)
 	queries := []string{"counsel", "account", "张三", "lisi", "sales"}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		live, fresh, overlaid, err := a.SearchLiveAndFresh(ctx, boss, queries)
@@ -239,6 +248,111 @@ func TestLiveIndexRebuildsInBackground(t *testing.T) {
 		}
 		if overlaid != 2 || time.Now().After(deadline) {
 			t.Fatalf("the overlay of %d people was not rebuilt", overlaid)
+		}
+	}
+}
+
+// TestCloseStopsRebuild: the index's background rebuild belongs to the
+// App: Close cancels it and returns only once it has ended, so no
+// goroutine outlives the App (or reads its closed database).
+func TestCloseStopsRebuild(t *testing.T) {
+	defer app.SetOverlayMax(func(int) int { return 1 })()
+	ctx := context.Background()
+	a, org := liveApp(t)
+	started := make(chan struct{})
+	var ended atomic.Bool
+	a.HoldAt(func(ctx context.Context, stage string) {
+		if stage != "rebuild" {
+			return
+		}
+		close(started)
+		<-ctx.Done() // held until the App closes
+		ended.Store(true)
+	})
+	twoCounsels(t, a, org)
+	if _, err := a.DirectoryTree(ctx); err != nil { // applies the revision: the overlay outgrew its limit
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no background rebuild started")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not cancel the background rebuild")
+	}
+	if !ended.Load() {
+		t.Error("Close returned while the background rebuild still ran")
+	}
+}
+
+// TestReadersKeepOldIndex: while a new snapshot becomes the base (its
+// bridge, then its index built, here by the pulling goroutine's
+// WarmDirectory), readers are answered at once from the index they had,
+// not held until the work ends; once it ends they see the new base.
+func TestReadersKeepOldIndex(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	title := func() string {
+		t.Helper()
+		p, err := a.Person(ctx, boss, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Title
+	}
+	before := title()
+	for _, stage := range []string{"bridge", "build"} {
+		next := org
+		next.People = slices.Clone(org.People)
+		next.People[slices.IndexFunc(next.People, func(p dingbook.Person) bool { return p.UserID == "alice" })].Title = "Title after " + stage
+		saveDir(t, a, next, true)
+		entered, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		a.HoldAt(func(_ context.Context, s string) {
+			if s == stage {
+				once.Do(func() { close(entered); <-release })
+			}
+		})
+		warmed := make(chan error, 1)
+		go func() { warmed <- a.WarmDirectory(ctx) }()
+		select {
+		case <-entered:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: the warm never reached it", stage)
+		}
+		read := make(chan string, 1)
+		go func() {
+			p, err := a.Person(ctx, boss, "alice")
+			if err != nil {
+				read <- err.Error()
+				return
+			}
+			read <- p.Title
+		}()
+		select {
+		case got := <-read:
+			if got != before {
+				t.Errorf("%s: a reader meanwhile got %q, want the old index's %q", stage, got, before)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: a reader waited for the new base's work", stage)
+		}
+		close(release)
+		if err := <-warmed; err != nil {
+			t.Fatal(err)
+		}
+		a.HoldAt(nil)
+		if before = title(); before != "Title after "+stage {
+			t.Errorf("after the %s: %q", stage, before)
 		}
 	}
 }
@@ -418,6 +532,7 @@ func TestBookSinceExternal(t *testing.T) {
 		{UserID: "x5", Name: "客户五", FollowerUserID: "yan"},
 	}
 	saveDir(t, a, org2, true)
+	pickUp(t, a)
 	changed, ch = since(afterWithdrawal)
 	if !slices.Equal(changed, []string{"external-x1.vcf", "external-x3.vcf"}) || len(ch.Removed) != 0 || ch.Rev <= afterWithdrawal.Rev {
 		t.Errorf("across the new base: changed %v removed %v", changed, ch.Removed)
@@ -506,6 +621,239 @@ func TestApplyEventDirectoryField(t *testing.T) {
 	hits, err := a.SearchPeople(ctx, boss, "jn-event-7")
 	if err != nil || !slices.Equal(userids(hits), []string{who}) {
 		t.Errorf("a search for the new job number: %v %v", userids(hits), err)
+	}
+}
+
+// TestApplyEventWithoutBase: before any complete snapshot an event is
+// not answered LATER for ever: a leaver's sessions and app passwords end
+// at once (they need no directory), and the other events are
+// acknowledged without a revision (the first pull reads what they
+// changed).
+func TestApplyEventWithoutBase(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	pol := policy.Default()
+	var leaver, stayer string
+	for _, p := range truth.Org.People {
+		if p.Active && !p.Admin && len(p.Depts) > 0 {
+			if leaver == "" {
+				leaver = p.UserID
+			} else if stayer == "" {
+				stayer = p.UserID
+			}
+		}
+	}
+	var tokens []string
+	for _, u := range []string{leaver, stayer} {
+		token, sess, err := a.Login(ctx, &dingtalk.Identity{UserID: u}, app.LoginOptions{Via: "browser"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.CreateAppPassword(ctx, sess, "phone"); err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, token)
+	}
+	if err := s.UpdateUser(stayer, func(p *dingbook.Person) { p.Title = "无基线" }); err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "nb-1", Type: stream.UserModify, UserIDs: []string{stayer}})
+	if err != nil || res.Rev != 0 || res.SessionsEnded != 0 {
+		t.Errorf("a change without a base: %+v %v, want acknowledged, nothing applied", res, err)
+	}
+	if err := s.RemoveUser(leaver); err != nil {
+		t.Fatal(err)
+	}
+	res, err = a.ApplyEvent(ctx, c, pol, stream.Event{ID: "nb-2", Type: stream.UserLeave, UserIDs: []string{leaver}})
+	if err != nil || res.SessionsEnded != 1 || res.AppPasswordsRevoked != 1 || res.Rev != 0 {
+		t.Errorf("a leaver without a base: %+v %v, want 1 session and 1 app password ended", res, err)
+	}
+	for i, token := range tokens {
+		sess, err := a.Session(ctx, token, app.SessionLimits{})
+		if err != nil || (sess != nil) != (i == 1) {
+			t.Errorf("session %d after the leaver's event: %+v %v", i, sess, err)
+		}
+	}
+	if n, err := a.DB.UserSessions(ctx, stayer); err != nil || n != 1 {
+		t.Errorf("the stayer's sessions: %d %v", n, err)
+	}
+	if r, err := a.DB.LatestRevision(ctx); r != nil || err != nil {
+		t.Errorf("a revision without a base: %+v %v", r, err)
+	}
+}
+
+// TestPullPrunesRevisions: a complete pull drops the revisions older
+// than serve.revisions_keep (of the bases before the new one): a device
+// whose token is older is refused (ErrSyncToken: CardDAV's 403
+// valid-sync-token) and syncs afresh; a token since the new base is
+// still answered.
+func TestPullPrunesRevisions(t *testing.T) {
+	ctx := context.Background()
+	a, s, c, truth := simApp(t)
+	var mu sync.Mutex
+	now := time.Now()
+	a.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	pol := policy.Default()
+	pol.Serve.RevisionsKeep = policy.Duration(7 * 24 * time.Hour)
+	pull := func() *app.PullResult {
+		t.Helper()
+		res, err := a.Pull(ctx, pol, app.PullOptions{Actor: "tester", Client: c, CountRestricted: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	pull()
+	var who *dingbook.Person
+	for i := range truth.Org.People {
+		if p := &truth.Org.People[i]; p.Active && !p.Admin && !p.Restricted && len(p.Depts) > 0 {
+			who = p
+			break
+		}
+	}
+	sess := &app.Session{UserID: who.UserID, Roles: app.RolesOf(0)}
+	book, err := a.AddressBook(ctx, sess, 0) // the log starts
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range truth.Org.People[len(truth.Org.People)-2:] {
+		if err := s.UpdateUser(u.UserID, func(p *dingbook.Person) { p.Title = "改名" }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.ApplyEvent(ctx, c, pol, stream.Event{ID: "t-" + u.UserID, Type: stream.UserModify, UserIDs: []string{u.UserID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a week and a day later, the next pull
+	mu.Lock()
+	now = now.Add(8 * 24 * time.Hour)
+	mu.Unlock()
+	res := pull()
+	if res.Drift == nil {
+		t.Fatal("the log was not in use")
+	}
+	revs, err := a.DB.Revisions(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range revs {
+		if r.Base != res.Snapshot.ID {
+			t.Errorf("revision %d of base %d (%s) was kept past serve.revisions_keep", r.Rev, r.Base, r.At)
+		}
+	}
+	if len(revs) == 0 {
+		t.Fatal("the new base's revisions were pruned")
+	}
+	if _, err := a.BookSince(ctx, sess, pol, book.Rev, book.Withdrawn); !errors.Is(err, app.ErrSyncToken) {
+		t.Errorf("a token older than the revisions kept: %v, want ErrSyncToken", err)
+	}
+	fresh, err := a.AddressBook(ctx, sess, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := a.BookSince(ctx, sess, pol, fresh.Rev, fresh.Withdrawn); err != nil || len(ch.Changed)+len(ch.Removed) != 0 {
+		t.Errorf("a token of the new base: %+v %v", ch, err)
+	}
+}
+
+// TestApplyEventRestrictedCost: whether a re-read person is
+// access-restricted is found by listing their smallest department first,
+// stopping where they are listed, and an event naming many people lists
+// each department once; a person moved into a department as restricted
+// staff still becomes restricted.
+func TestApplyEventRestrictedCost(t *testing.T) {
+	ctx := context.Background()
+	truth := gen.Generate(gen.Options{Users: 400, Depts: 4, Seed: 11})
+	var big, small int64
+	for _, d := range truth.Org.Depts {
+		if d.ID == dingbook.RootDeptID {
+			continue
+		}
+		if big == 0 {
+			big = d.ID
+		} else if small == 0 {
+			small = d.ID
+		}
+	}
+	// 300 people directly in big (three pages of listsimple), a few in
+	// small; who is in both, big first
+	var who string
+	var many []string
+	for i := range truth.Org.People {
+		p := &truth.Org.People[i]
+		p.Restricted = false
+		switch {
+		case i < 300:
+			p.Depts = []dingbook.Membership{{DeptID: big}}
+			if i%50 == 0 {
+				many = append(many, p.UserID)
+			}
+		case i < 305:
+			p.Depts = []dingbook.Membership{{DeptID: small}}
+		}
+	}
+	truth.Restricted = nil
+	who = truth.Org.People[299].UserID
+	truth.Org.People[299].Depts = []dingbook.Membership{{DeptID: big}, {DeptID: small}}
+	s := sim.New(sim.Config{Truth: truth, QPS: -1})
+	ts := httptest.NewServer(s)
+	defer ts.Close()
+	key := sim.DefaultApp()
+	c := dingtalk.New(dingtalk.Config{BaseURL: ts.URL, AppKey: key.Key, AppSecret: key.Secret, QPS: 1000})
+	a, err := app.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	saveDir(t, a, truth.Org, true)
+	pol := policy.Default()
+	lists := func(ev stream.Event) int {
+		t.Helper()
+		before := s.Calls()["/topapi/user/listsimple"]
+		if _, err := a.ApplyEvent(ctx, c, pol, ev); err != nil {
+			t.Fatal(err)
+		}
+		return s.Calls()["/topapi/user/listsimple"] - before
+	}
+	if err := s.UpdateUser(who, func(p *dingbook.Person) { p.Title = "改" }); err != nil {
+		t.Fatal(err)
+	}
+	if n := lists(stream.Event{ID: "r-1", Type: stream.UserModify, UserIDs: []string{who}}); n != 1 {
+		t.Errorf("a person in a small and a big department: %d listsimple pages, want 1 (the small one's)", n)
+	}
+	for _, u := range many {
+		if err := s.UpdateUser(u, func(p *dingbook.Person) { p.Title = "改" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := 0 // of one listing of big
+	for cursor := dingtalk.Cursor(nil); ; pages++ {
+		page, err := c.ListSimple(ctx, big, cursor, dingtalk.PageSize, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bool(page.HasMore) {
+			pages++
+			break
+		}
+		cursor = page.NextCursor
+	}
+	if n := lists(stream.Event{ID: "r-2", Type: "reconcile", UserIDs: many}); n != pages || pages < 3 {
+		t.Errorf("%d people of one department of 300: %d listsimple pages, want %d (listed once)", len(many), n, pages)
+	}
+	// moved into small as restricted staff: restricted
+	moved := truth.Org.People[0].UserID
+	if err := s.UpdateUser(moved, func(p *dingbook.Person) { p.Restricted, p.Depts = true, []dingbook.Membership{{DeptID: small}} }); err != nil {
+		t.Fatal(err)
+	}
+	lists(stream.Event{ID: "r-3", Type: stream.UserModify, UserIDs: []string{moved}})
+	emp := &app.Session{UserID: truth.Org.People[1].UserID, Roles: app.RolesOf(0)} // in big: may not see small's restricted staff
+	if _, err := a.Person(ctx, emp, moved); err == nil {
+		t.Error("the person moved into a department as restricted staff is visible outside it")
+	}
+	boss := &app.Session{UserID: truth.Org.People[1].UserID, Roles: app.RolesOf(1)}
+	if p, err := a.Person(ctx, boss, moved); err != nil || p.Departments[0].ID != small {
+		t.Errorf("the moved person as the admin sees them: %+v %v", p, err)
 	}
 }
 

@@ -80,11 +80,21 @@ type peopleIndex struct {
 type peopleCache struct {
 	mu  sync.Mutex
 	idx *peopleIndex
+	// build is held while a new base's index is built (live.go): one at
+	// a time, and readers meanwhile keep idx
+	build sync.Mutex
+	// warming: a new base is being made in the background (warmLater)
+	warming bool
 	// gen is the store's generation when idx's snapshot was last found
 	// the latest
 	gen int64
 	// rebuilding: idx's key indexes are being built again (live.go)
 	rebuilding bool
+	// hold, if set, is called at each stage of the live index's work
+	// ("bridge": a bridge's drift; "build": a new base's index;
+	// "rebuild": first on the background rebuild's goroutine, with the
+	// App's context): tests hold the work there
+	hold func(ctx context.Context, stage string)
 }
 
 // directory returns the index of the live directory (live.go): the

@@ -94,6 +94,26 @@ func saveDir(t *testing.T, a *app.App, org dingbook.Org, complete bool) {
 	}
 }
 
+// pickUp is the portal's first read after a pull by another process
+// (the CLI's): it is answered from the index the App had and starts the
+// new base's bridge and index in the background; pickUp waits for them.
+func pickUp(t *testing.T, a *app.App) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := a.DB.LatestCompleteSnapshotID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); a.CachedSnapshot() != id; time.Sleep(5 * time.Millisecond) {
+		if _, err := a.DirectoryTree(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the new snapshot %d was not picked up", id)
+		}
+	}
+}
+
 func userids(ps []app.DirPerson) []string {
 	var out []string
 	for _, p := range ps {
@@ -183,6 +203,7 @@ func TestSearchPeople(t *testing.T) {
 		t.Errorf("the incomplete snapshot was searched: %v", userids(got))
 	}
 	saveDir(t, a, org, true)
+	pickUp(t, a)
 	if got, _ := a.SearchPeople(ctx, emp, "zhangsanfeng"); !slices.Equal(userids(got), []string{"alice"}) {
 		t.Errorf("the new snapshot was not picked up: %v", userids(got))
 	}

@@ -20,8 +20,12 @@ type PullOptions struct {
 	WithManager, External, CountRestricted, Fresh bool
 	// AllowPartial stores a snapshot that cannot vouch for completeness.
 	AllowPartial bool
-	Progress     func(pull.Progress)
-	Hooks        *Hooks
+	// Warm makes the live directory's index of a complete snapshot before
+	// Pull returns (WarmDirectory), as it does anyway when this App
+	// serves the directory (has an index): no reader meets that work.
+	Warm     bool
+	Progress func(pull.Progress)
+	Hooks    *Hooks
 }
 
 // PullResult is a finished pull. Stored says whether the snapshot was
@@ -74,8 +78,17 @@ func (a *App) Pull(ctx context.Context, pol *policy.Policy, o PullOptions) (*Pul
 		if err == nil {
 			out.AppPasswordsRevoked, err = a.revokeLeaverAppPasswords(ctx, &out.Snapshot.Org, o.Actor)
 		}
+		serving := o.Warm || a.cachedIndex() != nil // before reconcile, which may make one for its drift
 		if err == nil {
 			out.Drift, err = a.reconcile(ctx, o.Client, pol, out.Snapshot)
+		}
+		if err == nil && out.Drift != nil {
+			err = a.pruneRevisions(ctx, pol, out.Snapshot.ID)
+		}
+		if err == nil && serving {
+			// the new base's index now, by the pull (readers keep the
+			// old one meanwhile), not by the next reader
+			err = a.WarmDirectory(ctx)
 		}
 		if err == nil {
 			out.RolesChanged, err = a.refreshRoles(ctx, o.Client, pol)

@@ -78,9 +78,9 @@ const pullJobsKept = 100
 // the portal's visibility rules hide them by that mark, so a snapshot
 // without it would show them to everyone. It also pulls the external
 // contacts (External), which the portal shows to those they are shared
-// with (external.go).
+// with (external.go), and makes the new base's index (Warm).
 func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions) (PullJob, error) {
-	o.CountRestricted, o.External = true, true
+	o.CountRestricted, o.External, o.Warm = true, true, true
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.running != "" {

@@ -69,6 +69,11 @@ func TestRunDaily(t *testing.T) {
 			t.Errorf("pull %d: %+v", i, j)
 		}
 	}
+	// the pulling goroutine made the new base's index: no reader meets
+	// that work
+	if got := a.CachedSnapshot(); got != done[1].Snapshot {
+		t.Errorf("the directory's index after the pull is of snapshot %d, want %d", got, done[1].Snapshot)
+	}
 	// the portal's pulls fetch the external contacts too
 	snap, err := a.DB.LoadSnapshot(context.Background(), done[1].Snapshot)
 	if err != nil || len(snap.Org.External) == 0 {

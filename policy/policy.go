@@ -254,7 +254,15 @@ type Serve struct {
 	// sub-departments too (absent: true; serve.md §B leaves DingTalk's
 	// own rule unconfirmed).
 	ExternalShareSubdepartments *bool `yaml:"external_share_subdepartments,omitempty" json:"external_share_subdepartments,omitempty"`
+	// RevisionsKeep is how long the live directory's revisions (the
+	// CardDAV sync tokens) are kept (default 30d): each complete pull
+	// prunes older ones; a device whose token is older syncs afresh.
+	RevisionsKeep Duration `yaml:"revisions_keep" json:"revisions_keep"`
 }
+
+// DefaultRevisionsKeep is how long the live directory's revisions are
+// kept unless the policy says otherwise (serve.revisions_keep).
+const DefaultRevisionsKeep = 30 * 24 * time.Hour
 
 // Defaults of the portal's session limits.
 const (
@@ -437,6 +445,9 @@ func (p *Policy) fill() {
 	}
 	if p.Serve.SessionAbsolute == 0 {
 		p.Serve.SessionAbsolute = Duration(DefaultSessionAbsolute)
+	}
+	if p.Serve.RevisionsKeep == 0 {
+		p.Serve.RevisionsKeep = Duration(DefaultRevisionsKeep)
 	}
 	if p.Requests.MaxDays == 0 {
 		p.Requests.MaxDays = DefaultRequestMaxDays

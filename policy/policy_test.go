@@ -305,6 +305,12 @@ func TestServeRolesAndSessions(t *testing.T) {
 		len(d.Serve.Approvers) != 0 || len(d.Serve.Auditors) != 0 || !d.Serve.SubAdminsPull() {
 		t.Fatalf("defaults: %+v", d.Serve)
 	}
+	if time.Duration(d.Serve.RevisionsKeep) != 30*24*time.Hour || !strings.Contains(string(d.YAML()), "revisions_keep: 30d") {
+		t.Errorf("serve.revisions_keep's default: %v\n%s", time.Duration(d.Serve.RevisionsKeep), d.YAML())
+	}
+	if p, problems := Parse([]byte("serve:\n  revisions_keep: 7d\n")); len(problems) > 0 || time.Duration(p.Serve.RevisionsKeep) != 7*24*time.Hour {
+		t.Errorf("serve.revisions_keep 7d: %v %v", time.Duration(p.Serve.RevisionsKeep), problems)
+	}
 	if y := string(d.YAML()); !strings.Contains(y, "session_idle: 30m") || !strings.Contains(y, "session_absolute: 12h") {
 		t.Fatalf("policy show lacks the session limits:\n%s", y)
 	}

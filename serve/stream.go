@@ -31,7 +31,10 @@ func (s *Server) StreamClient(cfg stream.Config) *stream.Client {
 // backoff) and applies each contact event to the live directory
 // (app.ApplyEvent: re-read, then one committed revision); the event is
 // acknowledged only after that, and answered LATER, so DingTalk delivers
-// it again, when a re-read or the commit fails. It returns what c.Run
+// it again, when a re-read or the commit fails. Before the first complete
+// pull an event ends a leaver's sessions and app passwords (or re-roles
+// an admin change's) and is acknowledged: the pull reads the rest. It
+// returns what c.Run
 // returns: ctx's error, or a refusal of the credentials.
 func (s *Server) RunStream(ctx context.Context, c *stream.Client) error {
 	return c.Run(ctx, func(ctx context.Context, ev stream.Event) error {

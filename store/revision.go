@@ -189,12 +189,24 @@ func (db *DB) RevisionBase(ctx context.Context, rev int64) (int64, error) {
 	return base, err
 }
 
-// LastReset returns the newest revision that started the log afresh (0:
-// none): a sync token before it is no longer valid.
+// LastReset returns the newest revision that started the log afresh, or
+// the oldest one kept when that is newer (PruneRevisions dropped those
+// before it); 0: none. A sync token before it is no longer valid.
 func (db *DB) LastReset(ctx context.Context) (int64, error) {
 	var rev sql.NullInt64
-	err := db.sdb.QueryRowContext(ctx, `SELECT MAX(rev) FROM revision WHERE reset`).Scan(&rev)
+	err := db.sdb.QueryRowContext(ctx, `SELECT MAX(r) FROM (SELECT MAX(rev) AS r FROM revision WHERE reset UNION ALL SELECT MIN(rev) FROM revision)`).Scan(&rev)
 	return rev.Int64, err
+}
+
+// PruneRevisions deletes, with their changes, the revisions made before
+// cutoff and those whose base snapshot is gone (purged), except those of
+// base current (the live directory's base, which the index is made
+// from), and returns how many it deleted. The sync tokens before the
+// revisions kept are then refused (LastReset).
+func (tx *Tx) PruneRevisions(cutoff time.Time, current int64) (int, error) {
+	// SQLite: the revision_change and revision_dept rows go by ON DELETE
+	// CASCADE (foreign_keys on, dialect.go)
+	return tx.affected(`DELETE FROM revision WHERE base != ? AND (at < ? OR base NOT IN (SELECT id FROM snapshot))`, current, tsNano(cutoff))
 }
 
 // Revisions returns the revisions after rev up to and including upTo

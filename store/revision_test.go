@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -117,5 +118,65 @@ func TestRevisionOnOldBase(t *testing.T) {
 	late.Base = 2
 	if err := add(late); err != nil || late.Rev != 3 {
 		t.Errorf("the event on the new base: rev %d %v", late.Rev, err)
+	}
+}
+
+// PruneRevisions deletes the revisions older than the cutoff and those
+// of purged bases, with their changes, never the current base's; the
+// tokens before what is kept are then before LastReset.
+func TestPruneRevisions(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var bases []int64
+	for range 3 {
+		s := &dingbook.Snapshot{Source: "test", TakenAt: time.Now(), Org: dingbook.Org{Name: "x"}, Receipt: &dingbook.Receipt{Complete: true}}
+		if err := db.SaveSnapshot(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		bases = append(bases, s.ID)
+	}
+	old, recent := time.Now().Add(-40*24*time.Hour), time.Now().Add(-time.Hour)
+	change := []store.PersonChange{{UserID: "u1", Op: store.OpUpsert, After: &dingbook.Person{UserID: "u1"}}}
+	for i, r := range []*store.Revision{
+		{At: old, Cause: store.CausePull, Base: bases[0], Reset: true},                       // 1: too old
+		{At: old, Cause: store.CauseEvent, EventID: "e1", Base: bases[0], People: change},    // 2: too old
+		{At: recent, Cause: store.CausePull, Base: 999, People: change},                      // 3: its base purged
+		{At: recent, Cause: store.CausePull, Base: bases[1], People: change},                 // 4: kept
+		{At: recent, Cause: store.CauseEvent, EventID: "e2", Base: bases[1], People: change}, // 5: kept
+		{At: old, Cause: store.CausePull, Base: bases[2], People: change},                    // 6: the current base's
+		{At: recent, Cause: store.CauseEvent, EventID: "e3", Base: bases[2], People: change}, // 7
+	} {
+		if err := db.Write(ctx, func(tx *store.Tx) error { return tx.AddRevision(r) }); err != nil || r.Rev != int64(i+1) {
+			t.Fatalf("revision %d: %v", r.Rev, err)
+		}
+	}
+	var n int
+	err = db.Write(ctx, func(tx *store.Tx) (err error) {
+		n, err = tx.PruneRevisions(time.Now().Add(-30*24*time.Hour), bases[2])
+		return err
+	})
+	if err != nil || n != 3 {
+		t.Fatalf("pruned %d %v, want 3", n, err)
+	}
+	revs, err := db.Revisions(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []int64
+	for _, r := range revs {
+		kept = append(kept, r.Rev)
+		if len(r.People) != 1 {
+			t.Errorf("revision %d lost its change", r.Rev)
+		}
+	}
+	if fmt.Sprint(kept) != "[4 5 6 7]" {
+		t.Errorf("kept %v, want [4 5 6 7]", kept)
+	}
+	if reset, err := db.LastReset(ctx); reset != 4 || err != nil {
+		t.Errorf("the first valid token %d %v, want 4", reset, err)
 	}
 }

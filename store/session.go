@@ -163,7 +163,18 @@ type HeldRoles struct {
 // HeldRoles lists the distinct roles and admin scopes of every live
 // session and app password, by userid.
 func (db *DB) HeldRoles(ctx context.Context) ([]HeldRoles, error) {
-	rows, err := db.sdb.QueryContext(ctx, `SELECT userid, roles, admin_scope FROM session UNION SELECT userid, roles, admin_scope FROM app_password ORDER BY 1, 2, 3`)
+	return db.heldRoles(ctx, `SELECT userid, roles, admin_scope FROM session UNION SELECT userid, roles, admin_scope FROM app_password ORDER BY 1, 2, 3`)
+}
+
+// HeldRolesOf is HeldRoles of one person: only userid's rows are read
+// (an admin event names one person).
+func (db *DB) HeldRolesOf(ctx context.Context, userid string) ([]HeldRoles, error) {
+	return db.heldRoles(ctx, `SELECT userid, roles, admin_scope FROM session WHERE userid = ?
+		UNION SELECT userid, roles, admin_scope FROM app_password WHERE userid = ? ORDER BY 1, 2, 3`, userid, userid)
+}
+
+func (db *DB) heldRoles(ctx context.Context, query string, args ...any) ([]HeldRoles, error) {
+	rows, err := db.sdb.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
