@@ -481,15 +481,20 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	ask := d.props()
 	switch d.XMLName {
 	case card("addressbook-multiget"):
-		// each card rendered alone: clients fetch a big book in batches
+		// each card rendered alone (clients fetch a big book in batches),
+		// all from one book: one look at the store, not one per href
 		m := newMultistatus()
+		var b *app.BookCards
 		for _, h := range d.Hrefs {
 			var c *app.BookCard
 			if u, err := url.Parse(strings.TrimSpace(h)); err == nil {
 				if k, name := davResource(sess, u.Path); k == davCard {
-					if c, ok = s.bookCard(w, r, sess, name); !ok {
-						return
+					if b == nil {
+						if b, ok = s.bookCards(w, r, sess); !ok {
+							return
+						}
 					}
+					c = b.Card(name)
 				}
 			}
 			if c != nil {
