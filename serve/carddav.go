@@ -258,6 +258,9 @@ type multistatus struct {
 	b     strings.Builder
 	cards int
 	out   http.ResponseWriter // streaming to, once stream was called
+	// left: a streamed write failed (the client has gone); the loops
+	// over the book stop rendering cards
+	left bool
 }
 
 // streamChunk is how much a streamed multistatus holds before it writes.
@@ -279,7 +282,9 @@ func (m *multistatus) header(w http.ResponseWriter) {
 // flush writes what a streamed answer holds, once it holds atLeast.
 func (m *multistatus) flush(atLeast int) {
 	if m.out != nil && m.b.Len() >= atLeast {
-		io.WriteString(m.out, m.b.String())
+		if _, err := io.WriteString(m.out, m.b.String()); err != nil {
+			m.left = true
+		}
 		m.b.Reset()
 	}
 }
@@ -449,6 +454,9 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 			// each card rendered as it is written
 			m.stream(w)
 			for c := range b.All {
+				if m.left {
+					break
+				}
 				m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 			}
 		}
@@ -572,6 +580,9 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	m := newMultistatus()
 	m.stream(w)
 	for c := range cards {
+		if m.left {
+			break
+		}
 		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	}
 	for _, name := range removed {
