@@ -94,6 +94,21 @@ func (a *App) AddressBookCards(ctx context.Context, s *Session, pol *policy.Poli
 	return &BookCards{Rev: idx.rev, Withdrawn: lastWithdrawal(ev.gone), idx: idx, v: ev.v, external: ev.cards()}, nil
 }
 
+// Card is the card named name (BookCard.Name) of the book, or nil: a
+// person's rendered alone, an external contact's as All has it. A
+// multiget looks up all its cards in one book.
+func (b *BookCards) Card(name string) *BookCard {
+	if c := b.idx.personCard(b.v, name); c != nil {
+		return c
+	}
+	for i := range b.external {
+		if b.external[i].Name == name {
+			return &b.external[i]
+		}
+	}
+	return nil
+}
+
 // BookCard returns the card named name (BookCard.Name) of the session's
 // person's latest book, or nil when the book has no such card (nobody of
 // that name, or nobody they may see): AddressBookAt's card, rendered
@@ -103,14 +118,8 @@ func (a *App) BookCard(ctx context.Context, s *Session, pol *policy.Policy, name
 	if err != nil {
 		return nil, err
 	}
-	if id, ok := strings.CutSuffix(name, ".vcf"); ok {
-		if userid, err := url.PathUnescape(id); err == nil && cardName(userid) == name {
-			v := idx.viewer(s)
-			if p := idx.person(userid); p != nil && v.CanSee(p) {
-				c := idx.card(v, p)
-				return &c, nil
-			}
-		}
+	if c := idx.personCard(idx.viewer(s), name); c != nil {
+		return c, nil
 	}
 	if !strings.HasPrefix(name, "external-") {
 		return nil, nil
@@ -125,4 +134,20 @@ func (a *App) BookCard(ctx context.Context, s *Session, pol *policy.Policy, name
 		}
 	}
 	return nil, nil
+}
+
+// personCard is the card named name of a person v sees in idx, rendered
+// alone (nil: none).
+func (idx *peopleIndex) personCard(v Viewer, name string) *BookCard {
+	id, ok := strings.CutSuffix(name, ".vcf")
+	if !ok {
+		return nil
+	}
+	if userid, err := url.PathUnescape(id); err == nil && cardName(userid) == name {
+		if p := idx.person(userid); p != nil && v.CanSee(p) {
+			c := idx.card(v, p)
+			return &c
+		}
+	}
+	return nil
 }

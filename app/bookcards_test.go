@@ -45,6 +45,9 @@ func TestBookCards(t *testing.T) {
 			if err != nil || one == nil || *one != c {
 				t.Errorf("%s: BookCard(%s) = %+v, %v", who, c.Name, one, err)
 			}
+			if in := bc.Card(c.Name); in == nil || *in != c {
+				t.Errorf("%s: BookCards.Card(%s) = %+v", who, c.Name, in)
+			}
 			checked++
 		}
 		for _, q := range dirOrg().People {
@@ -53,12 +56,18 @@ func TestBookCards(t *testing.T) {
 				if one, err := a.BookCard(ctx, s, pol, name); one != nil || err != nil {
 					t.Errorf("%s: BookCard(%s) of someone not in the book: %+v %v", who, name, one, err)
 				}
+				if in := bc.Card(name); in != nil {
+					t.Errorf("%s: BookCards.Card(%s) of someone not in the book: %+v", who, name, in)
+				}
 			}
 		}
 		for _, name := range []string{"nobody.vcf", "external-x9.vcf", "carol", "", "external-x3.vcf"} {
 			if b.Card(name) == nil {
 				if one, err := a.BookCard(ctx, s, pol, name); one != nil || err != nil {
 					t.Errorf("%s: BookCard(%q): %+v %v", who, name, one, err)
+				}
+				if in := bc.Card(name); in != nil {
+					t.Errorf("%s: BookCards.Card(%q): %+v", who, name, in)
 				}
 			}
 		}

@@ -258,6 +258,9 @@ type multistatus struct {
 	b     strings.Builder
 	cards int
 	out   http.ResponseWriter // streaming to, once stream was called
+	// left: a streamed write failed (the client has gone); the loops
+	// over the book stop rendering cards
+	left bool
 }
 
 // streamChunk is how much a streamed multistatus holds before it writes.
@@ -279,7 +282,9 @@ func (m *multistatus) header(w http.ResponseWriter) {
 // flush writes what a streamed answer holds, once it holds atLeast.
 func (m *multistatus) flush(atLeast int) {
 	if m.out != nil && m.b.Len() >= atLeast {
-		io.WriteString(m.out, m.b.String())
+		if _, err := io.WriteString(m.out, m.b.String()); err != nil {
+			m.left = true
+		}
 		m.b.Reset()
 	}
 }
@@ -449,6 +454,9 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 			// each card rendered as it is written
 			m.stream(w)
 			for c := range b.All {
+				if m.left {
+					break
+				}
 				m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 			}
 		}
@@ -481,15 +489,20 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	ask := d.props()
 	switch d.XMLName {
 	case card("addressbook-multiget"):
-		// each card rendered alone: clients fetch a big book in batches
+		// each card rendered alone (clients fetch a big book in batches),
+		// all from one book: one look at the store, not one per href
 		m := newMultistatus()
+		var b *app.BookCards
 		for _, h := range d.Hrefs {
 			var c *app.BookCard
 			if u, err := url.Parse(strings.TrimSpace(h)); err == nil {
 				if k, name := davResource(sess, u.Path); k == davCard {
-					if c, ok = s.bookCard(w, r, sess, name); !ok {
-						return
+					if b == nil {
+						if b, ok = s.bookCards(w, r, sess); !ok {
+							return
+						}
 					}
+					c = b.Card(name)
 				}
 			}
 			if c != nil {
@@ -567,6 +580,9 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	m := newMultistatus()
 	m.stream(w)
 	for c := range cards {
+		if m.left {
+			break
+		}
 		m.response(bookHref(sess)+c.Name, cardProps(c, ask), ask)
 	}
 	for _, name := range removed {

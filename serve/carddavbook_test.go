@@ -1,7 +1,9 @@
 package serve_test
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -76,5 +78,48 @@ func TestCardDAVWholeBookAnswers(t *testing.T) {
 	pullSim(t, e)
 	if got := ctagOf(book, "0", askCTag); got == ctag || got == "" {
 		t.Errorf("getctag %q after a change (was %q)", got, ctag)
+	}
+}
+
+// brokenConn is a ResponseWriter whose client has gone: every write
+// fails.
+type brokenConn struct{ h http.Header }
+
+func (b *brokenConn) Header() http.Header       { return b.h }
+func (b *brokenConn) WriteHeader(int)           {}
+func (b *brokenConn) Write([]byte) (int, error) { return 0, errors.New("connection reset by peer") }
+
+// TestCardDAVStreamStopsWhenClientGone: a whole-book answer streamed to
+// a client that has gone stops rendering cards at the first failed
+// write, not after the whole book.
+func TestCardDAVStreamStopsWhenClientGone(t *testing.T) {
+	e, c := newDirEnv(t)
+	p := e.browser(c.emp).login().newAppPassword("phone")
+	book := "/dav/books/" + c.emp + "/directory/"
+	h := e.srv.Handler()
+	for _, q := range []struct{ method, body string }{
+		{"PROPFIND", `<d:propfind xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><card:address-data/></d:prop></d:propfind>`},
+		{"REPORT", `<d:sync-collection xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:sync-token/><d:sync-level>1</d:sync-level><d:prop><card:address-data/></d:prop></d:sync-collection>`},
+		{"REPORT", `<card:addressbook-query xmlns:d="DAV:" xmlns:card="urn:ietf:params:xml:ns:carddav"><d:prop><card:address-data/></d:prop></card:addressbook-query>`},
+	} {
+		carried := func(w http.ResponseWriter) int {
+			t.Helper()
+			r := httptest.NewRequest(q.method, book, strings.NewReader(q.body))
+			r.Header.Set("Depth", "1")
+			r.Header.Set("Content-Type", "application/xml")
+			r.SetBasicAuth(p.Username, p.Password)
+			mark := e.reqs.mark()
+			h.ServeHTTP(w, r)
+			log := e.reqs.since(mark)
+			if len(log) != 1 || log[0].Status != http.StatusMultiStatus {
+				t.Fatalf("%s %s: log %+v", q.method, book, log)
+			}
+			return log[0].Cards
+		}
+		whole := carried(httptest.NewRecorder())
+		gone := carried(&brokenConn{h: http.Header{}})
+		if whole < 300 || gone*2 > whole {
+			t.Errorf("%s: %d cards rendered for a client that has gone, %d for one that reads", q.method, gone, whole)
+		}
 	}
 }

@@ -331,6 +331,9 @@ func (s *Server) addressbookQuery(w http.ResponseWriter, r *http.Request, sess *
 	m.stream(w)
 	n := 0
 	for c := range b.All {
+		if m.left {
+			break
+		}
 		if d.Filter != nil && len(d.Filter.Props) > 0 && !d.Filter.matches(parseCard(c.Body)) {
 			continue
 		}

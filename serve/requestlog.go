@@ -2,6 +2,7 @@ package serve
 
 import (
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -9,7 +10,9 @@ import (
 // it: never a query string, header or body (they may carry secrets).
 type RequestLogEntry struct {
 	Method string
-	// Path is the request's path, without its query.
+	// Path is the request's path, without its query; a secret in it (a
+	// share link's or one-time download's {token}): the route's pattern,
+	// "/s/{token}".
 	Path   string
 	Status int
 	// Cards counts the vCards the answer carried: 1 for a card's GET, one
@@ -21,7 +24,11 @@ type RequestLogEntry struct {
 // logRequest hands a request to RequestLog, if set.
 func (s *Server) logRequest(r *http.Request, sw *statusWriter, d time.Duration) {
 	if s.RequestLog != nil {
-		s.RequestLog(RequestLogEntry{Method: r.Method, Path: r.URL.Path, Status: sw.status, Cards: sw.cards, Duration: d})
+		path := r.URL.Path
+		if r.PathValue("token") != "" {
+			_, path, _ = strings.Cut(r.Pattern, " ") // the route's, wildcards unfilled
+		}
+		s.RequestLog(RequestLogEntry{Method: r.Method, Path: path, Status: sw.status, Cards: sw.cards, Duration: d})
 	}
 }
 
