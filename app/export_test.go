@@ -69,7 +69,26 @@ func (a *App) Reconcile(ctx context.Context, c *dingtalk.Client, pol *policy.Pol
 func (a *App) HoldAt(hold func(ctx context.Context, stage string)) {
 	a.people.mu.Lock()
 	defer a.people.mu.Unlock()
-	a.people.hold = hold
+	a.people.hold = nil
+	if hold != nil {
+		a.people.hold = func(ctx context.Context, stage string) error { hold(ctx, stage); return nil }
+	}
+}
+
+// FailAt makes the live index's work fail with err at stage (err nil:
+// it no longer fails).
+func (a *App) FailAt(stage string, err error) {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	a.people.hold = nil
+	if err != nil {
+		a.people.hold = func(_ context.Context, s string) error {
+			if s == stage {
+				return err
+			}
+			return nil
+		}
+	}
 }
 
 // CachedSnapshot is the snapshot of the index the App holds (0: none).

@@ -131,14 +131,16 @@ func (a *App) liveLookup(ctx context.Context, locked, wait bool) (idx *peopleInd
 	return a.indexAt(ctx, id, last.Rev, wait)
 }
 
-// holdAt calls the tests' hold at stage, if set.
-func (a *App) holdAt(ctx context.Context, stage string) {
+// holdAt calls the tests' hold at stage, if set; its error is the
+// stage's.
+func (a *App) holdAt(ctx context.Context, stage string) error {
 	a.people.mu.Lock()
 	hold := a.people.hold
 	a.people.mu.Unlock()
 	if hold != nil {
-		hold(ctx, stage)
+		return hold(ctx, stage)
 	}
+	return nil
 }
 
 // cachedIndex is the index the App holds (nil: none).
@@ -158,12 +160,22 @@ func (a *App) warmLater() {
 		return
 	}
 	a.people.warming = a.goBackground(func(ctx context.Context) {
-		// an error leaves the work to the next read
-		_ = a.WarmDirectory(ctx)
+		err := a.WarmDirectory(ctx)
 		a.people.mu.Lock()
 		a.people.warming = false
+		// a failure is kept: the next read makes the new base itself and
+		// answers its error (indexAt), instead of serving the old index
+		// for ever
+		a.people.warmErr = err
 		a.people.mu.Unlock()
 	})
+}
+
+// warmFailed reports whether the last background warm-up failed.
+func (a *App) warmFailed() bool {
+	a.people.mu.Lock()
+	defer a.people.mu.Unlock()
+	return a.people.warmErr != nil
 }
 
 // indexAt returns the index of base id with every revision up to rev,
@@ -179,7 +191,7 @@ func (a *App) indexAt(ctx context.Context, id, rev int64, wait bool) (idx *peopl
 		return old, false, nil
 	}
 	if old == nil || old.snapshot != id {
-		if old != nil && !wait {
+		if old != nil && !wait && !a.warmFailed() {
 			a.warmLater()
 			return old, true, nil
 		}
@@ -202,7 +214,9 @@ func (a *App) indexAt(ctx context.Context, id, rev int64, wait bool) (idx *peopl
 	}
 	// the old index stays for the readers meanwhile: the peak memory
 	// holds two indexes while the new one is built
-	a.holdAt(ctx, "build")
+	if err := a.holdAt(ctx, "build"); err != nil {
+		return nil, false, err
+	}
 	if idx, err = a.buildIndex(ctx, id); err != nil {
 		return nil, false, err
 	}
@@ -226,6 +240,9 @@ func (a *App) install(idx *peopleIndex) *peopleIndex {
 	a.people.mu.Lock()
 	defer a.people.mu.Unlock()
 	if cur := a.people.idx; cur == nil || cur.rev < idx.rev {
+		if cur == nil || cur.snapshot != idx.snapshot {
+			a.people.warmErr = nil // a new base is made: reads go back to warming in the background
+		}
 		a.people.idx = idx
 		a.rebuildLater(idx)
 	}
@@ -243,7 +260,7 @@ func (a *App) rebuildLater(idx *peopleIndex) {
 		return
 	}
 	a.people.rebuilding = a.goBackground(func(ctx context.Context) {
-		a.holdAt(ctx, "rebuild")
+		_ = a.holdAt(ctx, "rebuild") // a test's pause only
 		var f *peopleIndex
 		if ctx.Err() == nil { // else the App is closing
 			f = idx.derive(idx.rev)
@@ -650,7 +667,9 @@ func (a *App) bridge(ctx context.Context, id int64) (*store.Revision, error) {
 			return nil, err
 		}
 	}
-	a.holdAt(ctx, "bridge")
+	if err := a.holdAt(ctx, "bridge"); err != nil {
+		return nil, err
+	}
 	if old == nil {
 		// the log starts here: no token before it is valid
 		r.Reset = true

@@ -943,3 +943,45 @@ func TestReconcileAfterReadBridged(t *testing.T) {
 		t.Errorf("the pull's drift after a read bridged: %v %v, want one change", drift, err)
 	}
 }
+
+// A new base whose background warm-up fails is not hidden behind the old
+// index for ever: the next read makes the new base itself and answers its
+// error; once the work succeeds, reads see the new base.
+func TestWarmFailureSurfaces(t *testing.T) {
+	ctx := context.Background()
+	a, org := liveApp(t)
+	boss := dirSessions()["primary"]
+	if _, err := a.Person(ctx, boss, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	next := org
+	next.People = slices.Clone(org.People)
+	next.People[slices.IndexFunc(next.People, func(p dingbook.Person) bool { return p.UserID == "alice" })].Title = "Title after the failure"
+	saveDir(t, a, next, true)
+	boom := errors.New("the new base cannot be built")
+	a.FailAt("build", boom)
+	// the first read is answered from the old index while the warm-up
+	// runs (and fails) in the background
+	if _, err := a.Person(ctx, boss, "alice"); err != nil {
+		t.Fatalf("the first read after the new snapshot: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := a.Person(ctx, boss, "alice")
+		if errors.Is(err, boom) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("reads kept the old index after the warm-up failed; its error never surfaced")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	a.FailAt("build", nil)
+	p, err := a.Person(ctx, boss, "alice")
+	if err != nil || p.Title != "Title after the failure" {
+		t.Fatalf("after the failure cleared: %+v %v", p, err)
+	}
+}

@@ -83,8 +83,10 @@ type peopleCache struct {
 	// build is held while a new base's index is built (live.go): one at
 	// a time, and readers meanwhile keep idx
 	build sync.Mutex
-	// warming: a new base is being made in the background (warmLater)
+	// warming: a new base is being made in the background (warmLater);
+	// warmErr: how the last one failed (nil: it did not)
 	warming bool
+	warmErr error
 	// gen is the store's generation when idx's snapshot was last found
 	// the latest
 	gen int64
@@ -94,7 +96,7 @@ type peopleCache struct {
 	// ("bridge": a bridge's drift; "build": a new base's index;
 	// "rebuild": first on the background rebuild's goroutine, with the
 	// App's context): tests hold the work there
-	hold func(ctx context.Context, stage string)
+	hold func(ctx context.Context, stage string) error
 }
 
 // directory returns the index of the live directory (live.go): the
