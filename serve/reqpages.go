@@ -173,7 +173,8 @@ func formError(lang string, err error, maxDays int) (msg, field string) {
 		return tr(lang, "request.error.no_approver") + " " + de.Message, ""
 	case field == "days":
 		return tr(lang, "request.error.days", maxDays), field
-	case field != "" && hasKey(fmt.Sprintf(fieldError, field)):
+	case field != "" && field != "userids" && hasKey(fmt.Sprintf(fieldError, field)):
+		// (the form names the person refused itself: createRequestForm)
 		return tr(lang, fmt.Sprintf(fieldError, field)), field
 	}
 	msg = de.Message
