@@ -233,6 +233,24 @@ func (a *App) SearchExternal(ctx context.Context, s *Session, pol *policy.Policy
 	return out, nil
 }
 
+// ExternalContacts lists every external contact of the latest complete
+// snapshot the session's person may see (its consent not withdrawn), in
+// the snapshot's order: the request form's choice (SearchExternal finds
+// by name).
+func (a *App) ExternalContacts(ctx context.Context, s *Session, pol *policy.Policy) ([]DirExternal, error) {
+	ev, err := a.externalView(ctx, nil, s, pol)
+	if err != nil {
+		return nil, err
+	}
+	out := []DirExternal{}
+	for i := range ev.x.contacts {
+		if e := &ev.x.contacts[i]; ev.sees(e) {
+			out = append(out, ev.view(e))
+		}
+	}
+	return out, nil
+}
+
 // ExternalContact returns external contact id as the session's person may
 // see it; one they may not see, or whose consent was withdrawn, is not
 // found, exactly like one that does not exist.

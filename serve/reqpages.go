@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
@@ -50,6 +51,9 @@ type reqPage struct {
 	Formats  []string
 	Bases    []string
 	MaxDays  int
+	// External are the external contacts the requester may see (the
+	// form's choice of them).
+	External []app.DirExternal
 	// the lists
 	Requests []app.ExportRequest
 	Grants   []app.Grant
@@ -169,7 +173,8 @@ func formError(lang string, err error, maxDays int) (msg, field string) {
 		return tr(lang, "request.error.no_approver") + " " + de.Message, ""
 	case field == "days":
 		return tr(lang, "request.error.days", maxDays), field
-	case field != "" && hasKey(fmt.Sprintf(fieldError, field)):
+	case field != "" && field != "userids" && hasKey(fmt.Sprintf(fieldError, field)):
+		// (the form names the person refused itself: createRequestForm)
 		return tr(lang, fmt.Sprintf(fieldError, field)), field
 	}
 	msg = de.Message
@@ -181,7 +186,9 @@ func formError(lang string, err error, maxDays int) (msg, field string) {
 
 // ---- a new request ----
 
-func (s *Server) requestForm(r *http.Request, form url.Values) (*reqPage, error) {
+// requestForm is the new request's form with the values sent (form),
+// for sess's person: the external contacts they may see.
+func (s *Server) requestForm(r *http.Request, sess *app.Session, form url.Values) (*reqPage, error) {
 	pol := s.policy()
 	p := &reqPage{Form: form, Profiles: pol.AllowedProfiles, Formats: []string{"xlsx", "csv", "vcf", "jsonl"},
 		Bases: pol.AllowedBases, MaxDays: pol.Requests.MaxDays}
@@ -194,13 +201,18 @@ func (s *Server) requestForm(r *http.Request, form url.Values) (*reqPage, error)
 			p.Fields = append(p.Fields, fieldChoice{Key: f.Key, Header: f.Header(lang), Class: c})
 		}
 	}
-	return p, s.withDepts(r, p)
+	if err := s.withDepts(r, p); err != nil {
+		return nil, err
+	}
+	var err error
+	p.External, err = s.App.ExternalContacts(r.Context(), sess, pol)
+	return p, err
 }
 
 func (s *Server) newRequestPage(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	form := url.Values{"profile": {s.policy().DefaultProfile}, "formats": {"xlsx"}, "basis": {s.policy().DefaultBasis},
 		"days": {strconv.Itoa(s.policy().Requests.MaxDays)}}
-	p, err := s.requestForm(r, form)
+	p, err := s.requestForm(r, sess, form)
 	if err != nil {
 		s.dirFail(w, r, err)
 		return
@@ -229,6 +241,8 @@ func specOf(f url.Values) (app.RequestSpec, error) {
 		return spec, (&dingbook.Error{Code: dingbook.EINVALID, Message: "days must be a whole number"}).WithField("days")
 	}
 	spec.Days = days
+	spec.UserIDs = strings.FieldsFunc(f.Get("userids"), func(c rune) bool { return c == ',' || c == '，' || unicode.IsSpace(c) })
+	spec.External, spec.ConsentRef = f["external"], strings.TrimSpace(f.Get("consent_ref"))
 	org, country, contract := strings.TrimSpace(f.Get("recipient_organisation")), strings.TrimSpace(f.Get("recipient_country")), strings.TrimSpace(f.Get("recipient_contract"))
 	if org != "" || country != "" || contract != "" {
 		spec.Recipient = &app.Recipient{Organisation: org, Country: country, Contract: contract}
@@ -258,11 +272,32 @@ func refusalStatus(err error) int {
 	return 0
 }
 
+// peopleSeen checks that the form names only people its person may see
+// (app.Person: one they may not see is not found, like one who does not
+// exist); the refusal names the first other (unseen).
+func (s *Server) peopleSeen(r *http.Request, sess *app.Session, userids []string) (unseen string, err error) {
+	for _, u := range userids {
+		if _, err := s.App.Person(r.Context(), sess, u); err != nil {
+			var de *dingbook.Error
+			if errors.As(err, &de) && de.Code == dingbook.ENOTFOUND {
+				return u, (&dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("person %q is not in the directory", u)}).
+					WithField("userids").WithHint("name people from the directory's search, by their userid")
+			}
+			return "", err
+		}
+	}
+	return "", nil
+}
+
 func (s *Server) createRequestForm(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	if !s.form(w, r) {
 		return
 	}
 	spec, err := specOf(r.PostForm)
+	var unseen string
+	if err == nil {
+		unseen, err = s.peopleSeen(r, sess, spec.UserIDs)
+	}
 	var er *app.ExportRequest
 	if err == nil {
 		er, err = s.requests().Create(r.Context(), sess, spec)
@@ -276,12 +311,15 @@ func (s *Server) createRequestForm(w http.ResponseWriter, r *http.Request, sess 
 		s.fail(w, r, err)
 		return
 	}
-	p, ferr := s.requestForm(r, r.PostForm)
+	p, ferr := s.requestForm(r, sess, r.PostForm)
 	if ferr != nil {
 		s.dirFail(w, r, ferr)
 		return
 	}
 	p.Error, p.Field = formError(pickLang(r, sess), err, p.MaxDays)
+	if unseen != "" {
+		p.Error = tr(pickLang(r, sess), "request.error.userids", unseen)
+	}
 	s.render(w, r, status, "request_new", pageData{Title: "request.new.title", Session: sess, Req: p})
 }
 

@@ -1,6 +1,7 @@
 package serve_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/serve"
 )
@@ -265,5 +267,135 @@ func TestGrantPages(t *testing.T) {
 	}
 	if _, p := requester.do("GET", e.url+page, nil); !strings.Contains(p, "Revoked") || !strings.Contains(p, sub+": done") {
 		t.Errorf("the revoked grant's page:\n%s", p)
+	}
+}
+
+// storedRequests are the export requests stored, as the app reads them.
+func storedRequests(t *testing.T, e *env) []app.ExportRequest {
+	t.Helper()
+	rows, err := e.app.DB.ExportRequests(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make([]app.ExportRequest, len(rows))
+	for i, r := range rows {
+		if err := json.Unmarshal([]byte(r.Doc), &out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// The form names people by userid (commas or spaces): two the requester
+// sees land as the request's userids; one they may not see (restricted
+// staff outside their departments) or one that does not exist is refused
+// in their language, naming it, nothing stored.
+func TestRequestFormPeople(t *testing.T) {
+	e := newEnv(t)
+	pullSim(t, e)
+	primary, sub, emp := demoUsers(t, e.sim)
+	var self *dingbook.Person
+	for i := range truth.Org.People {
+		if truth.Org.People[i].UserID == emp {
+			self = &truth.Org.People[i]
+		}
+	}
+	var seen []string
+	var hidden string
+	for _, p := range truth.Org.People {
+		switch {
+		case !p.Active || slices.Contains([]string{primary, sub, emp}, p.UserID):
+		case !p.Restricted && len(seen) < 2:
+			seen = append(seen, p.UserID)
+		case p.Restricted && hidden == "" && !slices.ContainsFunc(p.Depts, func(m dingbook.Membership) bool { return slices.Contains(self.DeptIDs(), m.DeptID) }):
+			hidden = p.UserID
+		}
+	}
+	if len(seen) < 2 || hidden == "" {
+		t.Fatalf("the generated org lacks two visible people (%v) or a hidden one", seen)
+	}
+	requester := e.browser(emp).login()
+	if _, page := requester.do("GET", e.url+"/requests/new", nil); !strings.Contains(page, `name="userids"`) {
+		t.Fatalf("the form has no userids field:\n%s", page)
+	}
+	named := func(userids string) url.Values {
+		v := requestForm(0)
+		v.Del("departments")
+		v.Set("userids", userids)
+		return v
+	}
+	for _, c := range []struct{ userids, lang, want, named string }{
+		{seen[0] + ", " + hidden, "zh", "不是您在通讯录中可见的人员", hidden},
+		{"nosuch-person " + seen[1], "en", "is not a person in the directory you may see", "nosuch-person"},
+	} {
+		resp, page := requester.form("/requests", named(c.userids), c.lang)
+		if resp.StatusCode != 400 || !strings.Contains(page, c.want) || !strings.Contains(page, c.named+" ") || !strings.Contains(page, `value="`+c.userids+`"`) {
+			t.Errorf("%q: %d, want 400 naming %s in %s (the form filled in):\n%.3000s", c.userids, resp.StatusCode, c.named, c.lang, page)
+		}
+	}
+	if got := storedRequests(t, e); len(got) != 0 {
+		t.Fatalf("refused forms stored %d requests", len(got))
+	}
+	resp, _ := requester.form("/requests", named(" "+seen[0]+",  "+seen[1]+" "), "")
+	if resp.StatusCode != 303 || !strings.HasPrefix(resp.Header.Get("Location"), "/requests/r-") {
+		t.Fatalf("the request naming two people: %d", resp.StatusCode)
+	}
+	if got := storedRequests(t, e); len(got) != 1 || !slices.Equal(got[0].UserIDs, seen) || len(got[0].Departments) != 0 || got[0].People != 2 {
+		t.Errorf("the stored request: %+v, want userids %v", got, seen)
+	}
+}
+
+// The form lists the external contacts shared with the requester (only
+// those) with a consent reference for the batch; one ticked with the
+// basis consent and a reference lands, without a reference it is refused
+// in the requester's language, nothing stored. A contact whose consent is
+// withdrawn is not offered; someone left with none is told so.
+func TestRequestFormExternal(t *testing.T) {
+	e, c := newExtEnv(t)
+	requester := e.browser(c.member).login()
+	_, page := requester.do("GET", e.url+"/requests/new", nil)
+	if !strings.Contains(page, `name="external" value="`+c.contact+`"`) || strings.Contains(page, `value="`+c.other+`"`) || !strings.Contains(page, `name="consent_ref"`) {
+		t.Fatalf("the form's external contacts: want %s only, with a consent reference:\n%s", c.contact, page)
+	}
+	form := func(ref string) url.Values {
+		v := requestForm(0)
+		v.Del("departments")
+		v.Set("basis", "consent")
+		v.Set("external", c.contact)
+		v.Set("consent_ref", ref)
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		v    url.Values
+		want string
+	}{
+		{"no consent reference", form(" "), "外部联系人需填写其同意的凭证编号"},
+		{"a contact not shared", func() url.Values { v := form("C-1"); v.Set("external", c.other); return v }(), "请选择共享给您且未撤回同意的外部联系人"},
+	} {
+		if resp, page := requester.form("/requests", tc.v, "zh"); resp.StatusCode/100 != 4 || !strings.Contains(page, tc.want) {
+			t.Errorf("%s: %d, want the refusal %q:\n%.3000s", tc.name, resp.StatusCode, tc.want, page)
+		}
+	}
+	if got := storedRequests(t, e); len(got) != 0 {
+		t.Fatalf("refused forms stored %d requests", len(got))
+	}
+	if resp, _ := requester.form("/requests", form("C-7"), ""); resp.StatusCode != 303 {
+		t.Fatalf("the request of the contact: %d", resp.StatusCode)
+	}
+	if got := storedRequests(t, e); len(got) != 1 || !slices.Equal(got[0].External, []string{c.contact}) || got[0].ConsentRef != "C-7" || got[0].Basis != "consent" {
+		t.Errorf("the stored request: %+v", got)
+	}
+	// the follower of the other contact withdraws its consent: they see
+	// none now, and are told so
+	unrelated := e.browser(c.unrelated).login()
+	if _, page := unrelated.do("GET", e.url+"/requests/new", nil); !strings.Contains(page, `value="`+c.other+`"`) {
+		t.Fatalf("the follower's form lacks their contact:\n%s", page)
+	}
+	if resp, _ := unrelated.send("POST", "/api/v1/external/"+c.other+"/withdraw-consent", "", nil); resp.StatusCode != 200 {
+		t.Fatalf("withdraw: %d", resp.StatusCode)
+	}
+	if _, page := unrelated.do("GET", e.url+"/requests/new", nil); !strings.Contains(page, `id="external-none"`) || strings.Contains(page, `name="external"`) {
+		t.Errorf("a withdrawn contact is offered, or the form does not say there is none:\n%s", page)
 	}
 }
