@@ -213,9 +213,12 @@ func (rq *Requests) Create(ctx context.Context, s *Session, spec RequestSpec) (*
 			covering = append(covering, idx.people[i].DeptIDs()...)
 		}
 	}
+	// a person the requester may not see is refused exactly as one who
+	// does not exist: a request never tells who exists (App.Person's rule)
+	v := idx.viewer(s)
 	for _, u := range spec.UserIDs {
 		i, ok := idx.byID[u]
-		if !ok {
+		if !ok || !v.CanSee(&idx.people[i]) {
 			return refuse((&dingbook.Error{Code: dingbook.ENOTFOUND, Message: fmt.Sprintf("person %q is not in the directory", u)}).WithField("userids").WithHint("choose people from GET /api/v1/people"))
 		}
 		people[u] = true

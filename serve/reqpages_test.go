@@ -333,6 +333,20 @@ func TestRequestFormPeople(t *testing.T) {
 			t.Errorf("%q: %d, want 400 naming %s in %s (the form filled in):\n%.3000s", c.userids, resp.StatusCode, c.named, c.lang, page)
 		}
 	}
+	// the JSON API keeps the same rule: a person the requester may not
+	// see is refused exactly as one who does not exist
+	answers := map[string]string{}
+	for _, u := range []string{hidden, "nosuch-person"} {
+		body := `{"userids": ["` + u + `"], "profile": "contact", "formats": ["csv"], "purpose": "legal review", "basis": "hr-management", "justification": "to call the team", "days": 3}`
+		st, problem := requester.postJSON("/api/v1/requests", body, "", nil)
+		if st != 400 || problem["error"] != "notfound" {
+			t.Errorf("POST /api/v1/requests naming %s: %d %v, want 400 notfound", u, st, problem)
+		}
+		answers[u] = strings.ReplaceAll(problem["error"]+"|"+problem["message"]+"|"+problem["hint"], u, "USERID")
+	}
+	if answers[hidden] != answers["nosuch-person"] {
+		t.Errorf("the API tells a hidden person from a missing one:\n%s\n%s", answers[hidden], answers["nosuch-person"])
+	}
 	if got := storedRequests(t, e); len(got) != 0 {
 		t.Fatalf("refused forms stored %d requests", len(got))
 	}
