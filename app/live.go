@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -783,7 +784,9 @@ func (t *treePair) sameDept(id int64) bool {
 // only when the records differ or one of the person's departments (or the
 // root) shows differently in the two trees.
 func (t *treePair) cardDiffers(a, b *dingbook.Person) bool {
-	if sameJSON(a, b) && (t.a == t.b || t.company && !slices.ContainsFunc(a.Depts, func(m dingbook.Membership) bool { return !t.sameDept(m.DeptID) })) {
+	// records equal as values encode the same: the two encodings are
+	// made only when they are not (an empty list beside a missing one)
+	if (reflect.DeepEqual(a, b) || sameJSON(a, b)) && (t.a == t.b || t.company && !slices.ContainsFunc(a.Depts, func(m dingbook.Membership) bool { return !t.sameDept(m.DeptID) })) {
 		return false
 	}
 	return renderDiffers(a, t.a, b, t.b)
