@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -695,11 +696,12 @@ func (a *App) drift(ctx context.Context, old *peopleIndex, id int64, r *store.Re
 	}
 	newDepts := sd.Departments()
 	tree := dingbook.NewTree(newDepts)
+	trees := newTreePair(old.tree, tree)
 	seen := make(map[string]bool, len(old.people))
 	err = sd.EachPerson(ctx, func(p *dingbook.Person) error {
 		seen[p.UserID] = true
 		before := old.person(p.UserID)
-		if before == nil || cardDiffers(before, old.tree, trimmed(p), tree) {
+		if before == nil || trees.cardDiffers(before, trimmed(p)) {
 			r.People = append(r.People, store.PersonChange{UserID: p.UserID, Op: store.OpUpsert, After: p, Before: before})
 		}
 		return nil
@@ -735,10 +737,59 @@ func cardDiffers(a *dingbook.Person, ta *dingbook.Tree, b *dingbook.Person, tb *
 	if sameJSON(a, b) && ta == tb {
 		return false
 	}
+	return renderDiffers(a, ta, b, tb)
+}
+
+// renderDiffers is cardDiffers past its comparison of the records: it
+// renders both cards.
+func renderDiffers(a *dingbook.Person, ta *dingbook.Tree, b *dingbook.Person, tb *dingbook.Tree) bool {
 	if a.Restricted != b.Restricted || a.HideMobile != b.HideMobile || a.Senior != b.Senior || !slices.Equal(a.DeptIDs(), b.DeptIDs()) {
 		return true
 	}
 	return vcard.CardFor(a, ta, vcard.Options{}).String() != vcard.CardFor(b, tb, vcard.Options{}).String()
+}
+
+// treePair compares people's cards across two department trees (a
+// live directory's and a new snapshot's) without rendering the cards of
+// people whose records are the same and whose departments show the same
+// in both trees: what a card takes from its tree is the root's name (the
+// company) and a department's path.
+type treePair struct {
+	a, b *dingbook.Tree
+	// company reports whether the root is the same in both trees
+	company bool
+	// same caches whether a department shows the same in both trees:
+	// present in both or in neither, with the same path
+	same map[int64]bool
+}
+
+func newTreePair(a, b *dingbook.Tree) *treePair {
+	ra, rb := a.Dept(dingbook.RootDeptID), b.Dept(dingbook.RootDeptID)
+	company := (ra == nil) == (rb == nil) && (ra == nil || ra.Name == rb.Name)
+	return &treePair{a: a, b: b, company: company, same: map[int64]bool{}}
+}
+
+// sameDept reports whether department id shows the same in both trees.
+func (t *treePair) sameDept(id int64) bool {
+	same, ok := t.same[id]
+	if !ok {
+		da, db := t.a.Dept(id), t.b.Dept(id)
+		same = (da == nil) == (db == nil) && (da == nil || slices.Equal(t.a.Path(id), t.b.Path(id)))
+		t.same[id] = same
+	}
+	return same
+}
+
+// cardDiffers is cardDiffers(a, t.a, b, t.b), rendering the two cards
+// only when the records differ or one of the person's departments (or the
+// root) shows differently in the two trees.
+func (t *treePair) cardDiffers(a, b *dingbook.Person) bool {
+	// records equal as values encode the same: the two encodings are
+	// made only when they are not (an empty list beside a missing one)
+	if (reflect.DeepEqual(a, b) || sameJSON(a, b)) && (t.a == t.b || t.company && !slices.ContainsFunc(a.Depts, func(m dingbook.Membership) bool { return !t.sameDept(m.DeptID) })) {
+		return false
+	}
+	return renderDiffers(a, t.a, b, t.b)
 }
 
 // differs reports whether after, a re-read of before (idx's record),

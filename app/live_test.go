@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -983,5 +984,42 @@ func TestWarmFailureSurfaces(t *testing.T) {
 	p, err := a.Person(ctx, boss, "alice")
 	if err != nil || p.Title != "Title after the failure" {
 		t.Fatalf("after the failure cleared: %+v %v", p, err)
+	}
+}
+
+// BenchmarkReconcileDrift measures a reconciling pull's work in app at
+// 100,000 people (Reconcile: the bridge to the new snapshot and its
+// drift), the snapshot saved before the clock starts: one person's title
+// changed and one department renamed (its members' cards change), the
+// rest of the organisation as it was. The live directory's index of the
+// old base is made before, off the clock.
+func BenchmarkReconcileDrift(b *testing.B) {
+	ctx := context.Background()
+	a, people, base := liveBench(b, 100_000)
+	snap, err := a.DB.LoadSnapshot(ctx, base)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		next := &dingbook.Snapshot{Source: "bench", TakenAt: time.Now(), Org: snap.Org, Receipt: &dingbook.Receipt{Complete: true}}
+		next.Org.People = slices.Clone(snap.Org.People)
+		next.Org.People[i*7919%len(people)].Title = fmt.Sprint("pulled ", i)
+		next.Org.Depts = slices.Clone(snap.Org.Depts)
+		d := &next.Org.Depts[1+i%(len(next.Org.Depts)-1)]
+		d.Name = fmt.Sprint(d.Name, " ", i)
+		if err := a.DB.SaveSnapshot(ctx, next); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		drift, err := a.Reconcile(ctx, nil, policy.Default(), next)
+		if err != nil || drift["change"] == 0 {
+			b.Fatalf("drift %v, %v", drift, err)
+		}
+		b.StopTimer()
+		if err := a.WarmDirectory(ctx); err != nil { // the next bridge's old index, made off the clock
+			b.Fatal(err)
+		}
+		b.StartTimer()
 	}
 }
