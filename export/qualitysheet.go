@@ -120,18 +120,9 @@ func newQualityLook(lang string, fields []string) qualityLook {
 	return x
 }
 
-// qualitySheet lays the report out as the Quality sheet's header and
+// qualityRows lays the report out as the Quality sheet's header and n
 // rows: totals, one row per problem, duplicate groups, and one row per
-// department with its completeness rates.
-func qualitySheet(r *clean.Report, lang string) (header []string, rows [][]string) {
-	header, n, row := qualityRows(r, lang)
-	for i := range n {
-		rows = append(rows, row(i))
-	}
-	return header, rows
-}
-
-// qualityRows is qualitySheet's layout with its n rows made one at a
+// department with its completeness rates. The rows are made one at a
 // time by row (a big organisation's duplicate groups make a long sheet,
 // which is then never held as text).
 func qualityRows(r *clean.Report, lang string) (header []string, n int, row func(i int) []string) {

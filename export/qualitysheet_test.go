@@ -18,6 +18,15 @@ import (
 	"github.com/dingbook/dingbook/internal/testorg"
 )
 
+// qualitySheet is qualityRows with every row made, for the tests.
+func qualitySheet(r *clean.Report, lang string) (header []string, rows [][]string) {
+	header, n, row := qualityRows(r, lang)
+	for i := range n {
+		rows = append(rows, row(i))
+	}
+	return header, rows
+}
+
 // TestXLSXReadBackWithOpenpyxl writes a workbook the way a quality export
 // does (status column, conditional formats, Quality sheet) and reads it
 // back with openpyxl.

@@ -121,25 +121,18 @@ func (w *Writer) checkName(name string) error {
 	if w.names[key] || w.dirs[key] {
 		return bad("repeats an earlier entry's name or folder")
 	}
-	for i := strings.IndexByte(key, '/'); i >= 0; i = next(key, i) {
-		if w.names[key[:i]] {
+	for i := range len(key) {
+		if key[i] == '/' && w.names[key[:i]] {
 			return bad("puts an entry inside an earlier entry")
 		}
 	}
 	w.names[key] = true
-	for i := strings.IndexByte(key, '/'); i >= 0; i = next(key, i) {
-		w.dirs[key[:i]] = true
+	for i := range len(key) {
+		if key[i] == '/' {
+			w.dirs[key[:i]] = true
+		}
 	}
 	return nil
-}
-
-// next returns the index of the next '/' in s after i, or -1.
-func next(s string, i int) int {
-	j := strings.IndexByte(s[i+1:], '/')
-	if j < 0 {
-		return -1
-	}
-	return i + 1 + j
 }
 
 // Create adds an entry named name (UTF-8, slash-separated, see checkName)
