@@ -62,27 +62,32 @@ var ErrSyncToken = &dingbook.Error{Code: dingbook.ENOTFOUND, Field: "sync-token"
 // latest complete one). A snapshot that is not a complete one is
 // ErrSyncToken.
 func (a *App) AddressBook(ctx context.Context, s *Session, snapshot int64) (*Book, error) {
-	idx, err := a.directory(ctx)
+	idx, err := a.bookIndex(ctx, snapshot)
 	if err != nil {
 		return nil, err
 	}
-	if snapshot != 0 && snapshot != idx.snapshot {
-		sis, err := a.DB.Snapshots(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ok := false
-		for _, si := range sis {
-			ok = ok || (si.ID == snapshot && si.Complete && si.ID < idx.snapshot)
-		}
-		if !ok {
-			return nil, ErrSyncToken
-		}
-		if idx, err = a.buildIndex(ctx, snapshot); err != nil {
-			return nil, err
-		}
-	}
 	return idx.book(s), nil
+}
+
+// bookIndex is the index of snapshot (0: the live directory), an older
+// complete snapshot built afresh; any other snapshot is ErrSyncToken.
+func (a *App) bookIndex(ctx context.Context, snapshot int64) (*peopleIndex, error) {
+	idx, err := a.directory(ctx)
+	if err != nil || snapshot == 0 || snapshot == idx.snapshot {
+		return idx, err
+	}
+	sis, err := a.DB.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	for _, si := range sis {
+		ok = ok || (si.ID == snapshot && si.Complete && si.ID < idx.snapshot)
+	}
+	if !ok {
+		return nil, ErrSyncToken
+	}
+	return a.buildIndex(ctx, snapshot)
 }
 
 // book is the session's person's book over this index.

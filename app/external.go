@@ -320,20 +320,11 @@ func ExternalCardName(id string) string { return "external-" + url.PathEscape(id
 // (Book.Version), so a sync after a withdrawal reports the contact's card
 // removed though no person changed (BookSince).
 func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot int64) (*Book, error) {
-	b, err := a.AddressBook(ctx, s, snapshot)
+	idx, err := a.bookIndex(ctx, snapshot)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := a.directory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if idx.snapshot != b.Snapshot {
-		// an older snapshot (AddressBook checked it)
-		if idx, err = a.buildIndex(ctx, b.Snapshot); err != nil {
-			return nil, err
-		}
-	}
+	b := idx.book(s)
 	ev, err := a.externalView(ctx, idx, s, pol)
 	if err != nil {
 		return nil, err
