@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/url"
 	"strconv"
 
@@ -104,8 +105,25 @@ func (idx *peopleIndex) book(s *Session) *Book {
 		all.Write([]byte(c.Name + c.ETag))
 		b.Cards = append(b.Cards, c)
 	}
-	b.CTag = strconv.FormatInt(idx.rev, 10) + "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	b.CTag = peopleCTag(idx.rev, all)
 	return b
+}
+
+// peopleCTag is the CTag of the people's cards of revision rev, people
+// the hash of their names and ETags in order.
+func peopleCTag(rev int64, people hash.Hash) string {
+	return strconv.FormatInt(rev, 10) + "-" + hex.EncodeToString(people.Sum(nil)[:8])
+}
+
+// withExternal is the CTag of a book of the people's cards (CTag ctag)
+// and the external contacts' cards external.
+func withExternal(ctag string, external []BookCard) string {
+	all := sha256.New()
+	all.Write([]byte(ctag))
+	for _, c := range external {
+		all.Write([]byte(c.Name + c.ETag))
+	}
+	return ctag + "-" + hex.EncodeToString(all.Sum(nil)[:8])
 }
 
 // cardName is userid's card's file name in the collection.

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -330,13 +328,9 @@ func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy,
 		return nil, err
 	}
 	b.Withdrawn = lastWithdrawal(ev.gone)
-	all := sha256.New()
-	all.Write([]byte(b.CTag))
-	for _, c := range ev.cards() {
-		all.Write([]byte(c.Name + c.ETag))
-		b.Cards = append(b.Cards, c)
-	}
-	b.CTag += "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	external := ev.cards()
+	b.Cards = append(b.Cards, external...)
+	b.CTag = withExternal(b.CTag, external)
 	return b, nil
 }
 
