@@ -2,9 +2,7 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -47,10 +45,8 @@ func (a *App) CreateAppPassword(ctx context.Context, s *Session, name string) (*
 			Hint:    `name the device, e.g. {"name":"iPhone"}`}
 	}
 	password := NewToken()
-	handle := make([]byte, 8)
-	rand.Read(handle)
 	now := a.now()
-	p := AppPassword{ID: hex.EncodeToString(handle), UserID: s.UserID, Name: name, Person: s.Name, Hash: sessionID(password),
+	p := AppPassword{ID: newID(), UserID: s.UserID, Name: name, Person: s.Name, Hash: sessionID(password),
 		Roles: slices.Clone(s.Roles), AdminScope: slices.Clone(s.AdminScope), Lang: s.Lang, Created: now}
 	if p.AdminScope == nil {
 		p.AdminScope = []int64{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"net/url"
 	"strconv"
 
@@ -62,27 +63,32 @@ var ErrSyncToken = &dingbook.Error{Code: dingbook.ENOTFOUND, Field: "sync-token"
 // latest complete one). A snapshot that is not a complete one is
 // ErrSyncToken.
 func (a *App) AddressBook(ctx context.Context, s *Session, snapshot int64) (*Book, error) {
-	idx, err := a.directory(ctx)
+	idx, err := a.bookIndex(ctx, snapshot)
 	if err != nil {
 		return nil, err
 	}
-	if snapshot != 0 && snapshot != idx.snapshot {
-		sis, err := a.DB.Snapshots(ctx)
-		if err != nil {
-			return nil, err
-		}
-		ok := false
-		for _, si := range sis {
-			ok = ok || (si.ID == snapshot && si.Complete && si.ID < idx.snapshot)
-		}
-		if !ok {
-			return nil, ErrSyncToken
-		}
-		if idx, err = a.buildIndex(ctx, snapshot); err != nil {
-			return nil, err
-		}
-	}
 	return idx.book(s), nil
+}
+
+// bookIndex is the index of snapshot (0: the live directory), an older
+// complete snapshot built afresh; any other snapshot is ErrSyncToken.
+func (a *App) bookIndex(ctx context.Context, snapshot int64) (*peopleIndex, error) {
+	idx, err := a.directory(ctx)
+	if err != nil || snapshot == 0 || snapshot == idx.snapshot {
+		return idx, err
+	}
+	sis, err := a.DB.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	for _, si := range sis {
+		ok = ok || (si.ID == snapshot && si.Complete && si.ID < idx.snapshot)
+	}
+	if !ok {
+		return nil, ErrSyncToken
+	}
+	return a.buildIndex(ctx, snapshot)
 }
 
 // book is the session's person's book over this index.
@@ -99,8 +105,25 @@ func (idx *peopleIndex) book(s *Session) *Book {
 		all.Write([]byte(c.Name + c.ETag))
 		b.Cards = append(b.Cards, c)
 	}
-	b.CTag = strconv.FormatInt(idx.rev, 10) + "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	b.CTag = peopleCTag(idx.rev, all)
 	return b
+}
+
+// peopleCTag is the CTag of the people's cards of revision rev, people
+// the hash of their names and ETags in order.
+func peopleCTag(rev int64, people hash.Hash) string {
+	return strconv.FormatInt(rev, 10) + "-" + hex.EncodeToString(people.Sum(nil)[:8])
+}
+
+// withExternal is the CTag of a book of the people's cards (CTag ctag)
+// and the external contacts' cards external.
+func withExternal(ctag string, external []BookCard) string {
+	all := sha256.New()
+	all.Write([]byte(ctag))
+	for _, c := range external {
+		all.Write([]byte(c.Name + c.ETag))
+	}
+	return ctag + "-" + hex.EncodeToString(all.Sum(nil)[:8])
 }
 
 // cardName is userid's card's file name in the collection.

@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/dingbook/dingbook/policy"
@@ -53,13 +51,7 @@ func (b *BookCards) CTag() string {
 			people.Write([]byte(c.Name + c.ETag))
 		}
 	}
-	ctag := strconv.FormatInt(b.idx.rev, 10) + "-" + hex.EncodeToString(people.Sum(nil)[:8])
-	external := sha256.New()
-	external.Write([]byte(ctag))
-	for _, c := range b.external {
-		external.Write([]byte(c.Name + c.ETag))
-	}
-	return ctag + "-" + hex.EncodeToString(external.Sum(nil)[:8])
+	return withExternal(peopleCTag(b.idx.rev, people), b.external)
 }
 
 // All renders the cards in AddressBookAt's order (the people, then the

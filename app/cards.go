@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"time"
@@ -194,9 +192,7 @@ func (a *App) ShareCard(ctx context.Context, s *Session, req CardShareRequest) (
 	}
 	card := idx.cardOf(p, req.IncludeMobile)
 	now := a.now()
-	handle := make([]byte, 8)
-	rand.Read(handle)
-	sh := store.CardShare{ID: hex.EncodeToString(handle), Kind: req.Kind, Sharer: s.UserID, SharerName: s.Name, Subject: p.UserID, SubjectName: p.Name,
+	sh := store.CardShare{ID: newID(), Kind: req.Kind, Sharer: s.UserID, SharerName: s.Name, Subject: p.UserID, SubjectName: p.Name,
 		Fields: card.Fields, IncludeMobile: req.IncludeMobile, Snapshot: idx.snapshot, Created: now, Expires: now}
 	out := &SharedCard{Card: card}
 	var hold *store.Holding

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -320,32 +318,19 @@ func ExternalCardName(id string) string { return "external-" + url.PathEscape(id
 // (Book.Version), so a sync after a withdrawal reports the contact's card
 // removed though no person changed (BookSince).
 func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot int64) (*Book, error) {
-	b, err := a.AddressBook(ctx, s, snapshot)
+	idx, err := a.bookIndex(ctx, snapshot)
 	if err != nil {
 		return nil, err
 	}
-	idx, err := a.directory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if idx.snapshot != b.Snapshot {
-		// an older snapshot (AddressBook checked it)
-		if idx, err = a.buildIndex(ctx, b.Snapshot); err != nil {
-			return nil, err
-		}
-	}
+	b := idx.book(s)
 	ev, err := a.externalView(ctx, idx, s, pol)
 	if err != nil {
 		return nil, err
 	}
 	b.Withdrawn = lastWithdrawal(ev.gone)
-	all := sha256.New()
-	all.Write([]byte(b.CTag))
-	for _, c := range ev.cards() {
-		all.Write([]byte(c.Name + c.ETag))
-		b.Cards = append(b.Cards, c)
-	}
-	b.CTag += "-" + hex.EncodeToString(all.Sum(nil)[:8])
+	external := ev.cards()
+	b.Cards = append(b.Cards, external...)
+	b.CTag = withExternal(b.CTag, external)
 	return b, nil
 }
 

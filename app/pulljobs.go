@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"time"
@@ -87,9 +85,7 @@ func (j *PullJobs) Start(ctx context.Context, pol *policy.Policy, o PullOptions)
 		return *j.jobs[j.running], &dingbook.Error{Code: CodeBusy, Message: "a pull is already running (" + j.running + ")",
 			Hint: "wait for it to finish: GET /api/v1/admin/pulls/" + j.running, Err: ErrPullRunning}
 	}
-	raw := make([]byte, 8)
-	rand.Read(raw)
-	job := &PullJob{ID: hex.EncodeToString(raw), State: PullRunning, Actor: o.Actor, Started: j.App.now()}
+	job := &PullJob{ID: newID(), State: PullRunning, Actor: o.Actor, Started: j.App.now()}
 	if j.jobs == nil {
 		j.jobs = map[string]*PullJob{}
 	}

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -541,8 +539,4 @@ func (rq *Requests) Deny(ctx context.Context, s *Session, id, reason string) (*E
 	return er, nil
 }
 
-func newRequestID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return "r-" + hex.EncodeToString(b)
-}
+func newRequestID() string { return "r-" + newID() }

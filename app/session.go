@@ -291,3 +291,11 @@ func NewToken() string {
 	rand.Read(raw)
 	return base64.RawURLEncoding.EncodeToString(raw)
 }
+
+// newID is a fresh id that is no secret (a card share's, an app
+// password's, a pull job's, an export request's): 8 random bytes in hex.
+func newID() string {
+	raw := make([]byte, 8)
+	rand.Read(raw)
+	return hex.EncodeToString(raw)
+}
