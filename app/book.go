@@ -41,7 +41,7 @@ type Book struct {
 	// CTag changes whenever any card of the book does.
 	CTag string
 	// Withdrawn is the last external contact's consent withdrawal the
-	// book applies (AddressBookAt, external.go).
+	// book applies (BookWithExternal, external.go).
 	Withdrawn int64
 }
 
@@ -59,36 +59,14 @@ func (b *Book) Card(name string) *BookCard {
 var ErrSyncToken = &dingbook.Error{Code: dingbook.ENOTFOUND, Field: "sync-token",
 	Message: "the sync token names no address book this server still holds", Hint: "sync again from an empty token (the client does so on 403 valid-sync-token)"}
 
-// AddressBook returns the session's person's book in snapshot (0: the
-// latest complete one). A snapshot that is not a complete one is
-// ErrSyncToken.
-func (a *App) AddressBook(ctx context.Context, s *Session, snapshot int64) (*Book, error) {
-	idx, err := a.bookIndex(ctx, snapshot)
+// AddressBook returns the session's person's book in the live
+// directory (the latest complete snapshot and its revisions).
+func (a *App) AddressBook(ctx context.Context, s *Session) (*Book, error) {
+	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return idx.book(s), nil
-}
-
-// bookIndex is the index of snapshot (0: the live directory), an older
-// complete snapshot built afresh; any other snapshot is ErrSyncToken.
-func (a *App) bookIndex(ctx context.Context, snapshot int64) (*peopleIndex, error) {
-	idx, err := a.directory(ctx)
-	if err != nil || snapshot == 0 || snapshot == idx.snapshot {
-		return idx, err
-	}
-	sis, err := a.DB.Snapshots(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ok := false
-	for _, si := range sis {
-		ok = ok || (si.ID == snapshot && si.Complete && si.ID < idx.snapshot)
-	}
-	if !ok {
-		return nil, ErrSyncToken
-	}
-	return a.buildIndex(ctx, snapshot)
 }
 
 // book is the session's person's book over this index.

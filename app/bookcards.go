@@ -11,7 +11,7 @@ import (
 
 // A person's book as the CardDAV answers that carry all of it (an
 // initial sync, an addressbook-query) or one card (a GET, a multiget)
-// read it: never the whole book held at once. AddressBookAt renders and
+// read it: never the whole book held at once. BookWithExternal renders and
 // keeps every card (a 100,000-card book is ~50 MB of vCards on top of
 // the index); BookCards renders them one at a time as the answer is
 // written, and BookCard renders only the card asked for.
@@ -41,7 +41,7 @@ func (b *BookCards) Len() int {
 	return n
 }
 
-// CTag is the book's getctag, AddressBookAt's Book.CTag: every card is
+// CTag is the book's getctag, BookWithExternal's Book.CTag: every card is
 // rendered for it, none kept.
 func (b *BookCards) CTag() string {
 	people := sha256.New()
@@ -54,7 +54,7 @@ func (b *BookCards) CTag() string {
 	return withExternal(peopleCTag(b.idx.rev, people), b.external)
 }
 
-// All renders the cards in AddressBookAt's order (the people, then the
+// All renders the cards in BookWithExternal's order (the people, then the
 // external contacts), each one only when it is asked for.
 func (b *BookCards) All(yield func(*BookCard) bool) {
 	for i := range b.idx.people {
@@ -72,7 +72,7 @@ func (b *BookCards) All(yield func(*BookCard) bool) {
 	}
 }
 
-// AddressBookCards is AddressBookAt's latest book (snapshot 0) as
+// AddressBookCards is BookWithExternal's book as
 // BookCards: the same cards and version, rendered as they are read.
 func (a *App) AddressBookCards(ctx context.Context, s *Session, pol *policy.Policy) (*BookCards, error) {
 	idx, err := a.directory(ctx)
@@ -103,7 +103,7 @@ func (b *BookCards) Card(name string) *BookCard {
 
 // BookCard returns the card named name (BookCard.Name) of the session's
 // person's latest book, or nil when the book has no such card (nobody of
-// that name, or nobody they may see): AddressBookAt's card, rendered
+// that name, or nobody they may see): BookWithExternal's card, rendered
 // alone.
 func (a *App) BookCard(ctx context.Context, s *Session, pol *policy.Policy, name string) (*BookCard, error) {
 	idx, err := a.directory(ctx)

@@ -12,7 +12,7 @@ import (
 )
 
 // TestBookCards: the book rendered a card at a time (AddressBookCards)
-// and one card alone (BookCard) are AddressBookAt's, for every viewer,
+// and one card alone (BookCard) are BookWithExternal's, for every viewer,
 // with external contacts, after an event revision; a card out of sight
 // or unknown is nil.
 func TestBookCards(t *testing.T) {
@@ -25,7 +25,7 @@ func TestBookCards(t *testing.T) {
 	pol := policy.Default()
 	checked := 0
 	for who, s := range dirSessions() {
-		b, err := a.AddressBookAt(ctx, s, pol, 0)
+		b, err := a.BookWithExternal(ctx, s, pol)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -311,14 +311,14 @@ func externalPerson(e *dingbook.ExternalContact) dingbook.Person {
 // address book (apart from the people's <userid>.vcf).
 func ExternalCardName(id string) string { return "external-" + url.PathEscape(id) + ".vcf" }
 
-// AddressBookAt is AddressBook (the people's cards in snapshot, 0: the
-// live directory) with the cards of the external contacts the session's
+// BookWithExternal is AddressBook (the people's cards in the live
+// directory) with the cards of the external contacts the session's
 // person sees there, leaving out those whose consent is withdrawn;
 // Book.Withdrawn is the last withdrawal so far. A sync token names both
 // (Book.Version), so a sync after a withdrawal reports the contact's card
 // removed though no person changed (BookSince).
-func (a *App) AddressBookAt(ctx context.Context, s *Session, pol *policy.Policy, snapshot int64) (*Book, error) {
-	idx, err := a.bookIndex(ctx, snapshot)
+func (a *App) BookWithExternal(ctx context.Context, s *Session, pol *policy.Policy) (*Book, error) {
+	idx, err := a.directory(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -97,7 +97,7 @@ func BenchmarkSyncSince(b *testing.B) {
 			ctx := context.Background()
 			a, people, base := liveBench(b, n)
 			sess := &app.Session{UserID: people[len(people)/2].UserID, Roles: app.RolesOf(0)}
-			book, err := a.AddressBook(ctx, sess, 0)
+			book, err := a.AddressBook(ctx, sess)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -368,7 +368,7 @@ func TestBookSince(t *testing.T) {
 	a, org := liveApp(t)
 	bob := dirSessions()["sales-east"] // dept 3; sees dave (restricted, dept 3), not erin (restricted, dept 4)
 	pol := policy.Default()
-	start, err := a.AddressBook(ctx, bob, 0)
+	start, err := a.AddressBook(ctx, bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -401,7 +401,7 @@ func TestBookSince(t *testing.T) {
 	// and removing every card he cannot see now would name erin, whom he
 	// never could see: his token is refused, and a fresh book has neither
 	addEvent(t, a, "m2", []store.PersonChange{at("bob", func(p *dingbook.Person) { p.Depts = []dingbook.Membership{{DeptID: 2}} })}, nil)
-	now, err := a.AddressBook(ctx, bob, 0)
+	now, err := a.AddressBook(ctx, bob)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestBookSinceExternal(t *testing.T) {
 	}
 	book := func() *app.Book {
 		t.Helper()
-		b, err := a.AddressBookAt(ctx, bob, pol, 0)
+		b, err := a.BookWithExternal(ctx, bob, pol)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -542,7 +542,7 @@ func TestBookSinceExternal(t *testing.T) {
 	// sam, sub-admin of Sales, sees x5 through its follower yan (Sales),
 	// none of carol's (R&D)
 	sam := dirSessions()["sub-admin"]
-	samBase, err := a.AddressBookAt(ctx, sam, pol, 0)
+	samBase, err := a.BookWithExternal(ctx, sam, pol)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,7 +713,7 @@ func TestPullPrunesRevisions(t *testing.T) {
 		}
 	}
 	sess := &app.Session{UserID: who.UserID, Roles: app.RolesOf(0)}
-	book, err := a.AddressBook(ctx, sess, 0) // the log starts
+	book, err := a.AddressBook(ctx, sess) // the log starts
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -748,7 +748,7 @@ func TestPullPrunesRevisions(t *testing.T) {
 	if _, err := a.BookSince(ctx, sess, pol, book.Rev, book.Withdrawn); !errors.Is(err, app.ErrSyncToken) {
 		t.Errorf("a token older than the revisions kept: %v, want ErrSyncToken", err)
 	}
-	fresh, err := a.AddressBook(ctx, sess, 0)
+	fresh, err := a.AddressBook(ctx, sess)
 	if err != nil {
 		t.Fatal(err)
 	}

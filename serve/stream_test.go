@@ -227,7 +227,7 @@ func TestStreamEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	dept := sp.Departments[0].ID
-	b0, err := e.app.AddressBook(t.Context(), empSess, 0)
+	b0, err := e.app.AddressBook(t.Context(), empSess)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestStreamEvents(t *testing.T) {
 		p, _ := e.app.Person(t.Context(), empSess, someone)
 		return p != nil && p.Departments[0].Name == "改名部门"
 	}, nil)
-	b1, err := e.app.AddressBook(t.Context(), empSess, 0)
+	b1, err := e.app.AddressBook(t.Context(), empSess)
 	if err != nil {
 		t.Fatal(err)
 	}
