@@ -564,8 +564,7 @@ func (s *Server) bundleForm(w http.ResponseWriter, r *http.Request, sess *app.Se
 	case err != nil:
 		s.grantStep(w, r, sess, err)
 	default:
-		s.grantView(w, r, sess, http.StatusOK, &BundleReady{DownloadURL: strings.TrimRight(s.BaseURL, "/") + "/grants/download/" + b.Token,
-			Passphrase: b.Passphrase, ExpiresAt: b.ExpiresAt, SHA256: b.SHA256}, nil)
+		s.grantView(w, r, sess, http.StatusOK, s.bundleReady(b), nil)
 	}
 }
 
