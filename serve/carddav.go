@@ -95,14 +95,15 @@ func (s *Server) davOptions(w http.ResponseWriter, r *http.Request, _ *app.Sessi
 }
 
 func (s *Server) davReadOnly(w http.ResponseWriter, r *http.Request, _ *app.Session) {
-	davError(w, http.StatusForbidden, "need-privileges")
+	davError(w, http.StatusForbidden, "d:need-privileges")
 }
 
-// davError answers a WebDAV precondition failure: <d:error><d:cond/></d:error>.
+// davError answers a WebDAV or CardDAV (RFC 6352 §6.3.2.1) precondition
+// failure: <d:error><cond/></d:error>, cond prefixed "d:" or "card:".
 func davError(w http.ResponseWriter, status int, cond string) {
 	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
 	w.WriteHeader(status)
-	io.WriteString(w, xml.Header+`<d:error xmlns:d="DAV:"><d:`+cond+`/></d:error>`)
+	io.WriteString(w, xml.Header+`<d:error xmlns:d="DAV:" xmlns:card="`+nsCardDAV+`"><`+cond+`/></d:error>`)
 }
 
 // davKind is what a /dav/ path names.
@@ -479,7 +480,7 @@ func (s *Server) davPropfind(w http.ResponseWriter, r *http.Request, sess *app.S
 func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Session) {
 	kind, _ := davResource(sess, r.URL.Path)
 	if kind != davBook {
-		davError(w, http.StatusForbidden, "supported-report")
+		davError(w, http.StatusForbidden, "d:supported-report")
 		return
 	}
 	d, ok := readDAVRequest(w, r)
@@ -517,7 +518,7 @@ func (s *Server) davReport(w http.ResponseWriter, r *http.Request, sess *app.Ses
 	case dav("sync-collection"):
 		s.syncCollection(w, r, sess, d, ask)
 	default:
-		davError(w, http.StatusForbidden, "supported-report")
+		davError(w, http.StatusForbidden, "d:supported-report")
 	}
 }
 
@@ -559,7 +560,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 			if strings.Contains(r.Header.Get("User-Agent"), "Thunderbird") {
 				status = http.StatusBadRequest
 			}
-			davError(w, status, "valid-sync-token")
+			davError(w, status, "d:valid-sync-token")
 			return
 		}
 		cards = func(yield func(*app.BookCard) bool) {
@@ -574,7 +575,7 @@ func (s *Server) syncCollection(w http.ResponseWriter, r *http.Request, sess *ap
 	if d.Limit != nil && d.Limit.NResults > 0 && n > d.Limit.NResults {
 		// a token names a whole revision: a part of its changes has no
 		// token of its own
-		davError(w, http.StatusInsufficientStorage, "number-of-matches-within-limits")
+		davError(w, http.StatusInsufficientStorage, "d:number-of-matches-within-limits")
 		return
 	}
 	m := newMultistatus()

@@ -3,7 +3,6 @@ package serve
 import (
 	"encoding/xml"
 	"html"
-	"io"
 	"net/http"
 	"strings"
 
@@ -301,21 +300,13 @@ func unescapeValue(v string) string {
 	return b.String()
 }
 
-// cardDAVError answers a CardDAV precondition failure (RFC 6352 §6.3.2.1):
-// <d:error><card:cond/></d:error>.
-func cardDAVError(w http.ResponseWriter, status int, cond string) {
-	w.Header().Set("Content-Type", "application/xml; charset=utf-8")
-	w.WriteHeader(status)
-	io.WriteString(w, xml.Header+`<d:error xmlns:d="DAV:" xmlns:card="`+nsCardDAV+`"><card:`+cond+`/></d:error>`)
-}
-
 // addressbookQuery answers the report: the matching cards, at most
 // <limit> of them; a truncated answer ends with a 507 response for the
 // book (RFC 6352 §8.6.1).
 func (s *Server) addressbookQuery(w http.ResponseWriter, r *http.Request, sess *app.Session, d *davRequest, ask []xml.Name) {
 	if d.Filter != nil {
 		if cond := d.Filter.check(); cond != "" {
-			cardDAVError(w, http.StatusForbidden, cond)
+			davError(w, http.StatusForbidden, "card:"+cond)
 			return
 		}
 	}

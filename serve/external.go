@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -96,7 +95,7 @@ type ConsentWithdrawn struct {
 // they see but may not mark).
 func (s *Server) withdrawExternal(w http.ResponseWriter, r *http.Request, sess *app.Session) bool {
 	if err := s.App.WithdrawExternalConsent(r.Context(), sess, s.policy(), r.PathValue("id")); err != nil {
-		if isNotFound(err) {
+		if dingbook.ErrorCode(err) == dingbook.ENOTFOUND {
 			s.dirFail(w, r, err)
 		} else {
 			s.refuseRequest(w, r, err)
@@ -119,10 +118,4 @@ func (s *Server) withdrawExternalForm(w http.ResponseWriter, r *http.Request, se
 		return
 	}
 	s.render(w, r, http.StatusOK, "external_withdrawn", pageData{Title: "external.withdrawn", Session: sess})
-}
-
-// isNotFound reports whether err is a dingbook.Error of code ENOTFOUND.
-func isNotFound(err error) bool {
-	var de *dingbook.Error
-	return errors.As(err, &de) && de.Code == dingbook.ENOTFOUND
 }

@@ -105,8 +105,13 @@ func (s *Server) apiGrantBundle(w http.ResponseWriter, r *http.Request, sess *ap
 		s.refuseGrant(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, BundleReady{DownloadURL: strings.TrimRight(s.BaseURL, "/") + "/grants/download/" + b.Token,
-		Passphrase: b.Passphrase, ExpiresAt: b.ExpiresAt, SHA256: b.SHA256})
+	writeJSON(w, http.StatusOK, s.bundleReady(b))
+}
+
+// bundleReady is the answer (API and page) to a bundle just made.
+func (s *Server) bundleReady(b *app.GrantBundle) *BundleReady {
+	return &BundleReady{DownloadURL: strings.TrimRight(s.BaseURL, "/") + "/grants/download/" + b.Token,
+		Passphrase: b.Passphrase, ExpiresAt: b.ExpiresAt, SHA256: b.SHA256}
 }
 
 // Revocation is the optional body of POST /api/v1/grants/{id}/revoke.

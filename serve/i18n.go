@@ -30,6 +30,9 @@ var Languages = []language.Tag{language.English, language.Indonesian, language.C
 var (
 	messages    = catalog.NewBuilder(catalog.Fallback(language.English))
 	messageKeys = map[string]map[string]string{} // lang → key → text
+	// printers are each language's printer, made once (tr runs for every
+	// text of every page)
+	printers    = map[string]*message.Printer{}
 	langMatcher = language.NewMatcher(Languages)
 )
 
@@ -49,6 +52,7 @@ func init() {
 				panic("serve: catalogue " + tag.String() + " key " + k + ": " + err.Error())
 			}
 		}
+		printers[tag.String()] = message.NewPrinter(tag, message.Catalog(messages))
 	}
 }
 
@@ -97,7 +101,11 @@ func tr(lang, key string, args ...any) string {
 			return key
 		}
 	}
-	return message.NewPrinter(language.Make(lang), message.Catalog(messages)).Sprintf(key, args...)
+	p := printers[lang]
+	if p == nil {
+		p = printers[Languages[0].String()] // the catalogue falls back to English
+	}
+	return p.Sprintf(key, args...)
 }
 
 // hasKey reports whether the English catalogue (the reference) has key.

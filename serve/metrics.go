@@ -3,6 +3,7 @@ package serve
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -105,15 +106,6 @@ func label(v string) string {
 	return strconv.Quote(v) // escapes \, " and newlines as the format wants
 }
 
-func sortedKeys[K comparable, V any](m map[K]V, less func(a, b K) int) []K {
-	keys := make([]K, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, less)
-	return keys
-}
-
 func cmpPair(a, b [2]string) int {
 	if c := strings.Compare(a[0], b[0]); c != 0 {
 		return c
@@ -125,7 +117,7 @@ func cmpPair(a, b [2]string) int {
 func (m *metrics) write(w io.Writer) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	patterns := sortedKeys(m.routes, strings.Compare)
+	patterns := slices.Sorted(maps.Keys(m.routes))
 	fmt.Fprintln(w, "# HELP dingbook_http_requests_total HTTP requests by route pattern and status class.")
 	fmt.Fprintln(w, "# TYPE dingbook_http_requests_total counter")
 	for _, p := range patterns {
@@ -159,12 +151,12 @@ func (m *metrics) write(w io.Writer) {
 	}
 	fmt.Fprintln(w, "# HELP dingbook_logins_total Logins by outcome (ok, refused, failed) and refusal reason.")
 	fmt.Fprintln(w, "# TYPE dingbook_logins_total counter")
-	for _, k := range sortedKeys(m.logins, cmpPair) {
+	for _, k := range slices.SortedFunc(maps.Keys(m.logins), cmpPair) {
 		fmt.Fprintf(w, "dingbook_logins_total{outcome=%s,reason=%s} %d\n", label(k[0]), label(k[1]), m.logins[k])
 	}
 	fmt.Fprintln(w, "# HELP dingbook_pulls_total Pulls started from the portal, by outcome (done, failed).")
 	fmt.Fprintln(w, "# TYPE dingbook_pulls_total counter")
-	for _, k := range sortedKeys(m.pulls, strings.Compare) {
+	for _, k := range slices.Sorted(maps.Keys(m.pulls)) {
 		fmt.Fprintf(w, "dingbook_pulls_total{outcome=%s} %d\n", label(k), m.pulls[k])
 	}
 	fmt.Fprintln(w, "# HELP dingbook_quota_hits_total Person views and searches refused past the hourly quota.")
@@ -172,7 +164,7 @@ func (m *metrics) write(w io.Writer) {
 	fmt.Fprintf(w, "dingbook_quota_hits_total %d\n", m.quota)
 	fmt.Fprintln(w, "# HELP dingbook_drift_total Differences a pull found that DingTalk's change events had missed, by kind (joiner, leaver, change, department).")
 	fmt.Fprintln(w, "# TYPE dingbook_drift_total counter")
-	for _, k := range sortedKeys(m.drift, strings.Compare) {
+	for _, k := range slices.Sorted(maps.Keys(m.drift)) {
 		fmt.Fprintf(w, "dingbook_drift_total{kind=%s} %d\n", label(k), m.drift[k])
 	}
 }

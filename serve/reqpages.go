@@ -39,10 +39,8 @@ func (s *Server) requestPageRoutes() []Route {
 
 // reqPage is the data of the request and grant pages (pageData.Req).
 type reqPage struct {
-	// Error is the refusal shown above a form (translated), Errors the
-	// form fields it concerns.
+	// Error is the refusal shown above a form (translated).
 	Error string
-	Field string
 	// the new request's form: its choices and the values sent back
 	Form     url.Values
 	Depts    []app.DeptInfo
@@ -160,28 +158,28 @@ const fieldError = "request.error.%s"
 // formError translates a refusal for a form: the field's text when the
 // catalogue has one ("request.error.<field>"), else the refusal's own
 // message and hint.
-func formError(lang string, err error, maxDays int) (msg, field string) {
+func formError(lang string, err error, maxDays int) string {
 	var de *dingbook.Error
 	if !errors.As(err, &de) {
-		return err.Error(), ""
+		return err.Error()
 	}
-	field = de.Field
+	field := de.Field
 	switch {
 	case de.Code == app.CodeTerms:
-		return tr(lang, "grant.error.terms"), ""
+		return tr(lang, "grant.error.terms")
 	case de.Code == dingbook.EPERM && field == "":
-		return tr(lang, "request.error.no_approver") + " " + de.Message, ""
+		return tr(lang, "request.error.no_approver") + " " + de.Message
 	case field == "days":
-		return tr(lang, "request.error.days", maxDays), field
+		return tr(lang, "request.error.days", maxDays)
 	case field != "" && field != "userids" && hasKey(fmt.Sprintf(fieldError, field)):
 		// (the form names the person refused itself: createRequestForm)
-		return tr(lang, fmt.Sprintf(fieldError, field)), field
+		return tr(lang, fmt.Sprintf(fieldError, field))
 	}
-	msg = de.Message
+	msg := de.Message
 	if de.Hint != "" {
 		msg += " (" + de.Hint + ")"
 	}
-	return tr(lang, "request.error.other", msg), field
+	return tr(lang, "request.error.other", msg)
 }
 
 // ---- a new request ----
@@ -316,7 +314,7 @@ func (s *Server) createRequestForm(w http.ResponseWriter, r *http.Request, sess 
 		s.dirFail(w, r, ferr)
 		return
 	}
-	p.Error, p.Field = formError(pickLang(r, sess), err, p.MaxDays)
+	p.Error = formError(pickLang(r, sess), err, p.MaxDays)
 	if unseen != "" {
 		p.Error = tr(pickLang(r, sess), "request.error.userids", unseen)
 	}
@@ -375,7 +373,7 @@ func (s *Server) requestView(w http.ResponseWriter, r *http.Request, sess *app.S
 		}
 	}
 	if refusal != nil {
-		p.Error, p.Field = formError(pickLang(r, sess), refusal, er.Days)
+		p.Error = formError(pickLang(r, sess), refusal, er.Days)
 	}
 	s.render(w, r, status, "request", pageData{Title: "request.title", Session: sess, Req: p})
 }
@@ -503,7 +501,7 @@ func (s *Server) grantView(w http.ResponseWriter, r *http.Request, sess *app.Ses
 		return
 	}
 	if refusal != nil {
-		p.Error, p.Field = formError(lang, refusal, 0)
+		p.Error = formError(lang, refusal, 0)
 	}
 	s.render(w, r, status, "grant", pageData{Title: "grant.title", Session: sess, Req: p})
 }
@@ -564,8 +562,7 @@ func (s *Server) bundleForm(w http.ResponseWriter, r *http.Request, sess *app.Se
 	case err != nil:
 		s.grantStep(w, r, sess, err)
 	default:
-		s.grantView(w, r, sess, http.StatusOK, &BundleReady{DownloadURL: strings.TrimRight(s.BaseURL, "/") + "/grants/download/" + b.Token,
-			Passphrase: b.Passphrase, ExpiresAt: b.ExpiresAt, SHA256: b.SHA256}, nil)
+		s.grantView(w, r, sess, http.StatusOK, s.bundleReady(b), nil)
 	}
 }
 
