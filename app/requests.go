@@ -422,7 +422,8 @@ func (rq *Requests) List(ctx context.Context, s *Session, role string) ([]Export
 
 // decidable returns request id when s may decide it now.
 func (rq *Requests) decidable(ctx context.Context, s *Session, id string) (*ExportRequest, error) {
-	er, err := rq.Get(ctx, id)
+	// someone who may not see the request learns nothing of it (Show)
+	er, err := rq.Show(ctx, s, id)
 	if err != nil {
 		return nil, err
 	}

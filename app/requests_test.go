@@ -321,3 +321,32 @@ func TestRequestDenyAndExpiry(t *testing.T) {
 		t.Fatal("an expired request was approved")
 	}
 }
+
+// Someone who may not see a request (not its requester, an approver or
+// the primary admin: here an employee) learns nothing of
+// it by trying to decide it: the same not-found as an id that does not
+// exist, never its approvers.
+func TestRequestDecisionByOutsider(t *testing.T) {
+	e := newReqEnv(t)
+	ctx := context.Background()
+	er, err := e.rq.Create(ctx, e.session(e.sub.UserID), e.spec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(er.Approvers, e.emp) {
+		t.Fatalf("the employee %s is an approver: %v", e.emp, er.Approvers)
+	}
+	outsider := e.session(e.emp)
+	for name, decide := range map[string]func(id string) error{
+		"approve": func(id string) error { _, err := e.rq.Approve(ctx, outsider, id, app.Approval{}); return err },
+		"deny":    func(id string) error { _, err := e.rq.Deny(ctx, outsider, id, "no"); return err },
+	} {
+		err := decide(er.ID)
+		if code, _ := errField(err); code != dingbook.ENOTFOUND || strings.Contains(err.Error(), e.admin.UserID) {
+			t.Errorf("%s by an outsider: %v, want not found without the approvers", name, err)
+		}
+		if code, _ := errField(decide("r-nosuch")); code != dingbook.ENOTFOUND {
+			t.Errorf("%s of a missing request: %v", name, err)
+		}
+	}
+}
