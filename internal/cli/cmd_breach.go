@@ -94,17 +94,10 @@ func breachStart(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "dingbook: incident %s: %d people, fields %s; notify the authority and the people by %s (%.1f hours left): 'dingbook breach report %s --lang en|id|zh'\n",
 		in.ID, in.People, strings.Join(in.Fields, ","), in.Deadline.Local().Format("2006-01-02 15:04"), account.HoursLeft(in, env.Now()), in.ID)
 	if *asJSON {
-		return printJSON(env, BreachStartSummary{ID: in.ID, People: in.People, Fields: nonNilStrings(in.Fields), Deadline: in.Deadline.UTC().Format(time.RFC3339)})
+		return printJSON(env, BreachStartSummary{ID: in.ID, People: in.People, Fields: nonNil(in.Fields), Deadline: in.Deadline.UTC().Format(time.RFC3339)})
 	}
 	fmt.Fprintln(env.Stdout, in.ID)
 	return nil
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func breachReport(ctx context.Context, env *Env, args []string) error {
