@@ -9,7 +9,6 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/account"
-	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/store"
 )
 
@@ -135,9 +134,6 @@ func breachReport(ctx context.Context, env *Env, args []string) error {
 	}
 	return nil
 }
-
-// BreachListItem is one line of breach list --json.
-type BreachListItem = app.BreachItem
 
 func breachList(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "breach list", "breach list [--all] [--json]")
