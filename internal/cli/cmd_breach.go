@@ -13,7 +13,7 @@ import (
 )
 
 func init() {
-	Register(&Command{Name: "breach", Short: "breach incidents: start (revoke, count, 72-hour clock), report (notices), list", Run: runBreach})
+	Register(&Command{Name: "breach", Short: "breach incidents: start (revoke, count, 72-hour clock), report (notices), list, close", Run: runBreach})
 }
 
 func runBreach(ctx context.Context, env *Env, args []string) error {
