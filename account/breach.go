@@ -133,27 +133,55 @@ type Affected struct {
 // snapshot first, each once) and how many of the holdings' people no
 // snapshot knows any more.
 func AffectedPeople(ctx context.Context, db *store.DB, holdingIDs ...int64) ([]Affected, int, error) {
+	hs, err := holdingsByID(ctx, db, holdingIDs)
+	if err != nil {
+		return nil, 0, err
+	}
+	return affected(ctx, db, hs)
+}
+
+// holdingsByID reads the holdings ids name.
+func holdingsByID(ctx context.Context, db *store.DB, ids []int64) ([]store.Holding, error) {
+	hs := make([]store.Holding, 0, len(ids))
+	for _, id := range ids {
+		x, err := db.HoldingByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		hs = append(hs, *x)
+	}
+	return hs, nil
+}
+
+// peopleHashes are the keyed hashes of the people of hs, each once, by the
+// hash scheme their holding used.
+func peopleHashes(ctx context.Context, db *store.DB, hs []store.Holding) (map[int]map[uint64]bool, error) {
+	people := map[int]map[uint64]bool{}
+	for _, x := range hs {
+		sums, err := db.HoldingHashes(ctx, x.ID)
+		if err != nil {
+			return nil, err
+		}
+		if people[x.Hashing] == nil {
+			people[x.Hashing] = make(map[uint64]bool, len(sums))
+		}
+		for _, s := range sums {
+			people[x.Hashing][s] = true
+		}
+	}
+	return people, nil
+}
+
+// affected is AffectedPeople for holdings already read.
+func affected(ctx context.Context, db *store.DB, hs []store.Holding) ([]Affected, int, error) {
 	key, err := store.HolderKey(db.Dir)
 	if err != nil {
 		return nil, 0, err
 	}
 	// the hashes sought, by the scheme their holding used
-	want := map[int]map[uint64]bool{}
-	for _, id := range holdingIDs {
-		hd, err := db.HoldingByID(ctx, id)
-		if err != nil {
-			return nil, 0, err
-		}
-		sums, err := db.HoldingHashes(ctx, id)
-		if err != nil {
-			return nil, 0, err
-		}
-		if want[hd.Hashing] == nil {
-			want[hd.Hashing] = make(map[uint64]bool, len(sums))
-		}
-		for _, s := range sums {
-			want[hd.Hashing][s] = true
-		}
+	want, err := peopleHashes(ctx, db, hs)
+	if err != nil {
+		return nil, 0, err
 	}
 	hashers := map[int]*store.Hasher{}
 	for scheme := range want {
@@ -213,13 +241,9 @@ func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lan
 	if err != nil {
 		return nil, err
 	}
-	var hs []store.Holding
-	for _, id := range in.HoldingIDs {
-		x, err := db.HoldingByID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		hs = append(hs, *x)
+	hs, err := holdingsByID(ctx, db, in.HoldingIDs)
+	if err != nil {
+		return nil, err
 	}
 	h, err := merged(ctx, db, hs)
 	if err != nil {
@@ -229,7 +253,7 @@ func BreachReport(ctx context.Context, db *store.DB, pol *policy.Policy, id, lan
 	if r, err := audit.Get(ctx, db, h.AuditSeq); err == nil {
 		seal = r.Seal
 	}
-	people, unresolved, err := AffectedPeople(ctx, db, in.HoldingIDs...)
+	people, unresolved, err := affected(ctx, db, hs)
 	if err != nil {
 		return nil, err
 	}
@@ -282,7 +306,6 @@ func merged(ctx context.Context, db *store.DB, hs []store.Holding) (*store.Holdi
 		return &h, nil
 	}
 	h.Ref = h.GrantID
-	people := map[int]map[uint64]bool{} // by hash scheme
 	for _, x := range hs {
 		for _, f := range x.Fields {
 			if !slices.Contains(h.Fields, f) {
@@ -292,16 +315,10 @@ func merged(ctx context.Context, db *store.DB, hs []store.Holding) (*store.Holdi
 		if x.Expires.After(h.Expires) {
 			h.Expires = x.Expires
 		}
-		sums, err := db.HoldingHashes(ctx, x.ID)
-		if err != nil {
-			return nil, err
-		}
-		if people[x.Hashing] == nil {
-			people[x.Hashing] = map[uint64]bool{}
-		}
-		for _, s := range sums {
-			people[x.Hashing][s] = true
-		}
+	}
+	people, err := peopleHashes(ctx, db, hs)
+	if err != nil {
+		return nil, err
 	}
 	h.People = 0
 	for _, p := range people {

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge", Run: runAudit})
+	Register(&Command{Name: "audit", Short: "the audit log: list, show N, verify, head, report, acknowledge, who-has, subject-report, export", Run: runAudit})
 }
 
 // govSince parses --since: a period back from now (30d, 12h, 2w) or a

@@ -9,12 +9,11 @@ import (
 
 	"github.com/dingbook/dingbook"
 	"github.com/dingbook/dingbook/account"
-	"github.com/dingbook/dingbook/app"
 	"github.com/dingbook/dingbook/store"
 )
 
 func init() {
-	Register(&Command{Name: "breach", Short: "breach incidents: start (revoke, count, 72-hour clock), report (notices), list", Run: runBreach})
+	Register(&Command{Name: "breach", Short: "breach incidents: start (revoke, count, 72-hour clock), report (notices), list, close", Run: runBreach})
 }
 
 func runBreach(ctx context.Context, env *Env, args []string) error {
@@ -94,17 +93,10 @@ func breachStart(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stderr, "dingbook: incident %s: %d people, fields %s; notify the authority and the people by %s (%.1f hours left): 'dingbook breach report %s --lang en|id|zh'\n",
 		in.ID, in.People, strings.Join(in.Fields, ","), in.Deadline.Local().Format("2006-01-02 15:04"), account.HoursLeft(in, env.Now()), in.ID)
 	if *asJSON {
-		return printJSON(env, BreachStartSummary{ID: in.ID, People: in.People, Fields: nonNilStrings(in.Fields), Deadline: in.Deadline.UTC().Format(time.RFC3339)})
+		return printJSON(env, BreachStartSummary{ID: in.ID, People: in.People, Fields: nonNil(in.Fields), Deadline: in.Deadline.UTC().Format(time.RFC3339)})
 	}
 	fmt.Fprintln(env.Stdout, in.ID)
 	return nil
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func breachReport(ctx context.Context, env *Env, args []string) error {
@@ -142,9 +134,6 @@ func breachReport(ctx context.Context, env *Env, args []string) error {
 	}
 	return nil
 }
-
-// BreachListItem is one line of breach list --json.
-type BreachListItem = app.BreachItem
 
 func breachList(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "breach list", "breach list [--all] [--json]")

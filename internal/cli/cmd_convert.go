@@ -73,15 +73,11 @@ func runConvert(ctx context.Context, env *Env, args []string) error {
 		Overwrite: *overwrite, IncludeInactive: true, Now: env.Now(), Region: *region,
 	}
 	ef.apply(&opts)
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, gf.Policy)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, gf.Policy)
-	if err != nil {
-		return err
-	}
 	base := strings.TrimSuffix(filepath.Base(out), filepath.Ext(out))
 	req := &govern.Request{Action: "convert", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile, Masks: opts.Mask,
 		OutDir: filepath.Dir(out), BundleBase: base, Overwrite: *overwrite, OutHint: "name OUT in a writable directory",

@@ -49,9 +49,9 @@ type DemoSummary struct {
 func runDemo(ctx context.Context, env *Env, args []string) error {
 	fs := NewFlags(env, "demo", "demo [--out DIR] [--users N] [--depts M] [--seed S] [--json]")
 	out := fs.String("out", "dingbook-demo", "output directory")
-	users := fs.Int("users", 200, "people in the generated organisation")
-	depts := fs.Int("depts", 20, "departments in the generated organisation")
-	seed := fs.Int64("seed", 1, "generator seed")
+	users := fs.Int("users", serveDemoUsers, "people in the generated organisation")
+	depts := fs.Int("depts", serveDemoDepts, "departments in the generated organisation")
+	seed := fs.Int64("seed", serveDemoSeed, "generator seed")
 	jsonOut := fs.Bool("json", false, "print a machine-readable summary on stdout")
 	if err := ParseFlags(fs, args); err != nil {
 		return err

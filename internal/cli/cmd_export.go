@@ -334,15 +334,11 @@ func runExport(ctx context.Context, env *Env, args []string) error {
 	}
 	ef.apply(&opts)
 
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, gf.Policy)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, gf.Policy)
-	if err != nil {
-		return err
-	}
 	req := &govern.Request{Action: "export", Actor: env.Actor, Fields: opts.Fields, Profile: ef.profile,
 		DeptScope: depts, Masks: opts.Mask, OutDir: opts.Dir, Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {

@@ -56,15 +56,11 @@ func runImport(ctx context.Context, env *Env, args []string) error {
 			WithHint("run 'dingbook import staff.xlsx' with the member file exported from the DingTalk admin console")
 	}
 	path := env.Path(files[0])
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, gf.Policy)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, gf.Policy)
-	if err != nil {
-		return err
-	}
 	req := &govern.Request{Action: "import", Actor: env.Actor, Source: "file:" + filepath.Base(path), Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
 		return a.Refuse(ctx, pol, req, err)

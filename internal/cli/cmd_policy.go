@@ -61,15 +61,11 @@ func runPolicy(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "policy OK: %s (sha256 %s)\n", pol.Source, pol.Hash)
 		return nil
 	}
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, *polPath)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, *polPath)
-	if err != nil {
-		return err
-	}
 	if *asJSON {
 		return printJSON(env, pol)
 	}

@@ -24,15 +24,11 @@ func runPurge(ctx context.Context, env *Env, args []string) error {
 	if fs.NArg() > 0 {
 		return &dingbook.Error{Code: dingbook.EINVALID, Message: fmt.Sprintf("purge: unexpected argument %q", fs.Arg(0)), Hint: "run 'dingbook purge --dry-run' to see what would go"}
 	}
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, *polPath)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, *polPath)
-	if err != nil {
-		return err
-	}
 	opt := govern.PurgeOptions{DryRun: *dry, Actor: env.Actor}
 	if env.Getenv(gsheets.CredentialsEnv) != "" {
 		opt.ClearSheet = func(ctx context.Context, s govern.PushedSheet) (int, error) {

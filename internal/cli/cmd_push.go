@@ -119,15 +119,11 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 	}
 	opts := export.Options{Fields: splitList(*fields), Profile: *profile, Headers: *headers, Depts: depts, NoSubdepts: *noSub, IncludeInactive: *inactive, Now: env.Now()}
 
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, gf.Policy)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, gf.Policy)
-	if err != nil {
-		return err
-	}
 	req := &govern.Request{Action: "push", Actor: env.Actor, Fields: opts.Fields, Profile: *profile, DeptScope: depts, Now: env.Now}
 	if err := gf.Apply(req, env.Getenv, env.StdinIsTTY, nil); err != nil {
 		return a.Refuse(ctx, pol, req, err)

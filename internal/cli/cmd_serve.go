@@ -129,15 +129,11 @@ employee.`)
 	if err != nil {
 		return err
 	}
-	a, err := openApp(ctx, env)
+	a, pol, err := openWithPolicy(ctx, env, *polPath)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	pol, err := loadPolicy(ctx, env, a, *polPath)
-	if err != nil {
-		return err
-	}
 	srv := &serve.Server{App: a, Client: client, BaseURL: base, Policy: pol, Context: ctx, TrustedProxies: trusted,
 		Logf: func(format string, args ...any) { fmt.Fprintf(env.Stderr, "dingbook: "+format+"\n", args...) }}
 	h := srv.Handler()

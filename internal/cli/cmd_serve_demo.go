@@ -13,7 +13,7 @@ import (
 	"github.com/dingbook/dingbook/serve"
 )
 
-// The organisation serve --demo generates: the one of 'dingbook demo'.
+// The organisation serve --demo generates, and 'dingbook demo' by default.
 const (
 	serveDemoUsers = 200
 	serveDemoDepts = 20
