@@ -53,9 +53,10 @@ type Quota struct {
 	Hit func()
 	// Logf receives a failure to notify the admins (the refusal stands).
 	Logf func(format string, args ...any)
-	// NoticeText, if set, words the work notice (a front end's message
-	// catalogues); else it is in English.
-	NoticeText func(userid string, limit int, until time.Time) string
+	// Say words the work notice ("notice.quota": userid, limit, until)
+	// from the front end's catalogue, in each admin's language as other
+	// notices are (notices.go).
+	Say Say
 
 	mu    sync.Mutex
 	hour  time.Time
@@ -130,14 +131,8 @@ func (q *Quota) notify(ctx context.Context, userid string, lim int, until time.T
 	if err != nil || len(admins) == 0 {
 		return nil, err
 	}
-	var text string
-	if q.NoticeText != nil {
-		text = q.NoticeText(userid, lim, until)
-	} else {
-		text = fmt.Sprintf("dingbook: %s has viewed or searched the directory more than %d times this hour; their browsing is paused until %s. Bulk access may be scraping: please check with them.",
-			userid, lim, until.Format("15:04 MST"))
-	}
-	_, err = q.Client.SendWorkNotice(ctx, dingtalk.WorkNotice{UserIDs: admins, Msg: dingtalk.TextMsg(text)})
+	n := notice{client: q.Client, say: q.Say, key: "notice.quota", args: []any{userid, lim, until.Format("15:04 MST")}}
+	_, err = n.send(ctx, q.App, admins)
 	return admins, err
 }
 

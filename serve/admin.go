@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -33,18 +32,7 @@ func (s *Server) initAdmin() {
 	s.App.Drift = s.metrics.driftFound
 	s.pulls = &app.PullJobs{App: s.App, Done: func(j app.PullJob) { s.metrics.pull(j.State) }, Logf: s.logf}
 	s.quota = &app.Quota{App: s.App, Client: s.Client, Limit: s.policy().Serve.QuotaPerHour, Hit: s.metrics.quotaHit, Logf: s.logf,
-		NoticeText: quotaNotice}
-}
-
-// quotaNotice is the work notice to the admins of a person past the
-// quota, in every language of the portal (the admins' languages are not
-// known), each paragraph from the catalogues.
-func quotaNotice(userid string, limit int, until time.Time) string {
-	var parts []string
-	for _, l := range Languages {
-		parts = append(parts, tr(l.String(), "notice.quota", userid, limit, until.Format("15:04 MST")))
-	}
-	return strings.Join(parts, "\n\n")
+		Say: tr}
 }
 
 // defaultPolicy is the built-in policy, made once: a policy is read,
